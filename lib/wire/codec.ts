@@ -1,0 +1,496 @@
+import { readAddress, writeAddress } from "./address.ts";
+import {
+  BLOCK_DATA_HEADER_SIZE,
+  CONTENT_ID_BYTES,
+  HEADER_SIZE,
+  MAGIC,
+  MAX_DATAGRAM,
+  MAX_ERROR_TEXT_BYTES,
+  MAX_HAVE_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_NAME_BYTES,
+  MAX_NODE_ID_BYTES,
+  MAX_OWNERS,
+  MAX_RANGES,
+  REGISTER_MIN_SIZE,
+  VERSION,
+} from "./limits.ts";
+import { type Message, MessageType, type MessageTypeName, type OwnerEntry } from "./messages.ts";
+import { Reader } from "./_reader.ts";
+import { Writer } from "./_writer.ts";
+import { WireError } from "./wire_error.ts";
+
+const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+const PROBE_MIN_SIZE = HEADER_SIZE + 4;
+
+const typeNames: (MessageTypeName | undefined)[] = [];
+for (const [name, code] of Object.entries(MessageType)) {
+  typeNames[code] = name as MessageTypeName;
+}
+
+const scratch = new Uint8Array(MAX_DATAGRAM);
+
+/** Tells whether `id` is a valid node id (1..24 bytes of `[A-Za-z0-9._-]`). */
+export function isValidNodeId(id: string): boolean {
+  return id.length >= 1 && id.length <= MAX_NODE_ID_BYTES && NODE_ID_PATTERN.test(id);
+}
+
+/**
+ * Encodes a message into `out` (returning the used prefix) or, without `out`, into a new
+ * exactly-sized buffer.
+ *
+ * @param msg the message
+ * @param out optional reusable output buffer
+ * @returns the encoded datagram
+ * @throws {RangeError | TypeError} a field is out of range or of the wrong shape
+ * @throws {WireError} `too_large` when it does not fit `out`
+ */
+export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
+  const w = new Writer(out ?? scratch, msg.type);
+  w.u16(MAGIC, "magic");
+  w.u8(VERSION, "version");
+  w.u8(MessageType[msg.type], "type");
+  w.u32(msg.txid, "txid");
+  switch (msg.type) {
+    case "register":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      if (w.pos < REGISTER_MIN_SIZE) w.zeros(REGISTER_MIN_SIZE - w.pos);
+      break;
+    case "registered":
+      w.bigU64(msg.cookie, "cookie");
+      w.u32(msg.intervalMs, "intervalMs");
+      w.u32(msg.evictAfterMs, "evictAfterMs");
+      break;
+    case "own":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.str8(msg.name, "name", 1, MAX_NAME_BYTES);
+      w.u64(msg.size, "size");
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      break;
+    case "need":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.u8(msg.maxOwners, "maxOwners");
+      if (msg.want.kind === "name") {
+        w.u8(1, "want kind");
+        w.str8(msg.want.name, "name", 1, MAX_NAME_BYTES);
+      } else {
+        w.u8(2, "want kind");
+        w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
+      }
+      break;
+    case "owners":
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      w.u64(msg.size, "size");
+      w.u16(msg.alternatives, "alternatives");
+      w.str8(msg.name, "name", 1, MAX_NAME_BYTES);
+      if (msg.owners.length > MAX_OWNERS) {
+        throw new RangeError(
+          `Cannot encode owners: ${msg.owners.length} owners, at most ${MAX_OWNERS} allowed`,
+        );
+      }
+      w.u8(msg.owners.length, "owner count");
+      for (const o of msg.owners) {
+        nodeId(w, o.nodeId);
+        writeAddress(w, o.address, "owner address");
+        w.u32(o.rate, "owner rate");
+      }
+      break;
+    case "update":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.u64(msg.uploaded, "uploaded");
+      break;
+    case "exit":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      break;
+    case "ack":
+      break;
+    case "error":
+      w.u16(msg.code, "code");
+      w.str8(msg.text, "text", 0, MAX_ERROR_TEXT_BYTES);
+      break;
+    case "manifest_request":
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      w.u32(msg.offset, "offset");
+      if (msg.maxDatagram < 64 || msg.maxDatagram > MAX_DATAGRAM) {
+        throw new RangeError(
+          `Cannot encode manifest_request: maxDatagram must be 64..${MAX_DATAGRAM}`,
+        );
+      }
+      w.u32(msg.maxDatagram, "maxDatagram");
+      break;
+    case "manifest_data":
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.total > MAX_MANIFEST_BYTES || msg.offset + msg.data.byteLength > msg.total) {
+        throw new RangeError(
+          `Cannot encode manifest_data: slice ${msg.offset}+${msg.data.byteLength} exceeds total ${msg.total} (max ${MAX_MANIFEST_BYTES})`,
+        );
+      }
+      w.u32(msg.total, "total");
+      w.u32(msg.offset, "offset");
+      w.raw(msg.data);
+      break;
+    case "block_request":
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.blockSize < 1 || msg.blockSize > MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE) {
+        throw new RangeError(
+          `Cannot encode block_request: blockSize must be 1..${
+            MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE
+          }, got ${msg.blockSize}`,
+        );
+      }
+      w.u32(msg.blockSize, "blockSize");
+      if (msg.ranges.length < 1 || msg.ranges.length > MAX_RANGES) {
+        throw new RangeError(
+          `Cannot encode block_request: ${msg.ranges.length} ranges, expected 1..${MAX_RANGES}`,
+        );
+      }
+      w.u8(msg.ranges.length, "range count");
+      for (const r of msg.ranges) {
+        w.u64(r.offset, "range offset");
+        if (r.length < 1) throw new RangeError("Cannot encode block_request: a range is empty");
+        w.u32(r.length, "range length");
+      }
+      break;
+    case "block_data":
+      w.u64(msg.offset, "offset");
+      w.raw(msg.data);
+      break;
+    case "have":
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      w.u32(msg.pieceCount, "pieceCount");
+      w.u32(msg.firstPiece, "firstPiece");
+      if (msg.bits.byteLength > MAX_HAVE_BYTES) {
+        throw new RangeError(
+          `Cannot encode have: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
+        );
+      }
+      w.u16(msg.bits.byteLength, "bitfield length");
+      w.raw(msg.bits);
+      break;
+    case "probe":
+    case "probe_ack":
+      if (msg.size < PROBE_MIN_SIZE || msg.size > MAX_DATAGRAM) {
+        throw new RangeError(
+          `Cannot encode ${msg.type}: size must be ${PROBE_MIN_SIZE}..${MAX_DATAGRAM}, got ${msg.size}`,
+        );
+      }
+      w.u32(msg.size, "size");
+      w.zeros(msg.size - w.pos);
+      break;
+    default: {
+      const never: never = msg;
+      throw new TypeError(
+        `Cannot encode message: unknown type ${(never as { type: string }).type}`,
+      );
+    }
+  }
+  const used = w.done();
+  return out ? used : used.slice();
+}
+
+function nodeId(w: Writer, id: string): void {
+  if (!isValidNodeId(id)) {
+    throw new RangeError(
+      `Cannot encode ${w.what}: node id "${id}" must be 1..${MAX_NODE_ID_BYTES} characters of [A-Za-z0-9._-]`,
+    );
+  }
+  w.str8(id, "nodeId", 1, MAX_NODE_ID_BYTES);
+}
+
+function readNodeId(r: Reader): string {
+  const at = r.pos;
+  const id = r.str8("nodeId", 1, MAX_NODE_ID_BYTES);
+  if (!NODE_ID_PATTERN.test(id)) {
+    r.fail("bad_value", at, `nodeId "${id}" has characters outside [A-Za-z0-9._-]`);
+  }
+  return id;
+}
+
+/**
+ * Reads the common header without decoding the body. Cheap: used to route datagrams.
+ *
+ * @returns the message type name and txid
+ * @throws {WireError} for a short datagram, bad magic, version or type
+ */
+export function decodeHeader(bytes: Uint8Array): { type: MessageTypeName; txid: number } {
+  if (bytes.byteLength > MAX_DATAGRAM) {
+    throw new WireError(
+      "too_large",
+      0,
+      `Cannot decode datagram: ${bytes.byteLength} bytes exceeds ${MAX_DATAGRAM}`,
+    );
+  }
+  if (bytes.byteLength < HEADER_SIZE) {
+    throw new WireError(
+      "truncated",
+      0,
+      `Cannot decode datagram: ${bytes.byteLength} bytes, expected at least ${HEADER_SIZE}`,
+    );
+  }
+  const magic = (bytes[0]! << 8) | bytes[1]!;
+  if (magic !== MAGIC) {
+    throw new WireError(
+      "bad_magic",
+      0,
+      `Cannot decode datagram: magic is 0x${magic.toString(16)}, expected 0x${MAGIC.toString(16)}`,
+    );
+  }
+  if (bytes[2] !== VERSION) {
+    throw new WireError(
+      "bad_version",
+      2,
+      `Cannot decode datagram: version ${bytes[2]}, this build speaks ${VERSION}`,
+    );
+  }
+  const type = typeNames[bytes[3]!];
+  if (type === undefined) {
+    throw new WireError(
+      "unknown_type",
+      3,
+      `Cannot decode datagram: unknown message type 0x${bytes[3]!.toString(16)}`,
+    );
+  }
+  const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+  return { type, txid };
+}
+
+/**
+ * Decodes one datagram. Total: returns a valid typed message or throws {@link WireError};
+ * never reads out of bounds and never allocates by an untrusted length. `data` fields are
+ * views into `bytes` (no copy); ids are copies.
+ *
+ * @param bytes the datagram
+ * @returns the message
+ * @throws {WireError} for anything malformed
+ */
+export function decodeMessage(bytes: Uint8Array): Message {
+  const { type, txid } = decodeHeader(bytes);
+  const r = new Reader(bytes, HEADER_SIZE, type);
+  let msg: Message;
+  switch (type) {
+    case "register": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      if (bytes.byteLength < REGISTER_MIN_SIZE) {
+        r.fail(
+          "bad_length",
+          0,
+          `datagram is ${bytes.byteLength} bytes, REGISTER must be padded to ${REGISTER_MIN_SIZE}`,
+        );
+      }
+      const pad = r.rest();
+      for (let i = 0; i < pad.byteLength; i++) {
+        if (pad[i] !== 0) {
+          r.fail("bad_value", bytes.byteLength - pad.byteLength + i, "padding is not zero");
+        }
+      }
+      msg = { type, txid, cookie, nodeId: id };
+      break;
+    }
+    case "registered":
+      msg = {
+        type,
+        txid,
+        cookie: r.bigU64("cookie"),
+        intervalMs: r.u32("intervalMs"),
+        evictAfterMs: r.u32("evictAfterMs"),
+      };
+      break;
+    case "own":
+      msg = {
+        type,
+        txid,
+        cookie: r.bigU64("cookie"),
+        nodeId: readNodeId(r),
+        name: r.str8("name", 1, MAX_NAME_BYTES),
+        size: r.u64("size"),
+        contentId: r.copy(CONTENT_ID_BYTES, "contentId"),
+      };
+      break;
+    case "need": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const maxOwners = r.u8("maxOwners");
+      const at = r.pos;
+      const kind = r.u8("want kind");
+      if (kind === 1) {
+        msg = {
+          type,
+          txid,
+          cookie,
+          nodeId: id,
+          maxOwners,
+          want: { kind: "name", name: r.str8("name", 1, MAX_NAME_BYTES) },
+        };
+      } else if (kind === 2) {
+        msg = {
+          type,
+          txid,
+          cookie,
+          nodeId: id,
+          maxOwners,
+          want: { kind: "content", contentId: r.copy(CONTENT_ID_BYTES, "contentId") },
+        };
+      } else {
+        return r.fail("bad_value", at, `want kind is ${kind}, expected 1 (name) or 2 (content id)`);
+      }
+      break;
+    }
+    case "owners": {
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const size = r.u64("size");
+      const alternatives = r.u16("alternatives");
+      const name = r.str8("name", 1, MAX_NAME_BYTES);
+      const n = r.count("owner count", MAX_OWNERS);
+      const owners: OwnerEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        owners.push({
+          nodeId: readNodeId(r),
+          address: readAddress(r, "owner address"),
+          rate: r.u32("owner rate"),
+        });
+      }
+      msg = { type, txid, contentId, size, alternatives, name, owners };
+      break;
+    }
+    case "update":
+      msg = {
+        type,
+        txid,
+        cookie: r.bigU64("cookie"),
+        nodeId: readNodeId(r),
+        uploaded: r.u64("uploaded"),
+      };
+      break;
+    case "exit":
+      msg = { type, txid, cookie: r.bigU64("cookie"), nodeId: readNodeId(r) };
+      break;
+    case "ack":
+      msg = { type, txid };
+      break;
+    case "error":
+      msg = { type, txid, code: r.u16("code"), text: r.str8("text", 0, MAX_ERROR_TEXT_BYTES) };
+      break;
+    case "manifest_request": {
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const offset = r.u32("offset");
+      const at = r.pos;
+      const maxDatagram = r.u32("maxDatagram");
+      if (maxDatagram < 64 || maxDatagram > MAX_DATAGRAM) {
+        r.fail("bad_value", at, `maxDatagram is ${maxDatagram}, expected 64..${MAX_DATAGRAM}`);
+      }
+      msg = { type, txid, contentId, offset, maxDatagram };
+      break;
+    }
+    case "manifest_data": {
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const at = r.pos;
+      const total = r.u32("total");
+      const offset = r.u32("offset");
+      const data = r.rest();
+      if (total > MAX_MANIFEST_BYTES || offset + data.byteLength > total) {
+        r.fail(
+          "bad_value",
+          at,
+          `slice ${offset}+${data.byteLength} exceeds total ${total} (max ${MAX_MANIFEST_BYTES})`,
+        );
+      }
+      msg = { type, txid, contentId, total, offset, data };
+      break;
+    }
+    case "block_request": {
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      let at = r.pos;
+      const blockSize = r.u32("blockSize");
+      if (blockSize < 1 || blockSize > MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE) {
+        r.fail(
+          "bad_value",
+          at,
+          `blockSize is ${blockSize}, expected 1..${MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE}`,
+        );
+      }
+      at = r.pos;
+      const n = r.count("range count", MAX_RANGES);
+      if (n === 0) r.fail("bad_value", at, "range count is 0");
+      const ranges = [];
+      for (let i = 0; i < n; i++) {
+        const offset = r.u64("range offset");
+        at = r.pos;
+        const length = r.u32("range length");
+        if (length === 0) r.fail("bad_value", at, "a range is empty");
+        if (offset + length > Number.MAX_SAFE_INTEGER) {
+          r.fail("bad_value", at, "a range ends past 2^53-1");
+        }
+        ranges.push({ offset, length });
+      }
+      msg = { type, txid, contentId, blockSize, ranges };
+      break;
+    }
+    case "block_data": {
+      const offset = r.u64("offset");
+      msg = { type, txid, offset, data: r.rest() };
+      break;
+    }
+    case "have": {
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const pieceCount = r.u32("pieceCount");
+      const at = r.pos;
+      const firstPiece = r.u32("firstPiece");
+      if (firstPiece > pieceCount) {
+        r.fail("bad_value", at, `firstPiece ${firstPiece} is past pieceCount ${pieceCount}`);
+      }
+      const lenAt = r.pos;
+      const len = r.u16("bitfield length");
+      if (len > MAX_HAVE_BYTES) {
+        r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
+      }
+      msg = { type, txid, contentId, pieceCount, firstPiece, bits: r.copy(len, "bitfield") };
+      break;
+    }
+    case "probe":
+    case "probe_ack": {
+      const size = r.u32("size");
+      if (size !== bytes.byteLength) {
+        r.fail(
+          "bad_length",
+          HEADER_SIZE,
+          `size field says ${size}, datagram is ${bytes.byteLength} bytes`,
+        );
+      }
+      r.rest();
+      msg = { type, txid, size };
+      break;
+    }
+    default: {
+      const never: never = type;
+      throw new WireError(
+        "unknown_type",
+        3,
+        `Cannot decode datagram: unknown type ${String(never)}`,
+      );
+    }
+  }
+  r.end();
+  return msg;
+}
+
+/**
+ * Writes the 16-byte BLOCK_DATA header into `buf` so an uploader can read file bytes straight
+ * into `buf.subarray(BLOCK_DATA_HEADER_SIZE)` without a copy.
+ *
+ * @returns {@link BLOCK_DATA_HEADER_SIZE}
+ */
+export function writeBlockDataHeader(view: DataView, txid: number, offset: number): number {
+  view.setUint16(0, MAGIC);
+  view.setUint8(2, VERSION);
+  view.setUint8(3, MessageType.block_data);
+  view.setUint32(4, txid);
+  view.setUint32(8, Math.floor(offset / 0x100000000));
+  view.setUint32(12, offset >>> 0);
+  return BLOCK_DATA_HEADER_SIZE;
+}

@@ -1,0 +1,38 @@
+/** Limits of the wire format. Decoders reject anything beyond them; encoders refuse it. */
+
+/** Magic number at the start of every datagram: ASCII "US". */
+export const MAGIC = 0x5553;
+/** Protocol version carried in every datagram. */
+export const VERSION = 1;
+/** Bytes in the common header: magic u16, version u8, type u8, txid u32. */
+export const HEADER_SIZE = 8;
+/** Largest datagram either side accepts (the IPv4 UDP payload limit). */
+export const MAX_DATAGRAM = 65507;
+/** A UDP payload size that every IPv4/IPv6 path carries. */
+export const SAFE_DATAGRAM = 1200;
+/** Node ids: 1..24 bytes of `[A-Za-z0-9._-]`. */
+export const MAX_NODE_ID_BYTES = 24;
+/** File names: 1..255 bytes of UTF-8. */
+export const MAX_NAME_BYTES = 255;
+/** ERROR text: 0..200 bytes of UTF-8. */
+export const MAX_ERROR_TEXT_BYTES = 200;
+/** Owners in one NEED reply; chosen so the largest reply stays under {@link SAFE_DATAGRAM}. */
+export const MAX_OWNERS = 16;
+/** Ranges in one block request. */
+export const MAX_RANGES = 64;
+/** Bytes of bitfield in one HAVE message (8192 pieces). */
+export const MAX_HAVE_BYTES = 1024;
+/** Content ids are SHA-256 digests. */
+export const CONTENT_ID_BYTES = 32;
+/** Address cookies are 8 bytes. */
+export const COOKIE_BYTES = 8;
+/** REGISTER requests are padded to at least this size so the reply never exceeds the request. */
+export const REGISTER_MIN_SIZE = 64;
+/** Largest value of a 64-bit field that decodes to an exact JS number (2^53 - 1). */
+export const MAX_U64_NUMBER = Number.MAX_SAFE_INTEGER;
+/** Largest encoded manifest a downloader accepts (64 MiB: 2 Mi pieces). */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** Bytes before the data in a BLOCK_DATA datagram: header + offset u64. */
+export const BLOCK_DATA_HEADER_SIZE = 16;
+/** Bytes before the data in a MANIFEST_DATA datagram. */
+export const MANIFEST_DATA_HEADER_SIZE = 8 + 32 + 4 + 4;

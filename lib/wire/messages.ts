@@ -1,0 +1,245 @@
+import type { PeerAddress } from "./address.ts";
+
+/** Message type codes (the fourth header byte). */
+export const MessageType = {
+  register: 0x01,
+  registered: 0x02,
+  own: 0x03,
+  need: 0x04,
+  owners: 0x05,
+  update: 0x06,
+  exit: 0x07,
+  ack: 0x08,
+  error: 0x09,
+  manifest_request: 0x20,
+  manifest_data: 0x21,
+  block_request: 0x22,
+  block_data: 0x23,
+  have: 0x24,
+  probe: 0x25,
+  probe_ack: 0x26,
+} as const;
+
+/** Name of a message type. */
+export type MessageTypeName = keyof typeof MessageType;
+
+/** ERROR reason codes, shared by tracker and peers. */
+export const ErrorCode = {
+  /** The request parsed but makes no sense (bad field combination). */
+  malformed: 1,
+  /** The node id is not registered (evicted, or the tracker restarted): register again. */
+  unknown_node: 2,
+  /** The address cookie is stale or wrong for this address: register again. */
+  bad_cookie: 3,
+  /** The node id was registered from a different address. */
+  wrong_address: 4,
+  /** The tracker has reached its peer limit. */
+  too_many_peers: 5,
+  /** This peer has reached its per-peer file limit. */
+  too_many_files: 6,
+  /** Too many requests from this source; slow down. */
+  rate_limited: 7,
+  /** Nobody shares that name or content id. */
+  not_found: 8,
+  /** The uploader does not share that content id. */
+  unknown_content: 9,
+  /** The uploader is at its limit for this requester; retry later. */
+  busy: 10,
+  /** A field is out of range (offset past the end of the file, …). */
+  out_of_range: 11,
+} as const;
+
+/** Numeric ERROR reason code. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every message carries a 32-bit transaction (tracker) or transfer (peer) id. */
+interface Base {
+  /** Transaction id (tracker protocol) or transfer id (peer protocol), u32. */
+  txid: number;
+}
+
+/** Peer → tracker: first contact (cookie 0n) or heartbeat (the cookie from the last reply). */
+export interface RegisterMessage extends Base {
+  type: "register";
+  /** Address cookie; 0n on first contact. */
+  cookie: bigint;
+  /** Node id chosen by the peer. */
+  nodeId: string;
+}
+
+/** Tracker → peer: reply to REGISTER. */
+export interface RegisteredMessage extends Base {
+  type: "registered";
+  /** Cookie to present in every later message. */
+  cookie: bigint;
+  /** Heartbeat interval T in milliseconds. */
+  intervalMs: number;
+  /** Milliseconds of silence after which the tracker evicts this peer. */
+  evictAfterMs: number;
+}
+
+/** Peer → tracker: this peer now shares a file. */
+export interface OwnMessage extends Base {
+  type: "own";
+  cookie: bigint;
+  nodeId: string;
+  /** File name for people, 1..255 bytes of UTF-8. */
+  name: string;
+  /** File size in bytes (up to 2^53-1). */
+  size: number;
+  /** SHA-256 of the encoded manifest, 32 bytes. */
+  contentId: Uint8Array;
+}
+
+/** What a NEED asks for. */
+export type NeedTarget =
+  | { kind: "name"; name: string }
+  | { kind: "content"; contentId: Uint8Array };
+
+/** Peer → tracker: who owns this file? */
+export interface NeedMessage extends Base {
+  type: "need";
+  cookie: bigint;
+  nodeId: string;
+  want: NeedTarget;
+  /** At most this many owners (the tracker caps it further). */
+  maxOwners: number;
+}
+
+/** One owner in a NEED reply. */
+export interface OwnerEntry {
+  nodeId: string;
+  address: PeerAddress;
+  /** Current upload rate in bytes/s, saturated at 2^32-1. */
+  rate: number;
+}
+
+/** Tracker → peer: reply to NEED. */
+export interface OwnersMessage extends Base {
+  type: "owners";
+  contentId: Uint8Array;
+  name: string;
+  size: number;
+  /** How many other content ids share this name (0 when asked by content id). */
+  alternatives: number;
+  /** Best first. */
+  owners: OwnerEntry[];
+}
+
+/** Peer → tracker: bytes uploaded since the last UPDATE. */
+export interface UpdateMessage extends Base {
+  type: "update";
+  cookie: bigint;
+  nodeId: string;
+  uploaded: number;
+}
+
+/** Peer → tracker: forget me. */
+export interface ExitMessage extends Base {
+  type: "exit";
+  cookie: bigint;
+  nodeId: string;
+}
+
+/** Tracker → peer: the request with this txid was applied. */
+export interface AckMessage extends Base {
+  type: "ack";
+}
+
+/** Either side: the request with this txid failed. */
+export interface ErrorMessage extends Base {
+  type: "error";
+  code: number;
+  /** Short human-readable text, 0..200 bytes. */
+  text: string;
+}
+
+/** Downloader → owner: send the encoded manifest from `offset`. */
+export interface ManifestRequestMessage extends Base {
+  type: "manifest_request";
+  contentId: Uint8Array;
+  offset: number;
+  /** Largest datagram the downloader accepts, 64..65507. */
+  maxDatagram: number;
+}
+
+/** Owner → downloader: a slice of the encoded manifest. */
+export interface ManifestDataMessage extends Base {
+  type: "manifest_data";
+  contentId: Uint8Array;
+  /** Length of the whole encoded manifest. */
+  total: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+/** A byte range of a file. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** Downloader → owner: send these ranges, `blockSize` data bytes per datagram. */
+export interface BlockRequestMessage extends Base {
+  type: "block_request";
+  contentId: Uint8Array;
+  /** Data bytes per BLOCK_DATA datagram, 1..65491. */
+  blockSize: number;
+  ranges: ByteRange[];
+}
+
+/** Owner → downloader: file bytes at `offset`; `txid` is the downloader's transfer id. */
+export interface BlockDataMessage extends Base {
+  type: "block_data";
+  offset: number;
+  data: Uint8Array;
+}
+
+/** Either peer: which pieces of a content the sender has verified (bit i = piece firstPiece+i). */
+export interface HaveMessage extends Base {
+  type: "have";
+  contentId: Uint8Array;
+  /** Total pieces of the content. */
+  pieceCount: number;
+  firstPiece: number;
+  /** MSB-first bitfield, up to 1024 bytes. */
+  bits: Uint8Array;
+}
+
+/** Path MTU probe, padded to `size` bytes in total. */
+export interface ProbeMessage extends Base {
+  type: "probe";
+  size: number;
+}
+
+/** Reply to a probe, padded to the same `size`. */
+export interface ProbeAckMessage extends Base {
+  type: "probe_ack";
+  size: number;
+}
+
+/** Messages of the tracker protocol. */
+export type TrackerMessage =
+  | RegisterMessage
+  | RegisteredMessage
+  | OwnMessage
+  | NeedMessage
+  | OwnersMessage
+  | UpdateMessage
+  | ExitMessage
+  | AckMessage
+  | ErrorMessage;
+
+/** Messages of the peer protocol (ERROR is shared). */
+export type PeerMessage =
+  | ManifestRequestMessage
+  | ManifestDataMessage
+  | BlockRequestMessage
+  | BlockDataMessage
+  | HaveMessage
+  | ProbeMessage
+  | ProbeAckMessage
+  | ErrorMessage;
+
+/** Every message of both protocols. */
+export type Message = TrackerMessage | PeerMessage;
