@@ -1,0 +1,135 @@
+/**
+ * The public shape of a running peer. `startPeer()` (lib/peer/peer.ts) returns a {@link Peer};
+ * the CLI and embedders program against these types.
+ * @module
+ */
+import type { PeerAddress } from "../wire/address.ts";
+
+/** Options for `startPeer()`. */
+export interface PeerOptions {
+  /** Tracker address `host:port`. @default "127.0.0.1:6969" */
+  tracker?: string;
+  /** Node id, 1..24 chars of `[A-Za-z0-9._-]`. @default a random id */
+  nodeId?: string;
+  /** Local address to bind. @default "127.0.0.1" */
+  hostname?: string;
+  /** Local UDP port; 0 picks one. @default 0 */
+  port?: number;
+  /** Directory that `share(name)` resolves relative names in. @default "." */
+  dir?: string;
+  /** Directory downloads are saved into. @default dir */
+  outDir?: string;
+  /** Where manifests are cached (keyed by path, size, mtime). @default `${dir}/.udpswarm` */
+  cacheDir?: string;
+  /** Piece size in bytes for files this peer shares. @default 262144 */
+  pieceSize?: number;
+  /** Cap on UDP payload size; 0 probes the path. `--mtu 1500` gives 1452-byte payloads on IPv4. @default 0 */
+  mtu?: number;
+  /** Share downloaded files once complete. @default true */
+  shareDownloads?: boolean;
+  /** Owners asked for per NEED. @default 4 */
+  maxOwners?: number;
+  /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */
+  log?: (line: string) => void;
+  /** Test hook: rewrite an owner's address before contacting it (e.g. through a lossy relay). */
+  mapOwnerAddress?: (address: PeerAddress, nodeId: string) => PeerAddress;
+}
+
+/** A file this peer shares. */
+export interface SharedFile {
+  /** Display name (the base name of the file). */
+  name: string;
+  /** Absolute path on disk. */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+  /** Content id: lowercase hex SHA-256 of the encoded manifest. */
+  contentId: string;
+  /** Number of pieces. */
+  pieces: number;
+}
+
+/** Options for `Peer.download()`. */
+export interface DownloadOptions {
+  /** Output directory. @default the peer's outDir */
+  outDir?: string;
+  /** Save under this name instead of the advertised one. */
+  saveAs?: string;
+  /** Replace an existing file of the same name. @default false */
+  overwrite?: boolean;
+  /** Abort the download. */
+  signal?: AbortSignal;
+}
+
+/** A progress report, emitted a few times per second and on every state change. */
+export interface DownloadProgress {
+  name: string;
+  contentId: string;
+  /** Total size in bytes. */
+  size: number;
+  /** Verified bytes so far (including those resumed from a previous run). */
+  verifiedBytes: number;
+  /** Bytes resumed from disk at start. */
+  resumedBytes: number;
+  /** Bytes received from the network (including duplicates and bad data). */
+  receivedBytes: number;
+  /** Smoothed rate in bytes/s. */
+  rate: number;
+  /** Node ids of owners in use. */
+  owners: string[];
+  /** Datagrams re-requested after a timeout. */
+  retransmits: number;
+  /** Pieces that failed verification. */
+  badPieces: number;
+}
+
+/** The outcome of a finished download. */
+export interface DownloadResult {
+  /** Final path of the verified file. */
+  path: string;
+  name: string;
+  contentId: string;
+  size: number;
+  /** Wall time in ms. */
+  elapsedMs: number;
+  /** Owners that contributed, with the verified bytes each delivered. */
+  owners: { nodeId: string; bytes: number }[];
+  resumedBytes: number;
+  receivedBytes: number;
+  retransmits: number;
+  badPieces: number;
+}
+
+/** A running download. */
+export interface DownloadHandle {
+  /** Name or content id that was asked for. */
+  readonly query: string;
+  /** Latest progress (also before the first event). */
+  readonly progress: DownloadProgress | undefined;
+  /** Registers a progress listener; returns a function that removes it. */
+  onProgress(listener: (p: DownloadProgress) => void): () => void;
+  /** Resolves with the verified file, rejects with a `TransferError`. */
+  readonly done: Promise<DownloadResult>;
+}
+
+/** A running peer. */
+export interface Peer extends AsyncDisposable {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** The local UDP address. */
+  readonly address: PeerAddress;
+  /** Files this peer shares, by content id. */
+  readonly files: ReadonlyMap<string, SharedFile>;
+  /** True once the peer shares at least one file. */
+  readonly isInSendMode: boolean;
+  /** Downloaded file name → node ids of the owners it came from. */
+  readonly downloadedFiles: ReadonlyMap<string, string[]>;
+  /** Downloads in progress. */
+  readonly downloads: ReadonlyMap<string, DownloadHandle>;
+  /** Shares a file (path absolute or relative to `dir`); resolves once the tracker acknowledged. */
+  share(path: string): Promise<SharedFile>;
+  /** Starts downloading a file by name or 64-hex content id. */
+  download(nameOrId: string, options?: DownloadOptions): DownloadHandle;
+  /** Sends EXIT, stops serving, closes the socket. Idempotent. */
+  close(): Promise<void>;
+}
