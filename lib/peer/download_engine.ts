@@ -1,0 +1,725 @@
+/**
+ * The download engine: a pure state machine (no sockets, no timers, no disk, no clock) that
+ * decides which blocks to request from which owner, detects loss, adapts windows, verifies
+ * pieces and reacts to dead or lying owners.
+ *
+ * Drive it with `handleBlock` / `handleError` / `handleTimeout` / `addOwner` / `removeOwner`
+ * and drain it with `pollTransmit` (block requests to send), `pollEvent` (verified pieces to
+ * write, bad pieces, dropped owners, "need more owners", "done") and `pollTimeout` (when to call
+ * `handleTimeout` next).
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { ByteRange } from "../wire/messages.ts";
+import { MAX_RANGES } from "../wire/limits.ts";
+import { BlockLayout } from "./block_layout.ts";
+import { CongestionWindow } from "./congestion_window.ts";
+import { RttEstimator } from "./rtt_estimator.ts";
+
+/** What the engine needs of a manifest. */
+export interface EngineManifest {
+  size: number;
+  pieceSize: number;
+  /** 32 bytes of SHA-256 per piece. */
+  pieceHashes: Uint8Array;
+}
+
+/** Options for {@link DownloadEngine}. */
+export interface DownloadEngineOptions {
+  manifest: EngineManifest;
+  /** Data bytes per block (one datagram); see {@link BlockLayout.blockSizeFor}. */
+  blockSize: number;
+  /** Pieces already verified on disk (resume). */
+  verifiedPieces?: Iterable<number>;
+  /** Cap on bytes in flight over all owners (the receiver's socket buffer is ~208 KiB). @default 196608 */
+  maxInFlight?: number;
+  /** Cap on piece buffers held in memory. @default 64 */
+  maxActivePieces?: number;
+  /** An owner with requests outstanding and no data for this long is dropped, ms. @default 5000 */
+  stallMs?: number;
+  /** Bad pieces (single source) after which an owner is dropped. @default 2 */
+  maxStrikes?: number;
+  /** A block is lost once this many later-requested blocks from the same owner arrived. @default 3 */
+  lossThreshold?: number;
+  /** Emit `need_owners` while fewer live owners than this remain. @default 1 */
+  wantOwners?: number;
+  /** RTO floor, ms. @default 15 */
+  minRtoMs?: number;
+}
+
+/** Something the driver must act on. */
+export type EngineEvent =
+  /** A verified piece: write `data` at `offset`. `data` is valid until the next engine call. */
+  | { kind: "piece"; index: number; offset: number; data: Uint8Array }
+  /** A piece failed verification and will be fetched again. */
+  | { kind: "bad_piece"; index: number; owners: string[] }
+  /** An owner was dropped from this download. */
+  | { kind: "owner_dropped"; owner: string; reason: string }
+  /** Fewer live owners than wanted remain: ask the tracker again. */
+  | { kind: "need_owners"; live: number }
+  /** Every piece is verified. */
+  | { kind: "done" };
+
+/** A block request for the driver to encode and send. */
+export interface Transmit {
+  owner: string;
+  ranges: ByteRange[];
+}
+
+interface Outstanding {
+  seq: number;
+  sentAt: number;
+  piece: number;
+  block: number;
+  length: number;
+  retransmitted: boolean;
+}
+
+class OwnerState {
+  readonly key: string;
+  readonly rtt: RttEstimator;
+  readonly cwnd: CongestionWindow;
+  inFlight = 0;
+  readonly outstanding = new Map<number, Outstanding>();
+  seq = 0;
+  rangeNext = 0;
+  rangeEnd = 0;
+  readonly pieces = new Set<number>();
+  strikes = 0;
+  lastProgress: number;
+  delivered = 0;
+  received = 0;
+  alive = true;
+
+  constructor(key: string, blockSize: number, maxInFlight: number, minRtoMs: number, now: number) {
+    this.key = key;
+    this.rtt = new RttEstimator({ minRtoMs });
+    this.cwnd = new CongestionWindow({ blockSize, max: maxInFlight });
+    this.lastProgress = now;
+  }
+}
+
+class ActivePiece {
+  readonly index: number;
+  readonly length: number;
+  readonly blockCount: number;
+  readonly buffer: Uint8Array;
+  readonly received: Uint8Array;
+  readonly requested: Uint8Array;
+  readonly retransmitted: Uint8Array;
+  receivedCount = 0;
+  owner: string | undefined;
+  scanFrom = 0;
+  readonly sourceBytes = new Map<string, number>();
+  readonly avoid = new Set<string>();
+  /** After a failed verification: fetched from one owner only, so the next failure has one culprit. */
+  exclusive = false;
+
+  constructor(index: number, length: number, blockCount: number, buffer: Uint8Array) {
+    this.index = index;
+    this.length = length;
+    this.blockCount = blockCount;
+    this.buffer = buffer;
+    this.received = new Uint8Array(blockCount);
+    this.requested = new Uint8Array(blockCount);
+    this.retransmitted = new Uint8Array(blockCount);
+  }
+
+  reset(): void {
+    this.received.fill(0);
+    this.requested.fill(0);
+    this.retransmitted.fill(0);
+    this.receivedCount = 0;
+    this.scanFrom = 0;
+    this.sourceBytes.clear();
+  }
+}
+
+/** Counters a driver can show. */
+export interface EngineStats {
+  verifiedBytes: number;
+  receivedBytes: number;
+  duplicateBlocks: number;
+  strayBlocks: number;
+  retransmits: number;
+  badPieces: number;
+  timeouts: number;
+}
+
+/** See the module doc. */
+export class DownloadEngine {
+  readonly layout: BlockLayout;
+  readonly #hashes: Uint8Array;
+  /** 1 for every verified piece; shareable with an uploader to serve partial downloads. */
+  readonly verified: Uint8Array;
+  #verifiedCount = 0;
+  readonly #active = new Map<number, ActivePiece>();
+  readonly #owners = new Map<string, OwnerState>();
+  readonly #banned = new Set<string>();
+  readonly #freeRanges: [number, number][] = [];
+  readonly #events: EngineEvent[] = [];
+  readonly #pool: Uint8Array[] = [];
+  #release: Uint8Array[] = [];
+  #rr = 0;
+  #started = false;
+  #doneEmitted = false;
+  #totalInFlight = 0;
+  readonly #maxInFlight: number;
+  readonly #maxActive: number;
+  readonly #stallMs: number;
+  readonly #maxStrikes: number;
+  readonly #lossThreshold: number;
+  readonly #wantOwners: number;
+  readonly #minRtoMs: number;
+  readonly stats: EngineStats = {
+    verifiedBytes: 0,
+    receivedBytes: 0,
+    duplicateBlocks: 0,
+    strayBlocks: 0,
+    retransmits: 0,
+    badPieces: 0,
+    timeouts: 0,
+  };
+  /** Verified bytes present before this run (resume). */
+  readonly resumedBytes: number;
+
+  constructor(options: DownloadEngineOptions) {
+    const m = options.manifest;
+    this.layout = new BlockLayout(m.size, m.pieceSize, options.blockSize);
+    if (m.pieceHashes.byteLength !== this.layout.pieceCount * 32) {
+      throw new RangeError(
+        `Cannot start download: manifest has ${
+          m.pieceHashes.byteLength / 32
+        } hashes for ${this.layout.pieceCount} pieces`,
+      );
+    }
+    this.#hashes = m.pieceHashes;
+    this.verified = new Uint8Array(this.layout.pieceCount);
+    this.#maxInFlight = options.maxInFlight ?? 192 * 1024;
+    this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
+    this.#stallMs = options.stallMs ?? 5000;
+    this.#maxStrikes = options.maxStrikes ?? 2;
+    this.#lossThreshold = options.lossThreshold ?? 3;
+    this.#wantOwners = options.wantOwners ?? 1;
+    this.#minRtoMs = options.minRtoMs ?? 15;
+    let resumed = 0;
+    for (const p of options.verifiedPieces ?? []) {
+      if (p >= 0 && p < this.layout.pieceCount && !this.verified[p]) {
+        this.verified[p] = 1;
+        this.#verifiedCount++;
+        resumed += this.layout.pieceLength(p);
+      }
+    }
+    this.resumedBytes = resumed;
+    this.stats.verifiedBytes = resumed;
+  }
+
+  /** True when every piece is verified. */
+  get done(): boolean {
+    return this.#verifiedCount === this.layout.pieceCount;
+  }
+
+  /** Number of verified pieces. */
+  get verifiedCount(): number {
+    return this.#verifiedCount;
+  }
+
+  /** Keys of owners still in use. */
+  get liveOwners(): string[] {
+    return [...this.#owners.values()].filter((o) => o.alive).map((o) => o.key);
+  }
+
+  /** Verified bytes delivered per owner (including dropped ones). */
+  get deliveredByOwner(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const o of this.#owners.values()) out.set(o.key, o.delivered);
+    return out;
+  }
+
+  /** True if this owner was dropped for bad data or refusing the content, and will not be re-added. */
+  isBanned(owner: string): boolean {
+    return this.#banned.has(owner);
+  }
+
+  /** Adds an owner. Before {@link start}, owners share the S/N split; later ones steal work. */
+  addOwner(key: string, now: number): boolean {
+    this.#releaseBuffers();
+    if (this.#banned.has(key)) return false;
+    const existing = this.#owners.get(key);
+    if (existing?.alive) return false;
+    const o = new OwnerState(key, this.layout.blockSize, this.#maxInFlight, this.#minRtoMs, now);
+    if (existing) o.delivered = existing.delivered;
+    this.#owners.delete(key);
+    this.#owners.set(key, o);
+    return true;
+  }
+
+  /** Splits the missing pieces into contiguous ranges, one per owner (the seed's S/N plan). */
+  start(now: number): void {
+    this.#releaseBuffers();
+    if (this.#started) return;
+    this.#started = true;
+    void now;
+    const missing: number[] = [];
+    for (let p = 0; p < this.layout.pieceCount; p++) if (!this.verified[p]) missing.push(p);
+    const owners = [...this.#owners.values()].filter((o) => o.alive);
+    if (owners.length === 0) {
+      if (missing.length > 0) {
+        this.#freeRanges.push([missing[0]!, missing[missing.length - 1]! + 1]);
+      }
+    } else {
+      const n = owners.length;
+      for (let i = 0; i < n; i++) {
+        const a = Math.floor((i * missing.length) / n);
+        const b = Math.floor(((i + 1) * missing.length) / n);
+        const o = owners[i]!;
+        if (a < b) {
+          o.rangeNext = missing[a]!;
+          o.rangeEnd = missing[b - 1]! + 1;
+        }
+      }
+    }
+    this.#checkDone();
+  }
+
+  /** The owner's assigned range of not-yet-started pieces, for logs. */
+  ownerRange(key: string): [number, number] | undefined {
+    const o = this.#owners.get(key);
+    return o ? [o.rangeNext, o.rangeEnd] : undefined;
+  }
+
+  /** Removes an owner (it left the swarm); its work goes to the others. */
+  removeOwner(key: string, reason: string, now: number): void {
+    this.#releaseBuffers();
+    const o = this.#owners.get(key);
+    if (o?.alive) this.#drop(o, reason, now);
+  }
+
+  /**
+   * A block arrived from `owner`. `data` is copied; the caller may reuse its buffer.
+   * Data that does not match a block of this file is counted and ignored.
+   */
+  handleBlock(owner: string, offset: number, data: Uint8Array, now: number): void {
+    this.#releaseBuffers();
+    const o = this.#owners.get(owner);
+    if (!o || !o.alive) {
+      this.stats.strayBlocks++;
+      return;
+    }
+    const len = data.byteLength;
+    const id = this.layout.locate(offset, len);
+    if (id < 0) {
+      this.stats.strayBlocks++;
+      return;
+    }
+    this.stats.receivedBytes += len;
+    o.received += len;
+    o.lastProgress = now;
+    const bpp = this.layout.blocksPerPiece;
+    const piece = Math.floor(id / bpp);
+    const block = id - piece * bpp;
+    const out = o.outstanding.get(id);
+    if (out) {
+      o.outstanding.delete(id);
+      o.inFlight -= out.length;
+      this.#totalInFlight -= out.length;
+      if (!out.retransmitted) o.rtt.sample(now - out.sentAt);
+      o.cwnd.onAck(len);
+      this.#detectLoss(o, out.seq, now);
+    }
+    const ap = this.#active.get(piece);
+    if (!ap || ap.received[block]) {
+      this.stats.duplicateBlocks++;
+      return;
+    }
+    ap.buffer.set(data, block * this.layout.blockSize);
+    ap.received[block] = 1;
+    ap.receivedCount++;
+    ap.sourceBytes.set(owner, (ap.sourceBytes.get(owner) ?? 0) + len);
+    if (ap.requested[block]! > (out ? 1 : 0)) this.#cancelElsewhere(id, owner);
+    ap.requested[block] = 0;
+    if (ap.receivedCount === ap.blockCount) this.#finishPiece(ap, now);
+  }
+
+  /** The owner answered with an ERROR (`unknown_content`, `busy`, …; codes from ErrorCode). */
+  handleError(owner: string, code: "unknown_content" | "out_of_range" | "busy", now: number): void {
+    this.#releaseBuffers();
+    const o = this.#owners.get(owner);
+    if (!o || !o.alive) return;
+    if (code === "busy") {
+      this.#loseAll(o, now);
+      o.cwnd.onTimeout(now);
+      o.rtt.backoff();
+      return;
+    }
+    this.#banned.add(owner);
+    this.#drop(
+      o,
+      code === "unknown_content" ? "does not share this content" : "disagrees on the file size",
+      now,
+    );
+  }
+
+  /** Timers fired: re-request what timed out, drop stalled owners. */
+  handleTimeout(now: number): void {
+    this.#releaseBuffers();
+    for (const o of this.#owners.values()) {
+      if (!o.alive || o.outstanding.size === 0) continue;
+      if (now - o.lastProgress >= this.#stallMs) {
+        this.#drop(o, `sent nothing for ${Math.round(now - o.lastProgress)} ms`, now);
+        continue;
+      }
+      const rto = o.rtt.rto;
+      let fired = false;
+      for (const [id, out] of o.outstanding) {
+        if (out.sentAt + rto > now) break;
+        this.#lose(o, id, out);
+        fired = true;
+      }
+      if (fired) {
+        this.stats.timeouts++;
+        o.cwnd.onTimeout(now);
+        o.rtt.backoff();
+      }
+    }
+  }
+
+  /** When {@link handleTimeout} should run next, or undefined when nothing is pending. */
+  pollTimeout(): number | undefined {
+    let t: number | undefined;
+    for (const o of this.#owners.values()) {
+      if (!o.alive || o.outstanding.size === 0) continue;
+      const first = o.outstanding.values().next().value as Outstanding;
+      const d = Math.min(first.sentAt + o.rtt.rto, o.lastProgress + this.#stallMs);
+      if (t === undefined || d < t) t = d;
+    }
+    return t;
+  }
+
+  /** The next event, or undefined. */
+  pollEvent(): EngineEvent | undefined {
+    this.#releaseBuffers();
+    return this.#events.shift();
+  }
+
+  /** The next block request to send, or undefined when every window is full or no work is left. */
+  pollTransmit(now: number): Transmit | undefined {
+    this.#releaseBuffers();
+    if (!this.#started || this.done) return undefined;
+    const owners = [...this.#owners.values()];
+    const n = owners.length;
+    for (let i = 0; i < n; i++) {
+      const o = owners[(this.#rr + i) % n]!;
+      if (!o.alive) continue;
+      const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - this.#totalInFlight);
+      const batch = Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2);
+      if (o.inFlight > 0 && room < batch) continue;
+      if (o.inFlight === 0 && room <= 0 && this.#totalInFlight > 0) continue;
+      const ranges = this.#collect(o, Math.max(room, o.inFlight === 0 ? 1 : 0), now);
+      if (ranges.length > 0) {
+        this.#rr = (this.#rr + i + 1) % n;
+        return { owner: o.key, ranges };
+      }
+    }
+    return undefined;
+  }
+
+  // ---- internals ----
+
+  #releaseBuffers(): void {
+    if (this.#release.length === 0) return;
+    for (const b of this.#release) if (this.#pool.length < this.#maxActive) this.#pool.push(b);
+    this.#release = [];
+  }
+
+  #collect(o: OwnerState, budget: number, now: number): ByteRange[] {
+    const ranges: ByteRange[] = [];
+    let left = budget;
+    const take = (ap: ActivePiece, duplicate: boolean): void => {
+      for (
+        let b = duplicate ? 0 : ap.scanFrom;
+        b < ap.blockCount && left > 0 && ranges.length < MAX_RANGES;
+        b++
+      ) {
+        if (ap.received[b]) continue;
+        if (duplicate ? ap.requested[b] !== 1 : ap.requested[b] !== 0) continue;
+        const id = ap.index * this.layout.blocksPerPiece + b;
+        if (o.outstanding.has(id)) continue;
+        const len = this.layout.blockLength(ap.index, b);
+        this.#request(o, ap, b, id, len, now, ranges);
+        left -= len;
+      }
+      if (!duplicate) {
+        let s = ap.scanFrom;
+        while (s < ap.blockCount && (ap.received[s] || ap.requested[s])) s++;
+        ap.scanFrom = s;
+      }
+    };
+    // 1. blocks of pieces this owner is working on
+    for (const p of o.pieces) {
+      if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
+      take(this.#active.get(p)!, false);
+    }
+    // 2. orphaned pieces (their owner died, or they failed verification)
+    for (const ap of this.#active.values()) {
+      if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
+      if (ap.owner !== undefined || (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap))) continue;
+      this.#adopt(o, ap);
+      take(ap, false);
+    }
+    // 3. new pieces: own range, free ranges, then half of the largest other range
+    while (left > 0 && ranges.length < MAX_RANGES && this.#active.size < this.#maxActive) {
+      const p = this.#nextUnstarted(o);
+      if (p < 0) break;
+      const ap = this.#startPiece(p);
+      this.#adopt(o, ap);
+      take(ap, false);
+    }
+    if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
+    // 4. unrequested blocks of pieces held by saturated owners
+    for (const ap of this.#active.values()) {
+      if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
+      if (ap.owner === o.key || ap.scanFrom >= ap.blockCount || ap.exclusive) continue;
+      const holder = ap.owner === undefined ? undefined : this.#owners.get(ap.owner);
+      if (holder && holder.cwnd.cwnd - holder.inFlight >= this.layout.blockSize) continue;
+      if (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap)) continue;
+      this.#adopt(o, ap);
+      take(ap, false);
+    }
+    // 5. endgame: nothing unstarted anywhere; duplicate blocks outstanding at one other owner
+    if (ranges.length === 0 && this.#noUnstartedWork()) {
+      for (const ap of this.#active.values()) {
+        if (left <= 0 || ranges.length >= MAX_RANGES) break;
+        if (ap.exclusive) continue;
+        if (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap)) continue;
+        take(ap, true);
+      }
+    }
+    return ranges;
+  }
+
+  #request(
+    o: OwnerState,
+    ap: ActivePiece,
+    b: number,
+    id: number,
+    len: number,
+    now: number,
+    ranges: ByteRange[],
+  ): void {
+    if (o.outstanding.size === 0) o.lastProgress = Math.max(o.lastProgress, now);
+    const retransmitted = ap.retransmitted[b] === 1 || ap.requested[b]! > 0;
+    ap.requested[b]!++;
+    o.outstanding.set(id, {
+      seq: o.seq++,
+      sentAt: now,
+      piece: ap.index,
+      block: b,
+      length: len,
+      retransmitted,
+    });
+    o.inFlight += len;
+    this.#totalInFlight += len;
+    const offset = this.layout.pieceOffset(ap.index) + this.layout.blockStart(b);
+    const last = ranges[ranges.length - 1];
+    if (
+      last && last.offset + last.length === offset &&
+      Math.floor(last.offset / this.layout.pieceSize) === ap.index
+    ) {
+      last.length += len;
+    } else {
+      ranges.push({ offset, length: len });
+    }
+  }
+
+  #adopt(o: OwnerState, ap: ActivePiece): void {
+    if (ap.owner === o.key) return;
+    if (ap.owner !== undefined) this.#owners.get(ap.owner)?.pieces.delete(ap.index);
+    ap.owner = o.key;
+    o.pieces.add(ap.index);
+  }
+
+  #someoneElseCanTake(ap: ActivePiece): boolean {
+    for (const o of this.#owners.values()) if (o.alive && !ap.avoid.has(o.key)) return true;
+    return false;
+  }
+
+  #noUnstartedWork(): boolean {
+    if (this.#freeRanges.some(([a, b]) => this.#firstMissing(a, b) >= 0)) return false;
+    for (const o of this.#owners.values()) {
+      if (o.alive && this.#firstMissing(o.rangeNext, o.rangeEnd) >= 0) return false;
+    }
+    for (const ap of this.#active.values()) if (ap.scanFrom < ap.blockCount) return false;
+    return true;
+  }
+
+  #firstMissing(a: number, b: number): number {
+    for (let p = a; p < b; p++) if (!this.verified[p] && !this.#active.has(p)) return p;
+    return -1;
+  }
+
+  #nextUnstarted(o: OwnerState): number {
+    const own = this.#firstMissing(o.rangeNext, o.rangeEnd);
+    if (own >= 0) {
+      o.rangeNext = own + 1;
+      return own;
+    }
+    o.rangeNext = o.rangeEnd;
+    while (this.#freeRanges.length > 0) {
+      const [a, b] = this.#freeRanges[this.#freeRanges.length - 1]!;
+      const p = this.#firstMissing(a, b);
+      if (p < 0) {
+        this.#freeRanges.pop();
+        continue;
+      }
+      this.#freeRanges.pop();
+      o.rangeNext = p + 1;
+      o.rangeEnd = b;
+      return p;
+    }
+    // steal the second half of the largest remaining range
+    let victim: OwnerState | undefined;
+    for (const v of this.#owners.values()) {
+      if (v === o || !v.alive) continue;
+      if (this.#firstMissing(v.rangeNext, v.rangeEnd) < 0) {
+        v.rangeNext = v.rangeEnd;
+        continue;
+      }
+      if (!victim || v.rangeEnd - v.rangeNext > victim.rangeEnd - victim.rangeNext) victim = v;
+    }
+    if (!victim) return -1;
+    const mid = victim.rangeNext + Math.floor((victim.rangeEnd - victim.rangeNext) / 2);
+    const from = this.#firstMissing(mid, victim.rangeEnd) >= 0 ? mid : victim.rangeNext;
+    o.rangeNext = from;
+    o.rangeEnd = victim.rangeEnd;
+    victim.rangeEnd = from;
+    const p = this.#firstMissing(o.rangeNext, o.rangeEnd);
+    if (p < 0) return -1;
+    o.rangeNext = p + 1;
+    return p;
+  }
+
+  #startPiece(p: number): ActivePiece {
+    const len = this.layout.pieceLength(p);
+    let buf = this.#pool.pop();
+    if (!buf) buf = new Uint8Array(this.layout.pieceSize);
+    const ap = new ActivePiece(p, len, this.layout.blockCount(p), buf);
+    this.#active.set(p, ap);
+    return ap;
+  }
+
+  #detectLoss(o: OwnerState, seq: number, now: number): void {
+    const limit = seq - this.#lossThreshold;
+    for (const [id, out] of o.outstanding) {
+      if (out.seq >= limit) break;
+      this.#lose(o, id, out);
+      o.cwnd.onLoss(out.sentAt, now);
+    }
+  }
+
+  #lose(o: OwnerState, id: number, out: Outstanding): void {
+    o.outstanding.delete(id);
+    o.inFlight -= out.length;
+    this.#totalInFlight -= out.length;
+    this.stats.retransmits++;
+    const ap = this.#active.get(out.piece);
+    if (!ap || ap.received[out.block]) return;
+    if (ap.requested[out.block]! > 0) ap.requested[out.block]!--;
+    ap.retransmitted[out.block] = 1;
+    if (ap.requested[out.block] === 0 && out.block < ap.scanFrom) ap.scanFrom = out.block;
+  }
+
+  #loseAll(o: OwnerState, _now: number): void {
+    for (const [id, out] of o.outstanding) this.#lose(o, id, out);
+  }
+
+  #cancelElsewhere(id: number, except: string): void {
+    for (const other of this.#owners.values()) {
+      if (other.key === except) continue;
+      const out = other.outstanding.get(id);
+      if (!out) continue;
+      other.outstanding.delete(id);
+      other.inFlight -= out.length;
+      this.#totalInFlight -= out.length;
+    }
+  }
+
+  #finishPiece(ap: ActivePiece, now: number): void {
+    const data = ap.buffer.subarray(0, ap.length);
+    const digest = createHash("sha256").update(data).digest();
+    const expected = this.#hashes.subarray(ap.index * 32, ap.index * 32 + 32);
+    let ok = true;
+    for (let i = 0; i < 32; i++) {
+      if (digest[i] !== expected[i]) {
+        ok = false;
+        break;
+      }
+    }
+    const sources = [...ap.sourceBytes.keys()];
+    if (ok) {
+      this.#active.delete(ap.index);
+      if (ap.owner !== undefined) this.#owners.get(ap.owner)?.pieces.delete(ap.index);
+      this.verified[ap.index] = 1;
+      this.#verifiedCount++;
+      this.stats.verifiedBytes += ap.length;
+      for (const [k, bytes] of ap.sourceBytes) {
+        const owner = this.#owners.get(k);
+        if (owner) owner.delivered += bytes;
+      }
+      this.#events.push({
+        kind: "piece",
+        index: ap.index,
+        offset: this.layout.pieceOffset(ap.index),
+        data,
+      });
+      this.#release.push(ap.buffer);
+      this.#checkDone();
+      return;
+    }
+    this.stats.badPieces++;
+    if (ap.owner !== undefined) this.#owners.get(ap.owner)?.pieces.delete(ap.index);
+    ap.owner = undefined;
+    for (const s of sources) ap.avoid.add(s);
+    ap.reset();
+    ap.exclusive = true;
+    this.#events.push({ kind: "bad_piece", index: ap.index, owners: sources });
+    if (sources.length === 1) {
+      const o = this.#owners.get(sources[0]!);
+      if (o && o.alive && ++o.strikes >= this.#maxStrikes) {
+        this.#banned.add(o.key);
+        this.#drop(o, `sent ${o.strikes} pieces that failed verification`, now);
+      }
+    }
+  }
+
+  #drop(o: OwnerState, reason: string, _now: number): void {
+    o.alive = false;
+    for (const [id, out] of o.outstanding) {
+      o.outstanding.delete(id);
+      this.#totalInFlight -= out.length;
+      const ap = this.#active.get(out.piece);
+      if (ap && !ap.received[out.block] && ap.requested[out.block]! > 0) {
+        ap.requested[out.block]!--;
+        if (ap.requested[out.block] === 0 && out.block < ap.scanFrom) ap.scanFrom = out.block;
+      }
+    }
+    o.inFlight = 0;
+    for (const p of o.pieces) {
+      const ap = this.#active.get(p);
+      if (ap) ap.owner = undefined;
+    }
+    o.pieces.clear();
+    if (o.rangeNext < o.rangeEnd) this.#freeRanges.push([o.rangeNext, o.rangeEnd]);
+    o.rangeNext = o.rangeEnd = 0;
+    this.#events.push({ kind: "owner_dropped", owner: o.key, reason });
+    const live = this.liveOwners.length;
+    if (live < this.#wantOwners && !this.done) this.#events.push({ kind: "need_owners", live });
+  }
+
+  #checkDone(): void {
+    if (this.done && !this.#doneEmitted) {
+      this.#doneEmitted = true;
+      this.#events.push({ kind: "done" });
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/** Options for {@link RttEstimator}. */
+export interface RttEstimatorOptions {
+  /** RTO before the first sample, ms. @default 250 */
+  initialRtoMs?: number;
+  /** Lower bound on the RTO, ms. @default 15 */
+  minRtoMs?: number;
+  /** Upper bound on the RTO, ms. @default 4000 */
+  maxRtoMs?: number;
+}
+
+/**
+ * Smoothed RTT and retransmission timeout as in RFC 6298 (SRTT, RTTVAR, RTO = SRTT + 4·RTTVAR),
+ * with exponential backoff on consecutive timeouts.
+ */
+export class RttEstimator {
+  srtt = 0;
+  rttvar = 0;
+  /** Latest sample, ms. */
+  latest = 0;
+  #hasSample = false;
+  #backoff = 1;
+  readonly #initial: number;
+  readonly #min: number;
+  readonly #max: number;
+
+  constructor(options: RttEstimatorOptions = {}) {
+    this.#initial = options.initialRtoMs ?? 250;
+    this.#min = options.minRtoMs ?? 15;
+    this.#max = options.maxRtoMs ?? 4000;
+  }
+
+  /** True once at least one sample was taken. */
+  get hasSample(): boolean {
+    return this.#hasSample;
+  }
+
+  /** Adds a sample (ms) from a block that was requested exactly once (Karn's rule). */
+  sample(rttMs: number): void {
+    const r = Math.max(0, rttMs);
+    this.latest = r;
+    if (!this.#hasSample) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+      this.#hasSample = true;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    this.#backoff = 1;
+  }
+
+  /** Doubles the RTO after a timeout (bounded). */
+  backoff(): void {
+    this.#backoff = Math.min(this.#backoff * 2, 64);
+  }
+
+  /** Number of consecutive backoffs (1 = none). */
+  get backoffFactor(): number {
+    return this.#backoff;
+  }
+
+  /** Current retransmission timeout, ms. */
+  get rto(): number {
+    const base = this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial;
+    return Math.min(this.#max, Math.max(this.#min, base) * this.#backoff);
+  }
+}
