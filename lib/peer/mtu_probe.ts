@@ -1,0 +1,82 @@
+/**
+ * Path MTU probing (the DPLPMTUD idea of RFC 8899, simplified): send padded PROBE datagrams of
+ * candidate sizes, take the largest that comes back acknowledged (the ack is padded to the same
+ * size, so both directions carry it). 1200 bytes is always assumed to work. Pure: no sockets,
+ * no clock.
+ * @module
+ */
+import { SAFE_DATAGRAM } from "../wire/limits.ts";
+
+/** Candidate UDP payload sizes, largest first: 32 KiB blocks, 16 KiB, jumbo, Ethernet v4/v6. */
+export const PROBE_SIZES = [32784, 16400, 8952, 1472, 1452] as const;
+
+/** Options for {@link MtuProbe}. */
+export interface MtuProbeOptions {
+  /** Largest payload to try (from `--mtu`). @default 32784 */
+  max?: number;
+  /** Time to wait for acks in one round, ms. @default 150 */
+  roundMs?: number;
+  /** Rounds of probes before settling. @default 2 */
+  rounds?: number;
+}
+
+/** See the module doc. */
+export class MtuProbe {
+  readonly #candidates: number[];
+  readonly #roundMs: number;
+  readonly #rounds: number;
+  #round = 0;
+  #deadline = -1;
+  #best = SAFE_DATAGRAM;
+  #pending: number[] = [];
+  #done = false;
+
+  constructor(options: MtuProbeOptions = {}) {
+    const max = options.max ?? PROBE_SIZES[0];
+    this.#candidates = [...new Set([max, ...PROBE_SIZES])].filter((s) =>
+      s <= max && s > SAFE_DATAGRAM
+    )
+      .sort((a, b) => b - a);
+    this.#roundMs = options.roundMs ?? 150;
+    this.#rounds = options.rounds ?? 2;
+    if (this.#candidates.length === 0) this.#done = true;
+  }
+
+  /** Largest size acknowledged so far (1200 before any ack). */
+  get result(): number {
+    return this.#best;
+  }
+
+  /** True once probing is over. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Sizes to send now (each as one PROBE padded to that size). Starts a round if none is running. */
+  pollTransmit(now: number): number[] {
+    if (this.#done || this.#deadline >= 0) return [];
+    this.#round++;
+    this.#deadline = now + this.#roundMs;
+    this.#pending = this.#candidates.filter((s) => s > this.#best);
+    return this.#pending;
+  }
+
+  /** A PROBE_ACK of `size` bytes arrived. */
+  handleAck(size: number, _now: number): void {
+    if (this.#done || !this.#candidates.includes(size)) return;
+    if (size > this.#best) this.#best = size;
+    if (size === this.#candidates[0]) this.#done = true;
+  }
+
+  /** When to call {@link handleTimeout}, or undefined. */
+  pollTimeout(): number | undefined {
+    return this.#done || this.#deadline < 0 ? undefined : this.#deadline;
+  }
+
+  /** The round's deadline passed: settle, or allow another round. */
+  handleTimeout(now: number): void {
+    if (this.#done || this.#deadline < 0 || now < this.#deadline) return;
+    this.#deadline = -1;
+    if (this.#round >= this.#rounds || this.#best > SAFE_DATAGRAM) this.#done = true;
+  }
+}
