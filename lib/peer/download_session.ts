@@ -1,0 +1,633 @@
+/**
+ * One download, driven: resolves the name through the tracker, probes the path MTU, fetches and
+ * verifies the manifest, then pumps the {@link DownloadEngine} — datagrams and one timer in,
+ * block requests and piece writes out. The protocol decisions all live in the sans-I/O cores;
+ * this file only moves bytes between them and the socket, the disk and the tracker.
+ * @module
+ */
+import { join } from "node:path";
+import { encodeMessage } from "../wire/codec.ts";
+import type { PeerAddress } from "../wire/address.ts";
+import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
+import {
+  ErrorCode,
+  type NeedTarget,
+  type OwnerEntry,
+  type OwnersMessage,
+} from "../wire/messages.ts";
+import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
+import { BlockLayout } from "./block_layout.ts";
+import { DownloadEngine } from "./download_engine.ts";
+import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
+import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
+import { MtuProbe } from "./mtu_probe.ts";
+import { safeName } from "./safe_name.ts";
+import { TransferError } from "./transfer_error.ts";
+
+/** The on-disk state of a download, as the session needs it. */
+export interface PartStore {
+  /** Verified pieces already on disk. */
+  readonly verifiedPieces: Iterable<number>;
+  /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
+  writePiece(index: number, data: Uint8Array): void;
+  /** fsyncs, renames to the final name, returns the final path. */
+  complete(): Promise<string>;
+  /** Saves state and closes; the `.part` stays for a later resume. */
+  close(): Promise<void>;
+}
+
+/** What a session needs from its peer. */
+export interface SessionContext {
+  readonly nodeId: string;
+  readonly outDir: string;
+  readonly maxOwners: number;
+  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
+  readonly mtu: number;
+  need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
+  send(bytes: Uint8Array, to: Deno.NetAddr): void;
+  log(line: string): void;
+  mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
+  /** A stored manifest for this content id from an earlier, interrupted run (resume). */
+  loadResumeManifest(
+    contentIdHex: string,
+    name: string,
+    outDir: string,
+  ): Promise<Uint8Array | undefined>;
+  openPart(args: {
+    outDir: string;
+    name: string;
+    contentIdHex: string;
+    manifest: Manifest;
+    encodedManifest: Uint8Array;
+    overwrite: boolean;
+  }): Promise<PartStore>;
+  /** Path of a file this peer already shares with that content id, if any. */
+  sharedPath(contentIdHex: string): string | undefined;
+  /** Called once the file is complete and renamed. */
+  completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
+  register(txid: number, session: DownloadSession): void;
+  unregister(txid: number): void;
+}
+
+let nextTxid = (Math.random() * 0x7fffffff) >>> 0;
+
+function addrKey(a: { hostname: string; port: number }): string {
+  return `${a.hostname}|${a.port}`;
+}
+
+/** Re-asks the tracker at most this often when owners run out, ms. */
+const RENEED_MS = 1000;
+/** With no live owner for this long, the download fails, ms. */
+const NO_OWNER_GIVE_UP_MS = 8000;
+const PROGRESS_MS = 250;
+
+/** See the module doc. */
+export class DownloadSession implements DownloadHandle {
+  readonly query: string;
+  readonly txid: number;
+  readonly done: Promise<DownloadResult>;
+  readonly #ctx: SessionContext;
+  readonly #options: DownloadOptions;
+  readonly #listeners = new Set<(p: DownloadProgress) => void>();
+  #progress: DownloadProgress | undefined;
+  #phase: "resolve" | "probe" | "manifest" | "transfer" | "finished" = "resolve";
+  readonly #ownerByAddr = new Map<string, string>();
+  readonly #addrByOwner = new Map<string, Deno.NetAddr>();
+  #probe: MtuProbe | undefined;
+  #probeOwner: string | undefined;
+  #fetch: ManifestFetch | undefined;
+  #engine: DownloadEngine | undefined;
+  #part: PartStore | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #progressTimer: ReturnType<typeof setInterval> | undefined;
+  #phaseDone: PromiseWithResolvers<void> | undefined;
+  #failure: unknown;
+  #contentId: Uint8Array | undefined;
+  #contentIdHex = "";
+  #name = "";
+  #size = 0;
+  #lastNeed = -Infinity;
+  #needing = false;
+  #noOwnerSince: number | undefined;
+  #rateBytes = 0;
+  #rateAt = 0;
+  #rate = 0;
+  readonly #reqBuf = new Uint8Array(SAFE_DATAGRAM);
+  readonly #abort: () => void;
+
+  constructor(ctx: SessionContext, query: string, options: DownloadOptions = {}) {
+    this.#ctx = ctx;
+    this.query = query;
+    this.#options = options;
+    this.txid = nextTxid = (nextTxid + 1) >>> 0;
+    this.#abort = () =>
+      this.#fail(new TransferError("aborted", `Download of "${query}" was cancelled`));
+    options.signal?.addEventListener("abort", this.#abort, { once: true });
+    ctx.register(this.txid, this);
+    this.done = this.#run().finally(() => {
+      this.#phase = "finished";
+      options.signal?.removeEventListener("abort", this.#abort);
+      this.#clearTimer();
+      clearInterval(this.#progressTimer);
+      ctx.unregister(this.txid);
+    });
+  }
+
+  get progress(): DownloadProgress | undefined {
+    return this.#progress;
+  }
+
+  onProgress(listener: (p: DownloadProgress) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ---- datagrams routed here by the peer (txid matched) ----
+
+  /** BLOCK_DATA fast path: `bytes` is the whole datagram (view into a reused buffer). */
+  onBlockData(bytes: Uint8Array, from: Deno.NetAddr): void {
+    const engine = this.#engine;
+    if (!engine) return;
+    const owner = this.#ownerByAddr.get(addrKey(from));
+    if (owner === undefined) return;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const offset = view.getUint32(8) * 0x100000000 + view.getUint32(12);
+    const now = performance.now();
+    engine.handleBlock(owner, offset, bytes.subarray(BLOCK_DATA_HEADER_SIZE), now);
+    this.#rateBytes += bytes.byteLength - BLOCK_DATA_HEADER_SIZE;
+    this.#pump(now);
+  }
+
+  onManifestData(total: number, offset: number, data: Uint8Array, from: Deno.NetAddr): void {
+    const owner = this.#ownerByAddr.get(addrKey(from));
+    if (owner === undefined || !this.#fetch) return;
+    const now = performance.now();
+    this.#fetch.handleData(owner, total, offset, data, now);
+    this.#pump(now);
+  }
+
+  onProbeAck(size: number, from: Deno.NetAddr): void {
+    const owner = this.#ownerByAddr.get(addrKey(from));
+    if (owner === undefined || owner !== this.#probeOwner || !this.#probe) return;
+    const now = performance.now();
+    this.#probe.handleAck(size, now);
+    this.#pump(now);
+  }
+
+  onError(code: number, text: string, from: Deno.NetAddr): void {
+    const owner = this.#ownerByAddr.get(addrKey(from));
+    if (owner === undefined) return;
+    const now = performance.now();
+    this.#ctx.log(`owner ${owner} answered error ${code}: ${text}`);
+    if (this.#phase === "manifest") this.#fetch?.handleError(owner);
+    else if (this.#engine) {
+      const kind = code === ErrorCode.unknown_content
+        ? "unknown_content"
+        : code === ErrorCode.out_of_range
+        ? "out_of_range"
+        : "busy";
+      this.#engine.handleError(owner, kind, now);
+    }
+    this.#pump(now);
+  }
+
+  // ---- the run ----
+
+  async #run(): Promise<DownloadResult> {
+    const started = performance.now();
+    const ctx = this.#ctx;
+    const idBytes = /^[0-9a-fA-F]{64}$/.test(this.query) ? fromHex(this.query) : null;
+    const want: NeedTarget = idBytes
+      ? { kind: "content", contentId: idBytes }
+      : { kind: "name", name: this.query };
+    const reply = await this.#need(want);
+    this.#contentId = reply.contentId;
+    this.#contentIdHex = toHex(reply.contentId);
+    this.#size = reply.size;
+    ctx.log(
+      `need ${this.query}: content ${
+        this.#contentIdHex.slice(0, 16)
+      }… ${reply.size} bytes, ${reply.owners.length} owner(s)` +
+        (reply.alternatives > 0 ? `, ${reply.alternatives} other content(s) share this name` : ""),
+    );
+    const name = safeName(this.#options.saveAs ?? reply.name);
+    this.#name = name;
+    const outDir = this.#options.outDir ?? ctx.outDir;
+    const finalPath = join(outDir, name);
+    const existing = ctx.sharedPath(this.#contentIdHex);
+    if (existing !== undefined) {
+      ctx.log(`already have ${name} (${existing}); nothing to download`);
+      return this.#result(existing, started, [], 0);
+    }
+    if (!this.#options.overwrite && (await exists(finalPath))) {
+      throw new TransferError(
+        "exists",
+        `Cannot save ${name}: ${finalPath} exists; pass overwrite to replace it`,
+      );
+    }
+    this.#addOwners(reply.owners);
+    if (this.#addrByOwner.size === 0) {
+      throw new TransferError(
+        "no_owners",
+        `Cannot download ${name}: no other peer shares it right now`,
+      );
+    }
+    this.#startProgress();
+
+    // 1. path MTU
+    const maxDatagram = await this.#probePath();
+    const blockSize = BlockLayout.blockSizeFor(1 << 30, maxDatagram);
+    // 2. manifest (from a previous run, or from the owners)
+    let encoded = await ctx.loadResumeManifest(this.#contentIdHex, name, outDir);
+    if (!encoded) encoded = await this.#fetchManifest(maxDatagram);
+    let manifest: Manifest;
+    try {
+      manifest = decodeManifest(encoded);
+    } catch (e) {
+      throw new TransferError(
+        "bad_manifest",
+        `Cannot download ${name}: its manifest is malformed (${String(e)})`,
+      );
+    }
+    if (manifest.size !== reply.size) {
+      ctx.log(
+        `manifest says ${manifest.size} bytes, tracker said ${reply.size}; trusting the verified manifest`,
+      );
+      this.#size = manifest.size;
+    }
+    // 3. the part file and the engine
+    const part = await ctx.openPart({
+      outDir,
+      name,
+      contentIdHex: this.#contentIdHex,
+      manifest,
+      encodedManifest: encoded,
+      overwrite: this.#options.overwrite ?? false,
+    });
+    this.#part = part;
+    try {
+      const engine = new DownloadEngine({
+        manifest,
+        blockSize: BlockLayout.blockSizeFor(manifest.pieceSize, maxDatagram),
+        verifiedPieces: part.verifiedPieces,
+        wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
+      });
+      void blockSize;
+      this.#engine = engine;
+      const now = performance.now();
+      for (const owner of this.#addrByOwner.keys()) engine.addOwner(owner, now);
+      engine.start(now);
+      if (engine.resumedBytes > 0) {
+        ctx.log(`resuming ${name}: ${engine.resumedBytes} bytes already verified`);
+      }
+      for (const owner of engine.liveOwners) {
+        const r = engine.ownerRange(owner);
+        if (r) ctx.log(`owner ${owner}: pieces ${r[0]}..${r[1]} of ${engine.layout.pieceCount}`);
+      }
+      this.#phase = "transfer";
+      await this.#untilPhaseDone(now);
+      const path = await part.complete();
+      this.#part = undefined;
+      const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0).map((
+        [nodeId, bytes],
+      ) => ({
+        nodeId,
+        bytes,
+      }));
+      const result = this.#result(path, started, owners, engine.resumedBytes);
+      ctx.log(
+        `completed ${name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
+          `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+          `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
+          `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
+      );
+      await ctx.completed(result, manifest, encoded);
+      return result;
+    } finally {
+      if (this.#part) await this.#part.close().catch(() => {});
+    }
+  }
+
+  #result(
+    path: string,
+    started: number,
+    owners: { nodeId: string; bytes: number }[],
+    resumed: number,
+  ): DownloadResult {
+    const s = this.#engine?.stats;
+    return {
+      path,
+      name: this.#name,
+      contentId: this.#contentIdHex,
+      size: this.#size,
+      elapsedMs: performance.now() - started,
+      owners,
+      resumedBytes: resumed,
+      receivedBytes: s?.receivedBytes ?? 0,
+      retransmits: s?.retransmits ?? 0,
+      badPieces: s?.badPieces ?? 0,
+    };
+  }
+
+  async #need(want: NeedTarget): Promise<OwnersMessage> {
+    try {
+      return await this.#ctx.need(want, this.#ctx.maxOwners);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === ErrorCode.not_found || code === "not_found") {
+        throw new TransferError("not_found", `Cannot download "${this.query}": no peer shares it`, {
+          cause: e,
+        });
+      }
+      throw new TransferError(
+        "no_owners",
+        `Cannot download "${this.query}": the tracker did not answer (${
+          e instanceof Error ? e.message : String(e)
+        })`,
+        { cause: e },
+      );
+    }
+  }
+
+  #addOwners(owners: OwnerEntry[]): string[] {
+    const added: string[] = [];
+    for (const o of owners) {
+      if (o.nodeId === this.#ctx.nodeId || this.#addrByOwner.has(o.nodeId)) continue;
+      const a = this.#ctx.mapOwnerAddress
+        ? this.#ctx.mapOwnerAddress(o.address, o.nodeId)
+        : o.address;
+      const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
+      this.#addrByOwner.set(o.nodeId, net);
+      this.#ownerByAddr.set(addrKey(net), o.nodeId);
+      added.push(o.nodeId);
+    }
+    return added;
+  }
+
+  async #probePath(): Promise<number> {
+    const cap = this.#ctx.mtu > 0 ? this.#ctx.mtu : undefined;
+    if (cap !== undefined && cap <= SAFE_DATAGRAM) return cap;
+    this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+    this.#probeOwner = this.#addrByOwner.keys().next().value;
+    this.#phase = "probe";
+    await this.#untilPhaseDone(performance.now());
+    const size = this.#probe.result;
+    this.#ctx.log(`path to ${this.#probeOwner} carries ${size}-byte datagrams`);
+    this.#probe = undefined;
+    return size;
+  }
+
+  async #fetchManifest(maxDatagram: number): Promise<Uint8Array> {
+    const fetch = new ManifestFetch({
+      contentId: this.#contentId!,
+      maxDatagram,
+      maxBytes: manifestBound(this.#size),
+    });
+    for (const owner of this.#addrByOwner.keys()) fetch.addOwner(owner);
+    this.#fetch = fetch;
+    this.#phase = "manifest";
+    await this.#untilPhaseDone(performance.now());
+    for (const bad of fetch.badOwners) {
+      this.#ctx.log(`owner ${bad} sent a manifest that does not match the content id`);
+    }
+    this.#fetch = undefined;
+    return fetch.result!;
+  }
+
+  #untilPhaseDone(now: number): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    this.#phaseDone = Promise.withResolvers<void>();
+    const p = this.#phaseDone.promise;
+    this.#pump(now);
+    return p;
+  }
+
+  #fail(e: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = e;
+    this.#clearTimer();
+    this.#phaseDone?.reject(e);
+  }
+
+  #finishPhase(): void {
+    this.#clearTimer();
+    const d = this.#phaseDone;
+    this.#phaseDone = undefined;
+    d?.resolve();
+  }
+
+  /** Drains the active core: sends, events, and re-arms the one timer. */
+  #pump(now: number): void {
+    if (this.#failure !== undefined || !this.#phaseDone) return;
+    try {
+      switch (this.#phase) {
+        case "probe":
+          return this.#pumpProbe(now);
+        case "manifest":
+          return this.#pumpManifest(now);
+        case "transfer":
+          return this.#pumpTransfer(now);
+      }
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  #pumpProbe(now: number): void {
+    const probe = this.#probe!;
+    const to = this.#addrByOwner.get(this.#probeOwner!)!;
+    for (const size of probe.pollTransmit(now)) {
+      this.#ctx.send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+    }
+    if (probe.done) return this.#finishPhase();
+    this.#arm(probe.pollTimeout(), (t) => probe.handleTimeout(t));
+  }
+
+  #pumpManifest(now: number): void {
+    const fetch = this.#fetch!;
+    if (fetch.result) return this.#finishPhase();
+    if (fetch.failed) {
+      const bad = fetch.badOwners.length > 0;
+      return this.#fail(
+        new TransferError(
+          bad ? "bad_manifest" : "all_owners_failed",
+          bad
+            ? `Cannot download ${this.#name}: every owner sent a manifest that does not match the content id`
+            : `Cannot download ${this.#name}: no owner answered the manifest request`,
+        ),
+      );
+    }
+    for (const t of fetch.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(t.owner);
+      if (!to) continue;
+      this.#ctx.send(
+        encodeMessage({
+          type: "manifest_request",
+          txid: this.txid,
+          contentId: this.#contentId!,
+          offset: t.offset,
+          maxDatagram: t.maxDatagram,
+        }),
+        to,
+      );
+    }
+    this.#arm(fetch.pollTimeout(), (t) => fetch.handleTimeout(t));
+  }
+
+  #pumpTransfer(now: number): void {
+    const engine = this.#engine!;
+    for (let ev = engine.pollEvent(); ev; ev = engine.pollEvent()) {
+      switch (ev.kind) {
+        case "piece":
+          this.#part!.writePiece(ev.index, ev.data);
+          break;
+        case "bad_piece":
+          this.#ctx.log(
+            `piece ${ev.index} failed verification (from ${
+              ev.owners.join(", ")
+            }); fetching it again`,
+          );
+          break;
+        case "owner_dropped":
+          this.#ctx.log(`dropped owner ${ev.owner}: ${ev.reason}`);
+          break;
+        case "need_owners":
+          this.#reNeed(now);
+          break;
+        case "done":
+          return this.#finishPhase();
+      }
+    }
+    for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(t.owner);
+      if (!to) continue;
+      const bytes = encodeMessage({
+        type: "block_request",
+        txid: this.txid,
+        contentId: this.#contentId!,
+        blockSize: engine.layout.blockSize,
+        ranges: t.ranges,
+      }, this.#reqBuf);
+      this.#ctx.send(bytes.slice(), to);
+    }
+    const live = engine.liveOwners.length;
+    if (live === 0) {
+      this.#noOwnerSince ??= now;
+      this.#reNeed(now);
+      if (now - this.#noOwnerSince >= NO_OWNER_GIVE_UP_MS) {
+        return this.#fail(
+          new TransferError(
+            "all_owners_failed",
+            `Cannot finish ${this.#name}: every owner failed or left; ${engine.verifiedCount}/${engine.layout.pieceCount} pieces are kept in the .part file for a resume`,
+          ),
+        );
+      }
+    } else {
+      this.#noOwnerSince = undefined;
+    }
+    let deadline = engine.pollTimeout();
+    if (live === 0) deadline = Math.min(deadline ?? Infinity, now + RENEED_MS);
+    this.#arm(deadline, (t) => engine.handleTimeout(t));
+  }
+
+  #reNeed(now: number): void {
+    if (this.#needing || now - this.#lastNeed < RENEED_MS || !this.#contentId) return;
+    this.#needing = true;
+    this.#lastNeed = now;
+    this.#ctx.need({ kind: "content", contentId: this.#contentId }, this.#ctx.maxOwners).then(
+      (reply) => {
+        const engine = this.#engine;
+        if (!engine || this.#phase !== "transfer") return;
+        const fresh = reply.owners.filter((o) =>
+          !engine.isBanned(o.nodeId) && !engine.liveOwners.includes(o.nodeId)
+        );
+        for (const o of fresh) {
+          if (!this.#addrByOwner.has(o.nodeId)) this.#addOwners([o]);
+          if (engine.addOwner(o.nodeId, performance.now())) {
+            this.#ctx.log(`added owner ${o.nodeId} from the tracker`);
+          }
+        }
+      },
+    ).catch((e) =>
+      this.#ctx.log(
+        `re-asking the tracker for owners failed: ${e instanceof Error ? e.message : e}`,
+      )
+    )
+      .finally(() => {
+        this.#needing = false;
+        this.#pump(performance.now());
+      });
+  }
+
+  #arm(deadline: number | undefined, onFire: (now: number) => void): void {
+    if (deadline === undefined) return this.#clearTimer();
+    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
+    this.#clearTimer();
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      const now = performance.now();
+      try {
+        onFire(now);
+      } catch (e) {
+        return this.#fail(e);
+      }
+      this.#pump(now);
+    }, Math.max(0, deadline - performance.now()));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  #startProgress(): void {
+    this.#rateAt = performance.now();
+    this.#progressTimer = setInterval(() => this.#emitProgress(), PROGRESS_MS);
+  }
+
+  #emitProgress(): void {
+    const now = performance.now();
+    const dt = (now - this.#rateAt) / 1000;
+    if (dt > 0) {
+      const inst = this.#rateBytes / dt;
+      this.#rate = this.#rate === 0 ? inst : 0.7 * this.#rate + 0.3 * inst;
+      this.#rateBytes = 0;
+      this.#rateAt = now;
+    }
+    const e = this.#engine;
+    const p: DownloadProgress = {
+      name: this.#name,
+      contentId: this.#contentIdHex,
+      size: this.#size,
+      verifiedBytes: e?.stats.verifiedBytes ?? 0,
+      resumedBytes: e?.resumedBytes ?? 0,
+      receivedBytes: e?.stats.receivedBytes ?? 0,
+      rate: this.#rate,
+      owners: e ? e.liveOwners : [...this.#addrByOwner.keys()],
+      retransmits: e?.stats.retransmits ?? 0,
+      badPieces: e?.stats.badPieces ?? 0,
+    };
+    this.#progress = p;
+    for (const l of this.#listeners) {
+      try {
+        l(p);
+      } catch {
+        // a listener's failure is not the download's
+      }
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
