@@ -134,6 +134,11 @@ export class DownloadSession implements DownloadHandle {
     });
   }
 
+  /** Stops the download; the `.part` file is kept for a resume. */
+  cancel(reason = "the peer is shutting down"): void {
+    this.#fail(new TransferError("aborted", `Download of "${this.query}" stopped: ${reason}`));
+  }
+
   get progress(): DownloadProgress | undefined {
     return this.#progress;
   }

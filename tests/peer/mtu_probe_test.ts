@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { MtuProbe, PROBE_SIZES } from "../../lib/peer/mtu_probe.ts";
+
+Deno.test({
+  name: "MtuProbe settles on the largest size at once when it is acknowledged",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe();
+    const sent = p.pollTransmit(0);
+    assert.deepEqual(sent, [...PROBE_SIZES]);
+    p.handleAck(1472, 1);
+    assert.equal(p.done, false);
+    p.handleAck(PROBE_SIZES[0], 2);
+    assert.equal(p.done, true);
+    assert.equal(p.result, PROBE_SIZES[0]);
+  },
+});
+
+Deno.test({
+  name: "MtuProbe takes the largest acknowledged size when bigger probes are lost",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe({ roundMs: 100 });
+    p.pollTransmit(0);
+    p.handleAck(1452, 5);
+    p.handleAck(8952, 6);
+    assert.equal(p.pollTimeout(), 100);
+    p.handleTimeout(100);
+    assert.equal(p.done, true);
+    assert.equal(p.result, 8952);
+  },
+});
+
+Deno.test({
+  name: "MtuProbe retries once, then falls back to 1200 bytes when nothing comes back",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe({ roundMs: 50, rounds: 2 });
+    assert.equal(p.pollTransmit(0).length, PROBE_SIZES.length);
+    assert.deepEqual(p.pollTransmit(10), [], "no second round while one runs");
+    p.handleTimeout(50);
+    assert.equal(p.done, false);
+    assert.equal(p.pollTransmit(50).length, PROBE_SIZES.length);
+    p.handleTimeout(100);
+    assert.equal(p.done, true);
+    assert.equal(p.result, 1200);
+    assert.equal(p.pollTimeout(), undefined);
+  },
+});
+
+Deno.test({
+  name: "MtuProbe honours a --mtu cap and ignores acks of sizes it never sent",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe({ max: 1452 });
+    assert.deepEqual(p.pollTransmit(0), [1452]);
+    p.handleAck(32784, 1);
+    assert.equal(p.result, 1200);
+    p.handleAck(1452, 2);
+    assert.equal(p.done, true);
+    assert.equal(p.result, 1452);
+  },
+});
+
+Deno.test({
+  name: "MtuProbe with a cap at or under 1200 bytes does not probe",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe({ max: 1200 });
+    assert.equal(p.done, true);
+    assert.deepEqual(p.pollTransmit(0), []);
+    assert.equal(p.result, 1200);
+  },
+});
