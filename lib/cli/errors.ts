@@ -2,6 +2,7 @@
  * Turns whatever a command threw into a reason code and a one-line message for the user.
  * @module
  */
+import { TransferError } from "../peer/transfer_error.ts";
 
 /** A failure reduced to a reason code (see `exitCodeFor`) and a one-line message. */
 export interface Failure {
@@ -24,6 +25,7 @@ export function oneLine(message: string): string {
  * @returns The reason code and a one-line message.
  */
 export function classifyError(e: unknown): Failure {
+  if (e instanceof TransferError) return { code: e.code, message: oneLine(e.message) };
   if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
     return { code: "disk", message: oneLine(e.message) };
   }
