@@ -84,6 +84,13 @@ export class Writer {
   }
 
   str8(s: string, field: string, min: number, max: number): void {
+    // TextEncoder would silently turn a lone surrogate into U+FFFD: the peer would then see
+    // a different name than the sender meant.
+    if (typeof s !== "string" || !s.isWellFormed()) {
+      throw new TypeError(
+        `Cannot encode ${this.what}: ${field} must be a well-formed Unicode string`,
+      );
+    }
     const b = utf8.encode(s);
     if (b.byteLength < min || b.byteLength > max) {
       throw new RangeError(

@@ -11,14 +11,17 @@ export interface PeerAddress {
   port: number;
 }
 
-/** Parses a dotted IPv4 literal into 4 bytes, or returns null. */
+/**
+ * Parses a dotted IPv4 literal into 4 bytes, or returns null. Leading zeros are refused, as
+ * inet_pton, Rust and the URL standard do: "010.0.0.1" is 8.0.0.1 to inet_aton.
+ */
 export function parseIPv4(host: string): Uint8Array | null {
   const parts = host.split(".");
   if (parts.length !== 4) return null;
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p)) return null;
+    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(p)) return null;
     const n = Number(p);
     if (n > 255) return null;
     out[i] = n;
@@ -35,13 +38,14 @@ export function parseIPv6(host: string): Uint8Array | null {
   if (h.length === 0 || h.length > 45) return null;
   const halves = h.split("::");
   if (halves.length > 2) return null;
-  const groups = (s: string): number[] | null => {
+  // An embedded IPv4 tail may only end the whole address, never precede "::".
+  const groups = (s: string, last: boolean): number[] | null => {
     if (s === "") return [];
     const out: number[] = [];
     const parts = s.split(":");
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes(".")) {
+      if (last && i === parts.length - 1 && p.includes(".")) {
         const v4 = parseIPv4(p);
         if (!v4) return null;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -52,8 +56,8 @@ export function parseIPv6(host: string): Uint8Array | null {
     }
     return out;
   };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
   if (!head || !tail) return null;
   const total = head.length + tail.length;
   if (halves.length === 1 ? total !== 8 : total > 7) return null;
@@ -66,8 +70,13 @@ export function parseIPv6(host: string): Uint8Array | null {
   return out;
 }
 
-/** Formats 16 bytes as canonical RFC 5952 IPv6 text (longest zero run compressed). */
+/**
+ * Formats 16 bytes as canonical RFC 5952 IPv6 text (longest zero run compressed, lower case;
+ * IPv4-mapped addresses as `::ffff:a.b.c.d`, RFC 5952 §5, which is also how Deno reports
+ * IPv4 senders on a dual-stack socket).
+ */
 export function formatIPv6(b: Uint8Array): string {
+  if (isIPv4Mapped(b)) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
   let bestStart = -1, bestLen = 0;
@@ -87,6 +96,11 @@ export function formatIPv6(b: Uint8Array): string {
   const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
   if (bestStart < 0) return hex(g);
   return hex(g.slice(0, bestStart)) + "::" + hex(g.slice(bestStart + bestLen));
+}
+
+function isIPv4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 /** Normalizes a host literal to the canonical form the codec produces; throws on a non-literal. */

@@ -46,6 +46,9 @@ export function isValidNodeId(id: string): boolean {
  * @throws {WireError} `too_large` when it does not fit `out`
  */
 export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
+  if (!Object.hasOwn(MessageType, msg.type)) {
+    throw new TypeError(`Cannot encode message: unknown type "${msg.type}"`);
+  }
   const w = new Writer(out ?? scratch, msg.type);
   w.u16(MAGIC, "magic");
   w.u8(VERSION, "version");
@@ -154,6 +157,11 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
         w.u64(r.offset, "range offset");
         if (r.length < 1) throw new RangeError("Cannot encode block_request: a range is empty");
         w.u32(r.length, "range length");
+        if (r.offset + r.length > Number.MAX_SAFE_INTEGER) {
+          throw new RangeError(
+            `Cannot encode block_request: range ${r.offset}+${r.length} ends past 2^53-1`,
+          );
+        }
       }
       break;
     case "block_data":
@@ -164,6 +172,11 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       w.u32(msg.pieceCount, "pieceCount");
       w.u32(msg.firstPiece, "firstPiece");
+      if (msg.firstPiece > msg.pieceCount) {
+        throw new RangeError(
+          `Cannot encode have: firstPiece ${msg.firstPiece} is past pieceCount ${msg.pieceCount}`,
+        );
+      }
       if (msg.bits.byteLength > MAX_HAVE_BYTES) {
         throw new RangeError(
           `Cannot encode have: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
@@ -484,8 +497,20 @@ export function decodeMessage(bytes: Uint8Array): Message {
  * into `buf.subarray(BLOCK_DATA_HEADER_SIZE)` without a copy.
  *
  * @returns {@link BLOCK_DATA_HEADER_SIZE}
+ * @throws {RangeError} `txid` is not a u32 or `offset` is not an integer in 0..2^53-1
  */
 export function writeBlockDataHeader(view: DataView, txid: number, offset: number): number {
+  // DataView.setUint32 would silently wrap these; a wrapped txid or offset corrupts the transfer.
+  if (!Number.isInteger(txid) || txid < 0 || txid > 0xffffffff) {
+    throw new RangeError(
+      `Cannot encode block_data: txid must be an integer in 0..4294967295, got ${txid}`,
+    );
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(
+      `Cannot encode block_data: offset must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${offset}`,
+    );
+  }
   view.setUint16(0, MAGIC);
   view.setUint8(2, VERSION);
   view.setUint8(3, MessageType.block_data);

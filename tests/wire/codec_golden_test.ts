@@ -1,0 +1,315 @@
+/**
+ * Golden byte vectors: one or more per message type, written field by field from
+ * docs/PROTOCOL.md. If one of these fails, the wire layout changed: that needs a protocol
+ * version bump, not an updated vector.
+ */
+import assert from "node:assert/strict";
+import {
+  BLOCK_DATA_HEADER_SIZE,
+  decodeMessage,
+  encodeMessage,
+  ErrorCode,
+  type Message,
+  MessageType,
+  writeBlockDataHeader,
+} from "../../lib/wire/mod.ts";
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Joins annotated hex fields ("5553 01 01", …), ignoring spaces. */
+function fromHex(fields: string[]): Uint8Array {
+  const s = fields.join("").replaceAll(" ", "");
+  assert.equal(s.length % 2, 0, "odd number of hex digits");
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const filled = (b: number) => new Uint8Array(32).fill(b);
+const rep = (byte: string, n: number) => byte.repeat(n);
+const counting = Uint8Array.from({ length: 32 }, (_, i) => i);
+
+const vectors: { name: string; message: Message; bytes: string[] }[] = [
+  {
+    name: "register (first contact, padded to 64 bytes)",
+    message: { type: "register", txid: 0x01020304, cookie: 0n, nodeId: "alice" },
+    bytes: [
+      "5553 01 01 01020304", // magic "US", version 1, REGISTER, txid
+      "0000000000000000", // cookie: 0 on first contact
+      "05 616c696365", // nodeId "alice"
+      rep("00", 64 - 22), // zero padding up to 64 bytes
+    ],
+  },
+  {
+    name: "register (heartbeat, 24-character node id)",
+    message: {
+      type: "register",
+      txid: 0x80000000,
+      cookie: 0x0123456789abcdefn,
+      nodeId: "Node_24.chars-long-id.xy",
+    },
+    bytes: [
+      "5553 01 01 80000000",
+      "0123456789abcdef",
+      "18 4e6f64655f32342e63686172732d6c6f6e672d69642e7879",
+      rep("00", 64 - 41),
+    ],
+  },
+  {
+    name: "registered",
+    message: {
+      type: "registered",
+      txid: 7,
+      cookie: 0xfedcba9876543210n,
+      intervalMs: 30_000,
+      evictAfterMs: 90_000,
+    },
+    bytes: ["5553 01 02 00000007", "fedcba9876543210", "00007530", "00015f90"],
+  },
+  {
+    name: "own (multi-byte name, size above 2^32)",
+    message: {
+      type: "own",
+      txid: 0xdeadbeef,
+      cookie: 0x1122334455667788n,
+      nodeId: "bob",
+      name: "café.txt",
+      size: 2 ** 32 + 5,
+      contentId: counting,
+    },
+    bytes: [
+      "5553 01 03 deadbeef",
+      "1122334455667788", // cookie
+      "03 626f62", // nodeId "bob"
+      "09 636166c3a92e747874", // name "café.txt": 9 bytes of UTF-8
+      "0000000100000005", // size u64
+      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", // contentId
+    ],
+  },
+  {
+    name: "need (by name)",
+    message: {
+      type: "need",
+      txid: 1,
+      cookie: 0x0102030405060708n,
+      nodeId: "n1",
+      maxOwners: 16,
+      want: { kind: "name", name: "a b" },
+    },
+    bytes: ["5553 01 04 00000001", "0102030405060708", "02 6e31", "10", "01", "03 612062"],
+  },
+  {
+    name: "need (by content id)",
+    message: {
+      type: "need",
+      txid: 2,
+      cookie: 0x0102030405060708n,
+      nodeId: "n1",
+      maxOwners: 8,
+      want: { kind: "content", contentId: filled(0xff) },
+    },
+    bytes: ["5553 01 04 00000002", "0102030405060708", "02 6e31", "08", "02", rep("ff", 32)],
+  },
+  {
+    name: "owners (IPv4, IPv6 and IPv4-mapped owners)",
+    message: {
+      type: "owners",
+      txid: 3,
+      contentId: filled(0xaa),
+      size: 1_000_000,
+      alternatives: 2,
+      name: "x",
+      owners: [
+        { nodeId: "o1", address: { family: 4, host: "192.0.2.1", port: 6881 }, rate: 1000 },
+        {
+          nodeId: "o-2",
+          address: { family: 6, host: "2001:db8::1", port: 443 },
+          rate: 0xffffffff,
+        },
+        { nodeId: "o3", address: { family: 6, host: "::ffff:192.0.2.1", port: 0 }, rate: 0 },
+      ],
+    },
+    bytes: [
+      "5553 01 05 00000003",
+      rep("aa", 32), // contentId
+      "00000000000f4240", // size 1,000,000
+      "0002", // alternatives
+      "01 78", // name "x"
+      "03", // owner count
+      "02 6f31", // nodeId "o1"
+      "04 c0000201 1ae1", // family 4, 192.0.2.1, port 6881
+      "000003e8", // rate 1000 B/s
+      "03 6f2d32", // nodeId "o-2"
+      "06 20010db8000000000000000000000001 01bb", // family 6, 2001:db8::1, port 443
+      "ffffffff", // rate (saturated)
+      "02 6f33", // nodeId "o3"
+      "06 00000000000000000000ffffc0000201 0000", // family 6, ::ffff:192.0.2.1, port 0
+      "00000000", // rate 0
+    ],
+  },
+  {
+    name: "owners (nobody)",
+    message: {
+      type: "owners",
+      txid: 4,
+      contentId: filled(0),
+      size: 0,
+      alternatives: 0,
+      name: "日本",
+      owners: [],
+    },
+    bytes: [
+      "5553 01 05 00000004",
+      rep("00", 32),
+      "0000000000000000",
+      "0000",
+      "06 e697a5e69cac",
+      "00",
+    ],
+  },
+  {
+    name: "update (2^53-1 bytes)",
+    message: {
+      type: "update",
+      txid: 4,
+      cookie: 1n,
+      nodeId: "u",
+      uploaded: Number.MAX_SAFE_INTEGER,
+    },
+    bytes: ["5553 01 06 00000004", "0000000000000001", "01 75", "001fffffffffffff"],
+  },
+  {
+    name: "exit",
+    message: { type: "exit", txid: 5, cookie: 0xffffffffffffffffn, nodeId: "e" },
+    bytes: ["5553 01 07 00000005", "ffffffffffffffff", "01 65"],
+  },
+  {
+    name: "ack",
+    message: { type: "ack", txid: 0xffffffff },
+    bytes: ["5553 01 08 ffffffff"],
+  },
+  {
+    name: "error (with text)",
+    message: { type: "error", txid: 6, code: ErrorCode.bad_cookie, text: "stale cookie" },
+    bytes: ["5553 01 09 00000006", "0003", "0c 7374616c6520636f6f6b6965"],
+  },
+  {
+    name: "error (empty text)",
+    message: { type: "error", txid: 6, code: ErrorCode.not_found, text: "" },
+    bytes: ["5553 01 09 00000006", "0008", "00"],
+  },
+  {
+    name: "manifest_request",
+    message: {
+      type: "manifest_request",
+      txid: 0x00010000,
+      contentId: filled(0x11),
+      offset: 1200,
+      maxDatagram: 1452,
+    },
+    bytes: ["5553 01 20 00010000", rep("11", 32), "000004b0", "000005ac"],
+  },
+  {
+    name: "manifest_data",
+    message: {
+      type: "manifest_data",
+      txid: 9,
+      contentId: filled(0x22),
+      total: 10,
+      offset: 4,
+      data: Uint8Array.of(1, 2, 3, 4),
+    },
+    bytes: ["5553 01 21 00000009", rep("22", 32), "0000000a", "00000004", "01020304"],
+  },
+  {
+    name: "block_request (two ranges)",
+    message: {
+      type: "block_request",
+      txid: 10,
+      contentId: filled(0x33),
+      blockSize: 1436,
+      ranges: [{ offset: 0, length: 65536 }, { offset: 2 ** 32, length: 1 }],
+    },
+    bytes: [
+      "5553 01 22 0000000a",
+      rep("33", 32), // contentId
+      "0000059c", // blockSize 1436
+      "02", // range count
+      "0000000000000000 00010000", // offset u64, length u32
+      "0000000100000000 00000001",
+    ],
+  },
+  {
+    name: "block_data",
+    message: { type: "block_data", txid: 11, offset: 0x112345678, data: Uint8Array.of(0x68, 0x69) },
+    bytes: ["5553 01 23 0000000b", "0000000112345678", "6869"],
+  },
+  {
+    name: "have",
+    message: {
+      type: "have",
+      txid: 12,
+      contentId: filled(0x44),
+      pieceCount: 20,
+      firstPiece: 8,
+      bits: Uint8Array.of(0b1010_0000, 0x0f),
+    },
+    bytes: ["5553 01 24 0000000c", rep("44", 32), "00000014", "00000008", "0002", "a00f"],
+  },
+  {
+    name: "probe (padded to 16 bytes)",
+    message: { type: "probe", txid: 13, size: 16 },
+    bytes: ["5553 01 25 0000000d", "00000010", "00000000"],
+  },
+  {
+    name: "probe_ack (smallest)",
+    message: { type: "probe_ack", txid: 13, size: 12 },
+    bytes: ["5553 01 26 0000000d", "0000000c"],
+  },
+];
+
+for (const v of vectors) {
+  Deno.test({
+    name: `encodeMessage() writes the golden bytes of ${v.name}`,
+    permissions: "none",
+    fn() {
+      assert.equal(hex(encodeMessage(v.message)), hex(fromHex(v.bytes)));
+    },
+  });
+  Deno.test({
+    name: `decodeMessage() reads the golden bytes of ${v.name}`,
+    permissions: "none",
+    fn() {
+      assert.deepEqual(decodeMessage(fromHex(v.bytes)), v.message);
+    },
+  });
+}
+
+Deno.test({
+  name: "golden vectors cover every message type",
+  permissions: "none",
+  fn() {
+    const covered = new Set(vectors.map((v) => v.message.type));
+    assert.deepEqual([...covered].sort(), Object.keys(MessageType).sort());
+  },
+});
+
+Deno.test({
+  name: "writeBlockDataHeader() writes the same 16 bytes as encodeMessage()",
+  permissions: "none",
+  fn() {
+    const buf = new Uint8Array(BLOCK_DATA_HEADER_SIZE + 2).fill(0xee);
+    buf.set([0x68, 0x69], BLOCK_DATA_HEADER_SIZE);
+    const n = writeBlockDataHeader(new DataView(buf.buffer), 11, 0x112345678);
+    assert.equal(n, BLOCK_DATA_HEADER_SIZE);
+    assert.equal(hex(buf), "55530123" + "0000000b" + "0000000112345678" + "6869");
+    assert.deepEqual(decodeMessage(buf), {
+      type: "block_data",
+      txid: 11,
+      offset: 0x112345678,
+      data: Uint8Array.of(0x68, 0x69),
+    });
+  },
+});
