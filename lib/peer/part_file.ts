@@ -1,0 +1,672 @@
+/**
+ * A download's on-disk state: the data file `<base>.part`, a small `<base>.part.state` of
+ * verified pieces, and the manifest `<base>.part.manifest`, where `<base>` is the file name plus
+ * the first 16 hex digits of the content id. Layouts and the durability rules: docs/STORAGE.md.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fdatasync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { Bitset } from "./bitset.ts";
+import {
+  contentIdOf,
+  fromHex,
+  type Manifest,
+  pieceCount,
+  pieceLength,
+  toHex,
+  verifyPiece,
+} from "./manifest.ts";
+import { safeName } from "./safe_name.ts";
+import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
+
+/** Options for {@link PartFile.open}. */
+export interface PartFileOptions {
+  /** Replace an existing file with the final name on {@link PartFile.complete}. @default false */
+  overwrite?: boolean;
+  /** The encoded manifest, stored beside the `.part` so a resume needs no owner to send it. */
+  encodedManifest?: Uint8Array;
+  /**
+   * The state file is rewritten at most this often while pieces arrive (always on close and
+   * complete); 0 writes it only on {@link PartFile.flush}, close and complete. @default 500
+   */
+  flushIntervalMs?: number;
+  /**
+   * Hash again, on open, every piece the state claims (and, without a usable state, every piece
+   * of an existing `.part`), keeping only those that match. Costs one read of the file.
+   * @default false
+   */
+  reverify?: boolean;
+  /** Progress of `reverify`: bytes checked so far. */
+  onVerifyProgress?: (checkedBytes: number, totalBytes: number) => void;
+}
+
+/** The file names a download uses, all in one directory. */
+export interface PartPaths {
+  /** `<dir>/<base>.part`: the data. */
+  part: string;
+  /** `<dir>/<base>.part.state`: verified pieces. */
+  state: string;
+  /** `<dir>/<base>.part.manifest`: the encoded manifest. */
+  manifest: string;
+}
+
+const STATE_MAGIC = 0x55535031; // "USP1"
+const STATE_HEADER = 52;
+const CID_PREFIX_HEX = 16;
+/** The longest suffix added to a base name: `.part.manifest.tmp`. */
+const LONGEST_SUFFIX = ".part.manifest.tmp".length;
+const MAX_BASE_BYTES = 255 - LONGEST_SUFFIX;
+const encoder = new TextEncoder();
+
+/** Part files open in this process, so two downloads never write one `.part`. */
+const openParts = new Set<string>();
+
+/**
+ * The paths of the part files of `name` with content id `contentIdHex` in `dir`. The content id
+ * prefix keeps two different files with the same name apart; a name too long for the suffixes is
+ * shortened at a character boundary.
+ *
+ * @throws {TransferError} `bad_name` for an unsafe name or a malformed content id
+ */
+export function partPaths(dir: string, name: string, contentIdHex: string): PartPaths {
+  safeName(name);
+  if (!/^[0-9a-fA-F]{64}$/.test(contentIdHex)) {
+    throw new TransferError(
+      "bad_name",
+      `Cannot name a part file: content id "${contentIdHex}" is not 64 hex digits`,
+    );
+  }
+  const suffix = `.${contentIdHex.slice(0, CID_PREFIX_HEX).toLowerCase()}`;
+  let stem = name;
+  while (encoder.encode(stem + suffix).byteLength > MAX_BASE_BYTES) {
+    stem = Array.from(stem).slice(0, -1).join("");
+  }
+  const base = join(dir, stem + suffix);
+  return { part: `${base}.part`, state: `${base}.part.state`, manifest: `${base}.part.manifest` };
+}
+
+/**
+ * A download in progress on disk. Pieces are written with positional `writeSync` at their
+ * offsets; the set of verified pieces lives in memory ({@link verifiedPieces}) and is saved to
+ * the state file in batches. A piece is recorded in the state file only after an `fdatasync` of
+ * the data that ran after the piece was written, so after a crash or power loss the state never
+ * claims a piece that is not on disk; at most the last `flushIntervalMs` of pieces are fetched
+ * again.
+ *
+ * @example Write, close, resume, complete
+ * ```ts
+ * import { PartFile } from "./part_file.ts";
+ * import { buildManifest } from "./manifest.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/src`, new Uint8Array(40_000).fill(7));
+ * const { manifest, contentIdHex } = await buildManifest(`${dir}/src`, { pieceSize: 16384 });
+ * const out = await Deno.makeTempDir();
+ * const part = await PartFile.open(out, "copy.bin", contentIdHex, manifest);
+ * part.writePiece(0, new Uint8Array(16384).fill(7));
+ * await part.close(); // the state file now lists piece 0
+ * const again = await PartFile.open(out, "copy.bin", contentIdHex, manifest);
+ * console.log([...again.verifiedPieces]); // [0]
+ * again.writePiece(1, new Uint8Array(16384).fill(7));
+ * again.writePiece(2, new Uint8Array(40_000 - 32768).fill(7));
+ * console.log(await again.complete()); // `${out}/copy.bin`
+ * ```
+ */
+export class PartFile implements AsyncDisposable {
+  /** The file name the download completes to. */
+  readonly name: string;
+  /** The directory of the part files and the final file. */
+  readonly dir: string;
+  /** Lowercase hex content id. */
+  readonly contentIdHex: string;
+  readonly manifest: Manifest;
+  readonly paths: PartPaths;
+  /** Verified pieces (on disk, though possibly not yet fsynced). Live: updated by writes. */
+  readonly verifiedPieces: Bitset;
+  /** Bytes of verified pieces found on disk when opened. */
+  readonly resumedBytes: number;
+  /** State-file writes so far (for tests and logs). */
+  stateWrites = 0;
+
+  readonly #contentId: Uint8Array;
+  readonly #overwrite: boolean;
+  readonly #flushIntervalMs: number;
+  #fd: number;
+  #closed = false;
+  #dirty = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> | undefined;
+  #verifiedBytes = 0;
+
+  private constructor(
+    dir: string,
+    name: string,
+    contentIdHex: string,
+    manifest: Manifest,
+    paths: PartPaths,
+    fd: number,
+    verified: Bitset,
+    options: PartFileOptions,
+  ) {
+    this.dir = dir;
+    this.name = name;
+    this.contentIdHex = contentIdHex;
+    this.#contentId = fromHex(contentIdHex)!;
+    this.manifest = manifest;
+    this.paths = paths;
+    this.#fd = fd;
+    this.verifiedPieces = verified;
+    this.#overwrite = options.overwrite ?? false;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 500;
+    let bytes = 0;
+    for (const i of verified) bytes += pieceLength(manifest, i);
+    this.resumedBytes = bytes;
+    this.#verifiedBytes = bytes;
+    openParts.add(paths.part);
+  }
+
+  /**
+   * Opens (or creates) the part files of a download and resumes its verified pieces.
+   *
+   * A state file is used only when its checksum is right and it names the same content id,
+   * size and piece size; a state of another content is never mixed in (its part name differs,
+   * and a state that still disagrees is refused). The `.part` is set to the file's size
+   * (sparse); pieces the state claims beyond a shorter `.part` are forgotten.
+   *
+   * @param dir directory of the download (must exist)
+   * @param name final file name; checked with `safeName`
+   * @param contentIdHex the verified content id of `manifest`
+   * @param manifest the verified manifest
+   * @param options overwrite, stored manifest, flush interval, re-verification
+   * @returns the open part file
+   * @throws {TransferError} `bad_name`; `exists` when the final file exists and `overwrite` is
+   *   off, or the part is already open, or the state belongs to another content; `not_found`
+   *   when `dir` is missing; `disk` when the directory is not writable
+   */
+  static async open(
+    dir: string,
+    name: string,
+    contentIdHex: string,
+    manifest: Manifest,
+    options: PartFileOptions = {},
+  ): Promise<PartFile> {
+    const safe = safeName(name);
+    const cid = contentIdHex.toLowerCase();
+    const paths = partPaths(dir, safe, cid);
+    if (openParts.has(paths.part)) {
+      throw new TransferError(
+        "exists",
+        `Cannot download ${safe}: ${paths.part} is already in use by another download of this content`,
+      );
+    }
+    if (!options.overwrite && (await pathExists(join(dir, safe)))) {
+      throw new TransferError(
+        "exists",
+        `Cannot save ${safe}: ${join(dir, safe)} exists; pass overwrite to replace it`,
+      );
+    }
+    if (options.encodedManifest) {
+      if (toHex(contentIdOf(options.encodedManifest)) !== cid) {
+        throw new TransferError(
+          "bad_manifest",
+          `Cannot download ${safe}: the encoded manifest does not hash to content id ${cid}`,
+        );
+      }
+    }
+    const count = pieceCount(manifest);
+    let verified = new Bitset(count);
+    const stateBytes = await readIfExists(paths.state, STATE_HEADER + count + 64);
+    if (stateBytes) {
+      const state = parseState(stateBytes);
+      if (state && state.contentIdHex !== cid) {
+        throw new TransferError(
+          "exists",
+          `Cannot download ${safe}: ${paths.state} belongs to content ${state.contentIdHex}; move or delete it`,
+        );
+      }
+      if (
+        state && state.size === manifest.size && state.pieceSize === manifest.pieceSize &&
+        state.pieceCount === count
+      ) {
+        try {
+          verified = Bitset.fromBytes(state.bits, count);
+        } catch {
+          // padding bits set: treat like a corrupt state
+        }
+      }
+    }
+
+    let fd: number;
+    try {
+      fd = openSync(paths.part, "a+"); // create if missing, never truncate …
+      closeSync(fd);
+      fd = openSync(paths.part, "r+"); // … then reopen for positional writes
+    } catch (e) {
+      throw diskError(
+        `Cannot create ${paths.part}`,
+        e,
+        "check that the directory exists and is writable",
+      );
+    }
+    try {
+      const have = fstatSync(fd).size;
+      for (const i of [...verified]) {
+        if (i * manifest.pieceSize + pieceLength(manifest, i) > have) verified.delete(i);
+      }
+      if (have !== manifest.size) ftruncateSync(fd, manifest.size);
+      if (options.reverify) {
+        reverify(fd, manifest, verified, stateBytes !== undefined, options.onVerifyProgress);
+      }
+      if (options.encodedManifest && !(await PartFile.loadManifest(dir, safe, cid))) {
+        await writeAtomically(paths.manifest, options.encodedManifest);
+      }
+    } catch (e) {
+      closeSync(fd);
+      throw diskError(`Cannot prepare ${paths.part}`, e, "check free space and permissions");
+    }
+    const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options);
+    return part;
+  }
+
+  /**
+   * Reads the stored manifest of an interrupted download, if it is there and hashes to the
+   * content id.
+   *
+   * @returns the encoded manifest, or undefined
+   */
+  static async loadManifest(
+    dir: string,
+    name: string,
+    contentIdHex: string,
+  ): Promise<Uint8Array | undefined> {
+    const paths = partPaths(dir, name, contentIdHex);
+    const bytes = await readIfExists(paths.manifest, 64 * 1024 * 1024 + 1);
+    if (!bytes) return undefined;
+    return toHex(contentIdOf(bytes)) === contentIdHex.toLowerCase() ? bytes : undefined;
+  }
+
+  /** Bytes of verified pieces (resumed ones included). */
+  get verifiedBytes(): number {
+    return this.#verifiedBytes;
+  }
+
+  /** True when every piece is verified. */
+  get isComplete(): boolean {
+    return this.verifiedPieces.full;
+  }
+
+  /** True after {@link close} or {@link complete}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Writes a verified piece at its offset and records it. The caller has checked `data` against
+   * the manifest (the engine does; `verifyPiece` in manifest.ts); only the length is checked
+   * here, so a piece is never hashed twice. Synchronous: `data` may be reused on return.
+   *
+   * @throws {RangeError} for a wrong index or length
+   * @throws {TransferError} `disk` when the write fails (disk full, I/O error); the `.part` and
+   *   the pieces recorded so far are kept for a resume
+   */
+  writePiece(index: number, data: Uint8Array): void {
+    const len = pieceLength(this.manifest, index);
+    if (data.byteLength !== len) {
+      throw new RangeError(
+        `Cannot write piece ${index} of ${this.name}: ${data.byteLength} bytes, expected ${len}`,
+      );
+    }
+    this.writeAt(index * this.manifest.pieceSize, data);
+    this.markVerified(index);
+  }
+
+  /**
+   * Writes bytes at a file offset without recording anything (for drivers that write blocks as
+   * they arrive and verify the piece later with {@link readPiece}).
+   *
+   * @throws {RangeError} when the bytes do not fit inside the file
+   * @throws {TransferError} `disk` when the write fails
+   */
+  writeAt(offset: number, data: Uint8Array): void {
+    this.#open();
+    if (!(offset >= 0) || offset + data.byteLength > this.manifest.size) {
+      throw new RangeError(
+        `Cannot write ${data.byteLength} bytes at ${offset} of ${this.name}: the file has ${this.manifest.size} bytes`,
+      );
+    }
+    let done = 0;
+    try {
+      while (done < data.byteLength) {
+        done += writeSync(this.#fd, data, done, data.byteLength - done, offset + done);
+      }
+    } catch (e) {
+      throw diskError(
+        `Cannot write ${this.paths.part} at offset ${offset + done}`,
+        e,
+        `free space or fix permissions, then download again: ${this.verifiedPieces.count} verified pieces are kept for a resume`,
+      );
+    }
+  }
+
+  /**
+   * Records piece `index` as verified (its bytes must already be in the file).
+   *
+   * @returns true when it was not recorded before
+   */
+  markVerified(index: number): boolean {
+    this.#open();
+    if (!this.verifiedPieces.set(index)) return false;
+    this.#verifiedBytes += pieceLength(this.manifest, index);
+    this.#dirty = true;
+    if (this.#flushIntervalMs > 0 && this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush().catch(() => {
+          // The next flush, close or complete reports the error.
+          this.#dirty = true;
+        });
+      }, this.#flushIntervalMs);
+    }
+    return true;
+  }
+
+  /**
+   * Reads piece `index` from the `.part` (verified or not).
+   *
+   * @param into a buffer of at least the piece length, reused by the caller
+   * @returns a view of `into` (or of a new buffer) with the piece's bytes
+   */
+  readPiece(index: number, into?: Uint8Array): Uint8Array {
+    this.#open();
+    const len = pieceLength(this.manifest, index);
+    const buf = into ? into.subarray(0, len) : new Uint8Array(len);
+    if (buf.byteLength < len) {
+      throw new RangeError(
+        `Cannot read piece ${index}: buffer has ${into!.byteLength} bytes, need ${len}`,
+      );
+    }
+    readFullyAt(this.#fd, buf, index * this.manifest.pieceSize, this.paths.part);
+    return buf;
+  }
+
+  /**
+   * Saves the verified pieces now: `fdatasync` of the data (off the event loop), then the state
+   * file through a temporary file and a rename. Concurrent calls share one run.
+   *
+   * @throws {TransferError} `disk` when syncing or writing the state fails
+   */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing.catch(() => {});
+    if (!this.#dirty || this.#fd < 0) return;
+    const run = this.#flushOnce();
+    this.#flushing = run;
+    try {
+      await run;
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #flushOnce(): Promise<void> {
+    this.#dirty = false;
+    const snapshot = this.#encodeState();
+    try {
+      await datasync(this.#fd);
+      await writeAtomically(this.paths.state, snapshot);
+      this.stateWrites++;
+    } catch (e) {
+      this.#dirty = true;
+      throw diskError(
+        `Cannot save the state of ${this.paths.part}`,
+        e,
+        "free space or fix permissions",
+      );
+    }
+  }
+
+  /**
+   * Finishes the download: checks every piece is verified, syncs the data, moves `.part` to the
+   * final name without replacing an existing file (unless `overwrite`), removes the state and
+   * manifest files, and syncs the directory.
+   *
+   * @param finalName the final file name (checked with `safeName`) @default the opened name
+   * @returns the final path
+   * @throws {RangeError} when pieces are missing
+   * @throws {TransferError} `exists` when the final file appeared meanwhile (the `.part` and its
+   *   state are kept, so downloading again completes at once); `disk` on I/O errors
+   */
+  async complete(finalName: string = this.name): Promise<string> {
+    this.#open();
+    const safe = safeName(finalName);
+    if (!this.verifiedPieces.full) {
+      const missing = this.verifiedPieces.size - this.verifiedPieces.count;
+      throw new RangeError(
+        `Cannot complete ${safe}: ${missing} of ${this.verifiedPieces.size} pieces are not verified`,
+      );
+    }
+    const target = join(this.dir, safe);
+    this.#cancelTimer();
+    this.#dirty = true;
+    await this.flush(); // data synced, and a complete state in case the rename fails
+    this.#closeFd();
+    try {
+      await moveInto(this.paths.part, target, this.#overwrite);
+    } catch (e) {
+      if (errnoOf(e) === "EEXIST") {
+        throw new TransferError(
+          "exists",
+          `Cannot save ${safe}: ${target} exists; pass overwrite to replace it (the verified data stays in ${this.paths.part})`,
+          { cause: e },
+        );
+      }
+      throw diskError(`Cannot rename ${this.paths.part} to ${target}`, e);
+    }
+    await Deno.remove(this.paths.state).catch(() => {});
+    await Deno.remove(this.paths.manifest).catch(() => {});
+    syncDir(this.dir);
+    return target;
+  }
+
+  /** Saves the state and closes the `.part` (kept for a resume). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#cancelTimer();
+    try {
+      await this.flush();
+    } finally {
+      this.#closeFd();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #encodeState(): Uint8Array {
+    const bits = this.verifiedPieces.byteLength;
+    const out = new Uint8Array(STATE_HEADER + bits + 32);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, STATE_MAGIC);
+    out.set(this.#contentId, 4);
+    v.setUint32(36, Math.floor(this.manifest.size / 0x100000000));
+    v.setUint32(40, this.manifest.size >>> 0);
+    v.setUint32(44, this.manifest.pieceSize);
+    v.setUint32(48, this.verifiedPieces.size);
+    this.verifiedPieces.copyInto(out, STATE_HEADER);
+    const sum = createHash("sha256").update(out.subarray(0, STATE_HEADER + bits)).digest();
+    out.set(sum, STATE_HEADER + bits);
+    return out;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new Error(`Cannot use the part file of ${this.name}: it is closed`);
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #closeFd(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cancelTimer();
+    openParts.delete(this.paths.part);
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // already closed
+    }
+    this.#fd = -1;
+  }
+}
+
+interface ParsedState {
+  contentIdHex: string;
+  size: number;
+  pieceSize: number;
+  pieceCount: number;
+  bits: Uint8Array;
+}
+
+/** Parses a state file; undefined when it is corrupt (bad magic, length or checksum). */
+function parseState(b: Uint8Array): ParsedState | undefined {
+  if (b.byteLength < STATE_HEADER + 32) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (v.getUint32(0) !== STATE_MAGIC) return undefined;
+  const count = v.getUint32(48);
+  const bits = Math.ceil(count / 8);
+  if (b.byteLength !== STATE_HEADER + bits + 32) return undefined;
+  const sum = createHash("sha256").update(b.subarray(0, STATE_HEADER + bits)).digest();
+  for (let i = 0; i < 32; i++) if (sum[i] !== b[STATE_HEADER + bits + i]) return undefined;
+  return {
+    contentIdHex: toHex(b.subarray(4, 36)),
+    size: v.getUint32(36) * 0x100000000 + v.getUint32(40),
+    pieceSize: v.getUint32(44),
+    pieceCount: count,
+    bits: b.slice(STATE_HEADER, STATE_HEADER + bits),
+  };
+}
+
+function reverify(
+  fd: number,
+  m: Manifest,
+  verified: Bitset,
+  hadState: boolean,
+  onProgress: ((checked: number, total: number) => void) | undefined,
+): void {
+  const count = pieceCount(m);
+  const buf = new Uint8Array(Math.min(m.pieceSize, Math.max(m.size, 1)));
+  const candidates: number[] = [];
+  if (hadState && verified.count > 0) candidates.push(...verified);
+  else for (let i = 0; i < count; i++) candidates.push(i);
+  let total = 0;
+  for (const i of candidates) total += pieceLength(m, i);
+  let checked = 0;
+  for (const i of candidates) {
+    const len = pieceLength(m, i);
+    const piece = buf.subarray(0, len);
+    readFullyAt(fd, piece, i * m.pieceSize, "the part file");
+    if (verifyPiece(m, i, piece)) verified.set(i);
+    else verified.delete(i);
+    checked += len;
+    onProgress?.(checked, total);
+  }
+}
+
+function readFullyAt(fd: number, buf: Uint8Array, pos: number, what: string): void {
+  let got = 0;
+  while (got < buf.byteLength) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, got, buf.byteLength - got, pos + got);
+    } catch (e) {
+      throw diskError(`Cannot read ${what} at offset ${pos + got}`, e);
+    }
+    if (n === 0) {
+      buf.fill(0, got); // past the end of a shorter file: zeros, which no piece hash matches
+      return;
+    }
+    got += n;
+  }
+}
+
+function datasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Writes `bytes` to `path` through `path.tmp` and a rename, so readers see old or new. */
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await Deno.writeFile(tmp, bytes);
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Moves `from` to `to`. Without `overwrite` an existing `to` is never replaced: a hard link
+ * fails atomically with EEXIST; where links are unsupported, an existence check then a rename.
+ */
+async function moveInto(from: string, to: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await Deno.rename(from, to);
+    return;
+  }
+  try {
+    await Deno.link(from, to);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: e });
+    }
+    if (await pathExists(to)) {
+      throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: e });
+    }
+    await Deno.rename(from, to); // file system without hard links
+    return;
+  }
+  await Deno.remove(from);
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not every platform can fsync a directory; the rename is still atomic.
+  }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw diskError(`Cannot check ${path}`, e);
+  }
+}
+
+async function readIfExists(path: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile || st.size > maxBytes) return undefined;
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    return undefined;
+  }
+}
