@@ -1,0 +1,134 @@
+/**
+ * One relay per owner, made on demand, for `PeerOptions.mapOwnerAddress`: a downloader built with
+ * `mapOwnerAddress: pool.map` reaches every owner through its own lossy relay.
+ *
+ * @example 5 % loss to and from every owner
+ * ```ts
+ * await using pool = new RelayPool({ seed: 1, loss: 0.05, reorder: 0.02, duplicate: 0.01 });
+ * await using peer = await startPeer({ tracker, mapOwnerAddress: pool.map });
+ * // … download, then:
+ * console.log(pool.totals().toTarget.dropped);
+ * ```
+ * @module
+ */
+import { toNetAddr } from "../../lib/net/udp_endpoint.ts";
+import type { PeerAddress } from "../../lib/wire/address.ts";
+import { deriveSeed } from "./prng.ts";
+import {
+  type DirectionStats,
+  type Relay,
+  type RelayOptions,
+  type RelayRates,
+  type RelayStats,
+  startRelay,
+} from "./relay.ts";
+
+/** Options for {@link RelayPool}: those of every relay, less the target. */
+export type RelayPoolOptions = Omit<RelayOptions, "target" | "hostname"> & {
+  /** Address the relays listen on. @default "127.0.0.1", or "::1" for IPv6 owners */
+  hostname?: string;
+};
+
+/** FNV-1a over the UTF-16 code units: a stable number for a node id. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function addStats(into: DirectionStats, from: DirectionStats): void {
+  for (const k of Object.keys(into) as (keyof DirectionStats)[]) into[k] += from[k];
+}
+
+/** A set of relays keyed by owner node id and address. */
+export class RelayPool implements AsyncDisposable {
+  readonly #options: RelayPoolOptions;
+  readonly #relays = new Map<string, { nodeId: string; relay: Relay }>();
+  /** Rate changes so far, replayed on relays started later. */
+  readonly #changes: RelayRates[] = [];
+  #closed = false;
+
+  /** Makes an empty pool; relays come with the first {@link RelayPool.map} of each owner. */
+  constructor(options: RelayPoolOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Returns the address of the relay in front of `address`, starting it on first use. The relay's
+   * seed is derived from the pool's seed and the node id, so runs reproduce per owner.
+   */
+  readonly map = (address: PeerAddress, nodeId: string): PeerAddress => {
+    if (this.#closed) throw new Error(`Cannot map owner ${nodeId}: the relay pool is closed`);
+    const key = `${nodeId}|${address.host}|${address.port}`;
+    let entry = this.#relays.get(key);
+    if (!entry) {
+      const relay = startRelay({
+        ...this.#options,
+        target: toNetAddr(address),
+        hostname: this.#options.hostname ?? (address.family === 6 ? "::1" : "127.0.0.1"),
+        seed: deriveSeed(this.#options.seed, hashString(nodeId)),
+      });
+      for (const change of this.#changes) relay.setRates(change);
+      entry = { nodeId, relay };
+      this.#relays.set(key, entry);
+    }
+    return entry.relay.wireAddress;
+  };
+
+  /** The relays started so far, with the node id each stands in front of. */
+  relays(): { nodeId: string; relay: Relay }[] {
+    return [...this.#relays.values()];
+  }
+
+  /** The relays in front of one owner (more than one if its address changed). */
+  relaysOf(nodeId: string): Relay[] {
+    return this.relays().filter((e) => e.nodeId === nodeId).map((e) => e.relay);
+  }
+
+  /** Changes the rates of every relay, and of those started later. */
+  setRates(rates: RelayRates): void {
+    for (const { relay } of this.#relays.values()) relay.setRates(rates);
+    this.#changes.push(rates);
+  }
+
+  /** Counters summed over every relay. */
+  totals(): RelayStats {
+    const zero = (): DirectionStats => ({
+      received: 0,
+      forwarded: 0,
+      dropped: 0,
+      duplicated: 0,
+      reordered: 0,
+      truncated: 0,
+      corrupted: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    });
+    const total: RelayStats = {
+      toTarget: zero(),
+      fromTarget: zero(),
+      clients: 0,
+      evictedClients: 0,
+      sendErrors: 0,
+    };
+    for (const { relay } of this.#relays.values()) {
+      const s = relay.stats;
+      addStats(total.toTarget, s.toTarget);
+      addStats(total.fromTarget, s.fromTarget);
+      total.clients += s.clients;
+      total.evictedClients += s.evictedClients;
+      total.sendErrors += s.sendErrors;
+    }
+    return total;
+  }
+
+  /** Closes every relay. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#relays.values()].map((e) => e.relay.close()));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
