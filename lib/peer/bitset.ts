@@ -22,6 +22,8 @@ export class Bitset {
   #count = 0;
 
   /**
+   * Creates an empty bit set.
+   *
    * @param size number of bits, 0..2^31-1
    * @throws {RangeError} when `size` is not a non-negative integer
    */

@@ -32,7 +32,7 @@ export const MAX_PIECE_SIZE = 16 * 1024 * 1024;
 /** Default piece size (256 KiB). */
 export const DEFAULT_PIECE_SIZE = 256 * 1024;
 /** Most pieces one manifest can list so that it stays within `MAX_MANIFEST_BYTES`. */
-export const MAX_PIECES = Math.floor(
+export const MAX_PIECES: number = Math.floor(
   (MAX_MANIFEST_BYTES - MANIFEST_HEADER_SIZE) / PIECE_HASH_BYTES,
 );
 
@@ -236,10 +236,15 @@ export function fromHex(hex: string): Uint8Array | null {
 
 /** What identifies one version of a file on disk (from `fstat`). */
 export interface FileIdentity {
+  /** Size in bytes. */
   size: number;
+  /** Modification time, ms since the epoch (Deno reports whole milliseconds). */
   mtimeMs: number;
+  /** Status change time, ms since the epoch (Deno reports whole seconds). */
   ctimeMs: number;
+  /** Inode number. */
   ino: number;
+  /** Device id. */
   dev: number;
 }
 
@@ -255,6 +260,7 @@ export interface BuildManifestOptions {
 
 /** A manifest with its encoding and content id. */
 export interface BuiltManifest {
+  /** The manifest. */
   manifest: Manifest;
   /** The encoded manifest (what MANIFEST_DATA carries). */
   encoded: Uint8Array;

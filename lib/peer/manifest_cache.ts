@@ -84,11 +84,14 @@ interface EntryMeta extends FileIdentity {
 export class ManifestCache {
   /** The cache directory (created on the first write). */
   readonly dir: string;
+  /** Hit, miss and error counters. */
   readonly stats: ManifestCacheStats = { hits: 0, misses: 0, stale: 0, writeErrors: 0 };
   readonly #build: (path: string, options: BuildManifestOptions) => Promise<BuiltManifest>;
   readonly #log: (line: string) => void;
 
   /**
+   * Creates a cache over a directory (nothing is read or written until the first lookup).
+   *
    * @param dir the cache directory
    * @param options hashing function and log sink
    */

@@ -128,7 +128,9 @@ export class PartFile implements AsyncDisposable {
   readonly dir: string;
   /** Lowercase hex content id. */
   readonly contentIdHex: string;
+  /** The verified manifest of the download. */
   readonly manifest: Manifest;
+  /** The part files' paths. */
   readonly paths: PartPaths;
   /** Verified pieces (on disk, though possibly not yet fsynced). Live: updated by writes. */
   readonly verifiedPieces: Bitset;
@@ -487,6 +489,7 @@ export class PartFile implements AsyncDisposable {
     }
   }
 
+  /** Same as {@link close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

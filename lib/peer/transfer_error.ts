@@ -43,6 +43,8 @@ export class TransferError extends Error {
   readonly code: TransferErrorCode;
 
   /**
+   * Creates a transfer error.
+   *
    * @param code machine-readable reason
    * @param message what failed, the current value, and what to do about it
    * @param options the underlying error, if any

@@ -53,6 +53,7 @@ export interface UploaderOptions {
 export interface ShareOptions {
   /** The file on disk (or the `.part` of a download in progress). */
   path: string;
+  /** The file's manifest (its size must match the file). */
   manifest: Manifest;
   /** The encoded manifest; its SHA-256 is the content id. */
   encoded: Uint8Array;
@@ -65,8 +66,11 @@ export interface ShareOptions {
 
 /** One shared content. */
 export interface SharedContentInfo {
+  /** Lowercase hex content id. */
   contentIdHex: string;
+  /** The file served. */
   path: string;
+  /** File size in bytes. */
   size: number;
   /** File bytes sent for this content. */
   bytesServed: number;
@@ -78,6 +82,7 @@ export interface SharedContentInfo {
 export interface SourceStats {
   /** `host|port`. */
   address: string;
+  /** Requests received. */
   requests: number;
   /** BLOCK_DATA datagrams sent. */
   blocks: number;
@@ -93,7 +98,9 @@ export interface SourceStats {
 
 /** Counters of an {@link Uploader}. */
 export interface UploaderStats {
+  /** Requests received (all contents, all requesters). */
   requests: number;
+  /** BLOCK_DATA datagrams sent. */
   blocksSent: number;
   /** File bytes handed to `send` (what UPDATE reports). */
   bytesSent: number;
@@ -169,6 +176,7 @@ const MiB = 1024 * 1024;
  * ```
  */
 export class Uploader {
+  /** Counters over all contents and requesters. */
   readonly stats: UploaderStats = {
     requests: 0,
     blocksSent: 0,
@@ -195,7 +203,12 @@ export class Uploader {
   #taken = 0;
   #closed = false;
 
-  /** @param options the send function and limits */
+  /**
+   * Creates an uploader that shares nothing yet.
+   *
+   * @param options the send function and limits
+   * @throws {RangeError} for a limit that is not positive
+   */
   constructor(options: UploaderOptions) {
     this.#send = options.send;
     this.#maxRequestBytes = positive(options.maxRequestBytes ?? 4 * MiB, "maxRequestBytes");
