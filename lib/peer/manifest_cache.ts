@@ -79,6 +79,7 @@ interface EntryMeta extends FileIdentity {
  * const a = await cache.getOrBuild(`${dir}/f`);
  * const b = await cache.getOrBuild(`${dir}/f`);
  * console.log(a.cached, b.cached, a.contentIdHex === b.contentIdHex); // false true true
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class ManifestCache {

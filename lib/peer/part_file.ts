@@ -119,6 +119,8 @@ export function partPaths(dir: string, name: string, contentIdHex: string): Part
  * again.writePiece(1, new Uint8Array(16384).fill(7));
  * again.writePiece(2, new Uint8Array(40_000 - 32768).fill(7));
  * console.log(await again.complete()); // `${out}/copy.bin`
+ * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export class PartFile implements AsyncDisposable {

@@ -173,6 +173,7 @@ const MiB = 1024 * 1024;
  * }, from, performance.now());
  * console.log(sent.length, up.stats.bytesSent); // 2 65536
  * up.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class Uploader {
