@@ -1,0 +1,66 @@
+/**
+ * State changes and incidents the registry reports, and their log-line form.
+ * @module
+ */
+
+/** Something the tracker did or refused. */
+export type TrackerEvent =
+  | { type: "register"; nodeId: string; address: string }
+  | { type: "evict"; nodeId: string; address: string; files: number; silentMs: number }
+  | {
+    type: "own";
+    nodeId: string;
+    name: string;
+    contentId: string;
+    size: number;
+    replaced?: string;
+  }
+  | {
+    type: "need";
+    nodeId: string;
+    query: string;
+    contentId: string | undefined;
+    owners: string[];
+    alternatives: number;
+  }
+  | { type: "update"; nodeId: string; uploaded: number; rate: number }
+  | { type: "exit"; nodeId: string; address: string; files: number }
+  | { type: "key_rotated"; epoch: number }
+  | { type: "refused"; source: string; request: string; code: string; detail: string }
+  | { type: "malformed"; source: string; detail: string }
+  | { type: "rate_limited"; source: string };
+
+/**
+ * Formats an event as the text after the timestamp in tracker.log.
+ *
+ * @param e the event
+ * @returns one line without a newline
+ */
+export function formatEvent(e: TrackerEvent): string {
+  switch (e.type) {
+    case "register":
+      return `register ${e.nodeId} from ${e.address}`;
+    case "evict":
+      return `evict ${e.nodeId} (${e.address}) silent ${e.silentMs} ms, dropped ${e.files} file(s)`;
+    case "own":
+      return `own ${e.nodeId} "${e.name}" ${e.contentId} ${e.size} bytes` +
+        (e.replaced ? ` (replaces ${e.replaced})` : "");
+    case "need":
+      return e.contentId === undefined
+        ? `need ${e.nodeId} ${e.query}: not found`
+        : `need ${e.nodeId} ${e.query} -> ${e.contentId} owners [${e.owners.join(", ")}]` +
+          (e.alternatives > 0 ? ` (${e.alternatives} other content(s) with that name)` : "");
+    case "update":
+      return `update ${e.nodeId} +${e.uploaded} bytes, rate ${Math.round(e.rate)} B/s`;
+    case "exit":
+      return `exit ${e.nodeId} (${e.address}), dropped ${e.files} file(s)`;
+    case "key_rotated":
+      return `cookie key rotated, epoch ${e.epoch}`;
+    case "refused":
+      return `refused ${e.request} from ${e.source}: ${e.code}: ${e.detail}`;
+    case "malformed":
+      return `malformed datagram from ${e.source}: ${e.detail}`;
+    case "rate_limited":
+      return `rate limited ${e.source} (further drops from it are not logged for a minute)`;
+  }
+}

@@ -1,0 +1,163 @@
+import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
+import type { Message, NeedTarget } from "../../lib/wire/messages.ts";
+import { Registry, type RegistryOptions, type Source } from "../../lib/tracker/registry.ts";
+import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
+
+/** A deterministic PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBytesFrom(random: () => number): (n: number) => Uint8Array {
+  return (n) => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = Math.floor(random() * 256);
+    return b;
+  };
+}
+
+export function cid(n: number): Uint8Array {
+  const b = new Uint8Array(32);
+  b[0] = n >> 8;
+  b[1] = n & 0xff;
+  b[31] = 0xee;
+  return b;
+}
+
+export function src(i: number, host = "127.0.0.1"): Source {
+  return { hostname: host, port: 10000 + i };
+}
+
+/** Drives a Registry with a fake clock and decodes its replies. */
+export class Harness {
+  now = 1_000_000;
+  readonly reg: Registry;
+  readonly cookies = new Map<string, bigint>();
+  readonly sources = new Map<string, Source>();
+  txid = 1;
+  lastRequestSize = 0;
+  lastReplySize = 0;
+
+  constructor(options: Partial<RegistryOptions> = {}, seed = 1) {
+    const random = prng(seed);
+    this.reg = new Registry({
+      now: this.now,
+      intervalMs: 1000,
+      grace: 0.5,
+      random,
+      randomBytes: randomBytesFrom(random),
+      ...options,
+    });
+  }
+
+  advance(ms: number): void {
+    this.now += ms;
+    this.reg.handleTimeout(this.now);
+  }
+
+  raw(bytes: Uint8Array, from: Source): Message | undefined {
+    this.lastRequestSize = bytes.byteLength;
+    const reply = this.reg.handleDatagram(bytes, from, this.now);
+    this.lastReplySize = reply?.byteLength ?? 0;
+    return reply ? decodeMessage(reply) : undefined;
+  }
+
+  send(msg: Message, from: Source): Message | undefined {
+    return this.raw(encodeMessage(msg), from);
+  }
+
+  /** Full handshake; returns the session cookie. */
+  register(nodeId: string, from: Source): bigint {
+    const challenge = this.send({ type: "register", txid: this.txid++, cookie: 0n, nodeId }, from);
+    if (challenge?.type !== "registered" || challenge.evictAfterMs !== 0) {
+      throw new Error(`expected a challenge, got ${JSON.stringify(challenge, bigints)}`);
+    }
+    const reply = this.send(
+      { type: "register", txid: this.txid++, cookie: challenge.cookie, nodeId },
+      from,
+    );
+    if (reply?.type !== "registered" || reply.evictAfterMs === 0) {
+      throw new Error(`expected registered, got ${JSON.stringify(reply, bigints)}`);
+    }
+    this.cookies.set(nodeId, reply.cookie);
+    this.sources.set(nodeId, from);
+    return reply.cookie;
+  }
+
+  heartbeat(nodeId: string): Message | undefined {
+    const reply = this.send(
+      { type: "register", txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId },
+      this.sources.get(nodeId)!,
+    );
+    if (reply?.type === "registered" && reply.evictAfterMs > 0) {
+      this.cookies.set(nodeId, reply.cookie);
+    }
+    return reply;
+  }
+
+  own(nodeId: string, name: string, contentId: Uint8Array, size = 1000): Message | undefined {
+    return this.send({
+      type: "own",
+      txid: this.txid++,
+      cookie: this.cookies.get(nodeId)!,
+      nodeId,
+      name,
+      size,
+      contentId,
+    }, this.sources.get(nodeId)!);
+  }
+
+  need(nodeId: string, want: NeedTarget | string, maxOwners = 0): Message | undefined {
+    const w: NeedTarget = typeof want === "string" ? { kind: "name", name: want } : want;
+    return this.send({
+      type: "need",
+      txid: this.txid++,
+      cookie: this.cookies.get(nodeId)!,
+      nodeId,
+      want: w,
+      maxOwners,
+    }, this.sources.get(nodeId)!);
+  }
+
+  /** Node ids in a NEED reply, or the error code name. */
+  ownersOf(nodeId: string, want: NeedTarget | string, maxOwners = 0): string[] | number {
+    const r = this.need(nodeId, want, maxOwners);
+    if (r?.type === "owners") return r.owners.map((o) => o.nodeId);
+    if (r?.type === "error") return r.code;
+    throw new Error(`unexpected reply ${JSON.stringify(r, bigints)}`);
+  }
+
+  update(nodeId: string, uploaded: number): Message | undefined {
+    return this.send({
+      type: "update",
+      txid: this.txid++,
+      cookie: this.cookies.get(nodeId)!,
+      nodeId,
+      uploaded,
+    }, this.sources.get(nodeId)!);
+  }
+
+  exit(nodeId: string): Message | undefined {
+    return this.send(
+      { type: "exit", txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId },
+      this.sources.get(nodeId)!,
+    );
+  }
+
+  events(): TrackerEvent[] {
+    const out: TrackerEvent[] = [];
+    for (let e = this.reg.pollEvent(); e !== undefined; e = this.reg.pollEvent()) out.push(e);
+    return out;
+  }
+}
+
+export function bigints(_k: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}
