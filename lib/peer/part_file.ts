@@ -212,6 +212,23 @@ export class PartFile implements AsyncDisposable {
         `Cannot download ${safe}: ${paths.part} is already in use by another download of this content`,
       );
     }
+    openParts.add(paths.part); // reserved now: two concurrent opens must not both pass the check
+    try {
+      return await PartFile.#openReserved(dir, safe, cid, manifest, paths, options);
+    } catch (e) {
+      openParts.delete(paths.part);
+      throw e;
+    }
+  }
+
+  static async #openReserved(
+    dir: string,
+    safe: string,
+    cid: string,
+    manifest: Manifest,
+    paths: PartPaths,
+    options: PartFileOptions,
+  ): Promise<PartFile> {
     if (!options.overwrite && (await pathExists(join(dir, safe)))) {
       throw new TransferError(
         "exists",

@@ -267,6 +267,22 @@ Deno.test("PartFile refuses a second open of the same download in one process", 
     await p.close();
     const q = await PartFile.open(dir, "o.bin", c.cid, c.manifest);
     await q.close();
+    // Two opens racing: exactly one wins.
+    const both = await Promise.allSettled([
+      PartFile.open(dir, "o.bin", c.cid, c.manifest),
+      PartFile.open(dir, "o.bin", c.cid, c.manifest),
+    ]);
+    const won = both.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    assert.equal(won.length, 1);
+    const lost = both.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assert.ok(isTransferError("exists", /already in use/)(lost.reason));
+    await won[0]!.close();
+    // A failed open releases the reservation.
+    await assert.rejects(
+      PartFile.open(dir, "o.bin", c.cid, c.manifest, { encodedManifest: new Uint8Array(3) }),
+      isTransferError("bad_manifest"),
+    );
+    await (await PartFile.open(dir, "o.bin", c.cid, c.manifest)).close();
   });
 });
 
