@@ -1,0 +1,299 @@
+/**
+ * The Peer: wires the download sessions, the uploader and the tracker client to one UDP socket
+ * and the disk. Keeps the seed's Node concepts: `nodeId`, `files`, `isInSendMode`,
+ * `downloadedFiles`.
+ * @module
+ */
+import { basename, resolve } from "node:path";
+import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { MessageType } from "../wire/messages.ts";
+import { MAGIC, VERSION } from "../wire/limits.ts";
+import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
+import { parseHostPort } from "../net/host_port.ts";
+import { TrackerClient } from "../tracker/client.ts";
+import type {
+  DownloadHandle,
+  DownloadOptions,
+  DownloadResult,
+  Peer,
+  PeerOptions,
+  SharedFile,
+} from "./api.ts";
+import { DownloadSession, type PartStore, type SessionContext } from "./download_session.ts";
+import { type Manifest, toHex } from "./manifest.ts";
+import { ManifestCache } from "./manifest_cache.ts";
+import { PartFile } from "./part_file.ts";
+import { Uploader } from "./uploader.ts";
+
+const UPDATE_EVERY_MS = 2000;
+const MALFORMED_LOG_EVERY_MS = 60_000;
+
+function randomNodeId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(6));
+  return "n" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Starts a peer: binds a UDP socket, registers with the tracker and starts serving.
+ *
+ * @param options see {@link PeerOptions}
+ * @returns a running peer; `await using` closes it (EXIT to the tracker, socket closed)
+ */
+export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
+  const peer = new PeerNode(options);
+  try {
+    await peer.start();
+  } catch (e) {
+    await peer.close();
+    throw e;
+  }
+  return peer;
+}
+
+class PeerNode implements Peer {
+  readonly nodeId: string;
+  readonly files = new Map<string, SharedFile>();
+  readonly downloadedFiles = new Map<string, string[]>();
+  readonly downloads = new Map<string, DownloadHandle>();
+  readonly #options: PeerOptions;
+  readonly #endpoint: UdpEndpoint;
+  readonly #tracker: TrackerClient;
+  readonly #uploader: Uploader;
+  readonly #cache: ManifestCache;
+  readonly #sessions = new Map<number, DownloadSession>();
+  readonly #dir: string;
+  readonly #outDir: string;
+  #updateTimer: ReturnType<typeof setInterval> | undefined;
+  #reportedUpload = 0;
+  #closed: Promise<void> | undefined;
+  readonly #malformedLogged = new Map<string, number>();
+  /** Datagrams that failed to decode. */
+  malformed = 0;
+
+  constructor(options: PeerOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId ?? randomNodeId();
+    this.#dir = resolve(options.dir ?? ".");
+    this.#outDir = resolve(options.outDir ?? this.#dir);
+    this.#endpoint = UdpEndpoint.open({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+    });
+    const tracker = parseHostPort(options.tracker ?? "127.0.0.1:6969");
+    this.#tracker = new TrackerClient({
+      tracker: { transport: "udp", hostname: tracker.hostname, port: tracker.port },
+      nodeId: this.nodeId,
+      send: (bytes, to) => this.#endpoint.send(bytes, to),
+      log: (line) => this.#log(line),
+    });
+    this.#uploader = new Uploader({ send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to) });
+    this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
+    this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
+  }
+
+  get address() {
+    return this.#endpoint.address;
+  }
+
+  get isInSendMode(): boolean {
+    return this.files.size > 0;
+  }
+
+  async start(): Promise<void> {
+    this.#log(
+      `peer ${this.nodeId} listening on ${this.#endpoint.localAddr.hostname}:${this.#endpoint.localAddr.port}`,
+    );
+    await this.#tracker.start();
+    this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+
+  async share(path: string): Promise<SharedFile> {
+    const abs = resolve(this.#dir, path);
+    const built = await this.#cache.getOrBuild(abs, this.#options.pieceSize);
+    return await this.#publish(
+      abs,
+      basename(abs),
+      built.manifest,
+      built.encoded,
+      built.contentIdHex,
+      built.contentId,
+    );
+  }
+
+  async #publish(
+    path: string,
+    name: string,
+    manifest: Manifest,
+    encoded: Uint8Array,
+    contentIdHex: string,
+    contentId: Uint8Array,
+  ): Promise<SharedFile> {
+    this.#uploader.share({ path, manifest, encoded });
+    await this.#tracker.own({ name, size: manifest.size, contentId });
+    const file: SharedFile = {
+      name,
+      path,
+      size: manifest.size,
+      contentId: contentIdHex,
+      pieces: manifest.pieceHashes.byteLength / 32,
+    };
+    this.files.set(contentIdHex, file);
+    this.#log(`own ${name} ${contentIdHex} (${manifest.size} bytes)`);
+    return file;
+  }
+
+  download(nameOrId: string, options: DownloadOptions = {}): DownloadHandle {
+    const session = new DownloadSession(this.#sessionContext(), nameOrId, options);
+    const key = `${nameOrId}#${session.txid}`;
+    this.downloads.set(key, session);
+    session.done.finally(() => this.downloads.delete(key)).catch(() => {});
+    return session;
+  }
+
+  #sessionContext(): SessionContext {
+    return {
+      nodeId: this.nodeId,
+      outDir: this.#outDir,
+      maxOwners: this.#options.maxOwners ?? 4,
+      mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
+      need: (want, max) => this.#tracker.need(want, max),
+      send: (bytes, to) => this.#endpoint.send(bytes, to),
+      log: (line) => this.#log(line),
+      mapOwnerAddress: this.#options.mapOwnerAddress,
+      loadResumeManifest: (id, name, outDir) => PartFile.loadManifest(outDir, name, id),
+      openPart: async (a): Promise<PartStore> => {
+        const part = await PartFile.open(a.outDir, a.name, a.contentIdHex, a.manifest, {
+          overwrite: a.overwrite,
+          encodedManifest: a.encodedManifest,
+        });
+        return {
+          verifiedPieces: part.verifiedPieces,
+          writePiece: (i, d) => part.writePiece(i, d),
+          complete: () => part.complete(),
+          close: () => part.close(),
+        };
+      },
+      sharedPath: (id) => this.files.get(id)?.path,
+      completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
+      register: (txid, s) => this.#sessions.set(txid, s),
+      unregister: (txid) => this.#sessions.delete(txid),
+    };
+  }
+
+  async #completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void> {
+    this.downloadedFiles.set(result.name, result.owners.map((o) => o.nodeId));
+    if (this.#options.shareDownloads ?? true) {
+      const contentId = new Uint8Array(32);
+      for (let i = 0; i < 32; i++) {
+        contentId[i] = parseInt(result.contentId.slice(2 * i, 2 * i + 2), 16);
+      }
+      try {
+        await this.#publish(
+          result.path,
+          result.name,
+          manifest,
+          encoded,
+          result.contentId,
+          contentId,
+        );
+      } catch (e) {
+        this.#log(
+          `could not share ${result.name} after download: ${e instanceof Error ? e.message : e}`,
+        );
+      }
+    }
+  }
+
+  #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
+    // Fast path: block data for a running download.
+    if (
+      bytes.byteLength >= 16 && bytes[3] === MessageType.block_data && bytes[2] === VERSION &&
+      ((bytes[0]! << 8) | bytes[1]!) === MAGIC
+    ) {
+      const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+      this.#sessions.get(txid)?.onBlockData(bytes, from);
+      return;
+    }
+    if (this.#tracker.handleDatagram(bytes, from)) return;
+    let msg;
+    try {
+      msg = decodeMessage(bytes);
+    } catch (e) {
+      this.malformed++;
+      const key = addressKey(from);
+      const now = performance.now();
+      const last = this.#malformedLogged.get(key);
+      if (last === undefined || now - last > MALFORMED_LOG_EVERY_MS) {
+        if (this.#malformedLogged.size > 1024) this.#malformedLogged.clear();
+        this.#malformedLogged.set(key, now);
+        this.#log(
+          `dropped malformed datagram from ${from.hostname}:${from.port}: ${
+            e instanceof Error ? e.message : e
+          }`,
+        );
+      }
+      return;
+    }
+    switch (msg.type) {
+      case "manifest_request":
+      case "block_request":
+        this.#uploader.handleRequest(msg, from, performance.now());
+        return;
+      case "probe":
+        this.#endpoint.send(
+          encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size }),
+          from,
+        );
+        return;
+      case "probe_ack":
+        this.#sessions.get(msg.txid)?.onProbeAck(msg.size, from);
+        return;
+      case "manifest_data":
+        this.#sessions.get(msg.txid)?.onManifestData(msg.total, msg.offset, msg.data, from);
+        return;
+      case "error":
+        this.#sessions.get(msg.txid)?.onError(msg.code, msg.text, from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #sendUpdate(): void {
+    const total = this.#uploader.uploadedBytes;
+    const delta = total - this.#reportedUpload;
+    if (delta <= 0) return;
+    this.#reportedUpload = total;
+    this.#tracker.update(delta).catch((e) =>
+      this.#log(`UPDATE failed: ${e instanceof Error ? e.message : e}`)
+    );
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#updateTimer);
+      const running = [...this.#sessions.values()];
+      for (const s of running) s.cancel();
+      await Promise.allSettled(running.map((s) => s.done));
+      this.#sendUpdate();
+      try {
+        await this.#tracker.exit();
+        this.#log(`exit: told the tracker`);
+      } catch (e) {
+        this.#log(`exit: the tracker did not acknowledge (${e instanceof Error ? e.message : e})`);
+      }
+      await this.#tracker.close();
+      this.#uploader.close();
+      await this.#endpoint.close();
+    })();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * Transfer benchmark: a tracker, owners and a downloader as separate processes on loopback.
+ * Prints a table (MB/s, CPU seconds, downloader peak RSS) and writes JSON to bench-results/.
+ *
+ *   deno run -P=test scripts/bench_transfer.ts [--size-mib 1024] [--owners 1,3] [--mtu 0,1500] [--runs 1]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    "size-mib": { type: "string", default: "1024" },
+    owners: { type: "string", default: "1,3" },
+    mtu: { type: "string", default: "0,1500" },
+    runs: { type: "string", default: "1" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const sizeBytes = Math.round(Number(values["size-mib"]) * 1024 * 1024);
+const ownerCounts = values.owners!.split(",").map(Number);
+const mtus = values.mtu!.split(",").map(Number);
+const runs = Number(values.runs);
+const root = new URL("..", import.meta.url).pathname;
+
+function freePort(): number {
+  const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (c.addr as Deno.NetAddr).port;
+  c.close();
+  return port;
+}
+
+interface ProcSample {
+  cpuSec: number;
+  peakRssKiB: number;
+}
+
+/** Polls /proc for CPU time and peak RSS of a child until it exits. */
+function watch(pid: number): { stop: () => ProcSample } {
+  const ticks = 100;
+  let last: ProcSample = { cpuSec: 0, peakRssKiB: 0 };
+  const read = () => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cpu = (Number(fields[11]) + Number(fields[12])) / ticks;
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      last = { cpuSec: cpu, peakRssKiB: Math.max(last.peakRssKiB, hwm) };
+    } catch {
+      // exited
+    }
+  };
+  const timer = setInterval(read, 10);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return last;
+    },
+  };
+}
+
+async function lineWaiter(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (l: string) => void,
+): Promise<void> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) onLine(buf);
+}
+
+function spawn(args: string[], cwd: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const onLine = (l: string) => {
+    lines.push(l);
+    for (const w of [...waiters]) {
+      const m = l.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  const io = Promise.all([lineWaiter(child.stdout, onLine), lineWaiter(child.stderr, onLine)]);
+  return {
+    child,
+    lines,
+    io,
+    waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
+      const found = lines.map((l) => l.match(re)).find((m) => m);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`timed out waiting for ${re}; output:\n${lines.slice(-20).join("\n")}`),
+            ),
+          ms,
+        );
+        waiters.push({ re, resolve: (m) => (clearTimeout(t), resolve(m)) });
+      });
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(t);
+      await io;
+    },
+  };
+}
+
+async function writeRandomFile(path: string, size: number): Promise<string> {
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  const hash = createHash("sha256");
+  const chunk = new Uint8Array(1 << 20);
+  let x = 0x9e3779b9;
+  for (let done = 0; done < size;) {
+    const n = Math.min(chunk.length, size - done);
+    const v = new Uint32Array(chunk.buffer, 0, n >> 2);
+    for (let i = 0; i < v.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      v[i] = x >>> 0;
+    }
+    const part = chunk.subarray(0, n);
+    hash.update(part);
+    let w = 0;
+    while (w < n) w += await f.write(part.subarray(w));
+    done += n;
+  }
+  f.close();
+  return hash.digest("hex");
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const f = await Deno.open(path);
+  for await (const c of f.readable) h.update(c);
+  return h.digest("hex");
+}
+
+interface Result {
+  owners: number;
+  mtu: number;
+  sizeBytes: number;
+  wallSec: number;
+  transferSec: number;
+  mbPerSec: number;
+  downloaderCpuSec: number;
+  ownersCpuSec: number;
+  downloaderPeakRssMiB: number;
+  retransmits: number;
+  ok: boolean;
+}
+
+let ownersCpuBefore = 0;
+const dir = await Deno.makeTempDir({ prefix: "udpswarm-bench-" });
+const results: Result[] = [];
+try {
+  const src = join(dir, "share");
+  await Deno.mkdir(src);
+  const file = join(src, "bench.bin");
+  console.error(`writing ${sizeBytes} random bytes…`);
+  const expected = await writeRandomFile(file, sizeBytes);
+  const trackerPort = freePort();
+  const tracker = spawn([
+    "run",
+    "-P=tracker",
+    join(root, "tracker.ts"),
+    "--port",
+    String(trackerPort),
+    "--log-dir",
+    join(dir, "logs"),
+  ], root);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const trackerAddr = `127.0.0.1:${trackerPort}`;
+    const owners = [];
+    const maxOwners = Math.max(...ownerCounts);
+    try {
+      for (let i = 0; i < maxOwners; i++) {
+        const o = spawn([
+          "run",
+          "-P=peer",
+          `--allow-read=${dir},${root}`,
+          `--allow-write=${dir}`,
+          join(root, "peer.ts"),
+          "share",
+          file,
+          "--tracker",
+          trackerAddr,
+          "--id",
+          `owner${i}`,
+          "--log-dir",
+          join(dir, "logs"),
+          "--dir",
+          join(dir, `cache${i}`),
+        ], root);
+        owners.push(o);
+        await o.waitFor(/^sharing /, 120_000);
+      }
+      for (const n of ownerCounts) {
+        for (const mtu of mtus) {
+          for (let r = 0; r < runs; r++) {
+            const out = join(dir, `out-${n}-${mtu}-${r}`);
+            await Deno.mkdir(out);
+            // Only the first n owners serve this round: the others are paused with SIGSTOP.
+            for (let i = 0; i < owners.length; i++) {
+              Deno.kill(owners[i]!.child.pid, i < n ? "SIGCONT" : "SIGSTOP");
+            }
+            const args = [
+              "run",
+              "-P=peer",
+              `--allow-read=${dir},${root}`,
+              `--allow-write=${dir}`,
+              join(root, "peer.ts"),
+              "get",
+              "bench.bin",
+              "--out",
+              out,
+              "--tracker",
+              trackerAddr,
+              "--json",
+              "--quiet",
+              "--log-dir",
+              join(dir, "logs"),
+              "--dir",
+              out,
+              "--id",
+              `dl${n}m${mtu}r${r}`,
+            ];
+            if (mtu > 0) args.push("--mtu", String(mtu));
+            const t0 = performance.now();
+            const dl = spawn(args, root);
+            const w = watch(dl.child.pid);
+            const status = await dl.child.status;
+            const wallSec = (performance.now() - t0) / 1000;
+            const sample = w.stop();
+            await dl.io;
+            let ownersCpu = 0;
+            const resultLine = dl.lines.map((l) => {
+              try {
+                return JSON.parse(l);
+              } catch {
+                return undefined;
+              }
+            }).find((j) => j && (j.type === "result" || j.event === "result" || j.path));
+            const path = join(out, "bench.bin");
+            const ok = status.code === 0 && (await sha256File(path).catch(() => "")) === expected;
+            if (!ok) {
+              console.error(`run failed (exit ${status.code}):\n${dl.lines.slice(-15).join("\n")}`);
+            }
+            for (const o of owners) {
+              try {
+                const stat = Deno.readTextFileSync(`/proc/${o.child.pid}/stat`);
+                const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+                ownersCpu += (Number(f[11]) + Number(f[12])) / 100;
+              } catch {
+                // gone
+              }
+            }
+            const transferMs = Number(
+              resultLine?.elapsedMs ?? resultLine?.result?.elapsedMs ?? wallSec * 1000,
+            );
+            const res: Result = {
+              owners: n,
+              mtu,
+              sizeBytes,
+              wallSec,
+              transferSec: transferMs / 1000,
+              mbPerSec: sizeBytes / 1e6 / wallSec,
+              downloaderCpuSec: sample.cpuSec,
+              ownersCpuSec: ownersCpu - ownersCpuBefore,
+              downloaderPeakRssMiB: sample.peakRssKiB / 1024,
+              retransmits: Number(resultLine?.retransmits ?? resultLine?.result?.retransmits ?? -1),
+              ok,
+            };
+            ownersCpuBefore = ownersCpu;
+            results.push(res);
+            console.error(JSON.stringify(res));
+            await Deno.remove(out, { recursive: true });
+          }
+        }
+      }
+    } finally {
+      for (const o of owners) {
+        try {
+          Deno.kill(o.child.pid, "SIGCONT");
+        } catch {
+          // gone
+        }
+        await o.stop();
+      }
+    }
+  } finally {
+    await tracker.stop();
+  }
+} finally {
+  if (!values.keep) await Deno.remove(dir, { recursive: true });
+}
+
+console.log(
+  "owners  mtu    size MiB  wall s  transfer s  MB/s(wall)  dl CPU s  owners CPU s  dl peak RSS MiB  retx  ok",
+);
+for (const r of results) {
+  console.log(
+    `${String(r.owners).padEnd(7)} ${String(r.mtu || "probe").padEnd(6)} ${
+      (r.sizeBytes / 2 ** 20).toFixed(0).padStart(8)
+    }  ${r.wallSec.toFixed(2).padStart(6)}  ${r.transferSec.toFixed(2).padStart(10)}  ${
+      r.mbPerSec.toFixed(0).padStart(10)
+    }  ${r.downloaderCpuSec.toFixed(2).padStart(8)}  ${r.ownersCpuSec.toFixed(2).padStart(12)}  ${
+      r.downloaderPeakRssMiB.toFixed(0).padStart(15)
+    }  ${String(r.retransmits).padStart(4)}  ${r.ok}`,
+  );
+}
+await Deno.mkdir(join(root, "bench-results"), { recursive: true });
+await Deno.writeTextFile(
+  join(root, "bench-results", "transfer.json"),
+  JSON.stringify({ date: new Date().toISOString(), results }, null, 2),
+);
+if (results.some((r) => !r.ok)) Deno.exit(1);
