@@ -1,0 +1,243 @@
+/**
+ * Command-line parsing for `peer.ts`, on `node:util` parseArgs. Every bad value becomes a
+ * {@link UsageError} with a one-line message; the entrypoint prints it and exits with code 2.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseHostPort } from "../net/host_port.ts";
+import { oneLine } from "./errors.ts";
+import { EXIT_CODE_HELP } from "./exit_codes.ts";
+
+/** A bad command line. The message is one line, meant for the user. */
+export class UsageError extends Error {
+  /** Creates a usage error with a one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** What `peer.ts` was asked to do. */
+export type PeerCommand = "repl" | "share" | "get" | "help";
+
+/** The parsed and validated command line of `peer.ts`. */
+export interface PeerCliOptions {
+  /** Interactive prompt, one-shot share or get, or help. */
+  command: PeerCommand;
+  /** `share`: the files; `get`: one name or content id; otherwise empty. */
+  args: string[];
+  /** Tracker address as given. @default "127.0.0.1:6969" */
+  tracker: string;
+  /** Node id, or undefined for a random one. */
+  id: string | undefined;
+  /** Directory that relative names in `send`/`share` resolve in. @default "." */
+  dir: string;
+  /** Directory downloads are saved into. @default dir */
+  out: string;
+  /** Local address to bind. @default "127.0.0.1", or "::1" for an IPv6 tracker */
+  host: string;
+  /** Local UDP port, 0 picks one. @default 0 */
+  port: number;
+  /** Path MTU, 0 probes. @default 0 */
+  mtu: number;
+  /** Owners asked for per download, or undefined for the peer's default. */
+  owners: number | undefined;
+  /** Replace existing output files. @default false */
+  overwrite: boolean;
+  /** Directory of `node-<id>.log`. @default "logs" */
+  logDir: string;
+  /** Silence progress output. @default false */
+  quiet: boolean;
+  /** One JSON object per line on stdout. @default false */
+  json: boolean;
+}
+
+/** Default tracker address. */
+export const DEFAULT_TRACKER = "127.0.0.1:6969";
+
+/** Node ids: 1..24 characters of `[A-Za-z0-9._-]` (the wire limit). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
+
+const SPEC = {
+  tracker: { type: "string" },
+  id: { type: "string" },
+  dir: { type: "string" },
+  out: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  mtu: { type: "string" },
+  owners: { type: "string" },
+  overwrite: { type: "boolean" },
+  "log-dir": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses `peer.ts` arguments.
+ *
+ * @param argv The arguments after the script name (`Deno.args`).
+ * @returns The validated options.
+ * @throws {UsageError} On an unknown flag or command, a bad value or a missing argument.
+ */
+export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: SPEC, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(describeParseError(e));
+  }
+  const { values, positionals } = parsed;
+
+  let command: PeerCommand = "repl";
+  let args: string[] = [];
+  const [first, ...rest] = positionals;
+  if (values.help || first === "help") {
+    command = "help";
+  } else if (first === undefined) {
+    command = "repl";
+  } else if (first === "share") {
+    command = "share";
+    args = rest;
+    if (args.length === 0) throw new UsageError("Missing argument: share needs at least one FILE");
+  } else if (first === "get") {
+    command = "get";
+    if (rest.length === 0) throw new UsageError("Missing argument: get needs a NAME or content id");
+    if (rest.length > 1) {
+      throw new UsageError(`Too many arguments: get takes one NAME, got ${rest.length}`);
+    }
+    args = rest;
+  } else {
+    throw new UsageError(
+      `Unknown command: "${first}" (expected share, get, help, or none for the prompt)`,
+    );
+  }
+
+  const tracker = values.tracker ?? DEFAULT_TRACKER;
+  let trackerFamily: 4 | 6 | undefined;
+  try {
+    trackerFamily = parseHostPort(tracker).family;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --tracker"));
+  }
+
+  const id = values.id;
+  if (id !== undefined && !NODE_ID_PATTERN.test(id)) {
+    throw new UsageError(
+      `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
+    );
+  }
+  for (const key of ["dir", "out", "log-dir", "host"] as const) {
+    if (values[key] === "") throw new UsageError(`Cannot use --${key}: the value is empty`);
+  }
+  const dir = values.dir ?? ".";
+  const host = values.host ?? (trackerFamily === 6 ? "::1" : "127.0.0.1");
+
+  return {
+    command,
+    args,
+    tracker,
+    id,
+    dir,
+    out: values.out ?? dir,
+    host,
+    port: intFlag("port", values.port, 0, 0, 65535),
+    mtu: mtuFlag(values.mtu),
+    owners: values.owners === undefined ? undefined : intFlag("owners", values.owners, 0, 1, 16),
+    overwrite: values.overwrite ?? false,
+    logDir: values["log-dir"] ?? "logs",
+    quiet: values.quiet ?? false,
+    json: values.json ?? false,
+  };
+}
+
+function intFlag(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `Cannot parse --${name}: expected an integer from ${min} to ${max}, got "${raw}"`,
+    );
+  }
+  return n;
+}
+
+/** Smallest useful MTU: 1200 bytes of UDP payload plus IPv4 and UDP headers. */
+export const MIN_MTU = 1228;
+
+function mtuFlag(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (n === 0 || (Number.isSafeInteger(n) && n >= MIN_MTU && n <= 65535)) return n;
+  throw new UsageError(
+    `Cannot parse --mtu: expected 0 (probe) or an integer from ${MIN_MTU} to 65535, got "${raw}"`,
+  );
+}
+
+function describeParseError(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(message)?.[1];
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `Unknown flag: ${flag ?? message} (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (!flag) return oneLine(message);
+      if (/argument missing/.test(message)) return `Missing value for ${flag}`;
+      if (/ambiguous/.test(message)) {
+        return `Missing value for ${flag} (a value starting with "-" is written ${flag}=-VALUE)`;
+      }
+      return `Cannot use ${flag}: it takes no value`;
+    default:
+      return oneLine(message);
+  }
+}
+
+/** The `--help` text of `peer.ts`. */
+export function peerHelp(): string {
+  const codes = EXIT_CODE_HELP.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`)
+    .join("\n");
+  return `udpswarm peer: share and download files over UDP
+
+Usage:
+  peer.ts [FLAGS]                        interactive prompt (type "help" there)
+  peer.ts share FILE... [FLAGS]          share files; prints "sharing NAME CONTENT_ID"
+                                         per file, serves until SIGINT/SIGTERM
+  peer.ts get NAME_OR_ID [--out DIR]     download one file, print its path, exit 0
+
+Flags:
+  --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER})
+  --id ID              node id, 1-24 chars of A-Z a-z 0-9 . _ - (default: random)
+  --dir DIR            directory that send/share resolve relative names in (default .)
+  --out DIR            directory downloads are saved to (default: --dir)
+  --host ADDR          local address to bind (default 127.0.0.1, ::1 for an IPv6 tracker)
+  --port N             local UDP port, 0 picks one (default 0)
+  --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet)
+  --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
+  --overwrite          replace an existing output file
+  --log-dir DIR        directory of node-<id>.log (default logs)
+  -q, --quiet          no progress output
+  --json               one JSON object per line on stdout (events, progress, result)
+  -h, --help           this text
+
+Prompt commands:
+  send <file>          share a file from --dir
+  download <file>      download a file by name or content id, in the background
+  status               transfers in progress and shared files
+  files                shared and downloaded files with their content ids
+  wait                 wait until background downloads have finished
+  help                 list the commands
+  exit                 leave the swarm (end of input does the same)
+
+Exit codes:
+${codes}
+`;
+}
