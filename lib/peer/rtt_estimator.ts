@@ -8,15 +8,24 @@ export interface RttEstimatorOptions {
   maxRtoMs?: number;
 }
 
+/** Samples in the queueing-delay filter: jitter of single samples is not mistaken for a queue. */
+const FILTER = 8;
+
 /**
  * Smoothed RTT and retransmission timeout as in RFC 6298 (SRTT, RTTVAR, RTO = SRTT + 4·RTTVAR),
- * with exponential backoff on consecutive timeouts.
+ * with exponential backoff on consecutive timeouts. Also tracks the smallest RTT seen and the
+ * queueing delay above it (the minimum of the last few samples minus that), LEDBAT's way of
+ * filtering jitter, for a delay-aware congestion window.
  */
 export class RttEstimator {
   srtt = 0;
   rttvar = 0;
   /** Latest sample, ms. */
   latest = 0;
+  /** Smallest sample, ms (Infinity before the first). */
+  minRtt = Infinity;
+  readonly #recent: number[] = [];
+  #next = 0;
   #hasSample = false;
   #backoff = 1;
   readonly #initial: number;
@@ -38,6 +47,9 @@ export class RttEstimator {
   sample(rttMs: number): void {
     const r = Math.max(0, rttMs);
     this.latest = r;
+    if (r < this.minRtt) this.minRtt = r;
+    this.#recent[this.#next] = r;
+    this.#next = (this.#next + 1) % FILTER;
     if (!this.#hasSample) {
       this.srtt = r;
       this.rttvar = r / 2;
@@ -49,9 +61,20 @@ export class RttEstimator {
     this.#backoff = 1;
   }
 
+  /** How far the recent RTT (minimum of the last 8 samples) sits above {@link minRtt}, ms. */
+  get queueDelay(): number {
+    if (!this.#hasSample) return 0;
+    return Math.min(...this.#recent) - this.minRtt;
+  }
+
   /** Doubles the RTO after a timeout (bounded). */
   backoff(): void {
     this.#backoff = Math.min(this.#backoff * 2, 64);
+  }
+
+  /** Ends the backoff without a sample: the peer answered, if ambiguously. */
+  resetBackoff(): void {
+    this.#backoff = 1;
   }
 
   /** Number of consecutive backoffs (1 = none). */

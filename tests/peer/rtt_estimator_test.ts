@@ -88,3 +88,37 @@ Deno.test("RttEstimator keeps the backoff until a valid sample (Karn)", opts, ()
   assert.equal(rtt.backoffFactor, 1);
   assert.ok(rtt.rto < 30);
 });
+
+Deno.test("RttEstimator tracks the minimum RTT", opts, () => {
+  const rtt = new RttEstimator();
+  assert.equal(rtt.minRtt, Infinity);
+  assert.equal(rtt.queueDelay, 0);
+  for (const r of [30, 25, 40, 26]) rtt.sample(r);
+  assert.equal(rtt.minRtt, 25);
+});
+
+Deno.test(
+  "RttEstimator.queueDelay filters jitter with the minimum of the last 8 samples",
+  opts,
+  () => {
+    const rtt = new RttEstimator();
+    for (let i = 0; i < 8; i++) rtt.sample(20);
+    // One late sample is jitter, not a queue
+    rtt.sample(35);
+    assert.equal(rtt.queueDelay, 0);
+    // Eight in a row are a queue
+    for (let i = 0; i < 7; i++) rtt.sample(26 + i);
+    assert.equal(rtt.queueDelay, 6);
+  },
+);
+
+Deno.test("RttEstimator.resetBackoff() ends the backoff without a sample", opts, () => {
+  const rtt = new RttEstimator({ minRtoMs: 1 });
+  rtt.sample(10);
+  rtt.backoff();
+  rtt.backoff();
+  rtt.resetBackoff();
+  assert.equal(rtt.backoffFactor, 1);
+  assert.equal(rtt.rto, 30);
+  assert.equal(rtt.srtt, 10);
+});
