@@ -39,12 +39,18 @@ export interface DownloadEngineOptions {
   stallMs?: number;
   /** Bad pieces (single source) after which an owner is dropped. @default 2 */
   maxStrikes?: number;
-  /** A block is lost once this many later-requested blocks from the same owner arrived. @default 3 */
+  /**
+   * A block is lost once a block requested this many places later from the same owner arrived
+   * (or, whatever the count, once it is overdue by the RACK reordering window). Doubled for an
+   * owner, up to 64, while a quarter or more of its losses turn out spurious. @default 3
+   */
   lossThreshold?: number;
   /** Emit `need_owners` while fewer live owners than this remain. @default 1 */
   wantOwners?: number;
   /** RTO floor, ms. @default 15 */
   minRtoMs?: number;
+  /** Queueing delay each owner's congestion window aims for, ms (see CongestionWindow). @default 5 */
+  targetDelayMs?: number;
 }
 
 /** Something the driver must act on. */
@@ -73,29 +79,90 @@ interface Outstanding {
   block: number;
   length: number;
   retransmitted: boolean;
+  /** The owner's acked bytes, and the time of its latest answer, when this was requested. */
+  acked: number;
+  ackedAt: number;
 }
+
+/** Recently lost blocks remembered per owner, to recognise late (spuriously lost) arrivals. */
+const LOST_MEMORY = 1024;
+/** Cap on an owner's adaptive loss threshold. */
+const MAX_LOSS_THRESHOLD = 64;
 
 class OwnerState {
   readonly key: string;
   readonly rtt: RttEstimator;
   readonly cwnd: CongestionWindow;
   inFlight = 0;
+  /** Requests in flight by block id, in request (seq) order. */
   readonly outstanding = new Map<number, Outstanding>();
   seq = 0;
+  /** Highest seq answered unambiguously (never re-requested), and that block's RTT: RACK's clock. */
+  rackSeq = -1;
+  rackRtt = 0;
+  /** Reordering tolerance: widened when many losses turn out spurious, narrowed when few do. */
+  reorderMult = 1;
+  lossThreshold: number;
+  readonly baseLossThreshold: number;
+  /** Losses declared, and those that turned out spurious, recently (halved every 64). */
+  declared = 0;
+  spurious = 0;
+  lastWiden = -Infinity;
+  /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
+  readonly lost = new Set<number>();
   rangeNext = 0;
   rangeEnd = 0;
   readonly pieces = new Set<number>();
   strikes = 0;
   lastProgress: number;
+  /** When a requested block last arrived: the RTO counts from here or the oldest request. */
+  lastAck = -Infinity;
+  /** Bytes of requested blocks that arrived (for delivery-rate samples). */
+  acked = 0;
   delivered = 0;
   received = 0;
   alive = true;
 
-  constructor(key: string, blockSize: number, maxInFlight: number, minRtoMs: number, now: number) {
+  constructor(
+    key: string,
+    blockSize: number,
+    options: {
+      maxInFlight: number;
+      minRtoMs: number;
+      lossThreshold: number;
+      targetDelayMs: number;
+    },
+    now: number,
+  ) {
     this.key = key;
-    this.rtt = new RttEstimator({ minRtoMs });
-    this.cwnd = new CongestionWindow({ blockSize, max: maxInFlight });
+    this.rtt = new RttEstimator({ minRtoMs: options.minRtoMs });
+    this.cwnd = new CongestionWindow({
+      blockSize,
+      max: options.maxInFlight,
+      targetDelayMs: options.targetDelayMs,
+    });
+    this.lossThreshold = this.baseLossThreshold = options.lossThreshold;
     this.lastProgress = now;
+  }
+
+  /** How much later than the latest answered block's RTT a block may arrive before it is lost. */
+  get reorderWindow(): number {
+    const base = Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : this.rtt.srtt;
+    return Math.min(Math.max(this.rtt.srtt, 1), this.reorderMult * Math.max(base / 4, 1));
+  }
+
+  /**
+   * When the retransmission timer fires: an RTO after the oldest request or the latest answer,
+   * whichever is later (RFC 6298 5.3 restarts the timer on every acknowledgement), so it only
+   * fires when the owner stopped answering; losses amid answers are RACK's job.
+   */
+  rtoDeadline(first: Outstanding): number {
+    return Math.max(first.sentAt, this.lastAck) + this.rtt.rto;
+  }
+
+  /** When an outstanding block requested before the latest answered one counts as lost (RACK). */
+  lossDeadline(out: Outstanding): number {
+    return out.sentAt + this.rackRtt + this.reorderWindow;
   }
 }
 
@@ -142,6 +209,8 @@ export interface EngineStats {
   duplicateBlocks: number;
   strayBlocks: number;
   retransmits: number;
+  /** Blocks declared lost that arrived after all (reordering, not loss). */
+  spuriousRetransmits: number;
   badPieces: number;
   timeouts: number;
 }
@@ -171,12 +240,14 @@ export class DownloadEngine {
   readonly #lossThreshold: number;
   readonly #wantOwners: number;
   readonly #minRtoMs: number;
+  readonly #targetDelayMs: number;
   readonly stats: EngineStats = {
     verifiedBytes: 0,
     receivedBytes: 0,
     duplicateBlocks: 0,
     strayBlocks: 0,
     retransmits: 0,
+    spuriousRetransmits: 0,
     badPieces: 0,
     timeouts: 0,
   };
@@ -202,6 +273,7 @@ export class DownloadEngine {
     this.#lossThreshold = options.lossThreshold ?? 3;
     this.#wantOwners = options.wantOwners ?? 1;
     this.#minRtoMs = options.minRtoMs ?? 15;
+    this.#targetDelayMs = options.targetDelayMs ?? 5;
     let resumed = 0;
     for (const p of options.verifiedPieces ?? []) {
       if (p >= 0 && p < this.layout.pieceCount && !this.verified[p]) {
@@ -247,7 +319,12 @@ export class DownloadEngine {
     if (this.#banned.has(key)) return false;
     const existing = this.#owners.get(key);
     if (existing?.alive) return false;
-    const o = new OwnerState(key, this.layout.blockSize, this.#maxInFlight, this.#minRtoMs, now);
+    const o = new OwnerState(key, this.layout.blockSize, {
+      maxInFlight: this.#maxInFlight,
+      minRtoMs: this.#minRtoMs,
+      lossThreshold: this.#lossThreshold,
+      targetDelayMs: this.#targetDelayMs,
+    }, now);
     if (existing) o.delivered = existing.delivered;
     this.#owners.delete(key);
     this.#owners.set(key, o);
@@ -319,16 +396,52 @@ export class DownloadEngine {
     const piece = Math.floor(id / bpp);
     const block = id - piece * bpp;
     const out = o.outstanding.get(id);
+    if (o.lost.has(id)) {
+      o.lost.delete(id);
+      // Declared lost, yet here it is: the first request's answer, unless a re-request to this
+      // owner could have been answered already
+      if (o.rtt.hasSample && (!out || now - out.sentAt < o.rtt.minRtt / 2)) {
+        this.#spuriousLoss(o, now);
+      }
+    }
     if (out) {
+      // The owner answers: the next timeout starts from a fresh RTO (QUIC resets its PTO backoff
+      // on any acknowledgement; Karn's rule still keeps ambiguous answers out of the RTT)
+      const lastAck = o.lastAck;
+      o.lastAck = now;
+      o.acked += len;
+      o.rtt.resetBackoff();
       o.outstanding.delete(id);
       o.inFlight -= out.length;
       this.#totalInFlight -= out.length;
-      if (!out.retransmitted) o.rtt.sample(now - out.sentAt);
-      o.cwnd.onAck(len);
-      this.#detectLoss(o, out.seq, now);
+      if (out.retransmitted) {
+        // Ambiguous (Karn): no RTT sample, and its new seq must not declare older requests lost.
+        // Without any sample yet, the time since the latest request is the best there is (a
+        // lower bound); otherwise a lossy start keeps the 250 ms initial RTO for seconds
+        if (!o.rtt.hasSample) o.rtt.sample(now - out.sentAt);
+        o.cwnd.onAck(len);
+      } else {
+        const rtt = now - out.sentAt;
+        o.rtt.sample(rtt);
+        // Delivery rate over this request's round trip, as BBR samples it
+        const interval = now - out.ackedAt;
+        o.cwnd.onAck(len, {
+          queueMs: o.rtt.queueDelay,
+          minRttMs: o.rtt.minRtt,
+          ...(interval > 0 && lastAck !== -Infinity
+            ? { rate: (o.acked - out.acked) / interval, now }
+            : {}),
+        });
+        if (out.seq > o.rackSeq) {
+          o.rackSeq = out.seq;
+          o.rackRtt = rtt;
+        }
+        this.#detectLoss(o, now);
+      }
     }
     const ap = this.#active.get(piece);
-    if (!ap || ap.received[block]) {
+    if (!ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
+      // Already have it, or a late block for a piece now re-fetched from one other owner only
       this.stats.duplicateBlocks++;
       return;
     }
@@ -365,21 +478,29 @@ export class DownloadEngine {
     this.#releaseBuffers();
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
-      if (now - o.lastProgress >= this.#stallMs) {
+      // Same expression as in pollTimeout(), so a deadline it reports is always met here
+      if (o.lastProgress + this.#stallMs <= now) {
         this.#drop(o, `sent nothing for ${Math.round(now - o.lastProgress)} ms`, now);
         continue;
       }
-      const rto = o.rtt.rto;
-      let fired = false;
-      for (const [id, out] of o.outstanding) {
-        if (out.sentAt + rto > now) break;
-        this.#lose(o, id, out);
-        fired = true;
-      }
-      if (fired) {
+      this.#detectLoss(o, now);
+      const first = o.outstanding.values().next().value;
+      if (first && o.rtoDeadline(first) <= now) {
+        // Everything requested an RTO ago or earlier is lost; this includes `first`
+        const rto = o.rtt.rto;
+        for (const [id, out] of o.outstanding) {
+          if (out.sentAt + rto > now) break;
+          this.#lose(o, id, out);
+        }
         this.stats.timeouts++;
-        o.cwnd.onTimeout(now);
+        // The first timeout halves; one after another (no answer since) collapses the window
+        o.cwnd.onTimeout(now, o.rtt.backoffFactor > 1);
         o.rtt.backoff();
+        // An owner that stopped answering gives its unstarted range and its pieces back at once,
+        // rather than holding them until the others run out of work or it is dropped; what it
+        // still has outstanding stays requested
+        this.#releaseRange(o);
+        this.#releasePieces(o);
       }
     }
   }
@@ -390,7 +511,8 @@ export class DownloadEngine {
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       const first = o.outstanding.values().next().value as Outstanding;
-      const d = Math.min(first.sentAt + o.rtt.rto, o.lastProgress + this.#stallMs);
+      let d = Math.min(o.rtoDeadline(first), o.lastProgress + this.#stallMs);
+      if (first.seq < o.rackSeq) d = Math.min(d, o.lossDeadline(first));
       if (t === undefined || d < t) t = d;
     }
     return t;
@@ -445,6 +567,7 @@ export class DownloadEngine {
         if (duplicate ? ap.requested[b] !== 1 : ap.requested[b] !== 0) continue;
         const id = ap.index * this.layout.blocksPerPiece + b;
         if (o.outstanding.has(id)) continue;
+        if (duplicate && !this.#sooner(o, id, now)) continue;
         const len = this.layout.blockLength(ap.index, b);
         this.#request(o, ap, b, id, len, now, ranges);
         left -= len;
@@ -481,7 +604,10 @@ export class DownloadEngine {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       if (ap.owner === o.key || ap.scanFrom >= ap.blockCount || ap.exclusive) continue;
       const holder = ap.owner === undefined ? undefined : this.#owners.get(ap.owner);
-      if (holder && holder.cwnd.cwnd - holder.inFlight >= this.layout.blockSize) continue;
+      if (
+        holder && holder.rtt.backoffFactor === 1 &&
+        holder.cwnd.cwnd - holder.inFlight >= this.layout.blockSize
+      ) continue; // it has room, and is answering
       if (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap)) continue;
       this.#adopt(o, ap);
       take(ap, false);
@@ -507,7 +633,11 @@ export class DownloadEngine {
     now: number,
     ranges: ByteRange[],
   ): void {
-    if (o.outstanding.size === 0) o.lastProgress = Math.max(o.lastProgress, now);
+    // An owner that was idle for want of work starts its stall clock now; one whose requests all
+    // timed out (backed off, no answer since) keeps it running, or it would never stall
+    if (o.outstanding.size === 0 && o.rtt.backoffFactor === 1) {
+      o.lastProgress = Math.max(o.lastProgress, now);
+    }
     const retransmitted = ap.retransmitted[b] === 1 || ap.requested[b]! > 0;
     ap.requested[b]!++;
     o.outstanding.set(id, {
@@ -517,6 +647,8 @@ export class DownloadEngine {
       block: b,
       length: len,
       retransmitted,
+      acked: o.acked,
+      ackedAt: o.lastAck === -Infinity ? now : o.lastAck,
     });
     o.inFlight += len;
     this.#totalInFlight += len;
@@ -537,6 +669,25 @@ export class DownloadEngine {
     if (ap.owner !== undefined) this.#owners.get(ap.owner)?.pieces.delete(ap.index);
     ap.owner = o.key;
     o.pieces.add(ap.index);
+  }
+
+  /**
+   * Endgame: is block `id`, outstanding at another owner, worth asking `o` for too? Only when `o`
+   * would deliver it clearly sooner (by a quarter of its RTT) than the owner it waits on is
+   * expected to (its request time plus that owner's SRTT). Duplicates cost an owner's bandwidth,
+   * as there is no cancel: two equal owners never duplicate, a slow or queued-up one is bypassed,
+   * and blocks lost on the way are left to loss detection, which re-requests them anyway.
+   */
+  #sooner(o: OwnerState, id: number, now: number): boolean {
+    if (!o.rtt.hasSample) return false;
+    for (const x of this.#owners.values()) {
+      if (x === o) continue;
+      const out = x.outstanding.get(id);
+      if (!out) continue;
+      const expected = out.sentAt + (x.rtt.hasSample ? x.rtt.srtt : x.rtt.rto);
+      return now + 1.25 * o.rtt.srtt < expected;
+    }
+    return false;
   }
 
   #someoneElseCanTake(ap: ActivePiece): boolean {
@@ -608,13 +759,33 @@ export class DownloadEngine {
     return ap;
   }
 
-  #detectLoss(o: OwnerState, seq: number, now: number): void {
-    const limit = seq - this.#lossThreshold;
+  /**
+   * Declares lost what was requested before the latest unambiguous answer and is overdue, by
+   * count (the owner's loss threshold) or by time (RACK, RFC 8985: its RTT plus a reordering
+   * window). Outstanding requests are in seq order, and both tests get easier for older ones.
+   */
+  #detectLoss(o: OwnerState, now: number): void {
     for (const [id, out] of o.outstanding) {
-      if (out.seq >= limit) break;
+      if (out.seq >= o.rackSeq) break;
+      if (o.rackSeq - out.seq <= o.lossThreshold && now < o.lossDeadline(out)) break;
       this.#lose(o, id, out);
       o.cwnd.onLoss(out.sentAt, now);
     }
+  }
+
+  /**
+   * A block declared lost arrived after all. When that is a large share of the losses (a
+   * reordering path), tolerate more reordering from this owner, at most once per RTT; when the
+   * losses are real (a lossy path), waiting longer would only stall the window, and the odd
+   * duplicate is cheaper.
+   */
+  #spuriousLoss(o: OwnerState, now: number): void {
+    this.stats.spuriousRetransmits++;
+    o.spurious++;
+    if (o.declared < 8 || o.spurious * 4 < o.declared || now < o.lastWiden + o.rtt.srtt) return;
+    o.lastWiden = now;
+    o.reorderMult = Math.min(o.reorderMult + 1, 16);
+    o.lossThreshold = Math.min(o.lossThreshold * 2, MAX_LOSS_THRESHOLD);
   }
 
   #lose(o: OwnerState, id: number, out: Outstanding): void {
@@ -622,6 +793,17 @@ export class DownloadEngine {
     o.inFlight -= out.length;
     this.#totalInFlight -= out.length;
     this.stats.retransmits++;
+    o.lost.delete(id);
+    o.lost.add(id);
+    if (o.lost.size > LOST_MEMORY) o.lost.delete(o.lost.values().next().value!);
+    if (++o.declared >= 64) {
+      if (o.spurious * 20 < o.declared) {
+        o.reorderMult = Math.max(1, o.reorderMult - 1);
+        o.lossThreshold = Math.max(o.baseLossThreshold, o.lossThreshold / 2);
+      }
+      o.declared /= 2;
+      o.spurious /= 2;
+    }
     const ap = this.#active.get(out.piece);
     if (!ap || ap.received[out.block]) return;
     if (ap.requested[out.block]! > 0) ap.requested[out.block]!--;
@@ -679,6 +861,7 @@ export class DownloadEngine {
     this.stats.badPieces++;
     if (ap.owner !== undefined) this.#owners.get(ap.owner)?.pieces.delete(ap.index);
     ap.owner = undefined;
+    this.#forgetRequests(ap);
     for (const s of sources) ap.avoid.add(s);
     ap.reset();
     ap.exclusive = true;
@@ -688,6 +871,21 @@ export class DownloadEngine {
       if (o && o.alive && ++o.strikes >= this.#maxStrikes) {
         this.#banned.add(o.key);
         this.#drop(o, `sent ${o.strikes} pieces that failed verification`, now);
+      }
+    }
+  }
+
+  /** Forgets every outstanding request for blocks of `ap` (it starts over). */
+  #forgetRequests(ap: ActivePiece): void {
+    const first = ap.index * this.layout.blocksPerPiece;
+    for (const o of this.#owners.values()) {
+      if (o.outstanding.size === 0) continue;
+      for (let b = 0; b < ap.blockCount; b++) {
+        const out = o.outstanding.get(first + b);
+        if (!out) continue;
+        o.outstanding.delete(first + b);
+        o.inFlight -= out.length;
+        this.#totalInFlight -= out.length;
       }
     }
   }
@@ -704,16 +902,25 @@ export class DownloadEngine {
       }
     }
     o.inFlight = 0;
+    this.#releasePieces(o);
+    this.#releaseRange(o);
+    this.#events.push({ kind: "owner_dropped", owner: o.key, reason });
+    const live = this.liveOwners.length;
+    if (live < this.#wantOwners && !this.done) this.#events.push({ kind: "need_owners", live });
+  }
+
+  /** Orphans the owner's pieces: the others adopt them before starting new ones. */
+  #releasePieces(o: OwnerState): void {
     for (const p of o.pieces) {
       const ap = this.#active.get(p);
       if (ap) ap.owner = undefined;
     }
     o.pieces.clear();
+  }
+
+  #releaseRange(o: OwnerState): void {
     if (o.rangeNext < o.rangeEnd) this.#freeRanges.push([o.rangeNext, o.rangeEnd]);
     o.rangeNext = o.rangeEnd = 0;
-    this.#events.push({ kind: "owner_dropped", owner: o.key, reason });
-    const live = this.liveOwners.length;
-    if (live < this.#wantOwners && !this.done) this.#events.push({ kind: "need_owners", live });
   }
 
   #checkDone(): void {
