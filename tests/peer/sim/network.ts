@@ -340,7 +340,7 @@ export interface DriveOptions {
   /** Where verified pieces are written, at their offset. */
   output?: Uint8Array;
   /** Called for every verified piece (for files too large to hold). */
-  onPiece?: (index: number, offset: number, data: Uint8Array) => void;
+  onPiece?: (index: number, offset: number, data: Uint8Array, now: number) => void;
   /** Owners a tracker re-query returns when the engine emits `need_owners`. @default [] */
   reserve?: string[];
   /** How long the tracker re-query takes, ms. @default 50 */
@@ -373,6 +373,8 @@ export interface DriveReport {
   badPieces: { index: number; owners: string[] }[];
   dropped: { owner: string; reason: string; at: number }[];
   needOwners: number;
+  /** Virtual time from 95 % of the bytes verified to done (the endgame), ms. */
+  tailMs: number;
   /** handleTimeout calls whose next deadline was not in the future (re-fired at once). */
   immediateTimeouts: number;
   engine: EngineStats;
@@ -401,11 +403,13 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
     dropped: [],
     needOwners: 0,
     immediateTimeouts: 0,
+    tailMs: 0,
     engine: engine.stats,
     net: net.stats,
   };
   const written = new Uint8Array(engine.layout.pieceCount);
   let done = false;
+  let at95: number | undefined;
 
   const flush = (): void => {
     for (let t = engine.pollTransmit(net.now); t; t = engine.pollTransmit(net.now)) {
@@ -420,8 +424,11 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
           if (written[ev.index]) throw new Error(`Engine emitted piece ${ev.index} twice`);
           written[ev.index] = 1;
           report.pieces++;
+          if (at95 === undefined && engine.stats.verifiedBytes >= 0.95 * engine.layout.size) {
+            at95 = net.now;
+          }
           options.output?.set(ev.data, ev.offset);
-          options.onPiece?.(ev.index, ev.offset, ev.data);
+          options.onPiece?.(ev.index, ev.offset, ev.data, net.now);
           break;
         case "bad_piece":
           report.badPieces.push({ index: ev.index, owners: ev.owners });
@@ -494,6 +501,7 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
   }
   if (done) report.outcome = "done";
   report.timeMs = net.now;
+  report.tailMs = net.now - (at95 ?? net.now);
   return report;
 }
 
@@ -506,5 +514,6 @@ export function summary(name: string, size: number, r: DriveReport): string {
     `lost ${n.requestsLost}/${n.requestsSent} requests (${n.blocksUnrequested} blocks) and ` +
     `${n.blocksLost}/${n.blocksSent} blocks; ${e.retransmits} retransmits ` +
     `(${e.spuriousRetransmits} spurious), ${e.timeouts} timeouts, ` +
-    `${e.duplicateBlocks} duplicate blocks (${n.duplicated} duplicated by the network)`;
+    `${e.duplicateBlocks} duplicate blocks (${n.duplicated} duplicated by the network), ` +
+    `last 5 % in ${r.tailMs.toFixed(0)} ms`;
 }
