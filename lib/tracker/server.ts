@@ -1,0 +1,229 @@
+/**
+ * The tracker server: a {@link Registry} driven by one UDP socket and one timer.
+ * @module
+ */
+import { type PeerAddress } from "../wire/address.ts";
+import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { type TrackerLimits } from "./limits.ts";
+import { LogFile } from "./log_file.ts";
+import { Registry, type RegistryCounters } from "./registry.ts";
+import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
+
+/** Options for {@link startTracker}. */
+export interface TrackerOptions {
+  /** Address to bind. @default "127.0.0.1" */
+  hostname?: string;
+  /** UDP port; 0 picks a free one. @default 6969 */
+  port?: number;
+  /** Heartbeat interval T in ms, told to peers in every REGISTER reply. @default 30000 */
+  intervalMs?: number;
+  /** A peer silent for longer than T × (1 + grace) is evicted with its files. @default 0.5 */
+  grace?: number;
+  /** N: owners in a NEED reply, 1..16. @default 8 */
+  maxOwners?: number;
+  /** Directory of `tracker.log`; undefined writes no file. @default undefined */
+  logDir?: string;
+  /** Receives every log line (without timestamp), e.g. for the console. */
+  log?: (line: string) => void;
+  /** Limits; missing ones take the defaults of docs/TRACKER.md. */
+  limits?: Partial<TrackerLimits>;
+  /** How often the cookie key rotates in ms. @default max(2 × T, T × (1 + grace)) */
+  cookieEpochMs?: number;
+  /** Time constant of the upload-rate EWMA in ms. @default 60000 */
+  rateTauMs?: number;
+}
+
+/** Counters of a running tracker. */
+export interface TrackerCounters extends RegistryCounters {
+  /** Replies the socket failed to send. */
+  sendErrors: number;
+  /** Exceptions caught in the receive loop (bugs; the loop keeps serving). */
+  handlerErrors: number;
+  /** Registered peers now. */
+  peers: number;
+  /** Content ids with at least one owner now. */
+  files: number;
+}
+
+/** A tracker serving on a UDP socket. `await using` closes it. */
+export interface RunningTracker extends AsyncDisposable {
+  /** The bound address (with the real port when started with port 0). */
+  readonly address: PeerAddress;
+  /** The bound address as a `Deno.NetAddr`, ready for `TrackerClient`. */
+  readonly localAddr: Deno.NetAddr;
+  /** Path of the log file, when there is one. */
+  readonly logPath: string | undefined;
+  /** A snapshot of the counters. */
+  readonly counters: TrackerCounters;
+  /** Datagrams that failed to decode (dropped). */
+  readonly malformed: number;
+  /** Registered peers now. */
+  readonly peerCount: number;
+  /** Stops serving, flushes the log and closes the socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+class Tracker implements RunningTracker {
+  readonly #endpoint: UdpEndpoint;
+  readonly #registry: Registry;
+  readonly #logFile: LogFile | undefined;
+  readonly #log: ((line: string) => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #closing: Promise<void> | undefined;
+  #handlerErrors = 0;
+
+  constructor(
+    endpoint: UdpEndpoint,
+    registry: Registry,
+    logFile: LogFile | undefined,
+    log: ((line: string) => void) | undefined,
+  ) {
+    this.#endpoint = endpoint;
+    this.#registry = registry;
+    this.#logFile = logFile;
+    this.#log = log;
+    endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
+    this.#arm();
+  }
+
+  get address(): PeerAddress {
+    return this.#endpoint.address;
+  }
+
+  get localAddr(): Deno.NetAddr {
+    return this.#endpoint.localAddr;
+  }
+
+  get logPath(): string | undefined {
+    return this.#logFile?.path;
+  }
+
+  get counters(): TrackerCounters {
+    return {
+      ...this.#registry.counters,
+      sendErrors: this.#endpoint.sendErrors,
+      handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
+      peers: this.#registry.peerCount,
+      files: this.#registry.fileCount,
+    };
+  }
+
+  get malformed(): number {
+    return this.#registry.counters.malformed;
+  }
+
+  get peerCount(): number {
+    return this.#registry.peerCount;
+  }
+
+  line(text: string): void {
+    this.#logFile?.write(text);
+    this.#log?.(text);
+  }
+
+  #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
+    const now = performance.now();
+    let reply: Uint8Array | undefined;
+    try {
+      reply = this.#registry.handleDatagram(bytes, from, now);
+    } catch (e) {
+      // A bug, not bad input (the registry drops bad input): count it and keep serving.
+      this.#handlerErrors++;
+      this.line(`internal error handling a datagram from ${from.hostname}:${from.port}: ${e}`);
+    }
+    if (reply !== undefined) this.#endpoint.send(reply, from);
+    this.#drainEvents();
+    if (this.#registry.pollTimeout() < this.#timerAt) this.#arm();
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#closing) return;
+    this.#registry.handleTimeout(performance.now());
+    this.#drainEvents();
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#closing) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const at = this.#registry.pollTimeout();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  #drainEvents(): void {
+    for (let e = this.#registry.pollEvent(); e !== undefined; e = this.#registry.pollEvent()) {
+      this.line(formatEvent(e as TrackerEvent));
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      await this.#endpoint.close();
+      this.#drainEvents();
+      const c = this.#registry.counters;
+      this.line(
+        `tracker stopped: ${this.#registry.peerCount} peer(s) registered, ${c.received} datagram(s) handled, ${c.malformed} malformed`,
+      );
+      this.#logFile?.close();
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts a tracker on a UDP socket.
+ *
+ * @param options address, timing, N, limits and logging
+ * @returns the running tracker; `await using` closes it
+ * @throws {Deno.errors.AddrInUse} when the port is taken
+ * @throws {RangeError} an option is out of range
+ *
+ * @example A tracker on a free port
+ * ```ts
+ * import { startTracker } from "./server.ts";
+ * await using tracker = await startTracker({ port: 0 });
+ * console.log(tracker.localAddr.port);
+ * ```
+ */
+export function startTracker(options: TrackerOptions = {}): Promise<RunningTracker> {
+  const now = performance.now();
+  const logging = options.logDir !== undefined || options.log !== undefined;
+  const registry = new Registry({
+    now,
+    ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    ...(options.grace !== undefined ? { grace: options.grace } : {}),
+    ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+    ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+    events: logging,
+  });
+  const logFile = options.logDir !== undefined ? LogFile.open(options.logDir) : undefined;
+  let endpoint: UdpEndpoint;
+  try {
+    endpoint = UdpEndpoint.open({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 6969,
+    });
+  } catch (e) {
+    logFile?.close();
+    return Promise.reject(e);
+  }
+  const tracker = new Tracker(endpoint, registry, logFile, options.log);
+  const a = endpoint.localAddr;
+  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+  tracker.line(
+    `tracker started on ${host}:${a.port}: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
+  );
+  return Promise.resolve(tracker);
+}

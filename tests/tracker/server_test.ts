@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { encodeMessage } from "../../lib/wire/codec.ts";
+import { ErrorCode } from "../../lib/wire/messages.ts";
+import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { startTracker } from "../../lib/tracker/server.ts";
+import { TrackerClient } from "../../lib/tracker/client.ts";
+import { TrackerError, TrackerErrorCode } from "../../lib/tracker/tracker_error.ts";
+import { waitUntil, withTimeout } from "../_harness/wait.ts";
+import { cid } from "./_registry_harness.ts";
+
+const FAST = { initialMs: 50, attempts: 6 };
+
+Deno.test("startTracker() serves 50 clients that register, own, need and exit", async () => {
+  await using tracker = await startTracker({ port: 0, intervalMs: 5000, maxOwners: 8 });
+  const clients: TrackerClient[] = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      clients.push(
+        await TrackerClient.connect({
+          tracker: tracker.localAddr,
+          nodeId: `peer-${i}`,
+          retry: FAST,
+        }),
+      );
+    }
+    const infos = await withTimeout(Promise.all(clients.map((c) => c.start())), 10_000, "register");
+    assert.ok(infos.every((i) => i.intervalMs === 5000 && i.evictAfterMs === 7500));
+    assert.equal(tracker.peerCount, 50);
+    // Every client shares one file of its own and the "common" file.
+    await withTimeout(
+      Promise.all(clients.flatMap((c, i) => [
+        c.own({ name: `own-${i}.bin`, size: 1000 + i, contentId: cid(1000 + i) }),
+        c.own({ name: "common.bin", size: 5, contentId: cid(1) }),
+      ])),
+      10_000,
+      "own",
+    );
+    assert.equal(tracker.counters.files, 51);
+    for (let i = 0; i < 50; i++) {
+      const r = await clients[i]!.need({ kind: "name", name: `own-${(i + 1) % 50}.bin` });
+      assert.deepEqual(r.owners.map((o) => o.nodeId), [`peer-${(i + 1) % 50}`]);
+      assert.equal(r.owners[0]!.address.port, clients[(i + 1) % 50]!.localAddr!.port);
+      assert.equal(r.size, 1000 + ((i + 1) % 50));
+    }
+    const common = await clients[0]!.need({ kind: "content", contentId: cid(1) });
+    assert.equal(common.owners.length, 8);
+    assert.ok(!common.owners.some((o) => o.nodeId === "peer-0"), "never the asker");
+    await clients[3]!.update(123_456);
+    const ranked = await clients[0]!.need({ kind: "name", name: "common.bin" }, 3);
+    assert.equal(ranked.owners[0]!.nodeId, "peer-3");
+    assert.ok(ranked.owners[0]!.rate > 0);
+    await Promise.all(clients.map((c) => c.exit()));
+    assert.equal(tracker.peerCount, 0);
+    assert.equal(tracker.counters.files, 0);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
+
+Deno.test("TrackerClient.need() rejects with not_found and a readable message", async () => {
+  await using tracker = await startTracker({ port: 0 });
+  await using c = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "alone" });
+  await c.start();
+  const e = await c.need({ kind: "name", name: "nothing.txt" }).catch((e) => e);
+  assert.ok(e instanceof TrackerError);
+  assert.equal(e.code, ErrorCode.not_found);
+  assert.equal(e.reason, "not_found");
+  assert.match(e.message, /Nobody shares "nothing.txt"/);
+});
+
+Deno.test("TrackerClient rejects with timeout when no tracker answers", async () => {
+  await using silent = UdpEndpoint.open({ port: 0 }); // a bound port that never answers
+  await using c = await TrackerClient.connect({
+    tracker: silent.localAddr,
+    nodeId: "lonely",
+    retry: { initialMs: 20, attempts: 3 },
+  });
+  const t0 = performance.now();
+  const e = await c.start().catch((e) => e);
+  assert.ok(e instanceof TrackerError, String(e));
+  assert.equal(e.code, TrackerErrorCode.timeout);
+  assert.match(e.message, /did not answer REGISTER \(3 attempts/);
+  assert.equal(silent.received, 3, "first send plus two retransmissions");
+  assert.ok(performance.now() - t0 >= 20 + 40);
+});
+
+Deno.test("TrackerClient refuses a node id registered from another address", async () => {
+  await using tracker = await startTracker({ port: 0 });
+  await using a = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "same" });
+  await using b = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "same" });
+  await a.start();
+  const e = await b.start().catch((e) => e);
+  assert.ok(e instanceof TrackerError);
+  assert.equal(e.code, ErrorCode.wrong_address);
+  assert.match(e.message, /registered from 127\.0\.0\.1:\d+/);
+});
+
+Deno.test("TrackerClient heartbeats survive lost datagrams without eviction", async () => {
+  await using tracker = await startTracker({ port: 0, intervalMs: 200, grace: 0.5 });
+  await using endpoint = UdpEndpoint.open({ port: 0 });
+  let sent = 0;
+  // Drop every other REGISTER after the handshake: each heartbeat's first datagram is lost.
+  const client = new TrackerClient({
+    tracker: tracker.localAddr,
+    nodeId: "lossy",
+    send: (bytes, to) => {
+      if (bytes[3] === 0x01 && sent++ >= 2 && sent % 2 === 1) return;
+      endpoint.send(bytes, to);
+    },
+  });
+  endpoint.onDatagram((b, f) => client.handleDatagram(b, f));
+  try {
+    await client.start();
+    await client.own({ name: "f", size: 1, contentId: cid(1) });
+    const evictionsBefore = tracker.counters.evictions;
+    await waitUntil(() => tracker.counters.heartbeats >= 8, 5000, "8 heartbeats");
+    assert.equal(tracker.counters.evictions, evictionsBefore, "never evicted");
+    assert.equal(client.reregistrations, 0);
+    assert.ok(client.retransmits >= 4, `retransmitted lost heartbeats: ${client.retransmits}`);
+    assert.equal(tracker.peerCount, 1);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a restarted tracker sees its peers registered again, with their files, within 2T", async () => {
+  const T = 300;
+  const first = await startTracker({ port: 0, intervalMs: T, grace: 0.5 });
+  const port = first.localAddr.port;
+  const clients: TrackerClient[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const c = await TrackerClient.connect({
+        tracker: first.localAddr,
+        nodeId: `r${i}`,
+        retry: FAST,
+      });
+      clients.push(c);
+      await c.start();
+      await c.own({ name: `file-${i}`, size: 10, contentId: cid(i) });
+    }
+    assert.equal(first.peerCount, 5);
+    await first.close();
+    const restartedAt = performance.now();
+    await using second = await startTracker({ port, intervalMs: T, grace: 0.5 });
+    await waitUntil(
+      () => second.peerCount === 5 && second.counters.files === 5,
+      2 * T,
+      "peers and files back within 2T",
+      { describe: () => `${second.peerCount} peers, ${second.counters.files} files` },
+    );
+    assert.ok(performance.now() - restartedAt <= 2 * T + 50);
+    const r = await clients[0]!.need({ kind: "name", name: "file-4" });
+    assert.deepEqual(r.owners.map((o) => o.nodeId), ["r4"]);
+    assert.ok(clients.every((c) => c.reregistrations === 1));
+  } finally {
+    await first.close();
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
+
+Deno.test("TrackerClient re-registers and re-OWNs after an eviction, then retries the request", async () => {
+  await using tracker = await startTracker({ port: 0, intervalMs: 100, grace: 0 });
+  await using endpoint = UdpEndpoint.open({ port: 0 });
+  let mute = false;
+  const client = new TrackerClient({
+    tracker: tracker.localAddr,
+    nodeId: "sleepy",
+    send: (bytes, to) => {
+      if (!mute) endpoint.send(bytes, to);
+    },
+    retry: FAST,
+  });
+  endpoint.onDatagram((b, f) => client.handleDatagram(b, f));
+  await using other = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "asker" });
+  try {
+    await client.start();
+    await client.own({ name: "kept", size: 3, contentId: cid(7) });
+    mute = true; // the peer goes silent (suspended laptop): evicted after 100 ms
+    await waitUntil(() => tracker.counters.evictions === 1, 3000, "eviction");
+    mute = false;
+    await client.update(10); // unknown_node → register, re-OWN, retry
+    await other.start();
+    const r = await other.need({ kind: "name", name: "kept" });
+    assert.deepEqual(r.owners.map((o) => o.nodeId), ["sleepy"]);
+    assert.ok(client.reregistrations >= 1);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a running tracker keeps answering valid clients while garbage arrives", async () => {
+  const logDir = await Deno.makeTempDir({ prefix: "tracker_log_" });
+  try {
+    await using tracker = await startTracker({
+      port: 0,
+      logDir,
+      limits: { requestsPerSecond: 1e6, burst: 1e6 },
+    });
+    await using junk = UdpEndpoint.open({ port: 0 });
+    await using c = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "good" });
+    await c.start();
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 50; i++) {
+        const len = rand() % 120;
+        const b = new Uint8Array(len).map(() => rand() & 0xff);
+        if (len > 4 && i % 3 === 0) b.set([0x55, 0x53, 0x01, 1 + (rand() % 9)], 0); // valid header
+        junk.send(b, tracker.localAddr);
+      }
+      // An ERROR-typed datagram and a peer-protocol message: dropped too.
+      junk.send(encodeMessage({ type: "error", txid: 1, code: 1, text: "x" }), tracker.localAddr);
+      await c.own({ name: `f${round}`, size: 1, contentId: cid(round) });
+    }
+    await waitUntil(() => tracker.counters.received >= 1000, 3000, "garbage received");
+    assert.ok(tracker.malformed > 500, `malformed: ${tracker.malformed}`);
+    assert.ok(tracker.counters.unexpected >= 20);
+    assert.equal(tracker.counters.owns, 20);
+    assert.equal(tracker.counters.handlerErrors, 0);
+    await tracker.close();
+    const log = await Deno.readTextFile(`${logDir}/tracker.log`);
+    assert.match(
+      log,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z tracker started on 127\.0\.0\.1:\d+/,
+    );
+    assert.match(log, /Z register good from 127\.0\.0\.1:\d+\n/);
+    assert.match(log, /Z own good "f19" [0-9a-f]{64} 1 bytes\n/);
+    assert.match(log, /Z malformed datagram from 127\.0\.0\.1:\d+: /);
+    const malformedLines = log.split("\n").filter((l) => l.includes("Cannot decode")).length;
+    assert.equal(malformedLines, 1, "logged once per source per minute");
+    assert.match(log, /tracker stopped: /);
+  } finally {
+    await Deno.remove(logDir, { recursive: true });
+  }
+});
+
+Deno.test("startTracker() logs every state change through the log callback", async () => {
+  const lines: string[] = [];
+  await using tracker = await startTracker({ port: 0, log: (l) => lines.push(l) });
+  await using a = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "a" });
+  await using b = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "b" });
+  await a.start();
+  await b.start();
+  await a.own({ name: "x", size: 9, contentId: cid(9) });
+  await a.update(600);
+  await b.need({ kind: "name", name: "x" });
+  await a.exit();
+  await a.exit();
+  const kinds = lines.map((l) => l.split(" ")[0]);
+  assert.deepEqual(kinds, ["tracker", "register", "register", "own", "update", "need", "exit"]);
+  assert.match(lines[5]!, /^need b "x" -> [0-9a-f]{64} owners \[a\]$/);
+});
