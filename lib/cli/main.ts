@@ -119,7 +119,7 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
   if (o.command !== "share") {
     try {
-      await Deno.mkdir(o.out, { recursive: true });
+      await ensureDir(o.out);
     } catch (e) {
       out.error("disk", `Cannot create the output directory ${o.out}: ${classifyError(e).message}`);
       return ExitCode.disk;
@@ -244,6 +244,16 @@ function runMode(
       });
     }
   }
+}
+
+/** Creates `dir` unless it exists (so an existing directory needs no write grant on itself). */
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(dir, { recursive: true });
 }
 
 async function closePeer(peer: Peer, timeoutMs: number, log: (line: string) => void) {
