@@ -21,6 +21,7 @@ import { DownloadEngine } from "./download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
+import { PieceWriter, type PieceVerdict } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
 import { TransferError } from "./transfer_error.ts";
 
@@ -28,6 +29,10 @@ import { TransferError } from "./transfer_error.ts";
 export interface PartStore {
   /** Verified pieces already on disk. */
   readonly verifiedPieces: Iterable<number>;
+  /** The `.part` file, which the piece writer thread opens too. */
+  readonly partPath: string;
+  /** Records a piece the piece writer has verified and written. */
+  markVerified(index: number): void;
   /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
   writePiece(index: number, data: Uint8Array): void;
   /** fsyncs, renames to the final name, returns the final path. */
@@ -43,6 +48,8 @@ export interface SessionContext {
   readonly maxOwners: number;
   /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
   readonly mtu: number;
+  /** Hash and write pieces on a Worker thread instead of the receive loop. */
+  readonly verifyInWorker: boolean;
   need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
   log(line: string): void;
@@ -98,6 +105,7 @@ export class DownloadSession implements DownloadHandle {
   #fetch: ManifestFetch | undefined;
   #engine: DownloadEngine | undefined;
   #part: PartStore | undefined;
+  #writer: PieceWriter | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #progressTimer: ReturnType<typeof setInterval> | undefined;
@@ -274,10 +282,18 @@ export class DownloadSession implements DownloadHandle {
     try {
       const engine = new DownloadEngine({
         manifest,
-        blockSize: BlockLayout.blockSizeFor(manifest.pieceSize, maxDatagram),
+        blockSize: BlockLayout.blockSizeFor(
+          manifest.pieceSize,
+          maxDatagram,
+          maxBlockFor(maxDatagram),
+        ),
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
+        verifyExternally: ctx.verifyInWorker,
       });
+      if (ctx.verifyInWorker) {
+        this.#writer = new PieceWriter(part.partPath, manifest.pieceHashes, (v) => this.#onVerdict(v));
+      }
       void blockSize;
       this.#engine = engine;
       const now = performance.now();
@@ -292,6 +308,8 @@ export class DownloadSession implements DownloadHandle {
       }
       this.#phase = "transfer";
       await this.#untilPhaseDone(now);
+      await this.#writer?.drain();
+      await this.#writer?.close();
       const path = await part.complete();
       this.#part = undefined;
       const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0).map((
@@ -310,6 +328,7 @@ export class DownloadSession implements DownloadHandle {
       await ctx.completed(result, manifest, encoded);
       return result;
     } finally {
+      await this.#writer?.close();
       if (this.#part) await this.#part.close().catch(() => {});
     }
   }
@@ -487,6 +506,9 @@ export class DownloadSession implements DownloadHandle {
         case "piece":
           this.#part!.writePiece(ev.index, ev.data);
           break;
+        case "verify":
+          this.#writer!.submit(ev.index, ev.offset, ev.data);
+          break;
         case "bad_piece":
           this.#ctx.log(
             `piece ${ev.index} failed verification (from ${
@@ -534,6 +556,23 @@ export class DownloadSession implements DownloadHandle {
     let deadline = engine.pollTimeout();
     if (live === 0) deadline = Math.min(deadline ?? Infinity, now + RENEED_MS);
     this.#arm(deadline, (t) => engine.handleTimeout(t));
+  }
+
+  #onVerdict(v: PieceVerdict): void {
+    const engine = this.#engine;
+    if (!engine || this.#failure !== undefined) return;
+    if (v.error) {
+      return this.#fail(
+        new TransferError(
+          "disk",
+          `Cannot write ${this.#name}: ${v.error.message} (${v.error.code}); verified pieces are kept in the .part file for a resume`,
+        ),
+      );
+    }
+    if (v.ok) this.#part!.markVerified(v.index);
+    const now = performance.now();
+    engine.handleVerified(v.index, v.ok, now, v.buffer);
+    this.#pump(now);
   }
 
   #reNeed(now: number): void {
@@ -635,4 +674,10 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
+}
+
+/** Block size cap: env UDPSWARM_MAX_BLOCK (tuning), else the datagram minus its header. */
+function maxBlockFor(maxDatagram: number): number {
+  const env = Deno.env.get("UDPSWARM_MAX_BLOCK");
+  return env ? Number(env) : maxDatagram - BLOCK_DATA_HEADER_SIZE;
 }

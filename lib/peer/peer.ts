@@ -160,6 +160,7 @@ class PeerNode implements Peer {
       outDir: this.#outDir,
       maxOwners: this.#options.maxOwners ?? 4,
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
+      verifyInWorker: this.#options.verifyInWorker ?? Deno.env.get("UDPSWARM_VERIFY") !== "inline",
       need: (want, max) => this.#tracker.need(want, max),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       log: (line) => this.#log(line),
@@ -172,6 +173,8 @@ class PeerNode implements Peer {
         });
         return {
           verifiedPieces: part.verifiedPieces,
+          partPath: part.paths.part,
+          markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
           complete: () => part.complete(),
           close: () => part.close(),
