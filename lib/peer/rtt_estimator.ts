@@ -6,6 +6,11 @@ export interface RttEstimatorOptions {
   minRtoMs?: number;
   /** Upper bound on the RTO, ms. @default 4000 */
   maxRtoMs?: number;
+  /**
+   * Upper bound on what backoff adds: a backed-off RTO stops growing here (but never drops below
+   * the un-backed-off one), so a peer that may be alive keeps being probed. @default Infinity
+   */
+  maxBackoffRtoMs?: number;
 }
 
 /** Samples in the queueing-delay filter: jitter of single samples is not mistaken for a queue. */
@@ -31,11 +36,13 @@ export class RttEstimator {
   readonly #initial: number;
   readonly #min: number;
   readonly #max: number;
+  readonly #maxBackoff: number;
 
   constructor(options: RttEstimatorOptions = {}) {
     this.#initial = options.initialRtoMs ?? 250;
     this.#min = options.minRtoMs ?? 15;
     this.#max = options.maxRtoMs ?? 4000;
+    this.#maxBackoff = options.maxBackoffRtoMs ?? Infinity;
   }
 
   /** True once at least one sample was taken. */
@@ -83,8 +90,23 @@ export class RttEstimator {
   }
 
   /** Current retransmission timeout, ms. */
+  /** The RTO without backoff, ms. */
+  get baseRto(): number {
+    return Math.min(
+      this.#max,
+      Math.max(
+        this.#min,
+        this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial,
+      ),
+    );
+  }
+
   get rto(): number {
-    const base = this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial;
-    return Math.min(this.#max, Math.max(this.#min, base) * this.#backoff);
+    const base = Math.max(
+      this.#min,
+      this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial,
+    );
+    const backedOff = Math.max(base, Math.min(base * this.#backoff, this.#maxBackoff));
+    return Math.min(this.#max, backedOff);
   }
 }

@@ -122,3 +122,31 @@ Deno.test("RttEstimator.resetBackoff() ends the backoff without a sample", opts,
   assert.equal(rtt.rto, 30);
   assert.equal(rtt.srtt, 10);
 });
+
+Deno.test(
+  "RttEstimator stops backing off at maxBackoffRtoMs, but not below the base RTO",
+  opts,
+  () => {
+    const rtt = new RttEstimator({ minRtoMs: 1, maxBackoffRtoMs: 100 });
+    rtt.sample(10); // RTO 30
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      rtt.backoff();
+      seen.push(rtt.rto);
+    }
+    assert.deepEqual(seen, [60, 100, 100, 100]);
+    const far = new RttEstimator({ minRtoMs: 1, maxBackoffRtoMs: 100 });
+    far.sample(200); // RTO 600: above the backoff cap, so backoff adds nothing
+    far.backoff();
+    assert.equal(far.rto, 600);
+  },
+);
+
+Deno.test("RttEstimator.baseRto ignores the backoff", opts, () => {
+  const rtt = new RttEstimator({ minRtoMs: 1 });
+  assert.equal(rtt.baseRto, 250);
+  rtt.sample(10);
+  rtt.backoff();
+  assert.equal(rtt.baseRto, 30);
+  assert.equal(rtt.rto, 60);
+});
