@@ -25,6 +25,8 @@ export interface PeerOptions {
   pieceSize?: number;
   /** Cap on UDP payload size; 0 probes the path. `--mtu 1500` gives 1452-byte payloads on IPv4. @default 0 */
   mtu?: number;
+  /** Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries. @default 0 */
+  maxBlock?: number;
   /** Hash and write downloaded pieces on a Worker thread, off the receive loop. @default true */
   verifyInWorker?: boolean;
   /** Share downloaded files once complete. @default true */

@@ -21,7 +21,7 @@ import { DownloadEngine } from "./download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
-import { PieceWriter, type PieceVerdict } from "./piece_writer.ts";
+import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
 import { TransferError } from "./transfer_error.ts";
 
@@ -50,6 +50,8 @@ export interface SessionContext {
   readonly mtu: number;
   /** Hash and write pieces on a Worker thread instead of the receive loop. */
   readonly verifyInWorker: boolean;
+  /** Cap on data bytes per block (0: as large as the path carries). */
+  readonly maxBlock: number;
   need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
   log(line: string): void;
@@ -250,7 +252,6 @@ export class DownloadSession implements DownloadHandle {
 
     // 1. path MTU
     const maxDatagram = await this.#probePath();
-    const blockSize = BlockLayout.blockSizeFor(1 << 30, maxDatagram);
     // 2. manifest (from a previous run, or from the owners)
     let encoded = await ctx.loadResumeManifest(this.#contentIdHex, name, outDir);
     if (!encoded) encoded = await this.#fetchManifest(maxDatagram);
@@ -285,16 +286,19 @@ export class DownloadSession implements DownloadHandle {
         blockSize: BlockLayout.blockSizeFor(
           manifest.pieceSize,
           maxDatagram,
-          maxBlockFor(maxDatagram),
+          ctx.maxBlock > 0 ? ctx.maxBlock : maxDatagram - BLOCK_DATA_HEADER_SIZE,
         ),
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
       });
       if (ctx.verifyInWorker) {
-        this.#writer = new PieceWriter(part.partPath, manifest.pieceHashes, (v) => this.#onVerdict(v));
+        this.#writer = new PieceWriter(
+          part.partPath,
+          manifest.pieceHashes,
+          (v) => this.#onVerdict(v),
+        );
       }
-      void blockSize;
       this.#engine = engine;
       const now = performance.now();
       for (const owner of this.#addrByOwner.keys()) engine.addOwner(owner, now);
@@ -674,10 +678,4 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-/** Block size cap: env UDPSWARM_MAX_BLOCK (tuning), else the datagram minus its header. */
-function maxBlockFor(maxDatagram: number): number {
-  const env = Deno.env.get("UDPSWARM_MAX_BLOCK");
-  return env ? Number(env) : maxDatagram - BLOCK_DATA_HEADER_SIZE;
 }
