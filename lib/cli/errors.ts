@@ -18,6 +18,18 @@ export function oneLine(message: string): string {
 }
 
 /**
+ * Puts what we tried in front of a reason, unless the reason already says what failed
+ * (messages in this project start with "Cannot …").
+ *
+ * @param action e.g. `Cannot get "a.bin"`
+ * @param reason the underlying one-line message
+ * @returns `action: reason`, or `reason` alone when it starts with "Cannot "
+ */
+export function withAction(action: string, reason: string): string {
+  return /^Cannot /.test(reason) ? reason : `${action}: ${reason}`;
+}
+
+/**
  * Classifies an error. `TransferError`s (and anything else with a string `code` and a
  * non-Deno class) keep their code; Deno file-system errors become `disk`; the rest `failure`.
  *

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Peer, PeerOptions } from "../peer/api.ts";
-import { classifyError } from "./errors.ts";
+import { classifyError, withAction } from "./errors.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
@@ -163,7 +163,7 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
       const f = classifyError(e);
       const code = f.code === "disk" ? "disk" : "tracker";
       log(`start failed code=${f.code} reason=${f.message}`);
-      out.error(code, `Cannot join the swarm at ${o.tracker}: ${f.message}`, {
+      out.error(code, withAction(`Cannot join the swarm at ${o.tracker}`, f.message), {
         exitCode: exitCodeFor(code),
       });
       return exitCodeFor(code);

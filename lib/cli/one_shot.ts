@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { Peer } from "../peer/api.ts";
-import { classifyError } from "./errors.ts";
+import { classifyError, withAction } from "./errors.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
@@ -75,7 +75,7 @@ export async function runShare(options: ShareOptions): Promise<number> {
     } catch (e) {
       const f = classifyError(e);
       const code = f.code === "not_found" ? "missing_file" : f.code;
-      out.error(code, `Cannot share "${path}": ${f.message}`, { path });
+      out.error(code, withAction(`Cannot share "${path}"`, f.message), { path });
       return exitCodeFor(code);
     }
     if (shared === "stop") return ExitCode.ok;
@@ -163,7 +163,7 @@ function fail(options: GetOptions, e: unknown): number {
   const f = classifyError(e);
   options.log(`download failed query=${options.query} code=${f.code} reason=${f.message}`);
   const exitCode = exitCodeFor(f.code);
-  options.out.error(f.code, `Cannot get "${options.query}": ${f.message}`, {
+  options.out.error(f.code, withAction(`Cannot get "${options.query}"`, f.message), {
     query: options.query,
     exitCode,
   });

@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import type { DownloadHandle, DownloadResult, Peer, SharedFile } from "../peer/api.ts";
 import type { PeerAddress } from "../wire/address.ts";
-import { classifyError } from "./errors.ts";
+import { classifyError, withAction } from "./errors.ts";
 import { checkDownloadQuery } from "./names.ts";
 import type { Output } from "./output.ts";
 import { formatBytes, formatProgressLine, formatRate, progressJson } from "./progress.ts";
@@ -259,7 +259,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       );
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, `Cannot send "${file}": ${f.message}`, { file });
+      out.error(f.code, withAction(`Cannot send "${file}"`, f.message), { file });
     }
   };
 
@@ -283,7 +283,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       });
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, `Cannot download "${query}": ${f.message}`, { query });
+      out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query });
       return;
     }
     const settled = handle.done.then(
@@ -305,7 +305,9 @@ export async function runRepl(options: ReplOptions): Promise<number> {
         }
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
-        background(() => out.error(f.code, `Cannot download "${query}": ${f.message}`, { query }));
+        background(() =>
+          out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query })
+        );
       },
     );
     running.set(query, { handle, controller, settled });

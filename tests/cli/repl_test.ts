@@ -172,7 +172,7 @@ Deno.test("runRepl() reports a failed share with the engine's reason", async () 
     assert.deepEqual(events[0], {
       event: "error",
       code: "disk",
-      message: 'Cannot send "a.txt": Cannot read a.txt: EIO',
+      message: "Cannot read a.txt: EIO",
       file: "a.txt",
     });
     assert.deepEqual(events.at(-1), { event: "exit", reason: "end of input" });
