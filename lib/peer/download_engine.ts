@@ -58,7 +58,8 @@ export interface DownloadEngineOptions {
   targetDelayMs?: number;
   /**
    * Hand complete pieces to the driver (`verify` events, answered by `handleVerified`) instead
-   * of hashing them inline, so hashing and writing can run on another thread. @default false
+   * of hashing them inline, so hashing and writing can run on another thread. The driver writes
+   * good pieces itself: no `piece` events are emitted in this mode. @default false
    */
   verifyExternally?: boolean;
 }
@@ -69,7 +70,8 @@ export type EngineEvent =
   | { kind: "piece"; index: number; offset: number; data: Uint8Array }
   /**
    * With `verifyExternally`: a complete piece to hash (and write if good); answer with
-   * `handleVerified`. `data` stays untouched by the engine until then.
+   * `handleVerified`. `data` is a view from offset 0 of the piece buffer, untouched by the engine
+   * until then; the driver may transfer that buffer and hand it back with the verdict.
    */
   | { kind: "verify"; index: number; offset: number; data: Uint8Array }
   /** A piece failed verification and will be fetched again. */
@@ -588,7 +590,12 @@ export class DownloadEngine {
 
   #releaseBuffers(): void {
     if (this.#release.length === 0) return;
-    for (const b of this.#release) if (this.#pool.length < this.#maxActive) this.#pool.push(b);
+    for (const b of this.#release) {
+      // A buffer the driver transferred away (and did not hand back) is detached: skip it
+      if (b.byteLength === this.layout.pieceSize && this.#pool.length < this.#maxActive) {
+        this.#pool.push(b);
+      }
+    }
     this.#release = [];
   }
 
@@ -900,7 +907,9 @@ export class DownloadEngine {
     const ap = this.#active.get(index);
     if (!ap || !ap.verifying) return;
     ap.verifying = false;
-    if (buffer) ap.buffer = buffer;
+    if (buffer && buffer.byteLength === this.layout.pieceSize) ap.buffer = buffer;
+    // Transferred and not handed back: a bad piece needs a buffer to be fetched into again
+    else if (ap.buffer.byteLength === 0) ap.buffer = new Uint8Array(this.layout.pieceSize);
     this.#settlePiece(ap, ok, now);
   }
 
@@ -917,12 +926,15 @@ export class DownloadEngine {
         const owner = this.#owners.get(k);
         if (owner) owner.delivered += bytes;
       }
-      this.#events.push({
-        kind: "piece",
-        index: ap.index,
-        offset: this.layout.pieceOffset(ap.index),
-        data,
-      });
+      // With verifyExternally the driver hashed and wrote it already
+      if (!this.#verifyExternally) {
+        this.#events.push({
+          kind: "piece",
+          index: ap.index,
+          offset: this.layout.pieceOffset(ap.index),
+          data,
+        });
+      }
       this.#release.push(ap.buffer);
       this.#checkDone();
       return;

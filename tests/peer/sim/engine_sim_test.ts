@@ -83,7 +83,11 @@ interface Outcome {
 /** Builds the file, the network and the engine, drives it, and checks the driver's invariants. */
 function run(name: string, s: Setup): Outcome {
   const pieceSize = s.pieceSize ?? 64 * KiB;
-  const bytes = s.content ? undefined : randomBytes(s.size, s.seed);
+  const bytes = s.content instanceof ArraySource
+    ? s.content.bytes
+    : s.content
+    ? undefined
+    : randomBytes(s.size, s.seed);
   const content = s.content ?? new ArraySource(bytes!);
   const manifest = buildManifest(content, pieceSize, s.hashed);
   const net = new SimNetwork({ seed: s.seed });
@@ -302,6 +306,38 @@ Deno.test(
     assert.equal(engine.done, false);
     assert.equal(r.needOwners, 1);
     assert.equal(r.pieces, 0);
+  },
+);
+
+Deno.test(
+  "DownloadEngine lets the driver verify pieces on another thread (verifyExternally)",
+  opts,
+  async (t) => {
+    const size = 2 * MiB + 11;
+    const content = new ArraySource(randomBytes(size, 35));
+    const manifest = buildManifest(content, 64 * KiB);
+    const { report: r, engine, output, bytes } = run("verified by the driver", {
+      seed: 35,
+      size,
+      content,
+      owners: { a: wan(0.05), liar: wan(0.05, { corrupt: 0.05 }), c: wan(0.05) },
+      engine: { verifyExternally: true },
+      drive: {
+        // A worker that takes 3 ms and gets the piece buffer transferred (detached) and back
+        verify: { hashes: manifest.pieceHashes, delayMs: 3, transfer: true },
+      },
+    });
+    await t.step("no piece events, every good verdict written once, the bytes exact", () => {
+      assert.equal(r.outcome, "done");
+      assert.equal(r.pieces, engine.layout.pieceCount);
+      assertExactBytes(output, bytes);
+    });
+    await t.step("bad verdicts count as strikes", () => {
+      assert.ok(r.badPieces.length >= 2);
+      assert.deepEqual(r.dropped.map((d) => [d.owner, d.reason]), [
+        ["liar", "sent 2 pieces that failed verification"],
+      ]);
+    });
   },
 );
 

@@ -72,11 +72,18 @@ export function soak(seed: number): DriveReport {
   const verifiedPieces = Array.from({ length: pieceCount }, (_, i) => i).filter(() =>
     p.next() < 0.2
   );
+  // Sometimes the driver verifies pieces, "on a worker" that takes a while and borrows the buffer
+  const external = p.next() < 0.3;
+  const verify = external
+    ? { hashes: manifest.pieceHashes, delayMs: p.int(0, 5), transfer: p.next() < 0.5 }
+    : undefined;
+  if (verify) described.push(`verified by the driver ${JSON.stringify({ ...verify, hashes: 0 })}`);
   const engine = new DownloadEngine({
     manifest,
     blockSize: BlockLayout.blockSizeFor(pieceSize, 1200),
     verifiedPieces,
     stallMs: 1000,
+    verifyExternally: external,
   });
   const output = new Uint8Array(size);
   for (const v of verifiedPieces) {
@@ -86,7 +93,13 @@ export function soak(seed: number): DriveReport {
     );
   }
   const what = `seed ${seed}, ${size} bytes in pieces of ${pieceSize}, ${described.join("; ")}`;
-  const r = drive(engine, net, { owners, output, maxSteps: 500_000, maxTimeMs: 600_000 });
+  const r = drive(engine, net, {
+    owners,
+    output,
+    maxSteps: 500_000,
+    maxTimeMs: 600_000,
+    ...(verify ? { verify } : {}),
+  });
   assert.equal(r.immediateTimeouts, 0, what);
   if (honest > 0) assert.equal(r.outcome, "done", what);
   else assert.ok(r.outcome === "done" || r.outcome === "no_owners", `${r.outcome}: ${what}`);

@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { createHash } from "node:crypto";
 import type { DownloadEngine, EngineStats, Transmit } from "../../../lib/peer/download_engine.ts";
 import type { ByteRange } from "../../../lib/wire/messages.ts";
 import {
@@ -347,6 +348,12 @@ export interface DriveOptions {
   requeryMs?: number;
   /** Owners that join later: added at virtual time `at`. @default [] */
   joins?: { owner: string; at: number }[];
+  /**
+   * For an engine made with `verifyExternally`: the piece hashes to check `verify` events against,
+   * how long the "worker" takes, and whether the piece buffer is transferred to it (detached) and
+   * handed back with the verdict, as `PieceWriter` does. Good pieces go to `output`/`onPiece`.
+   */
+  verify?: { hashes: Uint8Array; delayMs?: number; transfer?: boolean };
   /** Called for every block request the engine sends. */
   onRequest?: (t: Transmit, now: number) => void;
   /** Give up after this many loop iterations. @default 2_000_000 */
@@ -412,6 +419,9 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
   let at95: number | undefined;
 
   const flush = (): void => {
+    if (at95 === undefined && engine.stats.verifiedBytes >= 0.95 * engine.layout.size) {
+      at95 = net.now;
+    }
     for (let t = engine.pollTransmit(net.now); t; t = engine.pollTransmit(net.now)) {
       report.requests++;
       for (const r of t.ranges) report.requestedBytes += r.length;
@@ -420,13 +430,15 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
     }
     for (let ev = engine.pollEvent(); ev; ev = engine.pollEvent()) {
       switch (ev.kind) {
+        case "verify":
+          if (!verify) throw new Error("Engine emitted verify without verifyExternally");
+          onVerify(ev.index, ev.offset, ev.data);
+          break;
         case "piece":
+          if (verify) throw new Error("Engine emitted piece with verifyExternally");
           if (written[ev.index]) throw new Error(`Engine emitted piece ${ev.index} twice`);
           written[ev.index] = 1;
           report.pieces++;
-          if (at95 === undefined && engine.stats.verifiedBytes >= 0.95 * engine.layout.size) {
-            at95 = net.now;
-          }
           options.output?.set(ev.data, ev.offset);
           options.onPiece?.(ev.index, ev.offset, ev.data, net.now);
           break;
@@ -453,6 +465,30 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
           break;
       }
     }
+  };
+
+  const verify = options.verify;
+  const onVerify = (index: number, offset: number, data: Uint8Array): void => {
+    const digest = createHash("sha256").update(data).digest();
+    const expected = verify!.hashes.subarray(index * 32, index * 32 + 32);
+    const ok = digest.every((b, i) => b === expected[i]);
+    if (ok) {
+      options.output?.set(data, offset);
+      options.onPiece?.(index, offset, data, net.now);
+    }
+    let back: Uint8Array | undefined;
+    if (verify!.transfer) {
+      const moved = structuredClone(data.buffer, { transfer: [data.buffer as ArrayBuffer] });
+      back = new Uint8Array(moved);
+    }
+    net.at(net.now + (verify!.delayMs ?? 0), (now) => {
+      if (ok) {
+        if (written[index]) throw new Error(`Piece ${index} verified twice`);
+        written[index] = 1;
+        report.pieces++;
+      }
+      engine.handleVerified(index, ok, now, back);
+    });
   };
 
   for (const k of options.owners) engine.addOwner(k, net.now);
