@@ -1,0 +1,354 @@
+/**
+ * End-to-end tests of `peer.ts` as real processes on loopback: a tracker process, peers
+ * driven through the prompt over piped stdin, the one-shot `share`/`get` modes with their
+ * exit codes and `--json`, and bad input. Every process gets explicit, narrow permissions;
+ * every wait is bounded; the temporary directory is removed on every path.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import {
+  type ChildProcess,
+  randomFile,
+  sha256File,
+  spawnDeno,
+  spawnProcess,
+  tempDir,
+} from "../_harness/processes.ts";
+import { ExitCode } from "../../lib/cli/exit_codes.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PEER = join(ROOT, "peer.ts");
+const TRACKER = join(ROOT, "tracker.ts");
+const SIZE = 4 * 1024 * 1024 + 12345;
+const WAIT = 30_000;
+
+/**
+ * The piece verifier runs on a Worker, whose module Deno loads with the peer's read grant.
+ * (The peer's other modules are loaded before the grants apply.)
+ */
+const WORKER = join(ROOT, "lib", "peer", "piece_writer_worker.ts");
+
+/** Narrow grants of a peer: loopback network, its own directory, the log directory. */
+function peerPermissions(dir: string, logs: string): string[] {
+  return ["--allow-net=127.0.0.1", `--allow-read=${dir},${WORKER}`, `--allow-write=${dir},${logs}`];
+}
+
+async function startTracker(logs: string): Promise<{ child: ChildProcess; address: string }> {
+  const child = spawnDeno({
+    name: "tracker",
+    entrypoint: TRACKER,
+    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
+    args: ["--host", "127.0.0.1", "--port", "0", "--log-dir", logs, "--interval", "2"],
+  });
+  try {
+    const { match } = await child.waitForLine(/listening on (?:udp:\/\/)?(\S+:\d+)/, WAIT);
+    return { child, address: match[1]! };
+  } catch (e) {
+    await child.close();
+    throw e;
+  }
+}
+
+/** A peer prompt whose stdin the test writes: a FIFO, so the harness reads its output. */
+interface PromptProcess extends AsyncDisposable {
+  child: ChildProcess;
+  /** Writes one line to the prompt. */
+  send(line: string): Promise<void>;
+  /** Closes stdin (end of input). */
+  end(): void;
+}
+
+async function startPrompt(
+  name: string,
+  dir: string,
+  logs: string,
+  args: string[],
+): Promise<PromptProcess> {
+  const fifo = join(dir, `.stdin-${name}`);
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.equal(made.code, 0, "mkfifo");
+  const child = spawnProcess({
+    name,
+    command: "sh",
+    args: [
+      "-c",
+      'exec "$@" < "$0"',
+      fifo,
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      ...peerPermissions(dir, logs),
+      PEER,
+      ...args,
+    ],
+  });
+  // Opening the write end waits for the child to open the read end.
+  const writer = await Deno.open(fifo, { write: true });
+  const encoder = new TextEncoder();
+  let open = true;
+  const end = () => {
+    if (open) writer.close();
+    open = false;
+  };
+  return {
+    child,
+    async send(line) {
+      const bytes = encoder.encode(`${line}\n`);
+      for (let off = 0; off < bytes.length;) off += await writer.write(bytes.subarray(off));
+    },
+    end,
+    async [Symbol.asyncDispose]() {
+      end();
+      await child.close();
+      await Deno.remove(fifo).catch(() => {});
+    },
+  };
+}
+
+function peerProcess(name: string, dir: string, logs: string, args: string[]): ChildProcess {
+  return spawnDeno({ name, entrypoint: PEER, permissions: peerPermissions(dir, logs), args });
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("peer.ts prompt: two peers send, a third downloads, shows status and exits", async () => {
+  await using tmp = await tempDir("udpswarm-cli-prompt-");
+  const logs = join(tmp.path, "logs");
+  const dirs = ["a", "b", "c"].map((k) => join(tmp.path, k));
+  for (const d of [logs, ...dirs]) await Deno.mkdir(d);
+  const [a, b, c] = dirs as [string, string, string];
+  await randomFile(join(a, "big.bin"), SIZE, 7);
+  await Deno.copyFile(join(a, "big.bin"), join(b, "big.bin"));
+  const expected = await sha256File(join(a, "big.bin"));
+
+  const tracker = await startTracker(logs);
+  await using _tracker = tracker.child;
+  const common = ["--tracker", tracker.address, "--log-dir", logs];
+  await using seedA = await startPrompt("seed-a", a, logs, [
+    "--id",
+    "seed-a",
+    "--dir",
+    a,
+    ...common,
+  ]);
+  await using seedB = await startPrompt("seed-b", b, logs, [
+    "--id",
+    "seed-b",
+    "--dir",
+    b,
+    ...common,
+  ]);
+  for (const s of [seedA, seedB]) await s.send("send big.bin");
+  const ids = await Promise.all(
+    [seedA, seedB].map((s) => s.child.waitForLine(/^sharing big\.bin ([0-9a-f]{64})$/, WAIT)),
+  );
+  assert.equal(ids[0]!.match[1], ids[1]!.match[1], "same content, same id");
+
+  await using leech = await startPrompt("leech", c, logs, ["--id", "leech", "--dir", c, ...common]);
+  await leech.send("download big.bin");
+  await leech.child.waitForLine(/^downloading big\.bin in the background$/, WAIT);
+  const done = await leech.child.waitForLine(/^done (\S+) \(.* from (.*)\)$/, WAIT);
+  assert.equal(done.match[1], join(c, "big.bin"));
+  assert.match(done.match[2]!, /seed-[ab]/);
+  assert.equal(await sha256File(join(c, "big.bin")), expected);
+
+  await leech.send("status");
+  await leech.child.waitForLine(/^node leech at 127\.0\.0\.1:\d+, tracker /, WAIT);
+  await leech.send("exit");
+  const status = await leech.child.wait(WAIT);
+  assert.equal(status.code, 0);
+  assert.match(leech.child.output("stdout"), /\nbye$/);
+  assert.equal(leech.child.output("stderr").includes("error:"), false);
+  assert.deepEqual((await listDir(c)).filter((n) => !n.startsWith(".")), ["big.bin"]);
+
+  seedA.end(); // end of input behaves like exit
+  await seedB.send("exit");
+  assert.deepEqual(
+    (await Promise.all([seedA, seedB].map((s) => s.child.wait(WAIT)))).map((s) => s.code),
+    [0, 0],
+  );
+  assert.equal((await tracker.child.close()).code, 0, "the tracker flushes its log and exits");
+  const trackerLog = await Deno.readTextFile(join(logs, "tracker.log"));
+  for (const id of ["leech", "seed-a", "seed-b"]) {
+    assert.match(trackerLog, new RegExp(`\\bexit ${id}\\b`), `tracker.log records EXIT of ${id}`);
+  }
+  const leechLog = await Deno.readTextFile(join(logs, "node-leech.log"));
+  assert.match(leechLog, /Z command download big\.bin\n/);
+  assert.match(leechLog, /Z download complete name=big\.bin .* size=4206649 /);
+  assert.match(leechLog, /Z exit\n$/);
+});
+
+Deno.test("peer.ts share/get: exit codes and --json", async () => {
+  await using tmp = await tempDir("udpswarm-cli-oneshot-");
+  const logs = join(tmp.path, "logs");
+  const [a, b, c] = ["a", "b", "c"].map((k) => join(tmp.path, k)) as [string, string, string];
+  for (const d of [logs, a, b, c]) await Deno.mkdir(d);
+  await randomFile(join(a, "one.bin"), SIZE, 11);
+  await Deno.copyFile(join(a, "one.bin"), join(b, "one.bin"));
+  const expected = await sha256File(join(a, "one.bin"));
+
+  const tracker = await startTracker(logs);
+  await using _tracker = tracker.child;
+  const common = ["--tracker", tracker.address, "--log-dir", logs];
+  await using shareA = peerProcess("share-a", a, logs, [
+    "share",
+    join(a, "one.bin"),
+    "--id",
+    "share-a",
+    "--dir",
+    a,
+    ...common,
+  ]);
+  await using shareB = peerProcess("share-b", b, logs, [
+    "share",
+    join(b, "one.bin"),
+    "--id",
+    "share-b",
+    "--dir",
+    b,
+    "--json",
+    ...common,
+  ]);
+  const text = await shareA.waitForLine(/^sharing one\.bin ([0-9a-f]{64})$/, WAIT);
+  const json = await shareB.waitForLine(/^\{"event":"sharing"/, WAIT);
+  const sharing = JSON.parse(json.line.text);
+  assert.equal(sharing.contentId, text.match[1]);
+  assert.equal(sharing.size, SIZE);
+
+  const get = peerProcess("get", c, logs, [
+    "get",
+    "one.bin",
+    "--out",
+    c,
+    "--id",
+    "getter",
+    "--json",
+    ...common,
+  ]);
+  await using _get = get;
+  assert.equal((await get.wait(WAIT)).code, 0, get.output());
+  assert.equal(get.output("stderr"), "");
+  const events = get.output("stdout").split("\n").map((l) => JSON.parse(l));
+  assert.equal(events[0].event, "ready");
+  const done = events.at(-1);
+  assert.equal(done.event, "done");
+  assert.equal(done.path, join(c, "one.bin"));
+  assert.equal(done.size, SIZE);
+  assert.equal(done.contentId, sharing.contentId);
+  assert.ok(
+    done.owners.length >= 1 &&
+      done.owners.every((o: { nodeId: string }) => /^share-[ab]$/.test(o.nodeId)),
+  );
+  assert.equal(await sha256File(join(c, "one.bin")), expected);
+
+  // The same again: the file exists, so it is refused, unless --overwrite.
+  const again = peerProcess("again", c, logs, ["get", "one.bin", "--out", c, ...common]);
+  await using _again = again;
+  assert.equal((await again.wait(WAIT)).code, ExitCode.exists, again.output());
+  assert.match(again.output("stderr"), /^error: Cannot .*one\.bin.*exists/m);
+  assert.equal(again.output("stdout"), "");
+
+  const byId = peerProcess("by-id", c, logs, [
+    "get",
+    sharing.contentId,
+    "--out",
+    c,
+    "--overwrite",
+    "--quiet",
+    ...common,
+  ]);
+  await using _byId = byId;
+  assert.equal((await byId.wait(WAIT)).code, 0, byId.output());
+  assert.equal(byId.output("stdout"), join(c, "one.bin"));
+  assert.equal(await sha256File(join(c, "one.bin")), expected);
+
+  shareA.kill("SIGINT");
+  shareB.kill("SIGTERM");
+  assert.equal((await shareA.wait(WAIT)).code, 0);
+  assert.equal((await shareB.wait(WAIT)).code, 0);
+  assert.match(shareB.output("stdout"), /\{"event":"exit","reason":"SIGTERM"\}$/);
+  assert.equal((await tracker.child.close()).code, 0, "the tracker flushes its log and exits");
+  const trackerLog = await Deno.readTextFile(join(logs, "tracker.log"));
+  assert.match(trackerLog, /\bexit share-a\b/);
+  assert.match(trackerLog, /\bexit share-b\b/);
+});
+
+Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray files", async (t) => {
+  await using tmp = await tempDir("udpswarm-cli-bad-");
+  const logs = join(tmp.path, "logs");
+  const dir = join(tmp.path, "p");
+  await Deno.mkdir(logs);
+  await Deno.mkdir(dir);
+  const tracker = await startTracker(logs);
+  await using _tracker = tracker.child;
+  const common = ["--tracker", tracker.address, "--log-dir", logs];
+  const before = await listDir(logs);
+
+  const run = async (name: string, args: string[]) => {
+    await using p = peerProcess(name, dir, logs, args);
+    const status = await p.wait(WAIT);
+    return { code: status.code, stdout: p.output("stdout"), stderr: p.output("stderr") };
+  };
+
+  await t.step("an unknown command in the prompt gets a hint, the prompt carries on", async () => {
+    await using p = await startPrompt("prompt", dir, logs, [
+      "--id",
+      "bad-prompt",
+      "--dir",
+      dir,
+      ...common,
+    ]);
+    await p.send("frobnicate the file");
+    await p.child.waitForLine(/^error: Unknown command: "frobnicate" \(commands: send,/, WAIT);
+    await p.send("send");
+    await p.child.waitForLine(/^error: Missing file: usage is send <file>$/, WAIT);
+    await p.send("send nothing-here.bin");
+    await p.child.waitForLine(/^error: Cannot send "nothing-here\.bin": no such file in /, WAIT);
+    await p.send("download ../../etc/passwd");
+    await p.child.waitForLine(
+      /^error: Cannot download "\.\.\/\.\.\/etc\/passwd": .*separator/,
+      WAIT,
+    );
+    p.end();
+    assert.equal((await p.child.wait(WAIT)).code, 0);
+    assert.match(p.child.output("stdout"), /^bye$/m);
+  });
+
+  await t.step("a missing file to share", async () => {
+    const r = await run("missing", ["share", join(dir, "missing.bin"), ...common]);
+    assert.equal(r.code, ExitCode.missingFile);
+    assert.equal(r.stderr, `error: Cannot share "${join(dir, "missing.bin")}": no such file`);
+  });
+
+  await t.step("a bad --tracker value", async () => {
+    const r = await run("bad-tracker", ["get", "x.bin", "--tracker", "127.0.0.1", "--out", dir]);
+    assert.equal(r.code, ExitCode.usage);
+    assert.match(r.stderr, /^error: Cannot parse --tracker "127\.0\.0\.1": the port is missing/);
+  });
+
+  await t.step("a name with ../", async () => {
+    const r = await run("traversal", ["get", "../escape.bin", "--out", dir, ...common]);
+    assert.equal(r.code, ExitCode.badName);
+    assert.match(r.stderr, /^error: Cannot get "\.\.\/escape\.bin": .*path separator$/);
+  });
+
+  await t.step("a name nobody owns", async () => {
+    const r = await run("nobody", ["get", "nobody.bin", "--out", dir, "--quiet", ...common]);
+    assert.equal(r.code, ExitCode.notFound, r.stderr);
+    assert.match(r.stderr, /^error: Cannot (get|download) "nobody\.bin": .+$/);
+    assert.equal(r.stdout, "");
+  });
+
+  await t.step("no stray files", async () => {
+    assert.deepEqual((await listDir(dir)).filter((n) => !n.startsWith(".stdin-")), []);
+    const added = (await listDir(logs)).filter((n) => !before.includes(n));
+    assert.ok(added.every((n) => /^node-.+\.log$/.test(n)), added.join(", "));
+    assert.ok(!(await listDir(tmp.path)).includes("escape.bin"));
+  });
+});
