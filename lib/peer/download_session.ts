@@ -16,14 +16,15 @@ import {
   type OwnersMessage,
 } from "../wire/messages.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
-import { BlockLayout } from "./block_layout.ts";
+import { BlockLayout, DEFAULT_MAX_BLOCK } from "./block_layout.ts";
+import { inFlightBudget } from "./receive_budget.ts";
 import { DownloadEngine } from "./download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
 import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
-import { TransferError } from "./transfer_error.ts";
+import { diskError, TransferError } from "./transfer_error.ts";
 
 /** The on-disk state of a download, as the session needs it. */
 export interface PartStore {
@@ -281,13 +282,15 @@ export class DownloadSession implements DownloadHandle {
     });
     this.#part = part;
     try {
+      const blockSize = BlockLayout.blockSizeFor(
+        manifest.pieceSize,
+        maxDatagram,
+        ctx.maxBlock > 0 ? ctx.maxBlock : DEFAULT_MAX_BLOCK,
+      );
       const engine = new DownloadEngine({
         manifest,
-        blockSize: BlockLayout.blockSizeFor(
-          manifest.pieceSize,
-          maxDatagram,
-          ctx.maxBlock > 0 ? ctx.maxBlock : maxDatagram - BLOCK_DATA_HEADER_SIZE,
-        ),
+        blockSize,
+        maxInFlight: inFlightBudget(blockSize),
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
@@ -670,12 +673,20 @@ export class DownloadSession implements DownloadHandle {
   }
 }
 
+/**
+ * True when `path` exists. A path that cannot be checked (a component is a regular file, no
+ * permission, …) is a {@link TransferError}, not a raw `Deno.errors.*` escaping `done`.
+ */
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    throw diskError(
+      `Cannot save to ${path}`,
+      e,
+      "check that the output directory exists and is writable",
+    );
   }
 }

@@ -8,7 +8,7 @@
 import { SAFE_DATAGRAM } from "../wire/limits.ts";
 
 /** Candidate UDP payload sizes, largest first: 32 KiB blocks, 16 KiB, jumbo, Ethernet v4/v6. */
-export const PROBE_SIZES = [65507, 32784, 16400, 8952, 1472, 1452] as const;
+export const PROBE_SIZES = [32784, 16400, 8952, 1472, 1452] as const;
 
 /** Options for {@link MtuProbe}. */
 export interface MtuProbeOptions {

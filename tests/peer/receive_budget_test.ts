@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import {
+  DEFAULT_RECEIVE_BUFFER,
+  inFlightBudget,
+  truesizeOf,
+} from "../../lib/peer/receive_budget.ts";
+
+Deno.test({
+  name: "inFlightBudget() keeps a burst inside the socket buffer with one datagram of slack",
+  permissions: "none",
+  fn() {
+    for (const block of [1180, 1436, 8936, 16384, 32768, 52429, 65491]) {
+      const budget = inFlightBudget(block);
+      const datagrams = Math.ceil(budget / block);
+      assert.ok(datagrams >= 2, `${block}: at least two blocks in flight`);
+      const charged = (datagrams + 1) * truesizeOf(block + 16);
+      assert.ok(
+        datagrams === 2 || charged <= DEFAULT_RECEIVE_BUFFER,
+        `${block}: ${datagrams} + 1 datagrams are charged ${charged} bytes`,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "inFlightBudget() favours 32 KiB blocks over 52 KiB ones (the buffer holds 6 vs 3)",
+  permissions: "none",
+  fn() {
+    assert.equal(inFlightBudget(32768), 5 * 32768);
+    assert.equal(inFlightBudget(52429), 2 * 52429);
+    assert.ok(inFlightBudget(32768) > inFlightBudget(52429));
+  },
+});
+
+Deno.test({
+  name: "truesizeOf() grows with the datagram and never undercounts its length",
+  permissions: "none",
+  fn() {
+    let last = 0;
+    for (let size = 64; size <= 65507; size += 97) {
+      const t = truesizeOf(size);
+      assert.ok(t >= size, `${size} charged ${t}`);
+      assert.ok(t >= last);
+      last = t;
+    }
+  },
+});
