@@ -7,6 +7,18 @@
  * and drain it with `pollTransmit` (block requests to send), `pollEvent` (verified pieces to
  * write, bad pieces, dropped owners, "need more owners", "done") and `pollTimeout` (when to call
  * `handleTimeout` next).
+ *
+ * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule):
+ * - A block is lost when a block requested after it arrived and it is overdue by that block's
+ *   RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places behind it. Lost
+ *   requests are found the same way. Spurious losses (the block turns up) widen the tolerance
+ *   when they are a large share of an owner's losses.
+ * - The retransmission timer restarts on every answer, so it fires only when an owner went
+ *   silent; backoff ends at any answer, and stays short enough for ~8 probes per `stallMs`.
+ * - The congestion window (CongestionWindow) is steered by queueing delay; losses without a
+ *   queue are random and do not shrink it; a delivery-rate cap bounds shallow buffers.
+ * - An owner that times out gives back its range and pieces; a silent one is dropped after
+ *   `stallMs`; the endgame duplicates a block only where another owner would deliver it sooner.
  * @module
  */
 import { createHash } from "node:crypto";
