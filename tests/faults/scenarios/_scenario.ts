@@ -1,0 +1,241 @@
+/**
+ * Shared pieces of the fault scenarios (issue 7): the real `tracker.ts` and `peer.ts` as child
+ * processes with narrow, explicit permissions, in-process trackers and peers, shared test files,
+ * RSS sampling through /proc, and the `[faults]` result lines that docs/FAULTS.md quotes.
+ *
+ * Every scenario prints one line per measurement on stderr:
+ * `[faults] <scenario> {"key":value,…}`. With `FAULTS_RESULTS=<file>` in the environment the
+ * same objects are appended to that file as JSON lines.
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startPeer } from "../../../lib/peer/peer.ts";
+import type { Peer, PeerOptions } from "../../../lib/peer/api.ts";
+import { type ChildProcess, randomFile, sha256File, spawnDeno } from "../../_harness/processes.ts";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("../../../", import.meta.url));
+/** The piece writer's worker module, which a peer process must be allowed to read. */
+export const WORKER: string = join(ROOT, "lib", "peer", "piece_writer_worker.ts");
+/** `peer.ts` and `tracker.ts`. */
+export const PEER_TS: string = join(ROOT, "peer.ts");
+export const TRACKER_TS: string = join(ROOT, "tracker.ts");
+
+export const MiB = 1024 * 1024;
+
+/** Permissions of a peer process working in `dir` (files, downloads and logs all under it). */
+export function peerPermissions(dir: string, extraRead: string[] = []): string[] {
+  return [
+    "--allow-net=127.0.0.1",
+    `--allow-read=${[dir, WORKER, ...extraRead].join(",")}`,
+    `--allow-write=${dir}`,
+  ];
+}
+
+/** A tracker process. */
+export interface TrackerProcess extends AsyncDisposable {
+  child: ChildProcess;
+  port: number;
+  /** `127.0.0.1:PORT`, for `--tracker`. */
+  address: string;
+  logPath: string;
+}
+
+/**
+ * Starts `tracker.ts` and waits for its `listening on` line.
+ *
+ * @param logDir Where tracker.log goes.
+ * @param args More flags (`--interval 1s`, `--port N`, …). @default `--port 0`
+ */
+export async function spawnTracker(logDir: string, args: string[] = []): Promise<TrackerProcess> {
+  const child = spawnDeno({
+    entrypoint: TRACKER_TS,
+    name: "tracker",
+    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logDir}`, `--allow-write=${logDir}`],
+    args: ["--log-dir", logDir, ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
+  });
+  try {
+    const { match } = await child.waitForLine(/listening on udp:\/\/127\.0\.0\.1:(\d+)/, 15_000);
+    const port = Number(match[1]);
+    return {
+      child,
+      port,
+      address: `127.0.0.1:${port}`,
+      logPath: join(logDir, "tracker.log"),
+      [Symbol.asyncDispose]: async () => void await child.close(),
+    };
+  } catch (e) {
+    await child.close();
+    throw e;
+  }
+}
+
+/**
+ * Starts `peer.ts share FILES` and waits until every file is announced.
+ *
+ * @returns The child and the content id of each file, in order.
+ */
+export async function spawnOwner(options: {
+  dir: string;
+  tracker: string;
+  id: string;
+  files: string[];
+  args?: string[];
+}): Promise<{ child: ChildProcess; contentIds: string[] }> {
+  const child = spawnDeno({
+    entrypoint: PEER_TS,
+    name: options.id,
+    permissions: peerPermissions(options.dir),
+    args: [
+      "share",
+      ...options.files,
+      "--tracker",
+      options.tracker,
+      "--id",
+      options.id,
+      "--dir",
+      options.dir,
+      "--log-dir",
+      join(options.dir, "logs"),
+      "--quiet",
+      ...(options.args ?? []),
+    ],
+  });
+  try {
+    const contentIds: string[] = [];
+    let since = 0;
+    for (let i = 0; i < options.files.length; i++) {
+      const { line, match } = await child.waitForLine(/^sharing \S+ ([0-9a-f]{64})$/, 20_000, {
+        since,
+        stream: "stdout",
+      });
+      since = line.index + 1;
+      contentIds.push(match[1]!);
+    }
+    return { child, contentIds };
+  } catch (e) {
+    await child.close();
+    throw e;
+  }
+}
+
+/** Arguments of `peer.ts get NAME --json` into `out`, with its log under `dir/logs`. */
+export function getArgs(options: {
+  dir: string;
+  out: string;
+  tracker: string;
+  id: string;
+  query: string;
+  args?: string[];
+}): string[] {
+  return [
+    "get",
+    options.query,
+    "--out",
+    options.out,
+    "--tracker",
+    options.tracker,
+    "--id",
+    options.id,
+    "--log-dir",
+    join(options.dir, "logs"),
+    "--json",
+    ...(options.args ?? []),
+  ];
+}
+
+/** The JSON events a `peer.ts … --json` child printed on stdout. */
+export function jsonEvents(child: ChildProcess): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const l of child.lines) {
+    if (l.stream !== "stdout" || !l.text.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(l.text));
+    } catch {
+      // not an event line
+    }
+  }
+  return out;
+}
+
+/** A shared test file: its path and SHA-256. */
+export interface TestFile {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** Writes a deterministic file of `size` bytes as `dir/name`. */
+export async function makeFile(
+  dir: string,
+  name: string,
+  size: number,
+  seed: number,
+): Promise<TestFile> {
+  const path = join(dir, name);
+  await randomFile(path, size, seed);
+  return { path, name, size, sha256: await sha256File(path) };
+}
+
+/**
+ * Starts an in-process peer that keeps its log lines in memory.
+ *
+ * @returns The peer and its log lines (live array).
+ */
+export async function startLoggedPeer(
+  options: PeerOptions,
+): Promise<{ peer: Peer; log: string[] }> {
+  const log: string[] = [];
+  const peer = await startPeer({ ...options, log: (l) => void log.push(l) });
+  return { peer, log };
+}
+
+/**
+ * Resident set size of a process, from /proc/PID/status.
+ *
+ * @returns VmRSS in KiB, or undefined when /proc has no such process.
+ */
+export function rssKiB(pid: number): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Prints `[faults] scenario {figures}` on stderr and appends it to `$FAULTS_RESULTS` if set.
+ *
+ * @param scenario Short scenario name.
+ * @param figures What it measured.
+ */
+export function report(scenario: string, figures: Record<string, unknown>): void {
+  const json = JSON.stringify(figures);
+  console.error(`[faults] ${scenario} ${json}`);
+  let path: string | undefined;
+  try {
+    path = Deno.env.get("FAULTS_RESULTS");
+  } catch {
+    path = undefined;
+  }
+  if (path) {
+    Deno.writeTextFileSync(path, JSON.stringify({ scenario, ...figures }) + "\n", { append: true });
+  }
+}
+
+/** Megabytes (10^6 bytes) per second, one decimal. */
+export function mbps(bytes: number, ms: number): number {
+  return Math.round((bytes / 1e3 / Math.max(ms, 1)) * 10) / 10;
+}
+
+/** A UDP port that was free a moment ago (bound on port 0, then released). */
+export function freePort(): number {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (conn.addr as Deno.NetAddr).port;
+  conn.close();
+  return port;
+}
