@@ -287,7 +287,8 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
     stderrIsTerminal: Deno.stderr.isTerminal(),
     columns: () => {
       try {
-        return Deno.consoleSize().columns;
+        const { columns } = Deno.consoleSize();
+        return columns > 0 ? columns : 80;
       } catch {
         return 80;
       }

@@ -9,7 +9,7 @@ import { classifyError, withAction } from "./errors.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { formatResult, resultJson, resultLogLine } from "./repl.ts";
+import { formatResult, rateOf, resultJson, resultLogLine } from "./repl.ts";
 
 /**
  * Checks that every file to share exists and is a regular file, before any network traffic.
@@ -139,7 +139,8 @@ export async function runGet(options: GetOptions): Promise<number> {
   const off = handle.onProgress((p) => progress.update(p));
   try {
     const r = await handle.done;
-    progress.finish();
+    const last = handle.progress;
+    progress.finish(last && { ...last, verifiedBytes: r.size, rate: rateOf(r) });
     options.log(resultLogLine(r));
     if (!out.json) out.note({}, `verified ${r.name}: ${formatResult(r)}`);
     out.result(resultJson(r), r.path);

@@ -138,8 +138,14 @@ export class ProgressReporter {
     this.#show(p);
   }
 
-  /** Shows the latest state (if not shown yet) and ends a TTY line. Idempotent. */
-  finish(): void {
+  /**
+   * Shows the final state (or the latest one, if not shown yet) and ends a TTY line.
+   * Idempotent.
+   *
+   * @param final The state to end on, e.g. 100 % once the download is verified.
+   */
+  finish(final?: DownloadProgress): void {
+    if (final) this.#latest = final;
     if (this.#mode !== "quiet" && this.#latest && this.#latest !== this.#shown) {
       this.#show(this.#latest);
     }

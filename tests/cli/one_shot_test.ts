@@ -147,6 +147,7 @@ Deno.test("runGet() prints the verified path and exits 0", pure, async () => {
   assert.equal(s.cap.stdout, "/tmp/out/a.bin\n");
   assert.match(s.cap.stderr, /^verified a\.bin: 64\.0 MiB in 1\.00 s, 67\.1 MB\/s, from n1/);
   assert.ok(s.progress().startsWith("a.bin  25.0%"), s.progress());
+  assert.match(s.progress(), /\na\.bin {2}100\.0% {2}64\.0 MiB\/64\.0 MiB {2}67\.1 MB\/s/);
   assert.match(s.log[0]!, /^download complete name=a\.bin .* elapsed_ms=1000 rate_mbps=67\.1 /);
 });
 
@@ -162,7 +163,11 @@ Deno.test("runGet() --json writes progress and a done event on stdout only", pur
   assert.deepEqual(events.map((e) => e.event), ["done"]);
   assert.equal(events[0].path, "/tmp/out/a.bin");
   assert.equal(events[0].rate, 67108864);
-  assert.equal(JSON.parse(s.progress()).event, "progress");
+  const progress = s.progress().trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(progress.map((p) => [p.event, p.percent]), [["progress", 25], [
+    "progress",
+    100,
+  ]]);
   assert.equal(s.cap.stderr, "");
 });
 

@@ -122,6 +122,15 @@ Deno.test("ProgressReporter --json writes progress objects", opts, () => {
   assert.equal(lines[0].event, "progress");
 });
 
+Deno.test("ProgressReporter.finish() ends on the final state it is given", opts, () => {
+  const t = reporter("lines", 1000);
+  t.r.update(progressFixture());
+  t.r.finish({ ...progressFixture(), verifiedBytes: 64 * 1024 * 1024 });
+  const lines = t.text.trim().split("\n");
+  assert.equal(lines.length, 2);
+  assert.match(lines[1]!, /^a\.bin {2}100\.0%/);
+});
+
 Deno.test("ProgressReporter --quiet writes nothing", opts, () => {
   const t = reporter("quiet");
   t.r.update(progressFixture());
