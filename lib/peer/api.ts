@@ -23,10 +23,22 @@ export interface PeerOptions {
   cacheDir?: string;
   /** Piece size in bytes for files this peer shares. @default 262144 */
   pieceSize?: number;
-  /** Cap on UDP payload size; 0 probes the path. `--mtu 1500` gives 1452-byte payloads on IPv4. @default 0 */
+  /**
+   * Path MTU in bytes: downloads use datagrams of at most `mtu - 48` bytes (room for IPv6 and
+   * UDP headers; at least 576). 0 leaves it to path probing (up to 32 KiB datagrams).
+   * @default 0
+   */
   mtu?: number;
-  /** Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries. @default 0 */
+  /**
+   * Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries.
+   * @default 0
+   */
   maxBlock?: number;
+  /**
+   * Give each owner of a download its own UDP socket, so each owner's burst has a whole kernel
+   * receive buffer (~208 KiB, which Deno cannot enlarge). @default true
+   */
+  dataSockets?: boolean;
   /** Hash and write downloaded pieces on a Worker thread, off the receive loop. @default true */
   verifyInWorker?: boolean;
   /** Share downloaded files once complete. @default true */
@@ -67,9 +79,11 @@ export interface DownloadOptions {
 
 /** A progress report, emitted a few times per second and on every state change. */
 export interface DownloadProgress {
+  /** Name the file is saved under (`saveAs` or the advertised one); "" until the tracker answers. */
   name: string;
+  /** Content id as lowercase hex; "" until the tracker answers. */
   contentId: string;
-  /** Total size in bytes. */
+  /** Total size in bytes; 0 until the tracker answers. */
   size: number;
   /** Verified bytes so far (including those resumed from a previous run). */
   verifiedBytes: number;
@@ -91,16 +105,23 @@ export interface DownloadProgress {
 export interface DownloadResult {
   /** Final path of the verified file. */
   path: string;
+  /** Name the file was saved under (`saveAs` or the advertised name). */
   name: string;
+  /** Content id as lowercase hex. */
   contentId: string;
+  /** Size in bytes. */
   size: number;
   /** Wall time in ms. */
   elapsedMs: number;
   /** Owners that contributed, with the verified bytes each delivered. */
   owners: { nodeId: string; bytes: number }[];
+  /** Bytes already verified on disk from a previous run (not downloaded again). */
   resumedBytes: number;
+  /** Bytes received from the network (including duplicates and bad data). */
   receivedBytes: number;
+  /** Datagrams re-requested after a timeout. */
   retransmits: number;
+  /** Pieces that failed verification. */
   badPieces: number;
 }
 

@@ -45,6 +45,11 @@ export interface DownloadEngineOptions {
   verifiedPieces?: Iterable<number>;
   /** Cap on bytes in flight over all owners (the receiver's socket buffer is ~208 KiB). @default 196608 */
   maxInFlight?: number;
+  /**
+   * Cap on bytes in flight from one owner (when each owner answers to its own socket, this is one
+   * socket's buffer while `maxInFlight` is the sum). @default maxInFlight
+   */
+  maxOwnerInFlight?: number;
   /** Cap on piece buffers held in memory. @default 64 */
   maxActivePieces?: number;
   /**
@@ -281,6 +286,7 @@ export class DownloadEngine {
   #doneEmitted = false;
   #totalInFlight = 0;
   readonly #maxInFlight: number;
+  readonly #maxOwnerInFlight: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
@@ -315,6 +321,10 @@ export class DownloadEngine {
     this.#hashes = m.pieceHashes;
     this.verified = new Uint8Array(this.layout.pieceCount);
     this.#maxInFlight = options.maxInFlight ?? 192 * 1024;
+    this.#maxOwnerInFlight = Math.min(
+      this.#maxInFlight,
+      options.maxOwnerInFlight ?? this.#maxInFlight,
+    );
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
@@ -369,7 +379,7 @@ export class DownloadEngine {
     const existing = this.#owners.get(key);
     if (existing?.alive) return false;
     const o = new OwnerState(key, this.layout.blockSize, {
-      maxInFlight: this.#maxInFlight,
+      maxInFlight: this.#maxOwnerInFlight,
       minRtoMs: this.#minRtoMs,
       lossThreshold: this.#lossThreshold,
       targetDelayMs: this.#targetDelayMs,

@@ -6,11 +6,12 @@
  * @module
  */
 import { join } from "node:path";
-import { encodeMessage } from "../wire/codec.ts";
+import { decodeMessage, encodeMessage } from "../wire/codec.ts";
 import type { PeerAddress } from "../wire/address.ts";
 import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
 import {
   ErrorCode,
+  MessageType,
   type NeedTarget,
   type OwnerEntry,
   type OwnersMessage,
@@ -22,6 +23,7 @@ import { DownloadEngine } from "./download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
+import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
@@ -55,6 +57,11 @@ export interface SessionContext {
   readonly maxBlock: number;
   need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
+  /**
+   * Opens an extra UDP socket for one owner's block traffic, so every owner's burst has its own
+   * kernel receive buffer; undefined to use the peer's main socket for everything.
+   */
+  openDataSocket?: (() => UdpEndpoint) | undefined;
   log(line: string): void;
   mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
   /** A stored manifest for this content id from an earlier, interrupted run (resume). */
@@ -90,6 +97,8 @@ const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
 const NO_OWNER_GIVE_UP_MS = 8000;
 const PROGRESS_MS = 250;
+/** Owners beyond this many share the peer's main socket. */
+const MAX_DATA_SOCKETS = 8;
 
 /** See the module doc. */
 export class DownloadSession implements DownloadHandle {
@@ -125,6 +134,8 @@ export class DownloadSession implements DownloadHandle {
   #rateAt = 0;
   #rate = 0;
   readonly #reqBuf = new Uint8Array(SAFE_DATAGRAM);
+  /** Per-owner data sockets (block requests out, block data in). */
+  readonly #dataSockets = new Map<string, UdpEndpoint>();
   readonly #abort: () => void;
 
   constructor(ctx: SessionContext, query: string, options: DownloadOptions = {}) {
@@ -290,7 +301,11 @@ export class DownloadSession implements DownloadHandle {
       const engine = new DownloadEngine({
         manifest,
         blockSize,
-        maxInFlight: inFlightBudget(blockSize),
+        maxInFlight: inFlightBudget(blockSize) *
+          (ctx.openDataSocket
+            ? Math.min(MAX_DATA_SOCKETS, Math.max(1, this.#addrByOwner.size))
+            : 1),
+        maxOwnerInFlight: inFlightBudget(blockSize),
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
@@ -304,7 +319,10 @@ export class DownloadSession implements DownloadHandle {
       }
       this.#engine = engine;
       const now = performance.now();
-      for (const owner of this.#addrByOwner.keys()) engine.addOwner(owner, now);
+      for (const owner of this.#addrByOwner.keys()) {
+        engine.addOwner(owner, now);
+        this.#openDataSocket(owner);
+      }
       engine.start(now);
       if (engine.resumedBytes > 0) {
         ctx.log(`resuming ${name}: ${engine.resumedBytes} bytes already verified`);
@@ -335,6 +353,8 @@ export class DownloadSession implements DownloadHandle {
       await ctx.completed(result, manifest, encoded);
       return result;
     } finally {
+      await Promise.all([...this.#dataSockets.values()].map((s) => s.close()));
+      this.#dataSockets.clear();
       await this.#writer?.close();
       if (this.#part) await this.#part.close().catch(() => {});
     }
@@ -542,8 +562,10 @@ export class DownloadSession implements DownloadHandle {
         contentId: this.#contentId!,
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
-      }, this.#reqBuf);
-      this.#ctx.send(bytes.slice(), to);
+      }, this.#reqBuf).slice();
+      const socket = this.#dataSockets.get(t.owner);
+      if (socket) socket.send(bytes, to);
+      else this.#ctx.send(bytes, to);
     }
     const live = engine.liveOwners.length;
     if (live === 0) {
@@ -563,6 +585,26 @@ export class DownloadSession implements DownloadHandle {
     let deadline = engine.pollTimeout();
     if (live === 0) deadline = Math.min(deadline ?? Infinity, now + RENEED_MS);
     this.#arm(deadline, (t) => engine.handleTimeout(t));
+  }
+
+  #openDataSocket(owner: string): void {
+    const open = this.#ctx.openDataSocket;
+    if (!open || this.#dataSockets.has(owner) || this.#dataSockets.size >= MAX_DATA_SOCKETS) return;
+    const socket = open();
+    socket.onDatagram((bytes, from) => {
+      if (bytes.byteLength >= BLOCK_DATA_HEADER_SIZE && bytes[3] === MessageType.block_data) {
+        const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+        if (txid === this.txid) this.onBlockData(bytes, from);
+        return;
+      }
+      try {
+        const msg = decodeMessage(bytes);
+        if (msg.type === "error" && msg.txid === this.txid) this.onError(msg.code, msg.text, from);
+      } catch {
+        // not ours
+      }
+    });
+    this.#dataSockets.set(owner, socket);
   }
 
   #onVerdict(v: PieceVerdict): void {
@@ -596,6 +638,7 @@ export class DownloadSession implements DownloadHandle {
         for (const o of fresh) {
           if (!this.#addrByOwner.has(o.nodeId)) this.#addOwners([o]);
           if (engine.addOwner(o.nodeId, performance.now())) {
+            this.#openDataSocket(o.nodeId);
             this.#ctx.log(`added owner ${o.nodeId} from the tracker`);
           }
         }

@@ -36,8 +36,29 @@ function randomNodeId(): string {
 /**
  * Starts a peer: binds a UDP socket, registers with the tracker and starts serving.
  *
- * @param options see {@link PeerOptions}
+ * @param options tracker address, directories, node id, tuning; see {@link PeerOptions}
  * @returns a running peer; `await using` closes it (EXIT to the tracker, socket closed)
+ * @throws {TrackerError} the tracker does not answer or refuses the registration
+ * @throws {Deno.errors.AddrInUse} the local port is taken
+ *
+ * @example Sharing a file with a tracker
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startPeer, startTracker } from "@udpswarm/udpswarm";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/notes.txt`, "hello");
+ * await using tracker = await startTracker({ port: 0 });
+ * await using peer = await startPeer({
+ *   tracker: `127.0.0.1:${tracker.address.port}`,
+ *   dir,
+ *   cacheDir: `${dir}/.cache`,
+ * });
+ * const file = await peer.share("notes.txt"); // hashed, then announced to the tracker
+ * assert.equal(file.size, 5);
+ * assert.equal(peer.files.get(file.contentId)?.name, "notes.txt");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
   const peer = new PeerNode(options);
@@ -164,6 +185,9 @@ class PeerNode implements Peer {
       maxBlock: this.#options.maxBlock ?? 0,
       need: (want, max) => this.#tracker.need(want, max),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
+      openDataSocket: (this.#options.dataSockets ?? true)
+        ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })
+        : undefined,
       log: (line) => this.#log(line),
       mapOwnerAddress: this.#options.mapOwnerAddress,
       loadResumeManifest: (id, name, outDir) => PartFile.loadManifest(outDir, name, id),
