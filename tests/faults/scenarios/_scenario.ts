@@ -82,11 +82,13 @@ export async function spawnOwner(options: {
   id: string;
   files: string[];
   args?: string[];
+  /** More paths it may read (the shared files when they are outside `dir`). */
+  read?: string[];
 }): Promise<{ child: ChildProcess; contentIds: string[] }> {
   const child = spawnDeno({
     entrypoint: PEER_TS,
     name: options.id,
-    permissions: peerPermissions(options.dir),
+    permissions: peerPermissions(options.dir, options.read),
     args: [
       "share",
       ...options.files,
