@@ -20,7 +20,7 @@ import type {
   SharedFile,
 } from "./api.ts";
 import { DownloadSession, type PartStore, type SessionContext } from "./download_session.ts";
-import { type Manifest, toHex } from "./manifest.ts";
+import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { PartFile } from "./part_file.ts";
 import { Uploader } from "./uploader.ts";
@@ -215,10 +215,7 @@ class PeerNode implements Peer {
   async #completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void> {
     this.downloadedFiles.set(result.name, result.owners.map((o) => o.nodeId));
     if (this.#options.shareDownloads ?? true) {
-      const contentId = new Uint8Array(32);
-      for (let i = 0; i < 32; i++) {
-        contentId[i] = parseInt(result.contentId.slice(2 * i, 2 * i + 2), 16);
-      }
+      const contentId = fromHex(result.contentId)!;
       try {
         await this.#publish(
           result.path,
