@@ -233,7 +233,7 @@ function runMode(
         peer,
         input: env.stdin,
         out,
-        interactive: env.stdinIsTerminal,
+        interactive: env.stdinIsTerminal && !o.json,
         writePrompt: env.stdout,
         dir: o.dir,
         outDir: o.out,
