@@ -5,7 +5,7 @@
  *
  * @example Run a tracker and two peers in one process and move a file
  * ```ts
- * import { startPeer, startTracker } from "./mod.ts";
+ * import { startPeer, startTracker } from "@udpswarm/udpswarm";
  *
  * const dir = await Deno.makeTempDir();
  * await Deno.writeFile(`${dir}/hello.txt`, new TextEncoder().encode("hello, swarm"));
@@ -42,6 +42,8 @@ export {
   type TrackerCounters,
   type TrackerOptions,
 } from "./lib/tracker/server.ts";
+export type { TrackerLimits } from "./lib/tracker/limits.ts";
+export type { RegistryCounters } from "./lib/tracker/registry.ts";
 export {
   type OwnedFile,
   type RegisteredInfo,
@@ -49,16 +51,63 @@ export {
   type TrackerClientOptions,
   type TrackerConnectOptions,
 } from "./lib/tracker/client.ts";
-export { TrackerError } from "./lib/tracker/tracker_error.ts";
+export type { RetryPolicy } from "./lib/net/request_table.ts";
+export {
+  TrackerError,
+  TrackerErrorCode,
+  type TrackerErrorCodeValue,
+} from "./lib/tracker/tracker_error.ts";
 
 // Manifests and content ids.
 export {
   buildManifest,
+  type BuildManifestOptions,
+  type BuiltManifest,
   contentIdOf,
   decodeManifest,
   encodeManifest,
+  type FileIdentity,
   type Manifest,
 } from "./lib/peer/manifest.ts";
 
-// The wire codec (docs/PROTOCOL.md).
-export * from "./lib/wire/mod.ts";
+// The wire codec (docs/PROTOCOL.md): what an embedder needs to speak the protocol. The
+// reader/writer internals and address helpers stay in lib/wire.
+export {
+  decodeHeader,
+  decodeMessage,
+  encodeMessage,
+  isValidNodeId,
+  writeBlockDataHeader,
+} from "./lib/wire/codec.ts";
+export { WireError, type WireErrorReason } from "./lib/wire/wire_error.ts";
+export { canonicalAddress, type PeerAddress } from "./lib/wire/address.ts";
+export {
+  type AckMessage,
+  type Base as MessageBase,
+  type BlockDataMessage,
+  type BlockRequestMessage,
+  type ByteRange,
+  ErrorCode,
+  type ErrorCodeValue,
+  type ErrorMessage,
+  type ExitMessage,
+  type HaveMessage,
+  type ManifestDataMessage,
+  type ManifestRequestMessage,
+  type Message,
+  MessageType,
+  type MessageTypeName,
+  type NeedMessage,
+  type NeedTarget,
+  type OwnerEntry,
+  type OwnersMessage,
+  type OwnMessage,
+  type PeerMessage,
+  type ProbeAckMessage,
+  type ProbeMessage,
+  type RegisteredMessage,
+  type RegisterMessage,
+  type TrackerMessage,
+  type UpdateMessage,
+} from "./lib/wire/messages.ts";
+export * from "./lib/wire/limits.ts";

@@ -208,7 +208,12 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   return { size, pieceSize, pieceHashes: bytes.slice(MANIFEST_HEADER_SIZE, end) };
 }
 
-/** The content id of an encoded manifest: its SHA-256 (32 bytes). */
+/**
+ * The content id of an encoded manifest: its SHA-256 (32 bytes).
+ *
+ * @param encoded the encoded manifest, as {@link encodeManifest} returns it
+ * @returns the 32-byte content id
+ */
 export function contentIdOf(encoded: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(encoded).digest());
 }
@@ -290,13 +295,20 @@ const SLICE_MS = 50;
  *   `changed` (modified while hashing), `aborted`
  * @throws {RangeError} for an invalid piece size, or one too small for the file
  *
- * @example Sharing a file
+ * @example Hashing a file into its manifest
  * ```ts
- * import { buildManifest } from "./manifest.ts";
+ * import assert from "node:assert/strict";
+ * import { buildManifest, contentIdOf, decodeManifest } from "@udpswarm/udpswarm";
+ *
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array(100_000));
- * const { manifest, contentIdHex } = await buildManifest(path, { pieceSize: 65536 });
- * console.log(manifest.size, contentIdHex.length); // 100000 64
+ * const built = await buildManifest(path, { pieceSize: 65536 });
+ * assert.equal(built.manifest.size, 100_000);
+ * assert.equal(built.manifest.pieceHashes.byteLength, 2 * 32); // 2 pieces, SHA-256 each
+ * assert.equal(built.contentIdHex.length, 64);
+ * // What a downloader checks: the manifest it received hashes to the content id
+ * assert.deepEqual(contentIdOf(built.encoded), built.contentId);
+ * assert.equal(decodeManifest(built.encoded).pieceSize, 65536);
  * await Deno.remove(path);
  * ```
  */

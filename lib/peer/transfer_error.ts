@@ -31,11 +31,22 @@ export type TransferErrorCode =
 /**
  * A transfer failed in a way the user can act on. `message` says what to do.
  *
- * @example Telling a full disk from a name clash
+ * @example Telling "nobody shares it" from a disk problem
  * ```ts
- * import { TransferError } from "./transfer_error.ts";
- * const e = new TransferError("exists", "Cannot save x.bin: /tmp/x.bin exists");
- * console.log(e.code, e instanceof TransferError); // "exists" true
+ * import assert from "node:assert/strict";
+ * import { startPeer, startTracker, TransferError } from "@udpswarm/udpswarm";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using tracker = await startTracker({ port: 0 });
+ * await using peer = await startPeer({ tracker: `127.0.0.1:${tracker.address.port}`, dir });
+ * try {
+ *   await peer.download("nobody-has-this.bin").done;
+ *   assert.fail("expected a TransferError");
+ * } catch (e) {
+ *   assert(e instanceof TransferError);
+ *   assert.equal(e.code, "not_found"); // "disk": full or read-only; "exists": pass `overwrite`
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class TransferError extends Error {

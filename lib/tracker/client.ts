@@ -108,7 +108,29 @@ function hint(code: number): string {
   }
 }
 
-/** Talks to the tracker on behalf of one peer. */
+/**
+ * Talks to the tracker on behalf of one peer: registers (and re-registers when the tracker
+ * forgot it), keeps the heartbeat going, and sends OWN, NEED, UPDATE and EXIT with
+ * retransmission. A peer passes its own socket's `send` to the constructor and routes
+ * datagrams in through {@link TrackerClient.handleDatagram}; tools and tests use
+ * {@link TrackerClient.connect}, which opens a socket of its own.
+ *
+ * @example Announcing a file and finding its owner
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startTracker, TrackerClient } from "@udpswarm/udpswarm";
+ *
+ * await using tracker = await startTracker({ port: 0 });
+ * await using alice = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "alice" });
+ * await using bob = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "bob" });
+ * await alice.start();
+ * await alice.own({ name: "song.mp3", size: 4_000_000, contentId: new Uint8Array(32).fill(7) });
+ * const found = await bob.need({ kind: "name", name: "song.mp3" }); // registers bob first
+ * assert.equal(found.size, 4_000_000);
+ * assert.deepEqual(found.owners.map((o) => o.nodeId), ["alice"]);
+ * await alice.exit();
+ * ```
+ */
 export class TrackerClient implements AsyncDisposable {
   /** This peer's node id. */
   readonly nodeId: string;
@@ -138,7 +160,13 @@ export class TrackerClient implements AsyncDisposable {
   /** Heartbeats that got no reply within their cycle. */
   missedHeartbeats = 0;
 
-  /** @param options tracker address, node id, send function, log and clock */
+  /**
+   * Creates a client that sends through `options.send`; it does not register until
+   * {@link TrackerClient.start} or the first request.
+   *
+   * @param options tracker address, node id, send function, log, clock and retry policy
+   * @throws {TypeError} the node id is not 1..24 characters of `[A-Za-z0-9._-]`
+   */
   constructor(options: TrackerClientOptions) {
     if (!isValidNodeId(options.nodeId)) {
       throw new TypeError(
@@ -175,12 +203,17 @@ export class TrackerClient implements AsyncDisposable {
    * @param options tracker, node id and local address
    * @returns the client; `close()` also closes its socket
    *
-   * @example Registering and asking for a file
-   * ```ts ignore
-   * import { TrackerClient } from "./client.ts";
-   * await using client = await TrackerClient.connect({ tracker: "127.0.0.1:6969", nodeId: "me" });
-   * await client.start();
-   * const owners = await client.need({ kind: "name", name: "song.mp3" });
+   * @example Registering with a tracker
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { startTracker, TrackerClient } from "@udpswarm/udpswarm";
+   *
+   * await using tracker = await startTracker({ port: 0, intervalMs: 10_000 });
+   * const at = `127.0.0.1:${tracker.address.port}`;
+   * await using client = await TrackerClient.connect({ tracker: at, nodeId: "me" });
+   * const info = await client.start();
+   * assert.equal(info.intervalMs, 10_000); // heartbeat interval the tracker asks for
+   * assert.equal(client.registered, true);
    * ```
    */
   static connect(options: TrackerConnectOptions): Promise<TrackerClient> {

@@ -25,7 +25,7 @@ export interface TrackerOptions {
   logDir?: string;
   /** Receives every log line (without timestamp), e.g. for the console. */
   log?: (line: string) => void;
-  /** Limits; missing ones take the defaults of docs/TRACKER.md. */
+  /** Limits on peers, files, names and request rates; missing ones take their defaults. */
   limits?: Partial<TrackerLimits>;
   /** How often the cookie key rotates in ms. @default max(2 × T, T × (1 + grace)) */
   cookieEpochMs?: number;
@@ -190,9 +190,13 @@ class Tracker implements RunningTracker {
  *
  * @example A tracker on a free port
  * ```ts
- * import { startTracker } from "./server.ts";
- * await using tracker = await startTracker({ port: 0 });
- * console.log(tracker.localAddr.port);
+ * import assert from "node:assert/strict";
+ * import { startTracker } from "@udpswarm/udpswarm";
+ *
+ * await using tracker = await startTracker({ port: 0, log: (line) => console.log(line) });
+ * assert.notEqual(tracker.address.port, 0); // the port the OS picked
+ * assert.equal(tracker.peerCount, 0);
+ * // `await using` stops it at the end of the scope; `await tracker.close()` does too
  * ```
  */
 export function startTracker(options: TrackerOptions = {}): Promise<RunningTracker> {

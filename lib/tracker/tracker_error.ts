@@ -41,9 +41,20 @@ export function trackerErrorName(code: number): string {
  *
  * @example Telling "nobody has it" from "tracker down"
  * ```ts
- * import { TrackerError, TrackerErrorCode } from "./tracker_error.ts";
- * const e = new TrackerError(TrackerErrorCode.not_found, "need", "Nobody shares \"x\"");
- * console.log(e.code === TrackerErrorCode.not_found, e.reason); // true "not_found"
+ * import assert from "node:assert/strict";
+ * import { startTracker, TrackerClient, TrackerError, TrackerErrorCode } from "@udpswarm/udpswarm";
+ *
+ * await using tracker = await startTracker({ port: 0 });
+ * await using client = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "me" });
+ * try {
+ *   await client.need({ kind: "name", name: "nothing.bin" });
+ *   assert.fail("expected a TrackerError");
+ * } catch (e) {
+ *   assert(e instanceof TrackerError);
+ *   assert.equal(e.code, TrackerErrorCode.not_found); // TrackerErrorCode.timeout: tracker down
+ *   assert.equal(e.reason, "not_found");
+ *   assert.equal(e.request, "need");
+ * }
  * ```
  */
 export class TrackerError extends Error {
@@ -55,6 +66,8 @@ export class TrackerError extends Error {
   readonly request: string;
 
   /**
+   * Creates a tracker error; `reason` is derived from `code`.
+   *
    * @param code a {@link TrackerErrorCode} value
    * @param request the request that failed
    * @param message what happened, for the user

@@ -30,7 +30,12 @@ for (const [name, code] of Object.entries(MessageType)) {
 
 const scratch = new Uint8Array(MAX_DATAGRAM);
 
-/** Tells whether `id` is a valid node id (1..24 bytes of `[A-Za-z0-9._-]`). */
+/**
+ * Tells whether `id` is a valid node id (1..24 bytes of `[A-Za-z0-9._-]`).
+ *
+ * @param id the candidate node id
+ * @returns true when the codec accepts it
+ */
 export function isValidNodeId(id: string): boolean {
   return id.length >= 1 && id.length <= MAX_NODE_ID_BYTES && NODE_ID_PATTERN.test(id);
 }
@@ -40,10 +45,41 @@ export function isValidNodeId(id: string): boolean {
  * exactly-sized buffer.
  *
  * @param msg the message
- * @param out optional reusable output buffer
+ * @param out optional reusable output buffer; the result is a view of it, valid until `out`
+ *   is reused
  * @returns the encoded datagram
  * @throws {RangeError | TypeError} a field is out of range or of the wrong shape
  * @throws {WireError} `too_large` when it does not fit `out`
+ *
+ * @example Encoding a NEED and reading it back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeMessage, encodeMessage } from "@udpswarm/udpswarm";
+ *
+ * const datagram = encodeMessage({
+ *   type: "need",
+ *   txid: 7,
+ *   cookie: 0x1234n,
+ *   nodeId: "alice",
+ *   want: { kind: "name", name: "song.mp3" },
+ *   maxOwners: 4,
+ * });
+ * assert.equal(datagram.byteLength, 33); // 20 bytes + node id + name
+ * const msg = decodeMessage(datagram);
+ * assert.equal(msg.type, "need");
+ * assert.equal(msg.txid, 7);
+ * ```
+ *
+ * @example Reusing one buffer for every datagram
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeMessage, MAX_DATAGRAM } from "@udpswarm/udpswarm";
+ *
+ * const buf = new Uint8Array(MAX_DATAGRAM);
+ * const ack = encodeMessage({ type: "ack", txid: 1 }, buf); // a view of buf: send before reuse
+ * assert.equal(ack.buffer, buf.buffer);
+ * assert.equal(ack.byteLength, 8);
+ * ```
  */
 export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
   if (!Object.hasOwn(MessageType, msg.type)) {
@@ -227,6 +263,7 @@ function readNodeId(r: Reader): string {
 /**
  * Reads the common header without decoding the body. Cheap: used to route datagrams.
  *
+ * @param bytes the datagram
  * @returns the message type name and txid
  * @throws {WireError} for a short datagram, bad magic, version or type
  */
@@ -280,6 +317,31 @@ export function decodeHeader(bytes: Uint8Array): { type: MessageTypeName; txid: 
  * @param bytes the datagram
  * @returns the message
  * @throws {WireError} for anything malformed
+ *
+ * @example Handling a received datagram
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeMessage, encodeMessage, ErrorCode, WireError } from "@udpswarm/udpswarm";
+ *
+ * function describe(datagram: Uint8Array): string {
+ *   try {
+ *     const msg = decodeMessage(datagram);
+ *     return msg.type === "error" ? `error ${msg.code}: ${msg.text}` : msg.type;
+ *   } catch (e) {
+ *     if (e instanceof WireError) return `dropped (${e.reason} at byte ${e.offset})`;
+ *     throw e;
+ *   }
+ * }
+ *
+ * const refusal = encodeMessage({
+ *   type: "error",
+ *   txid: 3,
+ *   code: ErrorCode.not_found,
+ *   text: "Nobody shares x",
+ * });
+ * assert.equal(describe(refusal), "error 8: Nobody shares x");
+ * assert.equal(describe(refusal.subarray(0, 9)), "dropped (truncated at byte 8)");
+ * ```
  */
 export function decodeMessage(bytes: Uint8Array): Message {
   const { type, txid } = decodeHeader(bytes);
@@ -493,9 +555,13 @@ export function decodeMessage(bytes: Uint8Array): Message {
 }
 
 /**
- * Writes the 16-byte BLOCK_DATA header into `buf` so an uploader can read file bytes straight
- * into `buf.subarray(BLOCK_DATA_HEADER_SIZE)` without a copy.
+ * Writes the 16-byte BLOCK_DATA header at the start of `view` so an uploader can read file
+ * bytes straight into the rest of the buffer (from {@link BLOCK_DATA_HEADER_SIZE}) without a
+ * copy.
  *
+ * @param view a view of the datagram buffer, at least 16 bytes long
+ * @param txid the downloader's transfer id, u32
+ * @param offset file offset of the data that follows the header
  * @returns {@link BLOCK_DATA_HEADER_SIZE}
  * @throws {RangeError} `txid` is not a u32 or `offset` is not an integer in 0..2^53-1
  */

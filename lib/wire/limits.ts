@@ -29,10 +29,10 @@ export const COOKIE_BYTES = 8;
 /** REGISTER requests are padded to at least this size so the reply never exceeds the request. */
 export const REGISTER_MIN_SIZE = 64;
 /** Largest value of a 64-bit field that decodes to an exact JS number (2^53 - 1). */
-export const MAX_U64_NUMBER = Number.MAX_SAFE_INTEGER;
+export const MAX_U64_NUMBER: number = Number.MAX_SAFE_INTEGER;
 /** Largest encoded manifest a downloader accepts (64 MiB: 2 Mi pieces). */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 /** Bytes before the data in a BLOCK_DATA datagram: header + offset u64. */
 export const BLOCK_DATA_HEADER_SIZE = 16;
-/** Bytes before the data in a MANIFEST_DATA datagram. */
-export const MANIFEST_DATA_HEADER_SIZE = 8 + 32 + 4 + 4;
+/** Bytes before the data in a MANIFEST_DATA datagram: header, contentId, total u32, offset u32. */
+export const MANIFEST_DATA_HEADER_SIZE: number = 8 + 32 + 4 + 4;

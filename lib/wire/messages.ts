@@ -52,14 +52,15 @@ export const ErrorCode = {
 /** Numeric ERROR reason code. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Every message carries a 32-bit transaction (tracker) or transfer (peer) id. */
-interface Base {
+/** Fields common to every message: a 32-bit transaction (tracker) or transfer (peer) id. */
+export interface Base {
   /** Transaction id (tracker protocol) or transfer id (peer protocol), u32. */
   txid: number;
 }
 
 /** Peer → tracker: first contact (cookie 0n) or heartbeat (the cookie from the last reply). */
 export interface RegisterMessage extends Base {
+  /** Message type: REGISTER. */
   type: "register";
   /** Address cookie; 0n on first contact. */
   cookie: bigint;
@@ -69,6 +70,7 @@ export interface RegisterMessage extends Base {
 
 /** Tracker → peer: reply to REGISTER. */
 export interface RegisteredMessage extends Base {
+  /** Message type: REGISTERED. */
   type: "registered";
   /** Cookie to present in every later message. */
   cookie: bigint;
@@ -80,8 +82,11 @@ export interface RegisteredMessage extends Base {
 
 /** Peer → tracker: this peer now shares a file. */
 export interface OwnMessage extends Base {
+  /** Message type: OWN. */
   type: "own";
+  /** Address cookie from the last REGISTERED. */
   cookie: bigint;
+  /** Node id of the sender. */
   nodeId: string;
   /** File name for people, 1..255 bytes of UTF-8. */
   name: string;
@@ -98,17 +103,23 @@ export type NeedTarget =
 
 /** Peer → tracker: who owns this file? */
 export interface NeedMessage extends Base {
+  /** Message type: NEED. */
   type: "need";
+  /** Address cookie from the last REGISTERED. */
   cookie: bigint;
+  /** Node id of the sender. */
   nodeId: string;
+  /** The file asked for, by name or by content id. */
   want: NeedTarget;
-  /** At most this many owners (the tracker caps it further). */
+  /** At most this many owners, 0..255; 0 asks for the tracker's default (which also caps it). */
   maxOwners: number;
 }
 
 /** One owner in a NEED reply. */
 export interface OwnerEntry {
+  /** The owner's node id. */
   nodeId: string;
+  /** Where to send peer-protocol requests to this owner (the address it registered from). */
   address: PeerAddress;
   /** Current upload rate in bytes/s, saturated at 2^32-1. */
   rate: number;
@@ -116,9 +127,13 @@ export interface OwnerEntry {
 
 /** Tracker → peer: reply to NEED. */
 export interface OwnersMessage extends Base {
+  /** Message type: OWNERS. */
   type: "owners";
+  /** Content id of the file found, 32 bytes (by name: the content most owners announce). */
   contentId: Uint8Array;
+  /** File name, 1..255 bytes of UTF-8. */
   name: string;
+  /** File size in bytes (up to 2^53-1). */
   size: number;
   /** How many other content ids share this name (0 when asked by content id). */
   alternatives: number;
@@ -128,27 +143,37 @@ export interface OwnersMessage extends Base {
 
 /** Peer → tracker: bytes uploaded since the last UPDATE. */
 export interface UpdateMessage extends Base {
+  /** Message type: UPDATE. */
   type: "update";
+  /** Address cookie from the last REGISTERED. */
   cookie: bigint;
+  /** Node id of the sender. */
   nodeId: string;
+  /** Bytes uploaded to other peers since the previous UPDATE (up to 2^53-1). */
   uploaded: number;
 }
 
 /** Peer → tracker: forget me. */
 export interface ExitMessage extends Base {
+  /** Message type: EXIT. */
   type: "exit";
+  /** Address cookie from the last REGISTERED. */
   cookie: bigint;
+  /** Node id of the sender. */
   nodeId: string;
 }
 
 /** Tracker → peer: the request with this txid was applied. */
 export interface AckMessage extends Base {
+  /** Message type: ACK (the header alone). */
   type: "ack";
 }
 
 /** Either side: the request with this txid failed. */
 export interface ErrorMessage extends Base {
+  /** Message type: ERROR. */
   type: "error";
+  /** Reason, u16: one of {@link ErrorCode} (the codec accepts any value). */
   code: number;
   /** Short human-readable text, 0..200 bytes. */
   text: string;
@@ -156,8 +181,11 @@ export interface ErrorMessage extends Base {
 
 /** Downloader → owner: send the encoded manifest from `offset`. */
 export interface ManifestRequestMessage extends Base {
+  /** Message type: MANIFEST_REQUEST. */
   type: "manifest_request";
+  /** Content id whose manifest is wanted, 32 bytes. */
   contentId: Uint8Array;
+  /** Byte offset into the encoded manifest to send from. */
   offset: number;
   /** Largest datagram the downloader accepts, 64..65507. */
   maxDatagram: number;
@@ -165,42 +193,57 @@ export interface ManifestRequestMessage extends Base {
 
 /** Owner → downloader: a slice of the encoded manifest. */
 export interface ManifestDataMessage extends Base {
+  /** Message type: MANIFEST_DATA. */
   type: "manifest_data";
+  /** Content id the manifest belongs to, 32 bytes. */
   contentId: Uint8Array;
-  /** Length of the whole encoded manifest. */
+  /** Length of the whole encoded manifest in bytes, at most 64 MiB. */
   total: number;
+  /** Where `data` starts in the encoded manifest; `offset + data.byteLength ≤ total`. */
   offset: number;
+  /** The slice; when decoded, a view into the datagram (copy it to keep it). */
   data: Uint8Array;
 }
 
 /** A byte range of a file. */
 export interface ByteRange {
+  /** First byte, counted from the start of the file. */
   offset: number;
+  /** Length in bytes, 1..2^32-1; the range must end at or before 2^53-1. */
   length: number;
 }
 
 /** Downloader → owner: send these ranges, `blockSize` data bytes per datagram. */
 export interface BlockRequestMessage extends Base {
+  /** Message type: BLOCK_REQUEST. */
   type: "block_request";
+  /** Content id of the file, 32 bytes. */
   contentId: Uint8Array;
   /** Data bytes per BLOCK_DATA datagram, 1..65491. */
   blockSize: number;
+  /** The ranges wanted, 1..64 of them. */
   ranges: ByteRange[];
 }
 
 /** Owner → downloader: file bytes at `offset`; `txid` is the downloader's transfer id. */
 export interface BlockDataMessage extends Base {
+  /** Message type: BLOCK_DATA. */
   type: "block_data";
+  /** File offset of the first byte of `data`. */
   offset: number;
+  /** File bytes, to the end of the datagram; when decoded, a view into it (copy it to keep it). */
   data: Uint8Array;
 }
 
 /** Either peer: which pieces of a content the sender has verified (bit i = piece firstPiece+i). */
 export interface HaveMessage extends Base {
+  /** Message type: HAVE. */
   type: "have";
+  /** Content id of the file, 32 bytes. */
   contentId: Uint8Array;
   /** Total pieces of the content. */
   pieceCount: number;
+  /** Index of the piece that bit 0 describes, at most `pieceCount`. */
   firstPiece: number;
   /** MSB-first bitfield, up to 1024 bytes. */
   bits: Uint8Array;
@@ -208,13 +251,17 @@ export interface HaveMessage extends Base {
 
 /** Path MTU probe, padded to `size` bytes in total. */
 export interface ProbeMessage extends Base {
+  /** Message type: PROBE. */
   type: "probe";
+  /** Total datagram size in bytes, header included, 12..65507. */
   size: number;
 }
 
 /** Reply to a probe, padded to the same `size`. */
 export interface ProbeAckMessage extends Base {
+  /** Message type: PROBE_ACK. */
   type: "probe_ack";
+  /** Total datagram size in bytes, the same as the probe's. */
   size: number;
 }
 
