@@ -146,6 +146,8 @@ export class DownloadSession implements DownloadHandle {
     this.#abort = () =>
       this.#fail(new TransferError("aborted", `Download of "${query}" was cancelled`));
     options.signal?.addEventListener("abort", this.#abort, { once: true });
+    // A signal that is already aborted never fires "abort": fail now, and #run stops at once.
+    if (options.signal?.aborted) this.#abort();
     ctx.register(this.txid, this);
     this.done = this.#run().finally(() => {
       this.#phase = "finished";
@@ -222,6 +224,7 @@ export class DownloadSession implements DownloadHandle {
   // ---- the run ----
 
   async #run(): Promise<DownloadResult> {
+    if (this.#failure !== undefined) throw this.#failure;
     const started = performance.now();
     const ctx = this.#ctx;
     const idBytes = /^[0-9a-fA-F]{64}$/.test(this.query) ? fromHex(this.query) : null;
@@ -401,14 +404,21 @@ export class DownloadSession implements DownloadHandle {
     }
   }
 
+  /** Adds owners; a known owner at a new address (it restarted) is reached there from now on. */
   #addOwners(owners: OwnerEntry[]): string[] {
     const added: string[] = [];
     for (const o of owners) {
-      if (o.nodeId === this.#ctx.nodeId || this.#addrByOwner.has(o.nodeId)) continue;
+      if (o.nodeId === this.#ctx.nodeId) continue;
       const a = this.#ctx.mapOwnerAddress
         ? this.#ctx.mapOwnerAddress(o.address, o.nodeId)
         : o.address;
       const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
+      const old = this.#addrByOwner.get(o.nodeId);
+      if (old !== undefined) {
+        if (addrKey(old) === addrKey(net)) continue;
+        this.#ownerByAddr.delete(addrKey(old));
+        this.#ctx.log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
+      }
       this.#addrByOwner.set(o.nodeId, net);
       this.#ownerByAddr.set(addrKey(net), o.nodeId);
       added.push(o.nodeId);
@@ -636,7 +646,7 @@ export class DownloadSession implements DownloadHandle {
           !engine.isBanned(o.nodeId) && !engine.liveOwners.includes(o.nodeId)
         );
         for (const o of fresh) {
-          if (!this.#addrByOwner.has(o.nodeId)) this.#addOwners([o]);
+          this.#addOwners([o]); // new, or a dropped owner that came back on another port
           if (engine.addOwner(o.nodeId, performance.now())) {
             this.#openDataSocket(o.nodeId);
             this.#ctx.log(`added owner ${o.nodeId} from the tracker`);

@@ -1,0 +1,453 @@
+/**
+ * `startPeer()` on real loopback sockets: a tracker and several peers in this process, real files
+ * in temp dirs. Covers the paths the simulation cannot: the UDP driver, the piece writer thread,
+ * the part files on disk, resume across peer restarts, and sharing after a download.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startTracker } from "../../lib/tracker/server.ts";
+import { startPeer } from "../../lib/peer/peer.ts";
+import type { DownloadHandle, DownloadResult, PeerOptions } from "../../lib/peer/api.ts";
+import { TransferError } from "../../lib/peer/transfer_error.ts";
+import { randomFile, sha256File, tempDir } from "../_harness/processes.ts";
+import { withTimeout } from "../_harness/wait.ts";
+import { RelayPool } from "../_harness/relay_pool.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Starts a peer against `tracker`; the caller disposes of it. */
+function peer(tracker: string, nodeId: string, dir: string, extra: PeerOptions = {}) {
+  return startPeer({ tracker, nodeId, dir, outDir: dir, cacheDir: join(dir, ".cache"), ...extra });
+}
+
+function trackerAddr(t: { localAddr: Deno.NetAddr }): string {
+  return `${t.localAddr.hostname}:${t.localAddr.port}`;
+}
+
+async function mkdir(path: string): Promise<string> {
+  await Deno.mkdir(path, { recursive: true });
+  return path;
+}
+
+/** Waits for a download to finish, with a deadline. */
+function finish(h: DownloadHandle, ms: number, what: string): Promise<DownloadResult> {
+  return withTimeout(h.done, ms, what);
+}
+
+/** Waits for a download to fail and returns its TransferError. */
+async function failure(h: DownloadHandle, ms: number, what: string): Promise<TransferError> {
+  const e = await withTimeout(
+    h.done.then(
+      (r) => new Error(`${what}: expected a failure, got ${r.path}`),
+      (e: unknown) => e,
+    ),
+    ms,
+    what,
+  );
+  assert.ok(e instanceof TransferError, `${what}: ${e instanceof Error ? e.stack : e}`);
+  return e;
+}
+
+/** Names of files in `dir` (not recursive). */
+async function list(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+Deno.test("startPeer() downloads 32 MiB from 2 owners and shares it on", async () => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const t = trackerAddr(tracker);
+  const [dA, dB, dC, dD] = await Promise.all(
+    ["a", "b", "c", "d"].map((n) => mkdir(join(tmp.path, n))),
+  );
+  const size = 32 * MiB;
+  await randomFile(join(dA!, "big.bin"), size, 1);
+  await Deno.copyFile(join(dA!, "big.bin"), join(dB!, "big.bin"));
+  const want = await sha256File(join(dA!, "big.bin"));
+
+  await using a = await peer(t, "ownerA", dA!);
+  await using b = await peer(t, "ownerB", dB!);
+  await using c = await peer(t, "downloader", dC!);
+  const sa = await a.share("big.bin");
+  const sb = await b.share("big.bin");
+  assert.equal(sa.contentId, sb.contentId);
+
+  const r = await finish(c.download("big.bin"), 40_000, "download from 2 owners");
+  assert.equal(r.path, join(dC!, "big.bin"));
+  assert.equal(r.size, size);
+  assert.equal(r.contentId, sa.contentId);
+  assert.equal(await sha256File(r.path), want);
+  const owners = new Map(r.owners.map((o) => [o.nodeId, o.bytes]));
+  assert.deepEqual([...owners.keys()].sort(), ["ownerA", "ownerB"]);
+  for (const [id, bytes] of owners) assert.ok(bytes > 0, `owner ${id} delivered ${bytes} bytes`);
+  assert.equal(r.owners.reduce((s, o) => s + o.bytes, 0), size);
+  assert.deepEqual(c.downloadedFiles.get("big.bin")?.slice().sort(), ["ownerA", "ownerB"]);
+  assert.deepEqual(await list(dC!), ["big.bin"], "no part files left");
+
+  // The downloader shares it from now on; a fourth peer fetches it with A and B gone.
+  assert.equal(c.files.get(sa.contentId)?.path, r.path);
+  assert.ok(c.isInSendMode);
+  await a.close();
+  await b.close();
+  await using d = await peer(t, "fourth", dD!);
+  const r2 = await finish(d.download(sa.contentId), 40_000, "download from the downloader");
+  assert.deepEqual(r2.owners.map((o) => o.nodeId), ["downloader"]);
+  assert.equal(await sha256File(r2.path), want);
+});
+
+Deno.test("startPeer() resumes a download stopped midway from its verified pieces", async () => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const t = trackerAddr(tracker);
+  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  const size = 64 * MiB;
+  await randomFile(join(dA!, "film.bin"), size, 2);
+  await Deno.copyFile(join(dA!, "film.bin"), join(dB!, "film.bin"));
+  const want = await sha256File(join(dA!, "film.bin"));
+  await using a = await peer(t, "ownerA", dA!);
+  await using b = await peer(t, "ownerB", dB!);
+  const { contentId } = await a.share("film.bin");
+  await b.share("film.bin");
+
+  // Run 1: a slow path (a relay adding delay) so the stop lands midway; close the peer at 30 %.
+  {
+    await using pool = new RelayPool({ seed: 11, delayMs: 4 });
+    const c = await peer(t, "downloader", dC!, { mapOwnerAddress: pool.map });
+    const h = c.download("film.bin");
+    const stopped = failure(h, 40_000, "first run");
+    let closing: Promise<void> | undefined;
+    h.onProgress((p) => {
+      if (p.verifiedBytes >= 0.3 * size) closing ??= c.close();
+    });
+    const e = await stopped;
+    await withTimeout(closing ?? c.close(), 10_000, "closing the first downloader");
+    assert.equal(e.code, "aborted");
+    const verified = h.progress?.verifiedBytes ?? 0;
+    console.log(`stopped at ${(verified / MiB).toFixed(1)} MiB verified`);
+    assert.ok(verified < size, `stopped before the end (${verified} bytes verified)`);
+  }
+  const leftOver = await list(dC!);
+  const base = `film.bin.${contentId.slice(0, 16)}`;
+  assert.deepEqual(leftOver, [`${base}.part`, `${base}.part.manifest`, `${base}.part.state`]);
+
+  // Run 2: a new peer with the same outDir picks up the verified pieces.
+  await using c2 = await peer(t, "downloader2", dC!);
+  const r = await finish(c2.download("film.bin"), 40_000, "second run");
+  assert.equal(await sha256File(r.path), want);
+  console.log(`resumed ${r.resumedBytes}, received ${r.receivedBytes}, size ${size}`);
+  assert.ok(r.resumedBytes > 0, "some bytes were resumed");
+  assert.ok(r.resumedBytes < size);
+  const margin = 2 * MiB;
+  assert.ok(
+    r.receivedBytes <= size - r.resumedBytes + margin,
+    `second run received ${r.receivedBytes} bytes, resumed ${r.resumedBytes} of ${size}`,
+  );
+  assert.ok(r.receivedBytes >= size - r.resumedBytes);
+  assert.deepEqual(await list(dC!), ["film.bin"], "part files are gone");
+});
+
+Deno.test("startPeer() keeps two different files with the same name apart", async (t) => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const tr = trackerAddr(tracker);
+  const [dA, dB, dC, dD] = await Promise.all(
+    ["a", "b", "c", "d"].map((n) => mkdir(join(tmp.path, n))),
+  );
+  await randomFile(join(dA!, "same.bin"), 3 * MiB + 17, 31);
+  await randomFile(join(dB!, "same.bin"), 2 * MiB + 5, 32);
+  const wantX = await sha256File(join(dA!, "same.bin"));
+  const wantY = await sha256File(join(dB!, "same.bin"));
+  await using a = await peer(tr, "ownerA", dA!);
+  await using b = await peer(tr, "ownerB", dB!);
+  const x = await a.share("same.bin");
+  const y = await b.share("same.bin");
+  assert.notEqual(x.contentId, y.contentId);
+
+  await t.step("by content id, saved under other names", async () => {
+    await using c = await peer(tr, "downloader", dC!);
+    const [rx, ry] = await Promise.all([
+      finish(c.download(x.contentId, { saveAs: "x.bin" }), 20_000, "x by id"),
+      finish(c.download(y.contentId, { saveAs: "y.bin" }), 20_000, "y by id"),
+    ]);
+    assert.equal(rx.path, join(dC!, "x.bin"));
+    assert.equal(ry.path, join(dC!, "y.bin"));
+    assert.deepEqual(rx.owners.map((o) => o.nodeId), ["ownerA"]);
+    assert.deepEqual(ry.owners.map((o) => o.nodeId), ["ownerB"]);
+    assert.equal(await sha256File(rx.path), wantX);
+    assert.equal(await sha256File(ry.path), wantY);
+    assert.deepEqual(await list(dC!), ["x.bin", "y.bin"]);
+  });
+
+  await t.step("by content id, both under the shared name: one wins, no mixing", async () => {
+    const dE = await mkdir(join(tmp.path, "e"));
+    await using e = await peer(tr, "racer", dE);
+    const settled = await withTimeout(
+      Promise.allSettled([e.download(x.contentId).done, e.download(y.contentId).done]),
+      20_000,
+      "both downloads",
+    );
+    const won = settled.filter((s) => s.status === "fulfilled");
+    const lost = settled.filter((s) => s.status === "rejected");
+    assert.equal(won.length, 1, JSON.stringify(settled.map((s) => s.status)));
+    assert.equal(lost.length, 1);
+    const reason = lost[0]!.reason;
+    assert.ok(reason instanceof TransferError && reason.code === "exists", String(reason));
+    const winner = won[0]!.value;
+    assert.equal(
+      await sha256File(join(dE, "same.bin")),
+      winner.contentId === x.contentId ? wantX : wantY,
+    );
+    // The loser's verified data stays in its own part file, named by its content id.
+    const loserId = winner.contentId === x.contentId ? y.contentId : x.contentId;
+    const names = await list(dE);
+    assert.ok(names.includes("same.bin"));
+    for (const n of names.filter((n) => n.includes(".part"))) {
+      assert.ok(n.startsWith(`same.bin.${loserId.slice(0, 16)}.part`), n);
+    }
+  });
+
+  await t.step("by name onto an existing file: exists unless overwrite", async () => {
+    await using d = await peer(tr, "fourth", dD!);
+    const mine = new TextEncoder().encode("my own file, not shared\n");
+    await Deno.writeFile(join(dD!, "same.bin"), mine);
+    const e = await failure(d.download("same.bin"), 10_000, "download onto an existing file");
+    assert.equal(e.code, "exists");
+    assert.match(e.message, /overwrite/);
+    assert.deepEqual(await Deno.readFile(join(dD!, "same.bin")), mine);
+    assert.deepEqual(await list(dD!), ["same.bin"], "nothing left behind");
+
+    const r = await finish(d.download("same.bin", { overwrite: true }), 20_000, "overwrite");
+    assert.ok([x.contentId, y.contentId].includes(r.contentId));
+    assert.equal(await sha256File(r.path), r.contentId === x.contentId ? wantX : wantY);
+    assert.deepEqual(await list(dD!), ["same.bin"]);
+  });
+});
+
+Deno.test("startPeer() download() fails with a clear TransferError", async (t) => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const tr = trackerAddr(tracker);
+  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  const size = 16 * MiB;
+  await randomFile(join(dA!, "f.bin"), size, 41);
+  await Deno.copyFile(join(dA!, "f.bin"), join(dB!, "f.bin"));
+  const want = await sha256File(join(dA!, "f.bin"));
+
+  await t.step("not_found for a name nobody shares", async () => {
+    await using c = await peer(tr, "asker", dC!);
+    const e = await failure(c.download("nobody.bin"), 10_000, "unknown name");
+    assert.equal(e.code, "not_found");
+    assert.match(e.message, /nobody\.bin/);
+    assert.deepEqual(await list(dC!), []);
+  });
+
+  await t.step("an owner that leaves midway is replaced by the other", async () => {
+    const out = await mkdir(join(tmp.path, "c1"));
+    await using a = await peer(tr, "ownerA", dA!);
+    await using b = await peer(tr, "ownerB", dB!);
+    await a.share("f.bin");
+    await b.share("f.bin");
+    await using pool = new RelayPool({ seed: 12, delayMs: 4 });
+    await using c = await peer(tr, "downloader", out, { mapOwnerAddress: pool.map });
+    const h = c.download("f.bin");
+    let left: Promise<void> | undefined;
+    h.onProgress((p) => {
+      if (p.verifiedBytes >= 0.25 * size) left ??= a.close();
+    });
+    const r = await finish(h, 30_000, "download with one owner leaving");
+    assert.ok(left !== undefined, "owner A left before the end");
+    await withTimeout(left, 10_000, "owner A closing");
+    assert.equal(await sha256File(r.path), want);
+    assert.ok(r.owners.some((o) => o.nodeId === "ownerB" && o.bytes > 0));
+    assert.equal(r.owners.reduce((s, o) => s + o.bytes, 0), size - r.resumedBytes);
+  });
+
+  await t.step("all_owners_failed when the only owner leaves; the part is kept", async () => {
+    const out = await mkdir(join(tmp.path, "c2"));
+    await using a = await peer(tr, "ownerA", dA!);
+    const { contentId } = await a.share("f.bin");
+    await using pool = new RelayPool({ seed: 13, delayMs: 4 });
+    await using c = await peer(tr, "downloader", out, { mapOwnerAddress: pool.map });
+    const h = c.download("f.bin");
+    let leftAt = 0;
+    h.onProgress((p) => {
+      if (p.verifiedBytes >= 0.25 * size && leftAt === 0) {
+        leftAt = performance.now();
+        void a.close();
+      }
+    });
+    const e = await failure(h, 40_000, "download whose only owner leaves");
+    const took = performance.now() - leftAt;
+    assert.ok(leftAt > 0, "the owner left before the end");
+    assert.equal(e.code, "all_owners_failed", e.message);
+    assert.match(e.message, /\.part/);
+    assert.ok(took < 20_000, `gave up ${took.toFixed(0)} ms after the owner left`);
+    const base = `f.bin.${contentId.slice(0, 16)}`;
+    assert.deepEqual(await list(out), [
+      `${base}.part`,
+      `${base}.part.manifest`,
+      `${base}.part.state`,
+    ]);
+  });
+
+  await t.step(
+    "aborted by a signal, already aborted or aborted midway; the part is kept",
+    async () => {
+      const out = await mkdir(join(tmp.path, "c3"));
+      await using a = await peer(tr, "ownerA", dA!);
+      const { contentId } = await a.share("f.bin");
+      await using c = await peer(tr, "downloader", out);
+      const e1 = await failure(
+        c.download("f.bin", { signal: AbortSignal.abort() }),
+        10_000,
+        "download with an aborted signal",
+      );
+      assert.equal(e1.code, "aborted");
+      assert.deepEqual(await list(out), [], "nothing written for an already aborted signal");
+
+      await using pool = new RelayPool({ seed: 14, delayMs: 4 });
+      await using c2 = await peer(tr, "downloader2", out, { mapOwnerAddress: pool.map });
+      const ac = new AbortController();
+      const h = c2.download("f.bin", { signal: ac.signal });
+      h.onProgress((p) => {
+        if (p.verifiedBytes >= 0.25 * size) ac.abort();
+      });
+      const e2 = await failure(h, 30_000, "download aborted midway");
+      assert.equal(e2.code, "aborted");
+      const base = `f.bin.${contentId.slice(0, 16)}`;
+      assert.deepEqual(await list(out), [
+        `${base}.part`,
+        `${base}.part.manifest`,
+        `${base}.part.state`,
+      ]);
+      assert.equal(c2.downloads.size, 0);
+    },
+  );
+
+  await t.step("an owner that restarts on another port is found again", async () => {
+    const out = await mkdir(join(tmp.path, "c4"));
+    const a = await peer(tr, "ownerA", dA!);
+    let a2: Awaited<ReturnType<typeof peer>> | undefined;
+    try {
+      await a.share("f.bin");
+      await using pool = new RelayPool({ seed: 15, delayMs: 4 });
+      await using c = await peer(tr, "downloader", out, { mapOwnerAddress: pool.map });
+      const h = c.download("f.bin");
+      let restarted: Promise<void> | undefined;
+      h.onProgress((p) => {
+        restarted ??= p.verifiedBytes >= 0.25 * size
+          ? (async () => {
+            await a.close();
+            a2 = await peer(tr, "ownerA", dA!);
+            await a2.share("f.bin");
+          })()
+          : undefined;
+      });
+      const r = await finish(h, 30_000, "download across an owner restart");
+      assert.ok(restarted !== undefined, "the owner restarted before the end");
+      await withTimeout(restarted, 10_000, "owner restart");
+      assert.notEqual(a2!.address.port, a.address.port);
+      assert.equal(await sha256File(r.path), want);
+    } finally {
+      await a.close();
+      await a2?.close();
+    }
+  });
+
+  await t.step("disk or not_found when the output dir is under a regular file", async () => {
+    await using a = await peer(tr, "ownerA", dA!);
+    await a.share("f.bin");
+    await using c = await peer(tr, "asker", dC!);
+    await Deno.writeTextFile(join(dC!, "plain"), "a file, not a directory\n");
+    const out = join(dC!, "plain", "sub");
+    const e = await failure(c.download("f.bin", { outDir: out }), 10_000, "bad outDir");
+    assert.ok(e.code === "disk" || e.code === "not_found", `${e.code}: ${e.message}`);
+    assert.match(e.message, /plain/);
+    // With overwrite the existence check is skipped: the part file is what fails.
+    const e2 = await failure(
+      c.download("f.bin", { outDir: out, overwrite: true }),
+      10_000,
+      "bad outDir, overwrite",
+    );
+    assert.ok(e2.code === "disk" || e2.code === "not_found", `${e2.code}: ${e2.message}`);
+    assert.match(e2.message, /plain/);
+    // A directory that does not exist is not created.
+    const e3 = await failure(
+      c.download("f.bin", { outDir: join(dC!, "missing") }),
+      10_000,
+      "missing outDir",
+    );
+    assert.equal(e3.code, "not_found", e3.message);
+    assert.deepEqual(await list(dC!), ["plain"], "nothing left behind");
+  });
+});
+
+Deno.test("startPeer() completes from 2 owners through lossy, reordering, duplicating relays", async () => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const tr = trackerAddr(tracker);
+  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  const size = 16 * MiB;
+  await randomFile(join(dA!, "lossy.bin"), size, 51);
+  await Deno.copyFile(join(dA!, "lossy.bin"), join(dB!, "lossy.bin"));
+  const want = await sha256File(join(dA!, "lossy.bin"));
+  await using a = await peer(tr, "ownerA", dA!);
+  await using b = await peer(tr, "ownerB", dB!);
+  await a.share("lossy.bin");
+  await b.share("lossy.bin");
+  await using pool = new RelayPool({ seed: 5, loss: 0.05, reorder: 0.05, duplicate: 0.01 });
+  await using c = await peer(tr, "downloader", dC!, { mapOwnerAddress: pool.map });
+  const r = await finish(c.download("lossy.bin"), 45_000, "download through lossy relays");
+  assert.equal(await sha256File(r.path), want);
+  assert.deepEqual(r.owners.map((o) => o.nodeId).sort(), ["ownerA", "ownerB"]);
+  const totals = pool.totals();
+  assert.ok(totals.fromTarget.dropped > 0 && totals.toTarget.dropped > 0, "the relays dropped");
+  assert.ok(totals.fromTarget.duplicated > 0, "the relays duplicated");
+  assert.ok(totals.fromTarget.reordered > 0, "the relays reordered");
+  assert.ok(r.retransmits > 0, "losses were recovered by re-requests");
+  assert.deepEqual(await list(dC!), ["lossy.bin"]);
+  console.log(
+    `${
+      (r.elapsedMs / 1000).toFixed(1)
+    } s, ${r.retransmits} retransmits, received ${r.receivedBytes}, ` +
+      `dropped ${totals.fromTarget.dropped}/${totals.fromTarget.received} blocks`,
+  );
+});
+
+Deno.test("startPeer() transfers edge sizes through real sockets", async (t) => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  await using tracker = await startTracker({ port: 0 });
+  const tr = trackerAddr(tracker);
+  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  // Piece size 64 KiB; blocks are at most 32 KiB on loopback, 1420-ish bytes with mtu 1500.
+  await using a = await peer(tr, "ownerA", dA!, { pieceSize: 64 * KiB });
+  await using b = await peer(tr, "ownerB", dB!, { pieceSize: 64 * KiB });
+  const cases: [string, number, PeerOptions][] = [
+    ["empty.bin", 0, {}],
+    ["one.bin", 1, {}],
+    ["odd.bin", 5 * 64 * KiB + 32 * KiB + 1233, {}],
+    ["odd-small-datagrams.bin", 3 * 64 * KiB + 1421, { mtu: 1500 }],
+    ["under-one-block.bin", 1000, { mtu: 1500 }],
+  ];
+  for (const [name, size, options] of cases) {
+    await t.step(`${size} bytes${options.mtu ? ` with mtu ${options.mtu}` : ""}`, async () => {
+      await randomFile(join(dA!, name), size, size + 7);
+      await Deno.copyFile(join(dA!, name), join(dB!, name));
+      const sa = await a.share(name);
+      await b.share(name);
+      assert.equal(sa.size, size);
+      const out = await mkdir(join(dC!, name + ".d"));
+      await using c = await peer(tr, "downloader", out, options);
+      const r = await finish(c.download(name), 15_000, `download of ${size} bytes`);
+      assert.equal(r.size, size);
+      assert.equal((await Deno.stat(r.path)).size, size);
+      assert.equal(await sha256File(r.path), await sha256File(join(dA!, name)));
+      assert.equal(r.owners.reduce((s, o) => s + o.bytes, 0), size);
+      assert.deepEqual(await list(out), [name]);
+      assert.equal(c.files.get(sa.contentId)?.size, size, "shared on after download");
+    });
+  }
+});
