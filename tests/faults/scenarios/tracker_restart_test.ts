@@ -1,0 +1,143 @@
+/**
+ * Scenario: the tracker process crashes (SIGKILL) mid-session and a new one starts on the same
+ * port with an empty registry. The peers notice at their next heartbeat, register again and
+ * re-announce their files by themselves: a NEED finds them within 2T. A download that was running
+ * during the restart finishes with the exact bytes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { TrackerClient } from "../../../lib/tracker/client.ts";
+import { type ChildProcess, sha256File, tempDir } from "../../_harness/processes.ts";
+import { delay, waitUntil, withTimeout } from "../../_harness/wait.ts";
+import {
+  freePort,
+  makeFile,
+  MiB,
+  report,
+  spawnOwner,
+  spawnTracker,
+  startLoggedPeer,
+  type TrackerProcess,
+} from "./_scenario.ts";
+
+const T_MS = 1000;
+
+Deno.test("peers register again by themselves after a tracker restart and a NEED finds their files within 2T", async () => {
+  await using dir = await tempDir("udpswarm-trackerrestart-");
+  const src = join(dir.path, "src");
+  const logs = join(dir.path, "tracker-logs");
+  const out = join(dir.path, "out");
+  await Deno.mkdir(src);
+  await Deno.mkdir(out);
+  const files = [
+    await makeFile(src, "alpha.bin", 16 * MiB, 11),
+    await makeFile(src, "beta.bin", 1 * MiB, 12),
+  ];
+  const port = freePort();
+  const trackerArgs = ["--port", String(port), "--interval", `${T_MS}ms`];
+  let tracker: TrackerProcess | undefined = await spawnTracker(join(logs, "first"), trackerArgs);
+  const owners: ChildProcess[] = [];
+  try {
+    for (const [i, id] of ["owner-a", "owner-b"].entries()) {
+      const home = join(dir.path, id);
+      await Deno.mkdir(home);
+      const { child } = await spawnOwner({
+        dir: home,
+        tracker: tracker.address,
+        id,
+        // owner-a shares both files, owner-b only alpha.bin
+        files: i === 0 ? files.map((f) => f.path) : [files[0]!.path],
+        read: [src],
+      });
+      owners.push(child);
+    }
+    // A slow download (1452-byte datagrams) runs across the restart.
+    const { peer, log } = await startLoggedPeer({
+      tracker: tracker.address,
+      nodeId: "downloader",
+      dir: out,
+      mtu: 1500,
+      shareDownloads: false,
+    });
+    try {
+      const handle = peer.download(files[0]!.name);
+      const finished = handle.done.then((r) => ({ r, at: performance.now() }));
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const off = handle.onProgress((p) => {
+            if (p.verifiedBytes > 0) {
+              off();
+              resolve();
+            }
+          });
+        }),
+        20_000,
+        "the download to start",
+      );
+
+      tracker.child.kill("SIGKILL");
+      await tracker.child.wait(5000);
+      await tracker[Symbol.asyncDispose]();
+      tracker = undefined;
+      tracker = await spawnTracker(join(logs, "second"), trackerArgs);
+      const restartedAt = performance.now();
+      assert.equal(tracker.port, port, "same port");
+
+      // Ask every 50 ms, from a client that registers with the new tracker, until both files
+      // have their owners back.
+      await using asker = await TrackerClient.connect({
+        tracker: tracker.address,
+        nodeId: "asker",
+        retry: { initialMs: 50, attempts: 4 },
+      });
+      await asker.start();
+      const found = new Map<string, number>();
+      const expected: Record<string, string[]> = {
+        "alpha.bin": ["owner-a", "owner-b"],
+        "beta.bin": ["owner-a"],
+      };
+      while (found.size < 2 && performance.now() - restartedAt < 4 * T_MS) {
+        for (const [name, want] of Object.entries(expected)) {
+          if (found.has(name)) continue;
+          const owners = await asker.need({ kind: "name", name }).then(
+            (r) => r.owners.map((o) => o.nodeId),
+            () => [] as string[],
+          );
+          if (want.every((w) => owners.includes(w))) {
+            found.set(name, performance.now() - restartedAt);
+          }
+        }
+        if (found.size < 2) await delay(50);
+      }
+      const worst = Math.max(...found.values());
+      assert.equal(found.size, 2, `both files found again, got ${JSON.stringify([...found])}`);
+      assert.ok(worst <= 2 * T_MS, `found within 2T = ${2 * T_MS} ms, took ${worst} ms`);
+
+      const { r, at } = await withTimeout(finished, 60_000, "the download across the restart");
+      assert.ok(at > restartedAt, "the download was still running when the tracker came back");
+      assert.equal(await sha256File(r.path), files[0]!.sha256, "the bytes are exact");
+      await waitUntil(
+        () => Deno.readTextFileSync(tracker!.logPath).includes("register downloader"),
+        3 * T_MS,
+        "the downloader to register again too",
+      );
+      const trackerLog = Deno.readTextFileSync(tracker.logPath);
+      report("tracker_restart", {
+        intervalMs: T_MS,
+        foundAfterMs: Object.fromEntries([...found].map(([k, v]) => [k, Math.round(v)])),
+        limitMs: 2 * T_MS,
+        registerLinesAfterRestart: trackerLog.split("\n").filter((l) =>
+          /register (owner|downloader)/.test(l)
+        ).length,
+        downloadMsAfterRestart: Math.round(at - restartedAt),
+        downloaderLog: log.filter((l) => /tracker|regist/i.test(l)).slice(-4),
+      });
+    } finally {
+      await peer.close();
+    }
+  } finally {
+    await Promise.all(owners.map((o) => o.close()));
+    await tracker?.[Symbol.asyncDispose]();
+  }
+});
