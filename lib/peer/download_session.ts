@@ -339,6 +339,7 @@ export class DownloadSession implements DownloadHandle {
       await this.#writer?.drain();
       await this.#writer?.close();
       const path = await part.complete();
+      this.#emitProgress(); // the final state: listeners hear of it even if the 250 ms tick never came
       this.#part = undefined;
       const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0).map((
         [nodeId, bytes],
