@@ -12,6 +12,7 @@ import {
   ErrorCode,
   type ErrorCodeValue,
   type Message,
+  MessageType,
   type NeedMessage,
   type OwnerEntry,
   type OwnMessage,
@@ -37,6 +38,16 @@ import { RateLimiter } from "./token_bucket.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, unitRateKey, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { toHex } from "./_hex.ts";
+import {
+  encodeOwnerEntry,
+  encodeOwners,
+  encodeRegistered,
+  fastType,
+  newFastRequest,
+  parseNeed,
+  parseRegister,
+  ReplySlab,
+} from "./_fast_path.ts";
 
 /** Options for {@link Registry}. */
 export interface RegistryOptions {
@@ -108,7 +119,11 @@ interface PeerRecord {
   readonly wire: OwnerEntry;
   readonly label: string;
   cookie: bigint;
+  cookieHi: number;
+  cookieLo: number;
   cookieEpoch: number;
+  /** The peer's OWNERS entry on the wire, without the rate. */
+  readonly entry: Uint8Array;
   rateKey: number;
   uploaded: number;
   readonly files: Map<string, Ownership>;
@@ -125,6 +140,8 @@ interface FileRecord {
   readonly size: number;
   /** name → owners announcing it under that name. */
   readonly names: Map<string, number>;
+  /** UTF-8 of the display name, cached until the names change. */
+  displayBytes: Uint8Array | undefined;
   readonly owners: OwnerIndex<PeerRecord, Ownership>;
 }
 
@@ -220,7 +237,10 @@ export class Registry {
   #nextSweep: number;
   #now: number;
   readonly #picked: Ownership[] = [];
-  readonly #ownersOut: OwnerEntry[] = [];
+  readonly #entriesOut: Uint8Array[] = [];
+  readonly #ratesOut: number[] = [];
+  readonly #fast = newFastRequest();
+  readonly #slab = new ReplySlab();
   readonly #registered: RegisteredMessage = {
     type: "registered",
     txid: 0,
@@ -340,10 +360,9 @@ export class Registry {
     if (head !== undefined && now - head.lastSeen > this.evictAfterMs) this.#expire(now);
     if (now >= this.#jar.nextRotation) this.#rotate(now);
 
-    const sourceKey = from.hostname + "|" + from.port;
-    if (!this.#limiter.allow(sourceKey, now)) {
+    if (!this.#limiter.allow(from.hostname, from.port, now)) {
       this.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + sourceKey, now)) {
+      if (this.#throttle.shouldReport("rl|" + from.hostname + "|" + from.port, now)) {
         this.#event({ type: "rate_limited", source: label(from.hostname, from.port) });
         // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
         if (bytes.byteLength >= HEADER_SIZE) {
@@ -360,6 +379,45 @@ export class Registry {
       return undefined;
     }
 
+    // Fast path: a heartbeat or NEED from a verified peer with the stored cookie.
+    const type = fastType(bytes);
+    if (type === MessageType.register || type === MessageType.need) {
+      const fast = this.#fast;
+      if (type === MessageType.register ? parseRegister(bytes, fast) : parseNeed(bytes, fast)) {
+        const peer = this.#peers.get(fast.nodeId);
+        if (
+          peer !== undefined && peer.cookieLo === fast.cookieLo &&
+          peer.cookieHi === fast.cookieHi && peer.cookie !== 0n && peer.port === from.port &&
+          peer.hostname === from.hostname
+        ) {
+          if (type === MessageType.register) return this.#heartbeat(peer, fast.txid, now);
+          this.#expiry.touch(peer, now);
+          return fast.wantKind === 1
+            ? this.#answerNeed(
+              peer,
+              fast.txid,
+              fast.maxOwners,
+              true,
+              fast.name,
+              from,
+              now,
+              bytes.subarray(fast.nameStart, fast.nameStart + fast.nameLength),
+            )
+            : this.#answerNeed(
+              peer,
+              fast.txid,
+              fast.maxOwners,
+              false,
+              toHex(bytes, fast.contentIdStart, 32),
+              from,
+              now,
+              undefined,
+            );
+        }
+      }
+    }
+
+    const sourceKey = from.hostname + "|" + from.port;
     let msg: Message;
     try {
       msg = decodeMessage(bytes);
@@ -517,14 +575,18 @@ export class Registry {
       );
     }
     const address = wireAddress(from.hostname, from.port);
+    const wire = { nodeId, address, rate: 0 };
     const created: PeerRecord = {
       nodeId,
       hostname: from.hostname,
       port: from.port,
       packed,
-      wire: { nodeId, address, rate: 0 },
+      wire,
+      entry: encodeOwnerEntry(wire),
       label: label(from.hostname, from.port),
       cookie: 0n,
+      cookieHi: 0,
+      cookieLo: 0,
       cookieEpoch: -1,
       rateKey: ZERO_RATE_KEY,
       uploaded: 0,
@@ -545,14 +607,20 @@ export class Registry {
     if (count) this.counters.heartbeats++;
     this.#expiry.touch(peer, now);
     if (peer.cookieEpoch !== this.#jar.epoch) {
-      peer.cookie = this.#jar.issue(peer.packed, "session");
+      const c = this.#jar.issue(peer.packed, "session");
+      peer.cookie = c;
+      peer.cookieHi = Number(c >> 32n);
+      peer.cookieLo = Number(c & 0xffffffffn);
       peer.cookieEpoch = this.#jar.epoch;
     }
-    const m = this.#registered;
-    m.txid = txid;
-    m.cookie = peer.cookie;
-    m.evictAfterMs = this.evictAfterMs;
-    return encodeMessage(m);
+    return encodeRegistered(
+      this.#slab,
+      txid,
+      peer.cookieHi,
+      peer.cookieLo,
+      this.intervalMs,
+      this.evictAfterMs,
+    );
   }
 
   /**
@@ -672,6 +740,7 @@ export class Registry {
         contentId: msg.contentId,
         size: msg.size,
         names: new Map(),
+        displayBytes: undefined,
         owners: new OwnerIndex<PeerRecord, Ownership>(),
       };
       this.#files.set(key, file);
@@ -709,32 +778,51 @@ export class Registry {
   #need(msg: NeedMessage, from: Source, size: number, now: number): Uint8Array {
     const peer = this.#verify("need", msg.txid, msg.cookie, msg.nodeId, from, size, now);
     if (peer instanceof Uint8Array) return peer;
-    const k = msg.maxOwners === 0
-      ? this.maxOwners
-      : Math.min(msg.maxOwners, this.maxOwners, MAX_OWNERS);
+    return msg.want.kind === "name"
+      ? this.#answerNeed(peer, msg.txid, msg.maxOwners, true, msg.want.name, from, now, undefined)
+      : this.#answerNeed(
+        peer,
+        msg.txid,
+        msg.maxOwners,
+        false,
+        toHex(msg.want.contentId),
+        from,
+        now,
+        undefined,
+      );
+  }
+
+  /**
+   * Answers a NEED from a verified peer. `want` is the name (byName) or the content id hex;
+   * `nameBytes` is the name's UTF-8 when the caller has it.
+   */
+  #answerNeed(
+    peer: PeerRecord,
+    txid: number,
+    maxOwners: number,
+    byName: boolean,
+    want: string,
+    from: Source,
+    now: number,
+    nameBytes: Uint8Array | undefined,
+  ): Uint8Array {
+    const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
     let file: FileRecord | undefined;
     let alternatives = 0;
-    let name: string;
-    let query: string;
     let known = false;
-    if (msg.want.kind === "content") {
-      const key = toHex(msg.want.contentId);
-      query = key;
-      file = this.#files.get(key);
+    if (!byName) {
+      file = this.#files.get(want);
       known = file !== undefined;
-      name = file ? this.#displayName(file) : "";
     } else {
-      name = msg.want.name;
-      query = JSON.stringify(name);
-      const candidates = this.#byName.get(name);
+      const candidates = this.#byName.get(want);
       if (candidates !== undefined) {
+        known = true;
         // The content most owners (other than the asker) announce under this name; ties go to
         // the smallest content id.
         let best = -1;
-        known = true;
         for (const f of candidates) {
           const mine = peer.files.get(f.key);
-          const n = (f.names.get(name) ?? 0) - (mine !== undefined && mine.name === name ? 1 : 0);
+          const n = (f.names.get(want) ?? 0) - (mine !== undefined && mine.name === want ? 1 : 0);
           if (n > best || (n === best && file !== undefined && f.key < file.key)) {
             best = n;
             file = f;
@@ -745,14 +833,11 @@ export class Registry {
       }
     }
     const picked = this.#picked;
-    const count = file === undefined ? 0 : file.owners.select(
-      k,
-      peer,
-      unitRateKey(now, this.rateTauMs),
-      this.#random,
-      picked,
-    );
+    const count = file === undefined
+      ? 0
+      : file.owners.select(k, peer, unitRateKey(now, this.rateTauMs), this.#random, picked);
     if (file === undefined || count === 0) {
+      const query = byName ? JSON.stringify(want) : want;
       this.#event({
         type: "need",
         nodeId: peer.nodeId,
@@ -761,40 +846,51 @@ export class Registry {
         owners: [],
         alternatives: 0,
       });
-      const what = msg.want.kind === "name" ? `"${msg.want.name}"` : `content ${query}`;
-      const text = !known ? `Nobody shares ${what}` : `Nobody but you shares ${what}`;
-      return this.#refuse("need", from, msg.txid, ErrorCode.not_found, text, Infinity, false);
+      const what = byName ? query : `content ${want}`;
+      const text = known ? `Nobody but you shares ${what}` : `Nobody shares ${what}`;
+      return this.#refuse("need", from, txid, ErrorCode.not_found, text, Infinity, false);
     }
-    const owners = this.#ownersOut;
-    owners.length = 0;
+    const entries = this.#entriesOut;
+    const rates = this.#ratesOut;
     for (let i = 0; i < count; i++) {
-      const o = picked[i]!;
-      const w = o.peer.wire;
-      w.rate = wireRate(rateAt(o.peer.rateKey, now, this.rateTauMs));
-      owners.push(w);
+      const o = picked[i]!.peer;
+      entries[i] = o.entry;
+      rates[i] = wireRate(rateAt(o.rateKey, now, this.rateTauMs));
     }
     this.counters.needs++;
     if (this.#recordEvents) {
       this.#event({
         type: "need",
         nodeId: peer.nodeId,
-        query,
+        query: byName ? JSON.stringify(want) : want,
         contentId: file.key,
-        owners: owners.map((w) => w.nodeId),
+        owners: picked.slice(0, count).map((o) => o.peer.nodeId),
         alternatives,
       });
     }
-    const reply = encodeMessage({
-      type: "owners",
-      txid: msg.txid,
-      contentId: file.contentId,
+    // The name bytes: a view of the request datagram when the fast path parsed it.
+    let name: Uint8Array;
+    if (nameBytes !== undefined) {
+      name = nameBytes;
+    } else if (byName) {
+      name = utf8.encode(want);
+    } else {
+      name = file.displayBytes ??= utf8.encode(this.#displayName(file));
+    }
+    const reply = encodeOwners(
+      this.#slab,
+      txid,
+      file.contentId,
+      file.size,
+      Math.min(alternatives, 0xffff),
       name,
-      size: file.size,
-      alternatives: Math.min(alternatives, 0xffff),
-      owners,
-    });
+      0,
+      name.length,
+      entries,
+      rates,
+      count,
+    );
     picked.length = 0;
-    owners.length = 0;
     return reply;
   }
 
@@ -892,6 +988,7 @@ export class Registry {
   }
 
   #addName(file: FileRecord, name: string): void {
+    file.displayBytes = undefined;
     file.names.set(name, (file.names.get(name) ?? 0) + 1);
     let set = this.#byName.get(name);
     if (set === undefined) {
@@ -902,6 +999,7 @@ export class Registry {
   }
 
   #removeName(file: FileRecord, name: string): void {
+    file.displayBytes = undefined;
     const n = (file.names.get(name) ?? 0) - 1;
     if (n > 0) {
       file.names.set(name, n);

@@ -6,6 +6,10 @@
 interface Bucket {
   tokens: number;
   last: number;
+  /** The source: host and port; buckets of sources with the same port are chained. */
+  host: string;
+  port: number;
+  next: Bucket | undefined;
 }
 
 /** Options for {@link RateLimiter}. */
@@ -23,7 +27,9 @@ export class RateLimiter {
   readonly #rate: number;
   readonly #burst: number;
   readonly #max: number;
-  readonly #buckets = new Map<string, Bucket>();
+  /** Buckets by port (an integer key hashes cheaply), chained by host. */
+  readonly #byPort = new Map<number, Bucket>();
+  #count = 0;
   readonly #overflow: Bucket;
 
   /** @param options rate, burst and the number of sources tracked */
@@ -37,31 +43,41 @@ export class RateLimiter {
     this.#burst = options.burst;
     this.#max = options.maxSources;
     // The overflow bucket is shared by every untracked source: give it room for many of them.
-    this.#overflow = { tokens: this.#burst * 16, last: -Infinity };
+    this.#overflow = {
+      tokens: this.#burst * 16,
+      last: -Infinity,
+      host: "",
+      port: -1,
+      next: undefined,
+    };
   }
 
   /** Sources currently tracked. */
   get size(): number {
-    return this.#buckets.size;
+    return this.#count;
   }
 
   /**
    * Takes one token for `source`.
    *
-   * @param source the source key (`host|port`)
+   * @param host the source host
+   * @param port the source port
    * @param now the current time in ms
    * @returns false when the source is over its rate
    */
-  allow(source: string, now: number): boolean {
-    let b = this.#buckets.get(source);
+  allow(host: string, port: number, now: number): boolean {
+    const head = this.#byPort.get(port);
+    let b = head;
+    while (b !== undefined && b.host !== host) b = b.next;
     let cap = this.#burst;
     if (b === undefined) {
-      if (this.#buckets.size >= this.#max) {
+      if (this.#count >= this.#max) {
         b = this.#overflow;
         cap = this.#burst * 16;
       } else {
-        b = { tokens: this.#burst, last: now };
-        this.#buckets.set(source, b);
+        b = { tokens: this.#burst, last: now, host, port, next: head };
+        this.#byPort.set(port, b);
+        this.#count++;
       }
     }
     const elapsed = now - b.last;
@@ -80,8 +96,20 @@ export class RateLimiter {
    * @param now the current time in ms
    */
   sweep(now: number): void {
-    for (const [key, b] of this.#buckets) {
-      if (b.tokens + (now - b.last) * this.#rate >= this.#burst) this.#buckets.delete(key);
+    for (const [port, head] of this.#byPort) {
+      let keep: Bucket | undefined;
+      for (let b: Bucket | undefined = head; b !== undefined;) {
+        const next: Bucket | undefined = b.next;
+        if (b.tokens + (now - b.last) * this.#rate >= this.#burst) {
+          this.#count--;
+        } else {
+          b.next = keep;
+          keep = b;
+        }
+        b = next;
+      }
+      if (keep === undefined) this.#byPort.delete(port);
+      else if (keep !== head) this.#byPort.set(port, keep);
     }
   }
 }

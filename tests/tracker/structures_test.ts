@@ -37,13 +37,18 @@ Deno.test("CookieJar binds cookies to the address, kind and epoch", none, () => 
 
 Deno.test("RateLimiter allows the burst, then the sustained rate, per source", none, () => {
   const rl = new RateLimiter({ ratePerSecond: 10, burst: 3, maxSources: 2 });
-  assert.deepEqual([1, 2, 3, 4].map(() => rl.allow("a", 0)), [true, true, true, false]);
-  assert.equal(rl.allow("b", 0), true, "another source has its own bucket");
-  assert.equal(rl.allow("a", 50), false, "half a token");
-  assert.equal(rl.allow("a", 100), true, "one token after 100 ms at 10/s");
-  assert.equal(rl.allow("a", 100), false);
+  assert.deepEqual([1, 2, 3, 4].map(() => rl.allow("a", 1, 0)), [true, true, true, false]);
+  assert.equal(rl.allow("b", 1, 0), true, "another host has its own bucket");
+  assert.equal(rl.allow("a", 1, 50), false, "half a token");
+  assert.equal(rl.allow("a", 1, 100), true, "one token after 100 ms at 10/s");
+  assert.equal(rl.allow("a", 1, 100), false);
+  assert.equal(rl.size, 2);
   // A third source shares the overflow bucket (maxSources 2).
-  assert.equal(rl.allow("c", 100), true);
+  assert.equal(rl.allow("a", 2, 100), true);
+  assert.equal(rl.size, 2);
+  rl.sweep(150);
+  assert.equal(rl.size, 1, "b's bucket has refilled, a's has not");
+  assert.equal(rl.allow("a", 1, 150), false, "a keeps its state after a sweep");
   rl.sweep(10_000);
   assert.equal(rl.size, 0, "refilled buckets are forgotten");
 });
