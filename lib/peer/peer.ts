@@ -10,7 +10,7 @@ import { MessageType } from "../wire/messages.ts";
 import { MAGIC, VERSION } from "../wire/limits.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
 import { parseHostPort } from "../net/host_port.ts";
-import { TrackerClient } from "../tracker/client.ts";
+import { type OwnedFile, TrackerClient } from "../tracker/client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,
@@ -87,6 +87,8 @@ class PeerNode implements Peer {
   #updateTimer: ReturnType<typeof setInterval> | undefined;
   #reportedUpload = 0;
   #closed: Promise<void> | undefined;
+  /** Downloaded files whose OWN failed (tracker away), by content id; retried every update. */
+  readonly #unannounced = new Map<string, OwnedFile>();
   readonly #malformedLogged = new Map<string, number>();
   /** Datagrams that failed to decode. */
   malformed = 0;
@@ -212,25 +214,41 @@ class PeerNode implements Peer {
     };
   }
 
-  async #completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void> {
+  /**
+   * Shares a finished download: served and listed in `files` at once, announced to the tracker
+   * without holding back the download's result (an absent tracker takes ~8 s to time out), and
+   * announced again on every update tick until the tracker takes it.
+   */
+  #completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void> {
     this.downloadedFiles.set(result.name, result.owners.map((o) => o.nodeId));
-    if (this.#options.shareDownloads ?? true) {
-      const contentId = fromHex(result.contentId)!;
-      try {
-        await this.#publish(
-          result.path,
-          result.name,
-          manifest,
-          encoded,
-          result.contentId,
-          contentId,
-        );
-      } catch (e) {
+    if (!(this.#options.shareDownloads ?? true)) return Promise.resolve();
+    this.#uploader.share({ path: result.path, manifest, encoded });
+    this.files.set(result.contentId, {
+      name: result.name,
+      path: result.path,
+      size: manifest.size,
+      contentId: result.contentId,
+      pieces: manifest.pieceHashes.byteLength / 32,
+    });
+    const contentId = fromHex(result.contentId)!;
+    this.#announce(result.contentId, { name: result.name, size: manifest.size, contentId });
+    return Promise.resolve();
+  }
+
+  #announce(key: string, file: OwnedFile): void {
+    this.#unannounced.delete(key);
+    this.#tracker.own(file).then(
+      () => this.#log(`own ${file.name} ${key} (${file.size} bytes)`),
+      (e) => {
+        if (this.#closed || !this.files.has(key)) return;
+        this.#unannounced.set(key, file);
         this.#log(
-          `could not share ${result.name} after download: ${e instanceof Error ? e.message : e}`,
+          `could not announce ${file.name} after download, trying again: ${
+            e instanceof Error ? e.message : e
+          }`,
         );
-      }
-    }
+      },
+    );
   }
 
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
@@ -289,6 +307,7 @@ class PeerNode implements Peer {
   }
 
   #sendUpdate(): void {
+    if (!this.#closed) { for (const [key, file] of this.#unannounced) this.#announce(key, file); }
     const total = this.#uploader.uploadedBytes;
     const delta = total - this.#reportedUpload;
     if (delta <= 0) return;

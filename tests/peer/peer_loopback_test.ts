@@ -15,7 +15,7 @@ import type {
 } from "../../lib/peer/api.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { randomFile, sha256File, tempDir } from "../_harness/processes.ts";
-import { withTimeout } from "../_harness/wait.ts";
+import { waitUntil, withTimeout } from "../_harness/wait.ts";
 import { RelayPool } from "../_harness/relay_pool.ts";
 
 const KiB = 1024;
@@ -335,8 +335,47 @@ Deno.test("startPeer() download() fails with a clear TransferError", async (t) =
         `${base}.part.state`,
       ]);
       assert.equal(c2.downloads.size, 0);
+      // The same peer picks it up again: the aborted run released its part file.
+      const r = await finish(c2.download("f.bin"), 30_000, "download again after the abort");
+      assert.ok(r.resumedBytes >= 0.25 * size, `resumed ${r.resumedBytes}`);
+      assert.equal(await sha256File(r.path), want);
+      assert.deepEqual(await list(out), ["f.bin"]);
     },
   );
+
+  await t.step(
+    "an owner whose file changed after sharing is dropped; the other serves",
+    async () => {
+      const dA2 = await mkdir(join(tmp.path, "a2"));
+      await Deno.copyFile(join(dA!, "f.bin"), join(dA2, "f.bin"));
+      const out = await mkdir(join(tmp.path, "c5"));
+      await using a = await peer(tr, "changed", dA2);
+      await using b = await peer(tr, "ownerB", dB!);
+      await a.share("f.bin");
+      await b.share("f.bin");
+      await randomFile(join(dA2, "f.bin"), size, 999); // same size, other bytes
+      await using c = await peer(tr, "downloader", out);
+      const r = await finish(c.download("f.bin"), 30_000, "download with a changed owner");
+      assert.equal(await sha256File(r.path), want);
+      assert.ok(
+        !r.owners.some((o) => o.nodeId === "changed" && o.bytes > 0),
+        JSON.stringify(r.owners),
+      );
+    },
+  );
+
+  await t.step("the only owner's file changed: all_owners_failed, no corrupt file", async () => {
+    const dA3 = await mkdir(join(tmp.path, "a3"));
+    await Deno.copyFile(join(dA!, "f.bin"), join(dA3, "f.bin"));
+    const out = await mkdir(join(tmp.path, "c6"));
+    await using a = await peer(tr, "changed", dA3);
+    await a.share("f.bin");
+    await randomFile(join(dA3, "f.bin"), size, 998);
+    await using c = await peer(tr, "downloader", out);
+    const e = await failure(c.download("f.bin"), 30_000, "download from a changed file");
+    assert.ok(e.code === "all_owners_failed", `${e.code}: ${e.message}`);
+    assert.ok(!(await list(out)).includes("f.bin"));
+  });
 
   await t.step("an owner that restarts on another port is found again", async () => {
     const out = await mkdir(join(tmp.path, "c4"));
@@ -394,6 +433,61 @@ Deno.test("startPeer() download() fails with a clear TransferError", async (t) =
     assert.equal(e3.code, "not_found", e3.message);
     assert.deepEqual(await list(dC!), ["plain"], "nothing left behind");
   });
+});
+
+Deno.test("startPeer() finishes without a tracker and announces the file once it is back", async () => {
+  await using tmp = await tempDir("udpswarm-peer-");
+  const T = 500; // heartbeat interval, so the peers notice the restarted tracker quickly
+  const first = await startTracker({ port: 0, intervalMs: T });
+  const port = first.localAddr.port;
+  try {
+    const tr = trackerAddr(first);
+    const [dA, dC, dD] = await Promise.all(["a", "c", "d"].map((n) => mkdir(join(tmp.path, n))));
+    const size = 16 * MiB;
+    await randomFile(join(dA!, "t.bin"), size, 61);
+    const want = await sha256File(join(dA!, "t.bin"));
+    const a = await peer(tr, "ownerA", dA!);
+    let contentId: string;
+    try {
+      contentId = (await a.share("t.bin")).contentId;
+      await using pool = new RelayPool({ seed: 16, delayMs: 4 });
+      await using c = await peer(tr, "downloader", dC!, { mapOwnerAddress: pool.map });
+      const h = c.download("t.bin");
+      let goneAt = 0;
+      let gone: Promise<void> | undefined;
+      h.onProgress((p) => {
+        if (p.verifiedBytes >= 0.75 * size && !gone) {
+          goneAt = performance.now();
+          gone = first.close();
+        }
+      });
+      const r = await finish(h, 30_000, "download without a tracker");
+      const took = performance.now() - goneAt;
+      assert.ok(gone !== undefined, "the tracker left before the end");
+      await gone;
+      // The result does not wait for the tracker to acknowledge the re-share (OWN gives up
+      // after ~8 s); the file is served and listed at once.
+      assert.ok(took < 5000, `done ${took.toFixed(0)} ms after the tracker left`);
+      assert.equal(await sha256File(r.path), want);
+      assert.equal(c.files.get(contentId)?.path, r.path);
+
+      // The tracker comes back on the same port; only the downloader has the file now.
+      await a.close();
+      await using second = await startTracker({ port, intervalMs: T });
+      await waitUntil(() => second.counters.files === 1, 15_000, "the downloader announced it", {
+        intervalMs: 50,
+        describe: () => `${second.peerCount} peers, ${second.counters.files} files`,
+      });
+      await using d = await peer(tr, "fourth", dD!);
+      const r2 = await finish(d.download(contentId), 20_000, "download from the downloader");
+      assert.deepEqual(r2.owners.map((o) => o.nodeId), ["downloader"]);
+      assert.equal(await sha256File(r2.path), want);
+    } finally {
+      await a.close();
+    }
+  } finally {
+    await first.close();
+  }
 });
 
 Deno.test("startPeer() completes from 2 owners through lossy, reordering, duplicating relays", async (t) => {
