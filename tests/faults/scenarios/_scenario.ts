@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the fault scenarios (issue 7): the real `tracker.ts` and `peer.ts` as child
  * processes with narrow, explicit permissions, in-process trackers and peers, shared test files,
- * RSS sampling through /proc, and the `[faults]` result lines that docs/FAULTS.md quotes.
+ * RSS sampling (ps, which reads /proc), and the `[faults]` result lines that docs/FAULTS.md quotes.
  *
  * Every scenario prints one line per measurement on stderr:
  * `[faults] <scenario> {"key":value,…}`. With `FAULTS_RESULTS=<file>` in the environment the
@@ -195,15 +195,20 @@ export async function startLoggedPeer(
 }
 
 /**
- * Resident set size of a process, from /proc/PID/status.
+ * Resident set size of a process, as `ps -o rss=` reports it (Deno wants --allow-all for
+ * /proc/PID/status, so the test asks ps, which reads the same VmRSS).
  *
- * @returns VmRSS in KiB, or undefined when /proc has no such process.
+ * @returns RSS in KiB, or undefined when there is no such process.
  */
 export function rssKiB(pid: number): number | undefined {
   try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return m ? Number(m[1]) : undefined;
+    const { success, stdout } = new Deno.Command("ps", {
+      args: ["-o", "rss=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const kib = Number(new TextDecoder().decode(stdout).trim());
+    return success && kib > 0 ? kib : undefined;
   } catch {
     return undefined;
   }
