@@ -5,7 +5,12 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { encodeMessage, writeBlockDataHeader } from "../wire/codec.ts";
-import { BLOCK_DATA_HEADER_SIZE, MANIFEST_DATA_HEADER_SIZE, MAX_DATAGRAM } from "../wire/limits.ts";
+import {
+  BLOCK_DATA_HEADER_SIZE,
+  MANIFEST_DATA_HEADER_SIZE,
+  MAX_DATAGRAM,
+  MAX_ERROR_TEXT_BYTES,
+} from "../wire/limits.ts";
 import {
   type BlockRequestMessage,
   ErrorCode,
@@ -203,6 +208,8 @@ export class Uploader {
   #pending = 0;
   #taken = 0;
   #closed = false;
+  /** ERROR text bytes allowed for the request being answered (anti-amplification). */
+  #errorRoom = MAX_ERROR_TEXT_BYTES;
 
   /**
    * Creates an uploader that shares nothing yet.
@@ -351,6 +358,11 @@ export class Uploader {
   ): void {
     if (this.#closed) return;
     this.stats.requests++;
+    // The requester has proven nothing about its address, so an ERROR must not be larger than
+    // the request (docs/PROTOCOL.md, Anti-amplification): ERROR is 11 + text bytes;
+    // MANIFEST_REQUEST is 48 bytes, BLOCK_REQUEST 45 + 12 per range.
+    const requestBytes = msg.type === "manifest_request" ? 48 : 45 + 12 * msg.ranges.length;
+    this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
     const src = this.#source(from, now);
     src.requests++;
     const entry = this.#entries.get(toHex(msg.contentId));
@@ -543,7 +555,9 @@ export class Uploader {
     if (code === ErrorCode.unknown_content) this.stats.errors.unknown_content++;
     else if (code === ErrorCode.out_of_range) this.stats.errors.out_of_range++;
     else if (code === ErrorCode.busy) this.stats.errors.busy++;
-    this.#sendOwned(encodeMessage({ type: "error", txid, code, text: text.slice(0, 200) }), to);
+    // The texts are ASCII, so characters are bytes.
+    const room = this.#errorRoom;
+    this.#sendOwned(encodeMessage({ type: "error", txid, code, text: text.slice(0, room) }), to);
   }
 
   /** Sends a datagram that nobody reuses (a fresh buffer). */
