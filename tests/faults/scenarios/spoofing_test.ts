@@ -330,7 +330,7 @@ Deno.test("replies to unverified sources are never larger than their requests", 
     });
     try {
       const shared = await peer.share(file.name);
-      const known = fromHex(shared.contentId);
+      const known = fromHex(shared.contentId)!;
       const to: Deno.NetAddr = {
         transport: "udp",
         hostname: peer.address.host,
