@@ -245,6 +245,7 @@ export class PartFile implements AsyncDisposable {
     }
     const count = pieceCount(manifest);
     let verified = new Bitset(count);
+    let stateLoaded = false;
     const stateBytes = await readIfExists(paths.state, STATE_HEADER + count + 64);
     if (stateBytes) {
       const state = parseState(stateBytes);
@@ -260,6 +261,7 @@ export class PartFile implements AsyncDisposable {
       ) {
         try {
           verified = Bitset.fromBytes(state.bits, count);
+          stateLoaded = true;
         } catch {
           // padding bits set: treat like a corrupt state
         }
@@ -295,6 +297,15 @@ export class PartFile implements AsyncDisposable {
       throw diskError(`Cannot prepare ${paths.part}`, e, "check free space and permissions");
     }
     const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options);
+    if (!stateLoaded) {
+      // A state file from the start: on a full disk a flush can still rewrite it in place.
+      try {
+        await writeAtomically(paths.state, part.#encodeState());
+      } catch (e) {
+        part.#closeFd();
+        throw diskError(`Cannot prepare ${paths.part}`, e, "check free space and permissions");
+      }
+    }
     return part;
   }
 
@@ -442,7 +453,7 @@ export class PartFile implements AsyncDisposable {
     const snapshot = this.#encodeState();
     try {
       await datasync(this.#fd);
-      await writeAtomically(this.paths.state, snapshot);
+      await writeState(this.paths.state, snapshot);
       this.stateWrites++;
     } catch (e) {
       this.#dirty = true;
@@ -633,6 +644,37 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
   await Deno.writeFile(tmp, bytes);
   await Deno.rename(tmp, path);
+}
+
+/**
+ * Writes a state file through {@link writeAtomically}. When that fails for lack of space (the
+ * temporary file needs a new block), overwrites the existing state file of the same size in place,
+ * which needs none: on a full disk the verified pieces are still recorded. A torn in-place write
+ * fails the state's checksum and is ignored on resume, like a torn temporary file.
+ */
+async function writeState(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeAtomically(path, bytes);
+    return;
+  } catch (e) {
+    const errno = errnoOf(e);
+    if (errno !== "ENOSPC" && errno !== "EDQUOT") throw e;
+    await Deno.remove(`${path}.tmp`).catch(() => {});
+    let fd: number;
+    try {
+      fd = openSync(path, "r+");
+    } catch {
+      throw e;
+    }
+    try {
+      if (fstatSync(fd).size !== bytes.byteLength) throw e;
+      for (let off = 0; off < bytes.byteLength;) {
+        off += writeSync(fd, bytes, off, bytes.byteLength - off, off);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /**
