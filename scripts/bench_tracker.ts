@@ -6,7 +6,7 @@
  * latency percentiles and the tracker's CPU use, and writes bench-results/tracker.json.
  *
  *   deno run -P=test scripts/bench_tracker.ts [--peers 10000] [--files 1000] [--seconds 10]
- *     [--concurrency 256] [--need-ratio 0.5] [--hosts 4] [--log] [--out bench-results/tracker.json]
+ *     [--concurrency 64] [--need-ratio 0.5] [--hosts 4] [--log] [--out bench-results/tracker.json]
  *
  * `--log` makes the tracker write tracker.log (to a temp dir): every NEED is a log line.
  * @module
@@ -22,7 +22,7 @@ const { values } = parseArgs({
     files: { type: "string", default: "1000" },
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "1" },
-    concurrency: { type: "string", default: "256" },
+    concurrency: { type: "string", default: "64" },
     "need-ratio": { type: "string", default: "0.5" },
     hosts: { type: "string", default: "4" },
     owners: { type: "string", default: "8" },
@@ -52,6 +52,9 @@ const logDir = values.log ? await Deno.makeTempDir({ prefix: "bench_tracker_log_
 const trackerArgs = [
   "run",
   "--quiet",
+  ...(Deno.env.get("BENCH_TRACKER_V8_FLAGS")
+    ? [`--v8-flags=${Deno.env.get("BENCH_TRACKER_V8_FLAGS")}`]
+    : []),
   "--allow-net", // replies go to 127.0.0.x sources
   ...(logDir ? [`--allow-write=${logDir}`, `--allow-read=${logDir}`] : []),
   "tracker.ts",
@@ -84,10 +87,12 @@ const stdoutRest = (async () => {
 })();
 const tracker: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
 
-function cpuTicks(pid: number): number {
+/** utime + stime of a process in clock ticks (100/s); Deno wants --allow-all for /proc reads. */
+async function cpuTicks(pid: number): Promise<number> {
   try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
+    const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
+    const f = new TextDecoder().decode(out.stdout).split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]);
   } catch {
     return NaN;
   }
@@ -96,6 +101,10 @@ function cpuTicks(pid: number): number {
 // ------------------------------------------------------------------ simulated peers
 interface SimPeer {
   conn: Deno.DatagramConn;
+  /** Requests outstanding from this peer's socket. */
+  outstanding: number;
+  /** True while a receive is pending on the socket. */
+  receiving: boolean;
   id: string;
   cookie: bigint;
   heartbeat: Uint8Array; // template, txid patched per send
@@ -110,6 +119,8 @@ for (let i = 0; i < PEERS; i++) {
   });
   peers.push({
     conn,
+    outstanding: 0,
+    receiving: false,
     id: `bench-${i}`,
     cookie: 0n,
     heartbeat: new Uint8Array(0),
@@ -164,33 +175,53 @@ function send(slot: number, peer: number, template: Uint8Array, onReply: Handler
   buf[7] = txid & 0xff;
   slotHandler[slot] = onReply;
   slotSent[slot] = performance.now();
-  peers[peer]!.conn.send(buf, tracker).catch(() => {});
+  const p = peers[peer]!;
+  p.outstanding++;
+  p.conn.send(buf, tracker).catch(() => {});
+  ensureReceiving(p);
 }
 
+// A receive is pending only on sockets with a request outstanding: Deno's event loop costs
+// grow with the number of pending ops, and 10,000 idle receives cut throughput by ~3x.
 let closing = false;
-async function receiveLoop(p: SimPeer): Promise<void> {
-  const buf = new Uint8Array(2048);
-  for (;;) {
-    let data: Uint8Array;
-    try {
-      [data] = await p.conn.receive(buf);
-    } catch {
-      if (closing) return;
-      continue;
+const rxBuffers: Uint8Array[] = [];
+const rxLoops = new Set<Promise<void>>();
+
+function ensureReceiving(p: SimPeer): void {
+  if (p.receiving || closing) return;
+  p.receiving = true;
+  const loop = receiveWhileOutstanding(p);
+  rxLoops.add(loop);
+  loop.finally(() => rxLoops.delete(loop));
+}
+
+async function receiveWhileOutstanding(p: SimPeer): Promise<void> {
+  const buf = rxBuffers.pop() ?? new Uint8Array(2048);
+  try {
+    while (p.outstanding > 0 && !closing) {
+      let data: Uint8Array;
+      try {
+        [data] = await p.conn.receive(buf);
+      } catch {
+        return;
+      }
+      if (data.length < 8) continue;
+      const txid = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
+      const slot = txid & 0xfff;
+      if (slot >= W || slotTxid[slot] !== txid || slotHandler[slot] === undefined) {
+        stale++;
+        continue;
+      }
+      p.outstanding--;
+      const h = slotHandler[slot]!;
+      slotHandler[slot] = undefined;
+      h(slot, data);
     }
-    if (data.length < 8) continue;
-    const txid = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
-    const slot = txid & 0xfff;
-    if (slot >= W || slotTxid[slot] !== txid || slotHandler[slot] === undefined) {
-      stale++;
-      continue;
-    }
-    const h = slotHandler[slot]!;
-    slotHandler[slot] = undefined;
-    h(slot, data);
+  } finally {
+    p.receiving = false;
+    rxBuffers.push(buf);
   }
 }
-const loops = peers.map(receiveLoop);
 
 // Lost datagrams: a sweep re-issues requests that waited longer than TIMEOUT_MS.
 const retryOf: ((slot: number) => void)[] = new Array(W);
@@ -199,6 +230,7 @@ const sweeper = setInterval(() => {
   for (let s = 0; s < W; s++) {
     if (slotHandler[s] !== undefined && now - slotSent[s]! > TIMEOUT_MS) {
       slotHandler[s] = undefined;
+      peers[slotPeer[s]!]!.outstanding--;
       lost++;
       retryOf[s]?.(s);
     }
@@ -308,12 +340,14 @@ await new Promise((r) => setTimeout(r, WARMUP * 1000));
 lost = 0;
 stale = 0;
 measuring = true;
-const cpu0 = cpuTicks(child.pid);
+const cpu0 = await cpuTicks(child.pid);
+const self0 = await cpuTicks(Deno.pid);
 const t0 = performance.now();
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
 measuring = false;
 const elapsed = (performance.now() - t0) / 1000;
-const cpu1 = cpuTicks(child.pid);
+const cpu1 = await cpuTicks(child.pid);
+const self1 = await cpuTicks(Deno.pid);
 closing = true;
 
 const result = {
@@ -343,6 +377,12 @@ const result = {
     p999: percentile(0.999),
   },
   trackerCpuPercent: Math.round(((cpu1 - cpu0) / 100 / elapsed) * 100),
+  /** Tracker CPU time per request: the machine-independent cost (µs). */
+  trackerCpuMicrosPerRequest: Number(
+    (((cpu1 - cpu0) / 100) * 1e6 / Math.max(1, completed)).toFixed(1),
+  ),
+  generatorCpuPercent: Math.round(((self1 - self0) / 100 / elapsed) * 100),
+  loadAverage: Deno.loadavg(),
 };
 
 console.log("");
@@ -356,7 +396,15 @@ console.log(
   } / ${result.latencyMs.p99.toFixed(3)} / ${result.latencyMs.p999.toFixed(3)} ms |`,
 );
 console.log(`| lost (>${TIMEOUT_MS} ms, re-issued) | ${lost} |`);
-console.log(`| tracker CPU | ${result.trackerCpuPercent} % of one core |`);
+console.log(
+  `| CPU: tracker / load generator | ${result.trackerCpuPercent} % / ${result.generatorCpuPercent} % of one core |`,
+);
+console.log(
+  `| tracker CPU per request | ${result.trackerCpuMicrosPerRequest} µs (1 core ⇒ ~${
+    Math.round(1e6 / result.trackerCpuMicrosPerRequest / 1000)
+  }k req/s) |`,
+);
+console.log(`| load average (other work on the machine) | ${result.loadAverage.join(" ")} |`);
 console.log(`| peers / files / outstanding | ${PEERS} / ${FILES} / ${W} |`);
 
 await Deno.mkdir(`${ROOT}bench-results`, { recursive: true });
@@ -367,7 +415,7 @@ console.log(`\nwrote ${out}`);
 // ------------------------------------------------------------------ teardown
 clearInterval(sweeper);
 for (const p of peers) p.conn.close();
-await Promise.all(loops);
+await Promise.all(rxLoops);
 child.kill("SIGTERM");
 await child.status;
 await stdoutRest;
