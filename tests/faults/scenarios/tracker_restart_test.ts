@@ -76,6 +76,7 @@ Deno.test("peers register again by themselves after a tracker restart and a NEED
         "the download to start",
       );
 
+      const killedAt = performance.now();
       tracker.child.kill("SIGKILL");
       await tracker.child.wait(5000);
       await tracker[Symbol.asyncDispose]();
@@ -127,6 +128,7 @@ Deno.test("peers register again by themselves after a tracker restart and a NEED
         intervalMs: T_MS,
         foundAfterMs: Object.fromEntries([...found].map(([k, v]) => [k, Math.round(v)])),
         limitMs: 2 * T_MS,
+        trackerDownMs: Math.round(restartedAt - killedAt),
         registerLinesAfterRestart: trackerLog.split("\n").filter((l) =>
           /register (owner|downloader)/.test(l)
         ).length,
