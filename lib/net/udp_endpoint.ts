@@ -58,6 +58,11 @@ export class UdpEndpoint implements AsyncDisposable {
 
   /** Binds a UDP socket and starts receiving. */
   static open(options: UdpEndpointOptions = {}): UdpEndpoint {
+    if (typeof Deno.listenDatagram !== "function") {
+      throw new TypeError(
+        'Cannot open a UDP socket: Deno.listenDatagram is unstable; run with --unstable-net or add "unstable": ["net"] to deno.json',
+      );
+    }
     const conn = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname ?? "127.0.0.1",

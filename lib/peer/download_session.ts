@@ -143,8 +143,14 @@ export class DownloadSession implements DownloadHandle {
     this.query = query;
     this.#options = options;
     this.txid = nextTxid = (nextTxid + 1) >>> 0;
-    this.#abort = () =>
-      this.#fail(new TransferError("aborted", `Download of "${query}" was cancelled`));
+    this.#abort = () => {
+      const reason = options.signal?.reason;
+      this.#fail(
+        reason instanceof TransferError
+          ? reason
+          : new TransferError("aborted", `Download of "${query}" was cancelled`),
+      );
+    };
     options.signal?.addEventListener("abort", this.#abort, { once: true });
     // A signal that is already aborted never fires "abort": fail now, and #run stops at once.
     if (options.signal?.aborted) this.#abort();

@@ -23,6 +23,7 @@ import { DownloadSession, type PartStore, type SessionContext } from "./download
 import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { PartFile } from "./part_file.ts";
+import { TransferError } from "./transfer_error.ts";
 import { Uploader } from "./uploader.ts";
 
 const UPDATE_EVERY_MS = 2000;
@@ -170,6 +171,12 @@ class PeerNode implements Peer {
   }
 
   download(nameOrId: string, options: DownloadOptions = {}): DownloadHandle {
+    if (this.#closed) {
+      const signal = AbortSignal.abort(
+        new TransferError("aborted", `Cannot download "${nameOrId}": the peer is closed`),
+      );
+      options = { ...options, signal };
+    }
     const session = new DownloadSession(this.#sessionContext(), nameOrId, options);
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
