@@ -23,6 +23,39 @@ import {
 
 const T_MS = 1000;
 
+/**
+ * Asks every 50 ms, from a client that registers with the tracker, until both files have their
+ * owners back (or 4T passed).
+ *
+ * @returns ms after `since` at which each file was found
+ */
+async function untilFound(tracker: string, since: number): Promise<Map<string, number>> {
+  await using asker = await TrackerClient.connect({
+    tracker,
+    nodeId: "asker",
+    retry: { initialMs: 50, attempts: 4 },
+  });
+  await asker.start();
+  const found = new Map<string, number>();
+  const expected: Record<string, string[]> = {
+    "alpha.bin": ["owner-a", "owner-b"],
+    "beta.bin": ["owner-a"],
+  };
+  while (found.size < 2 && performance.now() - since < 4 * T_MS) {
+    for (const [name, want] of Object.entries(expected)) {
+      if (found.has(name)) continue;
+      const owners = await asker.need({ kind: "name", name }).then(
+        (r) => r.owners.map((o) => o.nodeId),
+        () => [] as string[],
+      );
+      if (want.every((w) => owners.includes(w))) found.set(name, performance.now() - since);
+    }
+    if (found.size < 2) await delay(50);
+  }
+  await asker.exit().catch(() => {});
+  return found;
+}
+
 Deno.test("peers register again by themselves after a tracker restart and a NEED finds their files within 2T", async () => {
   await using dir = await tempDir("udpswarm-trackerrestart-");
   const src = join(dir.path, "src");
@@ -85,32 +118,7 @@ Deno.test("peers register again by themselves after a tracker restart and a NEED
       const restartedAt = performance.now();
       assert.equal(tracker.port, port, "same port");
 
-      // Ask every 50 ms, from a client that registers with the new tracker, until both files
-      // have their owners back.
-      await using asker = await TrackerClient.connect({
-        tracker: tracker.address,
-        nodeId: "asker",
-        retry: { initialMs: 50, attempts: 4 },
-      });
-      await asker.start();
-      const found = new Map<string, number>();
-      const expected: Record<string, string[]> = {
-        "alpha.bin": ["owner-a", "owner-b"],
-        "beta.bin": ["owner-a"],
-      };
-      while (found.size < 2 && performance.now() - restartedAt < 4 * T_MS) {
-        for (const [name, want] of Object.entries(expected)) {
-          if (found.has(name)) continue;
-          const owners = await asker.need({ kind: "name", name }).then(
-            (r) => r.owners.map((o) => o.nodeId),
-            () => [] as string[],
-          );
-          if (want.every((w) => owners.includes(w))) {
-            found.set(name, performance.now() - restartedAt);
-          }
-        }
-        if (found.size < 2) await delay(50);
-      }
+      const found = await untilFound(tracker.address, restartedAt);
       const worst = Math.max(...found.values());
       assert.equal(found.size, 2, `both files found again, got ${JSON.stringify([...found])}`);
       assert.ok(worst <= 2 * T_MS, `found within 2T = ${2 * T_MS} ms, took ${worst} ms`);
@@ -134,6 +142,25 @@ Deno.test("peers register again by themselves after a tracker restart and a NEED
         ).length,
         downloadMsAfterRestart: Math.round(at - restartedAt),
         downloaderLog: log.filter((l) => /tracker|regist/i.test(l)).slice(-4),
+      });
+
+      // Down for 3T this time: the peers' heartbeat cycles fail (the old tracker would have
+      // evicted them by now), and they must still come back within 2T of the new start.
+      tracker.child.kill("SIGKILL");
+      await tracker.child.wait(5000);
+      await tracker[Symbol.asyncDispose]();
+      tracker = undefined;
+      await delay(3 * T_MS);
+      tracker = await spawnTracker(join(logs, "third"), trackerArgs);
+      const backAt = performance.now();
+      const foundLate = await untilFound(tracker.address, backAt);
+      const worstLate = Math.max(...foundLate.values());
+      assert.equal(foundLate.size, 2, `found after a 3T outage: ${JSON.stringify([...foundLate])}`);
+      assert.ok(worstLate <= 2 * T_MS, `found within 2T after a 3T outage, took ${worstLate} ms`);
+      report("tracker_restart", {
+        outageMs: 3 * T_MS,
+        foundAfterMs: Object.fromEntries([...foundLate].map(([k, v]) => [k, Math.round(v)])),
+        limitMs: 2 * T_MS,
       });
     } finally {
       await peer.close();
