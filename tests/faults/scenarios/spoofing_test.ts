@@ -149,7 +149,12 @@ Deno.test("spoofed EXIT, OWN, UPDATE and REGISTER from another address are refus
   await assert.rejects(observer.need({ kind: "name", name: "renamed.bin" }), /Nobody shares/);
   await victim.update(10); // its own session still works
   assert.equal(tracker.counters.exits, 0);
-  report("spoofing", { attempts: outcomes.length, refused: outcomes.length, sample: outcomes[0] });
+  const byCode: Record<string, number> = {};
+  for (const o of outcomes) {
+    const code = o.split(": ")[1]!.split(" ")[0]!;
+    byCode[code] = (byCode[code] ?? 0) + 1;
+  }
+  report("spoofing", { attempts: outcomes.length, refusedByCode: byCode, sample: outcomes[0] });
 });
 
 interface Tally {
