@@ -9,6 +9,8 @@
  *     [--concurrency 64] [--need-ratio 0.5] [--hosts 4] [--log] [--out bench-results/tracker.json]
  *
  * `--log` makes the tracker write tracker.log (to a temp dir): every NEED is a log line.
+ * `--baseline-echo` replaces the tracker with a UDP echo server that does no work at all: the
+ * same load generator then measures what Deno's datagram I/O alone costs on this machine.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     hosts: { type: "string", default: "4" },
     owners: { type: "string", default: "8" },
     log: { type: "boolean", default: false },
+    "baseline-echo": { type: "boolean", default: false },
     out: { type: "string", default: "bench-results/tracker.json" },
     help: { type: "boolean", default: false },
   },
@@ -66,8 +69,13 @@ const trackerArgs = [
   values.owners!,
   ...(logDir ? ["--log-dir", logDir] : ["--no-log-file"]),
 ];
+const BASELINE = values["baseline-echo"];
+const ECHO = `const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+console.log("listening on udp://127.0.0.1:" + c.addr.port);
+const b = new Uint8Array(65536);
+for (;;) { const [d, from] = await c.receive(b); c.send(d.slice(), from); }`;
 const child = new Deno.Command(Deno.execPath(), {
-  args: trackerArgs,
+  args: BASELINE ? ["eval", "--unstable-net", ECHO] : trackerArgs,
   cwd: ROOT,
   stdin: "null",
   stdout: "piped",
@@ -247,7 +255,12 @@ function fileOf(i: number): number {
 
 // ------------------------------------------------------------------ setup: register + own
 const setupStart = performance.now();
-{
+if (BASELINE) {
+  for (const p of peers) {
+    p.heartbeat = encodeMessage({ type: "register", txid: 0, cookie: 1n, nodeId: p.id }).slice();
+    p.need = p.heartbeat;
+  }
+} else {
   let next = 0, done = 0;
   const all = Promise.withResolvers<void>();
   const step = (slot: number, peer: number, stage: number) => {
@@ -360,6 +373,7 @@ const result = {
   needRatio: NEED_RATIO,
   sourceHosts: HOSTS,
   ownersPerReply: Number(values.owners),
+  baselineEcho: BASELINE,
   trackerLog: Boolean(logDir),
   seconds: Number(elapsed.toFixed(2)),
   setupSeconds: Number((setupMs / 1000).toFixed(2)),
