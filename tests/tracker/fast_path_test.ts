@@ -39,7 +39,9 @@ Deno.test("parseNeed() agrees with decodeMessage() or defers to it", none, () =>
     const ref = decodeMessage(bytes) as NeedMessage;
     if (!parseNeed(bytes, out)) {
       // Only non-ASCII names are left to the reference codec.
-      assert.ok(ref.want.kind === "name" && [...ref.want.name].some((ch) => ch.charCodeAt(0) > 0x7f));
+      assert.ok(
+        ref.want.kind === "name" && [...ref.want.name].some((ch) => ch.charCodeAt(0) > 0x7f),
+      );
       return;
     }
     assert.equal(out.txid, ref.txid);

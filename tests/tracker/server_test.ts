@@ -96,7 +96,7 @@ Deno.test("TrackerClient refuses a node id registered from another address", asy
 });
 
 Deno.test("TrackerClient heartbeats survive lost datagrams without eviction", async () => {
-  await using tracker = await startTracker({ port: 0, intervalMs: 200, grace: 0.5 });
+  await using tracker = await startTracker({ port: 0, intervalMs: 400, grace: 0.5 });
   await using endpoint = UdpEndpoint.open({ port: 0 });
   let sent = 0;
   // Drop every other REGISTER after the handshake: each heartbeat's first datagram is lost.
@@ -113,10 +113,11 @@ Deno.test("TrackerClient heartbeats survive lost datagrams without eviction", as
     await client.start();
     await client.own({ name: "f", size: 1, contentId: cid(1) });
     const evictionsBefore = tracker.counters.evictions;
-    await waitUntil(() => tracker.counters.heartbeats >= 8, 5000, "8 heartbeats");
+    await waitUntil(() => tracker.counters.heartbeats >= 5, 10_000, "5 heartbeats");
     assert.equal(tracker.counters.evictions, evictionsBefore, "never evicted");
     assert.equal(client.reregistrations, 0);
     assert.ok(client.retransmits >= 4, `retransmitted lost heartbeats: ${client.retransmits}`);
+    assert.equal(client.missedHeartbeats, 0);
     assert.equal(tracker.peerCount, 1);
   } finally {
     await client.close();
@@ -124,7 +125,7 @@ Deno.test("TrackerClient heartbeats survive lost datagrams without eviction", as
 });
 
 Deno.test("a restarted tracker sees its peers registered again, with their files, within 2T", async () => {
-  const T = 300;
+  const T = 1000;
   const first = await startTracker({ port: 0, intervalMs: T, grace: 0.5 });
   const port = first.localAddr.port;
   const clients: TrackerClient[] = [];
@@ -149,7 +150,7 @@ Deno.test("a restarted tracker sees its peers registered again, with their files
       "peers and files back within 2T",
       { describe: () => `${second.peerCount} peers, ${second.counters.files} files` },
     );
-    assert.ok(performance.now() - restartedAt <= 2 * T + 50);
+    assert.ok(performance.now() - restartedAt <= 2 * T + 100);
     const r = await clients[0]!.need({ kind: "name", name: "file-4" });
     assert.deepEqual(r.owners.map((o) => o.nodeId), ["r4"]);
     assert.ok(clients.every((c) => c.reregistrations === 1));
