@@ -149,29 +149,72 @@ export function parseNeed(b: Uint8Array, out: FastRequest): boolean {
 }
 
 const SLAB_BYTES = 4 << 20;
+const CHUNK_SHIFT = 18; // 256 KiB chunks
+const CHUNKS = SLAB_BYTES >> CHUNK_SHIFT;
 
 /**
  * Reply buffers carved from one 4 MiB ring instead of a fresh ArrayBuffer per reply (an
- * ArrayBuffer allocation costs ~0.7–2 µs here, more than the rest of a heartbeat). A reply
- * is handed to the socket at once; `Deno.DatagramConn.send` copies it immediately unless the
- * socket would block, and then within microseconds. A region is reused only after the ring
- * has wrapped — 4 MiB of later replies, over a second of traffic at full load — so a send
- * still pending by then is not a practical concern.
+ * ArrayBuffer allocation costs ~0.7–2 µs here, more than the rest of a heartbeat).
+ *
+ * `Deno.DatagramConn.send` reads the buffer when the datagram actually leaves, which is later
+ * than the call when the socket would block (docs/STORAGE.md measured it), so a region must not
+ * be rewritten while a send from it is pending. The ring is cut into 16 chunks of 256 KiB with a
+ * count of pending sends each ({@link ReplySlab.sending}/{@link ReplySlab.sent}); the ring moves
+ * into a chunk only when that chunk has nothing pending, and otherwise hands out a fresh
+ * buffer. Without a driver that counts (pure tests), a reply stays intact until 4 MiB of later
+ * replies have been taken.
  */
 export class ReplySlab {
   readonly #bytes = new Uint8Array(SLAB_BYTES);
+  readonly #pending = new Int32Array(CHUNKS);
   #at = 0;
+  #chunk = 0;
+  /** Replies that got a fresh buffer because the ring's next chunk was still being sent. */
+  fallbacks = 0;
 
   /**
-   * @param n bytes needed (≤ 64 KiB)
-   * @returns a zero-filled view of `n` bytes
+   * @param n bytes needed (≤ 256 KiB)
+   * @returns a zero-filled buffer of `n` bytes, usually a view into the ring
    */
   take(n: number): Uint8Array {
-    if (this.#at + n > SLAB_BYTES) this.#at = 0;
-    const v = this.#bytes.subarray(this.#at, this.#at + n);
-    this.#at = (this.#at + n + 7) & ~7;
+    let at = this.#at;
+    if (at + n > SLAB_BYTES) at = 0;
+    const first = at >> CHUNK_SHIFT, last = (at + n - 1) >> CHUNK_SHIFT;
+    if (first !== this.#chunk || last !== first) {
+      // Entering a chunk from an earlier lap: only when none of its sends is pending.
+      if (this.#pending[first] !== 0 || this.#pending[last] !== 0) {
+        this.fallbacks++;
+        return new Uint8Array(n);
+      }
+      this.#chunk = last;
+    }
+    const v = this.#bytes.subarray(at, at + n);
+    this.#at = (at + n + 7) & ~7;
     v.fill(0);
     return v;
+  }
+
+  /**
+   * Records that `b` is being sent. Call {@link ReplySlab.sent} with the returned token once the
+   * send has completed (or failed).
+   *
+   * @param b a buffer from {@link ReplySlab.take}
+   * @returns a token, or -1 when `b` is not from the ring (nothing to track)
+   */
+  sending(b: Uint8Array): number {
+    if (b.buffer !== this.#bytes.buffer) return -1;
+    const c = b.byteOffset >> CHUNK_SHIFT;
+    this.#pending[c]!++;
+    return c;
+  }
+
+  /**
+   * Records that a send has completed.
+   *
+   * @param token what {@link ReplySlab.sending} returned
+   */
+  sent(token: number): void {
+    if (token >= 0) this.#pending[token]!--;
   }
 }
 

@@ -71,6 +71,11 @@ export interface RegistryOptions {
   randomBytes?: (n: number) => Uint8Array;
   /** Queue events for {@link Registry.pollEvent}. @default true */
   events?: boolean;
+  /**
+   * Where hot replies are carved from. A driver that sends asynchronously passes one and
+   * reports each send's completion to it. @default a private ring
+   */
+  replySlab?: ReplySlab;
 }
 
 /** Where a datagram came from (a `Deno.NetAddr` fits). */
@@ -240,7 +245,7 @@ export class Registry {
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
   readonly #fast = newFastRequest();
-  readonly #slab = new ReplySlab();
+  readonly #slab: ReplySlab;
   readonly #registered: RegisteredMessage = {
     type: "registered",
     txid: 0,
@@ -284,6 +289,7 @@ export class Registry {
       maxSources: this.limits.maxSources,
     });
     this.#recordEvents = options.events ?? true;
+    this.#slab = options.replySlab ?? new ReplySlab();
     this.#now = options.now;
     this.#nextSweep = options.now + SWEEP_EVERY_MS;
     this.#registered.intervalMs = this.intervalMs;
@@ -346,7 +352,8 @@ export class Registry {
    * @param bytes the datagram (only read during the call)
    * @param from its source address
    * @param now the current time in ms
-   * @returns the reply to send back to `from`, or undefined for none
+   * @returns the reply to send back to `from`, or undefined for none. It may be a view into the
+   *   reply slab: send it at once (and report the send to the slab when one was passed in)
    */
   handleDatagram(bytes: Uint8Array, from: Source, now: number): Uint8Array | undefined {
     const reply = this.#dispatch(bytes, from, now);

@@ -7,6 +7,7 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "./log_file.ts";
 import { Registry, type RegistryCounters } from "./registry.ts";
+import { ReplySlab } from "./_fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
 
 /** Options for {@link startTracker}. */
@@ -66,6 +67,7 @@ export interface RunningTracker extends AsyncDisposable {
 class Tracker implements RunningTracker {
   readonly #endpoint: UdpEndpoint;
   readonly #registry: Registry;
+  readonly #slab: ReplySlab;
   readonly #logFile: LogFile | undefined;
   readonly #log: ((line: string) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -76,11 +78,13 @@ class Tracker implements RunningTracker {
   constructor(
     endpoint: UdpEndpoint,
     registry: Registry,
+    slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
   ) {
     this.#endpoint = endpoint;
     this.#registry = registry;
+    this.#slab = slab;
     this.#logFile = logFile;
     this.#log = log;
     endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
@@ -132,7 +136,11 @@ class Tracker implements RunningTracker {
       this.#handlerErrors++;
       this.line(`internal error handling a datagram from ${from.hostname}:${from.port}: ${e}`);
     }
-    if (reply !== undefined) this.#endpoint.send(reply, from);
+    if (reply !== undefined) {
+      const token = this.#slab.sending(reply);
+      if (token < 0) this.#endpoint.send(reply, from);
+      else this.#endpoint.sendAndWait(reply, from).finally(() => this.#slab.sent(token));
+    }
     this.#drainEvents();
     if (this.#registry.pollTimeout() < this.#timerAt) this.#arm();
   }
@@ -202,8 +210,10 @@ class Tracker implements RunningTracker {
 export function startTracker(options: TrackerOptions = {}): Promise<RunningTracker> {
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
+  const slab = new ReplySlab();
   const registry = new Registry({
     now,
+    replySlab: slab,
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
     ...(options.grace !== undefined ? { grace: options.grace } : {}),
     ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
@@ -223,7 +233,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     logFile?.close();
     return Promise.reject(e);
   }
-  const tracker = new Tracker(endpoint, registry, logFile, options.log);
+  const tracker = new Tracker(endpoint, registry, slab, logFile, options.log);
   const a = endpoint.localAddr;
   const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(

@@ -142,3 +142,27 @@ Deno.test("ReplySlab hands out disjoint zeroed views and wraps", none, () => {
   for (let i = 0; i < 100; i++) if (slab.take(60_000).byteOffset === 0) wrapped = true;
   assert.ok(wrapped);
 });
+
+Deno.test("ReplySlab never reuses a chunk with a send pending", none, () => {
+  const slab = new ReplySlab();
+  const first = slab.take(100);
+  const token = slab.sending(first);
+  assert.equal(token, 0);
+  first.fill(0xab);
+  // Go once around the ring: 4 MiB of replies, each sent and completed at once.
+  let fresh = 0;
+  for (let i = 0; i < 100; i++) {
+    const b = slab.take(60_000);
+    const t = slab.sending(b);
+    if (t < 0) fresh++;
+    slab.sent(t);
+  }
+  assert.ok(fresh > 0, "the chunk still being sent was skipped");
+  assert.ok(first.every((x) => x === 0xab), "the pending reply is intact");
+  assert.equal(slab.fallbacks, fresh);
+  slab.sent(token);
+  let reused = false;
+  for (let i = 0; i < 100; i++) if (slab.take(60_000).byteOffset === 0) reused = true;
+  assert.ok(reused, "once sent, the chunk is used again");
+  assert.equal(slab.sending(new Uint8Array(4)), -1);
+});
