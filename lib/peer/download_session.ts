@@ -98,7 +98,12 @@ const RENEED_MS = 1000;
 const NO_OWNER_GIVE_UP_MS = 8000;
 const PROGRESS_MS = 250;
 /** Owners beyond this many share the peer's main socket. */
-const MAX_DATA_SOCKETS = 8;
+const MAX_DATA_SOCKETS = 12;
+/**
+ * Sockets per owner: each holds ~5 blocks of 32 KiB before the kernel drops, and one owner's
+ * round trip on loopback needs more than that in flight to keep both processes busy.
+ */
+const SOCKETS_PER_OWNER = 1;
 
 /** See the module doc. */
 export class DownloadSession implements DownloadHandle {
@@ -135,7 +140,8 @@ export class DownloadSession implements DownloadHandle {
   #rate = 0;
   readonly #reqBuf = new Uint8Array(SAFE_DATAGRAM);
   /** Per-owner data sockets (block requests out, block data in). */
-  readonly #dataSockets = new Map<string, UdpEndpoint>();
+  readonly #dataSockets = new Map<string, { sockets: UdpEndpoint[]; next: number }>();
+  #socketsPerOwner = 1;
   readonly #abort: () => void;
 
   constructor(ctx: SessionContext, query: string, options: DownloadOptions = {}) {
@@ -307,14 +313,18 @@ export class DownloadSession implements DownloadHandle {
         maxDatagram,
         ctx.maxBlock > 0 ? ctx.maxBlock : DEFAULT_MAX_BLOCK,
       );
+      const perSocket = inFlightBudget(blockSize);
+      const ownerCount = Math.max(1, this.#addrByOwner.size);
+      this.#socketsPerOwner = ctx.openDataSocket
+        ? Math.max(1, Math.min(SOCKETS_PER_OWNER, Math.floor(MAX_DATA_SOCKETS / ownerCount)))
+        : 1;
       const engine = new DownloadEngine({
         manifest,
         blockSize,
-        maxInFlight: inFlightBudget(blockSize) *
-          (ctx.openDataSocket
-            ? Math.min(MAX_DATA_SOCKETS, Math.max(1, this.#addrByOwner.size))
-            : 1),
-        maxOwnerInFlight: inFlightBudget(blockSize),
+        maxInFlight: perSocket *
+          (ctx.openDataSocket ? Math.min(MAX_DATA_SOCKETS, ownerCount * this.#socketsPerOwner) : 1),
+        maxOwnerInFlight: perSocket * this.#socketsPerOwner,
+        maxRequestBytes: perSocket,
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
@@ -363,7 +373,9 @@ export class DownloadSession implements DownloadHandle {
       await ctx.completed(result, manifest, encoded);
       return result;
     } finally {
-      await Promise.all([...this.#dataSockets.values()].map((s) => s.close()));
+      await Promise.all(
+        [...this.#dataSockets.values()].flatMap((d) => d.sockets.map((s) => s.close())),
+      );
       this.#dataSockets.clear();
       await this.#writer?.close();
       if (this.#part) await this.#part.close().catch(() => {});
@@ -580,9 +592,13 @@ export class DownloadSession implements DownloadHandle {
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
       }, this.#reqBuf).slice();
-      const socket = this.#dataSockets.get(t.owner);
-      if (socket) socket.send(bytes, to);
-      else this.#ctx.send(bytes, to);
+      const data = this.#dataSockets.get(t.owner);
+      if (data) {
+        data.sockets[data.next]!.send(bytes, to);
+        data.next = (data.next + 1) % data.sockets.length;
+      } else {
+        this.#ctx.send(bytes, to);
+      }
     }
     const live = engine.liveOwners.length;
     if (live === 0) {
@@ -606,8 +622,17 @@ export class DownloadSession implements DownloadHandle {
 
   #openDataSocket(owner: string): void {
     const open = this.#ctx.openDataSocket;
-    if (!open || this.#dataSockets.has(owner) || this.#dataSockets.size >= MAX_DATA_SOCKETS) return;
-    const socket = open();
+    if (!open || this.#dataSockets.has(owner)) return;
+    let open_ = 0;
+    for (const d of this.#dataSockets.values()) open_ += d.sockets.length;
+    const count = Math.min(this.#socketsPerOwner, MAX_DATA_SOCKETS - open_);
+    if (count <= 0) return;
+    const sockets: UdpEndpoint[] = [];
+    for (let i = 0; i < count; i++) sockets.push(this.#listen(open()));
+    this.#dataSockets.set(owner, { sockets, next: 0 });
+  }
+
+  #listen(socket: UdpEndpoint): UdpEndpoint {
     socket.onDatagram((bytes, from) => {
       if (bytes.byteLength >= BLOCK_DATA_HEADER_SIZE && bytes[3] === MessageType.block_data) {
         const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
@@ -621,7 +646,7 @@ export class DownloadSession implements DownloadHandle {
         // not ours
       }
     });
-    this.#dataSockets.set(owner, socket);
+    return socket;
   }
 
   #onVerdict(v: PieceVerdict): void {
