@@ -281,6 +281,8 @@ export class DownloadEngine {
   #verifiedCount = 0;
   readonly #active = new Map<number, ActivePiece>();
   readonly #owners = new Map<string, OwnerState>();
+  /** `#owners` as an array, rebuilt when an owner is added (pollTransmit runs per datagram). */
+  #ownerList: OwnerState[] = [];
   readonly #banned = new Set<string>();
   readonly #freeRanges: [number, number][] = [];
   readonly #events: EngineEvent[] = [];
@@ -367,6 +369,13 @@ export class DownloadEngine {
     return [...this.#owners.values()].filter((o) => o.alive).map((o) => o.key);
   }
 
+  /** Number of owners still in use (no allocation: safe to call per datagram). */
+  get liveOwnerCount(): number {
+    let n = 0;
+    for (const o of this.#owners.values()) if (o.alive) n++;
+    return n;
+  }
+
   /** Verified bytes delivered per owner (including dropped ones). */
   get deliveredByOwner(): Map<string, number> {
     const out = new Map<string, number>();
@@ -395,6 +404,7 @@ export class DownloadEngine {
     if (existing) o.delivered = existing.delivered;
     this.#owners.delete(key);
     this.#owners.set(key, o);
+    this.#ownerList = [...this.#owners.values()];
     return true;
   }
 
@@ -597,7 +607,7 @@ export class DownloadEngine {
   pollTransmit(now: number): Transmit | undefined {
     this.#releaseBuffers();
     if (!this.#started || this.done) return undefined;
-    const owners = [...this.#owners.values()];
+    const owners = this.#ownerList;
     const n = owners.length;
     for (let i = 0; i < n; i++) {
       const o = owners[(this.#rr + i) % n]!;

@@ -600,7 +600,7 @@ export class DownloadSession implements DownloadHandle {
         this.#ctx.send(bytes, to);
       }
     }
-    const live = engine.liveOwners.length;
+    const live = engine.liveOwnerCount;
     if (live === 0) {
       this.#noOwnerSince ??= now;
       this.#reNeed(now);
