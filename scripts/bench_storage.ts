@@ -113,11 +113,12 @@ try {
   const perBlock = async (send: UploadSend, label: string, note: string) => {
     const up = new Uploader({ send, sourceRate: Infinity });
     up.share({ path, manifest: built.manifest, encoded: built.encoded });
+    const cookie = up.cookieFor(from.hostname, performance.now()); // from its PROBE_ACK
     const requests = Math.min(4000, size / (128 * 1024));
     let busy = 0;
     for (let i = 0; i < requests; i++) {
       const t = performance.now();
-      up.handleRequest(request(i, (i * 128 * 1024) % size), from, t);
+      up.handleRequest({ ...request(i, (i * 128 * 1024) % size), cookie }, from, t);
       busy += performance.now() - t;
       if ((i & 7) === 7) await new Promise((r) => setTimeout(r, 0)); // let sends settle
     }

@@ -49,6 +49,12 @@ export interface PeerOptions {
   log?: (line: string) => void;
   /** Test hook: rewrite an owner's address before contacting it (e.g. through a lossy relay). */
   mapOwnerAddress?: (address: PeerAddress, nodeId: string) => PeerAddress;
+  /**
+   * How often this peer's address-cookie key rotates, ms (the cookie it hands out in PROBE_ACK
+   * and checks in every manifest and block request; valid for one to two epochs). Downloaders
+   * whose cookie expired get ERROR bad_cookie and probe again. @default 120000
+   */
+  cookieEpochMs?: number;
 }
 
 /** A file this peer shares. */

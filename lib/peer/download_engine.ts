@@ -4,7 +4,8 @@
  * pieces and reacts to dead or lying owners.
  *
  * Drive it with `handleBlock` / `handleError` / `handleTimeout` / `addOwner` / `removeOwner`
- * and drain it with `pollTransmit` (block requests to send), `pollEvent` (verified pieces to
+ * (and `pauseOwner` / `resumeOwner` while the driver renews an owner's address cookie) and drain
+ * it with `pollTransmit` (block requests to send), `pollEvent` (verified pieces to
  * write, bad pieces, dropped owners, "need more owners", "done") and `pollTimeout` (when to call
  * `handleTimeout` next).
  *
@@ -163,6 +164,8 @@ class OwnerState {
   delivered = 0;
   received = 0;
   alive = true;
+  /** Asked for nothing until resumed (its address cookie is being renewed). */
+  paused = false;
 
   constructor(
     key: string,
@@ -442,6 +445,32 @@ export class DownloadEngine {
     return o ? [o.rangeNext, o.rangeEnd] : undefined;
   }
 
+  /**
+   * Stops asking an owner for blocks until {@link resumeOwner}, without dropping it: what it has
+   * outstanding counts as lost (it was refused), its range and pieces go to the others, and it
+   * stays a live owner. For an owner whose address cookie expired while a new one is fetched.
+   */
+  pauseOwner(key: string, now: number): void {
+    this.#releaseBuffers();
+    const o = this.#owners.get(key);
+    if (!o || !o.alive || o.paused) return;
+    o.paused = true;
+    this.#loseAll(o, now);
+    this.#releaseRange(o);
+    this.#releasePieces(o);
+  }
+
+  /** Lets a paused owner be asked for blocks again; it steals work like a newly added owner. */
+  resumeOwner(key: string, _now: number): void {
+    const o = this.#owners.get(key);
+    if (o) o.paused = false;
+  }
+
+  /** True while an owner is paused (see {@link pauseOwner}). */
+  isPaused(key: string): boolean {
+    return this.#owners.get(key)?.paused ?? false;
+  }
+
   /** Removes an owner (it left the swarm); its work goes to the others. */
   removeOwner(key: string, reason: string, now: number): void {
     this.#releaseBuffers();
@@ -611,7 +640,7 @@ export class DownloadEngine {
     const n = owners.length;
     for (let i = 0; i < n; i++) {
       const o = owners[(this.#rr + i) % n]!;
-      if (!o.alive) continue;
+      if (!o.alive || o.paused) continue;
       const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - this.#totalInFlight);
       const batch = Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2);
       if (o.inFlight > 0 && room < batch) continue;
@@ -780,7 +809,9 @@ export class DownloadEngine {
   }
 
   #someoneElseCanTake(ap: ActivePiece): boolean {
-    for (const o of this.#owners.values()) if (o.alive && !ap.avoid.has(o.key)) return true;
+    for (const o of this.#owners.values()) {
+      if (o.alive && !o.paused && !ap.avoid.has(o.key)) return true;
+    }
     return false;
   }
 

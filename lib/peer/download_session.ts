@@ -1,6 +1,7 @@
 /**
- * One download, driven: resolves the name through the tracker, probes the path MTU, fetches and
- * verifies the manifest, then pumps the {@link DownloadEngine} — datagrams and one timer in,
+ * One download, driven: resolves the name through the tracker, probes the path MTU and every
+ * owner for its address cookie, fetches and verifies the manifest, then pumps the
+ * {@link DownloadEngine} — datagrams and one timer in,
  * block requests and piece writes out. The protocol decisions all live in the sans-I/O cores;
  * this file only moves bytes between them and the socket, the disk and the tracker.
  * @module
@@ -23,6 +24,7 @@ import { DownloadEngine } from "./download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
+import { CookieProbe } from "./cookie_probe.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
@@ -119,6 +121,8 @@ export class DownloadSession implements DownloadHandle {
   readonly #addrByOwner = new Map<string, Deno.NetAddr>();
   #probe: MtuProbe | undefined;
   #probeOwner: string | undefined;
+  /** Owners' address cookies: every request to an owner carries its cookie. */
+  readonly #cookies: CookieProbe;
   #fetch: ManifestFetch | undefined;
   #engine: DownloadEngine | undefined;
   #part: PartStore | undefined;
@@ -149,6 +153,9 @@ export class DownloadSession implements DownloadHandle {
     this.query = query;
     this.#options = options;
     this.txid = nextTxid = (nextTxid + 1) >>> 0;
+    this.#cookies = new CookieProbe({
+      size: ctx.mtu > 0 ? Math.min(SAFE_DATAGRAM, ctx.mtu) : SAFE_DATAGRAM,
+    });
     this.#abort = () => {
       const reason = options.signal?.reason;
       this.#fail(
@@ -208,11 +215,12 @@ export class DownloadSession implements DownloadHandle {
     this.#pump(now);
   }
 
-  onProbeAck(size: number, from: Deno.NetAddr): void {
+  onProbeAck(size: number, cookie: bigint, from: Deno.NetAddr): void {
     const owner = this.#ownerByAddr.get(addrKey(from));
-    if (owner === undefined || owner !== this.#probeOwner || !this.#probe) return;
+    if (owner === undefined) return;
     const now = performance.now();
-    this.#probe.handleAck(size, now);
+    this.#cookies.handleAck(owner, cookie, now);
+    if (owner === this.#probeOwner && this.#probe) this.#probe.handleAck(size, now);
     this.#pump(now);
   }
 
@@ -220,6 +228,15 @@ export class DownloadSession implements DownloadHandle {
     const owner = this.#ownerByAddr.get(addrKey(from));
     if (owner === undefined) return;
     const now = performance.now();
+    if (code === ErrorCode.bad_cookie) {
+      // Its key rotated (or it restarted): probe it for a new cookie and carry on; the requests
+      // it refused are re-sent (block requests: to whoever is free; the owner pauses meanwhile)
+      if (this.#cookies.renew(owner, now)) {
+        this.#ctx.log(`owner ${owner} refused our address cookie; probing it for a new one`);
+        if (this.#phase === "transfer") this.#engine?.pauseOwner(owner, now);
+      }
+      return this.#pump(now);
+    }
     this.#ctx.log(`owner ${owner} answered error ${code}: ${text}`);
     if (this.#phase === "manifest") this.#fetch?.handleError(owner);
     else if (this.#engine) {
@@ -339,6 +356,7 @@ export class DownloadSession implements DownloadHandle {
       this.#engine = engine;
       const now = performance.now();
       for (const owner of this.#addrByOwner.keys()) {
+        if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
         engine.addOwner(owner, now);
         this.#openDataSocket(owner);
       }
@@ -436,6 +454,7 @@ export class DownloadSession implements DownloadHandle {
       if (old !== undefined) {
         if (addrKey(old) === addrKey(net)) continue;
         this.#ownerByAddr.delete(addrKey(old));
+        this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
         this.#ctx.log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
       }
       this.#addrByOwner.set(o.nodeId, net);
@@ -445,17 +464,26 @@ export class DownloadSession implements DownloadHandle {
     return added;
   }
 
+  /**
+   * Probes the path MTU to the first owner, and every owner for its address cookie (the MTU
+   * probe's ACKs carry the first owner's). Done once the MTU is known, some owner's cookie is,
+   * and no owner is still in its first PROBE's timeout: the others join when they answer.
+   */
   async #probePath(): Promise<number> {
+    const now = performance.now();
+    for (const owner of this.#addrByOwner.keys()) this.#cookies.add(owner, now);
     const cap = this.#ctx.mtu > 0 ? this.#ctx.mtu : undefined;
-    if (cap !== undefined && cap <= SAFE_DATAGRAM) return cap;
-    this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
-    this.#probeOwner = this.#addrByOwner.keys().next().value;
+    if (cap === undefined || cap > SAFE_DATAGRAM) {
+      this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+      this.#probeOwner = this.#addrByOwner.keys().next().value;
+    }
     this.#phase = "probe";
-    await this.#untilPhaseDone(performance.now());
-    const size = this.#probe.result;
-    this.#ctx.log(`path to ${this.#probeOwner} carries ${size}-byte datagrams`);
+    await this.#untilPhaseDone(now);
+    const probe = this.#probe;
     this.#probe = undefined;
-    return size;
+    if (!probe) return cap!;
+    this.#ctx.log(`path to ${this.#probeOwner} carries ${probe.result}-byte datagrams`);
+    return probe.result;
   }
 
   async #fetchManifest(maxDatagram: number): Promise<Uint8Array> {
@@ -464,7 +492,9 @@ export class DownloadSession implements DownloadHandle {
       maxDatagram,
       maxBytes: manifestBound(this.#size),
     });
-    for (const owner of this.#addrByOwner.keys()) fetch.addOwner(owner);
+    for (const owner of this.#addrByOwner.keys()) {
+      if (this.#cookies.has(owner)) fetch.addOwner(owner);
+    }
     this.#fetch = fetch;
     this.#phase = "manifest";
     await this.#untilPhaseDone(performance.now());
@@ -515,19 +545,68 @@ export class DownloadSession implements DownloadHandle {
   }
 
   #pumpProbe(now: number): void {
-    const probe = this.#probe!;
-    const to = this.#addrByOwner.get(this.#probeOwner!)!;
-    for (const size of probe.pollTransmit(now)) {
-      this.#ctx.send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+    const probe = this.#probe;
+    if (probe) {
+      const to = this.#addrByOwner.get(this.#probeOwner!)!;
+      for (const size of probe.pollTransmit(now)) {
+        this.#ctx.send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+      }
     }
-    if (probe.done) return this.#finishPhase();
-    this.#arm(probe.pollTimeout(), (t) => probe.handleTimeout(t));
+    this.#pumpCookies(now);
+    const cookies = this.#cookies;
+    if ((!probe || probe.done) && cookies.ready > 0 && cookies.waiting === 0) {
+      return this.#finishPhase();
+    }
+    if (cookies.ready === 0 && cookies.probing === 0) {
+      return this.#fail(
+        new TransferError(
+          "all_owners_failed",
+          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#addrByOwner.size} tried)`,
+        ),
+      );
+    }
+    this.#arm(earliest(probe?.pollTimeout(), cookies.pollTimeout()), (t) => {
+      probe?.handleTimeout(t);
+      cookies.handleTimeout(t);
+    });
+  }
+
+  /** Sends due PROBEs for cookies and acts on owners whose cookie arrived or who never answer. */
+  #pumpCookies(now: number): void {
+    const cookies = this.#cookies;
+    if (!cookies.busy) return;
+    for (const owner of cookies.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(owner);
+      if (!to) continue;
+      this.#ctx.send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
+    }
+    for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
+      const engine = this.#phase === "transfer" ? this.#engine : undefined;
+      if (ev.kind === "ready") {
+        if (this.#phase === "manifest") this.#fetch?.addOwner(ev.owner);
+        if (!engine) continue;
+        if (engine.isPaused(ev.owner)) {
+          engine.resumeOwner(ev.owner, now);
+        } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+          this.#openDataSocket(ev.owner);
+          this.#ctx.log(`added owner ${ev.owner}: its address cookie arrived`);
+        }
+      } else {
+        this.#ctx.log(
+          `owner ${ev.owner} answered none of ${ev.attempts} PROBEs${
+            ev.renewal ? " for a new address cookie" : ""
+          }; not using it`,
+        );
+        engine?.removeOwner(ev.owner, "did not answer PROBEs for an address cookie", now);
+      }
+    }
   }
 
   #pumpManifest(now: number): void {
     const fetch = this.#fetch!;
+    this.#pumpCookies(now);
     if (fetch.result) return this.#finishPhase();
-    if (fetch.failed) {
+    if (fetch.failed && this.#cookies.probing === 0) {
       const bad = fetch.badOwners.length > 0;
       return this.#fail(
         new TransferError(
@@ -545,6 +624,7 @@ export class DownloadSession implements DownloadHandle {
         encodeMessage({
           type: "manifest_request",
           txid: this.txid,
+          cookie: this.#cookies.cookie(t.owner) ?? 0n,
           contentId: this.#contentId!,
           offset: t.offset,
           maxDatagram: t.maxDatagram,
@@ -552,11 +632,17 @@ export class DownloadSession implements DownloadHandle {
         to,
       );
     }
-    this.#arm(fetch.pollTimeout(), (t) => fetch.handleTimeout(t));
+    const cookies = this.#cookies;
+    this.#arm(earliest(fetch.pollTimeout(), cookies.pollTimeout()), (t) => {
+      fetch.handleTimeout(t);
+      cookies.handleTimeout(t);
+    });
   }
 
   #pumpTransfer(now: number): void {
     const engine = this.#engine!;
+    const cookies = this.#cookies;
+    if (cookies.busy) this.#pumpCookies(now);
     for (let ev = engine.pollEvent(); ev; ev = engine.pollEvent()) {
       switch (ev.kind) {
         case "piece":
@@ -588,6 +674,7 @@ export class DownloadSession implements DownloadHandle {
       const bytes = encodeMessage({
         type: "block_request",
         txid: this.txid,
+        cookie: cookies.cookie(t.owner) ?? 0n,
         contentId: this.#contentId!,
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
@@ -615,9 +702,12 @@ export class DownloadSession implements DownloadHandle {
     } else {
       this.#noOwnerSince = undefined;
     }
-    let deadline = engine.pollTimeout();
+    let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
     if (live === 0) deadline = Math.min(deadline ?? Infinity, now + RENEED_MS);
-    this.#arm(deadline, (t) => engine.handleTimeout(t));
+    this.#arm(deadline, (t) => {
+      engine.handleTimeout(t);
+      cookies.handleTimeout(t);
+    });
   }
 
   #openDataSocket(owner: string): void {
@@ -677,9 +767,12 @@ export class DownloadSession implements DownloadHandle {
         const fresh = reply.owners.filter((o) =>
           !engine.isBanned(o.nodeId) && !engine.liveOwners.includes(o.nodeId)
         );
+        const now = performance.now();
         for (const o of fresh) {
           this.#addOwners([o]); // new, or a dropped owner that came back on another port
-          if (engine.addOwner(o.nodeId, performance.now())) {
+          if (!this.#cookies.has(o.nodeId)) {
+            this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
+          } else if (engine.addOwner(o.nodeId, now)) {
             this.#openDataSocket(o.nodeId);
             this.#ctx.log(`added owner ${o.nodeId} from the tracker`);
           }
@@ -756,6 +849,11 @@ export class DownloadSession implements DownloadHandle {
       }
     }
   }
+}
+
+/** The earlier of two deadlines, either of which may be absent. */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, resolve } from "node:path";
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { decodeMessage } from "../wire/codec.ts";
 import { MessageType } from "../wire/messages.ts";
 import { MAGIC, VERSION } from "../wire/limits.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
@@ -110,7 +110,10 @@ class PeerNode implements Peer {
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       log: (line) => this.#log(line),
     });
-    this.#uploader = new Uploader({ send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to) });
+    this.#uploader = new Uploader({
+      send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
+      ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+    });
     this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
     this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
   }
@@ -294,13 +297,10 @@ class PeerNode implements Peer {
         this.#uploader.handleRequest(msg, from, performance.now());
         return;
       case "probe":
-        this.#endpoint.send(
-          encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size }),
-          from,
-        );
+        this.#uploader.handleProbe(msg, from, performance.now());
         return;
       case "probe_ack":
-        this.#sessions.get(msg.txid)?.onProbeAck(msg.size, from);
+        this.#sessions.get(msg.txid)?.onProbeAck(msg.size, msg.cookie, from);
         return;
       case "manifest_data":
         this.#sessions.get(msg.txid)?.onManifestData(msg.total, msg.offset, msg.data, from);

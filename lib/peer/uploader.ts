@@ -1,6 +1,7 @@
 /**
- * The upload side of a peer: serves manifests and file blocks of explicitly shared contents,
- * by content id, with positional reads straight into the datagram buffer.
+ * The upload side of a peer: answers PROBEs with an address cookie, and serves manifests and
+ * file blocks of explicitly shared contents, by content id, with positional reads straight into
+ * the datagram buffer, to requesters whose cookie proves their address.
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
@@ -10,13 +11,16 @@ import {
   MANIFEST_DATA_HEADER_SIZE,
   MAX_DATAGRAM,
   MAX_ERROR_TEXT_BYTES,
+  PROBE_ACK_MIN_SIZE,
 } from "../wire/limits.ts";
 import {
   type BlockRequestMessage,
   ErrorCode,
   type ErrorCodeValue,
   type ManifestRequestMessage,
+  type ProbeMessage,
 } from "../wire/messages.ts";
+import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { contentIdOf, type Manifest, toHex } from "./manifest.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
 
@@ -52,6 +56,11 @@ export interface UploaderOptions {
   maxPendingSends?: number;
   /** Requesters whose counters are kept; the least recently seen are forgotten. @default 4096 */
   maxSources?: number;
+  /**
+   * How often the address-cookie key rotates, ms; a cookie handed out in PROBE_ACK is accepted
+   * for one to two of these. @default 120000
+   */
+  cookieEpochMs?: number;
 }
 
 /** What to share. */
@@ -111,8 +120,10 @@ export interface UploaderStats {
   bytesSent: number;
   /** Manifest bytes sent in MANIFEST_DATA. */
   manifestBytesSent: number;
-  /** ERROR replies by reason. */
-  errors: { unknown_content: number; out_of_range: number; busy: number };
+  /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
+  errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  /** PROBEs answered with a PROBE_ACK (and a cookie). */
+  probes: number;
   /** Sends that threw or rejected. */
   sendFailures: number;
   /** Requests dropped because a shared file got shorter than its manifest. */
@@ -148,9 +159,11 @@ interface Slot {
 const MiB = 1024 * 1024;
 
 /**
- * Serves shared contents. Driven by {@link handleRequest} (one decoded request, its source and
- * the current time in ms); replies go out through the injected `send`. Only content ids passed
- * to {@link share} are served — a request never names a path.
+ * Serves shared contents. Driven by {@link handleProbe} and {@link handleRequest} (one decoded
+ * datagram, its source and the current time in ms); replies go out through the injected `send`.
+ * Only content ids passed to {@link share} are served — a request never names a path — and only
+ * to a requester whose address cookie (from a PROBE_ACK of this uploader) is valid for its IP
+ * (see address_cookies.ts): a forged source address gets an ERROR no larger than its request.
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
  * the 16-byte header, and one `send`. Send buffers come from a pool and return to it when the
@@ -172,8 +185,9 @@ const MiB = 1024 * 1024;
  * const up = new Uploader({ send: (b) => void sent.push(b.slice()) });
  * up.share({ path: `${dir}/f`, manifest: built.manifest, encoded: built.encoded });
  * const from = { transport: "udp" as const, hostname: "127.0.0.1", port: 5000 };
+ * const cookie = up.cookieFor(from.hostname, performance.now()); // what its PROBE_ACK carries
  * up.handleRequest({
- *   type: "block_request", txid: 1, contentId: built.contentId, blockSize: 32768,
+ *   type: "block_request", txid: 1, cookie, contentId: built.contentId, blockSize: 32768,
  *   ranges: [{ offset: 0, length: 65536 }],
  * }, from, performance.now());
  * console.log(sent.length, up.stats.bytesSent); // 2 65536
@@ -188,7 +202,8 @@ export class Uploader {
     blocksSent: 0,
     bytesSent: 0,
     manifestBytesSent: 0,
-    errors: { unknown_content: 0, out_of_range: 0, busy: 0 },
+    errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    probes: 0,
     sendFailures: 0,
     shortReads: 0,
   };
@@ -205,6 +220,7 @@ export class Uploader {
   readonly #total: Bucket;
   readonly #maxPending: number;
   readonly #maxSources: number;
+  readonly #cookies: AddressCookies;
   #pending = 0;
   #taken = 0;
   #closed = false;
@@ -231,6 +247,9 @@ export class Uploader {
     this.#total = { tokens: this.#totalBurst, at: -Infinity };
     this.#maxPending = positive(options.maxPendingSends ?? 512, "maxPendingSends");
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
+    this.#cookies = new AddressCookies({
+      epochMs: positive(options.cookieEpochMs ?? DEFAULT_COOKIE_EPOCH_MS, "cookieEpochMs"),
+    });
   }
 
   /** File bytes sent so far (all contents). */
@@ -340,7 +359,40 @@ export class Uploader {
   }
 
   /**
-   * Answers one request. Unknown content → ERROR unknown_content; a range that starts at or past
+   * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
+   * IP address. A PROBE under 20 bytes has no room for it and gets no answer.
+   *
+   * @param msg a decoded PROBE
+   * @param from the prober
+   * @param now current time in ms (drives the cookie key's rotation)
+   */
+  handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
+    if (this.#closed || msg.size < PROBE_ACK_MIN_SIZE) return;
+    this.stats.probes++;
+    const cookie = this.#cookies.issue(from.hostname, now);
+    this.#sendOwned(
+      encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size, cookie }),
+      from,
+    );
+  }
+
+  /**
+   * The address cookie this uploader hands out to an IP address now (what a PROBE_ACK to it
+   * carries).
+   *
+   * @param hostname the requester's IP address
+   * @param now current time in ms
+   * @returns the cookie
+   */
+  cookieFor(hostname: string, now: number): bigint {
+    return this.#cookies.issue(hostname, now);
+  }
+
+  /**
+   * Answers one request. A cookie that is not valid for the source IP (absent, forged, expired)
+   * → ERROR bad_cookie and nothing else: the requester has proven nothing, so it gets no data
+   * and no ERROR larger than its request. Unknown content → ERROR unknown_content; a range that
+   * starts at or past
    * the end of the file, or covers a piece not yet verified → ERROR out_of_range (nothing is
    * sent for that request); over a limit → ERROR busy. Otherwise MANIFEST_DATA (one slice of at
    * most `maxDatagram` bytes at the requested offset) or BLOCK_DATA for every range, cut into
@@ -358,11 +410,20 @@ export class Uploader {
   ): void {
     if (this.#closed) return;
     this.stats.requests++;
-    // The requester has proven nothing about its address, so an ERROR must not be larger than
-    // the request (docs/PROTOCOL.md, Anti-amplification): ERROR is 11 + text bytes;
-    // MANIFEST_REQUEST is 48 bytes, BLOCK_REQUEST 45 + 12 per range.
-    const requestBytes = msg.type === "manifest_request" ? 48 : 45 + 12 * msg.ranges.length;
+    // An ERROR is never larger than the request (docs/PROTOCOL.md, Anti-amplification): ERROR
+    // is 11 + text bytes; MANIFEST_REQUEST is 56 bytes, BLOCK_REQUEST 53 + 12 per range.
+    const requestBytes = msg.type === "manifest_request" ? 56 : 53 + 12 * msg.ranges.length;
     this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
+    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
+      // Before any per-source state: forged sources must not churn the requester table
+      this.stats.errors.bad_cookie++;
+      const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
+      this.#sendOwned(
+        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
+        from,
+      );
+      return;
+    }
     const src = this.#source(from, now);
     src.requests++;
     const entry = this.#entries.get(toHex(msg.contentId));

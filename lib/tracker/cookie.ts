@@ -6,6 +6,9 @@
  * key is 32 random bytes, replaced every epoch; the jar keeps the current and the previous
  * key, so a cookie is valid during the epoch that issued it and the next one. The parity
  * bit tells which of the two keys to check, so verification costs one HMAC.
+ *
+ * The tracker packs address and port ({@link packAddress}); the peers' uploaders pack the IP
+ * address alone ({@link packHost}, see lib/peer/address_cookies.ts).
  * @module
  */
 import { createHmac } from "node:crypto";
@@ -31,6 +34,24 @@ export function packAddress(hostname: string, port: number): Uint8Array | null {
   out.set(raw, 1);
   out[raw.length + 1] = port >> 8;
   out[raw.length + 2] = port & 0xff;
+  return out;
+}
+
+/**
+ * Packs a host alone as family ‖ bytes (5 or 17 bytes), for cookies that prove an IP address
+ * rather than an address and port (the peers' cookies: a downloader sends from several ports of
+ * one host). Returns null when the host is not an IP literal.
+ *
+ * @param hostname IPv4 or IPv6 literal
+ * @returns the packed bytes, or null
+ */
+export function packHost(hostname: string): Uint8Array | null {
+  const v4 = parseIPv4(hostname);
+  const raw = v4 ?? parseIPv6(hostname);
+  if (raw === null) return null;
+  const out = new Uint8Array(1 + raw.length);
+  out[0] = v4 ? 4 : 6;
+  out.set(raw, 1);
   return out;
 }
 
@@ -98,6 +119,24 @@ export class CookieJar {
    */
   issue(packed: Uint8Array, kind: CookieKind): bigint {
     return this.#mac(this.#key, this.#epoch, packed, kind === "session" ? 1 : 0);
+  }
+
+  /**
+   * The cookie the previous epoch's key issued for a packed address, which {@link verify} still
+   * accepts; undefined before the first rotation.
+   *
+   * @param packed the packed address
+   * @param kind challenge or session
+   * @returns a non-zero 64-bit cookie, or undefined
+   */
+  issuePrevious(packed: Uint8Array, kind: CookieKind): bigint | undefined {
+    if (this.#previousKey === undefined) return undefined;
+    return this.#mac(
+      this.#previousKey,
+      (this.#epoch - 1) >>> 0,
+      packed,
+      kind === "session" ? 1 : 0,
+    );
   }
 
   /**

@@ -12,6 +12,8 @@ import {
   MAX_NODE_ID_BYTES,
   MAX_OWNERS,
   MAX_RANGES,
+  PROBE_ACK_MIN_SIZE,
+  PROBE_MIN_SIZE,
   REGISTER_MIN_SIZE,
   VERSION,
 } from "./limits.ts";
@@ -21,7 +23,6 @@ import { Writer } from "./_writer.ts";
 import { WireError } from "./wire_error.ts";
 
 const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
-const PROBE_MIN_SIZE = HEADER_SIZE + 4;
 
 const typeNames: (MessageTypeName | undefined)[] = [];
 for (const [name, code] of Object.entries(MessageType)) {
@@ -153,6 +154,7 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.str8(msg.text, "text", 0, MAX_ERROR_TEXT_BYTES);
       break;
     case "manifest_request":
+      w.bigU64(msg.cookie, "cookie");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       w.u32(msg.offset, "offset");
       if (msg.maxDatagram < 64 || msg.maxDatagram > MAX_DATAGRAM) {
@@ -174,6 +176,7 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.raw(msg.data);
       break;
     case "block_request":
+      w.bigU64(msg.cookie, "cookie");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       if (msg.blockSize < 1 || msg.blockSize > MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE) {
         throw new RangeError(
@@ -222,15 +225,18 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.raw(msg.bits);
       break;
     case "probe":
-    case "probe_ack":
-      if (msg.size < PROBE_MIN_SIZE || msg.size > MAX_DATAGRAM) {
+    case "probe_ack": {
+      const min = msg.type === "probe" ? PROBE_MIN_SIZE : PROBE_ACK_MIN_SIZE;
+      if (msg.size < min || msg.size > MAX_DATAGRAM) {
         throw new RangeError(
-          `Cannot encode ${msg.type}: size must be ${PROBE_MIN_SIZE}..${MAX_DATAGRAM}, got ${msg.size}`,
+          `Cannot encode ${msg.type}: size must be ${min}..${MAX_DATAGRAM}, got ${msg.size}`,
         );
       }
       w.u32(msg.size, "size");
+      if (msg.type === "probe_ack") w.bigU64(msg.cookie, "cookie");
       w.zeros(msg.size - w.pos);
       break;
+    }
     default: {
       const never: never = msg;
       throw new TypeError(
@@ -452,6 +458,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       msg = { type, txid, code: r.u16("code"), text: r.str8("text", 0, MAX_ERROR_TEXT_BYTES) };
       break;
     case "manifest_request": {
+      const cookie = r.bigU64("cookie");
       const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
       const offset = r.u32("offset");
       const at = r.pos;
@@ -459,7 +466,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       if (maxDatagram < 64 || maxDatagram > MAX_DATAGRAM) {
         r.fail("bad_value", at, `maxDatagram is ${maxDatagram}, expected 64..${MAX_DATAGRAM}`);
       }
-      msg = { type, txid, contentId, offset, maxDatagram };
+      msg = { type, txid, cookie, contentId, offset, maxDatagram };
       break;
     }
     case "manifest_data": {
@@ -479,6 +486,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       break;
     }
     case "block_request": {
+      const cookie = r.bigU64("cookie");
       const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
       let at = r.pos;
       const blockSize = r.u32("blockSize");
@@ -503,7 +511,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
         }
         ranges.push({ offset, length });
       }
-      msg = { type, txid, contentId, blockSize, ranges };
+      msg = { type, txid, cookie, contentId, blockSize, ranges };
       break;
     }
     case "block_data": {
@@ -537,8 +545,21 @@ export function decodeMessage(bytes: Uint8Array): Message {
           `size field says ${size}, datagram is ${bytes.byteLength} bytes`,
         );
       }
+      if (type === "probe") {
+        r.rest();
+        msg = { type, txid, size };
+        break;
+      }
+      if (size < PROBE_ACK_MIN_SIZE) {
+        r.fail(
+          "bad_length",
+          HEADER_SIZE,
+          `datagram is ${size} bytes, PROBE_ACK must be at least ${PROBE_ACK_MIN_SIZE}`,
+        );
+      }
+      const cookie = r.bigU64("cookie");
       r.rest();
-      msg = { type, txid, size };
+      msg = { type, txid, size, cookie };
       break;
     }
     default: {

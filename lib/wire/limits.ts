@@ -34,5 +34,9 @@ export const MAX_U64_NUMBER: number = Number.MAX_SAFE_INTEGER;
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 /** Bytes before the data in a BLOCK_DATA datagram: header + offset u64. */
 export const BLOCK_DATA_HEADER_SIZE = 16;
+/** Smallest PROBE: header and size u32. */
+export const PROBE_MIN_SIZE = 12;
+/** Smallest PROBE_ACK: header, size u32 and cookie u64 (an owner answers only PROBEs this large). */
+export const PROBE_ACK_MIN_SIZE = 20;
 /** Bytes before the data in a MANIFEST_DATA datagram: header, contentId, total u32, offset u32. */
 export const MANIFEST_DATA_HEADER_SIZE: number = 8 + 32 + 4 + 4;

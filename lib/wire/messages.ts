@@ -29,7 +29,10 @@ export const ErrorCode = {
   malformed: 1,
   /** The node id is not registered (evicted, or the tracker restarted): register again. */
   unknown_node: 2,
-  /** The address cookie is stale or wrong for this address: register again. */
+  /**
+   * The address cookie is stale or wrong for this address: register again (tracker), or send a
+   * PROBE for a fresh one (peer).
+   */
   bad_cookie: 3,
   /** The node id was registered from a different address. */
   wrong_address: 4,
@@ -183,6 +186,8 @@ export interface ErrorMessage extends Base {
 export interface ManifestRequestMessage extends Base {
   /** Message type: MANIFEST_REQUEST. */
   type: "manifest_request";
+  /** The owner's address cookie for the downloader's IP, from its PROBE_ACK. */
+  cookie: bigint;
   /** Content id whose manifest is wanted, 32 bytes. */
   contentId: Uint8Array;
   /** Byte offset into the encoded manifest to send from. */
@@ -217,6 +222,8 @@ export interface ByteRange {
 export interface BlockRequestMessage extends Base {
   /** Message type: BLOCK_REQUEST. */
   type: "block_request";
+  /** The owner's address cookie for the downloader's IP, from its PROBE_ACK. */
+  cookie: bigint;
   /** Content id of the file, 32 bytes. */
   contentId: Uint8Array;
   /** Data bytes per BLOCK_DATA datagram, 1..65491. */
@@ -257,12 +264,17 @@ export interface ProbeMessage extends Base {
   size: number;
 }
 
-/** Reply to a probe, padded to the same `size`. */
+/** Reply to a probe, padded to the same `size`; carries the replier's address cookie. */
 export interface ProbeAckMessage extends Base {
   /** Message type: PROBE_ACK. */
   type: "probe_ack";
-  /** Total datagram size in bytes, the same as the probe's. */
+  /** Total datagram size in bytes, the same as the probe's, 20..65507. */
   size: number;
+  /**
+   * The replier's address cookie for the prober's IP address: present it in MANIFEST_REQUEST
+   * and BLOCK_REQUEST to this peer. 0n from a peer that does not hand out cookies.
+   */
+  cookie: bigint;
 }
 
 /** Messages of the tracker protocol. */

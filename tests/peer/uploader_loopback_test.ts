@@ -1,6 +1,7 @@
 /**
- * The uploader on real loopback sockets: a requester endpoint fetches the manifest and block
- * ranges from an uploader endpoint and checks every byte, including offsets beyond 4 GiB.
+ * The uploader on real loopback sockets: a requester endpoint gets its address cookie with a
+ * PROBE, fetches the manifest and block ranges from an uploader endpoint and checks every byte,
+ * including offsets beyond 4 GiB.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -49,6 +50,8 @@ function serve(
     }
     if (msg.type === "manifest_request" || msg.type === "block_request") {
       up.handleRequest(msg, from, performance.now());
+    } else if (msg.type === "probe") {
+      up.handleProbe(msg, from, performance.now());
     }
   });
   return {
@@ -68,6 +71,8 @@ class Requester implements AsyncDisposable {
   #txid = 1;
   #onMessage: (m: Message) => void = () => {};
   retries = 0;
+  /** The uploader's address cookie, from its PROBE_ACK. */
+  cookie = 0n;
 
   constructor(to: Deno.NetAddr) {
     this.#to = to;
@@ -104,12 +109,25 @@ class Requester implements AsyncDisposable {
     throw new Error("Timed out: no complete answer after retries");
   }
 
+  /** Gets the uploader's address cookie (once). */
+  async #probe(): Promise<bigint> {
+    if (this.cookie === 0n) {
+      await this.#exchange((txid) => ({ type: "probe", txid, size: 1200 }), (m) => {
+        if (m.type !== "probe_ack" || m.size !== 1200) return false;
+        this.cookie = m.cookie;
+        return true;
+      });
+    }
+    return this.cookie;
+  }
+
   async manifest(contentId: Uint8Array, maxDatagram: number): Promise<Uint8Array> {
+    const cookie = await this.#probe();
     let total = -1;
     let got: Uint8Array | undefined;
     for (let offset = 0; total < 0 || offset < total;) {
       await this.#exchange(
-        (txid) => ({ type: "manifest_request", txid, contentId, offset, maxDatagram }),
+        (txid) => ({ type: "manifest_request", txid, cookie, contentId, offset, maxDatagram }),
         (m) => {
           if (m.type !== "manifest_data" || m.offset !== offset) return false;
           if (total < 0) {
@@ -157,11 +175,12 @@ class Requester implements AsyncDisposable {
     blockSize: number,
     expectLength: number,
   ): Promise<Uint8Array> {
+    const cookie = await this.#probe();
     const out = new Uint8Array(expectLength);
     let have = 0;
     const seen = new Set<number>();
     await this.#exchange(
-      (txid) => ({ type: "block_request", txid, contentId, blockSize, ranges: [range] }),
+      (txid) => ({ type: "block_request", txid, cookie, contentId, blockSize, ranges: [range] }),
       (m) => {
         if (m.type === "error") throw new Error(`ERROR ${m.code}: ${m.text}`);
         if (m.type !== "block_data" || seen.has(m.offset)) return false;

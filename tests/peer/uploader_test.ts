@@ -6,6 +6,7 @@ import {
   type BlockRequestMessage,
   type ByteRange,
   ErrorCode,
+  type ManifestRequestMessage,
   type Message,
 } from "../../lib/wire/messages.ts";
 import { contentIdOf, encodeManifest, type Manifest, toHex } from "../../lib/peer/manifest.ts";
@@ -73,7 +74,17 @@ function blockRequest(
   blockSize = 4 * KiB,
   txid = 7,
 ): BlockRequestMessage {
-  return { type: "block_request", txid, contentId: s.contentId, blockSize, ranges };
+  return { type: "block_request", txid, cookie: 0n, contentId: s.contentId, blockSize, ranges };
+}
+
+type Request = Omit<ManifestRequestMessage, "cookie"> | Omit<BlockRequestMessage, "cookie">;
+
+/**
+ * Hands the uploader a request carrying its valid cookie for the source's IP (what a downloader
+ * got in the PROBE_ACK).
+ */
+function serve(up: Uploader, msg: Request, from: Deno.NetAddr, now: number): void {
+  up.handleRequest({ ...msg, cookie: up.cookieFor(from.hostname, now) }, from, now);
 }
 
 function errorsOf(out: { msg: Message }[]): { code: number; text: string }[] {
@@ -104,7 +115,8 @@ Deno.test("Uploader answers MANIFEST_REQUEST with one slice sized to maxDatagram
   const got = new Uint8Array(total);
   for (let off = 0; off < total; off += chunk) {
     out.length = 0;
-    up.handleRequest(
+    serve(
+      up,
       { type: "manifest_request", txid: 3, contentId: s.contentId, offset: off, maxDatagram: 1200 },
       FROM,
       0,
@@ -122,7 +134,8 @@ Deno.test("Uploader answers MANIFEST_REQUEST with one slice sized to maxDatagram
   assert.deepEqual(got, s.encoded);
   assert.equal(up.stats.manifestBytesSent, total);
   out.length = 0;
-  up.handleRequest(
+  serve(
+    up,
     { type: "manifest_request", txid: 4, contentId: s.contentId, offset: total, maxDatagram: 1200 },
     FROM,
     0,
@@ -136,7 +149,8 @@ Deno.test("Uploader cuts ranges into blocks that never cross a range end, a piec
   const { up, out } = recording();
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   const bs = 5000; // not a divisor of the piece size
-  up.handleRequest(
+  serve(
+    up,
     blockRequest(
       s,
       [
@@ -180,14 +194,15 @@ Deno.test("Uploader cuts ranges into blocks that never cross a range end, a piec
 Deno.test("Uploader refuses unknown content, unshared content and ranges past EOF", async () => {
   const s = await sharedFile(2 * PIECE);
   const { up, out } = recording();
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 10 }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 10 }]), FROM, 0);
   assert.deepEqual(errorsOf(out).map((e) => e.code), [ErrorCode.unknown_content]);
   assert.equal(out[0]!.msg.txid, 7);
   out.length = 0;
 
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   assert.equal(up.has(toHex(s.contentId)), true);
-  up.handleRequest(
+  serve(
+    up,
     blockRequest(s, [{ offset: 0, length: 10 }, { offset: 2 * PIECE, length: 1 }]),
     FROM,
     0,
@@ -199,9 +214,14 @@ Deno.test("Uploader refuses unknown content, unshared content and ranges past EO
 
   assert.equal(up.unshare(toHex(s.contentId)), true);
   assert.equal(up.unshare(toHex(s.contentId)), false);
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 10 }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 10 }]), FROM, 0);
   assert.deepEqual(errorsOf(out).map((e) => e.code), [ErrorCode.unknown_content]);
-  assert.deepEqual(up.stats.errors, { unknown_content: 2, out_of_range: 1, busy: 0 });
+  assert.deepEqual(up.stats.errors, {
+    unknown_content: 2,
+    out_of_range: 1,
+    busy: 0,
+    bad_cookie: 0,
+  });
   await cleanup(s, up);
 });
 
@@ -211,17 +231,17 @@ Deno.test("Uploader serves only verified pieces of a partial content", async () 
   const have = new Bitset(4);
   have.set(1);
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded, have });
-  up.handleRequest(blockRequest(s, [{ offset: PIECE, length: PIECE }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: PIECE, length: PIECE }]), FROM, 0);
   assert.equal(blocksOf(out).length, 4);
   out.length = 0;
-  up.handleRequest(blockRequest(s, [{ offset: PIECE + 10, length: PIECE }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: PIECE + 10, length: PIECE }]), FROM, 0);
   assert.deepEqual(errorsOf(out), [{
     code: ErrorCode.out_of_range,
     text: "piece 2 is not available here yet",
   }]);
   out.length = 0;
   have.set(2); // live: no re-share needed
-  up.handleRequest(blockRequest(s, [{ offset: PIECE + 10, length: PIECE }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: PIECE + 10, length: PIECE }]), FROM, 0);
   assert.deepEqual(errorsOf(out), []);
   assert.equal(blocksOf(out).reduce((n, b) => n + b.data.byteLength, 0), PIECE);
   await cleanup(s, up);
@@ -231,14 +251,14 @@ Deno.test("Uploader answers busy over the per-request caps", async () => {
   const s = await sharedFile(8 * MiB, 1 * MiB);
   const { up, out } = recording({ maxRequestDatagrams: 100 });
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 4 * MiB + 1 }], 65000), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 4 * MiB + 1 }], 65000), FROM, 0);
   assert.equal(errorsOf(out)[0]?.code, ErrorCode.busy);
   assert.match(errorsOf(out)[0]!.text, /4194305 bytes/);
   out.length = 0;
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 101 }], 1), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 101 }], 1), FROM, 0);
   assert.equal(errorsOf(out)[0]?.code, ErrorCode.busy);
   out.length = 0;
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 100 }], 1), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 100 }], 1), FROM, 0);
   assert.equal(blocksOf(out).length, 100);
   assert.equal(up.stats.errors.busy, 2);
   await cleanup(s, up);
@@ -256,7 +276,7 @@ Deno.test("Uploader token buckets limit each requester and the total, and refill
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   const ask = (from: Deno.NetAddr, now: number) => {
     out.length = 0;
-    up.handleRequest(blockRequest(s, [{ offset: 0, length: MiB }], 60000), from, now);
+    serve(up, blockRequest(s, [{ offset: 0, length: MiB }], 60000), from, now);
     const e = errorsOf(out);
     return e.length === 0 ? "ok" : e[0]!.text;
   };
@@ -298,11 +318,11 @@ Deno.test("Uploader never reuses a send buffer before its send settles", async (
     maxPendingSends: 8,
   });
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 32 * KiB }], 4 * KiB), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 32 * KiB }], 4 * KiB), FROM, 0);
   assert.equal(held.length, 8);
   assert.equal(up.pendingSends, 8);
   // Over the pending cap: busy, and no buffer is touched.
-  up.handleRequest(blockRequest(s, [{ offset: 32 * KiB, length: 4 * KiB }], 4 * KiB), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 32 * KiB, length: 4 * KiB }], 4 * KiB), FROM, 0);
   assert.equal(held.length, 9);
   assert.equal(decodeMessage(held[8]!.copy).type, "error");
   for (const h of held.slice(0, 8)) assert.deepEqual(h.bytes, h.copy, "held bytes unchanged");
@@ -314,7 +334,7 @@ Deno.test("Uploader never reuses a send buffer before its send settles", async (
   assert.equal(up.pendingSends, 0);
   // Settled buffers are reused: the next request allocates nothing new.
   held.length = 0;
-  up.handleRequest(blockRequest(s, [{ offset: 32 * KiB, length: 32 * KiB }], 4 * KiB), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 32 * KiB, length: 32 * KiB }], 4 * KiB), FROM, 0);
   assert.equal(held.length, 8);
   for (const h of held) assert.ok(buffers.has(h.bytes.buffer as ArrayBuffer));
   for (const h of held) {
@@ -338,7 +358,7 @@ Deno.test("Uploader reuses one buffer when send copies synchronously", async () 
     },
   });
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 64 * KiB }], 8 * KiB), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 64 * KiB }], 8 * KiB), FROM, 0);
   assert.equal(copies.length, 8);
   assert.equal(buffers.size, 1);
   for (const c of copies) {
@@ -359,7 +379,7 @@ Deno.test("Uploader survives a send that throws or rejects", async () => {
     },
   });
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 16 * KiB }], 4 * KiB), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 16 * KiB }], 4 * KiB), FROM, 0);
   await Promise.resolve();
   await Promise.resolve();
   assert.equal(up.stats.sendFailures, 4);
@@ -388,7 +408,7 @@ Deno.test("Uploader stops a request when the shared file got shorter", async () 
   const { up, out } = recording();
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   await Deno.truncate(s.path, PIECE + 100);
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 4 * PIECE }], PIECE), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 4 * PIECE }], PIECE), FROM, 0);
   assert.equal(blocksOf(out).length, 1);
   assert.deepEqual(errorsOf(out).map((e) => e.code), [ErrorCode.out_of_range]);
   assert.match(errorsOf(out)[0]!.text, /file changed on disk/);
@@ -402,7 +422,7 @@ Deno.test("Uploader forgets the least recently seen requesters beyond maxSources
   const { up } = recording({ maxSources: 2 });
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   for (const port of [1, 2, 1, 3]) {
-    up.handleRequest(blockRequest(s, [{ offset: 0, length: 1 }]), { ...FROM, port }, port);
+    serve(up, blockRequest(s, [{ offset: 0, length: 1 }]), { ...FROM, port }, port);
   }
   assert.deepEqual(up.sources().map((x) => x.address), ["127.0.0.1|1", "127.0.0.1|3"]);
   assert.equal(up.sources()[0]!.requests, 2);
@@ -415,7 +435,7 @@ Deno.test("Uploader.close() closes files and ignores later requests", async () =
   up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
   up.close();
   up.close();
-  up.handleRequest(blockRequest(s, [{ offset: 0, length: 1 }]), FROM, 0);
+  serve(up, blockRequest(s, [{ offset: 0, length: 1 }]), FROM, 0);
   assert.equal(out.length, 0);
   assert.throws(
     () => up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded }),
@@ -423,4 +443,89 @@ Deno.test("Uploader.close() closes files and ignores later requests", async () =
   );
   assert.equal(BLOCK_DATA_HEADER_SIZE, 16);
   await Deno.remove(s.dir, { recursive: true });
+});
+
+Deno.test("Uploader refuses a request with an absent, forged, foreign or expired cookie: a small ERROR bad_cookie, no data", async () => {
+  const s = await sharedFile(4 * PIECE);
+  const { up, out } = recording({ cookieEpochMs: 1000 });
+  up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
+  const valid = up.cookieFor(FROM.hostname, 0);
+  const manifest: ManifestRequestMessage = {
+    type: "manifest_request",
+    txid: 5,
+    cookie: 0n,
+    contentId: s.contentId,
+    offset: 0,
+    maxDatagram: 1200,
+  };
+  const attempts: [string, bigint, Deno.NetAddr, number][] = [
+    ["absent", 0n, FROM, 0],
+    ["forged", valid ^ 0x10n, FROM, 0],
+    ["guessed", 0x0123456789abcdefn, FROM, 0],
+    ["for another IP", up.cookieFor("192.0.2.1", 0), FROM, 0],
+    ["used from another IP", valid, { ...FROM, hostname: "192.0.2.1" }, 0],
+    ["two epochs old", valid, FROM, 2000],
+  ];
+  for (const [what, cookie, from, now] of attempts) {
+    for (
+      const msg of [{ ...blockRequest(s, [{ offset: 0, length: 4 * PIECE }]), cookie }, {
+        ...manifest,
+        cookie,
+      }]
+    ) {
+      out.length = 0;
+      up.handleRequest(msg, from, now);
+      const size = msg.type === "manifest_request" ? 56 : 65;
+      assert.equal(out.length, 1, `${what} ${msg.type}: one reply`);
+      assert.deepEqual(errorsOf(out).map((e) => e.code), [ErrorCode.bad_cookie], what);
+      assert.ok(out[0]!.size <= size, `${what} ${msg.type}: ${out[0]!.size} > ${size} bytes`);
+      assert.equal(out[0]!.msg.txid, msg.txid);
+    }
+  }
+  assert.equal(up.stats.errors.bad_cookie, 2 * attempts.length);
+  assert.equal(up.stats.bytesSent + up.stats.manifestBytesSent, 0);
+  assert.deepEqual(up.sources(), [], "unproven sources leave no per-requester state");
+  // The same request with a current cookie is served, from any port of that IP.
+  out.length = 0;
+  const fresh = up.cookieFor(FROM.hostname, 2000);
+  up.handleRequest({ ...blockRequest(s, [{ offset: 0, length: PIECE }]), cookie: fresh }, {
+    ...FROM,
+    port: 1,
+  }, 2000);
+  assert.equal(blocksOf(out).length, 4);
+  await cleanup(s, up);
+});
+
+Deno.test("Uploader.handleProbe() answers with a PROBE_ACK of the probe's size carrying the cookie", () => {
+  const { up, out } = recording();
+  up.handleProbe({ type: "probe", txid: 9, size: 1200 }, FROM, 0);
+  up.handleProbe({ type: "probe", txid: 9, size: 20 }, OTHER, 0);
+  up.handleProbe({ type: "probe", txid: 9, size: 19 }, FROM, 0); // no room for a cookie
+  assert.deepEqual(out.map((o) => o.size), [1200, 20]);
+  const cookie = up.cookieFor("127.0.0.1", 0);
+  for (const o of out) assert.deepEqual(o.msg, { ...o.msg, type: "probe_ack", txid: 9, cookie });
+  assert.notEqual(cookie, 0n);
+  assert.equal(up.stats.probes, 2);
+  up.close();
+});
+
+Deno.test("Uploader accepts a cookie in its epoch and the next, and hands out a new one after a rotation", async () => {
+  const s = await sharedFile(PIECE);
+  const { up, out } = recording({ cookieEpochMs: 1000 });
+  up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
+  const first = up.cookieFor(FROM.hostname, 10);
+  const ask = (cookie: bigint, now: number) => {
+    out.length = 0;
+    up.handleRequest({ ...blockRequest(s, [{ offset: 0, length: 1 }]), cookie }, FROM, now);
+    return out[0]?.msg.type;
+  };
+  assert.equal(ask(first, 999), "block_data");
+  assert.equal(ask(first, 1500), "block_data", "previous epoch: still valid");
+  const second = up.cookieFor(FROM.hostname, 1500);
+  assert.notEqual(second, first);
+  assert.equal(ask(second, 1500), "block_data");
+  assert.equal(ask(first, 2000), "error", "two rotations later: expired");
+  assert.equal(ask(second, 2000), "block_data");
+  assert.equal(ask(second, 60_000), "error", "after a long idle time both keys changed");
+  await cleanup(s, up);
 });

@@ -21,10 +21,9 @@ import {
   type Message,
   type MessageTypeName,
   type PeerAddress,
+  PROBE_ACK_MIN_SIZE,
+  PROBE_MIN_SIZE,
 } from "../../lib/wire/mod.ts";
-
-/** Smallest PROBE: header + size u32. */
-export const PROBE_MIN_SIZE = 12;
 
 const U32_MAX = 0xffffffff;
 
@@ -253,6 +252,7 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   manifest_request: record({
     type: fc.constant("manifest_request"),
     txid,
+    cookie,
     contentId,
     offset: u32,
     maxDatagram: fc.integer({ min: 64, max: MAX_DATAGRAM }),
@@ -271,6 +271,7 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   block_request: record({
     type: fc.constant("block_request"),
     txid,
+    cookie,
     contentId,
     blockSize: fc.integer({ min: 1, max: MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE }),
     ranges: fc.array(
@@ -305,7 +306,8 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   probe_ack: record({
     type: fc.constant("probe_ack"),
     txid,
-    size: fc.integer({ min: PROBE_MIN_SIZE, max: MAX_DATAGRAM }),
+    size: fc.integer({ min: PROBE_ACK_MIN_SIZE, max: MAX_DATAGRAM }),
+    cookie,
   }),
 };
 

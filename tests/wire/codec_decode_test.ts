@@ -59,11 +59,13 @@ const owners: Message = {
 const blockRequest: Message = {
   type: "block_request",
   txid: 1,
+  cookie: 7n,
   contentId: cid,
   blockSize: 100,
   ranges: [{ offset: 0, length: 1 }],
 };
-// BLOCK_REQUEST: blockSize 40..43, count 44, range offset 45..52, length 53..56.
+// BLOCK_REQUEST: cookie 8..15, contentId 16..47, blockSize 48..51, count 52, range offset
+// 53..60, length 61..64.
 const have: Message = {
   type: "have",
   txid: 1,
@@ -223,8 +225,8 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
   {
     what: "a MANIFEST_REQUEST maxDatagram of 63",
     bytes: patch(
-      { type: "manifest_request", txid: 1, contentId: cid, offset: 0, maxDatagram: 64 },
-      44,
+      { type: "manifest_request", txid: 1, cookie: 1n, contentId: cid, offset: 0, maxDatagram: 64 },
+      52,
       [
         0,
         0,
@@ -233,17 +235,17 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
       ],
     ),
     reason: "bad_value",
-    offset: 44,
+    offset: 52,
   },
   {
     what: "a MANIFEST_REQUEST maxDatagram of 65508",
     bytes: patch(
-      { type: "manifest_request", txid: 1, contentId: cid, offset: 0, maxDatagram: 64 },
-      44,
+      { type: "manifest_request", txid: 1, cookie: 1n, contentId: cid, offset: 0, maxDatagram: 64 },
+      52,
       [0, 0, 0xff, 0xe4],
     ),
     reason: "bad_value",
-    offset: 44,
+    offset: 52,
   },
   {
     what: "MANIFEST_DATA with a total over 64 MiB",
@@ -281,39 +283,39 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
   },
   {
     what: "a BLOCK_REQUEST blockSize of 0",
-    bytes: patch(blockRequest, 40, [0, 0, 0, 0]),
+    bytes: patch(blockRequest, 48, [0, 0, 0, 0]),
     reason: "bad_value",
-    offset: 40,
+    offset: 48,
   },
   {
     what: "a BLOCK_REQUEST blockSize of 65492",
-    bytes: patch(blockRequest, 40, [0, 0, 0xff, 0xd4]),
+    bytes: patch(blockRequest, 48, [0, 0, 0xff, 0xd4]),
     reason: "bad_value",
-    offset: 40,
+    offset: 48,
   },
   {
     what: "a BLOCK_REQUEST with 0 ranges",
-    bytes: patch(blockRequest, 44, [0]),
+    bytes: patch(blockRequest, 52, [0]),
     reason: "bad_value",
-    offset: 44,
+    offset: 52,
   },
   {
     what: "a BLOCK_REQUEST with 65 ranges",
-    bytes: patch(blockRequest, 44, [65]),
+    bytes: patch(blockRequest, 52, [65]),
     reason: "too_many",
-    offset: 44,
+    offset: 52,
   },
   {
     what: "a BLOCK_REQUEST with an empty range",
-    bytes: patch(blockRequest, 53, [0, 0, 0, 0]),
+    bytes: patch(blockRequest, 61, [0, 0, 0, 0]),
     reason: "bad_value",
-    offset: 53,
+    offset: 61,
   },
   {
     what: "a BLOCK_REQUEST range ending past 2^53-1",
-    bytes: patch(blockRequest, 45, [0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    bytes: patch(blockRequest, 53, [0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
     reason: "bad_value",
-    offset: 53,
+    offset: 61,
   },
   {
     what: "HAVE with firstPiece past pieceCount",
@@ -343,6 +345,18 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
     what: "a PROBE without a size field",
     bytes: header(0x25, [0, 0]),
     reason: "truncated",
+    offset: 8,
+  },
+  {
+    what: "a PROBE_ACK of 19 bytes (no room for the cookie)",
+    bytes: header(0x26, [0, 0, 0, 19, 1, 2, 3, 4, 5, 6, 7]),
+    reason: "bad_length",
+    offset: 8,
+  },
+  {
+    what: "a PROBE_ACK whose size field disagrees with its length",
+    bytes: patch({ type: "probe_ack", txid: 1, size: 24, cookie: 9n }, 8, [0, 0, 0, 25]),
+    reason: "bad_length",
     offset: 8,
   },
 ];

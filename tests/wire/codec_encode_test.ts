@@ -40,6 +40,7 @@ const owners: OwnersMessage = {
 const blockRequest: BlockRequestMessage = {
   type: "block_request",
   txid: 1,
+  cookie: 1n,
   contentId: cid,
   blockSize: 1436,
   ranges: [{ offset: 0, length: 1 }],
@@ -299,13 +300,27 @@ const cases: {
   },
   {
     what: "a maxDatagram of 63",
-    msg: { type: "manifest_request", txid: 1, contentId: cid, offset: 0, maxDatagram: 63 },
+    msg: {
+      type: "manifest_request",
+      txid: 1,
+      cookie: 1n,
+      contentId: cid,
+      offset: 0,
+      maxDatagram: 63,
+    },
     error: RangeError,
     message: /^Cannot encode manifest_request: maxDatagram must be 64\.\.65507$/,
   },
   {
     what: "a maxDatagram of 65508",
-    msg: { type: "manifest_request", txid: 1, contentId: cid, offset: 0, maxDatagram: 65508 },
+    msg: {
+      type: "manifest_request",
+      txid: 1,
+      cookie: 1n,
+      contentId: cid,
+      offset: 0,
+      maxDatagram: 65508,
+    },
     error: RangeError,
     message: /maxDatagram must be 64\.\.65507/,
   },
@@ -397,9 +412,21 @@ const cases: {
   },
   {
     what: "a probe_ack over 65507 bytes",
-    msg: { type: "probe_ack", txid: 1, size: 65508 },
+    msg: { type: "probe_ack", txid: 1, size: 65508, cookie: 1n },
     error: RangeError,
-    message: /^Cannot encode probe_ack: size must be 12\.\.65507, got 65508$/,
+    message: /^Cannot encode probe_ack: size must be 20\.\.65507, got 65508$/,
+  },
+  {
+    what: "a probe_ack of 19 bytes (no room for the cookie)",
+    msg: { type: "probe_ack", txid: 1, size: 19, cookie: 1n },
+    error: RangeError,
+    message: /^Cannot encode probe_ack: size must be 20\.\.65507, got 19$/,
+  },
+  {
+    what: "a block_request cookie of 2^64",
+    msg: { ...blockRequest, cookie: 2n ** 64n },
+    error: RangeError,
+    message: /cookie/,
   },
   {
     what: "an unknown type",

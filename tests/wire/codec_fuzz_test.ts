@@ -62,10 +62,11 @@ function decodeTotal(bytes: Uint8Array): Message | WireError {
     // The decoder accepts any amount of zero padding beyond the minimum.
     expected = bytes.subarray(0, REGISTER_MIN_SIZE);
   } else if (m.type === "probe" || m.type === "probe_ack") {
-    // The decoder ignores PROBE padding; the encoder writes zeros.
+    // The decoder ignores PROBE / PROBE_ACK padding; the encoder writes zeros.
     if (again.byteLength !== bytes.byteLength) assert.fail("PROBE re-encodes to another size");
-    expected = bytes.subarray(0, HEADER_SIZE + 4);
-    compared = again.subarray(0, HEADER_SIZE + 4);
+    const fields = HEADER_SIZE + 4 + (m.type === "probe_ack" ? 8 : 0);
+    expected = bytes.subarray(0, fields);
+    compared = again.subarray(0, fields);
   }
   if (!sameBytes(compared, expected)) assert.deepEqual(compared, expected);
   return m;

@@ -1,7 +1,8 @@
 /**
  * Golden byte vectors: one or more per message type, written field by field from
  * docs/PROTOCOL.md. If one of these fails, the wire layout changed: that needs a protocol
- * version bump, not an updated vector.
+ * version bump, not an updated vector. (The one exception so far: before any release, the peer
+ * address cookie was added to MANIFEST_REQUEST, BLOCK_REQUEST and PROBE_ACK in version 1.)
  */
 import assert from "node:assert/strict";
 import {
@@ -205,11 +206,18 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     message: {
       type: "manifest_request",
       txid: 0x00010000,
+      cookie: 0xfedcba9876543210n,
       contentId: filled(0x11),
       offset: 1200,
       maxDatagram: 1452,
     },
-    bytes: ["5553 01 20 00010000", rep("11", 32), "000004b0", "000005ac"],
+    bytes: [
+      "5553 01 20 00010000",
+      "fedcba9876543210", // cookie u64
+      rep("11", 32), // contentId
+      "000004b0", // offset 1200
+      "000005ac", // maxDatagram 1452
+    ],
   },
   {
     name: "manifest_data",
@@ -228,12 +236,14 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     message: {
       type: "block_request",
       txid: 10,
+      cookie: 0x0000000100000002n,
       contentId: filled(0x33),
       blockSize: 1436,
       ranges: [{ offset: 0, length: 65536 }, { offset: 2 ** 32, length: 1 }],
     },
     bytes: [
       "5553 01 22 0000000a",
+      "0000000100000002", // cookie u64
       rep("33", 32), // contentId
       "0000059c", // blockSize 1436
       "02", // range count
@@ -265,8 +275,13 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
   },
   {
     name: "probe_ack (smallest)",
-    message: { type: "probe_ack", txid: 13, size: 12 },
-    bytes: ["5553 01 26 0000000d", "0000000c"],
+    message: { type: "probe_ack", txid: 13, size: 20, cookie: 0x8000000000000001n },
+    bytes: ["5553 01 26 0000000d", "00000014", "8000000000000001"],
+  },
+  {
+    name: "probe_ack (padded to 24 bytes)",
+    message: { type: "probe_ack", txid: 14, size: 24, cookie: 0x0123456789abcdefn },
+    bytes: ["5553 01 26 0000000e", "00000018", "0123456789abcdef", "00000000"],
   },
 ];
 

@@ -56,7 +56,14 @@ export function validPool(t: PoolTargets): Uint8Array[] {
     },
     { type: "ack", txid: 10 },
     { type: "error", txid: 11, code: 9, text: "no" },
-    { type: "manifest_request", txid: 12, contentId: t.contentId, offset: 0, maxDatagram: 1200 },
+    {
+      type: "manifest_request",
+      txid: 12,
+      cookie,
+      contentId: t.contentId,
+      offset: 0,
+      maxDatagram: 1200,
+    },
     {
       type: "manifest_data",
       txid: 13,
@@ -68,6 +75,7 @@ export function validPool(t: PoolTargets): Uint8Array[] {
     {
       type: "block_request",
       txid: 14,
+      cookie,
       contentId: t.contentId,
       blockSize: 1024,
       ranges: [{ offset: 0, length: 2048 }, { offset: t.size - 1024, length: 1024 }],
@@ -82,7 +90,7 @@ export function validPool(t: PoolTargets): Uint8Array[] {
       bits: new Uint8Array(8).fill(0xff),
     },
     { type: "probe", txid: 17, size: 1200 },
-    { type: "probe_ack", txid: 18, size: 64 },
+    { type: "probe_ack", txid: 18, size: 64, cookie },
   );
   return msgs.map((m) => encodeMessage(m).slice());
 }

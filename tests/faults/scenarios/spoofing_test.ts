@@ -6,7 +6,9 @@
  *   is refused; the node stays registered, its files stay, its rate is untouched.
  * - Amplification: many request kinds, each from a fresh socket (an address that never proved it
  *   receives), at the tracker and at a peer. A reply to such a source is never larger than its
- *   request; the byte ratio in/out is measured per kind.
+ *   request; the byte ratio in/out is measured per kind. At a peer that includes MANIFEST_REQUEST
+ *   and BLOCK_REQUEST for a shared content with no cookie, a guessed one, and a real cookie of
+ *   another IP address: no data, an ERROR bad_cookie no larger than the request.
  * @module
  */
 import assert from "node:assert/strict";
@@ -341,6 +343,21 @@ Deno.test("replies to unverified sources are never larger than their requests", 
         hostname: peer.address.host,
         port: peer.address.port,
       };
+      // A cookie the owner really hands out, but for another IP: the attacker probes from
+      // 127.0.0.2, then sends with a forged source (here: from 127.0.0.1, where it cannot be
+      // valid). Every other fresh socket is on 127.0.0.1 and never probed.
+      const foreign = await (async () => {
+        await using other = UdpEndpoint.open({ hostname: "127.0.0.2", port: 0 });
+        const probe = encodeMessage({ type: "probe", txid: 1, size: 1200 }).slice();
+        const ack = (await exchange(other, probe, to)).map(decoded)[0];
+        assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n, "the owner hands out cookies");
+        return ack.cookie;
+      })();
+      const cookies: [string, () => bigint][] = [
+        ["no cookie", () => 0n],
+        ["guessed cookie", cookie],
+        ["another IP's cookie", () => foreign],
+      ];
       const unverified: [string, () => Uint8Array][] = [
         ["PROBE 1200", () => encodeMessage({ type: "probe", txid: 1, size: 1200 })],
         ["PROBE 12", () => encodeMessage({ type: "probe", txid: 1, size: 12 })],
@@ -348,6 +365,7 @@ Deno.test("replies to unverified sources are never larger than their requests", 
           encodeMessage({
             type: "manifest_request",
             txid: 2,
+            cookie: cookie(),
             contentId: cid(9),
             offset: 0,
             maxDatagram: 65507,
@@ -356,6 +374,7 @@ Deno.test("replies to unverified sources are never larger than their requests", 
           encodeMessage({
             type: "block_request",
             txid: 3,
+            cookie: cookie(),
             contentId: cid(9),
             blockSize: 65491,
             ranges: [{ offset: 0, length: 1 << 20 }],
@@ -364,6 +383,7 @@ Deno.test("replies to unverified sources are never larger than their requests", 
           encodeMessage({
             type: "manifest_request",
             txid: 2,
+            cookie: cookie(),
             contentId: known,
             offset: 1 << 30,
             maxDatagram: 1200,
@@ -372,10 +392,31 @@ Deno.test("replies to unverified sources are never larger than their requests", 
           encodeMessage({
             type: "block_request",
             txid: 3,
+            cookie: cookie(),
             contentId: known,
             blockSize: 1200,
             ranges: [{ offset: 1 << 30, length: 1 }],
           })],
+        ...cookies.flatMap(([label, c]): [string, () => Uint8Array][] => [
+          [`MANIFEST_REQUEST, shared content, ${label}`, () =>
+            encodeMessage({
+              type: "manifest_request",
+              txid: 2,
+              cookie: c(),
+              contentId: known,
+              offset: 0,
+              maxDatagram: 65507,
+            })],
+          [`BLOCK_REQUEST for 1 MiB, shared content, ${label}`, () =>
+            encodeMessage({
+              type: "block_request",
+              txid: 3,
+              cookie: c(),
+              contentId: known,
+              blockSize: 65491,
+              ranges: [{ offset: 0, length: 1 << 20 }],
+            })],
+        ]),
         ["HAVE", () =>
           encodeMessage({
             type: "have",
@@ -392,38 +433,53 @@ Deno.test("replies to unverified sources are never larger than their requests", 
       );
       const tallies = await fireFresh(to, requests);
       const s = summary(tallies);
+      let inAll = 0, outAll = 0;
       for (const [kind, x] of tallies) {
+        inAll += x.bytesIn;
+        outAll += x.bytesOut;
         assert.ok(
           x.largestRatio <= 1,
           `${kind}: a reply larger than its request: ${JSON.stringify(s[kind])}`,
         );
+        for (const type of ["block_data", "manifest_data"]) {
+          assert.ok(!x.replyTypes.has(type), `${kind}: ${type} to an unverified source`);
+        }
       }
-      // Open problem, measured and not asserted: serving a shared content needs no proof of
-      // address (the peer protocol has no handshake), so a spoofed BLOCK_REQUEST is reflected
-      // with up to 4 MiB of BLOCK_DATA. See docs/FAULTS.md.
-      const data = await fireFresh(to, [
-        {
-          kind: "MANIFEST_REQUEST, shared content",
-          bytes: encodeMessage({
-            type: "manifest_request",
-            txid: 2,
-            contentId: known,
-            offset: 0,
-            maxDatagram: 65507,
-          }).slice(),
-        },
-        {
-          kind: "BLOCK_REQUEST, shared content, 1 MiB",
-          bytes: encodeMessage({
-            type: "block_request",
-            txid: 3,
-            contentId: known,
-            blockSize: 65491,
-            ranges: [{ offset: 0, length: 1 << 20 }],
-          }).slice(),
-        },
-      ]);
-      report("amplification_peer", { unverified: s, servingShared: summary(data) });
+      assert.ok(outAll <= inAll, `peer reply/request bytes ${outAll}/${inAll}`);
+      for (const [label] of cookies) {
+        const x = tallies.get(`BLOCK_REQUEST for 1 MiB, shared content, ${label}`)!;
+        assert.equal(x.replies, x.requests, `${label}: every request answered`);
+        assert.deepEqual([...x.replyTypes], ["error"], `${label}: answered with ERROR bad_cookie`);
+      }
+      assert.ok(tallies.get("PROBE 1200")!.replies > 0, "PROBEs are answered");
+
+      // A source that proves its address (it received the PROBE_ACK) is served as before.
+      const served = await (async () => {
+        await using socket = UdpEndpoint.open();
+        const ack = (await exchange(
+          socket,
+          encodeMessage({ type: "probe", txid: 5, size: 1200 }).slice(),
+          to,
+        )).map(decoded)[0];
+        assert.ok(ack?.type === "probe_ack");
+        const request = encodeMessage({
+          type: "block_request",
+          txid: 6,
+          cookie: ack.cookie,
+          contentId: known,
+          blockSize: 16384,
+          ranges: [{ offset: 0, length: 65536 }],
+        }).slice();
+        const replies = (await exchange(socket, request, to)).map(decoded);
+        assert.ok(replies.every((m) => m?.type === "block_data"), JSON.stringify(replies[0]));
+        assert.ok(replies.length > 0, "a verified requester gets its blocks");
+        return { request: request.length, blocks: replies.length };
+      })();
+      report("amplification_peer", {
+        ratio: Math.round((outAll / inAll) * 1000) / 1000,
+        unverified: s,
+        verified: served,
+      });
     } finally {
       await peer.close();
     }
