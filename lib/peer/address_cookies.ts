@@ -12,8 +12,9 @@
  *
  * Checking is cheap: one HMAC costs ~18 µs here, so the two cookies an IP can validly hold (this
  * epoch's and the previous one's) are computed once per IP and epoch and kept in a bounded map;
- * a request then costs one map lookup and two `bigint` comparisons. A request from an IP not in
- * the map costs one HMAC, plus two to fill the map if its cookie is valid. Forged cookies never
+ * a request then costs one map lookup and two `bigint` comparisons (and one HMAC per IP at each
+ * key rotation). A request from an IP not in the map costs one HMAC, plus one more to fill the
+ * map if its cookie is valid. Forged cookies never
  * enter the map; PROBEs from spoofed sources can evict entries (the map is bounded), which costs
  * HMACs later, never correctness. Pure: the clock and the randomness are passed in.
  * @module
@@ -118,17 +119,21 @@ export class AddressCookies {
     if (cookie === 0n) return false;
     const jar = this.#jar;
     if (now >= jar.nextRotation) jar.rotate(now);
-    const e = this.#cache.get(hostname);
-    if (e !== undefined && e.epoch === jar.epoch) {
-      return cookie === e.current || cookie === e.previous;
+    let e = this.#cache.get(hostname);
+    if (e !== undefined && e.epoch !== jar.epoch) {
+      // Cached in the previous epoch: its cookie stays valid as the previous one (one HMAC for
+      // the new current one); an older entry is of no use
+      const packed = ((jar.epoch - e.epoch) >>> 0) === 1 ? packHost(hostname) : null;
+      e = packed === null ? undefined : this.#fill(hostname, packed, e);
     }
-    // Not cached for this epoch: one HMAC decides, and only a valid cookie fills the cache (so
+    if (e !== undefined) return cookie === e.current || cookie === e.previous;
+    // An IP not in the cache: one HMAC decides, and only a valid cookie fills the cache (so
     // forged cookies from spoofed sources cost one HMAC each and evict nothing)
     const packed = packHost(hostname);
     if (packed === null) return false;
     this.hmacs++;
     if (jar.verify(cookie, packed) !== "session") return false;
-    this.#fill(hostname, packed, e);
+    this.#fill(hostname, packed, undefined, cookie);
     return true;
   }
 
@@ -142,20 +147,30 @@ export class AddressCookies {
     return this.#fill(hostname, packed, e);
   }
 
-  /** Computes and caches both valid cookies of an IP for the current epoch. */
-  #fill(hostname: string, packed: Uint8Array, e: Entry | undefined): Entry {
+  /**
+   * Computes and caches both valid cookies of an IP for the current epoch, reusing what is known:
+   * the entry of the previous epoch, or a cookie just verified (its parity bit says its epoch).
+   */
+  #fill(hostname: string, packed: Uint8Array, e: Entry | undefined, verified = 0n): Entry {
     const jar = this.#jar;
     const epoch = jar.epoch;
+    const verifiedIsCurrent = verified !== 0n && Number(verified & 1n) === (epoch & 1);
     let previous: bigint;
     if (e !== undefined && ((epoch - e.epoch) >>> 0) === 1) {
       previous = e.current;
+    } else if (verified !== 0n && !verifiedIsCurrent) {
+      previous = verified;
     } else {
       previous = jar.issuePrevious(packed, "session") ?? 0n;
       if (previous !== 0n) this.hmacs++;
     }
-    const fresh: Entry = { epoch, current: jar.issue(packed, "session"), previous };
-    this.hmacs++;
-    if (e !== undefined) {
+    let current = verified;
+    if (!verifiedIsCurrent) {
+      current = jar.issue(packed, "session");
+      this.hmacs++;
+    }
+    const fresh: Entry = { epoch, current, previous };
+    if (this.#cache.has(hostname)) {
       this.#cache.delete(hostname);
     } else if (this.#cache.size >= this.#maxCached) {
       const oldest = this.#cache.keys().next().value;

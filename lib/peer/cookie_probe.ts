@@ -21,9 +21,10 @@ export interface CookieProbeOptions {
   /** PROBEs sent to an owner before it counts as unreachable. @default 4 */
   attempts?: number;
   /**
-   * A refusal this soon after a new cookie arrived answers a request sent with the old one (the
-   * refusals of a burst of requests straggle in, on other sockets than the ACK), and is ignored,
-   * ms. @default 1000
+   * A refusal this soon after a new cookie arrived is taken to answer a request sent with the old
+   * one, and ignored, ms: the refusals of the requests in flight when the key rotated straggle
+   * in around the PROBE_ACK (on other sockets). Keep it well under the owner's cookie lifetime
+   * (at least one key epoch, 2 minutes by default). @default 250
    */
   renewHoldoffMs?: number;
 }
@@ -88,7 +89,7 @@ export class CookieProbe {
     this.size = options.size ?? SAFE_DATAGRAM;
     this.#timeoutMs = options.timeoutMs ?? 250;
     this.#attempts = options.attempts ?? 4;
-    this.#holdoffMs = options.renewHoldoffMs ?? 1000;
+    this.#holdoffMs = options.renewHoldoffMs ?? 250;
     if (!(this.size >= PROBE_ACK_MIN_SIZE)) {
       throw new RangeError(`Cannot probe for cookies: size is ${this.size}, at least 20`);
     }
