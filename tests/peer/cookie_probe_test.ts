@@ -53,6 +53,15 @@ Deno.test({
     }
     assert.deepEqual(sent, [0, 100, 300], "PROBEs at 0, +100, +200");
     assert.equal(now, 700, "unreachable after the third PROBE's 400 ms");
+    // The wait is capped: 250, 500, 1000, 1000, … with the defaults
+    const d = new CookieProbe();
+    d.add("x", 0);
+    const at: number[] = [];
+    for (let t = 0; d.probing > 0; t = d.pollTimeout() ?? t) {
+      if (d.pollTransmit(t).length > 0) at.push(t);
+      d.handleTimeout(t);
+    }
+    assert.deepEqual(at, [0, 250, 750, 1750, 2750, 3750]);
     assert.deepEqual(events(p), [
       { kind: "unreachable", owner: "dead", renewal: false, attempts: 3 },
     ]);
@@ -89,7 +98,7 @@ Deno.test({
       p.handleTimeout(now);
     }
     assert.deepEqual(events(p), [
-      { kind: "unreachable", owner: "a", renewal: true, attempts: 4 },
+      { kind: "unreachable", owner: "a", renewal: true, attempts: 6 },
     ]);
     assert.equal(p.cookie("a"), undefined);
   },

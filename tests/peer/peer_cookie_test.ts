@@ -73,7 +73,7 @@ Deno.test("startPeer() leaves out an owner that never answers a PROBE and downlo
   const r = await withTimeout(c.download("f.bin").done, 30_000, "download without the ghost");
   assert.equal(await sha256File(r.path), want);
   assert.deepEqual(r.owners.map((o) => o.nodeId), ["alive"]);
-  // The download does not wait for the ghost: it leaves it out once probing gives up (~3.75 s),
+  // The download does not wait for the ghost: it leaves it out once probing gives up (4.75 s),
   // or earlier if the download is already done
   const ghost = lines.filter((l) => l.includes("ghost"));
   assert.ok(ghost.every((l) => !/added owner ghost/.test(l)), ghost.join("\n"));
