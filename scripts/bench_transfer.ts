@@ -33,34 +33,21 @@ function freePort(): number {
   return port;
 }
 
-interface ProcSample {
-  cpuSec: number;
-  peakRssKiB: number;
-}
-
-/** Polls /proc for CPU time and peak RSS of a child until it exits. */
-function watch(pid: number): { stop: () => ProcSample } {
-  const ticks = 100;
-  let last: ProcSample = { cpuSec: 0, peakRssKiB: 0 };
-  const read = () => {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cpu = (Number(fields[11]) + Number(fields[12])) / ticks;
-      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      last = { cpuSec: cpu, peakRssKiB: Math.max(last.peakRssKiB, hwm) };
-    } catch {
-      // exited
-    }
-  };
-  const timer = setInterval(read, 10);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return last;
-    },
-  };
+/** Cumulative CPU seconds of processes (via `cat /proc/PID/stat`: Deno reads /proc only with --allow-all). */
+async function cpuSeconds(pids: number[]): Promise<number> {
+  const out = await new Deno.Command("cat", {
+    args: pids.map((p) => `/proc/${p}/stat`),
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  let total = 0;
+  for (const stat of new TextDecoder().decode(out.stdout).split("\n")) {
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return total;
 }
 
 async function lineWaiter(
@@ -79,9 +66,9 @@ async function lineWaiter(
   if (buf) onLine(buf);
 }
 
-function spawn(args: string[], cwd: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+function spawn(args: string[], cwd: string, timed = false) {
+  const child = new Deno.Command(timed ? "/usr/bin/time" : Deno.execPath(), {
+    args: timed ? ["-f", "TIME %e %U %S %M", Deno.execPath(), ...args] : args,
     cwd,
     stdout: "piped",
     stderr: "piped",
@@ -183,7 +170,6 @@ interface Result {
   ok: boolean;
 }
 
-let ownersCpuBefore = 0;
 const dir = await Deno.makeTempDir({ prefix: "udpswarm-bench-" });
 const results: Result[] = [];
 try {
@@ -195,7 +181,9 @@ try {
   const trackerPort = freePort();
   const tracker = spawn([
     "run",
-    "-P=tracker",
+    "--allow-net",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
     join(root, "tracker.ts"),
     "--port",
     String(trackerPort),
@@ -203,7 +191,7 @@ try {
     join(dir, "logs"),
   ], root);
   try {
-    await new Promise((r) => setTimeout(r, 500));
+    await tracker.waitFor(/listening on/, 30_000);
     const trackerAddr = `127.0.0.1:${trackerPort}`;
     const owners = [];
     const maxOwners = Math.max(...ownerCounts);
@@ -260,14 +248,17 @@ try {
               `dl${n}m${mtu}r${r}`,
             ];
             if (mtu > 0) args.push("--mtu", String(mtu));
+            const ownerPids = owners.map((o) => o.child.pid);
+            const ownersCpuBefore = await cpuSeconds(ownerPids);
             const t0 = performance.now();
-            const dl = spawn(args, root);
-            const w = watch(dl.child.pid);
+            const dl = spawn(args, root, true);
             const status = await dl.child.status;
             const wallSec = (performance.now() - t0) / 1000;
-            const sample = w.stop();
             await dl.io;
-            let ownersCpu = 0;
+            const ownersCpu = (await cpuSeconds(ownerPids)) - ownersCpuBefore;
+            const time = dl.lines.map((l) => l.match(/^TIME (\S+) (\S+) (\S+) (\d+)/)).find((m) =>
+              m
+            );
             const resultLine = dl.lines.map((l) => {
               try {
                 return JSON.parse(l);
@@ -280,15 +271,6 @@ try {
             if (!ok) {
               console.error(`run failed (exit ${status.code}):\n${dl.lines.slice(-15).join("\n")}`);
             }
-            for (const o of owners) {
-              try {
-                const stat = Deno.readTextFileSync(`/proc/${o.child.pid}/stat`);
-                const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-                ownersCpu += (Number(f[11]) + Number(f[12])) / 100;
-              } catch {
-                // gone
-              }
-            }
             const transferMs = Number(
               resultLine?.elapsedMs ?? resultLine?.result?.elapsedMs ?? wallSec * 1000,
             );
@@ -299,13 +281,12 @@ try {
               wallSec,
               transferSec: transferMs / 1000,
               mbPerSec: sizeBytes / 1e6 / wallSec,
-              downloaderCpuSec: sample.cpuSec,
-              ownersCpuSec: ownersCpu - ownersCpuBefore,
-              downloaderPeakRssMiB: sample.peakRssKiB / 1024,
+              downloaderCpuSec: time ? Number(time[2]) + Number(time[3]) : NaN,
+              ownersCpuSec: ownersCpu,
+              downloaderPeakRssMiB: time ? Number(time[4]) / 1024 : NaN,
               retransmits: Number(resultLine?.retransmits ?? resultLine?.result?.retransmits ?? -1),
               ok,
             };
-            ownersCpuBefore = ownersCpu;
             results.push(res);
             console.error(JSON.stringify(res));
             await Deno.remove(out, { recursive: true });

@@ -642,7 +642,9 @@ export class DownloadEngine {
       const o = owners[(this.#rr + i) % n]!;
       if (!o.alive || o.paused) continue;
       const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - this.#totalInFlight);
-      const batch = Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2);
+      // Ask in batches: a request costs a send on each side, so small blocks (1452-byte paths)
+      // are requested a quarter window at a time, large ones two blocks at a time.
+      const batch = Math.max(Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2), o.cwnd.cwnd / 4);
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && this.#totalInFlight > 0) continue;
       const budget = Math.min(room, this.#maxRequestBytes);
