@@ -642,9 +642,14 @@ export class DownloadEngine {
       const o = owners[(this.#rr + i) % n]!;
       if (!o.alive || o.paused) continue;
       const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - this.#totalInFlight);
-      // Ask in batches: a request costs a send on each side, so small blocks (1452-byte paths)
-      // are requested a quarter window at a time, large ones two blocks at a time.
-      const batch = Math.max(Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2), o.cwnd.cwnd / 4);
+      // Ask in batches: each request costs a send on both sides. On a clean path, small blocks
+      // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
+      // anything, two blocks at a time, so a lost request costs little.
+      const clean = o.cwnd.randomLosses === 0 && o.cwnd.ssthresh === Infinity;
+      const batch = Math.max(
+        Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2),
+        clean ? o.cwnd.cwnd / 4 : 0,
+      );
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && this.#totalInFlight > 0) continue;
       const budget = Math.min(room, this.#maxRequestBytes);

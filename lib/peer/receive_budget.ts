@@ -21,7 +21,7 @@ export function truesizeOf(size: number): number {
 
 /**
  * Bytes of block data that may be in flight so that a burst still fits the receive buffer, with
- * one datagram of slack; never less than two blocks.
+ * one datagram (or an eighth of the buffer) of slack; never less than two blocks.
  *
  * @param blockSize data bytes per datagram
  * @param headerBytes bytes of header per datagram
@@ -33,5 +33,6 @@ export function inFlightBudget(
   receiveBuffer = DEFAULT_RECEIVE_BUFFER,
 ): number {
   const fits = Math.floor(receiveBuffer / truesizeOf(blockSize + headerBytes));
-  return Math.max(2, fits - 1) * blockSize;
+  // Slack: one datagram, or an eighth of the buffer for small datagrams (their truesize varies)
+  return Math.max(2, fits - Math.max(1, Math.floor(fits / 8))) * blockSize;
 }
