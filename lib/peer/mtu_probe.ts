@@ -14,7 +14,7 @@ export const PROBE_SIZES = [32784, 16400, 8952, 1472, 1452] as const;
 export interface MtuProbeOptions {
   /** Largest payload to try (from `--mtu`). @default 32784 */
   max?: number;
-  /** Time to wait for acks in one round, ms. @default 150 */
+  /** Time to wait for acks in the first round, ms; each later round waits twice as long. @default 150 */
   roundMs?: number;
   /** Rounds of probes before settling. @default 2 */
   rounds?: number;
@@ -56,7 +56,9 @@ export class MtuProbe {
   pollTransmit(now: number): number[] {
     if (this.#done || this.#deadline >= 0) return [];
     this.#round++;
-    this.#deadline = now + this.#roundMs;
+    // Later rounds wait longer: a busy owner answers late, and settling for 1452 bytes when the
+    // path carries 32 KiB costs a 20x slower transfer.
+    this.#deadline = now + this.#roundMs * 2 ** (this.#round - 1);
     this.#pending = this.#candidates.filter((s) => s > this.#best);
     return this.#pending;
   }
@@ -77,6 +79,6 @@ export class MtuProbe {
   handleTimeout(now: number): void {
     if (this.#done || this.#deadline < 0 || now < this.#deadline) return;
     this.#deadline = -1;
-    if (this.#round >= this.#rounds || this.#best > SAFE_DATAGRAM) this.#done = true;
+    if (this.#round >= this.#rounds || this.#best === this.#candidates[0]) this.#done = true;
   }
 }

@@ -17,7 +17,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "MtuProbe takes the largest acknowledged size when bigger probes are lost",
+  name: "MtuProbe takes the largest acknowledged size when bigger probes stay lost in two rounds",
   permissions: "none",
   fn() {
     const p = new MtuProbe({ roundMs: 100 });
@@ -26,6 +26,10 @@ Deno.test({
     p.handleAck(8952, 6);
     assert.equal(p.pollTimeout(), 100);
     p.handleTimeout(100);
+    assert.equal(p.done, false, "a second, longer round asks again for the larger sizes");
+    assert.deepEqual(p.pollTransmit(100), [32784, 16400]);
+    assert.equal(p.pollTimeout(), 300);
+    p.handleTimeout(300);
     assert.equal(p.done, true);
     assert.equal(p.result, 8952);
   },
@@ -41,7 +45,9 @@ Deno.test({
     p.handleTimeout(50);
     assert.equal(p.done, false);
     assert.equal(p.pollTransmit(50).length, PROBE_SIZES.length);
-    p.handleTimeout(100);
+    p.handleTimeout(149);
+    assert.equal(p.done, false, "the second round waits twice as long");
+    p.handleTimeout(150);
     assert.equal(p.done, true);
     assert.equal(p.result, 1200);
     assert.equal(p.pollTimeout(), undefined);
@@ -59,6 +65,22 @@ Deno.test({
     p.handleAck(1452, 2);
     assert.equal(p.done, true);
     assert.equal(p.result, 1452);
+  },
+});
+
+Deno.test({
+  name: "MtuProbe keeps waiting for a late answer to the largest probe after a small one came back",
+  permissions: "none",
+  fn() {
+    const p = new MtuProbe({ roundMs: 150 });
+    p.pollTransmit(0);
+    p.handleAck(1452, 2);
+    p.handleTimeout(150);
+    assert.equal(p.done, false);
+    p.pollTransmit(150);
+    p.handleAck(32784, 400);
+    assert.equal(p.done, true);
+    assert.equal(p.result, 32784);
   },
 });
 
