@@ -220,6 +220,7 @@ export class DownloadSession implements DownloadHandle {
     if (owner === undefined) return;
     const now = performance.now();
     this.#cookies.handleAck(owner, cookie, now);
+    if (this.#probe && this.#probeOwner === undefined) this.#probeOwner = owner;
     if (owner === this.#probeOwner && this.#probe) this.#probe.handleAck(size, now);
     this.#pump(now);
   }
@@ -474,8 +475,10 @@ export class DownloadSession implements DownloadHandle {
     for (const owner of this.#addrByOwner.keys()) this.#cookies.add(owner, now);
     const cap = this.#ctx.mtu > 0 ? this.#ctx.mtu : undefined;
     if (cap === undefined || cap > SAFE_DATAGRAM) {
+      // Probed against the first owner that answers its cookie PROBE: a listed owner may be
+      // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
       this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
-      this.#probeOwner = this.#addrByOwner.keys().next().value;
+      this.#probeOwner = undefined;
     }
     this.#phase = "probe";
     await this.#untilPhaseDone(now);
@@ -546,8 +549,8 @@ export class DownloadSession implements DownloadHandle {
 
   #pumpProbe(now: number): void {
     const probe = this.#probe;
-    if (probe) {
-      const to = this.#addrByOwner.get(this.#probeOwner!)!;
+    const to = this.#probeOwner === undefined ? undefined : this.#addrByOwner.get(this.#probeOwner);
+    if (probe && to) {
       for (const size of probe.pollTransmit(now)) {
         this.#ctx.send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
       }
