@@ -4,7 +4,7 @@
  * path. Plus deterministic test files and streaming SHA-256.
  *
  * @example Run the tracker and wait until it listens
- * ```ts
+ * ```ts ignore
  * await using tracker = spawnDeno({
  *   entrypoint: "tracker.ts",
  *   permissions: ["-P=tracker"],

@@ -8,7 +8,7 @@
  * relay in front of the tracker.
  *
  * @example Relay in front of a UDP echo server with 5 % loss each way
- * ```ts
+ * ```ts ignore
  * await using relay = startRelay({ target: echo.localAddr, seed: 7, loss: 0.05, reorder: 0.02 });
  * client.send(bytes, relay.address);
  * console.log(relay.stats.toTarget.dropped);
@@ -521,7 +521,7 @@ class RelayImpl implements Relay {
  * @returns The running relay; close it (or `await using` it) to release its sockets.
  *
  * @example Lossy path to the tracker
- * ```ts
+ * ```ts ignore
  * await using relay = startRelay({ target: trackerAddr, seed: 1, lossToTarget: 0.2 });
  * ```
  */

@@ -3,7 +3,7 @@
  * `mapOwnerAddress: pool.map` reaches every owner through its own lossy relay.
  *
  * @example 5 % loss to and from every owner
- * ```ts
+ * ```ts ignore
  * await using pool = new RelayPool({ seed: 1, loss: 0.05, reorder: 0.02, duplicate: 0.01 });
  * await using peer = await startPeer({ tracker, mapOwnerAddress: pool.map });
  * // … download, then:

@@ -7,7 +7,7 @@
  * timers, no sleeps.
  *
  * @example Three owners at 5 % loss
- * ```ts
+ * ```ts ignore
  * const net = new SimNetwork({ seed: 1 });
  * for (const k of ["a", "b", "c"]) net.addOwner(k, { content, loss: 0.05, latencyMs: 10 });
  * const engine = new DownloadEngine({ manifest, blockSize: 1184 });
