@@ -25,7 +25,7 @@ import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
 import { CookieProbe } from "./cookie_probe.ts";
-import type { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { addressKey, type UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
@@ -89,10 +89,6 @@ export interface SessionContext {
 }
 
 let nextTxid = (Math.random() * 0x7fffffff) >>> 0;
-
-function addrKey(a: { hostname: string; port: number }): string {
-  return `${a.hostname}|${a.port}`;
-}
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 const RENEED_MS = 1000;
@@ -197,7 +193,7 @@ export class DownloadSession implements DownloadHandle {
   onBlockData(bytes: Uint8Array, from: Deno.NetAddr): void {
     const engine = this.#engine;
     if (!engine) return;
-    const owner = this.#ownerByAddr.get(addrKey(from));
+    const owner = this.#ownerByAddr.get(addressKey(from));
     if (owner === undefined) return;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const offset = view.getUint32(8) * 0x100000000 + view.getUint32(12);
@@ -208,7 +204,7 @@ export class DownloadSession implements DownloadHandle {
   }
 
   onManifestData(total: number, offset: number, data: Uint8Array, from: Deno.NetAddr): void {
-    const owner = this.#ownerByAddr.get(addrKey(from));
+    const owner = this.#ownerByAddr.get(addressKey(from));
     if (owner === undefined || !this.#fetch) return;
     const now = performance.now();
     this.#fetch.handleData(owner, total, offset, data, now);
@@ -216,7 +212,7 @@ export class DownloadSession implements DownloadHandle {
   }
 
   onProbeAck(size: number, cookie: bigint, from: Deno.NetAddr): void {
-    const owner = this.#ownerByAddr.get(addrKey(from));
+    const owner = this.#ownerByAddr.get(addressKey(from));
     if (owner === undefined) return;
     const now = performance.now();
     this.#cookies.handleAck(owner, cookie, now);
@@ -226,7 +222,7 @@ export class DownloadSession implements DownloadHandle {
   }
 
   onError(code: number, text: string, from: Deno.NetAddr): void {
-    const owner = this.#ownerByAddr.get(addrKey(from));
+    const owner = this.#ownerByAddr.get(addressKey(from));
     if (owner === undefined) return;
     const now = performance.now();
     if (code === ErrorCode.bad_cookie) {
@@ -453,13 +449,13 @@ export class DownloadSession implements DownloadHandle {
       const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
       const old = this.#addrByOwner.get(o.nodeId);
       if (old !== undefined) {
-        if (addrKey(old) === addrKey(net)) continue;
-        this.#ownerByAddr.delete(addrKey(old));
+        if (addressKey(old) === addressKey(net)) continue;
+        this.#ownerByAddr.delete(addressKey(old));
         this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
         this.#ctx.log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
       }
       this.#addrByOwner.set(o.nodeId, net);
-      this.#ownerByAddr.set(addrKey(net), o.nodeId);
+      this.#ownerByAddr.set(addressKey(net), o.nodeId);
       added.push(o.nodeId);
     }
     return added;
