@@ -193,7 +193,7 @@ class PeerNode implements Peer {
       outDir: this.#outDir,
       maxOwners: this.#options.maxOwners ?? 4,
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
-      verifyInWorker: this.#options.verifyInWorker ?? true,
+      verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
       need: (want, max) => this.#tracker.need(want, max),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
