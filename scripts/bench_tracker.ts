@@ -11,6 +11,8 @@
  * `--log` makes the tracker write tracker.log (to a temp dir): every NEED is a log line.
  * `--baseline-echo` replaces the tracker with a UDP echo server that does no work at all: the
  * same load generator then measures what Deno's datagram I/O alone costs on this machine.
+ * Profiling: `BENCH_TRACKER_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` adds flags to the
+ * tracker's `deno run` (`BENCH_TRACKER_V8_FLAGS` passes V8 flags).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -58,6 +60,7 @@ const trackerArgs = [
   ...(Deno.env.get("BENCH_TRACKER_V8_FLAGS")
     ? [`--v8-flags=${Deno.env.get("BENCH_TRACKER_V8_FLAGS")}`]
     : []),
+  ...(Deno.env.get("BENCH_TRACKER_DENO_FLAGS")?.split(" ") ?? []),
   "--allow-net", // replies go to 127.0.0.x sources
   ...(logDir ? [`--allow-write=${logDir}`, `--allow-read=${logDir}`] : []),
   "tracker.ts",
