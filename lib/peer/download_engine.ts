@@ -85,6 +85,12 @@ export interface DownloadEngineOptions {
    * good pieces itself: no `piece` events are emitted in this mode. @default false
    */
   verifyExternally?: boolean;
+  /**
+   * Allocates a piece buffer (the engine pools them). A driver that verifies on another thread
+   * can hand out views of SharedArrayBuffers, so pieces are shared rather than transferred.
+   * @default (size) => new Uint8Array(size)
+   */
+  newPieceBuffer?: (size: number) => Uint8Array;
 }
 
 /** Something the driver must act on. */
@@ -305,6 +311,7 @@ export class DownloadEngine {
   readonly #wantOwners: number;
   readonly #minRtoMs: number;
   readonly #verifyExternally: boolean;
+  readonly #newPieceBuffer: (size: number) => Uint8Array;
   readonly #targetDelayMs: number;
   readonly stats: EngineStats = {
     verifiedBytes: 0,
@@ -344,6 +351,7 @@ export class DownloadEngine {
     this.#wantOwners = options.wantOwners ?? 1;
     this.#minRtoMs = options.minRtoMs ?? 15;
     this.#verifyExternally = options.verifyExternally ?? false;
+    this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
     let resumed = 0;
     for (const p of options.verifiedPieces ?? []) {
@@ -880,7 +888,7 @@ export class DownloadEngine {
   #startPiece(p: number): ActivePiece {
     const len = this.layout.pieceLength(p);
     let buf = this.#pool.pop();
-    if (!buf) buf = new Uint8Array(this.layout.pieceSize);
+    if (!buf) buf = this.#newPieceBuffer(this.layout.pieceSize);
     const ap = new ActivePiece(p, len, this.layout.blockCount(p), buf);
     this.#active.set(p, ap);
     return ap;
@@ -987,7 +995,7 @@ export class DownloadEngine {
     ap.verifying = false;
     if (buffer && buffer.byteLength === this.layout.pieceSize) ap.buffer = buffer;
     // Transferred and not handed back: a bad piece needs a buffer to be fetched into again
-    else if (ap.buffer.byteLength === 0) ap.buffer = new Uint8Array(this.layout.pieceSize);
+    else if (ap.buffer.byteLength === 0) ap.buffer = this.#newPieceBuffer(this.layout.pieceSize);
     this.#settlePiece(ap, ok, now);
   }
 

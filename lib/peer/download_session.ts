@@ -342,6 +342,9 @@ export class DownloadSession implements DownloadHandle {
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
+        ...(ctx.verifyInWorker
+          ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
+          : {}),
       });
       if (ctx.verifyInWorker) {
         this.#writer = new PieceWriter(

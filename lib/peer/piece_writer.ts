@@ -54,8 +54,11 @@ export class PieceWriter {
       throw new RangeError("Cannot submit piece: its view must start at offset 0");
     }
     this.#pending++;
-    const buffer = data.buffer as ArrayBuffer;
-    this.#post({ type: "piece", index, offset, length: data.byteLength, buffer }, [buffer]);
+    const buffer = data.buffer;
+    // A SharedArrayBuffer (see DownloadEngineOptions.newPieceBuffer) is shared, not transferred:
+    // no buffer changes hands and no garbage is left per piece.
+    const transfer = buffer instanceof ArrayBuffer ? [buffer] : [];
+    this.#post({ type: "piece", index, offset, length: data.byteLength, buffer }, transfer);
   }
 
   /** Resolves when every submitted piece has its verdict. */

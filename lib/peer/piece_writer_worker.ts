@@ -11,16 +11,33 @@ import { closeSync, openSync, writeSync } from "node:fs";
 /** Messages from the main thread. */
 export type PieceWriterRequest =
   | { type: "init"; path: string; hashes: Uint8Array }
-  | { type: "piece"; index: number; offset: number; length: number; buffer: ArrayBuffer }
+  | {
+    type: "piece";
+    index: number;
+    offset: number;
+    length: number;
+    buffer: ArrayBuffer | SharedArrayBuffer;
+  }
   | { type: "close" };
 
 /** Messages to the main thread. */
 export type PieceWriterReply =
-  | { type: "done"; index: number; ok: boolean; buffer: ArrayBuffer }
-  | { type: "error"; index: number; code: string; message: string; buffer: ArrayBuffer }
+  | { type: "done"; index: number; ok: boolean; buffer: ArrayBuffer | SharedArrayBuffer }
+  | {
+    type: "error";
+    index: number;
+    code: string;
+    message: string;
+    buffer: ArrayBuffer | SharedArrayBuffer;
+  }
   | { type: "closed" };
 
 let fd = -1;
+
+/** A plain buffer travels back by transfer; a SharedArrayBuffer is shared and never transferred. */
+function transferOf(buffer: ArrayBuffer | SharedArrayBuffer): Transferable[] {
+  return buffer instanceof ArrayBuffer ? [buffer] : [];
+}
 let hashes: Uint8Array = new Uint8Array(0);
 let openError: { code: string; message: string } | undefined;
 
@@ -62,7 +79,7 @@ self.onmessage = (ev: MessageEvent<PieceWriterRequest>) => {
           }
         }
         const reply: PieceWriterReply = { type: "done", index: msg.index, ok, buffer: msg.buffer };
-        self.postMessage(reply, [msg.buffer]);
+        self.postMessage(reply, transferOf(msg.buffer));
       } catch (e) {
         const reply: PieceWriterReply = {
           type: "error",
@@ -70,7 +87,7 @@ self.onmessage = (ev: MessageEvent<PieceWriterRequest>) => {
           ...errInfo(e),
           buffer: msg.buffer,
         };
-        self.postMessage(reply, [msg.buffer]);
+        self.postMessage(reply, transferOf(msg.buffer));
       }
       return;
     }
