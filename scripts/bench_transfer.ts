@@ -252,7 +252,16 @@ try {
             const ownersCpuBefore = await cpuSeconds(ownerPids);
             const t0 = performance.now();
             const dl = spawn(args, root, true);
+            // Bounded: a download that has not finished after 5 minutes is killed (and fails the run)
+            const deadline = setTimeout(() => {
+              try {
+                dl.child.kill("SIGKILL");
+              } catch {
+                // already gone
+              }
+            }, 300_000);
             const status = await dl.child.status;
+            clearTimeout(deadline);
             const wallSec = (performance.now() - t0) / 1000;
             await dl.io;
             const ownersCpu = (await cpuSeconds(ownerPids)) - ownersCpuBefore;
