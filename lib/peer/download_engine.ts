@@ -51,11 +51,6 @@ export interface DownloadEngineOptions {
    * socket's buffer while `maxInFlight` is the sum). @default maxInFlight
    */
   maxOwnerInFlight?: number;
-  /**
-   * Cap on the bytes one block request asks for (what one receiving socket must absorb in one
-   * burst when an owner's requests are spread over several sockets). @default maxOwnerInFlight
-   */
-  maxRequestBytes?: number;
   /** Cap on piece buffers held in memory. @default 64 */
   maxActivePieces?: number;
   /**
@@ -303,7 +298,6 @@ export class DownloadEngine {
   #totalInFlight = 0;
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
-  readonly #maxRequestBytes: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
@@ -343,7 +337,6 @@ export class DownloadEngine {
       this.#maxInFlight,
       options.maxOwnerInFlight ?? this.#maxInFlight,
     );
-    this.#maxRequestBytes = options.maxRequestBytes ?? this.#maxOwnerInFlight;
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
@@ -660,8 +653,7 @@ export class DownloadEngine {
       );
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && this.#totalInFlight > 0) continue;
-      const budget = Math.min(room, this.#maxRequestBytes);
-      const ranges = this.#collect(o, Math.max(budget, o.inFlight === 0 ? 1 : 0), now);
+      const ranges = this.#collect(o, Math.max(room, o.inFlight === 0 ? 1 : 0), now);
       if (ranges.length > 0) {
         this.#rr = (this.#rr + i + 1) % n;
         return { owner: o.key, ranges };

@@ -7,12 +7,11 @@
  * @module
  */
 import { join } from "node:path";
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { blockDataTxid, decodeMessage, encodeMessage } from "../wire/codec.ts";
 import type { PeerAddress } from "../wire/address.ts";
 import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
 import {
   ErrorCode,
-  MessageType,
   type NeedTarget,
   type OwnerEntry,
   type OwnersMessage,
@@ -97,11 +96,6 @@ const NO_OWNER_GIVE_UP_MS = 8000;
 const PROGRESS_MS = 250;
 /** Owners beyond this many share the peer's main socket. */
 const MAX_DATA_SOCKETS = 12;
-/**
- * Sockets per owner: each holds ~5 blocks of 32 KiB before the kernel drops, and one owner's
- * round trip on loopback needs more than that in flight to keep both processes busy.
- */
-const SOCKETS_PER_OWNER = 1;
 
 /** See the module doc. */
 export class DownloadSession implements DownloadHandle {
@@ -138,10 +132,8 @@ export class DownloadSession implements DownloadHandle {
   #rateBytes = 0;
   #rateAt = 0;
   #rate = 0;
-  readonly #reqBuf = new Uint8Array(SAFE_DATAGRAM);
   /** Per-owner data sockets (block requests out, block data in). */
-  readonly #dataSockets = new Map<string, { sockets: UdpEndpoint[]; next: number }>();
-  #socketsPerOwner = 1;
+  readonly #dataSockets = new Map<string, UdpEndpoint>();
   readonly #abort: () => void;
 
   constructor(ctx: SessionContext, query: string, options: DownloadOptions = {}) {
@@ -329,16 +321,11 @@ export class DownloadSession implements DownloadHandle {
       );
       const perSocket = inFlightBudget(blockSize);
       const ownerCount = Math.max(1, this.#addrByOwner.size);
-      this.#socketsPerOwner = ctx.openDataSocket
-        ? Math.max(1, Math.min(SOCKETS_PER_OWNER, Math.floor(MAX_DATA_SOCKETS / ownerCount)))
-        : 1;
       const engine = new DownloadEngine({
         manifest,
         blockSize,
-        maxInFlight: perSocket *
-          (ctx.openDataSocket ? Math.min(MAX_DATA_SOCKETS, ownerCount * this.#socketsPerOwner) : 1),
-        maxOwnerInFlight: perSocket * this.#socketsPerOwner,
-        maxRequestBytes: perSocket,
+        maxInFlight: perSocket * (ctx.openDataSocket ? Math.min(MAX_DATA_SOCKETS, ownerCount) : 1),
+        maxOwnerInFlight: perSocket,
         verifiedPieces: part.verifiedPieces,
         wantOwners: Math.min(this.#addrByOwner.size, ctx.maxOwners),
         verifyExternally: ctx.verifyInWorker,
@@ -392,7 +379,7 @@ export class DownloadSession implements DownloadHandle {
       return result;
     } finally {
       await Promise.all(
-        [...this.#dataSockets.values()].flatMap((d) => d.sockets.map((s) => s.close())),
+        [...this.#dataSockets.values()].map((s) => s.close()),
       );
       this.#dataSockets.clear();
       await this.#writer?.close();
@@ -680,14 +667,10 @@ export class DownloadSession implements DownloadHandle {
         contentId: this.#contentId!,
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
-      }, this.#reqBuf).slice();
-      const data = this.#dataSockets.get(t.owner);
-      if (data) {
-        data.sockets[data.next]!.send(bytes, to);
-        data.next = (data.next + 1) % data.sockets.length;
-      } else {
-        this.#ctx.send(bytes, to);
-      }
+      });
+      const socket = this.#dataSockets.get(t.owner);
+      if (socket) socket.send(bytes, to);
+      else this.#ctx.send(bytes, to);
     }
     const live = engine.liveOwnerCount;
     if (live === 0) {
@@ -714,20 +697,14 @@ export class DownloadSession implements DownloadHandle {
 
   #openDataSocket(owner: string): void {
     const open = this.#ctx.openDataSocket;
-    if (!open || this.#dataSockets.has(owner)) return;
-    let open_ = 0;
-    for (const d of this.#dataSockets.values()) open_ += d.sockets.length;
-    const count = Math.min(this.#socketsPerOwner, MAX_DATA_SOCKETS - open_);
-    if (count <= 0) return;
-    const sockets: UdpEndpoint[] = [];
-    for (let i = 0; i < count; i++) sockets.push(this.#listen(open()));
-    this.#dataSockets.set(owner, { sockets, next: 0 });
+    if (!open || this.#dataSockets.has(owner) || this.#dataSockets.size >= MAX_DATA_SOCKETS) return;
+    this.#dataSockets.set(owner, this.#listen(open()));
   }
 
   #listen(socket: UdpEndpoint): UdpEndpoint {
     socket.onDatagram((bytes, from) => {
-      if (bytes.byteLength >= BLOCK_DATA_HEADER_SIZE && bytes[3] === MessageType.block_data) {
-        const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+      const txid = blockDataTxid(bytes);
+      if (txid >= 0) {
         if (txid === this.txid) this.onBlockData(bytes, from);
         return;
       }

@@ -5,9 +5,7 @@
  * @module
  */
 import { basename, resolve } from "node:path";
-import { decodeMessage } from "../wire/codec.ts";
-import { MessageType } from "../wire/messages.ts";
-import { MAGIC, VERSION } from "../wire/limits.ts";
+import { blockDataTxid, decodeMessage } from "../wire/codec.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { type OwnedFile, TrackerClient } from "../tracker/client.ts";
@@ -263,12 +261,9 @@ class PeerNode implements Peer {
 
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
     // Fast path: block data for a running download.
-    if (
-      bytes.byteLength >= 16 && bytes[3] === MessageType.block_data && bytes[2] === VERSION &&
-      ((bytes[0]! << 8) | bytes[1]!) === MAGIC
-    ) {
-      const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
-      this.#sessions.get(txid)?.onBlockData(bytes, from);
+    const blockTxid = blockDataTxid(bytes);
+    if (blockTxid >= 0) {
+      this.#sessions.get(blockTxid)?.onBlockData(bytes, from);
       return;
     }
     if (this.#tracker.handleDatagram(bytes, from)) return;

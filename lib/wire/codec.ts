@@ -606,3 +606,20 @@ export function writeBlockDataHeader(view: DataView, txid: number, offset: numbe
   view.setUint32(12, offset >>> 0);
   return BLOCK_DATA_HEADER_SIZE;
 }
+
+/**
+ * The transfer id of a BLOCK_DATA datagram, or -1 for anything else: a header check without
+ * decoding, for the receive path that routes blocks to their download.
+ *
+ * @param bytes a datagram
+ * @returns its txid, or -1 when it is not a well-formed BLOCK_DATA header
+ */
+export function blockDataTxid(bytes: Uint8Array): number {
+  if (
+    bytes.byteLength < BLOCK_DATA_HEADER_SIZE || bytes[3] !== MessageType.block_data ||
+    bytes[2] !== VERSION || ((bytes[0]! << 8) | bytes[1]!) !== MAGIC
+  ) {
+    return -1;
+  }
+  return ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+}
