@@ -50,7 +50,7 @@ export {
   TrackerClient,
   type TrackerClientOptions,
   type TrackerConnectOptions,
-} from "./lib/tracker/client.ts";
+} from "./lib/peer/tracker_client.ts";
 export type { RetryPolicy } from "./lib/net/request_table.ts";
 export {
   TrackerError,

@@ -17,13 +17,13 @@ import {
   type OwnersMessage,
 } from "../wire/messages.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
-import { BlockLayout, DEFAULT_MAX_BLOCK } from "./block_layout.ts";
-import { inFlightBudget } from "./receive_budget.ts";
-import { DownloadEngine } from "./download_engine.ts";
+import { BlockLayout, DEFAULT_MAX_BLOCK } from "./core/block_layout.ts";
+import { inFlightBudget } from "./core/receive_budget.ts";
+import { DownloadEngine } from "./core/download_engine.ts";
 import { decodeManifest, fromHex, type Manifest, toHex } from "./manifest.ts";
-import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
-import { MtuProbe } from "./mtu_probe.ts";
-import { CookieProbe } from "./cookie_probe.ts";
+import { manifestBound, ManifestFetch } from "./core/manifest_fetch.ts";
+import { MtuProbe } from "./core/mtu_probe.ts";
+import { CookieProbe } from "./core/cookie_probe.ts";
 import { addressKey, type UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
 import { safeName } from "./safe_name.ts";

@@ -16,7 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { Bitset } from "./bitset.ts";
+import { Bitset } from "./core/bitset.ts";
 import {
   contentIdOf,
   fromHex,

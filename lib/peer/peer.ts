@@ -8,7 +8,7 @@ import { basename, resolve } from "node:path";
 import { blockDataTxid, decodeMessage } from "../wire/codec.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
 import { parseHostPort } from "../net/host_port.ts";
-import { type OwnedFile, TrackerClient } from "../tracker/client.ts";
+import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,

@@ -21,7 +21,7 @@ import {
 } from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
-import { CookieJar, packAddress } from "./cookie.ts";
+import { CookieJar, packAddress } from "../net/address_cookie.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
   checkMaxOwners,
@@ -33,11 +33,11 @@ import {
   type TrackerLimits,
 } from "./limits.ts";
 import { OwnerIndex, type RankedOwner } from "./owner_index.ts";
-import { Throttle } from "./throttle.ts";
-import { RateLimiter } from "./token_bucket.ts";
+import { Throttle } from "../log/log_throttle.ts";
+import { RateLimiter } from "../net/rate_limiter.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, unitRateKey, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
-import { toHex } from "./_hex.ts";
+import { toHex } from "../wire/hex.ts";
 import {
   encodeOwnerEntry,
   encodeOwners,
@@ -47,7 +47,7 @@ import {
   parseNeed,
   parseRegister,
   ReplySlab,
-} from "./_fast_path.ts";
+} from "../wire/fast_path.ts";
 
 /** Options for {@link Registry}. */
 export interface RegistryOptions {

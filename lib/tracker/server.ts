@@ -5,9 +5,9 @@
 import { type PeerAddress } from "../wire/address.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
-import { LogFile } from "./log_file.ts";
+import { LogFile } from "../log/log_file.ts";
 import { Registry, type RegistryCounters } from "./registry.ts";
-import { ReplySlab } from "./_fast_path.ts";
+import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
 
 /** Options for {@link startTracker}. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Bitset } from "../../lib/peer/bitset.ts";
+import { Bitset } from "../../lib/peer/core/bitset.ts";
 
 Deno.test({
   name: "Bitset set()/has()/delete() keep the count",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BlockLayout, DEFAULT_MAX_BLOCK } from "../../lib/peer/block_layout.ts";
+import { BlockLayout, DEFAULT_MAX_BLOCK } from "../../lib/peer/core/block_layout.ts";
 import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM, SAFE_DATAGRAM } from "../../lib/wire/limits.ts";
 
 const opts = { permissions: "none" } as const;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CongestionWindow } from "../../lib/peer/congestion_window.ts";
+import { CongestionWindow } from "../../lib/peer/core/congestion_window.ts";
 
 const opts = { permissions: "none" } as const;
 const B = 1000;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CookieProbe, type CookieProbeEvent } from "../../lib/peer/cookie_probe.ts";
+import { CookieProbe, type CookieProbeEvent } from "../../lib/peer/core/cookie_probe.ts";
 
 function events(p: CookieProbe): CookieProbeEvent[] {
   const out: CookieProbeEvent[] = [];

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { DownloadEngine, type EngineEvent } from "../../lib/peer/download_engine.ts";
+import { DownloadEngine, type EngineEvent } from "../../lib/peer/core/download_engine.ts";
 
 const KiB = 1024;
 const PIECE = 16 * KiB;

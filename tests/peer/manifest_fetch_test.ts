@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { manifestBound, ManifestFetch } from "../../lib/peer/manifest_fetch.ts";
+import { manifestBound, ManifestFetch } from "../../lib/peer/core/manifest_fetch.ts";
 import { MANIFEST_DATA_HEADER_SIZE } from "../../lib/wire/limits.ts";
 
 function manifestBytes(n: number, seed = 1): { encoded: Uint8Array; id: Uint8Array } {

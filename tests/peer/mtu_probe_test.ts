@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MtuProbe, PROBE_SIZES } from "../../lib/peer/mtu_probe.ts";
+import { MtuProbe, PROBE_SIZES } from "../../lib/peer/core/mtu_probe.ts";
 
 Deno.test({
   name: "MtuProbe settles on the largest size at once when it is acknowledged",

@@ -3,7 +3,7 @@ import {
   DEFAULT_RECEIVE_BUFFER,
   inFlightBudget,
   truesizeOf,
-} from "../../lib/peer/receive_budget.ts";
+} from "../../lib/peer/core/receive_budget.ts";
 
 Deno.test({
   name: "inFlightBudget() keeps a burst inside the socket buffer with one datagram of slack",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RttEstimator } from "../../lib/peer/rtt_estimator.ts";
+import { RttEstimator } from "../../lib/peer/core/rtt_estimator.ts";
 
 const opts = { permissions: "none" } as const;
 

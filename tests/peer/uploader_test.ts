@@ -10,7 +10,7 @@ import {
   type Message,
 } from "../../lib/wire/messages.ts";
 import { contentIdOf, encodeManifest, type Manifest, toHex } from "../../lib/peer/manifest.ts";
-import { Bitset } from "../../lib/peer/bitset.ts";
+import { Bitset } from "../../lib/peer/core/bitset.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { Uploader, type UploaderOptions } from "../../lib/peer/uploader.ts";
 

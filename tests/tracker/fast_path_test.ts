@@ -10,8 +10,8 @@ import {
   parseNeed,
   parseRegister,
   ReplySlab,
-} from "../../lib/tracker/_fast_path.ts";
-import { toHex } from "../../lib/tracker/_hex.ts";
+} from "../../lib/wire/fast_path.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { messages } from "../wire/_arbitraries.ts";
 
 const none = { permissions: "none" } as const;

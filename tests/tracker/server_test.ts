@@ -3,7 +3,7 @@ import { encodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode } from "../../lib/wire/messages.ts";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
 import { startTracker } from "../../lib/tracker/server.ts";
-import { TrackerClient } from "../../lib/tracker/client.ts";
+import { TrackerClient } from "../../lib/peer/tracker_client.ts";
 import { TrackerError, TrackerErrorCode } from "../../lib/tracker/tracker_error.ts";
 import { waitUntil, withTimeout } from "../_harness/wait.ts";
 import { cid } from "./_registry_harness.ts";

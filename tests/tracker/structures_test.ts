@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CookieJar, packAddress } from "../../lib/tracker/cookie.ts";
+import { CookieJar, packAddress } from "../../lib/net/address_cookie.ts";
 import { type ExpiryNode, ExpiryQueue } from "../../lib/tracker/expiry_queue.ts";
 import { type HeapItem, IndexHeap } from "../../lib/tracker/index_heap.ts";
-import { RateLimiter } from "../../lib/tracker/token_bucket.ts";
-import { Throttle } from "../../lib/tracker/throttle.ts";
+import { RateLimiter } from "../../lib/net/rate_limiter.ts";
+import { Throttle } from "../../lib/log/log_throttle.ts";
 import { addUpload, rateAt, ZERO_RATE_KEY } from "../../lib/tracker/upload_rate.ts";
 import { prng, randomBytesFrom } from "./_registry_harness.ts";
 

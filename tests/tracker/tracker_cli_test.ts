@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { TrackerClient } from "../../lib/tracker/client.ts";
+import { TrackerClient } from "../../lib/peer/tracker_client.ts";
 import { withTimeout } from "../_harness/wait.ts";
 import { cid } from "./_registry_harness.ts";
 

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { startTracker } from "../../../lib/tracker/server.ts";
-import { TrackerClient } from "../../../lib/tracker/client.ts";
+import { TrackerClient } from "../../../lib/peer/tracker_client.ts";
 import { UdpEndpoint } from "../../../lib/net/udp_endpoint.ts";
 import { decodeMessage, encodeMessage } from "../../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../../lib/wire/messages.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
-import { TrackerClient } from "../../../lib/tracker/client.ts";
+import { TrackerClient } from "../../../lib/peer/tracker_client.ts";
 import type { Peer } from "../../../lib/peer/api.ts";
 import { tempDir } from "../../_harness/processes.ts";
 import { type Relay, startRelay } from "../../_harness/relay.ts";

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { TrackerClient } from "../../../lib/tracker/client.ts";
+import { TrackerClient } from "../../../lib/peer/tracker_client.ts";
 import { type ChildProcess, sha256File, tempDir } from "../../_harness/processes.ts";
 import { delay, waitUntil, withTimeout } from "../../_harness/wait.ts";
 import {

@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { EngineManifest } from "../../../lib/peer/download_engine.ts";
+import type { EngineManifest } from "../../../lib/peer/core/download_engine.ts";
 
 /** Bytes an owner can serve. */
 export interface ContentSource {

@@ -5,8 +5,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { BlockLayout } from "../../../lib/peer/block_layout.ts";
-import { DownloadEngine, type DownloadEngineOptions } from "../../../lib/peer/download_engine.ts";
+import { BlockLayout } from "../../../lib/peer/core/block_layout.ts";
+import {
+  DownloadEngine,
+  type DownloadEngineOptions,
+} from "../../../lib/peer/core/download_engine.ts";
 import { BLOCK_DATA_HEADER_SIZE } from "../../../lib/wire/limits.ts";
 import {
   ArraySource,

@@ -5,8 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { BlockLayout } from "../../../lib/peer/block_layout.ts";
-import { DownloadEngine } from "../../../lib/peer/download_engine.ts";
+import { BlockLayout } from "../../../lib/peer/core/block_layout.ts";
+import { DownloadEngine } from "../../../lib/peer/core/download_engine.ts";
 import { ArraySource, buildManifest, randomBytes } from "./content.ts";
 import { drive, type DriveReport, SimNetwork, type SimOwnerOptions } from "./network.ts";
 

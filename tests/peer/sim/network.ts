@@ -16,7 +16,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { DownloadEngine, EngineStats, Transmit } from "../../../lib/peer/download_engine.ts";
+import type {
+  DownloadEngine,
+  EngineStats,
+  Transmit,
+} from "../../../lib/peer/core/download_engine.ts";
 import type { ByteRange } from "../../../lib/wire/messages.ts";
 import {
   BLOCK_DATA_HEADER_SIZE,

@@ -10,7 +10,7 @@
  * `pollTransmit` (owners to send a PROBE of `size` bytes to), `pollEvent` and `pollTimeout`.
  * @module
  */
-import { PROBE_ACK_MIN_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
+import { PROBE_ACK_MIN_SIZE, SAFE_DATAGRAM } from "../../wire/limits.ts";
 
 /** Options for {@link CookieProbe}. */
 export interface CookieProbeOptions {

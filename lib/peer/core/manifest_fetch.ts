@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { MANIFEST_DATA_HEADER_SIZE, MAX_MANIFEST_BYTES } from "../wire/limits.ts";
+import { MANIFEST_DATA_HEADER_SIZE, MAX_MANIFEST_BYTES } from "../../wire/limits.ts";
 
 /** Options for {@link ManifestFetch}. */
 export interface ManifestFetchOptions {

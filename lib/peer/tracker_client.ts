@@ -26,8 +26,8 @@ import {
   type RetryPolicy,
 } from "../net/request_table.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { TrackerError, TrackerErrorCode } from "./tracker_error.ts";
-import { toHex } from "./_hex.ts";
+import { TrackerError, TrackerErrorCode } from "../tracker/tracker_error.ts";
+import { toHex } from "../wire/hex.ts";
 
 type Reply = RegisteredMessage | OwnersMessage | AckMessage | ErrorMessage;
 

@@ -23,8 +23,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { ByteRange } from "../wire/messages.ts";
-import { MAX_RANGES } from "../wire/limits.ts";
+import type { ByteRange } from "../../wire/messages.ts";
+import { MAX_RANGES } from "../../wire/limits.ts";
 import { BlockLayout } from "./block_layout.ts";
 import { CongestionWindow } from "./congestion_window.ts";
 import { RttEstimator } from "./rtt_estimator.ts";

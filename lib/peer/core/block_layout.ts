@@ -1,4 +1,4 @@
-import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
+import { BLOCK_DATA_HEADER_SIZE } from "../../wire/limits.ts";
 
 /** Largest block the engine uses by default: 32 KiB of data per datagram. */
 export const DEFAULT_MAX_BLOCK = 32 * 1024;

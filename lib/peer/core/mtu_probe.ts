@@ -5,7 +5,7 @@
  * no clock.
  * @module
  */
-import { SAFE_DATAGRAM } from "../wire/limits.ts";
+import { SAFE_DATAGRAM } from "../../wire/limits.ts";
 
 /** Candidate UDP payload sizes, largest first: 32 KiB blocks, 16 KiB, jumbo, Ethernet v4/v6. */
 export const PROBE_SIZES = [32784, 16400, 8952, 1472, 1452] as const;

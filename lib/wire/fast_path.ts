@@ -7,7 +7,7 @@
  * `decodeMessage`, which also produces the exact error.
  * @module
  */
-import { encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "./codec.ts";
 import {
   HEADER_SIZE,
   MAGIC,
@@ -16,8 +16,8 @@ import {
   MAX_NODE_ID_BYTES,
   REGISTER_MIN_SIZE,
   VERSION,
-} from "../wire/limits.ts";
-import { MessageType, type OwnerEntry } from "../wire/messages.ts";
+} from "./limits.ts";
+import { MessageType, type OwnerEntry } from "./messages.ts";
 
 /** A parsed REGISTER or NEED (reused between calls: copy what you keep). */
 export interface FastRequest {
