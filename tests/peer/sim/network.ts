@@ -29,7 +29,7 @@ import {
   MAX_DATAGRAM,
 } from "../../../lib/wire/limits.ts";
 import type { ContentSource } from "./content.ts";
-import { EventQueue } from "./_event_queue.ts";
+import { EventQueue } from "../../../lib/sim/event_queue.ts";
 
 /** Faults and capacity of the link between the downloader and one owner. */
 export interface LinkOptions {
