@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseHostPort } from "../net/host_port.ts";
+import { isValidNodeId } from "../wire/codec.ts";
 import { oneLine } from "./errors.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
 
@@ -54,9 +55,6 @@ export interface PeerCliOptions {
 
 /** Default tracker address. */
 export const DEFAULT_TRACKER = "127.0.0.1:6969";
-
-/** Node ids: 1..24 characters of `[A-Za-z0-9._-]` (the wire limit). */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
 
 const SPEC = {
   tracker: { type: "string" },
@@ -124,7 +122,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   }
 
   const id = values.id;
-  if (id !== undefined && !NODE_ID_PATTERN.test(id)) {
+  if (id !== undefined && !isValidNodeId(id)) {
     throw new UsageError(
       `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
     );

@@ -6,18 +6,20 @@
  */
 import { join } from "node:path";
 import type { Peer, PeerOptions } from "../peer/api.ts";
+import { randomNodeId } from "../peer/node_id.ts";
 import { classifyError, withAction } from "./errors.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
-import { checkDownloadQuery } from "./names.ts";
+import { checkDownloadQuery } from "./download_query.ts";
 import { NodeLog } from "./node_log.ts";
 import { checkShareFiles, runGet, runShare } from "./one_shot.ts";
 import { createOutput, safeWriter } from "./output.ts";
 import type { Output } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
-import { formatAddress, runRepl } from "./repl.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { runRepl } from "./repl.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -45,12 +47,6 @@ export interface CliEnv {
   randomId?: () => string;
   /** How long leaving the swarm may take before we give up on it, in ms. @default 5000 */
   closeTimeoutMs?: number;
-}
-
-/** A random node id: `p` and 8 hex digits. */
-export function randomNodeId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(4));
-  return `p${[...b].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** The PeerOptions for a command line. */
@@ -190,7 +186,7 @@ function runMode(
   log: (line: string) => void,
   signal: AbortSignal,
 ): Promise<number> {
-  const where = `${peer.nodeId} at ${formatAddress(peer.address)}`;
+  const where = `${peer.nodeId} at ${formatHostPort(peer.address)}`;
   switch (o.command) {
     case "share":
       return runShare({ peer, paths: sharePaths, out, log, signal });
@@ -208,7 +204,7 @@ function runMode(
         columns: env.columns(),
       });
       out.note(
-        { event: "ready", nodeId: peer.nodeId, address: formatAddress(peer.address) },
+        { event: "ready", nodeId: peer.nodeId, address: formatHostPort(peer.address) },
         `peer ${where}: getting ${o.args[0]}`,
       );
       return runGet({
@@ -223,7 +219,7 @@ function runMode(
       });
     }
     default: {
-      const ready = { event: "ready", nodeId: peer.nodeId, address: formatAddress(peer.address) };
+      const ready = { event: "ready", nodeId: peer.nodeId, address: formatHostPort(peer.address) };
       if (env.stdinIsTerminal && !o.json) {
         env.stdout(`udpswarm peer ${where}, tracker ${o.tracker}. Type help for commands.\n`);
       } else {
