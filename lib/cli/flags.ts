@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { parseHostPort } from "../net/host_port.ts";
 import { isValidNodeId } from "../wire/codec.ts";
-import { oneLine } from "./errors.ts";
+import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
 
 /** A bad command line. The message is one line, meant for the user. */

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { Peer } from "../peer/api.ts";
-import { classifyError, withAction } from "./errors.ts";
+import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";

@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import type { DownloadHandle, Peer } from "../peer/api.ts";
 import { formatHostPort } from "../net/host_port.ts";
-import { classifyError, withAction } from "./errors.ts";
+import { classifyError, withAction } from "./classify_error.ts";
 import { checkDownloadQuery } from "./download_query.ts";
 import { LineReader } from "./line_reader.ts";
 import type { Output } from "./output.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { type CliEnv, runPeerCli } from "../../lib/cli/main.ts";
+import { type CliEnv, runPeerCli } from "../../lib/cli/peer_cli.ts";
 import type { PeerOptions } from "../../lib/peer/api.ts";
 import { Capture, FakePeer, FakeTransferError, ScriptedInput, settle } from "./_fake_peer.ts";
 

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Peer, PeerOptions } from "../peer/api.ts";
 import { randomNodeId } from "../peer/node_id.ts";
-import { classifyError, withAction } from "./errors.ts";
+import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
