@@ -141,9 +141,11 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     dir,
     out: values.out ?? dir,
     host,
-    port: intFlag("port", values.port, 0, 0, 65535),
+    port: intFlag({ name: "port", raw: values.port, fallback: 0, min: 0, max: 65535 }),
     mtu: mtuFlag(values.mtu),
-    owners: values.owners === undefined ? undefined : intFlag("owners", values.owners, 0, 1, 16),
+    owners: values.owners === undefined
+      ? undefined
+      : intFlag({ name: "owners", raw: values.owners, fallback: 0, min: 1, max: 16 }),
     overwrite: values.overwrite ?? false,
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
@@ -151,13 +153,22 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   };
 }
 
-function intFlag(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
+/** An integer flag's value as given, its default and its range. */
+interface IntFlag {
+  /** The flag's name without `--`. */
+  name: string;
+  /** The value as given, or undefined when the flag is absent. */
+  raw: string | undefined;
+  /** The value when the flag is absent. */
+  fallback: number;
+  /** Smallest value accepted. */
+  min: number;
+  /** Largest value accepted. */
+  max: number;
+}
+
+/** Parses an integer flag within its range; a bad value is a {@link UsageError}. */
+function intFlag({ name, raw, fallback, min, max }: IntFlag): number {
   if (raw === undefined) return fallback;
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {

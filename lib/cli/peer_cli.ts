@@ -166,9 +166,9 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     }
 
     try {
-      return await runMode(o, env, out, peer, sharePaths, log, stop.signal);
+      return await runMode({ o, env, out, peer, sharePaths, log, signal: stop.signal });
     } finally {
-      await closePeer(peer, env.closeTimeoutMs ?? 5000, log);
+      await closePeer({ peer, timeoutMs: env.closeTimeoutMs ?? 5000, log });
     }
   } finally {
     unsubscribe();
@@ -177,15 +177,26 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
 }
 
-function runMode(
-  o: PeerCliOptions,
-  env: CliEnv,
-  out: Output,
-  peer: Peer,
-  sharePaths: string[],
-  log: (line: string) => void,
-  signal: AbortSignal,
-): Promise<number> {
+/** What {@link runMode} works with: the command line, the world, and the started peer. */
+interface ModeContext {
+  /** The parsed command line. */
+  o: PeerCliOptions;
+  /** The process environment. */
+  env: CliEnv;
+  /** Where answers go. */
+  out: Output;
+  /** The started peer. */
+  peer: Peer;
+  /** `share`: the checked absolute paths. */
+  sharePaths: string[];
+  /** The node log. */
+  log: (line: string) => void;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** Runs the prompt, `share` or `get` on a started peer; returns the exit code. */
+function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): Promise<number> {
   const where = `${peer.nodeId} at ${formatHostPort(peer.address)}`;
   switch (o.command) {
     case "share":
@@ -252,7 +263,10 @@ async function ensureDir(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
 }
 
-async function closePeer(peer: Peer, timeoutMs: number, log: (line: string) => void) {
+/** Leaves the swarm (EXIT), giving up after `timeoutMs`; a failure is only logged. */
+async function closePeer(
+  { peer, timeoutMs, log }: { peer: Peer; timeoutMs: number; log: (line: string) => void },
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
