@@ -204,7 +204,37 @@ function label(hostname: string, port: number): string {
 const CODE_NAMES: Record<number, string> = {};
 for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
 
-/** The tracker's state: peers, files, owners, cookies, limits. Sans-I/O. */
+/**
+ * The tracker's peers, their cookies and the rules. Sans-I/O: the caller passes the time to
+ * every call and sends each reply {@link Registry.handleDatagram} returns back to its source.
+ *
+ * @example Register a peer, then let it expire on a virtual clock
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+ * import { Registry } from "./registry.ts";
+ *
+ * const registry = new Registry({ now: 0 });
+ * const from = { hostname: "127.0.0.1", port: 40000 };
+ * const register = (txid: number, cookie: bigint, now: number) => {
+ *   const hello = encodeMessage({ type: "register", txid, cookie, nodeId: "alice" });
+ *   const reply = decodeMessage(registry.handleDatagram(hello, from, now)!);
+ *   assert.equal(reply.type, "registered");
+ *   return reply;
+ * };
+ * // First contact (cookie 0n) only earns an address cookie; presenting it registers.
+ * const challenge = register(1, 0n, 0);
+ * const registered = register(2, challenge.cookie, 1);
+ * assert.ok(registry.hasPeer("alice", 1));
+ * // Silent past the eviction deadline: the next timeouts forget the peer.
+ * const deadline = 1 + registered.evictAfterMs;
+ * for (let t = registry.pollTimeout(); t <= deadline; t = registry.pollTimeout()) {
+ *   registry.handleTimeout(t);
+ * }
+ * registry.handleTimeout(deadline + 1);
+ * assert.ok(!registry.hasPeer("alice", deadline + 1));
+ * ```
+ */
 export class Registry {
   readonly intervalMs: number;
   readonly evictAfterMs: number;
