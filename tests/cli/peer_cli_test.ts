@@ -4,7 +4,7 @@ import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { type CliEnv, runPeerCli } from "../../lib/cli/peer_cli.ts";
 import type { PeerOptions } from "../../lib/peer/api.ts";
 import { Capture, FakePeer, FakeTransferError, ScriptedInput, settle } from "./_fake_peer.ts";
-import { tempDir } from "../_harness/processes.ts";
+import { listDir, tempDir } from "../_harness/processes.ts";
 
 interface Harness {
   env: CliEnv;
@@ -43,12 +43,6 @@ function harness(args: string[], cwd: string, startError?: unknown): Harness {
   return { env, cap, input, peer, started, signal: (s) => handler?.(s) };
 }
 
-async function entries(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  return names.sort();
-}
-
 Deno.test("runPeerCli() --help prints usage and exits 0", { permissions: "none" }, async () => {
   const h = harness(["--help"], "/");
   assert.equal(await runPeerCli(h.env), 0);
@@ -77,7 +71,7 @@ Deno.test("runPeerCli() share of a missing file exits 10 and leaves no files", a
   assert.equal(await runPeerCli(h.env), ExitCode.missingFile);
   assert.equal(h.cap.stderr, 'error: Cannot share "nope.bin": no such file\n');
   assert.equal(h.started.length, 0);
-  assert.deepEqual(await entries(dir), []);
+  assert.deepEqual(await listDir(dir), []);
 });
 
 Deno.test("runPeerCli() get of a name with ../ exits 8 and leaves no files", async () => {
@@ -93,7 +87,7 @@ Deno.test("runPeerCli() get of a name with ../ exits 8 and leaves no files", asy
   assert.equal(e.code, "bad_name");
   assert.equal(e.exitCode, 8);
   assert.equal(h.started.length, 0);
-  assert.deepEqual(await entries(dir), []);
+  assert.deepEqual(await listDir(dir), []);
 });
 
 Deno.test("runPeerCli() exits 9 when the tracker cannot be reached", async () => {
@@ -152,7 +146,7 @@ Deno.test("runPeerCli() get maps a TransferError to its exit code", async () => 
   assert.equal(h.cap.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1);
   assert.match(h.cap.stderr, /error: Cannot get "a\.bin": Nobody knows a\.bin\n/);
   assert.equal(h.cap.stdout, "");
-  assert.deepEqual(await entries(dir), ["logs"]);
+  assert.deepEqual(await listDir(dir), ["logs"]);
 });
 
 Deno.test("runPeerCli() share serves until a signal, then closes the peer", async () => {
