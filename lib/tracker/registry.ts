@@ -21,7 +21,7 @@ import {
 } from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
-import { CookieJar, packAddress } from "../net/address_cookie.ts";
+import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
   checkMaxOwners,
@@ -33,7 +33,7 @@ import {
   type TrackerLimits,
 } from "./limits.ts";
 import { OwnerIndex, type RankedOwner } from "./owner_index.ts";
-import { Throttle } from "../log/log_throttle.ts";
+import { LogThrottle } from "../log/log_throttle.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, unitRateKey, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
@@ -234,7 +234,7 @@ export class Registry {
   readonly #expiry = new ExpiryQueue<PeerRecord>();
   readonly #jar: CookieJar;
   readonly #limiter: RateLimiter;
-  readonly #throttle = new Throttle(EVENT_WINDOW_MS);
+  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
   readonly #random: () => number;
   readonly #recordEvents: boolean;
   readonly #events: TrackerEvent[] = [];
