@@ -21,7 +21,7 @@ import {
 } from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
-import { CookieJar, packAddress } from "../net/cookie_jar.ts";
+import { CookieJar, packAddress } from "../net/address_cookie.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
   checkMaxOwners,
