@@ -1,6 +1,7 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import type { Message, NeedTarget } from "../../lib/wire/messages.ts";
-import { Registry, type RegistryOptions, type Source } from "../../lib/tracker/registry.ts";
+import type { Registry, RegistryOptions, Source } from "../../lib/tracker/registry.ts";
+import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
 
 /** A deterministic PRNG (mulberry32). */
@@ -35,9 +36,10 @@ export function src(i: number, host = "127.0.0.1"): Source {
   return { hostname: host, port: 10000 + i };
 }
 
-/** Drives a Registry with a fake clock and decodes its replies. */
+/** Drives the tracker core (a Dispatcher and its Registry) with a fake clock; decodes replies. */
 export class Harness {
   now = 1_000_000;
+  readonly core: Dispatcher;
   readonly reg: Registry;
   readonly cookies = new Map<string, bigint>();
   readonly sources = new Map<string, Source>();
@@ -47,7 +49,7 @@ export class Harness {
 
   constructor(options: Partial<RegistryOptions> = {}, seed = 1) {
     const random = prng(seed);
-    this.reg = new Registry({
+    this.core = new Dispatcher({
       now: this.now,
       intervalMs: 1000,
       grace: 0.5,
@@ -55,16 +57,17 @@ export class Harness {
       randomBytes: randomBytesFrom(random),
       ...options,
     });
+    this.reg = this.core.registry;
   }
 
   advance(ms: number): void {
     this.now += ms;
-    this.reg.handleTimeout(this.now);
+    this.core.handleTimeout(this.now);
   }
 
   raw(bytes: Uint8Array, from: Source): Message | undefined {
     this.lastRequestSize = bytes.byteLength;
-    const reply = this.reg.handleDatagram(bytes, from, this.now);
+    const reply = this.core.handleDatagram(bytes, from, this.now);
     this.lastReplySize = reply?.byteLength ?? 0;
     return reply ? decodeMessage(reply) : undefined;
   }
@@ -153,7 +156,7 @@ export class Harness {
 
   events(): TrackerEvent[] {
     const out: TrackerEvent[] = [];
-    for (let e = this.reg.pollEvent(); e !== undefined; e = this.reg.pollEvent()) out.push(e);
+    for (let e = this.core.pollEvent(); e !== undefined; e = this.core.pollEvent()) out.push(e);
     return out;
   }
 }

@@ -47,7 +47,7 @@ Deno.test(
     h.own("a", "f.txt", cid(1));
     h.advance(1500);
     assert.ok(h.reg.hasPeer("a", h.now), "exactly at the boundary it is still registered");
-    assert.equal(h.reg.pollTimeout(), h.now + 1);
+    assert.equal(h.core.pollTimeout(), h.now + 1);
     h.advance(1);
     assert.ok(!h.reg.hasPeer("a", h.now), "1 ms past the boundary it is gone");
     assert.equal(h.reg.fileCount, 0);
