@@ -1,5 +1,12 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
-import type { Message, NeedTarget } from "../../lib/wire/messages.ts";
+import type {
+  ExitMessage,
+  Message,
+  NeedMessage,
+  NeedTarget,
+  OwnMessage,
+  UpdateMessage,
+} from "../../lib/wire/messages.ts";
 import type { Registry, RegistryOptions, Source } from "../../lib/tracker/registry.ts";
 import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
@@ -106,27 +113,21 @@ export class Harness {
   }
 
   own(nodeId: string, name: string, contentId: Uint8Array, size = 1000): Message | undefined {
-    return this.send({
-      type: "own",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      name,
-      size,
-      contentId,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "own", name, size, contentId });
   }
 
   need(nodeId: string, want: NeedTarget | string, maxOwners = 0): Message | undefined {
     const w: NeedTarget = typeof want === "string" ? { kind: "name", name: want } : want;
-    return this.send({
-      type: "need",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      want: w,
-      maxOwners,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "need", want: w, maxOwners });
+  }
+
+  /** `count` owners p0, p1, … sharing `contentId` as `name`, and an asker "q" (registered). */
+  swarm(count: number, name: string, contentId: Uint8Array): void {
+    for (let i = 0; i < count; i++) {
+      this.register(`p${i}`, src(i));
+      this.own(`p${i}`, name, contentId);
+    }
+    this.register("q", src(99));
   }
 
   /** Node ids in a NEED reply, or the error code name. */
@@ -138,20 +139,17 @@ export class Harness {
   }
 
   update(nodeId: string, uploaded: number): Message | undefined {
-    return this.send({
-      type: "update",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      uploaded,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "update", uploaded });
   }
 
   exit(nodeId: string): Message | undefined {
-    return this.send(
-      { type: "exit", txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId },
-      this.sources.get(nodeId)!,
-    );
+    return this.request(nodeId, { type: "exit" });
+  }
+
+  /** A request from a registered node: its txid, cookie, node id and source filled in. */
+  request(nodeId: string, body: RequestBody): Message | undefined {
+    const msg = { ...body, txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId };
+    return this.send(msg as Message, this.sources.get(nodeId)!);
   }
 
   events(): TrackerEvent[] {
@@ -160,6 +158,13 @@ export class Harness {
     return out;
   }
 }
+
+/** A request's own fields, without txid, cookie and node id. */
+type RequestBody =
+  | Omit<OwnMessage, "txid" | "cookie" | "nodeId">
+  | Omit<NeedMessage, "txid" | "cookie" | "nodeId">
+  | Omit<UpdateMessage, "txid" | "cookie" | "nodeId">
+  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">;
 
 export function bigints(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
