@@ -6,6 +6,10 @@
  * per-source limits and the ERROR replies live in dispatch.ts ({@link Dispatcher}, the core
  * a driver pumps). A rule returns its reply, or a {@link Refusal} that the dispatcher turns
  * into an ERROR. Rules: docs/TRACKER.md.
+ *
+ * Over 600 lines with its JSDoc (about 520 without): the handshake, eviction and the four
+ * request rules share the peer records, the cookie jar and the reply buffers, and split
+ * further they would pass those back and forth.
  * @module
  */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";

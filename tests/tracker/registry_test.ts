@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../lib/wire/messages.ts";
-import { encodeMessage } from "../../lib/wire/codec.ts";
 import { REGISTER_MIN_SIZE } from "../../lib/wire/limits.ts";
 import { Registry } from "../../lib/tracker/registry.ts";
-import { bigints, cid, Harness, src } from "./_registry_harness.ts";
+import { cid, Harness, src } from "./_registry_harness.ts";
 
 const none = { permissions: "none" } as const;
 
