@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { denoEnv, runPeerCli } from "./lib/cli/main.ts";
+import { denoEnv, runPeerCli } from "./lib/cli/peer_cli.ts";
 import { startPeer } from "./lib/peer/peer.ts";
 
 if (import.meta.main) {

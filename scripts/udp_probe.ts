@@ -17,6 +17,40 @@
 import { parseArgs } from "node:util";
 
 type UdpAddr = Deno.NetAddr & { transport: "udp" };
+type Datagram = [Uint8Array, Deno.Addr];
+
+/** `recv`: count what arrives on `bind`. */
+interface RecvOptions {
+  bind: UdpAddr;
+  /** Stop after this long without a datagram, once one arrived. */
+  idleMs: number;
+  /** Stop after this long in all. */
+  maxS: number;
+}
+
+/** `send`: `count` datagrams of `size` bytes (0: unlimited) for at most `seconds`. */
+interface SendOptions {
+  to: Deno.NetAddr;
+  size: number;
+  count: number;
+  seconds: number;
+  /** Datagrams per second, 0 for as fast as possible. */
+  pps: number;
+}
+
+/** `echo`: send every datagram back, for `maxS` seconds. */
+interface EchoOptions {
+  bind: UdpAddr;
+  maxS: number;
+}
+
+/** `ping`: `count` round trips to an echo, each waiting `timeoutMs` at most. */
+interface PingOptions {
+  to: Deno.NetAddr;
+  bind: UdpAddr | undefined;
+  count: number;
+  timeoutMs: number;
+}
 
 function parseHostPort(text: string, flag: string): UdpAddr {
   const m = text.match(/^\[?([^\]]+?)\]?:(\d+)$/);
@@ -33,27 +67,52 @@ function num(value: string | undefined, fallback: number, flag: string): number 
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function recv(bind: UdpAddr, idleMs: number, maxS: number): Promise<object> {
-  const conn = Deno.listenDatagram(bind);
-  console.log(
-    `listening ${(conn.addr as Deno.NetAddr).hostname}:${(conn.addr as Deno.NetAddr).port}`,
-  );
-  const buf = new Uint8Array(65536);
+/** A socket bound to `bind` (or an ephemeral port near `to`), receiving with a deadline. */
+class Socket {
+  readonly conn: Deno.DatagramConn;
+  readonly #buf = new Uint8Array(65536);
+  #pending: Promise<Datagram> | undefined;
+
+  constructor(bind: UdpAddr | undefined, to?: Deno.NetAddr) {
+    const hostname = to?.hostname.includes(":") ? "::" : "0.0.0.0";
+    this.conn = Deno.listenDatagram(bind ?? { transport: "udp", hostname, port: 0 });
+  }
+
+  /** Prints the `listening HOST:PORT` line a caller waits for. */
+  announce(): void {
+    const a = this.conn.addr as Deno.NetAddr;
+    console.log(`listening ${a.hostname}:${a.port}`);
+  }
+
+  /** The next datagram, or null after `ms`; a receive that timed out stays armed. */
+  async within(ms: number): Promise<Datagram | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), Math.max(0, ms)));
+    this.#pending ??= this.conn.receive(this.#buf);
+    const got = await Promise.race([this.#pending, timeout]);
+    clearTimeout(timer);
+    if (got !== null) this.#pending = undefined;
+    return got;
+  }
+
+  async close(): Promise<void> {
+    this.conn.close();
+    await this.#pending?.catch(() => {});
+  }
+}
+
+async function recv({ bind, idleMs, maxS }: RecvOptions): Promise<object> {
+  const socket = new Socket(bind);
+  socket.announce();
   let received = 0, bytes = 0, first = 0, last = 0;
   let maxSeq = -1, outOfOrder = 0;
   const seen = new Set<number>();
   let duplicates = 0;
   const end = performance.now() + maxS * 1000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   for (;;) {
     const wait = Math.max(1, Math.min(received > 0 ? idleMs : Infinity, end - performance.now()));
-    const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), wait));
-    pending ??= conn.receive(buf);
-    const got = await Promise.race([pending, timeout]);
-    clearTimeout(timer);
+    const got = await socket.within(wait);
     if (got === null) break;
-    pending = undefined;
     const [data] = got;
     const now = performance.now();
     if (received === 0) first = now;
@@ -69,8 +128,7 @@ async function recv(bind: UdpAddr, idleMs: number, maxS: number): Promise<object
     }
     if (now >= end) break;
   }
-  conn.close();
-  await pending?.catch(() => {});
+  await socket.close();
   const seconds = (last - first) / 1000;
   return {
     mode: "recv",
@@ -85,15 +143,8 @@ async function recv(bind: UdpAddr, idleMs: number, maxS: number): Promise<object
   };
 }
 
-async function send(
-  to: Deno.NetAddr,
-  size: number,
-  count: number,
-  seconds: number,
-  pps: number,
-): Promise<object> {
-  const hostname = to.hostname.includes(":") ? "::" : "0.0.0.0";
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+async function send({ to, size, count, seconds, pps }: SendOptions): Promise<object> {
+  const socket = new Socket(undefined, to);
   const buf = new Uint8Array(size);
   const view = new DataView(buf.buffer);
   const start = performance.now();
@@ -102,7 +153,7 @@ async function send(
   while ((count === 0 || sent < count) && performance.now() < end) {
     if (size >= 4) view.setUint32(0, sent);
     try {
-      await conn.send(buf, to);
+      await socket.conn.send(buf, to);
     } catch {
       errors++;
     }
@@ -113,7 +164,7 @@ async function send(
       if (ahead >= 1) await sleep(ahead);
     }
   }
-  conn.close();
+  await socket.close();
   const elapsed = (performance.now() - start) / 1000;
   return {
     mode: "send",
@@ -125,61 +176,34 @@ async function send(
   };
 }
 
-async function echo(bind: UdpAddr, maxS: number): Promise<object> {
-  const conn = Deno.listenDatagram(bind);
-  console.log(
-    `listening ${(conn.addr as Deno.NetAddr).hostname}:${(conn.addr as Deno.NetAddr).port}`,
-  );
-  const buf = new Uint8Array(65536);
+async function echo({ bind, maxS }: EchoOptions): Promise<object> {
+  const socket = new Socket(bind);
+  socket.announce();
   let echoed = 0;
   const end = performance.now() + maxS * 1000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   while (performance.now() < end) {
-    const timeout = new Promise<null>((r) =>
-      timer = setTimeout(() => r(null), end - performance.now())
-    );
-    pending ??= conn.receive(buf);
-    const got = await Promise.race([pending, timeout]);
-    clearTimeout(timer);
+    const got = await socket.within(end - performance.now());
     if (got === null) break;
-    pending = undefined;
     const [data, from] = got;
-    await conn.send(data, from).catch(() => {});
+    await socket.conn.send(data, from).catch(() => {});
     echoed++;
   }
-  conn.close();
-  await pending?.catch(() => {});
+  await socket.close();
   return { mode: "echo", echoed };
 }
 
-async function ping(
-  to: Deno.NetAddr,
-  bind: UdpAddr | undefined,
-  count: number,
-  timeoutMs: number,
-): Promise<object> {
-  const hostname = to.hostname.includes(":") ? "::" : "0.0.0.0";
-  const conn = Deno.listenDatagram(bind ?? { transport: "udp", hostname, port: 0 });
+async function ping({ to, bind, count, timeoutMs }: PingOptions): Promise<object> {
+  const socket = new Socket(bind, to);
   const out = new Uint8Array(64);
-  const buf = new Uint8Array(65536);
   const rtts: number[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   for (let seq = 0; seq < count; seq++) {
     new DataView(out.buffer).setUint32(0, seq);
     const t0 = performance.now();
-    await conn.send(out, to).catch(() => {});
+    await socket.conn.send(out, to).catch(() => {});
     const deadline = t0 + timeoutMs;
     for (;;) {
-      pending ??= conn.receive(buf);
-      const timeout = new Promise<null>((r) =>
-        timer = setTimeout(() => r(null), Math.max(0, deadline - performance.now()))
-      );
-      const got = await Promise.race([pending, timeout]);
-      clearTimeout(timer);
+      const got = await socket.within(deadline - performance.now());
       if (got === null) break; // lost; keep the pending receive for the next round
-      pending = undefined;
       const [data] = got;
       if (data.length >= 4 && new DataView(data.buffer, data.byteOffset).getUint32(0) === seq) {
         rtts.push(performance.now() - t0);
@@ -187,8 +211,7 @@ async function ping(
       }
     }
   }
-  conn.close();
-  await pending?.catch(() => {});
+  await socket.close();
   rtts.sort((a, b) => a - b);
   const q = (p: number) =>
     rtts.length ? Number(rtts[Math.floor(p * (rtts.length - 1))]!.toFixed(3)) : null;
@@ -202,58 +225,64 @@ async function ping(
   };
 }
 
+/** Every flag takes a value. */
+const FLAGS = [
+  "bind",
+  "to",
+  "size",
+  "count",
+  "seconds",
+  "pps",
+  "idle-ms",
+  "max-s",
+  "timeout-ms",
+] as const;
+
 if (import.meta.main) {
   const { positionals, values } = parseArgs({
     args: Deno.args,
     allowPositionals: true,
-    options: {
-      bind: { type: "string" },
-      to: { type: "string" },
-      size: { type: "string" },
-      count: { type: "string" },
-      seconds: { type: "string" },
-      pps: { type: "string" },
-      "idle-ms": { type: "string" },
-      "max-s": { type: "string" },
-      "timeout-ms": { type: "string" },
-    },
+    options: Object.fromEntries(FLAGS.map((f) => [f, { type: "string" }])) as Record<
+      typeof FLAGS[number],
+      { type: "string" }
+    >,
   });
   const mode = positionals[0];
-  const need = (v: string | undefined, flag: string) => {
-    if (v === undefined) throw new TypeError(`Cannot run ${mode}: ${flag} is required`);
-    return v;
+  const address = (flag: "bind" | "to") => {
+    const v = values[flag];
+    if (v === undefined) throw new TypeError(`Cannot run ${mode}: --${flag} is required`);
+    return parseHostPort(v, `--${flag}`);
   };
+  const flag = (name: typeof FLAGS[number], fallback: number) =>
+    num(values[name], fallback, `--${name}`);
   let result: object;
   switch (mode) {
     case "recv":
-      result = await recv(
-        parseHostPort(need(values.bind, "--bind"), "--bind"),
-        num(values["idle-ms"], 1000, "--idle-ms"),
-        num(values["max-s"], 30, "--max-s"),
-      );
+      result = await recv({
+        bind: address("bind"),
+        idleMs: flag("idle-ms", 1000),
+        maxS: flag("max-s", 30),
+      });
       break;
     case "send":
-      result = await send(
-        parseHostPort(need(values.to, "--to"), "--to"),
-        num(values.size, 1400, "--size"),
-        num(values.count, 0, "--count"),
-        num(values.seconds, values.count ? 60 : 3, "--seconds"),
-        num(values.pps, 0, "--pps"),
-      );
+      result = await send({
+        to: address("to"),
+        size: flag("size", 1400),
+        count: flag("count", 0),
+        seconds: flag("seconds", values.count ? 60 : 3),
+        pps: flag("pps", 0),
+      });
       break;
     case "echo":
-      result = await echo(
-        parseHostPort(need(values.bind, "--bind"), "--bind"),
-        num(values["max-s"], 30, "--max-s"),
-      );
+      result = await echo({ bind: address("bind"), maxS: flag("max-s", 30) });
       break;
     case "ping":
-      result = await ping(
-        parseHostPort(need(values.to, "--to"), "--to"),
-        values.bind ? parseHostPort(values.bind, "--bind") : undefined,
-        num(values.count, 100, "--count"),
-        num(values["timeout-ms"], 200, "--timeout-ms"),
-      );
+      result = await ping({
+        to: address("to"),
+        bind: values.bind ? address("bind") : undefined,
+        count: flag("count", 100),
+        timeoutMs: flag("timeout-ms", 200),
+      });
       break;
     default:
       console.error(

@@ -35,56 +35,57 @@ export const ExitCode = {
 /** One of the {@link ExitCode} values. */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Rows of the exit-code table for `--help`: code, meaning. */
-export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = [
-  [ExitCode.ok, "success (get: file verified and saved; share: clean exit on a signal)"],
-  [ExitCode.failure, "unexpected error"],
-  [ExitCode.usage, "bad command line (unknown flag or command, bad value, missing argument)"],
-  [ExitCode.notFound, "get: no file of that name or content id is known to the tracker"],
-  [ExitCode.noOwners, "get: the file is known but no owner is online"],
-  [ExitCode.allOwnersFailed, "get: every owner failed (unreachable, bad data)"],
-  [ExitCode.disk, "disk error (cannot read, write or rename a local file)"],
-  [ExitCode.exists, "get: the output file already exists (use --overwrite)"],
-  [ExitCode.badName, "get: unsafe or invalid file name (separators, '..', absolute path)"],
-  [ExitCode.tracker, "the tracker did not answer or refused this peer"],
-  [ExitCode.missingFile, "share: a file to share is missing or not a regular file"],
-  [ExitCode.interrupted, "get: interrupted by SIGINT/SIGTERM (resumes on the next run)"],
-];
+/** Name of an exit code: a key of {@link ExitCode}. */
+type ExitCodeName = keyof typeof ExitCode;
+
+/** The meaning of each exit code, as `--help` prints it. */
+const HELP: Record<ExitCodeName, string> = {
+  ok: "success (get: file verified and saved; share: clean exit on a signal)",
+  failure: "unexpected error",
+  usage: "bad command line (unknown flag or command, bad value, missing argument)",
+  notFound: "get: no file of that name or content id is known to the tracker",
+  noOwners: "get: the file is known but no owner is online",
+  allOwnersFailed: "get: every owner failed (unreachable, bad data)",
+  disk: "disk error (cannot read, write or rename a local file)",
+  exists: "get: the output file already exists (use --overwrite)",
+  badName: "get: unsafe or invalid file name (separators, '..', absolute path)",
+  tracker: "the tracker did not answer or refused this peer",
+  missingFile: "share: a file to share is missing or not a regular file",
+  interrupted: "get: interrupted by SIGINT/SIGTERM (resumes on the next run)",
+};
+
+/** The reason codes (`TransferError` codes and CLI reasons) each exit code stands for. */
+const REASONS: Partial<Record<ExitCodeName, readonly string[]>> = {
+  usage: ["usage"],
+  notFound: ["not_found"],
+  noOwners: ["no_owners"],
+  allOwnersFailed: ["all_owners_failed", "manifest_mismatch", "bad_manifest"],
+  disk: ["disk", "changed"],
+  exists: ["exists"],
+  badName: ["bad_name"],
+  tracker: ["tracker", "tracker_unreachable", "tracker_error", "refused"],
+  missingFile: ["missing_file"],
+  interrupted: ["aborted", "interrupted"],
+};
+
+const NAMES = Object.keys(ExitCode) as ExitCodeName[];
+
+const BY_REASON = new Map<string, ExitCodeValue>(
+  NAMES.flatMap((name) => (REASONS[name] ?? []).map((reason) => [reason, ExitCode[name]])),
+);
+
+/** Rows of the exit-code table for `--help`: code, meaning, in increasing code order. */
+export const EXIT_CODE_HELP: readonly (readonly [number, string])[] = NAMES.map(
+  (name) => [ExitCode[name], HELP[name]] as const,
+);
 
 /**
  * Maps a `TransferError` code (or a CLI-side reason) to an exit code. Unknown codes map to
  * {@link ExitCode.failure}.
+ *
+ * @param code The reason code, or undefined.
+ * @returns The process exit code for it.
  */
 export function exitCodeFor(code: string | undefined): ExitCodeValue {
-  switch (code) {
-    case "not_found":
-      return ExitCode.notFound;
-    case "no_owners":
-      return ExitCode.noOwners;
-    case "all_owners_failed":
-    case "manifest_mismatch":
-    case "bad_manifest":
-      return ExitCode.allOwnersFailed;
-    case "disk":
-    case "changed":
-      return ExitCode.disk;
-    case "exists":
-      return ExitCode.exists;
-    case "bad_name":
-      return ExitCode.badName;
-    case "tracker":
-    case "tracker_unreachable":
-    case "tracker_error":
-    case "refused":
-      return ExitCode.tracker;
-    case "missing_file":
-      return ExitCode.missingFile;
-    case "aborted":
-    case "interrupted":
-      return ExitCode.interrupted;
-    case "usage":
-      return ExitCode.usage;
-    default:
-      return ExitCode.failure;
-  }
+  return (code === undefined ? undefined : BY_REASON.get(code)) ?? ExitCode.failure;
 }

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { parseHostPort } from "../net/host_port.ts";
-import { oneLine } from "./errors.ts";
+import { isValidNodeId } from "../wire/codec.ts";
+import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
 
 /** A bad command line. The message is one line, meant for the user. */
@@ -54,9 +55,6 @@ export interface PeerCliOptions {
 
 /** Default tracker address. */
 export const DEFAULT_TRACKER = "127.0.0.1:6969";
-
-/** Node ids: 1..24 characters of `[A-Za-z0-9._-]` (the wire limit). */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
 
 const SPEC = {
   tracker: { type: "string" },
@@ -124,7 +122,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   }
 
   const id = values.id;
-  if (id !== undefined && !NODE_ID_PATTERN.test(id)) {
+  if (id !== undefined && !isValidNodeId(id)) {
     throw new UsageError(
       `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
     );
@@ -143,9 +141,11 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     dir,
     out: values.out ?? dir,
     host,
-    port: intFlag("port", values.port, 0, 0, 65535),
+    port: intFlag({ name: "port", raw: values.port, fallback: 0, min: 0, max: 65535 }),
     mtu: mtuFlag(values.mtu),
-    owners: values.owners === undefined ? undefined : intFlag("owners", values.owners, 0, 1, 16),
+    owners: values.owners === undefined
+      ? undefined
+      : intFlag({ name: "owners", raw: values.owners, fallback: 0, min: 1, max: 16 }),
     overwrite: values.overwrite ?? false,
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
@@ -153,13 +153,22 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   };
 }
 
-function intFlag(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
+/** An integer flag's value as given, its default and its range. */
+interface IntFlag {
+  /** The flag's name without `--`. */
+  name: string;
+  /** The value as given, or undefined when the flag is absent. */
+  raw: string | undefined;
+  /** The value when the flag is absent. */
+  fallback: number;
+  /** Smallest value accepted. */
+  min: number;
+  /** Largest value accepted. */
+  max: number;
+}
+
+/** Parses an integer flag within its range; a bad value is a {@link UsageError}. */
+function intFlag({ name, raw, fallback, min, max }: IntFlag): number {
   if (raw === undefined) return fallback;
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {

@@ -1,11 +1,12 @@
 /**
  * The per-node log of the seed: `logs/node-<id>.log`, one timestamped line per event. The
  * `Peer` reports events through the `log` callback of its options; this file adds the time
- * and appends them. Writes are synchronous and unbuffered, so the log is complete even when
- * the process is killed.
+ * and appends them through {@link LogFile}. Writes are synchronous and unbuffered, so the log
+ * is complete even when the process is killed.
  * @module
  */
 import { join } from "node:path";
+import { LogFile } from "../log/log_file.ts";
 
 /** Options for {@link NodeLog.open}. */
 export interface NodeLogOptions {
@@ -17,26 +18,14 @@ export interface NodeLogOptions {
   now?: () => Date;
 }
 
-/**
- * Formats one log line: ISO-8601 UTC time, a space, the text, a newline. Line breaks in the
- * text are escaped so one event is always one line.
- */
-export function formatLogLine(date: Date, text: string): string {
-  return `${date.toISOString()} ${text.replace(/\r?\n/g, "\\n")}\n`;
-}
-
-/** An append-only, timestamped log file for one node. */
+/** An append-only, timestamped log file for one node; line breaks in a text are escaped. */
 export class NodeLog implements Disposable {
   /** Path of the log file. */
   readonly path: string;
-  readonly #file: Deno.FsFile;
+  readonly #file: LogFile;
   readonly #now: () => Date;
-  readonly #encoder = new TextEncoder();
-  #closed = false;
-  /** Lines that could not be written (disk full, …); logging never throws. */
-  writeErrors = 0;
 
-  private constructor(path: string, file: Deno.FsFile, now: () => Date) {
+  private constructor(path: string, file: LogFile, now: () => Date) {
     this.path = path;
     this.#file = file;
     this.#now = now;
@@ -51,28 +40,28 @@ export class NodeLog implements Disposable {
    */
   static open(options: NodeLogOptions): NodeLog {
     const dir = options.dir ?? "logs";
-    Deno.mkdirSync(dir, { recursive: true });
-    const path = join(dir, `node-${options.nodeId}.log`);
-    const file = Deno.openSync(path, { append: true, create: true });
-    return new NodeLog(path, file, options.now ?? (() => new Date()));
+    const name = `node-${options.nodeId}.log`;
+    const file = LogFile.open(dir, name, { buffered: false });
+    return new NodeLog(join(dir, name), file, options.now ?? (() => new Date()));
   }
 
-  /** Appends one timestamped line. A no-op once closed; never throws. */
+  /** Lines that could not be written (disk full, …); logging never throws. */
+  get writeErrors(): number {
+    return this.#file.writeErrors;
+  }
+
+  /**
+   * Appends one timestamped line, with line breaks escaped so one event is always one line.
+   * A no-op once closed; never throws.
+   *
+   * @param text the event
+   */
   log(text: string): void {
-    if (this.#closed) return;
-    try {
-      const bytes = this.#encoder.encode(formatLogLine(this.#now(), text));
-      let off = 0;
-      while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
-    } catch {
-      this.writeErrors++;
-    }
+    this.#file.write(text.replace(/\r?\n/g, "\\n"), this.#now().getTime());
   }
 
   /** Closes the file. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
     this.#file.close();
   }
 

@@ -5,11 +5,11 @@
  */
 import { resolve } from "node:path";
 import type { Peer } from "../peer/api.ts";
-import { classifyError, withAction } from "./errors.ts";
+import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { formatResult, rateOf, resultJson, resultLogLine } from "./repl.ts";
+import { formatResult, rateOf, resultJson, resultLogLine } from "./result_format.ts";
 
 /**
  * Checks that every file to share exists and is a regular file, before any network traffic.

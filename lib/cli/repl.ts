@@ -2,16 +2,19 @@
  * The seed's interactive prompt: `send <file>`, `download <file>`, `exit`, plus `status`,
  * `files`, `wait` and `help`. It reads lines from any byte stream, so it works on a terminal
  * and with piped stdin; end of input behaves like `exit`. Downloads run in the background
- * and report when they finish, so the prompt stays responsive.
+ * and report when they finish, so the prompt stays responsive. Lines come from
+ * {@link LineReader}; what a finished download prints comes from `result_format.ts`.
  * @module
  */
 import { resolve } from "node:path";
-import type { DownloadHandle, DownloadResult, Peer, SharedFile } from "../peer/api.ts";
-import type { PeerAddress } from "../wire/address.ts";
-import { classifyError, withAction } from "./errors.ts";
-import { checkDownloadQuery } from "./names.ts";
+import type { DownloadHandle, Peer } from "../peer/api.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { classifyError, withAction } from "./classify_error.ts";
+import { checkDownloadQuery } from "./download_query.ts";
+import { LineReader } from "./line_reader.ts";
 import type { Output } from "./output.ts";
-import { formatBytes, formatProgressLine, formatRate, progressJson } from "./progress.ts";
+import { formatBytes, formatProgressLine, progressJson } from "./progress.ts";
+import { formatResult, resultJson, resultLogLine, sharedJson } from "./result_format.ts";
 
 /** A parsed prompt line. */
 export type ReplCommand =
@@ -81,45 +84,6 @@ export function parseCommand(line: string): ReplCommand {
   }
 }
 
-/** Reads text lines from a byte stream; `\n` or `\r\n` separated, last line may be bare. */
-export class LineReader {
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  #done = false;
-
-  /** Wraps a byte stream. */
-  constructor(input: ReadableStream<Uint8Array>) {
-    this.#reader = input.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  /** The next line, or null at end of input. */
-  async next(): Promise<string | null> {
-    while (true) {
-      const nl = this.#buffer.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#buffer.slice(0, nl).replace(/\r$/, "");
-        this.#buffer = this.#buffer.slice(nl + 1);
-        return line;
-      }
-      if (this.#done) {
-        if (this.#buffer === "") return null;
-        const line = this.#buffer.replace(/\r$/, "");
-        this.#buffer = "";
-        return line;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) this.#done = true;
-      else this.#buffer += value;
-    }
-  }
-
-  /** Stops reading and releases the stream. */
-  async cancel(): Promise<void> {
-    this.#done = true;
-    await this.#reader.cancel().catch(() => {});
-  }
-}
-
 /** Options for {@link runRepl}. */
 export interface ReplOptions {
   /** The running peer. */
@@ -148,61 +112,15 @@ export interface ReplOptions {
   stopTimeoutMs?: number;
 }
 
+/** A background download the prompt started. */
 interface Running {
   handle: DownloadHandle;
   controller: AbortController;
   settled: Promise<void>;
 }
 
-/** Formats an address as `host:port` or `[v6]:port`. */
-export function formatAddress(a: PeerAddress): string {
-  return a.family === 6 || a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-/** The `--json` form of a finished download. */
-export function resultJson(r: DownloadResult): Record<string, unknown> {
-  return {
-    event: "done",
-    path: r.path,
-    name: r.name,
-    contentId: r.contentId,
-    size: r.size,
-    elapsedMs: Math.round(r.elapsedMs),
-    rate: Math.round(rateOf(r)),
-    owners: r.owners,
-    resumedBytes: r.resumedBytes,
-    receivedBytes: r.receivedBytes,
-    retransmits: r.retransmits,
-    badPieces: r.badPieces,
-  };
-}
-
-/** Average rate of a finished download in bytes/s (resumed bytes excluded). */
-export function rateOf(r: DownloadResult): number {
-  const fetched = Math.max(0, r.size - r.resumedBytes);
-  return r.elapsedMs > 0 ? (fetched * 1000) / r.elapsedMs : 0;
-}
-
-/** One human line summing up a finished download. */
-export function formatResult(r: DownloadResult): string {
-  const owners = r.owners.map((o) => `${o.nodeId} ${formatBytes(o.bytes)}`).join(", ");
-  const resumed = r.resumedBytes > 0 ? `, ${formatBytes(r.resumedBytes)} resumed` : "";
-  return `${formatBytes(r.size)} in ${(r.elapsedMs / 1000).toFixed(2)} s, ` +
-    `${formatRate(rateOf(r))}${resumed}, from ${owners || "nobody"}`;
-}
-
-/** The log line for a finished download, with its figures. */
-export function resultLogLine(r: DownloadResult): string {
-  const owners = r.owners.map((o) => `${o.nodeId}=${o.bytes}`).join(",");
-  return `download complete name=${r.name} content=${r.contentId} size=${r.size} ` +
-    `elapsed_ms=${Math.round(r.elapsedMs)} rate_mbps=${(rateOf(r) / 1e6).toFixed(1)} ` +
-    `owners=${owners} resumed=${r.resumedBytes} received=${r.receivedBytes} ` +
-    `retransmits=${r.retransmits} bad_pieces=${r.badPieces} path=${r.path}`;
-}
-
-function sharedJson(f: SharedFile): Record<string, unknown> {
-  return { name: f.name, contentId: f.contentId, size: f.size, path: f.path };
-}
+/** Why the prompt ended; logged and printed in the `exit` event. */
+type LeaveReason = "end of input" | "exit" | "signal";
 
 /**
  * Runs the prompt until `exit`, end of input, or `signal`. Background downloads still
@@ -213,37 +131,114 @@ function sharedJson(f: SharedFile): Record<string, unknown> {
  * @returns The exit code: 0.
  */
 export async function runRepl(options: ReplOptions): Promise<number> {
-  const { peer, out, interactive, writePrompt, log } = options;
-  const running = new Map<string, Running>();
-  let promptShown = false;
+  const repl = new Repl(options);
+  const reason = await repl.readCommands();
+  await repl.stopDownloads();
+  options.log(`leaving: ${reason}`);
+  options.out.result({ event: "exit", reason }, "bye");
+  return 0;
+}
 
-  const showPrompt = () => {
-    if (!interactive) return;
-    writePrompt(PROMPT);
-    promptShown = true;
-  };
+/** The prompt's state: the background downloads and whether a prompt is on screen. */
+class Repl {
+  readonly #o: ReplOptions;
+  readonly #running = new Map<string, Running>();
+  readonly #stopped: Promise<"stop">;
+  #promptShown = false;
+
+  constructor(options: ReplOptions) {
+    this.#o = options;
+    const signal = options.signal;
+    this.#stopped = new Promise<"stop">((resolve) => {
+      if (signal?.aborted) resolve("stop");
+      signal?.addEventListener("abort", () => resolve("stop"), { once: true });
+    });
+  }
+
+  /** Reads and runs commands until `exit`, end of input or the signal. */
+  async readCommands(): Promise<LeaveReason> {
+    const { interactive, writePrompt, log } = this.#o;
+    const reader = new LineReader(this.#o.input);
+    try {
+      this.#showPrompt();
+      while (true) {
+        const line = await Promise.race([reader.next(), this.#stopped]);
+        this.#promptShown = false;
+        if (line === "stop" || line === null) {
+          if (interactive) writePrompt("\n");
+          return line === "stop" ? "signal" : "end of input";
+        }
+        const cmd = parseCommand(line);
+        if (cmd.kind !== "empty") log(`command ${line.trim()}`);
+        if (cmd.kind === "exit") return "exit";
+        if (await this.#run(cmd) === "stop") return "signal";
+        this.#showPrompt();
+      }
+    } finally {
+      await reader.cancel();
+    }
+  }
+
+  /** Aborts the downloads still running and waits (bounded) for them to wind down. */
+  async stopDownloads(): Promise<void> {
+    const running = this.#running;
+    if (running.size === 0) return;
+    for (const r of running.values()) r.controller.abort();
+    const timeout = this.#o.stopTimeoutMs ?? 5000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...running.values()].map((r) => r.settled)),
+      new Promise((r) => (timer = setTimeout(r, timeout))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Runs one command; "stop" when the signal interrupted it. */
+  async #run(cmd: Exclude<ReplCommand, { kind: "exit" }>): Promise<"stop" | void> {
+    const out = this.#o.out;
+    switch (cmd.kind) {
+      case "empty":
+        return;
+      case "invalid":
+        return out.error("usage", cmd.message);
+      case "help":
+        return out.result({ event: "help", text: REPL_HELP }, REPL_HELP);
+      case "send":
+        return await Promise.race([this.#send(cmd.file), this.#stopped]);
+      case "download":
+        return this.#download(cmd.name);
+      case "status":
+        return this.#status();
+      case "files":
+        return this.#files();
+      case "wait":
+        return await Promise.race([this.#waitAll(), this.#stopped]);
+    }
+  }
+
+  #showPrompt(): void {
+    if (!this.#o.interactive) return;
+    this.#o.writePrompt(PROMPT);
+    this.#promptShown = true;
+  }
+
   /** Prints a message that arrives while the prompt waits for input. */
-  const background = (print: () => void) => {
-    if (interactive && promptShown) writePrompt("\r\x1b[2K");
+  #background(print: () => void): void {
+    const redraw = this.#o.interactive && this.#promptShown;
+    if (redraw) this.#o.writePrompt("\r\x1b[2K");
     print();
-    if (interactive && promptShown) writePrompt(PROMPT);
-  };
+    if (redraw) this.#o.writePrompt(PROMPT);
+  }
 
-  const stopped = new Promise<"stop">((resolve) => {
-    if (options.signal?.aborted) resolve("stop");
-    options.signal?.addEventListener("abort", () => resolve("stop"), { once: true });
-  });
-
-  const send = async (file: string) => {
-    const path = resolve(options.dir, file);
+  async #send(file: string): Promise<void> {
+    const { out, dir } = this.#o;
+    const path = resolve(dir, file);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(path);
     } catch (e) {
       const f = classifyError(e);
-      const reason = e instanceof Deno.errors.NotFound
-        ? `no such file in ${options.dir}`
-        : f.message;
+      const reason = e instanceof Deno.errors.NotFound ? `no such file in ${dir}` : f.message;
       out.error("missing_file", `Cannot send "${file}": ${reason}`, { file });
       return;
     }
@@ -252,7 +247,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       return;
     }
     try {
-      const shared = await peer.share(path);
+      const shared = await this.#o.peer.share(path);
       out.result(
         { event: "sharing", ...sharedJson(shared) },
         `sharing ${shared.name} ${shared.contentId}`,
@@ -261,9 +256,11 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       const f = classifyError(e);
       out.error(f.code, withAction(`Cannot send "${file}"`, f.message), { file });
     }
-  };
+  }
 
-  const download = (query: string) => {
+  #download(query: string): void {
+    const { out, log } = this.#o;
+    const running = this.#running;
     const bad = checkDownloadQuery(query);
     if (bad !== undefined) {
       out.error("bad_name", `Cannot download "${query}": ${bad}`, { query });
@@ -276,9 +273,9 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     const controller = new AbortController();
     let handle: DownloadHandle;
     try {
-      handle = peer.download(query, {
-        outDir: options.outDir,
-        overwrite: options.overwrite ?? false,
+      handle = this.#o.peer.download(query, {
+        outDir: this.#o.outDir,
+        overwrite: this.#o.overwrite ?? false,
         signal: controller.signal,
       });
     } catch (e) {
@@ -290,12 +287,12 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       (r) => {
         running.delete(query);
         log(resultLogLine(r));
-        background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
+        this.#background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
       },
       (e: unknown) => {
         running.delete(query);
         if (controller.signal.aborted) {
-          background(() =>
+          this.#background(() =>
             out.note(
               { event: "stopped", query },
               `download ${query} stopped; it resumes on the next download`,
@@ -305,24 +302,28 @@ export async function runRepl(options: ReplOptions): Promise<number> {
         }
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
-        background(() =>
+        this.#background(() =>
           out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query })
         );
       },
     );
     running.set(query, { handle, controller, settled });
     out.result({ event: "downloading", query }, `downloading ${query} in the background`);
-  };
+  }
 
-  const status = () => {
-    const downloads = [...running.entries()].map(([query, r]) => ({ query, p: r.handle.progress }));
+  #status(): void {
+    const { peer, out, tracker } = this.#o;
+    const downloads = [...this.#running.entries()].map(([query, r]) => ({
+      query,
+      p: r.handle.progress,
+    }));
     const shared = [...peer.files.values()];
     if (out.json) {
       out.result({
         event: "status",
         nodeId: peer.nodeId,
-        address: formatAddress(peer.address),
-        tracker: options.tracker,
+        address: formatHostPort(peer.address),
+        tracker,
         sendMode: peer.isInSendMode,
         downloads: downloads.map(({ query, p }) =>
           p ? { query, ...progressJson(p) } : { query, event: "progress", starting: true }
@@ -331,9 +332,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       }, "");
       return;
     }
-    const lines = [
-      `node ${peer.nodeId} at ${formatAddress(peer.address)}, tracker ${options.tracker}`,
-    ];
+    const lines = [`node ${peer.nodeId} at ${formatHostPort(peer.address)}, tracker ${tracker}`];
     if (downloads.length === 0) lines.push("no downloads in progress");
     for (const { query, p } of downloads) {
       lines.push(`downloading ${p ? formatProgressLine(p) : `${query}  starting`}`);
@@ -346,9 +345,10 @@ export async function runRepl(options: ReplOptions): Promise<number> {
         }`,
     );
     out.result({}, lines.join("\n"));
-  };
+  }
 
-  const files = () => {
+  #files(): void {
+    const { peer, out } = this.#o;
     const shared = [...peer.files.values()];
     const byName = new Map(shared.map((f) => [f.name, f]));
     const downloaded = [...peer.downloadedFiles.entries()].map(([name, owners]) => ({
@@ -368,79 +368,11 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       lines.push(`  ${d.name}  ${d.contentId ?? "-"}  from ${d.owners.join(", ") || "-"}`);
     }
     out.result({}, lines.join("\n"));
-  };
-
-  const waitAll = async () => {
-    while (running.size > 0) {
-      await Promise.all([...running.values()].map((r) => r.settled));
-    }
-  };
-
-  const reader = new LineReader(options.input);
-  let reason = "end of input";
-  try {
-    showPrompt();
-    while (true) {
-      const line = await Promise.race([reader.next(), stopped]);
-      promptShown = false;
-      if (line === "stop") {
-        reason = "signal";
-        if (interactive) writePrompt("\n");
-        break;
-      }
-      if (line === null) {
-        if (interactive) writePrompt("\n");
-        break;
-      }
-      const cmd = parseCommand(line);
-      if (cmd.kind !== "empty") log(`command ${line.trim()}`);
-      if (cmd.kind === "exit") {
-        reason = "exit";
-        break;
-      }
-      switch (cmd.kind) {
-        case "empty":
-          break;
-        case "invalid":
-          out.error("usage", cmd.message);
-          break;
-        case "help":
-          out.result({ event: "help", text: REPL_HELP }, REPL_HELP);
-          break;
-        case "send":
-          if (await Promise.race([send(cmd.file), stopped]) === "stop") reason = "signal";
-          break;
-        case "download":
-          download(cmd.name);
-          break;
-        case "status":
-          status();
-          break;
-        case "files":
-          files();
-          break;
-        case "wait":
-          if (await Promise.race([waitAll(), stopped]) === "stop") reason = "signal";
-          break;
-      }
-      if (reason === "signal") break;
-      showPrompt();
-    }
-  } finally {
-    await reader.cancel();
   }
 
-  if (running.size > 0) {
-    for (const r of running.values()) r.controller.abort();
-    const timeout = options.stopTimeoutMs ?? 5000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all([...running.values()].map((r) => r.settled)),
-      new Promise((r) => (timer = setTimeout(r, timeout))),
-    ]);
-    clearTimeout(timer);
+  async #waitAll(): Promise<void> {
+    while (this.#running.size > 0) {
+      await Promise.all([...this.#running.values()].map((r) => r.settled));
+    }
   }
-  log(`leaving: ${reason}`);
-  out.result({ event: "exit", reason }, "bye");
-  return 0;
 }

@@ -1,5 +1,7 @@
 /**
- * An append-only, timestamped, buffered log file (`<dir>/tracker.log`).
+ * The one log-file writer: an append-only file of timestamped lines, `<ISO-8601 UTC time> <text>`.
+ * The tracker's `tracker.log` buffers its lines; a peer's `node-<id>.log`
+ * (lib/cli/node_log.ts) writes each line at once.
  * @module
  */
 
@@ -7,10 +9,22 @@ const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 200;
 const encoder = new TextEncoder();
 
-/** Lines are buffered and written at most every 200 ms or every 64 KiB, and on close. */
+/** Options for {@link LogFile.open}. */
+export interface LogFileOptions {
+  /**
+   * Buffer lines and write them at most every 200 ms or every 64 KiB, and on close; false
+   * writes every line before {@link LogFile.write} returns, so the log is complete even when
+   * the process is killed. @default true
+   */
+  buffered?: boolean;
+}
+
+/** An append-only, timestamped log file. Writing never throws into the caller. */
 export class LogFile {
+  /** Path of the log file. */
   readonly path: string;
   readonly #file: Deno.FsFile;
+  readonly #buffered: boolean;
   #parts: string[] = [];
   #bytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -20,9 +34,10 @@ export class LogFile {
   /** Write failures (disk full, …); logging never throws into the caller. */
   writeErrors = 0;
 
-  private constructor(path: string, file: Deno.FsFile) {
+  private constructor(path: string, file: Deno.FsFile, buffered: boolean) {
     this.path = path;
     this.#file = file;
+    this.#buffered = buffered;
   }
 
   /**
@@ -30,18 +45,19 @@ export class LogFile {
    *
    * @param dir the directory
    * @param name the file name
+   * @param options buffering
    * @returns the log file
    * @throws {Deno.errors.PermissionDenied} without write permission for `dir`
    */
-  static open(dir: string, name = "tracker.log"): LogFile {
+  static open(dir: string, name = "tracker.log", options: LogFileOptions = {}): LogFile {
     Deno.mkdirSync(dir, { recursive: true });
     const path = `${dir.replace(/\/+$/, "")}/${name}`;
     const file = Deno.openSync(path, { append: true, create: true, write: true });
-    return new LogFile(path, file);
+    return new LogFile(path, file, options.buffered ?? true);
   }
 
   /**
-   * Appends one line, prefixed with an ISO-8601 UTC timestamp.
+   * Appends one line, prefixed with an ISO-8601 UTC timestamp and a space. A no-op once closed.
    *
    * @param line the text (no newline)
    * @param at the wall-clock time in ms
@@ -55,7 +71,7 @@ export class LogFile {
     const text = this.#lastStamp + " " + line + "\n";
     this.#parts.push(text);
     this.#bytes += text.length;
-    if (this.#bytes >= FLUSH_BYTES) this.flush();
+    if (!this.#buffered || this.#bytes >= FLUSH_BYTES) this.flush();
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;

@@ -4,7 +4,7 @@
  */
 
 /** Decides whether a repeated event should be reported again. Pure: the caller passes the time. */
-export class Throttle {
+export class LogThrottle {
   readonly #windowMs: number;
   readonly #max: number;
   readonly #last = new Map<string, number>();

@@ -10,7 +10,8 @@
  * MANIFEST_REQUEST and BLOCK_REQUEST. The key rotates every `epochMs`; a cookie is valid in the
  * epoch that issued it and the next one.
  *
- * Checking is cheap: one HMAC costs ~18 µs here, so the two cookies an IP can validly hold (this
+ * Checking is cheap: an HMAC costs far more than a map lookup (docs/FAULTS.md has both figures,
+ * from address_cookies_bench.ts), so the two cookies an IP can validly hold (this
  * epoch's and the previous one's) are computed once per IP and epoch and kept in a bounded map;
  * a request then costs one map lookup and two `bigint` comparisons (and one HMAC per IP at each
  * key rotation). A request from an IP not in the map costs one HMAC, plus one more to fill the

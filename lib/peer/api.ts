@@ -40,10 +40,9 @@ export interface PeerOptions {
    */
   dataSockets?: boolean;
   /**
-   * Hash and write downloaded pieces on a Worker thread, off the receive loop. Measured on a
-   * 2-core machine over loopback: the same speed for 1 GiB (205–241 MB/s either way), faster for
-   * 4 GiB (265 vs 209 MB/s), but 25 % more CPU and a peak RSS that grows with the file (167 MiB
-   * for 4 GiB, against 101 MiB inline), so it is off by default.
+   * Hash and write downloaded pieces on a Worker thread, off the receive loop. It costs more CPU
+   * and its peak memory grows with the file, so it is off by default (figures in
+   * docs/TRANSFER.md).
    * @default false
    */
   verifyInWorker?: boolean;

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { MAX_MANIFEST_BYTES, MAX_U64_NUMBER } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
+import { toHex } from "../wire/hex.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
 
 /** A file's manifest. */
@@ -218,26 +219,8 @@ export function contentIdOf(encoded: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(encoded).digest());
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lowercase hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.byteLength; i++) s += HEX[bytes[i]!];
-  return s;
-}
-
-/**
- * Parses a content id: exactly 64 hex digits (either case).
- *
- * @returns the 32 bytes, or null for anything else
- */
-export function fromHex(hex: string): Uint8Array | null {
-  if (typeof hex !== "string" || !/^[0-9a-fA-F]{64}$/.test(hex)) return null;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+/** Hex of bytes and back: one implementation, in lib/wire/hex.ts. */
+export { fromHex, toHex } from "../wire/hex.ts";
 
 /** What identifies one version of a file on disk (from `fstat`). */
 export interface FileIdentity {

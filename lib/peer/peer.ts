@@ -20,17 +20,13 @@ import type {
 import { DownloadSession, type PartStore, type SessionContext } from "./download_session.ts";
 import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
+import { randomNodeId } from "./node_id.ts";
 import { PartFile } from "./part_file.ts";
 import { TransferError } from "./transfer_error.ts";
 import { Uploader } from "./uploader.ts";
 
 const UPDATE_EVERY_MS = 2000;
 const MALFORMED_LOG_EVERY_MS = 60_000;
-
-function randomNodeId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
-  return "n" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * Starts a peer: binds a UDP socket, registers with the tracker and starts serving.

@@ -1,8 +1,8 @@
 /**
  * Verifies and writes complete pieces on a Worker thread (see piece_writer_worker.ts): the main
- * thread only hands over the piece buffer and gets it back with a verdict. On this 2-core
- * machine that takes SHA-256 and the page-cache copy (~40 % of a download's main-thread time)
- * off the receive loop.
+ * thread only hands over the piece buffer and gets it back with a verdict. That takes SHA-256
+ * and the page-cache copy off the receive loop (their share of a download's main-thread time
+ * is in docs/TRANSFER.md).
  * @module
  */
 import type { PieceWriterReply, PieceWriterRequest } from "./piece_writer_worker.ts";

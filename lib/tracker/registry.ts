@@ -1,27 +1,28 @@
 /**
- * The tracker as a pure state machine: datagrams in, replies out, no sockets, no timers, no
- * clock. The driver (server.ts) passes the time to every call, sends what
- * {@link Registry.handleDatagram} returns back to the source, calls
- * {@link Registry.handleTimeout} at {@link Registry.pollTimeout}, and drains
- * {@link Registry.pollEvent} into the log. Rules: docs/TRACKER.md.
+ * The tracker's peers and the rules applied to them: REGISTER (challenge, registration,
+ * heartbeat), eviction after T × (1 + grace) of silence, OWN, NEED, UPDATE and EXIT. Pure: no
+ * sockets, no timers, no clock; every call takes the time. The files and their owners live in
+ * {@link FileIndex}; which rule a datagram reaches, the cookie checks of requests, the
+ * per-source limits and the ERROR replies live in dispatch.ts ({@link Dispatcher}, the core
+ * a driver pumps). A rule returns its reply, or a {@link Refusal} that the dispatcher turns
+ * into an ERROR. Rules: docs/TRACKER.md.
+ *
+ * Over 600 lines with its JSDoc (about 520 without): the handshake, eviction and the four
+ * request rules share the peer records, the cookie jar and the reply buffers, and split
+ * further they would pass those back and forth.
  * @module
  */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "../wire/codec.ts";
 import {
   ErrorCode,
   type ErrorCodeValue,
-  type Message,
-  MessageType,
-  type NeedMessage,
   type OwnerEntry,
-  type OwnMessage,
   type RegisteredMessage,
-  type UpdateMessage,
 } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS } from "../wire/limits.ts";
-import { WireError } from "../wire/wire_error.ts";
+import { MAX_OWNERS } from "../wire/limits.ts";
 import { CookieJar, packAddress } from "../net/address_cookie.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
   checkMaxOwners,
@@ -32,24 +33,13 @@ import {
   resolveLimits,
   type TrackerLimits,
 } from "./limits.ts";
-import { OwnerIndex, type RankedOwner } from "./owner_index.ts";
-import { Throttle } from "../log/log_throttle.ts";
-import { RateLimiter } from "../net/rate_limiter.ts";
+import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
-import { addUpload, rateAt, unitRateKey, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
+import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
+import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
-import {
-  encodeOwnerEntry,
-  encodeOwners,
-  encodeRegistered,
-  fastType,
-  newFastRequest,
-  parseNeed,
-  parseRegister,
-  ReplySlab,
-} from "../wire/fast_path.ts";
 
-/** Options for {@link Registry}. */
+/** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
 export interface RegistryOptions {
   /** The time at construction, in ms, on the same clock as every later call. */
   now: number;
@@ -84,7 +74,7 @@ export interface Source {
   port: number;
 }
 
-/** Counters of what the registry has seen and done. */
+/** Counters of what the tracker has seen and done. */
 export interface RegistryCounters {
   /** Datagrams handled. */
   received: number;
@@ -116,47 +106,69 @@ export interface RegistryCounters {
   keyRotations: number;
 }
 
-interface PeerRecord {
-  readonly nodeId: string;
+/** A registered peer, as the registry and the dispatcher's cookie checks see it. */
+export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
+  /** The address it registered from. */
   readonly hostname: string;
   readonly port: number;
+  /** Address and port packed for the cookie jar. */
   readonly packed: Uint8Array;
+  /** Its OWNERS entry (rate 0). */
   readonly wire: OwnerEntry;
+  /** `host:port` for logs. */
   readonly label: string;
+  /** The session cookie last issued (0n before the first), and its two 32-bit halves. */
   cookie: bigint;
   cookieHi: number;
   cookieLo: number;
+  /** The cookie epoch that issued {@link RegisteredPeer.cookie}. */
   cookieEpoch: number;
   /** The peer's OWNERS entry on the wire, without the rate. */
   readonly entry: Uint8Array;
-  rateKey: number;
+  /** Bytes it reported uploaded. */
   uploaded: number;
-  readonly files: Map<string, Ownership>;
-  readonly names: Map<string, Ownership>;
+  /** When it was last heard from (ms). */
   lastSeen: number;
-  expPrev: PeerRecord | undefined;
-  expNext: PeerRecord | undefined;
+  expPrev: RegisteredPeer | undefined;
+  expNext: RegisteredPeer | undefined;
   queued: boolean;
 }
 
-interface FileRecord {
-  readonly key: string;
-  readonly contentId: Uint8Array;
-  readonly size: number;
-  /** name → owners announcing it under that name. */
-  readonly names: Map<string, number>;
-  /** UTF-8 of the display name, cached until the names change. */
-  displayBytes: Uint8Array | undefined;
-  readonly owners: OwnerIndex<PeerRecord, Ownership>;
+/** A request refused by a rule; the dispatcher answers it with an ERROR. */
+export interface Refusal {
+  /** The ERROR code. */
+  readonly code: ErrorCodeValue;
+  /** The ERROR text (cut to fit). */
+  readonly text: string;
+  /**
+   * True when the source has proven its address, so the ERROR may be larger than the request;
+   * false caps it at the request's size (anti-amplification).
+   */
+  readonly verified: boolean;
+  /** False for an expected outcome that is not logged as a refusal (NEED of an unknown file). */
+  readonly log: boolean;
 }
 
-interface Ownership extends RankedOwner<PeerRecord> {
-  readonly file: FileRecord;
-  name: string;
-}
+/** A rule's answer: the reply datagram, or a refusal. */
+export type RuleResult = Uint8Array | Refusal;
 
-const EVENT_WINDOW_MS = 60_000;
-const SWEEP_EVERY_MS = 10_000;
+/**
+ * A {@link Refusal}.
+ *
+ * @param code the ERROR code
+ * @param text the ERROR text
+ * @param verified whether the source has proven its address
+ * @param log whether the dispatcher logs it as a refusal
+ * @returns the refusal
+ */
+export function refusal(
+  code: ErrorCodeValue,
+  text: string,
+  verified: boolean,
+  log = true,
+): Refusal {
+  return { code, text, verified, log };
+}
 
 function defaultRandomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -164,53 +176,25 @@ function defaultRandomBytes(n: number): Uint8Array {
 
 const utf8 = new TextEncoder();
 
-function utf8Length(s: string): number {
-  // Fast path: a string of n UTF-16 units is at most 3n bytes of UTF-8.
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? s.length : utf8.encode(s).byteLength;
-}
-
-/** Cuts `text` to at most `max` bytes of UTF-8 without splitting a character. */
-function fitText(text: string, max: number): string {
-  if (max <= 0) return "";
-  if (utf8Length(text) <= max) return text;
-  let out = "";
-  let bytes = 0;
-  for (const ch of text) {
-    const n = utf8Length(ch);
-    if (bytes + n > max) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
-
 function wireAddress(hostname: string, port: number): PeerAddress {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; peers reach them over IPv4.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   return canonicalAddress(mapped ? mapped[1]! : hostname, port);
 }
 
-function label(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
-const CODE_NAMES: Record<number, string> = {};
-for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
-
-/** The tracker's state: peers, files, owners, cookies, limits. Sans-I/O. */
+/** The tracker's peers, their cookies and the rules. Sans-I/O. */
 export class Registry {
+  /** Heartbeat interval T in ms. */
   readonly intervalMs: number;
+  /** A peer silent for longer than this is evicted (T × (1 + grace)). */
   readonly evictAfterMs: number;
+  /** N: owners in a NEED reply. */
   readonly maxOwners: number;
+  /** The limits in force. */
   readonly limits: Readonly<TrackerLimits>;
+  /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
+  /** What the tracker has seen and done (the dispatcher counts its part here too). */
   readonly counters: RegistryCounters = {
     received: 0,
     malformed: 0,
@@ -227,24 +211,18 @@ export class Registry {
     errors: 0,
     keyRotations: 0,
   };
+  /** Whether events are queued for {@link Registry.pollEvent}. */
+  readonly recordsEvents: boolean;
 
-  readonly #peers = new Map<string, PeerRecord>();
-  readonly #files = new Map<string, FileRecord>();
-  readonly #byName = new Map<string, Set<FileRecord>>();
-  readonly #expiry = new ExpiryQueue<PeerRecord>();
+  readonly #peers = new Map<string, RegisteredPeer>();
+  readonly #files: FileIndex<RegisteredPeer>;
+  readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
-  readonly #limiter: RateLimiter;
-  readonly #throttle = new Throttle(EVENT_WINDOW_MS);
-  readonly #random: () => number;
-  readonly #recordEvents: boolean;
   readonly #events: TrackerEvent[] = [];
   #eventHead = 0;
-  #nextSweep: number;
-  #now: number;
-  readonly #picked: Ownership[] = [];
+  readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
-  readonly #fast = newFastRequest();
   readonly #slab: ReplySlab;
   readonly #registered: RegisteredMessage = {
     type: "registered",
@@ -281,17 +259,13 @@ export class Registry {
         `Cannot use cookieEpochMs ${epochMs}: it must be at least the eviction time ${this.evictAfterMs} ms, or live peers would hold expired cookies`,
       );
     }
-    this.#random = options.random ?? Math.random;
-    this.#jar = new CookieJar(epochMs, options.randomBytes ?? defaultRandomBytes, options.now);
-    this.#limiter = new RateLimiter({
-      ratePerSecond: this.limits.requestsPerSecond,
-      burst: this.limits.burst,
-      maxSources: this.limits.maxSources,
+    this.#files = new FileIndex({
+      rateTauMs: this.rateTauMs,
+      random: options.random ?? Math.random,
     });
-    this.#recordEvents = options.events ?? true;
+    this.#jar = new CookieJar(epochMs, options.randomBytes ?? defaultRandomBytes, options.now);
+    this.recordsEvents = options.events ?? true;
     this.#slab = options.replySlab ?? new ReplySlab();
-    this.#now = options.now;
-    this.#nextSweep = options.now + SWEEP_EVERY_MS;
     this.#registered.intervalMs = this.intervalMs;
   }
 
@@ -342,143 +316,62 @@ export class Registry {
       address: p.wire.address,
       lastSeen: p.lastSeen,
       rate: rateAt(p.rateKey, now, this.rateTauMs),
-      files: [...p.files.values()].map((o) => toHex(o.file.contentId)),
+      files: [...p.files.values()].map((o) => o.file.key),
     };
   }
 
   /**
-   * Handles one datagram.
+   * The registered peer with a node id, without evicting anyone.
    *
-   * @param bytes the datagram (only read during the call)
-   * @param from its source address
-   * @param now the current time in ms
-   * @returns the reply to send back to `from`, or undefined for none. It may be a view into the
-   *   reply slab: send it at once (and report the send to the slab when one was passed in)
+   * @param nodeId the node id
+   * @returns the peer, or undefined
    */
-  handleDatagram(bytes: Uint8Array, from: Source, now: number): Uint8Array | undefined {
-    const reply = this.#dispatch(bytes, from, now);
-    return reply !== undefined && reply.byteLength > 0 ? reply : undefined;
-  }
-
-  #dispatch(bytes: Uint8Array, from: Source, now: number): Uint8Array | undefined {
-    this.#now = now;
-    this.counters.received++;
-    const head = this.#expiry.peek();
-    if (head !== undefined && now - head.lastSeen > this.evictAfterMs) this.#expire(now);
-    if (now >= this.#jar.nextRotation) this.#rotate(now);
-
-    if (!this.#limiter.allow(from.hostname, from.port, now)) {
-      this.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname + "|" + from.port, now)) {
-        this.#event({ type: "rate_limited", source: label(from.hostname, from.port) });
-        // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
-        if (bytes.byteLength >= HEADER_SIZE) {
-          const txid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>>
-            0;
-          return this.#error(
-            txid,
-            ErrorCode.rate_limited,
-            "Too many requests: slow down",
-            bytes.byteLength,
-          );
-        }
-      }
-      return undefined;
-    }
-
-    // Fast path: a heartbeat or NEED from a verified peer with the stored cookie.
-    const type = fastType(bytes);
-    if (type === MessageType.register || type === MessageType.need) {
-      const fast = this.#fast;
-      if (type === MessageType.register ? parseRegister(bytes, fast) : parseNeed(bytes, fast)) {
-        const peer = this.#peers.get(fast.nodeId);
-        if (
-          peer !== undefined && peer.cookieLo === fast.cookieLo &&
-          peer.cookieHi === fast.cookieHi && peer.cookie !== 0n && peer.port === from.port &&
-          peer.hostname === from.hostname
-        ) {
-          if (type === MessageType.register) return this.#heartbeat(peer, fast.txid, now);
-          this.#expiry.touch(peer, now);
-          return fast.wantKind === 1
-            ? this.#answerNeed(
-              peer,
-              fast.txid,
-              fast.maxOwners,
-              true,
-              fast.name,
-              from,
-              now,
-              bytes.subarray(fast.nameStart, fast.nameStart + fast.nameLength),
-            )
-            : this.#answerNeed(
-              peer,
-              fast.txid,
-              fast.maxOwners,
-              false,
-              toHex(bytes, fast.contentIdStart, 32),
-              from,
-              now,
-              undefined,
-            );
-        }
-      }
-    }
-
-    const sourceKey = from.hostname + "|" + from.port;
-    let msg: Message;
-    try {
-      msg = decodeMessage(bytes);
-    } catch (e) {
-      this.counters.malformed++;
-      if (this.#throttle.shouldReport("bad|" + sourceKey, now)) {
-        this.#event({
-          type: "malformed",
-          source: label(from.hostname, from.port),
-          detail: e instanceof WireError ? e.message : String(e),
-        });
-      }
-      return undefined;
-    }
-    const size = bytes.byteLength;
-    switch (msg.type) {
-      case "register":
-        return this.#register(msg.txid, msg.cookie, msg.nodeId, from, size, now);
-      case "own":
-        return this.#own(msg, from, size, now);
-      case "need":
-        return this.#need(msg, from, size, now);
-      case "update":
-        return this.#update(msg, from, size, now);
-      case "exit":
-        return this.#exit(msg.txid, msg.cookie, msg.nodeId, from, size, now);
-      default:
-        this.counters.unexpected++;
-        if (this.#throttle.shouldReport("unexpected|" + sourceKey, now)) {
-          this.#event({
-            type: "malformed",
-            source: label(from.hostname, from.port),
-            detail:
-              `unexpected ${msg.type} message (the tracker serves register, own, need, update, exit)`,
-          });
-        }
-        return undefined;
-    }
+  peer(nodeId: string): RegisteredPeer | undefined {
+    return this.#peers.get(nodeId);
   }
 
   /**
-   * Evicts overdue peers, rotates the cookie key and sweeps limiter state that is due.
+   * Tells whether `cookie` is a valid session cookie for `peer` (the one last issued, or any
+   * session cookie of the current or previous epoch for its address).
+   *
+   * @param peer the registered peer
+   * @param cookie the cookie a request carries
+   * @returns true when valid
+   */
+  isSessionCookie(peer: RegisteredPeer, cookie: bigint): boolean {
+    return cookie === peer.cookie || this.#jar.verify(cookie, peer.packed) === "session";
+  }
+
+  /**
+   * Records that a peer was heard from (a verified request keeps it alive).
+   *
+   * @param peer the registered peer
+   * @param now the current time in ms
+   */
+  touch(peer: RegisteredPeer, now: number): void {
+    this.#expiry.touch(peer, now);
+  }
+
+  /**
+   * Evicts peers that are overdue and rotates the cookie key when due: the work a request
+   * must not run ahead of.
+   *
+   * @param now the current time in ms
+   */
+  catchUp(now: number): void {
+    const head = this.#expiry.peek();
+    if (head !== undefined && now - head.lastSeen > this.evictAfterMs) this.#expire(now);
+    if (now >= this.#jar.nextRotation) this.#rotate(now);
+  }
+
+  /**
+   * Evicts overdue peers and rotates the cookie key when due.
    *
    * @param now the current time in ms
    */
   handleTimeout(now: number): void {
-    this.#now = now;
     this.#expire(now);
     if (now >= this.#jar.nextRotation) this.#rotate(now);
-    if (now >= this.#nextSweep) {
-      this.#limiter.sweep(now);
-      this.#throttle.sweep(now);
-      this.#nextSweep = now + SWEEP_EVERY_MS;
-    }
   }
 
   /**
@@ -487,7 +380,7 @@ export class Registry {
    * @returns a time in ms on the registry's clock
    */
   pollTimeout(): number {
-    let t = Math.min(this.#jar.nextRotation, this.#nextSweep);
+    let t = this.#jar.nextRotation;
     const head = this.#expiry.peek();
     // Evicted when silent for *longer* than evictAfterMs: the first instant past it.
     if (head !== undefined) t = Math.min(t, head.lastSeen + this.evictAfterMs + 1);
@@ -507,39 +400,42 @@ export class Registry {
       }
       return undefined;
     }
-    const e = this.#events[this.#eventHead++];
-    return e;
+    return this.#events[this.#eventHead++];
   }
 
-  // ---------------------------------------------------------------- requests
+  /**
+   * Queues an event for {@link Registry.pollEvent} (when events are recorded).
+   *
+   * @param e the event
+   */
+  report(e: TrackerEvent): void {
+    if (this.recordsEvents) this.#events.push(e);
+  }
 
-  #register(
-    txid: number,
-    cookie: bigint,
-    nodeId: string,
-    from: Source,
-    size: number,
-    now: number,
-  ): Uint8Array {
+  // ---------------------------------------------------------------- rules
+
+  /**
+   * REGISTER: a heartbeat from a registered peer, a stateless challenge to a source without
+   * proof, or a registration when the request carries the challenge cookie.
+   *
+   * @param txid the request's txid
+   * @param cookie the cookie it carries (0n on first contact)
+   * @param nodeId the node id
+   * @param from its source
+   * @param now the current time in ms
+   * @returns REGISTERED, or a refusal (the source has not proven its address)
+   */
+  register(txid: number, cookie: bigint, nodeId: string, from: Source, now: number): RuleResult {
     const peer = this.#peers.get(nodeId);
     // Hot path: a heartbeat with the cookie we last issued, from the registered address.
     if (
       peer !== undefined && cookie === peer.cookie && peer.port === from.port &&
       peer.hostname === from.hostname
     ) {
-      return this.#heartbeat(peer, txid, now);
+      return this.heartbeat(peer, txid, now);
     }
     const packed = packAddress(from.hostname, from.port);
-    if (packed === null) {
-      return this.#refuse(
-        "register",
-        from,
-        txid,
-        ErrorCode.malformed,
-        "unusable source address",
-        size,
-      );
-    }
+    if (packed === null) return refusal(ErrorCode.malformed, "unusable source address", false);
     const kind = this.#jar.verify(cookie, packed);
     if (kind === undefined) {
       // No proof yet: a stateless challenge, smaller than the padded REGISTER.
@@ -551,46 +447,37 @@ export class Registry {
       return encodeMessage(m);
     }
     if (peer !== undefined && (peer.port !== from.port || peer.hostname !== from.hostname)) {
-      return this.#refuse(
-        "register",
-        from,
-        txid,
+      return refusal(
         ErrorCode.wrong_address,
         `Node ${nodeId} is registered from ${peer.label}`,
-        size,
+        false,
       );
     }
-    if (peer !== undefined) return this.#heartbeat(peer, txid, now);
+    if (peer !== undefined) return this.heartbeat(peer, txid, now);
     if (kind === "session") {
-      return this.#refuse(
-        "register",
-        from,
-        txid,
+      return refusal(
         ErrorCode.unknown_node,
         `Node ${nodeId} is not registered: register again`,
-        size,
+        false,
       );
     }
     if (this.#peers.size >= this.limits.maxPeers) {
-      return this.#refuse(
-        "register",
-        from,
-        txid,
+      return refusal(
         ErrorCode.too_many_peers,
         `Tracker is full: ${this.limits.maxPeers} peers`,
-        size,
+        false,
       );
     }
     const address = wireAddress(from.hostname, from.port);
     const wire = { nodeId, address, rate: 0 };
-    const created: PeerRecord = {
+    const created: RegisteredPeer = {
       nodeId,
       hostname: from.hostname,
       port: from.port,
       packed,
       wire,
       entry: encodeOwnerEntry(wire),
-      label: label(from.hostname, from.port),
+      label: formatHostPort(from),
       cookie: 0n,
       cookieHi: 0,
       cookieLo: 0,
@@ -606,11 +493,21 @@ export class Registry {
     };
     this.#peers.set(nodeId, created);
     this.counters.registrations++;
-    this.#event({ type: "register", nodeId, address: created.label });
-    return this.#heartbeat(created, txid, now, false);
+    this.report({ type: "register", nodeId, address: created.label });
+    return this.heartbeat(created, txid, now, false);
   }
 
-  #heartbeat(peer: PeerRecord, txid: number, now: number, count = true): Uint8Array {
+  /**
+   * A heartbeat: keeps the peer alive and answers REGISTERED with its session cookie (a new
+   * one after the key rotated).
+   *
+   * @param peer the registered peer, already verified
+   * @param txid the request's txid
+   * @param now the current time in ms
+   * @param count whether it counts as a heartbeat (not for a registration)
+   * @returns REGISTERED, a view into the reply slab
+   */
+  heartbeat(peer: RegisteredPeer, txid: number, now: number, count = true): Uint8Array {
     if (count) this.counters.heartbeats++;
     this.#expiry.touch(peer, now);
     if (peer.cookieEpoch !== this.#jar.epoch) {
@@ -631,221 +528,82 @@ export class Registry {
   }
 
   /**
-   * Checks that a request comes from the address that registered the node id and carries a
-   * valid session cookie for it. Returns the peer, or the ERROR reply (never larger than the
-   * request: the source has not proven anything).
+   * OWN from a verified peer: it shares a content under a name (re-OWN renames, never
+   * duplicates; the same name with new content replaces the old).
+   *
+   * @param peer the verified peer
+   * @param txid the request's txid
+   * @param name the name (its length already checked)
+   * @param contentId the content id
+   * @param size the size in bytes
+   * @param now the current time in ms
+   * @returns ACK, or a refusal
    */
-  #verify(
-    request: string,
+  own(
+    peer: RegisteredPeer,
     txid: number,
-    cookie: bigint,
-    nodeId: string,
-    from: Source,
+    name: string,
+    contentId: Uint8Array,
     size: number,
     now: number,
-  ): PeerRecord | Uint8Array {
-    const peer = this.#peers.get(nodeId);
-    if (peer === undefined) {
-      return this.#refuse(
-        request,
-        from,
-        txid,
-        ErrorCode.unknown_node,
-        `Node ${nodeId} is not registered: register again`,
-        size,
-      );
-    }
-    if (peer.port !== from.port || peer.hostname !== from.hostname) {
-      return this.#refuse(
-        request,
-        from,
-        txid,
-        ErrorCode.wrong_address,
-        `Node ${nodeId} is registered from ${peer.label}`,
-        size,
-      );
-    }
-    if (cookie !== peer.cookie && this.#jar.verify(cookie, peer.packed) !== "session") {
-      return this.#refuse(
-        request,
-        from,
-        txid,
-        ErrorCode.bad_cookie,
-        "Cookie is stale or wrong: register again",
-        size,
-      );
-    }
-    this.#expiry.touch(peer, now);
-    return peer;
-  }
-
-  #own(msg: OwnMessage, from: Source, size: number, now: number): Uint8Array {
-    const peer = this.#verify("own", msg.txid, msg.cookie, msg.nodeId, from, size, now);
-    if (peer instanceof Uint8Array) return peer;
-    const nameBytes = utf8Length(msg.name);
-    if (nameBytes > this.limits.maxNameBytes) {
-      return this.#refuse(
-        "own",
-        from,
-        msg.txid,
-        ErrorCode.out_of_range,
-        `Name is ${nameBytes} bytes, the limit is ${this.limits.maxNameBytes}`,
-        Infinity,
-      );
-    }
-    const key = toHex(msg.contentId);
-    let file = this.#files.get(key);
-    if (file !== undefined && file.size !== msg.size) {
-      return this.#refuse(
-        "own",
-        from,
-        msg.txid,
+  ): RuleResult {
+    const key = toHex(contentId);
+    const file = this.#files.get(key);
+    if (file !== undefined && file.size !== size) {
+      return refusal(
         ErrorCode.malformed,
-        `Content ${key.slice(0, 16)}… is shared with size ${file.size}, not ${msg.size}`,
-        Infinity,
+        `Content ${key.slice(0, 16)}… is shared with size ${file.size}, not ${size}`,
+        true,
       );
     }
-    const existing = peer.files.get(key);
-    if (existing !== undefined) {
-      // Re-OWN of the same content: replace (rename), never duplicate.
-      if (existing.name !== msg.name) {
-        const other = peer.names.get(msg.name);
-        if (other !== undefined && other !== existing) this.#dropOwnership(peer, other);
-        this.#rename(peer, existing, msg.name);
-      }
-      this.counters.owns++;
-      this.#event({
-        type: "own",
-        nodeId: peer.nodeId,
-        name: msg.name,
-        contentId: key,
-        size: msg.size,
-      });
-      return this.#ack(msg.txid);
-    }
-    // The same name with new content: the file changed; the new content replaces the old.
-    const sameName = peer.names.get(msg.name);
-    if (sameName === undefined && peer.files.size >= this.limits.maxFilesPerPeer) {
-      return this.#refuse(
-        "own",
-        from,
-        msg.txid,
+    if (
+      !peer.files.has(key) && !peer.names.has(name) &&
+      peer.files.size >= this.limits.maxFilesPerPeer
+    ) {
+      return refusal(
         ErrorCode.too_many_files,
         `Peer already shares ${peer.files.size} files, the limit is ${this.limits.maxFilesPerPeer}`,
-        Infinity,
+        true,
       );
     }
-    let replaced: string | undefined;
-    if (sameName !== undefined) {
-      replaced = sameName.file.key;
-      this.#dropOwnership(peer, sameName);
-      file = this.#files.get(key);
-    }
-    if (file === undefined) {
-      file = {
-        key,
-        contentId: msg.contentId,
-        size: msg.size,
-        names: new Map(),
-        displayBytes: undefined,
-        owners: new OwnerIndex<PeerRecord, Ownership>(),
-      };
-      this.#files.set(key, file);
-    }
-    const o: Ownership = {
-      peer,
-      file,
-      name: msg.name,
-      rateKey: peer.rateKey,
-      lastAssigned: -Infinity,
-      tie: this.#random(),
-      rated: false,
-      heapIndex: -1,
-    };
-    peer.files.set(key, o);
-    peer.names.set(msg.name, o);
-    this.#addName(file, msg.name);
-    file.owners.insert(o, unitRateKey(now, this.rateTauMs));
+    const replaced = this.#files.own(peer, name, contentId, key, size, now);
     this.counters.owns++;
-    this.#event(
+    this.report(
       replaced === undefined
-        ? { type: "own", nodeId: peer.nodeId, name: msg.name, contentId: key, size: msg.size }
-        : {
-          type: "own",
-          nodeId: peer.nodeId,
-          name: msg.name,
-          contentId: key,
-          size: msg.size,
-          replaced,
-        },
+        ? { type: "own", nodeId: peer.nodeId, name, contentId: key, size }
+        : { type: "own", nodeId: peer.nodeId, name, contentId: key, size, replaced },
     );
-    return this.#ack(msg.txid);
-  }
-
-  #need(msg: NeedMessage, from: Source, size: number, now: number): Uint8Array {
-    const peer = this.#verify("need", msg.txid, msg.cookie, msg.nodeId, from, size, now);
-    if (peer instanceof Uint8Array) return peer;
-    return msg.want.kind === "name"
-      ? this.#answerNeed(peer, msg.txid, msg.maxOwners, true, msg.want.name, from, now, undefined)
-      : this.#answerNeed(
-        peer,
-        msg.txid,
-        msg.maxOwners,
-        false,
-        toHex(msg.want.contentId),
-        from,
-        now,
-        undefined,
-      );
+    return ack(txid);
   }
 
   /**
-   * Answers a NEED from a verified peer. `want` is the name (byName) or the content id hex;
-   * `nameBytes` is the name's UTF-8 when the caller has it.
+   * NEED from a verified peer: up to N owners of the content, best first, never the asker.
+   *
+   * @param peer the verified peer
+   * @param txid the request's txid
+   * @param maxOwners the asker's cap (0: the tracker's N)
+   * @param byName whether `want` is a name (else the content id's hex)
+   * @param want the name or the content id's hex
+   * @param now the current time in ms
+   * @param nameBytes the name's UTF-8 when the caller has it (a view of the request)
+   * @returns OWNERS (a view into the reply slab), or a not_found refusal
    */
-  #answerNeed(
-    peer: PeerRecord,
+  need(
+    peer: RegisteredPeer,
     txid: number,
     maxOwners: number,
     byName: boolean,
     want: string,
-    from: Source,
     now: number,
     nameBytes: Uint8Array | undefined,
-  ): Uint8Array {
+  ): RuleResult {
     const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
-    let file: FileRecord | undefined;
-    let alternatives = 0;
-    let known = false;
-    if (!byName) {
-      file = this.#files.get(want);
-      known = file !== undefined;
-    } else {
-      const candidates = this.#byName.get(want);
-      if (candidates !== undefined) {
-        known = true;
-        // The content most owners (other than the asker) announce under this name; ties go to
-        // the smallest content id.
-        let best = -1;
-        for (const f of candidates) {
-          const mine = peer.files.get(f.key);
-          const n = (f.names.get(want) ?? 0) - (mine !== undefined && mine.name === want ? 1 : 0);
-          if (n > best || (n === best && file !== undefined && f.key < file.key)) {
-            best = n;
-            file = f;
-          }
-        }
-        if (best <= 0) file = undefined;
-        alternatives = candidates.size - 1;
-      }
-    }
+    const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
-    const count = file === undefined
-      ? 0
-      : file.owners.select(k, peer, unitRateKey(now, this.rateTauMs), this.#random, picked);
+    const count = file === undefined ? 0 : this.#files.select(file, k, peer, now, picked);
     if (file === undefined || count === 0) {
       const query = byName ? JSON.stringify(want) : want;
-      this.#event({
+      this.report({
         type: "need",
         nodeId: peer.nodeId,
         query,
@@ -855,7 +613,7 @@ export class Registry {
       });
       const what = byName ? query : `content ${want}`;
       const text = known ? `Nobody but you shares ${what}` : `Nobody shares ${what}`;
-      return this.#refuse("need", from, txid, ErrorCode.not_found, text, Infinity, false);
+      return refusal(ErrorCode.not_found, text, true, false);
     }
     const entries = this.#entriesOut;
     const rates = this.#ratesOut;
@@ -865,8 +623,8 @@ export class Registry {
       rates[i] = wireRate(rateAt(o.rateKey, now, this.rateTauMs));
     }
     this.counters.needs++;
-    if (this.#recordEvents) {
-      this.#event({
+    if (this.recordsEvents) {
+      this.report({
         type: "need",
         nodeId: peer.nodeId,
         query: byName ? JSON.stringify(want) : want,
@@ -877,13 +635,9 @@ export class Registry {
     }
     // The name bytes: a view of the request datagram when the fast path parsed it.
     let name: Uint8Array;
-    if (nameBytes !== undefined) {
-      name = nameBytes;
-    } else if (byName) {
-      name = utf8.encode(want);
-    } else {
-      name = file.displayBytes ??= utf8.encode(this.#displayName(file));
-    }
+    if (nameBytes !== undefined) name = nameBytes;
+    else if (byName) name = utf8.encode(want);
+    else name = this.#files.displayBytes(file);
     const reply = encodeOwners(
       this.#slab,
       txid,
@@ -901,47 +655,43 @@ export class Registry {
     return reply;
   }
 
-  #update(msg: UpdateMessage, from: Source, size: number, now: number): Uint8Array {
-    const peer = this.#verify("update", msg.txid, msg.cookie, msg.nodeId, from, size, now);
-    if (peer instanceof Uint8Array) return peer;
-    if (msg.uploaded > 0) {
-      const key = addUpload(peer.rateKey, msg.uploaded, now, this.rateTauMs);
-      const floor = unitRateKey(now, this.rateTauMs);
-      for (const o of peer.files.values()) {
-        o.file.owners.remove(o);
-        o.rateKey = key;
-        o.file.owners.insert(o, floor);
-      }
-      peer.rateKey = key;
-      peer.uploaded += msg.uploaded;
+  /**
+   * UPDATE from a verified peer: bytes it uploaded raise its rate, and its files re-rank.
+   *
+   * @param peer the verified peer
+   * @param txid the request's txid
+   * @param uploaded bytes uploaded since its last UPDATE
+   * @param now the current time in ms
+   * @returns ACK
+   */
+  update(peer: RegisteredPeer, txid: number, uploaded: number, now: number): Uint8Array {
+    if (uploaded > 0) {
+      this.#files.rerate(peer, addUpload(peer.rateKey, uploaded, now, this.rateTauMs), now);
+      peer.uploaded += uploaded;
     }
     this.counters.updates++;
-    this.#event({
+    this.report({
       type: "update",
       nodeId: peer.nodeId,
-      uploaded: msg.uploaded,
+      uploaded,
       rate: rateAt(peer.rateKey, now, this.rateTauMs),
     });
-    return this.#ack(msg.txid);
+    return ack(txid);
   }
 
-  #exit(
-    txid: number,
-    cookie: bigint,
-    nodeId: string,
-    from: Source,
-    size: number,
-    now: number,
-  ): Uint8Array {
-    // Idempotent: an unknown node id has nothing left to forget.
-    if (!this.#peers.has(nodeId)) return this.#ack(txid);
-    const peer = this.#verify("exit", txid, cookie, nodeId, from, size, now);
-    if (peer instanceof Uint8Array) return peer;
+  /**
+   * EXIT from a verified peer: forgets it and everything it shares.
+   *
+   * @param peer the verified peer
+   * @param txid the request's txid
+   * @returns ACK
+   */
+  exit(peer: RegisteredPeer, txid: number): Uint8Array {
     const files = peer.files.size;
     this.#removePeer(peer);
     this.counters.exits++;
-    this.#event({ type: "exit", nodeId, address: peer.label, files });
-    return this.#ack(txid);
+    this.report({ type: "exit", nodeId: peer.nodeId, address: peer.label, files });
+    return ack(txid);
   }
 
   // ---------------------------------------------------------------- state helpers
@@ -954,7 +704,7 @@ export class Registry {
       const files = head.files.size;
       this.#removePeer(head);
       this.counters.evictions++;
-      this.#event({
+      this.report({
         type: "evict",
         nodeId: head.nodeId,
         address: head.label,
@@ -967,119 +717,23 @@ export class Registry {
   #rotate(now: number): void {
     if (this.#jar.rotate(now)) {
       this.counters.keyRotations++;
-      this.#event({ type: "key_rotated", epoch: this.#jar.epoch });
+      this.report({ type: "key_rotated", epoch: this.#jar.epoch });
     }
   }
 
-  #removePeer(peer: PeerRecord): void {
+  #removePeer(peer: RegisteredPeer): void {
     this.#expiry.remove(peer);
-    for (const o of [...peer.files.values()]) this.#dropOwnership(peer, o);
+    this.#files.dropAll(peer);
     this.#peers.delete(peer.nodeId);
   }
+}
 
-  #dropOwnership(peer: PeerRecord, o: Ownership): void {
-    const file = o.file;
-    file.owners.remove(o);
-    peer.files.delete(file.key);
-    if (peer.names.get(o.name) === o) peer.names.delete(o.name);
-    this.#removeName(file, o.name);
-    if (file.owners.size === 0) this.#files.delete(file.key);
-  }
-
-  #rename(peer: PeerRecord, o: Ownership, name: string): void {
-    if (peer.names.get(o.name) === o) peer.names.delete(o.name);
-    this.#removeName(o.file, o.name);
-    o.name = name;
-    peer.names.set(name, o);
-    this.#addName(o.file, name);
-  }
-
-  #addName(file: FileRecord, name: string): void {
-    file.displayBytes = undefined;
-    file.names.set(name, (file.names.get(name) ?? 0) + 1);
-    let set = this.#byName.get(name);
-    if (set === undefined) {
-      set = new Set();
-      this.#byName.set(name, set);
-    }
-    set.add(file);
-  }
-
-  #removeName(file: FileRecord, name: string): void {
-    file.displayBytes = undefined;
-    const n = (file.names.get(name) ?? 0) - 1;
-    if (n > 0) {
-      file.names.set(name, n);
-      return;
-    }
-    file.names.delete(name);
-    const set = this.#byName.get(name);
-    if (set !== undefined) {
-      set.delete(file);
-      if (set.size === 0) this.#byName.delete(name);
-    }
-  }
-
-  /** The name most owners announce a content under (ties: the first announced). */
-  #displayName(file: FileRecord): string {
-    let best = "", n = 0;
-    for (const [name, count] of file.names) {
-      if (count > n) {
-        best = name;
-        n = count;
-      }
-    }
-    return best;
-  }
-
-  // ---------------------------------------------------------------- replies
-
-  #ack(txid: number): Uint8Array {
-    return encodeMessage({ type: "ack", txid });
-  }
-
-  #error(
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-  ): Uint8Array | undefined {
-    const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
-    if (room < 0) return undefined;
-    this.counters.errors++;
-    return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
-  }
-
-  /**
-   * An ERROR reply. `maxBytes` is the request's size for a source that has not proven its
-   * address (anti-amplification), Infinity for a verified peer.
-   */
-  #refuse(
-    request: string,
-    from: Source,
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-    log = true,
-  ): Uint8Array {
-    if (log && this.#recordEvents) {
-      const source = label(from.hostname, from.port);
-      if (this.#throttle.shouldReport(`refused|${code}|${source}`, this.#now)) {
-        this.#event({
-          type: "refused",
-          source,
-          request,
-          code: CODE_NAMES[code] ?? String(code),
-          detail: text,
-        });
-      }
-    }
-    // Every request is at least 18 bytes, so an ERROR with a cut text always fits.
-    return this.#error(txid, code, text, maxBytes) ?? new Uint8Array(0);
-  }
-
-  #event(e: TrackerEvent): void {
-    if (this.#recordEvents) this.#events.push(e);
-  }
+/**
+ * An ACK.
+ *
+ * @param txid the request's txid
+ * @returns the datagram
+ */
+export function ack(txid: number): Uint8Array {
+  return encodeMessage({ type: "ack", txid });
 }

@@ -1,12 +1,14 @@
 /**
- * The tracker server: a {@link Registry} driven by one UDP socket and one timer.
+ * The tracker server: the tracker's sans-I/O core ({@link Dispatcher}, which routes to the
+ * {@link Registry}) driven by one UDP socket and one timer.
  * @module
  */
 import { type PeerAddress } from "../wire/address.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
-import { Registry, type RegistryCounters } from "./registry.ts";
+import type { Registry, RegistryCounters } from "./registry.ts";
+import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
 
@@ -66,6 +68,7 @@ export interface RunningTracker extends AsyncDisposable {
 
 class Tracker implements RunningTracker {
   readonly #endpoint: UdpEndpoint;
+  readonly #core: Dispatcher;
   readonly #registry: Registry;
   readonly #slab: ReplySlab;
   readonly #logFile: LogFile | undefined;
@@ -77,13 +80,14 @@ class Tracker implements RunningTracker {
 
   constructor(
     endpoint: UdpEndpoint,
-    registry: Registry,
+    core: Dispatcher,
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
   ) {
     this.#endpoint = endpoint;
-    this.#registry = registry;
+    this.#core = core;
+    this.#registry = core.registry;
     this.#slab = slab;
     this.#logFile = logFile;
     this.#log = log;
@@ -130,7 +134,7 @@ class Tracker implements RunningTracker {
     const now = performance.now();
     let reply: Uint8Array | undefined;
     try {
-      reply = this.#registry.handleDatagram(bytes, from, now);
+      reply = this.#core.handleDatagram(bytes, from, now);
     } catch (e) {
       // A bug, not bad input (the registry drops bad input): count it and keep serving.
       this.#handlerErrors++;
@@ -142,14 +146,14 @@ class Tracker implements RunningTracker {
       else this.#endpoint.sendAndWait(reply, from).finally(() => this.#slab.sent(token));
     }
     this.#drainEvents();
-    if (this.#registry.pollTimeout() < this.#timerAt) this.#arm();
+    if (this.#core.pollTimeout() < this.#timerAt) this.#arm();
   }
 
   #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closing) return;
-    this.#registry.handleTimeout(performance.now());
+    this.#core.handleTimeout(performance.now());
     this.#drainEvents();
     this.#arm();
   }
@@ -157,13 +161,13 @@ class Tracker implements RunningTracker {
   #arm(): void {
     if (this.#closing) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const at = this.#registry.pollTimeout();
+    const at = this.#core.pollTimeout();
     this.#timerAt = at;
     this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(at - performance.now())));
   }
 
   #drainEvents(): void {
-    for (let e = this.#registry.pollEvent(); e !== undefined; e = this.#registry.pollEvent()) {
+    for (let e = this.#core.pollEvent(); e !== undefined; e = this.#core.pollEvent()) {
       this.line(formatEvent(e as TrackerEvent));
     }
   }
@@ -211,7 +215,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
   const slab = new ReplySlab();
-  const registry = new Registry({
+  const core = new Dispatcher({
     now,
     replySlab: slab,
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
@@ -233,7 +237,8 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     logFile?.close();
     return Promise.reject(e);
   }
-  const tracker = new Tracker(endpoint, registry, slab, logFile, options.log);
+  const tracker = new Tracker(endpoint, core, slab, logFile, options.log);
+  const registry = core.registry;
   const a = endpoint.localAddr;
   const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(

@@ -399,27 +399,15 @@ export function decodeMessage(bytes: Uint8Array): Message {
       const maxOwners = r.u8("maxOwners");
       const at = r.pos;
       const kind = r.u8("want kind");
+      let want: Extract<Message, { type: "need" }>["want"];
       if (kind === 1) {
-        msg = {
-          type,
-          txid,
-          cookie,
-          nodeId: id,
-          maxOwners,
-          want: { kind: "name", name: r.str8("name", 1, MAX_NAME_BYTES) },
-        };
+        want = { kind: "name", name: r.str8("name", 1, MAX_NAME_BYTES) };
       } else if (kind === 2) {
-        msg = {
-          type,
-          txid,
-          cookie,
-          nodeId: id,
-          maxOwners,
-          want: { kind: "content", contentId: r.copy(CONTENT_ID_BYTES, "contentId") },
-        };
+        want = { kind: "content", contentId: r.copy(CONTENT_ID_BYTES, "contentId") };
       } else {
         return r.fail("bad_value", at, `want kind is ${kind}, expected 1 (name) or 2 (content id)`);
       }
+      msg = { type, txid, cookie, nodeId: id, maxOwners, want };
       break;
     }
     case "owners": {

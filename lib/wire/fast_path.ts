@@ -1,14 +1,17 @@
 /**
  * Allocation-light parsing and encoding of the tracker's hot messages (REGISTER and NEED in,
- * REGISTERED and OWNERS out). The reference codec (lib/wire/codec.ts) costs 4–5 µs per decode
- * and ~50 µs per 8-owner OWNERS encode here, mostly in TextEncoder/TextDecoder calls; these
- * do the same in well under a microsecond. They accept only what the reference codec accepts
- * (property-tested against it): anything unusual returns false and the caller falls back to
- * `decodeMessage`, which also produces the exact error.
+ * REGISTERED and OWNERS out): the tracker's heartbeats and NEEDs go through here instead of
+ * the reference codec (lib/wire/codec.ts), whose TextEncoder/TextDecoder calls dominate the
+ * cost at this size (figures: docs/TRACKER.md and `deno task bench`). The layouts are the
+ * reference codec's, with offsets derived from the same limits.ts sizes. They accept only
+ * what the reference codec accepts (property-tested against it): anything unusual returns
+ * false and the caller falls back to `decodeMessage`, which also produces the exact error.
  * @module
  */
 import { encodeMessage } from "./codec.ts";
 import {
+  CONTENT_ID_BYTES,
+  COOKIE_BYTES,
   HEADER_SIZE,
   MAGIC,
   MAX_DATAGRAM,
@@ -18,6 +21,23 @@ import {
   VERSION,
 } from "./limits.ts";
 import { MessageType, type OwnerEntry } from "./messages.ts";
+
+// Field offsets, from the layouts in docs/PROTOCOL.md and the sizes in limits.ts (the
+// reference codec writes the same fields in the same order).
+/** The txid: the header's last field. */
+const TXID_AT = 4;
+/** REGISTER and NEED: the cookie follows the header, the node id (str8) the cookie. */
+const COOKIE_AT = HEADER_SIZE;
+const NODE_ID_AT = COOKIE_AT + COOKIE_BYTES;
+/** REGISTERED: cookie, intervalMs u32, evictAfterMs u32. */
+const INTERVAL_AT = COOKIE_AT + COOKIE_BYTES;
+const REGISTERED_SIZE = INTERVAL_AT + 4 + 4;
+/** OWNERS: contentId, size u64, alternatives u16, name str8, count u8, then the entries. */
+const OWNERS_SIZE_AT = HEADER_SIZE + CONTENT_ID_BYTES;
+const OWNERS_ALTERNATIVES_AT = OWNERS_SIZE_AT + 8;
+const OWNERS_NAME_AT = OWNERS_ALTERNATIVES_AT + 2;
+/** NEED's want kinds. */
+const WANT_NAME = 1, WANT_CONTENT_ID = 2;
 
 /** A parsed REGISTER or NEED (reused between calls: copy what you keep). */
 export interface FastRequest {
@@ -54,13 +74,29 @@ export function newFastRequest(): FastRequest {
   };
 }
 
-/** Type byte of a datagram with a valid magic and version, or -1. */
+/**
+ * The header check of the fast paths (the one non-throwing twin of `decodeHeader`): the type
+ * byte of a datagram of 8..65507 bytes with our magic and version.
+ *
+ * @param b a datagram
+ * @returns its type byte, or -1
+ */
 export function fastType(b: Uint8Array): number {
   if (
     b.length < HEADER_SIZE || b.length > MAX_DATAGRAM || ((b[0]! << 8) | b[1]!) !== MAGIC ||
     b[2] !== VERSION
   ) return -1;
   return b[3]!;
+}
+
+/**
+ * The txid of a datagram of at least {@link HEADER_SIZE} bytes, whatever its type.
+ *
+ * @param b a datagram (its length checked by the caller)
+ * @returns the u32 txid
+ */
+export function headerTxid(b: Uint8Array): number {
+  return u32(b, TXID_AT);
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -98,12 +134,10 @@ function nodeIdAt(b: Uint8Array, at: number, out: FastRequest): number {
  */
 export function parseRegister(b: Uint8Array, out: FastRequest): boolean {
   if (b.length < REGISTER_MIN_SIZE || fastType(b) !== MessageType.register) return false;
-  const end = nodeIdAt(b, 16, out);
+  const end = nodeIdAt(b, NODE_ID_AT, out);
   if (end < 0) return false;
   for (let i = end; i < b.length; i++) if (b[i] !== 0) return false;
-  out.txid = u32(b, 4);
-  out.cookieHi = u32(b, 8);
-  out.cookieLo = u32(b, 12);
+  readTxidAndCookie(b, out);
   return true;
 }
 
@@ -115,13 +149,13 @@ export function parseRegister(b: Uint8Array, out: FastRequest): boolean {
  * @returns false when the datagram is anything else (use the reference codec)
  */
 export function parseNeed(b: Uint8Array, out: FastRequest): boolean {
-  if (fastType(b) !== MessageType.need || b.length < 16) return false;
-  let at = nodeIdAt(b, 16, out);
+  if (fastType(b) !== MessageType.need || b.length < NODE_ID_AT) return false;
+  let at = nodeIdAt(b, NODE_ID_AT, out);
   if (at < 0 || at + 2 > b.length) return false;
   out.maxOwners = b[at]!;
   const kind = b[at + 1]!;
   at += 2;
-  if (kind === 1) {
+  if (kind === WANT_NAME) {
     if (at >= b.length) return false;
     const n = b[at]!;
     const start = at + 1;
@@ -135,17 +169,21 @@ export function parseNeed(b: Uint8Array, out: FastRequest): boolean {
     out.name = s;
     out.nameStart = start;
     out.nameLength = n;
-  } else if (kind === 2) {
-    if (at + 32 !== b.length) return false;
+  } else if (kind === WANT_CONTENT_ID) {
+    if (at + CONTENT_ID_BYTES !== b.length) return false;
     out.contentIdStart = at;
   } else {
     return false;
   }
   out.wantKind = kind;
-  out.txid = u32(b, 4);
-  out.cookieHi = u32(b, 8);
-  out.cookieLo = u32(b, 12);
+  readTxidAndCookie(b, out);
   return true;
+}
+
+function readTxidAndCookie(b: Uint8Array, out: FastRequest): void {
+  out.txid = u32(b, TXID_AT);
+  out.cookieHi = u32(b, COOKIE_AT);
+  out.cookieLo = u32(b, COOKIE_AT + 4);
 }
 
 const SLAB_BYTES = 4 << 20;
@@ -154,7 +192,7 @@ const CHUNKS = SLAB_BYTES >> CHUNK_SHIFT;
 
 /**
  * Reply buffers carved from one 4 MiB ring instead of a fresh ArrayBuffer per reply (an
- * ArrayBuffer allocation costs ~0.7–2 µs here, more than the rest of a heartbeat).
+ * ArrayBuffer allocation costs more than the rest of a heartbeat).
  *
  * `Deno.DatagramConn.send` reads the buffer when the datagram actually leaves, which is later
  * than the call when the socket would block (docs/STORAGE.md measured it), so a region must not
@@ -230,7 +268,7 @@ function header(b: Uint8Array, type: number, txid: number): void {
   b[1] = MAGIC & 0xff;
   b[2] = VERSION;
   b[3] = type;
-  put32(b, 4, txid);
+  put32(b, TXID_AT, txid);
 }
 
 /**
@@ -246,12 +284,12 @@ export function encodeRegistered(
   intervalMs: number,
   evictAfterMs: number,
 ): Uint8Array {
-  const b = slab.take(24);
+  const b = slab.take(REGISTERED_SIZE);
   header(b, MessageType.registered, txid);
-  put32(b, 8, cookieHi);
-  put32(b, 12, cookieLo);
-  put32(b, 16, intervalMs);
-  put32(b, 20, evictAfterMs);
+  put32(b, COOKIE_AT, cookieHi);
+  put32(b, COOKIE_AT + 4, cookieLo);
+  put32(b, INTERVAL_AT, intervalMs);
+  put32(b, INTERVAL_AT + 4, evictAfterMs);
   return b;
 }
 
@@ -263,7 +301,7 @@ export function encodeRegistered(
  * @returns nodeId str8 ‖ family ‖ address ‖ port
  */
 export function encodeOwnerEntry(entry: OwnerEntry): Uint8Array {
-  const zero = new Uint8Array(32);
+  const zero = new Uint8Array(CONTENT_ID_BYTES);
   const full = encodeMessage({
     type: "owners",
     txid: 0,
@@ -273,8 +311,8 @@ export function encodeOwnerEntry(entry: OwnerEntry): Uint8Array {
     name: "x",
     owners: [{ ...entry, rate: 0 }],
   });
-  // header 8 + contentId 32 + size 8 + alternatives 2 + name (1 + 1) + count 1 = 53
-  return full.slice(53, full.length - 4);
+  // The one entry follows the one-byte name "x" and the count; its rate is the last 4 bytes.
+  return full.slice(OWNERS_NAME_AT + 1 + 1 + 1, full.length - 4);
 }
 
 /**
@@ -306,18 +344,18 @@ export function encodeOwners(
   rates: readonly number[],
   count: number,
 ): Uint8Array {
-  let len = HEADER_SIZE + 32 + 8 + 2 + 1 + nameLength + 1;
+  let len = OWNERS_NAME_AT + 1 + nameLength + 1;
   for (let i = 0; i < count; i++) len += entries[i]!.length + 4;
   const b = slab.take(len);
   header(b, MessageType.owners, txid);
-  for (let i = 0; i < 32; i++) b[8 + i] = contentId[i]!;
-  put32(b, 40, Math.floor(size / 0x100000000));
-  put32(b, 44, size >>> 0);
-  b[48] = alternatives >> 8;
-  b[49] = alternatives & 0xff;
-  b[50] = nameLength;
-  for (let i = 0; i < nameLength; i++) b[51 + i] = name[nameStart + i]!;
-  let at = 51 + nameLength;
+  for (let i = 0; i < CONTENT_ID_BYTES; i++) b[HEADER_SIZE + i] = contentId[i]!;
+  put32(b, OWNERS_SIZE_AT, Math.floor(size / 0x100000000));
+  put32(b, OWNERS_SIZE_AT + 4, size >>> 0);
+  b[OWNERS_ALTERNATIVES_AT] = alternatives >> 8;
+  b[OWNERS_ALTERNATIVES_AT + 1] = alternatives & 0xff;
+  b[OWNERS_NAME_AT] = nameLength;
+  for (let i = 0; i < nameLength; i++) b[OWNERS_NAME_AT + 1 + i] = name[nameStart + i]!;
+  let at = OWNERS_NAME_AT + 1 + nameLength;
   b[at++] = count;
   for (let i = 0; i < count; i++) {
     const e = entries[i]!;

@@ -403,3 +403,15 @@ export async function tempDir(prefix = "udpswarm-test-"): Promise<TempDir> {
     },
   };
 }
+
+/**
+ * Names of the entries of a directory (not recursive), sorted.
+ *
+ * @param dir The directory.
+ * @returns The sorted names.
+ */
+export async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}

@@ -4,7 +4,7 @@ import { ExitCode, exitCodeFor } from "../../lib/cli/exit_codes.ts";
 import { checkShareFiles, runGet, runShare } from "../../lib/cli/one_shot.ts";
 import { createOutput } from "../../lib/cli/output.ts";
 import { ProgressReporter } from "../../lib/cli/progress.ts";
-import { Capture, FakePeer, FakeTransferError, settle } from "./_fake_peer.ts";
+import { Capture, type FakeDownload, FakePeer, FakeTransferError, settle } from "./_fake_peer.ts";
 
 const pure = { permissions: "none" } as const;
 
@@ -113,6 +113,14 @@ Deno.test("runShare() fails with the exit code of the reason", pure, async () =>
   assert.equal(cap.stderr, 'error: Cannot share "/d/a.bin": Gone: /d/a.bin\n');
 });
 
+/** A download that reports progress once, then succeeds. */
+function emitThenFinish(d: FakeDownload): void {
+  queueMicrotask(() => {
+    d.emit({});
+    d.finish();
+  });
+}
+
 function getSetup(json: boolean) {
   const peer = new FakePeer("g1");
   const x = io(json);
@@ -138,11 +146,7 @@ function getSetup(json: boolean) {
 
 Deno.test("runGet() prints the verified path and exits 0", pure, async () => {
   const s = getSetup(false);
-  s.peer.onDownload = (d) =>
-    queueMicrotask(() => {
-      d.emit({});
-      d.finish();
-    });
+  s.peer.onDownload = emitThenFinish;
   assert.equal(await s.run(), 0);
   assert.equal(s.cap.stdout, "/tmp/out/a.bin\n");
   assert.match(s.cap.stderr, /^verified a\.bin: 64\.0 MiB in 1\.00 s, 67\.1 MB\/s, from n1/);
@@ -153,11 +157,7 @@ Deno.test("runGet() prints the verified path and exits 0", pure, async () => {
 
 Deno.test("runGet() --json writes progress and a done event on stdout only", pure, async () => {
   const s = getSetup(true);
-  s.peer.onDownload = (d) =>
-    queueMicrotask(() => {
-      d.emit({});
-      d.finish();
-    });
+  s.peer.onDownload = emitThenFinish;
   assert.equal(await s.run(), 0);
   const events = s.cap.lines.map((l) => JSON.parse(l));
   assert.deepEqual(events.map((e) => e.event), ["done"]);

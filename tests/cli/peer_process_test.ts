@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import {
   type ChildProcess,
+  listDir,
   randomFile,
   sha256File,
   spawnDeno,
@@ -111,25 +112,61 @@ function peerProcess(name: string, dir: string, logs: string, args: string[]): C
   return spawnDeno({ name, entrypoint: PEER, permissions: peerPermissions(dir, logs), args });
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  return names.sort();
+/** What {@link twoOwners} sets up. */
+interface TwoOwners extends AsyncDisposable {
+  /** The log directory of every process. */
+  logs: string;
+  /** Directories of the two owners (holding the same file) and of the downloader. */
+  a: string;
+  b: string;
+  c: string;
+  /** SHA-256 of the file. */
+  expected: string;
+  /** The tracker process. */
+  tracker: { child: ChildProcess; address: string };
+  /** `--tracker ADDRESS --log-dir LOGS`, for every peer. */
+  common: string[];
+}
+
+/**
+ * A temporary directory with `logs/`, owners `a/` and `b/` holding the same random file of
+ * {@link SIZE} bytes, an empty `c/`, and a tracker process. Disposing stops the tracker, then
+ * removes the directory.
+ */
+async function twoOwners(
+  { prefix, file, seed }: { prefix: string; file: string; seed: number },
+): Promise<TwoOwners> {
+  const tmp = await tempDir(prefix);
+  try {
+    const logs = join(tmp.path, "logs");
+    const [a, b, c] = ["a", "b", "c"].map((k) => join(tmp.path, k)) as [string, string, string];
+    for (const d of [logs, a, b, c]) await Deno.mkdir(d);
+    await randomFile(join(a, file), SIZE, seed);
+    await Deno.copyFile(join(a, file), join(b, file));
+    const expected = await sha256File(join(a, file));
+    const tracker = await startTracker(logs);
+    return {
+      logs,
+      a,
+      b,
+      c,
+      expected,
+      tracker,
+      common: ["--tracker", tracker.address, "--log-dir", logs],
+      async [Symbol.asyncDispose]() {
+        await tracker.child.close();
+        await tmp[Symbol.asyncDispose]();
+      },
+    };
+  } catch (e) {
+    await tmp[Symbol.asyncDispose]();
+    throw e;
+  }
 }
 
 Deno.test("peer.ts prompt: two peers send, a third downloads, shows status and exits", async () => {
-  await using tmp = await tempDir("udpswarm-cli-prompt-");
-  const logs = join(tmp.path, "logs");
-  const dirs = ["a", "b", "c"].map((k) => join(tmp.path, k));
-  for (const d of [logs, ...dirs]) await Deno.mkdir(d);
-  const [a, b, c] = dirs as [string, string, string];
-  await randomFile(join(a, "big.bin"), SIZE, 7);
-  await Deno.copyFile(join(a, "big.bin"), join(b, "big.bin"));
-  const expected = await sha256File(join(a, "big.bin"));
-
-  const tracker = await startTracker(logs);
-  await using _tracker = tracker.child;
-  const common = ["--tracker", tracker.address, "--log-dir", logs];
+  await using swarm = await twoOwners({ prefix: "udpswarm-cli-prompt-", file: "big.bin", seed: 7 });
+  const { logs, a, b, c, expected, tracker, common } = swarm;
   await using seedA = await startPrompt("seed-a", a, logs, [
     "--id",
     "seed-a",
@@ -185,17 +222,12 @@ Deno.test("peer.ts prompt: two peers send, a third downloads, shows status and e
 });
 
 Deno.test("peer.ts share/get: exit codes and --json", async () => {
-  await using tmp = await tempDir("udpswarm-cli-oneshot-");
-  const logs = join(tmp.path, "logs");
-  const [a, b, c] = ["a", "b", "c"].map((k) => join(tmp.path, k)) as [string, string, string];
-  for (const d of [logs, a, b, c]) await Deno.mkdir(d);
-  await randomFile(join(a, "one.bin"), SIZE, 11);
-  await Deno.copyFile(join(a, "one.bin"), join(b, "one.bin"));
-  const expected = await sha256File(join(a, "one.bin"));
-
-  const tracker = await startTracker(logs);
-  await using _tracker = tracker.child;
-  const common = ["--tracker", tracker.address, "--log-dir", logs];
+  await using swarm = await twoOwners({
+    prefix: "udpswarm-cli-oneshot-",
+    file: "one.bin",
+    seed: 11,
+  });
+  const { logs, a, b, c, expected, tracker, common } = swarm;
   await using shareA = peerProcess("share-a", a, logs, [
     "share",
     join(a, "one.bin"),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createOutput } from "../../lib/cli/output.ts";
-import { LineReader, parseCommand, PROMPT, runRepl } from "../../lib/cli/repl.ts";
+import { parseCommand, PROMPT, runRepl } from "../../lib/cli/repl.ts";
 import type { ReplOptions } from "../../lib/cli/repl.ts";
 import { Capture, FakePeer, FakeTransferError, ScriptedInput, settle } from "./_fake_peer.ts";
 
@@ -41,26 +41,6 @@ Deno.test(
     for (const c of [unknown, missing, extra]) {
       assert.ok(!(c as { message: string }).message.includes("\n"));
     }
-  },
-);
-
-Deno.test(
-  "LineReader splits lines across chunks, handles CRLF and a bare last line",
-  pure,
-  async () => {
-    const enc = new TextEncoder();
-    const chunks = ["sen", "d a\r\nstat", "us\n\nexit"];
-    const stream = new ReadableStream<Uint8Array>({
-      start(c) {
-        for (const ch of chunks) c.enqueue(enc.encode(ch));
-        c.close();
-      },
-    });
-    const r = new LineReader(stream);
-    const got: (string | null)[] = [];
-    for (let i = 0; i < 5; i++) got.push(await r.next());
-    assert.deepEqual(got, ["send a", "status", "", "exit", null]);
-    await r.cancel();
   },
 );
 

@@ -14,7 +14,7 @@ import type {
   PeerOptions,
 } from "../../lib/peer/api.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
-import { randomFile, sha256File, tempDir } from "../_harness/processes.ts";
+import { listDir as list, randomFile, sha256File, tempDir } from "../_harness/processes.ts";
 import { waitUntil, withTimeout } from "../_harness/wait.ts";
 import { RelayPool } from "../_harness/relay_pool.ts";
 
@@ -52,13 +52,6 @@ async function failure(h: DownloadHandle, ms: number, what: string): Promise<Tra
   );
   assert.ok(e instanceof TransferError, `${what}: ${e instanceof Error ? e.stack : e}`);
   return e;
-}
-
-/** Names of files in `dir` (not recursive). */
-async function list(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
 }
 
 Deno.test("startPeer() downloads 32 MiB from 2 owners and shares it on", async () => {

@@ -1,6 +1,14 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
-import type { Message, NeedTarget } from "../../lib/wire/messages.ts";
-import { Registry, type RegistryOptions, type Source } from "../../lib/tracker/registry.ts";
+import type {
+  ExitMessage,
+  Message,
+  NeedMessage,
+  NeedTarget,
+  OwnMessage,
+  UpdateMessage,
+} from "../../lib/wire/messages.ts";
+import type { Registry, RegistryOptions, Source } from "../../lib/tracker/registry.ts";
+import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
 
 /** A deterministic PRNG (mulberry32). */
@@ -35,9 +43,10 @@ export function src(i: number, host = "127.0.0.1"): Source {
   return { hostname: host, port: 10000 + i };
 }
 
-/** Drives a Registry with a fake clock and decodes its replies. */
+/** Drives the tracker core (a Dispatcher and its Registry) with a fake clock; decodes replies. */
 export class Harness {
   now = 1_000_000;
+  readonly core: Dispatcher;
   readonly reg: Registry;
   readonly cookies = new Map<string, bigint>();
   readonly sources = new Map<string, Source>();
@@ -47,7 +56,7 @@ export class Harness {
 
   constructor(options: Partial<RegistryOptions> = {}, seed = 1) {
     const random = prng(seed);
-    this.reg = new Registry({
+    this.core = new Dispatcher({
       now: this.now,
       intervalMs: 1000,
       grace: 0.5,
@@ -55,16 +64,17 @@ export class Harness {
       randomBytes: randomBytesFrom(random),
       ...options,
     });
+    this.reg = this.core.registry;
   }
 
   advance(ms: number): void {
     this.now += ms;
-    this.reg.handleTimeout(this.now);
+    this.core.handleTimeout(this.now);
   }
 
   raw(bytes: Uint8Array, from: Source): Message | undefined {
     this.lastRequestSize = bytes.byteLength;
-    const reply = this.reg.handleDatagram(bytes, from, this.now);
+    const reply = this.core.handleDatagram(bytes, from, this.now);
     this.lastReplySize = reply?.byteLength ?? 0;
     return reply ? decodeMessage(reply) : undefined;
   }
@@ -103,27 +113,21 @@ export class Harness {
   }
 
   own(nodeId: string, name: string, contentId: Uint8Array, size = 1000): Message | undefined {
-    return this.send({
-      type: "own",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      name,
-      size,
-      contentId,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "own", name, size, contentId });
   }
 
   need(nodeId: string, want: NeedTarget | string, maxOwners = 0): Message | undefined {
     const w: NeedTarget = typeof want === "string" ? { kind: "name", name: want } : want;
-    return this.send({
-      type: "need",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      want: w,
-      maxOwners,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "need", want: w, maxOwners });
+  }
+
+  /** `count` owners p0, p1, … sharing `contentId` as `name`, and an asker "q" (registered). */
+  swarm(count: number, name: string, contentId: Uint8Array): void {
+    for (let i = 0; i < count; i++) {
+      this.register(`p${i}`, src(i));
+      this.own(`p${i}`, name, contentId);
+    }
+    this.register("q", src(99));
   }
 
   /** Node ids in a NEED reply, or the error code name. */
@@ -135,28 +139,32 @@ export class Harness {
   }
 
   update(nodeId: string, uploaded: number): Message | undefined {
-    return this.send({
-      type: "update",
-      txid: this.txid++,
-      cookie: this.cookies.get(nodeId)!,
-      nodeId,
-      uploaded,
-    }, this.sources.get(nodeId)!);
+    return this.request(nodeId, { type: "update", uploaded });
   }
 
   exit(nodeId: string): Message | undefined {
-    return this.send(
-      { type: "exit", txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId },
-      this.sources.get(nodeId)!,
-    );
+    return this.request(nodeId, { type: "exit" });
+  }
+
+  /** A request from a registered node: its txid, cookie, node id and source filled in. */
+  request(nodeId: string, body: RequestBody): Message | undefined {
+    const msg = { ...body, txid: this.txid++, cookie: this.cookies.get(nodeId)!, nodeId };
+    return this.send(msg as Message, this.sources.get(nodeId)!);
   }
 
   events(): TrackerEvent[] {
     const out: TrackerEvent[] = [];
-    for (let e = this.reg.pollEvent(); e !== undefined; e = this.reg.pollEvent()) out.push(e);
+    for (let e = this.core.pollEvent(); e !== undefined; e = this.core.pollEvent()) out.push(e);
     return out;
   }
 }
+
+/** A request's own fields, without txid, cookie and node id. */
+type RequestBody =
+  | Omit<OwnMessage, "txid" | "cookie" | "nodeId">
+  | Omit<NeedMessage, "txid" | "cookie" | "nodeId">
+  | Omit<UpdateMessage, "txid" | "cookie" | "nodeId">
+  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">;
 
 export function bigints(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;

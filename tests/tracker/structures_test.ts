@@ -4,7 +4,7 @@ import { CookieJar, packAddress } from "../../lib/net/address_cookie.ts";
 import { type ExpiryNode, ExpiryQueue } from "../../lib/tracker/expiry_queue.ts";
 import { type HeapItem, IndexHeap } from "../../lib/tracker/index_heap.ts";
 import { RateLimiter } from "../../lib/net/rate_limiter.ts";
-import { Throttle } from "../../lib/log/log_throttle.ts";
+import { LogThrottle } from "../../lib/log/log_throttle.ts";
 import { addUpload, rateAt, ZERO_RATE_KEY } from "../../lib/tracker/upload_rate.ts";
 import { prng, randomBytesFrom } from "./_registry_harness.ts";
 
@@ -53,8 +53,8 @@ Deno.test("RateLimiter allows the burst, then the sustained rate, per source", n
   assert.equal(rl.size, 0, "refilled buckets are forgotten");
 });
 
-Deno.test("Throttle reports a key once per window", none, () => {
-  const t = new Throttle(60_000);
+Deno.test("LogThrottle reports a key once per window", none, () => {
+  const t = new LogThrottle(60_000);
   assert.equal(t.shouldReport("x", 0), true);
   assert.equal(t.shouldReport("x", 59_999), false);
   assert.equal(t.shouldReport("y", 1), true);

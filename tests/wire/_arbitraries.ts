@@ -4,26 +4,13 @@
  */
 import fc from "fast-check";
 import {
-  BLOCK_DATA_HEADER_SIZE,
   canonicalAddress,
-  CONTENT_ID_BYTES,
   ErrorCode,
-  MANIFEST_DATA_HEADER_SIZE,
-  MAX_DATAGRAM,
-  MAX_ERROR_TEXT_BYTES,
-  MAX_HAVE_BYTES,
-  MAX_MANIFEST_BYTES,
-  MAX_NAME_BYTES,
-  MAX_NODE_ID_BYTES,
-  MAX_OWNERS,
-  MAX_RANGES,
-  MAX_U64_NUMBER,
   type Message,
   type MessageTypeName,
   type PeerAddress,
-  PROBE_ACK_MIN_SIZE,
-  PROBE_MIN_SIZE,
 } from "../../lib/wire/mod.ts";
+import * as limits from "../../lib/wire/limits.ts";
 
 const U32_MAX = 0xffffffff;
 
@@ -38,7 +25,14 @@ export const u32 = fc.oneof(
 );
 /** 64-bit fields carried as JS numbers: 0..2^53-1, biased to the 32-bit boundary and the top. */
 export const u64 = fc.oneof(
-  fc.constantFrom(0, U32_MAX, U32_MAX + 1, 2 ** 52, MAX_U64_NUMBER - 1, MAX_U64_NUMBER),
+  fc.constantFrom(
+    0,
+    U32_MAX,
+    U32_MAX + 1,
+    2 ** 52,
+    limits.MAX_U64_NUMBER - 1,
+    limits.MAX_U64_NUMBER,
+  ),
   fc.integer({ min: 0, max: U32_MAX + 1 }),
   fc.maxSafeNat(),
 );
@@ -67,7 +61,7 @@ function xorshift(seed: number): () => number {
 
 const NODE_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 /** Node ids: 1..24 characters of `[A-Za-z0-9._-]`. */
-export const nodeId = fc.tuple(fc.integer({ min: 1, max: MAX_NODE_ID_BYTES }), fc.nat())
+export const nodeId = fc.tuple(fc.integer({ min: 1, max: limits.MAX_NODE_ID_BYTES }), fc.nat())
   .map(([len, seed]) => {
     const next = xorshift(seed);
     let out = "";
@@ -108,9 +102,9 @@ export function utf8String(min: number, max: number): fc.Arbitrary<string> {
 }
 
 /** File names: 1..255 bytes of UTF-8. */
-export const name = utf8String(1, MAX_NAME_BYTES);
+export const name = utf8String(1, limits.MAX_NAME_BYTES);
 /** ERROR texts: 0..200 bytes of UTF-8. */
-export const errorText = utf8String(0, MAX_ERROR_TEXT_BYTES);
+export const errorText = utf8String(0, limits.MAX_ERROR_TEXT_BYTES);
 /** `n` bytes from the PRNG seeded with `seed`. */
 export function randomBytes(n: number, seed: number): Uint8Array {
   const next = xorshift(seed);
@@ -123,10 +117,10 @@ export function randomBytes(n: number, seed: number): Uint8Array {
 
 /** Content ids: 32 bytes, sometimes all zeros or all ones. */
 export const contentId = fc.oneof(
-  { weight: 6, arbitrary: fc.nat().map((seed) => randomBytes(CONTENT_ID_BYTES, seed)) },
+  { weight: 6, arbitrary: fc.nat().map((seed) => randomBytes(limits.CONTENT_ID_BYTES, seed)) },
   {
     weight: 1,
-    arbitrary: fc.constantFrom(0, 0xff).map((b) => new Uint8Array(CONTENT_ID_BYTES).fill(b)),
+    arbitrary: fc.constantFrom(0, 0xff).map((b) => new Uint8Array(limits.CONTENT_ID_BYTES).fill(b)),
   },
 );
 
@@ -230,7 +224,7 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     size: u64,
     alternatives: u16,
     owners: fc.array(record({ nodeId, address, rate: u32 }), {
-      maxLength: MAX_OWNERS,
+      maxLength: limits.MAX_OWNERS,
       size: "max",
     }),
   }),
@@ -255,14 +249,14 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     cookie,
     contentId,
     offset: u32,
-    maxDatagram: fc.integer({ min: 64, max: MAX_DATAGRAM }),
+    maxDatagram: fc.integer({ min: 64, max: limits.MAX_DATAGRAM }),
   }),
   manifest_data: fc.tuple(
     txid,
     contentId,
-    bytesUpTo(MAX_DATAGRAM - MANIFEST_DATA_HEADER_SIZE),
-    fc.integer({ min: 0, max: MAX_MANIFEST_BYTES }),
-    fc.integer({ min: 0, max: MAX_MANIFEST_BYTES }),
+    bytesUpTo(limits.MAX_DATAGRAM - limits.MANIFEST_DATA_HEADER_SIZE),
+    fc.integer({ min: 0, max: limits.MAX_MANIFEST_BYTES }),
+    fc.integer({ min: 0, max: limits.MAX_MANIFEST_BYTES }),
   ).map(([txid, contentId, data, t, o]) => {
     const total = Math.max(t, data.byteLength);
     const offset = o % (total - data.byteLength + 1);
@@ -273,22 +267,22 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     txid,
     cookie,
     contentId,
-    blockSize: fc.integer({ min: 1, max: MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE }),
+    blockSize: fc.integer({ min: 1, max: limits.MAX_DATAGRAM - limits.BLOCK_DATA_HEADER_SIZE }),
     ranges: fc.array(
       fc.tuple(u64, fc.integer({ min: 1, max: U32_MAX })).map(([o, length]) => ({
-        offset: Math.min(o, MAX_U64_NUMBER - length),
+        offset: Math.min(o, limits.MAX_U64_NUMBER - length),
         length,
       })),
-      { minLength: 1, maxLength: MAX_RANGES, size: "max" },
+      { minLength: 1, maxLength: limits.MAX_RANGES, size: "max" },
     ),
   }),
   block_data: record({
     type: fc.constant("block_data"),
     txid,
     offset: u64,
-    data: bytesUpTo(MAX_DATAGRAM - BLOCK_DATA_HEADER_SIZE),
+    data: bytesUpTo(limits.MAX_DATAGRAM - limits.BLOCK_DATA_HEADER_SIZE),
   }),
-  have: fc.tuple(txid, contentId, u32, u32, bytesUpTo(MAX_HAVE_BYTES)).map(
+  have: fc.tuple(txid, contentId, u32, u32, bytesUpTo(limits.MAX_HAVE_BYTES)).map(
     ([txid, contentId, pieceCount, f, bits]) => ({
       type: "have" as const,
       txid,
@@ -301,12 +295,12 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   probe: record({
     type: fc.constant("probe"),
     txid,
-    size: fc.integer({ min: PROBE_MIN_SIZE, max: MAX_DATAGRAM }),
+    size: fc.integer({ min: limits.PROBE_MIN_SIZE, max: limits.MAX_DATAGRAM }),
   }),
   probe_ack: record({
     type: fc.constant("probe_ack"),
     txid,
-    size: fc.integer({ min: PROBE_ACK_MIN_SIZE, max: MAX_DATAGRAM }),
+    size: fc.integer({ min: limits.PROBE_ACK_MIN_SIZE, max: limits.MAX_DATAGRAM }),
     cookie,
   }),
 };

@@ -57,7 +57,7 @@ export class MtuProbe {
     if (this.#done || this.#deadline >= 0) return [];
     this.#round++;
     // Later rounds wait longer: a busy owner answers late, and settling for 1452 bytes when the
-    // path carries 32 KiB costs a 20x slower transfer.
+    // path carries 32 KiB makes the transfer several times slower (docs/TRANSFER.md).
     this.#deadline = now + this.#roundMs * 2 ** (this.#round - 1);
     this.#pending = this.#candidates.filter((s) => s > this.#best);
     return this.#pending;

@@ -6,18 +6,20 @@
  */
 import { join } from "node:path";
 import type { Peer, PeerOptions } from "../peer/api.ts";
-import { classifyError, withAction } from "./errors.ts";
+import { randomNodeId } from "../peer/node_id.ts";
+import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
-import { checkDownloadQuery } from "./names.ts";
+import { checkDownloadQuery } from "./download_query.ts";
 import { NodeLog } from "./node_log.ts";
 import { checkShareFiles, runGet, runShare } from "./one_shot.ts";
 import { createOutput, safeWriter } from "./output.ts";
 import type { Output } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
-import { formatAddress, runRepl } from "./repl.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { runRepl } from "./repl.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -45,12 +47,6 @@ export interface CliEnv {
   randomId?: () => string;
   /** How long leaving the swarm may take before we give up on it, in ms. @default 5000 */
   closeTimeoutMs?: number;
-}
-
-/** A random node id: `p` and 8 hex digits. */
-export function randomNodeId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(4));
-  return `p${[...b].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** The PeerOptions for a command line. */
@@ -170,9 +166,9 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     }
 
     try {
-      return await runMode(o, env, out, peer, sharePaths, log, stop.signal);
+      return await runMode({ o, env, out, peer, sharePaths, log, signal: stop.signal });
     } finally {
-      await closePeer(peer, env.closeTimeoutMs ?? 5000, log);
+      await closePeer({ peer, timeoutMs: env.closeTimeoutMs ?? 5000, log });
     }
   } finally {
     unsubscribe();
@@ -181,16 +177,27 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
 }
 
-function runMode(
-  o: PeerCliOptions,
-  env: CliEnv,
-  out: Output,
-  peer: Peer,
-  sharePaths: string[],
-  log: (line: string) => void,
-  signal: AbortSignal,
-): Promise<number> {
-  const where = `${peer.nodeId} at ${formatAddress(peer.address)}`;
+/** What {@link runMode} works with: the command line, the world, and the started peer. */
+interface ModeContext {
+  /** The parsed command line. */
+  o: PeerCliOptions;
+  /** The process environment. */
+  env: CliEnv;
+  /** Where answers go. */
+  out: Output;
+  /** The started peer. */
+  peer: Peer;
+  /** `share`: the checked absolute paths. */
+  sharePaths: string[];
+  /** The node log. */
+  log: (line: string) => void;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** Runs the prompt, `share` or `get` on a started peer; returns the exit code. */
+function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): Promise<number> {
+  const where = `${peer.nodeId} at ${formatHostPort(peer.address)}`;
   switch (o.command) {
     case "share":
       return runShare({ peer, paths: sharePaths, out, log, signal });
@@ -208,7 +215,7 @@ function runMode(
         columns: env.columns(),
       });
       out.note(
-        { event: "ready", nodeId: peer.nodeId, address: formatAddress(peer.address) },
+        { event: "ready", nodeId: peer.nodeId, address: formatHostPort(peer.address) },
         `peer ${where}: getting ${o.args[0]}`,
       );
       return runGet({
@@ -223,7 +230,7 @@ function runMode(
       });
     }
     default: {
-      const ready = { event: "ready", nodeId: peer.nodeId, address: formatAddress(peer.address) };
+      const ready = { event: "ready", nodeId: peer.nodeId, address: formatHostPort(peer.address) };
       if (env.stdinIsTerminal && !o.json) {
         env.stdout(`udpswarm peer ${where}, tracker ${o.tracker}. Type help for commands.\n`);
       } else {
@@ -256,7 +263,10 @@ async function ensureDir(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
 }
 
-async function closePeer(peer: Peer, timeoutMs: number, log: (line: string) => void) {
+/** Leaves the swarm (EXIT), giving up after `timeoutMs`; a failure is only logged. */
+async function closePeer(
+  { peer, timeoutMs, log }: { peer: Peer; timeoutMs: number; log: (line: string) => void },
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([

@@ -1,0 +1,146 @@
+/**
+ * Command-line parsing for `tracker.ts`, on `node:util` parseArgs. Every bad value becomes a
+ * {@link UsageError} with a one-line message; the entrypoint prints it and exits with code 2.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { TrackerOptions } from "../tracker/server.ts";
+import {
+  DEFAULT_GRACE,
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_OWNERS,
+} from "../tracker/limits.ts";
+import { MAX_OWNERS } from "../wire/limits.ts";
+import { UsageError } from "./flags.ts";
+
+/** The `--help` text of `tracker.ts`. */
+export const TRACKER_USAGE = `udpswarm tracker: tells peers who shares which file
+
+Usage: deno task tracker [options]
+       deno run -P=tracker tracker.ts [options]
+
+Options:
+  --host ADDR        address to bind (use 0.0.0.0 or :: for all)  [127.0.0.1]
+  --port N           UDP port (0 picks a free one)                 [6969]
+  --interval T       heartbeat interval: 30, 30s, 500ms, 2m         [${DEFAULT_INTERVAL_MS / 1000}s]
+  --grace G          evict a peer after T × (1 + G) of silence      [${DEFAULT_GRACE}]
+  --owners N         owners per NEED reply, 1..${MAX_OWNERS}                 [${DEFAULT_MAX_OWNERS}]
+  --log-dir DIR      where tracker.log goes                         [./logs]
+  --no-log-file      write no log file
+  --max-peers N      registered peers at once                       [${DEFAULT_LIMITS.maxPeers}]
+  --max-files N      files one peer may share                       [${DEFAULT_LIMITS.maxFilesPerPeer}]
+  --max-name N       longest file name in bytes (≤ 255)             [${DEFAULT_LIMITS.maxNameBytes}]
+  --rate N           requests per second per source address         [${DEFAULT_LIMITS.requestsPerSecond}]
+  --burst N          burst of requests per source address           [${DEFAULT_LIMITS.burst}]
+  -v, --verbose      also print every log line on stdout
+  -q, --quiet        print nothing on stdout but errors
+  -h, --help         show this help
+
+The first line on stdout is "listening on udp://HOST:PORT". Rules, limits and the cookie
+scheme: docs/TRACKER.md.`;
+
+/** What `tracker.ts` was asked to do. */
+export interface TrackerCliOptions {
+  /** The options for `startTracker` (without `log`, which depends on `verbose`). */
+  options: TrackerOptions;
+  /** `-h`/`--help`: print {@link TRACKER_USAGE} and exit. */
+  help: boolean;
+  /** `-v`/`--verbose`: also print every log line on stdout. */
+  verbose: boolean;
+  /** `-q`/`--quiet`: print nothing on stdout but errors. */
+  quiet: boolean;
+}
+
+function duration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) {
+    throw new UsageError(
+      `Cannot parse ${flag}: expected a duration like 30, 30s, 500ms or 2m, got "${text}"`,
+    );
+  }
+  const v = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000);
+  const ms = Math.round(v);
+  if (ms < 1 || ms > 0x7fffffff) {
+    throw new UsageError(`Cannot use ${flag}: ${text} is outside 1 ms..24 days`);
+  }
+  return ms;
+}
+
+function number(text: string, flag: string, min: number, max: number, integer = true): number {
+  const v = Number(text);
+  if (
+    text.trim() === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min ||
+    v > max
+  ) {
+    throw new UsageError(
+      `Cannot use ${flag}: expected ${
+        integer ? "an integer" : "a number"
+      } in ${min}..${max}, got "${text}"`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Parses the tracker's command line.
+ *
+ * @param args the arguments after the script name
+ * @returns the tracker options and the help/verbose/quiet switches
+ * @throws {UsageError} On an unknown flag, a positional argument or a bad value.
+ */
+export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "6969" },
+        interval: { type: "string" },
+        grace: { type: "string" },
+        owners: { type: "string" },
+        "log-dir": { type: "string", default: "./logs" },
+        "no-log-file": { type: "boolean", default: false },
+        "max-peers": { type: "string" },
+        "max-files": { type: "string" },
+        "max-name": { type: "string" },
+        rate: { type: "string" },
+        burst: { type: "string" },
+        verbose: { type: "boolean", short: "v", default: false },
+        quiet: { type: "boolean", short: "q", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const options: TrackerOptions = {
+    hostname: values.host,
+    port: number(values.port, "--port", 0, 65535),
+  };
+  if (values.interval !== undefined) options.intervalMs = duration(values.interval, "--interval");
+  if (values.grace !== undefined) options.grace = number(values.grace, "--grace", 0, 100, false);
+  if (values.owners !== undefined) {
+    options.maxOwners = number(values.owners, "--owners", 1, MAX_OWNERS);
+  }
+  if (!values["no-log-file"]) options.logDir = values["log-dir"];
+  const limits: NonNullable<TrackerOptions["limits"]> = {};
+  if (values["max-peers"] !== undefined) {
+    limits.maxPeers = number(values["max-peers"], "--max-peers", 1, 1e9);
+  }
+  if (values["max-files"] !== undefined) {
+    limits.maxFilesPerPeer = number(values["max-files"], "--max-files", 1, 1e9);
+  }
+  if (values["max-name"] !== undefined) {
+    limits.maxNameBytes = number(values["max-name"], "--max-name", 1, 255);
+  }
+  if (values.rate !== undefined) {
+    limits.requestsPerSecond = number(values.rate, "--rate", 0.001, 1e9, false);
+  }
+  if (values.burst !== undefined) limits.burst = number(values.burst, "--burst", 1, 1e9);
+  options.limits = limits;
+  return { options, help: values.help, verbose: values.verbose, quiet: values.quiet };
+}
