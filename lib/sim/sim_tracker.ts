@@ -1,10 +1,11 @@
 /**
- * The real tracker core ({@link Registry}) on the simulated network: a driver like
+ * The real tracker core ({@link Dispatcher} and its registry) on the simulated network: a driver like
  * lib/tracker/server.ts, with a {@link SimSocket} and a {@link SimTimer} instead of a UDP socket
  * and `setTimeout`.
  * @module
  */
-import { Registry, type RegistryOptions } from "../tracker/registry.ts";
+import { Dispatcher } from "../tracker/dispatch.ts";
+import type { RegistryOptions } from "../tracker/registry.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 
 /** Options for {@link SimTracker}: the registry's, without the clock and randomness. */
@@ -13,13 +14,13 @@ export type SimTrackerOptions = Omit<RegistryOptions, "now" | "random" | "random
 /** See the module doc. */
 export class SimTracker {
   /** The core, for assertions. */
-  readonly registry: Registry;
+  readonly core: Dispatcher;
   readonly #socket: SimSocket;
   readonly #timer: SimTimer;
 
   /** Binds the tracker at `addr` on `net`. */
   constructor(net: SimNetwork, addr: SimAddr, options: SimTrackerOptions = {}) {
-    this.registry = new Registry({
+    this.core = new Dispatcher({
       ...options,
       now: net.now,
       events: options.events ?? false,
@@ -31,11 +32,11 @@ export class SimTracker {
       },
     });
     this.#timer = net.timer((now) => {
-      this.registry.handleTimeout(now);
+      this.core.handleTimeout(now);
       this.#arm();
     });
     this.#socket = net.bind(addr, (bytes, from, now) => {
-      const reply = this.registry.handleDatagram(bytes, from, now);
+      const reply = this.core.handleDatagram(bytes, from, now);
       if (reply !== undefined) this.#socket.send(reply, from);
       this.#arm();
     });
@@ -54,8 +55,8 @@ export class SimTracker {
   }
 
   #arm(): void {
-    while (this.registry.pollEvent() !== undefined) { /* events are not logged in simulations */ }
-    const at = this.registry.pollTimeout();
+    while (this.core.pollEvent() !== undefined) { /* events are not logged in simulations */ }
+    const at = this.core.pollTimeout();
     this.#timer.arm(Number.isFinite(at) ? at : undefined);
   }
 }
