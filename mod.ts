@@ -77,8 +77,8 @@ export {
   decodeMessage,
   encodeMessage,
   isValidNodeId,
-  writeBlockDataHeader,
 } from "./lib/wire/codec.ts";
+export { writeBlockDataHeader } from "./lib/wire/block_data.ts";
 export { WireError, type WireErrorReason } from "./lib/wire/wire_error.ts";
 export { canonicalAddress, type PeerAddress } from "./lib/wire/address.ts";
 export {

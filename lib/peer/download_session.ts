@@ -7,7 +7,8 @@
  * @module
  */
 import { join } from "node:path";
-import { blockDataTxid, decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { blockDataTxid } from "../wire/block_data.ts";
 import type { PeerAddress } from "../wire/address.ts";
 import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
 import {

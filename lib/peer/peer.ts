@@ -5,7 +5,8 @@
  * @module
  */
 import { basename, resolve } from "node:path";
-import { blockDataTxid, decodeMessage } from "../wire/codec.ts";
+import { decodeMessage } from "../wire/codec.ts";
+import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
