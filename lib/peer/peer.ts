@@ -182,7 +182,11 @@ class PeerNode implements Peer {
     const session = new DownloadSession(this.#sessionContext(), nameOrId, options);
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
-    session.done.finally(() => this.downloads.delete(key)).catch(() => {});
+    this.#sessions.set(session.txid, session);
+    session.done.finally(() => {
+      this.downloads.delete(key);
+      this.#sessions.delete(session.txid);
+    }).catch(() => {});
     return session;
   }
 
@@ -218,8 +222,6 @@ class PeerNode implements Peer {
       },
       sharedPath: (id) => this.files.get(id)?.path,
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
-      register: (txid, s) => this.#sessions.set(txid, s),
-      unregister: (txid) => this.#sessions.delete(txid),
     };
   }
 
@@ -296,13 +298,9 @@ class PeerNode implements Peer {
         this.#uploader.handleProbe(msg, from, performance.now());
         return;
       case "probe_ack":
-        this.#sessions.get(msg.txid)?.onProbeAck(msg.size, msg.cookie, from);
-        return;
       case "manifest_data":
-        this.#sessions.get(msg.txid)?.onManifestData(msg.total, msg.offset, msg.data, from);
-        return;
       case "error":
-        this.#sessions.get(msg.txid)?.onError(msg.code, msg.text, from);
+        this.#sessions.get(msg.txid)?.onMessage(msg, from);
         return;
       default:
         return;
