@@ -437,6 +437,7 @@ export class DownloadCore {
       if (this.#progressAt <= now) this.#progressAt = now + PROGRESS_MS;
       this.#emitProgress(now);
     }
+    if (this.#deadline === undefined || now < this.#deadline) return;
     this.#guard(() => {
       switch (this.#phase) {
         case "probe":
@@ -791,7 +792,12 @@ export class DownloadCore {
           ),
         );
       }
-      deadline = Math.min(deadline ?? Infinity, now + RENEED_MS);
+      // wake for the next re-NEED (unless one is under way: its answer pumps) and to give up
+      const wake = Math.min(
+        this.#needing ? Infinity : this.#lastNeed + RENEED_MS,
+        this.#noOwnerSince + NO_OWNER_GIVE_UP_MS,
+      );
+      deadline = Math.min(deadline ?? Infinity, wake);
     } else {
       this.#noOwnerSince = undefined;
     }
