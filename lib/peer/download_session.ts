@@ -5,62 +5,13 @@
  * {@link DownloadHandle}.
  * @module
  */
-import type { Message, NeedTarget, OwnersMessage } from "../wire/messages.ts";
-import type { PeerAddress } from "../wire/address.ts";
+import type { Message } from "../wire/messages.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
 import { DownloadCore, type DownloadCoreEvent } from "./core/download_core.ts";
-import type { Manifest } from "./manifest.ts";
+import type { PartStore, SessionContext } from "./session_context.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { PieceWriter } from "./piece_writer.ts";
 import { diskError } from "./transfer_error.ts";
-
-/** The on-disk state of a download, as the session needs it. */
-export interface PartStore {
-  /** Verified pieces already on disk. */
-  readonly verifiedPieces: Iterable<number>;
-  /** The `.part` file, which the piece writer thread opens too. */
-  readonly partPath: string;
-  /** Records a piece the piece writer has verified and written. */
-  markVerified(index: number): void;
-  /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
-  writePiece(index: number, data: Uint8Array): void;
-  /** fsyncs, renames to the final name, returns the final path. */
-  complete(): Promise<string>;
-  /** Saves state and closes; the `.part` stays for a later resume. */
-  close(): Promise<void>;
-}
-
-/** What a session needs from its peer: settings, the tracker, the socket, the disk. */
-export interface SessionContext {
-  readonly nodeId: string;
-  readonly outDir: string;
-  readonly maxOwners: number;
-  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
-  readonly mtu: number;
-  /** Hash and write pieces on a Worker thread instead of the receive loop. */
-  readonly verifyInWorker: boolean;
-  /** Cap on data bytes per block (0: as large as the path carries). */
-  readonly maxBlock: number;
-  need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
-  send(bytes: Uint8Array, to: Deno.NetAddr): void;
-  /** Opens a UDP socket for one owner's block traffic; undefined: the main socket carries all. */
-  openDataSocket?: (() => UdpEndpoint) | undefined;
-  log(line: string): void;
-  mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
-  /** A stored manifest for this content id from an earlier, interrupted run (resume). */
-  loadResumeManifest(
-    contentIdHex: string,
-    name: string,
-    outDir: string,
-  ): Promise<Uint8Array | undefined>;
-  openPart(
-    args: Omit<Extract<DownloadCoreEvent, { kind: "open_part" }>, "kind">,
-  ): Promise<PartStore>;
-  /** Path of a file this peer already shares with that content id, if any. */
-  sharedPath(contentIdHex: string): string | undefined;
-  /** Called once the file is complete and renamed. */
-  completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
-}
 
 let nextTxid = (Math.random() * 0x7fffffff) >>> 0;
 
@@ -87,18 +38,13 @@ export class DownloadSession implements DownloadHandle {
     this.query = query;
     this.txid = nextTxid = (nextTxid + 1) >>> 0;
     const core = this.#core = new DownloadCore({
+      ...ctx,
       query,
       txid: this.txid,
-      nodeId: ctx.nodeId,
       outDir: options.outDir ?? ctx.outDir,
       saveAs: options.saveAs,
       overwrite: options.overwrite,
-      maxOwners: ctx.maxOwners,
-      mtu: ctx.mtu,
-      maxBlock: ctx.maxBlock,
-      verifyInWorker: ctx.verifyInWorker,
       dataSockets: ctx.openDataSocket !== undefined,
-      mapOwnerAddress: ctx.mapOwnerAddress,
     });
     const signal = options.signal;
     const abort = () => this.#step(() => core.abort(signal?.reason));
@@ -146,7 +92,13 @@ export class DownloadSession implements DownloadHandle {
   /** Carries out the core's events, sends its datagrams and re-arms the timer. */
   #drain(): void {
     const core = this.#core;
-    for (let ev = core.pollEvent(); ev; ev = core.pollEvent()) this.#act(ev);
+    for (let ev = core.pollEvent(); ev; ev = core.pollEvent()) {
+      try {
+        this.#act(ev);
+      } catch (e) {
+        core.fail(e); // a disk write failed
+      }
+    }
     for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
       if (t.dataSocket === undefined) this.#ctx.send(t.bytes, t.to);
       else this.#dataSocket(t.dataSocket).send(t.bytes, t.to);
@@ -173,7 +125,13 @@ export class DownloadSession implements DownloadHandle {
       case "check_target":
         return this.#job(async () => {
           const sharedPath = ctx.sharedPath(ev.contentIdHex);
-          const exists = sharedPath === undefined && ev.checkExists && await pathExists(ev.path);
+          // A path that cannot be checked is a TransferError, not a raw Deno.errors.* in `done`
+          const exists = sharedPath === undefined && ev.checkExists &&
+            await Deno.lstat(ev.path).then(() => true, (e) => {
+              if (e instanceof Deno.errors.NotFound) return false;
+              const hint = "check that the output directory exists and is writable";
+              throw diskError(`Cannot save to ${ev.path}`, e, hint);
+            });
           return (now) => core.handleTargetChecked({ sharedPath, exists }, now);
         });
       case "load_resume_manifest":
@@ -192,14 +150,9 @@ export class DownloadSession implements DownloadHandle {
           return (now) => core.handlePartOpened(part, now);
         });
       case "write_piece":
+        return this.#part!.writePiece(ev.index, ev.data);
       case "verify_piece":
-        try {
-          if (ev.kind === "write_piece") this.#part!.writePiece(ev.index, ev.data);
-          else this.#writer!.submit(ev.index, ev.offset, ev.data);
-        } catch (e) {
-          core.fail(e);
-        }
-        return;
+        return this.#writer!.submit(ev.index, ev.offset, ev.data);
       case "mark_verified":
         return this.#part!.markVerified(ev.index);
       case "complete_file":
@@ -262,23 +215,5 @@ export class DownloadSession implements DownloadHandle {
     this.#sockets.clear();
     await this.#writer?.close();
     await this.#part?.close().catch(() => {});
-  }
-}
-
-/**
- * True when `path` exists. A path that cannot be checked (a component is a regular file, no
- * permission, …) is a `TransferError`, not a raw `Deno.errors.*` escaping `done`.
- */
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw diskError(
-      `Cannot save to ${path}`,
-      e,
-      "check that the output directory exists and is writable",
-    );
   }
 }

@@ -18,7 +18,8 @@ import type {
   PeerOptions,
   SharedFile,
 } from "./api.ts";
-import { DownloadSession, type PartStore, type SessionContext } from "./download_session.ts";
+import { DownloadSession } from "./download_session.ts";
+import type { PartStore, SessionContext } from "./session_context.ts";
 import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { PartFile } from "./part_file.ts";

@@ -19,6 +19,9 @@
  * `write_piece` view is valid until the next call into the core), then `pollTransmit()`
  * (datagrams), then re-arm one timer at `pollTimeout()` and call `handleTimeout(now)` when it
  * fires. No sockets, timers, clock or disk.
+ *
+ * Over 600 lines: one phase machine whose phases hand their state (owners, cookies, datagram
+ * size, manifest) to the next; the sub-cores it drives each have their own file.
  * @module
  */
 import { join } from "node:path";
@@ -55,32 +58,36 @@ export const PROGRESS_MS = 250;
 /** Owners beyond this many share the peer's main socket. */
 export const MAX_DATA_SOCKETS = 12;
 
+/** A peer's settings for its downloads. */
+export interface DownloadSettings {
+  /** This peer's node id (never an owner of its own download). */
+  readonly nodeId: string;
+  /** Owners asked for per NEED. */
+  readonly maxOwners: number;
+  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
+  readonly mtu: number;
+  /** Cap on data bytes per block (0: as large as the path carries). */
+  readonly maxBlock: number;
+  /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
+  readonly verifyInWorker: boolean;
+  /** Test hook: rewrite an owner's address before contacting it. */
+  readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
+}
+
 /** Options for {@link DownloadCore}. */
-export interface DownloadCoreOptions {
+export interface DownloadCoreOptions extends DownloadSettings {
   /** Name or 64-hex content id asked for. */
   query: string;
   /** This download's transfer id, u32: every request carries it, every answer echoes it. */
   txid: number;
-  /** This peer's node id (never an owner of its own download). */
-  nodeId: string;
   /** Directory the file is saved into. */
   outDir: string;
   /** Save under this name instead of the advertised one. */
   saveAs?: string | undefined;
   /** Replace an existing file of the same name. @default false */
   overwrite?: boolean | undefined;
-  /** Owners asked for per NEED. */
-  maxOwners: number;
-  /** Largest UDP payload to use, or 0 to probe up to 32 KiB blocks. */
-  mtu: number;
-  /** Cap on data bytes per block (0: as large as the path carries). */
-  maxBlock: number;
-  /** Pieces are verified and written by the driver (`verify_piece` events) instead of the core. */
-  verifyInWorker: boolean;
   /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
   dataSockets: boolean;
-  /** Test hook: rewrite an owner's address before contacting it. */
-  mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
 }
 
 /** A datagram for the driver to send. */
