@@ -31,6 +31,17 @@ const MANIFEST = encodeManifest({ size: SIZE, pieceSize: PIECE, pieceHashes: HAS
 const CONTENT_ID = new Uint8Array(createHash("sha256").update(MANIFEST).digest());
 const TXID = 77;
 const LATENCY = 1;
+const OPTIONS: DownloadCoreOptions = {
+  query: "file.bin",
+  txid: TXID,
+  nodeId: "me",
+  outDir: "/out",
+  maxOwners: 4,
+  mtu: 0,
+  maxBlock: 0,
+  verifyInWorker: false,
+  dataSockets: false,
+};
 
 /** An owner that answers what the core sends it, as an uploader would. */
 class Owner {
@@ -97,6 +108,14 @@ class Owner {
   }
 }
 
+/** An owner whose manifest does not hash to the content id (one bit flipped). */
+function liarOwner(): Owner {
+  const liar = new Owner("liar", 4001);
+  liar.manifest = MANIFEST.slice();
+  liar.manifest[40] = liar.manifest[40]! ^ 1;
+  return liar;
+}
+
 function badCookie(txid: number): Message {
   return { type: "error", txid, code: ErrorCode.bad_cookie, text: "bad cookie" };
 }
@@ -128,18 +147,20 @@ class World {
   constructor(owners: Owner[], options: Partial<DownloadCoreOptions> = {}) {
     this.owners = owners;
     this.listed = () => owners;
-    this.core = new DownloadCore({
-      query: "file.bin",
-      txid: TXID,
-      nodeId: "me",
-      outDir: "/out",
-      maxOwners: 4,
-      mtu: 0,
-      maxBlock: 0,
-      verifyInWorker: false,
-      dataSockets: false,
-      ...options,
-    });
+    this.core = new DownloadCore({ ...OPTIONS, ...options });
+  }
+
+  /** Runs `then` once, at the first step where `when` holds. */
+  once(when: () => boolean, then: () => void): void {
+    const before = this.onStep;
+    let fired = false;
+    this.onStep = (w) => {
+      before(w);
+      if (!fired && when()) {
+        fired = true;
+        then();
+      }
+    };
   }
 
   log(fragment: string): string | undefined {
@@ -331,12 +352,10 @@ Deno.test({
     const alice = new Owner("alice", 4001);
     const w = new World([alice], { mtu: 1500 });
     let rotated = false;
-    w.onStep = () => {
-      if (!rotated && alice.blockRequests >= 3) {
-        rotated = true;
-        alice.cookie += 1n; // its key rotated: the old cookie is refused from now on
-      }
-    };
+    w.once(() => alice.blockRequests >= 3, () => {
+      rotated = true;
+      alice.cookie += 1n; // its key rotated: the old cookie is refused from now on
+    });
     w.run();
     assertComplete(w);
     assert.ok(rotated);
@@ -349,9 +368,7 @@ Deno.test({
   name: "DownloadCore blames an owner whose manifest does not match and takes the other's",
   permissions: "none",
   fn() {
-    const liar = new Owner("liar", 4001);
-    liar.manifest = MANIFEST.slice();
-    liar.manifest[40] = liar.manifest[40]! ^ 1;
+    const liar = liarOwner();
     const w = new World([liar, new Owner("bob", 4002)]);
     w.run();
     assertComplete(w);
@@ -363,9 +380,7 @@ Deno.test({
   name: "DownloadCore fails with bad_manifest when every owner's manifest is wrong",
   permissions: "none",
   fn() {
-    const liar = new Owner("liar", 4001);
-    liar.manifest = MANIFEST.slice();
-    liar.manifest[40] = liar.manifest[40]! ^ 1;
+    const liar = liarOwner();
     const w = new World([liar]);
     w.run();
     assertFailed(
@@ -383,9 +398,7 @@ Deno.test({
     const alice = new Owner("alice", 4001);
     const w = new World([alice], { mtu: 1500 });
     w.listed = () => []; // the tracker knows nobody else
-    w.onStep = () => {
-      if (alice.blockRequests >= 3) alice.silent = true; // gone midway
-    };
+    w.once(() => alice.blockRequests >= 3, () => alice.silent = true); // gone midway
     w.run();
     const dropped = w.logs.findIndex((l) => l.startsWith("dropped owner alice"));
     assert.ok(dropped >= 0, w.logs.join("\n"));
@@ -408,18 +421,13 @@ Deno.test({
   fn() {
     const alice = new Owner("alice", 4001);
     const w = new World([alice], { mtu: 1500 });
-    let moved = false;
-    w.onStep = () => {
-      if (!moved && alice.blockRequests >= 3) {
-        moved = true;
-        alice.silent = true; // it stops, and comes back on another port with another cookie
-      }
-      if (moved && alice.silent && w.log("dropped owner alice")) {
-        alice.silent = false;
-        alice.port = 4999;
-        alice.cookie = 999n;
-      }
-    };
+    // it stops, and once dropped comes back on another port with another cookie
+    w.once(() => alice.blockRequests >= 3, () => alice.silent = true);
+    w.once(() => w.log("dropped owner alice") !== undefined, () => {
+      alice.silent = false;
+      alice.port = 4999;
+      alice.cookie = 999n;
+    });
     w.run();
     assertComplete(w);
     assert.ok(w.log("owner alice moved to 127.0.0.1:4999"), w.logs.join("\n"));
@@ -458,17 +466,7 @@ Deno.test({
         ],
       ] as const
     ) {
-      const core = new DownloadCore({
-        query: "x",
-        txid: 1,
-        nodeId: "me",
-        outDir: "/out",
-        maxOwners: 4,
-        mtu: 0,
-        maxBlock: 0,
-        verifyInWorker: false,
-        dataSockets: false,
-      });
+      const core = new DownloadCore({ ...OPTIONS, query: "x" });
       core.start(0);
       assert.equal(core.pollEvent()?.kind, "need");
       core.handleNeedFailed(error, 1);
