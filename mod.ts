@@ -72,13 +72,8 @@ export {
 
 // The wire codec (docs/PROTOCOL.md): what an embedder needs to speak the protocol. The
 // reader/writer internals and address helpers stay in lib/wire.
-export {
-  decodeHeader,
-  decodeMessage,
-  encodeMessage,
-  isValidNodeId,
-  writeBlockDataHeader,
-} from "./lib/wire/codec.ts";
+export { decodeHeader, decodeMessage, encodeMessage, isValidNodeId } from "./lib/wire/codec.ts";
+export { writeBlockDataHeader } from "./lib/wire/block_data.ts";
 export { WireError, type WireErrorReason } from "./lib/wire/wire_error.ts";
 export { canonicalAddress, type PeerAddress } from "./lib/wire/address.ts";
 export {
