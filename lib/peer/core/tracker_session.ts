@@ -8,6 +8,11 @@
  * tracker leave through {@link TrackerSession.pollTransmit}, results through
  * {@link TrackerSession.pollEvent}, and {@link TrackerSession.pollTimeout} tells when to call
  * {@link TrackerSession.handleTimeout}. `lib/peer/tracker_client.ts` drives it on a socket.
+ *
+ * Longer than 600 lines (about half of it JSDoc) because it is one state machine: the
+ * registration, the heartbeat and the commands share the table of requests in flight, the
+ * cookie and the queue of commands waiting for a registration; split apart, each piece would
+ * reach into the others' state.
  * @module
  */
 import { canonicalAddress } from "../../wire/address.ts";
