@@ -55,6 +55,15 @@ function handshake(s: TrackerSession, now: number, cookie = 77n): void {
   }
 }
 
+/** A session registered by hand (cookie 77, T = 1000 ms) at time 0, its events drained. */
+function registeredSession(): TrackerSession {
+  const s = session();
+  s.register(0);
+  handshake(s, 0);
+  drainEvents(s);
+  return s;
+}
+
 /** Steps the session's own deadlines on a virtual clock until `until`, dropping every send. */
 function silence(s: TrackerSession, from: number, until: number): number[] {
   const sends: number[] = [];
@@ -225,10 +234,7 @@ Deno.test(
   "TrackerSession matches replies by txid and ignores late, duplicate and unknown ones",
   none,
   () => {
-    const s = session();
-    s.register(0);
-    handshake(s, 0);
-    drainEvents(s);
+    const s = registeredSession();
     const id = s.need({ kind: "name", name: "song" }, 3, 10);
     const [need] = drainSent(s);
     assert.equal(need?.type, "need");
@@ -440,9 +446,7 @@ Deno.test(
   "TrackerSession fails a command the tracker refuses twice with unknown_node",
   none,
   () => {
-    const s = session();
-    s.register(0);
-    handshake(s, 0);
+    const s = registeredSession();
     const id = s.update(1, 10);
     for (let round = 0; round < 2; round++) {
       const sent = drainSent(s);
@@ -483,9 +487,7 @@ Deno.test(
   "TrackerSession heartbeat refused for another reason tries again after T/4, not at once",
   none,
   () => {
-    const s = session();
-    s.register(0);
-    handshake(s, 0);
+    const s = registeredSession();
     s.handleTimeout(1000);
     const [beat] = drainSent(s);
     s.handleDatagram(
@@ -586,10 +588,7 @@ Deno.test(
   "TrackerSession.exit() sends EXIT 3 times at most and then fails with timeout",
   none,
   () => {
-    const s = session();
-    s.register(0);
-    handshake(s, 0);
-    drainEvents(s);
+    const s = registeredSession();
     const id = s.exit(100);
     const sends = silence(s, 100, 100_000);
     assert.deepEqual(sends, [100, 350, 850]);
@@ -615,11 +614,9 @@ Deno.test(
   "TrackerSession.own() validates fields at once and forgets a file the tracker refused",
   none,
   () => {
-    const s = session();
+    const s = registeredSession();
     assert.throws(() => s.own({ name: "", size: 1, contentId: cid(1) }, 0));
     assert.throws(() => s.update(-1, 0), RangeError);
-    s.register(0);
-    handshake(s, 0);
     s.own({ name: "a", size: 1, contentId: cid(1) }, 1);
     assert.equal(s.ownedFiles.size, 1);
     const [own] = drainSent(s);
