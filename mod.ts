@@ -51,7 +51,13 @@ export {
   type TrackerClientOptions,
   type TrackerConnectOptions,
 } from "./lib/peer/tracker_client.ts";
-export type { RetryPolicy } from "./lib/net/request_table.ts";
+export {
+  DEFAULT_RETRY,
+  type RetryPolicy,
+  TrackerSession,
+  type TrackerSessionEvent,
+  type TrackerSessionOptions,
+} from "./lib/peer/core/tracker_session.ts";
 export {
   TrackerError,
   TrackerErrorCode,
