@@ -5,7 +5,7 @@ import {
   type TrackerSessionEvent,
   type TrackerSessionOptions,
 } from "../../lib/peer/core/tracker_session.ts";
-import { Registry } from "../../lib/tracker/registry.ts";
+import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import { TrackerError, TrackerErrorCode } from "../../lib/tracker/tracker_error.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message, type OwnersMessage } from "../../lib/wire/messages.ts";
@@ -83,7 +83,7 @@ function silence(s: TrackerSession, from: number, until: number): number[] {
  */
 class World {
   now = 0;
-  tracker: Registry;
+  tracker: Dispatcher;
   readonly sent: { type: string; at: number; msg: Message }[] = [];
   drop: (direction: "up" | "down", bytes: Uint8Array) => boolean = () => false;
   #seed = 1;
@@ -92,9 +92,9 @@ class World {
     this.tracker = this.#newTracker();
   }
 
-  #newTracker(): Registry {
+  #newTracker(): Dispatcher {
     const random = prng(this.#seed++);
-    return new Registry({
+    return new Dispatcher({
       now: this.now,
       intervalMs: 1000,
       grace: 0.5,
@@ -331,8 +331,8 @@ Deno.test("TrackerSession heartbeats every T and the tracker never evicts it", n
   w.runUntil(10_500);
   const beats = w.sentOf("register").slice(2);
   assert.deepEqual(beats, [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
-  assert.equal(w.tracker.counters.heartbeats, 10);
-  assert.equal(w.tracker.peerCount, 1);
+  assert.equal(w.tracker.registry.counters.heartbeats, 10);
+  assert.equal(w.tracker.registry.peerCount, 1);
   assert.equal(w.session.missedHeartbeats, 0);
 });
 
@@ -358,7 +358,7 @@ Deno.test(
       5200,
       5250,
     ]);
-    assert.equal(w.tracker.counters.evictions, 0);
+    assert.equal(w.tracker.registry.counters.evictions, 0);
     assert.equal(w.session.missedHeartbeats, 0);
     assert.equal(w.session.retransmits, 5);
   },
@@ -389,12 +389,12 @@ Deno.test(
     w.session.register(0);
     for (const f of files(10)) w.session.own(f, 0);
     w.runUntil(100);
-    assert.equal(w.tracker.fileCount, 10);
+    assert.equal(w.tracker.registry.fileCount, 10);
     await t.step("evicted while silent", () => {
       w.drop = () => true;
       w.runUntil(3_000);
-      assert.equal(w.tracker.counters.evictions, 1);
-      assert.equal(w.tracker.peerCount, 0);
+      assert.equal(w.tracker.registry.counters.evictions, 1);
+      assert.equal(w.tracker.registry.peerCount, 0);
       for (const e of drainEvents(w.session)) if (e.type === "log") lines.push(e.line);
     });
     await t.step("back: the next heartbeat learns it, registers and re-OWNs every file", () => {
@@ -407,8 +407,8 @@ Deno.test(
         JSON.stringify(events, (_, v) => typeof v === "bigint" ? String(v) : v),
       );
       assert.equal(w.session.reregistrations, 1);
-      assert.equal(w.tracker.peerCount, 1);
-      assert.equal(w.tracker.fileCount, 10);
+      assert.equal(w.tracker.registry.peerCount, 1);
+      assert.equal(w.tracker.registry.fileCount, 10);
       assert.equal(w.sentOf("own", since).length, 10);
       assert.ok(
         events.some((e) =>
@@ -437,8 +437,8 @@ Deno.test(
     const events = drainEvents(w.session);
     assert.ok(events.some((e) => e.type === "done" && e.id === id));
     assert.ok(events.some((e) => e.type === "registered" && e.again));
-    assert.equal(w.tracker.fileCount, 1);
-    assert.equal(w.tracker.counters.updates, 1);
+    assert.equal(w.tracker.registry.fileCount, 1);
+    assert.equal(w.tracker.registry.counters.updates, 1);
   },
 );
 
@@ -477,8 +477,8 @@ Deno.test("TrackerSession re-registers with its files within 2T of a tracker res
   w.runUntil(500);
   w.restart();
   w.runUntil(500 + 2 * 1000);
-  assert.equal(w.tracker.peerCount, 1);
-  assert.equal(w.tracker.fileCount, 3);
+  assert.equal(w.tracker.registry.peerCount, 1);
+  assert.equal(w.tracker.registry.fileCount, 3);
   assert.equal(w.session.reregistrations, 1);
   assert.equal(w.session.registered, true);
 });
@@ -566,8 +566,8 @@ Deno.test(
     const id = w.session.exit(100);
     assert.equal(w.session.exit(100), id, "an EXIT in flight is one handle");
     w.flush();
-    assert.equal(w.tracker.peerCount, 0);
-    assert.equal(w.tracker.fileCount, 0);
+    assert.equal(w.tracker.registry.peerCount, 0);
+    assert.equal(w.tracker.registry.fileCount, 0);
     const events = drainEvents(w.session);
     assert.ok(events.some((e) => e.type === "done" && e.id === id));
     assert.equal(w.session.pollTimeout(), undefined, "no heartbeat after EXIT");
@@ -579,8 +579,8 @@ Deno.test(
     // register() joins again, and announces the files it still shares.
     w.session.register(400);
     w.runUntil(500);
-    assert.equal(w.tracker.peerCount, 1);
-    assert.equal(w.tracker.fileCount, 1);
+    assert.equal(w.tracker.registry.peerCount, 1);
+    assert.equal(w.tracker.registry.fileCount, 1);
   },
 );
 
