@@ -51,7 +51,13 @@ export {
   type TrackerClientOptions,
   type TrackerConnectOptions,
 } from "./lib/peer/tracker_client.ts";
-export type { RetryPolicy } from "./lib/net/request_table.ts";
+export {
+  DEFAULT_RETRY,
+  type RetryPolicy,
+  TrackerSession,
+  type TrackerSessionEvent,
+  type TrackerSessionOptions,
+} from "./lib/peer/core/tracker_session.ts";
 export {
   TrackerError,
   TrackerErrorCode,
@@ -72,13 +78,8 @@ export {
 
 // The wire codec (docs/PROTOCOL.md): what an embedder needs to speak the protocol. The
 // reader/writer internals and address helpers stay in lib/wire.
-export {
-  decodeHeader,
-  decodeMessage,
-  encodeMessage,
-  isValidNodeId,
-  writeBlockDataHeader,
-} from "./lib/wire/codec.ts";
+export { decodeHeader, decodeMessage, encodeMessage, isValidNodeId } from "./lib/wire/codec.ts";
+export { writeBlockDataHeader } from "./lib/wire/block_data.ts";
 export { WireError, type WireErrorReason } from "./lib/wire/wire_error.ts";
 export { canonicalAddress, type PeerAddress } from "./lib/wire/address.ts";
 export {

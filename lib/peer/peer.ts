@@ -5,7 +5,8 @@
  * @module
  */
 import { basename, resolve } from "node:path";
-import { blockDataTxid, decodeMessage } from "../wire/codec.ts";
+import { decodeMessage } from "../wire/codec.ts";
+import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
@@ -17,7 +18,8 @@ import type {
   PeerOptions,
   SharedFile,
 } from "./api.ts";
-import { DownloadSession, type PartStore, type SessionContext } from "./download_session.ts";
+import { DownloadSession } from "./download_session.ts";
+import type { PartStore, SessionContext } from "./session_context.ts";
 import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
@@ -177,7 +179,11 @@ class PeerNode implements Peer {
     const session = new DownloadSession(this.#sessionContext(), nameOrId, options);
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
-    session.done.finally(() => this.downloads.delete(key)).catch(() => {});
+    this.#sessions.set(session.txid, session);
+    session.done.finally(() => {
+      this.downloads.delete(key);
+      this.#sessions.delete(session.txid);
+    }).catch(() => {});
     return session;
   }
 
@@ -213,8 +219,6 @@ class PeerNode implements Peer {
       },
       sharedPath: (id) => this.files.get(id)?.path,
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
-      register: (txid, s) => this.#sessions.set(txid, s),
-      unregister: (txid) => this.#sessions.delete(txid),
     };
   }
 
@@ -291,13 +295,9 @@ class PeerNode implements Peer {
         this.#uploader.handleProbe(msg, from, performance.now());
         return;
       case "probe_ack":
-        this.#sessions.get(msg.txid)?.onProbeAck(msg.size, msg.cookie, from);
-        return;
       case "manifest_data":
-        this.#sessions.get(msg.txid)?.onManifestData(msg.total, msg.offset, msg.data, from);
-        return;
       case "error":
-        this.#sessions.get(msg.txid)?.onError(msg.code, msg.text, from);
+        this.#sessions.get(msg.txid)?.onMessage(msg, from);
         return;
       default:
         return;

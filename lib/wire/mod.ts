@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./address.ts";
+export * from "./block_data.ts";
 export * from "./codec.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";

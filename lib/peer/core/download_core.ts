@@ -1,0 +1,982 @@
+/**
+ * One download as a sans-I/O state machine: every rule of a download that is not block
+ * scheduling (that is the {@link DownloadEngine}'s) lives here.
+ *
+ * - The phases: ask the tracker (NEED) → check the target → probe the path MTU and every owner
+ *   for its address cookie ({@link MtuProbe}, {@link CookieProbe}) → load a resume manifest or
+ *   fetch one from the owners ({@link ManifestFetch}) → open the `.part` file → transfer
+ *   ({@link DownloadEngine}) → complete the file.
+ * - The owner address book: node id ↔ address; an owner listed at a new address (it restarted)
+ *   is reached there, with a new cookie.
+ * - Routing: PROBE_ACK, MANIFEST_DATA, ERROR (a refused cookie is renewed) and BLOCK_DATA to the
+ *   sub-core of the running phase.
+ * - Owners running out: re-ask the tracker at most every second, give up after 8 s with no live
+ *   owner.
+ * - Progress: a report every 250 ms (a smoothed rate) and a final one.
+ *
+ * Drive it with `start`, `handle*(…, now)`, `cancel` / `abort` / `fail`; after every call drain
+ * `pollEvent()` (the driver's jobs: tracker calls, disk, logs, progress, the outcome; a
+ * `write_piece` view is valid until the next call into the core), then `pollTransmit()`
+ * (datagrams), then re-arm one timer at `pollTimeout()` and call `handleTimeout(now)` when it
+ * fires. No sockets, timers, clock or disk.
+ *
+ * Over 600 lines: one phase machine whose phases hand their state (owners, cookies, datagram
+ * size, manifest) to the next; the sub-cores it drives each have their own file.
+ * @module
+ */
+import { join } from "node:path";
+import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
+import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
+import type { PeerAddress } from "../../wire/address.ts";
+import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../../wire/limits.ts";
+import {
+  ErrorCode,
+  type Message,
+  type NeedTarget,
+  type OwnerEntry,
+  type OwnersMessage,
+} from "../../wire/messages.ts";
+import { addressKey } from "../../net/udp_endpoint.ts";
+import type { DownloadProgress, DownloadResult } from "../api.ts";
+import { decodeManifest, fromHex, type Manifest, toHex } from "../manifest.ts";
+import type { PieceVerdict } from "../piece_writer.ts";
+import { safeName } from "../safe_name.ts";
+import { TransferError } from "../transfer_error.ts";
+import { BlockLayout, DEFAULT_MAX_BLOCK } from "./block_layout.ts";
+import { CookieProbe } from "./cookie_probe.ts";
+import { DownloadEngine } from "./download_engine.ts";
+import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
+import { MtuProbe } from "./mtu_probe.ts";
+import { inFlightBudget } from "./receive_budget.ts";
+
+/** Re-asks the tracker at most this often when owners run out, ms. */
+export const RENEED_MS = 1000;
+/** With no live owner for this long, the download fails, ms. */
+export const NO_OWNER_GIVE_UP_MS = 8000;
+/** A progress report this often, ms. */
+export const PROGRESS_MS = 250;
+/** Owners beyond this many share the peer's main socket. */
+export const MAX_DATA_SOCKETS = 12;
+
+/** A peer's settings for its downloads. */
+export interface DownloadSettings {
+  /** This peer's node id (never an owner of its own download). */
+  readonly nodeId: string;
+  /** Owners asked for per NEED. */
+  readonly maxOwners: number;
+  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
+  readonly mtu: number;
+  /** Cap on data bytes per block (0: as large as the path carries). */
+  readonly maxBlock: number;
+  /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
+  readonly verifyInWorker: boolean;
+  /** Test hook: rewrite an owner's address before contacting it. */
+  readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
+}
+
+/** Options for {@link DownloadCore}. */
+export interface DownloadCoreOptions extends DownloadSettings {
+  /** Name or 64-hex content id asked for. */
+  query: string;
+  /** This download's transfer id, u32: every request carries it, every answer echoes it. */
+  txid: number;
+  /** Directory the file is saved into. */
+  outDir: string;
+  /** Save under this name instead of the advertised one. */
+  saveAs?: string | undefined;
+  /** Replace an existing file of the same name. @default false */
+  overwrite?: boolean | undefined;
+  /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
+  dataSockets: boolean;
+}
+
+/** A datagram for the driver to send. */
+export interface DownloadTransmit {
+  bytes: Uint8Array;
+  to: Deno.NetAddr;
+  /**
+   * Send it from this owner's data socket (the driver opens it on first use and feeds what it
+   * receives to {@link DownloadCore.handleDatagram}); undefined: from the peer's socket.
+   */
+  dataSocket: string | undefined;
+}
+
+/** What the part file tells the core once it is open. */
+export interface OpenedPart {
+  /** Verified pieces already on disk. */
+  readonly verifiedPieces: Iterable<number>;
+}
+
+/** Something the driver does or reports, in order. */
+export type DownloadCoreEvent =
+  /** Ask the tracker; answer with `handleNeedReply` or `handleNeedFailed`. */
+  | { kind: "need"; want: NeedTarget; maxOwners: number }
+  /**
+   * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
+   * answer with `handleTargetChecked` (or `fail` when the check itself fails).
+   */
+  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean }
+  /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
+  | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
+  /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */
+  | {
+    kind: "open_part";
+    outDir: string;
+    name: string;
+    contentIdHex: string;
+    manifest: Manifest;
+    encodedManifest: Uint8Array;
+    overwrite: boolean;
+  }
+  /** Write a verified piece now (`data` is reused after the next call into the core). */
+  | { kind: "write_piece"; index: number; data: Uint8Array }
+  /** Verify and write a piece off the loop; answer with `handlePieceVerdict`. */
+  | { kind: "verify_piece"; index: number; offset: number; data: Uint8Array }
+  /** Record that a piece verified off the loop is on disk. */
+  | { kind: "mark_verified"; index: number }
+  /** Every piece is verified: flush, rename, answer with `handleFileCompleted(path)`. */
+  | { kind: "complete_file" }
+  /** A log line. */
+  | { kind: "log"; line: string }
+  /** A progress report. */
+  | { kind: "progress"; progress: DownloadProgress }
+  /**
+   * The download succeeded. `manifest` is absent when the file was shared already (nothing was
+   * downloaded).
+   */
+  | { kind: "done"; result: DownloadResult; manifest?: Manifest; encodedManifest?: Uint8Array }
+  /** The download failed (a `TransferError`, or what a driver's disk call threw). */
+  | { kind: "failed"; error: unknown };
+
+type Phase =
+  | "idle"
+  | "resolve"
+  | "target"
+  | "probe"
+  | "resume"
+  | "manifest"
+  | "part"
+  | "transfer"
+  | "complete"
+  | "finished";
+
+/**
+ * See the module doc.
+ *
+ * @example The first steps: ask the tracker, then check the target
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DownloadCore } from "./download_core.ts";
+ *
+ * const core = new DownloadCore({
+ *   query: "notes.txt", txid: 1, nodeId: "me", outDir: "/tmp", maxOwners: 4,
+ *   mtu: 0, maxBlock: 0, verifyInWorker: false, dataSockets: false,
+ * });
+ * core.start(0);
+ * assert.deepEqual(core.pollEvent(), {
+ *   kind: "need", want: { kind: "name", name: "notes.txt" }, maxOwners: 4,
+ * });
+ * core.handleNeedFailed(Object.assign(new Error("not found"), { code: "not_found" }), 5);
+ * const ev = core.pollEvent();
+ * assert.equal(ev?.kind === "failed" && (ev.error as Error).message,
+ *   'Cannot download "notes.txt": no peer shares it');
+ * ```
+ */
+export class DownloadCore {
+  /** This download's transfer id. */
+  readonly txid: number;
+  readonly #o: DownloadCoreOptions;
+  #phase: Phase = "idle";
+  readonly #events: DownloadCoreEvent[] = [];
+  readonly #transmits: DownloadTransmit[] = [];
+  /** The running phase's next deadline (the one timer), apart from progress. */
+  #deadline: number | undefined;
+  #progressAt: number | undefined;
+  #progress: DownloadProgress | undefined;
+  #started = 0;
+  readonly #ownerByAddr = new Map<string, string>();
+  readonly #addrByOwner = new Map<string, Deno.NetAddr>();
+  /** Owners whose block traffic uses their own data socket. */
+  readonly #dataSocketOwners = new Set<string>();
+  /** Owners' address cookies: every request to an owner carries its cookie. */
+  readonly #cookies: CookieProbe;
+  #probe: MtuProbe | undefined;
+  #probeOwner: string | undefined;
+  #maxDatagram = SAFE_DATAGRAM;
+  #fetch: ManifestFetch | undefined;
+  #engine: DownloadEngine | undefined;
+  #manifest: Manifest | undefined;
+  #encoded: Uint8Array | undefined;
+  #listedOwners: OwnerEntry[] = [];
+  #contentId: Uint8Array | undefined;
+  #contentIdHex = "";
+  #name = "";
+  #size = 0;
+  #lastNeed = -Infinity;
+  #needing = false;
+  #noOwnerSince: number | undefined;
+  #rateBytes = 0;
+  #rateAt = 0;
+  #rate = 0;
+
+  /** @param options what to download, where to, and the peer's tuning */
+  constructor(options: DownloadCoreOptions) {
+    this.#o = options;
+    this.txid = options.txid;
+    this.#cookies = new CookieProbe({
+      size: options.mtu > 0 ? Math.min(SAFE_DATAGRAM, options.mtu) : SAFE_DATAGRAM,
+    });
+  }
+
+  /** True once the download succeeded or failed: every later call is ignored. */
+  get finished(): boolean {
+    return this.#phase === "finished";
+  }
+
+  /** The latest progress report, undefined before the first. */
+  get progress(): DownloadProgress | undefined {
+    return this.#progress;
+  }
+
+  /** Starts the download: the first event asks the tracker. */
+  start(now: number): void {
+    if (this.#phase !== "idle") return;
+    this.#started = now;
+    this.#phase = "resolve";
+    const id = /^[0-9a-fA-F]{64}$/.test(this.#o.query) ? fromHex(this.#o.query) : null;
+    const want: NeedTarget = id
+      ? { kind: "content", contentId: id }
+      : { kind: "name", name: this.#o.query };
+    this.#events.push({ kind: "need", want, maxOwners: this.#o.maxOwners });
+  }
+
+  /** Stops the download (the `.part` file is kept for a resume). */
+  cancel(reason = "the peer is shutting down"): void {
+    this.fail(
+      new TransferError("aborted", `Download of "${this.#o.query}" stopped: ${reason}`),
+    );
+  }
+
+  /** The caller's AbortSignal fired: fails with its reason if that is a `TransferError`. */
+  abort(reason?: unknown): void {
+    this.fail(
+      reason instanceof TransferError
+        ? reason
+        : new TransferError("aborted", `Download of "${this.#o.query}" was cancelled`),
+    );
+  }
+
+  /** Fails the download with `error` (what a driver's disk or tracker call threw). */
+  fail(error: unknown): void {
+    if (this.#phase === "finished") return;
+    this.#finish();
+    this.#events.push({ kind: "failed", error });
+  }
+
+  /** The tracker answered a NEED. */
+  handleNeedReply(reply: OwnersMessage, now: number): void {
+    this.#guard(() => {
+      if (this.#phase === "resolve") return this.#resolved(reply);
+      this.#needing = false;
+      if (this.#phase === "transfer") this.#addListed(reply, now);
+      this.#pump(now);
+    });
+  }
+
+  /** A NEED failed (no answer, or an ERROR whose `code` is `not_found` or another). */
+  handleNeedFailed(error: unknown, now: number): void {
+    if (this.#phase === "resolve") {
+      const q = this.#o.query;
+      const code = (error as { code?: unknown }).code;
+      return this.fail(
+        code === ErrorCode.not_found || code === "not_found"
+          ? new TransferError("not_found", `Cannot download "${q}": no peer shares it`, {
+            cause: error,
+          })
+          : new TransferError(
+            "no_owners",
+            `Cannot download "${q}": the tracker did not answer (${errorText(error)})`,
+            { cause: error },
+          ),
+      );
+    }
+    this.#log(`re-asking the tracker for owners failed: ${errorText(error)}`);
+    this.#needing = false;
+    this.#guard(() => this.#pump(now));
+  }
+
+  /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
+  handleTargetChecked(target: { sharedPath: string | undefined; exists: boolean }, now: number) {
+    if (this.#phase !== "target") return;
+    if (target.sharedPath !== undefined) {
+      this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
+      return this.#succeed(this.#result(target.sharedPath, now, [], 0));
+    }
+    const path = join(this.#o.outDir, this.#name);
+    if (target.exists) {
+      return this.fail(
+        new TransferError(
+          "exists",
+          `Cannot save ${this.#name}: ${path} exists; pass overwrite to replace it`,
+        ),
+      );
+    }
+    this.#guard(() => {
+      this.#addOwners(this.#listedOwners);
+      if (this.#addrByOwner.size === 0) {
+        throw new TransferError(
+          "no_owners",
+          `Cannot download ${this.#name}: no other peer shares it right now`,
+        );
+      }
+      this.#rateAt = now;
+      this.#progressAt = now + PROGRESS_MS;
+      this.#startProbe(now);
+    });
+  }
+
+  /** Answers `load_resume_manifest`: the stored manifest, or undefined to fetch it. */
+  handleManifestLoaded(encoded: Uint8Array | undefined, now: number): void {
+    if (this.#phase !== "resume") return;
+    this.#guard(() => encoded ? this.#manifestReady(encoded) : this.#startFetch(now));
+  }
+
+  /** Answers `open_part`: the transfer starts. */
+  handlePartOpened(part: OpenedPart, now: number): void {
+    if (this.#phase !== "part") return;
+    this.#guard(() => this.#startTransfer(part, now));
+  }
+
+  /** Answers `verify_piece`: the piece was verified (and written if good) off the loop. */
+  handlePieceVerdict(v: PieceVerdict, now: number): void {
+    const engine = this.#engine;
+    if (!engine || this.#phase === "finished") return;
+    if (v.error) {
+      return this.fail(
+        new TransferError(
+          "disk",
+          `Cannot write ${this.#name}: ${v.error.message} (${v.error.code}); verified pieces are kept in the .part file for a resume`,
+        ),
+      );
+    }
+    if (v.ok) this.#events.push({ kind: "mark_verified", index: v.index });
+    engine.handleVerified(v.index, v.ok, now, v.buffer);
+    this.#pump(now);
+  }
+
+  /** Answers `complete_file`: the file is complete under its final `path`. */
+  handleFileCompleted(path: string, now: number): void {
+    const engine = this.#engine;
+    if (this.#phase !== "complete" || !engine) return;
+    this.#emitProgress(now); // the final state, even if no 250 ms tick came
+    const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0)
+      .map(([nodeId, bytes]) => ({ nodeId, bytes }));
+    const result = this.#result(path, now, owners, engine.resumedBytes);
+    this.#log(
+      `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
+        `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+        `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
+        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
+    );
+    this.#succeed(result, this.#manifest, this.#encoded);
+  }
+
+  /** Any datagram for this download (from the peer's socket or an owner's data socket). */
+  handleDatagram(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
+    const txid = blockDataTxid(bytes);
+    if (txid >= 0) {
+      if (txid === this.txid) this.handleBlockData(bytes, from, now);
+      return;
+    }
+    let msg: Message;
+    try {
+      msg = decodeMessage(bytes);
+    } catch {
+      return; // not ours
+    }
+    if (msg.txid === this.txid) this.handleMessage(msg, from, now);
+  }
+
+  /** The BLOCK_DATA fast path: `bytes` is the whole datagram (a view into a reused buffer). */
+  handleBlockData(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
+    const engine = this.#engine;
+    if (!engine) return;
+    const owner = this.#ownerByAddr.get(addressKey(from));
+    if (owner === undefined) return;
+    const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
+    engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
+    this.#rateBytes += data.byteLength;
+    this.#pump(now);
+  }
+
+  /** A decoded answer for this download: PROBE_ACK, MANIFEST_DATA, ERROR or BLOCK_DATA. */
+  handleMessage(msg: Message, from: Deno.NetAddr, now: number): void {
+    const owner = this.#ownerByAddr.get(addressKey(from));
+    if (owner === undefined) return;
+    switch (msg.type) {
+      case "probe_ack":
+        this.#cookies.handleAck(owner, msg.cookie, now);
+        if (this.#probe && this.#probeOwner === undefined) this.#probeOwner = owner;
+        if (owner === this.#probeOwner && this.#probe) this.#probe.handleAck(msg.size, now);
+        break;
+      case "manifest_data":
+        if (!this.#fetch) return;
+        this.#fetch.handleData(owner, msg.total, msg.offset, msg.data, now);
+        break;
+      case "error":
+        this.#onError(owner, msg.code, msg.text, now);
+        break;
+      case "block_data":
+        if (!this.#engine) return;
+        this.#engine.handleBlock(owner, msg.offset, msg.data, now);
+        this.#rateBytes += msg.data.byteLength;
+        break;
+      default:
+        return;
+    }
+    this.#pump(now);
+  }
+
+  /** The timer fired: sub-cores' deadlines, and the progress report. */
+  handleTimeout(now: number): void {
+    if (this.#progressAt !== undefined && now >= this.#progressAt) {
+      this.#progressAt += PROGRESS_MS;
+      if (this.#progressAt <= now) this.#progressAt = now + PROGRESS_MS;
+      this.#emitProgress(now);
+    }
+    if (this.#deadline === undefined || now < this.#deadline) return;
+    this.#guard(() => {
+      switch (this.#phase) {
+        case "probe":
+          this.#probe?.handleTimeout(now);
+          break;
+        case "manifest":
+          this.#fetch!.handleTimeout(now);
+          break;
+        case "transfer":
+          this.#engine!.handleTimeout(now);
+          break;
+        default:
+          return;
+      }
+      this.#cookies.handleTimeout(now);
+      this.#pump(now);
+    });
+  }
+
+  /** The next thing for the driver to do, or undefined. */
+  pollEvent(): DownloadCoreEvent | undefined {
+    return this.#events.length === 0 ? undefined : this.#events.shift();
+  }
+
+  /** The next datagram to send, or undefined. */
+  pollTransmit(): DownloadTransmit | undefined {
+    return this.#transmits.length === 0 ? undefined : this.#transmits.shift();
+  }
+
+  /** When to call {@link handleTimeout}, or undefined. */
+  pollTimeout(): number | undefined {
+    return earliest(this.#deadline, this.#progressAt);
+  }
+
+  // ---- phases ----
+
+  #resolved(reply: OwnersMessage): void {
+    this.#contentId = reply.contentId;
+    this.#contentIdHex = toHex(reply.contentId);
+    this.#size = reply.size;
+    this.#log(
+      `need ${this.#o.query}: content ${
+        this.#contentIdHex.slice(0, 16)
+      }… ${reply.size} bytes, ${reply.owners.length} owner(s)` +
+        (reply.alternatives > 0 ? `, ${reply.alternatives} other content(s) share this name` : ""),
+    );
+    this.#name = safeName(this.#o.saveAs ?? reply.name);
+    this.#listedOwners = reply.owners;
+    this.#phase = "target";
+    this.#events.push({
+      kind: "check_target",
+      contentIdHex: this.#contentIdHex,
+      path: join(this.#o.outDir, this.#name),
+      checkExists: !this.#o.overwrite,
+    });
+  }
+
+  /**
+   * Probes the path MTU to the first owner, and every owner for its address cookie (the MTU
+   * probe's ACKs carry the first owner's). Done once the MTU is known, some owner's cookie is,
+   * and no owner is still in its first PROBE's timeout: the others join when they answer.
+   */
+  #startProbe(now: number): void {
+    for (const owner of this.#addrByOwner.keys()) this.#cookies.add(owner, now);
+    const cap = this.#o.mtu > 0 ? this.#o.mtu : undefined;
+    if (cap === undefined || cap > SAFE_DATAGRAM) {
+      // Probed against the first owner that answers its cookie PROBE: a listed owner may be
+      // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
+      this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+      this.#probeOwner = undefined;
+    } else {
+      this.#maxDatagram = cap;
+    }
+    this.#phase = "probe";
+    this.#pump(now);
+  }
+
+  #probeDone(): void {
+    const probe = this.#probe;
+    this.#probe = undefined;
+    if (probe) {
+      this.#log(`path to ${this.#probeOwner} carries ${probe.result}-byte datagrams`);
+      this.#maxDatagram = probe.result;
+    }
+    this.#await("resume");
+    this.#events.push({
+      kind: "load_resume_manifest",
+      contentIdHex: this.#contentIdHex,
+      name: this.#name,
+      outDir: this.#o.outDir,
+    });
+  }
+
+  #startFetch(now: number): void {
+    const fetch = new ManifestFetch({
+      contentId: this.#contentId!,
+      maxDatagram: this.#maxDatagram,
+      maxBytes: manifestBound(this.#size),
+    });
+    for (const owner of this.#addrByOwner.keys()) {
+      if (this.#cookies.has(owner)) fetch.addOwner(owner);
+    }
+    this.#fetch = fetch;
+    this.#phase = "manifest";
+    this.#pump(now);
+  }
+
+  #manifestReady(encoded: Uint8Array): void {
+    let manifest: Manifest;
+    try {
+      manifest = decodeManifest(encoded);
+    } catch (e) {
+      throw new TransferError(
+        "bad_manifest",
+        `Cannot download ${this.#name}: its manifest is malformed (${String(e)})`,
+      );
+    }
+    if (manifest.size !== this.#size) {
+      this.#log(
+        `manifest says ${manifest.size} bytes, tracker said ${this.#size}; trusting the verified manifest`,
+      );
+      this.#size = manifest.size;
+    }
+    this.#manifest = manifest;
+    this.#encoded = encoded;
+    this.#await("part");
+    this.#events.push({
+      kind: "open_part",
+      outDir: this.#o.outDir,
+      name: this.#name,
+      contentIdHex: this.#contentIdHex,
+      manifest,
+      encodedManifest: encoded,
+      overwrite: this.#o.overwrite ?? false,
+    });
+  }
+
+  #startTransfer(part: OpenedPart, now: number): void {
+    const o = this.#o;
+    const manifest = this.#manifest!;
+    const blockSize = BlockLayout.blockSizeFor(
+      manifest.pieceSize,
+      this.#maxDatagram,
+      o.maxBlock > 0 ? o.maxBlock : DEFAULT_MAX_BLOCK,
+    );
+    const perSocket = inFlightBudget(blockSize);
+    const ownerCount = Math.max(1, this.#addrByOwner.size);
+    const engine = new DownloadEngine({
+      manifest,
+      blockSize,
+      maxInFlight: perSocket * (o.dataSockets ? Math.min(MAX_DATA_SOCKETS, ownerCount) : 1),
+      maxOwnerInFlight: perSocket,
+      verifiedPieces: part.verifiedPieces,
+      wantOwners: Math.min(this.#addrByOwner.size, o.maxOwners),
+      verifyExternally: o.verifyInWorker,
+      ...(o.verifyInWorker
+        ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
+        : {}),
+    });
+    this.#engine = engine;
+    for (const owner of this.#addrByOwner.keys()) {
+      if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
+      engine.addOwner(owner, now);
+      this.#useDataSocket(owner);
+    }
+    engine.start(now);
+    if (engine.resumedBytes > 0) {
+      this.#log(`resuming ${this.#name}: ${engine.resumedBytes} bytes already verified`);
+    }
+    for (const owner of engine.liveOwners) {
+      const r = engine.ownerRange(owner);
+      if (r) this.#log(`owner ${owner}: pieces ${r[0]}..${r[1]} of ${engine.layout.pieceCount}`);
+    }
+    this.#phase = "transfer";
+    this.#pump(now);
+  }
+
+  // ---- the running phase ----
+
+  /** Drains the running phase's sub-cores into events and datagrams; sets the deadline. */
+  #pump(now: number): void {
+    try {
+      switch (this.#phase) {
+        case "probe":
+          return this.#pumpProbe(now);
+        case "manifest":
+          return this.#pumpManifest(now);
+        case "transfer":
+          return this.#pumpTransfer(now);
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  #pumpProbe(now: number): void {
+    const probe = this.#probe;
+    const to = this.#probeOwner === undefined ? undefined : this.#addrByOwner.get(this.#probeOwner);
+    if (probe && to) {
+      for (const size of probe.pollTransmit(now)) {
+        this.#send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+      }
+    }
+    this.#pumpCookies(now);
+    const cookies = this.#cookies;
+    if ((!probe || probe.done) && cookies.ready > 0 && cookies.waiting === 0) {
+      return this.#probeDone();
+    }
+    if (cookies.ready === 0 && cookies.probing === 0) {
+      return this.fail(
+        new TransferError(
+          "all_owners_failed",
+          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#addrByOwner.size} tried)`,
+        ),
+      );
+    }
+    this.#deadline = earliest(probe?.pollTimeout(), cookies.pollTimeout());
+  }
+
+  /** Sends due PROBEs for cookies and acts on owners whose cookie arrived or who never answer. */
+  #pumpCookies(now: number): void {
+    const cookies = this.#cookies;
+    if (!cookies.busy) return;
+    for (const owner of cookies.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(owner);
+      if (to) this.#send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
+    }
+    for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
+      const engine = this.#phase === "transfer" ? this.#engine : undefined;
+      if (ev.kind === "ready") {
+        if (this.#phase === "manifest") this.#fetch?.addOwner(ev.owner);
+        if (!engine) continue;
+        if (engine.isPaused(ev.owner)) {
+          engine.resumeOwner(ev.owner, now);
+        } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+          this.#useDataSocket(ev.owner);
+          this.#log(`added owner ${ev.owner}: its address cookie arrived`);
+        }
+      } else {
+        this.#log(
+          `owner ${ev.owner} answered none of ${ev.attempts} PROBEs${
+            ev.renewal ? " for a new address cookie" : ""
+          }; not using it`,
+        );
+        engine?.removeOwner(ev.owner, "did not answer PROBEs for an address cookie", now);
+      }
+    }
+  }
+
+  #pumpManifest(now: number): void {
+    const fetch = this.#fetch!;
+    this.#pumpCookies(now);
+    if (fetch.result) {
+      for (const bad of fetch.badOwners) {
+        this.#log(`owner ${bad} sent a manifest that does not match the content id`);
+      }
+      this.#fetch = undefined;
+      return this.#manifestReady(fetch.result);
+    }
+    if (fetch.failed && this.#cookies.probing === 0) {
+      const bad = fetch.badOwners.length > 0;
+      return this.fail(
+        new TransferError(
+          bad ? "bad_manifest" : "all_owners_failed",
+          bad
+            ? `Cannot download ${this.#name}: every owner sent a manifest that does not match the content id`
+            : `Cannot download ${this.#name}: no owner answered the manifest request`,
+        ),
+      );
+    }
+    for (const t of fetch.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(t.owner);
+      if (!to) continue;
+      this.#send(
+        encodeMessage({
+          type: "manifest_request",
+          txid: this.txid,
+          cookie: this.#cookies.cookie(t.owner) ?? 0n,
+          contentId: this.#contentId!,
+          offset: t.offset,
+          maxDatagram: t.maxDatagram,
+        }),
+        to,
+      );
+    }
+    this.#deadline = earliest(fetch.pollTimeout(), this.#cookies.pollTimeout());
+  }
+
+  #pumpTransfer(now: number): void {
+    const engine = this.#engine!;
+    const cookies = this.#cookies;
+    if (cookies.busy) this.#pumpCookies(now);
+    for (let ev = engine.pollEvent(); ev; ev = engine.pollEvent()) {
+      switch (ev.kind) {
+        case "piece":
+          this.#events.push({ kind: "write_piece", index: ev.index, data: ev.data });
+          break;
+        case "verify":
+          this.#events.push({
+            kind: "verify_piece",
+            index: ev.index,
+            offset: ev.offset,
+            data: ev.data,
+          });
+          break;
+        case "bad_piece":
+          this.#log(
+            `piece ${ev.index} failed verification (from ${
+              ev.owners.join(", ")
+            }); fetching it again`,
+          );
+          break;
+        case "owner_dropped":
+          this.#log(`dropped owner ${ev.owner}: ${ev.reason}`);
+          break;
+        case "need_owners":
+          this.#reNeed(now);
+          break;
+        case "done":
+          this.#await("complete");
+          this.#events.push({ kind: "complete_file" });
+          return;
+      }
+    }
+    for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
+      const to = this.#addrByOwner.get(t.owner);
+      if (!to) continue;
+      const bytes = encodeMessage({
+        type: "block_request",
+        txid: this.txid,
+        cookie: cookies.cookie(t.owner) ?? 0n,
+        contentId: this.#contentId!,
+        blockSize: engine.layout.blockSize,
+        ranges: t.ranges,
+      });
+      this.#transmits.push({
+        bytes,
+        to,
+        dataSocket: this.#dataSocketOwners.has(t.owner) ? t.owner : undefined,
+      });
+    }
+    const live = engine.liveOwnerCount;
+    let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
+    if (live === 0) {
+      this.#noOwnerSince ??= now;
+      this.#reNeed(now);
+      if (now - this.#noOwnerSince >= NO_OWNER_GIVE_UP_MS) {
+        return this.fail(
+          new TransferError(
+            "all_owners_failed",
+            `Cannot finish ${this.#name}: every owner failed or left; ${engine.verifiedCount}/${engine.layout.pieceCount} pieces are kept in the .part file for a resume`,
+          ),
+        );
+      }
+      // wake for the next re-NEED (unless one is under way: its answer pumps) and to give up
+      const wake = Math.min(
+        this.#needing ? Infinity : this.#lastNeed + RENEED_MS,
+        this.#noOwnerSince + NO_OWNER_GIVE_UP_MS,
+      );
+      deadline = Math.min(deadline ?? Infinity, wake);
+    } else {
+      this.#noOwnerSince = undefined;
+    }
+    this.#deadline = deadline;
+  }
+
+  #onError(owner: string, code: number, text: string, now: number): void {
+    if (code === ErrorCode.bad_cookie) {
+      // Its key rotated (or it restarted): probe it for a new cookie and carry on; the requests
+      // it refused are re-sent (block requests: to whoever is free; the owner pauses meanwhile)
+      if (this.#cookies.renew(owner, now)) {
+        this.#log(`owner ${owner} refused our address cookie; probing it for a new one`);
+        if (this.#phase === "transfer") this.#engine?.pauseOwner(owner, now);
+      }
+      return;
+    }
+    this.#log(`owner ${owner} answered error ${code}: ${text}`);
+    if (this.#phase === "manifest") this.#fetch?.handleError(owner);
+    else if (this.#engine) {
+      const kind = code === ErrorCode.unknown_content
+        ? "unknown_content"
+        : code === ErrorCode.out_of_range
+        ? "out_of_range"
+        : "busy";
+      this.#engine.handleError(owner, kind, now);
+    }
+  }
+
+  #reNeed(now: number): void {
+    if (this.#needing || now - this.#lastNeed < RENEED_MS || !this.#contentId) return;
+    this.#needing = true;
+    this.#lastNeed = now;
+    this.#events.push({
+      kind: "need",
+      want: { kind: "content", contentId: this.#contentId },
+      maxOwners: this.#o.maxOwners,
+    });
+  }
+
+  /** Owners from a re-NEED: new ones (or dropped ones back on another port) are probed. */
+  #addListed(reply: OwnersMessage, now: number): void {
+    const engine = this.#engine!;
+    const fresh = reply.owners.filter((o) =>
+      !engine.isBanned(o.nodeId) && !engine.liveOwners.includes(o.nodeId)
+    );
+    for (const o of fresh) {
+      this.#addOwners([o]);
+      if (!this.#cookies.has(o.nodeId)) {
+        this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
+      } else if (engine.addOwner(o.nodeId, now)) {
+        this.#useDataSocket(o.nodeId);
+        this.#log(`added owner ${o.nodeId} from the tracker`);
+      }
+    }
+  }
+
+  /** Adds owners; a known owner at a new address (it restarted) is reached there from now on. */
+  #addOwners(owners: OwnerEntry[]): void {
+    for (const o of owners) {
+      if (o.nodeId === this.#o.nodeId) continue;
+      const a = this.#o.mapOwnerAddress ? this.#o.mapOwnerAddress(o.address, o.nodeId) : o.address;
+      const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
+      const old = this.#addrByOwner.get(o.nodeId);
+      if (old !== undefined) {
+        if (addressKey(old) === addressKey(net)) continue;
+        this.#ownerByAddr.delete(addressKey(old));
+        this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
+        this.#log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
+      }
+      this.#addrByOwner.set(o.nodeId, net);
+      this.#ownerByAddr.set(addressKey(net), o.nodeId);
+    }
+  }
+
+  #useDataSocket(owner: string): void {
+    const owners = this.#dataSocketOwners;
+    if (this.#o.dataSockets && owners.size < MAX_DATA_SOCKETS) owners.add(owner);
+  }
+
+  // ---- helpers ----
+
+  /** Runs `step`; a throw fails the download. */
+  #guard(step: () => void): void {
+    if (this.#phase === "finished") return;
+    try {
+      step();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Leaves the running phase for one that waits on the driver. */
+  #await(phase: Phase): void {
+    this.#phase = phase;
+    this.#deadline = undefined;
+  }
+
+  #finish(): void {
+    this.#phase = "finished";
+    this.#deadline = undefined;
+    this.#progressAt = undefined;
+  }
+
+  #succeed(result: DownloadResult, manifest?: Manifest, encoded?: Uint8Array): void {
+    this.#finish();
+    this.#events.push(
+      manifest && encoded
+        ? { kind: "done", result, manifest, encodedManifest: encoded }
+        : { kind: "done", result },
+    );
+  }
+
+  #send(bytes: Uint8Array, to: Deno.NetAddr): void {
+    this.#transmits.push({ bytes, to, dataSocket: undefined });
+  }
+
+  #log(line: string): void {
+    this.#events.push({ kind: "log", line });
+  }
+
+  #result(
+    path: string,
+    now: number,
+    owners: { nodeId: string; bytes: number }[],
+    resumed: number,
+  ): DownloadResult {
+    const s = this.#engine?.stats;
+    return {
+      path,
+      name: this.#name,
+      contentId: this.#contentIdHex,
+      size: this.#size,
+      elapsedMs: now - this.#started,
+      owners,
+      resumedBytes: resumed,
+      receivedBytes: s?.receivedBytes ?? 0,
+      retransmits: s?.retransmits ?? 0,
+      badPieces: s?.badPieces ?? 0,
+    };
+  }
+
+  #emitProgress(now: number): void {
+    const dt = (now - this.#rateAt) / 1000;
+    if (dt > 0) {
+      const inst = this.#rateBytes / dt;
+      this.#rate = this.#rate === 0 ? inst : 0.7 * this.#rate + 0.3 * inst;
+      this.#rateBytes = 0;
+      this.#rateAt = now;
+    }
+    const e = this.#engine;
+    const progress: DownloadProgress = {
+      name: this.#name,
+      contentId: this.#contentIdHex,
+      size: this.#size,
+      verifiedBytes: e?.stats.verifiedBytes ?? 0,
+      resumedBytes: e?.resumedBytes ?? 0,
+      receivedBytes: e?.stats.receivedBytes ?? 0,
+      rate: this.#rate,
+      owners: e ? e.liveOwners : [...this.#addrByOwner.keys()],
+      retransmits: e?.stats.retransmits ?? 0,
+      badPieces: e?.stats.badPieces ?? 0,
+    };
+    this.#progress = progress;
+    this.#events.push({ kind: "progress", progress });
+  }
+}
+
+/** The earlier of two deadlines, either of which may be absent. */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

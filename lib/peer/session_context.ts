@@ -1,0 +1,50 @@
+/**
+ * What a `DownloadSession` (download_session.ts) needs from its peer: the settings, the
+ * tracker, the socket and the disk (the `.part` file as a {@link PartStore}).
+ * @module
+ */
+import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import type { DownloadResult } from "./api.ts";
+import type { DownloadCoreEvent, DownloadSettings } from "./core/download_core.ts";
+import type { Manifest } from "./manifest.ts";
+import type { UdpEndpoint } from "../net/udp_endpoint.ts";
+
+/** The on-disk state of a download, as the session needs it. */
+export interface PartStore {
+  /** Verified pieces already on disk. */
+  readonly verifiedPieces: Iterable<number>;
+  /** The `.part` file, which the piece writer thread opens too. */
+  readonly partPath: string;
+  /** Records a piece the piece writer has verified and written. */
+  markVerified(index: number): void;
+  /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
+  writePiece(index: number, data: Uint8Array): void;
+  /** fsyncs, renames to the final name, returns the final path. */
+  complete(): Promise<string>;
+  /** Saves state and closes; the `.part` stays for a later resume. */
+  close(): Promise<void>;
+}
+
+/** What a session needs from its peer: settings, the tracker, the socket, the disk. */
+export interface SessionContext extends DownloadSettings {
+  /** Directory downloads are saved into, unless a download names another. */
+  readonly outDir: string;
+  need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
+  send(bytes: Uint8Array, to: Deno.NetAddr): void;
+  /** Opens a UDP socket for one owner's block traffic; undefined: the main socket carries all. */
+  openDataSocket?: (() => UdpEndpoint) | undefined;
+  log(line: string): void;
+  /** A stored manifest for this content id from an earlier, interrupted run (resume). */
+  loadResumeManifest(
+    contentIdHex: string,
+    name: string,
+    outDir: string,
+  ): Promise<Uint8Array | undefined>;
+  openPart(
+    args: Omit<Extract<DownloadCoreEvent, { kind: "open_part" }>, "kind">,
+  ): Promise<PartStore>;
+  /** Path of a file this peer already shares with that content id, if any. */
+  sharedPath(contentIdHex: string): string | undefined;
+  /** Called once the file is complete and renamed. */
+  completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
+}
