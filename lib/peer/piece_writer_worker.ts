@@ -5,8 +5,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { createHash } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { pieceHashMatches } from "./core/piece_hash.ts";
 
 /** Messages from the main thread. */
 export type PieceWriterRequest =
@@ -62,14 +62,7 @@ self.onmessage = (ev: MessageEvent<PieceWriterRequest>) => {
       return;
     case "piece": {
       const data = new Uint8Array(msg.buffer, 0, msg.length);
-      const digest = createHash("sha256").update(data).digest();
-      let ok = true;
-      for (let i = 0; i < 32; i++) {
-        if (digest[i] !== hashes[msg.index * 32 + i]) {
-          ok = false;
-          break;
-        }
-      }
+      const ok = pieceHashMatches(data, hashes, msg.index);
       try {
         if (openError) throw Object.assign(new Error(openError.message), { code: openError.code });
         if (ok) {
