@@ -387,7 +387,7 @@ Deno.test(
 );
 
 Deno.test(
-  "DownloadEngine lets the driver verify pieces on another thread (verifyExternally)",
+  "DownloadEngine lets the driver verify pieces on another thread (verifyInWorker)",
   opts,
   async (t) => {
     const size = 2 * MiB + 11;
@@ -398,7 +398,7 @@ Deno.test(
       size,
       content,
       owners: { a: wan(0.05), liar: wan(0.05, { corrupt: 0.05 }), c: wan(0.05) },
-      engine: { verifyExternally: true },
+      engine: { verifyInWorker: true },
       drive: {
         // A worker that takes 3 ms and gets the piece buffer transferred (detached) and back
         verify: { hashes: manifest.pieceHashes, delayMs: 3, transfer: true },
