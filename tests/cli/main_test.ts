@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { type CliEnv, runPeerCli } from "../../lib/cli/main.ts";
 import type { PeerOptions } from "../../lib/peer/api.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 import { Capture, FakePeer, FakeTransferError, ScriptedInput, settle } from "./_fake_peer.ts";
 
 interface Harness {
@@ -42,13 +43,8 @@ function harness(args: string[], cwd: string, startError?: unknown): Harness {
   return { env, cap, input, peer, started, signal: (s) => handler?.(s) };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-cli-main-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("udpswarm-cli-main-", fn);
 }
 
 async function entries(dir: string): Promise<string[]> {
