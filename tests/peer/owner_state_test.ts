@@ -8,8 +8,9 @@ import {
 
 const opts = { permissions: "none" } as const;
 
-function owner(now = 0): OwnerState {
-  return new OwnerState("a", {
+/** An owner; with `rttMs`, one RTT sample of that many ms taken. */
+function owner(now = 0, rttMs?: number): OwnerState {
+  const o = new OwnerState("a", {
     blockSize: 1024,
     maxInFlight: 64 * 1024,
     minRtoMs: 15,
@@ -17,6 +18,8 @@ function owner(now = 0): OwnerState {
     targetDelayMs: 5,
     stallMs: 4000,
   }, now);
+  if (rttMs !== undefined) o.rtt.sample(rttMs);
+  return o;
 }
 
 function request(o: OwnerState, id: number, sentAt: number, length = 1024): Outstanding {
@@ -35,10 +38,10 @@ function request(o: OwnerState, id: number, sentAt: number, length = 1024): Outs
   return out;
 }
 
-Deno.test({
-  name: "OwnerState probes about 8 times per stall period before its first RTT sample",
-  ...opts,
-  fn() {
+Deno.test(
+  "OwnerState probes about 8 times per stall period before its first RTT sample",
+  opts,
+  () => {
     const o = owner(100);
     assert.equal(o.rtt.rto, 250, "initial RTO: min(250, stallMs / 8)");
     for (let i = 0; i < 6; i++) o.rtt.backoff();
@@ -48,29 +51,25 @@ Deno.test({
     o.paused = true;
     assert.equal(o.usable, false);
   },
-});
+);
 
-Deno.test({
-  name:
-    "OwnerState.rtoDeadline() counts from the oldest request or the latest answer, whichever is later",
-  ...opts,
-  fn() {
-    const o = owner();
-    o.rtt.sample(40);
+Deno.test(
+  "OwnerState.rtoDeadline() counts from the oldest request or the latest answer, whichever is later",
+  opts,
+  () => {
+    const o = owner(0, 40);
     const first = request(o, 1, 10);
     assert.equal(o.rtoDeadline(first), 10 + o.rtt.rto);
     o.lastAck = 50;
     assert.equal(o.rtoDeadline(first), 50 + o.rtt.rto, "restarted by an answer");
   },
-});
+);
 
-Deno.test({
-  name:
-    "OwnerState.lossDeadline() allows the RACK RTT plus a reordering window of a quarter min RTT",
-  ...opts,
-  fn() {
-    const o = owner();
-    o.rtt.sample(40);
+Deno.test(
+  "OwnerState.lossDeadline() allows the RACK RTT plus a reordering window of a quarter min RTT",
+  opts,
+  () => {
+    const o = owner(0, 40);
     o.rackRtt = 40;
     const out = request(o, 1, 100);
     assert.equal(o.reorderWindow, 10);
@@ -78,29 +77,23 @@ Deno.test({
     o.reorderMult = 3;
     assert.equal(o.reorderWindow, 30);
   },
+);
+
+Deno.test("OwnerState.forget() takes a request out of flight once", opts, () => {
+  const o = owner();
+  request(o, 1, 0, 1000);
+  request(o, 2, 0, 500);
+  assert.equal(o.forget(1), 1000);
+  assert.equal(o.forget(1), 0, "already gone");
+  assert.equal(o.inFlight, 500);
+  assert.deepEqual([...o.outstanding.keys()], [2]);
 });
 
-Deno.test({
-  name: "OwnerState.forget() takes a request out of flight once",
-  ...opts,
-  fn() {
-    const o = owner();
-    request(o, 1, 0, 1000);
-    request(o, 2, 0, 500);
-    assert.equal(o.forget(1), 1000);
-    assert.equal(o.forget(1), 0, "already gone");
-    assert.equal(o.inFlight, 500);
-    assert.deepEqual([...o.outstanding.keys()], [2]);
-  },
-});
-
-Deno.test({
-  name:
-    "OwnerState widens its reordering tolerance when many losses are spurious, at most once per RTT",
-  ...opts,
-  fn() {
-    const o = owner();
-    o.rtt.sample(20);
+Deno.test(
+  "OwnerState widens its reordering tolerance when many losses are spurious, at most once per RTT",
+  opts,
+  () => {
+    const o = owner(0, 20);
     for (let id = 0; id < 8; id++) o.noteLost(id);
     o.noteSpurious(100);
     assert.deepEqual([o.reorderMult, o.lossThreshold], [1, 3], "1 in 8 is not a quarter");
@@ -112,13 +105,12 @@ Deno.test({
     o.noteSpurious(10_000);
     assert.equal(o.lossThreshold, MAX_LOSS_THRESHOLD, "capped");
   },
-});
+);
 
-Deno.test({
-  name:
-    "OwnerState narrows its tolerance again after 64 losses with few spurious, and remembers the latest",
-  ...opts,
-  fn() {
+Deno.test(
+  "OwnerState narrows its tolerance again after 64 losses with few spurious, and remembers the latest",
+  opts,
+  () => {
     const o = owner();
     o.reorderMult = 4;
     o.lossThreshold = 24;
@@ -130,4 +122,4 @@ Deno.test({
     assert.equal(o.lossThreshold, 3, "never below the configured threshold");
     assert.equal(o.reorderMult, 1);
   },
-});
+);
