@@ -9,6 +9,12 @@
  * write, bad pieces, dropped owners, "need more owners", "done") and `pollTimeout` (when to call
  * `handleTimeout` next).
  *
+ * Its parts: {@link PiecePicker} (piece_picker.ts) chooses the blocks each owner is asked for
+ * (the S/N split, orphans, work stealing, endgame); {@link OwnerState} (owner_state.ts) holds each
+ * owner's requests in flight, RTT, congestion window and deadlines; `pieceHashMatches`
+ * (piece_hash.ts) checks a complete piece. The engine routes events between them, keeps the
+ * global limits (bytes in flight, piece buffers), and decides what loss, silence and bad data do.
+ *
  * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule):
  * - A block is lost when a block requested after it arrived and it is overdue by that block's
  *   RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places behind it. Lost

@@ -81,7 +81,7 @@ export class OwnerState {
   /** Next request sequence number. */
   seq = 0;
   /** Highest seq answered unambiguously (never re-requested), and that block's RTT: RACK's clock. */
-  rackSeq = -1;
+  rackSeq: number = -1;
   /** RTT of the block at {@link rackSeq}, ms. */
   rackRtt = 0;
   /** Reordering tolerance: widened when many losses turn out spurious, narrowed when few do. */
@@ -95,7 +95,7 @@ export class OwnerState {
   /** Declared losses that turned out spurious recently (halved with {@link declared}). */
   spurious = 0;
   /** When the reordering tolerance was last widened, ms. */
-  lastWiden = -Infinity;
+  lastWiden: number = -Infinity;
   /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
   readonly lost = new Set<number>();
   /** The picker's assignment: next unstarted piece of the owner's range. */
@@ -111,7 +111,7 @@ export class OwnerState {
   /** How long it had been silent when its last timeout left it with nothing outstanding, ms. */
   silence = 0;
   /** When a requested block last arrived: the RTO counts from here or the oldest request. */
-  lastAck = -Infinity;
+  lastAck: number = -Infinity;
   /** Bytes of requested blocks that arrived (for delivery-rate samples). */
   acked = 0;
   /** Bytes of verified pieces it sent. */
@@ -124,6 +124,8 @@ export class OwnerState {
   paused = false;
 
   /**
+   * A new owner, silent so far.
+   *
    * @param key the owner's key
    * @param options windows, timers and loss detection
    * @param now the current time, ms

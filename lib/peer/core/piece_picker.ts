@@ -56,6 +56,8 @@ export class ActivePiece {
   exclusive = false;
 
   /**
+   * A piece with nothing received or requested yet.
+   *
    * @param index piece index
    * @param length bytes in the piece
    * @param blockCount blocks in the piece
@@ -128,7 +130,11 @@ export class PiecePicker {
   readonly #maxActive: number;
   readonly #pieceBuffer: () => Uint8Array;
 
-  /** @param options layout, shared state and limits */
+  /**
+   * A picker with nothing assigned yet: call {@link split} first.
+   *
+   * @param options layout, shared state and limits
+   */
   constructor(options: PiecePickerOptions) {
     this.#layout = options.layout;
     this.#verified = options.verified;
