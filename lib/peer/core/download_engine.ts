@@ -146,6 +146,8 @@ export class DownloadEngine {
   #ownerList: OwnerState[] = [];
   readonly #banned = new Set<string>();
   readonly #picker: PiecePicker;
+  /** The picker's pieces being fetched (one hop less on the per-block path). */
+  readonly #active: ReadonlyMap<number, ActivePiece>;
   readonly #events: EngineEvent[] = [];
   readonly #pool: Uint8Array[] = [];
   #release: Uint8Array[] = [];
@@ -209,6 +211,7 @@ export class DownloadEngine {
       maxActivePieces: this.#maxActive,
       pieceBuffer: () => this.#pool.pop() ?? this.#newPieceBuffer(this.layout.pieceSize),
     });
+    this.#active = this.#picker.active;
     let resumed = 0;
     for (const p of options.verifiedPieces ?? []) {
       if (p >= 0 && p < this.layout.pieceCount && !this.verified[p]) {
@@ -392,7 +395,7 @@ export class DownloadEngine {
         this.#detectLoss(o, now);
       }
     }
-    const ap = this.#picker.active.get(piece);
+    const ap = this.#active.get(piece);
     if (!ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
       // Already have it, or a late block for a piece now re-fetched from one other owner only
       if (out && ap) this.#picker.unrequest(ap, block);
@@ -543,7 +546,7 @@ export class DownloadEngine {
     o.inFlight -= out.length;
     this.stats.retransmits++;
     o.noteLost(id);
-    const ap = this.#picker.active.get(out.piece);
+    const ap = this.#active.get(out.piece);
     if (!ap || ap.received[out.block]) return;
     ap.retransmitted[out.block] = 1;
     this.#picker.unrequest(ap, out.block);
@@ -581,7 +584,7 @@ export class DownloadEngine {
    */
   handleVerified(index: number, ok: boolean, now: number, buffer?: Uint8Array): void {
     this.#releaseBuffers();
-    const ap = this.#picker.active.get(index);
+    const ap = this.#active.get(index);
     if (!ap || !ap.verifying) return;
     ap.verifying = false;
     if (buffer && buffer.byteLength === this.layout.pieceSize) ap.buffer = buffer;
@@ -631,7 +634,7 @@ export class DownloadEngine {
     o.alive = false;
     for (const [id, out] of o.outstanding) {
       o.outstanding.delete(id);
-      const ap = this.#picker.active.get(out.piece);
+      const ap = this.#active.get(out.piece);
       if (ap) this.#picker.unrequest(ap, out.block);
     }
     o.inFlight = 0;
