@@ -3,6 +3,10 @@
  * thread only hands over the piece buffer and gets it back with a verdict. On this 2-core
  * machine that takes SHA-256 and the page-cache copy (~40 % of a download's main-thread time)
  * off the receive loop.
+ *
+ * One concept, one name: this is the driver side of `verifyInWorker`, the option of startPeer
+ * (PeerOptions) and of the engine (DownloadEngineOptions): the engine emits `verify` events
+ * instead of hashing, the session submits them here and answers with `handleVerified`.
  * @module
  */
 import type { PieceWriterReply, PieceWriterRequest } from "./piece_writer_worker.ts";
