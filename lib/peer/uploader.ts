@@ -20,7 +20,7 @@ import {
   type ManifestRequestMessage,
   type ProbeMessage,
 } from "../wire/messages.ts";
-import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
+import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./core/address_cookies.ts";
 import { contentIdOf, type Manifest, toHex } from "./manifest.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
 
