@@ -8,6 +8,18 @@ import type { Manifest } from "../manifest.ts";
 
 const NO_ADDR: Deno.NetAddr = { transport: "udp", hostname: "", port: 0 };
 
+/** What {@link BlockPlan.begin} walks. */
+export interface BlockPlanStart {
+  /** The admitted request: its txid, block size and ranges. */
+  request: BlockRequestMessage;
+  /** The requester. */
+  to: Deno.NetAddr;
+  /** The content id in lowercase hex. */
+  contentIdHex: string;
+  /** The content's manifest: its size and piece size bound every block. */
+  manifest: Manifest;
+}
+
 /**
  * The BLOCK_DATA datagrams of one admitted BLOCK_REQUEST, walked with {@link next}: each step
  * names one block (`offset`, `length`) of content `contentIdHex`, for `txid`, to `to`. Blocks
@@ -16,6 +28,27 @@ const NO_ADDR: Deno.NetAddr = { transport: "udp", hostname: "", port: 0 };
  * One plan object is reused for every request (so it is only valid until the next call into
  * its `UploadRules`); the walk allocates nothing. Blocks count as sent when the walk moves
  * past them; `UploadRules.handleShortRead` ends a walk without counting the current one.
+ *
+ * @example Two ranges of a 40 000-byte file in 32 KiB pieces, 16 KiB blocks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BlockPlan } from "./block_plan.ts";
+ *
+ * const plan = new BlockPlan((p) => assert.equal(p.bytes, 30_000));
+ * plan.begin({
+ *   request: {
+ *     type: "block_request", txid: 1, cookie: 1n, contentId: new Uint8Array(32), blockSize: 16_384,
+ *     ranges: [{ offset: 30_000, length: 10_000 }, { offset: 0, length: 20_000 }],
+ *   },
+ *   to: { transport: "udp", hostname: "192.0.2.1", port: 7 },
+ *   contentIdHex: "00",
+ *   manifest: { size: 40_000, pieceSize: 32_768, pieceHashes: new Uint8Array(64) },
+ * });
+ * const blocks: number[][] = [];
+ * while (plan.next()) blocks.push([plan.offset, plan.length]);
+ * // cut at the piece boundary (32 768) and at the block size
+ * assert.deepEqual(blocks, [[30_000, 2_768], [32_768, 7_232], [0, 16_384], [16_384, 3_616]]);
+ * ```
  */
 export class BlockPlan {
   /** The request's transaction id (echoed in every BLOCK_DATA). */
@@ -83,11 +116,16 @@ export class BlockPlan {
     return true;
   }
 
-  /** Starts a walk (called by `UploadRules`). */
-  begin(msg: BlockRequestMessage, to: Deno.NetAddr, hex: string, manifest: Manifest): void {
+  /**
+   * Starts a walk (called by `UploadRules` for a request it admitted).
+   *
+   * @param start the request, its source, the content id and the manifest
+   */
+  begin(start: BlockPlanStart): void {
+    const { request: msg, manifest } = start;
     this.txid = msg.txid;
-    this.to = to;
-    this.contentIdHex = hex;
+    this.to = start.to;
+    this.contentIdHex = start.contentIdHex;
     this.offset = 0;
     this.length = 0;
     this.bytes = 0;

@@ -548,7 +548,12 @@ export class UploadRules {
     if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
     this.#planEntry = entry;
     this.#planSource = src;
-    this.#plan.begin(msg, from, entry.info.contentIdHex, entry.manifest);
+    this.#plan.begin({
+      request: msg,
+      to: from,
+      contentIdHex: entry.info.contentIdHex,
+      manifest: entry.manifest,
+    });
     return this.#plan;
   }
 
