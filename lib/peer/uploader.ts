@@ -6,7 +6,7 @@
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { writeBlockDataHeader } from "../wire/codec.ts";
+import { writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM } from "../wire/limits.ts";
 import type {
   BlockRequestMessage,
