@@ -562,5 +562,3 @@ export function decodeMessage(bytes: Uint8Array): Message {
   r.end();
   return msg;
 }
-
-// The BLOCK_DATA header helpers live in block_data.ts; re-exported here only until
