@@ -8,7 +8,7 @@
  * bit tells which of the two keys to check, so verification costs one HMAC.
  *
  * The tracker packs address and port ({@link packAddress}); the peers' uploaders pack the IP
- * address alone ({@link packHost}, see lib/peer/address_cookies.ts).
+ * address alone ({@link packHost}, see lib/peer/core/address_cookies.ts).
  * @module
  */
 import { createHmac } from "node:crypto";

@@ -1,20 +1,11 @@
 /**
  * A download's on-disk state: the data file `<base>.part`, a small `<base>.part.state` of
- * verified pieces, and the manifest `<base>.part.manifest`, where `<base>` is the file name plus
- * the first 16 hex digits of the content id. Layouts and the durability rules: docs/STORAGE.md.
+ * verified pieces (its format: part_state.ts), and the manifest `<base>.part.manifest`, where
+ * `<base>` is the file name plus the first 16 hex digits of the content id. Layouts and the
+ * durability rules: docs/STORAGE.md; the file-system steps they rely on: _durable_fs.ts.
  * @module
  */
-import { createHash } from "node:crypto";
-import {
-  closeSync,
-  fdatasync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Bitset } from "./core/bitset.ts";
 import {
@@ -26,7 +17,18 @@ import {
   toHex,
   verifyPiece,
 } from "./manifest.ts";
+import { decodePartState, encodePartState, maxPartStateBytes } from "./part_state.ts";
 import { safeName } from "./safe_name.ts";
+import {
+  datasync,
+  moveInto,
+  pathExists,
+  readFullyAt,
+  readIfExists,
+  syncDir,
+  writeAtomically,
+  writeState,
+} from "./_durable_fs.ts";
 import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
 
 /** Options for {@link PartFile.open}. */
@@ -60,8 +62,6 @@ export interface PartPaths {
   manifest: string;
 }
 
-const STATE_MAGIC = 0x55535031; // "USP1"
-const STATE_HEADER = 52;
 const CID_PREFIX_HEX = 16;
 /** The longest suffix added to a base name: `.part.manifest.tmp`. */
 const LONGEST_SUFFIX = ".part.manifest.tmp".length;
@@ -246,9 +246,9 @@ export class PartFile implements AsyncDisposable {
     const count = pieceCount(manifest);
     let verified = new Bitset(count);
     let stateLoaded = false;
-    const stateBytes = await readIfExists(paths.state, STATE_HEADER + count + 64);
+    const stateBytes = await readIfExists(paths.state, maxPartStateBytes(count));
     if (stateBytes) {
-      const state = parseState(stateBytes);
+      const state = decodePartState(stateBytes);
       if (state && state.contentIdHex !== cid) {
         throw new TransferError(
           "exists",
@@ -525,19 +525,12 @@ export class PartFile implements AsyncDisposable {
   }
 
   #encodeState(): Uint8Array {
-    const bits = this.verifiedPieces.byteLength;
-    const out = new Uint8Array(STATE_HEADER + bits + 32);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, STATE_MAGIC);
-    out.set(this.#contentId, 4);
-    v.setUint32(36, Math.floor(this.manifest.size / 0x100000000));
-    v.setUint32(40, this.manifest.size >>> 0);
-    v.setUint32(44, this.manifest.pieceSize);
-    v.setUint32(48, this.verifiedPieces.size);
-    this.verifiedPieces.copyInto(out, STATE_HEADER);
-    const sum = createHash("sha256").update(out.subarray(0, STATE_HEADER + bits)).digest();
-    out.set(sum, STATE_HEADER + bits);
-    return out;
+    return encodePartState({
+      contentId: this.#contentId,
+      size: this.manifest.size,
+      pieceSize: this.manifest.pieceSize,
+      verified: this.verifiedPieces,
+    });
   }
 
   #open(): void {
@@ -565,33 +558,6 @@ export class PartFile implements AsyncDisposable {
   }
 }
 
-interface ParsedState {
-  contentIdHex: string;
-  size: number;
-  pieceSize: number;
-  pieceCount: number;
-  bits: Uint8Array;
-}
-
-/** Parses a state file; undefined when it is corrupt (bad magic, length or checksum). */
-function parseState(b: Uint8Array): ParsedState | undefined {
-  if (b.byteLength < STATE_HEADER + 32) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (v.getUint32(0) !== STATE_MAGIC) return undefined;
-  const count = v.getUint32(48);
-  const bits = Math.ceil(count / 8);
-  if (b.byteLength !== STATE_HEADER + bits + 32) return undefined;
-  const sum = createHash("sha256").update(b.subarray(0, STATE_HEADER + bits)).digest();
-  for (let i = 0; i < 32; i++) if (sum[i] !== b[STATE_HEADER + bits + i]) return undefined;
-  return {
-    contentIdHex: toHex(b.subarray(4, 36)),
-    size: v.getUint32(36) * 0x100000000 + v.getUint32(40),
-    pieceSize: v.getUint32(44),
-    pieceCount: count,
-    bits: b.slice(STATE_HEADER, STATE_HEADER + bits),
-  };
-}
-
 function reverify(
   fd: number,
   m: Manifest,
@@ -615,122 +581,5 @@ function reverify(
     else verified.delete(i);
     checked += len;
     onProgress?.(checked, total);
-  }
-}
-
-function readFullyAt(fd: number, buf: Uint8Array, pos: number, what: string): void {
-  let got = 0;
-  while (got < buf.byteLength) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, got, buf.byteLength - got, pos + got);
-    } catch (e) {
-      throw diskError(`Cannot read ${what} at offset ${pos + got}`, e);
-    }
-    if (n === 0) {
-      buf.fill(0, got); // past the end of a shorter file: zeros, which no piece hash matches
-      return;
-    }
-    got += n;
-  }
-}
-
-function datasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
-}
-
-/** Writes `bytes` to `path` through `path.tmp` and a rename, so readers see old or new. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
-}
-
-/**
- * Writes a state file through {@link writeAtomically}. When that fails for lack of space (the
- * temporary file needs a new block), overwrites the existing state file of the same size in place,
- * which needs none: on a full disk the verified pieces are still recorded. A torn in-place write
- * fails the state's checksum and is ignored on resume, like a torn temporary file.
- */
-async function writeState(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeAtomically(path, bytes);
-    return;
-  } catch (e) {
-    const errno = errnoOf(e);
-    if (errno !== "ENOSPC" && errno !== "EDQUOT") throw e;
-    await Deno.remove(`${path}.tmp`).catch(() => {});
-    let fd: number;
-    try {
-      fd = openSync(path, "r+");
-    } catch {
-      throw e;
-    }
-    try {
-      if (fstatSync(fd).size !== bytes.byteLength) throw e;
-      for (let off = 0; off < bytes.byteLength;) {
-        off += writeSync(fd, bytes, off, bytes.byteLength - off, off);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-/**
- * Moves `from` to `to`. Without `overwrite` an existing `to` is never replaced: a hard link
- * fails atomically with EEXIST; where links are unsupported, an existence check then a rename.
- */
-async function moveInto(from: string, to: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    await Deno.rename(from, to);
-    return;
-  }
-  try {
-    await Deno.link(from, to);
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) {
-      throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: e });
-    }
-    if (await pathExists(to)) {
-      throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: e });
-    }
-    await Deno.rename(from, to); // file system without hard links
-    return;
-  }
-  await Deno.remove(from);
-}
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
-  }
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw diskError(`Cannot check ${path}`, e);
-  }
-}
-
-async function readIfExists(path: string, maxBytes: number): Promise<Uint8Array | undefined> {
-  try {
-    const st = await Deno.stat(path);
-    if (!st.isFile || st.size > maxBytes) return undefined;
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    return undefined;
   }
 }

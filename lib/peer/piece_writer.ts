@@ -3,6 +3,10 @@
  * thread only hands over the piece buffer and gets it back with a verdict. That takes SHA-256
  * and the page-cache copy off the receive loop (their share of a download's main-thread time
  * is in docs/TRANSFER.md).
+ *
+ * One concept, one name: this is the driver side of `verifyInWorker`, the option of startPeer
+ * (PeerOptions) and of the engine (DownloadEngineOptions): the engine emits `verify` events
+ * instead of hashing, the session submits them here and answers with `handleVerified`.
  * @module
  */
 import type { PieceWriterReply, PieceWriterRequest } from "./piece_writer_worker.ts";

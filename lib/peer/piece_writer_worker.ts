@@ -2,6 +2,12 @@
  * Worker body for {@link PieceWriter}: hashes complete pieces with SHA-256, compares them with the
  * manifest, and writes good ones at their offset in the `.part` file — off the main thread, so
  * the receive loop keeps running. Buffers travel by transfer, never by copy.
+ *
+ * This module imports nothing but `node:` built-ins, on purpose: a peer's permission grant names
+ * this one file (docs/CLI.md, deno.json `peer`), and Deno checks a Worker's every local import
+ * against the peer's read grants. So its hash check is the one place that does not call
+ * `pieceHashMatches` (lib/peer/core/piece_hash.ts); {@link hashMatches} here is the same rule,
+ * line for line.
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -41,6 +47,17 @@ function transferOf(buffer: ArrayBuffer | SharedArrayBuffer): Transferable[] {
 let hashes: Uint8Array = new Uint8Array(0);
 let openError: { code: string; message: string } | undefined;
 
+/** `pieceHashMatches(data, hashes, index)` of core/piece_hash.ts (see the module doc). */
+function hashMatches(data: Uint8Array, index: number): boolean {
+  const at = index * 32;
+  if (!(at >= 0) || at + 32 > hashes.byteLength) return false;
+  const digest = createHash("sha256").update(data).digest();
+  for (let i = 0; i < 32; i++) {
+    if (digest[i] !== hashes[at + i]) return false;
+  }
+  return true;
+}
+
 function errInfo(e: unknown): { code: string; message: string } {
   const code = (e as { code?: unknown })?.code;
   return {
@@ -62,14 +79,7 @@ self.onmessage = (ev: MessageEvent<PieceWriterRequest>) => {
       return;
     case "piece": {
       const data = new Uint8Array(msg.buffer, 0, msg.length);
-      const digest = createHash("sha256").update(data).digest();
-      let ok = true;
-      for (let i = 0; i < 32; i++) {
-        if (digest[i] !== hashes[msg.index * 32 + i]) {
-          ok = false;
-          break;
-        }
-      }
+      const ok = hashMatches(data, msg.index);
       try {
         if (openError) throw Object.assign(new Error(openError.message), { code: openError.code });
         if (ok) {

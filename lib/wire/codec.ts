@@ -562,7 +562,3 @@ export function decodeMessage(bytes: Uint8Array): Message {
   r.end();
   return msg;
 }
-
-// The BLOCK_DATA header helpers live in block_data.ts; re-exported here only until
-// lib/peer/uploader.ts imports writeBlockDataHeader from there (its owner changes that line).
-export { writeBlockDataHeader } from "./block_data.ts";

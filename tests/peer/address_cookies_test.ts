@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AddressCookies } from "../../lib/peer/address_cookies.ts";
+import { AddressCookies } from "../../lib/peer/core/address_cookies.ts";
 
 /** Deterministic key material: each call gets the next byte value. */
 function counter(): (n: number) => Uint8Array {

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { CookieProbe, type CookieProbeEvent } from "../../lib/peer/core/cookie_probe.ts";
+import { drainEvents } from "../_harness/drain.ts";
 
 function events(p: CookieProbe): CookieProbeEvent[] {
-  const out: CookieProbeEvent[] = [];
-  for (let e = p.pollEvent(); e; e = p.pollEvent()) out.push(e);
-  return out;
+  return drainEvents(p);
 }
 
 Deno.test({

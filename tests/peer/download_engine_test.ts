@@ -3,8 +3,9 @@
  * drive: pausing an owner while the driver renews its address cookie.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { DownloadEngine, type EngineEvent } from "../../lib/peer/core/download_engine.ts";
+import { DownloadEngine } from "../../lib/peer/core/download_engine.ts";
+import { drainEvents } from "../_harness/drain.ts";
+import { manifestOf } from "./_fixtures.ts";
 
 const KiB = 1024;
 const PIECE = 16 * KiB;
@@ -12,15 +13,8 @@ const BLOCK = 4 * KiB;
 
 function engineFor(pieces: number): { engine: DownloadEngine; data: Uint8Array } {
   const data = Uint8Array.from({ length: pieces * PIECE }, (_, i) => (i * 31) & 0xff);
-  const hashes = new Uint8Array(32 * pieces);
-  for (let p = 0; p < pieces; p++) {
-    hashes.set(
-      createHash("sha256").update(data.subarray(p * PIECE, (p + 1) * PIECE)).digest(),
-      32 * p,
-    );
-  }
   const engine = new DownloadEngine({
-    manifest: { size: data.length, pieceSize: PIECE, pieceHashes: hashes },
+    manifest: manifestOf(data, PIECE),
     blockSize: BLOCK,
     maxInFlight: 16 * BLOCK,
   });
@@ -35,12 +29,6 @@ function drain(engine: DownloadEngine, now: number): Map<string, [number, number
     for (const r of t.ranges) list.push([r.offset, r.length]);
     out.set(t.owner, list);
   }
-  return out;
-}
-
-function events(engine: DownloadEngine): EngineEvent[] {
-  const out: EngineEvent[] = [];
-  for (let e = engine.pollEvent(); e; e = engine.pollEvent()) out.push(e);
   return out;
 }
 
@@ -82,7 +70,7 @@ Deno.test({
     }
     assert.ok(engine.done, "every piece verified");
     assert.ok(engine.deliveredByOwner.get("a")! > 0, "the resumed owner delivered again");
-    const dropped = events(engine).filter((e) => e.kind === "owner_dropped");
+    const dropped = drainEvents(engine).filter((e) => e.kind === "owner_dropped");
     assert.deepEqual(dropped, [], "no owner was dropped");
   },
 });

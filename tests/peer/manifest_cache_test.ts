@@ -2,17 +2,9 @@ import assert from "node:assert/strict";
 import { buildManifest, type BuildManifestOptions } from "../../lib/peer/manifest.ts";
 import { ManifestCache } from "../../lib/peer/manifest_cache.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 
 const KiB = 1024;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-cache-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A cache whose hashing is counted, to prove when a file is (not) read. */
 function countingCache(dir: string) {
@@ -33,7 +25,7 @@ function randomBytes(n: number): Uint8Array {
 }
 
 Deno.test("ManifestCache.getOrBuild() does not rehash an unchanged file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     await Deno.writeFile(`${dir}/f.bin`, randomBytes(300 * KiB));
     const { cache, hashed } = countingCache(dir);
     const first = await cache.getOrBuild(`${dir}/f.bin`, 64 * KiB);
@@ -60,7 +52,7 @@ Deno.test("ManifestCache.getOrBuild() does not rehash an unchanged file", async 
 });
 
 Deno.test("ManifestCache.getOrBuild() rehashes a touched or rewritten file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     const path = `${dir}/f.bin`;
     const data = randomBytes(100 * KiB);
     await Deno.writeFile(path, data);
@@ -96,7 +88,7 @@ Deno.test("ManifestCache.getOrBuild() rehashes a touched or rewritten file", asy
 });
 
 Deno.test("ManifestCache ignores and rebuilds corrupt, truncated or foreign entries", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     const path = `${dir}/f.bin`;
     await Deno.writeFile(path, randomBytes(200 * KiB));
     const lines: string[] = [];
@@ -151,7 +143,7 @@ Deno.test("ManifestCache ignores and rebuilds corrupt, truncated or foreign entr
 });
 
 Deno.test("ManifestCache still returns the manifest when the cache cannot be written", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     await Deno.writeFile(`${dir}/f.bin`, randomBytes(20 * KiB));
     await Deno.writeTextFile(`${dir}/not-a-dir`, "x");
     const lines: string[] = [];
@@ -165,7 +157,7 @@ Deno.test("ManifestCache still returns the manifest when the cache cannot be wri
 });
 
 Deno.test("ManifestCache shares one entry between symlinks to a file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     await Deno.writeFile(`${dir}/real.bin`, randomBytes(20 * KiB));
     await Deno.symlink(`${dir}/real.bin`, `${dir}/link.bin`);
     const { cache, hashed } = countingCache(dir);
@@ -177,7 +169,7 @@ Deno.test("ManifestCache shares one entry between symlinks to a file", async () 
 });
 
 Deno.test("ManifestCache.getOrBuild() reports a missing file as not_found", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     const cache = new ManifestCache(`${dir}/.cache`);
     await assert.rejects(
       cache.getOrBuild(`${dir}/missing.bin`),
@@ -187,7 +179,7 @@ Deno.test("ManifestCache.getOrBuild() reports a missing file as not_found", asyn
 });
 
 Deno.test("ManifestCache.prune() deletes entries of deleted or changed files only", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
     const { cache } = countingCache(dir);
     for (const n of ["a", "b", "c"]) {
       await Deno.writeFile(`${dir}/${n}`, randomBytes(KiB));

@@ -9,6 +9,20 @@ function manifestBytes(n: number, seed = 1): { encoded: Uint8Array; id: Uint8Arr
   return { encoded, id: new Uint8Array(createHash("sha256").update(encoded).digest()) };
 }
 
+/** A fetch of content `id` over 1200-byte datagrams from `owners`, in order. */
+function fetchFrom(id: Uint8Array, ...owners: string[]): ManifestFetch {
+  const f = new ManifestFetch({ contentId: id, maxDatagram: 1200 });
+  for (const o of owners) f.addOwner(o);
+  return f;
+}
+
+/** A copy of `bytes` with byte `at` XORed with `mask`. */
+function corrupt(bytes: Uint8Array, at: number, mask: number): Uint8Array {
+  const out = bytes.slice();
+  out[at] = out[at]! ^ mask;
+  return out;
+}
+
 /** Serves every transmit from `owners[owner]` (undefined = silent) until done or `steps` run out. */
 function drive(
   f: ManifestFetch,
@@ -36,82 +50,65 @@ function drive(
   return now;
 }
 
-Deno.test({
-  name:
-    "ManifestFetch assembles a manifest spanning many datagrams and checks it against the content id",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "ManifestFetch assembles a manifest spanning many datagrams and checks it against the content id",
+  { permissions: "none" },
+  () => {
     const { encoded, id } = manifestBytes(40_000);
-    const f = new ManifestFetch({ contentId: id, maxDatagram: 1200 });
-    f.addOwner("a");
+    const f = fetchFrom(id, "a");
     drive(f, { a: encoded }, 1200);
     assert.deepEqual(f.result, encoded);
   },
+);
+
+Deno.test("ManifestFetch recovers lost slices by timeout", { permissions: "none" }, () => {
+  const { encoded, id } = manifestBytes(20_000);
+  const f = fetchFrom(id, "a");
+  drive(f, { a: encoded }, 1200, (i) => i % 3 === 1);
+  assert.deepEqual(f.result, encoded);
 });
 
-Deno.test({
-  name: "ManifestFetch recovers lost slices by timeout",
-  permissions: "none",
-  fn() {
-    const { encoded, id } = manifestBytes(20_000);
-    const f = new ManifestFetch({ contentId: id, maxDatagram: 1200 });
-    f.addOwner("a");
-    drive(f, { a: encoded }, 1200, (i) => i % 3 === 1);
-    assert.deepEqual(f.result, encoded);
-  },
-});
-
-Deno.test({
-  name:
-    "ManifestFetch rejects a manifest that does not match its content id and moves to the next owner",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "ManifestFetch rejects a manifest that does not match its content id and moves to the next owner",
+  { permissions: "none" },
+  () => {
     const { encoded, id } = manifestBytes(5000);
-    const liar = encoded.slice();
-    liar[100]! ^= 1;
-    const f = new ManifestFetch({ contentId: id, maxDatagram: 1200 });
-    f.addOwner("liar");
-    f.addOwner("honest");
+    const liar = corrupt(encoded, 100, 1);
+    const f = fetchFrom(id, "liar", "honest");
     drive(f, { liar, honest: encoded }, 1200);
     assert.deepEqual(f.badOwners, ["liar"]);
     assert.deepEqual(f.result, encoded);
   },
+);
+
+Deno.test("ManifestFetch fails when the only owner lies, and when owners stay silent", {
+  permissions: "none",
+}, () => {
+  const { encoded, id } = manifestBytes(3000);
+  const liar = corrupt(encoded, 0, 0xff);
+  const f = fetchFrom(id, "liar");
+  drive(f, { liar }, 1200);
+  assert.equal(f.result, undefined);
+  assert.equal(f.failed, true);
+
+  const g = new ManifestFetch({ contentId: id, maxDatagram: 1200, timeoutMs: 10 });
+  g.addOwner("silent");
+  const t = drive(g, { silent: undefined }, 1200);
+  assert.equal(g.failed, true);
+  assert.ok(t > 0 && t < 1000, `gave up after ${t} ms of virtual time`);
 });
 
-Deno.test({
-  name: "ManifestFetch fails when the only owner lies, and when owners stay silent",
+Deno.test("ManifestFetch refuses a total larger than the bound for the advertised size", {
   permissions: "none",
-  fn() {
-    const { encoded, id } = manifestBytes(3000);
-    const liar = encoded.slice();
-    liar[0]! ^= 0xff;
-    const f = new ManifestFetch({ contentId: id, maxDatagram: 1200 });
-    f.addOwner("liar");
-    drive(f, { liar }, 1200);
-    assert.equal(f.result, undefined);
-    assert.equal(f.failed, true);
-
-    const g = new ManifestFetch({ contentId: id, maxDatagram: 1200, timeoutMs: 10 });
-    g.addOwner("silent");
-    const t = drive(g, { silent: undefined }, 1200);
-    assert.equal(g.failed, true);
-    assert.ok(t > 0 && t < 1000, `gave up after ${t} ms of virtual time`);
-  },
-});
-
-Deno.test({
-  name: "ManifestFetch refuses a total larger than the bound for the advertised size",
-  permissions: "none",
-  fn() {
-    const { id } = manifestBytes(100);
-    const bound = manifestBound(1 << 20);
-    assert.equal(bound, 64 + 32 * 64);
-    const f = new ManifestFetch({ contentId: id, maxDatagram: 1200, maxBytes: bound });
-    f.addOwner("a");
-    f.addOwner("b");
-    f.pollTransmit(0);
-    f.handleData("a", 50_000_000, 0, new Uint8Array(10), 0);
-    assert.deepEqual(f.badOwners, ["a"]);
-    assert.equal(f.currentOwner, "b");
-  },
+}, () => {
+  const { id } = manifestBytes(100);
+  const bound = manifestBound(1 << 20);
+  assert.equal(bound, 64 + 32 * 64);
+  const f = new ManifestFetch({ contentId: id, maxDatagram: 1200, maxBytes: bound });
+  f.addOwner("a");
+  f.addOwner("b");
+  f.pollTransmit(0);
+  f.handleData("a", 50_000_000, 0, new Uint8Array(10), 0);
+  assert.deepEqual(f.badOwners, ["a"]);
+  assert.equal(f.currentOwner, "b");
 });

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   buildManifest,
   contentIdOf,
   decodeManifest,
   encodeManifest,
   fromHex,
-  type Manifest,
   MANIFEST_HEADER_SIZE,
   MAX_PIECES,
   minPieceSizeFor,
@@ -19,45 +17,10 @@ import {
 } from "../../lib/peer/manifest.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { WireError } from "../../lib/wire/wire_error.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
+import { bytesOf, manifestOf, sha256 } from "./_fixtures.ts";
 
 const KiB = 1024;
-
-function sha256(b: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(b).digest());
-}
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-function bytesOf(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function manifestOf(data: Uint8Array, pieceSize: number): Manifest {
-  const n = Math.ceil(data.byteLength / pieceSize);
-  const hashes = new Uint8Array(32 * n);
-  for (let i = 0; i < n; i++) {
-    hashes.set(sha256(data.subarray(i * pieceSize, (i + 1) * pieceSize)), 32 * i);
-  }
-  return { size: data.byteLength, pieceSize, pieceHashes: hashes };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-manifest-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test({
   name: "pieceCount()/pieceLength()/pieceOffset()/pieceHash() describe a short last piece",
@@ -265,7 +228,7 @@ Deno.test({
 });
 
 Deno.test("buildManifest() matches an in-memory manifest for edge sizes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-manifest-", async (dir) => {
     const pieceSize = 16 * KiB;
     for (const size of [0, 1, pieceSize - 1, pieceSize, pieceSize + 1, 3 * 1024 * KiB + 77]) {
       const data = bytesOf(size, size + 3);
@@ -283,7 +246,7 @@ Deno.test("buildManifest() matches an in-memory manifest for edge sizes", async 
 });
 
 Deno.test("buildManifest() reports progress and gives the same id for the same bytes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-manifest-", async (dir) => {
     const data = bytesOf(5 * 1024 * KiB + 3, 9);
     await Deno.writeFile(`${dir}/a`, data);
     await Deno.writeFile(`${dir}/b`, data);
@@ -300,7 +263,7 @@ Deno.test("buildManifest() reports progress and gives the same id for the same b
 });
 
 Deno.test("buildManifest() explains missing files, directories and bad piece sizes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-manifest-", async (dir) => {
     await assert.rejects(
       buildManifest(`${dir}/missing`),
       (e: unknown) => e instanceof TransferError && e.code === "not_found",
@@ -316,7 +279,7 @@ Deno.test("buildManifest() explains missing files, directories and bad piece siz
 });
 
 Deno.test("buildManifest() stops when aborted", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-manifest-", async (dir) => {
     await Deno.writeFile(`${dir}/f`, new Uint8Array(1024 * KiB));
     const ac = new AbortController();
     ac.abort();

@@ -1,25 +1,29 @@
 import assert from "node:assert/strict";
 import { MtuProbe, PROBE_SIZES } from "../../lib/peer/core/mtu_probe.ts";
 
-Deno.test({
-  name: "MtuProbe settles on the largest size at once when it is acknowledged",
+/** The probe has finished with `size` as its result. */
+function assertFound(p: MtuProbe, size: number): void {
+  assert.equal(p.done, true);
+  assert.equal(p.result, size);
+}
+
+Deno.test("MtuProbe settles on the largest size at once when it is acknowledged", {
   permissions: "none",
-  fn() {
-    const p = new MtuProbe();
-    const sent = p.pollTransmit(0);
-    assert.deepEqual(sent, [...PROBE_SIZES]);
-    p.handleAck(1472, 1);
-    assert.equal(p.done, false);
-    p.handleAck(PROBE_SIZES[0], 2);
-    assert.equal(p.done, true);
-    assert.equal(p.result, PROBE_SIZES[0]);
-  },
+}, () => {
+  const p = new MtuProbe();
+  const sent = p.pollTransmit(0);
+  assert.deepEqual(sent, [...PROBE_SIZES]);
+  p.handleAck(1472, 1);
+  assert.equal(p.done, false);
+  p.handleAck(PROBE_SIZES[0], 2);
+  assert.equal(p.done, true);
+  assert.equal(p.result, PROBE_SIZES[0]);
 });
 
-Deno.test({
-  name: "MtuProbe takes the largest acknowledged size when bigger probes stay lost in two rounds",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "MtuProbe takes the largest acknowledged size when bigger probes stay lost in two rounds",
+  { permissions: "none" },
+  () => {
     const p = new MtuProbe({ roundMs: 100 });
     p.pollTransmit(0);
     p.handleAck(1452, 5);
@@ -30,48 +34,41 @@ Deno.test({
     assert.deepEqual(p.pollTransmit(100), [32784, 16400]);
     assert.equal(p.pollTimeout(), 300);
     p.handleTimeout(300);
-    assert.equal(p.done, true);
-    assert.equal(p.result, 8952);
+    assertFound(p, 8952);
   },
+);
+
+Deno.test("MtuProbe retries once, then falls back to 1200 bytes when nothing comes back", {
+  permissions: "none",
+}, () => {
+  const p = new MtuProbe({ roundMs: 50, rounds: 2 });
+  assert.equal(p.pollTransmit(0).length, PROBE_SIZES.length);
+  assert.deepEqual(p.pollTransmit(10), [], "no second round while one runs");
+  p.handleTimeout(50);
+  assert.equal(p.done, false);
+  assert.equal(p.pollTransmit(50).length, PROBE_SIZES.length);
+  p.handleTimeout(149);
+  assert.equal(p.done, false, "the second round waits twice as long");
+  p.handleTimeout(150);
+  assertFound(p, 1200);
+  assert.equal(p.pollTimeout(), undefined);
 });
 
-Deno.test({
-  name: "MtuProbe retries once, then falls back to 1200 bytes when nothing comes back",
+Deno.test("MtuProbe honours a --mtu cap and ignores acks of sizes it never sent", {
   permissions: "none",
-  fn() {
-    const p = new MtuProbe({ roundMs: 50, rounds: 2 });
-    assert.equal(p.pollTransmit(0).length, PROBE_SIZES.length);
-    assert.deepEqual(p.pollTransmit(10), [], "no second round while one runs");
-    p.handleTimeout(50);
-    assert.equal(p.done, false);
-    assert.equal(p.pollTransmit(50).length, PROBE_SIZES.length);
-    p.handleTimeout(149);
-    assert.equal(p.done, false, "the second round waits twice as long");
-    p.handleTimeout(150);
-    assert.equal(p.done, true);
-    assert.equal(p.result, 1200);
-    assert.equal(p.pollTimeout(), undefined);
-  },
+}, () => {
+  const p = new MtuProbe({ max: 1452 });
+  assert.deepEqual(p.pollTransmit(0), [1452]);
+  p.handleAck(32784, 1);
+  assert.equal(p.result, 1200);
+  p.handleAck(1452, 2);
+  assertFound(p, 1452);
 });
 
-Deno.test({
-  name: "MtuProbe honours a --mtu cap and ignores acks of sizes it never sent",
-  permissions: "none",
-  fn() {
-    const p = new MtuProbe({ max: 1452 });
-    assert.deepEqual(p.pollTransmit(0), [1452]);
-    p.handleAck(32784, 1);
-    assert.equal(p.result, 1200);
-    p.handleAck(1452, 2);
-    assert.equal(p.done, true);
-    assert.equal(p.result, 1452);
-  },
-});
-
-Deno.test({
-  name: "MtuProbe keeps waiting for a late answer to the largest probe after a small one came back",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "MtuProbe keeps waiting for a late answer to the largest probe after a small one came back",
+  { permissions: "none" },
+  () => {
     const p = new MtuProbe({ roundMs: 150 });
     p.pollTransmit(0);
     p.handleAck(1452, 2);
@@ -79,18 +76,17 @@ Deno.test({
     assert.equal(p.done, false);
     p.pollTransmit(150);
     p.handleAck(32784, 400);
-    assert.equal(p.done, true);
-    assert.equal(p.result, 32784);
+    assertFound(p, 32784);
   },
-});
+);
 
-Deno.test({
-  name: "MtuProbe with a cap at or under 1200 bytes does not probe",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "MtuProbe with a cap at or under 1200 bytes does not probe",
+  { permissions: "none" },
+  () => {
     const p = new MtuProbe({ max: 1200 });
     assert.equal(p.done, true);
     assert.deepEqual(p.pollTransmit(0), []);
     assert.equal(p.result, 1200);
   },
-});
+);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   contentIdOf,
   encodeManifest,
@@ -9,24 +8,12 @@ import {
 } from "../../lib/peer/manifest.ts";
 import { PartFile, partPaths } from "../../lib/peer/part_file.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 import { waitUntil } from "../_harness/wait.ts";
+import { bytesOf, manifestOf, sha256 } from "./_fixtures.ts";
 
 const KiB = 1024;
 const PIECE = 16 * KiB;
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 interface Content {
   data: Uint8Array;
@@ -36,13 +23,7 @@ interface Content {
 }
 
 function contentOf(data: Uint8Array, pieceSize = PIECE): Content {
-  const n = Math.ceil(data.byteLength / pieceSize);
-  const hashes = new Uint8Array(32 * n);
-  for (let i = 0; i < n; i++) {
-    const piece = data.subarray(i * pieceSize, (i + 1) * pieceSize);
-    hashes.set(createHash("sha256").update(piece).digest(), 32 * i);
-  }
-  const manifest = { size: data.byteLength, pieceSize, pieceHashes: hashes };
+  const manifest = manifestOf(data, pieceSize);
   const encoded = encodeManifest(manifest);
   return { data, manifest, encoded, cid: toHex(contentIdOf(encoded)) };
 }
@@ -52,13 +33,17 @@ function piece(c: Content, i: number): Uint8Array {
   return c.data.subarray(at, at + pieceLength(c.manifest, i));
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-part-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** Opens the part file of `c` as `name`, writes `pieces` and closes it (state saved). */
+async function closedWith(
+  dir: string,
+  name: string,
+  c: Content,
+  pieces: number[],
+): Promise<PartFile> {
+  const p = await PartFile.open(dir, name, c.cid, c.manifest);
+  for (const i of pieces) p.writePiece(i, piece(c, i));
+  await p.close();
+  return p;
 }
 
 function isTransferError(code: TransferError["code"], pattern?: RegExp) {
@@ -67,7 +52,7 @@ function isTransferError(code: TransferError["code"], pattern?: RegExp) {
 }
 
 Deno.test("PartFile writes pieces, resumes them after close and completes to the final name", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(5 * PIECE + 123, 1));
     const paths = partPaths(dir, "movie.mkv", c.cid);
     assert.equal(paths.part, `${dir}/movie.mkv.${c.cid.slice(0, 16)}.part`);
@@ -101,7 +86,7 @@ Deno.test("PartFile writes pieces, resumes them after close and completes to the
 });
 
 Deno.test("PartFile handles 0-byte and 1-byte files", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     for (const size of [0, 1]) {
       const c = contentOf(bytesOf(size, 3));
       const part = await PartFile.open(dir, `f${size}`, c.cid, c.manifest);
@@ -114,7 +99,7 @@ Deno.test("PartFile handles 0-byte and 1-byte files", async () => {
 });
 
 Deno.test("PartFile keeps two files with the same name apart", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const a = contentOf(bytesOf(2 * PIECE, 10));
     const b = contentOf(bytesOf(2 * PIECE, 11));
     const pa = await PartFile.open(dir, "same.bin", a.cid, a.manifest);
@@ -144,7 +129,7 @@ Deno.test("PartFile keeps two files with the same name apart", async () => {
 });
 
 Deno.test("PartFile.open() refuses an existing final file unless overwrite", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(PIECE, 4));
     await Deno.writeTextFile(`${dir}/x.bin`, "mine");
     await assert.rejects(
@@ -159,7 +144,7 @@ Deno.test("PartFile.open() refuses an existing final file unless overwrite", asy
 });
 
 Deno.test("PartFile.open() refuses a state that belongs to another content id", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const a = contentOf(bytesOf(2 * PIECE, 20));
     const b = contentOf(bytesOf(2 * PIECE, 21));
     const pa = await PartFile.open(dir, "n.bin", a.cid, a.manifest);
@@ -175,11 +160,9 @@ Deno.test("PartFile.open() refuses a state that belongs to another content id", 
 });
 
 Deno.test("PartFile ignores a corrupt state, and reverify recovers pieces from the .part", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(4 * PIECE, 30));
-    const p = await PartFile.open(dir, "c.bin", c.cid, c.manifest);
-    for (const i of [0, 1, 3]) p.writePiece(i, piece(c, i));
-    await p.close();
+    const p = await closedWith(dir, "c.bin", c, [0, 1, 3]);
     const state = await Deno.readFile(p.paths.state);
     state[60]! ^= 0xff;
     await Deno.writeFile(p.paths.state, state);
@@ -199,11 +182,9 @@ Deno.test("PartFile ignores a corrupt state, and reverify recovers pieces from t
 });
 
 Deno.test("PartFile reverify drops a claimed piece whose bytes changed on disk", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(3 * PIECE, 31));
-    const p = await PartFile.open(dir, "d.bin", c.cid, c.manifest);
-    for (const i of [0, 1, 2]) p.writePiece(i, piece(c, i));
-    await p.close();
+    const p = await closedWith(dir, "d.bin", c, [0, 1, 2]);
     const f = await Deno.open(p.paths.part, { write: true });
     await f.seek(PIECE + 5, Deno.SeekMode.Start);
     await f.write(new Uint8Array([0xaa]));
@@ -218,11 +199,9 @@ Deno.test("PartFile reverify drops a claimed piece whose bytes changed on disk",
 });
 
 Deno.test("PartFile forgets claimed pieces past the end of a truncated .part", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(4 * PIECE, 40));
-    const p = await PartFile.open(dir, "t.bin", c.cid, c.manifest);
-    for (const i of [0, 1, 2, 3]) p.writePiece(i, piece(c, i));
-    await p.close();
+    const p = await closedWith(dir, "t.bin", c, [0, 1, 2, 3]);
     await Deno.truncate(p.paths.part, 2 * PIECE + 1);
     const r = await PartFile.open(dir, "t.bin", c.cid, c.manifest);
     assert.deepEqual([...r.verifiedPieces], [0, 1]);
@@ -232,7 +211,7 @@ Deno.test("PartFile forgets claimed pieces past the end of a truncated .part", a
 });
 
 Deno.test("PartFile batches state writes and always writes on close", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(64 * PIECE, 50));
     const p = await PartFile.open(dir, "b.bin", c.cid, c.manifest, { flushIntervalMs: 0 });
     for (let i = 0; i < 64; i++) p.writePiece(i, piece(c, i));
@@ -257,7 +236,7 @@ Deno.test("PartFile batches state writes and always writes on close", async () =
 });
 
 Deno.test("PartFile refuses a second open of the same download in one process", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(PIECE, 60));
     const p = await PartFile.open(dir, "o.bin", c.cid, c.manifest);
     await assert.rejects(
@@ -287,7 +266,7 @@ Deno.test("PartFile refuses a second open of the same download in one process", 
 });
 
 Deno.test("PartFile checks names, lengths, the manifest and completeness", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(2 * PIECE, 70));
     for (const bad of ["../x", "/etc/passwd", "..", "a\u0000b", ""]) {
       await assert.rejects(PartFile.open(dir, bad, c.cid, c.manifest), isTransferError("bad_name"));
@@ -308,7 +287,7 @@ Deno.test("PartFile checks names, lengths, the manifest and completeness", async
 });
 
 Deno.test("PartFile shortens a long name so every part file name fits 255 bytes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(PIECE, 80));
     const name = "é".repeat(127); // 254 bytes
     const p = await PartFile.open(dir, name, c.cid, c.manifest, { encodedManifest: c.encoded });
@@ -324,15 +303,15 @@ Deno.test("PartFile shortens a long name so every part file name fits 255 bytes"
 });
 
 Deno.test("PartFile writes and resumes pieces at offsets beyond 4 GiB (sparse)", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const pieceSize = 16 * 1024 * KiB;
     const size = 4 * 2 ** 30 + 2 * pieceSize + 777; // 259 pieces, last one 777 bytes
     const count = Math.ceil(size / pieceSize);
     const hashes = bytesOf(32 * count, 90); // only the pieces written below are real
     const tailPiece = bytesOf(pieceSize, 91);
     const lastPiece = bytesOf(777, 92);
-    hashes.set(createHash("sha256").update(tailPiece).digest(), 32 * (count - 2));
-    hashes.set(createHash("sha256").update(lastPiece).digest(), 32 * (count - 1));
+    hashes.set(sha256(tailPiece), 32 * (count - 2));
+    hashes.set(sha256(lastPiece), 32 * (count - 1));
     const manifest = { size, pieceSize, pieceHashes: hashes };
     const cid = toHex(contentIdOf(encodeManifest(manifest)));
     const p = await PartFile.open(dir, "huge.iso", cid, manifest);
@@ -355,7 +334,7 @@ Deno.test("PartFile writes and resumes pieces at offsets beyond 4 GiB (sparse)",
 });
 
 Deno.test("PartFile reports a missing directory as not_found", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(PIECE, 100));
     await assert.rejects(
       PartFile.open(`${dir}/nope`, "x.bin", c.cid, c.manifest),

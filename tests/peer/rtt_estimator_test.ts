@@ -1,7 +1,31 @@
 import assert from "node:assert/strict";
-import { RttEstimator } from "../../lib/peer/core/rtt_estimator.ts";
+import { RttEstimator, type RttEstimatorOptions } from "../../lib/peer/core/rtt_estimator.ts";
 
 const opts = { permissions: "none" } as const;
+
+/** The RTOs after each of `n` backoffs of an estimator with one 10 ms sample (RTO 30). */
+function backoffSeries(
+  options: RttEstimatorOptions,
+  n: number,
+): { seen: number[]; rtt: RttEstimator } {
+  const rtt = new RttEstimator(options);
+  rtt.sample(10);
+  const seen: number[] = [];
+  for (let i = 0; i < n; i++) {
+    rtt.backoff();
+    seen.push(rtt.rto);
+  }
+  return { seen, rtt };
+}
+
+/** An estimator with one 10 ms sample, backed off twice (RTO floor 1 ms). */
+function backedOffTwice(): RttEstimator {
+  const rtt = new RttEstimator({ minRtoMs: 1 });
+  rtt.sample(10);
+  rtt.backoff();
+  rtt.backoff();
+  return rtt;
+}
 
 Deno.test("RttEstimator uses the initial RTO before the first sample", opts, () => {
   const rtt = new RttEstimator();
@@ -56,13 +80,7 @@ Deno.test("RttEstimator.sample() treats a negative sample as 0", opts, () => {
 });
 
 Deno.test("RttEstimator.backoff() doubles the RTO up to 64× and maxRtoMs", opts, () => {
-  const rtt = new RttEstimator({ minRtoMs: 1, maxRtoMs: 1_000_000 });
-  rtt.sample(10); // RTO 30
-  const seen: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    rtt.backoff();
-    seen.push(rtt.rto);
-  }
+  const { seen, rtt } = backoffSeries({ minRtoMs: 1, maxRtoMs: 1_000_000 }, 8);
   assert.deepEqual(seen, [60, 120, 240, 480, 960, 1920, 1920, 1920]);
   assert.equal(rtt.backoffFactor, 64);
   const capped = new RttEstimator({ maxRtoMs: 4000 });
@@ -77,10 +95,7 @@ Deno.test("RttEstimator.backoff() applies before the first sample too", opts, ()
 });
 
 Deno.test("RttEstimator keeps the backoff until a valid sample (Karn)", opts, () => {
-  const rtt = new RttEstimator({ minRtoMs: 1 });
-  rtt.sample(10);
-  rtt.backoff();
-  rtt.backoff();
+  const rtt = backedOffTwice();
   // Answers to retransmitted requests give no sample, so nothing resets the factor
   assert.equal(rtt.backoffFactor, 4);
   assert.equal(rtt.rto, 120);
@@ -113,10 +128,7 @@ Deno.test(
 );
 
 Deno.test("RttEstimator.resetBackoff() ends the backoff without a sample", opts, () => {
-  const rtt = new RttEstimator({ minRtoMs: 1 });
-  rtt.sample(10);
-  rtt.backoff();
-  rtt.backoff();
+  const rtt = backedOffTwice();
   rtt.resetBackoff();
   assert.equal(rtt.backoffFactor, 1);
   assert.equal(rtt.rto, 30);
@@ -127,13 +139,7 @@ Deno.test(
   "RttEstimator stops backing off at maxBackoffRtoMs, but not below the base RTO",
   opts,
   () => {
-    const rtt = new RttEstimator({ minRtoMs: 1, maxBackoffRtoMs: 100 });
-    rtt.sample(10); // RTO 30
-    const seen: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      rtt.backoff();
-      seen.push(rtt.rto);
-    }
+    const { seen } = backoffSeries({ minRtoMs: 1, maxBackoffRtoMs: 100 }, 4);
     assert.deepEqual(seen, [60, 100, 100, 100]);
     const far = new RttEstimator({ minRtoMs: 1, maxBackoffRtoMs: 100 });
     far.sample(200); // RTO 600: above the backoff cap, so backoff adds nothing

@@ -20,20 +20,11 @@ import {
   verifyPiece,
 } from "../../lib/peer/manifest.ts";
 import { Uploader } from "../../lib/peer/uploader.ts";
+import { Prng } from "../_harness/prng.ts";
 import { withTimeout } from "../_harness/wait.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function patterned(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 /** An uploader on its own socket, sending with the socket's promise so buffers are safe. */
 function serve(
@@ -314,3 +305,10 @@ Deno.test("Uploader over loopback: blocks beyond 4 GiB of a sparse file round-tr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** `n` seeded pseudo-random bytes. */
+function patterned(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  new Prng(seed).fill(out);
+  return out;
+}

@@ -599,7 +599,7 @@ export class DownloadCore {
       maxOwnerInFlight: perSocket,
       verifiedPieces: part.verifiedPieces,
       wantOwners: Math.min(this.#addrByOwner.size, o.maxOwners),
-      verifyExternally: o.verifyInWorker,
+      verifyInWorker: o.verifyInWorker,
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),

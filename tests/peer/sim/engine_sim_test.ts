@@ -229,27 +229,26 @@ Deno.test("DownloadEngine learns to tolerate a reordering path", opts, () => {
 Deno.test("DownloadEngine keeps an owner's upload queue short", opts, async (t) => {
   const size = 4 * MiB;
   const clean = { latencyMs: 5, jitterMs: 0.5, bandwidth: BW, mtu: MTU };
-  await t.step("16 KiB of buffer (8 ms): no overflow, the link stays full", () => {
-    const { report: r, bytes, output, blockSize } = run("16 KiB buffer", {
-      seed: 17,
+  /** A clean owner with `kib` KiB of upload buffer: completes with the exact bytes. */
+  const queued = (kib: number, seed: number): Outcome => {
+    const out = run(`${kib} KiB buffer`, {
+      seed,
       size,
-      owners: { a: { ...clean, queueBytes: 16 * KiB } },
+      owners: { a: { ...clean, queueBytes: kib * KiB } },
     });
-    assert.equal(r.outcome, "done");
-    assertExactBytes(output, bytes);
+    assert.equal(out.report.outcome, "done");
+    assertExactBytes(out.output, out.bytes);
+    return out;
+  };
+  await t.step("16 KiB of buffer (8 ms): no overflow, the link stays full", () => {
+    const { report: r, blockSize } = queued(16, 17);
     assert.ok(r.engine.retransmits <= 0.02 * size / blockSize, `${r.engine.retransmits}`);
     const ideal = idealMs(size, blockSize, BW);
     assert.ok(r.timeMs <= 1.15 * ideal, `took ${r.timeMs.toFixed(0)} ms, ideal ${ideal}`);
   });
   await t.step("8 KiB (4 ms, under the delay target): overflow is bounded by 2 x BDP", () => {
     // Losses without a visible queue read as random loss; the delivery-rate cap bounds them
-    const { report: r, bytes, output, blockSize } = run("8 KiB buffer", {
-      seed: 18,
-      size,
-      owners: { a: { ...clean, queueBytes: 8 * KiB } },
-    });
-    assert.equal(r.outcome, "done");
-    assertExactBytes(output, bytes);
+    const { report: r, blockSize } = queued(8, 18);
     assert.ok(r.engine.retransmits < size / blockSize, `${r.engine.retransmits} retransmits`);
   });
 });
@@ -387,7 +386,7 @@ Deno.test(
 );
 
 Deno.test(
-  "DownloadEngine lets the driver verify pieces on another thread (verifyExternally)",
+  "DownloadEngine lets the driver verify pieces on another thread (verifyInWorker)",
   opts,
   async (t) => {
     const size = 2 * MiB + 11;
@@ -398,7 +397,7 @@ Deno.test(
       size,
       content,
       owners: { a: wan(0.05), liar: wan(0.05, { corrupt: 0.05 }), c: wan(0.05) },
-      engine: { verifyExternally: true },
+      engine: { verifyInWorker: true },
       drive: {
         // A worker that takes 3 ms and gets the piece buffer transferred (detached) and back
         verify: { hashes: manifest.pieceHashes, delayMs: 3, transfer: true },

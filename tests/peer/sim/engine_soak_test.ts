@@ -83,7 +83,7 @@ export function soak(seed: number): DriveReport {
     blockSize: BlockLayout.blockSizeFor(pieceSize, 1200),
     verifiedPieces,
     stallMs: 1000,
-    verifyExternally: external,
+    verifyInWorker: external,
   });
   const output = new Uint8Array(size);
   for (const v of verifiedPieces) {

@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
+import { pieceHashMatches } from "../../../lib/peer/core/piece_hash.ts";
 import type {
   DownloadEngine,
   EngineStats,
@@ -353,7 +353,7 @@ export interface DriveOptions {
   /** Owners that join later: added at virtual time `at`. @default [] */
   joins?: { owner: string; at: number }[];
   /**
-   * For an engine made with `verifyExternally`: the piece hashes to check `verify` events against,
+   * For an engine made with `verifyInWorker`: the piece hashes to check `verify` events against,
    * how long the "worker" takes, and whether the piece buffer is transferred to it (detached) and
    * handed back with the verdict, as `PieceWriter` does. Good pieces go to `output`/`onPiece`.
    */
@@ -435,11 +435,11 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
     for (let ev = engine.pollEvent(); ev; ev = engine.pollEvent()) {
       switch (ev.kind) {
         case "verify":
-          if (!verify) throw new Error("Engine emitted verify without verifyExternally");
+          if (!verify) throw new Error("Engine emitted verify without verifyInWorker");
           onVerify(ev.index, ev.offset, ev.data);
           break;
         case "piece":
-          if (verify) throw new Error("Engine emitted piece with verifyExternally");
+          if (verify) throw new Error("Engine emitted piece with verifyInWorker");
           if (written[ev.index]) throw new Error(`Engine emitted piece ${ev.index} twice`);
           written[ev.index] = 1;
           report.pieces++;
@@ -473,9 +473,7 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
 
   const verify = options.verify;
   const onVerify = (index: number, offset: number, data: Uint8Array): void => {
-    const digest = createHash("sha256").update(data).digest();
-    const expected = verify!.hashes.subarray(index * 32, index * 32 + 32);
-    const ok = digest.every((b, i) => b === expected[i]);
+    const ok = pieceHashMatches(data, verify!.hashes, index);
     if (ok) {
       options.output?.set(data, offset);
       options.onPiece?.(index, offset, data, net.now);

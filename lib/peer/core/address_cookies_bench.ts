@@ -1,10 +1,10 @@
 /**
- * Address-cookie benchmarks (`deno bench lib/peer/address_cookies_bench.ts`): what the uploader's
+ * Address-cookie benchmarks (`deno bench lib/peer/core/address_cookies_bench.ts`): what the uploader's
  * check adds to each MANIFEST_REQUEST and BLOCK_REQUEST. A cached IP costs a map lookup and two
  * comparisons; the HMAC it replaces, and what a forged cookie from an unknown IP costs, for scale.
  */
 import { AddressCookies } from "./address_cookies.ts";
-import { CookieJar, packHost } from "../net/address_cookie.ts";
+import { CookieJar, packHost } from "../../net/address_cookie.ts";
 
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const cookies = new AddressCookies({ epochMs: 3_600_000, now: 0 });

@@ -1,0 +1,675 @@
+/**
+ * The uploader's rules, sans-I/O: which contents are shared (by content id, never a path), who
+ * is answered (an address cookie that proves the source IP), how much (per-request caps, a
+ * token bucket per requester and one for all, the send queue), what the reply is (PROBE_ACK,
+ * ERROR, MANIFEST_DATA slices, or a {@link BlockPlan} of BLOCK_DATA blocks to read and send),
+ * and the counters (per content, per requester, in total, and the bytes the next UPDATE
+ * reports).
+ *
+ * It holds no file, socket or timer: the clock comes in as `now` (ms), small replies go out as
+ * encoded datagrams through {@link UploadRules.pollTransmit}, and block data — the only bytes
+ * that come from disk — is described by a reused {@link BlockPlan} that the driver
+ * (`lib/peer/uploader.ts`) walks block by block, reading each one straight into a send buffer.
+ * Walking a plan allocates nothing.
+ *
+ * Fairness between requesters comes from the per-requester token bucket: one requester can
+ * spend at most its own burst (then its rate), so it cannot drain the shared bucket for the
+ * others when its burst is below the total's.
+ *
+ * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
+ * per request (cookie, content, ranges, caps, buckets) and read best in one place.
+ * @module
+ */
+import { encodeMessage } from "../../wire/codec.ts";
+import { toHex } from "../../wire/hex.ts";
+import {
+  MANIFEST_DATA_HEADER_SIZE,
+  MAX_ERROR_TEXT_BYTES,
+  PROBE_ACK_MIN_SIZE,
+} from "../../wire/limits.ts";
+import {
+  type BlockRequestMessage,
+  ErrorCode,
+  type ErrorCodeValue,
+  type ManifestRequestMessage,
+  type ProbeMessage,
+} from "../../wire/messages.ts";
+import { contentIdOf, type Manifest } from "../manifest.ts";
+import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
+import { BlockPlan } from "./block_plan.ts";
+
+/** Limits of {@link UploadRules}. */
+export interface UploadRulesOptions {
+  /** File bytes one BLOCK_REQUEST may ask for (after clamping to the file). @default 4194304 */
+  maxRequestBytes?: number;
+  /** Datagrams one BLOCK_REQUEST may cause. @default 1024 */
+  maxRequestDatagrams?: number;
+  /** Upload rate per requester (address and port), bytes/s. @default 1073741824 */
+  sourceRate?: number;
+  /** Burst per requester, bytes; at least `maxRequestBytes`. @default 16777216 */
+  sourceBurst?: number;
+  /** Upload rate over all requesters, bytes/s. @default Infinity */
+  totalRate?: number;
+  /** Burst over all requesters, bytes; at least `maxRequestBytes`. @default 16777216 */
+  totalBurst?: number;
+  /** Datagrams whose send has not settled; beyond this, requests get ERROR busy (the socket is
+   * not keeping up). @default 512 */
+  maxPendingSends?: number;
+  /** Requesters whose counters are kept; the least recently seen are forgotten. @default 4096 */
+  maxSources?: number;
+  /**
+   * How often the address-cookie key rotates, ms; a cookie handed out in PROBE_ACK is accepted
+   * for one to two of these. @default 120000
+   */
+  cookieEpochMs?: number;
+  /** Source of the cookie key material. @default crypto.getRandomValues */
+  randomBytes?: (n: number) => Uint8Array;
+  /** The current time in ms, for the first cookie epoch. @default 0 */
+  now?: number;
+}
+
+/** What to share. */
+export interface ShareOptions {
+  /** The file on disk (or the `.part` of a download in progress); a label for the counters. */
+  path: string;
+  /** The file's manifest (its size must match the file). */
+  manifest: Manifest;
+  /** The encoded manifest; its SHA-256 is the content id. */
+  encoded: Uint8Array;
+  /**
+   * Serve only these pieces (a download in progress); read at every request, so a live bit set
+   * (`PartFile.verifiedPieces`) works. @default every piece
+   */
+  have?: { has(index: number): boolean };
+}
+
+/** One shared content. */
+export interface SharedContentInfo {
+  /** Lowercase hex content id. */
+  contentIdHex: string;
+  /** The file served. */
+  path: string;
+  /** File size in bytes. */
+  size: number;
+  /** File bytes sent for this content. */
+  bytesServed: number;
+  /** Requests answered for this content (data or ERROR). */
+  requests: number;
+}
+
+/** Counters of one requester. */
+export interface SourceStats {
+  /** `host|port`. */
+  address: string;
+  /** Requests received. */
+  requests: number;
+  /** BLOCK_DATA datagrams sent. */
+  blocks: number;
+  /** File bytes sent. */
+  bytes: number;
+  /** ERROR replies sent (busy included). */
+  errors: number;
+  /** ERROR busy replies sent. */
+  busy: number;
+  /** `now` of the last request. */
+  lastSeen: number;
+}
+
+/** Counters of an uploader. */
+export interface UploaderStats {
+  /** Requests received (all contents, all requesters). */
+  requests: number;
+  /** BLOCK_DATA datagrams sent. */
+  blocksSent: number;
+  /** File bytes handed to `send` (what UPDATE reports). */
+  bytesSent: number;
+  /** Manifest bytes sent in MANIFEST_DATA. */
+  manifestBytesSent: number;
+  /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
+  errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  /** PROBEs answered with a PROBE_ACK (and a cookie). */
+  probes: number;
+  /** Sends that threw or rejected (reported by the driver, {@link UploadRules.handleSendFailed}). */
+  sendFailures: number;
+  /** Requests stopped because a shared file got shorter than its manifest. */
+  shortReads: number;
+}
+
+/** A datagram to send: an encoded reply and its destination. */
+export interface UploadTransmit {
+  /** The encoded datagram (a fresh buffer the driver may hand to the socket as is). */
+  bytes: Uint8Array;
+  /** Where it goes. */
+  to: Deno.NetAddr;
+}
+
+interface Entry {
+  info: SharedContentInfo;
+  contentId: Uint8Array;
+  manifest: Manifest;
+  encoded: Uint8Array;
+  have: { has(index: number): boolean } | undefined;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+interface Source extends SourceStats {
+  bucket: Bucket;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The uploader's admission and fairness rules and its counters, sans-I/O.
+ *
+ * Events in: {@link share}/{@link unshare}, {@link handleProbe}, {@link handleRequest} (one
+ * decoded datagram, its source and `now`), and from the driver's sends
+ * {@link handleSendQueued}, {@link handleSendSettled}, {@link handleSendFailed} and
+ * {@link handleShortRead}. Actions out: {@link pollTransmit} (encoded PROBE_ACK, ERROR and
+ * MANIFEST_DATA datagrams) and the {@link BlockPlan} that `handleRequest` returns for a
+ * BLOCK_REQUEST it admits.
+ *
+ * @example A request without a cookie gets a small ERROR; with one, a plan of blocks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UploadRules } from "./upload_rules.ts";
+ * import { encodeManifest, contentIdOf } from "../manifest.ts";
+ *
+ * const manifest = { size: 40_000, pieceSize: 32_768, pieceHashes: new Uint8Array(64) };
+ * const encoded = encodeManifest(manifest);
+ * const rules = new UploadRules({ randomBytes: (n) => new Uint8Array(n).fill(7) });
+ * rules.share({ path: "f", manifest, encoded });
+ * const from = { transport: "udp" as const, hostname: "192.0.2.1", port: 5000 };
+ * const request = {
+ *   type: "block_request" as const, txid: 1, cookie: 0n, contentId: contentIdOf(encoded),
+ *   blockSize: 16_384, ranges: [{ offset: 0, length: 40_000 }],
+ * };
+ * assert.equal(rules.handleRequest(request, from, 0), undefined);
+ * const reply = rules.pollTransmit()!; // ERROR bad_cookie, no larger than the 65-byte request
+ * assert.ok(reply.bytes.byteLength <= 65);
+ *
+ * const cookie = rules.cookieFor(from.hostname, 0); // what a PROBE_ACK carries
+ * const plan = rules.handleRequest({ ...request, cookie }, from, 0)!;
+ * const blocks: [number, number][] = [];
+ * while (plan.next()) blocks.push([plan.offset, plan.length]);
+ * assert.deepEqual(blocks, [[0, 16_384], [16_384, 16_384], [32_768, 7_232]]);
+ * assert.equal(rules.takeUploaded(), 40_000);
+ * ```
+ */
+export class UploadRules {
+  /** Counters over all contents and requesters. */
+  readonly stats: UploaderStats = {
+    requests: 0,
+    blocksSent: 0,
+    bytesSent: 0,
+    manifestBytesSent: 0,
+    errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    probes: 0,
+    sendFailures: 0,
+    shortReads: 0,
+  };
+  /** Datagrams whose send has not settled; beyond {@link maxPendingSends} requests get busy. */
+  readonly maxPendingSends: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #sources = new Map<string, Source>();
+  readonly #transmits: UploadTransmit[] = [];
+  readonly #maxRequestBytes: number;
+  readonly #maxRequestDatagrams: number;
+  readonly #sourceRate: number;
+  readonly #sourceBurst: number;
+  readonly #totalRate: number;
+  readonly #totalBurst: number;
+  readonly #total: Bucket;
+  readonly #maxSources: number;
+  readonly #cookies: AddressCookies;
+  readonly #plan = new BlockPlan((p) => this.#planEnded(p));
+  #planEntry: Entry | undefined;
+  #planSource: Source | undefined;
+  #pending = 0;
+  #taken = 0;
+  /** ERROR text bytes allowed for the request being answered (anti-amplification). */
+  #errorRoom = MAX_ERROR_TEXT_BYTES;
+
+  /**
+   * Creates rules that share nothing yet.
+   *
+   * @param options limits, cookie epoch, randomness and start time
+   * @throws {RangeError} for a limit that is not positive
+   */
+  constructor(options: UploadRulesOptions = {}) {
+    this.#maxRequestBytes = positive(options.maxRequestBytes ?? 4 * MiB, "maxRequestBytes");
+    this.#maxRequestDatagrams = positive(
+      options.maxRequestDatagrams ?? 1024,
+      "maxRequestDatagrams",
+    );
+    this.#sourceRate = positive(options.sourceRate ?? 1024 * MiB, "sourceRate");
+    this.#sourceBurst = Math.max(options.sourceBurst ?? 16 * MiB, this.#maxRequestBytes);
+    this.#totalRate = positive(options.totalRate ?? Infinity, "totalRate");
+    this.#totalBurst = Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes);
+    this.#total = { tokens: this.#totalBurst, at: -Infinity };
+    this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
+    this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
+    this.#cookies = new AddressCookies({
+      epochMs: positive(options.cookieEpochMs ?? DEFAULT_COOKIE_EPOCH_MS, "cookieEpochMs"),
+      ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+      now: options.now ?? 0,
+    });
+  }
+
+  /** Sends queued and not settled yet. */
+  get pendingSends(): number {
+    return this.#pending;
+  }
+
+  /**
+   * File bytes sent since the previous call: what the next UPDATE reports.
+   *
+   * @returns bytes since the last call (all bytes on the first call)
+   */
+  takeUploaded(): number {
+    const d = this.stats.bytesSent - this.#taken;
+    this.#taken = this.stats.bytesSent;
+    return d;
+  }
+
+  /**
+   * Shares a content by its content id (the SHA-256 of `encoded`). Sharing the same content id
+   * again replaces the previous entry.
+   *
+   * @param options the manifest, its encoding, which pieces to serve and a path for the counters
+   * @returns the entry's counters
+   */
+  share(options: ShareOptions): SharedContentInfo {
+    const contentId = contentIdOf(options.encoded);
+    const hex = toHex(contentId);
+    this.unshare(hex);
+    const info: SharedContentInfo = {
+      contentIdHex: hex,
+      path: options.path,
+      size: options.manifest.size,
+      bytesServed: 0,
+      requests: 0,
+    };
+    this.#entries.set(hex, {
+      info,
+      contentId,
+      manifest: options.manifest,
+      encoded: options.encoded,
+      have: options.have,
+    });
+    return info;
+  }
+
+  /**
+   * Stops serving a content; a block plan of it under way ends (what it walked past counts).
+   *
+   * @param contentIdHex the content id in hex (any case)
+   * @returns true when it was shared
+   */
+  unshare(contentIdHex: string): boolean {
+    const hex = contentIdHex.toLowerCase();
+    const e = this.#entries.get(hex);
+    if (!e) return false;
+    this.#entries.delete(hex);
+    if (this.#planEntry === e) this.#plan.end();
+    return true;
+  }
+
+  /**
+   * Tells whether a content id is shared.
+   *
+   * @param contentIdHex the content id in hex (any case)
+   * @returns true when it is
+   */
+  has(contentIdHex: string): boolean {
+    return this.#entries.has(contentIdHex.toLowerCase());
+  }
+
+  /**
+   * The counters of a shared content.
+   *
+   * @param contentIdHex the content id in hex (any case)
+   * @returns its counters, or undefined when it is not shared
+   */
+  get(contentIdHex: string): SharedContentInfo | undefined {
+    return this.#entries.get(contentIdHex.toLowerCase())?.info;
+  }
+
+  /** Content ids (lowercase hex) currently shared. */
+  contents(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Counters per requester, most recently seen last. */
+  sources(): SourceStats[] {
+    return [...this.#sources.values()].map(({ bucket: _, ...s }) => ({ ...s }));
+  }
+
+  /**
+   * The address cookie handed out to an IP address now (what a PROBE_ACK to it carries).
+   *
+   * @param hostname the requester's IP address
+   * @param now current time in ms
+   * @returns the cookie
+   */
+  cookieFor(hostname: string, now: number): bigint {
+    return this.#cookies.issue(hostname, now);
+  }
+
+  /**
+   * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
+   * IP address. A PROBE under 20 bytes has no room for it and gets no answer.
+   *
+   * @param msg a decoded PROBE
+   * @param from the prober
+   * @param now current time in ms (drives the cookie key's rotation)
+   */
+  handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
+    if (msg.size < PROBE_ACK_MIN_SIZE) return;
+    this.stats.probes++;
+    const cookie = this.#cookies.issue(from.hostname, now);
+    this.#transmit(
+      encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size, cookie }),
+      from,
+    );
+  }
+
+  /**
+   * Decides the answer to one request. A cookie that is not valid for the source IP (absent,
+   * forged, expired) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
+   * it gets no data, leaves no per-requester state and gets no ERROR larger than its request.
+   * Unknown content → ERROR unknown_content; a range that starts at or past the end of the
+   * file, or covers a piece not yet verified → ERROR out_of_range (nothing is sent for that
+   * request); over a limit → ERROR busy. Otherwise one MANIFEST_DATA slice of at most
+   * `maxDatagram` bytes at the requested offset (queued for {@link pollTransmit}), or a
+   * {@link BlockPlan} for every range.
+   *
+   * @param msg a decoded MANIFEST_REQUEST or BLOCK_REQUEST
+   * @param from the requester
+   * @param now current time in ms (drives the rate limits and the cookie key)
+   * @returns the blocks to send (reused; walk it before the next call), or undefined when the
+   *   answer is queued for {@link pollTransmit}
+   */
+  handleRequest(
+    msg: ManifestRequestMessage | BlockRequestMessage,
+    from: Deno.NetAddr,
+    now: number,
+  ): BlockPlan | undefined {
+    this.#plan.end(); // a plan left unfinished by the driver counts what it walked past
+    this.stats.requests++;
+    // An ERROR is never larger than the request (docs/PROTOCOL.md, Anti-amplification): ERROR
+    // is 11 + text bytes; MANIFEST_REQUEST is 56 bytes, BLOCK_REQUEST 53 + 12 per range.
+    const requestBytes = msg.type === "manifest_request" ? 56 : 53 + 12 * msg.ranges.length;
+    this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
+    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
+      // Before any per-source state: forged sources must not churn the requester table
+      this.stats.errors.bad_cookie++;
+      const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
+      this.#transmit(
+        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
+        from,
+      );
+      return undefined;
+    }
+    const src = this.#source(from, now);
+    src.requests++;
+    const entry = this.#entries.get(toHex(msg.contentId));
+    if (!entry) {
+      this.#error(msg.txid, ErrorCode.unknown_content, "content is not shared here", from, src);
+      return undefined;
+    }
+    entry.info.requests++;
+    if (msg.type === "manifest_request") {
+      this.#manifest(entry, msg, from, src, now);
+      return undefined;
+    }
+    return this.#blocks(entry, msg, from, src, now);
+  }
+
+  /**
+   * The read of the plan's current block came back short (the file got shorter or unreadable
+   * since it was shared): ends the plan without counting that block and queues ERROR
+   * out_of_range.
+   *
+   * @param plan the plan {@link handleRequest} returned
+   */
+  handleShortRead(plan: BlockPlan): void {
+    if (plan !== this.#plan || !plan.active) return;
+    const src = this.#planSource!;
+    const { txid, to, offset } = plan;
+    this.stats.shortReads++;
+    plan.end();
+    this.#error(txid, ErrorCode.out_of_range, `file changed on disk at offset ${offset}`, to, src);
+  }
+
+  /** A datagram was handed to a send that has not settled yet. */
+  handleSendQueued(): void {
+    this.#pending++;
+  }
+
+  /** A send counted by {@link handleSendQueued} settled (sent or failed). */
+  handleSendSettled(): void {
+    this.#pending--;
+  }
+
+  /** A send threw or rejected. */
+  handleSendFailed(): void {
+    this.stats.sendFailures++;
+  }
+
+  /**
+   * The next datagram to send (PROBE_ACK, ERROR or MANIFEST_DATA), oldest first.
+   *
+   * @returns the datagram and its destination, or undefined when none is queued
+   */
+  pollTransmit(): UploadTransmit | undefined {
+    return this.#transmits.shift();
+  }
+
+  #manifest(
+    entry: Entry,
+    msg: ManifestRequestMessage,
+    from: Deno.NetAddr,
+    src: Source,
+    now: number,
+  ): void {
+    const total = entry.encoded.byteLength;
+    if (msg.offset >= total) {
+      return this.#error(
+        msg.txid,
+        ErrorCode.out_of_range,
+        `manifest offset ${msg.offset} is past its ${total} bytes`,
+        from,
+        src,
+      );
+    }
+    const len = Math.min(msg.maxDatagram - MANIFEST_DATA_HEADER_SIZE, total - msg.offset);
+    if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
+    this.stats.manifestBytesSent += len;
+    this.#transmit(
+      encodeMessage({
+        type: "manifest_data",
+        txid: msg.txid,
+        contentId: entry.contentId,
+        total,
+        offset: msg.offset,
+        data: entry.encoded.subarray(msg.offset, msg.offset + len),
+      }),
+      from,
+    );
+  }
+
+  #blocks(
+    entry: Entry,
+    msg: BlockRequestMessage,
+    from: Deno.NetAddr,
+    src: Source,
+    now: number,
+  ): BlockPlan | undefined {
+    const size = entry.manifest.size;
+    const ps = entry.manifest.pieceSize;
+    let bytes = 0;
+    let datagrams = 0;
+    for (const r of msg.ranges) {
+      if (r.offset >= size) {
+        this.#error(
+          msg.txid,
+          ErrorCode.out_of_range,
+          `range at ${r.offset} starts past the end of the file (${size} bytes)`,
+          from,
+          src,
+        );
+        return undefined;
+      }
+      const end = Math.min(r.offset + r.length, size);
+      const missing = entry.have ? firstMissing(entry.have, r.offset, end, ps) : -1;
+      if (missing >= 0) {
+        const text = `piece ${missing} is not available here yet`;
+        this.#error(msg.txid, ErrorCode.out_of_range, text, from, src);
+        return undefined;
+      }
+      bytes += end - r.offset;
+      // blocks, plus one more for every piece boundary inside the range
+      datagrams += Math.ceil((end - r.offset) / msg.blockSize) + Math.floor((end - 1) / ps) -
+        Math.floor(r.offset / ps);
+    }
+    if (bytes > this.#maxRequestBytes || datagrams > this.#maxRequestDatagrams) {
+      this.#busy(
+        msg.txid,
+        `request asks ${bytes} bytes in ${datagrams} datagrams; at most ${this.#maxRequestBytes} bytes and ${this.#maxRequestDatagrams} datagrams`,
+        from,
+        src,
+      );
+      return undefined;
+    }
+    if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
+    this.#planEntry = entry;
+    this.#planSource = src;
+    this.#plan.begin({
+      request: msg,
+      to: from,
+      contentIdHex: entry.info.contentIdHex,
+      manifest: entry.manifest,
+    });
+    return this.#plan;
+  }
+
+  #planEnded(plan: BlockPlan): void {
+    const entry = this.#planEntry!;
+    const src = this.#planSource!;
+    this.#planEntry = undefined;
+    this.#planSource = undefined;
+    this.stats.bytesSent += plan.bytes;
+    this.stats.blocksSent += plan.blocks;
+    entry.info.bytesServed += plan.bytes;
+    src.bytes += plan.bytes;
+    src.blocks += plan.blocks;
+  }
+
+  /** Checks the pending-send cap and both token buckets; answers busy and returns false when over. */
+  #admit(
+    txid: number,
+    bytes: number,
+    datagrams: number,
+    from: Deno.NetAddr,
+    src: Source,
+    now: number,
+  ): boolean {
+    if (this.#pending + datagrams > this.maxPendingSends && this.#pending > 0) {
+      this.#busy(txid, `send queue full (${this.#pending} datagrams pending)`, from, src);
+      return false;
+    }
+    const srcWait = waitFor(src.bucket, bytes, this.#sourceRate, this.#sourceBurst, now);
+    const totalWait = waitFor(this.#total, bytes, this.#totalRate, this.#totalBurst, now);
+    if (srcWait > 0 || totalWait > 0) {
+      const ms = Math.ceil(Math.max(srcWait, totalWait));
+      this.#busy(txid, `rate limit: retry in ${ms} ms`, from, src);
+      return false;
+    }
+    src.bucket.tokens -= bytes;
+    this.#total.tokens -= bytes;
+    return true;
+  }
+
+  #busy(txid: number, text: string, from: Deno.NetAddr, src: Source): void {
+    src.busy++;
+    this.#error(txid, ErrorCode.busy, text, from, src);
+  }
+
+  #error(txid: number, code: ErrorCodeValue, text: string, to: Deno.NetAddr, src: Source): void {
+    src.errors++;
+    if (code === ErrorCode.unknown_content) this.stats.errors.unknown_content++;
+    else if (code === ErrorCode.out_of_range) this.stats.errors.out_of_range++;
+    else if (code === ErrorCode.busy) this.stats.errors.busy++;
+    // The texts are ASCII, so characters are bytes.
+    const room = this.#errorRoom;
+    this.#transmit(encodeMessage({ type: "error", txid, code, text: text.slice(0, room) }), to);
+  }
+
+  #transmit(bytes: Uint8Array, to: Deno.NetAddr): void {
+    this.#transmits.push({ bytes, to });
+  }
+
+  #source(from: Deno.NetAddr, now: number): Source {
+    const key = `${from.hostname}|${from.port}`;
+    let s = this.#sources.get(key);
+    if (s) {
+      this.#sources.delete(key); // re-insert: the map stays ordered by last use
+    } else {
+      s = {
+        address: key,
+        requests: 0,
+        blocks: 0,
+        bytes: 0,
+        errors: 0,
+        busy: 0,
+        lastSeen: now,
+        bucket: { tokens: this.#sourceBurst, at: now },
+      };
+      if (this.#sources.size >= this.#maxSources) {
+        const oldest = this.#sources.keys().next().value;
+        if (oldest !== undefined) this.#sources.delete(oldest);
+      }
+    }
+    s.lastSeen = now;
+    this.#sources.set(key, s);
+    return s;
+  }
+}
+
+/** The first piece of `[start, end)` that `have` lacks, or -1. */
+function firstMissing(
+  have: { has(index: number): boolean },
+  start: number,
+  end: number,
+  pieceSize: number,
+): number {
+  const last = Math.floor((end - 1) / pieceSize);
+  for (let p = Math.floor(start / pieceSize); p <= last; p++) if (!have.has(p)) return p;
+  return -1;
+}
+
+/**
+ * Refills a token bucket to `now` and returns how long (ms) until it holds `cost` tokens
+ * (0 when it already does).
+ */
+function waitFor(b: Bucket, cost: number, rate: number, burst: number, now: number): number {
+  if (rate === Infinity) {
+    b.tokens = burst;
+    b.at = now;
+    return 0;
+  }
+  if (now > b.at) {
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
+    b.at = now;
+  }
+  return b.tokens >= cost ? 0 : ((cost - b.tokens) * 1000) / rate;
+}
+
+function positive(v: number, what: string): number {
+  if (!(v > 0)) throw new RangeError(`Cannot create uploader: ${what} must be positive, got ${v}`);
+  return v;
+}
