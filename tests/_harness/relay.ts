@@ -549,7 +549,9 @@ class RelayImpl implements Relay {
     for (let i = 0; i < p.copies; i++) p.via.send(p.bytes, p.to);
     lane.stats.forwarded += p.copies;
     lane.stats.bytesOut += p.bytes.length * p.copies;
-    if (lane === this.#from && this.#pauseAt !== undefined && lane.stats.bytesOut >= this.#pauseAt) {
+    if (
+      lane === this.#from && this.#pauseAt !== undefined && lane.stats.bytesOut >= this.#pauseAt
+    ) {
       this.pause();
     }
   }
