@@ -129,24 +129,35 @@ function peerArgs(options: { tracker: string; id: string; dir: string }): string
   return ["--tracker", options.tracker, "--id", options.id, "--log-dir", join(options.dir, "logs")];
 }
 
-/** Arguments of `peer.ts get NAME --json` into `out`, with its log under `dir/logs`. */
-export function getArgs(options: {
+/**
+ * Starts `peer.ts get QUERY --json` into `out`, with its log under `dir/logs`.
+ *
+ * @param options `permissions` default to {@link peerPermissions} of `dir`; `args` are more flags.
+ * @returns The child, named after its id; dispose of it on every path.
+ */
+export function spawnGet(options: {
   dir: string;
   out: string;
   tracker: string;
   id: string;
   query: string;
   args?: string[];
-}): string[] {
-  return [
-    "get",
-    options.query,
-    "--out",
-    options.out,
-    ...peerArgs(options),
-    "--json",
-    ...(options.args ?? []),
-  ];
+  permissions?: string[];
+}): ChildProcess {
+  return spawnDeno({
+    entrypoint: PEER_TS,
+    name: options.id,
+    permissions: options.permissions ?? peerPermissions(options.dir),
+    args: [
+      "get",
+      options.query,
+      "--out",
+      options.out,
+      ...peerArgs(options),
+      "--json",
+      ...(options.args ?? []),
+    ],
+  });
 }
 
 /** The JSON events a `peer.ts … --json` child printed on stdout. */

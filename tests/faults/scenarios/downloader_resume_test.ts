@@ -12,19 +12,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
 import type { Peer } from "../../../lib/peer/api.ts";
-import { sha256File, spawnDeno } from "../../_harness/processes.ts";
+import { sha256File } from "../../_harness/processes.ts";
 import { startRelay } from "../../_harness/relay.ts";
 import { mapOwnersThrough, RelayPool } from "../../_harness/relay_pool.ts";
 import { waitUntil, withTimeout } from "../../_harness/wait.ts";
 import {
-  getArgs,
   jsonEvents,
   makeFile,
   MiB,
-  PEER_TS,
-  peerPermissions,
   report,
   scenarioDir,
+  spawnGet,
   startOwners,
   trackerAddress,
 } from "./_scenario.ts";
@@ -85,18 +83,13 @@ Deno.test("peer.ts get killed with SIGKILL resumes from its verified pieces with
         seed: 78,
         transform: mapOwnersThrough(pool),
       });
-      await using first = spawnDeno({
-        entrypoint: PEER_TS,
-        name: "get-1",
-        permissions: peerPermissions(dir.path),
-        args: getArgs({
-          dir: dir.path,
-          out,
-          tracker: `127.0.0.1:${front.address.port}`,
-          id: "downloader-1",
-          query: file.name,
-          args: ["--mtu", "1500"],
-        }),
+      await using first = spawnGet({
+        dir: dir.path,
+        out,
+        tracker: `127.0.0.1:${front.address.port}`,
+        id: "downloader-1",
+        query: file.name,
+        args: ["--mtu", "1500"],
       });
       await withTimeout(held.promise, 60_000, "an owner's relay to reach its budget");
       pool.pause(); // the whole transfer holds still from here on
@@ -130,17 +123,12 @@ Deno.test("peer.ts get killed with SIGKILL resumes from its verified pieces with
     // Run 2: same output directory, default MTU. A new node id: the killed run never sent EXIT, so
     // the tracker keeps its id bound to the old address until it expires (T × 1.5), and a restart
     // with the same --id within that time is refused with exit code 9.
-    await using second = spawnDeno({
-      entrypoint: PEER_TS,
-      name: "get-2",
-      permissions: peerPermissions(dir.path),
-      args: getArgs({
-        dir: dir.path,
-        out,
-        tracker: trackerAddr,
-        id: "downloader-2",
-        query: file.name,
-      }),
+    await using second = spawnGet({
+      dir: dir.path,
+      out,
+      tracker: trackerAddr,
+      id: "downloader-2",
+      query: file.name,
     });
     const status = await second.wait(60_000);
     assert.equal(status.code, 0, second.output());

@@ -17,16 +17,14 @@ import { startRelay } from "../../_harness/relay.ts";
 import { mapOwnersThrough, RelayPool } from "../../_harness/relay_pool.ts";
 import { delay } from "../../_harness/wait.ts";
 import {
-  getArgs,
   jsonEvents,
   makeFile,
   MiB,
-  PEER_TS,
-  peerPermissions,
   report,
   ROOT,
   rssKiB,
   scenarioDir,
+  spawnGet,
   spawnOwner,
   spawnTracker,
 } from "./_scenario.ts";
@@ -101,17 +99,12 @@ Deno.test("tracker and peer keep serving under 100,000 garbage datagrams each du
     const targets = [tracker.address, `${o.host}:${o.port}`];
 
     const get = (n: number, trackerAddr = tracker.address) =>
-      spawnDeno({
-        entrypoint: PEER_TS,
-        name: `get-${n}`,
-        permissions: peerPermissions(dir.path),
-        args: getArgs({
-          dir: dir.path,
-          out: join(out, String(n)),
-          tracker: trackerAddr,
-          id: `downloader-${n}`,
-          query: file.name,
-        }),
+      spawnGet({
+        dir: dir.path,
+        out: join(out, String(n)),
+        tracker: trackerAddr,
+        id: `downloader-${n}`,
+        query: file.name,
       });
     // Warm-up transfer, so the owner's buffers exist before the baseline is taken.
     {
