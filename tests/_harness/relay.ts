@@ -7,6 +7,11 @@
  * No root needed: point a downloader at a relay with `PeerOptions.mapOwnerAddress`, or a peer at a
  * relay in front of the tracker.
  *
+ * Tests that must not race a free-running transfer control it here: a bandwidth cap
+ * (`bytesPerSecond`) makes a transfer last at least as long as the test needs, and
+ * {@link Relay.pauseAfter} / {@link Relay.pause} hold every datagram (both ways) at a point the
+ * test chooses until {@link Relay.resume}.
+ *
  * @example Relay in front of a UDP echo server with 5 % loss each way
  * ```ts ignore
  * await using relay = startRelay({ target: echo.localAddr, seed: 7, loss: 0.05, reorder: 0.02 });
@@ -36,6 +41,11 @@ export interface FaultRates {
   truncate: number;
   /** Probability 1 to 3 random bits of a datagram are flipped. @default 0 */
   corrupt: number;
+  /**
+   * Link capacity in bytes per second (0: unlimited). Datagrams queue behind each other; one that
+   * would wait longer than `maxQueueMs` is dropped, like a router's full buffer. @default 0
+   */
+  bytesPerSecond: number;
 }
 
 /** Rates for both directions, with optional per-direction overrides. */
@@ -68,6 +78,13 @@ export interface RelayOptions extends RelayRates {
   reorderHoldMs?: number;
   /** Upstream sockets kept at once; the oldest client is forgotten beyond this. @default 1024 */
   maxClients?: number;
+  /** Longest queueing delay behind `bytesPerSecond` before a datagram is dropped, in ms. @default 500 */
+  maxQueueMs?: number;
+  /**
+   * Rewrites each arriving datagram before the faults (e.g. the owner addresses in a tracker's
+   * replies); `bytes` is a reused buffer, return a copy or a new array.
+   */
+  transform?: (bytes: Uint8Array, direction: "toTarget" | "fromTarget") => Uint8Array;
 }
 
 /** Counters of one direction. */
@@ -112,8 +129,22 @@ export interface Relay extends AsyncDisposable {
   /** The target datagrams from clients go to. */
   readonly target: Deno.NetAddr;
   readonly stats: RelayStats;
-  /** Datagrams waiting in the delay queue or held for reordering. */
+  /** Datagrams waiting in the delay queue, held for reordering or held by a pause. */
   readonly pending: number;
+  /** Whether datagrams are being held by {@link Relay.pause} or {@link Relay.pauseAfter}. */
+  readonly paused: boolean;
+  /** Holds every datagram, both ways, from now on (none is lost) until {@link Relay.resume}. */
+  pause(): void;
+  /**
+   * Pauses once `bytes` more bytes have gone from the target to its clients (the datagram that
+   * crosses the mark is still sent). Pausing at a byte count the test chooses, instead of at a
+   * moment, is what keeps a test from racing a free-running transfer.
+   *
+   * @returns Resolves when the relay pauses (at once when it already is).
+   */
+  pauseAfter(bytes: number): Promise<void>;
+  /** Sends what a pause held, in arrival order, forwards again and cancels a pending pauseAfter. */
+  resume(): void;
   /** Changes rates from now on; unspecified rates keep their values. */
   setRates(rates: RelayRates): void;
   /** The rates in force for each direction. */
@@ -130,12 +161,14 @@ const ZERO_RATES: FaultRates = {
   duplicate: 0,
   truncate: 0,
   corrupt: 0,
+  bytesPerSecond: 0,
 };
 
 const PROBABILITIES = ["loss", "reorder", "duplicate", "truncate", "corrupt"] as const;
-const DURATIONS = ["delayMs", "jitterMs"] as const;
+const AMOUNTS = ["delayMs", "jitterMs", "bytesPerSecond"] as const;
 
-function newStats(): DirectionStats {
+/** All-zero counters of one direction. */
+export function newDirectionStats(): DirectionStats {
   return {
     received: 0,
     forwarded: 0,
@@ -157,11 +190,11 @@ function checkProbability(name: string, v: number | undefined): void {
 
 function checkRates(rates: Partial<FaultRates>, where: string): void {
   for (const k of PROBABILITIES) checkProbability(`${where}${k}`, rates[k]);
-  for (const k of DURATIONS) {
+  for (const k of AMOUNTS) {
     const v = rates[k];
     if (v !== undefined && !(v >= 0 && Number.isFinite(v))) {
       throw new RangeError(
-        `Cannot set relay rates: ${where}${k} is ${v}, expected a finite ms >= 0`,
+        `Cannot set relay rates: ${where}${k} is ${v}, expected a finite number >= 0`,
       );
     }
   }
@@ -170,7 +203,7 @@ function checkRates(rates: Partial<FaultRates>, where: string): void {
 function definedOnly(rates: Partial<FaultRates> | undefined): Partial<FaultRates> {
   const out: Partial<FaultRates> = {};
   if (!rates) return out;
-  for (const k of [...PROBABILITIES, ...DURATIONS]) {
+  for (const k of [...PROBABILITIES, ...AMOUNTS]) {
     const v = rates[k];
     if (v !== undefined) out[k] = v;
   }
@@ -202,8 +235,10 @@ interface QueueEntry extends HeapItem {
 /** One direction: its rates, counters, random streams and held datagrams. */
 class Lane {
   rates: FaultRates = { ...ZERO_RATES };
-  readonly stats = newStats();
+  readonly stats = newDirectionStats();
   readonly held: Held[] = [];
+  /** When the link of `bytesPerSecond` is free again (performance.now() time). */
+  linkFreeAt = 0;
   readonly lossRng: Prng;
   readonly truncateRng: Prng;
   readonly corruptRng: Prng;
@@ -239,6 +274,14 @@ class RelayImpl implements Relay {
   readonly #reorderDepth: number;
   readonly #reorderHoldMs: number;
   readonly #maxClients: number;
+  readonly #maxQueueMs: number;
+  readonly #transform: RelayOptions["transform"];
+  /** Datagrams held by a pause, in arrival order. */
+  readonly #parked: { lane: Lane; packet: Packet }[] = [];
+  #paused = false;
+  /** `fromTarget.bytesOut` at which to pause, if a pauseAfter is pending. */
+  #pauseAt: number | undefined;
+  #whenPaused = Promise.withResolvers<void>();
   #common: Partial<FaultRates> = {};
   #toOverride: Partial<FaultRates> = {};
   #fromOverride: Partial<FaultRates> = {};
@@ -257,6 +300,8 @@ class RelayImpl implements Relay {
     this.#reorderDepth = options.reorderDepth ?? 1;
     this.#reorderHoldMs = options.reorderHoldMs ?? 20;
     this.#maxClients = options.maxClients ?? 1024;
+    this.#maxQueueMs = options.maxQueueMs ?? 500;
+    this.#transform = options.transform;
     if (!(Number.isInteger(this.#reorderDepth) && this.#reorderDepth >= 1)) {
       throw new RangeError(
         `Cannot start relay: reorderDepth is ${this.#reorderDepth}, expected >= 1`,
@@ -303,7 +348,38 @@ class RelayImpl implements Relay {
   }
 
   get pending(): number {
-    return this.#queuedPackets + this.#to.held.length + this.#from.held.length;
+    return this.#queuedPackets + this.#to.held.length + this.#from.held.length +
+      this.#parked.length;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  pause(): void {
+    if (this.#paused || this.#closed) return;
+    this.#paused = true;
+    this.#pauseAt = undefined;
+    this.#whenPaused.resolve();
+  }
+
+  pauseAfter(bytes: number): Promise<void> {
+    if (!(bytes >= 0 && Number.isFinite(bytes))) {
+      throw new RangeError(`Cannot pause relay: bytes is ${bytes}, expected a finite number >= 0`);
+    }
+    if (!this.#paused) {
+      this.#pauseAt = this.#from.stats.bytesOut + bytes;
+      if (bytes === 0) this.pause();
+    }
+    return this.#whenPaused.promise;
+  }
+
+  resume(): void {
+    this.#pauseAt = undefined;
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#whenPaused = Promise.withResolvers<void>();
+    for (const { lane, packet } of this.#parked.splice(0)) this.#send(lane, packet);
   }
 
   setRates(rates: RelayRates): void {
@@ -347,11 +423,11 @@ class RelayImpl implements Relay {
       if (this.#clients.size >= this.#maxClients) this.#evictOldest();
       const addr: Deno.NetAddr = { transport: "udp", hostname: from.hostname, port: from.port };
       const upstream = UdpEndpoint.open({ hostname: this.#upstreamHostname, port: 0 });
-      upstream.onDatagram((b) => this.#ingress(this.#from, b, this.#main, addr));
+      upstream.onDatagram((b) => this.#ingress(this.#from, b, this.#main, addr, "fromTarget"));
       client = { addr, upstream };
       this.#clients.set(key, client);
     }
-    this.#ingress(this.#to, bytes, client.upstream, this.target);
+    this.#ingress(this.#to, bytes, client.upstream, this.target, "toTarget");
   }
 
   #evictOldest(): void {
@@ -369,8 +445,15 @@ class RelayImpl implements Relay {
   }
 
   /** Runs one arriving datagram through the faults of its lane. `bytes` is a reused buffer. */
-  #ingress(lane: Lane, bytes: Uint8Array, via: UdpEndpoint, to: Deno.NetAddr): void {
+  #ingress(
+    lane: Lane,
+    arrived: Uint8Array,
+    via: UdpEndpoint,
+    to: Deno.NetAddr,
+    direction: "toTarget" | "fromTarget",
+  ): void {
     if (this.#closed) return;
+    const bytes = this.#transform ? this.#transform(arrived, direction) : arrived;
     const r = lane.rates;
     const s = lane.stats;
     s.received++;
@@ -440,6 +523,16 @@ class RelayImpl implements Relay {
     const r = lane.rates;
     let d = r.delayMs;
     if (r.jitterMs > 0) d += lane.jitterRng.next() * r.jitterMs;
+    if (r.bytesPerSecond > 0) {
+      const now = performance.now();
+      const start = Math.max(now, lane.linkFreeAt);
+      if (start - now > this.#maxQueueMs) {
+        lane.stats.dropped++;
+        return;
+      }
+      lane.linkFreeAt = start + (packet.bytes.length * packet.copies * 1000) / r.bytesPerSecond;
+      d += lane.linkFreeAt - now;
+    }
     if (d <= 0) {
       this.#send(lane, packet);
       return;
@@ -449,9 +542,18 @@ class RelayImpl implements Relay {
   }
 
   #send(lane: Lane, p: Packet): void {
+    if (this.#paused) {
+      this.#parked.push({ lane, packet: p });
+      return;
+    }
     for (let i = 0; i < p.copies; i++) p.via.send(p.bytes, p.to);
     lane.stats.forwarded += p.copies;
     lane.stats.bytesOut += p.bytes.length * p.copies;
+    if (
+      lane === this.#from && this.#pauseAt !== undefined && lane.stats.bytesOut >= this.#pauseAt
+    ) {
+      this.pause();
+    }
   }
 
   #enqueue(entry: QueueEntry): void {
@@ -501,6 +603,7 @@ class RelayImpl implements Relay {
     this.#timer = undefined;
     this.#queue.clear();
     this.#queuedPackets = 0;
+    this.#parked.length = 0;
     this.#to.held.length = 0;
     this.#from.held.length = 0;
     const closing = [this.#main.close(), ...this.#closing];

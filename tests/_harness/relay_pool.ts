@@ -13,9 +13,12 @@
  */
 import { toNetAddr } from "../../lib/net/udp_endpoint.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
+import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
+import type { Message } from "../../lib/wire/messages.ts";
 import { deriveSeed } from "./prng.ts";
 import {
   type DirectionStats,
+  newDirectionStats,
   type Relay,
   type RelayOptions,
   type RelayRates,
@@ -27,6 +30,11 @@ import {
 export type RelayPoolOptions = Omit<RelayOptions, "target" | "hostname"> & {
   /** Address the relays listen on. @default "127.0.0.1", or "::1" for IPv6 owners */
   hostname?: string;
+  /**
+   * Called with each relay as it starts, before any datagram goes through it: the place to set
+   * a per-owner {@link Relay.pauseAfter} or rate.
+   */
+  onRelay?: (relay: Relay, nodeId: string) => void;
 };
 
 /** FNV-1a over the UTF-16 code units: a stable number for a node id. */
@@ -47,6 +55,7 @@ export class RelayPool implements AsyncDisposable {
   /** Rate changes so far, replayed on relays started later. */
   readonly #changes: RelayRates[] = [];
   #closed = false;
+  #paused = false;
 
   /** Makes an empty pool; relays come with the first {@link RelayPool.map} of each owner. */
   constructor(options: RelayPoolOptions) {
@@ -62,13 +71,16 @@ export class RelayPool implements AsyncDisposable {
     const key = `${nodeId}|${address.host}|${address.port}`;
     let entry = this.#relays.get(key);
     if (!entry) {
+      const { onRelay, ...options } = this.#options;
       const relay = startRelay({
-        ...this.#options,
+        ...options,
         target: toNetAddr(address),
         hostname: this.#options.hostname ?? (address.family === 6 ? "::1" : "127.0.0.1"),
         seed: deriveSeed(this.#options.seed, hashString(nodeId)),
       });
       for (const change of this.#changes) relay.setRates(change);
+      if (this.#paused) relay.pause();
+      onRelay?.(relay, nodeId);
       entry = { nodeId, relay };
       this.#relays.set(key, entry);
     }
@@ -91,22 +103,23 @@ export class RelayPool implements AsyncDisposable {
     this.#changes.push(rates);
   }
 
+  /** Pauses every relay, and those started later, until {@link RelayPool.resume}. */
+  pause(): void {
+    this.#paused = true;
+    for (const { relay } of this.#relays.values()) relay.pause();
+  }
+
+  /** Resumes every relay (each sends what it held) and cancels pending pauseAfter calls. */
+  resume(): void {
+    this.#paused = false;
+    for (const { relay } of this.#relays.values()) relay.resume();
+  }
+
   /** Counters summed over every relay. */
   totals(): RelayStats {
-    const zero = (): DirectionStats => ({
-      received: 0,
-      forwarded: 0,
-      dropped: 0,
-      duplicated: 0,
-      reordered: 0,
-      truncated: 0,
-      corrupted: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-    });
     const total: RelayStats = {
-      toTarget: zero(),
-      fromTarget: zero(),
+      toTarget: newDirectionStats(),
+      fromTarget: newDirectionStats(),
       clients: 0,
       evictedClients: 0,
       sendErrors: 0,
@@ -131,4 +144,33 @@ export class RelayPool implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * A {@link RelayOptions.transform} for a relay in front of the tracker: the owner addresses in its
+ * OWNERS replies are mapped through `pool`, so a peer process (which has no `mapOwnerAddress`)
+ * reaches every owner through the pool's relays.
+ *
+ * @example A `peer.ts get` child whose transfer the test can pause
+ * ```ts ignore
+ * await using pool = new RelayPool({ seed: 1 });
+ * await using front = startRelay({ target: tracker, seed: 2, transform: mapOwnersThrough(pool) });
+ * // run `peer.ts get NAME --tracker 127.0.0.1:${front.address.port}`, then pool.pause() …
+ * ```
+ */
+export function mapOwnersThrough(
+  pool: RelayPool,
+): (bytes: Uint8Array, direction: "toTarget" | "fromTarget") => Uint8Array {
+  return (bytes, direction) => {
+    if (direction !== "fromTarget") return bytes;
+    let msg: Message;
+    try {
+      msg = decodeMessage(bytes);
+    } catch {
+      return bytes;
+    }
+    if (msg.type !== "owners") return bytes;
+    const owners = msg.owners.map((o) => ({ ...o, address: pool.map(o.address, o.nodeId) }));
+    return encodeMessage({ ...msg, owners }).slice();
+  };
 }

@@ -308,3 +308,36 @@ Deno.test("startRelay() forgets the oldest client beyond maxClients", async () =
     for (const c of clients) await c.endpoint.close();
   }
 });
+
+Deno.test("Relay.pauseAfter() holds both ways after a byte count, resume() sends what it held", async () => {
+  await using echo = new Node(true);
+  await using client = new Node(false);
+  await using relay = relayFor(echo, { seed: 5 });
+  const paused = relay.pauseAfter(10 * 100);
+  await pump(client, relay, echo, 10, 100);
+  await settle(relay, () => client.received.length === 10, "ten echoes come back");
+  await paused;
+  assert.ok(relay.paused);
+  for (let i = 10; i < 15; i++) client.endpoint.send(datagram(i, 100), relay.address);
+  await waitUntil(() => relay.pending === 5, 3000, "five datagrams held");
+  assert.equal(echo.received.length, 10, "nothing reaches the target while paused");
+  relay.resume();
+  assert.equal(relay.paused, false);
+  await settle(relay, () => client.received.length === 15, "the held datagrams go through");
+  assert.deepEqual(client.seqs(), [...Array(15).keys()]);
+});
+
+Deno.test("startRelay() with bytesPerSecond queues datagrams behind the link capacity", async () => {
+  await using target = new Node(false);
+  await using client = new Node(false);
+  // 10 datagrams of 1000 bytes at 50,000 bytes/s take at least 180 ms after the first.
+  await using relay = relayFor(target, { seed: 6, toTarget: { bytesPerSecond: 50_000 } });
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) client.endpoint.send(datagram(i, 1000), relay.address);
+  await settle(relay, () => target.received.length === 10, "all ten arrive");
+  assert.ok(performance.now() - t0 >= 180, `took ${performance.now() - t0} ms`);
+  // (Sends issued in one tick may leave the client in any order; the relay keeps its own order.)
+  assert.deepEqual(target.seqs().sort((a, b) => a - b), [...Array(10).keys()]);
+  assert.equal(relay.rates().toTarget.bytesPerSecond, 50_000);
+  assert.equal(relay.rates().fromTarget.bytesPerSecond, 0);
+});

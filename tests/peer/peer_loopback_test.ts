@@ -54,6 +54,26 @@ async function failure(h: DownloadHandle, ms: number, what: string): Promise<Tra
   return e;
 }
 
+/**
+ * A relay pool in front of the owners whose relays each pause after `budget[nodeId]` bytes (the
+ * transfer then holds still at a point the test chose, instead of being raced at a progress
+ * figure). `held` resolves when the first of them pauses.
+ */
+function holdingPool(seed: number, budgets: Record<string, number>) {
+  const budget = { ...budgets };
+  const first = Promise.withResolvers<string>();
+  const pool = new RelayPool({
+    seed,
+    onRelay: (relay, nodeId) => {
+      // Only an owner's first relay: one that comes back on another port is not held again.
+      const bytes = budget[nodeId];
+      delete budget[nodeId];
+      if (bytes !== undefined) void relay.pauseAfter(bytes).then(() => first.resolve(nodeId));
+    },
+  });
+  return { pool, held: (what: string) => withTimeout(first.promise, 30_000, what) };
+}
+
 Deno.test("startPeer() downloads 32 MiB from 2 owners and shares it on", async () => {
   await using tmp = await tempDir("udpswarm-peer-");
   await using tracker = await startTracker({ port: 0 });
@@ -118,18 +138,18 @@ Deno.test("startPeer() resumes a download stopped midway from its verified piece
   const { contentId } = await a.share("film.bin");
   await b.share("film.bin");
 
-  // Run 1: a slow path (a relay adding delay) so the stop lands midway; close the peer at 30 %.
+  // Run 1: each owner's relay holds the transfer after 8 MiB; the peer is closed while held.
   {
-    await using pool = new RelayPool({ seed: 11, delayMs: 4 });
+    const { pool, held } = holdingPool(11, { ownerA: 8 * MiB, ownerB: 8 * MiB });
+    await using _pool = pool;
     const c = await peer(t, "downloader", dC!, { mapOwnerAddress: pool.map });
     const h = c.download("film.bin");
     const stopped = failure(h, 40_000, "first run");
-    let closing: Promise<void> | undefined;
-    h.onProgress((p) => {
-      if (p.verifiedBytes >= 0.3 * size) closing ??= c.close();
-    });
+    await held("the first run to reach its budget");
+    pool.pause();
+    await waitUntil(() => (h.progress?.verifiedBytes ?? 0) > 0, 10_000, "a verified piece");
+    await withTimeout(c.close(), 10_000, "closing the first downloader");
     const e = await stopped;
-    await withTimeout(closing ?? c.close(), 10_000, "closing the first downloader");
     assert.equal(e.code, "aborted");
     const verified = h.progress?.verifiedBytes ?? 0;
     assert.ok(verified < size, `stopped before the end (${verified} bytes verified)`);
@@ -280,16 +300,23 @@ Deno.test("startPeer() download() fails with a clear TransferError", async (t) =
     await using b = await peer(tr, "ownerB", dB!);
     await a.share("f.bin");
     await b.share("f.bin");
-    await using pool = new RelayPool({ seed: 12, delayMs: 4 });
+    // A leaves after 4 MiB, while B's relay (which pauses after 8 MiB) holds B's share too.
+    const { pool } = holdingPool(12, { ownerA: 4 * MiB, ownerB: 8 * MiB });
+    await using _pool = pool;
     await using c = await peer(tr, "downloader", out, { mapOwnerAddress: pool.map });
     const h = c.download("f.bin");
-    let left: Promise<void> | undefined;
-    h.onProgress((p) => {
-      if (p.verifiedBytes >= 0.25 * size) left ??= a.close();
-    });
-    const r = await finish(h, 30_000, "download with one owner leaving");
-    assert.ok(left !== undefined, "owner A left before the end");
-    await withTimeout(left, 10_000, "owner A closing");
+    const done = finish(h, 30_000, "download with one owner leaving");
+    await waitUntil(
+      () => pool.relaysOf("ownerA")[0]?.paused ?? false,
+      30_000,
+      "owner A to reach its budget",
+      { intervalMs: 5 },
+    );
+    pool.pause();
+    assert.ok((h.progress?.verifiedBytes ?? 0) < size, "owner A leaves before the end");
+    await withTimeout(a.close(), 10_000, "owner A closing");
+    pool.resume();
+    const r = await done;
     assert.equal(await sha256File(r.path), want);
     assert.ok(r.owners.some((o) => o.nodeId === "ownerB" && o.bytes > 0));
     assert.equal(r.owners.reduce((s, o) => s + o.bytes, 0), size - r.resumedBytes);
@@ -310,14 +337,18 @@ Deno.test("startPeer() download() fails with a clear TransferError", async (t) =
       assert.equal(e1.code, "aborted");
       assert.deepEqual(await list(out), [], "nothing written for an already aborted signal");
 
-      await using pool = new RelayPool({ seed: 14, delayMs: 4 });
+      const { pool, held } = holdingPool(14, { ownerA: size / 4 });
+      await using _pool = pool;
       await using c2 = await peer(tr, "downloader2", out, { mapOwnerAddress: pool.map });
       const ac = new AbortController();
       const h = c2.download("f.bin", { signal: ac.signal });
-      h.onProgress((p) => {
-        if (p.verifiedBytes >= 0.25 * size) ac.abort();
-      });
-      const e2 = await failure(h, 30_000, "download aborted midway");
+      const aborted = failure(h, 30_000, "download aborted midway");
+      await held("a quarter of the file to arrive");
+      await waitUntil(() => (h.progress?.verifiedBytes ?? 0) > 0, 10_000, "a verified piece");
+      const verifiedAtAbort = h.progress!.verifiedBytes;
+      ac.abort();
+      const e2 = await aborted;
+      pool.resume();
       assert.equal(e2.code, "aborted");
       const base = `f.bin.${contentId.slice(0, 16)}`;
       assert.deepEqual(await list(out), [
@@ -328,7 +359,7 @@ Deno.test("startPeer() download() fails with a clear TransferError", async (t) =
       assert.equal(c2.downloads.size, 0);
       // The same peer picks it up again: the aborted run released its part file.
       const r = await finish(c2.download("f.bin"), 30_000, "download again after the abort");
-      assert.ok(r.resumedBytes >= 0.25 * size, `resumed ${r.resumedBytes}`);
+      assert.ok(r.resumedBytes >= verifiedAtAbort, `resumed ${r.resumedBytes}`);
       assert.equal(await sha256File(r.path), want);
       assert.deepEqual(await list(out), ["f.bin"]);
     },
@@ -421,19 +452,17 @@ Deno.test("startPeer() download() gives up or finds its owners again in bounded 
       const { dir } = await owned("leaver", 43);
       await using a = await peer(tr, "leaver", dir);
       const { contentId } = await a.share("f.bin");
-      await using pool = new RelayPool({ seed: 13, delayMs: 4 });
+      const { pool, held } = holdingPool(13, { leaver: size / 4 });
+      await using _pool = pool;
       await using c = await peer(tr, "dl-leave", out, { mapOwnerAddress: pool.map });
       const h = c.download(contentId);
-      let leftAt = 0;
-      h.onProgress((p) => {
-        if (p.verifiedBytes >= 0.25 * size && leftAt === 0) {
-          leftAt = performance.now();
-          void a.close();
-        }
-      });
-      const e = await failure(h, 40_000, "download whose only owner leaves");
+      const failed = failure(h, 40_000, "download whose only owner leaves");
+      await held("a quarter of the file to arrive");
+      const leftAt = performance.now();
+      await a.close();
+      pool.resume();
+      const e = await failed;
       const took = performance.now() - leftAt;
-      assert.ok(leftAt > 0, "the owner left before the end");
       assert.equal(e.code, "all_owners_failed", e.message);
       assert.match(e.message, /\.part/);
       // About the stall timeout (5 s) plus the no-owner grace (8 s).
@@ -465,22 +494,17 @@ Deno.test("startPeer() download() gives up or finds its owners again in bounded 
       let a2: Awaited<ReturnType<typeof peer>> | undefined;
       try {
         const { contentId } = await a.share("f.bin");
-        await using pool = new RelayPool({ seed: 15, delayMs: 4 });
+        const { pool, held } = holdingPool(15, { restarter: size / 4 });
+        await using _pool = pool;
         await using c = await peer(tr, "dl-restart", out, { mapOwnerAddress: pool.map });
         const h = c.download(contentId);
-        let restarted: Promise<void> | undefined;
-        h.onProgress((p) => {
-          restarted ??= p.verifiedBytes >= 0.25 * size
-            ? (async () => {
-              await a.close();
-              a2 = await peer(tr, "restarter", dR);
-              await a2.share("f.bin");
-            })()
-            : undefined;
-        });
-        const r = await finish(h, 40_000, "download across an owner restart");
-        assert.ok(restarted !== undefined, "the owner restarted before the end");
-        await withTimeout(restarted, 10_000, "owner restart");
+        const done = finish(h, 40_000, "download across an owner restart");
+        await held("a quarter of the file to arrive");
+        await a.close();
+        a2 = await peer(tr, "restarter", dR);
+        await a2.share("f.bin");
+        pool.resume();
+        const r = await done;
         assert.notEqual(a2!.address.port, a.address.port);
         assert.equal(await sha256File(r.path), want);
       } finally {
@@ -506,21 +530,17 @@ Deno.test("startPeer() finishes without a tracker and announces the file once it
     let contentId: string;
     try {
       contentId = (await a.share("t.bin")).contentId;
-      await using pool = new RelayPool({ seed: 16, delayMs: 4 });
+      const { pool, held } = holdingPool(16, { ownerA: (size * 3) / 4 });
+      await using _pool = pool;
       await using c = await peer(tr, "downloader", dC!, { mapOwnerAddress: pool.map });
       const h = c.download("t.bin");
-      let goneAt = 0;
-      let gone: Promise<void> | undefined;
-      h.onProgress((p) => {
-        if (p.verifiedBytes >= 0.75 * size && !gone) {
-          goneAt = performance.now();
-          gone = first.close();
-        }
-      });
-      const r = await finish(h, 30_000, "download without a tracker");
+      const done = finish(h, 30_000, "download without a tracker");
+      await held("three quarters of the file to arrive");
+      await first.close();
+      const goneAt = performance.now();
+      pool.resume();
+      const r = await done;
       const took = performance.now() - goneAt;
-      assert.ok(gone !== undefined, "the tracker left before the end");
-      await gone;
       // The result does not wait for the tracker to acknowledge the re-share (OWN gives up
       // after ~8 s); the file is served and listed at once.
       assert.ok(took < 5000, `done ${took.toFixed(0)} ms after the tracker left`);

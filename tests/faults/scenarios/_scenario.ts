@@ -12,7 +12,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPeer } from "../../../lib/peer/peer.ts";
 import type { Peer, PeerOptions } from "../../../lib/peer/api.ts";
-import { type ChildProcess, randomFile, sha256File, spawnDeno } from "../../_harness/processes.ts";
+import {
+  type ChildProcess,
+  randomFile,
+  sha256File,
+  spawnDeno,
+  type TempDir,
+  tempDir,
+} from "../../_harness/processes.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("../../../", import.meta.url));
@@ -92,14 +99,9 @@ export async function spawnOwner(options: {
     args: [
       "share",
       ...options.files,
-      "--tracker",
-      options.tracker,
-      "--id",
-      options.id,
       "--dir",
       options.dir,
-      "--log-dir",
-      join(options.dir, "logs"),
+      ...peerArgs(options),
       "--quiet",
       ...(options.args ?? []),
     ],
@@ -122,29 +124,40 @@ export async function spawnOwner(options: {
   }
 }
 
-/** Arguments of `peer.ts get NAME --json` into `out`, with its log under `dir/logs`. */
-export function getArgs(options: {
+/** `--tracker`, `--id` and `--log-dir DIR/logs`, which every peer process of a scenario gets. */
+function peerArgs(options: { tracker: string; id: string; dir: string }): string[] {
+  return ["--tracker", options.tracker, "--id", options.id, "--log-dir", join(options.dir, "logs")];
+}
+
+/**
+ * Starts `peer.ts get QUERY --json` into `out`, with its log under `dir/logs`.
+ *
+ * @param options `permissions` default to {@link peerPermissions} of `dir`; `args` are more flags.
+ * @returns The child, named after its id; dispose of it on every path.
+ */
+export function spawnGet(options: {
   dir: string;
   out: string;
   tracker: string;
   id: string;
   query: string;
   args?: string[];
-}): string[] {
-  return [
-    "get",
-    options.query,
-    "--out",
-    options.out,
-    "--tracker",
-    options.tracker,
-    "--id",
-    options.id,
-    "--log-dir",
-    join(options.dir, "logs"),
-    "--json",
-    ...(options.args ?? []),
-  ];
+  permissions?: string[];
+}): ChildProcess {
+  return spawnDeno({
+    entrypoint: PEER_TS,
+    name: options.id,
+    permissions: options.permissions ?? peerPermissions(options.dir),
+    args: [
+      "get",
+      options.query,
+      "--out",
+      options.out,
+      ...peerArgs(options),
+      "--json",
+      ...(options.args ?? []),
+    ],
+  });
 }
 
 /** The JSON events a `peer.ts … --json` child printed on stdout. */
@@ -245,4 +258,88 @@ export function freePort(): number {
   const port = (conn.addr as Deno.NetAddr).port;
   conn.close();
   return port;
+}
+
+/**
+ * A temporary directory with named subdirectories, removed on dispose.
+ *
+ * @param prefix Name prefix of the temporary directory.
+ * @param names Subdirectories to create.
+ * @returns The directory, with the path of each subdirectory under its name.
+ */
+export async function scenarioDir<K extends string>(
+  prefix: string,
+  names: readonly K[],
+): Promise<TempDir & { sub: Record<K, string> }> {
+  const dir = await tempDir(prefix);
+  const sub = {} as Record<K, string>;
+  for (const n of names) {
+    sub[n] = join(dir.path, n);
+    await Deno.mkdir(sub[n]);
+  }
+  return Object.assign(dir, { sub });
+}
+
+/** `127.0.0.1:PORT` of an in-process tracker, for `--tracker` and `PeerOptions.tracker`. */
+export function trackerAddress(tracker: { localAddr: Deno.NetAddr }): string {
+  return `127.0.0.1:${tracker.localAddr.port}`;
+}
+
+/**
+ * Starts one `peer.ts share` process per id, each in its own home `dir/ID`, all sharing the
+ * same files (which live in `read`).
+ *
+ * @returns The children, in the order of `ids`.
+ */
+export async function spawnOwners(options: {
+  dir: string;
+  tracker: string;
+  ids: string[];
+  files: (id: string) => string[];
+  read: string[];
+}): Promise<ChildProcess[]> {
+  const started = await Promise.allSettled(options.ids.map(async (id) => {
+    const home = join(options.dir, id);
+    await Deno.mkdir(home);
+    const { child } = await spawnOwner({ ...options, dir: home, id, files: options.files(id) });
+    return child;
+  }));
+  const children = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
+    await Promise.all(children.map((c) => c.close()));
+    throw failed.reason;
+  }
+  return children;
+}
+
+/**
+ * Starts in-process owners that share `files` from `dir`, each with its own manifest cache.
+ *
+ * @returns The peers, in the order of `ids`; close them on every path.
+ */
+export async function startOwners(options: {
+  dir: string;
+  tracker: string;
+  ids: string[];
+  files: string[];
+  cacheRoot: string;
+}): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  try {
+    for (const id of options.ids) {
+      const { peer } = await startLoggedPeer({
+        tracker: options.tracker,
+        nodeId: id,
+        dir: options.dir,
+        cacheDir: join(options.cacheRoot, `cache-${id}`),
+      });
+      peers.push(peer);
+      for (const f of options.files) await peer.share(f);
+    }
+    return peers;
+  } catch (e) {
+    for (const p of peers) await p.close();
+    throw e;
+  }
 }

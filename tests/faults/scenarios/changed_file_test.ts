@@ -10,9 +10,16 @@ import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
 import type { Peer } from "../../../lib/peer/api.ts";
 import { TransferError } from "../../../lib/peer/transfer_error.ts";
-import { sha256File, tempDir } from "../../_harness/processes.ts";
+import { sha256File } from "../../_harness/processes.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import { makeFile, MiB, report, startLoggedPeer } from "./_scenario.ts";
+import {
+  makeFile,
+  MiB,
+  report,
+  scenarioDir,
+  startLoggedPeer,
+  trackerAddress,
+} from "./_scenario.ts";
 
 const SIZE = 32 * MiB;
 /** Overwrite 4 KiB at the start of every MiB: 32 of the 128 pieces of 256 KiB go bad. */
@@ -31,15 +38,12 @@ async function corruptInPlace(path: string): Promise<number> {
 }
 
 Deno.test("a download ends with the exact bytes when one owner's file was changed on disk after sharing", async (t) => {
-  await using dir = await tempDir("udpswarm-changed-");
-  const honestDir = join(dir.path, "honest");
-  const changedDir = join(dir.path, "changed");
-  await Deno.mkdir(honestDir);
-  await Deno.mkdir(changedDir);
+  await using dir = await scenarioDir("udpswarm-changed-", ["honest", "changed"]);
+  const { honest: honestDir, changed: changedDir } = dir.sub;
   const file = await makeFile(honestDir, "changed.bin", SIZE, 5);
   await Deno.copyFile(file.path, join(changedDir, file.name));
   await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-  const trackerAddr = `127.0.0.1:${tracker.localAddr.port}`;
+  const trackerAddr = trackerAddress(tracker);
   const peers: Peer[] = [];
   try {
     const { peer: honest } = await startLoggedPeer({

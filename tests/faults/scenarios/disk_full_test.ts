@@ -8,16 +8,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
-import type { Peer } from "../../../lib/peer/api.ts";
-import { sha256File, spawnDeno, tempDir } from "../../_harness/processes.ts";
+import { sha256File } from "../../_harness/processes.ts";
 import {
-  getArgs,
   jsonEvents,
   makeFile,
   MiB,
-  PEER_TS,
   report,
-  startLoggedPeer,
+  scenarioDir,
+  spawnGet,
+  startOwners,
+  trackerAddress,
   WORKER,
 } from "./_scenario.ts";
 
@@ -58,22 +58,18 @@ async function withSwarm(
     void
   >,
 ): Promise<void> {
-  await using dir = await tempDir("udpswarm-diskfull-");
-  const src = join(dir.path, "src");
-  await Deno.mkdir(src);
-  const file = await makeFile(src, "big.bin", SIZE, 23);
+  await using dir = await scenarioDir("udpswarm-diskfull-", ["src"]);
+  const file = await makeFile(dir.sub.src, "big.bin", SIZE, 23);
   await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-  const trackerAddr = `127.0.0.1:${tracker.localAddr.port}`;
-  let owner: Peer | undefined;
+  const [owner] = await startOwners({
+    dir: dir.sub.src,
+    tracker: trackerAddress(tracker),
+    ids: ["owner"],
+    files: [file.name],
+    cacheRoot: dir.path,
+  });
   try {
-    owner = (await startLoggedPeer({
-      tracker: trackerAddr,
-      nodeId: "owner",
-      dir: src,
-      cacheDir: join(dir.path, "cache"),
-    })).peer;
-    await owner.share(file.name);
-    await fn({ dir: dir.path, tracker: trackerAddr, file });
+    await fn({ dir: dir.path, tracker: trackerAddress(tracker), file });
   } finally {
     await owner?.close();
   }
@@ -87,16 +83,7 @@ function get(
   query: string,
   permissions?: string[],
 ) {
-  return spawnDeno({
-    entrypoint: PEER_TS,
-    name: id,
-    permissions: permissions ?? [
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir},${WORKER}`,
-      `--allow-write=${dir}`,
-    ],
-    args: getArgs({ dir, out, tracker, id, query }),
-  });
+  return spawnGet({ dir, out, tracker, id, query, ...(permissions ? { permissions } : {}) });
 }
 
 Deno.test({

@@ -7,10 +7,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
 import type { Peer } from "../../../lib/peer/api.ts";
-import { sha256File, tempDir } from "../../_harness/processes.ts";
+import { sha256File } from "../../_harness/processes.ts";
 import { RelayPool, type RelayPoolOptions } from "../../_harness/relay_pool.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import { makeFile, mbps, MiB, report, startLoggedPeer } from "./_scenario.ts";
+import {
+  makeFile,
+  mbps,
+  MiB,
+  report,
+  scenarioDir,
+  startLoggedPeer,
+  startOwners,
+  trackerAddress,
+} from "./_scenario.ts";
 
 interface Case {
   label: string;
@@ -41,29 +50,22 @@ const CASES: Case[] = [
 ];
 
 Deno.test("download from 3 owners through lossy, reordering, duplicating relays ends with the exact bytes", async (t) => {
-  await using dir = await tempDir("udpswarm-lossy-");
-  const src = join(dir.path, "src");
-  await Deno.mkdir(src);
+  await using dir = await scenarioDir("udpswarm-lossy-", ["src"]);
   await using tracker = await startTracker({ port: 0, intervalMs: 5000 });
-  const trackerAddr = `127.0.0.1:${tracker.localAddr.port}`;
-  const owners: Peer[] = [];
+  const trackerAddr = trackerAddress(tracker);
+  const files = await Promise.all(
+    [...new Set(CASES.map((c) => c.size))].map((size) =>
+      makeFile(dir.sub.src, `lossy-${size / MiB}m.bin`, size, size / MiB)
+    ),
+  );
+  const owners: Peer[] = await startOwners({
+    dir: dir.sub.src,
+    tracker: trackerAddr,
+    ids: ["owner-0", "owner-1", "owner-2"],
+    files: files.map((f) => f.name),
+    cacheRoot: dir.path,
+  });
   try {
-    const files = await Promise.all(
-      [...new Set(CASES.map((c) => c.size))].map((size) =>
-        makeFile(src, `lossy-${size / MiB}m.bin`, size, size / MiB)
-      ),
-    );
-    for (let i = 0; i < 3; i++) {
-      const { peer } = await startLoggedPeer({
-        tracker: trackerAddr,
-        nodeId: `owner-${i}`,
-        dir: src,
-        cacheDir: join(dir.path, `cache-${i}`),
-      });
-      owners.push(peer);
-      for (const f of files) await peer.share(f.name);
-    }
-
     for (const [n, c] of CASES.entries()) {
       await t.step(`${c.label}, ${c.size / MiB} MiB`, async () => {
         const file = files.find((f) => f.size === c.size)!;
