@@ -100,13 +100,15 @@ export interface SimNetworkStats {
 }
 
 /** Receives a datagram: `bytes` is the receiver's own copy. */
-export type SimReceive = (bytes: Uint8Array, from: SimAddr, now: number) => void;
+export type SimReceive = (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void;
 
 /** A bound address: sends datagrams from it. */
 export interface SimSocket {
-  readonly addr: SimAddr;
+  readonly addr: Deno.NetAddr;
   /** Sends a copy of `bytes` to `to` at the current virtual time. */
   send(bytes: Uint8Array, to: SimAddr): void;
+  /** Sends `bytes` itself (no copy): the caller never touches them again. */
+  transfer(bytes: Uint8Array, to: SimAddr): void;
   /** Unbinds: datagrams to this address are dropped from now on. */
   close(): void;
 }
@@ -126,8 +128,8 @@ interface Host {
 }
 
 type SimEvent =
-  | { kind: "arrive"; to: SimAddr; from: SimAddr; bytes: Uint8Array }
-  | { kind: "deliver"; to: SimAddr; from: SimAddr; bytes: Uint8Array }
+  | { kind: "arrive"; to: SimAddr; from: Deno.NetAddr; bytes: Uint8Array }
+  | { kind: "deliver"; to: SimAddr; from: Deno.NetAddr; bytes: Uint8Array }
   | { kind: "call"; fn: (now: number) => void }
   | { kind: "timer"; timer: Timer; generation: number };
 
@@ -215,10 +217,11 @@ export class SimNetwork {
     const k = key(addr);
     if (this.#sockets.has(k)) throw new TypeError(`Cannot bind ${k}: address in use`);
     this.#sockets.set(k, receive);
-    const own: SimAddr = { hostname: addr.hostname, port: addr.port };
+    const own: Deno.NetAddr = { transport: "udp", hostname: addr.hostname, port: addr.port };
     return {
       addr: own,
-      send: (bytes, to) => this.#send(own, to, bytes),
+      send: (bytes, to) => this.#send(own, to, bytes.slice()),
+      transfer: (bytes, to) => this.#send(own, to, bytes),
       close: () => {
         if (this.#sockets.get(k) === receive) this.#sockets.delete(k);
       },
@@ -315,7 +318,7 @@ export class SimNetwork {
     return this.#links.get(`${a}>${b}`) ?? this.#defaultLink;
   }
 
-  #send(from: SimAddr, to: SimAddr, bytes: Uint8Array): void {
+  #send(from: Deno.NetAddr, to: SimAddr, bytes: Uint8Array): void {
     const host = this.#host(from.hostname);
     const wire = bytes.byteLength + UDP_IP_OVERHEAD;
     this.stats.sent++;
@@ -342,7 +345,6 @@ export class SimNetwork {
     }
     const copies = link.duplicate > 0 && this.random() < link.duplicate ? 2 : 1;
     this.stats.duplicated += copies - 1;
-    const copy = bytes.slice();
     for (let i = 0; i < copies; i++) {
       let delay = link.latencyMs;
       if (link.jitterMs > 0) delay += this.random() * link.jitterMs;
@@ -350,12 +352,12 @@ export class SimNetwork {
         delay += this.random() * link.reorderMs;
         this.stats.reordered++;
       }
-      this.#queue.push(departs + delay, { kind: "arrive", to, from, bytes: copy });
+      this.#queue.push(departs + delay, { kind: "arrive", to, from, bytes });
     }
   }
 
   /** A datagram reaches the receiving host: it queues behind the host's download capacity. */
-  #arrive(to: SimAddr, from: SimAddr, bytes: Uint8Array): void {
+  #arrive(to: SimAddr, from: Deno.NetAddr, bytes: Uint8Array): void {
     const host = this.#hosts.get(to.hostname);
     if (!host) {
       this.stats.unreachable++;

@@ -8,7 +8,7 @@ function pair(options: ConstructorParameters<typeof SimNetwork>[0], upload = Inf
   const net = new SimNetwork(options);
   net.addHost(A.hostname, { upload, queueBytes: 1 << 30 });
   net.addHost(B.hostname);
-  const got: { bytes: Uint8Array; at: number; from: SimAddr }[] = [];
+  const got: { bytes: Uint8Array; at: number; from: Deno.NetAddr }[] = [];
   const a = net.bind(A, () => {});
   net.bind(B, (bytes, from, now) => got.push({ bytes, at: now, from }));
   return { net, a, got };
@@ -25,7 +25,7 @@ Deno.test({
     assert.equal(net.run(() => got.length === 1, { maxMs: 100 }), true);
     assert.deepEqual([...got[0]!.bytes], [1, 2, 3]);
     assert.equal(got[0]!.at, 7);
-    assert.deepEqual(got[0]!.from, A);
+    assert.deepEqual(got[0]!.from, { transport: "udp", ...A });
   },
 });
 

@@ -1,0 +1,248 @@
+/**
+ * A whole peer on the simulated network, made of the real cores: a {@link TrackerSession}
+ * (register, heartbeat, OWN, NEED, UPDATE, EXIT), {@link UploadRules} (cookies, admission,
+ * fairness) serving files held in memory, and one {@link SimDownload} per download. It routes
+ * datagrams the way lib/peer/peer.ts does; only the file system and the clock are simulated.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { decodeMessage } from "../wire/codec.ts";
+import { blockDataTxid, writeBlockDataHeader } from "../wire/block_data.ts";
+import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
+import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import { contentIdOf, encodeManifest, type Manifest, toHex } from "../peer/manifest.ts";
+import { TrackerSession } from "../peer/core/tracker_session.ts";
+import { UploadRules } from "../peer/core/upload_rules.ts";
+import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
+import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
+
+/** How often a peer reports its upload to the tracker, ms (as lib/peer/peer.ts). */
+const UPDATE_EVERY_MS = 2000;
+
+/** Options for {@link SimPeer}. */
+export interface SimPeerOptions {
+  nodeId: string;
+  /** The host (added to the network beforehand) and port of the peer's main socket. */
+  addr: SimAddr;
+  /** The tracker's address. */
+  tracker: SimAddr;
+  /** Share every completed download. @default true */
+  shareDownloads?: boolean;
+  /** Receives the peer's log lines. */
+  log?: (line: string) => void;
+  /** A lying owner: flips a byte of every block this says yes to. */
+  corrupt?: (offset: number, length: number) => boolean;
+}
+
+/** A file in memory with its manifest. */
+export interface SimContent {
+  name: string;
+  bytes: Uint8Array;
+  manifest: Manifest;
+  encoded: Uint8Array;
+  contentId: Uint8Array;
+  contentIdHex: string;
+}
+
+/** Builds the manifest of bytes in memory (as `buildManifest` does for a file). */
+export function simContent(name: string, bytes: Uint8Array, pieceSize = 256 * 1024): SimContent {
+  const count = Math.ceil(bytes.byteLength / pieceSize);
+  const pieceHashes = new Uint8Array(count * 32);
+  for (let i = 0; i < count; i++) {
+    const piece = bytes.subarray(i * pieceSize, Math.min(bytes.byteLength, (i + 1) * pieceSize));
+    pieceHashes.set(createHash("sha256").update(piece).digest(), i * 32);
+  }
+  const manifest: Manifest = { size: bytes.byteLength, pieceSize, pieceHashes };
+  const encoded = encodeManifest(manifest);
+  const contentId = contentIdOf(encoded);
+  return { name, bytes, manifest, encoded, contentId, contentIdHex: toHex(contentId) };
+}
+
+/** See the module doc. */
+export class SimPeer {
+  readonly nodeId: string;
+  readonly net: SimNetwork;
+  readonly socket: SimSocket;
+  readonly session: TrackerSession;
+  readonly rules: UploadRules;
+  /** Shared files by content id (hex). */
+  readonly files = new Map<string, SimContent>();
+  /** Downloads by txid. */
+  readonly downloads = new Map<number, SimDownload>();
+  /** Bytes of BLOCK_DATA payload this peer sent. */
+  uploadedBytes = 0;
+  readonly #options: SimPeerOptions;
+  readonly #timer: SimTimer;
+  readonly #updateTimer: SimTimer;
+  readonly #waiting = new Map<number, (value: unknown, error?: Error) => void>();
+  #nextPort: number;
+  #closed = false;
+
+  constructor(net: SimNetwork, options: SimPeerOptions) {
+    this.net = net;
+    this.nodeId = options.nodeId;
+    this.#options = options;
+    this.#nextPort = options.addr.port + 1;
+    this.socket = net.bind(options.addr, (bytes, from, now) => this.#onDatagram(bytes, from, now));
+    this.session = new TrackerSession({
+      tracker: options.tracker,
+      nodeId: options.nodeId,
+      random: () => net.random(),
+    });
+    this.rules = new UploadRules({
+      randomBytes: (n) => {
+        const b = new Uint8Array(n);
+        for (let i = 0; i < n; i++) b[i] = Math.floor(net.random() * 256);
+        return b;
+      },
+      now: net.now,
+    });
+    this.#timer = net.timer((now) => {
+      this.session.handleTimeout(now);
+      this.#pumpSession();
+    });
+    this.#updateTimer = net.timer((now) => this.#update(now));
+    this.#updateTimer.arm(net.now + UPDATE_EVERY_MS);
+    this.session.register(net.now);
+    this.#pumpSession();
+  }
+
+  /** Shares a file held in memory: serves it and announces it with OWN. */
+  share(content: SimContent): void {
+    this.files.set(content.contentIdHex, content);
+    this.rules.share({
+      path: content.name,
+      manifest: content.manifest,
+      encoded: content.encoded,
+    });
+    this.session.own(
+      { name: content.name, size: content.bytes.byteLength, contentId: content.contentId },
+      this.net.now,
+    );
+    this.#pumpSession();
+  }
+
+  /** Starts a download of a name or content id. */
+  download(query: string, options: Omit<SimDownloadOptions, "query" | "txid"> = {}): SimDownload {
+    const txid = 1 + Math.floor(this.net.random() * 0x7ffffffe);
+    const d = new SimDownload(this.#downloadHost(), { ...options, query, txid });
+    this.downloads.set(txid, d);
+    return d;
+  }
+
+  /** Leaves politely: EXIT to the tracker, then nothing more. */
+  exit(): void {
+    this.session.exit(this.net.now);
+    this.#pumpSession();
+  }
+
+  /** Stops at once, saying nothing (a crash or a cut cable). */
+  crash(): void {
+    this.#closed = true;
+    this.socket.close();
+    this.#timer.cancel();
+    this.#updateTimer.cancel();
+    for (const d of this.downloads.values()) d.core.cancel("crashed");
+  }
+
+  #downloadHost() {
+    return {
+      net: this.net,
+      socket: this.socket,
+      nodeId: this.nodeId,
+      need: (want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void) => {
+        const id = this.session.need(want, maxOwners, this.net.now);
+        this.#waiting.set(id, (value, error) => answer(error ?? (value as OwnersMessage)));
+        this.#pumpSession();
+      },
+      openDataSocket: (receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void) =>
+        this.net.bind({ hostname: this.#options.addr.hostname, port: this.#nextPort++ }, receive),
+      completed: (_r: unknown, manifest: Manifest, encoded: Uint8Array, file: Uint8Array) => {
+        if (this.#options.shareDownloads === false || this.#closed) return;
+        const contentId = contentIdOf(encoded);
+        const hex = toHex(contentId);
+        const name = `download-${hex.slice(0, 8)}`;
+        this.share({ name, bytes: file, manifest, encoded, contentId, contentIdHex: hex });
+      },
+      log: (line: string) => this.#options.log?.(`${this.nodeId}: ${line}`),
+    };
+  }
+
+  #onDatagram(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
+    if (this.#closed) return;
+    const txid = blockDataTxid(bytes);
+    if (txid >= 0) return this.downloads.get(txid)?.handleDatagram(bytes, from, now);
+    if (this.session.handleDatagram(bytes, from, now)) return this.#pumpSession();
+    let msg;
+    try {
+      msg = decodeMessage(bytes);
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case "probe":
+        this.rules.handleProbe(msg, from, now);
+        break;
+      case "manifest_request":
+      case "block_request": {
+        const plan = this.rules.handleRequest(msg, from, now);
+        if (plan) this.#serve(plan);
+        break;
+      }
+      case "probe_ack":
+      case "manifest_data":
+      case "error":
+        this.downloads.get(msg.txid)?.handleDatagram(bytes, from, now);
+        break;
+    }
+    for (let t = this.rules.pollTransmit(); t; t = this.rules.pollTransmit()) {
+      this.socket.send(t.bytes, t.to);
+    }
+  }
+
+  /** Sends the blocks of an admitted BLOCK_REQUEST from the file in memory. */
+  #serve(plan: NonNullable<ReturnType<UploadRules["handleRequest"]>>): void {
+    const file = this.files.get(plan.contentIdHex);
+    if (!file) return this.rules.handleShortRead(plan);
+    while (plan.next()) {
+      const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + plan.length);
+      writeBlockDataHeader(new DataView(datagram.buffer), plan.txid, plan.offset);
+      datagram.set(
+        file.bytes.subarray(plan.offset, plan.offset + plan.length),
+        BLOCK_DATA_HEADER_SIZE,
+      );
+      if (this.#options.corrupt?.(plan.offset, plan.length)) datagram[datagram.length - 1]! ^= 0x5a;
+      this.socket.transfer(datagram, plan.to);
+      this.uploadedBytes += plan.length;
+    }
+  }
+
+  #update(now: number): void {
+    const delta = this.rules.takeUploaded();
+    if (delta > 0) {
+      this.session.update(delta, now);
+      this.#pumpSession();
+    }
+    this.#updateTimer.arm(now + UPDATE_EVERY_MS);
+  }
+
+  #pumpSession(): void {
+    const s = this.session;
+    for (let e = s.pollEvent(); e; e = s.pollEvent()) {
+      if (e.type === "done") this.#settle(e.id, e.value);
+      else if (e.type === "failed") this.#settle(e.id, undefined, e.error);
+      else if (e.type === "log") this.#options.log?.(`${this.nodeId}: ${e.line}`);
+    }
+    for (let b = s.pollTransmit(); b; b = s.pollTransmit()) {
+      this.socket.send(b, this.#options.tracker);
+    }
+    this.#timer.arm(s.pollTimeout());
+  }
+
+  #settle(id: number, value: unknown, error?: Error): void {
+    const w = this.#waiting.get(id);
+    if (!w) return;
+    this.#waiting.delete(id);
+    w(value, error);
+  }
+}
