@@ -21,7 +21,7 @@ import {
   type RegisteredMessage,
 } from "../wire/messages.ts";
 import { MAX_OWNERS } from "../wire/limits.ts";
-import { CookieJar, packAddress } from "../net/address_cookie.ts";
+import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {

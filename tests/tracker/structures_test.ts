@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CookieJar, packAddress } from "../../lib/net/address_cookie.ts";
+import { CookieJar, packAddress } from "../../lib/net/cookie_jar.ts";
 import { type ExpiryNode, ExpiryQueue } from "../../lib/tracker/expiry_queue.ts";
 import { type HeapItem, IndexHeap } from "../../lib/tracker/index_heap.ts";
 import { RateLimiter } from "../../lib/net/rate_limiter.ts";

@@ -20,7 +20,7 @@
  * HMACs later, never correctness. Pure: the clock and the randomness are passed in.
  * @module
  */
-import { CookieJar, packHost } from "../../net/address_cookie.ts";
+import { CookieJar, packHost } from "../../net/cookie_jar.ts";
 
 /** Options for {@link AddressCookies}. */
 export interface AddressCookiesOptions {

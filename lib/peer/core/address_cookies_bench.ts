@@ -4,7 +4,7 @@
  * comparisons; the HMAC it replaces, and what a forged cookie from an unknown IP costs, for scale.
  */
 import { AddressCookies } from "./address_cookies.ts";
-import { CookieJar, packHost } from "../../net/address_cookie.ts";
+import { CookieJar, packHost } from "../../net/cookie_jar.ts";
 
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const cookies = new AddressCookies({ epochMs: 3_600_000, now: 0 });
