@@ -248,13 +248,14 @@ export class TrackerClient implements AsyncDisposable {
    *
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0 or undefined: the tracker's N)
+   * @param flags NEED flags (`NEED_PARTIAL`: partial owners welcome)
    * @returns the owners, best first, with the content id, name, size and the number of
    *   other contents with that name
    * @throws {TrackerError} `not_found` when nobody else shares it; `timeout` when the tracker
    *   never answers
    */
-  need(want: NeedTarget, maxOwners = 0): Promise<OwnersMessage> {
-    return this.#wait(this.#session.need(want, maxOwners, this.#now()));
+  need(want: NeedTarget, maxOwners = 0, flags = 0): Promise<OwnersMessage> {
+    return this.#wait(this.#session.need(want, maxOwners, this.#now(), flags));
   }
 
   /**

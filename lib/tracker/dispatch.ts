@@ -13,7 +13,13 @@
  * @module
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";
-import { ErrorCode, type ErrorCodeValue, type Message, MessageType } from "../wire/messages.ts";
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  type Message,
+  MessageType,
+  NEED_PARTIAL,
+} from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
 import {
@@ -219,6 +225,7 @@ export class Dispatcher {
               byName ? fast.name : toHex(bytes, fast.contentIdStart, 32),
               now,
               byName ? bytes.subarray(fast.nameStart, fast.nameStart + fast.nameLength) : undefined,
+              (fast.flags & NEED_PARTIAL) !== 0,
             ),
             now,
           );
@@ -266,7 +273,15 @@ export class Dispatcher {
             now,
           );
         }
-        const r = registry.own(peer, msg.txid, msg.name, msg.contentId, msg.size, now);
+        const r = registry.own(
+          peer,
+          msg.txid,
+          msg.name,
+          msg.contentId,
+          msg.size,
+          now,
+          msg.progress,
+        );
         return this.#reply("own", from, msg.txid, Infinity, r, now);
       }
       case "need": {
@@ -274,7 +289,17 @@ export class Dispatcher {
         if (peer instanceof Uint8Array) return peer;
         const byName = msg.want.kind === "name";
         const want = msg.want.kind === "name" ? msg.want.name : toHex(msg.want.contentId);
-        const r = registry.need(peer, msg.txid, msg.maxOwners, byName, want, now, undefined);
+        const partial = ((msg.flags ?? 0) & NEED_PARTIAL) !== 0;
+        const r = registry.need(
+          peer,
+          msg.txid,
+          msg.maxOwners,
+          byName,
+          want,
+          now,
+          undefined,
+          partial,
+        );
         return this.#reply("need", from, msg.txid, Infinity, r, now);
       }
       case "update": {

@@ -35,6 +35,8 @@ export interface FileRecord<P extends FileOwner<P>> {
   displayBytes: Uint8Array | undefined;
   /** The owners, ranked. */
   readonly owners: OwnerIndex<P, Ownership<P>>;
+  /** Owners with the whole file (the others are partial owners: downloads in progress). */
+  complete: number;
 }
 
 /** One peer's ownership of one content, under one name. */
@@ -43,7 +45,26 @@ export interface Ownership<P extends FileOwner<P>> extends RankedOwner<P> {
   readonly file: FileRecord<P>;
   /** The name the peer announced it under. */
   name: string;
+  /** Its share of the file: {@link COMPLETE} for all of it, 0..254 for a download in progress. */
+  have: number;
 }
+
+/** {@link Ownership.have} of an owner with the whole file. */
+export const COMPLETE = 255;
+
+/**
+ * The share byte of a partial owner: `have`/`pieces` scaled to 0..254 (a partial owner is never
+ * {@link COMPLETE}).
+ *
+ * @param have pieces verified
+ * @param pieces pieces in the file
+ * @returns 0..254
+ */
+export function shareByte(have: number, pieces: number): number {
+  return Math.min(COMPLETE - 1, Math.floor((have * (COMPLETE - 1)) / pieces));
+}
+
+const isComplete = <P extends FileOwner<P>>(o: Ownership<P>): boolean => o.have === COMPLETE;
 
 /** Options for {@link FileIndex}. */
 export interface FileIndexOptions {
@@ -72,6 +93,7 @@ export class FileIndex<P extends FileOwner<P>> {
   readonly #rateTauMs: number;
   readonly #random: () => number;
   readonly #lookup: FileLookup<P> = { file: undefined, alternatives: 0, known: false };
+  readonly #one: Ownership<P>[] = [];
 
   /** @param options the rate time constant and the tie-break randomness */
   constructor(options: FileIndexOptions) {
@@ -105,6 +127,7 @@ export class FileIndex<P extends FileOwner<P>> {
    * @param key lowercase hex of `contentId`
    * @param size the size in bytes
    * @param now the current time in ms
+   * @param have its share of the file ({@link COMPLETE}, or 0..254 while it downloads)
    * @returns the key of the content it replaced, if any
    */
   own(
@@ -114,9 +137,14 @@ export class FileIndex<P extends FileOwner<P>> {
     key: string,
     size: number,
     now: number,
+    have: number = COMPLETE,
   ): string | undefined {
     const existing = peer.files.get(key);
     if (existing !== undefined) {
+      if (existing.have !== COMPLETE) {
+        if (have === COMPLETE) existing.file.complete++;
+        existing.have = have; // a download progresses (or completes); never back to partial
+      }
       if (existing.name !== name) {
         const other = peer.names.get(name);
         if (other !== undefined && other !== existing) this.drop(peer, other);
@@ -140,13 +168,16 @@ export class FileIndex<P extends FileOwner<P>> {
         names: new Map(),
         displayBytes: undefined,
         owners: new OwnerIndex<P, Ownership<P>>(),
+        complete: 0,
       };
       this.#files.set(key, file);
     }
+    if (have === COMPLETE) file.complete++;
     const o: Ownership<P> = {
       peer,
       file,
       name,
+      have,
       rateKey: peer.rateKey,
       lastAssigned: -Infinity,
       tie: this.#random(),
@@ -169,6 +200,7 @@ export class FileIndex<P extends FileOwner<P>> {
   drop(peer: P, o: Ownership<P>): void {
     const file = o.file;
     file.owners.remove(o);
+    if (o.have === COMPLETE) file.complete--;
     peer.files.delete(file.key);
     if (peer.names.get(o.name) === o) peer.names.delete(o.name);
     this.#removeName(file, o.name);
@@ -248,10 +280,33 @@ export class FileIndex<P extends FileOwner<P>> {
    * @param asker the asking peer
    * @param now the current time in ms
    * @param out receives the owners (cleared first)
+   * @param partial whether partial owners may be picked: then the ranking picks among all
+   *   owners, and a reply with no complete owner gets the best complete one (if any, and not the
+   *   asker) in place of its last; otherwise only complete owners are picked
    * @returns the number of owners picked
    */
-  select(file: FileRecord<P>, k: number, asker: P, now: number, out: Ownership<P>[]): number {
-    return file.owners.select(k, asker, unitRateKey(now, this.#rateTauMs), this.#random, out);
+  select(
+    file: FileRecord<P>,
+    k: number,
+    asker: P,
+    now: number,
+    out: Ownership<P>[],
+    partial = false,
+  ): number {
+    const floor = unitRateKey(now, this.#rateTauMs);
+    const owners = file.owners;
+    if (!partial || file.complete === file.owners.size) {
+      if (file.complete === 0) return (out.length = 0);
+      return owners.select(k, asker, floor, this.#random, out, partial ? undefined : isComplete);
+    }
+    const n = owners.select(k, asker, floor, this.#random, out);
+    const askerComplete = asker.files.get(file.key)?.have === COMPLETE ? 1 : 0;
+    if (n === 0 || file.complete - askerComplete === 0 || out.some(isComplete)) return n;
+    const one = this.#one;
+    owners.select(1, asker, floor, this.#random, one, isComplete);
+    if (one.length === 1) out[n === k ? n - 1 : n] = one[0]!;
+    one.length = 0;
+    return out.length;
   }
 
   /**

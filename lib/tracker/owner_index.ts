@@ -46,6 +46,7 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
   readonly #rated: T[] = [];
   readonly #idle = new IndexHeap<T>(sameRankBefore);
   readonly #picked: T[] = [];
+  readonly #skipped: T[] = [];
   #handouts = 0;
 
   /** Owners in the index. */
@@ -105,6 +106,7 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
    * @param floorKey keys below this count as idle
    * @param random a source of numbers in [0, 1)
    * @param out receives the owners, best first (cleared first)
+   * @param accept when given, only owners it accepts are picked (others keep their place)
    * @returns the number of owners picked
    */
   select(
@@ -113,6 +115,7 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     floorKey: number,
     random: () => number,
     out: T[],
+    accept?: (o: T) => boolean,
   ): number {
     out.length = 0;
     const rated = this.#rated;
@@ -124,23 +127,25 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     }
     for (let i = 0; i < rated.length && out.length < k; i++) {
       const o = rated[i]!;
-      if (o.peer !== exclude) out.push(o);
+      if (o.peer !== exclude && (accept === undefined || accept(o))) out.push(o);
     }
     const fromRated = out.length;
     const picked = this.#picked;
     picked.length = 0;
-    let skipped: T | undefined;
+    const skipped = this.#skipped;
+    skipped.length = 0;
     while (out.length < k) {
       const o = this.#idle.pop();
       if (o === undefined) break;
-      if (o.peer === exclude) {
-        skipped = o;
+      if (o.peer === exclude || (accept !== undefined && !accept(o))) {
+        skipped.push(o);
         continue;
       }
       out.push(o);
       picked.push(o);
     }
-    if (skipped !== undefined) this.#idle.push(skipped);
+    for (const o of skipped) this.#idle.push(o);
+    skipped.length = 0;
     // Record the hand-outs: the picked idle owners go behind their equals.
     for (const o of picked) {
       o.lastAssigned = ++this.#handouts;

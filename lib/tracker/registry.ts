@@ -33,7 +33,8 @@ import {
   resolveLimits,
   type TrackerLimits,
 } from "./limits.ts";
-import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
+import { COMPLETE, FileIndex, type FileOwner, type Ownership, shareByte } from "./file_index.ts";
+import type { OwnProgress } from "../wire/messages.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
@@ -223,6 +224,7 @@ export class Registry {
   readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
+  readonly #havesOut: number[] = [];
   readonly #slab: ReplySlab;
   readonly #registered: RegisteredMessage = {
     type: "registered",
@@ -537,6 +539,7 @@ export class Registry {
    * @param contentId the content id
    * @param size the size in bytes
    * @param now the current time in ms
+   * @param progress for a partial owner (a download in progress), how much it has
    * @returns ACK, or a refusal
    */
   own(
@@ -546,6 +549,7 @@ export class Registry {
     contentId: Uint8Array,
     size: number,
     now: number,
+    progress?: OwnProgress,
   ): RuleResult {
     const key = toHex(contentId);
     const file = this.#files.get(key);
@@ -566,7 +570,8 @@ export class Registry {
         true,
       );
     }
-    const replaced = this.#files.own(peer, name, contentId, key, size, now);
+    const have = progress === undefined ? COMPLETE : shareByte(progress.have, progress.pieces);
+    const replaced = this.#files.own(peer, name, contentId, key, size, now, have);
     this.counters.owns++;
     this.report(
       replaced === undefined
@@ -586,6 +591,8 @@ export class Registry {
    * @param want the name or the content id's hex
    * @param now the current time in ms
    * @param nameBytes the name's UTF-8 when the caller has it (a view of the request)
+   * @param partial the asker takes partial owners (NEED_PARTIAL): the reply mixes them with
+   *   complete ones and says each owner's share
    * @returns OWNERS (a view into the reply slab), or a not_found refusal
    */
   need(
@@ -596,11 +603,12 @@ export class Registry {
     want: string,
     now: number,
     nameBytes: Uint8Array | undefined,
+    partial = false,
   ): RuleResult {
     const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
     const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
-    const count = file === undefined ? 0 : this.#files.select(file, k, peer, now, picked);
+    const count = file === undefined ? 0 : this.#files.select(file, k, peer, now, picked, partial);
     if (file === undefined || count === 0) {
       const query = byName ? JSON.stringify(want) : want;
       this.report({
@@ -617,10 +625,12 @@ export class Registry {
     }
     const entries = this.#entriesOut;
     const rates = this.#ratesOut;
+    const haves = this.#havesOut;
     for (let i = 0; i < count; i++) {
       const o = picked[i]!.peer;
       entries[i] = o.entry;
       rates[i] = wireRate(rateAt(o.rateKey, now, this.rateTauMs));
+      haves[i] = picked[i]!.have;
     }
     this.counters.needs++;
     if (this.recordsEvents) {
@@ -650,6 +660,7 @@ export class Registry {
       entries,
       rates,
       count,
+      partial ? haves : undefined,
     );
     picked.length = 0;
     return reply;

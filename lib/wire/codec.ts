@@ -108,6 +108,16 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.str8(msg.name, "name", 1, MAX_NAME_BYTES);
       w.u64(msg.size, "size");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.progress !== undefined) {
+        const { have, pieces } = msg.progress;
+        if (!(have >= 1 && have < pieces)) {
+          throw new RangeError(
+            `Cannot encode own: progress ${have}/${pieces} is not partial (1 ≤ have < pieces)`,
+          );
+        }
+        w.u32(have, "have");
+        w.u32(pieces, "pieces");
+      }
       break;
     case "need":
       w.bigU64(msg.cookie, "cookie");
@@ -120,6 +130,7 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
         w.u8(2, "want kind");
         w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
       }
+      if (msg.flags !== undefined) w.u8(msg.flags, "flags");
       break;
     case "owners":
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
@@ -136,6 +147,9 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
         nodeId(w, o.nodeId);
         writeAddress(w, o.address, "owner address");
         w.u32(o.rate, "owner rate");
+      }
+      if (msg.owners.some((o) => o.have !== undefined)) {
+        for (const o of msg.owners) w.u8(o.have ?? 255, "owner have");
       }
       break;
     case "update":
@@ -219,6 +233,25 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       if (msg.bits.byteLength > MAX_HAVE_BYTES) {
         throw new RangeError(
           `Cannot encode have: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
+        );
+      }
+      w.u16(msg.bits.byteLength, "bitfield length");
+      w.raw(msg.bits);
+      break;
+    case "bitfield":
+      w.bigU64(msg.cookie, "cookie");
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      w.u8((msg.reply ? 1 : 0) | (msg.offer ? 2 : 0), "flags");
+      w.u32(msg.pieceCount, "pieceCount");
+      w.u32(msg.firstPiece, "firstPiece");
+      if (msg.firstPiece > msg.pieceCount) {
+        throw new RangeError(
+          `Cannot encode bitfield: firstPiece ${msg.firstPiece} is past pieceCount ${msg.pieceCount}`,
+        );
+      }
+      if (msg.bits.byteLength > MAX_HAVE_BYTES) {
+        throw new RangeError(
+          `Cannot encode bitfield: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
         );
       }
       w.u16(msg.bits.byteLength, "bitfield length");
@@ -382,8 +415,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
         evictAfterMs: r.u32("evictAfterMs"),
       };
       break;
-    case "own":
-      msg = {
+    case "own": {
+      const own: Extract<Message, { type: "own" }> = {
         type,
         txid,
         cookie: r.bigU64("cookie"),
@@ -392,7 +425,18 @@ export function decodeMessage(bytes: Uint8Array): Message {
         size: r.u64("size"),
         contentId: r.copy(CONTENT_ID_BYTES, "contentId"),
       };
+      if (r.remaining > 0) {
+        const at = r.pos;
+        const have = r.u32("have");
+        const pieces = r.u32("pieces");
+        if (!(have >= 1 && have < pieces)) {
+          r.fail("bad_value", at, `progress ${have}/${pieces} is not partial (1 ≤ have < pieces)`);
+        }
+        own.progress = { have, pieces };
+      }
+      msg = own;
       break;
+    }
     case "need": {
       const cookie = r.bigU64("cookie");
       const id = readNodeId(r);
@@ -407,7 +451,16 @@ export function decodeMessage(bytes: Uint8Array): Message {
       } else {
         return r.fail("bad_value", at, `want kind is ${kind}, expected 1 (name) or 2 (content id)`);
       }
-      msg = { type, txid, cookie, nodeId: id, maxOwners, want };
+      const need: Extract<Message, { type: "need" }> = {
+        type,
+        txid,
+        cookie,
+        nodeId: id,
+        maxOwners,
+        want,
+      };
+      if (r.remaining > 0) need.flags = r.u8("flags");
+      msg = need;
       break;
     }
     case "owners": {
@@ -424,6 +477,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
           rate: r.u32("owner rate"),
         });
       }
+      if (n > 0 && r.remaining > 0) { for (const o of owners) o.have = r.u8("owner have"); }
       msg = { type, txid, contentId, size, alternatives, name, owners };
       break;
     }
@@ -521,6 +575,38 @@ export function decodeMessage(bytes: Uint8Array): Message {
         r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
       }
       msg = { type, txid, contentId, pieceCount, firstPiece, bits: r.copy(len, "bitfield") };
+      break;
+    }
+    case "bitfield": {
+      const cookie = r.bigU64("cookie");
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const flagsAt = r.pos;
+      const flags = r.u8("flags");
+      if (flags > 3) {
+        r.fail("bad_value", flagsAt, `flags are 0x${flags.toString(16)}, expected 0..3`);
+      }
+      const pieceCount = r.u32("pieceCount");
+      const at = r.pos;
+      const firstPiece = r.u32("firstPiece");
+      if (firstPiece > pieceCount) {
+        r.fail("bad_value", at, `firstPiece ${firstPiece} is past pieceCount ${pieceCount}`);
+      }
+      const lenAt = r.pos;
+      const len = r.u16("bitfield length");
+      if (len > MAX_HAVE_BYTES) {
+        r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
+      }
+      msg = {
+        type,
+        txid,
+        cookie,
+        contentId,
+        reply: (flags & 1) !== 0,
+        offer: (flags & 2) !== 0,
+        pieceCount,
+        firstPiece,
+        bits: r.copy(len, "bitfield"),
+      };
       break;
     }
     case "probe":

@@ -56,6 +56,8 @@ export interface FastRequest {
   nameLength: number;
   /** NEED by content id: where the 32 bytes are in the datagram. */
   contentIdStart: number;
+  /** NEED only: the optional trailing flags byte (0 when absent). */
+  flags: number;
 }
 
 /** A fresh {@link FastRequest}. */
@@ -71,6 +73,7 @@ export function newFastRequest(): FastRequest {
     nameStart: 0,
     nameLength: 0,
     contentIdStart: 0,
+    flags: 0,
   };
 }
 
@@ -159,7 +162,9 @@ export function parseNeed(b: Uint8Array, out: FastRequest): boolean {
     if (at >= b.length) return false;
     const n = b[at]!;
     const start = at + 1;
-    if (n < 1 || n > MAX_NAME_BYTES || start + n !== b.length) return false;
+    if (n < 1 || n > MAX_NAME_BYTES || (start + n !== b.length && start + n + 1 !== b.length)) {
+      return false;
+    }
     let s = "";
     for (let i = start; i < start + n; i++) {
       const c = b[i]!;
@@ -169,12 +174,15 @@ export function parseNeed(b: Uint8Array, out: FastRequest): boolean {
     out.name = s;
     out.nameStart = start;
     out.nameLength = n;
+    at = start + n;
   } else if (kind === WANT_CONTENT_ID) {
-    if (at + CONTENT_ID_BYTES !== b.length) return false;
+    if (at + CONTENT_ID_BYTES !== b.length && at + CONTENT_ID_BYTES + 1 !== b.length) return false;
     out.contentIdStart = at;
+    at += CONTENT_ID_BYTES;
   } else {
     return false;
   }
+  out.flags = at < b.length ? b[at]! : 0;
   out.wantKind = kind;
   readTxidAndCookie(b, out);
   return true;
@@ -309,7 +317,7 @@ export function encodeOwnerEntry(entry: OwnerEntry): Uint8Array {
     size: 0,
     alternatives: 0,
     name: "x",
-    owners: [{ ...entry, rate: 0 }],
+    owners: [{ nodeId: entry.nodeId, address: entry.address, rate: 0 }],
   });
   // The one entry follows the one-byte name "x" and the count; its rate is the last 4 bytes.
   return full.slice(OWNERS_NAME_AT + 1 + 1 + 1, full.length - 4);
@@ -329,6 +337,8 @@ export function encodeOwnerEntry(entry: OwnerEntry): Uint8Array {
  * @param entries pre-encoded entries (see {@link encodeOwnerEntry})
  * @param rates wire rates, one per entry
  * @param count entries to write (≤ 16)
+ * @param haves each entry's share of the file (255: all of it), written as the optional tail
+ *   when given (an answer to a NEED with the partial flag)
  * @returns the datagram, a view into `slab`
  */
 export function encodeOwners(
@@ -343,9 +353,11 @@ export function encodeOwners(
   entries: readonly Uint8Array[],
   rates: readonly number[],
   count: number,
+  haves?: readonly number[],
 ): Uint8Array {
   let len = OWNERS_NAME_AT + 1 + nameLength + 1;
   for (let i = 0; i < count; i++) len += entries[i]!.length + 4;
+  if (haves !== undefined) len += count;
   const b = slab.take(len);
   header(b, MessageType.owners, txid);
   for (let i = 0; i < CONTENT_ID_BYTES; i++) b[HEADER_SIZE + i] = contentId[i]!;
@@ -364,5 +376,6 @@ export function encodeOwners(
     put32(b, at, rates[i]!);
     at += 4;
   }
+  if (haves !== undefined) { for (let i = 0; i < count; i++) b[at++] = haves[i]!; }
   return b;
 }

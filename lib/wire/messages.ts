@@ -18,6 +18,7 @@ export const MessageType = {
   have: 0x24,
   probe: 0x25,
   probe_ack: 0x26,
+  bitfield: 0x27,
 } as const;
 
 /** Name of a message type. */
@@ -97,7 +98,24 @@ export interface OwnMessage extends Base {
   size: number;
   /** SHA-256 of the encoded manifest, 32 bytes. */
   contentId: Uint8Array;
+  /**
+   * A download in progress: the sender has verified `have` of `pieces` pieces (1 ≤ have <
+   * pieces) and serves those. Absent: it has the whole file. On the wire: an optional 8-byte
+   * tail (docs/PROTOCOL.md).
+   */
+  progress?: OwnProgress;
 }
+
+/** How much of a file a partial owner has (see {@link OwnMessage.progress}). */
+export interface OwnProgress {
+  /** Pieces verified, u32. */
+  have: number;
+  /** Pieces in the file, u32, more than `have`. */
+  pieces: number;
+}
+
+/** NEED flag: the asker takes partial owners (OWNERS then carries each owner's share). */
+export const NEED_PARTIAL = 1;
 
 /** What a NEED asks for. */
 export type NeedTarget =
@@ -116,6 +134,11 @@ export interface NeedMessage extends Base {
   want: NeedTarget;
   /** At most this many owners, 0..255; 0 asks for the tracker's default (which also caps it). */
   maxOwners: number;
+  /**
+   * Flags, an optional trailing byte ({@link NEED_PARTIAL}); absent or 0: complete owners only.
+   * @default 0
+   */
+  flags?: number;
 }
 
 /** One owner in a NEED reply. */
@@ -126,6 +149,11 @@ export interface OwnerEntry {
   address: PeerAddress;
   /** Current upload rate in bytes/s, saturated at 2^32-1. */
   rate: number;
+  /**
+   * Share of the file it has: 255 = all of it; 0..254 = a partial owner with about `have`/254
+   * of the pieces. Present (on every entry) only in answer to a NEED with {@link NEED_PARTIAL}.
+   */
+  have?: number;
 }
 
 /** Tracker → peer: reply to NEED. */
@@ -256,6 +284,32 @@ export interface HaveMessage extends Base {
   bits: Uint8Array;
 }
 
+/**
+ * Either peer: piece availability, as a request (the sender's own bits, carrying the receiver's
+ * address cookie) or its reply (the replier's bits for the same slice, the same size).
+ */
+export interface BitfieldMessage extends Base {
+  /** Message type: BITFIELD. */
+  type: "bitfield";
+  /** The receiver's address cookie for the sender's IP (requests); 0n in replies. */
+  cookie: bigint;
+  /** Content id of the file, 32 bytes. */
+  contentId: Uint8Array;
+  /** An answer to a BITFIELD request. */
+  reply: boolean;
+  /**
+   * The bits are what the sender offers now, not all it has (a seed sending each piece to the
+   * swarm about once): ask again once they are fetched.
+   */
+  offer: boolean;
+  /** Total pieces of the content. */
+  pieceCount: number;
+  /** Index of the piece that bit 0 describes, at most `pieceCount`. */
+  firstPiece: number;
+  /** MSB-first bitfield, up to 1024 bytes. */
+  bits: Uint8Array;
+}
+
 /** Path MTU probe, padded to `size` bytes in total. */
 export interface ProbeMessage extends Base {
   /** Message type: PROBE. */
@@ -296,6 +350,7 @@ export type PeerMessage =
   | BlockRequestMessage
   | BlockDataMessage
   | HaveMessage
+  | BitfieldMessage
   | ProbeMessage
   | ProbeAckMessage
   | ErrorMessage;

@@ -127,6 +127,7 @@ Deno.test("encodeRegistered() and encodeOwners() produce the reference codec's b
       m.owners.map(encodeOwnerEntry),
       m.owners.map((o) => o.rate),
       m.owners.length,
+      m.owners.some((o) => o.have !== undefined) ? m.owners.map((o) => o.have!) : undefined,
     );
     assert.deepEqual(fast, ref);
   }));

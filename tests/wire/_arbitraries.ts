@@ -196,38 +196,56 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     intervalMs: u32,
     evictAfterMs: u32,
   }),
-  own: record({
-    type: fc.constant("own"),
-    txid,
-    cookie,
-    nodeId,
-    name,
-    size: u64,
-    contentId,
-  }),
-  need: record({
-    type: fc.constant("need"),
-    txid,
-    cookie,
-    nodeId,
-    want: fc.oneof(
-      record({ kind: fc.constant("name"), name }),
-      record({ kind: fc.constant("content"), contentId }),
-    ),
-    maxOwners: u8,
-  }),
-  owners: record({
-    type: fc.constant("owners"),
-    txid,
-    contentId,
-    name,
-    size: u64,
-    alternatives: u16,
-    owners: fc.array(record({ nodeId, address, rate: u32 }), {
-      maxLength: limits.MAX_OWNERS,
-      size: "max",
+  own: fc.tuple(
+    record({
+      type: fc.constant("own"),
+      txid,
+      cookie,
+      nodeId,
+      name,
+      size: u64,
+      contentId,
     }),
-  }),
+    fc.option(fc.tuple(fc.integer({ min: 1, max: U32_MAX - 1 }), fc.nat())),
+  ).map(([m, p]) =>
+    p === null
+      ? m
+      : { ...m, progress: { have: p[0], pieces: p[0] + 1 + (p[1] % (U32_MAX - p[0])) } }
+  ),
+  need: fc.tuple(
+    record({
+      type: fc.constant("need"),
+      txid,
+      cookie,
+      nodeId,
+      want: fc.oneof(
+        record({ kind: fc.constant("name"), name }),
+        record({ kind: fc.constant("content"), contentId }),
+      ),
+      maxOwners: u8,
+    }),
+    fc.option(u8),
+  ).map(([m, flags]) => (flags === null ? m : { ...m, flags })),
+  owners: fc.tuple(
+    record({
+      type: fc.constant("owners"),
+      txid,
+      contentId,
+      name,
+      size: u64,
+      alternatives: u16,
+      owners: fc.array(record({ nodeId, address, rate: u32 }), {
+        maxLength: limits.MAX_OWNERS,
+        size: "max",
+      }),
+    }),
+    fc.boolean(),
+    fc.nat(),
+  ).map(([m, partial, seed]) =>
+    !partial || m.owners.length === 0
+      ? m
+      : { ...m, owners: m.owners.map((o, i) => ({ ...o, have: (seed + i * 37) % 256 })) }
+  ),
   update: record({
     type: fc.constant("update"),
     txid,
@@ -292,6 +310,26 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
       bits,
     }),
   ),
+  bitfield: fc.tuple(
+    txid,
+    cookie,
+    contentId,
+    fc.boolean(),
+    fc.boolean(),
+    u32,
+    u32,
+    bytesUpTo(limits.MAX_HAVE_BYTES),
+  ).map(([txid, cookie, contentId, reply, offer, pieceCount, f, bits]) => ({
+    type: "bitfield" as const,
+    txid,
+    cookie,
+    contentId,
+    reply,
+    offer,
+    pieceCount,
+    firstPiece: f % (pieceCount + 1),
+    bits,
+  })),
   probe: record({
     type: fc.constant("probe"),
     txid,

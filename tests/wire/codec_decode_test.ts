@@ -106,7 +106,7 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
   { what: "type 0x00", bytes: header(0x00), reason: "unknown_type", offset: 3 },
   { what: "type 0x0a", bytes: header(0x0a), reason: "unknown_type", offset: 3 },
   { what: "type 0x1f", bytes: header(0x1f), reason: "unknown_type", offset: 3 },
-  { what: "type 0x27", bytes: header(0x27), reason: "unknown_type", offset: 3 },
+  { what: "type 0x28", bytes: header(0x28), reason: "unknown_type", offset: 3 },
   { what: "type 0xff", bytes: header(0xff), reason: "unknown_type", offset: 3 },
   {
     what: "an ACK with a trailing byte",

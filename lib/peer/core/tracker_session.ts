@@ -27,6 +27,7 @@ import type {
   NeedTarget,
   OwnersMessage,
   OwnMessage,
+  OwnProgress,
   RegisterMessage,
   UpdateMessage,
 } from "../../wire/messages.ts";
@@ -74,6 +75,8 @@ export interface OwnedFile {
   size: number;
   /** 32-byte content id (SHA-256 of the manifest). */
   contentId: Uint8Array;
+  /** A download in progress: pieces verified of the total (absent: the whole file). */
+  progress?: OwnProgress;
 }
 
 /** What {@link TrackerSession.pollEvent} reports. */
@@ -338,6 +341,7 @@ export class TrackerSession {
       name: file.name,
       size: file.size,
       contentId: file.contentId.slice(),
+      ...(file.progress ? { progress: { ...file.progress } } : {}),
     };
     const message: OwnMessage = { type: "own", txid: 1, cookie: 0n, nodeId: this.nodeId, ...entry };
     encodeMessage(message); // fails fast with a clear TypeError/RangeError
@@ -364,15 +368,21 @@ export class TrackerSession {
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0: the tracker's N)
    * @param now the time, ms
+   * @param flags NEED flags (`NEED_PARTIAL`: partial owners welcome)
    * @returns the handle; `done` carries the {@link OwnersMessage}
    */
-  need(want: NeedTarget, maxOwners: number, now: number): number {
+  need(want: NeedTarget, maxOwners: number, now: number, flags = 0): number {
     const max = Math.max(0, Math.min(MAX_OWNERS, Math.floor(maxOwners) || 0));
-    return this.#command(
-      "need",
-      { type: "need", txid: 0, cookie: 0n, nodeId: this.nodeId, want, maxOwners: max },
-      now,
-    );
+    const msg: NeedMessage = {
+      type: "need",
+      txid: 0,
+      cookie: 0n,
+      nodeId: this.nodeId,
+      want,
+      maxOwners: max,
+    };
+    if (flags) msg.flags = flags;
+    return this.#command("need", msg, now);
   }
 
   /**
