@@ -17,10 +17,28 @@ export interface SimDownloadHost {
   readonly net: SimNetwork;
   readonly socket: SimSocket;
   readonly nodeId: string;
-  /** Asks the tracker; calls back with the reply or the error. */
-  need(want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void): void;
+  /** Asks the tracker (partial owners welcome when `partial`); calls back with the reply or the error. */
+  need(
+    want: NeedTarget,
+    maxOwners: number,
+    answer: (r: OwnersMessage | Error) => void,
+    partial: boolean,
+  ): void;
   /** A fresh socket on this peer's host for one owner's block traffic. */
   openDataSocket(receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void): SimSocket;
+  /**
+   * The part is open: the peer may serve the pieces in `have` (1 per verified piece, kept up to
+   * date) from `file` (the reference, or the bytes written so far) while it downloads.
+   */
+  partOpened?(
+    d: SimDownload,
+    manifest: Manifest,
+    encoded: Uint8Array,
+    have: Uint8Array,
+    file: Uint8Array,
+  ): void;
+  /** A piece was verified and written. */
+  pieceVerified?(d: SimDownload, index: number): void;
   /** The download finished: the peer may share it. */
   completed(
     result: DownloadResult,
@@ -47,6 +65,8 @@ export interface SimDownloadOptions {
    * stored (memory stays flat with many peers), and a finished download's `file` is it.
    */
   reference?: Uint8Array;
+  /** Swarm: partial owners, BITFIELD/HAVE, rarest first (DownloadCore's `swarm`). @default true */
+  swarm?: boolean;
 }
 
 /** See the module doc. */
@@ -58,6 +78,8 @@ export class SimDownload {
   mismatchedPieces = 0;
   /** Pieces written. */
   writtenPieces = 0;
+  /** 1 per verified piece, once the part is open. */
+  have: Uint8Array | undefined;
   /** When it finished (virtual ms), and how. */
   finishedAt: number | undefined;
   result: DownloadResult | undefined;
@@ -82,6 +104,8 @@ export class SimDownload {
       txid: options.txid,
       outDir: "/sim",
       dataSockets: true,
+      swarm: options.swarm ?? true,
+      random: () => host.net.random(),
     });
     this.#timer = host.net.timer((now) => this.#step(() => this.core.handleTimeout(now)));
     this.#step((now) => this.core.start(now));
@@ -124,6 +148,7 @@ export class SimDownload {
             this.#step((now) =>
               r instanceof Error ? core.handleNeedFailed(r, now) : core.handleNeedReply(r, now)
             ),
+          ev.partial === true,
         );
       case "check_target":
         return core.handleTargetChecked({ sharedPath: undefined, exists: false }, this.#now);
@@ -133,13 +158,25 @@ export class SimDownload {
         if (!this.#reference) this.file = new Uint8Array(ev.manifest.size);
         this.#manifest = ev.manifest;
         this.#encoded = ev.encodedManifest;
+        this.have = new Uint8Array(ev.manifest.pieceHashes.byteLength / 32);
+        this.#host.partOpened?.(
+          this,
+          ev.manifest,
+          ev.encodedManifest,
+          this.have,
+          this.#reference ?? this.file!,
+        );
         return core.handlePartOpened({ verifiedPieces: [] }, this.#now);
       case "write_piece": {
         const at = ev.index * this.#manifest!.pieceSize;
         this.writtenPieces++;
-        if (!this.#reference) return this.file!.set(ev.data, at);
-        const want = this.#reference.subarray(at, at + ev.data.byteLength);
-        if (Buffer.compare(want, ev.data) !== 0) this.mismatchedPieces++;
+        if (!this.#reference) this.file!.set(ev.data, at);
+        else {
+          const want = this.#reference.subarray(at, at + ev.data.byteLength);
+          if (Buffer.compare(want, ev.data) !== 0) this.mismatchedPieces++;
+        }
+        this.have![ev.index] = 1;
+        this.#host.pieceVerified?.(this, ev.index);
         return;
       }
       case "verify_piece":

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid, writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
-import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import { NEED_PARTIAL, type NeedTarget, type OwnersMessage } from "../wire/messages.ts";
 import { contentIdOf, encodeManifest, type Manifest, toHex } from "../peer/manifest.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
@@ -26,8 +26,10 @@ export interface SimPeerOptions {
   addr: SimAddr;
   /** The tracker's address. */
   tracker: SimAddr;
-  /** Share every completed download. @default true */
+  /** Share every download: its verified pieces while it runs, the whole file once complete. @default true */
   shareDownloads?: boolean;
+  /** Super-seed complete files (UploadRules' `superSeed`). @default true */
+  superSeed?: boolean;
   /** Receives the peer's log lines. */
   log?: (line: string) => void;
   /** A lying owner: flips a byte of every block this says yes to. */
@@ -58,6 +60,17 @@ export function simContent(name: string, bytes: Uint8Array, pieceSize = 256 * 10
   return { name, bytes, manifest, encoded, contentId, contentIdHex: toHex(contentId) };
 }
 
+interface Partial {
+  name: string;
+  contentId: Uint8Array;
+  size: number;
+  /** 1 per verified piece (the download's own array). */
+  have: Uint8Array;
+  /** When its progress was last announced, and how many pieces it had then. */
+  sentAt: number;
+  announced?: number;
+}
+
 /** See the module doc. */
 export class SimPeer {
   readonly nodeId: string;
@@ -75,6 +88,8 @@ export class SimPeer {
   readonly #timer: SimTimer;
   readonly #updateTimer: SimTimer;
   readonly #waiting = new Map<number, (value: unknown, error?: Error) => void>();
+  /** Downloads in progress that are served (partial owners), by content id (hex). */
+  readonly #partials = new Map<string, Partial>();
   #nextPort: number;
   #closed = false;
 
@@ -90,6 +105,8 @@ export class SimPeer {
       random: () => net.random(),
     });
     this.rules = new UploadRules({
+      random: () => net.random(),
+      ...(options.superSeed === false ? { superSeed: false } : {}),
       randomBytes: (n) => {
         const b = new Uint8Array(n);
         for (let i = 0; i < n; i++) b[i] = Math.floor(net.random() * 256);
@@ -150,17 +167,48 @@ export class SimPeer {
       net: this.net,
       socket: this.socket,
       nodeId: this.nodeId,
-      need: (want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void) => {
-        const id = this.session.need(want, maxOwners, this.net.now);
+      need: (
+        want: NeedTarget,
+        maxOwners: number,
+        answer: (r: OwnersMessage | Error) => void,
+        partial: boolean,
+      ) => {
+        const id = this.session.need(want, maxOwners, this.net.now, partial ? NEED_PARTIAL : 0);
         this.#waiting.set(id, (value, error) => answer(error ?? (value as OwnersMessage)));
         this.#pumpSession();
       },
       openDataSocket: (receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void) =>
         this.net.bind({ hostname: this.#options.addr.hostname, port: this.#nextPort++ }, receive),
-      completed: (_r: unknown, manifest: Manifest, encoded: Uint8Array, file: Uint8Array) => {
+      partOpened: (
+        _d: SimDownload,
+        manifest: Manifest,
+        encoded: Uint8Array,
+        have: Uint8Array,
+        file: Uint8Array,
+      ) => {
         if (this.#options.shareDownloads === false || this.#closed) return;
         const contentId = contentIdOf(encoded);
         const hex = toHex(contentId);
+        const name = `download-${hex.slice(0, 8)}`;
+        this.files.set(hex, { name, bytes: file, manifest, encoded, contentId, contentIdHex: hex });
+        this.rules.share({ path: name, manifest, encoded, have: { has: (i) => have[i] === 1 } });
+        this.#partials.set(hex, { name, contentId, have, size: manifest.size, sentAt: -Infinity });
+      },
+      pieceVerified: (_d: SimDownload, index: number) => {
+        if (this.#closed) return;
+        for (const [hex, p] of this.#partials) {
+          if (p.have !== _d.have) continue;
+          this.rules.noteVerified(hex, index, this.net.now);
+          this.#flushSends();
+          // OWN from the first verified piece, then at most every UPDATE_EVERY_MS
+          if (this.net.now - p.sentAt >= UPDATE_EVERY_MS) this.#ownPartial(p);
+        }
+      },
+      completed: (_r: unknown, manifest: Manifest, encoded: Uint8Array, file: Uint8Array) => {
+        const contentId = contentIdOf(encoded);
+        const hex = toHex(contentId);
+        this.#partials.delete(hex);
+        if (this.#options.shareDownloads === false || this.#closed) return;
         const name = `download-${hex.slice(0, 8)}`;
         this.share({ name, bytes: file, manifest, encoded, contentId, contentIdHex: hex });
       },
@@ -189,15 +237,18 @@ export class SimPeer {
         if (plan) this.#serve(plan);
         break;
       }
+      case "bitfield":
+        if (!msg.reply) this.rules.handleBitfield(msg, from, now);
+        else this.downloads.get(msg.txid)?.handleDatagram(bytes, from, now);
+        break;
       case "probe_ack":
       case "manifest_data":
       case "error":
+      case "have":
         this.downloads.get(msg.txid)?.handleDatagram(bytes, from, now);
         break;
     }
-    for (let t = this.rules.pollTransmit(); t; t = this.rules.pollTransmit()) {
-      this.socket.send(t.bytes, t.to);
-    }
+    this.#flushSends();
   }
 
   /** Sends the blocks of an admitted BLOCK_REQUEST from the file in memory. */
@@ -217,7 +268,33 @@ export class SimPeer {
     }
   }
 
+  /** Announces a partial download's progress (OWN with progress). */
+  #ownPartial(p: Partial): void {
+    let have = 0;
+    for (const b of p.have) have += b;
+    const pieces = p.have.length;
+    if (have === 0 || have >= pieces) return;
+    p.sentAt = this.net.now;
+    p.announced = have;
+    this.session.own({
+      name: p.name,
+      size: p.size,
+      contentId: p.contentId,
+      progress: { have, pieces },
+    }, this.net.now);
+    this.#pumpSession();
+  }
+
+  #flushSends(): void {
+    for (let t = this.rules.pollTransmit(); t; t = this.rules.pollTransmit()) {
+      this.socket.send(t.bytes, t.to);
+    }
+  }
+
   #update(now: number): void {
+    for (const p of this.#partials.values()) {
+      if (now - p.sentAt >= UPDATE_EVERY_MS) this.#ownPartial(p);
+    }
     const delta = this.rules.takeUploaded();
     if (delta > 0) {
       this.session.update(delta, now);

@@ -48,11 +48,14 @@ import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
+import { SwarmView } from "./swarm_view.ts";
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
 export const NO_OWNER_GIVE_UP_MS = 8000;
+/** While swarming, the tracker is asked for new owners this often, ms. */
+export const SWARM_RENEED_MS = 3000;
 /** A progress report this often, ms. */
 export const PROGRESS_MS = 250;
 /** Owners beyond this many share the peer's main socket. */
@@ -72,6 +75,13 @@ export interface DownloadSettings {
   readonly verifyInWorker: boolean;
   /** Test hook: rewrite an owner's address before contacting it. */
   readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
+  /**
+   * Swarm: ask the tracker for partial owners too, learn what each owner has (BITFIELD, HAVE;
+   * swarm_view.ts) and pick rarest first among them. @default false
+   */
+  readonly swarm?: boolean | undefined;
+  /** Random numbers in [0, 1) for the piece picker. @default Math.random */
+  readonly random?: (() => number) | undefined;
 }
 
 /** Options for {@link DownloadCore}. */
@@ -109,8 +119,11 @@ export interface OpenedPart {
 
 /** Something the driver does or reports, in order. */
 export type DownloadCoreEvent =
-  /** Ask the tracker; answer with `handleNeedReply` or `handleNeedFailed`. */
-  | { kind: "need"; want: NeedTarget; maxOwners: number }
+  /**
+   * Ask the tracker (with `NEED_PARTIAL` when `partial`); answer with `handleNeedReply` or
+   * `handleNeedFailed`.
+   */
+  | { kind: "need"; want: NeedTarget; maxOwners: number; partial?: true }
   /**
    * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
    * answer with `handleTargetChecked` (or `fail` when the check itself fails).
@@ -205,6 +218,7 @@ export class DownloadCore {
   #maxDatagram = SAFE_DATAGRAM;
   #fetch: ManifestFetch | undefined;
   #engine: DownloadEngine | undefined;
+  #swarm: SwarmView | undefined;
   #manifest: Manifest | undefined;
   #encoded: Uint8Array | undefined;
   #listedOwners: OwnerEntry[] = [];
@@ -247,7 +261,12 @@ export class DownloadCore {
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
-    this.#events.push({ kind: "need", want, maxOwners: this.#o.maxOwners });
+    this.#events.push({
+      kind: "need",
+      want,
+      maxOwners: this.#o.maxOwners,
+      ...(this.#o.swarm ? { partial: true as const } : {}),
+    });
   }
 
   /** Stops the download (the `.part` file is kept for a resume). */
@@ -409,7 +428,10 @@ export class DownloadCore {
     this.#pump(now);
   }
 
-  /** A decoded answer for this download: PROBE_ACK, MANIFEST_DATA, ERROR or BLOCK_DATA. */
+  /**
+   * A decoded answer for this download: PROBE_ACK, MANIFEST_DATA, ERROR, BLOCK_DATA, or (when
+   * swarming) a BITFIELD reply or a HAVE.
+   */
   handleMessage(msg: Message, from: Deno.NetAddr, now: number): void {
     const owner = this.#ownerByAddr.get(addressKey(from));
     if (owner === undefined) return;
@@ -430,6 +452,14 @@ export class DownloadCore {
         if (!this.#engine) return;
         this.#engine.handleBlock(owner, msg.offset, msg.data, now);
         this.#rateBytes += msg.data.byteLength;
+        break;
+      case "bitfield":
+        if (!this.#engine || !this.#swarm) return;
+        this.#swarm.handleBitfield(owner, msg, this.#engine, now);
+        break;
+      case "have":
+        if (!this.#engine || !this.#swarm) return;
+        this.#swarm.handleHave(owner, msg, this.#engine);
         break;
       default:
         return;
@@ -603,11 +633,22 @@ export class DownloadCore {
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
+      ...(o.random ? { random: o.random } : {}),
     });
     this.#engine = engine;
+    if (o.swarm) {
+      const swarm = new SwarmView({
+        contentId: this.#contentId!,
+        pieceCount: engine.layout.pieceCount,
+        txid: this.txid,
+      });
+      for (const l of this.#listedOwners) swarm.noteListed(l.nodeId, l.have);
+      this.#swarm = swarm;
+    }
     for (const owner of this.#addrByOwner.keys()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
       engine.addOwner(owner, now);
+      this.#swarm?.ownerAdded(owner, engine, now);
       this.#useDataSocket(owner);
     }
     engine.start(now);
@@ -680,6 +721,7 @@ export class DownloadCore {
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
         } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+          this.#swarm?.ownerAdded(ev.owner, engine, now);
           this.#useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
@@ -786,8 +828,22 @@ export class DownloadCore {
         dataSocket: this.#dataSocketOwners.has(t.owner) ? t.owner : undefined,
       });
     }
+    const swarm = this.#swarm;
+    if (swarm) {
+      for (const ask of swarm.pollAsks(now, engine, (owner) => cookies.cookie(owner))) {
+        const to = this.#addrByOwner.get(ask.owner);
+        if (!to) continue;
+        const dataSocket = this.#dataSocketOwners.has(ask.owner) ? ask.owner : undefined;
+        this.#transmits.push({ bytes: ask.bytes, to, dataSocket });
+      }
+      if (now - this.#lastNeed >= SWARM_RENEED_MS) this.#reNeed(now);
+    }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
+    if (swarm) {
+      deadline = earliest(deadline, swarm.pollTimeout());
+      if (!this.#needing) deadline = earliest(deadline, this.#lastNeed + SWARM_RENEED_MS);
+    }
     if (live === 0) {
       this.#noOwnerSince ??= now;
       this.#reNeed(now);
@@ -841,20 +897,26 @@ export class DownloadCore {
       kind: "need",
       want: { kind: "content", contentId: this.#contentId },
       maxOwners: this.#o.maxOwners,
+      ...(this.#o.swarm ? { partial: true as const } : {}),
     });
   }
 
   /** Owners from a re-NEED: new ones (or dropped ones back on another port) are probed. */
   #addListed(reply: OwnersMessage, now: number): void {
     const engine = this.#engine!;
+    const live = engine.liveOwners;
     const fresh = reply.owners.filter((o) =>
-      !engine.isBanned(o.nodeId) && !engine.liveOwners.includes(o.nodeId)
+      !engine.isBanned(o.nodeId) && !live.includes(o.nodeId) && o.nodeId !== this.#o.nodeId
     );
-    for (const o of fresh) {
+    // Swarming re-asks the tracker now and then: the owners in use stay bounded
+    const room = this.#swarm ? Math.max(0, 2 * this.#o.maxOwners - live.length) : Infinity;
+    for (const o of fresh.slice(0, room)) {
+      this.#swarm?.noteListed(o.nodeId, o.have);
       this.#addOwners([o]);
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
       } else if (engine.addOwner(o.nodeId, now)) {
+        this.#swarm?.ownerAdded(o.nodeId, engine, now);
         this.#useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }

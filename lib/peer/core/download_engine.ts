@@ -95,6 +95,8 @@ export interface DownloadEngineOptions {
    * @default (size) => new Uint8Array(size)
    */
   newPieceBuffer?: (size: number) => Uint8Array;
+  /** Random numbers in [0, 1) for the piece picker's rarest first. @default Math.random */
+  random?: () => number;
 }
 
 /** Something the driver must act on. */
@@ -245,6 +247,7 @@ export class DownloadEngine {
       owners: this.#owners,
       maxActivePieces: this.#maxActive,
       pieceBuffer: () => this.#pool.pop() ?? this.#newPieceBuffer(this.layout.pieceSize),
+      ...(options.random ? { random: options.random } : {}),
     });
     this.#active = this.#picker.active;
     let resumed = 0;
@@ -310,8 +313,35 @@ export class DownloadEngine {
     if (existing) o.delivered = existing.delivered;
     this.#owners.delete(key);
     this.#owners.set(key, o);
+    if (existing) this.#picker.ownerBack(o);
     this.#ownerList = [...this.#owners.values()];
     return true;
+  }
+
+  /**
+   * Says which pieces an owner has (swarming): `has[p]` is 1 per piece, or undefined when it has
+   * all of them (the default). Ignored for an owner not added.
+   */
+  setAvailability(key: string, has: Uint8Array | undefined): void {
+    const o = this.#owners.get(key);
+    if (o) this.#picker.setAvailability(o, has);
+  }
+
+  /** An owner that has only some pieces verified one more (a HAVE). */
+  addAvailability(key: string, piece: number): void {
+    const o = this.#owners.get(key);
+    if (o) this.#picker.addAvailability(o, piece);
+  }
+
+  /** Whether an owner has a piece that can be started now (it has work beyond its pieces). */
+  hasStartable(key: string): boolean {
+    const o = this.#owners.get(key);
+    return o !== undefined && this.#picker.hasStartable(o);
+  }
+
+  /** True while some owner has only some pieces (the picker goes rarest first). */
+  get swarming(): boolean {
+    return this.#picker.swarming;
   }
 
   /** Splits the missing pieces into contiguous ranges, one per owner (the seed's S/N plan). */
@@ -451,7 +481,8 @@ export class DownloadEngine {
     this.#releaseBuffers();
     const o = this.#owners.get(owner);
     if (!o || !o.alive) return;
-    if (code === "busy") {
+    // A partial owner may lack a piece we thought it had (a HAVE that raced): not a lie
+    if (code === "busy" || (code === "out_of_range" && this.#picker.swarming)) {
       this.#loseAll(o, now);
       o.cwnd.onTimeout(now);
       o.rtt.backoff();
@@ -666,6 +697,7 @@ export class DownloadEngine {
   }
 
   #drop(o: OwnerState, reason: string, _now: number): void {
+    this.#picker.ownerGone(o);
     o.alive = false;
     for (const [id, out] of o.outstanding) {
       o.outstanding.delete(id);

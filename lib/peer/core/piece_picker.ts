@@ -12,11 +12,13 @@
  * 5. endgame, when nothing unstarted is left anywhere: blocks outstanding at one other owner that
  *    this owner would deliver clearly sooner.
  *
- * Today every owner holds every piece. For swarming (owners with only some pieces), each owner
- * gets an availability bitset: {@link PiecePicker} consults it where it asks whether a piece is
- * `#startable` for an owner, and the free-range and stealing order of step 3 becomes rarest-first
- * over the availability counts. Ranges, pieces and requests are already tracked per owner, so
- * nothing else changes.
+ * Swarming: an owner may have only some pieces (a peer that is downloading too, or a seed that
+ * offers a few pieces at a time). {@link PiecePicker.setAvailability} gives such an owner a map
+ * of what it has (an owner without one has every piece), and every step above only asks an owner
+ * for pieces it has. While any owner has a map, step 3 is **rarest first**: the startable piece
+ * the owner has that the fewest live owners with a map have, the first such piece from a random
+ * starting point (random among equals); the S/N ranges are the plan only while every owner is
+ * complete.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";
@@ -96,6 +98,8 @@ export interface PiecePickerOptions {
   maxActivePieces: number;
   /** A buffer of at least a piece for a piece being started. */
   pieceBuffer: () => Uint8Array;
+  /** Random numbers in [0, 1) (rarest first picks among equals with it). @default Math.random */
+  random?: () => number;
 }
 
 /**
@@ -129,6 +133,11 @@ export class PiecePicker {
   readonly #freeRanges: [number, number][] = [];
   readonly #maxActive: number;
   readonly #pieceBuffer: () => Uint8Array;
+  readonly #random: () => number;
+  /** Owners that have only some pieces: 1 per piece they have. The others have every piece. */
+  readonly #has = new Map<string, Uint8Array>();
+  /** Per piece: live owners with a map ({@link #has}) that have it. */
+  readonly #count: Uint16Array;
 
   /**
    * A picker with nothing assigned yet: call {@link split} first.
@@ -141,6 +150,74 @@ export class PiecePicker {
     this.#owners = options.owners;
     this.#maxActive = options.maxActivePieces;
     this.#pieceBuffer = options.pieceBuffer;
+    this.#random = options.random ?? Math.random;
+    this.#count = new Uint16Array(options.layout.pieceCount);
+  }
+
+  /** True while some owner has only some pieces (rarest first is the plan). */
+  get swarming(): boolean {
+    return this.#has.size > 0;
+  }
+
+  /**
+   * Says which pieces an owner has: `has[p]` is 1 for each piece it has (a copy is kept), or
+   * undefined when it has every piece.
+   */
+  setAvailability(o: OwnerState, has: Uint8Array | undefined): void {
+    this.#uncount(o);
+    if (has === undefined) {
+      this.#has.delete(o.key);
+      return;
+    }
+    const mine = new Uint8Array(this.#layout.pieceCount);
+    mine.set(has.subarray(0, mine.length));
+    this.#has.set(o.key, mine);
+    if (o.alive) { for (let p = 0; p < mine.length; p++) this.#count[p]! += mine[p]!; }
+  }
+
+  /** An owner with a map verified one more piece (a HAVE). */
+  addAvailability(o: OwnerState, piece: number): void {
+    const h = this.#has.get(o.key);
+    if (!h || piece < 0 || piece >= h.length || h[piece]) return;
+    h[piece] = 1;
+    if (o.alive) this.#count[piece]!++;
+  }
+
+  /** Whether owner `o` has piece `p`. */
+  has(o: OwnerState, p: number): boolean {
+    const h = this.#has.get(o.key);
+    return h === undefined || h[p] === 1;
+  }
+
+  /** Whether owner `o` has a piece that can be started now (neither verified nor active). */
+  hasStartable(o: OwnerState): boolean {
+    const h = this.#has.get(o.key);
+    for (let p = 0; p < this.#layout.pieceCount; p++) {
+      if ((h === undefined || h[p]) && this.#startable(p)) return true;
+    }
+    return false;
+  }
+
+  /** Live owners (with a map) that have piece `p`: its rarity. */
+  availability(p: number): number {
+    return this.#count[p] ?? 0;
+  }
+
+  /** A dropped owner is back (a new {@link OwnerState}): its kept map counts again. */
+  ownerBack(o: OwnerState): void {
+    const h = this.#has.get(o.key);
+    if (h && o.alive) { for (let p = 0; p < h.length; p++) this.#count[p]! += h[p]!; }
+  }
+
+  /** An owner left (dropped): its pieces no longer count; its map is kept for a return. */
+  ownerGone(o: OwnerState): void {
+    this.#uncount(o);
+  }
+
+  #uncount(o: OwnerState): void {
+    const old = this.#has.get(o.key);
+    if (!old || !o.alive) return;
+    for (let p = 0; p < old.length; p++) this.#count[p]! -= old[p]!;
   }
 
   /**
@@ -202,10 +279,12 @@ export class PiecePicker {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       take(this.active.get(p)!, false);
     }
+    const has = this.#has.get(o.key);
     // 2. orphaned pieces (their owner died, or they failed verification)
     for (const ap of this.active.values()) {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       if (ap.owner !== undefined || (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap))) continue;
+      if (has !== undefined && !has[ap.index]) continue;
       this.#adopt(o, ap);
       take(ap, false);
     }
@@ -222,6 +301,7 @@ export class PiecePicker {
     for (const ap of this.active.values()) {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       if (ap.owner === o.key || ap.scanFrom >= ap.blockCount || ap.exclusive) continue;
+      if (has !== undefined && !has[ap.index]) continue;
       const holder = ap.owner === undefined ? undefined : this.#owners.get(ap.owner);
       if (
         holder && holder.rtt.backoffFactor === 1 &&
@@ -235,7 +315,7 @@ export class PiecePicker {
     if (ranges.length === 0 && this.#noUnstartedWork()) {
       for (const ap of this.active.values()) {
         if (left <= 0 || ranges.length >= MAX_RANGES) break;
-        if (ap.exclusive) continue;
+        if (ap.exclusive || (has !== undefined && !has[ap.index])) continue;
         if (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap)) continue;
         take(ap, true);
       }
@@ -366,12 +446,18 @@ export class PiecePicker {
 
   #someoneElseCanTake(ap: ActivePiece): boolean {
     for (const o of this.#owners.values()) {
-      if (o.usable && !ap.avoid.has(o.key)) return true;
+      if (o.usable && !ap.avoid.has(o.key) && this.has(o, ap.index)) return true;
     }
     return false;
   }
 
   #noUnstartedWork(): boolean {
+    if (this.#has.size > 0) {
+      // Swarming: no live owner has a piece that can be started
+      for (const o of this.#owners.values()) if (o.alive && this.hasStartable(o)) return false;
+      for (const ap of this.active.values()) if (ap.scanFrom < ap.blockCount) return false;
+      return true;
+    }
     if (this.#freeRanges.some(([a, b]) => this.#firstStartable(a, b) >= 0)) return false;
     for (const o of this.#owners.values()) {
       if (o.alive && this.#firstStartable(o.rangeNext, o.rangeEnd) >= 0) return false;
@@ -390,7 +476,30 @@ export class PiecePicker {
     return -1;
   }
 
+  /**
+   * Rarest first: among the startable pieces `o` has, one that the fewest owners with a map
+   * have; the scan starts at a random piece, so equals are picked at random.
+   */
+  #rarest(o: OwnerState): number {
+    const n = this.#layout.pieceCount;
+    const h = this.#has.get(o.key);
+    const start = Math.floor(this.#random() * n);
+    let best = -1, bestCount = Infinity;
+    for (let i = 0; i < n; i++) {
+      const p = start + i < n ? start + i : start + i - n;
+      if ((h !== undefined && !h[p]) || !this.#startable(p)) continue;
+      const c = this.#count[p]!;
+      if (c < bestCount) {
+        best = p;
+        bestCount = c;
+        if (c === 0) break; // nobody else has it: as rare as it gets
+      }
+    }
+    return best;
+  }
+
   #nextUnstarted(o: OwnerState): number {
+    if (this.#has.size > 0) return this.#rarest(o);
     const own = this.#firstStartable(o.rangeNext, o.rangeEnd);
     if (own >= 0) {
       o.rangeNext = own + 1;

@@ -28,6 +28,7 @@ import {
   PROBE_ACK_MIN_SIZE,
 } from "../../wire/limits.ts";
 import {
+  type BitfieldMessage,
   type BlockRequestMessage,
   ErrorCode,
   type ErrorCodeValue,
@@ -37,6 +38,7 @@ import {
 import { contentIdOf, type Manifest } from "../manifest.ts";
 import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
+import { SwarmRules } from "./swarm_rules.ts";
 
 /** Limits of {@link UploadRules}. */
 export interface UploadRulesOptions {
@@ -66,6 +68,17 @@ export interface UploadRulesOptions {
   randomBytes?: (n: number) => Uint8Array;
   /** The current time in ms, for the first cookie epoch. @default 0 */
   now?: number;
+  /**
+   * Send each piece of a complete file to the swarm about once before any piece again: while
+   * two or more requesters asked for its availability within {@link superSeedWindowMs}, a
+   * BITFIELD reply *offers* a few of the pieces offered least so far (see swarm_rules.ts).
+   * @default true
+   */
+  superSeed?: boolean;
+  /** Requesters count as downloading at once for this long after their BITFIELD, ms. @default 10000 */
+  superSeedWindowMs?: number;
+  /** Random numbers in [0, 1) (which of the equally offered pieces to offer). @default Math.random */
+  random?: () => number;
 }
 
 /** What to share. */
@@ -149,6 +162,8 @@ interface Entry {
   manifest: Manifest;
   encoded: Uint8Array;
   have: { has(index: number): boolean } | undefined;
+  /** Availability, HAVE subscribers and offers (swarming). */
+  swarm: SwarmRules;
 }
 
 interface Bucket {
@@ -232,6 +247,9 @@ export class UploadRules {
   #taken = 0;
   /** ERROR text bytes allowed for the request being answered (anti-amplification). */
   #errorRoom = MAX_ERROR_TEXT_BYTES;
+  readonly #superSeed: boolean;
+  readonly #superSeedWindowMs: number;
+  readonly #random: () => number;
 
   /**
    * Creates rules that share nothing yet.
@@ -257,6 +275,9 @@ export class UploadRules {
       ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
       now: options.now ?? 0,
     });
+    this.#superSeed = options.superSeed ?? true;
+    this.#superSeedWindowMs = options.superSeedWindowMs ?? 10_000;
+    this.#random = options.random ?? Math.random;
   }
 
   /** Sends queued and not settled yet. */
@@ -293,12 +314,19 @@ export class UploadRules {
       bytesServed: 0,
       requests: 0,
     };
+    const pieceCount = options.manifest.pieceHashes.byteLength / 32;
     this.#entries.set(hex, {
       info,
       contentId,
       manifest: options.manifest,
       encoded: options.encoded,
       have: options.have,
+      swarm: new SwarmRules({
+        pieceCount,
+        superSeed: this.#superSeed && options.have === undefined,
+        windowMs: this.#superSeedWindowMs,
+        random: this.#random,
+      }),
     });
     return info;
   }
@@ -430,6 +458,87 @@ export class UploadRules {
   }
 
   /**
+   * Answers a BITFIELD request with this uploader's bits for the same slice, in a reply of the
+   * same size (so never larger than the request): what a partial download has verified, every
+   * piece of a complete file, or a super-seeding offer (see {@link UploadRulesOptions.superSeed}).
+   * Like a block request it needs a valid address cookie (else ERROR bad_cookie, no larger than
+   * the request); a requester of a partial download is sent HAVEs from then on
+   * ({@link noteVerified}). BITFIELD replies are not for the uploader and are ignored.
+   *
+   * @param msg a decoded BITFIELD
+   * @param from the requester
+   * @param now current time in ms
+   */
+  handleBitfield(msg: BitfieldMessage, from: Deno.NetAddr, now: number): void {
+    if (msg.reply) return;
+    this.stats.requests++;
+    this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, 59 + msg.bits.byteLength - 11);
+    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
+      this.stats.errors.bad_cookie++;
+      const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
+      this.#transmit(
+        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
+        from,
+      );
+      return;
+    }
+    const src = this.#source(from, now);
+    src.requests++;
+    const entry = this.#entries.get(toHex(msg.contentId));
+    if (!entry) {
+      this.#error(msg.txid, ErrorCode.unknown_content, "content is not shared here", from, src);
+      return;
+    }
+    const swarm = entry.swarm;
+    if (msg.pieceCount !== swarm.pieceCount) {
+      const text = `content has ${swarm.pieceCount} pieces, not ${msg.pieceCount}`;
+      this.#error(msg.txid, ErrorCode.out_of_range, text, from, src);
+      return;
+    }
+    const answer = swarm.answer(msg, entry.have, from, now);
+    this.#transmit(
+      encodeMessage({
+        type: "bitfield",
+        txid: msg.txid,
+        cookie: 0n,
+        contentId: entry.contentId,
+        reply: true,
+        offer: answer.offer,
+        pieceCount: swarm.pieceCount,
+        firstPiece: msg.firstPiece,
+        bits: answer.bits,
+      }),
+      from,
+    );
+  }
+
+  /**
+   * A piece of a partial download was verified: queues a HAVE for each requester that asked for
+   * its availability lately.
+   *
+   * @param contentIdHex the content id in hex (any case)
+   * @param piece the piece index
+   * @param now current time in ms
+   */
+  noteVerified(contentIdHex: string, piece: number, now: number): void {
+    const entry = this.#entries.get(contentIdHex.toLowerCase());
+    if (!entry) return;
+    for (const h of entry.swarm.haves(piece, now)) {
+      this.#transmit(
+        encodeMessage({
+          type: "have",
+          txid: h.txid,
+          contentId: entry.contentId,
+          pieceCount: entry.swarm.pieceCount,
+          firstPiece: h.firstPiece,
+          bits: h.bits,
+        }),
+        h.to,
+      );
+    }
+  }
+
+  /**
    * The read of the plan's current block came back short (the file got shorter or unreadable
    * since it was shared): ends the plan without counting that block and queues ERROR
    * out_of_range.
@@ -546,6 +655,7 @@ export class UploadRules {
       return undefined;
     }
     if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
+    entry.swarm.noteRequest(msg.ranges, ps, from, now);
     this.#planEntry = entry;
     this.#planSource = src;
     this.#plan.begin({

@@ -1,0 +1,198 @@
+/**
+ * The uploader's swarm rules for one shared content, sans-I/O: what a BITFIELD reply says, who
+ * gets HAVEs, and super-seeding (the seed's upload is never wasted).
+ *
+ * - **Availability.** A partial download answers with the pieces it has verified; a complete file
+ *   with every piece, unless it super-seeds.
+ * - **Super-seeding** (the idea of BEP 16 and libtorrent's initial seeding, made for a
+ *   receiver-driven protocol). While two or more requesters asked for this content's
+ *   availability within the window, a complete file's reply is an *offer*: up to
+ *   `pieceCount / requesters` (1..{@link MAX_OFFER}) pieces the requester lacks, those offered or
+ *   served least so far, from a random starting point. A downloader fetches what it was offered
+ *   (from whoever has it, rarest first) and asks again when none is left to start, so each piece
+ *   leaves the seed about once before any leaves twice; what the swarm already has, downloaders
+ *   fetch from each other. A piece counts as served when a block request starts at its first
+ *   byte (a downloader that saw every piece fetched it).
+ * - **HAVE subscribers.** A requester of a partial download's availability (its address and
+ *   transfer id) gets a HAVE for each piece verified afterwards, while it keeps asking for
+ *   availability or blocks within {@link SUBSCRIBER_TTL_MS}; at most {@link MAX_SUBSCRIBERS} per
+ *   content (the oldest go). One HAVE per piece per subscriber bounds the rate by the download's
+ *   own.
+ * @module
+ */
+import type { BitfieldMessage, ByteRange } from "../../wire/messages.ts";
+
+/** Most pieces one offer holds. */
+export const MAX_OFFER = 16;
+/** A subscriber that asked nothing for this long gets no more HAVEs, ms. */
+export const SUBSCRIBER_TTL_MS = 30_000;
+/** Most HAVE subscribers per content. */
+export const MAX_SUBSCRIBERS = 64;
+/** Most requesters remembered per content for the super-seeding count. */
+const MAX_ASKERS = 4096;
+
+/** Options for {@link SwarmRules}. */
+export interface SwarmRulesOptions {
+  pieceCount: number;
+  /** Offer pieces while several requesters download (a complete file only). */
+  superSeed: boolean;
+  /** Requesters count as downloading at once for this long after their BITFIELD, ms. */
+  windowMs: number;
+  /** Random numbers in [0, 1). */
+  random: () => number;
+}
+
+/** A HAVE to send. */
+export interface HaveTo {
+  to: Deno.NetAddr;
+  txid: number;
+  firstPiece: number;
+  bits: Uint8Array;
+}
+
+interface Subscriber {
+  to: Deno.NetAddr;
+  txid: number;
+  at: number;
+}
+
+/** See the module doc. */
+export class SwarmRules {
+  /** Pieces of the content. */
+  readonly pieceCount: number;
+  readonly #o: SwarmRulesOptions;
+  /** Per piece: times offered or served (super-seeding). */
+  readonly #given: Uint16Array;
+  /** Requester (host|port) → when it last asked for availability. */
+  readonly #askers = new Map<string, number>();
+  readonly #subscribers = new Map<string, Subscriber>();
+
+  /** @param options pieces, super-seeding, its window, randomness */
+  constructor(options: SwarmRulesOptions) {
+    this.#o = options;
+    this.pieceCount = options.pieceCount;
+    this.#given = new Uint16Array(options.superSeed ? options.pieceCount : 0);
+  }
+
+  /**
+   * The bits of a BITFIELD reply (as many bytes as the request's) and whether they are an offer.
+   *
+   * @param msg the request (its bits: what the requester has)
+   * @param have the pieces a partial download has, or undefined for a complete file
+   * @param from the requester
+   * @param now the time, ms
+   * @returns the reply's bits and offer flag
+   */
+  answer(
+    msg: BitfieldMessage,
+    have: { has(index: number): boolean } | undefined,
+    from: Deno.NetAddr,
+    now: number,
+  ): { bits: Uint8Array; offer: boolean } {
+    const key = `${from.hostname}|${from.port}`;
+    const bits = new Uint8Array(msg.bits.byteLength);
+    const first = msg.firstPiece;
+    const count = Math.min(bits.byteLength * 8, this.pieceCount - first);
+    if (have !== undefined) {
+      this.#subscribe(key, from, msg.txid, now);
+      for (let i = 0; i < count; i++) if (have.has(first + i)) bits[i >> 3]! |= 0x80 >> (i & 7);
+      return { bits, offer: false };
+    }
+    const askers = this.#noteAsker(key, now);
+    if (!this.#o.superSeed || askers < 2) {
+      for (let i = 0; i < count; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
+      return { bits, offer: false };
+    }
+    // Offer the pieces given least so far that the requester lacks, from a random start
+    const quota = Math.max(1, Math.min(MAX_OFFER, Math.floor(this.pieceCount / askers)));
+    const lacks = (i: number) => (msg.bits[i >> 3]! & (0x80 >> (i & 7))) === 0;
+    const given = this.#given;
+    let min = Infinity;
+    for (let i = 0; i < count; i++) {
+      if (lacks(i) && given[first + i]! < min) min = given[first + i]!;
+    }
+    let offered = 0;
+    const start = Math.floor(this.#o.random() * Math.max(1, count));
+    for (let level = min; offered < quota && level < 0xffff; level++) {
+      let higher = false; // a lacking piece given more often than `level` is left
+      for (let j = 0; j < count && offered < quota; j++) {
+        const i = start + j < count ? start + j : start + j - count;
+        if (!lacks(i) || (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0) continue;
+        const g = given[first + i]!;
+        if (g > level) {
+          higher = true;
+          continue;
+        }
+        bits[i >> 3]! |= 0x80 >> (i & 7);
+        given[first + i] = g + 1;
+        offered++;
+      }
+      if (!higher) break;
+    }
+    return { bits, offer: true };
+  }
+
+  /**
+   * A block request was admitted: its subscriber stays fresh, and pieces it starts count as
+   * served.
+   *
+   * @param ranges the request's ranges
+   * @param pieceSize the content's piece size
+   * @param from the requester
+   * @param now the time, ms
+   */
+  noteRequest(ranges: readonly ByteRange[], pieceSize: number, from: Deno.NetAddr, now: number) {
+    const sub = this.#subscribers.get(`${from.hostname}|${from.port}`);
+    if (sub) sub.at = now;
+    const given = this.#given;
+    if (given.length === 0) return;
+    for (const r of ranges) {
+      if (r.offset % pieceSize !== 0) continue;
+      const p = r.offset / pieceSize;
+      if (p < given.length && given[p]! < 0xffff) given[p]!++;
+    }
+  }
+
+  /**
+   * The HAVEs for a newly verified piece, one per live subscriber.
+   *
+   * @param piece the piece
+   * @param now the time, ms
+   * @returns where to send which HAVE
+   */
+  haves(piece: number, now: number): HaveTo[] {
+    const out: HaveTo[] = [];
+    const firstPiece = piece - (piece % 8);
+    for (const [key, s] of this.#subscribers) {
+      if (now - s.at > SUBSCRIBER_TTL_MS) {
+        this.#subscribers.delete(key);
+        continue;
+      }
+      out.push({ to: s.to, txid: s.txid, firstPiece, bits: Uint8Array.of(0x80 >> (piece % 8)) });
+    }
+    return out;
+  }
+
+  #subscribe(key: string, to: Deno.NetAddr, txid: number, now: number): void {
+    const subs = this.#subscribers;
+    subs.delete(key);
+    if (subs.size >= MAX_SUBSCRIBERS) {
+      const oldest = subs.keys().next().value;
+      if (oldest !== undefined) subs.delete(oldest);
+    }
+    subs.set(key, { to, txid, at: now });
+  }
+
+  /** Records a requester; returns how many asked within the window (this one included). */
+  #noteAsker(key: string, now: number): number {
+    const askers = this.#askers;
+    askers.delete(key);
+    askers.set(key, now);
+    let n = 0;
+    for (const [k, at] of askers) {
+      if (now - at > this.#o.windowMs || askers.size > MAX_ASKERS) askers.delete(k);
+      else n++;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * A download's view of what each owner has (swarming), sans-I/O: when to send an owner a
+ * BITFIELD request, and what its BITFIELD replies and HAVEs mean for the {@link DownloadEngine}.
+ *
+ * - An owner the tracker listed as partial (its share byte under 255) has nothing until it says
+ *   otherwise; a complete one has everything.
+ * - Every owner is asked once its address cookie is known: a BITFIELD request carries this
+ *   download's own verified pieces (so it is as large as the reply) and the owner's cookie. It is
+ *   sent again after {@link ASK_RETRY_MS} without a reply, at most {@link ASK_TRIES} times (an
+ *   owner that never answers is treated as the tracker listed it).
+ * - A reply's bits replace what the owner has, unless they are an *offer* (a seed that sends
+ *   each piece to the swarm about once offers a few pieces at a time): an offer adds to them, and
+ *   the owner is asked again as soon as none of its pieces can be started, at most every
+ *   {@link OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
+ * - While the engine is swarming, owners that said they are complete are asked again every
+ *   {@link REFRESH_MS} (a seed starts offering once several peers download); a lone download
+ *   never asks again.
+ * - A HAVE adds one or more pieces.
+ *
+ * Files of more than 8,192 pieces take one request per slice of 8,192.
+ * @module
+ */
+import { encodeMessage } from "../../wire/codec.ts";
+import { MAX_HAVE_BYTES } from "../../wire/limits.ts";
+import type { BitfieldMessage, HaveMessage } from "../../wire/messages.ts";
+import type { DownloadEngine } from "./download_engine.ts";
+
+/** A BITFIELD request without a reply is sent again after this long, ms. */
+export const ASK_RETRY_MS = 400;
+/** Tries of a BITFIELD request before the owner is taken as the tracker listed it. */
+export const ASK_TRIES = 4;
+/** An owner whose offer is used up is asked again at most this often, ms. */
+export const OFFER_GAP_MS = 100;
+/** While swarming, complete owners are asked again this often, ms. */
+export const REFRESH_MS = 3000;
+/** How often owners are checked for a used-up offer, ms. */
+export const CHECK_MS = 50;
+
+const SLICE_PIECES = MAX_HAVE_BYTES * 8;
+
+interface OwnerView {
+  /** The tracker listed it as partial. */
+  partial: boolean;
+  /** What it has, 1 per piece, once any reply or HAVE came. */
+  bits: Uint8Array | undefined;
+  /** Its last reply was an offer. */
+  offer: boolean;
+  /** It said it has every piece. */
+  complete: boolean;
+  /** When the request in flight was sent (undefined: none), and how many tries. */
+  askedAt: number | undefined;
+  tries: number;
+  /** Slices still to answer. */
+  waiting: number;
+  /** When it may be asked again. */
+  nextAsk: number;
+}
+
+/** A BITFIELD request to send to an owner. */
+export interface SwarmAsk {
+  owner: string;
+  bytes: Uint8Array;
+}
+
+/** Options for {@link SwarmView}. */
+export interface SwarmViewOptions {
+  contentId: Uint8Array;
+  pieceCount: number;
+  /** The download's transfer id (every request carries it; replies and HAVEs echo it). */
+  txid: number;
+}
+
+/** See the module doc. */
+export class SwarmView {
+  readonly #o: SwarmViewOptions;
+  readonly #owners = new Map<string, OwnerView>();
+  /** Owners listed by the tracker as partial, before they are added. */
+  readonly #listedPartial = new Set<string>();
+  #nextCheck = 0;
+
+  /** @param options the content and the download's transfer id */
+  constructor(options: SwarmViewOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * The tracker listed an owner with its share (255 or undefined: complete).
+   *
+   * @param owner its node id
+   * @param have its share byte
+   */
+  noteListed(owner: string, have: number | undefined): void {
+    if (have !== undefined && have < 255) this.#listedPartial.add(owner);
+    else this.#listedPartial.delete(owner);
+  }
+
+  /**
+   * An owner joined the engine: a partial one has nothing yet; it is asked at once.
+   *
+   * @param owner its node id
+   * @param engine the download's engine
+   * @param now the time, ms
+   */
+  ownerAdded(owner: string, engine: DownloadEngine, now: number): void {
+    let v = this.#owners.get(owner);
+    if (!v) {
+      v = {
+        partial: this.#listedPartial.has(owner),
+        bits: undefined,
+        offer: false,
+        complete: false,
+        askedAt: undefined,
+        tries: 0,
+        waiting: 0,
+        nextAsk: now,
+      };
+      this.#owners.set(owner, v);
+    }
+    v.askedAt = undefined;
+    v.tries = 0;
+    v.nextAsk = now;
+    if (v.complete) engine.setAvailability(owner, undefined);
+    else if (v.bits) engine.setAvailability(owner, v.bits);
+    else if (v.partial) engine.setAvailability(owner, new Uint8Array(this.#o.pieceCount));
+    this.#nextCheck = now;
+  }
+
+  /**
+   * A BITFIELD reply from an owner.
+   *
+   * @param owner its node id
+   * @param msg the decoded reply
+   * @param engine the download's engine
+   * @param now the time, ms
+   */
+  handleBitfield(owner: string, msg: BitfieldMessage, engine: DownloadEngine, now: number): void {
+    const v = this.#owners.get(owner);
+    if (!v || !msg.reply || !this.#ours(msg)) return;
+    const n = this.#o.pieceCount;
+    const bits = msg.offer && v.bits && !v.complete ? v.bits : new Uint8Array(n);
+    unpack(msg.bits, msg.firstPiece, n, bits);
+    v.waiting = Math.max(0, v.waiting - 1);
+    if (v.waiting === 0) v.askedAt = undefined;
+    v.offer = msg.offer;
+    v.complete = !msg.offer && v.waiting === 0 && bits.every((b) => b === 1);
+    v.bits = bits;
+    v.nextAsk = now + (v.offer ? OFFER_GAP_MS : REFRESH_MS);
+    engine.setAvailability(owner, v.complete ? undefined : bits);
+  }
+
+  /**
+   * A HAVE from an owner: it verified more pieces.
+   *
+   * @param owner its node id
+   * @param msg the decoded HAVE
+   * @param engine the download's engine
+   */
+  handleHave(owner: string, msg: HaveMessage, engine: DownloadEngine): void {
+    const v = this.#owners.get(owner);
+    if (!v || v.complete || !this.#ours(msg)) return;
+    const n = this.#o.pieceCount;
+    v.bits ??= new Uint8Array(n);
+    for (let i = 0; i < msg.bits.byteLength * 8; i++) {
+      const p = msg.firstPiece + i;
+      if (p >= n) break;
+      if ((msg.bits[i >> 3]! & (0x80 >> (i & 7))) !== 0 && !v.bits[p]) {
+        v.bits[p] = 1;
+        engine.addAvailability(owner, p);
+      }
+    }
+  }
+
+  /**
+   * The BITFIELD requests due now, each with this download's own verified pieces.
+   *
+   * @param now the time, ms
+   * @param engine the download's engine
+   * @param cookie the owner's address cookie (undefined: not known, do not ask)
+   * @returns the requests to send
+   */
+  pollAsks(
+    now: number,
+    engine: DownloadEngine,
+    cookie: (owner: string) => bigint | undefined,
+  ): SwarmAsk[] {
+    if (now < this.#nextCheck) return [];
+    this.#nextCheck = now + CHECK_MS;
+    const out: SwarmAsk[] = [];
+    const live = engine.liveOwners;
+    for (const owner of live) {
+      const v = this.#owners.get(owner);
+      if (!v || now < v.nextAsk) continue;
+      if (v.askedAt !== undefined) {
+        if (now - v.askedAt < ASK_RETRY_MS) continue;
+        if (v.tries >= ASK_TRIES) {
+          v.askedAt = undefined; // an owner that does not speak BITFIELD: as listed
+          v.nextAsk = Infinity;
+          continue;
+        }
+      } else if (v.bits !== undefined || v.complete) {
+        // Answered before: offers are renewed once used up; complete owners while swarming
+        if (v.offer ? engine.hasStartable(owner) : !engine.swarming || v.partial) {
+          v.nextAsk = now + (v.offer ? OFFER_GAP_MS : REFRESH_MS);
+          continue;
+        }
+        v.tries = 0;
+      }
+      const c = cookie(owner);
+      if (c === undefined) continue;
+      v.askedAt = now;
+      v.tries++;
+      v.waiting = 0;
+      for (let first = 0; first < this.#o.pieceCount; first += SLICE_PIECES) {
+        out.push({ owner, bytes: this.#request(first, engine.verified, c) });
+        v.waiting++;
+      }
+    }
+    return out;
+  }
+
+  /** When {@link pollAsks} has work, or undefined. */
+  pollTimeout(): number | undefined {
+    return this.#owners.size === 0 ? undefined : this.#nextCheck;
+  }
+
+  #ours(msg: { contentId: Uint8Array; pieceCount: number }): boolean {
+    if (msg.pieceCount !== this.#o.pieceCount) return false;
+    const a = msg.contentId, b = this.#o.contentId;
+    for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  #request(first: number, verified: Uint8Array, cookie: bigint): Uint8Array {
+    const n = Math.min(SLICE_PIECES, this.#o.pieceCount - first);
+    return encodeMessage({
+      type: "bitfield",
+      txid: this.#o.txid,
+      cookie,
+      contentId: this.#o.contentId,
+      reply: false,
+      offer: false,
+      pieceCount: this.#o.pieceCount,
+      firstPiece: first,
+      bits: packBits(verified, first, n),
+    });
+  }
+}
+
+/**
+ * Packs `count` pieces of a one-byte-per-piece array from `first` into an MSB-first bitfield.
+ *
+ * @param pieces 1 per piece present
+ * @param first the first piece
+ * @param count pieces to pack
+ * @returns ceil(count / 8) bytes
+ */
+export function packBits(pieces: Uint8Array, first: number, count: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(count / 8));
+  for (let i = 0; i < count; i++) if (pieces[first + i]) out[i >> 3]! |= 0x80 >> (i & 7);
+  return out;
+}
+
+/** Sets `into[firstPiece + i]` to bit i of `bits` for every piece below `pieceCount`. */
+function unpack(bits: Uint8Array, firstPiece: number, pieceCount: number, into: Uint8Array): void {
+  for (let i = 0; i < bits.byteLength * 8; i++) {
+    const p = firstPiece + i;
+    if (p >= pieceCount) break;
+    if ((bits[i >> 3]! & (0x80 >> (i & 7))) !== 0) into[p] = 1;
+  }
+}

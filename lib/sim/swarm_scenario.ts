@@ -1,0 +1,214 @@
+/**
+ * A swarm distribution scenario on the simulated network, shared by the swarm tests and
+ * `scripts/bench_swarm_sim.ts`: a tracker, one seed and N downloaders of one file, every upload
+ * limited (the seed's and the peers' rates may differ), downloads unlimited, peers starting at
+ * once or one after another. It reports what the swarming issue measures: each completion time,
+ * the all-done time against the Kumar–Ross bound, the first finisher, the spread, the seed's
+ * bytes on the wire divided by the file size, and whether every byte is exact.
+ *
+ * Kumar & Ross (2006), the minimum distribution time of a file of F bytes from a seed of upload
+ * u_s to N peers of upload u_i and download d_i: T = max(F/u_s, F/min d_i, N·F/(u_s + Σu_i)).
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { SimNetwork, UDP_IP_OVERHEAD } from "./sim_network.ts";
+import { SimTracker } from "./sim_tracker.ts";
+import { type SimContent, simContent, SimPeer } from "./sim_peer.ts";
+import type { SimDownload } from "./sim_download.ts";
+
+/** Options for {@link runSwarm}. */
+export interface SwarmScenarioOptions {
+  /** Downloaders. */
+  peers: number;
+  /** File size, bytes. */
+  size: number;
+  /** The seed's upload, bytes per ms (5000 = 40 Mbit/s). */
+  seedUpload: number;
+  /** Each downloader's upload, bytes per ms. @default seedUpload */
+  peerUpload?: number;
+  /** Downloader i starts at i × this, ms. @default 0 (all at once) */
+  joinEveryMs?: number;
+  /** Owners per NEED. @default 8 */
+  maxOwners?: number;
+  /** One-way latency, ms. @default 2 */
+  latencyMs?: number;
+  /** Downloaders share what they have verified. @default true */
+  shareDownloads?: boolean;
+  /** The seed super-seeds. @default true */
+  superSeed?: boolean;
+  /** Seed of every random choice. @default 1 */
+  seed?: number;
+  /** Give up after this much virtual time, ms. @default 3_600_000 */
+  maxMs?: number;
+}
+
+/** What {@link runSwarm} measured (virtual time, ms). */
+export interface SwarmScenarioResult {
+  peers: number;
+  size: number;
+  /** Completion time of each downloader from its own start, in start order. */
+  completions: number[];
+  /** From the first start to the last completion. */
+  allDoneMs: number;
+  /** The Kumar–Ross bound for the same swarm (all peers at once). */
+  boundMs: number;
+  /** allDoneMs / boundMs (with peers joining over time the bound is only a reference). */
+  ratio: number;
+  firstMs: number;
+  /** Last completion minus first completion. */
+  spreadMs: number;
+  /** The seed's wire bytes (payload + 28 per datagram) divided by the file size. */
+  seedBytesPerFile: number;
+  /** Wire bytes all downloaders sent, divided by the file size. */
+  peerBytesPerFile: number;
+  /** Every download ended with the exact bytes and every piece verified. */
+  exact: boolean;
+  /** Downloads that failed. */
+  failed: number;
+  /** From the first start until the seed's link first carried block data, ms. */
+  seedBusyAfterMs: number;
+}
+
+const TRACKER = { hostname: "10.0.0.1", port: 6969 };
+
+/** The Kumar–Ross minimum distribution time (ms) for a file of `size` bytes, rates in bytes/ms. */
+export function kumarRossMs(
+  size: number,
+  seedUpload: number,
+  peerUploads: readonly number[],
+  minDownload = Infinity,
+): number {
+  const sum = peerUploads.reduce((a, b) => a + b, 0);
+  return Math.max(
+    size / seedUpload,
+    size / minDownload,
+    (peerUploads.length * size) / (seedUpload + sum),
+  );
+}
+
+/** A deterministic file of `size` bytes. */
+export function swarmFile(size: number, seed: number): SimContent {
+  const bytes = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  const words = new Uint32Array(bytes.buffer, 0, size >> 2);
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return simContent("swarm.bin", bytes);
+}
+
+/**
+ * Runs the scenario to the end.
+ *
+ * @param options the swarm
+ * @param content the file (built with {@link swarmFile} unless given)
+ * @returns the figures
+ */
+export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): SwarmScenarioResult {
+  const file = content ?? swarmFile(options.size, options.seed ?? 1);
+  const net = new SimNetwork({
+    seed: options.seed ?? 1,
+    link: { latencyMs: options.latencyMs ?? 2 },
+  });
+  net.addHost(TRACKER.hostname);
+  const tracker = new SimTracker(net, TRACKER, { intervalMs: 5000, maxOwners: 16 });
+  const peerUpload = options.peerUpload ?? options.seedUpload;
+  net.addHost("10.0.1.1", { upload: options.seedUpload });
+  const seed = new SimPeer(net, {
+    nodeId: "seed",
+    addr: { hostname: "10.0.1.1", port: 7000 },
+    tracker: TRACKER,
+    ...(options.superSeed === false ? { superSeed: false } : {}),
+  });
+  seed.share(file);
+  const peers: SimPeer[] = [];
+  for (let i = 0; i < options.peers; i++) {
+    const hostname = `10.0.${2 + (i >> 8)}.${i & 0xff}`;
+    net.addHost(hostname, { upload: peerUpload });
+    peers.push(
+      new SimPeer(net, {
+        nodeId: `p${i}`,
+        addr: { hostname, port: 7000 },
+        tracker: TRACKER,
+        shareDownloads: options.shareDownloads ?? true,
+      }),
+    );
+  }
+  const reg = tracker.core.registry;
+  net.run(() => reg.peerCount === options.peers + 1 && reg.fileCount === 1, {
+    maxMs: net.now + 10_000,
+  });
+  const t0 = net.now;
+  const sentBefore = net.hostStats("10.0.1.1").sentWireBytes;
+  const peerSentBefore = peers.map((p) => net.hostStats(p.socket.addr.hostname).sentWireBytes);
+  const starts: number[] = [];
+  const downloads: SimDownload[] = [];
+  const every = options.joinEveryMs ?? 0;
+  peers.forEach((p, i) =>
+    net.at(t0 + every * i, (now) => {
+      starts[i] = now;
+      downloads[i] = p.download(file.contentIdHex, {
+        reference: file.bytes,
+        maxOwners: options.maxOwners ?? 8,
+      });
+    })
+  );
+  // When did the seed's link first carry block data (its sent bytes jump past the handshakes)?
+  let seedBusyAt = Infinity;
+  const watch = (now: number) => {
+    if (net.hostStats("10.0.1.1").sentBytes - sentBefore > 64 * 1024) seedBusyAt = now;
+    else net.at(now + 5, watch);
+  };
+  net.at(t0, watch);
+  const done = () =>
+    downloads.length === options.peers && downloads.every((d) => d?.finishedAt !== undefined);
+  net.run(done, { maxMs: t0 + (options.maxMs ?? 3_600_000) });
+  const pieces = Math.ceil(file.bytes.byteLength / file.manifest.pieceSize);
+  let exact = true, failed = 0;
+  const completions: number[] = [];
+  for (let i = 0; i < options.peers; i++) {
+    const d = downloads[i];
+    if (!d || d.finishedAt === undefined || d.error !== undefined) {
+      failed++;
+      exact = false;
+      completions.push(NaN);
+      continue;
+    }
+    completions.push(d.finishedAt - starts[i]!);
+    if (
+      d.mismatchedPieces !== 0 || d.writtenPieces !== pieces ||
+      Buffer.compare(d.file!, file.bytes) !== 0
+    ) exact = false;
+  }
+  const ends = downloads.filter((d) => d?.finishedAt !== undefined).map((d) => d.finishedAt!);
+  const last = Math.max(...ends), first = Math.min(...ends);
+  const boundMs = kumarRossMs(
+    file.bytes.byteLength,
+    options.seedUpload,
+    peers.map(() => peerUpload),
+  );
+  const size = file.bytes.byteLength;
+  const peerSent = peers.reduce(
+    (a, p, i) => a + net.hostStats(p.socket.addr.hostname).sentWireBytes - peerSentBefore[i]!,
+    0,
+  );
+  void UDP_IP_OVERHEAD;
+  return {
+    peers: options.peers,
+    size,
+    completions,
+    allDoneMs: last - t0,
+    boundMs,
+    ratio: (last - t0) / boundMs,
+    firstMs: first - t0,
+    spreadMs: last - first,
+    seedBytesPerFile: (net.hostStats("10.0.1.1").sentWireBytes - sentBefore) / size,
+    peerBytesPerFile: peerSent / size,
+    exact,
+    failed,
+    seedBusyAfterMs: seedBusyAt - t0,
+  };
+}
