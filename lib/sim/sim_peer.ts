@@ -84,6 +84,8 @@ export class SimPeer {
   readonly downloads = new Map<number, SimDownload>();
   /** Bytes of BLOCK_DATA payload this peer sent. */
   uploadedBytes = 0;
+  /** Bytes of BLOCK_DATA payload sent per piece index (of any content). */
+  readonly uploadedByPiece: number[] = [];
   readonly #options: SimPeerOptions;
   readonly #timer: SimTimer;
   readonly #updateTimer: SimTimer;
@@ -265,6 +267,8 @@ export class SimPeer {
       if (this.#options.corrupt?.(plan.offset, plan.length)) datagram[datagram.length - 1]! ^= 0x5a;
       this.socket.transfer(datagram, plan.to);
       this.uploadedBytes += plan.length;
+      const piece = Math.floor(plan.offset / file.manifest.pieceSize);
+      this.uploadedByPiece[piece] = (this.uploadedByPiece[piece] ?? 0) + plan.length;
     }
   }
 

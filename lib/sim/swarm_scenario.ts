@@ -67,6 +67,8 @@ export interface SwarmScenarioResult {
   failed: number;
   /** From the first start until the seed's link first carried block data, ms. */
   seedBusyAfterMs: number;
+  /** Pieces the seed sent once, twice, … (index: times sent, rounded to whole pieces). */
+  seedCopies: number[];
 }
 
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };
@@ -196,7 +198,15 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     0,
   );
   void UDP_IP_OVERHEAD;
+  const seedCopies: number[] = [];
+  for (let p = 0; p < pieces; p++) {
+    const len = Math.min(file.manifest.pieceSize, size - p * file.manifest.pieceSize);
+    const copies = Math.round((seed.uploadedByPiece[p] ?? 0) / len);
+    seedCopies[copies] = (seedCopies[copies] ?? 0) + 1;
+  }
+  for (let i = 0; i < seedCopies.length; i++) seedCopies[i] ??= 0;
   return {
+    seedCopies,
     peers: options.peers,
     size,
     completions,

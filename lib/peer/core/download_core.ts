@@ -621,7 +621,8 @@ export class DownloadCore {
       o.maxBlock > 0 ? o.maxBlock : DEFAULT_MAX_BLOCK,
     );
     const perSocket = inFlightBudget(blockSize);
-    const ownerCount = Math.max(1, this.#addrByOwner.size);
+    // Swarming adds owners as they appear: room for as many as a NEED lists
+    const ownerCount = Math.max(1, this.#addrByOwner.size, o.swarm ? o.maxOwners : 1);
     const engine = new DownloadEngine({
       manifest,
       blockSize,
@@ -836,13 +837,15 @@ export class DownloadCore {
         const dataSocket = this.#dataSocketOwners.has(ask.owner) ? ask.owner : undefined;
         this.#transmits.push({ bytes: ask.bytes, to, dataSocket });
       }
-      if (now - this.#lastNeed >= SWARM_RENEED_MS) this.#reNeed(now);
+      if (now >= this.#lastNeed + this.#swarmReNeedMs(engine)) this.#reNeed(now);
     }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
     if (swarm) {
       deadline = earliest(deadline, swarm.pollTimeout());
-      if (!this.#needing) deadline = earliest(deadline, this.#lastNeed + SWARM_RENEED_MS);
+      if (!this.#needing) {
+        deadline = earliest(deadline, this.#lastNeed + this.#swarmReNeedMs(engine));
+      }
     }
     if (live === 0) {
       this.#noOwnerSince ??= now;
@@ -865,6 +868,11 @@ export class DownloadCore {
       this.#noOwnerSince = undefined;
     }
     this.#deadline = deadline;
+  }
+
+  /** Swarming asks the tracker for new owners every second while fewer than N are in use. */
+  #swarmReNeedMs(engine: DownloadEngine): number {
+    return engine.liveOwnerCount < this.#o.maxOwners ? RENEED_MS : SWARM_RENEED_MS;
   }
 
   #onError(owner: string, code: number, text: string, now: number): void {
@@ -890,7 +898,7 @@ export class DownloadCore {
   }
 
   #reNeed(now: number): void {
-    if (this.#needing || now - this.#lastNeed < RENEED_MS || !this.#contentId) return;
+    if (this.#needing || now < this.#lastNeed + RENEED_MS || !this.#contentId) return;
     this.#needing = true;
     this.#lastNeed = now;
     this.#events.push({

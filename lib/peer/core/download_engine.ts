@@ -339,6 +339,11 @@ export class DownloadEngine {
     return o !== undefined && this.#picker.hasStartable(o);
   }
 
+  /** Pieces being fetched from an owner (0 for an unknown one). */
+  activePiecesAt(key: string): number {
+    return this.#owners.get(key)?.pieces.size ?? 0;
+  }
+
   /** True while some owner has only some pieces (the picker goes rarest first). */
   get swarming(): boolean {
     return this.#picker.swarming;

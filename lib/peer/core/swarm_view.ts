@@ -10,8 +10,9 @@
  *   owner that never answers is treated as the tracker listed it).
  * - A reply's bits replace what the owner has, unless they are an *offer* (a seed that sends
  *   each piece to the swarm about once offers a few pieces at a time): an offer adds to them, and
- *   the owner is asked again as soon as none of its pieces can be started, at most every
- *   {@link OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
+ *   the owner is asked again once none of its pieces can be started and at most one is still
+ *   being fetched from it (so the seed is not asked for more than it can send meanwhile), at
+ *   most every {@link OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
  * - While the engine is swarming, owners that said they are complete are asked again every
  *   {@link REFRESH_MS} (a seed starts offering once several peers download); a lone download
  *   never asks again.
@@ -199,7 +200,10 @@ export class SwarmView {
         }
       } else if (v.bits !== undefined || v.complete) {
         // Answered before: offers are renewed once used up; complete owners while swarming
-        if (v.offer ? engine.hasStartable(owner) : !engine.swarming || v.partial) {
+        const busy = v.offer
+          ? engine.activePiecesAt(owner) > 1 || engine.hasStartable(owner)
+          : !engine.swarming || v.partial;
+        if (busy) {
           v.nextAsk = now + (v.offer ? OFFER_GAP_MS : REFRESH_MS);
           continue;
         }
