@@ -127,12 +127,13 @@ export class SimPeer {
   }
 
   /** Shares a file held in memory: serves it and announces it with OWN. */
-  share(content: SimContent): void {
+  share(content: SimContent, superSeed?: boolean): void {
     this.files.set(content.contentIdHex, content);
     this.rules.share({
       path: content.name,
       manifest: content.manifest,
       encoded: content.encoded,
+      ...(superSeed === undefined ? {} : { superSeed }),
     });
     this.session.own(
       { name: content.name, size: content.bytes.byteLength, contentId: content.contentId },
@@ -212,7 +213,7 @@ export class SimPeer {
         this.#partials.delete(hex);
         if (this.#options.shareDownloads === false || this.#closed) return;
         const name = `download-${hex.slice(0, 8)}`;
-        this.share({ name, bytes: file, manifest, encoded, contentId, contentIdHex: hex });
+        this.share({ name, bytes: file, manifest, encoded, contentId, contentIdHex: hex }, false);
       },
       log: (line: string) => this.#options.log?.(`${this.nodeId}: ${line}`),
     };

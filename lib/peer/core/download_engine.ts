@@ -320,11 +320,12 @@ export class DownloadEngine {
 
   /**
    * Says which pieces an owner has (swarming): `has[p]` is 1 per piece, or undefined when it has
-   * all of them (the default). Ignored for an owner not added.
+   * all of them (the default). A `scarce` owner (a seed's offer) is asked only for pieces no
+   * other owner has. Ignored for an owner not added.
    */
-  setAvailability(key: string, has: Uint8Array | undefined): void {
+  setAvailability(key: string, has: Uint8Array | undefined, scarce = false): void {
     const o = this.#owners.get(key);
-    if (o) this.#picker.setAvailability(o, has);
+    if (o) this.#picker.setAvailability(o, has, scarce);
   }
 
   /** An owner that has only some pieces verified one more (a HAVE). */

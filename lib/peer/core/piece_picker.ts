@@ -18,7 +18,8 @@
  * for pieces it has. While any owner has a map, step 3 is **rarest first**: the startable piece
  * the owner has that the fewest live owners with a map have, the first such piece from a random
  * starting point (random among equals); the S/N ranges are the plan only while every owner is
- * complete.
+ * complete. A *scarce* owner (a seed offering pieces, see swarm_rules.ts) is asked only for
+ * pieces that no other live owner with a map has: what the swarm has, peers fetch from each other.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";
@@ -138,6 +139,8 @@ export class PiecePicker {
   readonly #has = new Map<string, Uint8Array>();
   /** Per piece: live owners with a map ({@link #has}) that have it. */
   readonly #count: Uint16Array;
+  /** Owners asked only for pieces no other live owner with a map has (a super-seeding seed). */
+  readonly #scarce = new Set<string>();
 
   /**
    * A picker with nothing assigned yet: call {@link split} first.
@@ -163,8 +166,10 @@ export class PiecePicker {
    * Says which pieces an owner has: `has[p]` is 1 for each piece it has (a copy is kept), or
    * undefined when it has every piece.
    */
-  setAvailability(o: OwnerState, has: Uint8Array | undefined): void {
+  setAvailability(o: OwnerState, has: Uint8Array | undefined, scarce = false): void {
     this.#uncount(o);
+    if (scarce) this.#scarce.add(o.key);
+    else this.#scarce.delete(o.key);
     if (has === undefined) {
       this.#has.delete(o.key);
       return;
@@ -183,17 +188,20 @@ export class PiecePicker {
     if (o.alive) this.#count[piece]!++;
   }
 
-  /** Whether owner `o` has piece `p`. */
+  /**
+   * Whether owner `o` has piece `p` and may be asked for it (a scarce owner only for pieces no
+   * other live owner with a map has).
+   */
   has(o: OwnerState, p: number): boolean {
     const h = this.#has.get(o.key);
-    return h === undefined || h[p] === 1;
+    if (h === undefined) return true;
+    return h[p] === 1 && (!this.#scarce.has(o.key) || this.#count[p]! <= 1);
   }
 
   /** Whether owner `o` has a piece that can be started now (neither verified nor active). */
   hasStartable(o: OwnerState): boolean {
-    const h = this.#has.get(o.key);
     for (let p = 0; p < this.#layout.pieceCount; p++) {
-      if ((h === undefined || h[p]) && this.#startable(p)) return true;
+      if (this.#startable(p) && this.has(o, p)) return true;
     }
     return false;
   }
@@ -279,12 +287,12 @@ export class PiecePicker {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       take(this.active.get(p)!, false);
     }
-    const has = this.#has.get(o.key);
+    const limited = this.#has.has(o.key);
     // 2. orphaned pieces (their owner died, or they failed verification)
     for (const ap of this.active.values()) {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       if (ap.owner !== undefined || (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap))) continue;
-      if (has !== undefined && !has[ap.index]) continue;
+      if (limited && !this.has(o, ap.index)) continue;
       this.#adopt(o, ap);
       take(ap, false);
     }
@@ -301,7 +309,7 @@ export class PiecePicker {
     for (const ap of this.active.values()) {
       if (left <= 0 || ranges.length >= MAX_RANGES) return ranges;
       if (ap.owner === o.key || ap.scanFrom >= ap.blockCount || ap.exclusive) continue;
-      if (has !== undefined && !has[ap.index]) continue;
+      if (limited && !this.has(o, ap.index)) continue;
       const holder = ap.owner === undefined ? undefined : this.#owners.get(ap.owner);
       if (
         holder && holder.rtt.backoffFactor === 1 &&
@@ -312,10 +320,10 @@ export class PiecePicker {
       take(ap, false);
     }
     // 5. endgame: nothing unstarted anywhere; duplicate blocks outstanding at one other owner
-    if (ranges.length === 0 && this.#noUnstartedWork()) {
+    if (ranges.length === 0 && !this.#scarce.has(o.key) && this.#noUnstartedWork()) {
       for (const ap of this.active.values()) {
         if (left <= 0 || ranges.length >= MAX_RANGES) break;
-        if (ap.exclusive || (has !== undefined && !has[ap.index])) continue;
+        if (ap.exclusive || (limited && !this.has(o, ap.index))) continue;
         if (ap.avoid.has(o.key) && this.#someoneElseCanTake(ap)) continue;
         take(ap, true);
       }
@@ -483,11 +491,12 @@ export class PiecePicker {
   #rarest(o: OwnerState): number {
     const n = this.#layout.pieceCount;
     const h = this.#has.get(o.key);
+    const cap = this.#scarce.has(o.key) ? 1 : Infinity;
     const start = Math.floor(this.#random() * n);
     let best = -1, bestCount = Infinity;
     for (let i = 0; i < n; i++) {
       const p = start + i < n ? start + i : start + i - n;
-      if ((h !== undefined && !h[p]) || !this.#startable(p)) continue;
+      if ((h !== undefined && !h[p]) || !this.#startable(p) || this.#count[p]! > cap) continue;
       const c = this.#count[p]!;
       if (c < bestCount) {
         best = p;

@@ -2,14 +2,16 @@
  * A download's view of what each owner has (swarming), sans-I/O: when to send an owner a
  * BITFIELD request, and what its BITFIELD replies and HAVEs mean for the {@link DownloadEngine}.
  *
- * - An owner the tracker listed as partial (its share byte under 255) has nothing until it says
- *   otherwise; a complete one has everything.
+ * - An owner has nothing until its BITFIELD reply says what it has (a seed may offer only a few
+ *   pieces, and asking it for piece 0 meanwhile is what every downloader would do); one that never
+ *   answers is taken as the tracker listed it: complete unless its share byte is under 255.
  * - Every owner is asked once its address cookie is known: a BITFIELD request carries this
  *   download's own verified pieces (so it is as large as the reply) and the owner's cookie. It is
  *   sent again after {@link ASK_RETRY_MS} without a reply, at most {@link ASK_TRIES} times (an
  *   owner that never answers is treated as the tracker listed it).
  * - A reply's bits replace what the owner has, unless they are an *offer* (a seed that sends
- *   each piece to the swarm about once offers a few pieces at a time): an offer adds to them, and
+ *   each piece to the swarm about once offers a few pieces at a time): an offer adds to them, the
+ *   owner is *scarce* for the picker (asked only for pieces nobody else has), and
  *   the owner is asked again once none of its pieces can be started and at most one is still
  *   being fetched from it (so the seed is not asked for more than it can send meanwhile), at
  *   most every {@link OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
@@ -33,7 +35,7 @@ export const ASK_TRIES = 4;
 /** An owner whose offer is used up is asked again at most this often, ms. */
 export const OFFER_GAP_MS = 100;
 /** While swarming, complete owners are asked again this often, ms. */
-export const REFRESH_MS = 3000;
+export const REFRESH_MS = 1000;
 /** How often owners are checked for a used-up offer, ms. */
 export const CHECK_MS = 50;
 
@@ -121,8 +123,9 @@ export class SwarmView {
     v.tries = 0;
     v.nextAsk = now;
     if (v.complete) engine.setAvailability(owner, undefined);
-    else if (v.bits) engine.setAvailability(owner, v.bits);
-    else if (v.partial) engine.setAvailability(owner, new Uint8Array(this.#o.pieceCount));
+    else if (v.bits) engine.setAvailability(owner, v.bits, v.offer);
+    // Nothing until it says what it has: a seed may offer only some pieces
+    else engine.setAvailability(owner, new Uint8Array(this.#o.pieceCount));
     this.#nextCheck = now;
   }
 
@@ -146,7 +149,7 @@ export class SwarmView {
     v.complete = !msg.offer && v.waiting === 0 && bits.every((b) => b === 1);
     v.bits = bits;
     v.nextAsk = now + (v.offer ? OFFER_GAP_MS : REFRESH_MS);
-    engine.setAvailability(owner, v.complete ? undefined : bits);
+    engine.setAvailability(owner, v.complete ? undefined : bits, v.offer);
   }
 
   /**
@@ -194,8 +197,13 @@ export class SwarmView {
       if (v.askedAt !== undefined) {
         if (now - v.askedAt < ASK_RETRY_MS) continue;
         if (v.tries >= ASK_TRIES) {
-          v.askedAt = undefined; // an owner that does not speak BITFIELD: as listed
+          // An owner that does not speak BITFIELD (an older peer): as the tracker listed it
+          v.askedAt = undefined;
           v.nextAsk = Infinity;
+          if (!v.partial && !v.bits) {
+            v.complete = true;
+            engine.setAvailability(owner, undefined);
+          }
           continue;
         }
       } else if (v.bits !== undefined || v.complete) {

@@ -94,6 +94,11 @@ export interface ShareOptions {
    * (`PartFile.verifiedPieces`) works. @default every piece
    */
   have?: { has(index: number): boolean };
+  /**
+   * Super-seed this content (a complete file only). @default the rules' `superSeed` (a file this
+   * peer downloaded is better shared plainly: pass false)
+   */
+  superSeed?: boolean;
 }
 
 /** One shared content. */
@@ -323,7 +328,7 @@ export class UploadRules {
       have: options.have,
       swarm: new SwarmRules({
         pieceCount,
-        superSeed: this.#superSeed && options.have === undefined,
+        superSeed: (options.superSeed ?? this.#superSeed) && options.have === undefined,
         windowMs: this.#superSeedWindowMs,
         random: this.#random,
       }),
