@@ -61,6 +61,8 @@ export interface SwarmScenarioResult {
   seedBytesPerFile: number;
   /** Wire bytes all downloaders sent, divided by the file size. */
   peerBytesPerFile: number;
+  /** File bytes (BLOCK_DATA payload) all downloaders sent. */
+  peerDataBytes: number;
   /** Every download ended with the exact bytes and every piece verified. */
   exact: boolean;
   /** Downloads that failed. */
@@ -217,6 +219,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     spreadMs: last - first,
     seedBytesPerFile: (net.hostStats("10.0.1.1").sentWireBytes - sentBefore) / size,
     peerBytesPerFile: peerSent / size,
+    peerDataBytes: peers.reduce((a, p) => a + p.uploadedBytes, 0),
     exact,
     failed,
     seedBusyAfterMs: seedBusyAt - t0,

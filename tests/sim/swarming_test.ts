@@ -1,0 +1,114 @@
+/**
+ * Swarming on the simulated network (real tracker, uploader and download cores, virtual clock):
+ * downloaders serve their verified pieces at once, so one seed feeds many peers near the
+ * Kumar–Ross bound. Every figure is deterministic for a seed; the bounds below are on virtual
+ * time, never wall time.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { SimNetwork } from "../../lib/sim/sim_network.ts";
+import { SimTracker } from "../../lib/sim/sim_tracker.ts";
+import { SimPeer, type SimPeerOptions } from "../../lib/sim/sim_peer.ts";
+import type { SimDownload } from "../../lib/sim/sim_download.ts";
+import { runSwarm, swarmFile } from "../../lib/sim/swarm_scenario.ts";
+
+const MiB = 1024 * 1024;
+const none = { permissions: "none" } as const;
+const TRACKER = { hostname: "10.0.0.1", port: 6969 };
+
+Deno.test("swarm: 1 seed and 8 downloaders of 64 MiB finish within 1.5× the Kumar–Ross bound", none, () => {
+  // 40 Mbit/s uploads everywhere, downloads unlimited
+  const r = runSwarm({ peers: 8, size: 64 * MiB, seedUpload: 5000 });
+  assert.ok(r.exact, "every download has the exact bytes, every piece verified");
+  assert.equal(r.failed, 0);
+  assert.ok(r.ratio <= 1.5, `all done at ${r.allDoneMs} ms, ${r.ratio.toFixed(2)}× the bound`);
+  assert.ok(r.seedBytesPerFile <= 1.3, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
+  assert.ok(r.peerBytesPerFile >= 6, `the downloaders uploaded ${r.peerBytesPerFile.toFixed(2)}×`);
+  assert.ok(r.seedBusyAfterMs <= 300, `the seed's link was busy after ${r.seedBusyAfterMs} ms`);
+});
+
+Deno.test("swarm: downloaders joining one after another all finish exact", none, () => {
+  const r = runSwarm({ peers: 8, size: 16 * MiB, seedUpload: 5000, joinEveryMs: 500 });
+  assert.ok(r.exact);
+  // Without swarming the seed alone would need 8 × F / u_seed = 26.8 s
+  assert.ok(r.allDoneMs < 13_000, `all done at ${r.allDoneMs} ms`);
+  assert.ok(r.seedBytesPerFile < 3, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
+});
+
+Deno.test("swarm: with shareDownloads off the downloaders upload nothing and the seed sends it all", none, () => {
+  const r = runSwarm({ peers: 4, size: 4 * MiB, seedUpload: 5000, shareDownloads: false });
+  assert.ok(r.exact);
+  assert.equal(r.peerDataBytes, 0, "no file byte left a downloader");
+  assert.ok(r.seedBytesPerFile >= 4, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
+});
+
+/** A seed and `n` downloaders on one network; every upload 5 MB/s. */
+function world(seed: number, n: number, options: (i: number) => Partial<SimPeerOptions> = () => ({})) {
+  const net = new SimNetwork({ seed, link: { latencyMs: 2 } });
+  net.addHost(TRACKER.hostname);
+  const tracker = new SimTracker(net, TRACKER, { intervalMs: 5000, maxOwners: 16 });
+  net.addHost("10.0.1.1", { upload: 5000 });
+  const seedPeer = new SimPeer(net, {
+    nodeId: "seed",
+    addr: { hostname: "10.0.1.1", port: 7000 },
+    tracker: TRACKER,
+  });
+  const peers = Array.from({ length: n }, (_, i) => {
+    net.addHost(`10.0.2.${i}`, { upload: 5000 });
+    return new SimPeer(net, {
+      nodeId: `p${i}`,
+      addr: { hostname: `10.0.2.${i}`, port: 7000 },
+      tracker: TRACKER,
+      ...options(i),
+    });
+  });
+  return { net, tracker, seed: seedPeer, peers };
+}
+
+function finish(net: SimNetwork, downloads: SimDownload[]): void {
+  const ok = net.run(() => downloads.every((d) => d.finishedAt !== undefined), {
+    maxMs: net.now + 600_000,
+  });
+  assert.ok(ok, "every download ended");
+}
+
+Deno.test("swarm: a partial owner that crashes mid-transfer is replaced", none, () => {
+  const file = swarmFile(16 * MiB, 3);
+  const w = world(3, 5);
+  w.seed.share(file);
+  w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+  const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
+  // p0 crashes once it has served others a few pieces: it is a partial owner in use
+  const ok = w.net.run(() => w.peers[0]!.uploadedBytes >= 2 * MiB, { maxMs: w.net.now + 60_000 });
+  assert.ok(ok, "p0 served pieces of its partial download");
+  assert.equal(downloads[0]!.finishedAt, undefined, "p0 was still downloading");
+  w.peers[0]!.crash();
+  const rest = downloads.slice(1);
+  finish(w.net, rest);
+  for (const d of rest) {
+    assert.equal(d.error, undefined);
+    assert.equal(d.mismatchedPieces, 0);
+    assert.ok(Buffer.compare(d.file!, file.bytes) === 0);
+  }
+});
+
+Deno.test("swarm: a partial owner that serves bad data is banned and every piece is exact", none, () => {
+  const file = swarmFile(8 * MiB, 4);
+  const w = world(4, 4, (i) => (i === 0 ? { corrupt: () => true } : {}));
+  w.seed.share(file);
+  w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+  const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
+  finish(w.net, downloads);
+  const honest = downloads.slice(1);
+  for (const d of honest) {
+    assert.equal(d.error, undefined);
+    assert.equal(d.mismatchedPieces, 0);
+  }
+  const bad = honest.reduce((a, d) => a + d.result!.badPieces, 0);
+  assert.ok(bad >= 1, "the liar's pieces failed verification");
+  for (const d of honest) {
+    const fromLiar = d.result!.owners.find((o) => o.nodeId === "p0")?.bytes ?? 0;
+    assert.equal(fromLiar, 0, "no verified byte came from the liar");
+  }
+});
