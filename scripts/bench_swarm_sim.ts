@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { runSwarm, type SwarmScenarioOptions, swarmFile } from "../lib/sim/swarm_scenario.ts";
+import { runSwarm, swarmFile, type SwarmScenarioOptions } from "../lib/sim/swarm_scenario.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

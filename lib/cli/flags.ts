@@ -45,6 +45,8 @@ export interface PeerCliOptions {
   owners: number | undefined;
   /** Replace existing output files. @default false */
   overwrite: boolean;
+  /** Do not serve a download's verified pieces while it runs (`--no-share-partial`). @default false */
+  noSharePartial: boolean;
   /** Directory of `node-<id>.log`. @default "logs" */
   logDir: string;
   /** Silence progress output. @default false */
@@ -66,6 +68,7 @@ const SPEC = {
   mtu: { type: "string" },
   owners: { type: "string" },
   overwrite: { type: "boolean" },
+  "no-share-partial": { type: "boolean" },
   "log-dir": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
@@ -147,6 +150,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       ? undefined
       : intFlag({ name: "owners", raw: values.owners, fallback: 0, min: 1, max: 16 }),
     overwrite: values.overwrite ?? false,
+    noSharePartial: values["no-share-partial"] ?? false,
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
     json: values.json ?? false,
@@ -230,6 +234,7 @@ Flags:
   --host ADDR          local address to bind (default 127.0.0.1, ::1 for an IPv6 tracker)
   --port N             local UDP port, 0 picks one (default 0)
   --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet)
+  --no-share-partial   serve a download only once complete, not its pieces while it runs
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file
   --log-dir DIR        directory of node-<id>.log (default logs)

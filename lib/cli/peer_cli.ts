@@ -65,6 +65,7 @@ export function peerOptionsFor(
     cacheDir: join(o.out, ".udpswarm"),
     mtu: o.mtu,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
+    ...(o.noSharePartial ? { sharePartial: false } : {}),
     log,
   };
 }

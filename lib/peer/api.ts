@@ -46,8 +46,17 @@ export interface PeerOptions {
    * @default false
    */
   verifyInWorker?: boolean;
-  /** Share downloaded files once complete. @default true */
+  /**
+   * Share downloads: their verified pieces while they run (see `sharePartial`), the whole file
+   * once complete. @default true
+   */
   shareDownloads?: boolean;
+  /**
+   * Serve a download's verified pieces while it runs (swarming: the peer is a partial owner from
+   * its first verified piece). Off, downloads are shared only once complete (when
+   * `shareDownloads` is on). @default true
+   */
+  sharePartial?: boolean;
   /** Owners asked for per NEED. @default 4 */
   maxOwners?: number;
   /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */

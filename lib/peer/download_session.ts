@@ -29,6 +29,8 @@ export class DownloadSession implements DownloadHandle {
   /** Disk work under way, waited for before closing what it opened. */
   readonly #jobs: Promise<void>[] = [];
   #part: PartStore | undefined;
+  /** The content being downloaded, once its part is open. */
+  #contentIdHex: string | undefined;
   #writer: PieceWriter | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -118,7 +120,7 @@ export class DownloadSession implements DownloadHandle {
     const ctx = this.#ctx, core = this.#core;
     switch (ev.kind) {
       case "need":
-        return void ctx.need(ev.want, ev.maxOwners).then(
+        return void ctx.need(ev.want, ev.maxOwners, ev.partial === true).then(
           (reply) => this.#step((now) => core.handleNeedReply(reply, now)),
           (e) => this.#step((now) => core.handleNeedFailed(e, now)),
         );
@@ -142,6 +144,15 @@ export class DownloadSession implements DownloadHandle {
       case "open_part":
         return this.#job(async () => {
           const part = this.#part = await ctx.openPart(ev);
+          this.#contentIdHex = ev.contentIdHex;
+          ctx.partial?.({
+            kind: "opened",
+            contentIdHex: ev.contentIdHex,
+            name: ev.name,
+            manifest: ev.manifest,
+            encoded: ev.encodedManifest,
+            part,
+          });
           if (ctx.verifyInWorker && !core.finished) {
             this.#writer = new PieceWriter(part.partPath, ev.manifest.pieceHashes, (v) => {
               this.#step((now) => core.handlePieceVerdict(v, now));
@@ -150,11 +161,13 @@ export class DownloadSession implements DownloadHandle {
           return (now) => core.handlePartOpened(part, now);
         });
       case "write_piece":
-        return this.#part!.writePiece(ev.index, ev.data);
+        this.#part!.writePiece(ev.index, ev.data);
+        return this.#verified(ev.index);
       case "verify_piece":
         return this.#writer!.submit(ev.index, ev.offset, ev.data);
       case "mark_verified":
-        return this.#part!.markVerified(ev.index);
+        this.#part!.markVerified(ev.index);
+        return this.#verified(ev.index);
       case "complete_file":
         return this.#job(async () => {
           await this.#writer?.drain();
@@ -175,14 +188,28 @@ export class DownloadSession implements DownloadHandle {
         }
         return;
       case "done":
+        this.#ended(true);
         return this.#outcome.resolve(
           ev.manifest && ev.encodedManifest
             ? ctx.completed(ev.result, ev.manifest, ev.encodedManifest).then(() => ev.result)
             : ev.result,
         );
       case "failed":
+        this.#ended(false);
         return this.#outcome.reject(ev.error);
     }
+  }
+
+  #verified(index: number): void {
+    if (this.#contentIdHex !== undefined) {
+      this.#ctx.partial?.({ kind: "verified", contentIdHex: this.#contentIdHex, index });
+    }
+  }
+
+  #ended(completed: boolean): void {
+    const hex = this.#contentIdHex;
+    this.#contentIdHex = undefined;
+    if (hex !== undefined) this.#ctx.partial?.({ kind: "ended", contentIdHex: hex, completed });
   }
 
   /** Runs disk work; its answer (or what it throws) goes to the core. */

@@ -19,7 +19,8 @@ import type {
   SharedFile,
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
-import type { PartStore, SessionContext } from "./session_context.ts";
+import type { PartialEvent, PartStore, SessionContext } from "./session_context.ts";
+import { NEED_PARTIAL } from "../wire/messages.ts";
 import { fromHex, type Manifest } from "./manifest.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
@@ -87,6 +88,11 @@ class PeerNode implements Peer {
   /** Downloaded files whose OWN failed (tracker away), by content id; retried every update. */
   readonly #unannounced = new Map<string, OwnedFile>();
   readonly #malformedLogged = new Map<string, number>();
+  /** Downloads in progress served as partial owners, by content id. */
+  readonly #partials = new Map<
+    string,
+    { file: OwnedFile; have: { count: number }; pieces: number; ownedAt: number; owned: number }
+  >();
   /** Datagrams that failed to decode. */
   malformed = 0;
 
@@ -195,7 +201,9 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
-      need: (want, max) => this.#tracker.need(want, max),
+      need: (want, max, partial) => this.#tracker.need(want, max, partial ? NEED_PARTIAL : 0),
+      swarm: true,
+      partial: (ev) => this.#partial(ev),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })
@@ -209,7 +217,7 @@ class PeerNode implements Peer {
           encodedManifest: a.encodedManifest,
         });
         return {
-          verifiedPieces: part.verifiedPieces,
+          verifiedPieces: part.verifiedPieces, // a live set: the partial share reads it
           partPath: part.paths.part,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
@@ -230,7 +238,7 @@ class PeerNode implements Peer {
   #completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void> {
     this.downloadedFiles.set(result.name, result.owners.map((o) => o.nodeId));
     if (!(this.#options.shareDownloads ?? true)) return Promise.resolve();
-    this.#uploader.share({ path: result.path, manifest, encoded });
+    this.#uploader.share({ path: result.path, manifest, encoded, superSeed: false });
     this.files.set(result.contentId, {
       name: result.name,
       path: result.path,
@@ -241,6 +249,79 @@ class PeerNode implements Peer {
     const contentId = fromHex(result.contentId)!;
     this.#announce(result.contentId, { name: result.name, size: manifest.size, contentId });
     return Promise.resolve();
+  }
+
+  /**
+   * A download in progress (swarming): served from its `.part` file from the first verified
+   * piece, announced with its progress (OWN with `progress`, at most every update tick), and
+   * dropped from the uploader if it fails. Off with `shareDownloads: false` or
+   * `sharePartial: false`.
+   */
+  #partial(ev: PartialEvent): void {
+    const o = this.#options;
+    if (!(o.shareDownloads ?? true) || !(o.sharePartial ?? true) || this.#closed) return;
+    const now = performance.now();
+    switch (ev.kind) {
+      case "opened": {
+        if (this.files.has(ev.contentIdHex)) return;
+        const verified = ev.part.verifiedPieces as Iterable<number> & {
+          has(i: number): boolean;
+          count: number;
+        };
+        try {
+          this.#uploader.share({
+            path: ev.part.partPath,
+            manifest: ev.manifest,
+            encoded: ev.encoded,
+            have: verified,
+            superSeed: false,
+          });
+        } catch (e) {
+          this.#log(
+            `cannot serve ${ev.name} while it downloads: ${e instanceof Error ? e.message : e}`,
+          );
+          return;
+        }
+        const contentId = fromHex(ev.contentIdHex)!;
+        this.#partials.set(ev.contentIdHex, {
+          file: { name: ev.name, size: ev.manifest.size, contentId },
+          have: verified,
+          pieces: ev.manifest.pieceHashes.byteLength / 32,
+          ownedAt: -Infinity,
+          owned: 0,
+        });
+        this.#ownPartial(ev.contentIdHex, now);
+        return;
+      }
+      case "verified":
+        if (!this.#partials.has(ev.contentIdHex)) return;
+        this.#uploader.noteVerified(ev.contentIdHex, ev.index, now);
+        if (now - this.#partials.get(ev.contentIdHex)!.ownedAt >= UPDATE_EVERY_MS) {
+          this.#ownPartial(ev.contentIdHex, now);
+        }
+        return;
+      case "ended":
+        if (!this.#partials.delete(ev.contentIdHex)) return;
+        if (!ev.completed && !this.files.has(ev.contentIdHex)) {
+          this.#uploader.unshare(ev.contentIdHex);
+        }
+        return;
+    }
+  }
+
+  /** OWN with the progress of a partial download, once it has a verified piece and changed. */
+  #ownPartial(hex: string, now: number): void {
+    const p = this.#partials.get(hex);
+    if (!p) return;
+    const have = p.have.count;
+    if (have === 0 || have >= p.pieces || have === p.owned) return;
+    p.ownedAt = now;
+    p.owned = have;
+    this.#tracker.own({ ...p.file, progress: { have, pieces: p.pieces } }).catch((e) =>
+      this.#log(
+        `could not announce ${p.file.name} in progress: ${e instanceof Error ? e.message : e}`,
+      )
+    );
   }
 
   #announce(key: string, file: OwnedFile): void {
@@ -294,9 +375,14 @@ class PeerNode implements Peer {
       case "probe":
         this.#uploader.handleProbe(msg, from, performance.now());
         return;
+      case "bitfield":
+        if (!msg.reply) this.#uploader.handleBitfield(msg, from, performance.now());
+        else this.#sessions.get(msg.txid)?.onMessage(msg, from);
+        return;
       case "probe_ack":
       case "manifest_data":
       case "error":
+      case "have":
         this.#sessions.get(msg.txid)?.onMessage(msg, from);
         return;
       default:
@@ -306,6 +392,9 @@ class PeerNode implements Peer {
 
   #sendUpdate(): void {
     if (!this.#closed) { for (const [key, file] of this.#unannounced) this.#announce(key, file); }
+    if (!this.#closed) {
+      for (const hex of this.#partials.keys()) this.#ownPartial(hex, performance.now());
+    }
     const total = this.#uploader.uploadedBytes;
     const delta = total - this.#reportedUpload;
     if (delta <= 0) return;

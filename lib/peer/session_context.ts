@@ -11,8 +11,8 @@ import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 
 /** The on-disk state of a download, as the session needs it. */
 export interface PartStore {
-  /** Verified pieces already on disk. */
-  readonly verifiedPieces: Iterable<number>;
+  /** Verified pieces already on disk (kept up to date: a partial download is served from it). */
+  readonly verifiedPieces: Iterable<number> & { has(index: number): boolean };
   /** The `.part` file, which the piece writer thread opens too. */
   readonly partPath: string;
   /** Records a piece the piece writer has verified and written. */
@@ -25,11 +25,25 @@ export interface PartStore {
   close(): Promise<void>;
 }
 
+/** What a download in progress tells its peer, so the peer can serve it (swarming). */
+export type PartialEvent =
+  | {
+    kind: "opened";
+    contentIdHex: string;
+    name: string;
+    manifest: Manifest;
+    encoded: Uint8Array;
+    part: PartStore;
+  }
+  | { kind: "verified"; contentIdHex: string; index: number }
+  | { kind: "ended"; contentIdHex: string; completed: boolean };
+
 /** What a session needs from its peer: settings, the tracker, the socket, the disk. */
 export interface SessionContext extends DownloadSettings {
   /** Directory downloads are saved into, unless a download names another. */
   readonly outDir: string;
-  need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
+  /** Asks the tracker; `partial`: partial owners welcome (NEED_PARTIAL). */
+  need(want: NeedTarget, maxOwners: number, partial?: boolean): Promise<OwnersMessage>;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
   /** Opens a UDP socket for one owner's block traffic; undefined: the main socket carries all. */
   openDataSocket?: (() => UdpEndpoint) | undefined;
@@ -45,6 +59,12 @@ export interface SessionContext extends DownloadSettings {
   ): Promise<PartStore>;
   /** Path of a file this peer already shares with that content id, if any. */
   sharedPath(contentIdHex: string): string | undefined;
+  /**
+   * The `.part` file is open: the peer may serve its verified pieces while it downloads (from
+   * its first one). Called with every piece verified afterwards, and with `done` when the
+   * download ends (completed or not).
+   */
+  partial?(event: PartialEvent): void;
   /** Called once the file is complete and renamed. */
   completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM } from "../wire/limits.ts";
 import type {
+  BitfieldMessage,
   BlockRequestMessage,
   ManifestRequestMessage,
   ProbeMessage,
@@ -257,6 +258,34 @@ export class Uploader {
     if (this.#closed) return;
     const plan = this.#rules.handleRequest(msg, from, now);
     if (plan !== undefined) this.#sendBlocks(plan);
+    this.#flush();
+  }
+
+  /**
+   * Answers a BITFIELD request ({@link UploadRules.handleBitfield}): this uploader's pieces of a
+   * content, in a reply as large as the request.
+   *
+   * @param msg a decoded BITFIELD
+   * @param from the requester
+   * @param now current time in ms
+   */
+  handleBitfield(msg: BitfieldMessage, from: Deno.NetAddr, now: number): void {
+    if (this.#closed) return;
+    this.#rules.handleBitfield(msg, from, now);
+    this.#flush();
+  }
+
+  /**
+   * A piece of a partial download this uploader serves was verified: HAVEs go to the peers that
+   * asked for its availability ({@link UploadRules.noteVerified}).
+   *
+   * @param contentIdHex the content id in hex
+   * @param piece the piece index
+   * @param now current time in ms
+   */
+  noteVerified(contentIdHex: string, piece: number, now: number): void {
+    if (this.#closed) return;
+    this.#rules.noteVerified(contentIdHex, piece, now);
     this.#flush();
   }
 

@@ -305,7 +305,9 @@ export class SimNetwork {
       if (due === undefined || due > options.maxMs) return false;
       this.step();
     }
-    throw new RangeError(`Cannot finish the simulation: more than ${maxEvents} events (at ${this.now} ms)`);
+    throw new RangeError(
+      `Cannot finish the simulation: more than ${maxEvents} events (at ${this.now} ms)`,
+    );
   }
 
   #host(hostname: string): Host {

@@ -28,10 +28,15 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     mtu: 0,
     owners: undefined,
     overwrite: false,
+    noSharePartial: false,
     logDir: "logs",
     quiet: false,
     json: false,
   });
+});
+
+Deno.test("parsePeerArgs() reads --no-share-partial", pure, () => {
+  assert.equal(parsePeerArgs(["--no-share-partial"]).noSharePartial, true);
 });
 
 Deno.test("parsePeerArgs() reads every flag and the one-shot commands", pure, () => {

@@ -17,16 +17,26 @@ const MiB = 1024 * 1024;
 const none = { permissions: "none" } as const;
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };
 
-Deno.test("swarm: 1 seed and 8 downloaders of 64 MiB finish within 1.5× the Kumar–Ross bound", none, () => {
-  // 40 Mbit/s uploads everywhere, downloads unlimited
-  const r = runSwarm({ peers: 8, size: 64 * MiB, seedUpload: 5000 });
-  assert.ok(r.exact, "every download has the exact bytes, every piece verified");
-  assert.equal(r.failed, 0);
-  assert.ok(r.ratio <= 1.5, `all done at ${r.allDoneMs} ms, ${r.ratio.toFixed(2)}× the bound`);
-  assert.ok(r.seedBytesPerFile <= 1.3, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
-  assert.ok(r.peerBytesPerFile >= 6, `the downloaders uploaded ${r.peerBytesPerFile.toFixed(2)}×`);
-  assert.ok(r.seedBusyAfterMs <= 300, `the seed's link was busy after ${r.seedBusyAfterMs} ms`);
-});
+Deno.test(
+  "swarm: 1 seed and 8 downloaders of 64 MiB finish within 1.5× the Kumar–Ross bound",
+  none,
+  () => {
+    // 40 Mbit/s uploads everywhere, downloads unlimited
+    const r = runSwarm({ peers: 8, size: 64 * MiB, seedUpload: 5000 });
+    assert.ok(r.exact, "every download has the exact bytes, every piece verified");
+    assert.equal(r.failed, 0);
+    assert.ok(r.ratio <= 1.5, `all done at ${r.allDoneMs} ms, ${r.ratio.toFixed(2)}× the bound`);
+    assert.ok(
+      r.seedBytesPerFile <= 1.3,
+      `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`,
+    );
+    assert.ok(
+      r.peerBytesPerFile >= 6,
+      `the downloaders uploaded ${r.peerBytesPerFile.toFixed(2)}×`,
+    );
+    assert.ok(r.seedBusyAfterMs <= 300, `the seed's link was busy after ${r.seedBusyAfterMs} ms`);
+  },
+);
 
 Deno.test("swarm: downloaders joining one after another all finish exact", none, () => {
   const r = runSwarm({ peers: 8, size: 16 * MiB, seedUpload: 5000, joinEveryMs: 500 });
@@ -36,15 +46,23 @@ Deno.test("swarm: downloaders joining one after another all finish exact", none,
   assert.ok(r.seedBytesPerFile < 3, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
 });
 
-Deno.test("swarm: with shareDownloads off the downloaders upload nothing and the seed sends it all", none, () => {
-  const r = runSwarm({ peers: 4, size: 4 * MiB, seedUpload: 5000, shareDownloads: false });
-  assert.ok(r.exact);
-  assert.equal(r.peerDataBytes, 0, "no file byte left a downloader");
-  assert.ok(r.seedBytesPerFile >= 4, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
-});
+Deno.test(
+  "swarm: with shareDownloads off the downloaders upload nothing and the seed sends it all",
+  none,
+  () => {
+    const r = runSwarm({ peers: 4, size: 4 * MiB, seedUpload: 5000, shareDownloads: false });
+    assert.ok(r.exact);
+    assert.equal(r.peerDataBytes, 0, "no file byte left a downloader");
+    assert.ok(r.seedBytesPerFile >= 4, `the seed sent ${r.seedBytesPerFile.toFixed(2)}× the file`);
+  },
+);
 
 /** A seed and `n` downloaders on one network; every upload 5 MB/s. */
-function world(seed: number, n: number, options: (i: number) => Partial<SimPeerOptions> = () => ({})) {
+function world(
+  seed: number,
+  n: number,
+  options: (i: number) => Partial<SimPeerOptions> = () => ({}),
+) {
   const net = new SimNetwork({ seed, link: { latencyMs: 2 } });
   net.addHost(TRACKER.hostname);
   const tracker = new SimTracker(net, TRACKER, { intervalMs: 5000, maxOwners: 16 });
@@ -93,22 +111,26 @@ Deno.test("swarm: a partial owner that crashes mid-transfer is replaced", none, 
   }
 });
 
-Deno.test("swarm: a partial owner that serves bad data is banned and every piece is exact", none, () => {
-  const file = swarmFile(8 * MiB, 4);
-  const w = world(4, 4, (i) => (i === 0 ? { corrupt: () => true } : {}));
-  w.seed.share(file);
-  w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
-  const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
-  finish(w.net, downloads);
-  const honest = downloads.slice(1);
-  for (const d of honest) {
-    assert.equal(d.error, undefined);
-    assert.equal(d.mismatchedPieces, 0);
-  }
-  const bad = honest.reduce((a, d) => a + d.result!.badPieces, 0);
-  assert.ok(bad >= 1, "the liar's pieces failed verification");
-  for (const d of honest) {
-    const fromLiar = d.result!.owners.find((o) => o.nodeId === "p0")?.bytes ?? 0;
-    assert.equal(fromLiar, 0, "no verified byte came from the liar");
-  }
-});
+Deno.test(
+  "swarm: a partial owner that serves bad data is banned and every piece is exact",
+  none,
+  () => {
+    const file = swarmFile(8 * MiB, 4);
+    const w = world(4, 4, (i) => (i === 0 ? { corrupt: () => true } : {}));
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
+    finish(w.net, downloads);
+    const honest = downloads.slice(1);
+    for (const d of honest) {
+      assert.equal(d.error, undefined);
+      assert.equal(d.mismatchedPieces, 0);
+    }
+    const bad = honest.reduce((a, d) => a + d.result!.badPieces, 0);
+    assert.ok(bad >= 1, "the liar's pieces failed verification");
+    for (const d of honest) {
+      const fromLiar = d.result!.owners.find((o) => o.nodeId === "p0")?.bytes ?? 0;
+      assert.equal(fromLiar, 0, "no verified byte came from the liar");
+    }
+  },
+);
