@@ -1,0 +1,242 @@
+/**
+ * Swarm distribution on real processes: network namespaces joined by a bridge
+ * (scripts/netns.sh), every host's upload limited with `tc tbf`, a tracker and a seed (`peer.ts
+ * share`) in host 0 and N peers in hosts 1..N, each at its prompt (`download NAME`, `--json`) so
+ * it stays to serve. Reports each completion time (from the `download` command), the all-done
+ * time against the Kumar–Ross bound, the first finisher, the spread, and the bytes on the wire
+ * (each host's eth0 tx_bytes: Ethernet, IP and UDP headers included) of the seed's host and of
+ * the peers, divided by the file size; checks every file's SHA-256. Writes JSON to bench-results/.
+ *
+ *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
+ *
+ * Skips (exit 0, with the reason) when not root or when netns.sh cannot build the network here.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    peers: { type: "string", default: "4,8" },
+    "size-mib": { type: "string", default: "64,256" },
+    rate: { type: "string", default: "40mbit" },
+    "timeout-s": { type: "string", default: "600" },
+  },
+});
+const root = new URL("..", import.meta.url).pathname;
+const netns = join(root, "scripts/netns.sh");
+const PREFIX = "usw";
+const env = { US_NETNS_PREFIX: PREFIX };
+const rateBits = Number(values.rate!.replace(/mbit$/i, "")) * 1e6;
+const timeoutMs = Number(values["timeout-s"]) * 1000;
+
+async function sh(args: string[], quiet = true): Promise<{ ok: boolean; out: string }> {
+  const r = await new Deno.Command(args[0]!, {
+    args: args.slice(1),
+    env,
+    stdout: "piped",
+    stderr: quiet ? "piped" : "inherit",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+  return { ok: r.success, out };
+}
+
+async function skip(reason: string): Promise<never> {
+  console.log(`bench_swarm: skipped: ${reason}`);
+  Deno.exit(0);
+}
+
+if (Deno.uid?.() !== 0) await skip("needs root (network namespaces and tc)");
+const check = await sh(["bash", netns, "check"]);
+if (!check.ok) await skip(`scripts/netns.sh check failed: ${check.out.trim()}`);
+
+const deno = Deno.execPath();
+const addr = (i: number) => `10.77.0.${i + 1}`;
+
+async function txBytes(i: number): Promise<number> {
+  const r = await sh(["ip", "netns", "exec", `${PREFIX}-h${i}`, "cat", "/sys/class/net/eth0/statistics/tx_bytes"]);
+  return Number(r.out.trim());
+}
+
+/** A process in host `i`, its stdout read line by line. */
+function spawnIn(i: number, args: string[], onLine: (l: string) => void, stdin = false) {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", `${PREFIX}-h${i}`, deno, ...args],
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "null",
+    cwd: root,
+  }).spawn();
+  (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let k;
+      while ((k = buf.indexOf("\n")) >= 0) {
+        onLine(buf.slice(0, k));
+        buf = buf.slice(k + 1);
+      }
+    }
+  })().catch(() => {});
+  return child;
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const f = await Deno.open(path);
+  for await (const chunk of f.readable) h.update(chunk);
+  return h.digest("hex");
+}
+
+interface Row {
+  peers: number;
+  sizeMiB: number;
+  completions: number[];
+  allDoneS: number;
+  boundS: number;
+  ratio: number;
+  firstS: number;
+  spreadS: number;
+  seedWirePerFile: number;
+  peersWirePerFile: number;
+  exact: boolean;
+}
+
+async function runCase(n: number, mib: number): Promise<Row> {
+  await sh(["bash", netns, "down"]);
+  const up = await sh(["bash", netns, "up", String(n + 1), "--rate", values.rate!]);
+  if (!up.ok) throw new Error(`netns.sh up failed: ${up.out}`);
+  const tmp = await Deno.makeTempDir({ prefix: "bench-swarm-" });
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const size = mib * 1024 * 1024;
+    const seedDir = join(tmp, "seed");
+    await Deno.mkdir(seedDir);
+    const data = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(data.subarray(at, at + 65536));
+    await Deno.writeFile(join(seedDir, "swarm.bin"), data);
+    const want = createHash("sha256").update(data).digest("hex");
+    const tracker = `${addr(0)}:6969`;
+    children.push(spawnIn(0, ["run", "-A", "tracker.ts", "--host", addr(0), "--port", "6969"], () => {}));
+    await new Promise((r) => setTimeout(r, 500));
+    let shared!: () => void;
+    const sharing = new Promise<void>((r) => (shared = r));
+    children.push(
+      spawnIn(0, [
+        "run", "-A", "peer.ts", "share", "swarm.bin", "--tracker", tracker, "--host", addr(0),
+        "--dir", seedDir, "--id", "seed", "--log-dir", join(tmp, "logs"), "--quiet",
+      ], (l) => l.startsWith("sharing") && shared()),
+    );
+    await sharing;
+    const done: number[] = new Array(n).fill(NaN);
+    const started: number[] = [];
+    const ready: Promise<void>[] = [];
+    const peers: Deno.ChildProcess[] = [];
+    const finished = Promise.withResolvers<void>();
+    let left = n;
+    for (let i = 1; i <= n; i++) {
+      const out = join(tmp, `p${i}`);
+      await Deno.mkdir(out);
+      const prompt = Promise.withResolvers<void>();
+      ready.push(prompt.promise);
+      const child = spawnIn(i, [
+        "run", "-A", "peer.ts", "--tracker", tracker, "--host", addr(i), "--out", out,
+        "--dir", out, "--id", `p${i}`, "--log-dir", join(tmp, "logs"), "--json",
+        "--owners", "8",
+      ], (l) => {
+        if (l.includes('"event":"ready"') || l.includes("udpswarm peer")) prompt.resolve();
+        if (l.includes('"event":"done"') && Number.isNaN(done[i - 1]!)) {
+          done[i - 1] = performance.now();
+          if (--left === 0) finished.resolve();
+        }
+      }, true);
+      peers.push(child);
+      children.push(child);
+    }
+    // Every peer registered: give the prompts a moment (they print a banner)
+    await Promise.race([Promise.all(ready), new Promise((r) => setTimeout(r, 3000))]);
+    await new Promise((r) => setTimeout(r, 500));
+    const tx0 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
+    const enc = new TextEncoder();
+    const t0 = performance.now();
+    for (const [i, p] of peers.entries()) {
+      started[i] = performance.now();
+      const w = p.stdin.getWriter();
+      await w.write(enc.encode("download swarm.bin\n"));
+      w.releaseLock();
+    }
+    const timer = setTimeout(() => finished.resolve(), timeoutMs);
+    await finished.promise;
+    clearTimeout(timer);
+    const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
+    let exact = true;
+    for (let i = 1; i <= n; i++) {
+      try {
+        if ((await sha256(join(tmp, `p${i}`, "swarm.bin"))) !== want) exact = false;
+      } catch {
+        exact = false;
+      }
+    }
+    const ends = done.filter((x) => !Number.isNaN(x));
+    const last = Math.max(...ends), first = Math.min(...ends);
+    const u = rateBits / 8;
+    const boundS = Math.max(size / u, (n * size) / ((n + 1) * u));
+    const allDoneS = (last - t0) / 1000;
+    let peersTx = 0;
+    for (let i = 1; i <= n; i++) peersTx += tx1[i]! - tx0[i]!;
+    return {
+      peers: n,
+      sizeMiB: mib,
+      completions: done.map((x, i) => (x - started[i]!) / 1000),
+      allDoneS: ends.length === n ? allDoneS : NaN,
+      boundS,
+      ratio: allDoneS / boundS,
+      firstS: (first - t0) / 1000,
+      spreadS: (last - first) / 1000,
+      seedWirePerFile: (tx1[0]! - tx0[0]!) / size,
+      peersWirePerFile: peersTx / size,
+      exact: exact && ends.length === n,
+    };
+  } finally {
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* gone */ }
+    }
+    await Promise.allSettled(children.map((c) => c.status));
+    await sh(["bash", netns, "down"]);
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+const rows: Row[] = [];
+console.log(`swarm on real processes, uploads ${values.rate} (tc tbf), network namespaces\n`);
+console.log("N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | exact");
+for (const mib of values["size-mib"]!.split(",").map(Number)) {
+  for (const n of values.peers!.split(",").map(Number)) {
+    const r = await runCase(n, mib);
+    rows.push(r);
+    console.log(
+      [
+        String(n).padEnd(2),
+        String(mib).padStart(5),
+        `${r.allDoneS.toFixed(1).padStart(7)}s`,
+        `${r.boundS.toFixed(1).padStart(5)}s`,
+        r.ratio.toFixed(2).padStart(6),
+        `${r.firstS.toFixed(1).padStart(5)}s`,
+        `${r.spreadS.toFixed(1).padStart(5)}s`,
+        r.seedWirePerFile.toFixed(2).padStart(11),
+        r.peersWirePerFile.toFixed(2).padStart(12),
+        String(r.exact),
+      ].join(" | "),
+    );
+    console.log(`   completions (s): ${r.completions.map((c) => c.toFixed(1)).join(" ")}`);
+  }
+}
+const dir = join(root, "bench-results");
+await Deno.mkdir(dir, { recursive: true });
+const out = join(dir, `swarm-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+await Deno.writeTextFile(out, JSON.stringify(rows, null, 2));
+console.log(`\nwrote ${out}`);
