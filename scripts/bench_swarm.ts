@@ -125,11 +125,13 @@ async function runCase(n: number, mib: number): Promise<Row> {
     const sharing = new Promise<void>((r) => (shared = r));
     children.push(
       spawnIn(0, [
-        "run", "-A", "peer.ts", "share", "swarm.bin", "--tracker", tracker, "--host", addr(0),
+        "run", "-A", "peer.ts", "share", join(seedDir, "swarm.bin"), "--tracker", tracker, "--host", addr(0),
         "--dir", seedDir, "--id", "seed", "--log-dir", join(tmp, "logs"), "--quiet",
       ], (l) => l.startsWith("sharing") && shared()),
     );
+    const noShare = setTimeout(() => shared(), 60_000);
     await sharing;
+    clearTimeout(noShare);
     const done: number[] = new Array(n).fill(NaN);
     const started: number[] = [];
     const ready: Promise<void>[] = [];
