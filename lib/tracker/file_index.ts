@@ -280,9 +280,11 @@ export class FileIndex<P extends FileOwner<P>> {
    * @param asker the asking peer
    * @param now the current time in ms
    * @param out receives the owners (cleared first)
-   * @param partial whether partial owners may be picked: then the ranking picks among all
-   *   owners, and a reply with no complete owner gets the best complete one (if any, and not the
-   *   asker) in place of its last; otherwise only complete owners are picked
+   * @param partial whether partial owners may be picked: then the ranking picks the best half
+   *   among all owners and the rest are drawn at random from the others (so a swarm's downloaders
+   *   spread over its partial owners; this path allocates, O(owners)), and a reply with no
+   *   complete owner gets the best complete one (if any, and not the asker) in place of its
+   *   last; otherwise only complete owners are picked
    * @returns the number of owners picked
    */
   select(
@@ -299,7 +301,19 @@ export class FileIndex<P extends FileOwner<P>> {
       if (file.complete === 0) return (out.length = 0);
       return owners.select(k, asker, floor, this.#random, out, partial ? undefined : isComplete);
     }
-    const n = owners.select(k, asker, floor, this.#random, out);
+    // The best half by the ranking, the rest at random among the others: every downloader asks
+    // partial owners, and the same few best-ranked ones for all would leave the others idle
+    const best = Math.ceil(k / 2);
+    let n = owners.select(best, asker, floor, this.#random, out);
+    if (n === best && owners.size > n + 1) {
+      const others = owners.ranking().filter((o) => o.peer !== asker && !out.includes(o));
+      for (let i = 0; n < k && i < others.length; i++, n++) {
+        const j = i + Math.floor(this.#random() * (others.length - i));
+        const o = others[j]!;
+        others[j] = others[i]!;
+        out.push(o);
+      }
+    }
     const askerComplete = asker.files.get(file.key)?.have === COMPLETE ? 1 : 0;
     if (n === 0 || file.complete - askerComplete === 0 || out.some(isComplete)) return n;
     const one = this.#one;
