@@ -43,20 +43,27 @@ async function sh(args: string[], quiet = true): Promise<{ ok: boolean; out: str
   return { ok: r.success, out };
 }
 
-async function skip(reason: string): Promise<never> {
+function skip(reason: string): never {
   console.log(`bench_swarm: skipped: ${reason}`);
   Deno.exit(0);
 }
 
-if (Deno.uid?.() !== 0) await skip("needs root (network namespaces and tc)");
+if (Deno.uid?.() !== 0) skip("needs root (network namespaces and tc)");
 const check = await sh(["bash", netns, "check"]);
-if (!check.ok) await skip(`scripts/netns.sh check failed: ${check.out.trim()}`);
+if (!check.ok) skip(`scripts/netns.sh check failed: ${check.out.trim()}`);
 
 const deno = Deno.execPath();
 const addr = (i: number) => `10.77.0.${i + 1}`;
 
 async function txBytes(i: number): Promise<number> {
-  const r = await sh(["ip", "netns", "exec", `${PREFIX}-h${i}`, "cat", "/sys/class/net/eth0/statistics/tx_bytes"]);
+  const r = await sh([
+    "ip",
+    "netns",
+    "exec",
+    `${PREFIX}-h${i}`,
+    "cat",
+    "/sys/class/net/eth0/statistics/tx_bytes",
+  ]);
   return Number(r.out.trim());
 }
 
@@ -119,14 +126,30 @@ async function runCase(n: number, mib: number): Promise<Row> {
     await Deno.writeFile(join(seedDir, "swarm.bin"), data);
     const want = createHash("sha256").update(data).digest("hex");
     const tracker = `${addr(0)}:6969`;
-    children.push(spawnIn(0, ["run", "-A", "tracker.ts", "--host", addr(0), "--port", "6969"], () => {}));
+    children.push(
+      spawnIn(0, ["run", "-A", "tracker.ts", "--host", addr(0), "--port", "6969"], () => {}),
+    );
     await new Promise((r) => setTimeout(r, 500));
     let shared!: () => void;
     const sharing = new Promise<void>((r) => (shared = r));
     children.push(
       spawnIn(0, [
-        "run", "-A", "peer.ts", "share", join(seedDir, "swarm.bin"), "--tracker", tracker, "--host", addr(0),
-        "--dir", seedDir, "--id", "seed", "--log-dir", join(tmp, "logs"), "--quiet",
+        "run",
+        "-A",
+        "peer.ts",
+        "share",
+        join(seedDir, "swarm.bin"),
+        "--tracker",
+        tracker,
+        "--host",
+        addr(0),
+        "--dir",
+        seedDir,
+        "--id",
+        "seed",
+        "--log-dir",
+        join(tmp, "logs"),
+        "--quiet",
       ], (l) => l.startsWith("sharing") && shared()),
     );
     const noShare = setTimeout(() => shared(), 60_000);
@@ -144,9 +167,24 @@ async function runCase(n: number, mib: number): Promise<Row> {
       const prompt = Promise.withResolvers<void>();
       ready.push(prompt.promise);
       const child = spawnIn(i, [
-        "run", "-A", "peer.ts", "--tracker", tracker, "--host", addr(i), "--out", out,
-        "--dir", out, "--id", `p${i}`, "--log-dir", join(tmp, "logs"), "--json",
-        "--owners", "8",
+        "run",
+        "-A",
+        "peer.ts",
+        "--tracker",
+        tracker,
+        "--host",
+        addr(i),
+        "--out",
+        out,
+        "--dir",
+        out,
+        "--id",
+        `p${i}`,
+        "--log-dir",
+        join(tmp, "logs"),
+        "--json",
+        "--owners",
+        "8",
       ], (l) => {
         if (l.includes('"event":"ready"') || l.includes("udpswarm peer")) prompt.resolve();
         if (l.includes('"event":"done"') && Number.isNaN(done[i - 1]!)) {
@@ -215,7 +253,9 @@ async function runCase(n: number, mib: number): Promise<Row> {
 
 const rows: Row[] = [];
 console.log(`swarm on real processes, uploads ${values.rate} (tc tbf), network namespaces\n`);
-console.log("N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | exact");
+console.log(
+  "N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | exact",
+);
 for (const mib of values["size-mib"]!.split(",").map(Number)) {
   for (const n of values.peers!.split(",").map(Number)) {
     const r = await runCase(n, mib);

@@ -223,39 +223,13 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       break;
     case "have":
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
-      w.u32(msg.pieceCount, "pieceCount");
-      w.u32(msg.firstPiece, "firstPiece");
-      if (msg.firstPiece > msg.pieceCount) {
-        throw new RangeError(
-          `Cannot encode have: firstPiece ${msg.firstPiece} is past pieceCount ${msg.pieceCount}`,
-        );
-      }
-      if (msg.bits.byteLength > MAX_HAVE_BYTES) {
-        throw new RangeError(
-          `Cannot encode have: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
-        );
-      }
-      w.u16(msg.bits.byteLength, "bitfield length");
-      w.raw(msg.bits);
+      writeBits(w, msg);
       break;
     case "bitfield":
       w.bigU64(msg.cookie, "cookie");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       w.u8((msg.reply ? 1 : 0) | (msg.offer ? 2 : 0), "flags");
-      w.u32(msg.pieceCount, "pieceCount");
-      w.u32(msg.firstPiece, "firstPiece");
-      if (msg.firstPiece > msg.pieceCount) {
-        throw new RangeError(
-          `Cannot encode bitfield: firstPiece ${msg.firstPiece} is past pieceCount ${msg.pieceCount}`,
-        );
-      }
-      if (msg.bits.byteLength > MAX_HAVE_BYTES) {
-        throw new RangeError(
-          `Cannot encode bitfield: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
-        );
-      }
-      w.u16(msg.bits.byteLength, "bitfield length");
-      w.raw(msg.bits);
+      writeBits(w, msg);
       break;
     case "probe":
     case "probe_ack": {
@@ -279,6 +253,43 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
   }
   const used = w.done();
   return out ? used : used.slice();
+}
+
+/** HAVE's and BITFIELD's common tail: pieceCount, firstPiece, a u16 length and the bits. */
+function writeBits(
+  w: Writer,
+  msg: { pieceCount: number; firstPiece: number; bits: Uint8Array },
+): void {
+  w.u32(msg.pieceCount, "pieceCount");
+  w.u32(msg.firstPiece, "firstPiece");
+  if (msg.firstPiece > msg.pieceCount) {
+    throw new RangeError(
+      `Cannot encode ${w.what}: firstPiece ${msg.firstPiece} is past pieceCount ${msg.pieceCount}`,
+    );
+  }
+  if (msg.bits.byteLength > MAX_HAVE_BYTES) {
+    throw new RangeError(
+      `Cannot encode ${w.what}: ${msg.bits.byteLength} bitfield bytes, at most ${MAX_HAVE_BYTES}`,
+    );
+  }
+  w.u16(msg.bits.byteLength, "bitfield length");
+  w.raw(msg.bits);
+}
+
+/** Reads the tail {@link writeBits} writes. */
+function readBits(r: Reader): { pieceCount: number; firstPiece: number; bits: Uint8Array } {
+  const pieceCount = r.u32("pieceCount");
+  const at = r.pos;
+  const firstPiece = r.u32("firstPiece");
+  if (firstPiece > pieceCount) {
+    r.fail("bad_value", at, `firstPiece ${firstPiece} is past pieceCount ${pieceCount}`);
+  }
+  const lenAt = r.pos;
+  const len = r.u16("bitfield length");
+  if (len > MAX_HAVE_BYTES) {
+    r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
+  }
+  return { pieceCount, firstPiece, bits: r.copy(len, "bitfield") };
 }
 
 function nodeId(w: Writer, id: string): void {
@@ -563,18 +574,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
     }
     case "have": {
       const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
-      const pieceCount = r.u32("pieceCount");
-      const at = r.pos;
-      const firstPiece = r.u32("firstPiece");
-      if (firstPiece > pieceCount) {
-        r.fail("bad_value", at, `firstPiece ${firstPiece} is past pieceCount ${pieceCount}`);
-      }
-      const lenAt = r.pos;
-      const len = r.u16("bitfield length");
-      if (len > MAX_HAVE_BYTES) {
-        r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
-      }
-      msg = { type, txid, contentId, pieceCount, firstPiece, bits: r.copy(len, "bitfield") };
+      msg = { type, txid, contentId, ...readBits(r) };
       break;
     }
     case "bitfield": {
@@ -585,28 +585,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
       if (flags > 3) {
         r.fail("bad_value", flagsAt, `flags are 0x${flags.toString(16)}, expected 0..3`);
       }
-      const pieceCount = r.u32("pieceCount");
-      const at = r.pos;
-      const firstPiece = r.u32("firstPiece");
-      if (firstPiece > pieceCount) {
-        r.fail("bad_value", at, `firstPiece ${firstPiece} is past pieceCount ${pieceCount}`);
-      }
-      const lenAt = r.pos;
-      const len = r.u16("bitfield length");
-      if (len > MAX_HAVE_BYTES) {
-        r.fail("bad_length", lenAt, `bitfield is ${len} bytes, at most ${MAX_HAVE_BYTES}`);
-      }
-      msg = {
-        type,
-        txid,
-        cookie,
-        contentId,
-        reply: (flags & 1) !== 0,
-        offer: (flags & 2) !== 0,
-        pieceCount,
-        firstPiece,
-        bits: r.copy(len, "bitfield"),
-      };
+      const reply = (flags & 1) !== 0, offer = (flags & 2) !== 0;
+      msg = { type, txid, cookie, contentId, reply, offer, ...readBits(r) };
       break;
     }
     case "probe":

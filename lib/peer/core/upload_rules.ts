@@ -437,16 +437,8 @@ export class UploadRules {
     // is 11 + text bytes; MANIFEST_REQUEST is 56 bytes, BLOCK_REQUEST 53 + 12 per range.
     const requestBytes = msg.type === "manifest_request" ? 56 : 53 + 12 * msg.ranges.length;
     this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
-    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
-      // Before any per-source state: forged sources must not churn the requester table
-      this.stats.errors.bad_cookie++;
-      const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
-      this.#transmit(
-        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
-        from,
-      );
-      return undefined;
-    }
+    // Before any per-source state: forged sources must not churn the requester table
+    if (!this.#cookieOk(msg, from, now)) return undefined;
     const src = this.#source(from, now);
     src.requests++;
     const entry = this.#entries.get(toHex(msg.contentId));
@@ -478,15 +470,7 @@ export class UploadRules {
     if (msg.reply) return;
     this.stats.requests++;
     this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, 59 + msg.bits.byteLength - 11);
-    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
-      this.stats.errors.bad_cookie++;
-      const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
-      this.#transmit(
-        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
-        from,
-      );
-      return;
-    }
+    if (!this.#cookieOk(msg, from, now)) return;
     const src = this.#source(from, now);
     src.requests++;
     const entry = this.#entries.get(toHex(msg.contentId));
@@ -707,6 +691,18 @@ export class UploadRules {
     src.bucket.tokens -= bytes;
     this.#total.tokens -= bytes;
     return true;
+  }
+
+  /** Checks a request's cookie; answers ERROR bad_cookie (within the error room) when wrong. */
+  #cookieOk(msg: { txid: number; cookie: bigint }, from: Deno.NetAddr, now: number): boolean {
+    if (this.#cookies.check(from.hostname, msg.cookie, now)) return true;
+    this.stats.errors.bad_cookie++;
+    const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
+    this.#transmit(
+      encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.bad_cookie, text }),
+      from,
+    );
+    return false;
   }
 
   #busy(txid: number, text: string, from: Deno.NetAddr, src: Source): void {
