@@ -9,6 +9,7 @@ import { LogFile } from "../log/log_file.ts";
 import { Registry, type RegistryCounters } from "./registry.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
+import { Bep15Dispatch, formatBep15Event, isBep15Datagram } from "./bep15_dispatch.ts";
 
 /** Options for {@link startTracker}. */
 export interface TrackerOptions {
@@ -74,6 +75,8 @@ class Tracker implements RunningTracker {
   #timerAt = Infinity;
   #closing: Promise<void> | undefined;
   #handlerErrors = 0;
+  /** BEP 15 on the same port (lib/tracker/bep15_dispatch.ts). */
+  readonly #bep15: Bep15Dispatch;
 
   constructor(
     endpoint: UdpEndpoint,
@@ -81,7 +84,9 @@ class Tracker implements RunningTracker {
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
+    bep15: Bep15Dispatch,
   ) {
+    this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#registry = registry;
     this.#slab = slab;
@@ -130,7 +135,10 @@ class Tracker implements RunningTracker {
     const now = performance.now();
     let reply: Uint8Array | undefined;
     try {
-      reply = this.#registry.handleDatagram(bytes, from, now);
+      // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
+      reply = isBep15Datagram(bytes)
+        ? this.#bep15.handleDatagram(bytes, from, now)
+        : this.#registry.handleDatagram(bytes, from, now);
     } catch (e) {
       // A bug, not bad input (the registry drops bad input): count it and keep serving.
       this.#handlerErrors++;
@@ -150,6 +158,7 @@ class Tracker implements RunningTracker {
     this.#timerAt = Infinity;
     if (this.#closing) return;
     this.#registry.handleTimeout(performance.now());
+    this.#bep15.handleTimeout(performance.now());
     this.#drainEvents();
     this.#arm();
   }
@@ -165,6 +174,9 @@ class Tracker implements RunningTracker {
   #drainEvents(): void {
     for (let e = this.#registry.pollEvent(); e !== undefined; e = this.#registry.pollEvent()) {
       this.line(formatEvent(e as TrackerEvent));
+    }
+    for (let e = this.#bep15.pollEvent(); e !== undefined; e = this.#bep15.pollEvent()) {
+      this.line(formatBep15Event(e));
     }
   }
 
@@ -233,7 +245,15 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     logFile?.close();
     return Promise.reject(e);
   }
-  const tracker = new Tracker(endpoint, registry, slab, logFile, options.log);
+  const bep15 = new Bep15Dispatch({
+    now,
+    replySlab: slab,
+    intervalMs: registry.intervalMs,
+    ...(options.grace !== undefined ? { grace: options.grace } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    events: logging,
+  });
+  const tracker = new Tracker(endpoint, registry, slab, logFile, options.log, bep15);
   const a = endpoint.localAddr;
   const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(
