@@ -5,13 +5,16 @@
  * announces/s, p50/p99 latency, the tracker's CPU time per announce and the ratio.
  *
  *   deno run -P=test scripts/bench_bep15.ts [--seconds 10] [--window 64] [--sockets 4]
- *     [--hashes 1000] [--loadgen PATH] [--no-opentracker]
+ *     [--hashes 1000] [--loadgen PATH] [--no-opentracker] [--baseline-echo]
  *
  * Our tracker runs with `--rate 1e9 --burst 1e9` (the generator sends ~30 k announces/s from each
  * of its 4 sockets, far past the default 100/s per source; opentracker has no such limit) and
- * `--interval 600s`. opentracker's Debian build is whitelist-only: the generator's `--hashfile`
- * writes the hashes it uses to the whitelist. Profiling: `BENCH_BEP15_DENO_FLAGS="--cpu-prof
- * --cpu-prof-dir=/tmp/prof"` adds flags to our tracker's `deno run`.
+ * `--interval 600s`. `--baseline-echo` also runs the generator against a Deno UDP server that does
+ * no tracker work (it answers a connect with a connect reply and an announce with a fixed
+ * 50-peer reply): the floor that Deno's datagram I/O sets on this machine. opentracker's Debian
+ * build is whitelist-only: the generator's `--hashfile` writes the hashes it uses to the whitelist.
+ * Profiling: `BENCH_BEP15_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` adds flags to our
+ * tracker's `deno run`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     hashes: { type: "string", default: "1000" },
     loadgen: { type: "string" },
     "no-opentracker": { type: "boolean", default: false },
+    "baseline-echo": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -179,22 +183,55 @@ async function benchOurs(): Promise<Result> {
     stderr: "inherit",
   }).spawn();
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let banner = "";
-    while (!banner.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`tracker exited: ${banner}`);
-      banner += value;
-    }
-    const port = Number(/listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
-    (async () => {
-      for (;;) if ((await reader.read()).done) return;
-    })();
-    await waitReady(port, 10_000);
-    return await runLoadgen("udpswarm tracker.ts", port, child.pid);
+    return await runLoadgen("udpswarm tracker.ts", await readPort(child), child.pid);
   } finally {
     await stop(child);
   }
+}
+
+/** A Deno UDP server doing no tracker work: the I/O floor, same runtime, same reply sizes. */
+const ECHO = `const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+console.log("listening on udp://127.0.0.1:" + c.addr.port);
+const b = new Uint8Array(2048);
+const peers = new Uint8Array(20 + 50 * 6);
+peers[3] = 1;
+for (;;) {
+  const [d, from] = await c.receive(b);
+  if (d.length < 16) continue;
+  const r = d[11] === 0 ? new Uint8Array(16) : peers.slice();
+  r.set(d.subarray(12, 16), 4);
+  await c.send(r, from);
+}`;
+
+async function benchEcho(): Promise<Result> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--unstable-net", ECHO],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    return await runLoadgen("Deno echo (floor)", await readPort(child), child.pid);
+  } finally {
+    await stop(child);
+  }
+}
+
+/** Reads the port from the child's `listening on udp://127.0.0.1:PORT` line, then drains. */
+async function readPort(child: Deno.ChildProcess): Promise<number> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let banner = "";
+  while (!banner.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited: ${banner}`);
+    banner += value;
+  }
+  const port = Number(/listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
+  (async () => {
+    for (;;) if ((await reader.read()).done) return;
+  })();
+  await waitReady(port, 10_000);
+  return port;
 }
 
 async function benchOpentracker(): Promise<Result | string> {
@@ -203,6 +240,7 @@ async function benchOpentracker(): Promise<Result | string> {
     return "skipped: opentracker is not installed (apt-get install opentracker)";
   }
   const dir = await Deno.makeTempDir({ prefix: "bench_bep15_ot_" });
+  await Deno.chmod(dir, 0o755); // opentracker drops root for "nobody" before it reads the list
   const hashfile = `${dir}/whitelist`;
   const w = await new Deno.Command("python3", {
     args: [LOADGEN, "127.0.0.1", "1", ...GEN_ARGS, "--hashfile", hashfile],
@@ -233,6 +271,7 @@ if (!existsSync(LOADGEN)) {
 console.log(`bench_bep15: ${LOADGEN} 127.0.0.1 PORT ${GEN_ARGS.join(" ")}`);
 const ours = await benchOurs();
 const theirs = await benchOpentracker();
+const floor = values["baseline-echo"] ? await benchEcho() : undefined;
 const row = (r: Result) =>
   `${r.name.padEnd(20)} ${String(r.rate).padStart(8)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${
     r.p99.toFixed(3)
@@ -242,6 +281,7 @@ const row = (r: Result) =>
     (r.cpuSeconds / Number(values.seconds) * 100).toFixed(0)
   }% of a core)  generator ${r.generatorCpu}`;
 console.log(row(ours));
+if (floor) console.log(row(floor));
 if (typeof theirs === "string") {
   console.log(`opentracker          ${theirs}`);
 } else {
