@@ -157,36 +157,41 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-async function benchOurs(): Promise<Result> {
+/** Runs `deno ARGS` (a server that prints `listening on udp://127.0.0.1:PORT`) under load. */
+async function benchDeno(name: string, args: string[]): Promise<Result> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...(Deno.env.get("BENCH_BEP15_DENO_FLAGS")?.split(" ") ?? []),
-      "--allow-net",
-      "--allow-write=/tmp",
-      "--allow-read=/tmp",
-      "tracker.ts",
-      "--port",
-      "0",
-      "--no-log-file",
-      "--interval",
-      "600s",
-      "--rate",
-      "1000000000",
-      "--burst",
-      "1000000000",
-    ],
+    args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   try {
-    return await runLoadgen("udpswarm tracker.ts", await readPort(child), child.pid);
+    return await runLoadgen(name, await readPort(child), child.pid);
   } finally {
     await stop(child);
   }
+}
+
+function benchOurs(): Promise<Result> {
+  return benchDeno("udpswarm tracker.ts", [
+    "run",
+    "--quiet",
+    ...(Deno.env.get("BENCH_BEP15_DENO_FLAGS")?.split(" ") ?? []),
+    "--allow-net",
+    "--allow-write=/tmp",
+    "--allow-read=/tmp",
+    "tracker.ts",
+    "--port",
+    "0",
+    "--no-log-file",
+    "--interval",
+    "600s",
+    "--rate",
+    "1000000000",
+    "--burst",
+    "1000000000",
+  ]);
 }
 
 /** A Deno UDP server doing no tracker work: the I/O floor, same runtime, same reply sizes. */
@@ -203,18 +208,8 @@ for (;;) {
   await c.send(r, from);
 }`;
 
-async function benchEcho(): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--unstable-net", ECHO],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  try {
-    return await runLoadgen("Deno echo (floor)", await readPort(child), child.pid);
-  } finally {
-    await stop(child);
-  }
+function benchEcho(): Promise<Result> {
+  return benchDeno("Deno echo (floor)", ["eval", "--unstable-net", ECHO]);
 }
 
 /** Reads the port from the child's `listening on udp://127.0.0.1:PORT` line, then drains. */

@@ -20,16 +20,17 @@ import {
   BEP15_ANNOUNCE_REPLY_HEADER,
   BEP15_SCRAPE_HEADER,
   Bep15Action,
+  type Bep15AnnounceScalars,
   decodeBep15Request,
   encodeBep15Error,
   isBep15Datagram,
+  readBep15Announce,
   scrapeCount,
   writeBep15AnnounceHeader,
   writeBep15Connect,
 } from "../wire/bep15.ts";
 import { WireError } from "../wire/wire_error.ts";
-import { parseIPv4, parseIPv6 } from "../wire/address.ts";
-import { CookieJar } from "../net/address_cookie.ts";
+import { CookieJar, packAddress } from "../net/address_cookie.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { Throttle } from "../log/log_throttle.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
@@ -137,7 +138,10 @@ interface Verified {
   readonly host: string;
   readonly port: number;
   next: Verified | undefined;
-  id: bigint;
+  /** The connection id's high 32 bits. */
+  idHi: number;
+  /** The connection id's low 32 bits. */
+  idLo: number;
   /** The jar epoch whose key issued `id`. */
   epoch: number;
   readonly family: 4 | 6;
@@ -155,15 +159,9 @@ interface SourceAddress {
 function sourceAddress(hostname: string, port: number): SourceAddress | null {
   // A dual-stack socket names IPv4 senders ::ffff:a.b.c.d; they are IPv4 peers.
   const h = hostname.startsWith("::ffff:") && hostname.includes(".") ? hostname.slice(7) : hostname;
-  const v4 = parseIPv4(h);
-  const address = v4 ?? parseIPv6(h);
-  if (address === null) return null;
-  const packed = new Uint8Array(1 + address.length + 2);
-  packed[0] = v4 ? 4 : 6;
-  packed.set(address, 1);
-  packed[address.length + 1] = port >> 8;
-  packed[address.length + 2] = port & 0xff;
-  return { family: v4 ? 4 : 6, address, packed };
+  const packed = packAddress(h, port);
+  if (packed === null) return null;
+  return { family: packed[0] === 4 ? 4 : 6, address: packed.subarray(1, -2), packed };
 }
 
 const MASK64 = (1n << 64n) - 1n;
@@ -215,6 +213,17 @@ export class Bep15Dispatch {
   readonly #maxVerified: number;
   #nextSweep: number;
   readonly #scratch = new Uint8Array(BEP15_ANNOUNCE_REPLY_HEADER + 1200);
+  readonly #fields: Bep15AnnounceScalars = {
+    txid: 0,
+    downloaded: 0,
+    left: 0,
+    uploaded: 0,
+    event: "none",
+    ip: 0,
+    key: 0,
+    numWant: -1,
+    port: 0,
+  };
   readonly #input: Bep15AnnounceInput = {
     infoHash: new Uint8Array(20),
     family: 4,
@@ -351,20 +360,24 @@ export class Bep15Dispatch {
 
   /** The source of a request with a valid connection id, or undefined. */
   #check(bytes: Uint8Array, from: Bep15Source): Verified | undefined {
-    const id = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+    const hi = (bytes[0]! << 24 | bytes[1]! << 16 | bytes[2]! << 8 | bytes[3]!) >>> 0;
+    const lo = (bytes[4]! << 24 | bytes[5]! << 16 | bytes[6]! << 8 | bytes[7]!) >>> 0;
     const head = this.#verified.get(from.port);
     let v = head;
     while (v !== undefined && v.host !== from.hostname) v = v.next;
-    if (v !== undefined && v.id === id && this.#jar.epoch - v.epoch <= 1) return v;
+    if (v !== undefined && v.idHi === hi && v.idLo === lo && this.#jar.epoch - v.epoch <= 1) {
+      return v;
+    }
     const src = sourceAddress(from.hostname, from.port);
     if (src === null) return undefined;
-    const cookie = fromConnectionId(id);
+    const cookie = fromConnectionId(BigInt(hi) << 32n | BigInt(lo));
     if (this.#jar.verify(cookie, src.packed) !== "session") return undefined;
     const epoch = Number(cookie & 1n) === (this.#jar.epoch & 1)
       ? this.#jar.epoch
       : this.#jar.epoch - 1;
     if (v !== undefined) {
-      v.id = id;
+      v.idHi = hi;
+      v.idLo = lo;
       v.epoch = epoch;
       return v;
     }
@@ -372,7 +385,8 @@ export class Bep15Dispatch {
       host: from.hostname,
       port: from.port,
       next: head,
-      id,
+      idHi: hi,
+      idLo: lo,
       epoch,
       family: src.family,
       address: src.address,
@@ -390,33 +404,30 @@ export class Bep15Dispatch {
     src: Verified,
     now: number,
   ): Uint8Array | undefined {
-    let req;
+    const f = this.#fields;
     try {
-      req = decodeBep15Request(bytes);
+      readBep15Announce(bytes, f);
     } catch (e) {
       this.#malformed(from, now, (e as WireError).message);
       return this.#error(bytes, (e as WireError).message);
     }
-    if (req.action !== "announce") return undefined;
     this.counters.announces++;
     const input = this.#input;
-    input.infoHash = req.infoHash;
+    input.infoHash = bytes.subarray(16, 36);
     input.family = src.family;
     input.address = src.address;
-    input.port = req.port;
-    input.event = req.event;
-    input.left = req.left;
-    input.key = req.key;
-    input.numWant = req.numWant;
+    input.port = f.port;
+    input.event = f.event;
+    input.left = f.left;
+    input.key = f.key;
+    input.numWant = f.numWant;
     const scratch = this.#scratch;
     const r = this.swarms.handleAnnounce(input, now, scratch, BEP15_ANNOUNCE_REPLY_HEADER);
-    const out = this.#slab.take(BEP15_ANNOUNCE_REPLY_HEADER + r.bytes);
-    writeBep15AnnounceHeader(out, req.txid, this.swarms.intervalSeconds, r.leechers, r.seeders);
+    const size = BEP15_ANNOUNCE_REPLY_HEADER + r.bytes;
+    const out = this.#slab.take(size);
+    writeBep15AnnounceHeader(out, f.txid, this.swarms.intervalSeconds, r.leechers, r.seeders);
     if (r.bytes > 0) {
-      out.set(
-        scratch.subarray(BEP15_ANNOUNCE_REPLY_HEADER, BEP15_ANNOUNCE_REPLY_HEADER + r.bytes),
-        BEP15_ANNOUNCE_REPLY_HEADER,
-      );
+      out.set(scratch.subarray(BEP15_ANNOUNCE_REPLY_HEADER, size), BEP15_ANNOUNCE_REPLY_HEADER);
     }
     return out;
   }

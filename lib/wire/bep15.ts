@@ -136,10 +136,6 @@ function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function u64(v: DataView, at: number): number {
-  return v.getUint32(at) * 0x1_0000_0000 + v.getUint32(at + 4);
-}
-
 /**
  * Tells whether a datagram is routed to the BEP 15 side: it does not start with the udpswarm
  * magic `US`, is at least 16 bytes long, and its action field (offset 8) is 0, 1 or 2. A BEP 15
@@ -189,32 +185,14 @@ export function decodeBep15Request(bytes: Uint8Array): Bep15Request {
       }
       return { action: "connect", txid };
     case Bep15Action.announce: {
-      if (n < BEP15_ANNOUNCE_SIZE) {
-        fail(
-          "truncated",
-          n,
-          `Cannot decode BEP 15 announce: datagram is ${n} bytes, expected at least 98`,
-        );
-      }
-      const e = v.getUint32(80);
-      if (e > 3) {
-        fail("bad_value", 80, `Cannot decode BEP 15 announce: event is ${e}, expected 0..3`);
-      }
-      checkOptions(bytes, BEP15_ANNOUNCE_SIZE);
+      const f = {} as Bep15AnnounceScalars;
+      readBep15Announce(bytes, f);
       return {
         action: "announce",
         connectionId: v.getBigUint64(0),
-        txid,
         infoHash: bytes.subarray(16, 36),
         peerId: bytes.subarray(36, 56),
-        downloaded: u64(v, 56),
-        left: u64(v, 64),
-        uploaded: u64(v, 72),
-        event: EVENT_NAMES[e]!,
-        ip: v.getUint32(84),
-        key: v.getUint32(88),
-        numWant: v.getInt32(92),
-        port: v.getUint16(96),
+        ...f,
       };
     }
     case Bep15Action.scrape: {
@@ -233,6 +211,49 @@ export function decodeBep15Request(bytes: Uint8Array): Bep15Request {
         `Cannot decode BEP 15 request: action is ${action}, expected 0, 1 or 2`,
       );
   }
+}
+
+/** The number fields of an announce (what {@link readBep15Announce} fills in). */
+export type Bep15AnnounceScalars = Omit<
+  Bep15AnnounceRequest,
+  "action" | "connectionId" | "infoHash" | "peerId"
+>;
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! << 24 | b[at + 1]! << 16 | b[at + 2]! << 8 | b[at + 3]!) >>> 0;
+}
+
+/**
+ * Reads an announce's number fields into `out` without allocating: the hot path's decoder
+ * ({@link decodeBep15Request} uses it too). The info hash is bytes 16..36 of the datagram, the
+ * peer id 36..56, the connection id 0..8.
+ *
+ * @param bytes an announce datagram (action 1 at offset 8 is not checked here)
+ * @param out filled in
+ * @throws {WireError} `truncated` below 98 bytes or in the BEP 41 options, `bad_value` for an
+ *   unknown event
+ */
+export function readBep15Announce(bytes: Uint8Array, out: Bep15AnnounceScalars): void {
+  const n = bytes.byteLength;
+  if (n < BEP15_ANNOUNCE_SIZE) {
+    fail(
+      "truncated",
+      n,
+      `Cannot decode BEP 15 announce: datagram is ${n} bytes, expected at least 98`,
+    );
+  }
+  const e = u32(bytes, 80);
+  if (e > 3) fail("bad_value", 80, `Cannot decode BEP 15 announce: event is ${e}, expected 0..3`);
+  if (n > BEP15_ANNOUNCE_SIZE) checkOptions(bytes, BEP15_ANNOUNCE_SIZE);
+  out.txid = u32(bytes, 12);
+  out.downloaded = u32(bytes, 56) * 0x1_0000_0000 + u32(bytes, 60);
+  out.left = u32(bytes, 64) * 0x1_0000_0000 + u32(bytes, 68);
+  out.uploaded = u32(bytes, 72) * 0x1_0000_0000 + u32(bytes, 76);
+  out.event = EVENT_NAMES[e]!;
+  out.ip = u32(bytes, 84);
+  out.key = u32(bytes, 88);
+  out.numWant = u32(bytes, 92) | 0;
+  out.port = bytes[96]! << 8 | bytes[97]!;
 }
 
 /**
@@ -440,12 +461,18 @@ export function writeBep15AnnounceHeader(
   leechers: number,
   seeders: number,
 ): void {
-  const v = viewOf(out);
-  v.setUint32(0, Bep15Action.announce);
-  v.setUint32(4, txid >>> 0);
-  v.setUint32(8, interval >>> 0);
-  v.setUint32(12, leechers >>> 0);
-  v.setUint32(16, seeders >>> 0);
+  put32(out, 0, Bep15Action.announce);
+  put32(out, 4, txid);
+  put32(out, 8, interval);
+  put32(out, 12, leechers);
+  put32(out, 16, seeders);
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
 
 /**
