@@ -235,7 +235,11 @@ export class Bep15Dispatch {
     numWant: -1,
   };
 
-  /** @param options timing, limits, caps, clock start and randomness */
+  /**
+   * Creates the BEP 15 side with its own connection-id key and token buckets.
+   *
+   * @param options timing, limits, caps, clock start and randomness
+   */
   constructor(options: Bep15DispatchOptions) {
     const limits = resolveLimits(options.limits);
     this.#recordEvents = options.events ?? true;

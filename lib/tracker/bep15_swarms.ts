@@ -253,7 +253,12 @@ export class Bep15Swarms {
   #peerCount = 0;
   readonly #result: Bep15AnnounceResult = { seeders: 0, leechers: 0, peers: 0, bytes: 0 };
 
-  /** @param options interval, grace, caps, num_want, randomness */
+  /**
+   * Creates empty swarms.
+   *
+   * @param options interval, grace, caps, num_want, randomness
+   * @throws {RangeError} when the interval is not positive or the grace is negative
+   */
   constructor(options: Bep15SwarmsOptions = {}) {
     const interval = options.intervalMs ?? 30_000;
     const grace = options.grace ?? 0.5;

@@ -353,19 +353,19 @@ export interface Bep15AnnounceFields {
   infoHash: Uint8Array;
   /** 20 bytes. @default zeros */
   peerId?: Uint8Array;
-  /** @default 0 */
+  /** Bytes downloaded. @default 0 */
   downloaded?: number;
-  /** @default 0 */
+  /** Bytes left (0: a seeder). @default 0 */
   left?: number;
-  /** @default 0 */
+  /** Bytes uploaded. @default 0 */
   uploaded?: number;
-  /** @default "none" */
+  /** The event. @default "none" */
   event?: Bep15EventName;
   /** IPv4 address field. @default 0 */
   ip?: number;
-  /** @default 0 */
+  /** The client's key. @default 0 */
   key?: number;
-  /** @default -1 */
+  /** Peers wanted (-1: the tracker's default). @default -1 */
   numWant?: number;
   /** The port the client listens on. */
   port: number;
