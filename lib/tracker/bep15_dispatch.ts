@@ -23,7 +23,6 @@ import {
   type Bep15AnnounceScalars,
   decodeBep15Request,
   encodeBep15Error,
-  isBep15Datagram,
   readBep15Announce,
   scrapeCount,
   writeBep15AnnounceHeader,
@@ -42,7 +41,26 @@ import {
   type Bep15SwarmsOptions,
 } from "./bep15_swarms.ts";
 
-export { isBep15Datagram };
+/**
+ * Tells whether the tracker routes a datagram to the BEP 15 side, on its first bytes only: at
+ * least 16 bytes, an action field (offset 8) of 0, 1 or 2, and then either the protocol id
+ * `0x41727101980` (a connect) or a first byte with bit 1 set (an announce or scrape: every
+ * connection id this tracker issues has it, see the module doc). A udpswarm datagram starts with
+ * `US` (`0x55`, bit 1 clear), so the two protocols never mix; garbage that is neither goes to the
+ * udpswarm side, which drops it without a reply and counts it.
+ *
+ * @param bytes a datagram
+ * @returns true when it is for the BEP 15 side
+ */
+export function isBep15Datagram(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < 16 || bytes[8] !== 0 || bytes[9] !== 0 || bytes[10] !== 0) return false;
+  const action = bytes[11]!;
+  if (action === Bep15Action.connect) {
+    return bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x04 && bytes[3] === 0x17 &&
+      bytes[4] === 0x27 && bytes[5] === 0x10 && bytes[6] === 0x19 && bytes[7] === 0x80;
+  }
+  return action <= Bep15Action.scrape && (bytes[0]! & 2) !== 0;
+}
 
 /** Default lifetime of a connection-id key: ids stay valid 2 to 4 minutes (BEP 15: at least 2). */
 export const BEP15_CONNECTION_EPOCH_MS = 120_000;

@@ -109,8 +109,12 @@ class Tracker implements RunningTracker {
   }
 
   get counters(): TrackerCounters {
+    const bep15 = this.#bep15.counters;
     return {
       ...this.#registry.counters,
+      // Datagrams of both protocols (the BEP 15 side: lib/tracker/bep15_dispatch.ts).
+      received: this.#registry.counters.received + bep15.received,
+      malformed: this.#registry.counters.malformed + bep15.malformed,
       sendErrors: this.#endpoint.sendErrors,
       handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
       peers: this.#registry.peerCount,
@@ -119,7 +123,7 @@ class Tracker implements RunningTracker {
   }
 
   get malformed(): number {
-    return this.#registry.counters.malformed;
+    return this.#registry.counters.malformed + this.#bep15.counters.malformed;
   }
 
   get peerCount(): number {
@@ -186,7 +190,7 @@ class Tracker implements RunningTracker {
       this.#timer = undefined;
       await this.#endpoint.close();
       this.#drainEvents();
-      const c = this.#registry.counters;
+      const c = this.counters;
       this.line(
         `tracker stopped: ${this.#registry.peerCount} peer(s) registered, ${c.received} datagram(s) handled, ${c.malformed} malformed`,
       );

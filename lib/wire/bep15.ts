@@ -141,20 +141,6 @@ function viewOf(bytes: Uint8Array): DataView {
 }
 
 /**
- * Tells whether a datagram is routed to the BEP 15 side: it does not start with the udpswarm
- * magic `US`, is at least 16 bytes long, and its action field (offset 8) is 0, 1 or 2. A BEP 15
- * connection id never starts with `US` (see lib/tracker/bep15_dispatch.ts), so the two
- * protocols cannot be confused.
- *
- * @param bytes a datagram
- * @returns true when it is for the BEP 15 side
- */
-export function isBep15Datagram(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= 16 && !(bytes[0] === 0x55 && bytes[1] === 0x53) &&
-    bytes[8] === 0 && bytes[9] === 0 && bytes[10] === 0 && bytes[11]! <= 2;
-}
-
-/**
  * Decodes a BEP 15 request.
  *
  * @param bytes the datagram

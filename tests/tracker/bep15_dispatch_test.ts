@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { Bep15Dispatch, formatBep15Event } from "../../lib/tracker/bep15_dispatch.ts";
+import {
+  Bep15Dispatch,
+  formatBep15Event,
+  isBep15Datagram,
+} from "../../lib/tracker/bep15_dispatch.ts";
 import {
   decodeBep15Reply,
   encodeBep15AnnounceRequest,
   encodeBep15ConnectRequest,
   encodeBep15ScrapeRequest,
-  isBep15Datagram,
 } from "../../lib/wire/bep15.ts";
 
 const opts = { permissions: "none" } as const;
@@ -118,7 +121,7 @@ Deno.test(
     });
     // A fresh connect works again; a forged id for a scrape of no hashes gets an error cut to 16 bytes.
     assert.equal(announce(d, A, connect(d, A, 240_002), 240_003)?.action, "announce");
-    const forged = encodeBep15ScrapeRequest(0x1234n, 9, []);
+    const forged = encodeBep15ScrapeRequest((0x02n << 56n) | 0x1234n, 9, []);
     const small = d.handleDatagram(forged, B, 240_004)!;
     assert.equal(small.byteLength, 16);
     assert.equal(decodeBep15Reply(small, 4).action, "error");
@@ -243,5 +246,30 @@ Deno.test(
     const types = [];
     for (let e = d.pollEvent(); e; e = d.pollEvent()) types.push(e.type);
     assert.deepEqual(types, ["bep15_join", "bep15_expired"]);
+  },
+);
+
+Deno.test(
+  "isBep15Datagram() routes on the length, the action field and the first bytes",
+  opts,
+  () => {
+    const announceWith = (connectionId: bigint) =>
+      encodeBep15AnnounceRequest({ connectionId, txid: 1, infoHash: hash(1), port: 1 });
+    assert.ok(isBep15Datagram(encodeBep15ConnectRequest(1)));
+    assert.ok(isBep15Datagram(encodeBep15ScrapeRequest(0x02n << 56n, 1, [])));
+    assert.ok(isBep15Datagram(announceWith(0xffn << 56n)));
+    assert.ok(!isBep15Datagram(encodeBep15ConnectRequest(1).subarray(0, 15)));
+    // A connect needs the protocol id; an announce or scrape an id with bit 1 of its first byte.
+    const wrongId = encodeBep15ConnectRequest(1);
+    wrongId[7] = 0x81;
+    assert.ok(!isBep15Datagram(wrongId));
+    assert.ok(!isBep15Datagram(announceWith(0x01n << 56n)));
+    // Anything starting with "US" (0x55: bit 1 clear) is udpswarm's.
+    assert.ok(!isBep15Datagram(encodeBep15ScrapeRequest(0x5553000000000000n, 1, [])));
+    for (const [offset, value] of [[11, 3], [11, 255], [10, 1], [9, 1], [8, 1]] as const) {
+      const b = encodeBep15ScrapeRequest(0x02n << 56n, 1, []);
+      b[offset] = value;
+      assert.ok(!isBep15Datagram(b), `byte ${offset} = ${value}`);
+    }
   },
 );

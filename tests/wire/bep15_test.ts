@@ -9,7 +9,6 @@ import {
   encodeBep15Error,
   encodeBep15Scrape,
   encodeBep15ScrapeRequest,
-  isBep15Datagram,
   writeBep15Connect,
 } from "../../lib/wire/bep15.ts";
 import { WireError } from "../../lib/wire/wire_error.ts";
@@ -173,25 +172,6 @@ Deno.test(
     }
   },
 );
-
-Deno.test("isBep15Datagram() routes on the magic, the length and the action field", opts, () => {
-  assert.ok(isBep15Datagram(encodeBep15ConnectRequest(1)));
-  assert.ok(isBep15Datagram(encodeBep15ScrapeRequest(5n, 1, [])));
-  assert.ok(
-    isBep15Datagram(
-      encodeBep15AnnounceRequest({ connectionId: 1n, txid: 1, infoHash: hash(1), port: 1 }),
-    ),
-  );
-  assert.ok(!isBep15Datagram(encodeBep15ConnectRequest(1).subarray(0, 15)));
-  // A connection id starting with "US" would go to the native side: ids never do.
-  assert.ok(!isBep15Datagram(encodeBep15ScrapeRequest(0x5553000000000000n, 1, [])));
-  const error = encodeBep15ScrapeRequest(5n, 1, []);
-  error[11] = 3;
-  assert.ok(!isBep15Datagram(error));
-  error[11] = 0;
-  error[10] = 1;
-  assert.ok(!isBep15Datagram(error));
-});
 
 Deno.test("replies encode and decode: connect, IPv4 and IPv6 announce, scrape, error", opts, () => {
   const c = writeBep15Connect(new Uint8Array(16), 9, 0x0102030405060708n);
