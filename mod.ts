@@ -51,9 +51,8 @@ export {
   type TrackerClientOptions,
   type TrackerConnectOptions,
 } from "./lib/peer/tracker_client.ts";
+export { DEFAULT_RETRY, type RetryPolicy } from "./lib/peer/core/request_retry.ts";
 export {
-  DEFAULT_RETRY,
-  type RetryPolicy,
   TrackerSession,
   type TrackerSessionEvent,
   type TrackerSessionOptions,

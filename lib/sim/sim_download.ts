@@ -6,7 +6,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { DownloadCore, type DownloadCoreEvent } from "../peer/core/download_core.ts";
+import { DownloadCore } from "../peer/core/download_core.ts";
+import type { DownloadCoreEvent } from "../peer/core/download_core_event.ts";
 import type { DownloadResult } from "../peer/api.ts";
 import type { Manifest } from "../peer/manifest.ts";
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";

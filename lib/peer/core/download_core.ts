@@ -36,7 +36,8 @@ import {
   type OwnersMessage,
 } from "../../wire/messages.ts";
 import type { DownloadProgress, DownloadResult } from "../api.ts";
-import { decodeManifest, fromHex, type Manifest, toHex } from "../manifest.ts";
+import { decodeManifest, type Manifest } from "../manifest.ts";
+import { fromHex, toHex } from "../../wire/hex.ts";
 import type { PieceVerdict } from "../piece_writer.ts";
 import { safeName } from "../safe_name.ts";
 import { TransferError } from "../transfer_error.ts";
@@ -54,16 +55,6 @@ import type {
   DownloadTransmit,
   OpenedPart,
 } from "./download_core_event.ts";
-
-export type {
-  DownloadCoreEvent,
-  DownloadCoreOptions,
-  DownloadSettings,
-  DownloadTransmit,
-  OpenedPart,
-} from "./download_core_event.ts";
-export { MAX_DATA_SOCKETS } from "./owner_addresses.ts";
-export { PROGRESS_MS } from "./progress_meter.ts";
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;

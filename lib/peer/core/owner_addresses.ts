@@ -6,7 +6,7 @@
  * @module
  */
 import type { PeerAddress } from "../../wire/address.ts";
-import { addressKey } from "../../net/udp_endpoint.ts";
+import { addressKey, toNetAddr } from "../../net/udp_endpoint.ts";
 
 /** Owners beyond this many share the peer's main socket. */
 export const MAX_DATA_SOCKETS = 12;
@@ -89,8 +89,9 @@ export class OwnerAddresses {
     const moved: string[] = [];
     for (const o of owners) {
       if (o.nodeId === this.#o.selfId) continue;
-      const a = this.#o.mapAddress ? this.#o.mapAddress(o.address, o.nodeId) : o.address;
-      const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
+      const net = toNetAddr(
+        this.#o.mapAddress ? this.#o.mapAddress(o.address, o.nodeId) : o.address,
+      );
       const old = this.#addrByOwner.get(o.nodeId);
       if (old !== undefined) {
         if (addressKey(old) === addressKey(net)) continue;

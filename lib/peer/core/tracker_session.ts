@@ -40,8 +40,6 @@ import {
   type RetryPolicy,
 } from "./request_retry.ts";
 
-export { DEFAULT_RETRY, type RetryPolicy } from "./request_retry.ts";
-
 /** What the tracker said when it registered this peer. */
 export interface RegisteredInfo {
   /** The session cookie. */
