@@ -15,8 +15,11 @@ import type { SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 
 /** What a {@link SimDownload} needs from its peer. */
 export interface SimDownloadHost {
+  /** The network. */
   readonly net: SimNetwork;
+  /** The peer's main socket. */
   readonly socket: SimSocket;
+  /** The peer's node id. */
   readonly nodeId: string;
   /** Asks the tracker; calls back with the reply or the error. */
   need(want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void): void;
@@ -29,6 +32,7 @@ export interface SimDownloadHost {
     encoded: Uint8Array,
     file: Uint8Array,
   ): void;
+  /** A log line of the download. */
   log(line: string): void;
 }
 
@@ -36,6 +40,7 @@ export interface SimDownloadHost {
 export interface SimDownloadOptions {
   /** Name or 64-hex content id. */
   query: string;
+  /** The download's transfer id. */
   txid: number;
   /** Owners per NEED. @default 8 */
   maxOwners?: number;
@@ -52,6 +57,7 @@ export interface SimDownloadOptions {
 
 /** See the module doc. */
 export class SimDownload {
+  /** The core it drives. */
   readonly core: DownloadCore;
   /** The file's bytes once the part is open (the reference once complete, if one was given). */
   file: Uint8Array | undefined;
@@ -61,7 +67,9 @@ export class SimDownload {
   writtenPieces = 0;
   /** When it finished (virtual ms), and how. */
   finishedAt: number | undefined;
+  /** The result, once it succeeded. */
   result: DownloadResult | undefined;
+  /** The error, once it failed. */
   error: unknown;
   readonly #host: SimDownloadHost;
   readonly #timer: SimTimer;
@@ -70,6 +78,12 @@ export class SimDownload {
   #encoded: Uint8Array | undefined;
   readonly #reference: Uint8Array | undefined;
 
+  /**
+   * Creates the download and starts it at the network's current time.
+   *
+   * @param host the peer it runs on
+   * @param options what to download and how
+   */
   constructor(host: SimDownloadHost, options: SimDownloadOptions) {
     this.#host = host;
     this.#reference = options.reference;

@@ -127,7 +127,11 @@ export class DownloadCore {
   #needing = false;
   #noOwnerSince: number | undefined;
 
-  /** @param options what to download, where to, and the peer's tuning */
+  /**
+   * Creates an idle download; nothing happens before {@link DownloadCore.start}.
+   *
+   * @param options what to download, where to, and the peer's tuning
+   */
   constructor(options: DownloadCoreOptions) {
     this.#o = options;
     this.txid = options.txid;
@@ -219,7 +223,10 @@ export class DownloadCore {
   }
 
   /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
-  handleTargetChecked(target: { sharedPath: string | undefined; exists: boolean }, now: number) {
+  handleTargetChecked(
+    target: { sharedPath: string | undefined; exists: boolean },
+    now: number,
+  ): void {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);

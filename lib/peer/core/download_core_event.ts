@@ -44,7 +44,9 @@ export interface DownloadCoreOptions extends DownloadSettings {
 
 /** A datagram for the driver to send. */
 export interface DownloadTransmit {
+  /** The encoded datagram. */
   bytes: Uint8Array;
+  /** Where it goes. */
   to: Deno.NetAddr;
   /**
    * Send it from this owner's data socket (the driver opens it on first use and feeds what it
