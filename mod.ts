@@ -64,13 +64,7 @@ export {
 
 // The pure cores (sans-I/O: events in with `now`, `poll*` out), for embedding or simulation.
 export { DownloadCore } from "./lib/peer/core/download_core.ts";
-export type {
-  DownloadCoreEvent,
-  DownloadCoreOptions,
-  DownloadSettings,
-  DownloadTransmit,
-  OpenedPart,
-} from "./lib/peer/core/download_core_event.ts";
+export type * from "./lib/peer/core/download_core_event.ts";
 export {
   DownloadEngine,
   type DownloadEngineOptions,
@@ -79,15 +73,7 @@ export {
   type EngineStats,
   type Transmit as EngineTransmit,
 } from "./lib/peer/core/download_engine.ts";
-export {
-  type SharedContentInfo,
-  type ShareOptions,
-  type SourceStats,
-  type UploaderStats,
-  UploadRules,
-  type UploadRulesOptions,
-  type UploadTransmit,
-} from "./lib/peer/core/upload_rules.ts";
+export * from "./lib/peer/core/upload_rules.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";
 export { Dispatcher } from "./lib/tracker/dispatch.ts";
 export {
@@ -109,25 +95,10 @@ export type { PieceVerdict } from "./lib/peer/piece_writer.ts";
 export type { BlockPlanStart } from "./lib/peer/core/block_plan.ts";
 
 // The simulated network that runs the real cores (deterministic, virtual time, no sockets).
-export {
-  type SimAddr,
-  type SimHostOptions,
-  type SimHostStats,
-  type SimLink,
-  SimNetwork,
-  type SimNetworkOptions,
-  type SimNetworkStats,
-  type SimReceive,
-  type SimSocket,
-  type SimTimer,
-} from "./lib/sim/sim_network.ts";
-export { SimTracker, type SimTrackerOptions } from "./lib/sim/sim_tracker.ts";
-export { type SimContent, simContent, SimPeer, type SimPeerOptions } from "./lib/sim/sim_peer.ts";
-export {
-  SimDownload,
-  type SimDownloadHost,
-  type SimDownloadOptions,
-} from "./lib/sim/sim_download.ts";
+export * from "./lib/sim/sim_network.ts";
+export * from "./lib/sim/sim_tracker.ts";
+export * from "./lib/sim/sim_peer.ts";
+export * from "./lib/sim/sim_download.ts";
 
 // Manifests and content ids.
 export {

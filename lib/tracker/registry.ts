@@ -38,6 +38,7 @@ import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
+import { Fifo } from "../_util/fifo.ts";
 
 /** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
 export interface RegistryOptions {
@@ -226,8 +227,7 @@ export class Registry {
   readonly #files: FileIndex<RegisteredPeer>;
   readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
-  readonly #events: TrackerEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new Fifo<TrackerEvent>();
   readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
@@ -405,14 +405,7 @@ export class Registry {
    * @returns the event, or undefined
    */
   pollEvent(): TrackerEvent | undefined {
-    if (this.#eventHead >= this.#events.length) {
-      if (this.#events.length > 0) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      }
-      return undefined;
-    }
-    return this.#events[this.#eventHead++];
+    return this.#events.shift();
   }
 
   /**

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { PROGRESS_MS, ProgressMeter } from "../../lib/peer/core/progress_meter.ts";
 
-Deno.test({
-  name: "ProgressMeter.tick() is due every PROGRESS_MS and skips ticks a late timer missed",
-  permissions: "none",
-  fn() {
+const none = { permissions: "none" } as const;
+
+Deno.test(
+  "ProgressMeter.tick() is due every PROGRESS_MS and skips ticks a late timer missed",
+  none,
+  () => {
     const meter = new ProgressMeter();
     assert.equal(meter.dueAt, undefined);
     assert.equal(meter.tick(1000), false, "not started");
@@ -21,12 +23,12 @@ Deno.test({
     assert.equal(meter.dueAt, undefined);
     assert.equal(meter.tick(5000), false);
   },
-});
+);
 
-Deno.test({
-  name: "ProgressMeter.sample() smooths the rate 70/30 and keeps it when no time passed",
-  permissions: "none",
-  fn() {
+Deno.test(
+  "ProgressMeter.sample() smooths the rate 70/30 and keeps it when no time passed",
+  none,
+  () => {
     const meter = new ProgressMeter();
     meter.start(0);
     assert.equal(meter.sample(0), 0);
@@ -40,4 +42,4 @@ Deno.test({
     assert.equal(meter.sample(500), r, "no time passed: bytes wait for the next sample");
     assert.equal(meter.sample(750), 0.7 * r + 0.3 * (123 / 0.25));
   },
-});
+);

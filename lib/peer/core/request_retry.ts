@@ -50,6 +50,8 @@ export interface Retrying {
   last: boolean;
 }
 
+import { Fifo } from "../../_util/fifo.ts";
+
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -99,8 +101,7 @@ export function retrying(policy: RetryPolicy): Retrying {
 export class RequestRetry<R extends Retrying = Retrying> {
   readonly #random: () => number;
   readonly #pending = new Map<number, R>();
-  readonly #transmits: Uint8Array[] = [];
-  #transmitHead = 0;
+  readonly #transmits = new Fifo<Uint8Array>();
   #nextTxid: number;
   #retransmits = 0;
 
@@ -208,13 +209,7 @@ export class RequestRetry<R extends Retrying = Retrying> {
    * @returns the bytes, or undefined when nothing is due
    */
   pollTransmit(): Uint8Array | undefined {
-    if (this.#transmitHead === this.#transmits.length) return undefined;
-    const bytes = this.#transmits[this.#transmitHead++]!;
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits.length = 0;
-      this.#transmitHead = 0;
-    }
-    return bytes;
+    return this.#transmits.shift();
   }
 
   /**

@@ -32,6 +32,7 @@ import type {
 } from "../../wire/messages.ts";
 import { formatHostPort } from "../../net/host_port.ts";
 import { TrackerError, TrackerErrorCode } from "../../tracker/tracker_error.ts";
+import { Fifo } from "../../_util/fifo.ts";
 import {
   DEFAULT_RETRY,
   RequestRetry,
@@ -181,8 +182,7 @@ export class TrackerSession {
   readonly #owned = new Map<string, OwnedFile>();
   /** Requests waiting for the registration in progress. */
   #waiting: Request[] = [];
-  readonly #events: TrackerSessionEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new Fifo<TrackerSessionEvent>();
   #nextId = 1;
   #state: State = "new";
   #cookie = 0n;
@@ -505,13 +505,7 @@ export class TrackerSession {
    * @returns the event, or undefined when none is queued
    */
   pollEvent(): TrackerSessionEvent | undefined {
-    if (this.#eventHead === this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++]!;
-    if (this.#eventHead === this.#events.length) {
-      this.#events.length = 0;
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
