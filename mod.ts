@@ -43,7 +43,6 @@ export {
   type TrackerOptions,
 } from "./lib/tracker/server.ts";
 export type { TrackerLimits } from "./lib/tracker/limits.ts";
-export type { RegistryCounters } from "./lib/tracker/registry.ts";
 export {
   type OwnedFile,
   type RegisteredInfo,
@@ -51,9 +50,8 @@ export {
   type TrackerClientOptions,
   type TrackerConnectOptions,
 } from "./lib/peer/tracker_client.ts";
+export { DEFAULT_RETRY, type RetryPolicy } from "./lib/peer/core/request_retry.ts";
 export {
-  DEFAULT_RETRY,
-  type RetryPolicy,
   TrackerSession,
   type TrackerSessionEvent,
   type TrackerSessionOptions,
@@ -63,6 +61,44 @@ export {
   TrackerErrorCode,
   type TrackerErrorCodeValue,
 } from "./lib/tracker/tracker_error.ts";
+
+// The pure cores (sans-I/O: events in with `now`, `poll*` out), for embedding or simulation.
+export { DownloadCore } from "./lib/peer/core/download_core.ts";
+export type * from "./lib/peer/core/download_core_event.ts";
+export {
+  DownloadEngine,
+  type DownloadEngineOptions,
+  type EngineEvent,
+  type EngineManifest,
+  type EngineStats,
+  type Transmit as EngineTransmit,
+} from "./lib/peer/core/download_engine.ts";
+export * from "./lib/peer/core/upload_rules.ts";
+export { BlockPlan } from "./lib/peer/core/block_plan.ts";
+export { Dispatcher } from "./lib/tracker/dispatch.ts";
+export {
+  type Refusal,
+  type RegisteredPeer,
+  Registry,
+  type RegistryCounters,
+  type RegistryOptions,
+  type RuleResult,
+  type Source,
+} from "./lib/tracker/registry.ts";
+export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
+export type { FileOwner, FileRecord, Ownership } from "./lib/tracker/file_index.ts";
+export { OwnerIndex, type RankedOwner } from "./lib/tracker/owner_index.ts";
+export type { HeapItem } from "./lib/tracker/index_heap.ts";
+export { ReplySlab } from "./lib/wire/fast_path.ts";
+export { BlockLayout } from "./lib/peer/core/block_layout.ts";
+export type { PieceVerdict } from "./lib/peer/piece_writer.ts";
+export type { BlockPlanStart } from "./lib/peer/core/block_plan.ts";
+
+// The simulated network that runs the real cores (deterministic, virtual time, no sockets).
+export * from "./lib/sim/sim_network.ts";
+export * from "./lib/sim/sim_tracker.ts";
+export * from "./lib/sim/sim_peer.ts";
+export * from "./lib/sim/sim_download.ts";
 
 // Manifests and content ids.
 export {

@@ -20,7 +20,8 @@ import type {
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
-import { fromHex, type Manifest } from "./manifest.ts";
+import type { Manifest } from "./manifest.ts";
+import { fromHex } from "../wire/hex.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
 import { PartFile } from "./part_file.ts";

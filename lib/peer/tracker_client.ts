@@ -11,12 +11,8 @@
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
-import {
-  type OwnedFile,
-  type RegisteredInfo,
-  type RetryPolicy,
-  TrackerSession,
-} from "./core/tracker_session.ts";
+import { type OwnedFile, type RegisteredInfo, TrackerSession } from "./core/tracker_session.ts";
+import type { RetryPolicy } from "./core/request_retry.ts";
 
 export type { OwnedFile, RegisteredInfo };
 

@@ -112,7 +112,11 @@ export class Dispatcher {
   readonly #fast = newFastRequest();
   #nextSweep: number;
 
-  /** @param options the registry's options (timing, limits, clock start, randomness) */
+  /**
+   * Creates a dispatcher and the registry it routes to.
+   *
+   * @param options the registry's options (timing, limits, clock start, randomness)
+   */
   constructor(options: RegistryOptions) {
     this.registry = new Registry(options);
     const limits = this.registry.limits;

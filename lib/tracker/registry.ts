@@ -38,6 +38,7 @@ import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
+import { Fifo } from "../_util/fifo.ts";
 
 /** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
 export interface RegistryOptions {
@@ -70,7 +71,9 @@ export interface RegistryOptions {
 
 /** Where a datagram came from (a `Deno.NetAddr` fits). */
 export interface Source {
+  /** The source's IP address. */
   hostname: string;
+  /** The source's UDP port. */
   port: number;
 }
 
@@ -110,6 +113,7 @@ export interface RegistryCounters {
 export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   /** The address it registered from. */
   readonly hostname: string;
+  /** The port it registered from. */
   readonly port: number;
   /** Address and port packed for the cookie jar. */
   readonly packed: Uint8Array;
@@ -119,7 +123,9 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   readonly label: string;
   /** The session cookie last issued (0n before the first), and its two 32-bit halves. */
   cookie: bigint;
+  /** The high 32 bits of {@link RegisteredPeer.cookie} (for the fast path). */
   cookieHi: number;
+  /** The low 32 bits of {@link RegisteredPeer.cookie}. */
   cookieLo: number;
   /** The cookie epoch that issued {@link RegisteredPeer.cookie}. */
   cookieEpoch: number;
@@ -129,8 +135,11 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   uploaded: number;
   /** When it was last heard from (ms). */
   lastSeen: number;
+  /** The previous peer in the expiry queue. */
   expPrev: RegisteredPeer | undefined;
+  /** The next peer in the expiry queue. */
   expNext: RegisteredPeer | undefined;
+  /** Whether it is in the expiry queue. */
   queued: boolean;
 }
 
@@ -218,8 +227,7 @@ export class Registry {
   readonly #files: FileIndex<RegisteredPeer>;
   readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
-  readonly #events: TrackerEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new Fifo<TrackerEvent>();
   readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
@@ -232,7 +240,11 @@ export class Registry {
     evictAfterMs: 0,
   };
 
-  /** @param options timing, limits, clock start and randomness */
+  /**
+   * Creates an empty registry.
+   *
+   * @param options timing, limits, clock start and randomness
+   */
   constructor(options: RegistryOptions) {
     const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
     const grace = options.grace ?? DEFAULT_GRACE;
@@ -393,14 +405,7 @@ export class Registry {
    * @returns the event, or undefined
    */
   pollEvent(): TrackerEvent | undefined {
-    if (this.#eventHead >= this.#events.length) {
-      if (this.#events.length > 0) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      }
-      return undefined;
-    }
-    return this.#events[this.#eventHead++];
+    return this.#events.shift();
   }
 
   /**

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  DownloadCore,
-  type DownloadCoreEvent,
-  type DownloadCoreOptions,
-} from "../../lib/peer/core/download_core.ts";
+import { DownloadCore } from "../../lib/peer/core/download_core.ts";
+import type {
+  DownloadCoreEvent,
+  DownloadCoreOptions,
+} from "../../lib/peer/core/download_core_event.ts";
 import type { DownloadProgress, DownloadResult } from "../../lib/peer/api.ts";
 import { encodeManifest } from "../../lib/peer/manifest.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";

@@ -1,8 +1,9 @@
 /**
  * The peer's side of the tracker protocol as a pure state machine (sans-I/O): registration
  * with the cookie handshake, the heartbeat every T, OWN/NEED/UPDATE/EXIT matched to their
- * replies by transaction id and retransmitted with exponential backoff, re-registration
- * after an eviction or a tracker restart, and OWN again of every shared file after it.
+ * replies by transaction id and retransmitted with exponential backoff (the table of requests
+ * in flight is {@link RequestRetry}), re-registration after an eviction or a tracker restart,
+ * and OWN again of every shared file after it.
  *
  * No socket, timer or clock: commands and datagrams come in with `now`, datagrams for the
  * tracker leave through {@link TrackerSession.pollTransmit}, results through
@@ -10,8 +11,7 @@
  * {@link TrackerSession.handleTimeout}. `lib/peer/tracker_client.ts` drives it on a socket.
  *
  * Longer than 600 lines (about half of it JSDoc) because it is one state machine: the
- * registration, the heartbeat and the commands share the table of requests in flight, the
- * cookie and the queue of commands waiting for a registration; split apart, each piece would
+ * registration, the heartbeat and the commands share the requests in flight, the cookie and the queue of commands waiting for a registration; split apart, each piece would
  * reach into the others' state.
  * @module
  */
@@ -32,29 +32,14 @@ import type {
 } from "../../wire/messages.ts";
 import { formatHostPort } from "../../net/host_port.ts";
 import { TrackerError, TrackerErrorCode } from "../../tracker/tracker_error.ts";
-
-/** How a tracker request is retransmitted. */
-export interface RetryPolicy {
-  /** Wait before the first retransmission, in ms. @default 250 */
-  initialMs: number;
-  /** Each wait is the previous one times this. @default 2 */
-  factor: number;
-  /** Longest single wait, in ms. @default 4000 */
-  maxDelayMs: number;
-  /** Sends in total (the first plus retransmissions). @default 5 */
-  attempts: number;
-  /** Give up once this many ms have passed since the first send, whatever the attempts left. @default Infinity */
-  totalMs: number;
-}
-
-/** The default {@link RetryPolicy}: 250, 500, 1000, 2000 ms between 5 sends; 7.75 s in all. */
-export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  initialMs: 250,
-  factor: 2,
-  maxDelayMs: 4000,
-  attempts: 5,
-  totalMs: Infinity,
-});
+import { Fifo } from "../../_util/fifo.ts";
+import {
+  DEFAULT_RETRY,
+  RequestRetry,
+  type Retrying,
+  retrying,
+  type RetryPolicy,
+} from "./request_retry.ts";
 
 /** What the tracker said when it registered this peer. */
 export interface RegisteredInfo {
@@ -105,23 +90,14 @@ type Purpose = "start" | "own" | "need" | "update" | "exit" | "handshake" | "hea
 type Outgoing = RegisterMessage | OwnMessage | NeedMessage | UpdateMessage | ExitMessage;
 
 /** A command or one of the session's own requests, with its retransmission state. */
-interface Request {
+interface Request extends Retrying {
   /** The caller's handle; 0 for the session's own requests. */
   readonly id: number;
   readonly purpose: Purpose;
   /** Re-encoded with a fresh txid and the current cookie at every (re)send. */
   readonly message: Outgoing | undefined;
-  readonly policy: RetryPolicy;
   /** Registered again once already because of this request's ERROR. */
   retried: boolean;
-  txid: number;
-  bytes: Uint8Array;
-  started: number;
-  attempts: number;
-  delay: number;
-  deadline: number;
-  /** The current wait is the last: at the deadline the request times out. */
-  last: boolean;
 }
 
 const REREGISTER_CODES: ReadonlySet<number> = new Set([
@@ -134,7 +110,6 @@ const OWN_CONCURRENCY = 8;
 const HANDSHAKE_ROUNDS = 4;
 /** Heartbeat interval assumed before the tracker told one, ms. */
 const DEFAULT_INTERVAL_MS = 30_000;
-const EMPTY = new Uint8Array(0);
 
 function hint(code: number): string {
   switch (code) {
@@ -201,17 +176,13 @@ export class TrackerSession {
   /** The tracker as `host:port`, for messages. */
   readonly trackerLabel: string;
   readonly #trackerHost: string;
-  readonly #random: () => number;
   readonly #policy: RetryPolicy;
-  readonly #pending = new Map<number, Request>();
+  /** Requests in flight, their datagrams and deadlines. */
+  readonly #pending: RequestRetry<Request>;
   readonly #owned = new Map<string, OwnedFile>();
   /** Requests waiting for the registration in progress. */
   #waiting: Request[] = [];
-  readonly #transmits: Uint8Array[] = [];
-  readonly #events: TrackerSessionEvent[] = [];
-  #transmitHead = 0;
-  #eventHead = 0;
-  #nextTxid: number;
+  readonly #events = new Fifo<TrackerSessionEvent>();
   #nextId = 1;
   #state: State = "new";
   #cookie = 0n;
@@ -229,7 +200,6 @@ export class TrackerSession {
   #reannounce: OwnedFile[] = [];
   #reannounceNext = 0;
   #reannounceInFlight = 0;
-  #retransmits = 0;
   #malformed = 0;
   #reregistrations = 0;
   #missedHeartbeats = 0;
@@ -257,9 +227,8 @@ export class TrackerSession {
     }
     this.#trackerHost = canonical;
     this.trackerLabel = formatHostPort(this.tracker);
-    this.#random = options.random;
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#nextTxid = (Math.floor(this.#random() * 0xfffffff0) + 1) >>> 0;
+    this.#pending = new RequestRetry({ random: options.random });
   }
 
   /** True while registered (as far as this session knows). */
@@ -279,7 +248,7 @@ export class TrackerSession {
 
   /** Requests retransmitted so far. */
   get retransmits(): number {
-    return this.#retransmits;
+    return this.#pending.retransmits;
   }
 
   /** Datagrams from the tracker address that failed to decode. */
@@ -479,10 +448,8 @@ export class TrackerSession {
         return false;
       }
     }
-    const req = this.#pending.get(msg.txid);
+    const req = this.#pending.take(msg.txid);
     if (req === undefined) return true; // late, duplicate or unknown: ignored
-    this.#pending.delete(msg.txid);
-    req.txid = 0;
     switch (req.purpose) {
       case "handshake":
         this.#onHandshakeReply(req, msg, now);
@@ -513,16 +480,10 @@ export class TrackerSession {
    * @param now the time, ms
    */
   handleTimeout(now: number): void {
-    for (const req of this.#pending.values()) {
-      if (req.deadline > now) continue;
-      if (!req.last) {
-        this.#transmit(req, now);
-        continue;
-      }
-      this.#pending.delete(req.txid);
-      req.txid = 0;
-      this.#onTimeout(req, this.#timeoutError(req, now), now);
-    }
+    this.#pending.handleTimeout(
+      now,
+      (req) => this.#onTimeout(req, this.#timeoutError(req, now), now),
+    );
     if (this.#heartbeatDue() <= now) this.#sendHeartbeat(now);
   }
 
@@ -535,13 +496,7 @@ export class TrackerSession {
    * @returns the bytes, or undefined when nothing is due
    */
   pollTransmit(_now?: number): Uint8Array | undefined {
-    if (this.#transmitHead === this.#transmits.length) return undefined;
-    const bytes = this.#transmits[this.#transmitHead++]!;
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits.length = 0;
-      this.#transmitHead = 0;
-    }
-    return bytes;
+    return this.#pending.pollTransmit();
   }
 
   /**
@@ -550,13 +505,7 @@ export class TrackerSession {
    * @returns the event, or undefined when none is queued
    */
   pollEvent(): TrackerSessionEvent | undefined {
-    if (this.#eventHead === this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++]!;
-    if (this.#eventHead === this.#events.length) {
-      this.#events.length = 0;
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -565,8 +514,7 @@ export class TrackerSession {
    * @returns the earliest retransmission, give-up or heartbeat time in ms; undefined when idle
    */
   pollTimeout(): number | undefined {
-    let at = this.#heartbeatDue();
-    for (const req of this.#pending.values()) if (req.deadline < at) at = req.deadline;
+    const at = Math.min(this.#heartbeatDue(), this.#pending.pollTimeout());
     return at === Infinity ? undefined : at;
   }
 
@@ -578,21 +526,7 @@ export class TrackerSession {
     message: Outgoing | undefined,
     policy: RetryPolicy,
   ): Request {
-    const req: Request = {
-      id,
-      purpose,
-      message,
-      policy,
-      retried: false,
-      txid: 0,
-      bytes: EMPTY,
-      started: 0,
-      attempts: 0,
-      delay: 0,
-      deadline: Infinity,
-      last: false,
-    };
-    return req;
+    return { ...retrying(policy), id, purpose, message, retried: false };
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
@@ -613,31 +547,11 @@ export class TrackerSession {
   /** Puts a request on the wire with a fresh txid and the cookie it needs. */
   #send(req: Request, now: number): void {
     const message = req.message!;
-    let txid = this.#nextTxid;
-    while (txid === 0 || this.#pending.has(txid)) txid = (txid + 1) >>> 0;
-    this.#nextTxid = (txid + 1) >>> 0;
+    const txid = this.#pending.nextTxid();
     message.txid = txid;
     if (req.purpose !== "handshake") message.cookie = this.#cookie;
     req.txid = txid;
-    req.bytes = encodeMessage(message);
-    req.started = now;
-    req.attempts = 0;
-    req.delay = req.policy.initialMs;
-    this.#pending.set(txid, req);
-    this.#transmit(req, now);
-  }
-
-  #transmit(req: Request, now: number): void {
-    req.attempts++;
-    if (req.attempts > 1) this.#retransmits++;
-    this.#transmits.push(req.bytes);
-    const p = req.policy;
-    const elapsed = now - req.started;
-    // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.
-    const wait = Math.min(req.delay, p.maxDelayMs) * (0.9 + 0.2 * this.#random());
-    req.last = req.attempts >= p.attempts || elapsed + wait >= p.totalMs;
-    req.deadline = now + (req.last ? Math.max(0, Math.min(wait, p.totalMs - elapsed)) : wait);
-    req.delay = Math.min(req.delay * p.factor, p.maxDelayMs);
+    this.#pending.send(req, txid, encodeMessage(message), now);
   }
 
   #onCommandReply(req: Request, msg: Message, now: number): void {
@@ -825,7 +739,7 @@ export class TrackerSession {
     this.#handshake = undefined;
     this.#reannounce = [];
     for (const req of this.#pending.values()) {
-      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req.txid);
+      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req);
     }
     const waiting = this.#waiting;
     this.#waiting = [];
@@ -896,7 +810,7 @@ export class TrackerSession {
   /** Stops the heartbeat and the registration; `closed` also fails every command in flight. */
   #stop(why: "left" | "closed"): void {
     this.#heartbeatOn = false;
-    if (this.#heartbeat) this.#pending.delete(this.#heartbeat.txid);
+    if (this.#heartbeat) this.#pending.delete(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#abortRegistration();
     if (why === "closed") {
