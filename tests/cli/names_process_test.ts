@@ -136,7 +136,10 @@ Deno.test("peer.ts: names are not identities; list, links and exit 11", async (t
       ]);
       assert.equal(r.code, ExitCode.ambiguous, r.stderr);
       assert.equal(r.stdout, "");
-      assert.match(r.stderr, /error: Cannot download "f16\.bin": 2 different contents share this name; choose one by content id\n/);
+      assert.match(
+        r.stderr,
+        /error: Cannot download "f16\.bin": 2 different contents share this name; choose one by content id\n/,
+      );
       for (const [id, size] of [[honestId, 300000], [fakeId, 200000]] as const) {
         assert.match(
           r.stderr,
