@@ -34,6 +34,16 @@ export type {
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
+export type { FileList, ListedFile, ListOptions } from "./lib/peer/file_list.ts";
+
+// Content links: `udpswarm:CONTENT_ID?name=NAME&size=SIZE`, what `share` prints and `get` takes.
+export {
+  CONTENT_LINK_SCHEME,
+  type ContentLink,
+  formatContentLink,
+  isContentLink,
+  parseContentLink,
+} from "./lib/peer/content_link.ts";
 
 // Tracker: server and client.
 export {
@@ -50,6 +60,7 @@ export {
   TrackerClient,
   type TrackerClientOptions,
   type TrackerConnectOptions,
+  type TrackerListQuery,
 } from "./lib/peer/tracker_client.ts";
 export {
   DEFAULT_RETRY,
@@ -93,6 +104,10 @@ export {
   type ErrorMessage,
   type ExitMessage,
   type HaveMessage,
+  type ListingEntry,
+  type ListingMessage,
+  type ListMatch,
+  type ListMessage,
   type ManifestDataMessage,
   type ManifestRequestMessage,
   type Message,
