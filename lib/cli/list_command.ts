@@ -13,6 +13,7 @@ import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import { formatBytes } from "./progress.ts";
 
+// deno-lint-ignore no-control-regex -- control characters are exactly what this escapes
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `list`, ambiguous names and links in the CLI, on a scripted peer: `runList`, `runGet` with a
- * name of two contents (exit 11 and the candidates) or a link, the prompt's `list` and
- * `download` of an ambiguous name, and `list` on the command line.
+ * name of two contents (exit 11 and the candidates) or a link, and `list` on the command line.
+ * (The prompt's `list` and ambiguous `download`: repl_test.ts.)
  * @module
  */
 import assert from "node:assert/strict";
@@ -11,9 +11,8 @@ import { formatListedFile, printableName, runList } from "../../lib/cli/list_com
 import { runGet } from "../../lib/cli/one_shot.ts";
 import { createOutput } from "../../lib/cli/output.ts";
 import { ProgressReporter } from "../../lib/cli/progress.ts";
-import { runRepl } from "../../lib/cli/repl.ts";
 import type { ListedFile } from "../../lib/peer/file_list.ts";
-import { Capture, FakePeer, FakeTransferError, ScriptedInput, settle } from "./_fake_peer.ts";
+import { Capture, FakePeer, FakeTransferError } from "./_fake_peer.ts";
 
 const pure = { permissions: "none" } as const;
 const A = "a".repeat(64), B = "b".repeat(64);
@@ -143,34 +142,4 @@ Deno.test("runGet() refuses a link whose name is unsafe, before downloading", pu
   assert.equal(await code, ExitCode.badName);
   assert.match(cap.stderr, /the link's name is unusable/);
   assert.equal(peer.started.length, 0);
-});
-
-Deno.test("runRepl() list and download of an ambiguous name", pure, async () => {
-  const peer = new FakePeer();
-  peer.listed = candidates;
-  peer.onDownload = (d) => queueMicrotask(() => d.fail(new FakeTransferError("ambiguous", "x")));
-  const { cap, out } = io();
-  const input = new ScriptedInput();
-  const done = runRepl({
-    peer,
-    input: input.stream,
-    out,
-    interactive: false,
-    writePrompt: cap.out,
-    dir: "/nonexistent",
-    outDir: "/tmp/out",
-    tracker: "127.0.0.1:6969",
-    log: () => {},
-    stopTimeoutMs: 1000,
-  });
-  input.line("list *.bin");
-  await settle();
-  input.line("download f16.bin");
-  await settle();
-  input.end();
-  assert.equal(await done, 0);
-  assert.match(cap.stdout, new RegExp(`^${A} {11}1000 {6}2  f16\\.bin\n`));
-  assert.match(cap.stdout, /\n3 files\n/);
-  assert.match(cap.stderr, /error: Cannot download "f16\.bin": x\n {2}a{64} .*\n {2}b{64} .*\nchoose one by its content id/);
-  assert.deepEqual(peer.lists.map((l) => l.pattern), ["*.bin", "f16.bin"]);
 });

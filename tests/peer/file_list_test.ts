@@ -45,7 +45,7 @@ Deno.test(
 
 Deno.test("collectFileList() stops when a tracker's cursor does not move on", none, async () => {
   let calls = 0;
-  const r = await collectFileList((c) => {
+  const r = await collectFileList((_cursor) => {
     calls++;
     return Promise.resolve({ type: "listing", txid: 1, total: 5, nextCursor: 3, entries: [] });
   });
