@@ -294,7 +294,7 @@ export class Dispatcher {
       case "list": {
         const peer = this.#verify("list", msg, from, size, now);
         if (peer instanceof Uint8Array) return peer;
-        return this.#list(peer, msg, now);
+        return this.#list(peer, msg, from, now);
       }
       case "exit": {
         // Idempotent: an unknown node id has nothing left to forget.
@@ -319,9 +319,22 @@ export class Dispatcher {
    * LIST from a verified peer: one page of the matching (name, content) entries, in a LISTING
    * of at most {@link SAFE_DATAGRAM} bytes (only verified sources get here).
    */
-  #list(peer: RegisteredPeer, msg: ListMessage, now: number): Uint8Array {
+  #list(peer: RegisteredPeer, msg: ListMessage, from: Source, now: number): Uint8Array {
     const page = this.#listing.page(msg, SAFE_DATAGRAM, now);
     const registry = this.registry;
+    if (page === "busy") {
+      const text = "Too many new listing patterns right now: try again in a second";
+      return this.#refuse(
+        "list",
+        from,
+        msg.txid,
+        ErrorCode.rate_limited,
+        text,
+        Infinity,
+        true,
+        now,
+      );
+    }
     registry.counters.lists++;
     registry.report({
       type: "list",

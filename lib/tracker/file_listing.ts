@@ -40,10 +40,21 @@ export interface ListingPage {
 
 /** Options for {@link FileListing}. */
 export interface FileListingOptions {
-  /** The snapshot of names is rebuilt at most this often, ms. @default 1000 */
+  /**
+   * The snapshot of names is rebuilt at most this often, ms; a large snapshot waits longer
+   * (one more ms per {@link FileListingOptions.rowsPerRefreshMs} entries). @default 1000
+   */
   refreshMs?: number;
+  /** Entries per extra ms of refresh interval (100,000 entries: 5 s). @default 20 */
+  rowsPerRefreshMs?: number;
   /** Patterns whose matches are kept per snapshot. @default 8 */
   cachedPatterns?: number;
+  /**
+   * Names matched per second for patterns not in the cache, all sources together: past it a
+   * LIST with a new pattern is refused as busy (a flood of distinct patterns cannot take the
+   * tracker's CPU). @default 250000
+   */
+  scanPerSecond?: number;
 }
 
 interface Row<P extends FileOwner<P>> {
@@ -70,6 +81,11 @@ export class FileListing<P extends FileOwner<P>> {
   readonly #index: FileIndex<P>;
   readonly #refreshMs: number;
   readonly #cachedPatterns: number;
+  readonly #rowsPerRefreshMs: number;
+  readonly #scanPerSecond: number;
+  /** Names that may still be scanned now (a token bucket of one second's worth). */
+  #scanTokens: number;
+  #scanAt = -Infinity;
   #rows: Row<P>[] = [];
   #version = -1;
   #builtAt = -Infinity;
@@ -84,6 +100,9 @@ export class FileListing<P extends FileOwner<P>> {
     this.#index = index;
     this.#refreshMs = options.refreshMs ?? 1000;
     this.#cachedPatterns = options.cachedPatterns ?? 8;
+    this.#rowsPerRefreshMs = options.rowsPerRefreshMs ?? 20;
+    this.#scanPerSecond = options.scanPerSecond ?? 250_000;
+    this.#scanTokens = this.#scanPerSecond;
   }
 
   /**
@@ -93,7 +112,7 @@ export class FileListing<P extends FileOwner<P>> {
    * @param query pattern, match kind, cursor and entry cap
    * @param maxBytes the LISTING's size limit in bytes
    * @param now the current time in ms
-   * @returns the page
+   * @returns the page, or `"busy"` when a new pattern would exceed the scan budget
    *
    * @example List two files, one page of one entry at a time
    * ```ts
@@ -115,9 +134,10 @@ export class FileListing<P extends FileOwner<P>> {
    * assert.equal(second.nextCursor, 0); // the last page
    * ```
    */
-  page(query: ListQuery, maxBytes: number, now: number): ListingPage {
+  page(query: ListQuery, maxBytes: number, now: number): ListingPage | "busy" {
     const rows = query.match === "exact" ? this.#exact(query.pattern) : this.#rows_(now);
-    const matches = query.match === "exact" ? undefined : this.#matching(query, rows);
+    const matches = query.match === "exact" ? undefined : this.#matching(query, rows, now);
+    if (matches === "busy") return "busy";
     const total = matches === undefined ? rows.length : matches.length;
     const cap = Math.min(
       query.maxEntries === 0 ? MAX_LIST_ENTRIES : query.maxEntries,
@@ -147,7 +167,8 @@ export class FileListing<P extends FileOwner<P>> {
   /** The sorted snapshot, rebuilt when the names changed and the last build is old enough. */
   #rows_(now: number): Row<P>[] {
     const version = this.#index.namesVersion;
-    if (version !== this.#version && now - this.#builtAt >= this.#refreshMs) {
+    const interval = this.#refreshMs + Math.floor(this.#rows.length / this.#rowsPerRefreshMs);
+    if (version !== this.#version && now - this.#builtAt >= interval) {
       const rows: Row<P>[] = [];
       for (const [name, files] of this.#index.names()) {
         for (const file of files) rows.push({ name, file });
@@ -162,7 +183,11 @@ export class FileListing<P extends FileOwner<P>> {
   }
 
   /** Positions of the rows matching a substring or glob query (cached per snapshot). */
-  #matching(query: ListQuery, rows: readonly Row<P>[]): Uint32Array | undefined {
+  #matching(
+    query: ListQuery,
+    rows: readonly Row<P>[],
+    now: number,
+  ): Uint32Array | undefined | "busy" {
     if (query.match === "substring" && query.pattern === "") return undefined;
     const key = query.match + "\0" + query.pattern;
     let found = this.#matches.get(key);
@@ -171,6 +196,13 @@ export class FileListing<P extends FileOwner<P>> {
       this.#matches.set(key, found);
       return found;
     }
+    // The scan budget: refilled continuously, one second's worth at most; a scan larger than
+    // the whole budget runs when the bucket is full (and empties it).
+    const rate = this.#scanPerSecond;
+    this.#scanTokens = Math.min(rate, this.#scanTokens + (now - this.#scanAt) * rate / 1000);
+    this.#scanAt = now;
+    if (this.#scanTokens < Math.min(rows.length, rate)) return "busy";
+    this.#scanTokens -= rows.length;
     const matcher = compileNamePattern(query.pattern, query.match);
     const hits: number[] = [];
     let previous: string | undefined, hit = false;
