@@ -34,6 +34,16 @@ export type {
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
+export type { FileList, ListedFile, ListOptions } from "./lib/peer/file_list.ts";
+
+// Content links: `udpswarm:CONTENT_ID?name=NAME&size=SIZE`, what `share` prints and `get` takes.
+export {
+  CONTENT_LINK_SCHEME,
+  type ContentLink,
+  formatContentLink,
+  isContentLink,
+  parseContentLink,
+} from "./lib/peer/content_link.ts";
 
 // Tracker: server and client.
 export {
@@ -49,6 +59,7 @@ export {
   TrackerClient,
   type TrackerClientOptions,
   type TrackerConnectOptions,
+  type TrackerListQuery,
 } from "./lib/peer/tracker_client.ts";
 export { DEFAULT_RETRY, type RetryPolicy } from "./lib/peer/core/request_retry.ts";
 export {
@@ -86,7 +97,14 @@ export {
   type Source,
 } from "./lib/tracker/registry.ts";
 export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
-export type { FileOwner, FileRecord, Ownership } from "./lib/tracker/file_index.ts";
+export { FileIndex } from "./lib/tracker/file_index.ts";
+export type {
+  FileIndexOptions,
+  FileLookup,
+  FileOwner,
+  FileRecord,
+  Ownership,
+} from "./lib/tracker/file_index.ts";
 export { OwnerIndex, type RankedOwner } from "./lib/tracker/owner_index.ts";
 export type { HeapItem } from "./lib/tracker/index_heap.ts";
 export { ReplySlab } from "./lib/wire/fast_path.ts";
@@ -129,6 +147,10 @@ export {
   type ErrorMessage,
   type ExitMessage,
   type HaveMessage,
+  type ListingEntry,
+  type ListingMessage,
+  type ListMatch,
+  type ListMessage,
   type ManifestDataMessage,
   type ManifestRequestMessage,
   type Message,

@@ -11,7 +11,8 @@ import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
-import { checkDownloadQuery } from "./download_query.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import { runList } from "./list_command.ts";
 import { NodeLog } from "./node_log.ts";
 import { checkShareFiles, runGet, runShare } from "./one_shot.ts";
 import { createOutput, safeWriter } from "./output.ts";
@@ -107,13 +108,15 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
   if (o.command === "get") {
     const query = o.args[0]!;
-    const bad = checkDownloadQuery(query);
-    if (bad !== undefined) {
-      out.error("bad_name", `Cannot get "${query}": ${bad}`, { exitCode: ExitCode.badName });
+    const target = readDownloadTarget(query);
+    if ("error" in target) {
+      out.error("bad_name", `Cannot get "${query}": ${target.error}`, {
+        exitCode: ExitCode.badName,
+      });
       return ExitCode.badName;
     }
   }
-  if (o.command !== "share") {
+  if (o.command !== "share" && o.command !== "list") {
     try {
       await ensureDir(o.out);
     } catch (e) {
@@ -201,6 +204,8 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
   switch (o.command) {
     case "share":
       return runShare({ peer, paths: sharePaths, out, log, signal });
+    case "list":
+      return runList({ peer, pattern: o.args[0] ?? "", out, log });
     case "get": {
       const mode: ProgressMode = o.quiet
         ? "quiet"

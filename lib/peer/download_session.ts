@@ -45,6 +45,7 @@ export class DownloadSession implements DownloadHandle {
       outDir: options.outDir ?? ctx.outDir,
       saveAs: options.saveAs,
       overwrite: options.overwrite,
+      expectedSize: options.expectedSize,
       dataSockets: ctx.openDataSocket !== undefined,
     });
     const signal = options.signal;

@@ -19,6 +19,7 @@ import type {
   SharedFile,
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
+import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
 import type { Manifest } from "./manifest.ts";
 import { fromHex } from "../wire/hex.ts";
@@ -186,6 +187,14 @@ class PeerNode implements Peer {
       this.#sessions.delete(session.txid);
     }).catch(() => {});
     return session;
+  }
+
+  list(pattern = "", options: ListOptions = {}): Promise<FileList> {
+    const match = options.match ?? listMatchFor(pattern);
+    return collectFileList(
+      (cursor) => this.#tracker.list({ pattern, match, cursor }),
+      options.limit,
+    );
   }
 
   #sessionContext(): SessionContext {

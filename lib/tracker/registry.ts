@@ -103,6 +103,8 @@ export interface RegistryCounters {
   needs: number;
   /** UPDATE requests applied. */
   updates: number;
+  /** LIST requests answered with a LISTING. */
+  lists: number;
   /** Requests answered with an ERROR. */
   errors: number;
   /** Cookie key rotations. */
@@ -217,6 +219,7 @@ export class Registry {
     owns: 0,
     needs: 0,
     updates: 0,
+    lists: 0,
     errors: 0,
     keyRotations: 0,
   };
@@ -289,6 +292,11 @@ export class Registry {
   /** Distinct content ids with at least one owner. */
   get fileCount(): number {
     return this.#files.size;
+  }
+
+  /** The file index (read it only: the LIST rule pages through it). */
+  get files(): FileIndex<RegisteredPeer> {
+    return this.#files;
   }
 
   /** The cookie epoch (for tests and logs). */

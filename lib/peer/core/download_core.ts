@@ -56,6 +56,9 @@ import type {
   OpenedPart,
 } from "./download_core_event.ts";
 
+/** A query that is a content id (64 hex digits) rather than a name. */
+const CONTENT_ID = /^[0-9a-fA-F]{64}$/;
+
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
@@ -160,7 +163,7 @@ export class DownloadCore {
     if (this.#phase !== "idle") return;
     this.#started = now;
     this.#phase = "resolve";
-    const id = /^[0-9a-fA-F]{64}$/.test(this.#o.query) ? fromHex(this.#o.query) : null;
+    const id = CONTENT_ID.test(this.#o.query) ? fromHex(this.#o.query) : null;
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
@@ -397,6 +400,15 @@ export class DownloadCore {
   // ---- phases ----
 
   #resolved(reply: OwnersMessage): void {
+    if (reply.alternatives > 0 && !CONTENT_ID.test(this.#o.query)) {
+      // A name is not an identity: never pick one of several contents silently.
+      throw new TransferError(
+        "ambiguous",
+        `Cannot download "${this.#o.query}": ${
+          reply.alternatives + 1
+        } different contents share this name; choose one by content id`,
+      );
+    }
     this.#contentId = reply.contentId;
     this.#contentIdHex = toHex(reply.contentId);
     this.#size = reply.size;
@@ -475,6 +487,14 @@ export class DownloadCore {
       throw new TransferError(
         "bad_manifest",
         `Cannot download ${this.#name}: its manifest is malformed (${String(e)})`,
+      );
+    }
+    const expected = this.#o.expectedSize;
+    if (expected !== undefined && manifest.size !== expected) {
+      throw new TransferError(
+        "size_mismatch",
+        `Cannot download ${this.#name}: content ${this.#contentIdHex} is ${manifest.size} bytes, ` +
+          `the link says ${expected}; the link is wrong or was altered`,
       );
     }
     if (manifest.size !== this.#size) {

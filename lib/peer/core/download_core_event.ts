@@ -38,6 +38,8 @@ export interface DownloadCoreOptions extends DownloadSettings {
   saveAs?: string | undefined;
   /** Replace an existing file of the same name. @default false */
   overwrite?: boolean | undefined;
+  /** Fail with `size_mismatch` unless the verified manifest has this size (a link's size). */
+  expectedSize?: number | undefined;
   /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
   dataSockets: boolean;
 }

@@ -22,6 +22,9 @@ import { MAX_OWNERS } from "../../wire/limits.ts";
 import type {
   ErrorMessage,
   ExitMessage,
+  ListingMessage,
+  ListMatch,
+  ListMessage,
   Message,
   NeedMessage,
   NeedTarget,
@@ -63,14 +66,33 @@ export interface OwnedFile {
 
 /** What {@link TrackerSession.pollEvent} reports. */
 export type TrackerSessionEvent =
-  /** The command with handle `id` succeeded: `register` gives its info, `need` the owners. */
-  | { type: "done"; id: number; value: RegisteredInfo | OwnersMessage | undefined }
+  /**
+   * The command with handle `id` succeeded: `register` gives its info, `need` the owners,
+   * `list` the page.
+   */
+  | {
+    type: "done";
+    id: number;
+    value: RegisteredInfo | OwnersMessage | ListingMessage | undefined;
+  }
   /** The command with handle `id` failed. */
   | { type: "failed"; id: number; error: TrackerError }
   /** A fresh registration (after a challenge); `again` after an eviction or tracker restart. */
   | { type: "registered"; info: RegisteredInfo; again: boolean; files: number }
   /** Something worth a log line (a lost heartbeat, a refused re-announce, a bad reply). */
   | { type: "log"; line: string };
+
+/** What {@link TrackerSession.list} asks for. */
+export interface TrackerListQuery {
+  /** The pattern, 0..255 bytes of UTF-8. */
+  pattern: string;
+  /** How the pattern is matched (substring and glob ignore case). */
+  match: ListMatch;
+  /** Where the page starts: 0, or the previous page's `nextCursor`. @default 0 */
+  cursor?: number;
+  /** At most this many entries; 0: as many as fit one reply. @default 0 */
+  maxEntries?: number;
+}
 
 /** Options for {@link TrackerSession}. */
 export interface TrackerSessionOptions {
@@ -86,8 +108,23 @@ export interface TrackerSessionOptions {
 
 type State = "new" | "registering" | "registered" | "exited" | "closed";
 /** What a request is for: a caller's command (`start` never goes on the wire) or the session's own. */
-type Purpose = "start" | "own" | "need" | "update" | "exit" | "handshake" | "heartbeat" | "reown";
-type Outgoing = RegisterMessage | OwnMessage | NeedMessage | UpdateMessage | ExitMessage;
+type Purpose =
+  | "start"
+  | "own"
+  | "need"
+  | "list"
+  | "update"
+  | "exit"
+  | "handshake"
+  | "heartbeat"
+  | "reown";
+type Outgoing =
+  | RegisterMessage
+  | OwnMessage
+  | NeedMessage
+  | ListMessage
+  | UpdateMessage
+  | ExitMessage;
 
 /** A command or one of the session's own requests, with its retransmission state. */
 interface Request extends Retrying {
@@ -100,6 +137,14 @@ interface Request extends Retrying {
   retried: boolean;
 }
 
+/** The tracker's replies (everything else from its address is not for the session). */
+const REPLY_TYPES: ReadonlySet<string> = new Set([
+  "registered",
+  "owners",
+  "listing",
+  "ack",
+  "error",
+]);
 const REREGISTER_CODES: ReadonlySet<number> = new Set([
   TrackerErrorCode.unknown_node,
   TrackerErrorCode.bad_cookie,
@@ -345,6 +390,31 @@ export class TrackerSession {
   }
 
   /**
+   * Asks for one page of the files the tracker knows (LIST), registering first if needed.
+   *
+   * @param query the pattern, how to match it, the page's cursor (0 first, then the last
+   *   page's `nextCursor`) and an entry cap (0: as many as fit one reply)
+   * @param now the time, ms
+   * @returns the handle; `done` carries the {@link ListingMessage}
+   * @throws {TypeError} a match kind the codec does not know, a pattern with lone surrogates
+   * @throws {RangeError} a pattern over 255 bytes, a cursor or cap out of range
+   */
+  list(query: TrackerListQuery, now: number): number {
+    const message: ListMessage = {
+      type: "list",
+      txid: 0,
+      cookie: 0n,
+      nodeId: this.nodeId,
+      cursor: query.cursor ?? 0,
+      maxEntries: query.maxEntries ?? 0,
+      match: query.match,
+      pattern: query.pattern,
+    };
+    encodeMessage(message); // fails fast with a clear TypeError/RangeError
+    return this.#command("list", message, now);
+  }
+
+  /**
    * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
    *
    * @param uploadedBytes bytes uploaded since the last call
@@ -431,7 +501,7 @@ export class TrackerSession {
       } catch {
         return false;
       }
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
       try {
@@ -444,7 +514,7 @@ export class TrackerSession {
     } else {
       msg = datagram;
       const type = msg.type;
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
     }
@@ -530,7 +600,7 @@ export class TrackerSession {
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
-  #command(purpose: "own" | "need" | "update", message: Outgoing, now: number): number {
+  #command(purpose: "own" | "need" | "list" | "update", message: Outgoing, now: number): number {
     const id = this.#nextId++;
     const req = this.#request(id, purpose, message, this.#policy);
     if (this.#state === "closed" || this.#state === "exited") {
@@ -582,8 +652,22 @@ export class TrackerSession {
           `Tracker ${this.trackerLabel} answered NEED with ${msg.type}`,
         ),
       );
+    } else if (req.purpose === "list" && msg.type !== "listing") {
+      this.#failCommand(
+        req,
+        new TrackerError(
+          TrackerErrorCode.protocol,
+          "list",
+          `Tracker ${this.trackerLabel} answered LIST with ${msg.type}`,
+        ),
+      );
     } else {
-      this.#done(req.id, req.purpose === "need" ? msg as OwnersMessage : undefined);
+      this.#done(
+        req.id,
+        req.purpose === "need" || req.purpose === "list"
+          ? msg as OwnersMessage | ListingMessage
+          : undefined,
+      );
     }
   }
 
@@ -869,7 +953,7 @@ export class TrackerSession {
     );
   }
 
-  #done(id: number, value: RegisteredInfo | OwnersMessage | undefined): void {
+  #done(id: number, value: RegisteredInfo | OwnersMessage | ListingMessage | undefined): void {
     if (id !== 0) this.#events.push({ type: "done", id, value });
   }
 
