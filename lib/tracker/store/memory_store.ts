@@ -48,53 +48,129 @@ export interface MemoryStoreOptions {
 const NIL = -1;
 /** How far among the never-handed-out idle owners a new one may be placed. */
 const FRESH_SPREAD = 32;
+const MIN_ROWS = 64;
 
 type Column = Int32Array | Float64Array | Uint16Array | Uint8Array | Uint32Array;
 
-/** A table of typed-array columns that doubles when full and reuses freed rows. */
+/**
+ * A table of typed-array columns. Rows are taken lowest index first (a min-heap of freed rows),
+ * so the live rows stay packed at the bottom: the table doubles when full and halves when the
+ * rows in use fall under a quarter of it, which gives memory back when peers leave.
+ */
 class Rows<C extends Record<string, Column>> {
   cols: C;
+  /** Strings per row (node ids, keys, names), trimmed with the columns. */
+  readonly strs: (string | undefined)[][];
   #cap: number;
   #used = 0;
-  #free: number[] = [];
+  #isFree: Uint8Array;
+  readonly #free: number[] = [];
   live = 0;
 
-  constructor(make: (cap: number) => C, cap = 64) {
+  constructor(make: (cap: number) => C, strings = 0, cap = MIN_ROWS) {
     this.cols = make(cap);
+    this.strs = Array.from({ length: strings }, () => []);
     this.#cap = cap;
+    this.#isFree = new Uint8Array(cap);
   }
 
   alloc(): number {
     this.live++;
-    const f = this.#free.pop();
-    if (f !== undefined) return f;
-    if (this.#used === this.#cap) this.#grow();
+    const heap = this.#free;
+    while (heap.length > 0) {
+      const i = popMin(heap);
+      if (i < this.#used && this.#isFree[i] === 1) {
+        this.#isFree[i] = 0;
+        return i;
+      }
+    }
+    if (this.#used === this.#cap) this.#resize(this.#cap * 2);
     return this.#used++;
   }
 
   release(i: number): void {
     this.live--;
-    this.#free.push(i);
+    for (const s of this.strs) s[i] = undefined;
+    this.#isFree[i] = 1;
+    pushMin(this.#free, i);
+    while (this.#used > 0 && this.#isFree[this.#used - 1] === 1) this.#isFree[--this.#used] = 0;
+    if (this.#cap > MIN_ROWS && this.#used < this.#cap / 4) {
+      let cap = this.#cap / 2;
+      while (cap > MIN_ROWS && this.#used < cap / 4) cap /= 2;
+      this.#resize(cap);
+      // Drop freed rows past the end from the heap.
+      const kept = this.#free.filter((j) => j < this.#used && this.#isFree[j] === 1);
+      this.#free.length = 0;
+      for (const j of kept) pushMin(this.#free, j);
+    }
   }
 
   /** Bytes of the columns (capacity, not rows in use). */
   get bytes(): number {
-    let n = 0;
+    let n = this.#isFree.byteLength + this.#free.length * 8;
     for (const c of Object.values(this.cols)) n += c.byteLength;
-    return n + this.#free.length * 8;
+    return n;
   }
 
-  #grow(): void {
-    const cap = this.#cap * 2;
+  #resize(cap: number): void {
     const next: Record<string, Column> = {};
     for (const [k, c] of Object.entries(this.cols)) {
       const n = new (c.constructor as new (n: number) => Column)(cap);
-      n.set(c);
+      n.set(c.length <= cap ? c : c.subarray(0, cap));
       next[k] = n;
     }
+    const free = new Uint8Array(cap);
+    free.set(this.#isFree.length <= cap ? this.#isFree : this.#isFree.subarray(0, cap));
+    this.#isFree = free;
     this.cols = next as C;
     this.#cap = cap;
+    for (const s of this.strs) if (s.length > cap) s.length = cap;
   }
+}
+
+const binBytes: number[] = [];
+
+/** A content id's hex as a one-byte string of its 32 bytes (flat: a `Map` key of 48 bytes). */
+function hexToBin(hex: string): string {
+  binBytes.length = hex.length >> 1;
+  for (let i = 0; i < binBytes.length; i++) binBytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return String.fromCharCode.apply(null, binBytes);
+}
+
+function binToHex(bin: string): string {
+  let s = "";
+  for (let i = 0; i < bin.length; i++) s += bin.charCodeAt(i).toString(16).padStart(2, "0");
+  return s;
+}
+
+function pushMin(h: number[], v: number): void {
+  let i = h.length;
+  h.push(v);
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]! <= v) break;
+    h[i] = h[p]!;
+    i = p;
+  }
+  h[i] = v;
+}
+
+function popMin(h: number[]): number {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length === 0) return top;
+  let i = 0;
+  const n = h.length;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const c = l + 1 < n && h[l + 1]! < h[l]! ? l + 1 : l;
+    if (h[c]! >= last) break;
+    h[i] = h[c]!;
+    i = c;
+  }
+  h[i] = last;
+  return top;
 }
 
 const peerCols = (n: number) => ({
@@ -155,19 +231,20 @@ export class MemoryStore implements SwarmStore {
   readonly #random: () => number;
 
   readonly #peerIds = new Map<string, number>();
-  #nodeIdOf: (string | undefined)[] = [];
-  #hostOf: (string | undefined)[] = [];
-  readonly #peers = new Rows(peerCols);
+  readonly #peers = new Rows(peerCols, 2);
+  readonly #nodeIdOf = this.#peers.strs[0]!;
+  readonly #hostOf = this.#peers.strs[1]!;
   #expHead = NIL;
   #expTail = NIL;
 
+  /** Content id (32 bytes as a one-byte string: half the hex's size) → row. */
   readonly #contentIds = new Map<string, number>();
-  #keyOf: (string | undefined)[] = [];
-  readonly #contents = new Rows(contentCols);
+  readonly #contents = new Rows(contentCols, 1);
+  readonly #binOf = this.#contents.strs[0]!;
 
   readonly #nameIds = new Map<string, number>();
-  #nameOf: (string | undefined)[] = [];
-  readonly #names = new Rows(nameCols);
+  readonly #names = new Rows(nameCols, 1);
+  readonly #nameOf = this.#names.strs[0]!;
 
   readonly #links = new Rows(linkCols);
   readonly #owns = new Rows(ownCols);
@@ -281,7 +358,7 @@ export class MemoryStore implements SwarmStore {
     const c = this.#peers.cols;
     const files: string[] = [];
     for (let o = c.ownHead[p]!; o !== NIL; o = this.#owns.cols.pNext[o]!) {
-      files.push(this.#keyOf[this.#owns.cols.content[o]!]!);
+      files.push(binToHex(this.#binOf[this.#owns.cols.content[o]!]!));
     }
     return {
       hostname: this.#hostOf[p]!,
@@ -398,7 +475,8 @@ export class MemoryStore implements SwarmStore {
     result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 },
   ): OwnResult {
     const oc = this.#owns.cols;
-    let c = this.#contentIds.get(contentKey) ?? NIL;
+    const bin = hexToBin(contentKey);
+    let c = this.#contentIds.get(bin) ?? NIL;
     if (c !== NIL && this.#contents.cols.size[c] !== size) {
       result.status = "size_mismatch";
       result.knownSize = this.#contents.cols.size[c]!;
@@ -428,10 +506,10 @@ export class MemoryStore implements SwarmStore {
     }
     if (sameName !== NIL) {
       // The same name with new content: the file changed; the new content replaces the old.
-      result.replaced = this.#keyOf[oc.content[sameName]!];
+      result.replaced = binToHex(this.#binOf[oc.content[sameName]!]!);
       this.#drop(sameName);
     }
-    if (c === NIL) c = this.#newContent(contentKey, size);
+    if (c === NIL) c = this.#newContent(bin, size);
     const n = this.#internName(name);
     const o = this.#owns.alloc();
     const cols = this.#owns.cols;
@@ -484,7 +562,7 @@ export class MemoryStore implements SwarmStore {
     r.count = 0;
     let c = NIL;
     if (!query.byName) {
-      c = this.#contentIds.get(query.want) ?? NIL;
+      c = this.#contentIds.get(hexToBin(query.want)) ?? NIL;
       r.known = c !== NIL;
     } else {
       const n = this.#nameIds.get(query.want) ?? NIL;
@@ -495,7 +573,7 @@ export class MemoryStore implements SwarmStore {
       for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
         const f = lc.content[l]!;
         const count = lc.count[l]! - (this.#owning(p, f, n) ? 1 : 0);
-        if (count > best || (count === best && c !== NIL && this.#keyOf[f]! < this.#keyOf[c]!)) {
+        if (count > best || (count === best && c !== NIL && this.#binOf[f]! < this.#binOf[c]!)) {
           if (count > 0) {
             best = count;
             c = f;
@@ -507,7 +585,7 @@ export class MemoryStore implements SwarmStore {
     if (c === NIL) return r;
     const count = this.#select(c, query.k, p, now, query.exclude);
     if (count === 0) return r;
-    r.contentKey = this.#keyOf[c];
+    r.contentKey = binToHex(this.#binOf[c]!);
     r.size = this.#contents.cols.size[c]!;
     r.displayName = query.byName ? query.want : this.#displayName(c);
     const picked = this.#picked;
@@ -585,8 +663,6 @@ export class MemoryStore implements SwarmStore {
     while (pc.ownHead[p] !== NIL) this.#drop(pc.ownHead[p]!);
     this.#unlinkExp(p);
     this.#peerIds.delete(this.#nodeIdOf[p]!);
-    this.#nodeIdOf[p] = undefined;
-    this.#hostOf[p] = undefined;
     this.#peers.release(p);
     return files;
   }
@@ -646,11 +722,11 @@ export class MemoryStore implements SwarmStore {
     c.expPrev[p] = c.expNext[p] = NIL;
   }
 
-  #newContent(key: string, size: number): number {
+  #newContent(bin: string, size: number): number {
     const c = this.#contents.alloc();
     const cc = this.#contents.cols;
-    this.#contentIds.set(key, c);
-    this.#keyOf[c] = key;
+    this.#contentIds.set(bin, c);
+    this.#binOf[c] = bin;
     cc.size[c] = size;
     cc.ratedHead[c] =
       cc.ratedTail[c] =
@@ -734,7 +810,6 @@ export class MemoryStore implements SwarmStore {
     this.#links.release(l);
     if (--nc.links[n]! === 0) {
       this.#nameIds.delete(this.#nameOf[n]!);
-      this.#nameOf[n] = undefined;
       this.#names.release(n);
     }
   }
@@ -773,8 +848,7 @@ export class MemoryStore implements SwarmStore {
     this.#unlinkName(oc.name[o]!, c);
     this.#owns.release(o);
     if (--this.#contents.cols.owners[c]! === 0) {
-      this.#contentIds.delete(this.#keyOf[c]!);
-      this.#keyOf[c] = undefined;
+      this.#contentIds.delete(this.#binOf[c]!);
       this.#contents.release(c);
     }
   }
