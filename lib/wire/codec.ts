@@ -7,11 +7,13 @@ import {
   MAX_DATAGRAM,
   MAX_ERROR_TEXT_BYTES,
   MAX_HAVE_BYTES,
+  MAX_NEED_EXCLUDE,
   MAX_MANIFEST_BYTES,
   MAX_NAME_BYTES,
   MAX_NODE_ID_BYTES,
   MAX_OWNERS,
   MAX_RANGES,
+  MAX_REPORT_ENTRIES,
   PROBE_ACK_MIN_SIZE,
   PROBE_MIN_SIZE,
   REGISTER_MIN_SIZE,
@@ -120,6 +122,15 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
         w.u8(2, "want kind");
         w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
       }
+      if (msg.exclude !== undefined && msg.exclude.length > 0) {
+        if (msg.exclude.length > MAX_NEED_EXCLUDE) {
+          throw new RangeError(
+            `Cannot encode need: ${msg.exclude.length} excluded owners, at most ${MAX_NEED_EXCLUDE} allowed`,
+          );
+        }
+        w.u8(msg.exclude.length, "exclude count");
+        for (const id of msg.exclude) nodeId(w, id);
+      }
       break;
     case "owners":
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
@@ -146,6 +157,21 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
     case "exit":
       w.bigU64(msg.cookie, "cookie");
       nodeId(w, msg.nodeId);
+      break;
+    case "report":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.entries.length < 1 || msg.entries.length > MAX_REPORT_ENTRIES) {
+        throw new RangeError(
+          `Cannot encode report: ${msg.entries.length} entries, expected 1..${MAX_REPORT_ENTRIES}`,
+        );
+      }
+      w.u8(msg.entries.length, "entry count");
+      for (const e of msg.entries) {
+        nodeId(w, e.nodeId);
+        w.u64(e.bytes, "entry bytes");
+      }
       break;
     case "ack":
       break;
@@ -408,6 +434,13 @@ export function decodeMessage(bytes: Uint8Array): Message {
         return r.fail("bad_value", at, `want kind is ${kind}, expected 1 (name) or 2 (content id)`);
       }
       msg = { type, txid, cookie, nodeId: id, maxOwners, want };
+      if (r.pos < bytes.byteLength) {
+        // The optional exclude list: owners the asker found dead or failing.
+        const n = r.count("exclude count", MAX_NEED_EXCLUDE);
+        const exclude: string[] = [];
+        for (let i = 0; i < n; i++) exclude.push(readNodeId(r));
+        msg.exclude = exclude;
+      }
       break;
     }
     case "owners": {
@@ -439,6 +472,20 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case "exit":
       msg = { type, txid, cookie: r.bigU64("cookie"), nodeId: readNodeId(r) };
       break;
+    case "report": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const at = r.pos;
+      const n = r.count("entry count", MAX_REPORT_ENTRIES);
+      if (n === 0) r.fail("bad_value", at, "entry count is 0");
+      const entries = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({ nodeId: readNodeId(r), bytes: r.u64("entry bytes") });
+      }
+      msg = { type, txid, cookie, nodeId: id, contentId, entries };
+      break;
+    }
     case "ack":
       msg = { type, txid };
       break;

@@ -18,6 +18,10 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_ERROR_TEXT_BYTES = 200;
 /** Owners in one NEED reply; chosen so the largest reply stays under {@link SAFE_DATAGRAM}. */
 export const MAX_OWNERS = 16;
+/** Node ids a NEED may ask the tracker to leave out (keeps the NEED under 1,200 bytes). */
+export const MAX_NEED_EXCLUDE = 32;
+/** Owners in one REPORT (keeps it under 1,200 bytes). */
+export const MAX_REPORT_ENTRIES = 32;
 /** Ranges in one block request. */
 export const MAX_RANGES = 64;
 /** Bytes of bitfield in one HAVE message (8192 pieces). */
