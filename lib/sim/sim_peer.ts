@@ -150,9 +150,18 @@ export class SimPeer {
       net: this.net,
       socket: this.socket,
       nodeId: this.nodeId,
-      need: (want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void) => {
-        const id = this.session.need(want, maxOwners, this.net.now);
+      need: (
+        want: NeedTarget,
+        maxOwners: number,
+        answer: (r: OwnersMessage | Error) => void,
+        exclude?: readonly string[],
+      ) => {
+        const id = this.session.need(want, maxOwners, this.net.now, exclude);
         this.#waiting.set(id, (value, error) => answer(error ?? (value as OwnersMessage)));
+        this.#pumpSession();
+      },
+      report: (contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]) => {
+        this.session.report(contentId, entries, this.net.now);
         this.#pumpSession();
       },
       openDataSocket: (receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void) =>

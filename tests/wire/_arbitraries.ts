@@ -205,17 +205,31 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     size: u64,
     contentId,
   }),
-  need: record({
-    type: fc.constant("need"),
-    txid,
-    cookie,
-    nodeId,
-    want: fc.oneof(
-      record({ kind: fc.constant("name"), name }),
-      record({ kind: fc.constant("content"), contentId }),
-    ),
-    maxOwners: u8,
-  }),
+  need: fc.oneof(
+    record({
+      type: fc.constant("need"),
+      txid,
+      cookie,
+      nodeId,
+      want: fc.oneof(
+        record({ kind: fc.constant("name"), name }),
+        record({ kind: fc.constant("content"), contentId }),
+      ),
+      maxOwners: u8,
+    }),
+    record({
+      type: fc.constant("need"),
+      txid,
+      cookie,
+      nodeId,
+      want: fc.oneof(
+        record({ kind: fc.constant("name"), name }),
+        record({ kind: fc.constant("content"), contentId }),
+      ),
+      maxOwners: u8,
+      exclude: fc.array(nodeId, { minLength: 1, maxLength: limits.MAX_NEED_EXCLUDE }),
+    }),
+  ),
   owners: record({
     type: fc.constant("owners"),
     txid,
@@ -236,6 +250,17 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     uploaded: u64,
   }),
   exit: record({ type: fc.constant("exit"), txid, cookie, nodeId }),
+  report: record({
+    type: fc.constant("report"),
+    txid,
+    cookie,
+    nodeId,
+    contentId,
+    entries: fc.array(record({ nodeId, bytes: u64 }), {
+      minLength: 1,
+      maxLength: limits.MAX_REPORT_ENTRIES,
+    }),
+  }),
   ack: record({ type: fc.constant("ack"), txid }),
   error: record({
     type: fc.constant("error"),
