@@ -789,7 +789,8 @@ export class DownloadCore {
           );
           break;
         case "owner_dropped":
-          this.#failedOwners.add(ev.owner);
+          // Bad data bans it for good; a stall may pass (it is listed again on a re-NEED).
+          if (engine.isBanned(ev.owner)) this.#failedOwners.add(ev.owner);
           this.#log(`dropped owner ${ev.owner}: ${ev.reason}`);
           break;
         case "need_owners":
