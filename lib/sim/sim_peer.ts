@@ -32,6 +32,13 @@ export interface SimPeerOptions {
   log?: (line: string) => void;
   /** A lying owner: flips a byte of every block this says yes to. */
   corrupt?: (offset: number, length: number) => boolean;
+  /**
+   * A lying claim: every 2 s, UPDATE says this many bytes were uploaded, whatever was (the
+   * attack of issue 11: 2^53−1 to buy the ranking).
+   */
+  claimUploaded?: number;
+  /** A fake owner: registers and announces, but answers no peer-protocol datagram. */
+  deaf?: boolean;
 }
 
 /** A file in memory with its manifest. */
@@ -188,6 +195,7 @@ export class SimPeer {
     } catch {
       return;
     }
+    if (this.#options.deaf) return;
     switch (msg.type) {
       case "probe":
         this.rules.handleProbe(msg, from, now);
@@ -227,7 +235,7 @@ export class SimPeer {
   }
 
   #update(now: number): void {
-    const delta = this.rules.takeUploaded();
+    const delta = this.#options.claimUploaded ?? this.rules.takeUploaded();
     if (delta > 0) {
       this.session.update(delta, now);
       this.#pumpSession();
