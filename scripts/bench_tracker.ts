@@ -70,6 +70,19 @@ const trackerArgs = [
   "600s", // no evictions or key rotations during the run
   "--owners",
   values.owners!,
+  // The simulated peers sit on a few loopback addresses: lift the per-address limits.
+  "--max-peers-per-address",
+  "1000000",
+  "--max-peers-per-prefix",
+  "1000000",
+  "--max-files-per-address",
+  "1000000",
+  "--max-files-per-prefix",
+  "1000000",
+  "--address-rate",
+  "100000000",
+  "--prefix-rate",
+  "100000000",
   ...(logDir ? ["--log-dir", logDir] : ["--no-log-file"]),
 ];
 const BASELINE = values["baseline-echo"];
