@@ -108,6 +108,8 @@ export {
   type ProbeMessage,
   type RegisteredMessage,
   type RegisterMessage,
+  type ReportEntry,
+  type ReportMessage,
   type TrackerMessage,
   type UpdateMessage,
 } from "./lib/wire/messages.ts";

@@ -40,7 +40,9 @@ Options:
   --max-files-per-prefix N    files the peers of one /24 may share  [${DEFAULT_LIMITS.maxFilesPerPrefix}]
   --address-rate N   requests per second per IP address, all ports  [${DEFAULT_LIMITS.addressRequestsPerSecond}]
   --prefix-rate N    requests per second per /24 (IPv6: /64)        [${DEFAULT_LIMITS.prefixRequestsPerSecond}]
-  --log-max-mb N     cap of tracker.log in MiB; then it becomes      [${DEFAULT_LOG_MAX_BYTES / 1024 / 1024}]
+  --log-max-mb N     cap of tracker.log in MiB; then it becomes      [${
+  DEFAULT_LOG_MAX_BYTES / 1024 / 1024
+}]
                      tracker.log.1 and a new file starts
   -v, --verbose      also print every log line on stdout
   -q, --quiet        print nothing on stdout but errors

@@ -6,9 +6,11 @@
  * @module
  */
 
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
-const UNSAFE_ALL = new RegExp(UNSAFE.source, "g");
+import { FORBIDDEN_NAME_CHARS } from "../wire/file_name.ts";
+
+// The characters a file name may not hold are the ones a log line may not show raw.
+const UNSAFE = new RegExp(FORBIDDEN_NAME_CHARS.source, "u");
+const UNSAFE_ALL = new RegExp(FORBIDDEN_NAME_CHARS.source, "gu");
 
 function escapeChar(c: string): string {
   if (c === "\n") return "\\n";

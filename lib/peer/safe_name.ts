@@ -71,4 +71,3 @@ export function isSafeName(name: string, options: SafeNameOptions = {}): boolean
     return false;
   }
 }
-

@@ -44,7 +44,6 @@ import {
 const EVENT_WINDOW_MS = 60_000;
 const SWEEP_EVERY_MS = 10_000;
 
-
 const utf8 = new TextEncoder();
 
 function utf8Length(s: string): number {

@@ -26,8 +26,8 @@ import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
-  type AddressLimitHit,
   addressKeys,
+  type AddressLimitHit,
   AddressLimits,
   checkMaxOwners,
   DEFAULT_GRACE,

@@ -15,8 +15,8 @@ import { MAX_NAME_BYTES } from "./limits.ts";
  * invisible characters (U+200B..U+200D, U+2060..U+2064, U+FEFF, U+00AD) that make two different
  * names look the same.
  */
-// deno-lint-ignore no-control-regex
 export const FORBIDDEN_NAME_CHARS: RegExp =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 
 const FORBIDDEN_ALL = new RegExp(FORBIDDEN_NAME_CHARS.source, "gu");

@@ -119,30 +119,34 @@ Deno.test("Registry OWN of a known content id with another size is refused", non
 const REPORTER = src(1, "10.9.9.9");
 const BIG = 1e12;
 
-Deno.test("Registry NEED ranks owners by reported upload, highest first, never the asker", none, () => {
-  const h = new Harness({ maxOwners: 3 });
-  for (const id of ["a", "b", "c", "d", "asker"]) {
-    h.register(id, src(id.charCodeAt(0)));
-    h.own(id, "f", cid(1), BIG);
-  }
-  h.register("r", REPORTER);
-  h.report("r", cid(1), [
-    { nodeId: "a", bytes: 100_000 },
-    { nodeId: "b", bytes: 900_000 },
-    { nodeId: "c", bytes: 500_000 },
-    { nodeId: "asker", bytes: 9_000_000 },
-  ]);
-  const r = h.need("asker", "f");
-  assert.equal(r?.type, "owners");
-  if (r?.type !== "owners") return;
-  assert.deepEqual(r.owners.map((o) => o.nodeId), ["b", "c", "a"]);
-  // τ = 60 s: each byte adds 1/60 B/s.
-  assert.deepEqual(r.owners.map((o) => o.rate), [15000, 8333, 1666]);
-  assert.equal(r.size, BIG);
-  assert.equal(r.name, "f");
-  assert.equal(r.alternatives, 0);
-  assert.deepEqual(r.owners[0]!.address, { family: 4, host: "127.0.0.1", port: 10098 });
-});
+Deno.test(
+  "Registry NEED ranks owners by reported upload, highest first, never the asker",
+  none,
+  () => {
+    const h = new Harness({ maxOwners: 3 });
+    for (const id of ["a", "b", "c", "d", "asker"]) {
+      h.register(id, src(id.charCodeAt(0)));
+      h.own(id, "f", cid(1), BIG);
+    }
+    h.register("r", REPORTER);
+    h.report("r", cid(1), [
+      { nodeId: "a", bytes: 100_000 },
+      { nodeId: "b", bytes: 900_000 },
+      { nodeId: "c", bytes: 500_000 },
+      { nodeId: "asker", bytes: 9_000_000 },
+    ]);
+    const r = h.need("asker", "f");
+    assert.equal(r?.type, "owners");
+    if (r?.type !== "owners") return;
+    assert.deepEqual(r.owners.map((o) => o.nodeId), ["b", "c", "a"]);
+    // τ = 60 s: each byte adds 1/60 B/s.
+    assert.deepEqual(r.owners.map((o) => o.rate), [15000, 8333, 1666]);
+    assert.equal(r.size, BIG);
+    assert.equal(r.name, "f");
+    assert.equal(r.alternatives, 0);
+    assert.deepEqual(r.owners[0]!.address, { family: 4, host: "127.0.0.1", port: 10098 });
+  },
+);
 
 Deno.test("Registry NEED caps owners at N and at the asker's maxOwners", none, () => {
   const h = new Harness({ maxOwners: 4 });

@@ -905,7 +905,9 @@ export class DownloadCore {
       this.#reported.set(nodeId, bytes);
       entries.push({ nodeId, bytes: delta });
     }
-    if (entries.length > 0) this.#events.push({ kind: "report", contentId: this.#contentId, entries });
+    if (entries.length > 0) {
+      this.#events.push({ kind: "report", contentId: this.#contentId, entries });
+    }
   }
 
   /** Owners from a re-NEED: new ones (or dropped ones back on another port) are probed. */
