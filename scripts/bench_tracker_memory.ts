@@ -12,6 +12,7 @@
  * `bench-results/tracker_memory.json`.
  * @module
  */
+import { spawnListening } from "./_listening.ts";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { decodeMessage, encodeMessage } from "../lib/wire/codec.ts";
@@ -54,8 +55,8 @@ const lifted = [
     ]
     : []),
 ];
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
+const { child, port } = await spawnListening(
+  [
     "run",
     "--quiet",
     "--allow-net=127.0.0.1",
@@ -67,22 +68,8 @@ const child = new Deno.Command(Deno.execPath(), {
     "--no-log-file",
     ...lifted,
   ],
-  cwd: ROOT,
-  stdin: "null",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let banner = "";
-while (!banner.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error("Cannot start the tracker: it exited before listening");
-  banner += value;
-}
-void (async () => {
-  while (!(await reader.read()).done) { /* drain */ }
-})();
-const port = Number(/udp:\/\/127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+  ROOT,
+);
 const tracker: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
 
 function rssMiB(): number {
