@@ -4,7 +4,9 @@
  * (lib/cli/node_log.ts) writes each line at once. Every line is escaped ({@link escapeLogText}:
  * text from the network cannot forge lines or hide characters), and the file is capped: when a
  * write would take it past `maxBytes`, it is renamed to `<name>.1` (replacing the previous one)
- * and a new file is started, so a log never takes more than twice the cap.
+ * and a new file is started, so a log never takes more than twice the cap. Renaming needs read
+ * permission on the directory as well; a process that may only write there (a peer's default grant)
+ * starts the file over instead.
  * @module
  */
 import { escapeLogText } from "./log_escape.ts";
@@ -55,7 +57,7 @@ export class LogFile {
     this.#file = file;
     this.#buffered = buffered;
     this.#maxBytes = maxBytes;
-    this.#size = file.statSync().size;
+    this.#size = sizeOf(file);
   }
 
   /**
@@ -124,19 +126,23 @@ export class LogFile {
     }
   }
 
-  /** Renames the file to `<path>.1` (replacing it) and starts a new one. */
+  /**
+   * Renames the file to `<path>.1` (replacing it) and starts a new one. Renaming needs read
+   * permission too; with write permission alone the file is started over instead.
+   */
   #rotate(): void {
     this.#file.close();
+    let renamed = false;
     try {
       Deno.renameSync(this.path, this.path + ".1");
-      this.#file = Deno.openSync(this.path, { append: true, create: true, write: true });
-      this.#size = 0;
-    } catch (e) {
-      // Could not rotate: start the file over rather than grow past the cap.
-      this.#file = Deno.openSync(this.path, { write: true, create: true, truncate: true });
-      this.#size = 0;
-      throw e;
+      renamed = true;
+    } catch {
+      // no permission to rename: truncate below, so the cap still holds
     }
+    this.#file = renamed
+      ? Deno.openSync(this.path, { append: true, create: true, write: true })
+      : Deno.openSync(this.path, { write: true, create: true, truncate: true });
+    this.#size = 0;
     this.rotations++;
   }
 
@@ -146,5 +152,14 @@ export class LogFile {
     this.flush();
     this.#closed = true;
     this.#file.close();
+  }
+}
+
+/** The file's size without needing read permission (`stat` needs it; a seek does not). */
+function sizeOf(file: Deno.FsFile): number {
+  try {
+    return file.seekSync(0, Deno.SeekMode.End);
+  } catch {
+    return 0; // counted from this run on: the cap still holds for what this run writes
   }
 }
