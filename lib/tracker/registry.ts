@@ -7,9 +7,10 @@
  * a driver pumps). A rule returns its reply, or a {@link Refusal} that the dispatcher turns
  * into an ERROR. Rules: docs/TRACKER.md.
  *
- * Over 600 lines with its JSDoc (about 520 without): the handshake, eviction and the four
- * request rules share the peer records, the cookie jar and the reply buffers, and split
- * further they would pass those back and forth.
+ * Over 600 lines with its JSDoc (about 620 without): the handshake, eviction and the five
+ * request rules (OWN, NEED, UPDATE, REPORT, EXIT) share the peer records, the cookie jar, the
+ * per-address counts and the reply buffers, and split further they would pass those back and
+ * forth.
  * @module
  */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
