@@ -120,7 +120,7 @@ export class DownloadSession implements DownloadHandle {
     const ctx = this.#ctx, core = this.#core;
     switch (ev.kind) {
       case "need":
-        return void ctx.need(ev.want, ev.maxOwners).then(
+        return void ctx.need(ev.want, ev.maxOwners, ev.exclude).then(
           (reply) => this.#step((now) => core.handleNeedReply(reply, now)),
           (e) => this.#step((now) => core.handleNeedFailed(e, now)),
         );
@@ -165,6 +165,8 @@ export class DownloadSession implements DownloadHandle {
           this.#part = undefined;
           return (now) => core.handleFileCompleted(path, now);
         });
+      case "report":
+        return ctx.report?.(ev.contentId, ev.entries);
       case "log":
         return ctx.log(ev.line);
       case "progress":

@@ -205,7 +205,11 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
-      need: (want, max) => this.#tracker.need(want, max),
+      need: (want, max, exclude) => this.#tracker.need(want, max, exclude),
+      report: (contentId, entries) =>
+        void this.#tracker.report(contentId, entries).catch((e) =>
+          this.#log(`REPORT failed: ${e instanceof Error ? e.message : e}`)
+        ),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })

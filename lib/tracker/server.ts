@@ -7,6 +7,7 @@ import { type PeerAddress } from "../wire/address.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
+import { escapeLogText } from "../log/log_escape.ts";
 import type { Registry, RegistryCounters } from "./registry.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
@@ -27,6 +28,11 @@ export interface TrackerOptions {
   maxOwners?: number;
   /** Directory of `tracker.log`; undefined writes no file. @default undefined */
   logDir?: string;
+  /**
+   * Size cap of `tracker.log` in bytes: past it the file becomes `tracker.log.1` (replacing the
+   * previous one) and a new one starts. @default 67108864 (64 MiB)
+   */
+  logMaxBytes?: number;
   /** Receives every log line (without timestamp), e.g. for the console. */
   log?: (line: string) => void;
   /** Limits on peers, files, names and request rates; missing ones take their defaults. */
@@ -135,8 +141,9 @@ class Tracker implements RunningTracker {
   }
 
   line(text: string): void {
-    this.#logFile?.write(text);
-    this.#log?.(text);
+    const line = escapeLogText(text); // names and details from the network: one line each
+    this.#logFile?.write(line);
+    this.#log?.(line);
   }
 
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
@@ -248,7 +255,13 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
     events: logging,
   });
-  const logFile = options.logDir !== undefined ? LogFile.open(options.logDir) : undefined;
+  const logFile = options.logDir !== undefined
+    ? LogFile.open(
+      options.logDir,
+      "tracker.log",
+      options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {},
+    )
+    : undefined;
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({
