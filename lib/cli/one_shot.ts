@@ -104,6 +104,8 @@ export interface GetOptions {
   query: string;
   /** Output directory. */
   outDir: string;
+  /** Save under this name (`-o FILE`) instead of the advertised one. */
+  saveAs?: string;
   /** Replace an existing file. @default false */
   overwrite?: boolean;
   /** Where the result goes. */
@@ -130,6 +132,7 @@ export async function runGet(options: GetOptions): Promise<number> {
   try {
     handle = peer.download(query, {
       outDir: options.outDir,
+      ...(options.saveAs === undefined ? {} : { saveAs: options.saveAs }),
       overwrite: options.overwrite ?? false,
       signal,
     });

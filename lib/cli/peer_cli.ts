@@ -4,7 +4,8 @@
  * process has on the world comes in through {@link CliEnv}, so tests can run it in-process.
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Peer, PeerOptions } from "../peer/api.ts";
 import { randomNodeId } from "../peer/node_id.ts";
 import { classifyError, withAction } from "./classify_error.ts";
@@ -20,6 +21,10 @@ import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { runRepl } from "./repl.ts";
+import { describeMissing, grantCommand, missingGrants } from "./grants.ts";
+import type { MissingGrant } from "./grants.ts";
+import { SignalGate } from "./signal_gate.ts";
+import { versionLine } from "./version.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -47,6 +52,12 @@ export interface CliEnv {
   randomId?: () => string;
   /** How long leaving the swarm may take before we give up on it, in ms. @default 5000 */
   closeTimeoutMs?: number;
+  /** The script as a command names it (for the grant hint). @default "peer.ts" */
+  entry?: string;
+  /** Asks for a permission's state. @default Deno.permissions.querySync */
+  queryPermission?: (desc: Deno.PermissionDescriptor) => Deno.PermissionState;
+  /** How long joining may stay silent before saying what it waits for, in ms. @default 1000 */
+  waitNoticeMs?: number;
 }
 
 /** The PeerOptions for a command line. */
@@ -88,6 +99,10 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     env.stdout(peerHelp());
     return ExitCode.ok;
   }
+  if (o.command === "version") {
+    env.stdout(`${versionLine("peer")}\n`);
+    return ExitCode.ok;
+  }
   const out = createOutput({
     json: o.json,
     quiet: o.quiet,
@@ -113,11 +128,18 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
       return ExitCode.badName;
     }
   }
-  if (o.command !== "share") {
+  const missing = missingGrants({
+    write: writeNeeds(o),
+    read: sharePaths.map((path) => ({ path, what: "a file to share" })),
+    ...(env.queryPermission ? { query: env.queryPermission } : {}),
+  });
+  if (missing.length > 0) return reportMissing({ o, env, out, missing });
+  const saveDir = o.output === undefined ? o.out : dirname(o.output);
+  for (const dir of o.command === "share" ? [] : new Set([o.out, saveDir])) {
     try {
-      await ensureDir(o.out);
+      await ensureDir(dir);
     } catch (e) {
-      out.error("disk", `Cannot create the output directory ${o.out}: ${classifyError(e).message}`);
+      out.error("disk", `Cannot create the output directory ${dir}: ${classifyError(e).message}`);
       return ExitCode.disk;
     }
   }
@@ -131,7 +153,31 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     return ExitCode.disk;
   }
   const log = (line: string) => nodeLog.log(line);
+  try {
+    const code = await runWithLog({ o, env, out, sharePaths, nodeId, log });
+    if (code !== ExitCode.ok) {
+      if (out.json) out.note({ event: "log", path: nodeLog.path }, "");
+      else env.stderr(`node log: ${nodeLog.path}\n`);
+    }
+    return code;
+  } finally {
+    log("exit");
+    nodeLog.close();
+  }
+}
 
+/** What {@link runWithLog} needs: the checked command line and an open node log. */
+interface RunContext {
+  o: PeerCliOptions;
+  env: CliEnv;
+  out: Output;
+  sharePaths: string[];
+  nodeId: string;
+  log: (line: string) => void;
+}
+
+/** Starts the peer, runs the mode, and always leaves the swarm; returns the exit code. */
+async function runWithLog({ o, env, out, sharePaths, nodeId, log }: RunContext): Promise<number> {
   const stop = new AbortController();
   const unsubscribe = env.onSignal((signal) => {
     log(`signal ${signal}`);
@@ -147,8 +193,15 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     });
     let peer: Peer;
     const starting = env.startPeer(peerOptionsFor(o, nodeId, log));
+    const notice = setTimeout(() => {
+      log(`still waiting for the tracker at ${o.tracker}`);
+      out.note(
+        { event: "waiting", tracker: o.tracker },
+        `waiting for the tracker at ${o.tracker} to answer (is it running? check --tracker)`,
+      );
+    }, env.waitNoticeMs ?? 1000);
     try {
-      const first = await Promise.race([starting, stopped]);
+      const first = await Promise.race([starting, stopped]).finally(() => clearTimeout(notice));
       if (first === "stop") {
         starting.then((p) => p.close(), () => {});
         log("exit before the peer started");
@@ -172,9 +225,42 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     }
   } finally {
     unsubscribe();
-    log("exit");
-    nodeLog.close();
   }
+}
+
+/** The directories a run writes, with what each is for. */
+function writeNeeds(o: PeerCliOptions): { path: string; what: string }[] {
+  const needs = [
+    { path: o.out, what: o.command === "share" ? "the manifest cache in --out" : "--out" },
+    { path: o.logDir, what: "--log-dir" },
+  ];
+  if (o.output !== undefined) needs.unshift({ path: dirname(o.output), what: "-o/--output" });
+  return needs;
+}
+
+/** Prints which grant is missing and the command that has it; returns exit code 6. */
+function reportMissing(
+  { o, env, out, missing }: {
+    o: PeerCliOptions;
+    env: CliEnv;
+    out: Output;
+    missing: MissingGrant[];
+  },
+): number {
+  const command = grantCommand({
+    entry: env.entry ?? "peer.ts",
+    args: env.args,
+    write: writeNeeds(o).map((n) => n.path),
+  });
+  out.error("disk", `Cannot run: ${describeMissing(missing)}`, {
+    exitCode: ExitCode.disk,
+    missing,
+    command,
+  });
+  if (!out.json) {
+    env.stderr(`Run this instead (same arguments, the grants they need):\n  ${command}\n`);
+  }
+  return ExitCode.disk;
 }
 
 /** What {@link runMode} works with: the command line, the world, and the started peer. */
@@ -221,7 +307,8 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
       return runGet({
         peer,
         query: o.args[0]!,
-        outDir: o.out,
+        outDir: o.output === undefined ? o.out : dirname(o.output),
+        ...(o.output === undefined ? {} : { saveAs: basename(o.output) }),
         overwrite: o.overwrite,
         out,
         progress,
@@ -283,8 +370,8 @@ async function closePeer(
 }
 
 /**
- * The real process environment. A second SIGINT/SIGTERM while the first is being handled
- * exits at once with code 130.
+ * The real process environment. Signals go through a {@link SignalGate}: the deliveries of one
+ * Ctrl-C within a second count as one; a signal after that exits at once with code 130.
  *
  * @param startPeer The peer factory.
  * @returns The environment for {@link runPeerCli}.
@@ -307,12 +394,14 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
     stderr: safeWriter(Deno.stderr),
     cwd: Deno.cwd(),
     startPeer,
+    entry: entryName(),
     onSignal(handler) {
-      let count = 0;
+      const gate = new SignalGate();
       const listeners = (["SIGINT", "SIGTERM"] as const).map((sig) => {
         const l = () => {
-          if (++count > 1) Deno.exit(ExitCode.interrupted);
-          handler(sig);
+          const verdict = gate.deliver();
+          if (verdict === "exit now") Deno.exit(ExitCode.interrupted);
+          if (verdict === "stop") handler(sig);
         };
         Deno.addSignalListener(sig, l);
         return [sig, l] as const;
@@ -322,4 +411,11 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
       };
     },
   };
+}
+
+/** `peer.ts` relative to the current directory when inside it, else its absolute path. */
+function entryName(): string {
+  const abs = fileURLToPath(new URL("../../peer.ts", import.meta.url));
+  const rel = relative(Deno.cwd(), abs);
+  return rel.startsWith("..") ? abs : rel;
 }

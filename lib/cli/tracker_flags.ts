@@ -13,6 +13,7 @@ import {
 } from "../tracker/limits.ts";
 import { MAX_OWNERS } from "../wire/limits.ts";
 import { UsageError } from "./flags.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** The `--help` text of `tracker.ts`. */
 export const TRACKER_USAGE = `udpswarm tracker: tells peers who shares which file
@@ -33,9 +34,12 @@ Options:
   --max-name N       longest file name in bytes (≤ 255)             [${DEFAULT_LIMITS.maxNameBytes}]
   --rate N           requests per second per source address         [${DEFAULT_LIMITS.requestsPerSecond}]
   --burst N          burst of requests per source address           [${DEFAULT_LIMITS.burst}]
+  --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
+                     PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
   -q, --quiet        print nothing on stdout but errors
   -h, --help         show this help
+  -V, --version      show the version
 
 The first line on stdout is "listening on udp://HOST:PORT". Rules, limits and the cookie
 scheme: docs/TRACKER.md.`;
@@ -50,6 +54,10 @@ export interface TrackerCliOptions {
   verbose: boolean;
   /** `-q`/`--quiet`: print nothing on stdout but errors. */
   quiet: boolean;
+  /** `-V`/`--version`: print the version and exit. */
+  version: boolean;
+  /** `--metrics`: where to serve the HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
 }
 
 function duration(text: string, flag: string): number {
@@ -112,6 +120,8 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         verbose: { type: "boolean", short: "v", default: false },
         quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "V", default: false },
+        metrics: { type: "string" },
       },
     }));
   } catch (e) {
@@ -142,5 +152,23 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
   }
   if (values.burst !== undefined) limits.burst = number(values.burst, "--burst", 1, 1e9);
   options.limits = limits;
-  return { options, help: values.help, verbose: values.verbose, quiet: values.quiet };
+  let metrics: MetricsAddress | undefined;
+  if (values.metrics !== undefined) {
+    try {
+      metrics = parseMetricsAddress(values.metrics);
+    } catch (e) {
+      throw new UsageError(
+        (e as Error).message.replace(/^Cannot parse address/, "Cannot parse --metrics"),
+      );
+    }
+    options.metrics = true;
+  }
+  return {
+    options,
+    help: values.help,
+    verbose: values.verbose,
+    quiet: values.quiet,
+    version: values.version,
+    metrics,
+  };
 }

@@ -57,6 +57,38 @@ export class LogFile {
   }
 
   /**
+   * Opens the first of `names` in `dir` that no other process holds, and holds it (an
+   * exclusive advisory lock, released when the file is closed or the process ends), so two
+   * writers never interleave lines in one file. The last name is opened even if it is held.
+   *
+   * @param dir the directory
+   * @param names file names to try, in order, e.g. `["tracker.log", "tracker-6970.log"]`
+   * @param options buffering
+   * @returns the log file
+   * @throws {Deno.errors.PermissionDenied} without write permission for `dir`
+   */
+  static openExclusive(
+    dir: string,
+    names: readonly string[],
+    options: LogFileOptions = {},
+  ): LogFile {
+    Deno.mkdirSync(dir, { recursive: true });
+    for (const [i, name] of names.entries()) {
+      const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      const file = Deno.openSync(path, { append: true, create: true, write: true });
+      let held = false;
+      try {
+        held = file.tryLockSync(true);
+      } catch {
+        held = false;
+      }
+      if (held || i === names.length - 1) return new LogFile(path, file, options.buffered ?? true);
+      file.close();
+    }
+    throw new RangeError("Cannot open a log file: no file name given");
+  }
+
+  /**
    * Appends one line, prefixed with an ISO-8601 UTC timestamp and a space. A no-op once closed.
    *
    * @param line the text (no newline)

@@ -11,6 +11,8 @@ import type { Registry, RegistryCounters } from "./registry.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
+import { TrackerMetrics } from "./tracker_metrics.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 /** Options for {@link startTracker}. */
 export interface TrackerOptions {
@@ -24,8 +26,14 @@ export interface TrackerOptions {
   grace?: number;
   /** N: owners in a NEED reply, 1..16. @default 8 */
   maxOwners?: number;
-  /** Directory of `tracker.log`; undefined writes no file. @default undefined */
+  /**
+   * Directory of `tracker.log`; undefined writes no file. The file is locked while the tracker
+   * runs: a second tracker started in the same directory writes `tracker-<port>.log` instead,
+   * so two trackers never interleave lines in one file. @default undefined
+   */
   logDir?: string;
+  /** Count requests, replies and handling time for `--metrics` (see `metrics`). @default false */
+  metrics?: boolean;
   /** Receives every log line (without timestamp), e.g. for the console. */
   log?: (line: string) => void;
   /** Limits on peers, files, names and request rates; missing ones take their defaults. */
@@ -62,6 +70,8 @@ export interface RunningTracker extends AsyncDisposable {
   readonly malformed: number;
   /** Registered peers now. */
   readonly peerCount: number;
+  /** Request and reply counts and latency, when started with `metrics: true`. */
+  readonly metrics: TrackerMetrics | undefined;
   /** Stops serving, flushes the log and closes the socket. Idempotent. */
   close(): Promise<void>;
 }
@@ -77,6 +87,7 @@ class Tracker implements RunningTracker {
   #timerAt = Infinity;
   #closing: Promise<void> | undefined;
   #handlerErrors = 0;
+  readonly metrics: TrackerMetrics | undefined;
 
   constructor(
     endpoint: UdpEndpoint,
@@ -84,7 +95,9 @@ class Tracker implements RunningTracker {
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
+    metrics: TrackerMetrics | undefined,
   ) {
+    this.metrics = metrics;
     this.#endpoint = endpoint;
     this.#core = core;
     this.#registry = core.registry;
@@ -138,8 +151,9 @@ class Tracker implements RunningTracker {
     } catch (e) {
       // A bug, not bad input (the registry drops bad input): count it and keep serving.
       this.#handlerErrors++;
-      this.line(`internal error handling a datagram from ${from.hostname}:${from.port}: ${e}`);
+      this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
     }
+    this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000);
     if (reply !== undefined) {
       const token = this.#slab.sending(reply);
       if (token < 0) this.#endpoint.send(reply, from);
@@ -168,6 +182,7 @@ class Tracker implements RunningTracker {
 
   #drainEvents(): void {
     for (let e = this.#core.pollEvent(); e !== undefined; e = this.#core.pollEvent()) {
+      if (e.type === "rate_limited") this.metrics?.onRateLimitedSource();
       this.line(formatEvent(e as TrackerEvent));
     }
   }
@@ -224,9 +239,8 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
     ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-    events: logging,
+    events: logging || (options.metrics ?? false),
   });
-  const logFile = options.logDir !== undefined ? LogFile.open(options.logDir) : undefined;
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({
@@ -234,15 +248,27 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
       port: options.port ?? 6969,
     });
   } catch (e) {
-    logFile?.close();
     return Promise.reject(e);
   }
-  const tracker = new Tracker(endpoint, core, slab, logFile, options.log);
+  let logFile: LogFile | undefined;
+  try {
+    if (options.logDir !== undefined) {
+      logFile = LogFile.openExclusive(options.logDir, [
+        "tracker.log",
+        `tracker-${endpoint.localAddr.port}.log`,
+      ]);
+    }
+  } catch (e) {
+    return endpoint.close().then(() => Promise.reject(e));
+  }
+  const metrics = options.metrics ? new TrackerMetrics() : undefined;
+  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, metrics);
   const registry = core.registry;
   const a = endpoint.localAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(
-    `tracker started on ${host}:${a.port}: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
+    `tracker started on ${
+      formatHostPort(a)
+    }: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
   );
   return Promise.resolve(tracker);
 }
