@@ -9,7 +9,7 @@ import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { formatResult, rateOf, resultJson, resultLogLine } from "./result_format.ts";
+import { formatResult, formatSummary, rateOf, resultJson, resultLogLine } from "./result_format.ts";
 
 /**
  * Checks that every file to share exists and is a regular file, before any network traffic.
@@ -145,7 +145,18 @@ export async function runGet(options: GetOptions): Promise<number> {
     const last = handle.progress;
     progress.finish(last && { ...last, verifiedBytes: r.size, rate: rateOf(r) });
     options.log(resultLogLine(r));
-    if (!out.json) out.note({}, `verified ${r.name}: ${formatResult(r)}`);
+    if (!out.json) {
+      out.note(
+        {},
+        r.alreadyHad
+          ? `already have ${r.name}: ${r.path} has this content (${formatResult(r)})`
+          : `verified ${r.name}: ${formatResult(r)}`,
+      );
+      out.note(
+        {},
+        formatSummary([{ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r }]),
+      );
+    }
     out.result(resultJson(r), r.path);
     return ExitCode.ok;
   } catch (e) {

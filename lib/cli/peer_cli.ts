@@ -20,7 +20,8 @@ import type { Output } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
 import { formatHostPort } from "../net/host_port.ts";
-import { runRepl } from "./repl.ts";
+import { PROMPT, runRepl } from "./repl.ts";
+import { type LineSource, terminalLines } from "./prompt_reader.ts";
 import { describeMissing, grantCommand, missingGrants } from "./grants.ts";
 import type { MissingGrant } from "./grants.ts";
 import { SignalGate } from "./signal_gate.ts";
@@ -58,6 +59,8 @@ export interface CliEnv {
   queryPermission?: (desc: Deno.PermissionDescriptor) => Deno.PermissionState;
   /** How long joining may stay silent before saying what it waits for, in ms. @default 1000 */
   waitNoticeMs?: number;
+  /** The terminal's line editor for the prompt; absent: lines are read from `stdin`. */
+  terminalLines?: (options: { prompt: string; dir: string }) => LineSource;
 }
 
 /** The PeerOptions for a command line. */
@@ -323,9 +326,14 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
       } else {
         out.note(ready, `peer ${where}, tracker ${o.tracker}: ready`);
       }
+      const interactive = env.stdinIsTerminal && !o.json;
+      const lines = interactive && env.terminalLines
+        ? env.terminalLines({ prompt: PROMPT, dir: o.dir })
+        : undefined;
       return runRepl({
         peer,
         input: env.stdin,
+        ...(lines ? { lines } : {}),
         out,
         interactive: env.stdinIsTerminal && !o.json,
         writePrompt: env.stdout,
@@ -395,6 +403,8 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
     cwd: Deno.cwd(),
     startPeer,
     entry: entryName(),
+    terminalLines: ({ prompt, dir }) =>
+      terminalLines({ prompt, dir, write: safeWriter(Deno.stdout) }),
     onSignal(handler) {
       const gate = new SignalGate();
       const listeners = (["SIGINT", "SIGTERM"] as const).map((sig) => {

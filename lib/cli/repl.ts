@@ -11,10 +11,18 @@ import type { DownloadHandle, Peer } from "../peer/api.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { classifyError, withAction } from "./classify_error.ts";
 import { checkDownloadQuery } from "./download_query.ts";
-import { LineReader } from "./line_reader.ts";
+import { type LineSource, streamLines } from "./prompt_reader.ts";
+import { escapeInput } from "./escape_input.ts";
 import type { Output } from "./output.ts";
 import { formatBytes, formatProgressLine, progressJson } from "./progress.ts";
-import { formatResult, resultJson, resultLogLine, sharedJson } from "./result_format.ts";
+import {
+  formatResult,
+  formatSummary,
+  resultJson,
+  resultLogLine,
+  sharedJson,
+  type SummaryRow,
+} from "./result_format.ts";
 
 /** A parsed prompt line. */
 export type ReplCommand =
@@ -73,13 +81,14 @@ export function parseCommand(line: string): ReplCommand {
     case "wait":
     case "help":
     case "exit":
-      return arg === ""
-        ? { kind: word }
-        : { kind: "invalid", message: `Unexpected argument: ${word} takes none, got "${arg}"` };
+      return arg === "" ? { kind: word } : {
+        kind: "invalid",
+        message: `Unexpected argument: ${word} takes none, got "${escapeInput(arg)}"`,
+      };
     default:
       return {
         kind: "invalid",
-        message: `Unknown command: "${word}" (commands: ${COMMAND_LIST}; type help)`,
+        message: `Unknown command: "${escapeInput(word)}" (commands: ${COMMAND_LIST}; type help)`,
       };
   }
 }
@@ -90,6 +99,11 @@ export interface ReplOptions {
   peer: Peer;
   /** Command input (stdin). */
   input: ReadableStream<Uint8Array>;
+  /**
+   * Where lines come from instead of `input`: the terminal's line editor (history, completion,
+   * Ctrl-C clears the line). @default the lines of `input`
+   */
+  lines?: LineSource;
   /** Where answers go. */
   out: Output;
   /** Input is a terminal: show a prompt and redraw it around background messages. */
@@ -135,6 +149,8 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   const reason = await repl.readCommands();
   await repl.stopDownloads();
   options.log(`leaving: ${reason}`);
+  const summary = formatSummary(repl.finished);
+  if (summary !== "" && !options.out.json) options.out.note({}, summary);
   options.out.result({ event: "exit", reason }, "bye");
   return 0;
 }
@@ -145,6 +161,9 @@ class Repl {
   readonly #running = new Map<string, Running>();
   readonly #stopped: Promise<"stop">;
   #promptShown = false;
+  #reader: LineSource | undefined;
+  /** Downloads that ended, in order, for the summary at exit. */
+  readonly finished: SummaryRow[] = [];
 
   constructor(options: ReplOptions) {
     this.#o = options;
@@ -158,7 +177,7 @@ class Repl {
   /** Reads and runs commands until `exit`, end of input or the signal. */
   async readCommands(): Promise<LeaveReason> {
     const { interactive, writePrompt, log } = this.#o;
-    const reader = new LineReader(this.#o.input);
+    const reader = this.#reader = this.#o.lines ?? streamLines(this.#o.input);
     try {
       this.#showPrompt();
       while (true) {
@@ -169,7 +188,7 @@ class Repl {
           return line === "stop" ? "signal" : "end of input";
         }
         const cmd = parseCommand(line);
-        if (cmd.kind !== "empty") log(`command ${line.trim()}`);
+        if (cmd.kind !== "empty") log(`command ${escapeInput(line.trim())}`);
         if (cmd.kind === "exit") return "exit";
         if (await this.#run(cmd) === "stop") return "signal";
         this.#showPrompt();
@@ -218,13 +237,15 @@ class Repl {
 
   #showPrompt(): void {
     if (!this.#o.interactive) return;
-    this.#o.writePrompt(PROMPT);
+    if (this.#reader?.prompt) this.#reader.prompt();
+    else this.#o.writePrompt(PROMPT);
     this.#promptShown = true;
   }
 
   /** Prints a message that arrives while the prompt waits for input. */
   #background(print: () => void): void {
     const redraw = this.#o.interactive && this.#promptShown;
+    if (redraw && this.#reader?.above) return this.#reader.above(print);
     if (redraw) this.#o.writePrompt("\r\x1b[2K");
     print();
     if (redraw) this.#o.writePrompt(PROMPT);
@@ -239,11 +260,11 @@ class Repl {
     } catch (e) {
       const f = classifyError(e);
       const reason = e instanceof Deno.errors.NotFound ? `no such file in ${dir}` : f.message;
-      out.error("missing_file", `Cannot send "${file}": ${reason}`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": ${reason}`, { file });
       return;
     }
     if (!info.isFile) {
-      out.error("missing_file", `Cannot send "${file}": not a regular file`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": not a regular file`, { file });
       return;
     }
     try {
@@ -254,7 +275,7 @@ class Repl {
       );
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot send "${file}"`, f.message), { file });
+      out.error(f.code, withAction(`Cannot send "${escapeInput(file)}"`, f.message), { file });
     }
   }
 
@@ -263,11 +284,13 @@ class Repl {
     const running = this.#running;
     const bad = checkDownloadQuery(query);
     if (bad !== undefined) {
-      out.error("bad_name", `Cannot download "${query}": ${bad}`, { query });
+      out.error("bad_name", `Cannot download "${escapeInput(query)}": ${bad}`, { query });
       return;
     }
     if (running.has(query)) {
-      out.error("busy", `Cannot download "${query}": already downloading it`, { query });
+      out.error("busy", `Cannot download "${escapeInput(query)}": already downloading it`, {
+        query,
+      });
       return;
     }
     const controller = new AbortController();
@@ -280,17 +303,21 @@ class Repl {
       });
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query });
+      out.error(f.code, withAction(`Cannot download "${escapeInput(query)}"`, f.message), {
+        query,
+      });
       return;
     }
     const settled = handle.done.then(
       (r) => {
         running.delete(query);
         log(resultLogLine(r));
+        this.finished.push({ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r });
         this.#background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
       },
       (e: unknown) => {
         running.delete(query);
+        this.finished.push({ file: query, status: controller.signal.aborted ? "STOP" : "ERR" });
         if (controller.signal.aborted) {
           this.#background(() =>
             out.note(
@@ -303,7 +330,9 @@ class Repl {
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
         this.#background(() =>
-          out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query })
+          out.error(f.code, withAction(`Cannot download "${escapeInput(query)}"`, f.message), {
+            query,
+          })
         );
       },
     );

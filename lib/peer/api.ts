@@ -134,6 +134,11 @@ export interface DownloadResult {
   retransmits: number;
   /** Pieces that failed verification. */
   badPieces: number;
+  /**
+   * True when nothing was downloaded: the file was already shared by this peer, or already at
+   * the output path with the same content.
+   */
+  alreadyHad?: boolean;
 }
 
 /** A running download. */

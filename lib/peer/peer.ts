@@ -8,7 +8,7 @@ import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
-import { parseHostPort } from "../net/host_port.ts";
+import { formatHostPort, parseHostPort } from "../net/host_port.ts";
 import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
@@ -124,7 +124,7 @@ class PeerNode implements Peer {
 
   async start(): Promise<void> {
     this.#log(
-      `peer ${this.nodeId} listening on ${this.#endpoint.localAddr.hostname}:${this.#endpoint.localAddr.port}`,
+      `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
@@ -218,6 +218,8 @@ class PeerNode implements Peer {
         };
       },
       sharedPath: (id) => this.files.get(id)?.path,
+      hasContent: async (path, id) =>
+        (await this.#cache.getOrBuild(path, this.#options.pieceSize)).contentIdHex === id,
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
     };
   }
@@ -279,7 +281,7 @@ class PeerNode implements Peer {
         if (this.#malformedLogged.size > 1024) this.#malformedLogged.clear();
         this.#malformedLogged.set(key, now);
         this.#log(
-          `dropped malformed datagram from ${from.hostname}:${from.port}: ${
+          `dropped malformed datagram from ${formatHostPort(from)}: ${
             e instanceof Error ? e.message : e
           }`,
         );
@@ -324,7 +326,11 @@ class PeerNode implements Peer {
       this.#sendUpdate();
       try {
         await this.#tracker.exit();
-        this.#log(`exit: told the tracker`);
+        this.#log(
+          this.#tracker.exitAcknowledged
+            ? `exit: told the tracker`
+            : `exit: not registered with the tracker, nothing to tell it`,
+        );
       } catch (e) {
         this.#log(`exit: the tracker did not acknowledge (${e instanceof Error ? e.message : e})`);
       }

@@ -24,6 +24,7 @@
  * size, manifest) to the next; the sub-cores it drives each have their own file.
  * @module
  */
+import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
@@ -115,7 +116,7 @@ export type DownloadCoreEvent =
    * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
    * answer with `handleTargetChecked` (or `fail` when the check itself fails).
    */
-  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean }
+  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean; size: number }
   /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
   | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
   /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */
@@ -305,19 +306,29 @@ export class DownloadCore {
     this.#guard(() => this.#pump(now));
   }
 
-  /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
-  handleTargetChecked(target: { sharedPath: string | undefined; exists: boolean }, now: number) {
+  /**
+   * Answers `check_target`: a shared file with this content id, whether the path exists, and
+   * whether the existing file already has this content (then nothing is downloaded).
+   */
+  handleTargetChecked(
+    target: { sharedPath: string | undefined; exists: boolean; sameContent?: boolean },
+    now: number,
+  ) {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
-      return this.#succeed(this.#result(target.sharedPath, now, [], 0));
+      return this.#succeed({ ...this.#result(target.sharedPath, now, [], 0), alreadyHad: true });
     }
     const path = join(this.#o.outDir, this.#name);
+    if (target.exists && target.sameContent) {
+      this.#log(`already have ${this.#name} (${path} has this content); nothing to download`);
+      return this.#succeed({ ...this.#result(path, now, [], 0), alreadyHad: true });
+    }
     if (target.exists) {
       return this.fail(
         new TransferError(
           "exists",
-          `Cannot save ${this.#name}: ${path} exists; pass overwrite to replace it`,
+          `Cannot save ${this.#name}: ${path} exists with other content; pass overwrite to replace it`,
         ),
       );
     }
@@ -499,6 +510,7 @@ export class DownloadCore {
       contentIdHex: this.#contentIdHex,
       path: join(this.#o.outDir, this.#name),
       checkExists: !this.#o.overwrite,
+      size: reply.size,
     });
   }
 
@@ -872,7 +884,7 @@ export class DownloadCore {
         if (addressKey(old) === addressKey(net)) continue;
         this.#ownerByAddr.delete(addressKey(old));
         this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
-        this.#log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
+        this.#log(`owner ${o.nodeId} moved to ${formatHostPort(net)}`);
       }
       this.#addrByOwner.set(o.nodeId, net);
       this.#ownerByAddr.set(addressKey(net), o.nodeId);

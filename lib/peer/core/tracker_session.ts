@@ -200,6 +200,7 @@ export class TrackerSession {
   readonly tracker: { readonly hostname: string; readonly port: number };
   /** The tracker as `host:port`, for messages. */
   readonly trackerLabel: string;
+  #exitAcked = false;
   readonly #trackerHost: string;
   readonly #random: () => number;
   readonly #policy: RetryPolicy;
@@ -260,6 +261,11 @@ export class TrackerSession {
     this.#random = options.random;
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
     this.#nextTxid = (Math.floor(this.#random() * 0xfffffff0) + 1) >>> 0;
+  }
+
+  /** True once the tracker acknowledged this session's EXIT. */
+  get exitAcknowledged(): boolean {
+    return this.#exitAcked;
   }
 
   /** True while registered (as far as this session knows). */
@@ -497,6 +503,7 @@ export class TrackerSession {
         this.#reannounced(now);
         return true;
       case "exit":
+        this.#exitAcked = true;
         this.#log(`exit: tracker ${this.trackerLabel} forgot ${this.nodeId}`);
         this.#exited();
         this.#done(req.id, undefined);
