@@ -8,6 +8,7 @@ import { parseHostPort } from "../net/host_port.ts";
 import { isValidNodeId } from "../wire/codec.ts";
 import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** A bad command line. The message is one line, meant for the user. */
 export class UsageError extends Error {
@@ -53,6 +54,8 @@ export interface PeerCliOptions {
   json: boolean;
   /** `get -o FILE`: the path to save the one download to, or undefined for `--out`/NAME. */
   output: string | undefined;
+  /** `--metrics`: where to serve HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
 }
 
 /** Default tracker address. */
@@ -74,6 +77,7 @@ const SPEC = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   output: { type: "string", short: "o" },
+  metrics: { type: "string" },
 } as const;
 
 /**
@@ -165,7 +169,19 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     quiet: values.quiet ?? false,
     json: values.json ?? false,
     output: values.output,
+    metrics: metricsFlag(values.metrics),
   };
+}
+
+/** Parses `--metrics PORT|HOST:PORT`; a bad value is a {@link UsageError}. */
+function metricsFlag(raw: string | undefined): MetricsAddress | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseMetricsAddress(raw);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --metrics"));
+  }
 }
 
 /** An integer flag's value as given, its default and its range. */
@@ -249,6 +265,8 @@ Flags:
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file
   -o, --output FILE    get: save the download as FILE (its directory needs a write grant)
+  --metrics ADDR       serve GET /metrics (Prometheus) and /stats.json on PORT
+                       (loopback) or HOST:PORT (default: off)
   --log-dir DIR        directory of node-<id>.log (default logs)
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)

@@ -26,6 +26,9 @@ import { describeMissing, grantCommand, missingGrants } from "./grants.ts";
 import type { MissingGrant } from "./grants.ts";
 import { SignalGate } from "./signal_gate.ts";
 import { versionLine } from "./version.ts";
+import { type MetricsServer, serveMetrics } from "../metrics/metrics_server.ts";
+import type { MetricsAddress } from "../metrics/metrics_server.ts";
+import { peerFamilies } from "./peer_metrics.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -221,14 +224,50 @@ async function runWithLog({ o, env, out, sharePaths, nodeId, log }: RunContext):
       return exitCodeFor(code);
     }
 
+    let metrics: MetricsServer | undefined;
     try {
+      if (o.metrics) metrics = startPeerMetrics({ at: o.metrics, peer, out, log });
       return await runMode({ o, env, out, peer, sharePaths, log, signal: stop.signal });
     } finally {
+      await metrics?.close();
       await closePeer({ peer, timeoutMs: env.closeTimeoutMs ?? 5000, log });
     }
   } finally {
     unsubscribe();
   }
+}
+
+/** Serves the peer's metrics and says where; throws when the address cannot be bound. */
+function startPeerMetrics(
+  { at, peer, out, log }: {
+    at: MetricsAddress;
+    peer: Peer;
+    out: Output;
+    log: (line: string) => void;
+  },
+): MetricsServer {
+  const zero = () => ({
+    uploadedBytes: 0,
+    downloadedBytes: 0,
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    transfersActive: 0,
+    retransmits: 0,
+    badPieces: 0,
+    ownersBanned: 0,
+  });
+  const server = serveMetrics({
+    ...at,
+    metrics: () => peerFamilies(peer.stats ?? zero(), peer.nodeId),
+    stats: () => ({ nodeId: peer.nodeId, ...(peer.stats ?? zero()) }),
+  });
+  log(`metrics on http://${server.address}/metrics`);
+  out.note(
+    { event: "metrics", address: server.address },
+    `metrics on http://${server.address}/metrics`,
+  );
+  return server;
 }
 
 /** The directories a run writes, with what each is for. */

@@ -13,9 +13,11 @@ import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,
+  DownloadProgress,
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
   SharedFile,
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
@@ -180,11 +182,45 @@ class PeerNode implements Peer {
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
     this.#sessions.set(session.txid, session);
-    session.done.finally(() => {
+    this.#totals.transfersStarted++;
+    session.done.then(
+      () => this.#totals.transfersCompleted++,
+      () => this.#totals.transfersFailed++,
+    ).finally(() => {
       this.downloads.delete(key);
       this.#sessions.delete(session.txid);
+      this.#addTotals(session.progress);
     }).catch(() => {});
     return session;
+  }
+
+  /** Totals of finished downloads; running ones are added in {@link stats}. */
+  readonly #totals = {
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    downloadedBytes: 0,
+    retransmits: 0,
+    badPieces: 0,
+    ownersBanned: 0,
+  };
+
+  #addTotals(p: DownloadProgress | undefined, into = this.#totals): void {
+    if (!p) return;
+    into.downloadedBytes += p.receivedBytes;
+    into.retransmits += p.retransmits;
+    into.badPieces += p.badPieces;
+    into.ownersBanned += p.ownersBanned ?? 0;
+  }
+
+  get stats(): PeerStats {
+    const t = { ...this.#totals };
+    for (const s of this.#sessions.values()) this.#addTotals(s.progress, t);
+    return {
+      ...t,
+      transfersActive: this.#sessions.size,
+      uploadedBytes: this.#uploader.uploadedBytes,
+    };
   }
 
   #sessionContext(): SessionContext {

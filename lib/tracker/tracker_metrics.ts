@@ -44,7 +44,27 @@ function typeOf(bytes: Uint8Array): string {
   return TYPE_NAMES[bytes[3]!] ?? "other";
 }
 
-/** Request and reply counts and handling latency of a running tracker. */
+/**
+ * Request and reply counts and handling latency of a running tracker (`startTracker` with
+ * `metrics: true` fills one; `tracker.ts --metrics` serves it).
+ *
+ * @example Counting what a tracker answered
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startTracker, TrackerClient } from "@udpswarm/udpswarm";
+ *
+ * await using tracker = await startTracker({ port: 0, metrics: true });
+ * await using client = await TrackerClient.connect({
+ *   tracker: `127.0.0.1:${tracker.address.port}`,
+ *   nodeId: "me",
+ * });
+ * await client.start();
+ * const stats = tracker.metrics!.stats(tracker.counters) as {
+ *   requests: Record<string, Record<string, number>>;
+ * };
+ * assert.ok((stats.requests.register?.ok ?? 0) >= 1);
+ * ```
+ */
 export class TrackerMetrics {
   readonly #requests = new Map<string, number>();
   readonly #replies = new Map<string, number>();

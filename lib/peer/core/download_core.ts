@@ -978,6 +978,7 @@ export class DownloadCore {
       owners: e ? e.liveOwners : [...this.#addrByOwner.keys()],
       retransmits: e?.stats.retransmits ?? 0,
       badPieces: e?.stats.badPieces ?? 0,
+      ownersBanned: e?.bannedCount ?? 0,
     };
     this.#progress = progress;
     this.#events.push({ kind: "progress", progress });
