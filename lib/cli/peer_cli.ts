@@ -160,16 +160,26 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
   const log = (line: string) => nodeLog.log(line);
   try {
-    const code = await runWithLog({ o, env, out, sharePaths, nodeId, log });
-    if (code !== ExitCode.ok) {
-      if (out.json) out.note({ event: "log", path: nodeLog.path }, "");
-      else env.stderr(`node log: ${nodeLog.path}\n`);
-    }
-    return code;
+    // From here on, every error line names the node log, which has the details.
+    const logged = withLogPath(out, nodeLog.path);
+    return await runWithLog({ o, env, out: logged, plain: out, sharePaths, nodeId, log });
   } finally {
     log("exit");
     nodeLog.close();
   }
+}
+
+/** An {@link Output} whose errors end with `(node log: PATH)`, or carry `log` in JSON. */
+function withLogPath(out: Output, path: string): Output {
+  return {
+    json: out.json,
+    result: (event, text) => out.result(event, text),
+    note: (event, text) => out.note(event, text),
+    error: (code, message, extra = {}) =>
+      out.json
+        ? out.error(code, message, { ...extra, log: path })
+        : out.error(code, `${message} (node log: ${path})`, extra),
+  };
 }
 
 /** What {@link runWithLog} needs: the checked command line and an open node log. */
@@ -177,13 +187,17 @@ interface RunContext {
   o: PeerCliOptions;
   env: CliEnv;
   out: Output;
+  /** `out` without the node log path, for the prompt's answers (not failures of the run). */
+  plain: Output;
   sharePaths: string[];
   nodeId: string;
   log: (line: string) => void;
 }
 
 /** Starts the peer, runs the mode, and always leaves the swarm; returns the exit code. */
-async function runWithLog({ o, env, out, sharePaths, nodeId, log }: RunContext): Promise<number> {
+async function runWithLog(
+  { o, env, out, plain, sharePaths, nodeId, log }: RunContext,
+): Promise<number> {
   const stop = new AbortController();
   const unsubscribe = env.onSignal((signal) => {
     log(`signal ${signal}`);
@@ -227,7 +241,15 @@ async function runWithLog({ o, env, out, sharePaths, nodeId, log }: RunContext):
     let metrics: MetricsServer | undefined;
     try {
       if (o.metrics) metrics = startPeerMetrics({ at: o.metrics, peer, out, log });
-      return await runMode({ o, env, out, peer, sharePaths, log, signal: stop.signal });
+      return await runMode({
+        o,
+        env,
+        out: o.command === "repl" ? plain : out,
+        peer,
+        sharePaths,
+        log,
+        signal: stop.signal,
+      });
     } finally {
       await metrics?.close();
       await closePeer({ peer, timeoutMs: env.closeTimeoutMs ?? 5000, log });
