@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { spawnDeno, tempDir } from "../_harness/processes.ts";
+import { tempDir } from "../_harness/processes.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT = 30_000;
@@ -83,13 +84,8 @@ Deno.test({
     await Deno.mkdir(dir);
     await Deno.writeTextFile(join(dir, "alpha.txt"), "hello\n");
     await Deno.writeTextFile(join(dir, "beta.bin"), "beta\n");
-    await using tracker = spawnDeno({
-      name: "tracker",
-      entrypoint: join(ROOT, "tracker.ts"),
-      permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-      args: ["--port", "0", "--log-dir", logs, "--interval", "2"],
-    });
-    const { match } = await tracker.waitForLine(/listening on udp:\/\/(\S+)/, WAIT);
+    const tracker = await spawnTrackerProcess(logs);
+    await using _tracker = tracker.child;
     await using tmux = new Tmux();
     const peer = [
       Deno.execPath(),
@@ -108,7 +104,7 @@ Deno.test({
       "--id",
       "tty1",
       "--tracker",
-      match[1]!,
+      tracker.address,
     ].map((w) => `'${w}'`).join(" ");
     await tmux.start(`${peer}; echo "EXITCODE=$?"; sleep 60`);
     await tmux.waitFor(/Type help for commands\.\n>$/);

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { SignalGate } from "../../lib/cli/signal_gate.ts";
 import { randomFile, spawnDeno, tempDir } from "../_harness/processes.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT = 30_000;
@@ -32,13 +33,8 @@ Deno.test("peer.ts share: two SIGINTs in a row exit 0 after the tracker acknowle
   const logs = join(tmp.path, "logs");
   await Deno.mkdir(logs);
   await randomFile(join(tmp.path, "a.bin"), 100_000, 3);
-  await using tracker = spawnDeno({
-    name: "tracker",
-    entrypoint: join(ROOT, "tracker.ts"),
-    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-    args: ["--port", "0", "--log-dir", logs, "--interval", "2"],
-  });
-  const { match } = await tracker.waitForLine(/listening on udp:\/\/(\S+)/, WAIT);
+  const { child: tracker, address } = await spawnTrackerProcess(logs);
+  await using _tracker = tracker;
   await using share = spawnDeno({
     name: "share",
     entrypoint: join(ROOT, "peer.ts"),
@@ -49,7 +45,7 @@ Deno.test("peer.ts share: two SIGINTs in a row exit 0 after the tracker acknowle
       "--id",
       "sig1",
       "--tracker",
-      match[1]!,
+      address,
       "--log-dir",
       logs,
       "--out",
