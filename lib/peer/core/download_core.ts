@@ -385,7 +385,7 @@ export class DownloadCore {
     const result = this.#result(path, now, owners, engine.resumedBytes);
     this.#log(
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
-        `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+        `(${(result.size / 1048.576 / Math.max(1, result.elapsedMs)).toFixed(1)} MiB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
         `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
     );
