@@ -20,13 +20,13 @@ export class UsageError extends Error {
 }
 
 /** What `peer.ts` was asked to do. */
-export type PeerCommand = "repl" | "share" | "get" | "help" | "version";
+export type PeerCommand = "repl" | "share" | "get" | "list" | "help" | "version";
 
 /** The parsed and validated command line of `peer.ts`. */
 export interface PeerCliOptions {
   /** Interactive prompt, one-shot share or get, or help. */
   command: PeerCommand;
-  /** `share`: the files; `get`: one name or content id; otherwise empty. */
+  /** `share`: the files; `get`: one name, content id or link; `list`: the pattern, if any. */
   args: string[];
   /** Tracker address as given. @default "127.0.0.1:6969" */
   tracker: string;
@@ -116,9 +116,17 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       throw new UsageError(`Too many arguments: get takes one NAME, got ${rest.length}`);
     }
     args = rest;
+  } else if (first === "list") {
+    command = "list";
+    if (rest.length > 1) {
+      throw new UsageError(
+        `Too many arguments: list takes one PATTERN, got ${rest.length} (quote a pattern with spaces)`,
+      );
+    }
+    args = rest;
   } else {
     throw new UsageError(
-      `Unknown command: "${first}" (expected share, get, help, or none for the prompt)`,
+      `Unknown command: "${first}" (expected share, get, list, help, or none for the prompt)`,
     );
   }
 
@@ -250,9 +258,13 @@ export function peerHelp(): string {
 Usage:
   peer.ts [FLAGS]                        interactive prompt (type "help" there)
   peer.ts share FILE... [FLAGS]          share files; prints "sharing NAME CONTENT_ID"
-                                         per file, serves until SIGINT/SIGTERM
+                                         and a udpswarm: link per file, serves until
+                                         SIGINT/SIGTERM
   peer.ts get NAME_OR_ID [--out DIR]     download one file, print its path, exit 0
+                                         (NAME_OR_ID may be a udpswarm: link)
   peer.ts get NAME_OR_ID -o FILE         download one file to FILE
+  peer.ts list [PATTERN]                 list the tracker's files: content id, size,
+                                         owners, name (PATTERN: substring, or * ? glob)
 
 Flags:
   --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER})
@@ -282,7 +294,8 @@ Sizes are in MiB (1 MiB = 1,048,576 bytes) and rates in MiB/s.
 
 Prompt commands:
   send <file>          share a file from --dir
-  download <file>      download a file by name or content id, in the background
+  download <file>      download a file by name, content id or link, in the background
+  list [pattern]       files the tracker knows (content id, size, owners, name)
   status               transfers in progress and shared files
   files                shared and downloaded files with their content ids
   wait                 wait until background downloads have finished

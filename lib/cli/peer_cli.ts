@@ -12,7 +12,8 @@ import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
-import { checkDownloadQuery } from "./download_query.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import { runList } from "./list_command.ts";
 import { NodeLog } from "./node_log.ts";
 import { checkShareFiles, runGet, runShare } from "./one_shot.ts";
 import { createOutput, safeWriter } from "./output.ts";
@@ -128,9 +129,11 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
   if (o.command === "get") {
     const query = o.args[0]!;
-    const bad = checkDownloadQuery(query);
-    if (bad !== undefined) {
-      out.error("bad_name", `Cannot get "${query}": ${bad}`, { exitCode: ExitCode.badName });
+    const target = readDownloadTarget(query);
+    if ("error" in target) {
+      out.error("bad_name", `Cannot get "${query}": ${target.error}`, {
+        exitCode: ExitCode.badName,
+      });
       return ExitCode.badName;
     }
   }
@@ -141,7 +144,8 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   });
   if (missing.length > 0) return reportMissing({ o, env, out, missing });
   const saveDir = o.output === undefined ? o.out : dirname(o.output);
-  for (const dir of o.command === "share" ? [] : new Set([o.out, saveDir])) {
+  const makeDirs = o.command === "share" || o.command === "list" ? [] : [o.out, saveDir];
+  for (const dir of new Set(makeDirs)) {
     try {
       await ensureDir(dir);
     } catch (e) {
@@ -294,10 +298,10 @@ function startPeerMetrics(
 
 /** The directories a run writes, with what each is for. */
 function writeNeeds(o: PeerCliOptions): { path: string; what: string }[] {
-  const needs = [
-    { path: o.out, what: o.command === "share" ? "the manifest cache in --out" : "--out" },
-    { path: o.logDir, what: "--log-dir" },
-  ];
+  // share and list write no download; share's manifest cache in --out is best effort.
+  const needs = o.command === "share" || o.command === "list"
+    ? [{ path: o.logDir, what: "--log-dir" }]
+    : [{ path: o.out, what: "--out" }, { path: o.logDir, what: "--log-dir" }];
   if (o.output !== undefined) needs.unshift({ path: dirname(o.output), what: "-o/--output" });
   return needs;
 }
@@ -351,6 +355,8 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
   switch (o.command) {
     case "share":
       return runShare({ peer, paths: sharePaths, out, log, signal });
+    case "list":
+      return runList({ peer, pattern: o.args[0] ?? "", out, log });
     case "get": {
       const mode: ProgressMode = o.quiet
         ? "quiet"

@@ -32,6 +32,7 @@ export function streamLines(input: ReadableStream<Uint8Array>): LineSource {
 export const PROMPT_COMMANDS: readonly string[] = [
   "send",
   "download",
+  "list",
   "status",
   "files",
   "wait",

@@ -10,7 +10,14 @@ import { resolve } from "node:path";
 import type { DownloadHandle, Peer } from "../peer/api.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { classifyError, withAction } from "./classify_error.ts";
-import { checkDownloadQuery } from "./download_query.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import {
+  findCandidates,
+  formatListedFile,
+  linkOf,
+  listedJson,
+  printAmbiguous,
+} from "./list_command.ts";
 import { type LineSource, streamLines } from "./prompt_reader.ts";
 import { escapeInput } from "./escape_input.ts";
 import type { Output } from "./output.ts";
@@ -28,6 +35,7 @@ import {
 export type ReplCommand =
   | { kind: "send"; file: string }
   | { kind: "download"; name: string }
+  | { kind: "list"; pattern: string }
   | { kind: "status" }
   | { kind: "files" }
   | { kind: "wait" }
@@ -43,7 +51,8 @@ export const PROMPT = "> ";
 export const REPL_HELP = [
   "commands:",
   "  send <file>       share a file from the peer's directory (--dir)",
-  "  download <file>   download a file by name or content id, in the background",
+  "  download <file>   download a file by name, content id or udpswarm: link, in the background",
+  "  list [pattern]    files the tracker knows: content id, size, owners, name (* ? glob)",
   "  status            transfers in progress (percent, rate, ETA, owners) and shared files",
   "  files             shared and downloaded files with their content ids",
   "  wait              wait until background downloads have finished",
@@ -51,7 +60,7 @@ export const REPL_HELP = [
   "  exit              leave the swarm (end of input does the same)",
 ].join("\n");
 
-const COMMAND_LIST = "send, download, status, files, wait, help, exit";
+const COMMAND_LIST = "send, download, list, status, files, wait, help, exit";
 
 /**
  * Parses one prompt line. The argument is the rest of the line (names may contain spaces),
@@ -76,6 +85,8 @@ export function parseCommand(line: string): ReplCommand {
       return arg === ""
         ? { kind: "invalid", message: "Missing file: usage is download <file>" }
         : { kind: "download", name: arg };
+    case "list":
+      return { kind: "list", pattern: arg };
     case "status":
     case "files":
     case "wait":
@@ -226,6 +237,8 @@ class Repl {
         return await Promise.race([this.#send(cmd.file), this.#stopped]);
       case "download":
         return this.#download(cmd.name);
+      case "list":
+        return await Promise.race([this.#list(cmd.pattern), this.#stopped]);
       case "status":
         return this.#status();
       case "files":
@@ -269,9 +282,10 @@ class Repl {
     }
     try {
       const shared = await this.#o.peer.share(path);
+      const link = linkOf(shared);
       out.result(
-        { event: "sharing", ...sharedJson(shared) },
-        `sharing ${shared.name} ${shared.contentId}`,
+        { event: "sharing", ...sharedJson(shared), link },
+        `sharing ${shared.name} ${shared.contentId}\n${link}`,
       );
     } catch (e) {
       const f = classifyError(e);
@@ -282,9 +296,9 @@ class Repl {
   #download(query: string): void {
     const { out, log } = this.#o;
     const running = this.#running;
-    const bad = checkDownloadQuery(query);
-    if (bad !== undefined) {
-      out.error("bad_name", `Cannot download "${escapeInput(query)}": ${bad}`, { query });
+    const target = readDownloadTarget(query);
+    if ("error" in target) {
+      out.error("bad_name", `Cannot download "${escapeInput(query)}": ${target.error}`, { query });
       return;
     }
     if (running.has(query)) {
@@ -296,10 +310,12 @@ class Repl {
     const controller = new AbortController();
     let handle: DownloadHandle;
     try {
-      handle = this.#o.peer.download(query, {
+      handle = this.#o.peer.download(target.query, {
         outDir: this.#o.outDir,
         overwrite: this.#o.overwrite ?? false,
         signal: controller.signal,
+        ...(target.saveAs !== undefined ? { saveAs: target.saveAs } : {}),
+        ...(target.expectedSize !== undefined ? { expectedSize: target.expectedSize } : {}),
       });
     } catch (e) {
       const f = classifyError(e);
@@ -315,7 +331,7 @@ class Repl {
         this.finished.push({ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r });
         this.#background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
       },
-      (e: unknown) => {
+      async (e: unknown) => {
         running.delete(query);
         this.finished.push({ file: query, status: controller.signal.aborted ? "STOP" : "ERR" });
         if (controller.signal.aborted) {
@@ -329,15 +345,36 @@ class Repl {
         }
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
-        this.#background(() =>
-          out.error(f.code, withAction(`Cannot download "${escapeInput(query)}"`, f.message), {
-            query,
-          })
-        );
+        const message = withAction(`Cannot download "${escapeInput(query)}"`, f.message);
+        if (f.code === "ambiguous" && target.byName) {
+          const found = await findCandidates(this.#o.peer, query);
+          this.#background(() => printAmbiguous(out, query, message, found));
+          return;
+        }
+        this.#background(() => out.error(f.code, message, { query }));
       },
     );
     running.set(query, { handle, controller, settled });
     out.result({ event: "downloading", query }, `downloading ${query} in the background`);
+  }
+
+  async #list(pattern: string): Promise<void> {
+    const { peer, out } = this.#o;
+    try {
+      const found = await peer.list(pattern);
+      const n = found.files.length;
+      const summary = `${n} file${n === 1 ? "" : "s"}` +
+        (found.complete ? "" : ` (the first ${n} of ${found.total}; narrow the pattern)`);
+      out.result(
+        { event: "list", pattern, files: found.files.map(listedJson), total: found.total },
+        [...found.files.map(formatListedFile), summary].join("\n"),
+      );
+    } catch (e) {
+      const f = classifyError(e);
+      out.error(f.code, withAction(`Cannot list ${JSON.stringify(pattern)}`, f.message), {
+        pattern,
+      });
+    }
   }
 
   #status(): void {

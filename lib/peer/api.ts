@@ -4,6 +4,7 @@
  * @module
  */
 import type { PeerAddress } from "../wire/address.ts";
+import type { FileList, ListOptions } from "./file_list.ts";
 
 /** Options for `startPeer()`. */
 export interface PeerOptions {
@@ -84,6 +85,11 @@ export interface DownloadOptions {
   saveAs?: string;
   /** Replace an existing file of the same name. @default false */
   overwrite?: boolean;
+  /**
+   * The size the content must have (a link's `size`): the download fails with
+   * `size_mismatch` when the verified manifest says otherwise.
+   */
+  expectedSize?: number;
   /** Abort the download. */
   signal?: AbortSignal;
 }
@@ -195,8 +201,17 @@ export interface Peer extends AsyncDisposable {
   readonly stats?: PeerStats;
   /** Shares a file (path absolute or relative to `dir`); resolves once the tracker acknowledged. */
   share(path: string): Promise<SharedFile>;
-  /** Starts downloading a file by name or 64-hex content id. */
+  /**
+   * Starts downloading a file by name or 64-hex content id. The content id is what is
+   * verified: a name the tracker maps to more than one content fails with `ambiguous`
+   * (list them with {@link Peer.list} and download one by content id).
+   */
   download(nameOrId: string, options?: DownloadOptions): DownloadHandle;
+  /**
+   * Lists the files the tracker knows whose names match `pattern` (all of them for ""), page
+   * after page, sorted by name then content id.
+   */
+  list(pattern?: string, options?: ListOptions): Promise<FileList>;
   /** Sends EXIT, stops serving, closes the socket. Idempotent. */
   close(): Promise<void>;
 }

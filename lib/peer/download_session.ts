@@ -7,7 +7,8 @@
  */
 import type { Message } from "../wire/messages.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
-import { DownloadCore, type DownloadCoreEvent } from "./core/download_core.ts";
+import { DownloadCore } from "./core/download_core.ts";
+import type { DownloadCoreEvent } from "./core/download_core_event.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { PieceWriter } from "./piece_writer.ts";
@@ -44,6 +45,7 @@ export class DownloadSession implements DownloadHandle {
       outDir: options.outDir ?? ctx.outDir,
       saveAs: options.saveAs,
       overwrite: options.overwrite,
+      expectedSize: options.expectedSize,
       dataSockets: ctx.openDataSocket !== undefined,
     });
     const signal = options.signal;

@@ -8,15 +8,8 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Bitset } from "./core/bitset.ts";
-import {
-  contentIdOf,
-  fromHex,
-  type Manifest,
-  pieceCount,
-  pieceLength,
-  toHex,
-  verifyPiece,
-} from "./manifest.ts";
+import { contentIdOf, type Manifest, pieceCount, pieceLength, verifyPiece } from "./manifest.ts";
+import { fromHex, toHex } from "../wire/hex.ts";
 import { decodePartState, encodePartState, maxPartStateBytes } from "./part_state.ts";
 import { safeName } from "./safe_name.ts";
 import {

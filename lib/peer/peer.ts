@@ -21,8 +21,10 @@ import type {
   SharedFile,
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
+import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
-import { fromHex, type Manifest } from "./manifest.ts";
+import type { Manifest } from "./manifest.ts";
+import { fromHex } from "../wire/hex.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
 import { PartFile } from "./part_file.ts";
@@ -221,6 +223,14 @@ class PeerNode implements Peer {
       transfersActive: this.#sessions.size,
       uploadedBytes: this.#uploader.uploadedBytes,
     };
+  }
+
+  list(pattern = "", options: ListOptions = {}): Promise<FileList> {
+    const match = options.match ?? listMatchFor(pattern);
+    return collectFileList(
+      (cursor) => this.#tracker.list({ pattern, match, cursor }),
+      options.limit,
+    );
   }
 
   #sessionContext(): SessionContext {

@@ -13,6 +13,7 @@ import type { PieceWriterReply, PieceWriterRequest } from "./piece_writer_worker
 
 /** The verdict on one piece. */
 export interface PieceVerdict {
+  /** The piece index. */
   index: number;
   /** The hash matched and the piece is on disk. */
   ok: boolean;

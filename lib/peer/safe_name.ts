@@ -77,16 +77,6 @@ export function safeName(name: string, options: SafeNameOptions = {}): string {
   return name;
 }
 
-/** Tells whether {@link safeName} accepts `name`. */
-export function isSafeName(name: string, options: SafeNameOptions = {}): boolean {
-  try {
-    safeName(name, options);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** JSON-quotes a name for an error message, shortened so a hostile name cannot flood a log. */
 function quote(name: unknown): string {
   const s = JSON.stringify(String(name)).replace(

@@ -5,7 +5,7 @@
  */
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
 import type { DownloadResult } from "./api.ts";
-import type { DownloadCoreEvent, DownloadSettings } from "./core/download_core.ts";
+import type { DownloadCoreEvent, DownloadSettings } from "./core/download_core_event.ts";
 import type { Manifest } from "./manifest.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 

@@ -8,17 +8,18 @@
  * sends through `send` and consumes tracker replies in {@link TrackerClient.handleDatagram}.
  * @module
  */
-import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import type { ListingMessage, NeedTarget, OwnersMessage } from "../wire/messages.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import {
   type OwnedFile,
   type RegisteredInfo,
-  type RetryPolicy,
+  type TrackerListQuery,
   TrackerSession,
 } from "./core/tracker_session.ts";
+import type { RetryPolicy } from "./core/request_retry.ts";
 
-export type { OwnedFile, RegisteredInfo };
+export type { OwnedFile, RegisteredInfo, TrackerListQuery };
 
 /** Options for {@link TrackerClient}. */
 export interface TrackerClientOptions {
@@ -255,6 +256,36 @@ export class TrackerClient implements AsyncDisposable {
    */
   need(want: NeedTarget, maxOwners = 0): Promise<OwnersMessage> {
     return this.#wait(this.#session.need(want, maxOwners, this.#now()));
+  }
+
+  /**
+   * Asks for one page of the files the tracker knows (LIST), registering first if needed.
+   *
+   * @param query pattern, match kind, cursor (0, then each page's `nextCursor`) and entry cap
+   * @returns the page: entries sorted by name then content id, the total, the next cursor
+   * @throws {TrackerError} `timeout` when the tracker never answers
+   *
+   * @example Listing what a tracker knows
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { startTracker, TrackerClient } from "@udpswarm/udpswarm";
+   *
+   * await using tracker = await startTracker({ port: 0 });
+   * await using alice = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "alice" });
+   * await alice.own({ name: "song.mp3", size: 4_000_000, contentId: new Uint8Array(32).fill(7) });
+   * const page = await alice.list({ pattern: "*.MP3", match: "glob" });
+   * assert.deepEqual(page.entries.map((e) => [e.name, e.size, e.owners]), [["song.mp3", 4_000_000, 1]]);
+   * assert.equal(page.nextCursor, 0); // nothing more
+   * ```
+   */
+  list(query: TrackerListQuery): Promise<ListingMessage> {
+    let id: number;
+    try {
+      id = this.#session.list(query, this.#now());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#wait(id);
   }
 
   /**

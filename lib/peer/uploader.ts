@@ -24,8 +24,6 @@ import {
 } from "./core/upload_rules.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
 
-export type { SharedContentInfo, ShareOptions, SourceStats, UploaderStats };
-
 /**
  * Sends one datagram. If it returns a promise (as `Deno.DatagramConn.send` does), the uploader
  * does not touch `bytes` again until the promise settles; if it returns nothing, it must be done

@@ -6,7 +6,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { DownloadCore, type DownloadCoreEvent } from "../peer/core/download_core.ts";
+import { DownloadCore } from "../peer/core/download_core.ts";
+import type { DownloadCoreEvent } from "../peer/core/download_core_event.ts";
 import type { DownloadResult } from "../peer/api.ts";
 import type { Manifest } from "../peer/manifest.ts";
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
@@ -14,8 +15,11 @@ import type { SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 
 /** What a {@link SimDownload} needs from its peer. */
 export interface SimDownloadHost {
+  /** The network. */
   readonly net: SimNetwork;
+  /** The peer's main socket. */
   readonly socket: SimSocket;
+  /** The peer's node id. */
   readonly nodeId: string;
   /** Asks the tracker; calls back with the reply or the error. */
   need(want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void): void;
@@ -28,6 +32,7 @@ export interface SimDownloadHost {
     encoded: Uint8Array,
     file: Uint8Array,
   ): void;
+  /** A log line of the download. */
   log(line: string): void;
 }
 
@@ -35,6 +40,7 @@ export interface SimDownloadHost {
 export interface SimDownloadOptions {
   /** Name or 64-hex content id. */
   query: string;
+  /** The download's transfer id. */
   txid: number;
   /** Owners per NEED. @default 8 */
   maxOwners?: number;
@@ -51,6 +57,7 @@ export interface SimDownloadOptions {
 
 /** See the module doc. */
 export class SimDownload {
+  /** The core it drives. */
   readonly core: DownloadCore;
   /** The file's bytes once the part is open (the reference once complete, if one was given). */
   file: Uint8Array | undefined;
@@ -60,7 +67,9 @@ export class SimDownload {
   writtenPieces = 0;
   /** When it finished (virtual ms), and how. */
   finishedAt: number | undefined;
+  /** The result, once it succeeded. */
   result: DownloadResult | undefined;
+  /** The error, once it failed. */
   error: unknown;
   readonly #host: SimDownloadHost;
   readonly #timer: SimTimer;
@@ -69,6 +78,12 @@ export class SimDownload {
   #encoded: Uint8Array | undefined;
   readonly #reference: Uint8Array | undefined;
 
+  /**
+   * Creates the download and starts it at the network's current time.
+   *
+   * @param host the peer it runs on
+   * @param options what to download and how
+   */
   constructor(host: SimDownloadHost, options: SimDownloadOptions) {
     this.#host = host;
     this.#reference = options.reference;

@@ -10,7 +10,8 @@ import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid, writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
-import { contentIdOf, encodeManifest, type Manifest, toHex } from "../peer/manifest.ts";
+import { contentIdOf, encodeManifest, type Manifest } from "../peer/manifest.ts";
+import { toHex } from "../wire/hex.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
@@ -21,6 +22,7 @@ const UPDATE_EVERY_MS = 2000;
 
 /** Options for {@link SimPeer}. */
 export interface SimPeerOptions {
+  /** The peer's node id. */
   nodeId: string;
   /** The host (added to the network beforehand) and port of the peer's main socket. */
   addr: SimAddr;
@@ -36,15 +38,38 @@ export interface SimPeerOptions {
 
 /** A file in memory with its manifest. */
 export interface SimContent {
+  /** The name it is shared under. */
   name: string;
+  /** The file's bytes. */
   bytes: Uint8Array;
+  /** Its manifest. */
   manifest: Manifest;
+  /** The encoded manifest. */
   encoded: Uint8Array;
+  /** The content id (SHA-256 of the encoded manifest). */
   contentId: Uint8Array;
+  /** The content id in hex. */
   contentIdHex: string;
 }
 
-/** Builds the manifest of bytes in memory (as `buildManifest` does for a file). */
+/**
+ * Builds the manifest of bytes in memory (as `buildManifest` does for a file).
+ *
+ * @param name the name to share it under
+ * @param bytes the file's bytes
+ * @param pieceSize bytes per piece, a power of two ≥ 16 KiB
+ * @returns the bytes with their manifest and content id
+ *
+ * @example A 100 kB file in four 32 KiB pieces
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { simContent } from "@udpswarm/udpswarm";
+ *
+ * const content = simContent("a.bin", new Uint8Array(100_000), 32 * 1024);
+ * assert.equal(content.manifest.pieceHashes.byteLength, 4 * 32);
+ * assert.equal(content.contentIdHex.length, 64);
+ * ```
+ */
 export function simContent(name: string, bytes: Uint8Array, pieceSize = 256 * 1024): SimContent {
   const count = Math.ceil(bytes.byteLength / pieceSize);
   const pieceHashes = new Uint8Array(count * 32);
@@ -58,12 +83,40 @@ export function simContent(name: string, bytes: Uint8Array, pieceSize = 256 * 10
   return { name, bytes, manifest, encoded, contentId, contentIdHex: toHex(contentId) };
 }
 
-/** See the module doc. */
+/**
+ * A peer of real cores on a {@link SimNetwork} (see the module doc). It registers with the
+ * tracker as soon as it is created.
+ *
+ * @example One peer shares, another downloads
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SimNetwork, SimPeer, simContent, SimTracker } from "@udpswarm/udpswarm";
+ *
+ * const net = new SimNetwork({ seed: 1, link: { latencyMs: 2 } });
+ * for (const host of ["10.0.0.1", "10.0.1.1", "10.0.1.2"]) net.addHost(host);
+ * const tracker = new SimTracker(net, { hostname: "10.0.0.1", port: 6969 });
+ * const peer = (n: number) =>
+ *   new SimPeer(net, { nodeId: `p${n}`, addr: { hostname: `10.0.1.${n}`, port: 7000 }, tracker: tracker.addr });
+ * const content = simContent("hello.bin", new Uint8Array(100_000).fill(7), 32 * 1024);
+ * peer(1).share(content);
+ * const getter = peer(2);
+ * net.run(() => tracker.core.registry.fileCount === 1, { maxMs: 5_000 });
+ * const download = getter.download("hello.bin");
+ * assert.ok(net.run(() => download.finishedAt !== undefined, { maxMs: 60_000 }));
+ * assert.deepEqual(download.file, content.bytes);
+ * assert.deepEqual(download.result?.owners.map((o) => o.nodeId), ["p1"]);
+ * ```
+ */
 export class SimPeer {
+  /** The peer's node id. */
   readonly nodeId: string;
+  /** The network it lives on. */
   readonly net: SimNetwork;
+  /** Its main socket. */
   readonly socket: SimSocket;
+  /** Its tracker client core. */
   readonly session: TrackerSession;
+  /** Its uploader core. */
   readonly rules: UploadRules;
   /** Shared files by content id (hex). */
   readonly files = new Map<string, SimContent>();
@@ -78,6 +131,12 @@ export class SimPeer {
   #nextPort: number;
   #closed = false;
 
+  /**
+   * Binds the peer's socket and registers with the tracker.
+   *
+   * @param net the network (its host added beforehand)
+   * @param options node id, addresses and behaviour
+   */
   constructor(net: SimNetwork, options: SimPeerOptions) {
     this.net = net;
     this.nodeId = options.nodeId;

@@ -13,8 +13,14 @@
  * @module
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";
-import { ErrorCode, type ErrorCodeValue, type Message, MessageType } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  type ListMessage,
+  type Message,
+  MessageType,
+} from "../wire/messages.ts";
+import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, SAFE_DATAGRAM } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
 import {
   fastType,
@@ -28,6 +34,7 @@ import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { LogThrottle } from "../log/log_throttle.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
+import { FileListing } from "./file_listing.ts";
 import {
   ack,
   type RegisteredPeer,
@@ -110,9 +117,14 @@ export class Dispatcher {
   readonly #limiter: RateLimiter;
   readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
   readonly #fast = newFastRequest();
+  readonly #listing: FileListing<RegisteredPeer>;
   #nextSweep: number;
 
-  /** @param options the registry's options (timing, limits, clock start, randomness) */
+  /**
+   * Creates a dispatcher and the registry it routes to.
+   *
+   * @param options the registry's options (timing, limits, clock start, randomness)
+   */
   constructor(options: RegistryOptions) {
     this.registry = new Registry(options);
     const limits = this.registry.limits;
@@ -122,6 +134,7 @@ export class Dispatcher {
       maxSources: limits.maxSources,
     });
     this.#nextSweep = options.now + SWEEP_EVERY_MS;
+    this.#listing = new FileListing(this.registry.files);
   }
 
   /**
@@ -282,6 +295,11 @@ export class Dispatcher {
         if (peer instanceof Uint8Array) return peer;
         return registry.update(peer, msg.txid, msg.uploaded, now);
       }
+      case "list": {
+        const peer = this.#verify("list", msg, from, size, now);
+        if (peer instanceof Uint8Array) return peer;
+        return this.#list(peer, msg, from, now);
+      }
       case "exit": {
         // Idempotent: an unknown node id has nothing left to forget.
         if (registry.peer(msg.nodeId) === undefined) return ack(msg.txid);
@@ -294,11 +312,44 @@ export class Dispatcher {
         this.#dropped(
           from,
           "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, update, exit)`,
+          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, exit)`,
           now,
         );
         return undefined;
     }
+  }
+
+  /**
+   * LIST from a verified peer: one page of the matching (name, content) entries, in a LISTING
+   * of at most {@link SAFE_DATAGRAM} bytes (only verified sources get here).
+   */
+  #list(peer: RegisteredPeer, msg: ListMessage, from: Source, now: number): Uint8Array {
+    const page = this.#listing.page(msg, SAFE_DATAGRAM, now);
+    const registry = this.registry;
+    if (page === "busy") {
+      const text = "Too many new listing patterns right now: try again in a second";
+      return this.#refuse(
+        "list",
+        from,
+        msg.txid,
+        ErrorCode.rate_limited,
+        text,
+        Infinity,
+        true,
+        now,
+      );
+    }
+    registry.counters.lists++;
+    registry.report({
+      type: "list",
+      nodeId: peer.nodeId,
+      match: msg.match,
+      pattern: msg.pattern,
+      cursor: msg.cursor,
+      returned: page.entries.length,
+      total: page.total,
+    });
+    return encodeMessage({ type: "listing", txid: msg.txid, ...page });
   }
 
   /** Counts nothing; logs a dropped datagram once per source and kind per minute. */

@@ -72,8 +72,13 @@ export class FileIndex<P extends FileOwner<P>> {
   readonly #rateTauMs: number;
   readonly #random: () => number;
   readonly #lookup: FileLookup<P> = { file: undefined, alternatives: 0, known: false };
+  #namesVersion = 0;
 
-  /** @param options the rate time constant and the tie-break randomness */
+  /**
+   * An empty index.
+   *
+   * @param options the rate time constant and the tie-break randomness
+   */
   constructor(options: FileIndexOptions) {
     this.#rateTauMs = options.rateTauMs;
     this.#random = options.random;
@@ -82,6 +87,30 @@ export class FileIndex<P extends FileOwner<P>> {
   /** Distinct content ids with at least one owner. */
   get size(): number {
     return this.#files.size;
+  }
+
+  /** Changes whenever a name gains or loses a content (listings rebuild on it). */
+  get namesVersion(): number {
+    return this.#namesVersion;
+  }
+
+  /**
+   * Every name with the contents announced under it (for listings; do not modify).
+   *
+   * @returns the names and their contents, in no particular order
+   */
+  names(): MapIterator<[string, ReadonlySet<FileRecord<P>>]> {
+    return this.#byName.entries();
+  }
+
+  /**
+   * The contents announced under one name.
+   *
+   * @param name the name
+   * @returns the contents (do not modify), or undefined when nobody announces the name
+   */
+  named(name: string): ReadonlySet<FileRecord<P>> | undefined {
+    return this.#byName.get(name);
   }
 
   /**
@@ -288,6 +317,7 @@ export class FileIndex<P extends FileOwner<P>> {
       set = new Set();
       this.#byName.set(name, set);
     }
+    if (!set.has(file)) this.#namesVersion++;
     set.add(file);
   }
 
@@ -301,7 +331,7 @@ export class FileIndex<P extends FileOwner<P>> {
     file.names.delete(name);
     const set = this.#byName.get(name);
     if (set !== undefined) {
-      set.delete(file);
+      if (set.delete(file)) this.#namesVersion++;
       if (set.size === 0) this.#byName.delete(name);
     }
   }

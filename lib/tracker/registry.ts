@@ -38,6 +38,7 @@ import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
+import { Fifo } from "../_util/fifo.ts";
 
 /** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
 export interface RegistryOptions {
@@ -70,7 +71,9 @@ export interface RegistryOptions {
 
 /** Where a datagram came from (a `Deno.NetAddr` fits). */
 export interface Source {
+  /** The source's IP address. */
   hostname: string;
+  /** The source's UDP port. */
   port: number;
 }
 
@@ -100,6 +103,8 @@ export interface RegistryCounters {
   needs: number;
   /** UPDATE requests applied. */
   updates: number;
+  /** LIST requests answered with a LISTING. */
+  lists: number;
   /** Requests answered with an ERROR. */
   errors: number;
   /** Cookie key rotations. */
@@ -110,6 +115,7 @@ export interface RegistryCounters {
 export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   /** The address it registered from. */
   readonly hostname: string;
+  /** The port it registered from. */
   readonly port: number;
   /** Address and port packed for the cookie jar. */
   readonly packed: Uint8Array;
@@ -119,7 +125,9 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   readonly label: string;
   /** The session cookie last issued (0n before the first), and its two 32-bit halves. */
   cookie: bigint;
+  /** The high 32 bits of {@link RegisteredPeer.cookie} (for the fast path). */
   cookieHi: number;
+  /** The low 32 bits of {@link RegisteredPeer.cookie}. */
   cookieLo: number;
   /** The cookie epoch that issued {@link RegisteredPeer.cookie}. */
   cookieEpoch: number;
@@ -129,8 +137,11 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   uploaded: number;
   /** When it was last heard from (ms). */
   lastSeen: number;
+  /** The previous peer in the expiry queue. */
   expPrev: RegisteredPeer | undefined;
+  /** The next peer in the expiry queue. */
   expNext: RegisteredPeer | undefined;
+  /** Whether it is in the expiry queue. */
   queued: boolean;
 }
 
@@ -208,6 +219,7 @@ export class Registry {
     owns: 0,
     needs: 0,
     updates: 0,
+    lists: 0,
     errors: 0,
     keyRotations: 0,
   };
@@ -218,8 +230,7 @@ export class Registry {
   readonly #files: FileIndex<RegisteredPeer>;
   readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
-  readonly #events: TrackerEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new Fifo<TrackerEvent>();
   readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
@@ -232,7 +243,11 @@ export class Registry {
     evictAfterMs: 0,
   };
 
-  /** @param options timing, limits, clock start and randomness */
+  /**
+   * Creates an empty registry.
+   *
+   * @param options timing, limits, clock start and randomness
+   */
   constructor(options: RegistryOptions) {
     const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
     const grace = options.grace ?? DEFAULT_GRACE;
@@ -277,6 +292,11 @@ export class Registry {
   /** Distinct content ids with at least one owner. */
   get fileCount(): number {
     return this.#files.size;
+  }
+
+  /** The file index (read it only: the LIST rule pages through it). */
+  get files(): FileIndex<RegisteredPeer> {
+    return this.#files;
   }
 
   /** The cookie epoch (for tests and logs). */
@@ -393,14 +413,7 @@ export class Registry {
    * @returns the event, or undefined
    */
   pollEvent(): TrackerEvent | undefined {
-    if (this.#eventHead >= this.#events.length) {
-      if (this.#events.length > 0) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      }
-      return undefined;
-    }
-    return this.#events[this.#eventHead++];
+    return this.#events.shift();
   }
 
   /**

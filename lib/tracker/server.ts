@@ -13,6 +13,7 @@ import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import { Bep15Dispatch, formatBep15Event, isBep15Datagram } from "./bep15_dispatch.ts";
 
 /** Options for {@link startTracker}. */
 export interface TrackerOptions {
@@ -88,6 +89,8 @@ class Tracker implements RunningTracker {
   #closing: Promise<void> | undefined;
   #handlerErrors = 0;
   readonly metrics: TrackerMetrics | undefined;
+  /** BEP 15 on the same port (lib/tracker/bep15_dispatch.ts). */
+  readonly #bep15: Bep15Dispatch;
 
   constructor(
     endpoint: UdpEndpoint,
@@ -96,8 +99,10 @@ class Tracker implements RunningTracker {
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
     metrics: TrackerMetrics | undefined,
+    bep15: Bep15Dispatch,
   ) {
     this.metrics = metrics;
+    this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#core = core;
     this.#registry = core.registry;
@@ -121,8 +126,12 @@ class Tracker implements RunningTracker {
   }
 
   get counters(): TrackerCounters {
+    const bep15 = this.#bep15.counters;
     return {
       ...this.#registry.counters,
+      // Datagrams of both protocols (the BEP 15 side: lib/tracker/bep15_dispatch.ts).
+      received: this.#registry.counters.received + bep15.received,
+      malformed: this.#registry.counters.malformed + bep15.malformed,
       sendErrors: this.#endpoint.sendErrors,
       handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
       peers: this.#registry.peerCount,
@@ -131,7 +140,7 @@ class Tracker implements RunningTracker {
   }
 
   get malformed(): number {
-    return this.#registry.counters.malformed;
+    return this.#registry.counters.malformed + this.#bep15.counters.malformed;
   }
 
   get peerCount(): number {
@@ -146,36 +155,47 @@ class Tracker implements RunningTracker {
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
     const now = performance.now();
     let reply: Uint8Array | undefined;
+    const bep15 = isBep15Datagram(bytes);
     try {
-      reply = this.#core.handleDatagram(bytes, from, now);
+      // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
+      reply = bep15
+        ? this.#bep15.handleDatagram(bytes, from, now)
+        : this.#core.handleDatagram(bytes, from, now);
     } catch (e) {
       // A bug, not bad input (the registry drops bad input): count it and keep serving.
       this.#handlerErrors++;
       this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
     }
-    this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000);
+    this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000, bep15);
     if (reply !== undefined) {
       const token = this.#slab.sending(reply);
       if (token < 0) this.#endpoint.send(reply, from);
       else this.#endpoint.sendAndWait(reply, from).finally(() => this.#slab.sent(token));
     }
     this.#drainEvents();
-    if (this.#core.pollTimeout() < this.#timerAt) this.#arm();
+    if (this.#deadline() < this.#timerAt) this.#arm();
   }
 
   #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closing) return;
-    this.#core.handleTimeout(performance.now());
+    const now = performance.now();
+    this.#core.handleTimeout(now);
+    this.#bep15.handleTimeout(now);
     this.#drainEvents();
     this.#arm();
+  }
+
+  /** The earlier of the two cores' deadlines. */
+  #deadline(): number {
+    return Math.min(this.#core.pollTimeout(), this.#bep15.pollTimeout());
   }
 
   #arm(): void {
     if (this.#closing) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const at = this.#core.pollTimeout();
+    const at = this.#deadline();
     this.#timerAt = at;
     this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(at - performance.now())));
   }
@@ -185,6 +205,9 @@ class Tracker implements RunningTracker {
       if (e.type === "rate_limited") this.metrics?.onRateLimitedSource();
       this.line(formatEvent(e as TrackerEvent));
     }
+    for (let e = this.#bep15.pollEvent(); e !== undefined; e = this.#bep15.pollEvent()) {
+      this.line(formatBep15Event(e));
+    }
   }
 
   close(): Promise<void> {
@@ -193,7 +216,7 @@ class Tracker implements RunningTracker {
       this.#timer = undefined;
       await this.#endpoint.close();
       this.#drainEvents();
-      const c = this.#registry.counters;
+      const c = this.counters;
       this.line(
         `tracker stopped: ${this.#registry.peerCount} peer(s) registered, ${c.received} datagram(s) handled, ${c.malformed} malformed`,
       );
@@ -262,8 +285,16 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     return endpoint.close().then(() => Promise.reject(e));
   }
   const metrics = options.metrics ? new TrackerMetrics() : undefined;
-  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, metrics);
   const registry = core.registry;
+  const bep15 = new Bep15Dispatch({
+    now,
+    replySlab: slab,
+    intervalMs: registry.intervalMs,
+    ...(options.grace !== undefined ? { grace: options.grace } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    events: logging,
+  });
+  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, metrics, bep15);
   const a = endpoint.localAddr;
   tracker.line(
     `tracker started on ${

@@ -23,6 +23,15 @@ export type TrackerEvent =
     owners: string[];
     alternatives: number;
   }
+  | {
+    type: "list";
+    nodeId: string;
+    match: string;
+    pattern: string;
+    cursor: number;
+    returned: number;
+    total: number;
+  }
   | { type: "update"; nodeId: string; uploaded: number; rate: number }
   | { type: "exit"; nodeId: string; address: string; files: number }
   | { type: "key_rotated"; epoch: number }
@@ -50,6 +59,9 @@ export function formatEvent(e: TrackerEvent): string {
         ? `need ${e.nodeId} ${e.query}: not found`
         : `need ${e.nodeId} ${e.query} -> ${e.contentId} owners [${e.owners.join(", ")}]` +
           (e.alternatives > 0 ? ` (${e.alternatives} other content(s) with that name)` : "");
+    case "list":
+      return `list ${e.nodeId} ${e.match} ${JSON.stringify(e.pattern)} from ${e.cursor}: ` +
+        `${e.returned} of ${e.total}`;
     case "update":
       return `update ${e.nodeId} +${e.uploaded} bytes, rate ${Math.round(e.rate)} B/s`;
     case "exit":

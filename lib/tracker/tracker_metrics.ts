@@ -38,6 +38,17 @@ export const LATENCY_BOUNDS: readonly number[] = [
   10e-3,
 ];
 
+/** BEP 15 actions (the u32 at offset 8 of a request, at 0 of a reply). */
+const BEP15_ACTIONS = ["connect", "announce", "scrape", "error"];
+
+/** The type label of a BEP 15 datagram: `bep15_connect`, `bep15_announce`, … */
+function bep15TypeOf(bytes: Uint8Array, at: number): string {
+  const action = bytes.length >= at + 4
+    ? new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0)
+    : -1;
+  return `bep15_${BEP15_ACTIONS[action] ?? "other"}`;
+}
+
 /** The type label of a datagram: its message type, or "malformed" without a valid header. */
 function typeOf(bytes: Uint8Array): string {
   if (bytes.length < 8 || bytes[0] !== 0x55 || bytes[1] !== 0x53) return "malformed";
@@ -77,14 +88,29 @@ export class TrackerMetrics {
    * @param request The datagram received.
    * @param reply The reply sent, or undefined when it was dropped.
    * @param seconds Time spent handling it.
+   * @param bep15 It is a BEP 15 datagram (the BitTorrent UDP tracker protocol on the same port).
    */
-  onRequest(request: Uint8Array, reply: Uint8Array | undefined, seconds: number): void {
-    const type = typeOf(request);
-    const result = reply === undefined ? "dropped" : reply[3] === 0x09 ? "error" : "ok";
+  onRequest(
+    request: Uint8Array,
+    reply: Uint8Array | undefined,
+    seconds: number,
+    bep15 = false,
+  ): void {
+    const type = bep15 ? bep15TypeOf(request, 8) : typeOf(request);
+    const replyType = reply === undefined
+      ? undefined
+      : bep15
+      ? bep15TypeOf(reply, 0)
+      : typeOf(reply);
+    const result = replyType === undefined
+      ? "dropped"
+      : replyType === "error" || replyType === "bep15_error"
+      ? "error"
+      : "ok";
     const key = `${type} ${result}`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
-    if (reply !== undefined) {
-      const r = typeOf(reply);
+    if (replyType !== undefined) {
+      const r = replyType;
       this.#replies.set(r, (this.#replies.get(r) ?? 0) + 1);
     }
     this.#latency.observe(seconds);
@@ -115,7 +141,8 @@ export class TrackerMetrics {
     return [
       {
         name: "udpswarm_tracker_requests_total",
-        help: "Datagrams received, by message type and result (ok, error, dropped)",
+        help:
+          "Datagrams received, by message type (bep15_* for BEP 15) and result (ok, error, dropped)",
         type: "counter",
         samples: [...this.#requests].map(([key, value]) => {
           const [type, result] = key.split(" ") as [string, string];

@@ -7,17 +7,26 @@ import {
   MAX_DATAGRAM,
   MAX_ERROR_TEXT_BYTES,
   MAX_HAVE_BYTES,
+  MAX_LIST_ENTRIES,
   MAX_MANIFEST_BYTES,
   MAX_NAME_BYTES,
   MAX_NODE_ID_BYTES,
   MAX_OWNERS,
+  MAX_PATTERN_BYTES,
   MAX_RANGES,
   PROBE_ACK_MIN_SIZE,
   PROBE_MIN_SIZE,
   REGISTER_MIN_SIZE,
   VERSION,
 } from "./limits.ts";
-import { type Message, MessageType, type MessageTypeName, type OwnerEntry } from "./messages.ts";
+import {
+  type ListingEntry,
+  type ListMatch,
+  type Message,
+  MessageType,
+  type MessageTypeName,
+  type OwnerEntry,
+} from "./messages.ts";
 import { Reader } from "./_reader.ts";
 import { Writer } from "./_writer.ts";
 import { WireError } from "./wire_error.ts";
@@ -30,6 +39,10 @@ for (const [name, code] of Object.entries(MessageType)) {
 }
 
 const scratch = new Uint8Array(MAX_DATAGRAM);
+
+/** LIST match kinds on the wire, and back. */
+const LIST_MATCH_CODES: Record<ListMatch, number> = { substring: 1, glob: 2, exact: 3 };
+const LIST_MATCHES: (ListMatch | undefined)[] = [undefined, "substring", "glob", "exact"];
 
 /**
  * Tells whether `id` is a valid node id (1..24 bytes of `[A-Za-z0-9._-]`).
@@ -153,6 +166,32 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.u16(msg.code, "code");
       w.str8(msg.text, "text", 0, MAX_ERROR_TEXT_BYTES);
       break;
+    case "list": {
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.u32(msg.cursor, "cursor");
+      w.u8(msg.maxEntries, "maxEntries");
+      const code = Object.hasOwn(LIST_MATCH_CODES, msg.match) ? LIST_MATCH_CODES[msg.match] : 0;
+      if (code === 0) {
+        throw new TypeError(
+          `Cannot encode list: match must be substring, glob or exact, got "${msg.match}"`,
+        );
+      }
+      w.u8(code, "match");
+      w.str8(msg.pattern, "pattern", 0, MAX_PATTERN_BYTES);
+      break;
+    }
+    case "listing":
+      w.u32(msg.total, "total");
+      w.u32(msg.nextCursor, "nextCursor");
+      if (msg.entries.length > MAX_LIST_ENTRIES) {
+        throw new RangeError(
+          `Cannot encode listing: ${msg.entries.length} entries, at most ${MAX_LIST_ENTRIES} allowed`,
+        );
+      }
+      w.u8(msg.entries.length, "entry count");
+      for (const e of msg.entries) writeListingEntry(w, e);
+      break;
     case "manifest_request":
       w.bigU64(msg.cookie, "cookie");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
@@ -255,6 +294,14 @@ function nodeId(w: Writer, id: string): void {
     );
   }
   w.str8(id, "nodeId", 1, MAX_NODE_ID_BYTES);
+}
+
+/** One LISTING entry: contentId, size u64n, owners u32, name str8(1..255). */
+function writeListingEntry(w: Writer, e: ListingEntry): void {
+  w.fixed(e.contentId, CONTENT_ID_BYTES, "entry contentId");
+  w.u64(e.size, "entry size");
+  w.u32(e.owners, "entry owners");
+  w.str8(e.name, "entry name", 1, MAX_NAME_BYTES);
 }
 
 function readNodeId(r: Reader): string {
@@ -445,6 +492,41 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case "error":
       msg = { type, txid, code: r.u16("code"), text: r.str8("text", 0, MAX_ERROR_TEXT_BYTES) };
       break;
+    case "list": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const cursor = r.u32("cursor");
+      const maxEntries = r.u8("maxEntries");
+      const at = r.pos;
+      const code = r.u8("match");
+      const match = LIST_MATCHES[code];
+      if (match === undefined) {
+        return r.fail(
+          "bad_value",
+          at,
+          `match is ${code}, expected 1 (substring), 2 (glob) or 3 (exact)`,
+        );
+      }
+      const pattern = r.str8("pattern", 0, MAX_PATTERN_BYTES);
+      msg = { type, txid, cookie, nodeId: id, cursor, maxEntries, match, pattern };
+      break;
+    }
+    case "listing": {
+      const total = r.u32("total");
+      const nextCursor = r.u32("nextCursor");
+      const n = r.count("entry count", MAX_LIST_ENTRIES);
+      const entries: ListingEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({
+          contentId: r.copy(CONTENT_ID_BYTES, "entry contentId"),
+          size: r.u64("entry size"),
+          owners: r.u32("entry owners"),
+          name: r.str8("entry name", 1, MAX_NAME_BYTES),
+        });
+      }
+      msg = { type, txid, total, nextCursor, entries };
+      break;
+    }
     case "manifest_request": {
       const cookie = r.bigU64("cookie");
       const contentId = r.copy(CONTENT_ID_BYTES, "contentId");

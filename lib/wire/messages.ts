@@ -11,6 +11,8 @@ export const MessageType = {
   exit: 0x07,
   ack: 0x08,
   error: 0x09,
+  list: 0x0a,
+  listing: 0x0b,
   manifest_request: 0x20,
   manifest_data: 0x21,
   block_request: 0x22,
@@ -277,6 +279,57 @@ export interface ProbeAckMessage extends Base {
   cookie: bigint;
 }
 
+/** How a LIST pattern is matched against names. */
+export type ListMatch =
+  /** The name contains the pattern, ignoring case ("" matches every name). */
+  | "substring"
+  /** The whole name matches the glob, ignoring case: `*` any run, `?` one character. */
+  | "glob"
+  /** The name is exactly the pattern (case and all). */
+  | "exact";
+
+/** Peer → tracker: which files (name, content id) match this pattern? One page of them. */
+export interface ListMessage extends Base {
+  /** Message type: LIST. */
+  type: "list";
+  /** Address cookie from the last REGISTERED. */
+  cookie: bigint;
+  /** Node id of the sender. */
+  nodeId: string;
+  /** Position in the listing to start at: 0, or the `nextCursor` of the previous page. */
+  cursor: number;
+  /** At most this many entries, 0..255; 0 asks for as many as fit one reply. */
+  maxEntries: number;
+  /** How `pattern` is matched. */
+  match: ListMatch;
+  /** The pattern, 0..255 bytes of UTF-8. */
+  pattern: string;
+}
+
+/** One file in a LISTING: a content id announced under a name. */
+export interface ListingEntry {
+  /** Content id, 32 bytes. */
+  contentId: Uint8Array;
+  /** File size in bytes (up to 2^53-1). */
+  size: number;
+  /** Owners of the content (peers that announced it complete), saturated at 2^32-1. */
+  owners: number;
+  /** The name it is announced under, 1..255 bytes of UTF-8. */
+  name: string;
+}
+
+/** Tracker → peer: reply to LIST, one page of the entries sorted by name, then content id. */
+export interface ListingMessage extends Base {
+  /** Message type: LISTING. */
+  type: "listing";
+  /** Entries matching the pattern in the whole listing. */
+  total: number;
+  /** Cursor of the next page; 0 when this page is the last. */
+  nextCursor: number;
+  /** This page's entries, at most `MAX_LIST_ENTRIES` (32). */
+  entries: ListingEntry[];
+}
+
 /** Messages of the tracker protocol. */
 export type TrackerMessage =
   | RegisterMessage
@@ -287,7 +340,9 @@ export type TrackerMessage =
   | UpdateMessage
   | ExitMessage
   | AckMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | ListMessage
+  | ListingMessage;
 
 /** Messages of the peer protocol (ERROR is shared). */
 export type PeerMessage =

@@ -13,6 +13,7 @@ import type {
   SharedFile,
 } from "../../lib/peer/api.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
+import type { FileList, ListedFile, ListOptions } from "../../lib/peer/file_list.ts";
 
 /** An error shaped like `TransferError` (a string `code`). */
 export class FakeTransferError extends Error {
@@ -117,6 +118,10 @@ export class FakePeer implements Peer {
   shareImpl: ((path: string) => Promise<SharedFile>) | undefined;
   /** Called when a download starts. */
   onDownload: ((d: FakeDownload) => void) | undefined;
+  /** What `list()` finds (filtered by exact name for `match: "exact"`). */
+  listed: ListedFile[] = [];
+  /** The `list()` calls. */
+  readonly lists: { pattern: string; options: ListOptions }[] = [];
   closed = 0;
 
   constructor(nodeId = "fake1") {
@@ -153,6 +158,14 @@ export class FakePeer implements Peer {
     );
     this.onDownload?.(d);
     return d;
+  }
+
+  list(pattern = "", options: ListOptions = {}): Promise<FileList> {
+    this.lists.push({ pattern, options });
+    const files = options.match === "exact"
+      ? this.listed.filter((f) => f.name === pattern)
+      : this.listed;
+    return Promise.resolve({ files, total: files.length, complete: true });
   }
 
   close(): Promise<void> {

@@ -180,7 +180,10 @@ Deno.test("runPeerCli() prompt over piped stdin ends at end of input", async () 
   h.input.line("bogus");
   h.input.end();
   assert.equal(await done, 0);
-  assert.match(h.cap.stdout, /^sharing a\.bin c{63}1\nshared \(1\):\n/);
+  assert.match(
+    h.cap.stdout,
+    /^sharing a\.bin c{63}1\nudpswarm:c{63}1\?name=a\.bin&size=10\nshared \(1\):\n/,
+  );
   assert.match(h.cap.stdout, /bye\n$/);
   assert.match(h.cap.stderr, /peer n1 at 127\.0\.0\.1:40000, tracker 127\.0\.0\.1:6969: ready/);
   assert.match(h.cap.stderr, /error: Unknown command: "bogus"/);

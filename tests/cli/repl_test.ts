@@ -230,3 +230,27 @@ Deno.test("runRepl() stops on the signal like exit", pure, async () => {
   assert.ok(peer.started[0]!.options.signal?.aborted);
   assert.match(cap.stdout, /bye\n$/);
 });
+
+Deno.test("runRepl() list, and download of a name of two contents", pure, async () => {
+  const A = "a".repeat(64), B = "b".repeat(64);
+  const peer = new FakePeer();
+  peer.listed = [
+    { name: "f16.bin", contentId: A, size: 1000, owners: 2 },
+    { name: "f16.bin", contentId: B, size: 2000, owners: 1 },
+  ];
+  peer.onDownload = (d) => queueMicrotask(() => d.fail(new FakeTransferError("ambiguous", "x")));
+  const { cap, input, done } = setup(peer);
+  input.line("list *.bin");
+  await settle();
+  input.line("download f16.bin");
+  await settle();
+  input.end();
+  assert.equal(await done, 0);
+  assert.match(cap.stdout, new RegExp(`^${A} {11}1000 {6}2  f16\\.bin\n`));
+  assert.match(cap.stdout, /\n2 files\n/);
+  assert.match(
+    cap.stderr,
+    /error: Cannot download "f16\.bin": x\n {2}a{64} .*\n {2}b{64} .*\nchoose one by its content id/,
+  );
+  assert.deepEqual(peer.lists.map((l) => l.pattern), ["*.bin", "f16.bin"]);
+});

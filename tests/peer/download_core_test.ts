@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  DownloadCore,
-  type DownloadCoreEvent,
-  type DownloadCoreOptions,
-} from "../../lib/peer/core/download_core.ts";
+import { DownloadCore } from "../../lib/peer/core/download_core.ts";
+import type {
+  DownloadCoreEvent,
+  DownloadCoreOptions,
+} from "../../lib/peer/core/download_core_event.ts";
 import type { DownloadProgress, DownloadResult } from "../../lib/peer/api.ts";
 import { encodeManifest } from "../../lib/peer/manifest.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
@@ -475,5 +475,51 @@ Deno.test({
       assert.equal(ev.error.code, code);
       assert.equal(ev.error.message, message);
     }
+  },
+});
+
+Deno.test({
+  name: "DownloadCore refuses a name that the tracker maps to more than one content",
+  permissions: "none",
+  fn() {
+    const core = new DownloadCore(OPTIONS);
+    core.start(0);
+    const need = core.pollEvent();
+    assert.deepEqual(need, {
+      kind: "need",
+      want: { kind: "name", name: "file.bin" },
+      maxOwners: 4,
+    });
+    core.handleNeedReply({
+      type: "owners",
+      txid: 1,
+      contentId: CONTENT_ID,
+      name: "file.bin",
+      size: SIZE,
+      alternatives: 1,
+      owners: [new Owner("attacker", 4001).entry()],
+    }, 1);
+    const events = [];
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) events.push(e);
+    assert.deepEqual(events.map((e) => e.kind), ["failed"], "no target check, no probe, no disk");
+    const failed = events[0] as Extract<DownloadCoreEvent, { kind: "failed" }>;
+    assert.ok(failed.error instanceof TransferError);
+    assert.equal(failed.error.code, "ambiguous");
+    assert.equal(
+      failed.error.message,
+      'Cannot download "file.bin": 2 different contents share this name; choose one by content id',
+    );
+    assert.equal(core.pollTransmit(), undefined);
+  },
+});
+
+Deno.test({
+  name: "DownloadCore fails with size_mismatch when the manifest's size is not the expected one",
+  permissions: "none",
+  fn() {
+    const w = new World([new Owner("alice", 4001)], { expectedSize: SIZE + 1 });
+    w.run();
+    assertFailed(w, "size_mismatch", /is 165074 bytes, the link says 165075/);
+    assert.ok(w.file.every((b) => b === 0), "nothing written");
   },
 });

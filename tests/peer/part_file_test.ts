@@ -4,8 +4,8 @@ import {
   encodeManifest,
   type Manifest,
   pieceLength,
-  toHex,
 } from "../../lib/peer/manifest.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { PartFile, partPaths } from "../../lib/peer/part_file.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { withTempDir } from "../_harness/temp_dir.ts";

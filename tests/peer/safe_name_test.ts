@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isSafeName, safeName } from "../../lib/peer/safe_name.ts";
+import { safeName } from "../../lib/peer/safe_name.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 
 function rejects(name: string, pattern: RegExp, windows = false): void {
@@ -101,7 +101,5 @@ Deno.test({
       assert.ok(!e.message.includes("\u202E"), e.message);
       assert.ok(e.message.length < 200, e.message);
     }
-    assert.equal(isSafeName("ok.txt"), true);
-    assert.equal(isSafeName("../x"), false);
   },
 });

@@ -666,3 +666,43 @@ Deno.test(
     assert.equal(silent.exitAcknowledged, false, "three EXITs, no answer");
   },
 );
+
+Deno.test(
+  "TrackerSession.list() registers first, then pages through LISTINGs; a wrong reply fails it",
+  none,
+  () => {
+    const w = new World(session());
+    w.session.own({ name: "b.iso", size: 2, contentId: new Uint8Array(32).fill(2) }, 0);
+    w.session.own({ name: "a.iso", size: 1, contentId: new Uint8Array(32).fill(1) }, 0);
+    const id = w.session.list({ pattern: "*.ISO", match: "glob", maxEntries: 1 }, 0);
+    w.flush();
+    const events = drainEvents(w.session);
+    const page = success(events.find((e) => e.type === "done" && e.id === id), id);
+    assert.ok((page as Message).type === "listing");
+    const listing = page as Extract<Message, { type: "listing" }>;
+    assert.deepEqual(listing.entries.map((e) => e.name), ["a.iso"]);
+    assert.equal(listing.total, 2);
+    const next = w.session.list({ pattern: "*.ISO", match: "glob", cursor: listing.nextCursor }, 0);
+    w.flush();
+    const second = success(drainEvents(w.session).find((e) => e.type === "done"), next) as Extract<
+      Message,
+      { type: "listing" }
+    >;
+    assert.deepEqual(second.entries.map((e) => e.name), ["b.iso"]);
+    assert.equal(second.nextCursor, 0);
+    assert.throws(
+      () => w.session.list({ pattern: "p".repeat(256), match: "substring" }, 0),
+      RangeError,
+    );
+
+    // A tracker that answers LIST with something else: a protocol error, not a hang.
+    const s = registeredSession();
+    const bad = s.list({ pattern: "", match: "substring" }, 0);
+    const sent = drainSent(s).find((m) => m.type === "list")!;
+    s.handleDatagram(encodeMessage({ type: "ack", txid: sent.txid }), TRACKER, 1);
+    assert.match(
+      failure(drainEvents(s).find((e) => e.type === "failed"), bad).message,
+      /answered LIST with ack/,
+    );
+  },
+);

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { type ByteRange, ErrorCode, type Message } from "../../lib/wire/messages.ts";
-import { contentIdOf, encodeManifest, toHex } from "../../lib/peer/manifest.ts";
+import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { Bitset } from "../../lib/peer/core/bitset.ts";
 import type { BlockPlan } from "../../lib/peer/core/block_plan.ts";
 import { UploadRules, type UploadRulesOptions } from "../../lib/peer/core/upload_rules.ts";

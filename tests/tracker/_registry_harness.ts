@@ -1,6 +1,7 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import type {
   ExitMessage,
+  ListMessage,
   Message,
   NeedMessage,
   NeedTarget,
@@ -164,7 +165,8 @@ type RequestBody =
   | Omit<OwnMessage, "txid" | "cookie" | "nodeId">
   | Omit<NeedMessage, "txid" | "cookie" | "nodeId">
   | Omit<UpdateMessage, "txid" | "cookie" | "nodeId">
-  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">;
+  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">
+  | Omit<ListMessage, "txid" | "cookie" | "nodeId">;
 
 export function bigints(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;

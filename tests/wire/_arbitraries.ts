@@ -243,6 +243,26 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     code: fc.oneof(fc.constantFrom(...Object.values(ErrorCode)), u16),
     text: errorText,
   }),
+  list: record({
+    type: fc.constant("list"),
+    txid,
+    cookie,
+    nodeId,
+    cursor: u32,
+    maxEntries: u8,
+    match: fc.constantFrom("substring" as const, "glob" as const, "exact" as const),
+    pattern: utf8String(0, limits.MAX_PATTERN_BYTES),
+  }),
+  listing: record({
+    type: fc.constant("listing"),
+    txid,
+    total: u32,
+    nextCursor: u32,
+    entries: fc.array(record({ contentId, size: u64, owners: u32, name }), {
+      maxLength: limits.MAX_LIST_ENTRIES,
+      size: "max",
+    }),
+  }),
   manifest_request: record({
     type: fc.constant("manifest_request"),
     txid,

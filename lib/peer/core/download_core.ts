@@ -6,13 +6,13 @@
  *   for its address cookie ({@link MtuProbe}, {@link CookieProbe}) → load a resume manifest or
  *   fetch one from the owners ({@link ManifestFetch}) → open the `.part` file → transfer
  *   ({@link DownloadEngine}) → complete the file.
- * - The owner address book: node id ↔ address; an owner listed at a new address (it restarted)
- *   is reached there, with a new cookie.
+ * - Owners' addresses ({@link OwnerAddresses}): an owner listed at a new address (it
+ *   restarted) is reached there, with a new cookie.
  * - Routing: PROBE_ACK, MANIFEST_DATA, ERROR (a refused cookie is renewed) and BLOCK_DATA to the
  *   sub-core of the running phase.
  * - Owners running out: re-ask the tracker at most every second, give up after 8 s with no live
  *   owner.
- * - Progress: a report every 250 ms (a smoothed rate) and a final one.
+ * - Progress ({@link ProgressMeter}): a report every 250 ms (a smoothed rate) and a final one.
  *
  * Drive it with `start`, `handle*(…, now)`, `cancel` / `abort` / `fail`; after every call drain
  * `pollEvent()` (the driver's jobs: tracker calls, disk, logs, progress, the outcome; a
@@ -28,7 +28,6 @@ import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
-import type { PeerAddress } from "../../wire/address.ts";
 import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../../wire/limits.ts";
 import {
   ErrorCode,
@@ -37,9 +36,9 @@ import {
   type OwnerEntry,
   type OwnersMessage,
 } from "../../wire/messages.ts";
-import { addressKey } from "../../net/udp_endpoint.ts";
 import type { DownloadProgress, DownloadResult } from "../api.ts";
-import { decodeManifest, fromHex, type Manifest, toHex } from "../manifest.ts";
+import { decodeManifest, type Manifest } from "../manifest.ts";
+import { fromHex, toHex } from "../../wire/hex.ts";
 import type { PieceVerdict } from "../piece_writer.ts";
 import { safeName } from "../safe_name.ts";
 import { TransferError } from "../transfer_error.ts";
@@ -49,105 +48,22 @@ import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
+import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
+import { ProgressMeter } from "./progress_meter.ts";
+import type {
+  DownloadCoreEvent,
+  DownloadCoreOptions,
+  DownloadTransmit,
+  OpenedPart,
+} from "./download_core_event.ts";
+
+/** A query that is a content id (64 hex digits) rather than a name. */
+const CONTENT_ID = /^[0-9a-fA-F]{64}$/;
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
 export const NO_OWNER_GIVE_UP_MS = 8000;
-/** A progress report this often, ms. */
-export const PROGRESS_MS = 250;
-/** Owners beyond this many share the peer's main socket. */
-export const MAX_DATA_SOCKETS = 12;
-
-/** A peer's settings for its downloads. */
-export interface DownloadSettings {
-  /** This peer's node id (never an owner of its own download). */
-  readonly nodeId: string;
-  /** Owners asked for per NEED. */
-  readonly maxOwners: number;
-  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
-  readonly mtu: number;
-  /** Cap on data bytes per block (0: as large as the path carries). */
-  readonly maxBlock: number;
-  /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
-  readonly verifyInWorker: boolean;
-  /** Test hook: rewrite an owner's address before contacting it. */
-  readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
-}
-
-/** Options for {@link DownloadCore}. */
-export interface DownloadCoreOptions extends DownloadSettings {
-  /** Name or 64-hex content id asked for. */
-  query: string;
-  /** This download's transfer id, u32: every request carries it, every answer echoes it. */
-  txid: number;
-  /** Directory the file is saved into. */
-  outDir: string;
-  /** Save under this name instead of the advertised one. */
-  saveAs?: string | undefined;
-  /** Replace an existing file of the same name. @default false */
-  overwrite?: boolean | undefined;
-  /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
-  dataSockets: boolean;
-}
-
-/** A datagram for the driver to send. */
-export interface DownloadTransmit {
-  bytes: Uint8Array;
-  to: Deno.NetAddr;
-  /**
-   * Send it from this owner's data socket (the driver opens it on first use and feeds what it
-   * receives to {@link DownloadCore.handleDatagram}); undefined: from the peer's socket.
-   */
-  dataSocket: string | undefined;
-}
-
-/** What the part file tells the core once it is open. */
-export interface OpenedPart {
-  /** Verified pieces already on disk. */
-  readonly verifiedPieces: Iterable<number>;
-}
-
-/** Something the driver does or reports, in order. */
-export type DownloadCoreEvent =
-  /** Ask the tracker; answer with `handleNeedReply` or `handleNeedFailed`. */
-  | { kind: "need"; want: NeedTarget; maxOwners: number }
-  /**
-   * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
-   * answer with `handleTargetChecked` (or `fail` when the check itself fails).
-   */
-  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean; size: number }
-  /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
-  | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
-  /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */
-  | {
-    kind: "open_part";
-    outDir: string;
-    name: string;
-    contentIdHex: string;
-    manifest: Manifest;
-    encodedManifest: Uint8Array;
-    overwrite: boolean;
-  }
-  /** Write a verified piece now (`data` is reused after the next call into the core). */
-  | { kind: "write_piece"; index: number; data: Uint8Array }
-  /** Verify and write a piece off the loop; answer with `handlePieceVerdict`. */
-  | { kind: "verify_piece"; index: number; offset: number; data: Uint8Array }
-  /** Record that a piece verified off the loop is on disk. */
-  | { kind: "mark_verified"; index: number }
-  /** Every piece is verified: flush, rename, answer with `handleFileCompleted(path)`. */
-  | { kind: "complete_file" }
-  /** A log line. */
-  | { kind: "log"; line: string }
-  /** A progress report. */
-  | { kind: "progress"; progress: DownloadProgress }
-  /**
-   * The download succeeded. `manifest` is absent when the file was shared already (nothing was
-   * downloaded).
-   */
-  | { kind: "done"; result: DownloadResult; manifest?: Manifest; encodedManifest?: Uint8Array }
-  /** The download failed (a `TransferError`, or what a driver's disk call threw). */
-  | { kind: "failed"; error: unknown };
 
 type Phase =
   | "idle"
@@ -192,13 +108,11 @@ export class DownloadCore {
   readonly #transmits: DownloadTransmit[] = [];
   /** The running phase's next deadline (the one timer), apart from progress. */
   #deadline: number | undefined;
-  #progressAt: number | undefined;
+  readonly #meter = new ProgressMeter();
   #progress: DownloadProgress | undefined;
   #started = 0;
-  readonly #ownerByAddr = new Map<string, string>();
-  readonly #addrByOwner = new Map<string, Deno.NetAddr>();
-  /** Owners whose block traffic uses their own data socket. */
-  readonly #dataSocketOwners = new Set<string>();
+  /** Owners by node id and by address, and which use a data socket. */
+  readonly #owners: OwnerAddresses;
   /** Owners' address cookies: every request to an owner carries its cookie. */
   readonly #cookies: CookieProbe;
   #probe: MtuProbe | undefined;
@@ -216,14 +130,20 @@ export class DownloadCore {
   #lastNeed = -Infinity;
   #needing = false;
   #noOwnerSince: number | undefined;
-  #rateBytes = 0;
-  #rateAt = 0;
-  #rate = 0;
 
-  /** @param options what to download, where to, and the peer's tuning */
+  /**
+   * Creates an idle download; nothing happens before {@link DownloadCore.start}.
+   *
+   * @param options what to download, where to, and the peer's tuning
+   */
   constructor(options: DownloadCoreOptions) {
     this.#o = options;
     this.txid = options.txid;
+    this.#owners = new OwnerAddresses({
+      selfId: options.nodeId,
+      dataSockets: options.dataSockets,
+      mapAddress: options.mapOwnerAddress,
+    });
     this.#cookies = new CookieProbe({
       size: options.mtu > 0 ? Math.min(SAFE_DATAGRAM, options.mtu) : SAFE_DATAGRAM,
     });
@@ -244,7 +164,7 @@ export class DownloadCore {
     if (this.#phase !== "idle") return;
     this.#started = now;
     this.#phase = "resolve";
-    const id = /^[0-9a-fA-F]{64}$/.test(this.#o.query) ? fromHex(this.#o.query) : null;
+    const id = CONTENT_ID.test(this.#o.query) ? fromHex(this.#o.query) : null;
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
@@ -313,7 +233,7 @@ export class DownloadCore {
   handleTargetChecked(
     target: { sharedPath: string | undefined; exists: boolean; sameContent?: boolean },
     now: number,
-  ) {
+  ): void {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
@@ -334,14 +254,13 @@ export class DownloadCore {
     }
     this.#guard(() => {
       this.#addOwners(this.#listedOwners);
-      if (this.#addrByOwner.size === 0) {
+      if (this.#owners.size === 0) {
         throw new TransferError(
           "no_owners",
           `Cannot download ${this.#name}: no other peer shares it right now`,
         );
       }
-      this.#rateAt = now;
-      this.#progressAt = now + PROGRESS_MS;
+      this.#meter.start(now);
       this.#startProbe(now);
     });
   }
@@ -412,17 +331,17 @@ export class DownloadCore {
   handleBlockData(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
     const engine = this.#engine;
     if (!engine) return;
-    const owner = this.#ownerByAddr.get(addressKey(from));
+    const owner = this.#owners.ownerAt(from);
     if (owner === undefined) return;
     const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
     engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
-    this.#rateBytes += data.byteLength;
+    this.#meter.count(data.byteLength);
     this.#pump(now);
   }
 
   /** A decoded answer for this download: PROBE_ACK, MANIFEST_DATA, ERROR or BLOCK_DATA. */
   handleMessage(msg: Message, from: Deno.NetAddr, now: number): void {
-    const owner = this.#ownerByAddr.get(addressKey(from));
+    const owner = this.#owners.ownerAt(from);
     if (owner === undefined) return;
     switch (msg.type) {
       case "probe_ack":
@@ -440,7 +359,7 @@ export class DownloadCore {
       case "block_data":
         if (!this.#engine) return;
         this.#engine.handleBlock(owner, msg.offset, msg.data, now);
-        this.#rateBytes += msg.data.byteLength;
+        this.#meter.count(msg.data.byteLength);
         break;
       default:
         return;
@@ -450,11 +369,7 @@ export class DownloadCore {
 
   /** The timer fired: sub-cores' deadlines, and the progress report. */
   handleTimeout(now: number): void {
-    if (this.#progressAt !== undefined && now >= this.#progressAt) {
-      this.#progressAt += PROGRESS_MS;
-      if (this.#progressAt <= now) this.#progressAt = now + PROGRESS_MS;
-      this.#emitProgress(now);
-    }
+    if (this.#meter.tick(now)) this.#emitProgress(now);
     if (this.#deadline === undefined || now < this.#deadline) return;
     this.#guard(() => {
       switch (this.#phase) {
@@ -487,12 +402,21 @@ export class DownloadCore {
 
   /** When to call {@link handleTimeout}, or undefined. */
   pollTimeout(): number | undefined {
-    return earliest(this.#deadline, this.#progressAt);
+    return earliest(this.#deadline, this.#meter.dueAt);
   }
 
   // ---- phases ----
 
   #resolved(reply: OwnersMessage): void {
+    if (reply.alternatives > 0 && !CONTENT_ID.test(this.#o.query)) {
+      // A name is not an identity: never pick one of several contents silently.
+      throw new TransferError(
+        "ambiguous",
+        `Cannot download "${this.#o.query}": ${
+          reply.alternatives + 1
+        } different contents share this name; choose one by content id`,
+      );
+    }
     this.#contentId = reply.contentId;
     this.#contentIdHex = toHex(reply.contentId);
     this.#size = reply.size;
@@ -520,7 +444,7 @@ export class DownloadCore {
    * and no owner is still in its first PROBE's timeout: the others join when they answer.
    */
   #startProbe(now: number): void {
-    for (const owner of this.#addrByOwner.keys()) this.#cookies.add(owner, now);
+    for (const owner of this.#owners.owners()) this.#cookies.add(owner, now);
     const cap = this.#o.mtu > 0 ? this.#o.mtu : undefined;
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
@@ -556,7 +480,7 @@ export class DownloadCore {
       maxDatagram: this.#maxDatagram,
       maxBytes: manifestBound(this.#size),
     });
-    for (const owner of this.#addrByOwner.keys()) {
+    for (const owner of this.#owners.owners()) {
       if (this.#cookies.has(owner)) fetch.addOwner(owner);
     }
     this.#fetch = fetch;
@@ -572,6 +496,14 @@ export class DownloadCore {
       throw new TransferError(
         "bad_manifest",
         `Cannot download ${this.#name}: its manifest is malformed (${String(e)})`,
+      );
+    }
+    const expected = this.#o.expectedSize;
+    if (expected !== undefined && manifest.size !== expected) {
+      throw new TransferError(
+        "size_mismatch",
+        `Cannot download ${this.#name}: content ${this.#contentIdHex} is ${manifest.size} bytes, ` +
+          `the link says ${expected}; the link is wrong or was altered`,
       );
     }
     if (manifest.size !== this.#size) {
@@ -603,24 +535,24 @@ export class DownloadCore {
       o.maxBlock > 0 ? o.maxBlock : DEFAULT_MAX_BLOCK,
     );
     const perSocket = inFlightBudget(blockSize);
-    const ownerCount = Math.max(1, this.#addrByOwner.size);
+    const ownerCount = Math.max(1, this.#owners.size);
     const engine = new DownloadEngine({
       manifest,
       blockSize,
       maxInFlight: perSocket * (o.dataSockets ? Math.min(MAX_DATA_SOCKETS, ownerCount) : 1),
       maxOwnerInFlight: perSocket,
       verifiedPieces: part.verifiedPieces,
-      wantOwners: Math.min(this.#addrByOwner.size, o.maxOwners),
+      wantOwners: Math.min(this.#owners.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
     });
     this.#engine = engine;
-    for (const owner of this.#addrByOwner.keys()) {
+    for (const owner of this.#owners.owners()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
       engine.addOwner(owner, now);
-      this.#useDataSocket(owner);
+      this.#owners.useDataSocket(owner);
     }
     engine.start(now);
     if (engine.resumedBytes > 0) {
@@ -654,7 +586,9 @@ export class DownloadCore {
 
   #pumpProbe(now: number): void {
     const probe = this.#probe;
-    const to = this.#probeOwner === undefined ? undefined : this.#addrByOwner.get(this.#probeOwner);
+    const to = this.#probeOwner === undefined
+      ? undefined
+      : this.#owners.addressOf(this.#probeOwner);
     if (probe && to) {
       for (const size of probe.pollTransmit(now)) {
         this.#send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
@@ -669,7 +603,7 @@ export class DownloadCore {
       return this.fail(
         new TransferError(
           "all_owners_failed",
-          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#addrByOwner.size} tried)`,
+          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#owners.size} tried)`,
         ),
       );
     }
@@ -681,7 +615,7 @@ export class DownloadCore {
     const cookies = this.#cookies;
     if (!cookies.busy) return;
     for (const owner of cookies.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(owner);
+      const to = this.#owners.addressOf(owner);
       if (to) this.#send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
     }
     for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
@@ -692,7 +626,7 @@ export class DownloadCore {
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
         } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
-          this.#useDataSocket(ev.owner);
+          this.#owners.useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
       } else {
@@ -728,7 +662,7 @@ export class DownloadCore {
       );
     }
     for (const t of fetch.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(t.owner);
+      const to = this.#owners.addressOf(t.owner);
       if (!to) continue;
       this.#send(
         encodeMessage({
@@ -782,7 +716,7 @@ export class DownloadCore {
       }
     }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(t.owner);
+      const to = this.#owners.addressOf(t.owner);
       if (!to) continue;
       const bytes = encodeMessage({
         type: "block_request",
@@ -795,7 +729,7 @@ export class DownloadCore {
       this.#transmits.push({
         bytes,
         to,
-        dataSocket: this.#dataSocketOwners.has(t.owner) ? t.owner : undefined,
+        dataSocket: this.#owners.dataSocketOf(t.owner),
       });
     }
     const live = engine.liveOwnerCount;
@@ -867,7 +801,7 @@ export class DownloadCore {
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
       } else if (engine.addOwner(o.nodeId, now)) {
-        this.#useDataSocket(o.nodeId);
+        this.#owners.useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
     }
@@ -875,25 +809,11 @@ export class DownloadCore {
 
   /** Adds owners; a known owner at a new address (it restarted) is reached there from now on. */
   #addOwners(owners: OwnerEntry[]): void {
-    for (const o of owners) {
-      if (o.nodeId === this.#o.nodeId) continue;
-      const a = this.#o.mapOwnerAddress ? this.#o.mapOwnerAddress(o.address, o.nodeId) : o.address;
-      const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
-      const old = this.#addrByOwner.get(o.nodeId);
-      if (old !== undefined) {
-        if (addressKey(old) === addressKey(net)) continue;
-        this.#ownerByAddr.delete(addressKey(old));
-        this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
-        this.#log(`owner ${o.nodeId} moved to ${formatHostPort(net)}`);
-      }
-      this.#addrByOwner.set(o.nodeId, net);
-      this.#ownerByAddr.set(addressKey(net), o.nodeId);
+    for (const moved of this.#owners.add(owners)) {
+      this.#cookies.forget(moved); // another address (a restart): another cookie
+      const net = this.#owners.addressOf(moved)!;
+      this.#log(`owner ${moved} moved to ${formatHostPort(net)}`);
     }
-  }
-
-  #useDataSocket(owner: string): void {
-    const owners = this.#dataSocketOwners;
-    if (this.#o.dataSockets && owners.size < MAX_DATA_SOCKETS) owners.add(owner);
   }
 
   // ---- helpers ----
@@ -917,7 +837,7 @@ export class DownloadCore {
   #finish(): void {
     this.#phase = "finished";
     this.#deadline = undefined;
-    this.#progressAt = undefined;
+    this.#meter.stop();
   }
 
   #succeed(result: DownloadResult, manifest?: Manifest, encoded?: Uint8Array): void {
@@ -959,13 +879,7 @@ export class DownloadCore {
   }
 
   #emitProgress(now: number): void {
-    const dt = (now - this.#rateAt) / 1000;
-    if (dt > 0) {
-      const inst = this.#rateBytes / dt;
-      this.#rate = this.#rate === 0 ? inst : 0.7 * this.#rate + 0.3 * inst;
-      this.#rateBytes = 0;
-      this.#rateAt = now;
-    }
+    const rate = this.#meter.sample(now);
     const e = this.#engine;
     const progress: DownloadProgress = {
       name: this.#name,
@@ -974,8 +888,8 @@ export class DownloadCore {
       verifiedBytes: e?.stats.verifiedBytes ?? 0,
       resumedBytes: e?.resumedBytes ?? 0,
       receivedBytes: e?.stats.receivedBytes ?? 0,
-      rate: this.#rate,
-      owners: e ? e.liveOwners : [...this.#addrByOwner.keys()],
+      rate,
+      owners: e ? e.liveOwners : [...this.#owners.owners()],
       retransmits: e?.stats.retransmits ?? 0,
       badPieces: e?.stats.badPieces ?? 0,
       ownersBanned: e?.bannedCount ?? 0,

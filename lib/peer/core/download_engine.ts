@@ -39,7 +39,9 @@ import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
 
 /** What the engine needs of a manifest. */
 export interface EngineManifest {
+  /** File size in bytes. */
   size: number;
+  /** Bytes per piece (the last may be shorter). */
   pieceSize: number;
   /** 32 bytes of SHA-256 per piece. */
   pieceHashes: Uint8Array;
@@ -47,6 +49,7 @@ export interface EngineManifest {
 
 /** Options for {@link DownloadEngine}. */
 export interface DownloadEngineOptions {
+  /** The file's layout and piece hashes. */
   manifest: EngineManifest;
   /** Data bytes per block (one datagram); see {@link BlockLayout.blockSizeFor}. */
   blockSize: number;
@@ -118,20 +121,29 @@ export type EngineEvent =
 
 /** A block request for the driver to encode and send. */
 export interface Transmit {
+  /** The owner to send the BLOCK_REQUEST to. */
   owner: string;
+  /** The byte ranges it asks for. */
   ranges: ByteRange[];
 }
 
 /** Counters a driver can show. */
 export interface EngineStats {
+  /** Bytes of pieces verified (resumed ones included). */
   verifiedBytes: number;
+  /** Block payload bytes received, duplicates included. */
   receivedBytes: number;
+  /** Blocks received that were already held. */
   duplicateBlocks: number;
+  /** Blocks that match no request (wrong offset or owner). */
   strayBlocks: number;
+  /** Blocks asked for again. */
   retransmits: number;
   /** Blocks declared lost that arrived after all (reordering, not loss). */
   spuriousRetransmits: number;
+  /** Pieces that failed verification. */
   badPieces: number;
+  /** Requests that timed out. */
   timeouts: number;
 }
 
@@ -171,6 +183,7 @@ export interface EngineStats {
  * ```
  */
 export class DownloadEngine {
+  /** Pieces and blocks of the file. */
   readonly layout: BlockLayout;
   readonly #hashes: Uint8Array;
   /** 1 for every verified piece; shareable with an uploader to serve partial downloads. */
@@ -205,6 +218,7 @@ export class DownloadEngine {
   readonly #verifyInWorker: boolean;
   readonly #newPieceBuffer: (size: number) => Uint8Array;
   readonly #targetDelayMs: number;
+  /** Counters of this download. */
   readonly stats: EngineStats = {
     verifiedBytes: 0,
     receivedBytes: 0,
@@ -218,6 +232,11 @@ export class DownloadEngine {
   /** Verified bytes present before this run (resume). */
   readonly resumedBytes: number;
 
+  /**
+   * Creates an engine with no owners yet.
+   *
+   * @param options the manifest, block size, budgets and pieces already verified
+   */
   constructor(options: DownloadEngineOptions) {
     const m = options.manifest;
     this.layout = new BlockLayout(m.size, m.pieceSize, options.blockSize);

@@ -1,8 +1,9 @@
 /**
  * The peer's side of the tracker protocol as a pure state machine (sans-I/O): registration
  * with the cookie handshake, the heartbeat every T, OWN/NEED/UPDATE/EXIT matched to their
- * replies by transaction id and retransmitted with exponential backoff, re-registration
- * after an eviction or a tracker restart, and OWN again of every shared file after it.
+ * replies by transaction id and retransmitted with exponential backoff (the table of requests
+ * in flight is {@link RequestRetry}), re-registration after an eviction or a tracker restart,
+ * and OWN again of every shared file after it.
  *
  * No socket, timer or clock: commands and datagrams come in with `now`, datagrams for the
  * tracker leave through {@link TrackerSession.pollTransmit}, results through
@@ -10,8 +11,7 @@
  * {@link TrackerSession.handleTimeout}. `lib/peer/tracker_client.ts` drives it on a socket.
  *
  * Longer than 600 lines (about half of it JSDoc) because it is one state machine: the
- * registration, the heartbeat and the commands share the table of requests in flight, the
- * cookie and the queue of commands waiting for a registration; split apart, each piece would
+ * registration, the heartbeat and the commands share the requests in flight, the cookie and the queue of commands waiting for a registration; split apart, each piece would
  * reach into the others' state.
  * @module
  */
@@ -22,6 +22,9 @@ import { MAX_OWNERS } from "../../wire/limits.ts";
 import type {
   ErrorMessage,
   ExitMessage,
+  ListingMessage,
+  ListMatch,
+  ListMessage,
   Message,
   NeedMessage,
   NeedTarget,
@@ -32,29 +35,14 @@ import type {
 } from "../../wire/messages.ts";
 import { formatHostPort } from "../../net/host_port.ts";
 import { TrackerError, TrackerErrorCode } from "../../tracker/tracker_error.ts";
-
-/** How a tracker request is retransmitted. */
-export interface RetryPolicy {
-  /** Wait before the first retransmission, in ms. @default 250 */
-  initialMs: number;
-  /** Each wait is the previous one times this. @default 2 */
-  factor: number;
-  /** Longest single wait, in ms. @default 4000 */
-  maxDelayMs: number;
-  /** Sends in total (the first plus retransmissions). @default 5 */
-  attempts: number;
-  /** Give up once this many ms have passed since the first send, whatever the attempts left. @default Infinity */
-  totalMs: number;
-}
-
-/** The default {@link RetryPolicy}: 250, 500, 1000, 2000 ms between 5 sends; 7.75 s in all. */
-export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  initialMs: 250,
-  factor: 2,
-  maxDelayMs: 4000,
-  attempts: 5,
-  totalMs: Infinity,
-});
+import { Fifo } from "../../_util/fifo.ts";
+import {
+  DEFAULT_RETRY,
+  RequestRetry,
+  type Retrying,
+  retrying,
+  type RetryPolicy,
+} from "./request_retry.ts";
 
 /** What the tracker said when it registered this peer. */
 export interface RegisteredInfo {
@@ -78,14 +66,33 @@ export interface OwnedFile {
 
 /** What {@link TrackerSession.pollEvent} reports. */
 export type TrackerSessionEvent =
-  /** The command with handle `id` succeeded: `register` gives its info, `need` the owners. */
-  | { type: "done"; id: number; value: RegisteredInfo | OwnersMessage | undefined }
+  /**
+   * The command with handle `id` succeeded: `register` gives its info, `need` the owners,
+   * `list` the page.
+   */
+  | {
+    type: "done";
+    id: number;
+    value: RegisteredInfo | OwnersMessage | ListingMessage | undefined;
+  }
   /** The command with handle `id` failed. */
   | { type: "failed"; id: number; error: TrackerError }
   /** A fresh registration (after a challenge); `again` after an eviction or tracker restart. */
   | { type: "registered"; info: RegisteredInfo; again: boolean; files: number }
   /** Something worth a log line (a lost heartbeat, a refused re-announce, a bad reply). */
   | { type: "log"; line: string };
+
+/** What {@link TrackerSession.list} asks for. */
+export interface TrackerListQuery {
+  /** The pattern, 0..255 bytes of UTF-8. */
+  pattern: string;
+  /** How the pattern is matched (substring and glob ignore case). */
+  match: ListMatch;
+  /** Where the page starts: 0, or the previous page's `nextCursor`. @default 0 */
+  cursor?: number;
+  /** At most this many entries; 0: as many as fit one reply. @default 0 */
+  maxEntries?: number;
+}
 
 /** Options for {@link TrackerSession}. */
 export interface TrackerSessionOptions {
@@ -101,29 +108,43 @@ export interface TrackerSessionOptions {
 
 type State = "new" | "registering" | "registered" | "exited" | "closed";
 /** What a request is for: a caller's command (`start` never goes on the wire) or the session's own. */
-type Purpose = "start" | "own" | "need" | "update" | "exit" | "handshake" | "heartbeat" | "reown";
-type Outgoing = RegisterMessage | OwnMessage | NeedMessage | UpdateMessage | ExitMessage;
+type Purpose =
+  | "start"
+  | "own"
+  | "need"
+  | "list"
+  | "update"
+  | "exit"
+  | "handshake"
+  | "heartbeat"
+  | "reown";
+type Outgoing =
+  | RegisterMessage
+  | OwnMessage
+  | NeedMessage
+  | ListMessage
+  | UpdateMessage
+  | ExitMessage;
 
 /** A command or one of the session's own requests, with its retransmission state. */
-interface Request {
+interface Request extends Retrying {
   /** The caller's handle; 0 for the session's own requests. */
   readonly id: number;
   readonly purpose: Purpose;
   /** Re-encoded with a fresh txid and the current cookie at every (re)send. */
   readonly message: Outgoing | undefined;
-  readonly policy: RetryPolicy;
   /** Registered again once already because of this request's ERROR. */
   retried: boolean;
-  txid: number;
-  bytes: Uint8Array;
-  started: number;
-  attempts: number;
-  delay: number;
-  deadline: number;
-  /** The current wait is the last: at the deadline the request times out. */
-  last: boolean;
 }
 
+/** The tracker's replies (everything else from its address is not for the session). */
+const REPLY_TYPES: ReadonlySet<string> = new Set([
+  "registered",
+  "owners",
+  "listing",
+  "ack",
+  "error",
+]);
 const REREGISTER_CODES: ReadonlySet<number> = new Set([
   TrackerErrorCode.unknown_node,
   TrackerErrorCode.bad_cookie,
@@ -134,7 +155,6 @@ const OWN_CONCURRENCY = 8;
 const HANDSHAKE_ROUNDS = 4;
 /** Heartbeat interval assumed before the tracker told one, ms. */
 const DEFAULT_INTERVAL_MS = 30_000;
-const EMPTY = new Uint8Array(0);
 
 function hint(code: number): string {
   switch (code) {
@@ -202,17 +222,13 @@ export class TrackerSession {
   readonly trackerLabel: string;
   #exitAcked = false;
   readonly #trackerHost: string;
-  readonly #random: () => number;
   readonly #policy: RetryPolicy;
-  readonly #pending = new Map<number, Request>();
+  /** Requests in flight, their datagrams and deadlines. */
+  readonly #pending: RequestRetry<Request>;
   readonly #owned = new Map<string, OwnedFile>();
   /** Requests waiting for the registration in progress. */
   #waiting: Request[] = [];
-  readonly #transmits: Uint8Array[] = [];
-  readonly #events: TrackerSessionEvent[] = [];
-  #transmitHead = 0;
-  #eventHead = 0;
-  #nextTxid: number;
+  readonly #events = new Fifo<TrackerSessionEvent>();
   #nextId = 1;
   #state: State = "new";
   #cookie = 0n;
@@ -230,7 +246,6 @@ export class TrackerSession {
   #reannounce: OwnedFile[] = [];
   #reannounceNext = 0;
   #reannounceInFlight = 0;
-  #retransmits = 0;
   #malformed = 0;
   #reregistrations = 0;
   #missedHeartbeats = 0;
@@ -258,9 +273,8 @@ export class TrackerSession {
     }
     this.#trackerHost = canonical;
     this.trackerLabel = formatHostPort(this.tracker);
-    this.#random = options.random;
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#nextTxid = (Math.floor(this.#random() * 0xfffffff0) + 1) >>> 0;
+    this.#pending = new RequestRetry({ random: options.random });
   }
 
   /** True once the tracker acknowledged this session's EXIT. */
@@ -285,7 +299,7 @@ export class TrackerSession {
 
   /** Requests retransmitted so far. */
   get retransmits(): number {
-    return this.#retransmits;
+    return this.#pending.retransmits;
   }
 
   /** Datagrams from the tracker address that failed to decode. */
@@ -382,6 +396,31 @@ export class TrackerSession {
   }
 
   /**
+   * Asks for one page of the files the tracker knows (LIST), registering first if needed.
+   *
+   * @param query the pattern, how to match it, the page's cursor (0 first, then the last
+   *   page's `nextCursor`) and an entry cap (0: as many as fit one reply)
+   * @param now the time, ms
+   * @returns the handle; `done` carries the {@link ListingMessage}
+   * @throws {TypeError} a match kind the codec does not know, a pattern with lone surrogates
+   * @throws {RangeError} a pattern over 255 bytes, a cursor or cap out of range
+   */
+  list(query: TrackerListQuery, now: number): number {
+    const message: ListMessage = {
+      type: "list",
+      txid: 0,
+      cookie: 0n,
+      nodeId: this.nodeId,
+      cursor: query.cursor ?? 0,
+      maxEntries: query.maxEntries ?? 0,
+      match: query.match,
+      pattern: query.pattern,
+    };
+    encodeMessage(message); // fails fast with a clear TypeError/RangeError
+    return this.#command("list", message, now);
+  }
+
+  /**
    * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
    *
    * @param uploadedBytes bytes uploaded since the last call
@@ -468,7 +507,7 @@ export class TrackerSession {
       } catch {
         return false;
       }
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
       try {
@@ -481,14 +520,12 @@ export class TrackerSession {
     } else {
       msg = datagram;
       const type = msg.type;
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
     }
-    const req = this.#pending.get(msg.txid);
+    const req = this.#pending.take(msg.txid);
     if (req === undefined) return true; // late, duplicate or unknown: ignored
-    this.#pending.delete(msg.txid);
-    req.txid = 0;
     switch (req.purpose) {
       case "handshake":
         this.#onHandshakeReply(req, msg, now);
@@ -520,16 +557,10 @@ export class TrackerSession {
    * @param now the time, ms
    */
   handleTimeout(now: number): void {
-    for (const req of this.#pending.values()) {
-      if (req.deadline > now) continue;
-      if (!req.last) {
-        this.#transmit(req, now);
-        continue;
-      }
-      this.#pending.delete(req.txid);
-      req.txid = 0;
-      this.#onTimeout(req, this.#timeoutError(req, now), now);
-    }
+    this.#pending.handleTimeout(
+      now,
+      (req) => this.#onTimeout(req, this.#timeoutError(req, now), now),
+    );
     if (this.#heartbeatDue() <= now) this.#sendHeartbeat(now);
   }
 
@@ -542,13 +573,7 @@ export class TrackerSession {
    * @returns the bytes, or undefined when nothing is due
    */
   pollTransmit(_now?: number): Uint8Array | undefined {
-    if (this.#transmitHead === this.#transmits.length) return undefined;
-    const bytes = this.#transmits[this.#transmitHead++]!;
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits.length = 0;
-      this.#transmitHead = 0;
-    }
-    return bytes;
+    return this.#pending.pollTransmit();
   }
 
   /**
@@ -557,13 +582,7 @@ export class TrackerSession {
    * @returns the event, or undefined when none is queued
    */
   pollEvent(): TrackerSessionEvent | undefined {
-    if (this.#eventHead === this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++]!;
-    if (this.#eventHead === this.#events.length) {
-      this.#events.length = 0;
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -572,8 +591,7 @@ export class TrackerSession {
    * @returns the earliest retransmission, give-up or heartbeat time in ms; undefined when idle
    */
   pollTimeout(): number | undefined {
-    let at = this.#heartbeatDue();
-    for (const req of this.#pending.values()) if (req.deadline < at) at = req.deadline;
+    const at = Math.min(this.#heartbeatDue(), this.#pending.pollTimeout());
     return at === Infinity ? undefined : at;
   }
 
@@ -585,25 +603,11 @@ export class TrackerSession {
     message: Outgoing | undefined,
     policy: RetryPolicy,
   ): Request {
-    const req: Request = {
-      id,
-      purpose,
-      message,
-      policy,
-      retried: false,
-      txid: 0,
-      bytes: EMPTY,
-      started: 0,
-      attempts: 0,
-      delay: 0,
-      deadline: Infinity,
-      last: false,
-    };
-    return req;
+    return { ...retrying(policy), id, purpose, message, retried: false };
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
-  #command(purpose: "own" | "need" | "update", message: Outgoing, now: number): number {
+  #command(purpose: "own" | "need" | "list" | "update", message: Outgoing, now: number): number {
     const id = this.#nextId++;
     const req = this.#request(id, purpose, message, this.#policy);
     if (this.#state === "closed" || this.#state === "exited") {
@@ -620,31 +624,11 @@ export class TrackerSession {
   /** Puts a request on the wire with a fresh txid and the cookie it needs. */
   #send(req: Request, now: number): void {
     const message = req.message!;
-    let txid = this.#nextTxid;
-    while (txid === 0 || this.#pending.has(txid)) txid = (txid + 1) >>> 0;
-    this.#nextTxid = (txid + 1) >>> 0;
+    const txid = this.#pending.nextTxid();
     message.txid = txid;
     if (req.purpose !== "handshake") message.cookie = this.#cookie;
     req.txid = txid;
-    req.bytes = encodeMessage(message);
-    req.started = now;
-    req.attempts = 0;
-    req.delay = req.policy.initialMs;
-    this.#pending.set(txid, req);
-    this.#transmit(req, now);
-  }
-
-  #transmit(req: Request, now: number): void {
-    req.attempts++;
-    if (req.attempts > 1) this.#retransmits++;
-    this.#transmits.push(req.bytes);
-    const p = req.policy;
-    const elapsed = now - req.started;
-    // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.
-    const wait = Math.min(req.delay, p.maxDelayMs) * (0.9 + 0.2 * this.#random());
-    req.last = req.attempts >= p.attempts || elapsed + wait >= p.totalMs;
-    req.deadline = now + (req.last ? Math.max(0, Math.min(wait, p.totalMs - elapsed)) : wait);
-    req.delay = Math.min(req.delay * p.factor, p.maxDelayMs);
+    this.#pending.send(req, txid, encodeMessage(message), now);
   }
 
   #onCommandReply(req: Request, msg: Message, now: number): void {
@@ -675,8 +659,22 @@ export class TrackerSession {
           `Tracker ${this.trackerLabel} answered NEED with ${msg.type}`,
         ),
       );
+    } else if (req.purpose === "list" && msg.type !== "listing") {
+      this.#failCommand(
+        req,
+        new TrackerError(
+          TrackerErrorCode.protocol,
+          "list",
+          `Tracker ${this.trackerLabel} answered LIST with ${msg.type}`,
+        ),
+      );
     } else {
-      this.#done(req.id, req.purpose === "need" ? msg as OwnersMessage : undefined);
+      this.#done(
+        req.id,
+        req.purpose === "need" || req.purpose === "list"
+          ? msg as OwnersMessage | ListingMessage
+          : undefined,
+      );
     }
   }
 
@@ -832,7 +830,7 @@ export class TrackerSession {
     this.#handshake = undefined;
     this.#reannounce = [];
     for (const req of this.#pending.values()) {
-      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req.txid);
+      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req);
     }
     const waiting = this.#waiting;
     this.#waiting = [];
@@ -903,7 +901,7 @@ export class TrackerSession {
   /** Stops the heartbeat and the registration; `closed` also fails every command in flight. */
   #stop(why: "left" | "closed"): void {
     this.#heartbeatOn = false;
-    if (this.#heartbeat) this.#pending.delete(this.#heartbeat.txid);
+    if (this.#heartbeat) this.#pending.delete(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#abortRegistration();
     if (why === "closed") {
@@ -962,7 +960,7 @@ export class TrackerSession {
     );
   }
 
-  #done(id: number, value: RegisteredInfo | OwnersMessage | undefined): void {
+  #done(id: number, value: RegisteredInfo | OwnersMessage | ListingMessage | undefined): void {
     if (id !== 0) this.#events.push({ type: "done", id, value });
   }
 

@@ -37,6 +37,7 @@ import {
 import { contentIdOf, type Manifest } from "../manifest.ts";
 import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
+import { TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
 export interface UploadRulesOptions {
@@ -151,13 +152,8 @@ interface Entry {
   have: { has(index: number): boolean } | undefined;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 interface Source extends SourceStats {
-  bucket: Bucket;
+  bucket: TokenBucket;
 }
 
 const MiB = 1024 * 1024;
@@ -220,9 +216,7 @@ export class UploadRules {
   readonly #maxRequestDatagrams: number;
   readonly #sourceRate: number;
   readonly #sourceBurst: number;
-  readonly #totalRate: number;
-  readonly #totalBurst: number;
-  readonly #total: Bucket;
+  readonly #total: TokenBucket;
   readonly #maxSources: number;
   readonly #cookies: AddressCookies;
   readonly #plan = new BlockPlan((p) => this.#planEnded(p));
@@ -247,9 +241,10 @@ export class UploadRules {
     );
     this.#sourceRate = positive(options.sourceRate ?? 1024 * MiB, "sourceRate");
     this.#sourceBurst = Math.max(options.sourceBurst ?? 16 * MiB, this.#maxRequestBytes);
-    this.#totalRate = positive(options.totalRate ?? Infinity, "totalRate");
-    this.#totalBurst = Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes);
-    this.#total = { tokens: this.#totalBurst, at: -Infinity };
+    this.#total = new TokenBucket({
+      ratePerSecond: positive(options.totalRate ?? Infinity, "totalRate"),
+      burst: Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes),
+    });
     this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
     this.#cookies = new AddressCookies({
@@ -582,15 +577,15 @@ export class UploadRules {
       this.#busy(txid, `send queue full (${this.#pending} datagrams pending)`, from, src);
       return false;
     }
-    const srcWait = waitFor(src.bucket, bytes, this.#sourceRate, this.#sourceBurst, now);
-    const totalWait = waitFor(this.#total, bytes, this.#totalRate, this.#totalBurst, now);
+    const srcWait = src.bucket.waitFor(bytes, now);
+    const totalWait = this.#total.waitFor(bytes, now);
     if (srcWait > 0 || totalWait > 0) {
       const ms = Math.ceil(Math.max(srcWait, totalWait));
       this.#busy(txid, `rate limit: retry in ${ms} ms`, from, src);
       return false;
     }
-    src.bucket.tokens -= bytes;
-    this.#total.tokens -= bytes;
+    src.bucket.spend(bytes);
+    this.#total.spend(bytes);
     return true;
   }
 
@@ -627,7 +622,11 @@ export class UploadRules {
         errors: 0,
         busy: 0,
         lastSeen: now,
-        bucket: { tokens: this.#sourceBurst, at: now },
+        bucket: new TokenBucket({
+          ratePerSecond: this.#sourceRate,
+          burst: this.#sourceBurst,
+          now,
+        }),
       };
       if (this.#sources.size >= this.#maxSources) {
         const oldest = this.#sources.keys().next().value;
@@ -650,23 +649,6 @@ function firstMissing(
   const last = Math.floor((end - 1) / pieceSize);
   for (let p = Math.floor(start / pieceSize); p <= last; p++) if (!have.has(p)) return p;
   return -1;
-}
-
-/**
- * Refills a token bucket to `now` and returns how long (ms) until it holds `cost` tokens
- * (0 when it already does).
- */
-function waitFor(b: Bucket, cost: number, rate: number, burst: number, now: number): number {
-  if (rate === Infinity) {
-    b.tokens = burst;
-    b.at = now;
-    return 0;
-  }
-  if (now > b.at) {
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
-    b.at = now;
-  }
-  return b.tokens >= cost ? 0 : ((cost - b.tokens) * 1000) / rate;
 }
 
 function positive(v: number, what: string): number {

@@ -17,7 +17,7 @@ import { TrackerClient } from "../../../lib/peer/tracker_client.ts";
 import { UdpEndpoint } from "../../../lib/net/udp_endpoint.ts";
 import { decodeMessage, encodeMessage } from "../../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../../lib/wire/messages.ts";
-import { fromHex } from "../../../lib/peer/manifest.ts";
+import { fromHex } from "../../../lib/wire/hex.ts";
 import { Prng } from "../../_harness/prng.ts";
 import { tempDir } from "../../_harness/processes.ts";
 import { delay, waitUntil } from "../../_harness/wait.ts";
