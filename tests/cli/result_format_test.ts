@@ -5,21 +5,16 @@
  */
 import assert from "node:assert/strict";
 import type { DownloadResult } from "../../lib/peer/api.ts";
+import { resultFixture } from "./_fake_peer.ts";
 import { formatResult, formatSummary, rateOf, resultJson } from "../../lib/cli/result_format.ts";
 
 const none = { permissions: "none" } as const;
 
 const result: DownloadResult = {
+  ...resultFixture("a.iso"),
   path: "downloads/a.iso",
-  name: "a.iso",
-  contentId: "ab".repeat(32),
-  size: 64 * 1024 * 1024,
   elapsedMs: 2000,
   owners: [{ nodeId: "s1", bytes: 32 * 1024 * 1024 }, { nodeId: "s2", bytes: 32 * 1024 * 1024 }],
-  resumedBytes: 0,
-  receivedBytes: 64 * 1024 * 1024,
-  retransmits: 0,
-  badPieces: 0,
 };
 
 Deno.test("formatSummary() is a table of status, size, time, rate, owners and path", none, () => {
