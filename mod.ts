@@ -31,6 +31,7 @@ export type {
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
@@ -52,6 +53,8 @@ export {
   type TrackerCounters,
   type TrackerOptions,
 } from "./lib/tracker/server.ts";
+export { TrackerMetrics } from "./lib/tracker/tracker_metrics.ts";
+export type { MetricFamily, MetricSample } from "./lib/metrics/prometheus.ts";
 export type { TrackerLimits } from "./lib/tracker/limits.ts";
 export {
   type OwnedFile,

@@ -14,6 +14,7 @@ import {
 import { MAX_OWNERS } from "../wire/limits.ts";
 import { UsageError } from "./flags.ts";
 import { DEFAULT_LOG_MAX_BYTES } from "../log/log_file.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** The `--help` text of `tracker.ts`. */
 export const TRACKER_USAGE = `udpswarm tracker: tells peers who shares which file
@@ -44,9 +45,12 @@ Options:
   DEFAULT_LOG_MAX_BYTES / 1024 / 1024
 }]
                      tracker.log.1 and a new file starts
+  --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
+                     PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
   -q, --quiet        print nothing on stdout but errors
   -h, --help         show this help
+  -V, --version      show the version
 
 The first line on stdout is "listening on udp://HOST:PORT". Rules, limits and the cookie
 scheme: docs/TRACKER.md.`;
@@ -61,6 +65,10 @@ export interface TrackerCliOptions {
   verbose: boolean;
   /** `-q`/`--quiet`: print nothing on stdout but errors. */
   quiet: boolean;
+  /** `-V`/`--version`: print the version and exit. */
+  version: boolean;
+  /** `--metrics`: where to serve the HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
 }
 
 function duration(text: string, flag: string): number {
@@ -130,6 +138,8 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         verbose: { type: "boolean", short: "v", default: false },
         quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "V", default: false },
+        metrics: { type: "string" },
       },
     }));
   } catch (e) {
@@ -183,5 +193,23 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
     );
   }
   options.limits = limits;
-  return { options, help: values.help, verbose: values.verbose, quiet: values.quiet };
+  let metrics: MetricsAddress | undefined;
+  if (values.metrics !== undefined) {
+    try {
+      metrics = parseMetricsAddress(values.metrics);
+    } catch (e) {
+      throw new UsageError(
+        (e as Error).message.replace(/^Cannot parse address/, "Cannot parse --metrics"),
+      );
+    }
+    options.metrics = true;
+  }
+  return {
+    options,
+    help: values.help,
+    verbose: values.verbose,
+    quiet: values.quiet,
+    version: values.version,
+    metrics,
+  };
 }

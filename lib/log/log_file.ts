@@ -82,6 +82,45 @@ export class LogFile {
   }
 
   /**
+   * Opens the first of `names` in `dir` that no other process holds, and holds it (an
+   * exclusive advisory lock, released when the file is closed or the process ends), so two
+   * writers never interleave lines in one file. The last name is opened even if it is held.
+   *
+   * @param dir the directory
+   * @param names file names to try, in order, e.g. `["tracker.log", "tracker-6970.log"]`
+   * @param options buffering and the size cap
+   * @returns the log file
+   * @throws {Deno.errors.PermissionDenied} without write permission for `dir`
+   * @throws {RangeError} `maxBytes` is not positive
+   */
+  static openExclusive(
+    dir: string,
+    names: readonly string[],
+    options: LogFileOptions = {},
+  ): LogFile {
+    const maxBytes = options.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
+    if (!(maxBytes > 0)) {
+      throw new RangeError(`Cannot open log: maxBytes must be positive, got ${maxBytes}`);
+    }
+    Deno.mkdirSync(dir, { recursive: true });
+    for (const [i, name] of names.entries()) {
+      const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      const file = Deno.openSync(path, { append: true, create: true, write: true });
+      let held = false;
+      try {
+        held = file.tryLockSync(true);
+      } catch {
+        held = false;
+      }
+      if (held || i === names.length - 1) {
+        return new LogFile(path, file, options.buffered ?? true, maxBytes);
+      }
+      file.close();
+    }
+    throw new RangeError("Cannot open a log file: no file name given");
+  }
+
+  /**
    * Appends one line, prefixed with an ISO-8601 UTC timestamp and a space, with control,
    * line-break, bidirectional and invisible characters escaped. A no-op once closed.
    *

@@ -48,6 +48,11 @@ export interface SessionContext extends DownloadSettings {
   ): Promise<PartStore>;
   /** Path of a file this peer already shares with that content id, if any. */
   sharedPath(contentIdHex: string): string | undefined;
+  /**
+   * Whether the file at `path` has this content id (hashed with the peer's piece size). Absent:
+   * an existing file is never taken for the download.
+   */
+  hasContent?(path: string, contentIdHex: string): Promise<boolean>;
   /** Called once the file is complete and renamed. */
   completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
 }

@@ -318,6 +318,11 @@ export class TrackerClient implements AsyncDisposable {
     return this.#command(() => this.#session.update(uploadedBytes, this.#now()));
   }
 
+  /** True once the tracker acknowledged {@link TrackerClient.exit}. */
+  get exitAcknowledged(): boolean {
+    return this.#session.exitAcknowledged;
+  }
+
   /**
    * Leaves the swarm (EXIT): the tracker forgets this peer and its files. Stops the
    * heartbeat. Idempotent; `start()` may register again afterwards.

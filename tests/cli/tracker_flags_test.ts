@@ -10,6 +10,8 @@ Deno.test("parseTrackerArgs() gives the defaults for no flags", none, () => {
     help: false,
     verbose: false,
     quiet: false,
+    version: false,
+    metrics: undefined,
   });
 });
 
@@ -55,6 +57,8 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
       },
     },
     help: true,
+    version: false,
+    metrics: undefined,
     verbose: true,
     quiet: true,
   });

@@ -24,6 +24,7 @@
  * size, manifest) to the next; the sub-cores it drives each have their own file.
  * @module
  */
+import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
@@ -234,22 +235,29 @@ export class DownloadCore {
     this.#guard(() => this.#pump(now));
   }
 
-  /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
+  /**
+   * Answers `check_target`: a shared file with this content id, whether the path exists, and
+   * whether the existing file already has this content (then nothing is downloaded).
+   */
   handleTargetChecked(
-    target: { sharedPath: string | undefined; exists: boolean },
+    target: { sharedPath: string | undefined; exists: boolean; sameContent?: boolean },
     now: number,
   ): void {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
-      return this.#succeed(this.#result(target.sharedPath, now, [], 0));
+      return this.#succeed({ ...this.#result(target.sharedPath, now, [], 0), alreadyHad: true });
     }
     const path = join(this.#o.outDir, this.#name);
+    if (target.exists && target.sameContent) {
+      this.#log(`already have ${this.#name} (${path} has this content); nothing to download`);
+      return this.#succeed({ ...this.#result(path, now, [], 0), alreadyHad: true });
+    }
     if (target.exists) {
       return this.fail(
         new TransferError(
           "exists",
-          `Cannot save ${this.#name}: ${path} exists; pass overwrite to replace it`,
+          `Cannot save ${this.#name}: ${path} exists with other content; pass overwrite to replace it`,
         ),
       );
     }
@@ -306,7 +314,7 @@ export class DownloadCore {
     this.#emitReport();
     this.#log(
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
-        `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+        `(${(result.size / 1048.576 / Math.max(1, result.elapsedMs)).toFixed(1)} MiB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
         `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
     );
@@ -436,6 +444,7 @@ export class DownloadCore {
       contentIdHex: this.#contentIdHex,
       path: join(this.#o.outDir, this.#name),
       checkExists: !this.#o.overwrite,
+      size: reply.size,
     });
   }
 
@@ -861,7 +870,7 @@ export class DownloadCore {
     for (const moved of this.#owners.add(owners)) {
       this.#cookies.forget(moved); // another address (a restart): another cookie
       const net = this.#owners.addressOf(moved)!;
-      this.#log(`owner ${moved} moved to ${net.hostname}:${net.port}`);
+      this.#log(`owner ${moved} moved to ${formatHostPort(net)}`);
     }
   }
 
@@ -941,6 +950,7 @@ export class DownloadCore {
       owners: e ? e.liveOwners : [...this.#owners.owners()],
       retransmits: e?.stats.retransmits ?? 0,
       badPieces: e?.stats.badPieces ?? 0,
+      ownersBanned: e?.bannedCount ?? 0,
     };
     this.#progress = progress;
     this.#events.push({ kind: "progress", progress });

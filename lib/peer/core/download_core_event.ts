@@ -76,7 +76,7 @@ export type DownloadCoreEvent =
    * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
    * answer with `handleTargetChecked` (or `fail` when the check itself fails).
    */
-  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean }
+  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean; size: number }
   /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
   | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
   /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */

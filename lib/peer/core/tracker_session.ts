@@ -224,6 +224,7 @@ export class TrackerSession {
   readonly tracker: { readonly hostname: string; readonly port: number };
   /** The tracker as `host:port`, for messages. */
   readonly trackerLabel: string;
+  #exitAcked = false;
   readonly #trackerHost: string;
   readonly #policy: RetryPolicy;
   /** Requests in flight, their datagrams and deadlines. */
@@ -278,6 +279,11 @@ export class TrackerSession {
     this.trackerLabel = formatHostPort(this.tracker);
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
     this.#pending = new RequestRetry({ random: options.random });
+  }
+
+  /** True once the tracker acknowledged this session's EXIT. */
+  get exitAcknowledged(): boolean {
+    return this.#exitAcked;
   }
 
   /** True while registered (as far as this session knows). */
@@ -579,6 +585,7 @@ export class TrackerSession {
         this.#reannounced(now);
         return true;
       case "exit":
+        this.#exitAcked = true;
         this.#log(`exit: tracker ${this.trackerLabel} forgot ${this.nodeId}`);
         this.#exited();
         this.#done(req.id, undefined);
