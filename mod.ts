@@ -31,6 +31,7 @@ export type {
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
@@ -52,6 +53,8 @@ export {
   type TrackerCounters,
   type TrackerOptions,
 } from "./lib/tracker/server.ts";
+export { TrackerMetrics } from "./lib/tracker/tracker_metrics.ts";
+export type { MetricFamily, MetricSample } from "./lib/metrics/prometheus.ts";
 export type { TrackerLimits } from "./lib/tracker/limits.ts";
 export {
   type OwnedFile,
@@ -87,26 +90,8 @@ export {
 export * from "./lib/peer/core/upload_rules.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";
 export { Dispatcher } from "./lib/tracker/dispatch.ts";
-export {
-  type Refusal,
-  type RegisteredPeer,
-  Registry,
-  type RegistryCounters,
-  type RegistryOptions,
-  type RuleResult,
-  type Source,
-} from "./lib/tracker/registry.ts";
+export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/registry.ts";
 export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
-export { FileIndex } from "./lib/tracker/file_index.ts";
-export type {
-  FileIndexOptions,
-  FileLookup,
-  FileOwner,
-  FileRecord,
-  Ownership,
-} from "./lib/tracker/file_index.ts";
-export { OwnerIndex, type RankedOwner } from "./lib/tracker/owner_index.ts";
-export type { HeapItem } from "./lib/tracker/index_heap.ts";
 export { ReplySlab } from "./lib/wire/fast_path.ts";
 export { BlockLayout } from "./lib/peer/core/block_layout.ts";
 export type { PieceVerdict } from "./lib/peer/piece_writer.ts";
@@ -166,6 +151,8 @@ export {
   type ProbeMessage,
   type RegisteredMessage,
   type RegisterMessage,
+  type ReportEntry,
+  type ReportMessage,
   type TrackerMessage,
   type UpdateMessage,
 } from "./lib/wire/messages.ts";

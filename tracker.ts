@@ -7,6 +7,9 @@ import { startTracker } from "./lib/tracker/server.ts";
 import { DEFAULT_GRACE, DEFAULT_INTERVAL_MS, DEFAULT_MAX_OWNERS } from "./lib/tracker/limits.ts";
 import { UsageError } from "./lib/cli/flags.ts";
 import { parseTrackerArgs, TRACKER_USAGE } from "./lib/cli/tracker_flags.ts";
+import { versionLine } from "./lib/cli/version.ts";
+import { type MetricsServer, serveMetrics } from "./lib/metrics/metrics_server.ts";
+import { formatHostPort } from "./lib/net/host_port.ts";
 
 async function main(args: string[]): Promise<number> {
   let parsed;
@@ -23,13 +26,17 @@ async function main(args: string[]): Promise<number> {
     console.log(TRACKER_USAGE);
     return 0;
   }
+  if (parsed.version) {
+    console.log(versionLine("tracker"));
+    return 0;
+  }
   const { options, verbose, quiet } = parsed;
   if (verbose && !quiet) options.log = (line) => console.log(line);
   let tracker;
   try {
     tracker = await startTracker(options);
   } catch (e) {
-    const where = `${options.hostname}:${options.port}`;
+    const where = formatHostPort({ hostname: options.hostname ?? "", port: options.port ?? 0 });
     if (e instanceof Deno.errors.AddrInUse) {
       console.error(
         `Cannot start tracker: ${where} is already in use (another tracker? try --port)`,
@@ -48,10 +55,27 @@ async function main(args: string[]): Promise<number> {
     }
     return 1;
   }
-  const a = tracker.localAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+  let metricsServer: MetricsServer | undefined;
+  if (parsed.metrics) {
+    const running = tracker;
+    const m = running.metrics!;
+    try {
+      metricsServer = serveMetrics({
+        ...parsed.metrics,
+        metrics: () => m.families(running.counters),
+        stats: () => m.stats(running.counters),
+      });
+    } catch (e) {
+      await tracker.close();
+      console.error(
+        `Cannot serve metrics on ${formatHostPort(parsed.metrics)}: ${(e as Error).message}`,
+      );
+      return 1;
+    }
+  }
   if (!quiet) {
-    console.log(`listening on udp://${host}:${a.port}`);
+    console.log(`listening on udp://${formatHostPort(tracker.localAddr)}`);
+    if (metricsServer) console.log(`metrics on http://${metricsServer.address}/metrics`);
     if (!verbose) {
       console.log(
         `interval ${(options.intervalMs ?? DEFAULT_INTERVAL_MS) / 1000} s, grace ${
@@ -71,6 +95,7 @@ async function main(args: string[]): Promise<number> {
   });
   const sig = await stopped.promise;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  await metricsServer?.close();
   await tracker.close();
   if (!quiet) {
     const c = tracker.counters;

@@ -15,6 +15,7 @@
  * tracker's `deno run` (`BENCH_TRACKER_V8_FLAGS` passes V8 flags).
  * @module
  */
+import { spawnListening } from "./_listening.ts";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { encodeMessage } from "../lib/wire/codec.ts";
@@ -70,6 +71,19 @@ const trackerArgs = [
   "600s", // no evictions or key rotations during the run
   "--owners",
   values.owners!,
+  // The simulated peers sit on a few loopback addresses: lift the per-address limits.
+  "--max-peers-per-address",
+  "1000000",
+  "--max-peers-per-prefix",
+  "1000000",
+  "--max-files-per-address",
+  "1000000",
+  "--max-files-per-prefix",
+  "1000000",
+  "--address-rate",
+  "100000000",
+  "--prefix-rate",
+  "100000000",
   ...(logDir ? ["--log-dir", logDir] : ["--no-log-file"]),
 ];
 const BASELINE = values["baseline-echo"];
@@ -77,25 +91,10 @@ const ECHO = `const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0
 console.log("listening on udp://127.0.0.1:" + c.addr.port);
 const b = new Uint8Array(65536);
 for (;;) { const [d, from] = await c.receive(b); c.send(d.slice(), from); }`;
-const child = new Deno.Command(Deno.execPath(), {
-  args: BASELINE ? ["eval", "--unstable-net", ECHO] : trackerArgs,
-  cwd: ROOT,
-  stdin: "null",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let banner = "";
-while (!banner.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error(`tracker exited: ${banner}`);
-  banner += value;
-}
-const port = Number(/listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
-if (!port) throw new Error(`no port in ${banner}`);
-const stdoutRest = (async () => {
-  for (;;) if ((await reader.read()).done) return;
-})();
+const { child, port, stdoutDone: stdoutRest } = await spawnListening(
+  BASELINE ? ["eval", "--unstable-net", ECHO] : trackerArgs,
+  ROOT,
+);
 const tracker: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
 
 /** utime + stime of a process in clock ticks (100/s); Deno wants --allow-all for /proc reads. */

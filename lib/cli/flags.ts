@@ -8,6 +8,7 @@ import { parseHostPort } from "../net/host_port.ts";
 import { isValidNodeId } from "../wire/codec.ts";
 import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** A bad command line. The message is one line, meant for the user. */
 export class UsageError extends Error {
@@ -19,7 +20,7 @@ export class UsageError extends Error {
 }
 
 /** What `peer.ts` was asked to do. */
-export type PeerCommand = "repl" | "share" | "get" | "list" | "help";
+export type PeerCommand = "repl" | "share" | "get" | "list" | "help" | "version";
 
 /** The parsed and validated command line of `peer.ts`. */
 export interface PeerCliOptions {
@@ -51,6 +52,10 @@ export interface PeerCliOptions {
   quiet: boolean;
   /** One JSON object per line on stdout. @default false */
   json: boolean;
+  /** `get -o FILE`: the path to save the one download to, or undefined for `--out`/NAME. */
+  output: string | undefined;
+  /** `--metrics`: where to serve HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
 }
 
 /** Default tracker address. */
@@ -70,6 +75,9 @@ const SPEC = {
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+  output: { type: "string", short: "o" },
+  metrics: { type: "string" },
 } as const;
 
 /**
@@ -93,6 +101,8 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   const [first, ...rest] = positionals;
   if (values.help || first === "help") {
     command = "help";
+  } else if (values.version || first === "version") {
+    command = "version";
   } else if (first === undefined) {
     command = "repl";
   } else if (first === "share") {
@@ -135,7 +145,15 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
     );
   }
-  for (const key of ["dir", "out", "log-dir", "host"] as const) {
+  if (values.output !== undefined && command !== "get") {
+    throw new UsageError("Cannot use -o/--output: it names the file of one download (get)");
+  }
+  if (values.output !== undefined && /[/\\]$/.test(values.output)) {
+    throw new UsageError(
+      `Cannot use -o/--output: "${values.output}" names a directory; use --out DIR for that`,
+    );
+  }
+  for (const key of ["dir", "out", "log-dir", "host", "output"] as const) {
     if (values[key] === "") throw new UsageError(`Cannot use --${key}: the value is empty`);
   }
   const dir = values.dir ?? ".";
@@ -158,7 +176,20 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
     json: values.json ?? false,
+    output: values.output,
+    metrics: metricsFlag(values.metrics),
   };
+}
+
+/** Parses `--metrics PORT|HOST:PORT`; a bad value is a {@link UsageError}. */
+function metricsFlag(raw: string | undefined): MetricsAddress | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseMetricsAddress(raw);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --metrics"));
+  }
 }
 
 /** An integer flag's value as given, its default and its range. */
@@ -231,6 +262,7 @@ Usage:
                                          SIGINT/SIGTERM
   peer.ts get NAME_OR_ID [--out DIR]     download one file, print its path, exit 0
                                          (NAME_OR_ID may be a udpswarm: link)
+  peer.ts get NAME_OR_ID -o FILE         download one file to FILE
   peer.ts list [PATTERN]                 list the tracker's files: content id, size,
                                          owners, name (PATTERN: substring, or * ? glob)
 
@@ -244,10 +276,21 @@ Flags:
   --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet)
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file
+  -o, --output FILE    get: save the download as FILE (its directory needs a write grant)
+  --metrics ADDR       serve GET /metrics (Prometheus) and /stats.json on PORT
+                       (loopback) or HOST:PORT (default: off)
   --log-dir DIR        directory of node-<id>.log (default logs)
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)
   -h, --help           this text
+  -V, --version        the version
+
+With \`deno task peer\` (what most people run), the defaults are:
+  --dir ./files --out ./downloads --log-dir logs, tracker ${DEFAULT_TRACKER}
+  grants: the network, read on any path (to share what you name), write on ./downloads
+  and ./logs only. Saving elsewhere (--out DIR, -o FILE) needs a write grant there: the
+  error names the path and prints the full \`deno run\` command that has it.
+Sizes are in MiB (1 MiB = 1,048,576 bytes) and rates in MiB/s.
 
 Prompt commands:
   send <file>          share a file from --dir

@@ -9,7 +9,7 @@ import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { formatResult, rateOf, resultJson, resultLogLine } from "./result_format.ts";
+import { formatResult, formatSummary, rateOf, resultJson, resultLogLine } from "./result_format.ts";
 import { readDownloadTarget } from "./download_query.ts";
 import { linkOf, printableName, reportAmbiguous } from "./list_command.ts";
 
@@ -114,6 +114,8 @@ export interface GetOptions {
   query: string;
   /** Output directory. */
   outDir: string;
+  /** Save under this name (`-o FILE`) instead of the advertised one. */
+  saveAs?: string;
   /** Replace an existing file. @default false */
   overwrite?: boolean;
   /** Where the result goes. */
@@ -151,6 +153,8 @@ export async function runGet(options: GetOptions): Promise<number> {
       overwrite: options.overwrite ?? false,
       signal,
       ...(target.saveAs !== undefined ? { saveAs: target.saveAs } : {}),
+      // -o FILE wins over the name a link suggests.
+      ...(options.saveAs === undefined ? {} : { saveAs: options.saveAs }),
       ...(target.expectedSize !== undefined ? { expectedSize: target.expectedSize } : {}),
     });
   } catch (e) {
@@ -177,7 +181,18 @@ export async function runGet(options: GetOptions): Promise<number> {
     const last = handle.progress;
     progress.finish(last && { ...last, verifiedBytes: r.size, rate: rateOf(r) });
     options.log(resultLogLine(r));
-    if (!out.json) out.note({}, `verified ${r.name}: ${formatResult(r)}`);
+    if (!out.json) {
+      out.note(
+        {},
+        r.alreadyHad
+          ? `already have ${r.name}: ${r.path} has this content (${formatResult(r)})`
+          : `verified ${r.name}: ${formatResult(r)}`,
+      );
+      out.note(
+        {},
+        formatSummary([{ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r }]),
+      );
+    }
     out.result({ ...resultJson(r), link: linkOf(r) }, r.path);
     return ExitCode.ok;
   } catch (e) {

@@ -18,10 +18,18 @@ import {
   listedJson,
   printAmbiguous,
 } from "./list_command.ts";
-import { LineReader } from "./line_reader.ts";
+import { type LineSource, streamLines } from "./prompt_reader.ts";
+import { escapeInput } from "./escape_input.ts";
 import type { Output } from "./output.ts";
 import { formatBytes, formatProgressLine, progressJson } from "./progress.ts";
-import { formatResult, resultJson, resultLogLine, sharedJson } from "./result_format.ts";
+import {
+  formatResult,
+  formatSummary,
+  resultJson,
+  resultLogLine,
+  sharedJson,
+  type SummaryRow,
+} from "./result_format.ts";
 
 /** A parsed prompt line. */
 export type ReplCommand =
@@ -84,13 +92,14 @@ export function parseCommand(line: string): ReplCommand {
     case "wait":
     case "help":
     case "exit":
-      return arg === ""
-        ? { kind: word }
-        : { kind: "invalid", message: `Unexpected argument: ${word} takes none, got "${arg}"` };
+      return arg === "" ? { kind: word } : {
+        kind: "invalid",
+        message: `Unexpected argument: ${word} takes none, got "${escapeInput(arg)}"`,
+      };
     default:
       return {
         kind: "invalid",
-        message: `Unknown command: "${word}" (commands: ${COMMAND_LIST}; type help)`,
+        message: `Unknown command: "${escapeInput(word)}" (commands: ${COMMAND_LIST}; type help)`,
       };
   }
 }
@@ -101,6 +110,11 @@ export interface ReplOptions {
   peer: Peer;
   /** Command input (stdin). */
   input: ReadableStream<Uint8Array>;
+  /**
+   * Where lines come from instead of `input`: the terminal's line editor (history, completion,
+   * Ctrl-C clears the line). @default the lines of `input`
+   */
+  lines?: LineSource;
   /** Where answers go. */
   out: Output;
   /** Input is a terminal: show a prompt and redraw it around background messages. */
@@ -146,6 +160,8 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   const reason = await repl.readCommands();
   await repl.stopDownloads();
   options.log(`leaving: ${reason}`);
+  const summary = formatSummary(repl.finished);
+  if (summary !== "" && !options.out.json) options.out.note({}, summary);
   options.out.result({ event: "exit", reason }, "bye");
   return 0;
 }
@@ -156,6 +172,9 @@ class Repl {
   readonly #running = new Map<string, Running>();
   readonly #stopped: Promise<"stop">;
   #promptShown = false;
+  #reader: LineSource | undefined;
+  /** Downloads that ended, in order, for the summary at exit. */
+  readonly finished: SummaryRow[] = [];
 
   constructor(options: ReplOptions) {
     this.#o = options;
@@ -169,7 +188,7 @@ class Repl {
   /** Reads and runs commands until `exit`, end of input or the signal. */
   async readCommands(): Promise<LeaveReason> {
     const { interactive, writePrompt, log } = this.#o;
-    const reader = new LineReader(this.#o.input);
+    const reader = this.#reader = this.#o.lines ?? streamLines(this.#o.input);
     try {
       this.#showPrompt();
       while (true) {
@@ -180,7 +199,7 @@ class Repl {
           return line === "stop" ? "signal" : "end of input";
         }
         const cmd = parseCommand(line);
-        if (cmd.kind !== "empty") log(`command ${line.trim()}`);
+        if (cmd.kind !== "empty") log(`command ${escapeInput(line.trim())}`);
         if (cmd.kind === "exit") return "exit";
         if (await this.#run(cmd) === "stop") return "signal";
         this.#showPrompt();
@@ -231,13 +250,15 @@ class Repl {
 
   #showPrompt(): void {
     if (!this.#o.interactive) return;
-    this.#o.writePrompt(PROMPT);
+    if (this.#reader?.prompt) this.#reader.prompt();
+    else this.#o.writePrompt(PROMPT);
     this.#promptShown = true;
   }
 
   /** Prints a message that arrives while the prompt waits for input. */
   #background(print: () => void): void {
     const redraw = this.#o.interactive && this.#promptShown;
+    if (redraw && this.#reader?.above) return this.#reader.above(print);
     if (redraw) this.#o.writePrompt("\r\x1b[2K");
     print();
     if (redraw) this.#o.writePrompt(PROMPT);
@@ -252,11 +273,11 @@ class Repl {
     } catch (e) {
       const f = classifyError(e);
       const reason = e instanceof Deno.errors.NotFound ? `no such file in ${dir}` : f.message;
-      out.error("missing_file", `Cannot send "${file}": ${reason}`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": ${reason}`, { file });
       return;
     }
     if (!info.isFile) {
-      out.error("missing_file", `Cannot send "${file}": not a regular file`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": not a regular file`, { file });
       return;
     }
     try {
@@ -268,7 +289,7 @@ class Repl {
       );
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot send "${file}"`, f.message), { file });
+      out.error(f.code, withAction(`Cannot send "${escapeInput(file)}"`, f.message), { file });
     }
   }
 
@@ -277,11 +298,13 @@ class Repl {
     const running = this.#running;
     const target = readDownloadTarget(query);
     if ("error" in target) {
-      out.error("bad_name", `Cannot download "${query}": ${target.error}`, { query });
+      out.error("bad_name", `Cannot download "${escapeInput(query)}": ${target.error}`, { query });
       return;
     }
     if (running.has(query)) {
-      out.error("busy", `Cannot download "${query}": already downloading it`, { query });
+      out.error("busy", `Cannot download "${escapeInput(query)}": already downloading it`, {
+        query,
+      });
       return;
     }
     const controller = new AbortController();
@@ -296,17 +319,21 @@ class Repl {
       });
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query });
+      out.error(f.code, withAction(`Cannot download "${escapeInput(query)}"`, f.message), {
+        query,
+      });
       return;
     }
     const settled = handle.done.then(
       (r) => {
         running.delete(query);
         log(resultLogLine(r));
+        this.finished.push({ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r });
         this.#background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
       },
       async (e: unknown) => {
         running.delete(query);
+        this.finished.push({ file: query, status: controller.signal.aborted ? "STOP" : "ERR" });
         if (controller.signal.aborted) {
           this.#background(() =>
             out.note(
@@ -318,7 +345,7 @@ class Repl {
         }
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
-        const message = withAction(`Cannot download "${query}"`, f.message);
+        const message = withAction(`Cannot download "${escapeInput(query)}"`, f.message);
         if (f.code === "ambiguous" && target.byName) {
           const found = await findCandidates(this.#o.peer, query);
           this.#background(() => printAmbiguous(out, query, message, found));

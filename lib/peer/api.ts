@@ -116,6 +116,8 @@ export interface DownloadProgress {
   retransmits: number;
   /** Pieces that failed verification. */
   badPieces: number;
+  /** Owners dropped for good (bad data, or silent too long). @default 0 */
+  ownersBanned?: number;
 }
 
 /** The outcome of a finished download. */
@@ -140,6 +142,11 @@ export interface DownloadResult {
   retransmits: number;
   /** Pieces that failed verification. */
   badPieces: number;
+  /**
+   * True when nothing was downloaded: the file was already shared by this peer, or already at
+   * the output path with the same content.
+   */
+  alreadyHad?: boolean;
 }
 
 /** A running download. */
@@ -152,6 +159,28 @@ export interface DownloadHandle {
   onProgress(listener: (p: DownloadProgress) => void): () => void;
   /** Resolves with the verified file, rejects with a `TransferError`. */
   readonly done: Promise<DownloadResult>;
+}
+
+/** Totals of a peer since it started: what `peer.ts --metrics` exposes. */
+export interface PeerStats {
+  /** File bytes sent to downloaders. */
+  uploadedBytes: number;
+  /** Bytes received from owners (including duplicates and bad data). */
+  downloadedBytes: number;
+  /** Downloads started. */
+  transfersStarted: number;
+  /** Downloads verified and saved (or already here). */
+  transfersCompleted: number;
+  /** Downloads that failed or were stopped. */
+  transfersFailed: number;
+  /** Downloads running now. */
+  transfersActive: number;
+  /** Datagrams re-requested after a timeout. */
+  retransmits: number;
+  /** Pieces that failed verification. */
+  badPieces: number;
+  /** Owners dropped for good by a download (bad data, silence). */
+  ownersBanned: number;
 }
 
 /** A running peer. */
@@ -168,6 +197,8 @@ export interface Peer extends AsyncDisposable {
   readonly downloadedFiles: ReadonlyMap<string, string[]>;
   /** Downloads in progress. */
   readonly downloads: ReadonlyMap<string, DownloadHandle>;
+  /** Totals since the peer started, for `--metrics` (absent on peers that keep none). */
+  readonly stats?: PeerStats;
   /** Shares a file (path absolute or relative to `dir`); resolves once the tracker acknowledged. */
   share(path: string): Promise<SharedFile>;
   /**

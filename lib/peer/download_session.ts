@@ -120,7 +120,7 @@ export class DownloadSession implements DownloadHandle {
     const ctx = this.#ctx, core = this.#core;
     switch (ev.kind) {
       case "need":
-        return void ctx.need(ev.want, ev.maxOwners).then(
+        return void ctx.need(ev.want, ev.maxOwners, ev.exclude).then(
           (reply) => this.#step((now) => core.handleNeedReply(reply, now)),
           (e) => this.#step((now) => core.handleNeedFailed(e, now)),
         );
@@ -134,7 +134,11 @@ export class DownloadSession implements DownloadHandle {
               const hint = "check that the output directory exists and is writable";
               throw diskError(`Cannot save to ${ev.path}`, e, hint);
             });
-          return (now) => core.handleTargetChecked({ sharedPath, exists }, now);
+          // An existing file of the right size may already be the download: hash it.
+          const sameContent = exists && ctx.hasContent !== undefined &&
+            (await Deno.stat(ev.path).then((i) => i.isFile && i.size === ev.size, () => false)) &&
+            await ctx.hasContent(ev.path, ev.contentIdHex).catch(() => false);
+          return (now) => core.handleTargetChecked({ sharedPath, exists, sameContent }, now);
         });
       case "load_resume_manifest":
         return this.#job(async () => {
@@ -165,6 +169,8 @@ export class DownloadSession implements DownloadHandle {
           this.#part = undefined;
           return (now) => core.handleFileCompleted(path, now);
         });
+      case "report":
+        return ctx.report?.(ev.contentId, ev.entries);
       case "log":
         return ctx.log(ev.line);
       case "progress":

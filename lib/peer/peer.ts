@@ -8,14 +8,16 @@ import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
-import { parseHostPort } from "../net/host_port.ts";
+import { formatHostPort, parseHostPort } from "../net/host_port.ts";
 import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,
+  DownloadProgress,
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
   SharedFile,
 } from "./api.ts";
 import { DownloadSession } from "./download_session.ts";
@@ -126,7 +128,7 @@ class PeerNode implements Peer {
 
   async start(): Promise<void> {
     this.#log(
-      `peer ${this.nodeId} listening on ${this.#endpoint.localAddr.hostname}:${this.#endpoint.localAddr.port}`,
+      `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
@@ -182,11 +184,45 @@ class PeerNode implements Peer {
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
     this.#sessions.set(session.txid, session);
-    session.done.finally(() => {
+    this.#totals.transfersStarted++;
+    session.done.then(
+      () => this.#totals.transfersCompleted++,
+      () => this.#totals.transfersFailed++,
+    ).finally(() => {
       this.downloads.delete(key);
       this.#sessions.delete(session.txid);
+      this.#addTotals(session.progress);
     }).catch(() => {});
     return session;
+  }
+
+  /** Totals of finished downloads; running ones are added in {@link stats}. */
+  readonly #totals = {
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    downloadedBytes: 0,
+    retransmits: 0,
+    badPieces: 0,
+    ownersBanned: 0,
+  };
+
+  #addTotals(p: DownloadProgress | undefined, into = this.#totals): void {
+    if (!p) return;
+    into.downloadedBytes += p.receivedBytes;
+    into.retransmits += p.retransmits;
+    into.badPieces += p.badPieces;
+    into.ownersBanned += p.ownersBanned ?? 0;
+  }
+
+  get stats(): PeerStats {
+    const t = { ...this.#totals };
+    for (const s of this.#sessions.values()) this.#addTotals(s.progress, t);
+    return {
+      ...t,
+      transfersActive: this.#sessions.size,
+      uploadedBytes: this.#uploader.uploadedBytes,
+    };
   }
 
   list(pattern = "", options: ListOptions = {}): Promise<FileList> {
@@ -205,7 +241,11 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
-      need: (want, max) => this.#tracker.need(want, max),
+      need: (want, max, exclude) => this.#tracker.need(want, max, exclude),
+      report: (contentId, entries) =>
+        void this.#tracker.report(contentId, entries).catch((e) =>
+          this.#log(`REPORT failed: ${e instanceof Error ? e.message : e}`)
+        ),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })
@@ -228,6 +268,8 @@ class PeerNode implements Peer {
         };
       },
       sharedPath: (id) => this.files.get(id)?.path,
+      hasContent: async (path, id) =>
+        (await this.#cache.getOrBuild(path, this.#options.pieceSize)).contentIdHex === id,
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
     };
   }
@@ -289,7 +331,7 @@ class PeerNode implements Peer {
         if (this.#malformedLogged.size > 1024) this.#malformedLogged.clear();
         this.#malformedLogged.set(key, now);
         this.#log(
-          `dropped malformed datagram from ${from.hostname}:${from.port}: ${
+          `dropped malformed datagram from ${formatHostPort(from)}: ${
             e instanceof Error ? e.message : e
           }`,
         );
@@ -334,7 +376,11 @@ class PeerNode implements Peer {
       this.#sendUpdate();
       try {
         await this.#tracker.exit();
-        this.#log(`exit: told the tracker`);
+        this.#log(
+          this.#tracker.exitAcknowledged
+            ? `exit: told the tracker`
+            : `exit: not registered with the tracker, nothing to tell it`,
+        );
       } catch (e) {
         this.#log(`exit: the tracker did not acknowledge (${e instanceof Error ? e.message : e})`);
       }

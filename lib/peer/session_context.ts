@@ -29,7 +29,10 @@ export interface PartStore {
 export interface SessionContext extends DownloadSettings {
   /** Directory downloads are saved into, unless a download names another. */
   readonly outDir: string;
-  need(want: NeedTarget, maxOwners: number): Promise<OwnersMessage>;
+  /** NEED; `exclude`: owners that failed this download, for the tracker to leave out. */
+  need(want: NeedTarget, maxOwners: number, exclude?: readonly string[]): Promise<OwnersMessage>;
+  /** REPORT: the bytes received and verified from each owner (what ranks owners). */
+  report?(contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]): void;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
   /** Opens a UDP socket for one owner's block traffic; undefined: the main socket carries all. */
   openDataSocket?: (() => UdpEndpoint) | undefined;
@@ -45,6 +48,11 @@ export interface SessionContext extends DownloadSettings {
   ): Promise<PartStore>;
   /** Path of a file this peer already shares with that content id, if any. */
   sharedPath(contentIdHex: string): string | undefined;
+  /**
+   * Whether the file at `path` has this content id (hashed with the peer's piece size). Absent:
+   * an existing file is never taken for the download.
+   */
+  hasContent?(path: string, contentIdHex: string): Promise<boolean>;
   /** Called once the file is complete and renamed. */
   completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
 }

@@ -8,7 +8,7 @@
  * sends through `send` and consumes tracker replies in {@link TrackerClient.handleDatagram}.
  * @module
  */
-import type { ListingMessage, NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import type { ListingMessage, NeedTarget, OwnersMessage, ReportEntry } from "../wire/messages.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import {
@@ -249,13 +249,14 @@ export class TrackerClient implements AsyncDisposable {
    *
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0 or undefined: the tracker's N)
+   * @param exclude owners found dead or failing, for the tracker to leave out
    * @returns the owners, best first, with the content id, name, size and the number of
    *   other contents with that name
    * @throws {TrackerError} `not_found` when nobody else shares it; `timeout` when the tracker
    *   never answers
    */
-  need(want: NeedTarget, maxOwners = 0): Promise<OwnersMessage> {
-    return this.#wait(this.#session.need(want, maxOwners, this.#now()));
+  need(want: NeedTarget, maxOwners = 0, exclude?: readonly string[]): Promise<OwnersMessage> {
+    return this.#wait(this.#session.need(want, maxOwners, this.#now(), exclude));
   }
 
   /**
@@ -289,13 +290,37 @@ export class TrackerClient implements AsyncDisposable {
   }
 
   /**
-   * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
+   * Tells the tracker the bytes received and verified from each owner of a content (REPORT):
+   * what ranks owners.
+   *
+   * @param contentId the 32-byte content id
+   * @param entries owners and their verified bytes (0-byte ones are left out)
+   * @throws {TrackerError} when the tracker never answers
+   */
+  report(contentId: Uint8Array, entries: readonly ReportEntry[]): Promise<void> {
+    let id: number | undefined;
+    try {
+      id = this.#session.report(contentId, entries, this.#now());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return id === undefined ? Promise.resolve() : this.#wait(id).then(() => {});
+  }
+
+  /**
+   * Reports bytes uploaded since the previous UPDATE (logged by the tracker; it no longer ranks:
+   * the downloaders' REPORTs do).
    *
    * @param uploadedBytes bytes uploaded since the last call
    * @throws {TrackerError} when the tracker never answers
    */
   update(uploadedBytes: number): Promise<void> {
     return this.#command(() => this.#session.update(uploadedBytes, this.#now()));
+  }
+
+  /** True once the tracker acknowledged {@link TrackerClient.exit}. */
+  get exitAcknowledged(): boolean {
+    return this.#session.exitAcknowledged;
   }
 
   /**

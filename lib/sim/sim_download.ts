@@ -21,8 +21,15 @@ export interface SimDownloadHost {
   readonly socket: SimSocket;
   /** The peer's node id. */
   readonly nodeId: string;
-  /** Asks the tracker; calls back with the reply or the error. */
-  need(want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void): void;
+  /** Asks the tracker (leaving out `exclude`); calls back with the reply or the error. */
+  need(
+    want: NeedTarget,
+    maxOwners: number,
+    answer: (r: OwnersMessage | Error) => void,
+    exclude?: readonly string[],
+  ): void;
+  /** Sends a REPORT of verified bytes per owner to the tracker. */
+  report?(contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]): void;
   /** A fresh socket on this peer's host for one owner's block traffic. */
   openDataSocket(receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void): SimSocket;
   /** The download finished: the peer may share it. */
@@ -139,7 +146,10 @@ export class SimDownload {
             this.#step((now) =>
               r instanceof Error ? core.handleNeedFailed(r, now) : core.handleNeedReply(r, now)
             ),
+          ev.exclude,
         );
+      case "report":
+        return this.#host.report?.(ev.contentId, ev.entries);
       case "check_target":
         return core.handleTargetChecked({ sharedPath: undefined, exists: false }, this.#now);
       case "load_resume_manifest":

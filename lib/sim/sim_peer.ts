@@ -34,6 +34,13 @@ export interface SimPeerOptions {
   log?: (line: string) => void;
   /** A lying owner: flips a byte of every block this says yes to. */
   corrupt?: (offset: number, length: number) => boolean;
+  /**
+   * A lying claim: every 2 s, UPDATE says this many bytes were uploaded, whatever was (the
+   * attack of issue 11: 2^53−1 to buy the ranking).
+   */
+  claimUploaded?: number;
+  /** A fake owner: registers and announces, but answers no peer-protocol datagram. */
+  deaf?: boolean;
 }
 
 /** A file in memory with its manifest. */
@@ -209,9 +216,18 @@ export class SimPeer {
       net: this.net,
       socket: this.socket,
       nodeId: this.nodeId,
-      need: (want: NeedTarget, maxOwners: number, answer: (r: OwnersMessage | Error) => void) => {
-        const id = this.session.need(want, maxOwners, this.net.now);
+      need: (
+        want: NeedTarget,
+        maxOwners: number,
+        answer: (r: OwnersMessage | Error) => void,
+        exclude?: readonly string[],
+      ) => {
+        const id = this.session.need(want, maxOwners, this.net.now, exclude);
         this.#waiting.set(id, (value, error) => answer(error ?? (value as OwnersMessage)));
+        this.#pumpSession();
+      },
+      report: (contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]) => {
+        this.session.report(contentId, entries, this.net.now);
         this.#pumpSession();
       },
       openDataSocket: (receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void) =>
@@ -238,6 +254,7 @@ export class SimPeer {
     } catch {
       return;
     }
+    if (this.#options.deaf) return;
     switch (msg.type) {
       case "probe":
         this.rules.handleProbe(msg, from, now);
@@ -277,7 +294,7 @@ export class SimPeer {
   }
 
   #update(now: number): void {
-    const delta = this.rules.takeUploaded();
+    const delta = this.#options.claimUploaded ?? this.rules.takeUploaded();
     if (delta > 0) {
       this.session.update(delta, now);
       this.#pumpSession();

@@ -1,10 +1,12 @@
 /**
  * The tracker's sans-I/O core as a driver sees it: a datagram in, the reply out. It parses
  * (the fast path for heartbeats and NEEDs of verified peers, else the reference codec), applies
- * the per-source token bucket, checks that a request comes from the address that registered
- * its node id with a valid session cookie, routes it to the {@link Registry} rule, and turns a
- * rule's {@link Refusal} into an ERROR reply (never larger than the request for a source that
- * has proven nothing). Bad input is dropped and logged once per source per minute.
+ * the per-source token bucket and the per-address and per-prefix ones, checks that a request
+ * comes from the address that registered its node id with a valid session cookie, routes it to
+ * the {@link Registry} rule, and turns a rule's {@link Refusal} into an ERROR reply (never larger
+ * than the request for a source that has proven nothing, and never naming another address). Bad
+ * input is dropped and logged once per address per minute, at most
+ * {@link MAX_INCIDENT_LINES_PER_MINUTE} incident lines a minute in all.
  *
  * The driver (server.ts) passes the time to every call, sends what
  * {@link Dispatcher.handleDatagram} returns back to the source, calls
@@ -33,6 +35,8 @@ import { toHex } from "../wire/hex.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { LogThrottle } from "../log/log_throttle.ts";
+import { fileNameProblem, quoteName } from "../wire/file_name.ts";
+import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { FileListing } from "./file_listing.ts";
 import {
@@ -112,10 +116,15 @@ for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
  * ```
  */
 export class Dispatcher {
-  /** The peers, files and rules this dispatcher routes to. */
+  /**
+   * The peers, files and rules this dispatcher routes to (for tests and counters; its API is
+   * internal and may change).
+   *
+   * @ignore
+   */
   readonly registry: Registry;
   readonly #limiter: RateLimiter;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
+  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
   readonly #fast = newFastRequest();
   readonly #listing: FileListing<RegisteredPeer>;
   #nextSweep: number;
@@ -161,6 +170,9 @@ export class Dispatcher {
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
       this.#throttle.sweep(now);
+      this.registry.shares.sweep(now, this.registry.rateTauMs);
+      const suppressed = this.#throttle.takeSuppressed();
+      if (suppressed > 0) this.registry.report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
   }
@@ -188,9 +200,12 @@ export class Dispatcher {
     registry.counters.received++;
     registry.catchUp(now);
 
-    if (!this.#limiter.allow(from.hostname, from.port, now)) {
+    if (
+      !this.#limiter.allow(from.hostname, from.port, now) ||
+      registry.allowRequest(from, now) !== undefined
+    ) {
       registry.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname + "|" + from.port, now)) {
+      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
         registry.report({ type: "rate_limited", source: formatHostPort(from) });
         // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
         if (bytes.byteLength >= HEADER_SIZE) {
@@ -279,6 +294,19 @@ export class Dispatcher {
             now,
           );
         }
+        const problem = fileNameProblem(msg.name);
+        if (problem !== undefined) {
+          return this.#refuse(
+            "own",
+            from,
+            msg.txid,
+            ErrorCode.bad_name,
+            `Cannot use name ${quoteName(msg.name)}: ${problem}`,
+            Infinity,
+            true,
+            now,
+          );
+        }
         const r = registry.own(peer, msg.txid, msg.name, msg.contentId, msg.size, now);
         return this.#reply("own", from, msg.txid, Infinity, r, now);
       }
@@ -287,8 +315,22 @@ export class Dispatcher {
         if (peer instanceof Uint8Array) return peer;
         const byName = msg.want.kind === "name";
         const want = msg.want.kind === "name" ? msg.want.name : toHex(msg.want.contentId);
-        const r = registry.need(peer, msg.txid, msg.maxOwners, byName, want, now, undefined);
+        const r = registry.need(
+          peer,
+          msg.txid,
+          msg.maxOwners,
+          byName,
+          want,
+          now,
+          undefined,
+          msg.exclude,
+        );
         return this.#reply("need", from, msg.txid, Infinity, r, now);
+      }
+      case "report": {
+        const peer = this.#verify("report", msg, from, size, now);
+        if (peer instanceof Uint8Array) return peer;
+        return registry.credit(peer, msg.txid, msg.contentId, msg.entries, now);
       }
       case "update": {
         const peer = this.#verify("update", msg, from, size, now);
@@ -312,7 +354,7 @@ export class Dispatcher {
         this.#dropped(
           from,
           "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, exit)`,
+          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
           now,
         );
         return undefined;
@@ -354,7 +396,7 @@ export class Dispatcher {
 
   /** Counts nothing; logs a dropped datagram once per source and kind per minute. */
   #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname + "|" + from.port, now)) {
+    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
       this.registry.report({ type: "malformed", source: formatHostPort(from), detail });
     }
   }
@@ -378,8 +420,9 @@ export class Dispatcher {
       code = ErrorCode.unknown_node;
       text = `Node ${nodeId} is not registered: register again`;
     } else if (peer.port !== from.port || peer.hostname !== from.hostname) {
+      // Never the registered address: this source has proven nothing, not even its own.
       code = ErrorCode.wrong_address;
-      text = `Node ${nodeId} is registered from ${peer.label}`;
+      text = `Node ${nodeId} is registered from another address`;
     } else if (!this.registry.isSessionCookie(peer, msg.cookie)) {
       code = ErrorCode.bad_cookie;
       text = "Cookie is stale or wrong: register again";
@@ -432,7 +475,7 @@ export class Dispatcher {
   ): Uint8Array {
     if (log && this.registry.recordsEvents) {
       const source = formatHostPort(from);
-      if (this.#throttle.shouldReport(`refused|${code}|${source}`, now)) {
+      if (this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)) {
         this.registry.report({
           type: "refused",
           source,

@@ -277,10 +277,21 @@ export class FileIndex<P extends FileOwner<P>> {
    * @param asker the asking peer
    * @param now the current time in ms
    * @param out receives the owners (cleared first)
+   * @param skip owners the asker asked to leave out
+   * @param mix places of the `k` that go to owners drawn at random (see `OwnerIndex.select`)
    * @returns the number of owners picked
    */
-  select(file: FileRecord<P>, k: number, asker: P, now: number, out: Ownership<P>[]): number {
-    return file.owners.select(k, asker, unitRateKey(now, this.#rateTauMs), this.#random, out);
+  select(
+    file: FileRecord<P>,
+    k: number,
+    asker: P,
+    now: number,
+    out: Ownership<P>[],
+    skip?: ReadonlySet<P>,
+    mix = 0,
+  ): number {
+    const floor = unitRateKey(now, this.#rateTauMs);
+    return file.owners.select(k, asker, floor, this.#random, out, skip, mix);
   }
 
   /**

@@ -7,7 +7,9 @@
  * rate; they live in a min-heap ordered by when they were last handed out in a NEED reply,
  * then by a random tie-break drawn when they start sharing the file. Ties between rated owners
  * with the very same key are broken the same way. Handing an owner out moves it behind its
- * equals, so equal owners take turns (round robin, random among never-assigned ones).
+ * equals, so equal owners take turns (round robin, random among never-assigned ones). A share
+ * of every reply can be owners drawn at random from all the others, so that no ranking, bought
+ * or earned, can keep an owner out of every reply.
  * @module
  */
 import { type HeapItem, IndexHeap } from "./index_heap.ts";
@@ -105,6 +107,9 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
    * @param floorKey keys below this count as idle
    * @param random a source of numbers in [0, 1)
    * @param out receives the owners, best first (cleared first)
+   * @param skip more peers to leave out (owners the asker found dead or failing)
+   * @param mix when there are more eligible owners than `k`, this many of the `k` places go to
+   *   owners drawn uniformly at random from the rest (after the ranked ones)
    * @returns the number of owners picked
    */
   select(
@@ -113,8 +118,15 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     floorKey: number,
     random: () => number,
     out: T[],
+    skip?: ReadonlySet<P>,
+    mix = 0,
   ): number {
     out.length = 0;
+    // Eligible owners, counted low when `skip` names peers that do not own this file: then
+    // nothing is mixed in, which is only less random.
+    const eligible = this.size - 1 - (skip?.size ?? 0);
+    const total = k;
+    if (eligible > k) k -= Math.min(mix, k);
     const rated = this.#rated;
     // Owners whose rate decayed below 1 byte/s form the tail of the sorted array: demote them.
     while (rated.length > 0 && rated[rated.length - 1]!.rateKey < floorKey) {
@@ -124,23 +136,23 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     }
     for (let i = 0; i < rated.length && out.length < k; i++) {
       const o = rated[i]!;
-      if (o.peer !== exclude) out.push(o);
+      if (o.peer !== exclude && (skip === undefined || !skip.has(o.peer))) out.push(o);
     }
     const fromRated = out.length;
     const picked = this.#picked;
     picked.length = 0;
-    let skipped: T | undefined;
+    const skipped: T[] = [];
     while (out.length < k) {
       const o = this.#idle.pop();
       if (o === undefined) break;
-      if (o.peer === exclude) {
-        skipped = o;
+      if (o.peer === exclude || (skip !== undefined && skip.has(o.peer))) {
+        skipped.push(o);
         continue;
       }
       out.push(o);
       picked.push(o);
     }
-    if (skipped !== undefined) this.#idle.push(skipped);
+    for (const o of skipped) this.#idle.push(o);
     // Record the hand-outs: the picked idle owners go behind their equals.
     for (const o of picked) {
       o.lastAssigned = ++this.#handouts;
@@ -164,7 +176,22 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
         rated.splice(this.#lowerBound(o), 0, o);
       }
     }
+    if (out.length < total) this.#mixIn(total, exclude, skip, random, out);
     return out.length;
+  }
+
+  /** Appends owners drawn at random (not yet in `out`, not left out) until `out` has `k`. */
+  #mixIn(k: number, exclude: P, skip: ReadonlySet<P> | undefined, random: () => number, out: T[]) {
+    const rated = this.#rated;
+    const all = rated.length + this.#idle.size;
+    for (let tries = 0; out.length < k && tries < 4 * k; tries++) {
+      const i = Math.floor(random() * all);
+      const o = i < rated.length ? rated[i]! : this.#idle.at(i - rated.length)!;
+      if (o.peer === exclude || (skip !== undefined && skip.has(o.peer)) || out.includes(o)) {
+        continue;
+      }
+      out.push(o);
+    }
   }
 
   /** All owners in ranking order (for tests and diagnostics; allocates). */

@@ -7,9 +7,10 @@
  * a driver pumps). A rule returns its reply, or a {@link Refusal} that the dispatcher turns
  * into an ERROR. Rules: docs/TRACKER.md.
  *
- * Over 600 lines with its JSDoc (about 520 without): the handshake, eviction and the four
- * request rules share the peer records, the cookie jar and the reply buffers, and split
- * further they would pass those back and forth.
+ * Over 600 lines with its JSDoc (about 620 without): the handshake, eviction and the five
+ * request rules (OWN, NEED, UPDATE, REPORT, EXIT) share the peer records, the cookie jar, the
+ * per-address counts and the reply buffers, and split further they would pass those back and
+ * forth.
  * @module
  */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
@@ -19,12 +20,16 @@ import {
   type ErrorCodeValue,
   type OwnerEntry,
   type RegisteredMessage,
+  type ReportEntry,
 } from "../wire/messages.ts";
 import { MAX_OWNERS } from "../wire/limits.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
+  addressKeys,
+  type AddressLimitHit,
+  AddressLimits,
   checkMaxOwners,
   DEFAULT_GRACE,
   DEFAULT_INTERVAL_MS,
@@ -105,6 +110,12 @@ export interface RegistryCounters {
   updates: number;
   /** LIST requests answered with a LISTING. */
   lists: number;
+  /** REPORT requests applied. */
+  reports: number;
+  /** Bytes REPORTs credited to owners (after the caps). */
+  creditedBytes: number;
+  /** Requests refused or dropped by a per-address or per-prefix limit. */
+  addressLimited: number;
   /** Requests answered with an ERROR. */
   errors: number;
   /** Cookie key rotations. */
@@ -123,6 +134,11 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   readonly wire: OwnerEntry;
   /** `host:port` for logs. */
   readonly label: string;
+  /** Its IP address and network prefix as counted by {@link AddressLimits} (see `addressKeys`). */
+  readonly addressKey: string;
+  readonly prefixKey: string;
+  /** Its host: the IPv4 address or the IPv6 /64; REPORTs never credit an owner on it. */
+  readonly hostKey: string;
   /** The session cookie last issued (0n before the first), and its two 32-bit halves. */
   cookie: bigint;
   /** The high 32 bits of {@link RegisteredPeer.cookie} (for the fast path). */
@@ -133,8 +149,10 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   cookieEpoch: number;
   /** The peer's OWNERS entry on the wire, without the rate. */
   readonly entry: Uint8Array;
-  /** Bytes it reported uploaded. */
+  /** Bytes it claimed uploaded with UPDATE (logged, not ranked). */
   uploaded: number;
+  /** Bytes other hosts' REPORTs credited to it (what ranks it). */
+  credited: number;
   /** When it was last heard from (ms). */
   lastSeen: number;
   /** The previous peer in the expiry queue. */
@@ -220,13 +238,20 @@ export class Registry {
     needs: 0,
     updates: 0,
     lists: 0,
+    reports: 0,
+    creditedBytes: 0,
+    addressLimited: 0,
     errors: 0,
     keyRotations: 0,
   };
   /** Whether events are queued for {@link Registry.pollEvent}. */
   readonly recordsEvents: boolean;
 
+  /** Peers, files, requests and REPORT credit per source address and network prefix. */
+  readonly shares: AddressLimits;
   readonly #peers = new Map<string, RegisteredPeer>();
+  readonly #skip = new Set<RegisteredPeer>();
+  readonly #keys = new Map<string, { address: string; prefix: string; host: string }>();
   readonly #files: FileIndex<RegisteredPeer>;
   readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
@@ -264,6 +289,7 @@ export class Registry {
     }
     this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
     this.limits = Object.freeze(resolveLimits(options.limits));
+    this.shares = new AddressLimits(this.limits);
     this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
     if (!(this.rateTauMs > 0)) {
       throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${this.rateTauMs}`);
@@ -338,6 +364,36 @@ export class Registry {
       rate: rateAt(p.rateKey, now, this.rateTauMs),
       files: [...p.files.values()].map((o) => o.file.key),
     };
+  }
+
+  /**
+   * The address, prefix and host keys of a source hostname (cached; see `addressKeys`).
+   *
+   * @param hostname the source's hostname
+   * @returns its keys
+   */
+  keysOf(hostname: string): { address: string; prefix: string; host: string } {
+    let k = this.#keys.get(hostname);
+    if (k === undefined) {
+      if (this.#keys.size >= 65_536) this.#keys.clear();
+      k = addressKeys(hostname);
+      this.#keys.set(hostname, k);
+    }
+    return k;
+  }
+
+  /**
+   * Takes a request token from the source's address and prefix buckets.
+   *
+   * @param from the source
+   * @param now the current time in ms
+   * @returns which bucket is empty, or undefined when the request may go on
+   */
+  allowRequest(from: Source, now: number): AddressLimitHit {
+    const k = this.keysOf(from.hostname);
+    const hit = this.shares.allowRequest(k.address, k.prefix, now);
+    if (hit !== undefined) this.counters.addressLimited++;
+    return hit;
   }
 
   /**
@@ -460,9 +516,10 @@ export class Registry {
       return encodeMessage(m);
     }
     if (peer !== undefined && (peer.port !== from.port || peer.hostname !== from.hostname)) {
+      // Never the registered address: this source has proven only its own.
       return refusal(
         ErrorCode.wrong_address,
-        `Node ${nodeId} is registered from ${peer.label}`,
+        `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
         false,
       );
     }
@@ -481,6 +538,18 @@ export class Registry {
         false,
       );
     }
+    const keys = this.keysOf(from.hostname);
+    const full = this.shares.peerRoom(keys.address, keys.prefix);
+    if (full !== undefined) {
+      this.counters.addressLimited++;
+      return refusal(
+        ErrorCode.address_limit,
+        full === "address"
+          ? `Too many peers from this address: ${this.limits.maxPeersPerAddress}`
+          : `Too many peers from this network: ${this.limits.maxPeersPerPrefix}`,
+        false,
+      );
+    }
     const address = wireAddress(from.hostname, from.port);
     const wire = { nodeId, address, rate: 0 };
     const created: RegisteredPeer = {
@@ -491,12 +560,16 @@ export class Registry {
       wire,
       entry: encodeOwnerEntry(wire),
       label: formatHostPort(from),
+      addressKey: keys.address,
+      prefixKey: keys.prefix,
+      hostKey: keys.host,
       cookie: 0n,
       cookieHi: 0,
       cookieLo: 0,
       cookieEpoch: -1,
       rateKey: ZERO_RATE_KEY,
       uploaded: 0,
+      credited: 0,
       files: new Map(),
       names: new Map(),
       lastSeen: now,
@@ -505,6 +578,7 @@ export class Registry {
       queued: false,
     };
     this.#peers.set(nodeId, created);
+    this.shares.add(keys.address, keys.prefix, 1, 0, now);
     this.counters.registrations++;
     this.report({ type: "register", nodeId, address: created.label });
     return this.heartbeat(created, txid, now, false);
@@ -569,17 +643,28 @@ export class Registry {
         true,
       );
     }
-    if (
-      !peer.files.has(key) && !peer.names.has(name) &&
-      peer.files.size >= this.limits.maxFilesPerPeer
-    ) {
+    const adds = !peer.files.has(key) && !peer.names.has(name);
+    if (adds && peer.files.size >= this.limits.maxFilesPerPeer) {
       return refusal(
         ErrorCode.too_many_files,
         `Peer already shares ${peer.files.size} files, the limit is ${this.limits.maxFilesPerPeer}`,
         true,
       );
     }
+    const full = adds ? this.shares.fileRoom(peer.addressKey, peer.prefixKey) : undefined;
+    if (full !== undefined) {
+      this.counters.addressLimited++;
+      return refusal(
+        ErrorCode.address_limit,
+        full === "address"
+          ? `The peers of this address already share ${this.limits.maxFilesPerAddress} files`
+          : `The peers of this network already share ${this.limits.maxFilesPerPrefix} files`,
+        true,
+      );
+    }
+    const before = peer.files.size;
     const replaced = this.#files.own(peer, name, contentId, key, size, now);
+    this.shares.add(peer.addressKey, peer.prefixKey, 0, peer.files.size - before, now);
     this.counters.owns++;
     this.report(
       replaced === undefined
@@ -599,6 +684,7 @@ export class Registry {
    * @param want the name or the content id's hex
    * @param now the current time in ms
    * @param nameBytes the name's UTF-8 when the caller has it (a view of the request)
+   * @param exclude node ids the asker found dead or failing: left out of the reply
    * @returns OWNERS (a view into the reply slab), or a not_found refusal
    */
   need(
@@ -609,11 +695,26 @@ export class Registry {
     want: string,
     now: number,
     nameBytes: Uint8Array | undefined,
+    exclude?: readonly string[],
   ): RuleResult {
     const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
     const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
-    const count = file === undefined ? 0 : this.#files.select(file, k, peer, now, picked);
+    const skip = this.#skip;
+    skip.clear();
+    if (exclude !== undefined) {
+      for (const id of exclude) {
+        const p = this.#peers.get(id);
+        if (p !== undefined) skip.add(p);
+      }
+    }
+    // A quarter of the places go to owners drawn at random: a bought (or stale) ranking cannot
+    // keep any owner out of every reply.
+    const mix = k >> 2;
+    const count = file === undefined
+      ? 0
+      : this.#files.select(file, k, peer, now, picked, skip.size > 0 ? skip : undefined, mix);
+    skip.clear();
     if (file === undefined || count === 0) {
       const query = byName ? JSON.stringify(want) : want;
       this.report({
@@ -669,7 +770,9 @@ export class Registry {
   }
 
   /**
-   * UPDATE from a verified peer: bytes it uploaded raise its rate, and its files re-rank.
+   * UPDATE from a verified peer: the bytes it claims to have uploaded are counted and logged,
+   * but do not rank it (an owner's own claim is worth nothing: REPORTs from the downloaders
+   * rank owners, see {@link Registry.credit}). Kept so older peers keep working.
    *
    * @param peer the verified peer
    * @param txid the request's txid
@@ -678,10 +781,7 @@ export class Registry {
    * @returns ACK
    */
   update(peer: RegisteredPeer, txid: number, uploaded: number, now: number): Uint8Array {
-    if (uploaded > 0) {
-      this.#files.rerate(peer, addUpload(peer.rateKey, uploaded, now, this.rateTauMs), now);
-      peer.uploaded += uploaded;
-    }
+    if (uploaded > 0) peer.uploaded = Math.min(Number.MAX_SAFE_INTEGER, peer.uploaded + uploaded);
     this.counters.updates++;
     this.report({
       type: "update",
@@ -689,6 +789,61 @@ export class Registry {
       uploaded,
       rate: rateAt(peer.rateKey, now, this.rateTauMs),
     });
+    return ack(txid);
+  }
+
+  /**
+   * REPORT from a verified peer: the bytes it received and verified from each owner of a
+   * content. Each owner is credited (its rate rises and its files re-rank) unless it is not
+   * registered, does not share the content, is the reporter, or sits on the reporter's own host
+   * (IPv4 address or IPv6 /64). Together a REPORT credits at most the content's size, and the
+   * reporters of one address at most `reportBytesPerAddress` per τ.
+   *
+   * @param peer the verified reporter
+   * @param txid the request's txid
+   * @param contentId the content downloaded
+   * @param entries owners and their verified bytes
+   * @param now the current time in ms
+   * @returns ACK (also for a content nobody shares any more: nothing to credit)
+   */
+  credit(
+    peer: RegisteredPeer,
+    txid: number,
+    contentId: Uint8Array,
+    entries: readonly ReportEntry[],
+    now: number,
+  ): Uint8Array {
+    const key = toHex(contentId);
+    const file = this.#files.get(key);
+    let credited = 0, ignored = 0;
+    let room = file?.size ?? 0;
+    for (const e of entries) {
+      const owner = this.#peers.get(e.nodeId);
+      if (
+        file === undefined || owner === undefined || owner === peer ||
+        owner.hostKey === peer.hostKey || !owner.files.has(key) || room <= 0
+      ) {
+        ignored++;
+        continue;
+      }
+      const bytes = this.shares.takeCredit(
+        peer.addressKey,
+        Math.min(e.bytes, room),
+        this.rateTauMs,
+        now,
+      );
+      if (bytes <= 0) {
+        ignored++;
+        continue;
+      }
+      room -= bytes;
+      credited += bytes;
+      owner.credited += bytes;
+      this.#files.rerate(owner, addUpload(owner.rateKey, bytes, now, this.rateTauMs), now);
+    }
+    this.counters.reports++;
+    this.counters.creditedBytes += credited;
+    this.report({ type: "report", nodeId: peer.nodeId, contentId: key, credited, ignored });
     return ack(txid);
   }
 
@@ -736,8 +891,10 @@ export class Registry {
 
   #removePeer(peer: RegisteredPeer): void {
     this.#expiry.remove(peer);
+    const files = peer.files.size;
     this.#files.dropAll(peer);
     this.#peers.delete(peer.nodeId);
+    this.shares.add(peer.addressKey, peer.prefixKey, -1, -files, peer.lastSeen);
   }
 }
 

@@ -7,10 +7,13 @@ import { type PeerAddress } from "../wire/address.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
+import { escapeLogText } from "../log/log_escape.ts";
 import type { Registry, RegistryCounters } from "./registry.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
+import { TrackerMetrics } from "./tracker_metrics.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { Bep15Dispatch, formatBep15Event, isBep15Datagram } from "./bep15_dispatch.ts";
 
 /** Options for {@link startTracker}. */
@@ -25,8 +28,19 @@ export interface TrackerOptions {
   grace?: number;
   /** N: owners in a NEED reply, 1..16. @default 8 */
   maxOwners?: number;
-  /** Directory of `tracker.log`; undefined writes no file. @default undefined */
+  /**
+   * Directory of `tracker.log`; undefined writes no file. The file is locked while the tracker
+   * runs: a second tracker started in the same directory writes `tracker-<port>.log` instead,
+   * so two trackers never interleave lines in one file. @default undefined
+   */
   logDir?: string;
+  /**
+   * Size cap of `tracker.log` in bytes: past it the file becomes `tracker.log.1` (replacing the
+   * previous one) and a new one starts. @default 67108864 (64 MiB)
+   */
+  logMaxBytes?: number;
+  /** Count requests, replies and handling time for `--metrics` (see `metrics`). @default false */
+  metrics?: boolean;
   /** Receives every log line (without timestamp), e.g. for the console. */
   log?: (line: string) => void;
   /** Limits on peers, files, names and request rates; missing ones take their defaults. */
@@ -63,6 +77,8 @@ export interface RunningTracker extends AsyncDisposable {
   readonly malformed: number;
   /** Registered peers now. */
   readonly peerCount: number;
+  /** Request and reply counts and latency, when started with `metrics: true`. */
+  readonly metrics: TrackerMetrics | undefined;
   /** Stops serving, flushes the log and closes the socket. Idempotent. */
   close(): Promise<void>;
 }
@@ -78,6 +94,7 @@ class Tracker implements RunningTracker {
   #timerAt = Infinity;
   #closing: Promise<void> | undefined;
   #handlerErrors = 0;
+  readonly metrics: TrackerMetrics | undefined;
   /** BEP 15 on the same port (lib/tracker/bep15_dispatch.ts). */
   readonly #bep15: Bep15Dispatch;
 
@@ -87,8 +104,10 @@ class Tracker implements RunningTracker {
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
+    metrics: TrackerMetrics | undefined,
     bep15: Bep15Dispatch,
   ) {
+    this.metrics = metrics;
     this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#core = core;
@@ -135,23 +154,26 @@ class Tracker implements RunningTracker {
   }
 
   line(text: string): void {
-    this.#logFile?.write(text);
-    this.#log?.(text);
+    const line = escapeLogText(text); // names and details from the network: one line each
+    this.#logFile?.write(line);
+    this.#log?.(line);
   }
 
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
     const now = performance.now();
     let reply: Uint8Array | undefined;
+    const bep15 = isBep15Datagram(bytes);
     try {
       // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
-      reply = isBep15Datagram(bytes)
+      reply = bep15
         ? this.#bep15.handleDatagram(bytes, from, now)
         : this.#core.handleDatagram(bytes, from, now);
     } catch (e) {
       // A bug, not bad input (the registry drops bad input): count it and keep serving.
       this.#handlerErrors++;
-      this.line(`internal error handling a datagram from ${from.hostname}:${from.port}: ${e}`);
+      this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
     }
+    this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000, bep15);
     if (reply !== undefined) {
       const token = this.#slab.sending(reply);
       if (token < 0) this.#endpoint.send(reply, from);
@@ -187,6 +209,7 @@ class Tracker implements RunningTracker {
 
   #drainEvents(): void {
     for (let e = this.#core.pollEvent(); e !== undefined; e = this.#core.pollEvent()) {
+      if (e.type === "rate_limited") this.metrics?.onRateLimitedSource();
       this.line(formatEvent(e as TrackerEvent));
     }
     for (let e = this.#bep15.pollEvent(); e !== undefined; e = this.#bep15.pollEvent()) {
@@ -246,9 +269,8 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
     ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-    events: logging,
+    events: logging || (options.metrics ?? false),
   });
-  const logFile = options.logDir !== undefined ? LogFile.open(options.logDir) : undefined;
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({
@@ -256,9 +278,21 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
       port: options.port ?? 6969,
     });
   } catch (e) {
-    logFile?.close();
     return Promise.reject(e);
   }
+  let logFile: LogFile | undefined;
+  try {
+    if (options.logDir !== undefined) {
+      logFile = LogFile.openExclusive(
+        options.logDir,
+        ["tracker.log", `tracker-${endpoint.localAddr.port}.log`],
+        options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {},
+      );
+    }
+  } catch (e) {
+    return endpoint.close().then(() => Promise.reject(e));
+  }
+  const metrics = options.metrics ? new TrackerMetrics() : undefined;
   const registry = core.registry;
   const bep15 = new Bep15Dispatch({
     now,
@@ -268,11 +302,12 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     events: logging,
   });
-  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, bep15);
+  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, metrics, bep15);
   const a = endpoint.localAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(
-    `tracker started on ${host}:${a.port}: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
+    `tracker started on ${
+      formatHostPort(a)
+    }: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
   );
   return Promise.resolve(tracker);
 }

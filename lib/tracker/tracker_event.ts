@@ -2,6 +2,7 @@
  * State changes and incidents the registry reports, and their log-line form.
  * @module
  */
+import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 
 /** Something the tracker did or refused. */
 export type TrackerEvent =
@@ -33,11 +34,13 @@ export type TrackerEvent =
     total: number;
   }
   | { type: "update"; nodeId: string; uploaded: number; rate: number }
+  | { type: "report"; nodeId: string; contentId: string; credited: number; ignored: number }
   | { type: "exit"; nodeId: string; address: string; files: number }
   | { type: "key_rotated"; epoch: number }
   | { type: "refused"; source: string; request: string; code: string; detail: string }
   | { type: "malformed"; source: string; detail: string }
-  | { type: "rate_limited"; source: string };
+  | { type: "rate_limited"; source: string }
+  | { type: "log_suppressed"; count: number };
 
 /**
  * Formats an event as the text after the timestamp in tracker.log.
@@ -64,6 +67,9 @@ export function formatEvent(e: TrackerEvent): string {
         `${e.returned} of ${e.total}`;
     case "update":
       return `update ${e.nodeId} +${e.uploaded} bytes, rate ${Math.round(e.rate)} B/s`;
+    case "report":
+      return `report ${e.nodeId} ${e.contentId}: credited ${e.credited} bytes` +
+        (e.ignored > 0 ? `, ${e.ignored} entr${e.ignored === 1 ? "y" : "ies"} ignored` : "");
     case "exit":
       return `exit ${e.nodeId} (${e.address}), dropped ${e.files} file(s)`;
     case "key_rotated":
@@ -73,6 +79,8 @@ export function formatEvent(e: TrackerEvent): string {
     case "malformed":
       return `malformed datagram from ${e.source}: ${e.detail}`;
     case "rate_limited":
-      return `rate limited ${e.source} (further drops from it are not logged for a minute)`;
+      return `rate limited ${e.source} (further drops from its address are not logged for a minute)`;
+    case "log_suppressed":
+      return `${e.count} incident line(s) not logged in the last 10 s (at most one per address per minute and ${MAX_INCIDENT_LINES_PER_MINUTE} a minute in all)`;
   }
 }

@@ -10,10 +10,12 @@ import {
   MAX_LIST_ENTRIES,
   MAX_MANIFEST_BYTES,
   MAX_NAME_BYTES,
+  MAX_NEED_EXCLUDE,
   MAX_NODE_ID_BYTES,
   MAX_OWNERS,
   MAX_PATTERN_BYTES,
   MAX_RANGES,
+  MAX_REPORT_ENTRIES,
   PROBE_ACK_MIN_SIZE,
   PROBE_MIN_SIZE,
   REGISTER_MIN_SIZE,
@@ -32,6 +34,8 @@ import { Writer } from "./_writer.ts";
 import { WireError } from "./wire_error.ts";
 
 const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+/** Bit 7 of a NEED's want kind: an exclude list follows. */
+const NEED_EXCLUDES = 0x80;
 
 const typeNames: (MessageTypeName | undefined)[] = [];
 for (const [name, code] of Object.entries(MessageType)) {
@@ -126,12 +130,27 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.bigU64(msg.cookie, "cookie");
       nodeId(w, msg.nodeId);
       w.u8(msg.maxOwners, "maxOwners");
-      if (msg.want.kind === "name") {
-        w.u8(1, "want kind");
-        w.str8(msg.want.name, "name", 1, MAX_NAME_BYTES);
-      } else {
-        w.u8(2, "want kind");
-        w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
+      {
+        // Bit 7 of the want kind: an exclude list (count u8 ≥ 1, node ids) follows the target.
+        const excluding = msg.exclude !== undefined && msg.exclude.length > 0 ? NEED_EXCLUDES : 0;
+        if (msg.want.kind === "name") {
+          w.u8(1 | excluding, "want kind");
+          w.str8(msg.want.name, "name", 1, MAX_NAME_BYTES);
+        } else {
+          w.u8(2 | excluding, "want kind");
+          w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
+        }
+        if (excluding) {
+          if (msg.exclude!.length > MAX_NEED_EXCLUDE) {
+            throw new RangeError(
+              `Cannot encode need: ${
+                msg.exclude!.length
+              } excluded owners, at most ${MAX_NEED_EXCLUDE} allowed`,
+            );
+          }
+          w.u8(msg.exclude!.length, "exclude count");
+          for (const id of msg.exclude!) nodeId(w, id);
+        }
       }
       break;
     case "owners":
@@ -159,6 +178,21 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
     case "exit":
       w.bigU64(msg.cookie, "cookie");
       nodeId(w, msg.nodeId);
+      break;
+    case "report":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.entries.length < 1 || msg.entries.length > MAX_REPORT_ENTRIES) {
+        throw new RangeError(
+          `Cannot encode report: ${msg.entries.length} entries, expected 1..${MAX_REPORT_ENTRIES}`,
+        );
+      }
+      w.u8(msg.entries.length, "entry count");
+      for (const e of msg.entries) {
+        nodeId(w, e.nodeId);
+        w.u64(e.bytes, "entry bytes");
+      }
       break;
     case "ack":
       break;
@@ -445,7 +479,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
       const id = readNodeId(r);
       const maxOwners = r.u8("maxOwners");
       const at = r.pos;
-      const kind = r.u8("want kind");
+      const kindByte = r.u8("want kind");
+      const kind = kindByte & ~NEED_EXCLUDES;
       let want: Extract<Message, { type: "need" }>["want"];
       if (kind === 1) {
         want = { kind: "name", name: r.str8("name", 1, MAX_NAME_BYTES) };
@@ -455,6 +490,15 @@ export function decodeMessage(bytes: Uint8Array): Message {
         return r.fail("bad_value", at, `want kind is ${kind}, expected 1 (name) or 2 (content id)`);
       }
       msg = { type, txid, cookie, nodeId: id, maxOwners, want };
+      if (kindByte & NEED_EXCLUDES) {
+        // The exclude list: owners the asker found dead or failing.
+        const countAt = r.pos;
+        const n = r.count("exclude count", MAX_NEED_EXCLUDE);
+        if (n === 0) r.fail("bad_value", countAt, "exclude count is 0");
+        const exclude: string[] = [];
+        for (let i = 0; i < n; i++) exclude.push(readNodeId(r));
+        msg.exclude = exclude;
+      }
       break;
     }
     case "owners": {
@@ -486,6 +530,20 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case "exit":
       msg = { type, txid, cookie: r.bigU64("cookie"), nodeId: readNodeId(r) };
       break;
+    case "report": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const at = r.pos;
+      const n = r.count("entry count", MAX_REPORT_ENTRIES);
+      if (n === 0) r.fail("bad_value", at, "entry count is 0");
+      const entries = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({ nodeId: readNodeId(r), bytes: r.u64("entry bytes") });
+      }
+      msg = { type, txid, cookie, nodeId: id, contentId, entries };
+      break;
+    }
     case "ack":
       msg = { type, txid };
       break;

@@ -26,6 +26,10 @@ export const LISTING_HEADER_SIZE: number = 8 + 4 + 4 + 1;
 export const LISTING_ENTRY_BASE_SIZE: number = 32 + 8 + 4 + 1;
 /** LIST patterns: 0..255 bytes of UTF-8. */
 export const MAX_PATTERN_BYTES = 255;
+/** Node ids a NEED may ask the tracker to leave out (keeps the NEED under 1,200 bytes). */
+export const MAX_NEED_EXCLUDE = 32;
+/** Owners in one REPORT (keeps it under 1,200 bytes). */
+export const MAX_REPORT_ENTRIES = 32;
 /** Ranges in one block request. */
 export const MAX_RANGES = 64;
 /** Bytes of bitfield in one HAVE message (8192 pieces). */

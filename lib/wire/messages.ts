@@ -13,6 +13,7 @@ export const MessageType = {
   error: 0x09,
   list: 0x0a,
   listing: 0x0b,
+  report: 0x0c,
   manifest_request: 0x20,
   manifest_data: 0x21,
   block_request: 0x22,
@@ -52,6 +53,16 @@ export const ErrorCode = {
   busy: 10,
   /** A field is out of range (offset past the end of the file, …). */
   out_of_range: 11,
+  /**
+   * The source address, or its network prefix (IPv4 /24, IPv6 /64), already holds its share of
+   * the tracker's peers or files: other hosts come first.
+   */
+  address_limit: 14,
+  /**
+   * The file name is refused: a path, `.` or `..`, a device name reserved on Windows,
+   * `.udpswarm`, or control, line-break, bidirectional or invisible characters.
+   */
+  bad_name: 15,
 } as const;
 
 /** Numeric ERROR reason code. */
@@ -118,6 +129,11 @@ export interface NeedMessage extends Base {
   want: NeedTarget;
   /** At most this many owners, 0..255; 0 asks for the tracker's default (which also caps it). */
   maxOwners: number;
+  /**
+   * Node ids the asker found dead or failing: the tracker leaves them out of the reply. Up to
+   * 32 (`MAX_NEED_EXCLUDE`); absent or empty encodes nothing (the NEED of before).
+   */
+  exclude?: string[];
 }
 
 /** One owner in a NEED reply. */
@@ -156,6 +172,31 @@ export interface UpdateMessage extends Base {
   nodeId: string;
   /** Bytes uploaded to other peers since the previous UPDATE (up to 2^53-1). */
   uploaded: number;
+}
+
+/** One owner's share in a REPORT. */
+export interface ReportEntry {
+  /** The owner's node id. */
+  nodeId: string;
+  /** Bytes received from it and verified (in pieces whose hash matched), up to 2^53-1. */
+  bytes: number;
+}
+
+/**
+ * Downloader → tracker: the bytes it received and verified from each owner of one content
+ * since its previous REPORT for it. The tracker ranks owners by these, not by their own UPDATE.
+ */
+export interface ReportMessage extends Base {
+  /** Message type: REPORT. */
+  type: "report";
+  /** Address cookie from the last REGISTERED. */
+  cookie: bigint;
+  /** Node id of the sender (the downloader). */
+  nodeId: string;
+  /** The content downloaded, 32 bytes. */
+  contentId: Uint8Array;
+  /** 1..32 (`MAX_REPORT_ENTRIES`) owners with their verified bytes. */
+  entries: ReportEntry[];
 }
 
 /** Peer → tracker: forget me. */
@@ -339,6 +380,7 @@ export type TrackerMessage =
   | OwnersMessage
   | UpdateMessage
   | ExitMessage
+  | ReportMessage
   | AckMessage
   | ErrorMessage
   | ListMessage

@@ -31,6 +31,8 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     logDir: "logs",
     quiet: false,
     json: false,
+    output: undefined,
+    metrics: undefined,
   });
 });
 

@@ -156,10 +156,19 @@ Deno.test("runGet() prints the verified path and exits 0", pure, async () => {
     s.cap.stderr,
     /^a\.bin is content (ab){32} \(the tracker's answer for that name; the content id is what is verified\)\n/,
   );
-  assert.match(s.cap.stderr, /\nverified a\.bin: 64\.0 MiB in 1\.00 s, 67\.1 MB\/s, from n1/);
+  assert.match(s.cap.stderr, /\nverified a\.bin: 64\.0 MiB in 1\.00 s, 64\.0 MiB\/s, from n1/);
+  // The end-of-run table, after aria2c's "Download Results".
+  assert.match(
+    s.cap.stderr,
+    /\nDownload results:\nstat +\| size +\| time +\| rate +\| owners +\| path\n/,
+  );
+  assert.match(
+    s.cap.stderr,
+    /\nOK +\| 64\.0 MiB \| 1\.00 s \| 64\.0 MiB\/s \| n1,n2 +\| \/tmp\/out\/a\.bin\n/,
+  );
   assert.ok(s.progress().startsWith("a.bin  25.0%"), s.progress());
-  assert.match(s.progress(), /\na\.bin {2}100\.0% {2}64\.0 MiB\/64\.0 MiB {2}67\.1 MB\/s/);
-  assert.match(s.log[0]!, /^download complete name=a\.bin .* elapsed_ms=1000 rate_mbps=67\.1 /);
+  assert.match(s.progress(), /\na\.bin {2}100\.0% {2}64\.0 MiB\/64\.0 MiB {2}64\.0 MiB\/s/);
+  assert.match(s.log[0]!, /^download complete name=a\.bin .* elapsed_ms=1000 rate_mibps=64\.0 /);
 });
 
 Deno.test("runGet() --json writes progress and a done event on stdout only", pure, async () => {

@@ -644,6 +644,30 @@ Deno.test(
 );
 
 Deno.test(
+  "TrackerSession.exitAcknowledged is true only once the tracker acknowledged EXIT",
+  none,
+  () => {
+    const never = session();
+    never.exit(0);
+    assert.equal(drainEvents(never)[0]?.type, "done", "nothing to tell: done at once");
+    assert.equal(never.exitAcknowledged, false, "but nobody acknowledged anything");
+
+    const w = new World(session());
+    w.session.register(0);
+    w.runUntil(100);
+    assert.equal(w.session.exitAcknowledged, false);
+    w.session.exit(100);
+    w.flush();
+    assert.equal(w.session.exitAcknowledged, true);
+
+    const silent = registeredSession();
+    silent.exit(100);
+    silence(silent, 100, 100_000);
+    assert.equal(silent.exitAcknowledged, false, "three EXITs, no answer");
+  },
+);
+
+Deno.test(
   "TrackerSession.list() registers first, then pages through LISTINGs; a wrong reply fails it",
   none,
   () => {

@@ -182,6 +182,19 @@ function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<
 type Of<K extends MessageTypeName> = Extract<Message, { type: K }>;
 
 /** One arbitrary of valid messages per message type. */
+const needFields = {
+  type: fc.constant("need" as const),
+  txid,
+  cookie,
+  nodeId,
+  want: fc.oneof(
+    record({ kind: fc.constant("name" as const), name }),
+    record({ kind: fc.constant("content" as const), contentId }),
+  ),
+  maxOwners: u8,
+};
+const needExclude = fc.array(nodeId, { minLength: 1, maxLength: limits.MAX_NEED_EXCLUDE });
+
 export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   register: record({
     type: fc.constant("register"),
@@ -205,17 +218,7 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     size: u64,
     contentId,
   }),
-  need: record({
-    type: fc.constant("need"),
-    txid,
-    cookie,
-    nodeId,
-    want: fc.oneof(
-      record({ kind: fc.constant("name"), name }),
-      record({ kind: fc.constant("content"), contentId }),
-    ),
-    maxOwners: u8,
-  }),
+  need: fc.oneof(record(needFields), record({ ...needFields, exclude: needExclude })),
   owners: record({
     type: fc.constant("owners"),
     txid,
@@ -236,6 +239,17 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     uploaded: u64,
   }),
   exit: record({ type: fc.constant("exit"), txid, cookie, nodeId }),
+  report: record({
+    type: fc.constant("report"),
+    txid,
+    cookie,
+    nodeId,
+    contentId,
+    entries: fc.array(record({ nodeId, bytes: u64 }), {
+      minLength: 1,
+      maxLength: limits.MAX_REPORT_ENTRIES,
+    }),
+  }),
   ack: record({ type: fc.constant("ack"), txid }),
   error: record({
     type: fc.constant("error"),

@@ -114,6 +114,29 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     bytes: ["5553 01 04 00000002", "0102030405060708", "02 6e31", "08", "02", rep("ff", 32)],
   },
   {
+    name: "need (by content id, excluding two owners)",
+    message: {
+      type: "need",
+      txid: 2,
+      cookie: 0x0102030405060708n,
+      nodeId: "n1",
+      maxOwners: 8,
+      want: { kind: "content", contentId: filled(0xff) },
+      exclude: ["x", "y2"],
+    },
+    bytes: [
+      "5553 01 04 00000002",
+      "0102030405060708",
+      "02 6e31",
+      "08",
+      "82", // want kind 2 with bit 7: an exclude list follows
+      rep("ff", 32),
+      "02", // exclude count
+      "01 78",
+      "02 7932",
+    ],
+  },
+  {
     name: "owners (IPv4, IPv6 and IPv4-mapped owners)",
     message: {
       type: "owners",
@@ -185,6 +208,26 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     name: "exit",
     message: { type: "exit", txid: 5, cookie: 0xffffffffffffffffn, nodeId: "e" },
     bytes: ["5553 01 07 00000005", "ffffffffffffffff", "01 65"],
+  },
+  {
+    name: "report",
+    message: {
+      type: "report",
+      txid: 9,
+      cookie: 2n,
+      nodeId: "d",
+      contentId: filled(0x11),
+      entries: [{ nodeId: "o1", bytes: 262144 }, { nodeId: "o2", bytes: Number.MAX_SAFE_INTEGER }],
+    },
+    bytes: [
+      "5553 01 0c 00000009",
+      "0000000000000002",
+      "01 64",
+      rep("11", 32),
+      "02", // entry count
+      "02 6f31 0000000000040000",
+      "02 6f32 001fffffffffffff",
+    ],
   },
   {
     name: "ack",

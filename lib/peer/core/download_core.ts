@@ -24,6 +24,7 @@
  * size, manifest) to the next; the sub-cores it drives each have their own file.
  * @module
  */
+import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
@@ -63,6 +64,8 @@ const CONTENT_ID = /^[0-9a-fA-F]{64}$/;
 export const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
 export const NO_OWNER_GIVE_UP_MS = 8000;
+/** During a transfer, the verified bytes per owner go to the tracker (REPORT) this often, ms. */
+export const REPORT_EVERY_MS = 30_000;
 
 type Phase =
   | "idle"
@@ -129,6 +132,11 @@ export class DownloadCore {
   #lastNeed = -Infinity;
   #needing = false;
   #noOwnerSince: number | undefined;
+  /** Owners that failed us: left out of re-NEEDs (the tracker may still list them). */
+  readonly #failedOwners = new Set<string>();
+  /** Verified bytes per owner already reported, and when to report next. */
+  readonly #reported = new Map<string, number>();
+  #reportAt = Infinity;
 
   /**
    * Creates an idle download; nothing happens before {@link DownloadCore.start}.
@@ -189,6 +197,7 @@ export class DownloadCore {
   /** Fails the download with `error` (what a driver's disk or tracker call threw). */
   fail(error: unknown): void {
     if (this.#phase === "finished") return;
+    this.#emitReport();
     this.#finish();
     this.#events.push({ kind: "failed", error });
   }
@@ -199,6 +208,7 @@ export class DownloadCore {
       if (this.#phase === "resolve") return this.#resolved(reply);
       this.#needing = false;
       if (this.#phase === "transfer") this.#addListed(reply, now);
+      else if (this.#phase === "probe") this.#addProbed(reply, now);
       this.#pump(now);
     });
   }
@@ -225,22 +235,29 @@ export class DownloadCore {
     this.#guard(() => this.#pump(now));
   }
 
-  /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
+  /**
+   * Answers `check_target`: a shared file with this content id, whether the path exists, and
+   * whether the existing file already has this content (then nothing is downloaded).
+   */
   handleTargetChecked(
-    target: { sharedPath: string | undefined; exists: boolean },
+    target: { sharedPath: string | undefined; exists: boolean; sameContent?: boolean },
     now: number,
   ): void {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
-      return this.#succeed(this.#result(target.sharedPath, now, [], 0));
+      return this.#succeed({ ...this.#result(target.sharedPath, now, [], 0), alreadyHad: true });
     }
     const path = join(this.#o.outDir, this.#name);
+    if (target.exists && target.sameContent) {
+      this.#log(`already have ${this.#name} (${path} has this content); nothing to download`);
+      return this.#succeed({ ...this.#result(path, now, [], 0), alreadyHad: true });
+    }
     if (target.exists) {
       return this.fail(
         new TransferError(
           "exists",
-          `Cannot save ${this.#name}: ${path} exists; pass overwrite to replace it`,
+          `Cannot save ${this.#name}: ${path} exists with other content; pass overwrite to replace it`,
         ),
       );
     }
@@ -294,9 +311,10 @@ export class DownloadCore {
     const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0)
       .map(([nodeId, bytes]) => ({ nodeId, bytes }));
     const result = this.#result(path, now, owners, engine.resumedBytes);
+    this.#emitReport();
     this.#log(
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
-        `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+        `(${(result.size / 1048.576 / Math.max(1, result.elapsedMs)).toFixed(1)} MiB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
         `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
     );
@@ -426,6 +444,7 @@ export class DownloadCore {
       contentIdHex: this.#contentIdHex,
       path: join(this.#o.outDir, this.#name),
       checkExists: !this.#o.overwrite,
+      size: reply.size,
     });
   }
 
@@ -554,6 +573,8 @@ export class DownloadCore {
       if (r) this.#log(`owner ${owner}: pieces ${r[0]}..${r[1]} of ${engine.layout.pieceCount}`);
     }
     this.#phase = "transfer";
+    this.#noOwnerSince = undefined;
+    this.#reportAt = now + REPORT_EVERY_MS;
     this.#pump(now);
   }
 
@@ -591,6 +612,16 @@ export class DownloadCore {
       return this.#probeDone();
     }
     if (cookies.ready === 0 && cookies.probing === 0) {
+      // Every listed owner is dead (or a liar): ask again without them, for a while.
+      this.#noOwnerSince ??= now;
+      if (now - this.#noOwnerSince < NO_OWNER_GIVE_UP_MS) {
+        this.#reNeed(now);
+        this.#deadline = Math.min(
+          this.#needing ? Infinity : this.#lastNeed + RENEED_MS,
+          this.#noOwnerSince + NO_OWNER_GIVE_UP_MS,
+        );
+        return;
+      }
       return this.fail(
         new TransferError(
           "all_owners_failed",
@@ -621,6 +652,7 @@ export class DownloadCore {
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
       } else {
+        this.#failedOwners.add(ev.owner);
         this.#log(
           `owner ${ev.owner} answered none of ${ev.attempts} PROBEs${
             ev.renewal ? " for a new address cookie" : ""
@@ -695,6 +727,8 @@ export class DownloadCore {
           );
           break;
         case "owner_dropped":
+          // Bad data bans it for good; a stall may pass (it is listed again on a re-NEED).
+          if (engine.isBanned(ev.owner)) this.#failedOwners.add(ev.owner);
           this.#log(`dropped owner ${ev.owner}: ${ev.reason}`);
           break;
         case "need_owners":
@@ -722,6 +756,10 @@ export class DownloadCore {
         to,
         dataSocket: this.#owners.dataSocketOf(t.owner),
       });
+    }
+    if (now >= this.#reportAt) {
+      this.#reportAt = now + REPORT_EVERY_MS;
+      this.#emitReport();
     }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
@@ -778,7 +816,36 @@ export class DownloadCore {
       kind: "need",
       want: { kind: "content", contentId: this.#contentId },
       maxOwners: this.#o.maxOwners,
+      ...(this.#failedOwners.size > 0 ? { exclude: [...this.#failedOwners] } : {}),
     });
+  }
+
+  /** Owners from a re-NEED while every owner probed so far failed: probe the new ones. */
+  #addProbed(reply: OwnersMessage, now: number): void {
+    const fresh = reply.owners.filter((o) =>
+      !this.#failedOwners.has(o.nodeId) && !this.#cookies.has(o.nodeId)
+    );
+    this.#addOwners(fresh);
+    for (const o of fresh) {
+      if (o.nodeId !== this.#o.nodeId) this.#cookies.add(o.nodeId, now);
+    }
+    if (fresh.length > 0) this.#log(`probing ${fresh.length} more owner(s) from the tracker`);
+  }
+
+  /** Queues a REPORT of the verified bytes per owner since the last one. */
+  #emitReport(): void {
+    const engine = this.#engine;
+    if (engine === undefined || this.#contentId === undefined) return;
+    const entries: { nodeId: string; bytes: number }[] = [];
+    for (const [nodeId, bytes] of engine.deliveredByOwner) {
+      const delta = bytes - (this.#reported.get(nodeId) ?? 0);
+      if (delta <= 0) continue;
+      this.#reported.set(nodeId, bytes);
+      entries.push({ nodeId, bytes: delta });
+    }
+    if (entries.length > 0) {
+      this.#events.push({ kind: "report", contentId: this.#contentId, entries });
+    }
   }
 
   /** Owners from a re-NEED: new ones (or dropped ones back on another port) are probed. */
@@ -803,7 +870,7 @@ export class DownloadCore {
     for (const moved of this.#owners.add(owners)) {
       this.#cookies.forget(moved); // another address (a restart): another cookie
       const net = this.#owners.addressOf(moved)!;
-      this.#log(`owner ${moved} moved to ${net.hostname}:${net.port}`);
+      this.#log(`owner ${moved} moved to ${formatHostPort(net)}`);
     }
   }
 
@@ -883,6 +950,7 @@ export class DownloadCore {
       owners: e ? e.liveOwners : [...this.#owners.owners()],
       retransmits: e?.stats.retransmits ?? 0,
       badPieces: e?.stats.badPieces ?? 0,
+      ownersBanned: e?.bannedCount ?? 0,
     };
     this.#progress = progress;
     this.#events.push({ kind: "progress", progress });

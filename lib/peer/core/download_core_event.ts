@@ -66,12 +66,17 @@ export interface OpenedPart {
 /** Something the driver does or reports, in order. */
 export type DownloadCoreEvent =
   /** Ask the tracker; answer with `handleNeedReply` or `handleNeedFailed`. */
-  | { kind: "need"; want: NeedTarget; maxOwners: number }
+  | { kind: "need"; want: NeedTarget; maxOwners: number; exclude?: string[] }
+  /**
+   * Tell the tracker (REPORT) the bytes received and verified from each owner since the last
+   * report; nothing to answer. At the end of a download, and every `REPORT_EVERY_MS`.
+   */
+  | { kind: "report"; contentId: Uint8Array; entries: { nodeId: string; bytes: number }[] }
   /**
    * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
    * answer with `handleTargetChecked` (or `fail` when the check itself fails).
    */
-  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean }
+  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean; size: number }
   /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
   | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
   /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */

@@ -193,6 +193,11 @@ export class DownloadEngine {
   /** `#owners` as an array, rebuilt when an owner is added (pollTransmit runs per datagram). */
   #ownerList: OwnerState[] = [];
   readonly #banned = new Set<string>();
+
+  /** Owners dropped for good (bad data or silence). */
+  get bannedCount(): number {
+    return this.#banned.size;
+  }
   readonly #picker: PiecePicker;
   /** The picker's pieces being fetched (one hop less on the per-block path). */
   readonly #active: ReadonlyMap<number, ActivePiece>;

@@ -18,7 +18,7 @@
 import { canonicalAddress } from "../../wire/address.ts";
 import { decodeHeader, decodeMessage, encodeMessage, isValidNodeId } from "../../wire/codec.ts";
 import { toHex } from "../../wire/hex.ts";
-import { MAX_OWNERS } from "../../wire/limits.ts";
+import { MAX_NEED_EXCLUDE, MAX_OWNERS, MAX_REPORT_ENTRIES } from "../../wire/limits.ts";
 import type {
   ErrorMessage,
   ExitMessage,
@@ -31,6 +31,8 @@ import type {
   OwnersMessage,
   OwnMessage,
   RegisterMessage,
+  ReportEntry,
+  ReportMessage,
   UpdateMessage,
 } from "../../wire/messages.ts";
 import { formatHostPort } from "../../net/host_port.ts";
@@ -114,6 +116,7 @@ type Purpose =
   | "need"
   | "list"
   | "update"
+  | "report"
   | "exit"
   | "handshake"
   | "heartbeat"
@@ -124,6 +127,7 @@ type Outgoing =
   | NeedMessage
   | ListMessage
   | UpdateMessage
+  | ReportMessage
   | ExitMessage;
 
 /** A command or one of the session's own requests, with its retransmission state. */
@@ -220,6 +224,7 @@ export class TrackerSession {
   readonly tracker: { readonly hostname: string; readonly port: number };
   /** The tracker as `host:port`, for messages. */
   readonly trackerLabel: string;
+  #exitAcked = false;
   readonly #trackerHost: string;
   readonly #policy: RetryPolicy;
   /** Requests in flight, their datagrams and deadlines. */
@@ -274,6 +279,11 @@ export class TrackerSession {
     this.trackerLabel = formatHostPort(this.tracker);
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
     this.#pending = new RequestRetry({ random: options.random });
+  }
+
+  /** True once the tracker acknowledged this session's EXIT. */
+  get exitAcknowledged(): boolean {
+    return this.#exitAcked;
   }
 
   /** True while registered (as far as this session knows). */
@@ -378,15 +388,23 @@ export class TrackerSession {
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0: the tracker's N)
    * @param now the time, ms
+   * @param exclude owners found dead or failing, for the tracker to leave out (the last
+   *   32 are sent)
    * @returns the handle; `done` carries the {@link OwnersMessage}
    */
-  need(want: NeedTarget, maxOwners: number, now: number): number {
+  need(want: NeedTarget, maxOwners: number, now: number, exclude?: readonly string[]): number {
     const max = Math.max(0, Math.min(MAX_OWNERS, Math.floor(maxOwners) || 0));
-    return this.#command(
-      "need",
-      { type: "need", txid: 0, cookie: 0n, nodeId: this.nodeId, want, maxOwners: max },
-      now,
-    );
+    const message: NeedMessage = {
+      type: "need",
+      txid: 0,
+      cookie: 0n,
+      nodeId: this.nodeId,
+      want,
+      maxOwners: max,
+    };
+    const ids = exclude?.filter(isValidNodeId).slice(-MAX_NEED_EXCLUDE);
+    if (ids !== undefined && ids.length > 0) message.exclude = ids;
+    return this.#command("need", message, now);
   }
 
   /**
@@ -415,7 +433,40 @@ export class TrackerSession {
   }
 
   /**
-   * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
+   * Tells the tracker the bytes received and verified from each owner of a content since the
+   * previous REPORT for it (REPORT): what ranks owners. Owners with 0 bytes are left out; more
+   * than 32 owners go in several REPORTs (the handle is the last one's).
+   *
+   * @param contentId the 32-byte content id
+   * @param entries owners and their verified bytes
+   * @param now the time, ms
+   * @returns the handle, or undefined when there was nothing to report
+   */
+  report(contentId: Uint8Array, entries: readonly ReportEntry[], now: number): number | undefined {
+    const valid = entries.filter((e) =>
+      isValidNodeId(e.nodeId) && Number.isSafeInteger(e.bytes) && e.bytes > 0
+    );
+    let id: number | undefined;
+    for (let i = 0; i < valid.length; i += MAX_REPORT_ENTRIES) {
+      id = this.#command(
+        "report",
+        {
+          type: "report",
+          txid: 0,
+          cookie: 0n,
+          nodeId: this.nodeId,
+          contentId,
+          entries: valid.slice(i, i + MAX_REPORT_ENTRIES),
+        },
+        now,
+      );
+    }
+    return id;
+  }
+
+  /**
+   * Reports bytes uploaded since the previous UPDATE (logged by the tracker; it no longer ranks:
+   * the downloaders' REPORTs do).
    *
    * @param uploadedBytes bytes uploaded since the last call
    * @param now the time, ms
@@ -534,6 +585,7 @@ export class TrackerSession {
         this.#reannounced(now);
         return true;
       case "exit":
+        this.#exitAcked = true;
         this.#log(`exit: tracker ${this.trackerLabel} forgot ${this.nodeId}`);
         this.#exited();
         this.#done(req.id, undefined);
@@ -600,7 +652,11 @@ export class TrackerSession {
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
-  #command(purpose: "own" | "need" | "list" | "update", message: Outgoing, now: number): number {
+  #command(
+    purpose: "own" | "need" | "list" | "update" | "report",
+    message: Outgoing,
+    now: number,
+  ): number {
     const id = this.#nextId++;
     const req = this.#request(id, purpose, message, this.#policy);
     if (this.#state === "closed" || this.#state === "exited") {
