@@ -24,6 +24,8 @@ export const REDIS_SKIP_REASON: string | undefined = (() => {
 export interface TestRedis extends AsyncDisposable {
   /** Its port. */
   readonly port: number;
+  /** Its process id (for CPU accounting in benchmarks). */
+  readonly pid: number;
   /** `redis://127.0.0.1:PORT`. */
   readonly url: string;
   /** Stops it (SIGKILL) and waits for the process to end. */
@@ -100,6 +102,9 @@ export async function startRedis(): Promise<TestRedis> {
   await launch();
   return {
     port,
+    get pid() {
+      return child?.pid ?? -1;
+    },
     url: `redis://127.0.0.1:${port}`,
     stop,
     restart: launch,

@@ -275,8 +275,9 @@ if op == 'need' then
     end
   end
   if #picked == 0 then return {'ok', known} end
+  local first = redis.call('HINCRBY', ck, 'seq', #picked) - #picked
   for i = 1, #picked do
-    local seq = redis.call('HINCRBY', ck, 'seq', 1)
+    local seq = first + i
     if i <= fromRated then redis.call('HSET', ca, picked[i], seq)
     else redis.call('ZADD', ci, seq, picked[i]) end
   end
