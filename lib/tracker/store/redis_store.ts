@@ -13,18 +13,19 @@
 import { Redis } from "ioredis";
 import { SWARM_SCRIPT } from "./redis_script.ts";
 import { unitRateKey } from "../upload_rate.ts";
-import type {
-  Evicted,
-  ExitResult,
-  JoinStatus,
-  NeedQuery,
-  NeedResult,
-  OwnResult,
-  PeerCheck,
-  StoreCounts,
-  StoreSource,
-  SwarmStore,
-  UpdateResult,
+import {
+  emptyNeedResult,
+  type Evicted,
+  type ExitResult,
+  type JoinStatus,
+  type NeedQuery,
+  type NeedResult,
+  type OwnResult,
+  type PeerCheck,
+  type StoreCounts,
+  type StoreSource,
+  type SwarmStore,
+  type UpdateResult,
 } from "./swarm_store.ts";
 
 /** Options for {@link RedisStore.connect}. */
@@ -230,19 +231,9 @@ export class RedisStore implements SwarmStore {
       unitRateKey(now, this.#tau),
       ...(q.exclude ?? []),
     ) as (string | number)[];
-    const out: NeedResult = {
-      status: r[0] as PeerCheck,
-      known: r[1] === 1,
-      contentKey: undefined,
-      size: 0,
-      displayName: "",
-      alternatives: 0,
-      count: 0,
-      nodeIds: [],
-      hostnames: [],
-      ports: [],
-      rateKeys: [],
-    };
+    const out = emptyNeedResult();
+    out.status = r[0] as PeerCheck;
+    out.known = r[1] === 1;
     if (r.length <= 2) return out;
     out.contentKey = r[2] as string;
     out.size = Number(r[3]);

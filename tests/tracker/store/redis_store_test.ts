@@ -4,6 +4,17 @@ import { REDIS_SKIP_REASON, startRedis } from "../../_harness/redis_server.ts";
 import { prng } from "../_registry_harness.ts";
 import { swarmStoreSuite } from "./_swarm_store_suite.ts";
 
+/** A test that needs redis-server (skipped with the reason where it is missing). */
+function redisTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: REDIS_SKIP_REASON !== undefined,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
 swarmStoreSuite("RedisStore", async () => {
   const redis = await startRedis();
   const store = await RedisStore.connect({ url: redis.url, rateTauMs: 60_000, random: prng(7) });
@@ -15,29 +26,19 @@ swarmStoreSuite("RedisStore", async () => {
   });
 }, REDIS_SKIP_REASON);
 
-Deno.test({
-  name: "RedisStore: unreachable at start is a clear StoreUnavailable",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const redis = await startRedis();
-    const url = redis.url;
-    await redis[Symbol.asyncDispose]();
-    await assert.rejects(
-      RedisStore.connect({ url, connectTimeoutMs: 500 }),
-      (e: unknown) =>
-        e instanceof StoreUnavailable && /Cannot reach Redis at redis:/.test(e.message),
-    );
-  },
+redisTest("RedisStore: unreachable at start is a clear StoreUnavailable", async () => {
+  const redis = await startRedis();
+  const url = redis.url;
+  await redis[Symbol.asyncDispose]();
+  await assert.rejects(
+    RedisStore.connect({ url, connectTimeoutMs: 500 }),
+    (e: unknown) => e instanceof StoreUnavailable && /Cannot reach Redis at redis:/.test(e.message),
+  );
 });
 
-Deno.test({
-  name: "RedisStore: Redis lost while running fails fast, and service resumes when it is back",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+redisTest(
+  "RedisStore: Redis lost while running fails fast, and service resumes when it is back",
+  async () => {
     await using redis = await startRedis();
     const store = await RedisStore.connect({ url: redis.url });
     try {
@@ -62,14 +63,11 @@ Deno.test({
       await store.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: "RedisStore: two clients of one Redis share the swarm and the cookie secret",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+redisTest(
+  "RedisStore: two clients of one Redis share the swarm and the cookie secret",
+  async () => {
     await using redis = await startRedis();
     const a = await RedisStore.connect({ url: redis.url });
     const b = await RedisStore.connect({ url: `${redis.url}/0` });
@@ -88,4 +86,4 @@ Deno.test({
       await b.close();
     }
   },
-});
+);
