@@ -19,6 +19,10 @@
  *   announcing that content under that name (NEED by name, the display name).
  *
  * Cost per row and figures: docs/TRACKER.md, _Storage_ (`scripts/bench_tracker_memory_store.ts`).
+ *
+ * Over 600 lines with its JSDoc: the peer, ownership, content, name and link tables are one
+ * structure (every list runs through several of them), and split apart they would pass their
+ * columns back and forth; the generic table is in rows.ts.
  * @module
  */
 import { addUpload, rateAt, unitRateKey, ZERO_RATE_KEY } from "../upload_rate.ts";
@@ -36,6 +40,7 @@ import {
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
+import { Rows } from "./rows.ts";
 
 /** Options for {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -48,85 +53,6 @@ export interface MemoryStoreOptions {
 const NIL = -1;
 /** How far among the never-handed-out idle owners a new one may be placed. */
 const FRESH_SPREAD = 32;
-const MIN_ROWS = 64;
-
-type Column = Int32Array | Float64Array | Uint16Array | Uint8Array | Uint32Array;
-
-/**
- * A table of typed-array columns. Rows are taken lowest index first (a min-heap of freed rows),
- * so the live rows stay packed at the bottom: the table doubles when full and halves when the
- * rows in use fall under a quarter of it, which gives memory back when peers leave.
- */
-class Rows<C extends Record<string, Column>> {
-  cols: C;
-  /** Strings per row (node ids, keys, names), trimmed with the columns. */
-  readonly strs: (string | undefined)[][];
-  #cap: number;
-  #used = 0;
-  #isFree: Uint8Array;
-  readonly #free: number[] = [];
-  live = 0;
-
-  constructor(make: (cap: number) => C, strings = 0, cap = MIN_ROWS) {
-    this.cols = make(cap);
-    this.strs = Array.from({ length: strings }, () => []);
-    this.#cap = cap;
-    this.#isFree = new Uint8Array(cap);
-  }
-
-  alloc(): number {
-    this.live++;
-    const heap = this.#free;
-    while (heap.length > 0) {
-      const i = popMin(heap);
-      if (i < this.#used && this.#isFree[i] === 1) {
-        this.#isFree[i] = 0;
-        return i;
-      }
-    }
-    if (this.#used === this.#cap) this.#resize(this.#cap * 2);
-    return this.#used++;
-  }
-
-  release(i: number): void {
-    this.live--;
-    for (const s of this.strs) s[i] = undefined;
-    this.#isFree[i] = 1;
-    pushMin(this.#free, i);
-    while (this.#used > 0 && this.#isFree[this.#used - 1] === 1) this.#isFree[--this.#used] = 0;
-    if (this.#cap > MIN_ROWS && this.#used < this.#cap / 4) {
-      let cap = this.#cap / 2;
-      while (cap > MIN_ROWS && this.#used < cap / 4) cap /= 2;
-      this.#resize(cap);
-      // Drop freed rows past the end from the heap.
-      const kept = this.#free.filter((j) => j < this.#used && this.#isFree[j] === 1);
-      this.#free.length = 0;
-      for (const j of kept) pushMin(this.#free, j);
-    }
-  }
-
-  /** Bytes of the columns (capacity, not rows in use). */
-  get bytes(): number {
-    let n = this.#isFree.byteLength + this.#free.length * 8;
-    for (const c of Object.values(this.cols)) n += c.byteLength;
-    return n;
-  }
-
-  #resize(cap: number): void {
-    const next: Record<string, Column> = {};
-    for (const [k, c] of Object.entries(this.cols)) {
-      const n = new (c.constructor as new (n: number) => Column)(cap);
-      n.set(c.length <= cap ? c : c.subarray(0, cap));
-      next[k] = n;
-    }
-    const free = new Uint8Array(cap);
-    free.set(this.#isFree.length <= cap ? this.#isFree : this.#isFree.subarray(0, cap));
-    this.#isFree = free;
-    this.cols = next as C;
-    this.#cap = cap;
-    for (const s of this.strs) if (s.length > cap) s.length = cap;
-  }
-}
 
 const binBytes: number[] = [];
 
@@ -141,36 +67,6 @@ function binToHex(bin: string): string {
   let s = "";
   for (let i = 0; i < bin.length; i++) s += bin.charCodeAt(i).toString(16).padStart(2, "0");
   return s;
-}
-
-function pushMin(h: number[], v: number): void {
-  let i = h.length;
-  h.push(v);
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p]! <= v) break;
-    h[i] = h[p]!;
-    i = p;
-  }
-  h[i] = v;
-}
-
-function popMin(h: number[]): number {
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length === 0) return top;
-  let i = 0;
-  const n = h.length;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= n) break;
-    const c = l + 1 < n && h[l + 1]! < h[l]! ? l + 1 : l;
-    if (h[c]! >= last) break;
-    h[i] = h[c]!;
-    i = c;
-  }
-  h[i] = last;
-  return top;
 }
 
 const peerCols = (n: number) => ({
