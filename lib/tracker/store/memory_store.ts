@@ -389,8 +389,9 @@ export class MemoryStore implements SwarmStore {
       if (oc.name[sameContent] !== n0) {
         if (sameName !== NIL) this.#drop(sameName);
         const n = this.#internName(name);
-        this.#unlinkName(oc.name[sameContent]!, c);
-        oc.name[sameContent] = n;
+        const cols = this.#owns.cols; // the drop may have shrunk the table
+        this.#unlinkName(cols.name[sameContent]!, c);
+        cols.name[sameContent] = n;
         this.#linkName(n, c);
       }
       return result;
@@ -566,8 +567,9 @@ export class MemoryStore implements SwarmStore {
   /** {@inheritDoc SwarmStore.expire} */
   expire(cutoff: number, max: number): Evicted[] {
     const out: Evicted[] = [];
-    const pc = this.#peers.cols;
     while (out.length < max) {
+      // Read the columns each time: removing a peer may shrink the table.
+      const pc = this.#peers.cols;
       const p = this.#expHead;
       if (p === NIL || pc.lastSeen[p]! > cutoff) break;
       const e: Evicted = {
