@@ -63,7 +63,10 @@ Deno.test("startTracker() serves 50 clients that register, own, need and exit", 
     }
     ranked = await clients[0]!.need({ kind: "name", name: "common.bin" }, 3);
     assert.equal(ranked.owners[0]!.nodeId, "peer-3");
-    assert.equal(ranked.owners[0]!.rate, 2057, "123,456 bytes / τ of 60 s");
+    // 123,456 bytes / τ of 60 s = 2057.6 bytes/s, decaying by e^(−Δt/τ) until the NEED is served
+    // (under 1 % for Δt < 0.6 s, whatever the machine's load).
+    const rate = ranked.owners[0]!.rate;
+    assert.ok(rate <= 2057 && rate >= 2037, `rate ${rate}: 123,456 bytes / τ of 60 s`);
     assert.equal(tracker.counters.creditedBytes, 123_456);
     await Promise.all(clients.map((c) => c.exit()));
     assert.equal(tracker.peerCount, 0);
