@@ -37,6 +37,9 @@ import { type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
 import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
 
+/** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
+export const PERSISTENT_PTOS = 3;
+
 /** What the engine needs of a manifest. */
 export interface EngineManifest {
   size: number;
@@ -78,7 +81,10 @@ export interface DownloadEngineOptions {
   lossThreshold?: number;
   /** Emit `need_owners` while fewer live owners than this remain. @default 1 */
   wantOwners?: number;
-  /** RTO floor, ms. @default 15 */
+  /**
+   * Floor of the probe timeout (smoothed RTT + 4 × RTT variance), ms: the timer granularity of
+   * RFC 9002 §6.2. @default 1
+   */
   minRtoMs?: number;
   /** Queueing delay each owner's congestion window aims for, ms (see CongestionWindow). @default 5 */
   targetDelayMs?: number;
@@ -235,7 +241,7 @@ export class DownloadEngine {
     this.#maxStrikes = options.maxStrikes ?? 2;
     this.#lossThreshold = options.lossThreshold ?? 3;
     this.#wantOwners = options.wantOwners ?? 1;
-    this.#minRtoMs = options.minRtoMs ?? 15;
+    this.#minRtoMs = options.minRtoMs ?? 1;
     this.#verifyInWorker = options.verifyInWorker ?? false;
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
@@ -486,14 +492,20 @@ export class DownloadEngine {
         }
         if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
         this.stats.timeouts++;
-        // The first timeout halves; one after another (no answer since) collapses the window
-        o.cwnd.onTimeout(now, o.rtt.backoffFactor > 1);
+        // A probe timeout alone is a tail loss (what RACK cannot see: nothing later arrived),
+        // priced like any loss; only an owner that answered none of PERSISTENT_PTOS probe
+        // timeouts in a row (persistent congestion, RFC 9002 §7.6, or a dead owner) collapses
+        // its window and gives its unstarted range and its pieces back, rather than holding them
+        // until the others run out of work or it is dropped
+        const persistent = o.rtt.backoffFactor >= 2 ** (PERSISTENT_PTOS - 1);
         o.rtt.backoff();
-        // An owner that stopped answering gives its unstarted range and its pieces back at once,
-        // rather than holding them until the others run out of work or it is dropped; what it
-        // still has outstanding stays requested
-        this.#picker.releaseRange(o);
-        this.#picker.releasePieces(o);
+        if (persistent) {
+          o.cwnd.onTimeout(now, true);
+          this.#picker.releaseRange(o);
+          this.#picker.releasePieces(o);
+        } else {
+          o.cwnd.onLoss(first.sentAt, now);
+        }
       }
     }
   }
@@ -535,12 +547,15 @@ export class DownloadEngine {
       // anything, two blocks at a time, so a lost request costs little.
       const clean = o.cwnd.randomLosses === 0 && o.cwnd.ssthresh === Infinity;
       const batch = Math.max(
-        Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2),
-        clean ? o.cwnd.cwnd / 4 : 0,
+        Math.min(this.layout.blockSize, o.cwnd.cwnd / 2),
+        o.cwnd.cwnd / (clean ? 4 : 8),
       );
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
-      const ranges = this.#picker.collect(o, Math.max(room, o.inFlight === 0 ? 1 : 0), now);
+      // On a lossy path no request asks for more than a batch: a window in one request is a
+      // window lost with it, and only a probe timeout would notice
+      const ask = clean ? room : Math.min(room, batch);
+      const ranges = this.#picker.collect(o, Math.max(ask, o.inFlight === 0 ? 1 : 0), now);
       if (ranges.length > 0) {
         this.#rr = (this.#rr + i + 1) % n;
         return { owner: o.key, ranges };

@@ -50,6 +50,11 @@ export interface OwnerStateOptions {
 
 /** Recently lost blocks remembered per owner, to recognise late (spuriously lost) arrivals. */
 export const LOST_MEMORY = 1024;
+/**
+ * Smallest reordering window, ms: loss is checked on every arrival (with the driver's sub-ms
+ * clock), so this is finer than the timer granularity; a path that reorders more widens it.
+ */
+export const REORDER_GRANULARITY_MS = 0.25;
 /** Cap on an owner's adaptive loss threshold. */
 export const MAX_LOSS_THRESHOLD = 64;
 
@@ -150,7 +155,10 @@ export class OwnerState {
   /** How much later than the latest answered block's RTT a block may arrive before it is lost. */
   get reorderWindow(): number {
     const base = Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : this.rtt.srtt;
-    return Math.min(Math.max(this.rtt.srtt, 1), this.reorderMult * Math.max(base / 4, 1));
+    return Math.min(
+      Math.max(this.rtt.srtt, REORDER_GRANULARITY_MS),
+      this.reorderMult * Math.max(base / 4, REORDER_GRANULARITY_MS),
+    );
   }
 
   /** True when the owner can be asked for blocks (alive and not paused). */
