@@ -51,19 +51,13 @@ async function lineWaiter(
  * Runs `deno ARGS` (under `/usr/bin/time` with `timed`, whose `TIME wall user sys maxrss` line
  * ends the output) in `cwd`; its stdout and stderr lines are collected and can be waited for.
  */
-export function spawn(
-  args: string[],
-  cwd: string,
-  timed = false,
-  env?: Record<string, string>,
-) {
+export function spawn(args: string[], cwd: string, timed = false) {
   const child = new Deno.Command(timed ? "/usr/bin/time" : Deno.execPath(), {
     args: timed ? ["-f", "TIME %e %U %S %M", Deno.execPath(), ...args] : args,
     cwd,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    ...(env ? { env } : {}),
   }).spawn();
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
@@ -148,4 +142,3 @@ export async function sha256File(path: string): Promise<string> {
   for await (const c of f.readable) h.update(c);
   return h.digest("hex");
 }
-

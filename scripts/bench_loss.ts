@@ -195,12 +195,15 @@ async function download(
     ...["--log-dir", join(dir, `logs-${tree.label}`)],
     ...(mtu > 0 ? ["--mtu", String(mtu)] : []),
   ];
-  const trace = values["trace-dir"];
-  const env = trace
-    ? { UDPSWARM_TRACE: join(trace, `${tree.label}-${file}-${owners}o-${lossPct}pct-${mtu}.json`) }
-    : undefined;
+  const traceDir = values["trace-dir"];
+  if (traceDir && tree.label === "this") {
+    await Deno.mkdir(traceDir, { recursive: true });
+    const at = join(traceDir, `${file}-${owners}o-${lossPct}pct-mtu${mtu}-${serial}.jsonl`);
+    args.splice(3, 0, `--allow-write=${traceDir}`);
+    args.push("--trace", at);
+  }
   const t0 = performance.now();
-  const dl = spawn(args, tree.root, true, env);
+  const dl = spawn(args, tree.root, true);
   const killer = setTimeout(() => dl.child.kill("SIGKILL"), timeoutMs);
   const status = await dl.child.status;
   clearTimeout(killer);

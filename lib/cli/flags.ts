@@ -51,6 +51,8 @@ export interface PeerCliOptions {
   quiet: boolean;
   /** One JSON object per line on stdout. @default false */
   json: boolean;
+  /** File to write a transfer trace to (JSON lines: window, delay, losses), or undefined. */
+  trace: string | undefined;
 }
 
 /** Default tracker address. */
@@ -69,6 +71,7 @@ const SPEC = {
   "log-dir": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
+  trace: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -127,7 +130,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
     );
   }
-  for (const key of ["dir", "out", "log-dir", "host"] as const) {
+  for (const key of ["dir", "out", "log-dir", "host", "trace"] as const) {
     if (values[key] === "") throw new UsageError(`Cannot use --${key}: the value is empty`);
   }
   const dir = values.dir ?? ".";
@@ -150,6 +153,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
     json: values.json ?? false,
+    trace: values.trace,
   };
 }
 
@@ -235,6 +239,7 @@ Flags:
   --log-dir DIR        directory of node-<id>.log (default logs)
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)
+  --trace FILE         write each download's window, delay and losses to FILE (JSON lines)
   -h, --help           this text
 
 Prompt commands:

@@ -20,6 +20,8 @@ import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { runRepl } from "./repl.ts";
+import { TraceFile } from "./trace_file.ts";
+import type { TransferTraceRecord } from "../peer/core/transfer_trace.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -54,6 +56,7 @@ export function peerOptionsFor(
   o: PeerCliOptions,
   nodeId: string,
   log: (line: string) => void,
+  trace?: TraceFile,
 ): PeerOptions {
   return {
     tracker: o.tracker,
@@ -65,6 +68,7 @@ export function peerOptionsFor(
     cacheDir: join(o.out, ".udpswarm"),
     mtu: o.mtu,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
+    ...(trace ? { trace: (r: TransferTraceRecord) => trace.write(r) } : {}),
     log,
   };
 }
@@ -131,6 +135,16 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     return ExitCode.disk;
   }
   const log = (line: string) => nodeLog.log(line);
+  let trace: TraceFile | undefined;
+  if (o.trace !== undefined) {
+    try {
+      trace = TraceFile.open(o.trace);
+    } catch (e) {
+      nodeLog.close();
+      out.error("disk", `Cannot open the trace file ${o.trace}: ${classifyError(e).message}`);
+      return ExitCode.disk;
+    }
+  }
 
   const stop = new AbortController();
   const unsubscribe = env.onSignal((signal) => {
@@ -146,7 +160,7 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
       stop.signal.addEventListener("abort", () => r("stop"), { once: true });
     });
     let peer: Peer;
-    const starting = env.startPeer(peerOptionsFor(o, nodeId, log));
+    const starting = env.startPeer(peerOptionsFor(o, nodeId, log, trace));
     try {
       const first = await Promise.race([starting, stopped]);
       if (first === "stop") {
@@ -173,6 +187,7 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   } finally {
     unsubscribe();
     log("exit");
+    trace?.close();
     nodeLog.close();
   }
 }

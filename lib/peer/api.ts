@@ -4,6 +4,7 @@
  * @module
  */
 import type { PeerAddress } from "../wire/address.ts";
+import type { TransferTraceRecord } from "./core/transfer_trace.ts";
 
 /** Options for `startPeer()`. */
 export interface PeerOptions {
@@ -52,6 +53,11 @@ export interface PeerOptions {
   maxOwners?: number;
   /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */
   log?: (line: string) => void;
+  /**
+   * Receives a trace of every download's owners: window, delay and losses sampled every 10 ms,
+   * and every probe timeout (`peer.ts --trace FILE` writes them as JSON lines).
+   */
+  trace?: (record: TransferTraceRecord) => void;
   /** Test hook: rewrite an owner's address before contacting it (e.g. through a lossy relay). */
   mapOwnerAddress?: (address: PeerAddress, nodeId: string) => PeerAddress;
   /**

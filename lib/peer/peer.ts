@@ -195,6 +195,7 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
+      trace: this.#options.trace,
       need: (want, max) => this.#tracker.need(want, max),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)

@@ -48,6 +48,7 @@ import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
+import type { TransferTraceRecord } from "./transfer_trace.ts";
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;
@@ -70,6 +71,8 @@ export interface DownloadSettings {
   readonly maxBlock: number;
   /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
   readonly verifyInWorker: boolean;
+  /** Receives the engine's transfer trace (window, delay, losses; see transfer_trace.ts). */
+  readonly trace?: ((record: TransferTraceRecord) => void) | undefined;
   /** Test hook: rewrite an owner's address before contacting it. */
   readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
 }
@@ -225,6 +228,7 @@ export class DownloadCore {
     this.txid = options.txid;
     this.#cookies = new CookieProbe({
       size: options.mtu > 0 ? Math.min(SAFE_DATAGRAM, options.mtu) : SAFE_DATAGRAM,
+      copies: 2,
     });
   }
 
@@ -513,7 +517,7 @@ export class DownloadCore {
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
       // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
-      this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+      this.#probe = new MtuProbe(cap !== undefined ? { max: cap, copies: 2 } : { copies: 2 });
       this.#probeOwner = undefined;
     } else {
       this.#maxDatagram = cap;
@@ -543,6 +547,7 @@ export class DownloadCore {
       contentId: this.#contentId!,
       maxDatagram: this.#maxDatagram,
       maxBytes: manifestBound(this.#size),
+      ...this.#rttOption(),
     });
     for (const owner of this.#addrByOwner.keys()) {
       if (this.#cookies.has(owner)) fetch.addOwner(owner);
@@ -600,6 +605,7 @@ export class DownloadCore {
       verifiedPieces: part.verifiedPieces,
       wantOwners: Math.min(this.#addrByOwner.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
+      trace: o.trace,
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
@@ -607,7 +613,7 @@ export class DownloadCore {
     this.#engine = engine;
     for (const owner of this.#addrByOwner.keys()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
-      engine.addOwner(owner, now);
+      engine.addOwner(owner, now, this.#cookies.rtt(owner));
       this.#useDataSocket(owner);
     }
     engine.start(now);
@@ -679,7 +685,9 @@ export class DownloadCore {
         if (!engine) continue;
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
-        } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+        } else if (
+          !engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now, cookies.rtt(ev.owner))
+        ) {
           this.#useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
@@ -854,7 +862,7 @@ export class DownloadCore {
       this.#addOwners([o]);
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
-      } else if (engine.addOwner(o.nodeId, now)) {
+      } else if (engine.addOwner(o.nodeId, now, this.#cookies.rtt(o.nodeId))) {
         this.#useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
@@ -885,6 +893,16 @@ export class DownloadCore {
   }
 
   // ---- helpers ----
+
+  /** The smallest PROBE round trip measured to any owner, as a ManifestFetch option. */
+  #rttOption(): { rttMs?: number } {
+    let best: number | undefined;
+    for (const owner of this.#addrByOwner.keys()) {
+      const r = this.#cookies.rtt(owner);
+      if (r !== undefined && (best === undefined || r < best)) best = r;
+    }
+    return best === undefined ? {} : { rttMs: best };
+  }
 
   /** Runs `step`; a throw fails the download. */
   #guard(step: () => void): void {

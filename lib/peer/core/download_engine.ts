@@ -33,12 +33,16 @@
  */
 import type { ByteRange } from "../../wire/messages.ts";
 import { BlockLayout } from "./block_layout.ts";
-import { type Outstanding, OwnerState } from "./owner_state.ts";
+import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
 import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
+import { TransferTrace, type TransferTraceRecord } from "./transfer_trace.ts";
 
 /** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
 export const PERSISTENT_PTOS = 3;
+
+/** Blocks of new work a probe timeout asks for beyond the window. */
+export const PROBE_BLOCKS = 2;
 
 /** What the engine needs of a manifest. */
 export interface EngineManifest {
@@ -101,6 +105,14 @@ export interface DownloadEngineOptions {
    * @default (size) => new Uint8Array(size)
    */
   newPieceBuffer?: (size: number) => Uint8Array;
+  /**
+   * Receives a trace of each owner's window, delay and losses (sampled at most every
+   * `traceIntervalMs` per owner) and of every probe timeout and dropped owner; see
+   * transfer_trace.ts. @default none
+   */
+  trace?: ((record: TransferTraceRecord) => void) | undefined;
+  /** Least time between two trace samples of one owner, ms. @default 10 */
+  traceIntervalMs?: number;
 }
 
 /** Something the driver must act on. */
@@ -193,6 +205,9 @@ export class DownloadEngine {
   readonly #pool: Uint8Array[] = [];
   #release: Uint8Array[] = [];
   #rr = 0;
+  readonly #trace: TransferTrace | undefined;
+  /** Requests a probe timeout made (see #probeTimeout), sent before any other. */
+  #probes: Transmit[] = [];
   #started = false;
   #doneEmitted = false;
   readonly #maxInFlight: number;
@@ -245,6 +260,9 @@ export class DownloadEngine {
     this.#verifyInWorker = options.verifyInWorker ?? false;
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
+    this.#trace = options.trace
+      ? new TransferTrace(options.trace, options.traceIntervalMs ?? 10)
+      : undefined;
     this.#picker = new PiecePicker({
       layout: this.layout,
       verified: this.verified,
@@ -299,21 +317,28 @@ export class DownloadEngine {
     return this.#banned.has(owner);
   }
 
-  /** Adds an owner. Before {@link start}, owners share the S/N split; later ones steal work. */
-  addOwner(key: string, now: number): boolean {
+  /**
+   * Adds an owner. Before {@link start}, owners share the S/N split; later ones steal work.
+   * `rttMs`, a round trip measured before (its PROBE's), times its first requests instead of
+   * the 250 ms initial timeout.
+   */
+  addOwner(key: string, now: number, rttMs?: number): boolean {
     this.#releaseBuffers();
     if (this.#banned.has(key)) return false;
     const existing = this.#owners.get(key);
     if (existing?.alive) return false;
     const o = new OwnerState(key, {
       blockSize: this.layout.blockSize,
-      maxInFlight: this.#maxOwnerInFlight,
+      // The window may grow past the receive budget: pollTransmit holds bytes in flight to the
+      // budget, raised by the owner's loss allowance (lost blocks take no buffer)
+      maxInFlight: this.#maxOwnerInFlight / (1 - MAX_COVERED_LOSS),
       minRtoMs: this.#minRtoMs,
       lossThreshold: this.#lossThreshold,
       targetDelayMs: this.#targetDelayMs,
       stallMs: this.#stallMs,
     }, now);
     if (existing) o.delivered = existing.delivered;
+    if (rttMs !== undefined) o.rtt.seed(rttMs);
     this.#owners.delete(key);
     this.#owners.set(key, o);
     this.#ownerList = [...this.#owners.values()];
@@ -325,7 +350,7 @@ export class DownloadEngine {
     this.#releaseBuffers();
     if (this.#started) return;
     this.#started = true;
-    void now;
+    this.#trace?.start(now);
     this.#picker.split([...this.#owners.values()].filter((o) => o.alive));
     this.#checkDone();
   }
@@ -411,6 +436,7 @@ export class DownloadEngine {
       o.rtt.resetBackoff();
       o.outstanding.delete(id);
       o.inFlight -= out.length;
+      o.noteArrived();
       if (out.retransmitted) {
         // Ambiguous (Karn): no RTT sample, and its new seq must not declare older requests lost.
         // Without any sample yet, the time since the latest request is the best there is (a
@@ -435,6 +461,7 @@ export class DownloadEngine {
         }
         this.#detectLoss(o, now);
       }
+      this.#trace?.sample(o, now);
     }
     const ap = this.#active.get(piece);
     if (!ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
@@ -484,30 +511,50 @@ export class DownloadEngine {
       this.#detectLoss(o, now);
       const first = o.outstanding.values().next().value;
       if (first && o.rtoDeadline(first) <= now) {
-        // Everything requested an RTO ago or earlier is lost; this includes `first`
-        const rto = o.rtt.rto;
-        for (const [id, out] of o.outstanding) {
-          if (out.sentAt + rto > now) break;
-          this.#lose(o, id, out);
-        }
-        if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
-        this.stats.timeouts++;
-        // A probe timeout alone is a tail loss (what RACK cannot see: nothing later arrived),
-        // priced like any loss; only an owner that answered none of PERSISTENT_PTOS probe
-        // timeouts in a row (persistent congestion, RFC 9002 §7.6, or a dead owner) collapses
-        // its window and gives its unstarted range and its pieces back, rather than holding them
-        // until the others run out of work or it is dropped
-        const persistent = o.rtt.backoffFactor >= 2 ** (PERSISTENT_PTOS - 1);
-        o.rtt.backoff();
-        if (persistent) {
-          o.cwnd.onTimeout(now, true);
-          this.#picker.releaseRange(o);
-          this.#picker.releasePieces(o);
-        } else {
-          o.cwnd.onLoss(first.sentAt, now);
-        }
+        this.#probeTimeout(o, first, now);
       }
     }
+  }
+
+  /**
+   * A probe timeout: nothing from `o` for a PTO while requests are outstanding. As in RFC 9002
+   * §6.2.4 the first answer is a probe, not a verdict: up to PROBE_BLOCKS blocks of new work are
+   * asked for beyond the window, and their answers let RACK declare the silent requests lost (a
+   * late owner then costs no duplicates). With no new work left (the tail), everything sent a
+   * PTO ago or earlier is declared lost and asked for again. Only an owner that answered none of
+   * PERSISTENT_PTOS timeouts in a row (persistent congestion, §7.6, or a dead owner) collapses
+   * its window and gives its unstarted range and pieces back, rather than holding them until the
+   * others run out of work or it is dropped.
+   */
+  #probeTimeout(o: OwnerState, first: Outstanding, now: number): void {
+    const pto = o.rtt.rto;
+    const lostBefore = o.lostBlocks;
+    const persistent = o.rtt.backoffFactor >= 2 ** (PERSISTENT_PTOS - 1);
+    this.stats.timeouts++;
+    o.timeouts++;
+    o.lastPto = now;
+    o.rtt.backoff();
+    const ranges = persistent || o.paused
+      ? []
+      : this.#picker.collect(o, PROBE_BLOCKS * this.layout.blockSize, now);
+    if (ranges.length > 0) {
+      this.#probes.push({ owner: o.key, ranges });
+    } else {
+      for (const [id, out] of o.outstanding) {
+        if (out.sentAt + pto > now) break;
+        this.#lose(o, id, out);
+      }
+      if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
+    }
+    this.#trace?.pto(o, o.lostBlocks - lostBefore, pto, persistent, now);
+    if (persistent) {
+      o.cwnd.onTimeout(now, true);
+      this.#picker.releaseRange(o);
+      this.#picker.releasePieces(o);
+    } else if (ranges.length === 0) {
+      o.cwnd.onLoss(first.sentAt, now);
+    }
+    this.#trace?.sample(o, now, true);
   }
 
   /** When {@link handleTimeout} should run next, or undefined when nothing is pending. */
@@ -533,6 +580,8 @@ export class DownloadEngine {
   pollTransmit(now: number): Transmit | undefined {
     this.#releaseBuffers();
     if (!this.#started || this.done) return undefined;
+    const probe = this.#probes.shift();
+    if (probe && this.#owners.get(probe.owner)?.usable) return probe;
     const owners = this.#ownerList;
     const n = owners.length;
     // Bytes in flight over all owners (dropped ones have none)
@@ -541,7 +590,12 @@ export class DownloadEngine {
     for (let i = 0; i < n; i++) {
       const o = owners[(this.#rr + i) % n]!;
       if (!o.alive || o.paused) continue;
-      const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - total);
+      const allow = o.lossAllowance;
+      const room = Math.min(
+        o.cwnd.cwnd - o.inFlight,
+        this.#maxOwnerInFlight * allow - o.inFlight,
+        this.#maxInFlight * allow - total,
+      );
       // Ask in batches: each request costs a send on both sides. On a clean path, small blocks
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
       // anything, two blocks at a time, so a lost request costs little.
@@ -680,8 +734,9 @@ export class DownloadEngine {
     }
   }
 
-  #drop(o: OwnerState, reason: string, _now: number): void {
+  #drop(o: OwnerState, reason: string, now: number): void {
     o.alive = false;
+    this.#trace?.drop(o.key, reason, now);
     for (const [id, out] of o.outstanding) {
       o.outstanding.delete(id);
       const ap = this.#active.get(out.piece);

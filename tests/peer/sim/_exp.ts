@@ -8,16 +8,31 @@ const size = Number(Deno.args[0] ?? 64) * 1024 * 1024;
 const pieceSize = 256 * 1024;
 const content = new GeneratedSource(size, 7);
 const manifest = buildManifest(content, pieceSize);
-for (const n of [1, 3]) for (const loss of [0, 0.05, 0.2]) {
-  const net = new SimNetwork({ seed: 3 });
-  const owners = [];
-  for (let i = 0; i < n; i++) {
-    net.addOwner(`o${i}`, { content, loss, latencyMs: 0.05, jitterMs: 0.02, bandwidth: 500_000, queueBytes: 200_000, mtu: 32784 });
-    owners.push(`o${i}`);
+for (const n of [1, 3]) {
+  for (const loss of [0, 0.05, 0.2]) {
+    const net = new SimNetwork({ seed: 3 });
+    const owners = [];
+    for (let i = 0; i < n; i++) {
+      net.addOwner(`o${i}`, {
+        content,
+        loss,
+        latencyMs: 0.05,
+        jitterMs: 0.02,
+        bandwidth: 500_000,
+        queueBytes: 200_000,
+        mtu: 32784,
+      });
+      owners.push(`o${i}`);
+    }
+    const blockSize = BlockLayout.blockSizeFor(pieceSize, 32784, 32768);
+    const per = inFlightBudget(blockSize);
+    const engine = new DownloadEngine({
+      manifest,
+      blockSize,
+      maxInFlight: per * n,
+      maxOwnerInFlight: per,
+    });
+    const r = drive(engine, net, { owners });
+    console.log(n, loss, summary("x", size, r));
   }
-  const blockSize = BlockLayout.blockSizeFor(pieceSize, 32784, 32768);
-  const per = inFlightBudget(blockSize);
-  const engine = new DownloadEngine({ manifest, blockSize, maxInFlight: per * n, maxOwnerInFlight: per });
-  const r = drive(engine, net, { owners });
-  console.log(n, loss, summary("x", size, r));
 }
