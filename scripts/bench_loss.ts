@@ -12,7 +12,7 @@
  * Needs root, `ip` and `iptables`; prints why and exits 0 (skipped) without them.
  *
  *   deno run -P=test scripts/bench_loss.ts [--size-mib 1024] [--loss 0,5,20] [--owners 1,3]
- *     [--small-mib 8] [--small-runs 5] [--rss-mtu 1500] [--baseline /work/main]
+ *     [--runs 1] [--small-mib 8] [--small-runs 5] [--rss-mtu 1500] [--baseline /work/main]
  *     [--baseline-loss 0] [--timeout-s 300] [--trace-dir DIR]
  *
  * @module
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     owners: { type: "string", default: "1,3" },
     "small-mib": { type: "string", default: "8" },
     "small-runs": { type: "string", default: "5" },
+    runs: { type: "string", default: "1" },
     "rss-mtu": { type: "string", default: "1500" },
     baseline: { type: "string" },
     "baseline-loss": { type: "string", default: "0" },
@@ -93,6 +94,7 @@ const smallBytes = Math.round(Number(values["small-mib"]) * 2 ** 20);
 const losses = values.loss!.split(",").map(Number);
 const ownerCounts = values.owners!.split(",").map(Number);
 const smallRuns = Number(values["small-runs"]);
+const runs = Number(values.runs);
 const rssMtu = Number(values["rss-mtu"]);
 const timeoutMs = Number(values["timeout-s"]) * 1000;
 const baselineLosses = values["baseline-loss"]!.split(",").map(Number);
@@ -259,7 +261,9 @@ try {
   for (const loss of losses) {
     await setLoss(loss);
     for (const n of ownerCounts) {
-      for (const t of treesAt(loss)) await download(t, "large", n, loss, 0, largeHash);
+      for (let i = 0; i < runs; i++) {
+        for (const t of treesAt(loss)) await download(t, "large", n, loss, 0, largeHash);
+      }
     }
   }
   for (const loss of [0, 5]) {

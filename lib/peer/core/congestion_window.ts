@@ -27,6 +27,8 @@ export interface DelaySample {
   now?: number;
 }
 
+/** Shortest round trip the delivery-rate cap assumes, ms. */
+const CAP_MIN_RTT_MS = 1;
 /** The delivery-rate maximum is taken over this many minimum RTTs … */
 const RATE_WINDOW_RTTS = 10;
 /** … and at least this long, ms. */
@@ -160,8 +162,12 @@ export class CongestionWindow {
    * buffer is too shallow for the delay signal from being flooded with doomed requests.
    */
   get cap(): number {
-    const base = this.#last?.minRttMs;
-    if (this.#maxRate === 0 || base === undefined) return this.#max;
+    const last = this.#last;
+    if (this.#maxRate === 0 || last === undefined) return this.#max;
+    // A pipe shorter than the 1 ms timer granularity is treated as 1 ms long: on one host the
+    // minimum RTT is a lucky sample of the peers' processing time, and a window of its BDP
+    // (a block or two) leaves a lossy path to probe timeouts
+    const base = Math.max(last.minRttMs, CAP_MIN_RTT_MS);
     const bdp = this.#maxRate * base;
     return Math.min(this.#max, Math.max(this.#min, 2 * bdp + 2 * this.#block));
   }

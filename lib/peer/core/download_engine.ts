@@ -591,19 +591,13 @@ export class DownloadEngine {
       const o = owners[(this.#rr + i) % n]!;
       if (!o.alive || o.paused) continue;
       const allow = o.lossAllowance;
-      const room = Math.min(
-        o.cwnd.cwnd - o.inFlight,
-        this.#maxOwnerInFlight * allow - o.inFlight,
-        this.#maxInFlight * allow - total,
-      );
+      const win = Math.min(o.cwnd.cwnd, this.#maxOwnerInFlight * allow);
+      const room = Math.min(win - o.inFlight, this.#maxInFlight * allow - total);
       // Ask in batches: each request costs a send on both sides. On a clean path, small blocks
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
-      // anything, two blocks at a time, so a lost request costs little.
+      // anything, an eighth (at least a block), so a lost request costs little.
       const clean = o.cwnd.randomLosses === 0 && o.cwnd.ssthresh === Infinity;
-      const batch = Math.max(
-        Math.min(this.layout.blockSize, o.cwnd.cwnd / 2),
-        o.cwnd.cwnd / (clean ? 4 : 8),
-      );
+      const batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
       // On a lossy path no request asks for more than a batch: a window in one request is a
