@@ -39,7 +39,7 @@ import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
 import { TransferTrace, type TransferTraceRecord } from "./transfer_trace.ts";
 
 /** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
-export const PERSISTENT_PTOS = 3;
+export const PERSISTENT_PTOS = 5;
 
 /** Blocks of new work a probe timeout asks for beyond the window. */
 export const PROBE_BLOCKS = 2;
@@ -438,11 +438,20 @@ export class DownloadEngine {
       o.inFlight -= out.length;
       o.noteArrived();
       if (out.retransmitted) {
-        // Ambiguous (Karn): no RTT sample, and its new seq must not declare older requests lost.
-        // Without any sample yet, the time since the latest request is the best there is (a
-        // lower bound); otherwise a lossy start keeps the 250 ms initial RTO for seconds
-        if (!o.rtt.hasSample) o.rtt.sample(now - out.sentAt);
+        // Ambiguous (Karn): no RTT sample. Without any sample yet, the time since the latest
+        // request is the best there is (a lower bound); otherwise a lossy start keeps the 250 ms
+        // initial RTO for seconds
+        const since = now - out.sentAt;
+        if (!o.rtt.hasSample) o.rtt.sample(since);
         o.cwnd.onAck(len);
+        // An answer a minimum RTT or more after the latest request is taken to answer it (RFC
+        // 8985 §6.2: faster, it answers an earlier one): it moves RACK's clock, so on a lossy path
+        // the answers to re-requested blocks (often most of them) still reveal losses
+        if (since >= o.rtt.minRtt && out.seq > o.rackSeq) {
+          o.rackSeq = out.seq;
+          o.rackRtt = since;
+          this.#detectLoss(o, now);
+        }
       } else {
         const rtt = now - out.sentAt;
         o.rtt.sample(rtt);
@@ -534,12 +543,15 @@ export class DownloadEngine {
     o.timeouts++;
     o.lastPto = now;
     o.rtt.backoff();
-    const ranges = persistent || o.paused
-      ? []
-      : this.#picker.collect(o, PROBE_BLOCKS * this.layout.blockSize, now);
-    if (ranges.length > 0) {
+    // One block per probe request: a lost request then costs one probe, not all of them
+    let probes = 0;
+    for (let i = 0; i < PROBE_BLOCKS && !persistent && !o.paused; i++) {
+      const ranges = this.#picker.collect(o, 1, now);
+      if (ranges.length === 0) break;
       this.#probes.push({ owner: o.key, ranges });
-    } else {
+      probes++;
+    }
+    if (probes === 0) {
       for (const [id, out] of o.outstanding) {
         if (out.sentAt + pto > now) break;
         this.#lose(o, id, out);
@@ -551,7 +563,7 @@ export class DownloadEngine {
       o.cwnd.onTimeout(now, true);
       this.#picker.releaseRange(o);
       this.#picker.releasePieces(o);
-    } else if (ranges.length === 0) {
+    } else if (probes === 0) {
       o.cwnd.onLoss(first.sentAt, now);
     }
     this.#trace?.sample(o, now, true);

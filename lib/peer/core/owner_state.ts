@@ -57,8 +57,8 @@ export const LOST_MEMORY = 1024;
 export const REORDER_GRANULARITY_MS = 0.25;
 /** Blocks the loss-rate average spans. */
 export const LOSS_RATE_BLOCKS = 64;
-/** The largest loss rate the in-flight allowance makes up for (twice the bytes at 50 %). */
-export const MAX_COVERED_LOSS = 0.5;
+/** The largest loss rate the in-flight allowance makes up for (2.5 times the bytes at 60 %). */
+export const MAX_COVERED_LOSS = 0.6;
 /** Cap on an owner's adaptive loss threshold. */
 export const MAX_LOSS_THRESHOLD = 64;
 
