@@ -138,6 +138,8 @@ export interface DownloadResult {
   receivedBytes: number;
   /** Datagrams re-requested after a timeout. */
   retransmits: number;
+  /** Bytes of the blocks re-requested (lost blocks and blocks of lost requests). */
+  retransmittedBytes?: number;
   /** Pieces that failed verification. */
   badPieces: number;
 }

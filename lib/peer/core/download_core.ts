@@ -960,6 +960,7 @@ export class DownloadCore {
       resumedBytes: resumed,
       receivedBytes: s?.receivedBytes ?? 0,
       retransmits: s?.retransmits ?? 0,
+      retransmittedBytes: s?.retransmittedBytes ?? 0,
       badPieces: s?.badPieces ?? 0,
     };
   }

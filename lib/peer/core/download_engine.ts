@@ -147,6 +147,8 @@ export interface EngineStats {
   duplicateBlocks: number;
   strayBlocks: number;
   retransmits: number;
+  /** Bytes of the blocks counted in `retransmits` (each asked for again). */
+  retransmittedBytes: number;
   /** Blocks declared lost that arrived after all (reordering, not loss). */
   spuriousRetransmits: number;
   badPieces: number;
@@ -227,6 +229,7 @@ export class DownloadEngine {
     duplicateBlocks: 0,
     strayBlocks: 0,
     retransmits: 0,
+    retransmittedBytes: 0,
     spuriousRetransmits: 0,
     badPieces: 0,
     timeouts: 0,
@@ -655,6 +658,7 @@ export class DownloadEngine {
     o.outstanding.delete(id);
     o.inFlight -= out.length;
     this.stats.retransmits++;
+    this.stats.retransmittedBytes += out.length;
     o.noteLost(id);
     const ap = this.#active.get(out.piece);
     if (!ap || ap.received[out.block]) return;
