@@ -84,7 +84,10 @@ export class CongestionWindow {
   /** A block of `bytes` arrived; `delay` when it gave an RTT sample (else the last one counts). */
   onAck(bytes: number, delay?: DelaySample): void {
     if (delay) {
-      this.#last = delay;
+      // Copied, not kept: callers reuse one sample object per block (no garbage per datagram)
+      const last = this.#last ??= { queueMs: 0, minRttMs: 0 };
+      last.queueMs = delay.queueMs;
+      last.minRttMs = delay.minRttMs;
       if (delay.rate !== undefined && delay.now !== undefined) {
         const window = Math.max(RATE_WINDOW_MIN_MS, RATE_WINDOW_RTTS * delay.minRttMs);
         if (delay.rate >= this.#maxRate || delay.now - this.#maxRateAt > window) {

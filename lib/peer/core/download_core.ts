@@ -219,6 +219,12 @@ export class DownloadCore {
   #needing = false;
   #noOwnerSince: number | undefined;
   #rateBytes = 0;
+  #lastFrom: { hostname: string; port: number; key: string; owner: string | undefined } = {
+    hostname: "",
+    port: -1,
+    key: "",
+    owner: undefined,
+  };
   #rateAt = 0;
   #rate = 0;
 
@@ -405,7 +411,7 @@ export class DownloadCore {
   handleBlockData(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
     const engine = this.#engine;
     if (!engine) return;
-    const owner = this.#ownerByAddr.get(addressKey(from));
+    const owner = this.#ownerOf(from);
     if (owner === undefined) return;
     const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
     engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
@@ -893,6 +899,18 @@ export class DownloadCore {
   }
 
   // ---- helpers ----
+
+  /** The owner at `from`; the latest sender is remembered, so no key string per datagram. */
+  #ownerOf(from: Deno.NetAddr): string | undefined {
+    const last = this.#lastFrom;
+    if (last.port === from.port && last.hostname === from.hostname && last.owner !== undefined) {
+      if (this.#ownerByAddr.get(last.key) === last.owner) return last.owner;
+    }
+    const key = addressKey(from);
+    const owner = this.#ownerByAddr.get(key);
+    this.#lastFrom = { hostname: from.hostname, port: from.port, key, owner };
+    return owner;
+  }
 
   /** The smallest PROBE round trip measured to any owner, as a ManifestFetch option. */
   #rttOption(): { rttMs?: number } {

@@ -33,6 +33,7 @@
  */
 import type { ByteRange } from "../../wire/messages.ts";
 import { BlockLayout } from "./block_layout.ts";
+import type { DelaySample } from "./congestion_window.ts";
 import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
 import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
@@ -208,6 +209,9 @@ export class DownloadEngine {
   #release: Uint8Array[] = [];
   #rr = 0;
   readonly #trace: TransferTrace | undefined;
+  /** Reused delay samples (one allocation per engine, not per block). */
+  readonly #rated: Required<DelaySample> = { queueMs: 0, minRttMs: 0, rate: 0, now: 0 };
+  readonly #unrated: DelaySample = { queueMs: 0, minRttMs: 0 };
   /** Requests a probe timeout made (see #probeTimeout), sent before any other. */
   #probes: Transmit[] = [];
   #started = false;
@@ -460,19 +464,21 @@ export class DownloadEngine {
         o.rtt.sample(rtt);
         // Delivery rate over this request's round trip, as BBR samples it
         const interval = now - out.ackedAt;
-        o.cwnd.onAck(len, {
-          queueMs: o.rtt.queueDelay,
-          minRttMs: o.rtt.minRtt,
-          ...(interval > 0 && lastAck !== -Infinity
-            ? { rate: (o.acked - out.acked) / interval, now }
-            : {}),
-        });
+        const sample = interval > 0 && lastAck !== -Infinity ? this.#rated : this.#unrated;
+        sample.queueMs = o.rtt.queueDelay;
+        sample.minRttMs = o.rtt.minRtt;
+        if (sample === this.#rated) {
+          this.#rated.rate = (o.acked - out.acked) / interval;
+          this.#rated.now = now;
+        }
+        o.cwnd.onAck(len, sample);
         if (out.seq > o.rackSeq) {
           o.rackSeq = out.seq;
           o.rackRtt = rtt;
         }
         this.#detectLoss(o, now);
       }
+      o.release(out); // only whether there was one matters below
       this.#trace?.sample(o, now);
     }
     const ap = this.#active.get(piece);
@@ -539,6 +545,7 @@ export class DownloadEngine {
    * others run out of work or it is dropped.
    */
   #probeTimeout(o: OwnerState, first: Outstanding, now: number): void {
+    const firstSent = first.sentAt;
     const pto = o.rtt.rto;
     const lostBefore = o.lostBlocks;
     const persistent = o.rtt.backoffFactor >= 2 ** (PERSISTENT_PTOS - 1);
@@ -567,7 +574,7 @@ export class DownloadEngine {
       this.#picker.releaseRange(o);
       this.#picker.releasePieces(o);
     } else if (probes === 0) {
-      o.cwnd.onLoss(first.sentAt, now);
+      o.cwnd.onLoss(firstSent, now);
     }
     this.#trace?.sample(o, now, true);
   }
@@ -649,8 +656,9 @@ export class DownloadEngine {
     for (const [id, out] of o.outstanding) {
       if (out.seq >= o.rackSeq) break;
       if (o.rackSeq - out.seq <= o.lossThreshold && now < o.lossDeadline(out)) break;
+      const sentAt = out.sentAt;
       this.#lose(o, id, out);
-      o.cwnd.onLoss(out.sentAt, now);
+      o.cwnd.onLoss(sentAt, now);
     }
   }
 
@@ -661,9 +669,11 @@ export class DownloadEngine {
     this.stats.retransmittedBytes += out.length;
     o.noteLost(id);
     const ap = this.#active.get(out.piece);
-    if (!ap || ap.received[out.block]) return;
-    ap.retransmitted[out.block] = 1;
-    this.#picker.unrequest(ap, out.block);
+    const block = out.block;
+    o.release(out);
+    if (!ap || ap.received[block]) return;
+    ap.retransmitted[block] = 1;
+    this.#picker.unrequest(ap, block);
   }
 
   #loseAll(o: OwnerState, _now: number): void {
@@ -751,6 +761,7 @@ export class DownloadEngine {
       o.outstanding.delete(id);
       const ap = this.#active.get(out.piece);
       if (ap) this.#picker.unrequest(ap, out.block);
+      o.release(out);
     }
     o.inFlight = 0;
     this.#picker.releasePieces(o);

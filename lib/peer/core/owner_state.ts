@@ -55,6 +55,8 @@ export const LOST_MEMORY = 1024;
  * clock), so this is finer than the timer granularity; a path that reorders more widens it.
  */
 export const REORDER_GRANULARITY_MS = 0.25;
+/** Request records kept for reuse per owner. */
+const MAX_FREE_RECORDS = 4096;
 /** Blocks the loss-rate average spans. */
 export const LOSS_RATE_BLOCKS = 64;
 /** The largest loss rate the in-flight allowance makes up for (2.5 times the bytes at 60 %). */
@@ -141,6 +143,7 @@ export class OwnerState {
   alive = true;
   /** Asked for nothing until resumed (its address cookie is being renewed). */
   paused = false;
+  readonly #free: Outstanding[] = [];
 
   /**
    * A new owner, silent so far.
@@ -228,7 +231,32 @@ export class OwnerState {
     if (!out) return 0;
     this.outstanding.delete(id);
     this.inFlight -= out.length;
-    return out.length;
+    const length = out.length;
+    this.release(out);
+    return length;
+  }
+
+  /**
+   * An {@link Outstanding} record to fill in, reused from {@link release}d ones: requests live
+   * about a round trip, long enough for the garbage collector to promote them, so at 1452-byte
+   * blocks fresh records per block grew the old generation with the file.
+   */
+  acquire(): Outstanding {
+    return this.#free.pop() ?? {
+      seq: 0,
+      sentAt: 0,
+      piece: 0,
+      block: 0,
+      length: 0,
+      retransmitted: false,
+      acked: 0,
+      ackedAt: 0,
+    };
+  }
+
+  /** Hands back a record no longer in {@link outstanding} (its fields stay readable until reused). */
+  release(out: Outstanding): void {
+    if (this.#free.length < MAX_FREE_RECORDS) this.#free.push(out);
   }
 
   /**
