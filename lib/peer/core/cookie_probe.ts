@@ -227,6 +227,20 @@ export class CookieProbe {
     return true;
   }
 
+  /**
+   * A round trip measured elsewhere (the tracker's answer to NEED), used as the measured one
+   * until an owner answers: PROBEs lost before any owner answered are then resent after a few
+   * of those round trips, not after the blind `timeoutMs`. Pending timeouts shorten at once.
+   */
+  hintRtt(rttMs: number, _now: number): void {
+    if (this.#rtt !== undefined || !(rttMs >= 0)) return;
+    this.#rtt = rttMs;
+    for (const key of this.#probing) {
+      const p = this.#owners.get(key)!;
+      if (p.deadline >= 0) p.deadline = Math.min(p.deadline, p.sentAt + this.#timeout(p.sends));
+    }
+  }
+
   /** Forgets an owner and its cookie (it moved to another address). */
   forget(owner: string): void {
     this.#owners.delete(owner);

@@ -219,6 +219,8 @@ export class DownloadCore {
   #needing = false;
   #noOwnerSince: number | undefined;
   #rateBytes = 0;
+  /** When the first NEED was asked for. */
+  #needAt = 0;
   #lastFrom: { hostname: string; port: number; key: string; owner: string | undefined } = {
     hostname: "",
     port: -1,
@@ -257,6 +259,7 @@ export class DownloadCore {
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
+    this.#needAt = now;
     this.#events.push({ kind: "need", want, maxOwners: this.#o.maxOwners });
   }
 
@@ -286,7 +289,11 @@ export class DownloadCore {
   /** The tracker answered a NEED. */
   handleNeedReply(reply: OwnersMessage, now: number): void {
     this.#guard(() => {
-      if (this.#phase === "resolve") return this.#resolved(reply);
+      if (this.#phase === "resolve") {
+        // The tracker's round trip: the best guess at the owners' until one answers a PROBE
+        this.#cookies.hintRtt(now - this.#needAt, now);
+        return this.#resolved(reply);
+      }
       this.#needing = false;
       if (this.#phase === "transfer") this.#addListed(reply, now);
       this.#pump(now);

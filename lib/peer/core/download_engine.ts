@@ -567,6 +567,14 @@ export class DownloadEngine {
         this.#lose(o, id, out);
       }
       if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
+      // The tail: its blocks are asked for again at once, each in two datagrams, so a lossy
+      // path does not stall the last blocks for a string of doubling timeouts (a second copy
+      // of a block or two is cheap next to that)
+      for (let i = 0; i < PROBE_BLOCKS && !persistent && !o.paused; i++) {
+        const ranges = this.#picker.collect(o, 1, now);
+        if (ranges.length === 0) break;
+        this.#probes.push({ owner: o.key, ranges }, { owner: o.key, ranges });
+      }
     }
     this.#trace?.pto(o, o.lostBlocks - lostBefore, pto, persistent, now);
     if (persistent) {

@@ -47,6 +47,9 @@ export interface RetryPolicy {
   totalMs: number;
 }
 
+/** Shortest first retransmission of a NEED once the tracker's round trip is known, ms. */
+export const NEED_RETRY_MIN_MS = 20;
+
 /** The default {@link RetryPolicy}: 250, 500, 1000, 2000 ms between 5 sends; 7.75 s in all. */
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
   initialMs: 250,
@@ -117,7 +120,11 @@ interface Request {
   txid: number;
   bytes: Uint8Array;
   started: number;
+  /** When it was last (re)sent. */
+  sentAt: number;
   attempts: number;
+  /** Attempts beyond the policy's, for a first wait shorter than its `initialMs`. */
+  extraAttempts: number;
   delay: number;
   deadline: number;
   /** The current wait is the last: at the deadline the request times out. */
@@ -203,6 +210,8 @@ export class TrackerSession {
   readonly #trackerHost: string;
   readonly #random: () => number;
   readonly #policy: RetryPolicy;
+  /** Smoothed round trip of the tracker's unambiguous answers, ms (undefined before one). */
+  #srtt: number | undefined;
   readonly #pending = new Map<number, Request>();
   readonly #owned = new Map<string, OwnedFile>();
   /** Requests waiting for the registration in progress. */
@@ -482,6 +491,13 @@ export class TrackerSession {
     const req = this.#pending.get(msg.txid);
     if (req === undefined) return true; // late, duplicate or unknown: ignored
     this.#pending.delete(msg.txid);
+    if (req.attempts === 1) {
+      // An unambiguous round trip (Karn): times the retransmissions of later NEEDs
+      const r = Math.max(0, now - req.started);
+      this.#srtt = this.#srtt === undefined ? r : 0.875 * this.#srtt + 0.125 * r;
+    } else if (this.#srtt === undefined) {
+      this.#srtt = Math.max(0, now - req.sentAt); // ambiguous, but the best bound there is
+    }
     req.txid = 0;
     switch (req.purpose) {
       case "handshake":
@@ -587,7 +603,9 @@ export class TrackerSession {
       txid: 0,
       bytes: EMPTY,
       started: 0,
+      sentAt: 0,
       attempts: 0,
+      extraAttempts: 0,
       delay: 0,
       deadline: Infinity,
       last: false,
@@ -622,20 +640,31 @@ export class TrackerSession {
     req.bytes = encodeMessage(message);
     req.started = now;
     req.attempts = 0;
-    req.delay = req.policy.initialMs;
+    // A NEED is on a download's critical path: once the tracker's round trip is known, its
+    // first retransmission waits a few of those (at least NEED_RETRY_MIN_MS), not a blind 250 ms
+    req.delay = req.purpose === "need" && this.#srtt !== undefined
+      ? Math.min(req.policy.initialMs, Math.max(NEED_RETRY_MIN_MS, 4 * this.#srtt))
+      : req.policy.initialMs;
+    // Shorter first waits buy more attempts: the request is given up no sooner than the blind
+    // schedule would give it up
+    req.extraAttempts = 0;
+    for (let d = req.delay; d < req.policy.initialMs; d *= Math.max(2, req.policy.factor)) {
+      req.extraAttempts++;
+    }
     this.#pending.set(txid, req);
     this.#transmit(req, now);
   }
 
   #transmit(req: Request, now: number): void {
     req.attempts++;
+    req.sentAt = now;
     if (req.attempts > 1) this.#retransmits++;
     this.#transmits.push(req.bytes);
     const p = req.policy;
     const elapsed = now - req.started;
     // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.
     const wait = Math.min(req.delay, p.maxDelayMs) * (0.9 + 0.2 * this.#random());
-    req.last = req.attempts >= p.attempts || elapsed + wait >= p.totalMs;
+    req.last = req.attempts >= p.attempts + req.extraAttempts || elapsed + wait >= p.totalMs;
     req.deadline = now + (req.last ? Math.max(0, Math.min(wait, p.totalMs - elapsed)) : wait);
     req.delay = Math.min(req.delay * p.factor, p.maxDelayMs);
   }
