@@ -14,21 +14,27 @@
  * owner's requests in flight, RTT, congestion window and deadlines; `pieceHashMatches`
  * (piece_hash.ts) checks a complete piece. The engine routes events between them, keeps the
  * global limits (bytes in flight, piece buffers), and decides what loss, silence and bad data do.
- * At about 650 lines it is over the usual 600: a third is the documented options and events of
+ * At about 790 lines it is over the usual 600: a third is the documented options and events of
  * its public API, and the handlers below share the loss, drop and verification rules that a
  * further split would spread over two files.
  *
- * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule):
- * - A block is lost when a block requested after it arrived and it is overdue by that block's
- *   RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places behind it. Lost
- *   requests are found the same way. Spurious losses (the block turns up) widen the tolerance
- *   when they are a large share of an owner's losses.
- * - The retransmission timer restarts on every answer, so it fires only when an owner went
- *   silent; backoff ends at any answer, and stays short enough for ~8 probes per `stallMs`.
+ * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule;
+ * docs/TRANSFER.md, _Reliability_, says why):
+ * - Loss by evidence: a block is lost when a block requested after it arrived and it is overdue
+ *   by that block's RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places
+ *   behind it, and is asked for again at once. Answers to re-requests a min RTT after them count
+ *   too (RFC 8985 §6.2). Lost requests are found the same way. Spurious losses widen the
+ *   tolerance when they are a large share of an owner's losses.
+ * - A probe timeout (SRTT + 4·RTTVAR, ≥ 1 ms, seeded by the PROBE's RTT) fires only when an
+ *   owner answered nothing: it asks for new blocks as probes (RFC 9002 §6.2.4), and only at the
+ *   tail declares the silent blocks lost; backoff ends at any answer; 5 PTOs in a row without
+ *   one collapse the window and give the owner's work back.
  * - The congestion window (CongestionWindow) is steered by queueing delay; losses without a
- *   queue are random and do not shrink it; a delivery-rate cap bounds shallow buffers.
- * - An owner that times out gives back its range and pieces; a silent one is dropped after
- *   `stallMs`; the endgame duplicates a block only where another owner would deliver it sooner.
+ *   queue are random and do not shrink it; bytes in flight are held to the receive budget, raised
+ *   for the owner's loss rate; a delivery-rate cap bounds shallow buffers.
+ * - A silent owner is dropped after `stallMs`; the endgame duplicates a block only where another
+ *   owner would deliver it sooner.
+ * - An optional trace (transfer_trace.ts) records windows, delays, losses and probe timeouts.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";
@@ -42,6 +48,8 @@ import { TransferTrace, type TransferTraceRecord } from "./transfer_trace.ts";
 /** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
 export const PERSISTENT_PTOS = 5;
 
+/** An owner's recent block loss rate below which its requests ask for whole quarter windows. */
+const CLEAN_LOSS_RATE = 0.01;
 /** Blocks of new work a probe timeout asks for beyond the window. */
 export const PROBE_BLOCKS = 2;
 
@@ -626,7 +634,9 @@ export class DownloadEngine {
       // Ask in batches: each request costs a send on both sides. On a clean path, small blocks
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
       // anything, an eighth (at least a block), so a lost request costs little.
-      const clean = o.cwnd.randomLosses === 0 && o.cwnd.ssthresh === Infinity;
+      // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
+      // does not turn a lossless transfer into one of small requests)
+      const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
       const batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
