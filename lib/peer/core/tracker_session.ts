@@ -640,9 +640,11 @@ export class TrackerSession {
     req.bytes = encodeMessage(message);
     req.started = now;
     req.attempts = 0;
-    // A NEED is on a download's critical path: once the tracker's round trip is known, its
-    // first retransmission waits a few of those (at least NEED_RETRY_MIN_MS), not a blind 250 ms
-    req.delay = req.purpose === "need" && this.#srtt !== undefined
+    // A NEED (a download waits for it) and an EXIT (`peer.ts get` waits for it before it ends):
+    // once the tracker's round trip is known, the first retransmission waits a few of those (at
+    // least NEED_RETRY_MIN_MS), not a blind 250 ms
+    const timed = req.purpose === "need" || req.purpose === "exit";
+    req.delay = timed && this.#srtt !== undefined
       ? Math.min(req.policy.initialMs, Math.max(NEED_RETRY_MIN_MS, 4 * this.#srtt))
       : req.policy.initialMs;
     // Shorter first waits buy more attempts: the request is given up no sooner than the blind
