@@ -34,6 +34,12 @@ export type {
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
+export type {
+  DropTraceRecord,
+  OwnerTraceSample,
+  PtoTraceRecord,
+  TransferTraceRecord,
+} from "./lib/peer/core/transfer_trace.ts";
 
 // Tracker: server and client.
 export {

@@ -11,9 +11,11 @@ import type { OwnerState } from "./owner_state.ts";
 
 /** One owner's state at time `t`. */
 export interface OwnerTraceSample {
+  /** The record's kind. */
   kind: "owner";
   /** ms since the transfer started. */
   t: number;
+  /** The owner's key (node id). */
   owner: string;
   /** Congestion window, bytes. */
   cwnd: number;
@@ -21,9 +23,11 @@ export interface OwnerTraceSample {
   ssthresh: number | null;
   /** Bytes requested and not yet answered or declared lost. */
   inFlight: number;
-  /** Smoothed RTT, minimum RTT and queueing delay above it, ms. */
+  /** Smoothed RTT, ms. */
   srttMs: number;
+  /** Smallest RTT seen, ms. */
   minRttMs: number;
+  /** Queueing delay: the recent RTT above the minimum, ms. */
   queueMs: number;
   /** The probe timeout now (with backoff), ms. */
   ptoMs: number;
@@ -43,8 +47,11 @@ export interface OwnerTraceSample {
 
 /** A probe timeout fired for an owner. */
 export interface PtoTraceRecord {
+  /** The record's kind. */
   kind: "pto";
+  /** ms since the transfer started. */
   t: number;
+  /** The owner's key (node id). */
   owner: string;
   /** Blocks it declared lost. */
   lostBlocks: number;
@@ -56,9 +63,13 @@ export interface PtoTraceRecord {
 
 /** An owner was dropped. */
 export interface DropTraceRecord {
+  /** The record's kind. */
   kind: "drop";
+  /** ms since the transfer started. */
   t: number;
+  /** The owner's key (node id). */
   owner: string;
+  /** Why, as logged. */
   reason: string;
 }
 
