@@ -45,6 +45,12 @@ export {
   isContentLink,
   parseContentLink,
 } from "./lib/peer/content_link.ts";
+export type {
+  DropTraceRecord,
+  OwnerTraceSample,
+  PtoTraceRecord,
+  TransferTraceRecord,
+} from "./lib/peer/core/transfer_trace.ts";
 
 // Tracker: server and client.
 export {

@@ -56,6 +56,8 @@ export interface PeerCliOptions {
   output: string | undefined;
   /** `--metrics`: where to serve HTTP metrics, or undefined (off). */
   metrics: MetricsAddress | undefined;
+  /** File to write a transfer trace to (JSON lines: window, delay, losses), or undefined. */
+  trace: string | undefined;
 }
 
 /** Default tracker address. */
@@ -74,6 +76,7 @@ const SPEC = {
   "log-dir": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
+  trace: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   output: { type: "string", short: "o" },
@@ -153,7 +156,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       `Cannot use -o/--output: "${values.output}" names a directory; use --out DIR for that`,
     );
   }
-  for (const key of ["dir", "out", "log-dir", "host", "output"] as const) {
+  for (const key of ["dir", "out", "log-dir", "host", "output", "trace"] as const) {
     if (values[key] === "") throw new UsageError(`Cannot use --${key}: the value is empty`);
   }
   const dir = values.dir ?? ".";
@@ -178,6 +181,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     json: values.json ?? false,
     output: values.output,
     metrics: metricsFlag(values.metrics),
+    trace: values.trace,
   };
 }
 
@@ -282,6 +286,7 @@ Flags:
   --log-dir DIR        directory of node-<id>.log (default logs)
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)
+  --trace FILE         write each download's window, delay and losses to FILE (JSON lines)
   -h, --help           this text
   -V, --version        the version
 

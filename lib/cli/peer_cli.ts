@@ -30,6 +30,8 @@ import { versionLine } from "./version.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/metrics_server.ts";
 import type { MetricsAddress } from "../metrics/metrics_server.ts";
 import { peerFamilies } from "./peer_metrics.ts";
+import { TraceFile } from "./trace_file.ts";
+import type { TransferTraceRecord } from "../peer/core/transfer_trace.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -72,6 +74,7 @@ export function peerOptionsFor(
   o: PeerCliOptions,
   nodeId: string,
   log: (line: string) => void,
+  trace?: TraceFile,
 ): PeerOptions {
   return {
     tracker: o.tracker,
@@ -83,6 +86,7 @@ export function peerOptionsFor(
     cacheDir: join(o.out, ".udpswarm"),
     mtu: o.mtu,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
+    ...(trace ? { trace: (r: TransferTraceRecord) => trace.write(r) } : {}),
     log,
   };
 }
@@ -163,12 +167,23 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     return ExitCode.disk;
   }
   const log = (line: string) => nodeLog.log(line);
+  let trace: TraceFile | undefined;
+  if (o.trace !== undefined) {
+    try {
+      trace = TraceFile.open(o.trace);
+    } catch (e) {
+      nodeLog.close();
+      out.error("disk", `Cannot open the trace file ${o.trace}: ${classifyError(e).message}`);
+      return ExitCode.disk;
+    }
+  }
   try {
     // From here on, every error line names the node log, which has the details.
     const logged = withLogPath(out, nodeLog.path);
-    return await runWithLog({ o, env, out: logged, plain: out, sharePaths, nodeId, log });
+    return await runWithLog({ o, env, out: logged, plain: out, sharePaths, nodeId, log, trace });
   } finally {
     log("exit");
+    trace?.close();
     nodeLog.close();
   }
 }
@@ -196,11 +211,13 @@ interface RunContext {
   sharePaths: string[];
   nodeId: string;
   log: (line: string) => void;
+  /** Where `--trace` records go, if asked. */
+  trace: TraceFile | undefined;
 }
 
 /** Starts the peer, runs the mode, and always leaves the swarm; returns the exit code. */
 async function runWithLog(
-  { o, env, out, plain, sharePaths, nodeId, log }: RunContext,
+  { o, env, out, plain, sharePaths, nodeId, log, trace }: RunContext,
 ): Promise<number> {
   const stop = new AbortController();
   const unsubscribe = env.onSignal((signal) => {
@@ -216,7 +233,7 @@ async function runWithLog(
       stop.signal.addEventListener("abort", () => r("stop"), { once: true });
     });
     let peer: Peer;
-    const starting = env.startPeer(peerOptionsFor(o, nodeId, log));
+    const starting = env.startPeer(peerOptionsFor(o, nodeId, log, trace));
     const notice = setTimeout(() => {
       log(`still waiting for the tracker at ${o.tracker}`);
       out.note(

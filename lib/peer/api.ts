@@ -5,6 +5,7 @@
  */
 import type { PeerAddress } from "../wire/address.ts";
 import type { FileList, ListOptions } from "./file_list.ts";
+import type { TransferTraceRecord } from "./core/transfer_trace.ts";
 
 /** Options for `startPeer()`. */
 export interface PeerOptions {
@@ -53,6 +54,11 @@ export interface PeerOptions {
   maxOwners?: number;
   /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */
   log?: (line: string) => void;
+  /**
+   * Receives a trace of every download's owners: window, delay and losses sampled every 10 ms,
+   * and every probe timeout (`peer.ts --trace FILE` writes them as JSON lines).
+   */
+  trace?: (record: TransferTraceRecord) => void;
   /** Test hook: rewrite an owner's address before contacting it (e.g. through a lossy relay). */
   mapOwnerAddress?: (address: PeerAddress, nodeId: string) => PeerAddress;
   /**
@@ -140,6 +146,8 @@ export interface DownloadResult {
   receivedBytes: number;
   /** Datagrams re-requested after a timeout. */
   retransmits: number;
+  /** Bytes of the blocks re-requested (lost blocks and blocks of lost requests). */
+  retransmittedBytes?: number;
   /** Pieces that failed verification. */
   badPieces: number;
   /**

@@ -241,6 +241,7 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
+      trace: this.#options.trace,
       need: (want, max, exclude) => this.#tracker.need(want, max, exclude),
       report: (contentId, entries) =>
         void this.#tracker.report(contentId, entries).catch((e) =>

@@ -33,7 +33,13 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     json: false,
     output: undefined,
     metrics: undefined,
+    trace: undefined,
   });
+});
+
+Deno.test("parsePeerArgs() takes --trace FILE, and refuses an empty one", pure, () => {
+  assert.equal(parsePeerArgs(["get", "a.bin", "--trace", "logs/t.jsonl"]).trace, "logs/t.jsonl");
+  assert.throws(() => parsePeerArgs(["get", "a.bin", "--trace", ""]), UsageError);
 });
 
 Deno.test("parsePeerArgs() reads every flag and the one-shot commands", pure, () => {

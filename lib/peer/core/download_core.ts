@@ -137,6 +137,8 @@ export class DownloadCore {
   /** Verified bytes per owner already reported, and when to report next. */
   readonly #reported = new Map<string, number>();
   #reportAt = Infinity;
+  /** When the first NEED was asked for. */
+  #needAt = 0;
 
   /**
    * Creates an idle download; nothing happens before {@link DownloadCore.start}.
@@ -153,6 +155,7 @@ export class DownloadCore {
     });
     this.#cookies = new CookieProbe({
       size: options.mtu > 0 ? Math.min(SAFE_DATAGRAM, options.mtu) : SAFE_DATAGRAM,
+      copies: 2,
     });
   }
 
@@ -175,6 +178,7 @@ export class DownloadCore {
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
+    this.#needAt = now;
     this.#events.push({ kind: "need", want, maxOwners: this.#o.maxOwners });
   }
 
@@ -205,7 +209,11 @@ export class DownloadCore {
   /** The tracker answered a NEED. */
   handleNeedReply(reply: OwnersMessage, now: number): void {
     this.#guard(() => {
-      if (this.#phase === "resolve") return this.#resolved(reply);
+      if (this.#phase === "resolve") {
+        // The tracker's round trip: the best guess at the owners' until one answers a PROBE
+        this.#cookies.hintRtt(now - this.#needAt, now);
+        return this.#resolved(reply);
+      }
       this.#needing = false;
       if (this.#phase === "transfer") this.#addListed(reply, now);
       else if (this.#phase === "probe") this.#addProbed(reply, now);
@@ -459,7 +467,7 @@ export class DownloadCore {
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
       // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
-      this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+      this.#probe = new MtuProbe(cap !== undefined ? { max: cap, copies: 2 } : { copies: 2 });
       this.#probeOwner = undefined;
     } else {
       this.#maxDatagram = cap;
@@ -489,6 +497,7 @@ export class DownloadCore {
       contentId: this.#contentId!,
       maxDatagram: this.#maxDatagram,
       maxBytes: manifestBound(this.#size),
+      ...this.#rttOption(),
     });
     for (const owner of this.#owners.owners()) {
       if (this.#cookies.has(owner)) fetch.addOwner(owner);
@@ -554,6 +563,7 @@ export class DownloadCore {
       verifiedPieces: part.verifiedPieces,
       wantOwners: Math.min(this.#owners.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
+      trace: o.trace,
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
@@ -561,7 +571,7 @@ export class DownloadCore {
     this.#engine = engine;
     for (const owner of this.#owners.owners()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
-      engine.addOwner(owner, now);
+      engine.addOwner(owner, now, this.#cookies.rtt(owner));
       this.#owners.useDataSocket(owner);
     }
     engine.start(now);
@@ -647,7 +657,9 @@ export class DownloadCore {
         if (!engine) continue;
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
-        } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+        } else if (
+          !engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now, cookies.rtt(ev.owner))
+        ) {
           this.#owners.useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
@@ -858,7 +870,7 @@ export class DownloadCore {
       this.#addOwners([o]);
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
-      } else if (engine.addOwner(o.nodeId, now)) {
+      } else if (engine.addOwner(o.nodeId, now, this.#cookies.rtt(o.nodeId))) {
         this.#owners.useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
@@ -875,6 +887,16 @@ export class DownloadCore {
   }
 
   // ---- helpers ----
+
+  /** The smallest PROBE round trip measured to any owner, as a ManifestFetch option. */
+  #rttOption(): { rttMs?: number } {
+    let best: number | undefined;
+    for (const owner of this.#owners.owners()) {
+      const r = this.#cookies.rtt(owner);
+      if (r !== undefined && (best === undefined || r < best)) best = r;
+    }
+    return best === undefined ? {} : { rttMs: best };
+  }
 
   /** Runs `step`; a throw fails the download. */
   #guard(step: () => void): void {
@@ -932,6 +954,7 @@ export class DownloadCore {
       resumedBytes: resumed,
       receivedBytes: s?.receivedBytes ?? 0,
       retransmits: s?.retransmits ?? 0,
+      retransmittedBytes: s?.retransmittedBytes ?? 0,
       badPieces: s?.badPieces ?? 0,
     };
   }

@@ -3,6 +3,7 @@
  * asks its driver to act on (tracker calls, disk, logs, progress, the outcome).
  * @module
  */
+import type { TransferTraceRecord } from "./transfer_trace.ts";
 import type { PeerAddress } from "../../wire/address.ts";
 import type { NeedTarget } from "../../wire/messages.ts";
 import type { DownloadProgress, DownloadResult } from "../api.ts";
@@ -22,6 +23,8 @@ export interface DownloadSettings {
   readonly maxBlock: number;
   /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
   readonly verifyInWorker: boolean;
+  /** Receives the engine's transfer trace (window, delay, losses; see transfer_trace.ts). */
+  readonly trace?: ((record: TransferTraceRecord) => void) | undefined;
   /** Test hook: rewrite an owner's address before contacting it. */
   readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
 }

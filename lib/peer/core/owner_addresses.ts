@@ -43,6 +43,12 @@ export class OwnerAddresses {
   readonly #ownerByAddr = new Map<string, string>();
   readonly #addrByOwner = new Map<string, Deno.NetAddr>();
   readonly #dataSocketOwners = new Set<string>();
+  #last: { hostname: string; port: number; key: string; owner: string | undefined } = {
+    hostname: "",
+    port: -1,
+    key: "",
+    owner: undefined,
+  };
 
   /** @param options this peer's id, data sockets, and the test hook */
   constructor(options: OwnerAddressesOptions) {
@@ -76,7 +82,15 @@ export class OwnerAddresses {
    * @returns the owner at that address, or undefined
    */
   ownerAt(from: { hostname: string; port: number }): string | undefined {
-    return this.#ownerByAddr.get(addressKey(from));
+    // The latest sender is remembered, so a stream of datagrams builds no key string each.
+    const last = this.#last;
+    if (last.port === from.port && last.hostname === from.hostname && last.owner !== undefined) {
+      if (this.#ownerByAddr.get(last.key) === last.owner) return last.owner;
+    }
+    const key = addressKey(from);
+    const owner = this.#ownerByAddr.get(key);
+    this.#last = { hostname: from.hostname, port: from.port, key, owner };
+    return owner;
   }
 
   /**

@@ -40,8 +40,12 @@ export interface Retrying {
   bytes: Uint8Array;
   /** When it was first sent, ms. */
   started: number;
+  /** When it was last (re)sent, ms. */
+  sentAt: number;
   /** Sends so far. */
   attempts: number;
+  /** Attempts beyond the policy's, bought by a first wait shorter than its `initialMs`. */
+  extraAttempts: number;
   /** The next wait before jitter, ms. */
   delay: number;
   /** When it is sent again or times out, ms. */
@@ -66,7 +70,9 @@ export function retrying(policy: RetryPolicy): Retrying {
     txid: 0,
     bytes: EMPTY,
     started: 0,
+    sentAt: 0,
     attempts: 0,
+    extraAttempts: 0,
     delay: 0,
     deadline: Infinity,
     last: false,
@@ -104,6 +110,8 @@ export class RequestRetry<R extends Retrying = Retrying> {
   readonly #transmits = new Fifo<Uint8Array>();
   #nextTxid: number;
   #retransmits = 0;
+  /** Smoothed round trip of unambiguous answers (Karn), ms; undefined before one. */
+  #srtt: number | undefined;
 
   /**
    * Creates an empty table; draws the first transaction id from `random`.
@@ -118,6 +126,11 @@ export class RequestRetry<R extends Retrying = Retrying> {
   /** Requests retransmitted so far. */
   get retransmits(): number {
     return this.#retransmits;
+  }
+
+  /** The smoothed round trip of answers to requests sent once, ms (undefined before one). */
+  get srtt(): number | undefined {
+    return this.#srtt;
   }
 
   /** Requests in flight, in the order they were sent. */
@@ -144,13 +157,27 @@ export class RequestRetry<R extends Retrying = Retrying> {
    * @param txid from {@link nextTxid}
    * @param bytes the datagram, carrying `txid`
    * @param now the time, ms
+   * @param options `timed`: once a round trip is known, the first retransmission waits a few of
+   *   them (at least `minFirstMs`, at most the policy's `initialMs`), not a blind `initialMs`;
+   *   the shorter waits buy extra attempts, so the request is given up no sooner than before
    */
-  send(req: R, txid: number, bytes: Uint8Array, now: number): void {
+  send(
+    req: R,
+    txid: number,
+    bytes: Uint8Array,
+    now: number,
+    options: { timed?: boolean; minFirstMs?: number } = {},
+  ): void {
     req.txid = txid;
     req.bytes = bytes;
     req.started = now;
     req.attempts = 0;
-    req.delay = req.policy.initialMs;
+    const p = req.policy;
+    req.delay = options.timed && this.#srtt !== undefined
+      ? Math.min(p.initialMs, Math.max(options.minFirstMs ?? 0, 4 * this.#srtt))
+      : p.initialMs;
+    req.extraAttempts = 0;
+    for (let d = req.delay; d < p.initialMs; d *= Math.max(2, p.factor)) req.extraAttempts++;
     this.#pending.set(txid, req);
     this.#transmit(req, now);
   }
@@ -159,12 +186,21 @@ export class RequestRetry<R extends Retrying = Retrying> {
    * Takes the request a reply answers out of the table.
    *
    * @param txid the reply's transaction id
+   * @param now the time, ms: an answer to a request sent once times the round trip
    * @returns the request, or undefined for a late, duplicate or unknown reply
    */
-  take(txid: number): R | undefined {
+  take(txid: number, now?: number): R | undefined {
     const req = this.#pending.get(txid);
     if (req === undefined) return undefined;
     this.#pending.delete(txid);
+    if (now !== undefined) {
+      if (req.attempts === 1) {
+        const r = Math.max(0, now - req.started);
+        this.#srtt = this.#srtt === undefined ? r : 0.875 * this.#srtt + 0.125 * r;
+      } else if (this.#srtt === undefined) {
+        this.#srtt = Math.max(0, now - req.sentAt); // ambiguous, but the best bound there is
+      }
+    }
     req.txid = 0;
     return req;
   }
@@ -225,13 +261,14 @@ export class RequestRetry<R extends Retrying = Retrying> {
 
   #transmit(req: R, now: number): void {
     req.attempts++;
+    req.sentAt = now;
     if (req.attempts > 1) this.#retransmits++;
     this.#transmits.push(req.bytes);
     const p = req.policy;
     const elapsed = now - req.started;
     // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.
     const wait = Math.min(req.delay, p.maxDelayMs) * (0.9 + 0.2 * this.#random());
-    req.last = req.attempts >= p.attempts || elapsed + wait >= p.totalMs;
+    req.last = req.attempts >= p.attempts + req.extraAttempts || elapsed + wait >= p.totalMs;
     req.deadline = now + (req.last ? Math.max(0, Math.min(wait, p.totalMs - elapsed)) : wait);
     req.delay = Math.min(req.delay * p.factor, p.maxDelayMs);
   }

@@ -38,6 +38,9 @@ import type {
 import { formatHostPort } from "../../net/host_port.ts";
 import { TrackerError, TrackerErrorCode } from "../../tracker/tracker_error.ts";
 import { Fifo } from "../../_util/fifo.ts";
+/** Shortest first retransmission of a NEED or EXIT once the tracker's round trip is known, ms. */
+export const NEED_RETRY_MIN_MS = 20;
+
 import {
   DEFAULT_RETRY,
   RequestRetry,
@@ -569,7 +572,7 @@ export class TrackerSession {
         return false;
       }
     }
-    const req = this.#pending.take(msg.txid);
+    const req = this.#pending.take(msg.txid, now);
     if (req === undefined) return true; // late, duplicate or unknown: ignored
     switch (req.purpose) {
       case "handshake":
@@ -677,7 +680,13 @@ export class TrackerSession {
     message.txid = txid;
     if (req.purpose !== "handshake") message.cookie = this.#cookie;
     req.txid = txid;
-    this.#pending.send(req, txid, encodeMessage(message), now);
+    // A NEED (a download waits for it) and an EXIT (`peer.ts get` waits for it before it ends):
+    // their first retransmission follows the tracker's measured round trip
+    const timed = req.purpose === "need" || req.purpose === "exit";
+    this.#pending.send(req, txid, encodeMessage(message), now, {
+      timed,
+      minFirstMs: NEED_RETRY_MIN_MS,
+    });
   }
 
   #onCommandReply(req: Request, msg: Message, now: number): void {
