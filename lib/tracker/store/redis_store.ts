@@ -14,14 +14,19 @@ import { Redis } from "ioredis";
 import { SWARM_SCRIPT } from "./redis_script.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
+  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
+  type FileRoom,
   type JoinStatus,
+  type ListRow,
   type NeedQuery,
   type NeedResult,
   type OwnResult,
   type PeerCheck,
+  type PeerRoom,
+  type ReportResult,
   type StoreCounts,
   type StoreSource,
   type SwarmStore,
@@ -171,8 +176,20 @@ export class RedisStore implements SwarmStore {
     from: StoreSource,
     now: number,
     maxPeers: number,
+    room?: PeerRoom,
   ): Promise<JoinStatus> {
-    return await this.#op("join", nodeId, from.hostname, from.port, now, maxPeers) as JoinStatus;
+    const r = room === undefined
+      ? []
+      : [room.address, room.prefix, room.host, room.maxPeersPerAddress, room.maxPeersPerPrefix];
+    return await this.#op(
+      "join",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      maxPeers,
+      ...r,
+    ) as JoinStatus;
   }
 
   /** {@inheritDoc SwarmStore.touch} */
@@ -194,6 +211,7 @@ export class RedisStore implements SwarmStore {
     contentKey: string,
     size: number,
     maxFiles: number,
+    room?: FileRoom,
   ): Promise<OwnResult> {
     const r = await this.#op(
       "own",
@@ -207,6 +225,7 @@ export class RedisStore implements SwarmStore {
       maxFiles,
       unitRateKey(now, this.#tau),
       this.#random(),
+      ...(room === undefined ? [] : [room.maxFilesPerAddress, room.maxFilesPerPrefix]),
     ) as string[];
     const status = r[0] as OwnResult["status"];
     return {
@@ -219,6 +238,10 @@ export class RedisStore implements SwarmStore {
 
   /** {@inheritDoc SwarmStore.need} */
   async need(nodeId: string, from: StoreSource, now: number, q: NeedQuery): Promise<NeedResult> {
+    const mix = q.mix ?? 0;
+    // Random numbers for the mixed-in owners: four draws per place, as the memory stores do.
+    const rand: number[] = [];
+    for (let i = 0; i < 4 * mix; i++) rand.push(this.#random());
     const r = await this.#op(
       "need",
       nodeId,
@@ -229,6 +252,9 @@ export class RedisStore implements SwarmStore {
       q.want,
       q.k,
       unitRateKey(now, this.#tau),
+      mix,
+      rand.length,
+      ...rand,
       ...(q.exclude ?? []),
     ) as (string | number)[];
     const out = emptyNeedResult();
@@ -267,6 +293,61 @@ export class RedisStore implements SwarmStore {
       unitRateKey(now, this.#tau),
     ) as string[];
     return { status: r[0] as PeerCheck, rateKey: r.length > 1 ? rateKeyOf(r[1]!) : -Infinity };
+  }
+
+  /** {@inheritDoc SwarmStore.report} */
+  async report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): Promise<ReportResult> {
+    const pairs: (string | number)[] = [];
+    for (const e of entries) pairs.push(e.nodeId, e.bytes);
+    const r = await this.#op(
+      "report",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      contentKey,
+      budget,
+      this.#tau,
+      unitRateKey(now, this.#tau),
+      ...pairs,
+    ) as string[];
+    return {
+      status: r[0] as PeerCheck,
+      credited: r.length > 1 ? Number(r[1]) : 0,
+      ignored: r.length > 2 ? Number(r[2]) : 0,
+    };
+  }
+
+  /** {@inheritDoc SwarmStore.listRows} */
+  async listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): Promise<ListRow[]> {
+    const r = await this.#op(
+      "rows",
+      after?.name ?? "",
+      after?.contentKey ?? "",
+      limit,
+      exact ?? "",
+    ) as string[];
+    const out: ListRow[] = [];
+    for (let i = 0; i + 3 < r.length; i += 4) {
+      out.push({
+        name: r[i]!,
+        contentKey: r[i + 1]!,
+        size: Number(r[i + 2]),
+        owners: Number(r[i + 3]),
+      });
+    }
+    return out;
   }
 
   /** {@inheritDoc SwarmStore.exit} */
