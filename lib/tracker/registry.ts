@@ -205,7 +205,15 @@ function defaultRandomBytes(n: number): Uint8Array {
 
 const utf8 = new TextEncoder();
 
-function wireAddress(hostname: string, port: number): PeerAddress {
+/**
+ * The address an owner is handed out with: the source as the socket reports it, an IPv4-mapped
+ * IPv6 address as IPv4.
+ *
+ * @param hostname the source's IP address
+ * @param port its port
+ * @returns the address for OWNERS entries
+ */
+export function wireAddress(hostname: string, port: number): PeerAddress {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; peers reach them over IPv4.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   return canonicalAddress(mapped ? mapped[1]! : hostname, port);

@@ -12,6 +12,7 @@
  */
 import { Redis } from "ioredis";
 import { SWARM_SCRIPT } from "./redis_script.ts";
+import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
   type CreditEntry,
@@ -32,6 +33,8 @@ import {
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
+
+export { parseRedisUrl };
 
 /** Options for {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -54,23 +57,6 @@ export class StoreUnavailable extends Error {
 }
 
 type SwarmCommand = (...args: (string | number)[]) => Promise<unknown>;
-
-/**
- * Parses `redis://HOST:PORT[/DB]`.
- *
- * @param url the URL
- * @returns host, port and database
- * @throws {TypeError} when it is not such a URL
- */
-export function parseRedisUrl(url: string): { host: string; port: number; db: number } {
-  const m = /^redis:\/\/(\[[0-9a-fA-F:.]+\]|[^/:\s]+)(?::(\d{1,5}))?(?:\/(\d{1,2}))?\/?$/.exec(url);
-  if (!m) {
-    throw new TypeError(`Cannot use store "${url}": expected memory or redis://HOST:PORT[/DB]`);
-  }
-  const port = m[2] === undefined ? 6379 : Number(m[2]);
-  if (port < 1 || port > 65535) throw new TypeError(`Cannot use store "${url}": bad port`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port, db: m[3] === undefined ? 0 : Number(m[3]) };
-}
 
 /** Peers, files and rankings in Redis, shared by every tracker started with the same URL. */
 export class RedisStore implements SwarmStore {
