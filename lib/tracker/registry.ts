@@ -122,6 +122,34 @@ export interface RegistryCounters {
   keyRotations: number;
 }
 
+/**
+ * Counters at zero.
+ *
+ * @returns a fresh {@link RegistryCounters}
+ */
+export function newCounters(): RegistryCounters {
+  return {
+    received: 0,
+    malformed: 0,
+    unexpected: 0,
+    rateLimited: 0,
+    challenges: 0,
+    registrations: 0,
+    heartbeats: 0,
+    evictions: 0,
+    exits: 0,
+    owns: 0,
+    needs: 0,
+    updates: 0,
+    lists: 0,
+    reports: 0,
+    creditedBytes: 0,
+    addressLimited: 0,
+    errors: 0,
+    keyRotations: 0,
+  };
+}
+
 /** A registered peer, as the registry and the dispatcher's cookie checks see it. */
 export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   /** The address it registered from. */
@@ -232,26 +260,7 @@ export class Registry {
   /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
   /** What the tracker has seen and done (the dispatcher counts its part here too). */
-  readonly counters: RegistryCounters = {
-    received: 0,
-    malformed: 0,
-    unexpected: 0,
-    rateLimited: 0,
-    challenges: 0,
-    registrations: 0,
-    heartbeats: 0,
-    evictions: 0,
-    exits: 0,
-    owns: 0,
-    needs: 0,
-    updates: 0,
-    lists: 0,
-    reports: 0,
-    creditedBytes: 0,
-    addressLimited: 0,
-    errors: 0,
-    keyRotations: 0,
-  };
+  readonly counters: RegistryCounters = newCounters();
   /** Whether events are queued for {@link Registry.pollEvent}. */
   readonly recordsEvents: boolean;
 

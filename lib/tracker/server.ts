@@ -53,10 +53,17 @@ export interface TrackerOptions {
   rateTauMs?: number;
   /**
    * Keep peers and files in this store (a `RedisStore`: several trackers serve one swarm)
-   * instead of the tracker's own memory; the tracker closes it. @default undefined (memory)
+   * instead of the tracker's own memory; the tracker closes it. Internal for now (tracker.ts
+   * `--store`); the store API may change. @default undefined (memory)
+   *
+   * @ignore
    */
   store?: SwarmStore;
-  /** With `store`: the secret address cookies derive from (`RedisStore.sharedSecret()`). */
+  /**
+   * With `store`: the secret address cookies derive from (`RedisStore.sharedSecret()`).
+   *
+   * @ignore
+   */
   storeSecret?: Uint8Array;
 }
 
@@ -360,30 +367,23 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
   const slab = new ReplySlab();
+  const common = {
+    ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    ...(options.grace !== undefined ? { grace: options.grace } : {}),
+    ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+    ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+    events: logging || (options.metrics ?? false),
+  };
   const core = options.store !== undefined
     ? new StoreDispatcher({
       store: options.store,
       now: Date.now(),
       ...(options.storeSecret !== undefined ? { secret: options.storeSecret } : {}),
-      ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
-      ...(options.grace !== undefined ? { grace: options.grace } : {}),
-      ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
-      ...(options.limits !== undefined ? { limits: options.limits } : {}),
-      ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
-      ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-      events: logging || (options.metrics ?? false),
+      ...common,
     })
-    : new Dispatcher({
-      now,
-      replySlab: slab,
-      ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
-      ...(options.grace !== undefined ? { grace: options.grace } : {}),
-      ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
-      ...(options.limits !== undefined ? { limits: options.limits } : {}),
-      ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
-      ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-      events: logging || (options.metrics ?? false),
-    });
+    : new Dispatcher({ now, replySlab: slab, ...common });
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({

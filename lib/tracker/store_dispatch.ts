@@ -45,7 +45,7 @@ import {
 } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { rateAt, wireRate } from "./upload_rate.ts";
-import { type RegistryCounters, type Source, wireAddress } from "./registry.ts";
+import { newCounters, type RegistryCounters, type Source, wireAddress } from "./registry.ts";
 import { StoreListing } from "./store_listing.ts";
 import type { PeerCheck, SwarmStore } from "./store/swarm_store.ts";
 
@@ -128,26 +128,7 @@ export class StoreDispatcher {
   /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
   /** What this tracker process has seen and done. */
-  readonly counters: RegistryCounters = {
-    received: 0,
-    malformed: 0,
-    unexpected: 0,
-    rateLimited: 0,
-    challenges: 0,
-    registrations: 0,
-    heartbeats: 0,
-    evictions: 0,
-    exits: 0,
-    owns: 0,
-    needs: 0,
-    updates: 0,
-    lists: 0,
-    reports: 0,
-    creditedBytes: 0,
-    addressLimited: 0,
-    errors: 0,
-    keyRotations: 0,
-  };
+  readonly counters: RegistryCounters = newCounters();
   /** Requests dropped because the store was unreachable. */
   storeErrors = 0;
   /** Peers and contents in the store at the last expiry run (for logs and counters). */
