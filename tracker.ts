@@ -32,6 +32,33 @@ async function main(args: string[]): Promise<number> {
   }
   const { options, verbose, quiet } = parsed;
   if (verbose && !quiet) options.log = (line) => console.log(line);
+  if (parsed.store !== "memory") {
+    // Several trackers on one Redis serve one swarm; the cookie secret is shared through it.
+    if ((await Deno.permissions.query({ name: "env" })).state !== "granted") {
+      console.error(
+        "Cannot start tracker: --store redis://… needs --allow-env (the Redis client reads the environment; deno task tracker grants it)",
+      );
+      return 1;
+    }
+    try {
+      // Loaded only here: the memory tracker never loads the Redis client.
+      const { RedisStore } = await import("./lib/tracker/store/redis_store.ts");
+      const store = await RedisStore.connect({
+        url: parsed.store,
+        ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+      });
+      options.store = store;
+      try {
+        options.storeSecret = await store.sharedSecret();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    } catch (e) {
+      console.error(`Cannot start tracker: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   let tracker;
   try {
     tracker = await startTracker(options);
@@ -49,10 +76,12 @@ async function main(args: string[]): Promise<number> {
       );
     } else if (e instanceof RangeError || e instanceof TypeError) {
       console.error(`Cannot start tracker: ${e.message}`);
+      await options.store?.close();
       return 2;
     } else {
       console.error(`Cannot start tracker on ${where}: ${(e as Error).message}`);
     }
+    await options.store?.close();
     return 1;
   }
   let metricsServer: MetricsServer | undefined;
@@ -80,7 +109,9 @@ async function main(args: string[]): Promise<number> {
       console.log(
         `interval ${(options.intervalMs ?? DEFAULT_INTERVAL_MS) / 1000} s, grace ${
           options.grace ?? DEFAULT_GRACE
-        }, ${options.maxOwners ?? DEFAULT_MAX_OWNERS} owners per reply, log ${
+        }, ${
+          options.maxOwners ?? DEFAULT_MAX_OWNERS
+        } owners per reply, store ${parsed.store}, log ${
           tracker.logPath ?? "(none)"
         }; Ctrl-C stops`,
       );

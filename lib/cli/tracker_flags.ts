@@ -15,6 +15,7 @@ import { MAX_OWNERS } from "../wire/limits.ts";
 import { UsageError } from "./flags.ts";
 import { DEFAULT_LOG_MAX_BYTES } from "../log/log_file.ts";
 import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
+import { parseRedisUrl } from "../tracker/store/redis_url.ts";
 
 /** The `--help` text of `tracker.ts`. */
 export const TRACKER_USAGE = `udpswarm tracker: tells peers who shares which file
@@ -45,6 +46,8 @@ Options:
   DEFAULT_LOG_MAX_BYTES / 1024 / 1024
 }]
                      tracker.log.1 and a new file starts
+  --store STORE      where peers and files live: memory, or redis://HOST:PORT[/DB]
+                     (trackers started with one Redis serve one swarm)  [memory]
   --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
                      PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
@@ -69,6 +72,8 @@ export interface TrackerCliOptions {
   version: boolean;
   /** `--metrics`: where to serve the HTTP metrics, or undefined (off). */
   metrics: MetricsAddress | undefined;
+  /** `--store`: `memory`, or a checked `redis://HOST:PORT[/DB]` URL. */
+  store: string;
 }
 
 function duration(text: string, flag: string): number {
@@ -140,6 +145,7 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
         metrics: { type: "string" },
+        store: { type: "string", default: "memory" },
       },
     }));
   } catch (e) {
@@ -204,8 +210,19 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
     }
     options.metrics = true;
   }
+  const store = values.store;
+  if (store !== "memory") {
+    try {
+      parseRedisUrl(store);
+    } catch (e) {
+      throw new UsageError(
+        (e as Error).message.replace(/^Cannot use store/, "Cannot parse --store"),
+      );
+    }
+  }
   return {
     options,
+    store,
     help: values.help,
     verbose: values.verbose,
     quiet: values.quiet,

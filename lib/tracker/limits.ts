@@ -295,6 +295,18 @@ export class AddressLimits {
   }
 
   /**
+   * Gives back REPORT credit taken by {@link AddressLimits.takeCredit} and not used (the store
+   * path takes the address's room before the store knows what it credits).
+   *
+   * @param address the address key
+   * @param bytes bytes not credited
+   */
+  returnCredit(address: string, bytes: number): void {
+    const s = this.#shares.get(address);
+    if (s !== undefined && bytes > 0) s.credited = Math.max(0, s.credited - bytes);
+  }
+
+  /**
    * Forgets records that hold nothing, whose bucket has refilled and whose REPORT window is over.
    *
    * @param now the current time in ms

@@ -122,6 +122,34 @@ export interface RegistryCounters {
   keyRotations: number;
 }
 
+/**
+ * Counters at zero.
+ *
+ * @returns a fresh {@link RegistryCounters}
+ */
+export function newCounters(): RegistryCounters {
+  return {
+    received: 0,
+    malformed: 0,
+    unexpected: 0,
+    rateLimited: 0,
+    challenges: 0,
+    registrations: 0,
+    heartbeats: 0,
+    evictions: 0,
+    exits: 0,
+    owns: 0,
+    needs: 0,
+    updates: 0,
+    lists: 0,
+    reports: 0,
+    creditedBytes: 0,
+    addressLimited: 0,
+    errors: 0,
+    keyRotations: 0,
+  };
+}
+
 /** A registered peer, as the registry and the dispatcher's cookie checks see it. */
 export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   /** The address it registered from. */
@@ -205,7 +233,15 @@ function defaultRandomBytes(n: number): Uint8Array {
 
 const utf8 = new TextEncoder();
 
-function wireAddress(hostname: string, port: number): PeerAddress {
+/**
+ * The address an owner is handed out with: the source as the socket reports it, an IPv4-mapped
+ * IPv6 address as IPv4.
+ *
+ * @param hostname the source's IP address
+ * @param port its port
+ * @returns the address for OWNERS entries
+ */
+export function wireAddress(hostname: string, port: number): PeerAddress {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; peers reach them over IPv4.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   return canonicalAddress(mapped ? mapped[1]! : hostname, port);
@@ -224,26 +260,7 @@ export class Registry {
   /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
   /** What the tracker has seen and done (the dispatcher counts its part here too). */
-  readonly counters: RegistryCounters = {
-    received: 0,
-    malformed: 0,
-    unexpected: 0,
-    rateLimited: 0,
-    challenges: 0,
-    registrations: 0,
-    heartbeats: 0,
-    evictions: 0,
-    exits: 0,
-    owns: 0,
-    needs: 0,
-    updates: 0,
-    lists: 0,
-    reports: 0,
-    creditedBytes: 0,
-    addressLimited: 0,
-    errors: 0,
-    keyRotations: 0,
-  };
+  readonly counters: RegistryCounters = newCounters();
   /** Whether events are queued for {@link Registry.pollEvent}. */
   readonly recordsEvents: boolean;
 

@@ -8,13 +8,15 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
 import { escapeLogText } from "../log/log_escape.ts";
-import type { Registry, RegistryCounters } from "./registry.ts";
+import type { RegistryCounters } from "./registry.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { Bep15Dispatch, formatBep15Event, isBep15Datagram } from "./bep15_dispatch.ts";
+import { StoreDispatcher } from "./store_dispatch.ts";
+import type { SwarmStore } from "./store/swarm_store.ts";
 
 /** Options for {@link startTracker}. */
 export interface TrackerOptions {
@@ -49,6 +51,20 @@ export interface TrackerOptions {
   cookieEpochMs?: number;
   /** Time constant of the upload-rate EWMA in ms. @default 60000 */
   rateTauMs?: number;
+  /**
+   * Keep peers and files in this store (a `RedisStore`: several trackers serve one swarm)
+   * instead of the tracker's own memory; the tracker closes it. Internal for now (tracker.ts
+   * `--store`); the store API may change. @default undefined (memory)
+   *
+   * @ignore
+   */
+  store?: SwarmStore;
+  /**
+   * With `store`: the secret address cookies derive from (`RedisStore.sharedSecret()`).
+   *
+   * @ignore
+   */
+  storeSecret?: Uint8Array;
 }
 
 /** Counters of a running tracker. */
@@ -57,6 +73,8 @@ export interface TrackerCounters extends RegistryCounters {
   sendErrors: number;
   /** Exceptions caught in the receive loop (bugs; the loop keeps serving). */
   handlerErrors: number;
+  /** Requests dropped because the store was unreachable (0 for the memory tracker). */
+  storeErrors: number;
   /** Registered peers now. */
   peers: number;
   /** Content ids with at least one owner now. */
@@ -83,10 +101,33 @@ export interface RunningTracker extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** What the driver needs of a core: the memory Dispatcher, or the StoreDispatcher. */
+interface Core {
+  handleDatagram(
+    bytes: Uint8Array,
+    from: Deno.NetAddr,
+    now: number,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  handleTimeout(now: number): void | Promise<void>;
+  pollTimeout(): number;
+  pollEvent(): TrackerEvent | undefined;
+}
+
+/** The counters and sizes the driver reports, from either core. */
+interface CoreState {
+  readonly counters: RegistryCounters;
+  readonly peerCount: number;
+  readonly fileCount: number;
+  readonly storeErrors: number;
+}
+
 class Tracker implements RunningTracker {
   readonly #endpoint: UdpEndpoint;
-  readonly #core: Dispatcher;
-  readonly #registry: Registry;
+  readonly #core: Core;
+  readonly #registry: CoreState;
+  readonly #store: SwarmStore | undefined;
+  /** The store path's clock: the wall clock, shared by the trackers of one store. */
+  readonly #now: () => number;
   readonly #slab: ReplySlab;
   readonly #logFile: LogFile | undefined;
   readonly #log: ((line: string) => void) | undefined;
@@ -100,7 +141,7 @@ class Tracker implements RunningTracker {
 
   constructor(
     endpoint: UdpEndpoint,
-    core: Dispatcher,
+    core: Dispatcher | StoreDispatcher,
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
@@ -111,7 +152,25 @@ class Tracker implements RunningTracker {
     this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#core = core;
-    this.#registry = core.registry;
+    if (core instanceof StoreDispatcher) {
+      this.#registry = core;
+      this.#store = core.store;
+      this.#now = Date.now;
+    } else {
+      const registry = core.registry;
+      this.#registry = {
+        counters: registry.counters,
+        get peerCount() {
+          return registry.peerCount;
+        },
+        get fileCount() {
+          return registry.fileCount;
+        },
+        storeErrors: 0,
+      };
+      this.#store = undefined;
+      this.#now = () => performance.now();
+    }
     this.#slab = slab;
     this.#logFile = logFile;
     this.#log = log;
@@ -140,6 +199,7 @@ class Tracker implements RunningTracker {
       malformed: this.#registry.counters.malformed + bep15.malformed,
       sendErrors: this.#endpoint.sendErrors,
       handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
+      storeErrors: this.#registry.storeErrors,
       peers: this.#registry.peerCount,
       files: this.#registry.fileCount,
     };
@@ -165,14 +225,39 @@ class Tracker implements RunningTracker {
     const bep15 = isBep15Datagram(bytes);
     try {
       // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
-      reply = bep15
+      const r = bep15
         ? this.#bep15.handleDatagram(bytes, from, now)
-        : this.#core.handleDatagram(bytes, from, now);
+        : this.#core.handleDatagram(bytes, from, this.#now());
+      if (r instanceof Promise) {
+        // The store path: the reply goes out when the store has answered.
+        const copy = bytes.slice();
+        r.then(
+          (reply) => this.#send(copy, reply, from, now, false),
+          (e) => this.#internalError(from, e),
+        );
+        return;
+      }
+      reply = r;
     } catch (e) {
-      // A bug, not bad input (the registry drops bad input): count it and keep serving.
-      this.#handlerErrors++;
-      this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
+      this.#internalError(from, e);
     }
+    this.#send(bytes, reply, from, now, bep15);
+  }
+
+  /** A bug, not bad input (the cores drop bad input): count it and keep serving. */
+  #internalError(from: Deno.NetAddr, e: unknown): void {
+    this.#handlerErrors++;
+    this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
+  }
+
+  #send(
+    bytes: Uint8Array,
+    reply: Uint8Array | undefined,
+    from: Deno.NetAddr,
+    now: number,
+    bep15: boolean,
+  ): void {
+    if (this.#closing) return;
     this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000, bep15);
     if (reply !== undefined) {
       const token = this.#slab.sending(reply);
@@ -188,23 +273,40 @@ class Tracker implements RunningTracker {
     this.#timerAt = Infinity;
     if (this.#closing) return;
     const now = performance.now();
-    this.#core.handleTimeout(now);
+    const done = this.#core.handleTimeout(this.#now());
     this.#bep15.handleTimeout(now);
     this.#drainEvents();
+    if (done instanceof Promise) {
+      done.then(
+        () => {
+          this.#drainEvents();
+          this.#arm();
+        },
+        (e) => {
+          this.line(`internal error in the timer: ${e}`);
+          this.#arm();
+        },
+      );
+      return;
+    }
     this.#arm();
   }
 
-  /** The earlier of the two cores' deadlines. */
+  /** The earlier of the two cores' deadlines, on performance.now()'s clock. */
   #deadline(): number {
-    return Math.min(this.#core.pollTimeout(), this.#bep15.pollTimeout());
+    const core = this.#core.pollTimeout() - this.#now() + performance.now();
+    return Math.min(core, this.#bep15.pollTimeout());
   }
 
   #arm(): void {
     if (this.#closing) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const at = this.#deadline();
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(at - performance.now())));
+    // The store core runs on the wall clock, BEP 15 on performance.now(): compare in delays.
+    const coreIn = this.#core.pollTimeout() - this.#now();
+    const bep15In = this.#bep15.pollTimeout() - performance.now();
+    const delay = Math.min(coreIn, bep15In);
+    this.#timerAt = performance.now() + delay;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(delay)));
   }
 
   #drainEvents(): void {
@@ -227,6 +329,7 @@ class Tracker implements RunningTracker {
       this.line(
         `tracker stopped: ${this.#registry.peerCount} peer(s) registered, ${c.received} datagram(s) handled, ${c.malformed} malformed`,
       );
+      await this.#store?.close();
       this.#logFile?.close();
     })();
     return this.#closing;
@@ -235,6 +338,10 @@ class Tracker implements RunningTracker {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function storeLabel(store: SwarmStore): string {
+  return "url" in store && typeof store.url === "string" ? store.url : store.kind;
 }
 
 /**
@@ -260,9 +367,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
   const slab = new ReplySlab();
-  const core = new Dispatcher({
-    now,
-    replySlab: slab,
+  const common = {
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
     ...(options.grace !== undefined ? { grace: options.grace } : {}),
     ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
@@ -270,7 +375,15 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
     ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
     events: logging || (options.metrics ?? false),
-  });
+  };
+  const core = options.store !== undefined
+    ? new StoreDispatcher({
+      store: options.store,
+      now: Date.now(),
+      ...(options.storeSecret !== undefined ? { secret: options.storeSecret } : {}),
+      ...common,
+    })
+    : new Dispatcher({ now, replySlab: slab, ...common });
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({
@@ -293,7 +406,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     return endpoint.close().then(() => Promise.reject(e));
   }
   const metrics = options.metrics ? new TrackerMetrics() : undefined;
-  const registry = core.registry;
+  const registry = core instanceof StoreDispatcher ? core : core.registry;
   const bep15 = new Bep15Dispatch({
     now,
     replySlab: slab,
@@ -307,7 +420,8 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   tracker.line(
     `tracker started on ${
       formatHostPort(a)
-    }: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
+    }: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply` +
+      (options.store !== undefined ? `, store ${storeLabel(options.store)}` : ""),
   );
   return Promise.resolve(tracker);
 }

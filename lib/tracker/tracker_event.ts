@@ -40,7 +40,8 @@ export type TrackerEvent =
   | { type: "refused"; source: string; request: string; code: string; detail: string }
   | { type: "malformed"; source: string; detail: string }
   | { type: "rate_limited"; source: string }
-  | { type: "log_suppressed"; count: number };
+  | { type: "log_suppressed"; count: number }
+  | { type: "store"; state: "down" | "up"; detail: string };
 
 /**
  * Formats an event as the text after the timestamp in tracker.log.
@@ -80,6 +81,8 @@ export function formatEvent(e: TrackerEvent): string {
       return `malformed datagram from ${e.source}: ${e.detail}`;
     case "rate_limited":
       return `rate limited ${e.source} (further drops from its address are not logged for a minute)`;
+    case "store":
+      return `store ${e.state}: ${e.detail}`;
     case "log_suppressed":
       return `${e.count} incident line(s) not logged in the last 10 s (at most one per address per minute and ${MAX_INCIDENT_LINES_PER_MINUTE} a minute in all)`;
   }

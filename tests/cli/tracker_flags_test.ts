@@ -12,6 +12,7 @@ Deno.test("parseTrackerArgs() gives the defaults for no flags", none, () => {
     quiet: false,
     version: false,
     metrics: undefined,
+    store: "memory",
   });
 });
 
@@ -61,7 +62,16 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
     metrics: undefined,
     verbose: true,
     quiet: true,
+    store: "memory",
   });
+  assert.equal(
+    parseTrackerArgs(["--store", "redis://10.0.0.2:6380/3"]).store,
+    "redis://10.0.0.2:6380/3",
+  );
+  assert.throws(
+    () => parseTrackerArgs(["--store", "mysql://x"]),
+    (e: unknown) => e instanceof UsageError && /Cannot parse --store "mysql:\/\/x"/.test(e.message),
+  );
   assert.equal(parseTrackerArgs(["--interval", "2m"]).options.intervalMs, 120_000);
   assert.equal(parseTrackerArgs(["--interval", "30"]).options.intervalMs, 30_000);
   assert.equal(parseTrackerArgs(["--log-dir", "/tmp/x"]).options.logDir, "/tmp/x");

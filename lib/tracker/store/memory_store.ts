@@ -27,20 +27,31 @@
  */
 import { addUpload, rateAt, unitRateKey, ZERO_RATE_KEY } from "../upload_rate.ts";
 import {
+  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
+  type FileRoom,
   type JoinStatus,
+  type ListRow,
   type NeedQuery,
   type NeedResult,
   type OwnResult,
   type PeerCheck,
+  type PeerRoom,
+  type ReportResult,
   type StoreCounts,
   type StoreSource,
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
 import { Rows } from "./rows.ts";
+
+/** Peers and ownerships of one address or prefix (only with per-address limits in force). */
+interface Share {
+  peers: number;
+  files: number;
+}
 
 /** Options for {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -127,9 +138,14 @@ export class MemoryStore implements SwarmStore {
   readonly #random: () => number;
 
   readonly #peerIds = new Map<string, number>();
-  readonly #peers = new Rows(peerCols, 2);
+  readonly #peers = new Rows(peerCols, 5);
   readonly #nodeIdOf = this.#peers.strs[0]!;
   readonly #hostOf = this.#peers.strs[1]!;
+  /** Address, prefix and host keys, when the peer joined with per-address limits. */
+  readonly #addressOf = this.#peers.strs[2]!;
+  readonly #prefixOf = this.#peers.strs[3]!;
+  readonly #hostKeyOf = this.#peers.strs[4]!;
+  readonly #shares = new Map<string, Share>();
   #expHead = NIL;
   #expTail = NIL;
 
@@ -288,7 +304,13 @@ export class MemoryStore implements SwarmStore {
   // ---------------------------------------------------------------- SwarmStore
 
   /** {@inheritDoc SwarmStore.join} */
-  join(nodeId: string, from: StoreSource, now: number, maxPeers: number): JoinStatus {
+  join(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    maxPeers: number,
+    room?: PeerRoom,
+  ): JoinStatus {
     const known = this.peerIndex(nodeId);
     if (known !== NIL) {
       if (!this.isFrom(known, from)) return "wrong_address";
@@ -296,11 +318,22 @@ export class MemoryStore implements SwarmStore {
       return "refreshed";
     }
     if (this.#peerIds.size >= maxPeers) return "full";
+    if (room !== undefined) {
+      if ((this.#shares.get(room.address)?.peers ?? 0) >= room.maxPeersPerAddress) {
+        return "address_full";
+      }
+      if ((this.#shares.get(room.prefix)?.peers ?? 0) >= room.maxPeersPerPrefix) {
+        return "prefix_full";
+      }
+    }
     const p = this.#peers.alloc();
     const c = this.#peers.cols;
     this.#peerIds.set(nodeId, p);
     this.#nodeIdOf[p] = nodeId;
     this.#hostOf[p] = from.hostname;
+    this.#addressOf[p] = room === undefined ? undefined : this.#share(room.address, 1, 0);
+    this.#prefixOf[p] = room === undefined ? undefined : this.#share(room.prefix, 1, 0);
+    this.#hostKeyOf[p] = room?.host;
     c.port[p] = from.port;
     c.rateKey[p] = ZERO_RATE_KEY;
     c.ownHead[p] = NIL;
@@ -338,6 +371,7 @@ export class MemoryStore implements SwarmStore {
     contentKey: string,
     size: number,
     maxFiles: number,
+    room?: FileRoom,
   ): OwnResult {
     const result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 };
     const p = this.peerIndex(nodeId);
@@ -346,7 +380,7 @@ export class MemoryStore implements SwarmStore {
       return result;
     }
     this.touchIndex(p, now);
-    return this.ownIndex(p, now, name, contentKey, size, maxFiles, result);
+    return this.ownIndex(p, now, name, contentKey, size, maxFiles, result, room);
   }
 
   /**
@@ -359,6 +393,7 @@ export class MemoryStore implements SwarmStore {
    * @param size the size in bytes
    * @param maxFiles the peer's file limit
    * @param result receives the outcome
+   * @param room per-address and per-prefix file limits
    * @returns `result`
    */
   ownIndex(
@@ -369,6 +404,7 @@ export class MemoryStore implements SwarmStore {
     size: number,
     maxFiles: number,
     result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 },
+    room?: FileRoom,
   ): OwnResult {
     const oc = this.#owns.cols;
     const bin = hexToBin(contentKey);
@@ -401,6 +437,13 @@ export class MemoryStore implements SwarmStore {
       result.files = this.#peers.cols.files[p]!;
       return result;
     }
+    if (sameName === NIL && room !== undefined) {
+      const full = this.#fileRoom(p, room);
+      if (full !== undefined) {
+        result.status = full;
+        return result;
+      }
+    }
     if (sameName !== NIL) {
       // The same name with new content: the file changed; the new content replaces the old.
       result.replaced = binToHex(this.#binOf[oc.content[sameName]!]!);
@@ -421,6 +464,7 @@ export class MemoryStore implements SwarmStore {
     if (pc.ownHead[p] !== NIL) cols.pPrev[pc.ownHead[p]!] = o;
     pc.ownHead[p] = o;
     pc.files[p]!++;
+    this.#countFiles(p, 1);
     this.#contents.cols.owners[c]!++;
     this.#linkName(n, c);
     this.#rank(o, unitRateKey(now, this.#tau));
@@ -480,7 +524,7 @@ export class MemoryStore implements SwarmStore {
       r.alternatives = this.#names.cols.links[n]! - 1;
     }
     if (c === NIL) return r;
-    const count = this.#select(c, query.k, p, now, query.exclude);
+    const count = this.#select(c, query.k, p, now, query.exclude, query.mix ?? 0);
     if (count === 0) return r;
     r.contentKey = binToHex(this.#binOf[c]!);
     r.size = this.#contents.cols.size[c]!;
@@ -540,6 +584,74 @@ export class MemoryStore implements SwarmStore {
     return rateAt(this.#peers.cols.rateKey[p]!, now, this.#tau);
   }
 
+  /** {@inheritDoc SwarmStore.report} */
+  report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): ReportResult {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL || !this.isFrom(p, from)) {
+      return { status: p === NIL ? "unknown" : "wrong_address", credited: 0, ignored: 0 };
+    }
+    this.touchIndex(p, now);
+    const c = this.#contentIds.get(hexToBin(contentKey)) ?? NIL;
+    let room = c === NIL ? 0 : Math.min(this.#contents.cols.size[c]!, budget);
+    let credited = 0, ignored = 0;
+    const host = this.#hostKeyOf[p];
+    for (const e of entries) {
+      const q = this.peerIndex(e.nodeId);
+      const bytes = Math.min(e.bytes, room);
+      if (
+        c === NIL || q === NIL || q === p || !(bytes > 0) ||
+        (host !== undefined && this.#hostKeyOf[q] === host) || this.#ownershipOf(q, c) === NIL
+      ) {
+        ignored++;
+        continue;
+      }
+      room -= bytes;
+      credited += bytes;
+      this.addUploadIndex(q, bytes, now);
+    }
+    return { status: "ok", credited, ignored };
+  }
+
+  /** {@inheritDoc SwarmStore.listRows} */
+  listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): ListRow[] {
+    // Sorts every name on each call: the memory store's LIST is for tests and small swarms (the
+    // memory tracker pages its FileIndex, file_listing.ts).
+    const names = exact === undefined
+      ? [...this.#nameIds.keys()].sort()
+      : this.#nameIds.has(exact)
+      ? [exact]
+      : [];
+    const rows: ListRow[] = [];
+    const lc = this.#links.cols, cc = this.#contents.cols;
+    let i = 0;
+    if (after !== undefined) { while (i < names.length && names[i]! < after.name) i++; }
+    for (; i < names.length && rows.length < limit; i++) {
+      const name = names[i]!;
+      const n = this.#nameIds.get(name)!;
+      const here: ListRow[] = [];
+      for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+        const c = lc.content[l]!;
+        const contentKey = binToHex(this.#binOf[c]!);
+        if (after !== undefined && name === after.name && contentKey <= after.contentKey) continue;
+        here.push({ name, contentKey, size: cc.size[c]!, owners: cc.owners[c]! });
+      }
+      here.sort((a, b) => (a.contentKey < b.contentKey ? -1 : 1));
+      for (const r of here) if (rows.length < limit) rows.push(r);
+    }
+    return rows;
+  }
+
   /** {@inheritDoc SwarmStore.exit} */
   exit(nodeId: string, from: StoreSource): ExitResult {
     const p = this.peerIndex(nodeId);
@@ -558,6 +670,10 @@ export class MemoryStore implements SwarmStore {
     const pc = this.#peers.cols;
     const files = pc.files[p]!;
     while (pc.ownHead[p] !== NIL) this.#drop(pc.ownHead[p]!);
+    for (const key of [this.#addressOf[p], this.#prefixOf[p]]) {
+      if (key !== undefined) this.#share(key, -1, 0);
+    }
+    this.#addressOf[p] = this.#prefixOf[p] = this.#hostKeyOf[p] = undefined;
     this.#unlinkExp(p);
     this.#peerIds.delete(this.#nodeIdOf[p]!);
     this.#peers.release(p);
@@ -601,6 +717,45 @@ export class MemoryStore implements SwarmStore {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** Adds to the counts of an address or prefix (forgotten at zero); returns the key. */
+  #share(key: string, peers: number, files: number): string {
+    let s = this.#shares.get(key);
+    if (s === undefined) {
+      s = { peers: 0, files: 0 };
+      this.#shares.set(key, s);
+    }
+    s.peers += peers;
+    s.files += files;
+    if (s.peers <= 0 && s.files <= 0) this.#shares.delete(key);
+    return key;
+  }
+
+  #countFiles(p: number, d: number): void {
+    const a = this.#addressOf[p], x = this.#prefixOf[p];
+    if (a !== undefined) this.#share(a, 0, d);
+    if (x !== undefined) this.#share(x, 0, d);
+  }
+
+  #fileRoom(p: number, room: FileRoom): "address_full" | "prefix_full" | undefined {
+    const a = this.#addressOf[p], x = this.#prefixOf[p];
+    if (a !== undefined && (this.#shares.get(a)?.files ?? 0) >= room.maxFilesPerAddress) {
+      return "address_full";
+    }
+    if (x !== undefined && (this.#shares.get(x)?.files ?? 0) >= room.maxFilesPerPrefix) {
+      return "prefix_full";
+    }
+    return undefined;
+  }
+
+  /** Peer row `p`'s ownership of content `c`, or NIL. */
+  #ownershipOf(p: number, c: number): number {
+    const oc = this.#owns.cols;
+    for (let o = this.#peers.cols.ownHead[p]!; o !== NIL; o = oc.pNext[o]!) {
+      if (oc.content[o] === c) return o;
+    }
+    return NIL;
+  }
 
   #expLinkNew(p: number): void {
     // A new row is not in the queue: mark it so touchIndex's unlink is a no-op.
@@ -743,6 +898,7 @@ export class MemoryStore implements SwarmStore {
     else pc.ownHead[p] = oc.pNext[o]!;
     if (oc.pNext[o] !== NIL) oc.pPrev[oc.pNext[o]!] = oc.pPrev[o]!;
     pc.files[p]!--;
+    this.#countFiles(p, -1);
     this.#unlinkName(oc.name[o]!, c);
     this.#owns.release(o);
     if (--this.#contents.cols.owners[c]! === 0) {
@@ -822,8 +978,11 @@ export class MemoryStore implements SwarmStore {
     asker: number,
     now: number,
     exclude: readonly string[] | undefined,
+    mix: number,
   ): number {
     const oc = this.#owns.cols, cc = this.#contents.cols;
+    const total = k;
+    if (cc.owners[c]! - 1 - (exclude?.length ?? 0) > k) k -= Math.min(mix, k);
     const floor = unitRateKey(now, this.#tau);
     // Rated owners whose rate decayed below 1 byte/s form the tail: demote them.
     for (let o = cc.ratedTail[c]!; o !== NIL && this.#keyOfOwn(o) < floor; o = cc.ratedTail[c]!) {
@@ -866,6 +1025,29 @@ export class MemoryStore implements SwarmStore {
       this.#unrank(o);
       this.#insertBefore(o, at, true);
     }
+    if (picked.length < total) this.#mixIn(c, total, asker, skip);
     return picked.length;
+  }
+
+  /** Appends owners drawn at random (not picked yet, not left out) until `k` are picked. */
+  #mixIn(c: number, k: number, asker: number, skip: ReadonlySet<number>): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const picked = this.#picked;
+    const all = cc.owners[c]!;
+    for (let tries = 0; picked.length < k && tries < 4 * k; tries++) {
+      // Walks the lists to the drawn position: O(owners) per draw, fine for the store path's
+      // tests; the memory tracker's ranking (owner_index.ts) indexes an array instead.
+      let i = Math.floor(this.#random() * all);
+      let o = cc.ratedHead[c]!;
+      while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
+      if (o === NIL) {
+        o = cc.idleHead[c]!;
+        while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
+      }
+      if (o === NIL || oc.peer[o] === asker || skip.has(oc.peer[o]!) || picked.includes(o)) {
+        continue;
+      }
+      picked.push(o);
+    }
   }
 }

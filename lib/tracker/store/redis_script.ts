@@ -9,7 +9,7 @@
  * | key             | type | holds                                                            |
  * | --------------- | ---- | ---------------------------------------------------------------- |
  * | `P:seen`        | ZSET | node id → last heard (ms): expiry by deadline, no scan           |
- * | `P:p:ID`        | HASH | `h` address, `p` port, `k` rate key                              |
+ * | `P:p:ID`        | HASH | `h` address, `p` port, `k` rate key, `a`/`x`/`hk` address keys   |
  * | `P:po:ID`       | HASH | the peer's content key → name (≤ maxFiles fields)                |
  * | `P:pn:ID`       | HASH | the peer's name → content key                                    |
  * | `P:c:KEY`       | HASH | `size`, `n` owners, `seq` hand-outs, `nseq` names seen           |
@@ -19,6 +19,8 @@
  * | `P:cn:KEY`      | ZSET | names of the content → owners using it                           |
  * | `P:cno:KEY`     | HASH | name → order first announced (display-name ties)                 |
  * | `P:n:NAME`      | ZSET | contents announced under the name → owners using it              |
+ * | `P:names`       | ZSET | every name announced (score 0: lexicographic, for LIST)          |
+ * | `P:a:KEY`       | HASH | `p` peers and `f` ownerships of one address or prefix (limits)   |
  * | `P:files`       | STR  | contents with at least one owner                                 |
  * | `P:secret`      | STR  | the cookie secret all trackers of the store share                |
  *
@@ -42,8 +44,23 @@ local function check(id, h, port)
   return 'ok'
 end
 
+local function share(k, field, d)
+  if not k or k == '' then return end
+  local ak = P..':a:'..k
+  redis.call('HINCRBY', ak, field, d)
+  local v = redis.call('HMGET', ak, 'p', 'f')
+  if tonumber(v[1] or '0') <= 0 and tonumber(v[2] or '0') <= 0 then redis.call('DEL', ak) end
+end
+
+local function shareCount(k, field)
+  if not k or k == '' then return 0 end
+  return tonumber(redis.call('HGET', P..':a:'..k, field) or '0')
+end
+
 local function linkName(name, key)
-  redis.call('ZINCRBY', P..':n:'..name, 1, key)
+  if tonumber(redis.call('ZINCRBY', P..':n:'..name, 1, key)) == 1 then
+    redis.call('ZADD', P..':names', 0, name)
+  end
   if tonumber(redis.call('ZINCRBY', P..':cn:'..key, 1, name)) == 1 then
     redis.call('HSET', P..':cno:'..key, name, redis.call('HINCRBY', P..':c:'..key, 'nseq', 1))
   end
@@ -51,7 +68,10 @@ end
 
 local function unlinkName(name, key)
   local nk = P..':n:'..name
-  if tonumber(redis.call('ZINCRBY', nk, -1, key)) <= 0 then redis.call('ZREM', nk, key) end
+  if tonumber(redis.call('ZINCRBY', nk, -1, key)) <= 0 then
+    redis.call('ZREM', nk, key)
+    if redis.call('EXISTS', nk) == 0 then redis.call('ZREM', P..':names', name) end
+  end
   local cn = P..':cn:'..key
   if tonumber(redis.call('ZINCRBY', cn, -1, name)) <= 0 then
     redis.call('ZREM', cn, name)
@@ -69,6 +89,9 @@ end
 
 local function drop(id, key, name)
   local ck = P..':c:'..key
+  local ax = redis.call('HMGET', P..':p:'..id, 'a', 'x')
+  share(ax[1], 'f', -1)
+  share(ax[2], 'f', -1)
   redis.call('ZREM', P..':cr:'..key, id)
   redis.call('ZREM', P..':ci:'..key, id)
   redis.call('HDEL', P..':ca:'..key, id)
@@ -87,6 +110,9 @@ local function removePeer(id)
   local po = P..':po:'..id
   local pairs_ = redis.call('HGETALL', po)
   for i = 1, #pairs_, 2 do drop(id, pairs_[i], pairs_[i + 1]) end
+  local ax = redis.call('HMGET', P..':p:'..id, 'a', 'x')
+  share(ax[1], 'p', -1)
+  share(ax[2], 'p', -1)
   redis.call('DEL', P..':p:'..id, po, P..':pn:'..id)
   redis.call('ZREM', P..':seen', id)
   return #pairs_ / 2
@@ -109,6 +135,52 @@ if op == 'expire' then
   return out
 end
 
+-- The rate formula of upload_rate.ts addUpload: k = ln(rate(now) + bytes / tau) + now / tau.
+local function credit(pid, bytes, now, tau, floor)
+  local pk = P..':p:'..pid
+  local k = num(redis.call('HGET', pk, 'k'))
+  if bytes > 0 then
+    local t = tonumber(now) / tau
+    local rate = 0
+    if k ~= NEG then rate = math.exp(k - t) end
+    k = math.log(rate + bytes * 1000 / tau) + t
+    redis.call('HSET', pk, 'k', fmt(k))
+    if k >= floor then
+      local keys = redis.call('HKEYS', P..':po:'..pid)
+      for i = 1, #keys do
+        redis.call('ZREM', P..':ci:'..keys[i], pid)
+        redis.call('ZADD', P..':cr:'..keys[i], fmt(k), pid)
+      end
+    end
+  end
+  return k
+end
+
+if op == 'rows' then
+  local afterName, afterKey, limit, exact = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+  local names
+  if exact ~= '' then names = {exact}
+  elseif afterName == '' then names = redis.call('ZRANGEBYLEX', P..':names', '-', '+', 'LIMIT', 0, limit)
+  else names = redis.call('ZRANGEBYLEX', P..':names', '['..afterName, '+', 'LIMIT', 0, limit + 1) end
+  local out = {}
+  for i = 1, #names do
+    if #out >= limit * 4 then break end
+    local keys = redis.call('ZRANGE', P..':n:'..names[i], 0, -1)
+    table.sort(keys)
+    for j = 1, #keys do
+      if #out >= limit * 4 then break end
+      if not (names[i] == afterName and keys[j] <= afterKey) then
+        local c = redis.call('HMGET', P..':c:'..keys[j], 'size', 'n')
+        out[#out + 1] = names[i]
+        out[#out + 1] = keys[j]
+        out[#out + 1] = c[1] or '0'
+        out[#out + 1] = c[2] or '0'
+      end
+    end
+  end
+  return out
+end
+
 if op == 'counts' then
   return {redis.call('ZCARD', P..':seen'), tonumber(redis.call('GET', P..':files') or '0')}
 end
@@ -124,14 +196,23 @@ if op == 'join' then
     return 'refreshed'
   end
   if redis.call('ZCARD', P..':seen') >= tonumber(ARGV[7]) then return 'full' end
-  redis.call('HSET', pk, 'h', h, 'p', port, 'k', '-inf')
+  local a, x, hk = ARGV[8] or '', ARGV[9] or '', ARGV[10] or ''
+  if a ~= '' then
+    if shareCount(a, 'p') >= tonumber(ARGV[11]) then return 'address_full' end
+    if shareCount(x, 'p') >= tonumber(ARGV[12]) then return 'prefix_full' end
+    share(a, 'p', 1)
+    share(x, 'p', 1)
+  end
+  redis.call('HSET', pk, 'h', h, 'p', port, 'k', '-inf', 'a', a, 'x', x, 'hk', hk)
   redis.call('ZADD', P..':seen', now, id)
   return 'registered'
 end
 
 local status = check(id, h, port)
 if op == 'check' or status ~= 'ok' then
-  if op == 'own' or op == 'need' or op == 'update' or op == 'exit' then return {status} end
+  if op == 'own' or op == 'need' or op == 'update' or op == 'exit' or op == 'report' then
+    return {status}
+  end
   return status
 end
 
@@ -166,6 +247,11 @@ if op == 'own' then
   if not sameName then
     local files = redis.call('HLEN', po)
     if files >= maxFiles then return {'too_many_files', tostring(files)} end
+    if ARGV[13] then
+      local ax = redis.call('HMGET', pk, 'a', 'x')
+      if shareCount(ax[1], 'f') >= tonumber(ARGV[13]) then return {'address_full'} end
+      if shareCount(ax[2], 'f') >= tonumber(ARGV[14]) then return {'prefix_full'} end
+    end
   end
   if sameName then drop(id, sameName, name) end
   if not known then
@@ -173,6 +259,9 @@ if op == 'own' then
     redis.call('INCR', P..':files')
   end
   redis.call('HINCRBY', ck, 'n', 1)
+  local ax = redis.call('HMGET', pk, 'a', 'x')
+  share(ax[1], 'f', 1)
+  share(ax[2], 'f', 1)
   redis.call('HSET', po, key, name)
   redis.call('HSET', pn, name, key)
   linkName(name, key)
@@ -183,30 +272,40 @@ end
 
 if op == 'update' then
   local uploaded, tau, floor = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-  local k = num(redis.call('HGET', pk, 'k'))
-  if uploaded > 0 then
-    local t = tonumber(now) / tau
-    local rate = 0
-    if k ~= NEG then rate = math.exp(k - t) end
-    k = math.log(rate + uploaded * 1000 / tau) + t
-    redis.call('HSET', pk, 'k', fmt(k))
-    if k >= floor then
-      local keys = redis.call('HKEYS', P..':po:'..id)
-      for i = 1, #keys do
-        redis.call('ZREM', P..':ci:'..keys[i], id)
-        redis.call('ZADD', P..':cr:'..keys[i], fmt(k), id)
-      end
+  return {'ok', fmt(credit(id, uploaded, now, tau, floor))}
+end
+
+if op == 'report' then
+  local key, budget, tau, floor = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+  local size = redis.call('HGET', P..':c:'..key, 'size')
+  local room = 0
+  if size then room = math.min(tonumber(size), budget) end
+  local host = redis.call('HGET', pk, 'hk') or ''
+  local credited, ignored = 0, 0
+  for i = 11, #ARGV, 2 do
+    local owner, bytes = ARGV[i], math.min(tonumber(ARGV[i + 1]), room)
+    local ohost = redis.call('HGET', P..':p:'..owner, 'hk')
+    if not size or not ohost or owner == id or bytes <= 0 or (host ~= '' and ohost == host)
+      or not redis.call('HGET', P..':po:'..owner, key) then
+      ignored = ignored + 1
+    else
+      room = room - bytes
+      credited = credited + bytes
+      credit(owner, bytes, now, tau, floor)
     end
   end
-  return {'ok', fmt(k)}
+  return {'ok', tostring(credited), tostring(ignored)}
 end
 
 if op == 'need' then
   local byName, want, k, floor = ARGV[7] == '1', ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+  local mix, nrand = tonumber(ARGV[11]), tonumber(ARGV[12])
+  local rand = {}
+  for i = 1, nrand do rand[i] = tonumber(ARGV[12 + i]) end
   local ex = {}
   ex[id] = true
   local nex = 0
-  for i = 11, #ARGV do ex[ARGV[i]] = true; nex = nex + 1 end
+  for i = 13 + nrand, #ARGV do ex[ARGV[i]] = true; nex = nex + 1 end
   local key, alternatives, known = nil, 0, 0
   if byName then
     local nk = P..':n:'..want
@@ -231,6 +330,9 @@ if op == 'need' then
     known = 1
   end
   local ck, cr, ci, ca = P..':c:'..key, P..':cr:'..key, P..':ci:'..key, P..':ca:'..key
+  local total = k
+  local owners = tonumber(redis.call('HGET', ck, 'n') or '0')
+  if owners - 1 - nex > k then k = k - math.min(mix, k) end
   -- Rated owners whose rate decayed below 1 byte/s: idle, behind the never-handed-out ones.
   local low = redis.call('ZRANGEBYSCORE', cr, '-inf', '(' .. fmt(floor))
   for i = 1, #low do
@@ -274,9 +376,28 @@ if op == 'need' then
       if not ex[idle[i]] then picked[#picked + 1] = idle[i] end
     end
   end
+  local ranked = #picked
+  if ranked < total and nrand > 0 then
+    -- A share of the places to owners drawn at random (the random numbers come from the tracker).
+    local inPicked = {}
+    for i = 1, #picked do inPicked[picked[i]] = true end
+    local nr = redis.call('ZCARD', cr)
+    local all = nr + redis.call('ZCARD', ci)
+    for t = 1, nrand do
+      if #picked >= total then break end
+      local i = math.floor(rand[t] * all)
+      local m
+      if i < nr then m = redis.call('ZREVRANGE', cr, i, i)[1]
+      else m = redis.call('ZRANGE', ci, i - nr, i - nr)[1] end
+      if m and not ex[m] and not inPicked[m] then
+        picked[#picked + 1] = m
+        inPicked[m] = true
+      end
+    end
+  end
   if #picked == 0 then return {'ok', known} end
-  local first = redis.call('HINCRBY', ck, 'seq', #picked) - #picked
-  for i = 1, #picked do
+  local first = redis.call('HINCRBY', ck, 'seq', ranked) - ranked
+  for i = 1, ranked do
     local seq = first + i
     if i <= fromRated then redis.call('HSET', ca, picked[i], seq)
     else redis.call('ZADD', ci, seq, picked[i]) end

@@ -12,21 +12,29 @@
  */
 import { Redis } from "ioredis";
 import { SWARM_SCRIPT } from "./redis_script.ts";
+import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
+  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
+  type FileRoom,
   type JoinStatus,
+  type ListRow,
   type NeedQuery,
   type NeedResult,
   type OwnResult,
   type PeerCheck,
+  type PeerRoom,
+  type ReportResult,
   type StoreCounts,
   type StoreSource,
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
+
+export { parseRedisUrl };
 
 /** Options for {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -49,23 +57,6 @@ export class StoreUnavailable extends Error {
 }
 
 type SwarmCommand = (...args: (string | number)[]) => Promise<unknown>;
-
-/**
- * Parses `redis://HOST:PORT[/DB]`.
- *
- * @param url the URL
- * @returns host, port and database
- * @throws {TypeError} when it is not such a URL
- */
-export function parseRedisUrl(url: string): { host: string; port: number; db: number } {
-  const m = /^redis:\/\/(\[[0-9a-fA-F:.]+\]|[^/:\s]+)(?::(\d{1,5}))?(?:\/(\d{1,2}))?\/?$/.exec(url);
-  if (!m) {
-    throw new TypeError(`Cannot use store "${url}": expected memory or redis://HOST:PORT[/DB]`);
-  }
-  const port = m[2] === undefined ? 6379 : Number(m[2]);
-  if (port < 1 || port > 65535) throw new TypeError(`Cannot use store "${url}": bad port`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port, db: m[3] === undefined ? 0 : Number(m[3]) };
-}
 
 /** Peers, files and rankings in Redis, shared by every tracker started with the same URL. */
 export class RedisStore implements SwarmStore {
@@ -171,8 +162,20 @@ export class RedisStore implements SwarmStore {
     from: StoreSource,
     now: number,
     maxPeers: number,
+    room?: PeerRoom,
   ): Promise<JoinStatus> {
-    return await this.#op("join", nodeId, from.hostname, from.port, now, maxPeers) as JoinStatus;
+    const r = room === undefined
+      ? []
+      : [room.address, room.prefix, room.host, room.maxPeersPerAddress, room.maxPeersPerPrefix];
+    return await this.#op(
+      "join",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      maxPeers,
+      ...r,
+    ) as JoinStatus;
   }
 
   /** {@inheritDoc SwarmStore.touch} */
@@ -194,6 +197,7 @@ export class RedisStore implements SwarmStore {
     contentKey: string,
     size: number,
     maxFiles: number,
+    room?: FileRoom,
   ): Promise<OwnResult> {
     const r = await this.#op(
       "own",
@@ -207,6 +211,7 @@ export class RedisStore implements SwarmStore {
       maxFiles,
       unitRateKey(now, this.#tau),
       this.#random(),
+      ...(room === undefined ? [] : [room.maxFilesPerAddress, room.maxFilesPerPrefix]),
     ) as string[];
     const status = r[0] as OwnResult["status"];
     return {
@@ -219,6 +224,10 @@ export class RedisStore implements SwarmStore {
 
   /** {@inheritDoc SwarmStore.need} */
   async need(nodeId: string, from: StoreSource, now: number, q: NeedQuery): Promise<NeedResult> {
+    const mix = q.mix ?? 0;
+    // Random numbers for the mixed-in owners: four draws per place, as the memory stores do.
+    const rand: number[] = [];
+    for (let i = 0; i < 4 * mix; i++) rand.push(this.#random());
     const r = await this.#op(
       "need",
       nodeId,
@@ -229,6 +238,9 @@ export class RedisStore implements SwarmStore {
       q.want,
       q.k,
       unitRateKey(now, this.#tau),
+      mix,
+      rand.length,
+      ...rand,
       ...(q.exclude ?? []),
     ) as (string | number)[];
     const out = emptyNeedResult();
@@ -267,6 +279,61 @@ export class RedisStore implements SwarmStore {
       unitRateKey(now, this.#tau),
     ) as string[];
     return { status: r[0] as PeerCheck, rateKey: r.length > 1 ? rateKeyOf(r[1]!) : -Infinity };
+  }
+
+  /** {@inheritDoc SwarmStore.report} */
+  async report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): Promise<ReportResult> {
+    const pairs: (string | number)[] = [];
+    for (const e of entries) pairs.push(e.nodeId, e.bytes);
+    const r = await this.#op(
+      "report",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      contentKey,
+      budget,
+      this.#tau,
+      unitRateKey(now, this.#tau),
+      ...pairs,
+    ) as string[];
+    return {
+      status: r[0] as PeerCheck,
+      credited: r.length > 1 ? Number(r[1]) : 0,
+      ignored: r.length > 2 ? Number(r[2]) : 0,
+    };
+  }
+
+  /** {@inheritDoc SwarmStore.listRows} */
+  async listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): Promise<ListRow[]> {
+    const r = await this.#op(
+      "rows",
+      after?.name ?? "",
+      after?.contentKey ?? "",
+      limit,
+      exact ?? "",
+    ) as string[];
+    const out: ListRow[] = [];
+    for (let i = 0; i + 3 < r.length; i += 4) {
+      out.push({
+        name: r[i]!,
+        contentKey: r[i + 1]!,
+        size: Number(r[i + 2]),
+        owners: Number(r[i + 3]),
+      });
+    }
+    return out;
   }
 
   /** {@inheritDoc SwarmStore.exit} */

@@ -44,12 +44,73 @@ export interface StoreSource {
 export type PeerCheck = "ok" | "unknown" | "wrong_address";
 
 /** What {@link SwarmStore.join} did. */
-export type JoinStatus = "registered" | "refreshed" | "wrong_address" | "full";
+export type JoinStatus =
+  | "registered"
+  | "refreshed"
+  | "wrong_address"
+  | "full"
+  | "address_full"
+  | "prefix_full";
+
+/**
+ * The per-address and per-prefix room of a new peer (see limits.ts `addressKeys`): the store
+ * counts the peers and ownerships of each address and prefix, shared by every tracker.
+ */
+export interface PeerRoom {
+  /** The source's address key. */
+  address: string;
+  /** Its network prefix key (IPv4 /24, IPv6 /64). */
+  prefix: string;
+  /** Its host key (IPv4 address, IPv6 /64): a REPORT never credits an owner on the reporter's. */
+  host: string;
+  /** At most this many peers from one address. */
+  maxPeersPerAddress: number;
+  /** At most this many peers from one prefix. */
+  maxPeersPerPrefix: number;
+}
+
+/** The per-address and per-prefix file limits an OWN is checked against. */
+export interface FileRoom {
+  /** At most this many ownerships by the peers of one address. */
+  maxFilesPerAddress: number;
+  /** At most this many ownerships by the peers of one prefix. */
+  maxFilesPerPrefix: number;
+}
+
+/** One owner a REPORT credits: verified bytes the reporter received from it. */
+export interface CreditEntry {
+  /** The owner's node id. */
+  nodeId: string;
+  /** Bytes received and verified. */
+  bytes: number;
+}
+
+/** What {@link SwarmStore.report} did. */
+export interface ReportResult {
+  /** A failed {@link PeerCheck} means nothing changed. */
+  status: PeerCheck;
+  /** Bytes credited to owners in all. */
+  credited: number;
+  /** Entries that credited nothing. */
+  ignored: number;
+}
+
+/** One (name, content) pair of a listing. */
+export interface ListRow {
+  /** The name. */
+  name: string;
+  /** The content id's lowercase hex. */
+  contentKey: string;
+  /** Its size. */
+  size: number;
+  /** Its owners. */
+  owners: number;
+}
 
 /** What {@link SwarmStore.own} did. */
 export interface OwnResult {
   /** `ok`, a failed {@link PeerCheck}, or why the OWN was refused. */
-  status: PeerCheck | "size_mismatch" | "too_many_files";
+  status: PeerCheck | "size_mismatch" | "too_many_files" | RoomStatus;
   /** The content key the OWN replaced (same name, other content), if any. */
   replaced: string | undefined;
   /** On `size_mismatch`: the size the content is shared with. */
@@ -57,6 +118,9 @@ export interface OwnResult {
   /** On `too_many_files`: how many files the peer shares. */
   files: number;
 }
+
+/** An OWN's status when a per-address or per-prefix file limit refuses it. */
+export type RoomStatus = "address_full" | "prefix_full";
 
 /** A NEED as the store answers it. */
 export interface NeedQuery {
@@ -68,6 +132,12 @@ export interface NeedQuery {
   k: number;
   /** Node ids the asker wants left out. */
   exclude?: readonly string[] | undefined;
+  /**
+   * When more owners than `k` are eligible, this many of the `k` places go to owners drawn at
+   * random from the rest (after the ranked ones), so no ranking keeps an owner out of every
+   * reply. @default 0
+   */
+  mix?: number;
 }
 
 /** The owners a NEED is answered with (arrays reused by the memory store). */
@@ -151,9 +221,16 @@ export interface SwarmStore {
    * @param from the source that proved its address
    * @param now the current time in ms
    * @param maxPeers refuse a new peer (`full`) when this many are registered
+   * @param room the source's address keys and per-address limits (none: no such limits)
    * @returns what happened
    */
-  join(nodeId: string, from: StoreSource, now: number, maxPeers: number): Pending<JoinStatus>;
+  join(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    maxPeers: number,
+    room?: PeerRoom,
+  ): Pending<JoinStatus>;
   /**
    * A heartbeat (or any verified request that changes nothing else): keeps the peer alive.
    *
@@ -181,6 +258,7 @@ export interface SwarmStore {
    * @param contentKey the content id's lowercase hex
    * @param size the size in bytes
    * @param maxFiles refuse a file that would be the peer's `maxFiles + 1`th
+   * @param room per-address and per-prefix file limits (none: no such limits)
    * @returns what happened
    */
   own(
@@ -191,6 +269,7 @@ export interface SwarmStore {
     contentKey: string,
     size: number,
     maxFiles: number,
+    room?: FileRoom,
   ): Pending<OwnResult>;
   /**
    * NEED: the content asked for and up to `k` owners, best first, recording the hand-outs.
@@ -212,6 +291,42 @@ export interface SwarmStore {
    * @returns the new rate key
    */
   update(nodeId: string, from: StoreSource, now: number, uploaded: number): Pending<UpdateResult>;
+  /**
+   * REPORT: the reporter received and verified bytes from owners of a content. Each owner is
+   * credited (its rate rises, its files re-rank) unless it is not registered, does not share
+   * the content, is the reporter or sits on the reporter's host (see {@link PeerRoom.host});
+   * together at most the content's size and `budget`, in the entries' order.
+   *
+   * @param nodeId the reporter's node id
+   * @param from the source
+   * @param now the current time in ms
+   * @param contentKey the content id's lowercase hex
+   * @param entries owners and bytes
+   * @param budget at most this many bytes credited in all (the reporter's address budget)
+   * @returns what was credited
+   */
+  report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): Pending<ReportResult>;
+  /**
+   * LIST's rows: (name, content) pairs sorted by name then content key, starting after a
+   * position, or the rows of one name.
+   *
+   * @param after list the rows after this (name, content key); undefined: from the start
+   * @param limit at most this many rows
+   * @param exact only the rows of this name
+   * @returns the rows
+   */
+  listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): Pending<ListRow[]>;
   /**
    * EXIT: forgets the peer and its files.
    *

@@ -236,4 +236,143 @@ export function swarmStoreSuite(label: string, make: StoreFactory, ignore?: stri
     assert.deepEqual(await w.owners("b", "f"), []);
     assert.equal(await w.join("a"), "registered", "the node id is free again");
   });
+
+  test("per-address and per-prefix limits count peers and files, freed on exit", async (w) => {
+    const room = (address: string) => ({
+      address,
+      prefix: address.replace(/\.\d+$/, ".0/24"),
+      host: address,
+      maxPeersPerAddress: 2,
+      maxPeersPerPrefix: 3,
+    });
+    const files = { maxFilesPerAddress: 3, maxFilesPerPrefix: 100 };
+    const src = (i: number, host = "10.0.0.1") => ({ hostname: host, port: 30000 + i });
+    assert.equal(await w.s.join("a1", src(1), T0, 1000, room("10.0.0.1")), "registered");
+    assert.equal(await w.s.join("a2", src(2), T0, 1000, room("10.0.0.1")), "registered");
+    assert.equal(await w.s.join("a3", src(3), T0, 1000, room("10.0.0.1")), "address_full");
+    const b = src(4, "10.0.0.2");
+    assert.equal(await w.s.join("b1", b, T0, 1000, room("10.0.0.2")), "registered");
+    assert.equal(
+      await w.s.join("c1", src(5, "10.0.0.3"), T0, 1000, room("10.0.0.3")),
+      "prefix_full",
+    );
+    for (let n = 1; n <= 3; n++) {
+      const r = await w.s.own(
+        n === 3 ? "a2" : "a1",
+        src(n === 3 ? 2 : 1),
+        T0,
+        `f${n}`,
+        key(n),
+        1,
+        16,
+        files,
+      );
+      assert.equal(r.status, "ok");
+    }
+    const full = await w.s.own("a2", src(2), T0, "f4", key(4), 1, 16, files);
+    assert.equal(full.status, "address_full");
+    const replace = await w.s.own("a2", src(2), T0, "f3", key(5), 1, 16, files);
+    assert.equal(replace.status, "ok", "replacing a file under its name adds nothing");
+    assert.equal((await w.s.own("b1", b, T0, "f4", key(4), 1, 16, files)).status, "ok");
+    assert.equal((await w.s.exit("a1", src(1))).status, "ok");
+    assert.equal((await w.s.own("a2", src(2), T0, "f6", key(6), 1, 16, files)).status, "ok");
+    assert.equal(await w.s.join("a3", src(3), T0, 1000, room("10.0.0.1")), "registered");
+  });
+
+  test("report credits owners of the content, capped, never the reporter's host", async (w) => {
+    const room = (address: string) => ({
+      address,
+      prefix: address + "/p",
+      host: address,
+      maxPeersPerAddress: 100,
+      maxPeersPerPrefix: 100,
+    });
+    const src = (i: number, host: string) => ({ hostname: host, port: 31000 + i });
+    for (
+      const [id, i, host] of [["o1", 1, "1.1.1.1"], ["o2", 2, "2.2.2.2"], ["o3", 3, "3.3.3.3"], [
+        "same",
+        4,
+        "9.9.9.9",
+      ], ["r", 5, "9.9.9.9"]] as const
+    ) {
+      assert.equal(await w.s.join(id, src(i, host), T0, 1000, room(host)), "registered");
+      if (id !== "r") await w.s.own(id, src(i, host), T0, "f", key(1), 1000, 16);
+    }
+    await w.s.join("q", src(6, "7.7.7.7"), T0, 1000, room("7.7.7.7"));
+    const r = await w.s.report("r", src(5, "9.9.9.9"), T0, key(1), [
+      { nodeId: "o2", bytes: 600 },
+      { nodeId: "same", bytes: 100 },
+      { nodeId: "r", bytes: 100 },
+      { nodeId: "nobody", bytes: 100 },
+      { nodeId: "o1", bytes: 600 },
+      { nodeId: "o3", bytes: 600 },
+    ], 5000);
+    assert.deepEqual(r, { status: "ok", credited: 1000, ignored: 4 }, "at most the size");
+    const ranked = await w.s.need("q", src(6, "7.7.7.7"), T0, { byName: true, want: "f", k: 2 });
+    assert.deepEqual(ranked.nodeIds.slice(0, ranked.count), ["o2", "o1"]);
+    const capped = await w.s.report("r", src(5, "9.9.9.9"), T0, key(1), [
+      { nodeId: "o3", bytes: 900 },
+    ], 50);
+    assert.equal(capped.credited, 50, "at most the budget");
+    const none = await w.s.report(
+      "r",
+      src(5, "9.9.9.9"),
+      T0,
+      key(7),
+      [{ nodeId: "o1", bytes: 5 }],
+      50,
+    );
+    assert.deepEqual(none, { status: "ok", credited: 0, ignored: 1 });
+    assert.equal(
+      (await w.s.report("r", src(9, "9.9.9.9"), T0, key(1), [], 9)).status,
+      "wrong_address",
+    );
+  });
+
+  test("need mixes random owners in when there are more than asked for", async (w) => {
+    for (let i = 0; i < 12; i++) {
+      await w.join(`p${i}`);
+      await w.own(`p${i}`, "f", 1);
+      await w.s.update(`p${i}`, w.src(`p${i}`), T0, 1_000_000 * (12 - i));
+    }
+    await w.join("q");
+    const seen = new Set<string>();
+    for (let round = 0; round < 30; round++) {
+      const r = await w.s.need("q", w.src("q"), T0, { byName: true, want: "f", k: 4, mix: 1 });
+      const ids = r.nodeIds.slice(0, r.count);
+      assert.equal(ids.length, 4);
+      assert.equal(new Set(ids).size, 4);
+      assert.deepEqual(ids.slice(0, 3), ["p0", "p1", "p2"], "the ranked places");
+      seen.add(ids[3]!);
+    }
+    assert.ok(seen.size >= 3, `the random place varies: ${[...seen]}`);
+    const few = await w.owners("q", "f", 12);
+    assert.equal(few.length, 12, "nothing is mixed in when every owner fits");
+  });
+
+  test("listRows pages (name, content) rows in order, or one name's", async (w) => {
+    await w.join("a");
+    await w.join("b");
+    await w.own("a", "b.iso", 2, 20);
+    await w.own("a", "a.iso", 3, 30);
+    await w.own("b", "a.iso", 1, 10);
+    await w.own("b", "c.txt", 3, 30);
+    const all = await w.s.listRows(undefined, 100);
+    assert.deepEqual(all.map((r) => [r.name, r.contentKey, r.size, r.owners]), [
+      ["a.iso", key(1), 10, 1],
+      ["a.iso", key(3), 30, 2],
+      ["b.iso", key(2), 20, 1],
+      ["c.txt", key(3), 30, 2],
+    ]);
+    const page = await w.s.listRows({ name: "a.iso", contentKey: key(1) }, 2);
+    assert.deepEqual(page.map((r) => [r.name, r.contentKey]), [["a.iso", key(3)], [
+      "b.iso",
+      key(2),
+    ]]);
+    const exact = await w.s.listRows(undefined, 100, "a.iso");
+    assert.equal(exact.length, 2);
+    assert.deepEqual(await w.s.listRows(undefined, 100, "zz"), []);
+    await w.s.exit("a", w.src("a"));
+    assert.deepEqual((await w.s.listRows(undefined, 100)).map((r) => r.name), ["a.iso", "c.txt"]);
+  });
 }
