@@ -564,6 +564,7 @@ export class DownloadCore {
       wantOwners: Math.min(this.#owners.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
       trace: o.trace,
+      budget: o.budget?.join(),
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),

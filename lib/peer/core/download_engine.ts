@@ -39,6 +39,7 @@
  */
 import type { ByteRange } from "../../wire/messages.ts";
 import { BlockLayout } from "./block_layout.ts";
+import type { BudgetShare } from "./download_budget.ts";
 import type { DelaySample } from "./congestion_window.ts";
 import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
@@ -125,6 +126,11 @@ export interface DownloadEngineOptions {
   trace?: ((record: TransferTraceRecord) => void) | undefined;
   /** Least time between two trace samples of one owner, ms. @default 10 */
   traceIntervalMs?: number;
+  /**
+   * This download's share of the peer's download rate cap (download_budget.ts): requests are
+   * sent only for bytes it allows, so owners never send more than the cap. @default no cap
+   */
+  budget?: BudgetShare | undefined;
 }
 
 /** Something the driver must act on. */
@@ -242,6 +248,9 @@ export class DownloadEngine {
   #probes: Transmit[] = [];
   #started = false;
   #doneEmitted = false;
+  readonly #budget: BudgetShare | undefined;
+  /** When the rate cap lets the requests it held back go (see pollTransmit). */
+  #budgetWake: number | undefined;
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #maxActive: number;
@@ -299,6 +308,7 @@ export class DownloadEngine {
     this.#verifyInWorker = options.verifyInWorker ?? false;
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
+    this.#budget = options.budget;
     this.#trace = options.trace
       ? new TransferTrace(options.trace, options.traceIntervalMs ?? 10)
       : undefined;
@@ -551,6 +561,7 @@ export class DownloadEngine {
   /** Timers fired: re-request what timed out, drop stalled owners. */
   handleTimeout(now: number): void {
     this.#releaseBuffers();
+    if (this.#budgetWake !== undefined && this.#budgetWake <= now) this.#budgetWake = undefined;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       // Same expression as in pollTimeout(), so a deadline it reports is always met here
@@ -621,7 +632,7 @@ export class DownloadEngine {
 
   /** When {@link handleTimeout} should run next, or undefined when nothing is pending. */
   pollTimeout(): number | undefined {
-    let t: number | undefined;
+    let t = this.#budgetWake;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       const first = o.outstanding.values().next().value as Outstanding;
@@ -643,7 +654,15 @@ export class DownloadEngine {
     this.#releaseBuffers();
     if (!this.#started || this.done) return undefined;
     const probe = this.#probes.shift();
-    if (probe && this.#owners.get(probe.owner)?.usable) return probe;
+    if (probe && this.#owners.get(probe.owner)?.usable) {
+      this.#budget?.spend(rangeBytes(probe.ranges));
+      return probe;
+    }
+    const budget = this.#budget;
+    this.#budgetWake = undefined;
+    // Bytes the rate cap allows now, and the least request it held back
+    const allowed = budget ? budget.available(now) : Infinity;
+    let held = Infinity;
     const owners = this.#ownerList;
     const n = owners.length;
     // Bytes in flight over all owners (dropped ones have none)
@@ -661,18 +680,30 @@ export class DownloadEngine {
       // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
       // does not turn a lossless transfer into one of small requests)
       const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
-      const batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      let batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      if (allowed !== Infinity) batch = Math.min(batch, budget!.burst);
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
       // On a lossy path no request asks for more than a batch: a window in one request is a
       // window lost with it, and only a probe timeout would notice
-      const ask = clean ? room : Math.min(room, batch);
-      const ranges = this.#picker.collect(o, Math.max(ask, o.inFlight === 0 ? 1 : 0), now);
+      let ask = Math.max(clean ? room : Math.min(room, batch), o.inFlight === 0 ? 1 : 0);
+      if (ask > allowed) {
+        // The rate cap: ask for what it allows if that is a batch (or a block to start with)
+        const least = o.inFlight === 0 ? Math.min(batch, this.layout.blockSize) : batch;
+        if (allowed < least) {
+          held = Math.min(held, least);
+          continue;
+        }
+        ask = allowed;
+      }
+      const ranges = this.#picker.collect(o, ask, now);
       if (ranges.length > 0) {
         this.#rr = (this.#rr + i + 1) % n;
+        budget?.spend(rangeBytes(ranges));
         return { owner: o.key, ranges };
       }
     }
+    if (held !== Infinity) this.#budgetWake = budget!.blocked(held, now);
     return undefined;
   }
 
@@ -819,4 +850,11 @@ export class DownloadEngine {
       this.#events.push({ kind: "done" });
     }
   }
+}
+
+/** Bytes a request's ranges ask for (no allocation). */
+function rangeBytes(ranges: readonly ByteRange[]): number {
+  let n = 0;
+  for (let i = 0; i < ranges.length; i++) n += ranges[i]!.length;
+  return n;
 }
