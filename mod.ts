@@ -32,6 +32,7 @@ export type {
   Peer,
   PeerOptions,
   PeerStats,
+  RateLimits,
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";

@@ -408,6 +408,18 @@ export class DownloadCore {
     });
   }
 
+  /**
+   * The peer's download cap changed: the engine asks again now rather than at the wake-up the
+   * old cap set.
+   *
+   * @param now the time, ms
+   */
+  handleRateChange(now: number): void {
+    if (this.#phase !== "transfer") return;
+    this.#deadline = now;
+    this.handleTimeout(now);
+  }
+
   /** The next thing for the driver to do, or undefined. */
   pollEvent(): DownloadCoreEvent | undefined {
     return this.#events.length === 0 ? undefined : this.#events.shift();
