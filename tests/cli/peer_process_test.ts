@@ -384,7 +384,7 @@ Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray file
     assert.equal(r.code, ExitCode.usage);
     assert.match(
       r.stderr,
-      /^error: Cannot parse --max-download: expected bytes\/s or .*got "10X"$/,
+      /^error: Cannot parse --max-download: expected bytes\/s or .*got "10X"$/m,
     );
   });
 
