@@ -7,7 +7,9 @@
  *   fetch one from the owners ({@link ManifestFetch}) → open the `.part` file → transfer
  *   ({@link DownloadEngine}) → complete the file.
  * - Owners' addresses ({@link OwnerAddresses}): an owner listed at a new address (it
- *   restarted) is reached there, with a new cookie.
+ *   restarted) is reached there, with a new cookie. Everything sent to one owner (PROBEs,
+ *   manifest and block requests) leaves from one socket, the owner's data socket when it has one:
+ *   its address cookie is bound to that socket's address and port.
  * - Routing: PROBE_ACK, MANIFEST_DATA, ERROR (a refused cookie is renewed) and BLOCK_DATA to the
  *   sub-core of the running phase.
  * - Owners running out: re-ask the tracker at most every second, give up after 8 s with no live
@@ -523,7 +525,6 @@ export class DownloadCore {
     for (const owner of this.#owners.owners()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
       engine.addOwner(owner, now);
-      this.#owners.useDataSocket(owner);
     }
     engine.start(now);
     if (engine.resumedBytes > 0) {
@@ -562,7 +563,7 @@ export class DownloadCore {
       : this.#owners.addressOf(this.#probeOwner);
     if (probe && to) {
       for (const size of probe.pollTransmit(now)) {
-        this.#send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+        this.#send(this.#probeOwner!, encodeMessage({ type: "probe", txid: this.txid, size }));
       }
     }
     this.#pumpCookies(now);
@@ -586,8 +587,7 @@ export class DownloadCore {
     const cookies = this.#cookies;
     if (!cookies.busy) return;
     for (const owner of cookies.pollTransmit(now)) {
-      const to = this.#owners.addressOf(owner);
-      if (to) this.#send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
+      this.#send(owner, encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }));
     }
     for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
       const engine = this.#phase === "transfer" ? this.#engine : undefined;
@@ -597,7 +597,6 @@ export class DownloadCore {
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
         } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
-          this.#owners.useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
       } else {
@@ -633,9 +632,8 @@ export class DownloadCore {
       );
     }
     for (const t of fetch.pollTransmit(now)) {
-      const to = this.#owners.addressOf(t.owner);
-      if (!to) continue;
       this.#send(
+        t.owner,
         encodeMessage({
           type: "manifest_request",
           txid: this.txid,
@@ -644,7 +642,6 @@ export class DownloadCore {
           offset: t.offset,
           maxDatagram: t.maxDatagram,
         }),
-        to,
       );
     }
     this.#deadline = earliest(fetch.pollTimeout(), this.#cookies.pollTimeout());
@@ -687,8 +684,6 @@ export class DownloadCore {
       }
     }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
-      const to = this.#owners.addressOf(t.owner);
-      if (!to) continue;
       const bytes = encodeMessage({
         type: "block_request",
         txid: this.txid,
@@ -697,11 +692,7 @@ export class DownloadCore {
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
       });
-      this.#transmits.push({
-        bytes,
-        to,
-        dataSocket: this.#owners.dataSocketOf(t.owner),
-      });
+      this.#send(t.owner, bytes);
     }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
@@ -772,7 +763,6 @@ export class DownloadCore {
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
       } else if (engine.addOwner(o.nodeId, now)) {
-        this.#owners.useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
     }
@@ -820,8 +810,14 @@ export class DownloadCore {
     );
   }
 
-  #send(bytes: Uint8Array, to: Deno.NetAddr): void {
-    this.#transmits.push({ bytes, to, dataSocket: undefined });
+  /**
+   * Sends to an owner from the socket all of its traffic uses (its data socket, or the peer's):
+   * the owner's address cookie is bound to that socket's port, so PROBEs, manifest and block
+   * requests to one owner must never leave from two ports.
+   */
+  #send(owner: string, bytes: Uint8Array): void {
+    const to = this.#owners.addressOf(owner);
+    if (to) this.#transmits.push({ bytes, to, dataSocket: this.#owners.dataSocketOf(owner) });
   }
 
   #log(line: string): void {

@@ -1,6 +1,6 @@
 /**
  * The uploader's rules, sans-I/O: which contents are shared (by content id, never a path), who
- * is answered (an address cookie that proves the source IP), how much (per-request caps, a
+ * is answered (an address cookie that proves the source address and port), how much (per-request caps, a
  * token bucket per requester and one for all, the send queue), what the reply is (PROBE_ACK,
  * ERROR, MANIFEST_DATA slices, or a {@link BlockPlan} of BLOCK_DATA blocks to read and send),
  * and the counters (per content, per requester, in total, and the bytes the next UPDATE
@@ -35,7 +35,7 @@ import {
   type ProbeMessage,
 } from "../../wire/messages.ts";
 import { contentIdOf, type Manifest } from "../manifest.ts";
-import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
+import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
 import { TokenBucket } from "../../net/token_bucket.ts";
 
@@ -187,7 +187,7 @@ const MiB = 1024 * 1024;
  * const reply = rules.pollTransmit()!; // ERROR bad_cookie, no larger than the 65-byte request
  * assert.ok(reply.bytes.byteLength <= 65);
  *
- * const cookie = rules.cookieFor(from.hostname, 0); // what a PROBE_ACK carries
+ * const cookie = rules.cookieFor(from, 0); // what a PROBE_ACK to that address and port carries
  * const plan = rules.handleRequest({ ...request, cookie }, from, 0)!;
  * const blocks: [number, number][] = [];
  * while (plan.next()) blocks.push([plan.offset, plan.length]);
@@ -344,19 +344,19 @@ export class UploadRules {
   }
 
   /**
-   * The address cookie handed out to an IP address now (what a PROBE_ACK to it carries).
+   * The address cookie handed out to an address and port now (what a PROBE_ACK to it carries).
    *
-   * @param hostname the requester's IP address
+   * @param from the requester's IP address and port
    * @param now current time in ms
    * @returns the cookie
    */
-  cookieFor(hostname: string, now: number): bigint {
-    return this.#cookies.issue(hostname, now);
+  cookieFor(from: CookieSource, now: number): bigint {
+    return this.#cookies.issue(from, now);
   }
 
   /**
    * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
-   * IP address. A PROBE under 20 bytes has no room for it and gets no answer.
+   * address and port. A PROBE under 20 bytes has no room for it and gets no answer.
    *
    * @param msg a decoded PROBE
    * @param from the prober
@@ -365,7 +365,7 @@ export class UploadRules {
   handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
     if (msg.size < PROBE_ACK_MIN_SIZE) return;
     this.stats.probes++;
-    const cookie = this.#cookies.issue(from.hostname, now);
+    const cookie = this.#cookies.issue(from, now);
     this.#transmit(
       encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size, cookie }),
       from,
@@ -373,8 +373,8 @@ export class UploadRules {
   }
 
   /**
-   * Decides the answer to one request. A cookie that is not valid for the source IP (absent,
-   * forged, expired) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
+   * Decides the answer to one request. A cookie that is not valid for the source address and
+   * port (absent, forged, expired, another port's) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
    * it gets no data, leaves no per-requester state and gets no ERROR larger than its request.
    * Unknown content → ERROR unknown_content; a range that starts at or past the end of the
    * file, or covers a piece not yet verified → ERROR out_of_range (nothing is sent for that
@@ -399,7 +399,7 @@ export class UploadRules {
     // is 11 + text bytes; MANIFEST_REQUEST is 56 bytes, BLOCK_REQUEST 53 + 12 per range.
     const requestBytes = msg.type === "manifest_request" ? 56 : 53 + 12 * msg.ranges.length;
     this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
-    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
+    if (!this.#cookies.check(from, msg.cookie, now)) {
       // Before any per-source state: forged sources must not churn the requester table
       this.stats.errors.bad_cookie++;
       const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);

@@ -8,7 +8,10 @@
  *   receives), at the tracker and at a peer. A reply to such a source is never larger than its
  *   request; the byte ratio in/out is measured per kind. At a peer that includes MANIFEST_REQUEST
  *   and BLOCK_REQUEST for a shared content with no cookie, a guessed one, and a real cookie of
- *   another IP address: no data, an ERROR bad_cookie no larger than the request.
+ *   another IP address or of another port of the same IP: no data, an ERROR bad_cookie no larger
+ *   than the request.
+ * - Reflection at a port (issue 11, item 3): an attacker probes from one port and sends 4 MiB
+ *   BLOCK_REQUESTs whose source is another port of its IP: that port gets small ERRORs, no data.
  * @module
  */
 import assert from "node:assert/strict";
@@ -370,10 +373,20 @@ Deno.test("replies to unverified sources are never larger than their requests", 
         assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n, "the owner hands out cookies");
         return ack.cookie;
       })();
+      // A cookie for another port of the same IP: what an attacker who can receive at one port
+      // of an address (a neighbour behind the same NAT) holds, sent with a forged source port.
+      const otherPort = await (async () => {
+        await using other = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+        const probe = encodeMessage({ type: "probe", txid: 1, size: 1200 }).slice();
+        const ack = (await exchange(other, probe, to)).map(decoded)[0];
+        assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n, "the owner hands out cookies");
+        return ack.cookie;
+      })();
       const cookies: [string, () => bigint][] = [
         ["no cookie", () => 0n],
         ["guessed cookie", cookie],
         ["another IP's cookie", () => foreign],
+        ["another port's cookie", () => otherPort],
       ];
       const unverified: [string, () => Uint8Array][] = [
         ["PROBE 1200", () => encodeMessage({ type: "probe", txid: 1, size: 1200 })],
@@ -501,4 +514,76 @@ Deno.test("replies to unverified sources are never larger than their requests", 
       await peer.close();
     }
   });
+});
+
+Deno.test("a cookie from one port does not make an owner send data to another port of that IP", async () => {
+  await using dir = await tempDir("udpswarm-reflect-");
+  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
+  const file = await makeFile(dir.path, "reflect.bin", 8 << 20, 5);
+  const { peer } = await startLoggedPeer({
+    tracker: `127.0.0.1:${tracker.localAddr.port}`,
+    nodeId: "owner",
+    dir: dir.path,
+  });
+  try {
+    const shared = await peer.share(file.name);
+    const to: Deno.NetAddr = {
+      transport: "udp",
+      hostname: peer.address.host,
+      port: peer.address.port,
+    };
+    // The attacker receives at one port and gets a real cookie there …
+    await using attacker = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+    const probe = encodeMessage({ type: "probe", txid: 1, size: 1200 }).slice();
+    const ack = (await exchange(attacker, probe, to)).map(decoded)[0];
+    assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n);
+    // … and sends 5 BLOCK_REQUESTs for 4 MiB each with it, from the victim's port (a spoofed
+    // source port looks exactly like this to the owner).
+    await using victim = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+    const got: Uint8Array[] = [];
+    victim.onDatagram((b) => void got.push(b.slice()));
+    let sent = 0;
+    for (let i = 0; i < 5; i++) {
+      const request = encodeMessage({
+        type: "block_request",
+        txid: 10 + i,
+        cookie: ack.cookie,
+        contentId: fromHex(shared.contentId)!,
+        blockSize: 32768,
+        ranges: [{ offset: i * (4 << 20) % (8 << 20), length: 4 << 20 }],
+      }).slice();
+      sent += request.length;
+      victim.send(request, to);
+    }
+    await waitUntil(() => got.length >= 5, 10_000, "the 5 replies").catch(() => {});
+    await delay(200); // any data would follow at once
+    const received = got.reduce((n, b) => n + b.length, 0);
+    const types = [...new Set(got.map((b) => decoded(b)?.type ?? "undecodable"))];
+    assert.deepEqual(types, ["error"], `only ERRORs reach the victim's port: ${types}`);
+    for (const b of got) {
+      const m = decoded(b);
+      assert.ok(m?.type === "error" && m.code === ErrorCode.bad_cookie);
+    }
+    assert.ok(received <= sent, `${received} bytes out for ${sent} in`);
+    // The port that proved itself is still served
+    const request = encodeMessage({
+      type: "block_request",
+      txid: 20,
+      cookie: ack.cookie,
+      contentId: fromHex(shared.contentId)!,
+      blockSize: 16384,
+      ranges: [{ offset: 0, length: 65536 }],
+    }).slice();
+    const served = (await exchange(attacker, request, to)).map(decoded);
+    assert.ok(served.length > 0 && served.every((m) => m?.type === "block_data"));
+    report("reflection_port", {
+      requests: 5,
+      bytesIn: sent,
+      bytesOutAtVictimPort: received,
+      ratio: Math.round((received / sent) * 1000) / 1000,
+      replies: types.join("/"),
+    });
+  } finally {
+    await peer.close();
+  }
 });
