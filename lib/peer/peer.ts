@@ -209,9 +209,16 @@ class PeerNode implements Peer {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
         });
+        if (part.freeBytesAtOpen === undefined) {
+          this.#log(
+            `free space on ${a.outDir} unknown (grant --allow-sys=statfs to check it before a download): a disk too small fails on a write`,
+          );
+        }
         return {
           verifiedPieces: part.verifiedPieces,
           partPath: part.paths.part,
+          partIdentity: part.identity,
+          resumeCheck: part.resumeCheck,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
           complete: () => part.complete(),

@@ -527,8 +527,16 @@ export class DownloadCore {
       engine.addOwner(owner, now);
     }
     engine.start(now);
+    const check = part.resumeCheck;
+    if (check !== undefined && check.failed > 0) {
+      this.#log(
+        `resuming ${this.#name}: ${check.failed} of ${check.checked} pieces the state file claimed did not match their hash on disk; fetching them again`,
+      );
+    }
     if (engine.resumedBytes > 0) {
-      this.#log(`resuming ${this.#name}: ${engine.resumedBytes} bytes already verified`);
+      this.#log(
+        `resuming ${this.#name}: ${engine.resumedBytes} bytes already verified (hashed again on open)`,
+      );
     }
     for (const owner of engine.liveOwners) {
       const r = engine.ownerRange(owner);
