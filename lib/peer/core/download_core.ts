@@ -297,7 +297,9 @@ export class DownloadCore {
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
         `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
-        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
+        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}` +
+        `, unasked blocks ${engine.stats.unaskedBlocks} (${engine.stats.unaskedBytes} bytes, never used)` +
+        `, stray blocks ${engine.stats.strayBlocks}`,
     );
     this.#succeed(result, this.#manifest, this.#encoded);
   }

@@ -50,6 +50,8 @@ export interface OwnerStateOptions {
 
 /** Recently lost blocks remembered per owner, to recognise late (spuriously lost) arrivals. */
 export const LOST_MEMORY = 1024;
+/** Ended requests remembered per owner, to tell late or duplicated answers from unasked data. */
+export const ASKED_MEMORY = 4096;
 /** Cap on an owner's adaptive loss threshold. */
 export const MAX_LOSS_THRESHOLD = 64;
 
@@ -98,6 +100,14 @@ export class OwnerState {
   lastWiden: number = -Infinity;
   /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
   readonly lost = new Set<number>();
+  /**
+   * Ids of blocks asked of this owner whose request ended (answered, or taken back by
+   * {@link forget}: another owner delivered first, or the piece went to one owner only), oldest
+   * first, at most ASKED_MEMORY: a duplicate or late answer to them was still asked for.
+   */
+  readonly recent = new Set<number>();
+  /** Blocks it sent that were never asked of it (issue 11: counted against it, then banned). */
+  unasked = 0;
   /** The picker's assignment: next unstarted piece of the owner's range. */
   rangeNext = 0;
   /** The picker's assignment: end (exclusive) of the owner's range. */
@@ -190,7 +200,24 @@ export class OwnerState {
     if (!out) return 0;
     this.outstanding.delete(id);
     this.inFlight -= out.length;
+    this.remember(id);
     return out.length;
+  }
+
+  /** Remembers that block `id` was asked of this owner after its request ended. */
+  remember(id: number): void {
+    const recent = this.recent;
+    recent.delete(id);
+    recent.add(id);
+    if (recent.size > ASKED_MEMORY) recent.delete(recent.values().next().value!);
+  }
+
+  /**
+   * Tells whether block `id` was asked of this owner: outstanding, declared lost, or its request
+   * ended recently (a duplicate or late answer may still be on the way).
+   */
+  asked(id: number): boolean {
+    return this.outstanding.has(id) || this.lost.has(id) || this.recent.has(id);
   }
 
   /**
