@@ -110,6 +110,7 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+      ...(options.fairShare === false ? { fairShare: false } : {}),
     });
     this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
     this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));

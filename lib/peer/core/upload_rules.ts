@@ -12,9 +12,11 @@
  * (`lib/peer/uploader.ts`) walks block by block, reading each one straight into a send buffer.
  * Walking a plan allocates nothing.
  *
- * Fairness between requesters comes from the per-requester token bucket: one requester can
- * spend at most its own burst (then its rate), so it cannot drain the shared bucket for the
- * others when its burst is below the total's.
+ * Fairness between requesters comes from the per-requester token bucket (one requester can
+ * spend at most its own burst, then its rate) and, across requesters, from {@link FairShare}:
+ * one IP address (or /24, /48 prefix) that opens many sockets gets, while others ask too, no more
+ * than they leave it, so a flood of valid-cookie requests from a thousand ports cannot starve an
+ * honest requester (issue 11).
  *
  * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
  * per request (cookie, content, ranges, caps, buckets) and read best in one place.
@@ -37,6 +39,7 @@ import {
 import { contentIdOf, type Manifest } from "../manifest.ts";
 import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
+import { FairShare } from "./fair_share.ts";
 import { TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
@@ -58,6 +61,12 @@ export interface UploadRulesOptions {
   maxPendingSends?: number;
   /** Requesters whose counters are kept; the least recently seen are forgotten. @default 4096 */
   maxSources?: number;
+  /**
+   * Share the upload fairly between requesters' IP addresses and prefixes ({@link FairShare}):
+   * while several ask, one host's thousand ports get no more than one honest requester leaves.
+   * @default true
+   */
+  fairShare?: boolean;
   /**
    * How often the address-cookie key rotates, ms; a cookie handed out in PROBE_ACK is accepted
    * for one to two of these. @default 120000
@@ -128,6 +137,8 @@ export interface UploaderStats {
   manifestBytesSent: number;
   /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
   errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  /** Requests refused (ERROR busy) because their IP address or prefix was over its fair share. */
+  fairShareRefusals: number;
   /** PROBEs answered with a PROBE_ACK (and a cookie). */
   probes: number;
   /** Sends that threw or rejected (reported by the driver, {@link UploadRules.handleSendFailed}). */
@@ -203,6 +214,7 @@ export class UploadRules {
     bytesSent: 0,
     manifestBytesSent: 0,
     errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    fairShareRefusals: 0,
     probes: 0,
     sendFailures: 0,
     shortReads: 0,
@@ -219,6 +231,7 @@ export class UploadRules {
   readonly #total: TokenBucket;
   readonly #maxSources: number;
   readonly #cookies: AddressCookies;
+  readonly #fair: FairShare | undefined;
   readonly #plan = new BlockPlan((p) => this.#planEnded(p));
   #planEntry: Entry | undefined;
   #planSource: Source | undefined;
@@ -247,6 +260,7 @@ export class UploadRules {
     });
     this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
+    this.#fair = options.fairShare === false ? undefined : new FairShare();
     this.#cookies = new AddressCookies({
       epochMs: positive(options.cookieEpochMs ?? DEFAULT_COOKIE_EPOCH_MS, "cookieEpochMs"),
       ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
@@ -582,6 +596,13 @@ export class UploadRules {
     if (srcWait > 0 || totalWait > 0) {
       const ms = Math.ceil(Math.max(srcWait, totalWait));
       this.#busy(txid, `rate limit: retry in ${ms} ms`, from, src);
+      return false;
+    }
+    const fair = this.#fair;
+    if (fair !== undefined && !fair.admit(from.hostname, bytes, now)) {
+      this.stats.fairShareRefusals++;
+      const ms = Math.ceil(fair.retryAfter(now));
+      this.#busy(txid, `fair share: others are waiting; retry in ${ms} ms`, from, src);
       return false;
     }
     src.bucket.spend(bytes);
