@@ -57,6 +57,25 @@ function whyNoMount(): string | undefined {
 const NO_MOUNT = whyNoMount();
 if (NO_MOUNT) console.error(`[faults] disk_full: tmpfs cases skipped: ${NO_MOUNT}`);
 
+/** Mounts a tmpfs with `options` at `dir/name` for the duration of `fn`, then unmounts it. */
+async function withMount(
+  dir: string,
+  name: string,
+  options: string,
+  fn: (mnt: string) => Promise<void>,
+): Promise<void> {
+  const mnt = join(dir, name);
+  await Deno.mkdir(mnt);
+  const m = run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mnt]);
+  assert.ok(m.ok, m.text);
+  try {
+    await fn(mnt);
+  } finally {
+    const u = run("umount", [mnt]);
+    if (!u.ok) run("umount", ["-l", mnt]);
+  }
+}
+
 /** A tracker and one owner of a 16 MiB file, for the duration of `fn`. */
 async function withSwarm(
   fn: (ctx: { dir: string; tracker: string; file: { name: string; sha256: string } }) => Promise<
@@ -95,12 +114,8 @@ Deno.test({
   name: "peer.ts get refuses a file larger than the free space at once and creates nothing",
   ignore: NO_MOUNT !== undefined,
   fn: () =>
-    withSwarm(async ({ dir, tracker, file }) => {
-      const mnt = join(dir, "small");
-      await Deno.mkdir(mnt);
-      const m = run("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE}`, "tmpfs", mnt]);
-      assert.ok(m.ok, m.text);
-      try {
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "small", `size=${TMPFS_SIZE}`, async (mnt) => {
         await using child = get(dir, mnt, tracker, "small-1", file.name);
         const status = await child.wait(60_000);
         const events = jsonEvents(child);
@@ -119,11 +134,8 @@ Deno.test({
         assert.equal((await again.wait(60_000)).code, 0, again.output());
         assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
         report("disk_full", { tmpfs: TMPFS_SIZE, sizeMiB: SIZE / MiB, refused: error.message });
-      } finally {
-        const u = run("umount", [mnt]);
-        if (!u.ok) run("umount", ["-l", mnt]);
-      }
-    }),
+      })
+    ),
 });
 
 /** Writes `path` until the file system is full. */
@@ -144,12 +156,8 @@ Deno.test({
   name: "peer.ts get on a disk that fills up exits 6 with a clear error, keeps the .part, resumes",
   ignore: NO_MOUNT !== undefined,
   fn: () =>
-    withSwarm(async ({ dir, tracker, file }) => {
-      const mnt = join(dir, "fills");
-      await Deno.mkdir(mnt);
-      const m = run("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt]);
-      assert.ok(m.ok, m.text);
-      try {
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "fills", "size=24m", async (mnt) => {
         let first;
         {
           // The transfer holds still after 4 MiB (relays in front of the owner) while a filler
@@ -205,23 +213,16 @@ Deno.test({
           resumedBytesAfterSpaceFreed: done.resumedBytes,
           receivedBytes: done.receivedBytes,
         });
-      } finally {
-        const u = run("umount", [mnt]);
-        if (!u.ok) run("umount", ["-l", mnt]);
-      }
-    }),
+      })
+    ),
 });
 
 Deno.test({
   name: "peer.ts get into a read-only mount exits non-zero with a clear error",
   ignore: NO_MOUNT !== undefined,
   fn: () =>
-    withSwarm(async ({ dir, tracker, file }) => {
-      const mnt = join(dir, "ro");
-      await Deno.mkdir(mnt);
-      const m = run("mount", ["-t", "tmpfs", "-o", "size=64m,ro", "tmpfs", mnt]);
-      assert.ok(m.ok, m.text);
-      try {
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "ro", "size=64m,ro", async (mnt) => {
         await using child = get(dir, mnt, tracker, "ro", file.name);
         const status = await child.wait(60_000);
         const error = jsonEvents(child).find((e) => e.event === "error");
@@ -229,11 +230,8 @@ Deno.test({
         assert.ok(error && error.code === "disk", child.output());
         assert.match(String(error.message), /read-only/i);
         report("disk_full", { readOnlyMount: error.message, exitCode: status.code });
-      } finally {
-        const u = run("umount", [mnt]);
-        if (!u.ok) run("umount", ["-l", mnt]);
-      }
-    }),
+      })
+    ),
 });
 
 Deno.test("peer.ts get without a write grant for --out exits non-zero with a clear error", () =>
