@@ -142,3 +142,26 @@ export async function sha256File(path: string): Promise<string> {
   for await (const c of f.readable) h.update(c);
   return h.digest("hex");
 }
+
+/**
+ * Starts `tracker.ts` on a free loopback port with its log in `logs` (grants limited to `dir`)
+ * and waits until it listens.
+ *
+ * @returns the process and its `HOST:PORT`
+ */
+export async function startBenchTracker(root: string, dir: string, logs: string) {
+  const port = freePort();
+  const tracker = spawn([
+    "run",
+    "--allow-net",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    `${root}/tracker.ts`,
+    "--port",
+    String(port),
+    "--log-dir",
+    logs,
+  ], root);
+  await tracker.waitFor(/listening on/, 30_000);
+  return { tracker, address: `127.0.0.1:${port}` };
+}

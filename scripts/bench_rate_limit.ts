@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { freePort, sha256File, spawn, writeRandomFile } from "./_bench_procs.ts";
+import { sha256File, spawn, startBenchTracker, writeRandomFile } from "./_bench_procs.ts";
 import { parseRate } from "../lib/cli/rate_flag.ts";
 
 const { values } = parseArgs({
@@ -58,21 +58,8 @@ try {
   const file = join(dir, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const trackerPort = freePort();
-  const tracker = spawn([
-    "run",
-    "--allow-net",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    join(root, "tracker.ts"),
-    "--port",
-    String(trackerPort),
-    "--log-dir",
-    logs,
-  ], root);
+  const { tracker, address: trackerAddr } = await startBenchTracker(root, dir, logs);
   try {
-    await tracker.waitFor(/listening on/, 30_000);
-    const trackerAddr = `127.0.0.1:${trackerPort}`;
     for (let r = 0; r < runs; r++) {
       for (const which of ["download", "upload"] as const) {
         const ownerCap = which === "upload" ? ["--max-upload", values.rate!] : [];

@@ -68,6 +68,11 @@ export interface PeerOptions {
    */
   cookieEpochMs?: number;
   /**
+   * Share the upload fairly between requesters' IP addresses and prefixes while several ask
+   * (see `FairShare`); off only to measure what it does. @default true
+   */
+  fairShare?: boolean;
+  /**
    * Upload cap over everything this peer serves, bytes/s (`--max-upload`): requests beyond it
    * wait and their blocks go out paced, shared fairly between downloaders. @default Infinity
    */

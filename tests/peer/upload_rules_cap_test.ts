@@ -32,7 +32,7 @@ function capped(rate: number) {
   const ask = (from: Deno.NetAddr, offset: number, now: number, length = 64 * KiB) => {
     const msg = {
       ...blockRequest(c, [{ offset, length }], 16 * KiB, offset / (64 * KiB)),
-      cookie: rules.cookieFor(from.hostname, 0),
+      cookie: rules.cookieFor(from, 0),
     };
     const plan = rules.handleRequest(msg, from, now);
     if (!plan) return false;
