@@ -94,6 +94,11 @@ export {
   type EngineStats,
   type Transmit as EngineTransmit,
 } from "./lib/peer/core/download_engine.ts";
+export {
+  BudgetShare,
+  DownloadBudget,
+  type DownloadBudgetOptions,
+} from "./lib/peer/core/download_budget.ts";
 export * from "./lib/peer/core/upload_rules.ts";
 export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";

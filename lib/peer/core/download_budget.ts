@@ -184,7 +184,7 @@ export class BudgetShare {
   /** Finish tag: bytes drawn, never more than a burst behind the budget's virtual time. */
   tag = 0;
   /** When the cap last held it back, ms (-Infinity once served since). */
-  lastBlocked = -Infinity;
+  lastBlocked: number = -Infinity;
   /** Whether it is in its budget's list of waiting shares. */
   listed = false;
   readonly #budget: DownloadBudget;
