@@ -28,6 +28,19 @@ export const BENCH_TRACKER_FLAGS: readonly string[] = [
   "100000000",
 ];
 
+/** The generator's command-line flags (for `parseArgs`), shared by the scripts that run it. */
+export const TRACKER_LOAD_FLAGS = {
+  peers: { type: "string", default: "10000" },
+  files: { type: "string", default: "1000" },
+  seconds: { type: "string", default: "10" },
+  warmup: { type: "string", default: "1" },
+  concurrency: { type: "string", default: "64" },
+  "need-ratio": { type: "string", default: "0.5" },
+  hosts: { type: "string", default: "4" },
+  owners: { type: "string", default: "8" },
+  help: { type: "boolean", default: false },
+} as const;
+
 /** Options for {@link runTrackerLoad}. */
 export interface TrackerLoadOptions {
   /** The trackers; peer `i` uses `targets[i % targets.length]`. */

@@ -19,23 +19,21 @@
 import { spawnListening } from "./_listening.ts";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { BENCH_TRACKER_FLAGS, cpuTicks, LOAD_TIMEOUT_MS, runTrackerLoad } from "./_tracker_load.ts";
+import {
+  BENCH_TRACKER_FLAGS,
+  cpuTicks,
+  LOAD_TIMEOUT_MS,
+  runTrackerLoad,
+  TRACKER_LOAD_FLAGS,
+} from "./_tracker_load.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    peers: { type: "string", default: "10000" },
-    files: { type: "string", default: "1000" },
-    seconds: { type: "string", default: "10" },
-    warmup: { type: "string", default: "1" },
-    concurrency: { type: "string", default: "64" },
-    "need-ratio": { type: "string", default: "0.5" },
-    hosts: { type: "string", default: "4" },
-    owners: { type: "string", default: "8" },
+    ...TRACKER_LOAD_FLAGS,
     log: { type: "boolean", default: false },
     "baseline-echo": { type: "boolean", default: false },
     out: { type: "string", default: "bench-results/tracker.json" },
-    help: { type: "boolean", default: false },
   },
 });
 if (values.help) {

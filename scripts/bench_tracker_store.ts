@@ -28,6 +28,7 @@ import {
   BENCH_TRACKER_FLAGS,
   cpuTicks,
   runTrackerLoad,
+  TRACKER_LOAD_FLAGS,
   type TrackerLoadResult,
 } from "./_tracker_load.ts";
 import { REDIS_SKIP_REASON, startRedis, type TestRedis } from "../tests/_harness/redis_server.ts";
@@ -35,17 +36,9 @@ import { REDIS_SKIP_REASON, startRedis, type TestRedis } from "../tests/_harness
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    peers: { type: "string", default: "10000" },
-    files: { type: "string", default: "1000" },
-    seconds: { type: "string", default: "10" },
-    warmup: { type: "string", default: "1" },
-    concurrency: { type: "string", default: "64" },
-    "need-ratio": { type: "string", default: "0.5" },
-    hosts: { type: "string", default: "4" },
-    owners: { type: "string", default: "8" },
+    ...TRACKER_LOAD_FLAGS,
     only: { type: "string", default: "memory,redis,redis2" },
     out: { type: "string", default: "bench-results/tracker_store.json" },
-    help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
