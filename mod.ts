@@ -94,6 +94,7 @@ export {
   type Transmit as EngineTransmit,
 } from "./lib/peer/core/download_engine.ts";
 export * from "./lib/peer/core/upload_rules.ts";
+export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";
 export { Dispatcher } from "./lib/tracker/dispatch.ts";
 export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/registry.ts";

@@ -12,8 +12,8 @@
  * the wall clock (e = ⌊now / epochMs⌋), so every tracker of the store issues and accepts the
  * same cookies and a peer can move between them without registering again.
  *
- * The tracker packs address and port ({@link packAddress}); the peers' uploaders pack the IP
- * address alone ({@link packHost}, see lib/peer/core/address_cookies.ts).
+ * The tracker and the peers' uploaders (lib/peer/core/address_cookies.ts) both pack the address
+ * and the port ({@link packAddress}): a cookie proves one UDP source, never a whole IP.
  * @module
  */
 import { createHmac } from "node:crypto";
@@ -39,24 +39,6 @@ export function packAddress(hostname: string, port: number): Uint8Array | null {
   out.set(raw, 1);
   out[raw.length + 1] = port >> 8;
   out[raw.length + 2] = port & 0xff;
-  return out;
-}
-
-/**
- * Packs a host alone as family ‖ bytes (5 or 17 bytes), for cookies that prove an IP address
- * rather than an address and port (the peers' cookies: a downloader sends from several ports of
- * one host). Returns null when the host is not an IP literal.
- *
- * @param hostname IPv4 or IPv6 literal
- * @returns the packed bytes, or null
- */
-export function packHost(hostname: string): Uint8Array | null {
-  const v4 = parseIPv4(hostname);
-  const raw = v4 ?? parseIPv6(hostname);
-  if (raw === null) return null;
-  const out = new Uint8Array(1 + raw.length);
-  out[0] = v4 ? 4 : 6;
-  out.set(raw, 1);
   return out;
 }
 

@@ -72,6 +72,11 @@ export interface PeerOptions {
    * whose cookie expired get ERROR bad_cookie and probe again. @default 120000
    */
   cookieEpochMs?: number;
+  /**
+   * Share the upload fairly between requesters' IP addresses and prefixes while several ask
+   * (see `FairShare`); off only to measure what it does. @default true
+   */
+  fairShare?: boolean;
 }
 
 /** A file this peer shares. */

@@ -149,9 +149,12 @@ export class DownloadSession implements DownloadHandle {
         return this.#job(async () => {
           const part = this.#part = await ctx.openPart(ev);
           if (ctx.verifyInWorker && !core.finished) {
-            this.#writer = new PieceWriter(part.partPath, ev.manifest.pieceHashes, (v) => {
-              this.#step((now) => core.handlePieceVerdict(v, now));
-            });
+            this.#writer = new PieceWriter(
+              part.partPath,
+              ev.manifest.pieceHashes,
+              (v) => this.#step((now) => core.handlePieceVerdict(v, now)),
+              part.partIdentity,
+            );
           }
           return (now) => core.handlePartOpened(part, now);
         });

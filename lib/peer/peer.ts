@@ -114,6 +114,7 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+      ...(options.fairShare === false ? { fairShare: false } : {}),
     });
     this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
     this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
@@ -260,9 +261,16 @@ class PeerNode implements Peer {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
         });
+        if (part.freeBytesAtOpen === undefined) {
+          this.#log(
+            `free space on ${a.outDir} unknown (grant --allow-sys=statfs to check it before a download): a disk too small fails on a write`,
+          );
+        }
         return {
           verifiedPieces: part.verifiedPieces,
           partPath: part.paths.part,
+          partIdentity: part.identity,
+          resumeCheck: part.resumeCheck,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
           complete: () => part.complete(),

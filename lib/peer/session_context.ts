@@ -15,6 +15,10 @@ export interface PartStore {
   readonly verifiedPieces: Iterable<number>;
   /** The `.part` file, which the piece writer thread opens too. */
   readonly partPath: string;
+  /** Device and inode of the open `.part`: the piece writer thread checks it opened the same. */
+  readonly partIdentity?: { dev: number; ino: number } | undefined;
+  /** What re-hashing the resumed pieces found (pieces claimed, pieces that failed). */
+  readonly resumeCheck?: { checked: number; failed: number; bytes: number } | undefined;
   /** Records a piece the piece writer has verified and written. */
   markVerified(index: number): void;
   /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */

@@ -14,6 +14,7 @@ import type {
   ProbeMessage,
 } from "../wire/messages.ts";
 import type { BlockPlan } from "./core/block_plan.ts";
+import type { CookieSource } from "./core/address_cookies.ts";
 import {
   type SharedContentInfo,
   type ShareOptions,
@@ -53,8 +54,8 @@ interface Slot {
  * Serves shared contents. Driven by {@link handleProbe} and {@link handleRequest} (one decoded
  * datagram, its source and the current time in ms); replies go out through the injected `send`.
  * Only content ids passed to {@link share} are served — a request never names a path — and only
- * to a requester whose address cookie (from a PROBE_ACK of this uploader) is valid for its IP
- * (see core/address_cookies.ts): a forged source address gets an ERROR no larger than its
+ * to a requester whose address cookie (from a PROBE_ACK of this uploader) is valid for its
+ * address and port (see core/address_cookies.ts): a forged source address gets an ERROR no larger than its
  * request. The rules (admission, limits, counters) are {@link UploadRules}.
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
@@ -74,7 +75,7 @@ interface Slot {
  * const up = new Uploader({ send: (b) => void sent.push(b.slice()) });
  * up.share({ path: `${dir}/f`, manifest: built.manifest, encoded: built.encoded });
  * const from = { transport: "udp" as const, hostname: "127.0.0.1", port: 5000 };
- * const cookie = up.cookieFor(from.hostname, performance.now()); // what its PROBE_ACK carries
+ * const cookie = up.cookieFor(from, performance.now()); // what its PROBE_ACK carries
  * up.handleRequest({
  *   type: "block_request", txid: 1, cookie, contentId: built.contentId, blockSize: 32768,
  *   ranges: [{ offset: 0, length: 65536 }],
@@ -213,7 +214,7 @@ export class Uploader {
 
   /**
    * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
-   * IP address ({@link UploadRules.handleProbe}).
+   * address and port ({@link UploadRules.handleProbe}).
    *
    * @param msg a decoded PROBE
    * @param from the prober
@@ -226,15 +227,15 @@ export class Uploader {
   }
 
   /**
-   * The address cookie this uploader hands out to an IP address now (what a PROBE_ACK to it
-   * carries).
+   * The address cookie this uploader hands out to an address and port now (what a PROBE_ACK to
+   * it carries).
    *
-   * @param hostname the requester's IP address
+   * @param from the requester's IP address and port
    * @param now current time in ms
    * @returns the cookie
    */
-  cookieFor(hostname: string, now: number): bigint {
-    return this.#rules.cookieFor(hostname, now);
+  cookieFor(from: CookieSource, now: number): bigint {
+    return this.#rules.cookieFor(from, now);
   }
 
   /**

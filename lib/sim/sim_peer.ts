@@ -41,6 +41,12 @@ export interface SimPeerOptions {
   claimUploaded?: number;
   /** A fake owner: registers and announces, but answers no peer-protocol datagram. */
   deaf?: boolean;
+  /**
+   * A spraying owner: after serving each block request correctly, sends this many blocks nobody
+   * asked it for (random blocks of the file, with wrong bytes) to the requester, to spoil the
+   * pieces other owners are sending. @default 0
+   */
+  sprayUnasked?: number;
 }
 
 /** A file in memory with its manifest. */
@@ -131,6 +137,8 @@ export class SimPeer {
   readonly downloads = new Map<number, SimDownload>();
   /** Bytes of BLOCK_DATA payload this peer sent. */
   uploadedBytes = 0;
+  /** Bytes of unasked BLOCK_DATA payload this peer sprayed (`sprayUnasked`). */
+  sprayedBytes = 0;
   readonly #options: SimPeerOptions;
   readonly #timer: SimTimer;
   readonly #updateTimer: SimTimer;
@@ -280,7 +288,10 @@ export class SimPeer {
   #serve(plan: NonNullable<ReturnType<UploadRules["handleRequest"]>>): void {
     const file = this.files.get(plan.contentIdHex);
     if (!file) return this.rules.handleShortRead(plan);
+    const { txid, to } = plan;
+    let blockSize = 0;
     while (plan.next()) {
+      blockSize ||= plan.length;
       const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + plan.length);
       writeBlockDataHeader(new DataView(datagram.buffer), plan.txid, plan.offset);
       datagram.set(
@@ -290,6 +301,26 @@ export class SimPeer {
       if (this.#options.corrupt?.(plan.offset, plan.length)) datagram[datagram.length - 1]! ^= 0x5a;
       this.socket.transfer(datagram, plan.to);
       this.uploadedBytes += plan.length;
+    }
+    this.#spray(file, txid, to, blockSize);
+  }
+
+  /** `sprayUnasked` blocks at block boundaries of random pieces, with wrong bytes. */
+  #spray(file: SimContent, txid: number, to: Deno.NetAddr, blockSize: number): void {
+    const n = this.#options.sprayUnasked ?? 0;
+    const { size, pieceSize } = file.manifest;
+    if (n <= 0 || blockSize <= 0 || pieceSize % blockSize !== 0) return;
+    for (let i = 0; i < n; i++) {
+      const piece = Math.floor(this.net.random() * Math.ceil(size / pieceSize));
+      const block = Math.floor(this.net.random() * (pieceSize / blockSize));
+      const offset = piece * pieceSize + block * blockSize;
+      if (offset >= size) continue;
+      const length = Math.min(blockSize, size - offset);
+      const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + length);
+      writeBlockDataHeader(new DataView(datagram.buffer), txid, offset);
+      datagram.fill(0xa5, BLOCK_DATA_HEADER_SIZE);
+      this.socket.transfer(datagram, to);
+      this.sprayedBytes += length;
     }
   }
 

@@ -54,16 +54,24 @@ Deno.test("OwnerAddresses rewrites addresses with mapAddress before storing them
 });
 
 Deno.test(
-  "OwnerAddresses.useDataSocket() gives at most MAX_DATA_SOCKETS owners their own socket",
+  "OwnerAddresses.add() gives the first MAX_DATA_SOCKETS owners their own socket, for good",
   none,
   () => {
+    const at = (port: number) => ({ family: 4 as const, host: "127.0.0.1", port });
     const off = new OwnerAddresses({ selfId: "me" });
-    off.useDataSocket("a");
+    off.add([{ nodeId: "a", address: at(4000) }]);
     assert.equal(off.dataSocketOf("a"), undefined, "data sockets off: the main socket");
     const on = new OwnerAddresses({ selfId: "me", dataSockets: true });
-    for (let i = 0; i < MAX_DATA_SOCKETS + 3; i++) on.useDataSocket(`o${i}`);
+    on.add([{ nodeId: "me", address: at(1) }]);
+    assert.equal(on.dataSocketOf("me"), undefined, "never a socket for itself");
+    for (let i = 0; i < MAX_DATA_SOCKETS + 3; i++) {
+      on.add([{ nodeId: `o${i}`, address: at(5000 + i) }]);
+    }
     assert.equal(on.dataSocketOf("o0"), "o0");
     assert.equal(on.dataSocketOf(`o${MAX_DATA_SOCKETS - 1}`), `o${MAX_DATA_SOCKETS - 1}`);
     assert.equal(on.dataSocketOf(`o${MAX_DATA_SOCKETS}`), undefined);
+    // An owner that moves keeps its socket (its traffic never changes port; it probes again)
+    on.add([{ nodeId: "o0", address: at(6000) }]);
+    assert.equal(on.dataSocketOf("o0"), "o0");
   },
 );

@@ -69,7 +69,7 @@ function serve(
   from: Deno.NetAddr,
   now: number,
 ): void {
-  up.handleRequest({ ...msg, cookie: up.cookieFor(from.hostname, now) }, from, now);
+  up.handleRequest({ ...msg, cookie: up.cookieFor(from, now) }, from, now);
 }
 
 async function cleanup(s: Shared, up: Uploader): Promise<void> {

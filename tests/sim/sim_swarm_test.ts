@@ -155,6 +155,47 @@ Deno.test("simulation: a lying owner is dropped and the file is exact", none, ()
 });
 
 Deno.test(
+  "simulation: an owner that sprays unasked blocks is banned; no other owner's piece is spoiled",
+  none,
+  () => {
+    const w = new World(8);
+    const content = simContent("spray.bin", randomBytes(16 * MiB, 14));
+    const logs: string[] = [];
+    w.peer(1, 5_000).share(content);
+    w.peer(2, 5_000).share(content);
+    const spray = 32;
+    const sprayer = w.peer(3, 5_000, { sprayUnasked: spray });
+    sprayer.share(content);
+    const downloader = w.peer(9, undefined, { log: (l) => void logs.push(l) });
+    w.settle(1);
+    const d = w.fetch(downloader, "spray.bin", content); // the exact bytes
+    // Unasked blocks never enter a piece: a bad piece can only be one the sprayer was asked for
+    // (its spray hit its own requests), never one the honest owners sent
+    const bad = logs.filter((l) => /failed verification/.test(l));
+    assert.ok(bad.every((l) => /\(from p3\)/.test(l)), bad.join("\n"));
+    assert.equal(d.result!.badPieces, bad.length);
+    const banned = logs.find((l) =>
+      /dropped owner p3: sent \d+ blocks it was not asked for/.test(l)
+    );
+    assert.ok(banned, `the sprayer is banned: ${logs.filter((l) => l.includes("p3")).join("\n")}`);
+    // What reached the downloader unasked is bounded: at most the limit (65 blocks) before the
+    // ban, and after it only what was already on the way (ignored as stray)
+    const done = logs.find((l) => l.includes("completed spray.bin"))!;
+    const [, unasked, unaskedBytes, stray] = done.match(
+      /unasked blocks (\d+) \((\d+) bytes, never used\), stray blocks (\d+)/,
+    )!.map(Number);
+    assert.ok(unasked! <= 65, done);
+    const extra = unaskedBytes! + stray! * 32 * 1024;
+    assert.ok(extra <= 0.15 * content.bytes.byteLength, done);
+    console.log(
+      `[sim] sprayer: offered ${sprayer.sprayedBytes} bytes unasked (its uplink dropped most); ${unasked} blocks (${unaskedBytes} bytes) reached the downloader before its ban, ${stray} after; ${bad.length} bad pieces (its own); received ${
+        d.result!.receivedBytes
+      } asked bytes for ${content.bytes.byteLength}`,
+    );
+  },
+);
+
+Deno.test(
   "simulation: after a tracker restart, peers register again and a NEED finds their files",
   none,
   () => {

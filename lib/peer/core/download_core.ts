@@ -7,7 +7,9 @@
  *   fetch one from the owners ({@link ManifestFetch}) → open the `.part` file → transfer
  *   ({@link DownloadEngine}) → complete the file.
  * - Owners' addresses ({@link OwnerAddresses}): an owner listed at a new address (it
- *   restarted) is reached there, with a new cookie.
+ *   restarted) is reached there, with a new cookie. Everything sent to one owner (PROBEs,
+ *   manifest and block requests) leaves from one socket, the owner's data socket when it has one:
+ *   its address cookie is bound to that socket's address and port.
  * - Routing: PROBE_ACK, MANIFEST_DATA, ERROR (a refused cookie is renewed) and BLOCK_DATA to the
  *   sub-core of the running phase.
  * - Owners running out: re-ask the tracker at most every second, give up after 8 s with no live
@@ -324,7 +326,9 @@ export class DownloadCore {
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
         `(${(result.size / 1048.576 / Math.max(1, result.elapsedMs)).toFixed(1)} MiB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
-        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
+        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}` +
+        `, unasked blocks ${engine.stats.unaskedBlocks} (${engine.stats.unaskedBytes} bytes, never used)` +
+        `, stray blocks ${engine.stats.strayBlocks}`,
     );
     this.#succeed(result, this.#manifest, this.#encoded);
   }
@@ -572,11 +576,18 @@ export class DownloadCore {
     for (const owner of this.#owners.owners()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
       engine.addOwner(owner, now, this.#cookies.rtt(owner));
-      this.#owners.useDataSocket(owner);
     }
     engine.start(now);
+    const check = part.resumeCheck;
+    if (check !== undefined && check.failed > 0) {
+      this.#log(
+        `resuming ${this.#name}: ${check.failed} of ${check.checked} pieces the state file claimed did not match their hash on disk; fetching them again`,
+      );
+    }
     if (engine.resumedBytes > 0) {
-      this.#log(`resuming ${this.#name}: ${engine.resumedBytes} bytes already verified`);
+      this.#log(
+        `resuming ${this.#name}: ${engine.resumedBytes} bytes already verified (hashed again on open)`,
+      );
     }
     for (const owner of engine.liveOwners) {
       const r = engine.ownerRange(owner);
@@ -613,7 +624,7 @@ export class DownloadCore {
       : this.#owners.addressOf(this.#probeOwner);
     if (probe && to) {
       for (const size of probe.pollTransmit(now)) {
-        this.#send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+        this.#send(this.#probeOwner!, encodeMessage({ type: "probe", txid: this.txid, size }));
       }
     }
     this.#pumpCookies(now);
@@ -647,8 +658,7 @@ export class DownloadCore {
     const cookies = this.#cookies;
     if (!cookies.busy) return;
     for (const owner of cookies.pollTransmit(now)) {
-      const to = this.#owners.addressOf(owner);
-      if (to) this.#send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
+      this.#send(owner, encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }));
     }
     for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
       const engine = this.#phase === "transfer" ? this.#engine : undefined;
@@ -660,7 +670,6 @@ export class DownloadCore {
         } else if (
           !engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now, cookies.rtt(ev.owner))
         ) {
-          this.#owners.useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
       } else {
@@ -697,9 +706,8 @@ export class DownloadCore {
       );
     }
     for (const t of fetch.pollTransmit(now)) {
-      const to = this.#owners.addressOf(t.owner);
-      if (!to) continue;
       this.#send(
+        t.owner,
         encodeMessage({
           type: "manifest_request",
           txid: this.txid,
@@ -708,7 +716,6 @@ export class DownloadCore {
           offset: t.offset,
           maxDatagram: t.maxDatagram,
         }),
-        to,
       );
     }
     this.#deadline = earliest(fetch.pollTimeout(), this.#cookies.pollTimeout());
@@ -753,8 +760,6 @@ export class DownloadCore {
       }
     }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
-      const to = this.#owners.addressOf(t.owner);
-      if (!to) continue;
       const bytes = encodeMessage({
         type: "block_request",
         txid: this.txid,
@@ -763,11 +768,7 @@ export class DownloadCore {
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
       });
-      this.#transmits.push({
-        bytes,
-        to,
-        dataSocket: this.#owners.dataSocketOf(t.owner),
-      });
+      this.#send(t.owner, bytes);
     }
     if (now >= this.#reportAt) {
       this.#reportAt = now + REPORT_EVERY_MS;
@@ -871,7 +872,6 @@ export class DownloadCore {
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
       } else if (engine.addOwner(o.nodeId, now, this.#cookies.rtt(o.nodeId))) {
-        this.#owners.useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
     }
@@ -929,8 +929,14 @@ export class DownloadCore {
     );
   }
 
-  #send(bytes: Uint8Array, to: Deno.NetAddr): void {
-    this.#transmits.push({ bytes, to, dataSocket: undefined });
+  /**
+   * Sends to an owner from the socket all of its traffic uses (its data socket, or the peer's):
+   * the owner's address cookie is bound to that socket's port, so PROBEs, manifest and block
+   * requests to one owner must never leave from two ports.
+   */
+  #send(owner: string, bytes: Uint8Array): void {
+    const to = this.#owners.addressOf(owner);
+    if (to) this.#transmits.push({ bytes, to, dataSocket: this.#owners.dataSocketOf(owner) });
   }
 
   #log(line: string): void {

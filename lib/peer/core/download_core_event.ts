@@ -62,8 +62,10 @@ export interface DownloadTransmit {
 
 /** What the part file tells the core once it is open. */
 export interface OpenedPart {
-  /** Verified pieces already on disk. */
+  /** Verified pieces already on disk (hashed again when the part was opened). */
   readonly verifiedPieces: Iterable<number>;
+  /** What hashing the resumed pieces found: pieces the state claimed, and those that failed. */
+  readonly resumeCheck?: { checked: number; failed: number; bytes: number } | undefined;
 }
 
 /** Something the driver does or reports, in order. */

@@ -90,6 +90,14 @@ export interface DownloadEngineOptions {
   /** Bad pieces (single source) after which an owner is dropped. @default 2 */
   maxStrikes?: number;
   /**
+   * Blocks an owner may send that it was not asked for (not outstanding at it, not declared lost
+   * there, not taken back from it recently) before it is dropped and banned, like an owner that
+   * sends bad pieces. Such blocks are never put into a piece: one owner cannot spoil pieces
+   * fetched from the others. Honest owners send none (a late answer to a request taken back is
+   * remembered as asked). @default 64
+   */
+  maxUnaskedBlocks?: number;
+  /**
    * A block is lost once a block requested this many places later from the same owner arrived
    * (or, whatever the count, once it is overdue by the RACK reordering window). Doubled for an
    * owner, up to 64, while a quarter or more of its losses turn out spurious. @default 3
@@ -162,8 +170,12 @@ export interface EngineStats {
   receivedBytes: number;
   /** Blocks received that were already held. */
   duplicateBlocks: number;
-  /** Blocks that match no request (wrong offset or owner). */
+  /** Blocks from an owner that is not (or no longer) in use. */
   strayBlocks: number;
+  /** Blocks a live owner sent that were not asked of it (or match no block); never used. */
+  unaskedBlocks: number;
+  /** Payload bytes of {@link unaskedBlocks}. */
+  unaskedBytes: number;
   /** Blocks asked for again. */
   retransmits: number;
   /** Bytes of the blocks counted in `retransmits` (each asked for again). */
@@ -247,6 +259,7 @@ export class DownloadEngine {
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
+  readonly #maxUnasked: number;
   readonly #lossThreshold: number;
   readonly #wantOwners: number;
   readonly #minRtoMs: number;
@@ -259,6 +272,8 @@ export class DownloadEngine {
     receivedBytes: 0,
     duplicateBlocks: 0,
     strayBlocks: 0,
+    unaskedBlocks: 0,
+    unaskedBytes: 0,
     retransmits: 0,
     retransmittedBytes: 0,
     spuriousRetransmits: 0,
@@ -293,6 +308,7 @@ export class DownloadEngine {
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
+    this.#maxUnasked = options.maxUnaskedBlocks ?? 64;
     this.#lossThreshold = options.lossThreshold ?? 3;
     this.#wantOwners = options.wantOwners ?? 1;
     this.#minRtoMs = options.minRtoMs ?? 1;
@@ -435,7 +451,8 @@ export class DownloadEngine {
 
   /**
    * A block arrived from `owner`. `data` is copied; the caller may reuse its buffer.
-   * Data that does not match a block of this file is counted and ignored.
+   * Only a block asked of that very owner is used (see `maxUnaskedBlocks`); anything else,
+   * including data that matches no block of this file, is counted against the owner and ignored.
    */
   handleBlock(owner: string, offset: number, data: Uint8Array, now: number): void {
     this.#releaseBuffers();
@@ -446,10 +463,10 @@ export class DownloadEngine {
     }
     const len = data.byteLength;
     const id = this.layout.locate(offset, len);
-    if (id < 0) {
-      this.stats.strayBlocks++;
-      return;
-    }
+    if (id < 0 || !o.asked(id)) return this.#unasked(o, len, now);
+    // Asked of this owner, but only a request still open (outstanding, or declared lost and so
+    // not yet answered) may fill a piece; an answer to a request that ended is a duplicate
+    const open = o.outstanding.has(id) || o.lost.has(id);
     this.stats.receivedBytes += len;
     o.received += len;
     o.lastProgress = now;
@@ -459,6 +476,7 @@ export class DownloadEngine {
     const out = o.outstanding.get(id);
     if (o.lost.has(id)) {
       o.lost.delete(id);
+      o.remember(id);
       // Declared lost, yet here it is: the first request's answer, unless a re-request to this
       // owner could have been answered already
       if (o.rtt.hasSample && (!out || now - out.sentAt < o.rtt.minRtt / 2)) {
@@ -476,6 +494,7 @@ export class DownloadEngine {
       o.outstanding.delete(id);
       o.inFlight -= out.length;
       o.noteArrived();
+      o.remember(id);
       if (out.retransmitted) {
         // Ambiguous (Karn): no RTT sample. Without any sample yet, the time since the latest
         // request is the best there is (a lower bound); otherwise a lossy start keeps the 250 ms
@@ -514,7 +533,7 @@ export class DownloadEngine {
       this.#trace?.sample(o, now);
     }
     const ap = this.#active.get(piece);
-    if (!ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
+    if (!open || !ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
       // Already have it, or a late block for a piece now re-fetched from one other owner only
       if (out && ap) this.#picker.unrequest(ap, block);
       this.stats.duplicateBlocks++;
@@ -793,6 +812,16 @@ export class DownloadEngine {
         this.#banned.add(o.key);
         this.#drop(o, `sent ${o.strikes} pieces that failed verification`, now);
       }
+    }
+  }
+
+  /** A block `o` was not asked for: ignored, counted, and past the limit the owner is banned. */
+  #unasked(o: OwnerState, len: number, now: number): void {
+    this.stats.unaskedBlocks++;
+    this.stats.unaskedBytes += len;
+    if (++o.unasked > this.#maxUnasked) {
+      this.#banned.add(o.key);
+      this.#drop(o, `sent ${o.unasked} blocks it was not asked for`, now);
     }
   }
 

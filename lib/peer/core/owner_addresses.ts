@@ -1,7 +1,7 @@
 /**
  * A download's owner address book, pure: node id ↔ address, owners that moved (listed at a new
- * address after a restart: reached there from then on), and which owners' block traffic uses a
- * data socket of their own. The {@link DownloadCore} asks it who sent a datagram and where an
+ * address after a restart: reached there from then on), and which owners' traffic uses a data
+ * socket of their own (the first {@link MAX_DATA_SOCKETS} listed, for the whole download). The {@link DownloadCore} asks it who sent a datagram and where an
  * owner is; it forgets an owner's address cookie when the book reports the owner moved.
  * @module
  */
@@ -114,17 +114,18 @@ export class OwnerAddresses {
       }
       this.#addrByOwner.set(o.nodeId, net);
       this.#ownerByAddr.set(addressKey(net), o.nodeId);
+      if (old === undefined) this.#useDataSocket(o.nodeId);
     }
     return moved;
   }
 
   /**
    * Gives an owner a data socket of its own, while data sockets are on and fewer than
-   * {@link MAX_DATA_SOCKETS} are in use.
-   *
-   * @param owner its node id
+   * {@link MAX_DATA_SOCKETS} are in use. Done when the owner is first listed and never changed
+   * after: the owner's address cookie is bound to the port its PROBE left from, so all of its
+   * traffic (PROBEs, manifest and block requests) uses this one socket.
    */
-  useDataSocket(owner: string): void {
+  #useDataSocket(owner: string): void {
     const owners = this.#dataSocketOwners;
     if (this.#o.dataSockets && owners.size < MAX_DATA_SOCKETS) owners.add(owner);
   }

@@ -61,6 +61,8 @@ const MAX_FREE_RECORDS = 4096;
 export const LOSS_RATE_BLOCKS = 64;
 /** The largest loss rate the in-flight allowance makes up for (2.5 times the bytes at 60 %). */
 export const MAX_COVERED_LOSS = 0.6;
+/** Ended requests remembered per owner, to tell late or duplicated answers from unasked data. */
+export const ASKED_MEMORY = 4096;
 /** Cap on an owner's adaptive loss threshold. */
 export const MAX_LOSS_THRESHOLD = 64;
 
@@ -109,6 +111,14 @@ export class OwnerState {
   lastWiden: number = -Infinity;
   /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
   readonly lost = new Set<number>();
+  /**
+   * Ids of blocks asked of this owner whose request ended (answered, or taken back by
+   * {@link forget}: another owner delivered first, or the piece went to one owner only), oldest
+   * first, at most ASKED_MEMORY: a duplicate or late answer to them was still asked for.
+   */
+  readonly recent = new Set<number>();
+  /** Blocks it sent that were never asked of it (issue 11: counted against it, then banned). */
+  unasked = 0;
   /** The picker's assignment: next unstarted piece of the owner's range. */
   rangeNext = 0;
   /** The picker's assignment: end (exclusive) of the owner's range. */
@@ -232,6 +242,7 @@ export class OwnerState {
     this.outstanding.delete(id);
     this.inFlight -= out.length;
     const length = out.length;
+    this.remember(id);
     this.release(out);
     return length;
   }
@@ -259,6 +270,22 @@ export class OwnerState {
     if (this.#free.length < MAX_FREE_RECORDS) this.#free.push(out);
   }
 
+  /** Remembers that block `id` was asked of this owner after its request ended. */
+  remember(id: number): void {
+    const recent = this.recent;
+    recent.delete(id);
+    recent.add(id);
+    if (recent.size > ASKED_MEMORY) recent.delete(recent.values().next().value!);
+  }
+
+  /**
+   * Tells whether block `id` was asked of this owner: outstanding, declared lost, or its request
+   * ended recently (a duplicate or late answer may still be on the way).
+   */
+  asked(id: number): boolean {
+    return this.outstanding.has(id) || this.lost.has(id) || this.recent.has(id);
+  }
+
   /**
    * Remembers block `id` as declared lost (to recognise it if it turns up) and, every 64 losses,
    * narrows the reordering tolerance again when few of them were spurious.
@@ -268,7 +295,12 @@ export class OwnerState {
     this.lossRate += (1 - this.lossRate) / LOSS_RATE_BLOCKS;
     this.lost.delete(id);
     this.lost.add(id);
-    if (this.lost.size > LOST_MEMORY) this.lost.delete(this.lost.values().next().value!);
+    if (this.lost.size > LOST_MEMORY) {
+      // Forgotten as lost, still asked: a late answer is not unasked data
+      const oldest = this.lost.values().next().value!;
+      this.lost.delete(oldest);
+      this.remember(oldest);
+    }
     if (++this.declared >= 64) {
       if (this.spurious * 20 < this.declared) {
         this.reorderMult = Math.max(1, this.reorderMult - 1);

@@ -1,6 +1,6 @@
 /**
  * The uploader's rules, sans-I/O: which contents are shared (by content id, never a path), who
- * is answered (an address cookie that proves the source IP), how much (per-request caps, a
+ * is answered (an address cookie that proves the source address and port), how much (per-request caps, a
  * token bucket per requester and one for all, the send queue), what the reply is (PROBE_ACK,
  * ERROR, MANIFEST_DATA slices, or a {@link BlockPlan} of BLOCK_DATA blocks to read and send),
  * and the counters (per content, per requester, in total, and the bytes the next UPDATE
@@ -12,9 +12,11 @@
  * (`lib/peer/uploader.ts`) walks block by block, reading each one straight into a send buffer.
  * Walking a plan allocates nothing.
  *
- * Fairness between requesters comes from the per-requester token bucket: one requester can
- * spend at most its own burst (then its rate), so it cannot drain the shared bucket for the
- * others when its burst is below the total's.
+ * Fairness between requesters comes from the per-requester token bucket (one requester can
+ * spend at most its own burst, then its rate) and, across requesters, from {@link FairShare}:
+ * one IP address (or /24, /48 prefix) that opens many sockets gets, while others ask too, no more
+ * than they leave it, so a flood of valid-cookie requests from a thousand ports cannot starve an
+ * honest requester (issue 11).
  *
  * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
  * per request (cookie, content, ranges, caps, buckets) and read best in one place.
@@ -35,8 +37,9 @@ import {
   type ProbeMessage,
 } from "../../wire/messages.ts";
 import { contentIdOf, type Manifest } from "../manifest.ts";
-import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
+import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
+import { FairShare } from "./fair_share.ts";
 import { TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
@@ -58,6 +61,12 @@ export interface UploadRulesOptions {
   maxPendingSends?: number;
   /** Requesters whose counters are kept; the least recently seen are forgotten. @default 4096 */
   maxSources?: number;
+  /**
+   * Share the upload fairly between requesters' IP addresses and prefixes ({@link FairShare}):
+   * while several ask, one host's thousand ports get no more than one honest requester leaves.
+   * @default true
+   */
+  fairShare?: boolean;
   /**
    * How often the address-cookie key rotates, ms; a cookie handed out in PROBE_ACK is accepted
    * for one to two of these. @default 120000
@@ -128,6 +137,8 @@ export interface UploaderStats {
   manifestBytesSent: number;
   /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
   errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  /** Requests refused (ERROR busy) because their IP address or prefix was over its fair share. */
+  fairShareRefusals: number;
   /** PROBEs answered with a PROBE_ACK (and a cookie). */
   probes: number;
   /** Sends that threw or rejected (reported by the driver, {@link UploadRules.handleSendFailed}). */
@@ -187,7 +198,7 @@ const MiB = 1024 * 1024;
  * const reply = rules.pollTransmit()!; // ERROR bad_cookie, no larger than the 65-byte request
  * assert.ok(reply.bytes.byteLength <= 65);
  *
- * const cookie = rules.cookieFor(from.hostname, 0); // what a PROBE_ACK carries
+ * const cookie = rules.cookieFor(from, 0); // what a PROBE_ACK to that address and port carries
  * const plan = rules.handleRequest({ ...request, cookie }, from, 0)!;
  * const blocks: [number, number][] = [];
  * while (plan.next()) blocks.push([plan.offset, plan.length]);
@@ -203,6 +214,7 @@ export class UploadRules {
     bytesSent: 0,
     manifestBytesSent: 0,
     errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    fairShareRefusals: 0,
     probes: 0,
     sendFailures: 0,
     shortReads: 0,
@@ -219,6 +231,7 @@ export class UploadRules {
   readonly #total: TokenBucket;
   readonly #maxSources: number;
   readonly #cookies: AddressCookies;
+  readonly #fair: FairShare | undefined;
   readonly #plan = new BlockPlan((p) => this.#planEnded(p));
   #planEntry: Entry | undefined;
   #planSource: Source | undefined;
@@ -247,6 +260,7 @@ export class UploadRules {
     });
     this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
+    this.#fair = options.fairShare === false ? undefined : new FairShare();
     this.#cookies = new AddressCookies({
       epochMs: positive(options.cookieEpochMs ?? DEFAULT_COOKIE_EPOCH_MS, "cookieEpochMs"),
       ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
@@ -344,19 +358,19 @@ export class UploadRules {
   }
 
   /**
-   * The address cookie handed out to an IP address now (what a PROBE_ACK to it carries).
+   * The address cookie handed out to an address and port now (what a PROBE_ACK to it carries).
    *
-   * @param hostname the requester's IP address
+   * @param from the requester's IP address and port
    * @param now current time in ms
    * @returns the cookie
    */
-  cookieFor(hostname: string, now: number): bigint {
-    return this.#cookies.issue(hostname, now);
+  cookieFor(from: CookieSource, now: number): bigint {
+    return this.#cookies.issue(from, now);
   }
 
   /**
    * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
-   * IP address. A PROBE under 20 bytes has no room for it and gets no answer.
+   * address and port. A PROBE under 20 bytes has no room for it and gets no answer.
    *
    * @param msg a decoded PROBE
    * @param from the prober
@@ -365,7 +379,7 @@ export class UploadRules {
   handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
     if (msg.size < PROBE_ACK_MIN_SIZE) return;
     this.stats.probes++;
-    const cookie = this.#cookies.issue(from.hostname, now);
+    const cookie = this.#cookies.issue(from, now);
     this.#transmit(
       encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size, cookie }),
       from,
@@ -373,8 +387,8 @@ export class UploadRules {
   }
 
   /**
-   * Decides the answer to one request. A cookie that is not valid for the source IP (absent,
-   * forged, expired) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
+   * Decides the answer to one request. A cookie that is not valid for the source address and
+   * port (absent, forged, expired, another port's) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
    * it gets no data, leaves no per-requester state and gets no ERROR larger than its request.
    * Unknown content → ERROR unknown_content; a range that starts at or past the end of the
    * file, or covers a piece not yet verified → ERROR out_of_range (nothing is sent for that
@@ -399,7 +413,7 @@ export class UploadRules {
     // is 11 + text bytes; MANIFEST_REQUEST is 56 bytes, BLOCK_REQUEST 53 + 12 per range.
     const requestBytes = msg.type === "manifest_request" ? 56 : 53 + 12 * msg.ranges.length;
     this.#errorRoom = Math.min(MAX_ERROR_TEXT_BYTES, requestBytes - 11);
-    if (!this.#cookies.check(from.hostname, msg.cookie, now)) {
+    if (!this.#cookies.check(from, msg.cookie, now)) {
       // Before any per-source state: forged sources must not churn the requester table
       this.stats.errors.bad_cookie++;
       const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
@@ -582,6 +596,13 @@ export class UploadRules {
     if (srcWait > 0 || totalWait > 0) {
       const ms = Math.ceil(Math.max(srcWait, totalWait));
       this.#busy(txid, `rate limit: retry in ${ms} ms`, from, src);
+      return false;
+    }
+    const fair = this.#fair;
+    if (fair !== undefined && !fair.admit(from.hostname, bytes, now)) {
+      this.stats.fairShareRefusals++;
+      const ms = Math.ceil(fair.retryAfter(now));
+      this.#busy(txid, `fair share: others are waiting; retry in ${ms} ms`, from, src);
       return false;
     }
     src.bucket.spend(bytes);
