@@ -9,13 +9,17 @@
  *
  *   deno run -P=test scripts/bench_compare.ts [--size-mib 1024] [--runs 3]
  *     [--variant NAME:ROOT[:OWNERS[:GET ARGS]]]... [--no-libtorrent] [--no-uftp]
- *     [--uftp-mbit 8000] [--keep]
+ *     [--uftp-mbit 8000] [--tmp DIR] [--keep]
  *
  * `--variant` runs udpswarm from another checkout (an A/B of two commits in one session: `git
  * archive COMMIT | tar -x -C /tmp/base`, then `--variant base:/tmp/base --variant new:.`), with
  * OWNERS owners (default 1) and extra arguments for `peer.ts get` (space-separated, e.g.
  * `--mtu 1500`). Without `--variant` it runs `udpswarm:.:1`. Each variant has its own tracker
  * and owners; the owners of the variants not running are paused with SIGSTOP.
+ *
+ * `--tmp` puts the shared file and the downloads elsewhere than the system's temporary directory
+ * (Deno asks for `-A` to write under /dev). Every download is kept until the end: the run needs
+ * (systems × runs + 1) × the size of free disk.
  *
  * Wall times include process start-up for every system (Deno ~20 ms, Python + libtorrent ~100
  * ms, uftp's announce/register handshake). uftp hashes nothing and has no congestion control at
@@ -45,6 +49,7 @@ const { values } = parseArgs({
     "no-uftp": { type: "boolean", default: false },
     "uftp-mbit": { type: "string", default: "8000" },
     keep: { type: "boolean", default: false },
+    tmp: { type: "string" },
   },
 });
 const sizeBytes = Math.round(Number(values["size-mib"]) * 1024 * 1024);
@@ -64,6 +69,8 @@ interface Run {
   ownerCpuSec: number;
   downloaderRssMiB: number;
   ownerRssMiB: number;
+  /** udpswarm: blocks requested again (the result's `retransmits`); NaN for the others. */
+  retransmits: number;
   ok: boolean;
 }
 
@@ -186,6 +193,7 @@ async function udpswarm(
         ownerCpuSec,
         downloaderRssMiB: time?.rssMiB ?? NaN,
         ownerRssMiB,
+        retransmits: Number(result?.retransmits ?? result?.result?.retransmits ?? NaN),
         ok,
       };
     },
@@ -245,6 +253,7 @@ async function libtorrent(
         ownerCpuSec,
         downloaderRssMiB: time?.rssMiB ?? NaN,
         ownerRssMiB,
+        retransmits: NaN,
         ok,
       };
     },
@@ -323,6 +332,7 @@ function uftp(file: string, expected: string, mbit: number): System {
         ownerCpuSec: time?.cpuSec ?? NaN,
         downloaderRssMiB,
         ownerRssMiB: time?.rssMiB ?? NaN,
+        retransmits: NaN,
         ok,
       };
     },
@@ -339,7 +349,10 @@ function median(xs: number[]): number {
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
-const dir = await Deno.makeTempDir({ prefix: "udpswarm-compare-" });
+const dir = await Deno.makeTempDir({
+  prefix: "udpswarm-compare-",
+  ...(values.tmp ? { dir: values.tmp } : {}),
+});
 const all: Child[] = [];
 const systems: System[] = [];
 const results: Run[] = [];
@@ -392,7 +405,8 @@ try {
       const r = await s.run(round, out);
       results.push(r);
       console.error(JSON.stringify(r));
-      await Deno.remove(out, { recursive: true });
+      // Removed at the end, not here: deleting 1 GiB on a file system mounted with `discard`
+      // stalls the next system's writes (measured: a 1 GiB dd took 3.9 s instead of 0.6)
     }
   }
 } finally {
@@ -411,7 +425,7 @@ console.log(
   } at the end`,
 );
 console.log(
-  "system          wall s  transfer s  ×libtorrent  dl CPU s/GiB  owner CPU s/GiB  dl RSS MiB  owner RSS MiB  ok",
+  "system          wall s  transfer s  ×libtorrent  dl CPU s/GiB  owner CPU s/GiB  dl RSS MiB  owner RSS MiB  retx  ok",
 );
 const names = [...new Set(results.map((r) => r.system))];
 const row = (label: string, rs: Run[]) => {
