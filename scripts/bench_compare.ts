@@ -18,8 +18,7 @@
  * and owners; the owners of the variants not running are paused with SIGSTOP.
  *
  * `--tmp` puts the shared file and the downloads elsewhere than the system's temporary directory
- * (Deno asks for `-A` to write under /dev). Every download is kept until the end: the run needs
- * (systems × runs + 1) × the size of free disk.
+ * (Deno asks for `-A` to write under /dev).
  *
  * Wall times include process start-up for every system (Deno ~20 ms, Python + libtorrent ~100
  * ms, uftp's announce/register handshake). uftp hashes nothing and has no congestion control at
@@ -405,8 +404,13 @@ try {
       const r = await s.run(round, out);
       results.push(r);
       console.error(JSON.stringify(r));
-      // Removed at the end, not here: deleting 1 GiB on a file system mounted with `discard`
-      // stalls the next system's writes (measured: a 1 GiB dd took 3.9 s instead of 0.6)
+      // Remove, then sync, outside the timed part: keeping every download piles up dirty pages
+      // until writers are throttled, and deleting 1 GiB on a file system mounted with `discard`
+      // stalls the next writer (measured: a 1 GiB dd took 3.9 s instead of 0.6). The sync also
+      // writes out what libtorrent and uftp left in the page cache; udpswarm's own fsync before
+      // its rename is part of its time.
+      await Deno.remove(out, { recursive: true });
+      await new Deno.Command("sync").output();
     }
   }
 } finally {
