@@ -419,6 +419,7 @@ try {
   if (!values.keep) await Deno.remove(dir, { recursive: true });
 }
 
+const width = Math.max(15, ...results.map((r) => r.system.length + 3));
 const lt = new Map(results.filter((r) => r.system === "libtorrent").map((r) => [r.round, r]));
 const load = new TextDecoder().decode(
   (await new Deno.Command("cat", { args: ["/proc/loadavg"], stdout: "piped" }).output()).stdout,
@@ -429,19 +430,23 @@ console.log(
   } at the end`,
 );
 console.log(
-  "system          wall s  transfer s  ×libtorrent  dl CPU s/GiB  owner CPU s/GiB  dl RSS MiB  owner RSS MiB  retx  ok",
+  `${
+    "system".padEnd(width)
+  } wall s  transfer s  ×libtorrent  dl CPU s/GiB  owner CPU s/GiB  dl RSS MiB  owner RSS MiB  retx  ok`,
 );
 const names = [...new Set(results.map((r) => r.system))];
 const row = (label: string, rs: Run[]) => {
   const ratios = rs.map((r) => r.wallSec / (lt.get(r.round)?.wallSec ?? NaN));
   console.log(
-    `${label.padEnd(15)} ${f(median(rs.map((r) => r.wallSec))).padStart(6)}  ${
+    `${label.padEnd(width)} ${f(median(rs.map((r) => r.wallSec))).padStart(6)}  ${
       f(median(rs.map((r) => r.transferSec))).padStart(10)
     }  ${f(median(ratios)).padStart(11)}  ${
       f(median(rs.map((r) => r.downloaderCpuSec / gib))).padStart(12)
     }  ${f(median(rs.map((r) => r.ownerCpuSec / gib))).padStart(15)}  ${
       f(Math.max(...rs.map((r) => r.downloaderRssMiB)), 0).padStart(10)
-    }  ${f(Math.max(...rs.map((r) => r.ownerRssMiB)), 0).padStart(13)}  ${rs.every((r) => r.ok)}`,
+    }  ${f(Math.max(...rs.map((r) => r.ownerRssMiB)), 0).padStart(13)}  ${
+      f(median(rs.map((r) => r.retransmits)), 0).padStart(4)
+    }  ${rs.every((r) => r.ok)}`,
   );
 };
 for (const r of results) row(`${r.system}#${r.round}`, [r]);
