@@ -201,3 +201,68 @@ export function deadline(child: Deno.ChildProcess, ms: number): () => void {
   }, ms);
   return () => clearTimeout(t);
 }
+
+/** `deno run` arguments for a peer of checkout `root` that may read and write under `dir`. */
+export function peerRunArgs(root: string, dir: string): string[] {
+  return ["run", "-P=peer", `--allow-read=${dir},${root}`, `--allow-write=${dir}`];
+}
+
+/**
+ * Starts `tracker.ts` of checkout `root` on a free loopback port, logging to `dir/logs`, and
+ * waits until it listens.
+ *
+ * @returns the process and its `host:port`
+ */
+export async function startTracker(
+  root: string,
+  dir: string,
+): Promise<{ child: Child; address: string }> {
+  const port = freePort();
+  const child = spawn(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    `${root}/tracker.ts`,
+    "--port",
+    String(port),
+    "--log-dir",
+    `${dir}/logs`,
+  ], { cwd: root });
+  await child.waitFor(/listening on/, 30_000);
+  return { child, address: `127.0.0.1:${port}` };
+}
+
+/** Options for {@link startOwner}. */
+export interface OwnerOptions {
+  /** The checkout whose peer.ts runs. */
+  root: string;
+  /** The benchmark's directory (read/write grant, logs). */
+  dir: string;
+  /** The file to share. */
+  file: string;
+  /** Tracker `host:port`. */
+  tracker: string;
+  /** Node id. */
+  id: string;
+}
+
+/** Starts `peer.ts share FILE` and waits until it shares (its manifest built). */
+export async function startOwner(o: OwnerOptions): Promise<Child> {
+  const child = spawn(Deno.execPath(), [
+    ...peerRunArgs(o.root, o.dir),
+    `${o.root}/peer.ts`,
+    "share",
+    o.file,
+    "--tracker",
+    o.tracker,
+    "--id",
+    o.id,
+    "--log-dir",
+    `${o.dir}/logs`,
+    "--dir",
+    `${o.dir}/cache-${o.id}`,
+  ], { cwd: o.root });
+  await child.waitFor(/^sharing /, 120_000);
+  return child;
+}

@@ -33,8 +33,11 @@ import {
   deadline,
   freePort,
   peakRssMiB,
+  peerRunArgs,
   sha256File,
   spawn,
+  startOwner,
+  startTracker,
   writeRandomFile,
 } from "./_bench_util.ts";
 
@@ -101,39 +104,12 @@ async function udpswarm(
   all: Child[],
 ): Promise<System> {
   const deno = Deno.execPath();
-  const logs = join(dir, "logs");
-  const port = freePort();
-  const tracker = spawn(deno, [
-    "run",
-    "--allow-net",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    join(root, "tracker.ts"),
-    "--port",
-    String(port),
-    "--log-dir",
-    logs,
-  ], { cwd: root });
-  await tracker.waitFor(/listening on/, 30_000);
-  const peerArgs = ["run", "-P=peer", `--allow-read=${dir},${root}`, `--allow-write=${dir}`];
+  const { child: tracker, address } = await startTracker(root, dir);
+  const peerArgs = peerRunArgs(root, dir);
   const ownerProcs: Child[] = [];
   for (let i = 0; i < owners; i++) {
-    const o = spawn(deno, [
-      ...peerArgs,
-      join(root, "peer.ts"),
-      "share",
-      file,
-      "--tracker",
-      `127.0.0.1:${port}`,
-      "--id",
-      `${name}-o${i}`,
-      "--log-dir",
-      logs,
-      "--dir",
-      join(dir, `${name}-cache${i}`),
-    ], { cwd: root });
+    const o = await startOwner({ root, dir, file, tracker: address, id: `${name}-o${i}` });
     ownerProcs.push(o);
-    await o.waitFor(/^sharing /, 120_000);
     Deno.kill(o.child.pid, "SIGSTOP");
   }
   all.push(...ownerProcs);
@@ -153,11 +129,11 @@ async function udpswarm(
         "--dir",
         out,
         "--tracker",
-        `127.0.0.1:${port}`,
+        address,
         "--json",
         "--quiet",
         "--log-dir",
-        logs,
+        join(dir, "logs"),
         "--id",
         `${name}-d${round}`,
         ...getArgs,

@@ -8,7 +8,15 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { cpuSeconds, freePort, sha256File, spawn, writeRandomFile } from "./_bench_util.ts";
+import {
+  cpuSeconds,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  startOwner,
+  startTracker,
+  writeRandomFile,
+} from "./_bench_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -48,44 +56,14 @@ try {
   const file = join(src, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const trackerPort = freePort();
-  const tracker = spawn(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    join(root, "tracker.ts"),
-    "--port",
-    String(trackerPort),
-    "--log-dir",
-    join(dir, "logs"),
-  ], { cwd: root });
+  const { child: tracker, address: trackerAddr } = await startTracker(root, dir);
   try {
-    await tracker.waitFor(/listening on/, 30_000);
-    const trackerAddr = `127.0.0.1:${trackerPort}`;
     const owners = [];
     const maxOwners = Math.max(...ownerCounts);
     try {
       for (let i = 0; i < maxOwners; i++) {
-        const o = spawn(Deno.execPath(), [
-          "run",
-          "-P=peer",
-          `--allow-read=${dir},${root}`,
-          `--allow-write=${dir}`,
-          join(root, "peer.ts"),
-          "share",
-          file,
-          "--tracker",
-          trackerAddr,
-          "--id",
-          `owner${i}`,
-          "--log-dir",
-          join(dir, "logs"),
-          "--dir",
-          join(dir, `cache${i}`),
-        ], { cwd: root });
+        const o = await startOwner({ root, dir, file, tracker: trackerAddr, id: `owner${i}` });
         owners.push(o);
-        await o.waitFor(/^sharing /, 120_000);
       }
       for (const n of ownerCounts) {
         for (const mtu of mtus) {
@@ -97,10 +75,7 @@ try {
               Deno.kill(owners[i]!.child.pid, i < n ? "SIGCONT" : "SIGSTOP");
             }
             const args = [
-              "run",
-              "-P=peer",
-              `--allow-read=${dir},${root}`,
-              `--allow-write=${dir}`,
+              ...peerRunArgs(root, dir),
               join(root, "peer.ts"),
               "get",
               "bench.bin",
