@@ -92,6 +92,19 @@ async function which(cmd: string, args: string[]): Promise<string | undefined> {
   }
 }
 
+/** True when the download exited 0 and `out/bench.bin` has the expected SHA-256; says why not. */
+async function verified(
+  system: string,
+  out: string,
+  code: number,
+  lines: string[],
+  expected: string,
+): Promise<boolean> {
+  const ok = code === 0 && await sha256File(join(out, "bench.bin")) === expected;
+  if (!ok) console.error(`${system} failed (exit ${code}):\n${lines.slice(-10).join("\n")}`);
+  return ok;
+}
+
 /** udpswarm from checkout `root`: a tracker and `owners` owners, then `peer.ts get` per round. */
 async function udpswarm(
   name: string,
@@ -154,10 +167,7 @@ async function udpswarm(
           return undefined;
         }
       }).find((j) => j?.elapsedMs !== undefined || j?.result?.elapsedMs !== undefined);
-      const ok = status.code === 0 && await sha256File(join(out, "bench.bin")) === expected;
-      if (!ok) {
-        console.error(`${name} failed (exit ${status.code}):\n${dl.lines.slice(-10).join("\n")}`);
-      }
+      const ok = await verified(name, out, status.code, dl.lines, expected);
       const time = dl.time();
       return {
         system: name,
@@ -216,8 +226,7 @@ async function libtorrent(
       const ownerRssMiB = await peakRssMiB([pid]);
       Deno.kill(pid, "SIGSTOP");
       const done = dl.lines.map((l) => l.match(/^done (\S+)/)).find((m) => m);
-      const ok = status.code === 0 && await sha256File(join(out, "bench.bin")) === expected;
-      if (!ok) console.error(`libtorrent failed:\n${dl.lines.slice(-10).join("\n")}`);
+      const ok = await verified("libtorrent", out, status.code, dl.lines, expected);
       const time = dl.time();
       return {
         system: "libtorrent",
@@ -295,8 +304,7 @@ function uftp(file: string, expected: string, mbit: number): System {
       const downloaderRssMiB = await peakRssMiB([uftpd.child.pid]);
       await uftpd.stop();
       const elapsed = sender.lines.map((l) => l.match(/Total elapsed time: (\S+)/)).find((m) => m);
-      const ok = status.code === 0 && await sha256File(join(out, "bench.bin")) === expected;
-      if (!ok) console.error(`uftp failed:\n${sender.lines.slice(-10).join("\n")}`);
+      const ok = await verified("uftp", out, status.code, sender.lines, expected);
       const time = sender.time();
       return {
         system: "uftp",
