@@ -37,7 +37,9 @@ export interface PeerOptions {
    */
   mtu?: number;
   /**
-   * Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries.
+   * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB, or what the path
+   * carries if less. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
+   * blocks, 5 per 256 KiB piece); trade-offs measured in docs/TRANSFER.md.
    * @default 0
    */
   maxBlock?: number;
