@@ -8,7 +8,15 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { cpuSeconds, freePort, sha256File, spawn, writeRandomFile } from "./_bench_procs.ts";
+import {
+  cpuSeconds,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  startOwner,
+  startTracker,
+  writeRandomFile,
+} from "./_bench_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -48,44 +56,14 @@ try {
   const file = join(src, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const trackerPort = freePort();
-  const tracker = spawn([
-    "run",
-    "--allow-net",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    join(root, "tracker.ts"),
-    "--port",
-    String(trackerPort),
-    "--log-dir",
-    join(dir, "logs"),
-  ], root);
+  const { child: tracker, address: trackerAddr } = await startTracker(root, dir);
   try {
-    await tracker.waitFor(/listening on/, 30_000);
-    const trackerAddr = `127.0.0.1:${trackerPort}`;
     const owners = [];
     const maxOwners = Math.max(...ownerCounts);
     try {
       for (let i = 0; i < maxOwners; i++) {
-        const o = spawn([
-          "run",
-          "-P=peer",
-          `--allow-read=${dir},${root}`,
-          `--allow-write=${dir}`,
-          join(root, "peer.ts"),
-          "share",
-          file,
-          "--tracker",
-          trackerAddr,
-          "--id",
-          `owner${i}`,
-          "--log-dir",
-          join(dir, "logs"),
-          "--dir",
-          join(dir, `cache${i}`),
-        ], root);
+        const o = await startOwner({ root, dir, file, tracker: trackerAddr, id: `owner${i}` });
         owners.push(o);
-        await o.waitFor(/^sharing /, 120_000);
       }
       for (const n of ownerCounts) {
         for (const mtu of mtus) {
@@ -97,10 +75,7 @@ try {
               Deno.kill(owners[i]!.child.pid, i < n ? "SIGCONT" : "SIGSTOP");
             }
             const args = [
-              "run",
-              "-P=peer",
-              `--allow-read=${dir},${root}`,
-              `--allow-write=${dir}`,
+              ...peerRunArgs(root, dir),
               join(root, "peer.ts"),
               "get",
               "bench.bin",
@@ -121,7 +96,7 @@ try {
             const ownerPids = owners.map((o) => o.child.pid);
             const ownersCpuBefore = await cpuSeconds(ownerPids);
             const t0 = performance.now();
-            const dl = spawn(args, root, true);
+            const dl = spawn(Deno.execPath(), args, { cwd: root, timed: true });
             // Bounded: a download that has not finished after 5 minutes is killed (and fails the run)
             const deadline = setTimeout(() => {
               try {
@@ -135,9 +110,7 @@ try {
             const wallSec = (performance.now() - t0) / 1000;
             await dl.io;
             const ownersCpu = (await cpuSeconds(ownerPids)) - ownersCpuBefore;
-            const time = dl.lines.map((l) => l.match(/^TIME (\S+) (\S+) (\S+) (\d+)/)).find((m) =>
-              m
-            );
+            const time = dl.time();
             const resultLine = dl.lines.map((l) => {
               try {
                 return JSON.parse(l);
@@ -146,7 +119,7 @@ try {
               }
             }).find((j) => j && (j.type === "result" || j.event === "result" || j.path));
             const path = join(out, "bench.bin");
-            const ok = status.code === 0 && (await sha256File(path).catch(() => "")) === expected;
+            const ok = status.code === 0 && (await sha256File(path)) === expected;
             if (!ok) {
               console.error(`run failed (exit ${status.code}):\n${dl.lines.slice(-15).join("\n")}`);
             }
@@ -160,9 +133,9 @@ try {
               wallSec,
               transferSec: transferMs / 1000,
               mbPerSec: sizeBytes / 1e6 / wallSec,
-              downloaderCpuSec: time ? Number(time[2]) + Number(time[3]) : NaN,
+              downloaderCpuSec: time?.cpuSec ?? NaN,
               ownersCpuSec: ownersCpu,
-              downloaderPeakRssMiB: time ? Number(time[4]) / 1024 : NaN,
+              downloaderPeakRssMiB: time?.rssMiB ?? NaN,
               retransmits: Number(resultLine?.retransmits ?? resultLine?.result?.retransmits ?? -1),
               ok,
             };

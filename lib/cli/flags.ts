@@ -29,7 +29,7 @@ export interface PeerCliOptions {
   command: PeerCommand;
   /** `share`: the files; `get`: one name, content id or link; `list`: the pattern, if any. */
   args: string[];
-  /** Tracker address as given. @default "127.0.0.1:6969" */
+  /** Tracker address as given; `A,B,…` lists fallbacks. @default "127.0.0.1:6969" */
   tracker: string;
   /** Node id, or undefined for a random one. */
   id: string | undefined;
@@ -143,7 +143,11 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   const tracker = values.tracker ?? DEFAULT_TRACKER;
   let trackerFamily: 4 | 6 | undefined;
   try {
-    trackerFamily = parseHostPort(tracker).family;
+    // A comma-separated list: fallbacks of one swarm, each checked; the first sets the family.
+    for (const part of tracker.split(",")) {
+      const family = parseHostPort(part.trim()).family;
+      trackerFamily ??= family;
+    }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --tracker"));
@@ -290,7 +294,9 @@ Usage:
                                          owners, name (PATTERN: substring, or * ? glob)
 
 Flags:
-  --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER})
+  --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER});
+                       A,B,... lists trackers of one swarm: the peer fails over to the
+                       next when the one in use stops answering
   --id ID              node id, 1-24 chars of A-Z a-z 0-9 . _ - (default: random)
   --dir DIR            directory that send/share resolve relative names in (default .)
   --out DIR            directory downloads are saved to (default: --dir)

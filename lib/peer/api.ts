@@ -9,7 +9,12 @@ import type { TransferTraceRecord } from "./core/transfer_trace.ts";
 
 /** Options for `startPeer()`. */
 export interface PeerOptions {
-  /** Tracker address `host:port`. @default "127.0.0.1:6969" */
+  /**
+   * Tracker address `host:port`, or several comma-separated (`A,B,…`, trackers of one swarm):
+   * the peer uses the first and fails over to the next when it stops answering, registers
+   * there and announces its files again; downloads in progress carry on.
+   * @default "127.0.0.1:6969"
+   */
   tracker?: string;
   /** Node id, 1..24 chars of `[A-Za-z0-9._-]`. @default a random id */
   nodeId?: string;
@@ -32,7 +37,9 @@ export interface PeerOptions {
    */
   mtu?: number;
   /**
-   * Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries.
+   * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB, or what the path
+   * carries if less. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
+   * blocks, 5 per 256 KiB piece); trade-offs measured in docs/TRANSFER.md.
    * @default 0
    */
   maxBlock?: number;

@@ -8,8 +8,8 @@ import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
-import { formatHostPort, parseHostPort } from "../net/host_port.ts";
-import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { type OwnedFile, trackerAddresses, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,
@@ -107,9 +107,10 @@ class PeerNode implements Peer {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
     });
-    const tracker = parseHostPort(options.tracker ?? "127.0.0.1:6969");
+    const [tracker, ...fallbacks] = trackerAddresses(options.tracker ?? "127.0.0.1:6969");
     this.#tracker = new TrackerClient({
-      tracker: { transport: "udp", hostname: tracker.hostname, port: tracker.port },
+      tracker: tracker!,
+      fallbacks,
       nodeId: this.nodeId,
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       log: (line) => this.#log(line),

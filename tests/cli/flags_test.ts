@@ -93,6 +93,17 @@ Deno.test("parsePeerArgs() binds ::1 for an IPv6 tracker", pure, () => {
   assert.equal(parsePeerArgs(["--tracker", "[::1]:6969", "--host", "::"]).host, "::");
 });
 
+Deno.test("parsePeerArgs() takes a comma-separated list of trackers, each checked", pure, () => {
+  const o = parsePeerArgs(["--tracker", "127.0.0.1:7001,127.0.0.1:7002"]);
+  assert.equal(o.tracker, "127.0.0.1:7001,127.0.0.1:7002");
+  assert.equal(o.host, "127.0.0.1");
+  assert.equal(parsePeerArgs(["--tracker", "[::1]:7001, 127.0.0.1:7002"]).host, "::1");
+  assert.equal(
+    usage(["--tracker", "127.0.0.1:7001,nope"]),
+    'Cannot parse --tracker "nope": the port is missing, expected HOST:PORT or [IPv6]:PORT',
+  );
+});
+
 Deno.test("parsePeerArgs() asks for help", pure, () => {
   assert.equal(parsePeerArgs(["--help"]).command, "help");
   assert.equal(parsePeerArgs(["-h", "get"]).command, "help");

@@ -313,6 +313,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "DownloadCore probes 65507-byte datagrams only when maxBlock asks for more than 32 KiB",
+  permissions: "none",
+  fn() {
+    const big = new World([new Owner("alice", 4001)], { maxBlock: 65536 });
+    big.run();
+    assertComplete(big);
+    assert.ok(big.log("path to alice carries 65507-byte datagrams"), big.logs.join("\n"));
+    const capped = new World([new Owner("alice", 4001)], { maxBlock: 65536, mtu: 9000 });
+    capped.run();
+    assertComplete(capped);
+    assert.ok(capped.log("path to alice carries 9000-byte datagrams"), "mtu still caps it");
+  },
+});
+
+Deno.test({
   name: "DownloadCore leaves out an owner that never answers a PROBE and downloads from the other",
   permissions: "none",
   fn() {

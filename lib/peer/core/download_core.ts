@@ -30,7 +30,7 @@ import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
-import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../../wire/limits.ts";
+import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM, SAFE_DATAGRAM } from "../../wire/limits.ts";
 import {
   ErrorCode,
   type Message,
@@ -48,7 +48,7 @@ import { BlockLayout, DEFAULT_MAX_BLOCK } from "./block_layout.ts";
 import { CookieProbe } from "./cookie_probe.ts";
 import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
-import { MtuProbe } from "./mtu_probe.ts";
+import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
 import { ProgressMeter } from "./progress_meter.ts";
@@ -479,7 +479,12 @@ export class DownloadCore {
    */
   #startProbe(now: number): void {
     for (const owner of this.#owners.owners()) this.#cookies.add(owner, now);
-    const cap = this.#o.mtu > 0 ? this.#o.mtu : undefined;
+    // A block cap above what the largest default probe carries asks for up to 64 KiB datagrams
+    const cap = this.#o.mtu > 0
+      ? this.#o.mtu
+      : this.#o.maxBlock > PROBE_SIZES[0] - BLOCK_DATA_HEADER_SIZE
+      ? MAX_DATAGRAM
+      : undefined;
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
       // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.

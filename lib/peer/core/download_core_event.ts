@@ -20,7 +20,10 @@ export interface DownloadSettings {
   readonly maxOwners: number;
   /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
   readonly mtu: number;
-  /** Cap on data bytes per block (0: as large as the path carries). */
+  /**
+   * Cap on data bytes per block (0: 32 KiB, or what the path carries if less). Above 32 KiB the
+   * path is probed up to 65,507-byte datagrams as well.
+   */
   readonly maxBlock: number;
   /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
   readonly verifyInWorker: boolean;

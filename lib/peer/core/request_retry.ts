@@ -219,6 +219,11 @@ export class RequestRetry<R extends Retrying = Retrying> {
     this.#pending.clear();
   }
 
+  /** Drops the datagrams queued and not yet taken by {@link pollTransmit} (their target is gone). */
+  dropTransmits(): void {
+    while (this.#transmits.shift() !== undefined);
+  }
+
   /**
    * Sends again what is due and takes out what timed out. `expired` may change the table (send,
    * delete): requests it adds are visited in this same pass, as they would be by a `Map` loop.

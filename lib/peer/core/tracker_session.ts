@@ -3,7 +3,9 @@
  * with the cookie handshake, the heartbeat every T, OWN/NEED/UPDATE/EXIT matched to their
  * replies by transaction id and retransmitted with exponential backoff (the table of requests
  * in flight is {@link RequestRetry}), re-registration after an eviction or a tracker restart,
- * and OWN again of every shared file after it.
+ * and OWN again of every shared file after it. Given several trackers, the session uses one and
+ * fails over to the next when it stops answering (a request timed out, or heartbeats lost): it
+ * registers there, OWNs every shared file again, and sends the commands in flight there.
  *
  * No socket, timer or clock: commands and datagrams come in with `now`, datagrams for the
  * tracker leave through {@link TrackerSession.pollTransmit}, results through
@@ -109,6 +111,41 @@ export interface TrackerSessionOptions {
   random: () => number;
   /** Retransmission policy of requests. @default {@link DEFAULT_RETRY} */
   retry?: Partial<RetryPolicy>;
+  /**
+   * More trackers (of the same swarm), tried in order, then from the first again, when the
+   * current one stops answering: a request timed out, or
+   * {@link TrackerSessionOptions.failoverAfterHeartbeats} heartbeats in a row were lost.
+   * @default []
+   */
+  fallbacks?: readonly { hostname: string; port: number }[];
+  /** Heartbeats lost in a row before failing over to the next tracker (with fallbacks). @default 1 */
+  failoverAfterHeartbeats?: number;
+}
+
+/** One tracker of the session's list. */
+interface TrackerAddress {
+  readonly hostname: string;
+  readonly port: number;
+  /** Its canonical address (a host name stays as given). */
+  readonly host: string;
+  /** `host:port`, for messages. */
+  readonly label: string;
+}
+
+function trackerAddress(address: { hostname: string; port: number }): TrackerAddress {
+  const hostname = address.hostname === "localhost" ? "127.0.0.1" : address.hostname;
+  let host = hostname;
+  try {
+    host = canonicalAddress(hostname, address.port).host;
+  } catch {
+    // a host name: replies come from its address, matched by port and then by name
+  }
+  return {
+    hostname,
+    port: address.port,
+    host,
+    label: formatHostPort({ hostname, port: address.port }),
+  };
 }
 
 type State = "new" | "registering" | "registered" | "exited" | "closed";
@@ -142,6 +179,8 @@ interface Request extends Retrying {
   readonly message: Outgoing | undefined;
   /** Registered again once already because of this request's ERROR. */
   retried: boolean;
+  /** Trackers this request timed out at (it fails once it has at all of them). */
+  timedOut: number;
 }
 
 /** The tracker's replies (everything else from its address is not for the session). */
@@ -223,12 +262,16 @@ function requestName(purpose: Purpose): string {
 export class TrackerSession {
   /** This peer's node id. */
   readonly nodeId: string;
-  /** The tracker's address. */
-  readonly tracker: { readonly hostname: string; readonly port: number };
-  /** The tracker as `host:port`, for messages. */
-  readonly trackerLabel: string;
   #exitAcked = false;
-  readonly #trackerHost: string;
+  /** The tracker and its fallbacks; `#current` is the one in use. */
+  readonly #trackers: readonly TrackerAddress[];
+  #current = 0;
+  readonly #failoverAfterHeartbeats: number;
+  #failovers = 0;
+  /** Failovers since the last successful registration. */
+  #failoversInRow = 0;
+  /** Heartbeats lost since the last one answered. */
+  #heartbeatsLostInRow = 0;
   readonly #policy: RetryPolicy;
   /** Requests in flight, their datagrams and deadlines. */
   readonly #pending: RequestRetry<Request>;
@@ -270,18 +313,31 @@ export class TrackerSession {
       );
     }
     this.nodeId = options.nodeId;
-    const host = options.tracker.hostname === "localhost" ? "127.0.0.1" : options.tracker.hostname;
-    this.tracker = { hostname: host, port: options.tracker.port };
-    let canonical = host;
-    try {
-      canonical = canonicalAddress(host, options.tracker.port).host;
-    } catch {
-      // a host name: replies come from its address, matched by port and then by name
-    }
-    this.#trackerHost = canonical;
-    this.trackerLabel = formatHostPort(this.tracker);
+    this.#trackers = [options.tracker, ...options.fallbacks ?? []].map(trackerAddress);
+    this.#failoverAfterHeartbeats = Math.max(1, Math.floor(options.failoverAfterHeartbeats ?? 1));
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
     this.#pending = new RequestRetry({ random: options.random });
+  }
+
+  /** The address of the tracker in use (it changes at a failover). */
+  get tracker(): { readonly hostname: string; readonly port: number } {
+    const t = this.#trackers[this.#current]!;
+    return { hostname: t.hostname, port: t.port };
+  }
+
+  /** The tracker in use as `host:port`, for messages. */
+  get trackerLabel(): string {
+    return this.#trackers[this.#current]!.label;
+  }
+
+  /** Every tracker this session may use: the first given, then the fallbacks. */
+  get trackers(): readonly { readonly hostname: string; readonly port: number }[] {
+    return this.#trackers.map((t) => ({ hostname: t.hostname, port: t.port }));
+  }
+
+  /** Times the session moved to the next tracker because the one in use stopped answering. */
+  get failovers(): number {
+    return this.#failovers;
   }
 
   /** True once the tracker acknowledged this session's EXIT. */
@@ -546,7 +602,12 @@ export class TrackerSession {
     from: { hostname: string; port: number } | undefined,
     now: number,
   ): boolean {
-    if (from !== undefined && !this.#fromTracker(from)) return false;
+    if (from !== undefined) {
+      const which = this.#fromTracker(from);
+      if (which === undefined) return false;
+      // A late reply of a tracker failed over from: its requests are not in flight any more.
+      if (which !== this.#current) return this.#isReply(datagram);
+    }
     let msg: Message;
     if (datagram instanceof Uint8Array) {
       let type: string;
@@ -651,7 +712,7 @@ export class TrackerSession {
     message: Outgoing | undefined,
     policy: RetryPolicy,
   ): Request {
-    return { ...retrying(policy), id, purpose, message, retried: false };
+    return { ...retrying(policy), id, purpose, message, retried: false, timedOut: 0 };
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
@@ -739,15 +800,26 @@ export class TrackerSession {
   #onTimeout(req: Request, error: TrackerError, now: number): void {
     switch (req.purpose) {
       case "handshake":
+        if (this.#canFailover() && this.#failoversInRow < this.#trackers.length - 1) {
+          return this.#failover("did not answer REGISTER", now);
+        }
         this.#registrationFailed(error, now);
+        // The next attempt (the heartbeat's) goes to the next tracker.
+        if (this.#canFailover()) this.#switchTracker("did not answer REGISTER", 0);
         return;
       case "heartbeat":
         this.#heartbeat = undefined;
         this.#missedHeartbeats++;
+        if (
+          this.#canFailover() && ++this.#heartbeatsLostInRow >= this.#failoverAfterHeartbeats
+        ) {
+          return this.#failover("did not answer the heartbeat", now);
+        }
         this.#log(`heartbeat: tracker ${this.trackerLabel} did not answer; trying again`);
         this.#retryHeartbeatSoon(now);
         return;
       case "reown":
+        if (this.#canFailover()) return this.#failover("did not answer OWN", now);
         this.#log(
           `re-announcing "${(req.message as OwnMessage).name}" failed: ${error.message}`,
         );
@@ -758,8 +830,52 @@ export class TrackerSession {
         this.#fail(req.id, error);
         return;
       default:
+        if (this.#canFailover() && ++req.timedOut < this.#trackers.length) {
+          this.#waiting.push(req); // sent again once registered at the next tracker
+          return this.#failover(`did not answer ${requestName(req.purpose).toUpperCase()}`, now);
+        }
         this.#failCommand(req, error);
     }
+  }
+
+  // ------------------------------------------------------------------ failover
+
+  /** Several trackers, and the session still wants one. */
+  #canFailover(): boolean {
+    return this.#trackers.length > 1 && this.#state !== "exited" && this.#state !== "closed";
+  }
+
+  /** Moves to the next tracker in the list (no datagram is sent). */
+  #switchTracker(why: string, inRow: number): void {
+    const from = this.trackerLabel;
+    this.#current = (this.#current + 1) % this.#trackers.length;
+    this.#failovers++;
+    this.#failoversInRow = inRow;
+    this.#heartbeatsLostInRow = 0;
+    this.#log(`tracker ${from} ${why}: failing over to ${this.trackerLabel}`);
+  }
+
+  /**
+   * Moves to the next tracker and registers there: the caller's commands in flight wait for that
+   * registration and are sent there, the session's own requests are dropped, and every shared
+   * file is announced again once registered.
+   */
+  #failover(why: string, now: number): void {
+    this.#switchTracker(why, this.#failoversInRow + 1);
+    const moved: Request[] = [];
+    for (const req of this.#pending.values()) {
+      if (req.id !== 0 && req.purpose !== "exit") moved.push(req);
+    }
+    this.#pending.clear();
+    this.#pending.dropTransmits(); // retransmissions queued for the tracker left behind
+    this.#heartbeat = undefined;
+    this.#handshake = undefined;
+    this.#reannounce = [];
+    this.#phase = "idle";
+    this.#waiting = [...moved, ...this.#waiting];
+    this.#cookie = 0n;
+    this.#state = "registering";
+    this.#register(true, now);
   }
 
   /** A failed OWN leaves the file unannounced, so it is not announced again later either. */
@@ -830,6 +946,8 @@ export class TrackerSession {
 
   #handshakeDone(cookie: bigint, intervalMs: number, evictAfterMs: number, now: number): void {
     this.#handshake = undefined;
+    this.#failoversInRow = 0;
+    this.#heartbeatsLostInRow = 0;
     this.#cookie = cookie;
     this.#lastHeard = now;
     this.#state = "registered";
@@ -906,8 +1024,12 @@ export class TrackerSession {
     const interval = this.#info?.intervalMs ?? DEFAULT_INTERVAL_MS;
     const evictAfter = this.#info?.evictAfterMs ?? interval;
     // Many quick retransmissions before the eviction deadline, so one lost datagram never
-    // costs the registration.
+    // costs the registration. With another tracker to fail over to, a heartbeat is lost
+    // after half the grace (at least T/4), so the next tracker has it before the eviction.
     const initial = Math.min(this.#policy.initialMs, Math.max(10, interval / 20));
+    const totalMs = this.#trackers.length > 1
+      ? Math.max(interval / 4, (evictAfter - interval) / 2)
+      : evictAfter - interval + interval / 2;
     const message: RegisterMessage = {
       type: "register",
       txid: 0,
@@ -919,13 +1041,14 @@ export class TrackerSession {
       factor: this.#policy.factor,
       maxDelayMs: Math.max(initial, interval / 4),
       attempts: 1000,
-      totalMs: Math.max(initial, evictAfter - interval + interval / 2),
+      totalMs: Math.max(initial, totalMs),
     });
     this.#send(this.#heartbeat, now);
   }
 
   #onHeartbeatReply(msg: Message, now: number): void {
     this.#heartbeat = undefined;
+    this.#heartbeatsLostInRow = 0;
     if (msg.type === "registered" && msg.evictAfterMs > 0) {
       this.#cookie = msg.cookie;
       this.#lastHeard = now;
@@ -974,13 +1097,29 @@ export class TrackerSession {
     this.#info = undefined;
   }
 
-  #fromTracker(from: { hostname: string; port: number }): boolean {
-    if (from.port !== this.tracker.port) return false;
-    if (from.hostname === this.#trackerHost || from.hostname === this.tracker.hostname) {
-      return true;
+  /** Which of the trackers `from` is (the one in use first), or undefined for none. */
+  #fromTracker(from: { hostname: string; port: number }): number | undefined {
+    let canonical: string | undefined;
+    for (let k = 0; k < this.#trackers.length; k++) {
+      const i = (this.#current + k) % this.#trackers.length;
+      const t = this.#trackers[i]!;
+      if (from.port !== t.port) continue;
+      if (from.hostname === t.host || from.hostname === t.hostname) return i;
+      try {
+        canonical ??= canonicalAddress(from.hostname, from.port).host;
+      } catch {
+        canonical = "";
+      }
+      if (canonical === t.host) return i;
     }
+    return undefined;
+  }
+
+  /** True when `datagram` is of a type the tracker replies with. */
+  #isReply(datagram: Uint8Array | Message): boolean {
+    if (!(datagram instanceof Uint8Array)) return REPLY_TYPES.has(datagram.type);
     try {
-      return canonicalAddress(from.hostname, from.port).host === this.#trackerHost;
+      return REPLY_TYPES.has(decodeHeader(datagram).type);
     } catch {
       return false;
     }
