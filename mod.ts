@@ -31,9 +31,27 @@ export type {
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
+  RateLimits,
   SharedFile,
 } from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
+export type { FileList, ListedFile, ListOptions } from "./lib/peer/file_list.ts";
+
+// Content links: `udpswarm:CONTENT_ID?name=NAME&size=SIZE`, what `share` prints and `get` takes.
+export {
+  CONTENT_LINK_SCHEME,
+  type ContentLink,
+  formatContentLink,
+  isContentLink,
+  parseContentLink,
+} from "./lib/peer/content_link.ts";
+export type {
+  DropTraceRecord,
+  OwnerTraceSample,
+  PtoTraceRecord,
+  TransferTraceRecord,
+} from "./lib/peer/core/transfer_trace.ts";
 
 // Tracker: server and client.
 export {
@@ -42,18 +60,19 @@ export {
   type TrackerCounters,
   type TrackerOptions,
 } from "./lib/tracker/server.ts";
+export { TrackerMetrics } from "./lib/tracker/tracker_metrics.ts";
+export type { MetricFamily, MetricSample } from "./lib/metrics/prometheus.ts";
 export type { TrackerLimits } from "./lib/tracker/limits.ts";
-export type { RegistryCounters } from "./lib/tracker/registry.ts";
 export {
   type OwnedFile,
   type RegisteredInfo,
   TrackerClient,
   type TrackerClientOptions,
   type TrackerConnectOptions,
+  type TrackerListQuery,
 } from "./lib/peer/tracker_client.ts";
+export { DEFAULT_RETRY, type RetryPolicy } from "./lib/peer/core/request_retry.ts";
 export {
-  DEFAULT_RETRY,
-  type RetryPolicy,
   TrackerSession,
   type TrackerSessionEvent,
   type TrackerSessionOptions,
@@ -63,6 +82,39 @@ export {
   TrackerErrorCode,
   type TrackerErrorCodeValue,
 } from "./lib/tracker/tracker_error.ts";
+
+// The pure cores (sans-I/O: events in with `now`, `poll*` out), for embedding or simulation.
+export { DownloadCore } from "./lib/peer/core/download_core.ts";
+export type * from "./lib/peer/core/download_core_event.ts";
+export {
+  DownloadEngine,
+  type DownloadEngineOptions,
+  type EngineEvent,
+  type EngineManifest,
+  type EngineStats,
+  type Transmit as EngineTransmit,
+} from "./lib/peer/core/download_engine.ts";
+export {
+  BudgetShare,
+  DownloadBudget,
+  type DownloadBudgetOptions,
+} from "./lib/peer/core/download_budget.ts";
+export * from "./lib/peer/core/upload_rules.ts";
+export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
+export { BlockPlan } from "./lib/peer/core/block_plan.ts";
+export { Dispatcher } from "./lib/tracker/dispatch.ts";
+export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/registry.ts";
+export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
+export { ReplySlab } from "./lib/wire/fast_path.ts";
+export { BlockLayout } from "./lib/peer/core/block_layout.ts";
+export type { PieceVerdict } from "./lib/peer/piece_writer.ts";
+export type { BlockPlanStart } from "./lib/peer/core/block_plan.ts";
+
+// The simulated network that runs the real cores (deterministic, virtual time, no sockets).
+export * from "./lib/sim/sim_network.ts";
+export * from "./lib/sim/sim_tracker.ts";
+export * from "./lib/sim/sim_peer.ts";
+export * from "./lib/sim/sim_download.ts";
 
 // Manifests and content ids.
 export {
@@ -94,6 +146,10 @@ export {
   type ErrorMessage,
   type ExitMessage,
   type HaveMessage,
+  type ListingEntry,
+  type ListingMessage,
+  type ListMatch,
+  type ListMessage,
   type ManifestDataMessage,
   type ManifestRequestMessage,
   type Message,
@@ -111,6 +167,8 @@ export {
   type ProbeMessage,
   type RegisteredMessage,
   type RegisterMessage,
+  type ReportEntry,
+  type ReportMessage,
   type TrackerMessage,
   type UpdateMessage,
 } from "./lib/wire/messages.ts";

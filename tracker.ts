@@ -7,6 +7,9 @@ import { startTracker } from "./lib/tracker/server.ts";
 import { DEFAULT_GRACE, DEFAULT_INTERVAL_MS, DEFAULT_MAX_OWNERS } from "./lib/tracker/limits.ts";
 import { UsageError } from "./lib/cli/flags.ts";
 import { parseTrackerArgs, TRACKER_USAGE } from "./lib/cli/tracker_flags.ts";
+import { versionLine } from "./lib/cli/version.ts";
+import { type MetricsServer, serveMetrics } from "./lib/metrics/metrics_server.ts";
+import { formatHostPort } from "./lib/net/host_port.ts";
 
 async function main(args: string[]): Promise<number> {
   let parsed;
@@ -23,13 +26,44 @@ async function main(args: string[]): Promise<number> {
     console.log(TRACKER_USAGE);
     return 0;
   }
+  if (parsed.version) {
+    console.log(versionLine("tracker"));
+    return 0;
+  }
   const { options, verbose, quiet } = parsed;
   if (verbose && !quiet) options.log = (line) => console.log(line);
+  if (parsed.store !== "memory") {
+    // Several trackers on one Redis serve one swarm; the cookie secret is shared through it.
+    if ((await Deno.permissions.query({ name: "env" })).state !== "granted") {
+      console.error(
+        "Cannot start tracker: --store redis://… needs --allow-env (the Redis client reads the environment; deno task tracker grants it)",
+      );
+      return 1;
+    }
+    try {
+      // Loaded only here: the memory tracker never loads the Redis client.
+      const { RedisStore } = await import("./lib/tracker/store/redis_store.ts");
+      const store = await RedisStore.connect({
+        url: parsed.store,
+        ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+      });
+      options.store = store;
+      try {
+        options.storeSecret = await store.sharedSecret();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    } catch (e) {
+      console.error(`Cannot start tracker: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   let tracker;
   try {
     tracker = await startTracker(options);
   } catch (e) {
-    const where = `${options.hostname}:${options.port}`;
+    const where = formatHostPort({ hostname: options.hostname ?? "", port: options.port ?? 0 });
     if (e instanceof Deno.errors.AddrInUse) {
       console.error(
         `Cannot start tracker: ${where} is already in use (another tracker? try --port)`,
@@ -42,21 +76,42 @@ async function main(args: string[]): Promise<number> {
       );
     } else if (e instanceof RangeError || e instanceof TypeError) {
       console.error(`Cannot start tracker: ${e.message}`);
+      await options.store?.close();
       return 2;
     } else {
       console.error(`Cannot start tracker on ${where}: ${(e as Error).message}`);
     }
+    await options.store?.close();
     return 1;
   }
-  const a = tracker.localAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+  let metricsServer: MetricsServer | undefined;
+  if (parsed.metrics) {
+    const running = tracker;
+    const m = running.metrics!;
+    try {
+      metricsServer = serveMetrics({
+        ...parsed.metrics,
+        metrics: () => m.families(running.counters),
+        stats: () => m.stats(running.counters),
+      });
+    } catch (e) {
+      await tracker.close();
+      console.error(
+        `Cannot serve metrics on ${formatHostPort(parsed.metrics)}: ${(e as Error).message}`,
+      );
+      return 1;
+    }
+  }
   if (!quiet) {
-    console.log(`listening on udp://${host}:${a.port}`);
+    console.log(`listening on udp://${formatHostPort(tracker.localAddr)}`);
+    if (metricsServer) console.log(`metrics on http://${metricsServer.address}/metrics`);
     if (!verbose) {
       console.log(
         `interval ${(options.intervalMs ?? DEFAULT_INTERVAL_MS) / 1000} s, grace ${
           options.grace ?? DEFAULT_GRACE
-        }, ${options.maxOwners ?? DEFAULT_MAX_OWNERS} owners per reply, log ${
+        }, ${
+          options.maxOwners ?? DEFAULT_MAX_OWNERS
+        } owners per reply, store ${parsed.store}, log ${
           tracker.logPath ?? "(none)"
         }; Ctrl-C stops`,
       );
@@ -71,6 +126,7 @@ async function main(args: string[]): Promise<number> {
   });
   const sig = await stopped.promise;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  await metricsServer?.close();
   await tracker.close();
   if (!quiet) {
     const c = tracker.counters;

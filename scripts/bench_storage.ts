@@ -113,7 +113,7 @@ try {
   const perBlock = async (send: UploadSend, label: string, note: string) => {
     const up = new Uploader({ send, sourceRate: Infinity });
     up.share({ path, manifest: built.manifest, encoded: built.encoded });
-    const cookie = up.cookieFor(from.hostname, performance.now()); // from its PROBE_ACK
+    const cookie = up.cookieFor(from, performance.now()); // from its PROBE_ACK
     const requests = Math.min(4000, size / (128 * 1024));
     let busy = 0;
     for (let i = 0; i < requests; i++) {

@@ -7,8 +7,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import {
+  cpuSeconds,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  startOwner,
+  startTracker,
+  writeRandomFile,
+} from "./_bench_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -25,136 +33,6 @@ const ownerCounts = values.owners!.split(",").map(Number);
 const mtus = values.mtu!.split(",").map(Number);
 const runs = Number(values.runs);
 const root = new URL("..", import.meta.url).pathname;
-
-function freePort(): number {
-  const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (c.addr as Deno.NetAddr).port;
-  c.close();
-  return port;
-}
-
-/** Cumulative CPU seconds of processes (via `cat /proc/PID/stat`: Deno reads /proc only with --allow-all). */
-async function cpuSeconds(pids: number[]): Promise<number> {
-  const out = await new Deno.Command("cat", {
-    args: pids.map((p) => `/proc/${p}/stat`),
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  let total = 0;
-  for (const stat of new TextDecoder().decode(out.stdout).split("\n")) {
-    if (!stat) continue;
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += (Number(f[11]) + Number(f[12])) / 100;
-  }
-  return total;
-}
-
-async function lineWaiter(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (l: string) => void,
-): Promise<void> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      onLine(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  }
-  if (buf) onLine(buf);
-}
-
-function spawn(args: string[], cwd: string, timed = false) {
-  const child = new Deno.Command(timed ? "/usr/bin/time" : Deno.execPath(), {
-    args: timed ? ["-f", "TIME %e %U %S %M", Deno.execPath(), ...args] : args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const lines: string[] = [];
-  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  const onLine = (l: string) => {
-    lines.push(l);
-    for (const w of [...waiters]) {
-      const m = l.match(w.re);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  const io = Promise.all([lineWaiter(child.stdout, onLine), lineWaiter(child.stderr, onLine)]);
-  return {
-    child,
-    lines,
-    io,
-    waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
-      const found = lines.map((l) => l.match(re)).find((m) => m);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () =>
-            reject(
-              new Error(`timed out waiting for ${re}; output:\n${lines.slice(-20).join("\n")}`),
-            ),
-          ms,
-        );
-        waiters.push({ re, resolve: (m) => (clearTimeout(t), resolve(m)) });
-      });
-    },
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const t = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(t);
-      await io;
-    },
-  };
-}
-
-async function writeRandomFile(path: string, size: number): Promise<string> {
-  const f = await Deno.open(path, { write: true, create: true, truncate: true });
-  const hash = createHash("sha256");
-  const chunk = new Uint8Array(1 << 20);
-  let x = 0x9e3779b9;
-  for (let done = 0; done < size;) {
-    const n = Math.min(chunk.length, size - done);
-    const v = new Uint32Array(chunk.buffer, 0, n >> 2);
-    for (let i = 0; i < v.length; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      v[i] = x >>> 0;
-    }
-    const part = chunk.subarray(0, n);
-    hash.update(part);
-    let w = 0;
-    while (w < n) w += await f.write(part.subarray(w));
-    done += n;
-  }
-  f.close();
-  return hash.digest("hex");
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  const f = await Deno.open(path);
-  for await (const c of f.readable) h.update(c);
-  return h.digest("hex");
-}
 
 interface Result {
   owners: number;
@@ -178,44 +56,14 @@ try {
   const file = join(src, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const trackerPort = freePort();
-  const tracker = spawn([
-    "run",
-    "--allow-net",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    join(root, "tracker.ts"),
-    "--port",
-    String(trackerPort),
-    "--log-dir",
-    join(dir, "logs"),
-  ], root);
+  const { child: tracker, address: trackerAddr } = await startTracker(root, dir);
   try {
-    await tracker.waitFor(/listening on/, 30_000);
-    const trackerAddr = `127.0.0.1:${trackerPort}`;
     const owners = [];
     const maxOwners = Math.max(...ownerCounts);
     try {
       for (let i = 0; i < maxOwners; i++) {
-        const o = spawn([
-          "run",
-          "-P=peer",
-          `--allow-read=${dir},${root}`,
-          `--allow-write=${dir}`,
-          join(root, "peer.ts"),
-          "share",
-          file,
-          "--tracker",
-          trackerAddr,
-          "--id",
-          `owner${i}`,
-          "--log-dir",
-          join(dir, "logs"),
-          "--dir",
-          join(dir, `cache${i}`),
-        ], root);
+        const o = await startOwner({ root, dir, file, tracker: trackerAddr, id: `owner${i}` });
         owners.push(o);
-        await o.waitFor(/^sharing /, 120_000);
       }
       for (const n of ownerCounts) {
         for (const mtu of mtus) {
@@ -227,10 +75,7 @@ try {
               Deno.kill(owners[i]!.child.pid, i < n ? "SIGCONT" : "SIGSTOP");
             }
             const args = [
-              "run",
-              "-P=peer",
-              `--allow-read=${dir},${root}`,
-              `--allow-write=${dir}`,
+              ...peerRunArgs(root, dir),
               join(root, "peer.ts"),
               "get",
               "bench.bin",
@@ -251,7 +96,7 @@ try {
             const ownerPids = owners.map((o) => o.child.pid);
             const ownersCpuBefore = await cpuSeconds(ownerPids);
             const t0 = performance.now();
-            const dl = spawn(args, root, true);
+            const dl = spawn(Deno.execPath(), args, { cwd: root, timed: true });
             // Bounded: a download that has not finished after 5 minutes is killed (and fails the run)
             const deadline = setTimeout(() => {
               try {
@@ -265,9 +110,7 @@ try {
             const wallSec = (performance.now() - t0) / 1000;
             await dl.io;
             const ownersCpu = (await cpuSeconds(ownerPids)) - ownersCpuBefore;
-            const time = dl.lines.map((l) => l.match(/^TIME (\S+) (\S+) (\S+) (\d+)/)).find((m) =>
-              m
-            );
+            const time = dl.time();
             const resultLine = dl.lines.map((l) => {
               try {
                 return JSON.parse(l);
@@ -276,7 +119,7 @@ try {
               }
             }).find((j) => j && (j.type === "result" || j.event === "result" || j.path));
             const path = join(out, "bench.bin");
-            const ok = status.code === 0 && (await sha256File(path).catch(() => "")) === expected;
+            const ok = status.code === 0 && (await sha256File(path)) === expected;
             if (!ok) {
               console.error(`run failed (exit ${status.code}):\n${dl.lines.slice(-15).join("\n")}`);
             }
@@ -290,9 +133,9 @@ try {
               wallSec,
               transferSec: transferMs / 1000,
               mbPerSec: sizeBytes / 1e6 / wallSec,
-              downloaderCpuSec: time ? Number(time[2]) + Number(time[3]) : NaN,
+              downloaderCpuSec: time?.cpuSec ?? NaN,
               ownersCpuSec: ownersCpu,
-              downloaderPeakRssMiB: time ? Number(time[4]) / 1024 : NaN,
+              downloaderPeakRssMiB: time?.rssMiB ?? NaN,
               retransmits: Number(resultLine?.retransmits ?? resultLine?.result?.retransmits ?? -1),
               ok,
             };

@@ -175,7 +175,9 @@ async function demo(o: DemoOptions, signal: AbortSignal): Promise<boolean> {
             if (e.event === "progress" && performance.now() - lastProgress > 1000) {
               lastProgress = performance.now();
               say(
-                `  ${e.percent}%  ${(e.rate / 1e6).toFixed(1)} MB/s  owners ${e.owners.join(",")}`,
+                `  ${e.percent}%  ${(e.rate / 2 ** 20).toFixed(1)} MiB/s  owners ${
+                  e.owners.join(",")
+                }`,
               );
             }
           } catch { /* not JSON */ }
@@ -200,7 +202,9 @@ async function demo(o: DemoOptions, signal: AbortSignal): Promise<boolean> {
         `downloaded ${(done.size / 2 ** 20).toFixed(1)} MiB in ${
           (done.elapsedMs / 1000).toFixed(2)
         }` +
-          ` s = ${(done.rate / 1e6).toFixed(1)} MB/s (process wall time ${wall.toFixed(2)} s, ` +
+          ` s = ${(done.rate / 2 ** 20).toFixed(1)} MiB/s (process wall time ${
+            wall.toFixed(2)
+          } s, ` +
           `${done.retransmits} re-requests, ${done.badPieces} bad pieces)`,
       );
       if (actual !== expected) {

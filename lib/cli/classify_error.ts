@@ -37,7 +37,11 @@ export function withAction(action: string, reason: string): string {
  * @returns The reason code and a one-line message.
  */
 export function classifyError(e: unknown): Failure {
-  if (e instanceof TransferError) return { code: e.code, message: oneLine(e.message) };
+  if (e instanceof TransferError) {
+    // The library names its option; on the command line it is a flag.
+    const message = oneLine(e.message).replace(/\bpass overwrite\b/, "use --overwrite");
+    return { code: e.code, message };
+  }
   if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
     return { code: "disk", message: oneLine(e.message) };
   }

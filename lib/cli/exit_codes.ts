@@ -28,6 +28,8 @@ export const ExitCode = {
   tracker: 9,
   /** `share`: a file to share is missing or is not a regular file. */
   missingFile: 10,
+  /** `get`: the name maps to more than one content; choose one by content id or link. */
+  ambiguous: 11,
   /** Interrupted by SIGINT/SIGTERM before `get` finished (the download resumes next time). */
   interrupted: 130,
 } as const;
@@ -51,6 +53,7 @@ const HELP: Record<ExitCodeName, string> = {
   badName: "get: unsafe or invalid file name (separators, '..', absolute path)",
   tracker: "the tracker did not answer or refused this peer",
   missingFile: "share: a file to share is missing or not a regular file",
+  ambiguous: "get: several contents share that name; get one by content id or link",
   interrupted: "get: interrupted by SIGINT/SIGTERM (resumes on the next run)",
 };
 
@@ -59,12 +62,13 @@ const REASONS: Partial<Record<ExitCodeName, readonly string[]>> = {
   usage: ["usage"],
   notFound: ["not_found"],
   noOwners: ["no_owners"],
-  allOwnersFailed: ["all_owners_failed", "manifest_mismatch", "bad_manifest"],
+  allOwnersFailed: ["all_owners_failed", "manifest_mismatch", "bad_manifest", "size_mismatch"],
   disk: ["disk", "changed"],
   exists: ["exists"],
   badName: ["bad_name"],
   tracker: ["tracker", "tracker_unreachable", "tracker_error", "refused"],
   missingFile: ["missing_file"],
+  ambiguous: ["ambiguous"],
   interrupted: ["aborted", "interrupted"],
 };
 

@@ -8,6 +8,8 @@ import { parseHostPort } from "../net/host_port.ts";
 import { isValidNodeId } from "../wire/codec.ts";
 import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
+import { parseRate } from "./rate_flag.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** A bad command line. The message is one line, meant for the user. */
 export class UsageError extends Error {
@@ -19,15 +21,15 @@ export class UsageError extends Error {
 }
 
 /** What `peer.ts` was asked to do. */
-export type PeerCommand = "repl" | "share" | "get" | "help";
+export type PeerCommand = "repl" | "share" | "get" | "list" | "help" | "version";
 
 /** The parsed and validated command line of `peer.ts`. */
 export interface PeerCliOptions {
   /** Interactive prompt, one-shot share or get, or help. */
   command: PeerCommand;
-  /** `share`: the files; `get`: one name or content id; otherwise empty. */
+  /** `share`: the files; `get`: one name, content id or link; `list`: the pattern, if any. */
   args: string[];
-  /** Tracker address as given. @default "127.0.0.1:6969" */
+  /** Tracker address as given; `A,B,…` lists fallbacks. @default "127.0.0.1:6969" */
   tracker: string;
   /** Node id, or undefined for a random one. */
   id: string | undefined;
@@ -53,6 +55,16 @@ export interface PeerCliOptions {
   quiet: boolean;
   /** One JSON object per line on stdout. @default false */
   json: boolean;
+  /** `get -o FILE`: the path to save the one download to, or undefined for `--out`/NAME. */
+  output: string | undefined;
+  /** `--metrics`: where to serve HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
+  /** File to write a transfer trace to (JSON lines: window, delay, losses), or undefined. */
+  trace: string | undefined;
+  /** `--max-upload RATE`: upload cap, bytes/s. @default Infinity */
+  maxUpload: number;
+  /** `--max-download RATE`: download cap over all downloads, bytes/s. @default Infinity */
+  maxDownload: number;
 }
 
 /** Default tracker address. */
@@ -72,7 +84,13 @@ const SPEC = {
   "log-dir": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
+  trace: { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+  output: { type: "string", short: "o" },
+  metrics: { type: "string" },
+  "max-upload": { type: "string" },
+  "max-download": { type: "string" },
 } as const;
 
 /**
@@ -96,6 +114,8 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
   const [first, ...rest] = positionals;
   if (values.help || first === "help") {
     command = "help";
+  } else if (values.version || first === "version") {
+    command = "version";
   } else if (first === undefined) {
     command = "repl";
   } else if (first === "share") {
@@ -109,16 +129,28 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       throw new UsageError(`Too many arguments: get takes one NAME, got ${rest.length}`);
     }
     args = rest;
+  } else if (first === "list") {
+    command = "list";
+    if (rest.length > 1) {
+      throw new UsageError(
+        `Too many arguments: list takes one PATTERN, got ${rest.length} (quote a pattern with spaces)`,
+      );
+    }
+    args = rest;
   } else {
     throw new UsageError(
-      `Unknown command: "${first}" (expected share, get, help, or none for the prompt)`,
+      `Unknown command: "${first}" (expected share, get, list, help, or none for the prompt)`,
     );
   }
 
   const tracker = values.tracker ?? DEFAULT_TRACKER;
   let trackerFamily: 4 | 6 | undefined;
   try {
-    trackerFamily = parseHostPort(tracker).family;
+    // A comma-separated list: fallbacks of one swarm, each checked; the first sets the family.
+    for (const part of tracker.split(",")) {
+      const family = parseHostPort(part.trim()).family;
+      trackerFamily ??= family;
+    }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --tracker"));
@@ -130,7 +162,15 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       `Cannot use --id: expected 1 to 24 characters of A-Z a-z 0-9 . _ -, got "${id}"`,
     );
   }
-  for (const key of ["dir", "out", "log-dir", "host"] as const) {
+  if (values.output !== undefined && command !== "get") {
+    throw new UsageError("Cannot use -o/--output: it names the file of one download (get)");
+  }
+  if (values.output !== undefined && /[/\\]$/.test(values.output)) {
+    throw new UsageError(
+      `Cannot use -o/--output: "${values.output}" names a directory; use --out DIR for that`,
+    );
+  }
+  for (const key of ["dir", "out", "log-dir", "host", "output", "trace"] as const) {
     if (values[key] === "") throw new UsageError(`Cannot use --${key}: the value is empty`);
   }
   const dir = values.dir ?? ".";
@@ -154,7 +194,33 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
     json: values.json ?? false,
+    output: values.output,
+    metrics: metricsFlag(values.metrics),
+    trace: values.trace,
+    maxUpload: rateFlag("max-upload", values["max-upload"]),
+    maxDownload: rateFlag("max-download", values["max-download"]),
   };
+}
+
+/** Parses `--max-upload`/`--max-download RATE`; a bad value is a {@link UsageError}. */
+function rateFlag(name: string, raw: string | undefined): number {
+  if (raw === undefined) return Infinity;
+  try {
+    return parseRate(raw);
+  } catch (e) {
+    throw new UsageError(`Cannot parse --${name}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Parses `--metrics PORT|HOST:PORT`; a bad value is a {@link UsageError}. */
+function metricsFlag(raw: string | undefined): MetricsAddress | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseMetricsAddress(raw);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UsageError(why.replace(/^Cannot parse address/, "Cannot parse --metrics"));
+  }
 }
 
 /** An integer flag's value as given, its default and its range. */
@@ -223,11 +289,18 @@ export function peerHelp(): string {
 Usage:
   peer.ts [FLAGS]                        interactive prompt (type "help" there)
   peer.ts share FILE... [FLAGS]          share files; prints "sharing NAME CONTENT_ID"
-                                         per file, serves until SIGINT/SIGTERM
+                                         and a udpswarm: link per file, serves until
+                                         SIGINT/SIGTERM
   peer.ts get NAME_OR_ID [--out DIR]     download one file, print its path, exit 0
+                                         (NAME_OR_ID may be a udpswarm: link)
+  peer.ts get NAME_OR_ID -o FILE         download one file to FILE
+  peer.ts list [PATTERN]                 list the tracker's files: content id, size,
+                                         owners, name (PATTERN: substring, or * ? glob)
 
 Flags:
-  --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER})
+  --tracker HOST:PORT  tracker address; IPv6 as [::1]:6969 (default ${DEFAULT_TRACKER});
+                       A,B,... lists trackers of one swarm: the peer fails over to the
+                       next when the one in use stops answering
   --id ID              node id, 1-24 chars of A-Z a-z 0-9 . _ - (default: random)
   --dir DIR            directory that send/share resolve relative names in (default .)
   --out DIR            directory downloads are saved to (default: --dir)
@@ -237,16 +310,34 @@ Flags:
   --no-share-partial   serve a download only once complete, not its pieces while it runs
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file
+  -o, --output FILE    get: save the download as FILE (its directory needs a write grant)
+  --metrics ADDR       serve GET /metrics (Prometheus) and /stats.json on PORT
+                       (loopback) or HOST:PORT (default: off)
   --log-dir DIR        directory of node-<id>.log (default logs)
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)
+  --trace FILE         write each download's window, delay and losses to FILE (JSON lines)
+  --max-upload RATE    cap on upload over all transfers, e.g. 10M = 10 MiB/s (K, M, G:
+                       KiB/s, MiB/s, GiB/s; a plain number is bytes/s; default: off)
+  --max-download RATE  cap on download over all downloads, same units (default: off)
   -h, --help           this text
+  -V, --version        the version
+
+With \`deno task peer\` (what most people run), the defaults are:
+  --dir ./files --out ./downloads --log-dir logs, tracker ${DEFAULT_TRACKER}
+  grants: the network, read on any path (to share what you name), write on ./downloads
+  and ./logs only. Saving elsewhere (--out DIR, -o FILE) needs a write grant there: the
+  error names the path and prints the full \`deno run\` command that has it.
+Sizes are in MiB (1 MiB = 1,048,576 bytes) and rates in MiB/s.
 
 Prompt commands:
   send <file>          share a file from --dir
-  download <file>      download a file by name or content id, in the background
+  download <file>      download a file by name, content id or link, in the background
+  list [pattern]       files the tracker knows (content id, size, owners, name)
   status               transfers in progress and shared files
   files                shared and downloaded files with their content ids
+  limit [upload|download RATE]
+                       show or set the rate caps (e.g. limit upload 5M)
   wait                 wait until background downloads have finished
   help                 list the commands
   exit                 leave the swarm (end of input does the same)

@@ -9,7 +9,9 @@ import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import type { Output } from "./output.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { formatResult, rateOf, resultJson, resultLogLine } from "./result_format.ts";
+import { formatResult, formatSummary, rateOf, resultJson, resultLogLine } from "./result_format.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import { linkOf, printableName, reportAmbiguous } from "./list_command.ts";
 
 /**
  * Checks that every file to share exists and is a regular file, before any network traffic.
@@ -56,8 +58,8 @@ export interface ShareOptions {
 }
 
 /**
- * Shares each file, printing `sharing NAME CONTENT_ID` once the tracker acknowledged it,
- * then serves until `signal` is aborted. The caller closes the peer (sending EXIT).
+ * Shares each file, printing `sharing NAME CONTENT_ID` and then its `udpswarm:` link once the
+ * tracker acknowledged it, then serves until `signal` is aborted. The caller closes the peer (sending EXIT).
  *
  * @param options Peer, files, output and stop signal.
  * @returns 0 after a clean stop, or the exit code of the first failure.
@@ -79,10 +81,18 @@ export async function runShare(options: ShareOptions): Promise<number> {
       return exitCodeFor(code);
     }
     if (shared === "stop") return ExitCode.ok;
+    const link = linkOf(shared);
     out.result(
-      { event: "sharing", name: shared.name, contentId: shared.contentId, size: shared.size },
+      {
+        event: "sharing",
+        name: shared.name,
+        contentId: shared.contentId,
+        size: shared.size,
+        link,
+      },
       `sharing ${shared.name} ${shared.contentId}`,
     );
+    if (!out.json) out.result({}, link);
   }
   out.note(
     { event: "serving", nodeId: peer.nodeId, files: options.paths.length },
@@ -100,10 +110,12 @@ export async function runShare(options: ShareOptions): Promise<number> {
 export interface GetOptions {
   /** The running peer. */
   peer: Peer;
-  /** Name or content id. */
+  /** Name, content id or `udpswarm:` link. */
   query: string;
   /** Output directory. */
   outDir: string;
+  /** Save under this name (`-o FILE`) instead of the advertised one. */
+  saveAs?: string;
   /** Replace an existing file. @default false */
   overwrite?: boolean;
   /** Where the result goes. */
@@ -126,27 +138,70 @@ export interface GetOptions {
 export async function runGet(options: GetOptions): Promise<number> {
   const { peer, query, out, progress, signal } = options;
   const started = Date.now();
+  const target = readDownloadTarget(query);
+  if ("error" in target) {
+    out.error("bad_name", `Cannot get "${query}": ${target.error}`, {
+      query,
+      exitCode: ExitCode.badName,
+    });
+    return ExitCode.badName;
+  }
   let handle;
   try {
-    handle = peer.download(query, {
+    handle = peer.download(target.query, {
       outDir: options.outDir,
       overwrite: options.overwrite ?? false,
       signal,
+      ...(target.saveAs !== undefined ? { saveAs: target.saveAs } : {}),
+      // -o FILE wins over the name a link suggests.
+      ...(options.saveAs === undefined ? {} : { saveAs: options.saveAs }),
+      ...(target.expectedSize !== undefined ? { expectedSize: target.expectedSize } : {}),
     });
   } catch (e) {
     return fail(options, e);
   }
-  const off = handle.onProgress((p) => progress.update(p));
+  // A name is resolved by the tracker: say which content that was, once known.
+  let resolved = !target.byName;
+  const sayResolved = (contentId: string) => {
+    if (resolved || contentId === "") return;
+    resolved = true;
+    out.note(
+      { event: "resolved", name: query, contentId, source: "tracker" },
+      `${printableName(query)} is content ${contentId} (the tracker's answer for that name; ` +
+        `the content id is what is verified)`,
+    );
+  };
+  const off = handle.onProgress((p) => {
+    sayResolved(p.contentId);
+    progress.update(p);
+  });
   try {
     const r = await handle.done;
+    sayResolved(r.contentId);
     const last = handle.progress;
     progress.finish(last && { ...last, verifiedBytes: r.size, rate: rateOf(r) });
     options.log(resultLogLine(r));
-    if (!out.json) out.note({}, `verified ${r.name}: ${formatResult(r)}`);
-    out.result(resultJson(r), r.path);
+    if (!out.json) {
+      out.note(
+        {},
+        r.alreadyHad
+          ? `already have ${r.name}: ${r.path} has this content (${formatResult(r)})`
+          : `verified ${r.name}: ${formatResult(r)}`,
+      );
+      out.note(
+        {},
+        formatSummary([{ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r }]),
+      );
+    }
+    out.result({ ...resultJson(r), link: linkOf(r) }, r.path);
     return ExitCode.ok;
   } catch (e) {
     progress.finish();
+    if ((e as { code?: unknown }).code === "ambiguous" && target.byName) {
+      const message = withAction(`Cannot get "${query}"`, classifyError(e).message);
+      options.log(`download failed query=${query} code=ambiguous reason=${message}`);
+      return await reportAmbiguous({ peer, name: query, message, out, log: options.log });
+    }
     if (signal.aborted) {
       options.log(`download interrupted query=${query} after_ms=${Date.now() - started}`);
       out.error("interrupted", `Cannot get "${query}": interrupted; run again to resume`, {

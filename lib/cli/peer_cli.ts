@@ -4,14 +4,16 @@
  * process has on the world comes in through {@link CliEnv}, so tests can run it in-process.
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Peer, PeerOptions } from "../peer/api.ts";
 import { randomNodeId } from "../peer/node_id.ts";
 import { classifyError, withAction } from "./classify_error.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { parsePeerArgs, peerHelp, UsageError } from "./flags.ts";
 import type { PeerCliOptions } from "./flags.ts";
-import { checkDownloadQuery } from "./download_query.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import { runList } from "./list_command.ts";
 import { NodeLog } from "./node_log.ts";
 import { checkShareFiles, runGet, runShare } from "./one_shot.ts";
 import { createOutput, safeWriter } from "./output.ts";
@@ -19,7 +21,17 @@ import type { Output } from "./output.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { ProgressMode } from "./progress.ts";
 import { formatHostPort } from "../net/host_port.ts";
-import { runRepl } from "./repl.ts";
+import { PROMPT, runRepl } from "./repl.ts";
+import { type LineSource, terminalLines } from "./prompt_reader.ts";
+import { describeMissing, grantCommand, missingGrants } from "./grants.ts";
+import type { MissingGrant } from "./grants.ts";
+import { SignalGate } from "./signal_gate.ts";
+import { versionLine } from "./version.ts";
+import { type MetricsServer, serveMetrics } from "../metrics/metrics_server.ts";
+import type { MetricsAddress } from "../metrics/metrics_server.ts";
+import { peerFamilies } from "./peer_metrics.ts";
+import { TraceFile } from "./trace_file.ts";
+import type { TransferTraceRecord } from "../peer/core/transfer_trace.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -47,6 +59,14 @@ export interface CliEnv {
   randomId?: () => string;
   /** How long leaving the swarm may take before we give up on it, in ms. @default 5000 */
   closeTimeoutMs?: number;
+  /** The script as a command names it (for the grant hint). @default "peer.ts" */
+  entry?: string;
+  /** Asks for a permission's state. @default Deno.permissions.querySync */
+  queryPermission?: (desc: Deno.PermissionDescriptor) => Deno.PermissionState;
+  /** How long joining may stay silent before saying what it waits for, in ms. @default 1000 */
+  waitNoticeMs?: number;
+  /** The terminal's line editor for the prompt; absent: lines are read from `stdin`. */
+  terminalLines?: (options: { prompt: string; dir: string }) => LineSource;
 }
 
 /** The PeerOptions for a command line. */
@@ -54,6 +74,7 @@ export function peerOptionsFor(
   o: PeerCliOptions,
   nodeId: string,
   log: (line: string) => void,
+  trace?: TraceFile,
 ): PeerOptions {
   return {
     tracker: o.tracker,
@@ -64,8 +85,11 @@ export function peerOptionsFor(
     outDir: o.out,
     cacheDir: join(o.out, ".udpswarm"),
     mtu: o.mtu,
+    maxUploadRate: o.maxUpload,
+    maxDownloadRate: o.maxDownload,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
     ...(o.noSharePartial ? { sharePartial: false } : {}),
+    ...(trace ? { trace: (r: TransferTraceRecord) => trace.write(r) } : {}),
     log,
   };
 }
@@ -89,6 +113,10 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     env.stdout(peerHelp());
     return ExitCode.ok;
   }
+  if (o.command === "version") {
+    env.stdout(`${versionLine("peer")}\n`);
+    return ExitCode.ok;
+  }
   const out = createOutput({
     json: o.json,
     quiet: o.quiet,
@@ -108,17 +136,27 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
   }
   if (o.command === "get") {
     const query = o.args[0]!;
-    const bad = checkDownloadQuery(query);
-    if (bad !== undefined) {
-      out.error("bad_name", `Cannot get "${query}": ${bad}`, { exitCode: ExitCode.badName });
+    const target = readDownloadTarget(query);
+    if ("error" in target) {
+      out.error("bad_name", `Cannot get "${query}": ${target.error}`, {
+        exitCode: ExitCode.badName,
+      });
       return ExitCode.badName;
     }
   }
-  if (o.command !== "share") {
+  const missing = missingGrants({
+    write: writeNeeds(o),
+    read: sharePaths.map((path) => ({ path, what: "a file to share" })),
+    ...(env.queryPermission ? { query: env.queryPermission } : {}),
+  });
+  if (missing.length > 0) return reportMissing({ o, env, out, missing });
+  const saveDir = o.output === undefined ? o.out : dirname(o.output);
+  const makeDirs = o.command === "share" || o.command === "list" ? [] : [o.out, saveDir];
+  for (const dir of new Set(makeDirs)) {
     try {
-      await ensureDir(o.out);
+      await ensureDir(dir);
     } catch (e) {
-      out.error("disk", `Cannot create the output directory ${o.out}: ${classifyError(e).message}`);
+      out.error("disk", `Cannot create the output directory ${dir}: ${classifyError(e).message}`);
       return ExitCode.disk;
     }
   }
@@ -132,7 +170,58 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
     return ExitCode.disk;
   }
   const log = (line: string) => nodeLog.log(line);
+  let trace: TraceFile | undefined;
+  if (o.trace !== undefined) {
+    try {
+      trace = TraceFile.open(o.trace);
+    } catch (e) {
+      nodeLog.close();
+      out.error("disk", `Cannot open the trace file ${o.trace}: ${classifyError(e).message}`);
+      return ExitCode.disk;
+    }
+  }
+  try {
+    // From here on, every error line names the node log, which has the details.
+    const logged = withLogPath(out, nodeLog.path);
+    return await runWithLog({ o, env, out: logged, plain: out, sharePaths, nodeId, log, trace });
+  } finally {
+    log("exit");
+    trace?.close();
+    nodeLog.close();
+  }
+}
 
+/** An {@link Output} whose errors end with `(node log: PATH)`, or carry `log` in JSON. */
+function withLogPath(out: Output, path: string): Output {
+  return {
+    json: out.json,
+    result: (event, text) => out.result(event, text),
+    note: (event, text) => out.note(event, text),
+    error: (code, message, extra = {}) =>
+      out.json
+        ? out.error(code, message, { ...extra, log: path })
+        : out.error(code, `${message} (node log: ${path})`, extra),
+  };
+}
+
+/** What {@link runWithLog} needs: the checked command line and an open node log. */
+interface RunContext {
+  o: PeerCliOptions;
+  env: CliEnv;
+  out: Output;
+  /** `out` without the node log path, for the prompt's answers (not failures of the run). */
+  plain: Output;
+  sharePaths: string[];
+  nodeId: string;
+  log: (line: string) => void;
+  /** Where `--trace` records go, if asked. */
+  trace: TraceFile | undefined;
+}
+
+/** Starts the peer, runs the mode, and always leaves the swarm; returns the exit code. */
+async function runWithLog(
+  { o, env, out, plain, sharePaths, nodeId, log, trace }: RunContext,
+): Promise<number> {
   const stop = new AbortController();
   const unsubscribe = env.onSignal((signal) => {
     log(`signal ${signal}`);
@@ -147,9 +236,16 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
       stop.signal.addEventListener("abort", () => r("stop"), { once: true });
     });
     let peer: Peer;
-    const starting = env.startPeer(peerOptionsFor(o, nodeId, log));
+    const starting = env.startPeer(peerOptionsFor(o, nodeId, log, trace));
+    const notice = setTimeout(() => {
+      log(`still waiting for the tracker at ${o.tracker}`);
+      out.note(
+        { event: "waiting", tracker: o.tracker },
+        `waiting for the tracker at ${o.tracker} to answer (is it running? check --tracker)`,
+      );
+    }, env.waitNoticeMs ?? 1000);
     try {
-      const first = await Promise.race([starting, stopped]);
+      const first = await Promise.race([starting, stopped]).finally(() => clearTimeout(notice));
       if (first === "stop") {
         starting.then((p) => p.close(), () => {});
         log("exit before the peer started");
@@ -166,16 +262,93 @@ export async function runPeerCli(env: CliEnv): Promise<number> {
       return exitCodeFor(code);
     }
 
+    let metrics: MetricsServer | undefined;
     try {
-      return await runMode({ o, env, out, peer, sharePaths, log, signal: stop.signal });
+      if (o.metrics) metrics = startPeerMetrics({ at: o.metrics, peer, out, log });
+      return await runMode({
+        o,
+        env,
+        out: o.command === "repl" ? plain : out,
+        peer,
+        sharePaths,
+        log,
+        signal: stop.signal,
+      });
     } finally {
+      await metrics?.close();
       await closePeer({ peer, timeoutMs: env.closeTimeoutMs ?? 5000, log });
     }
   } finally {
     unsubscribe();
-    log("exit");
-    nodeLog.close();
   }
+}
+
+/** Serves the peer's metrics and says where; throws when the address cannot be bound. */
+function startPeerMetrics(
+  { at, peer, out, log }: {
+    at: MetricsAddress;
+    peer: Peer;
+    out: Output;
+    log: (line: string) => void;
+  },
+): MetricsServer {
+  const zero = () => ({
+    uploadedBytes: 0,
+    downloadedBytes: 0,
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    transfersActive: 0,
+    retransmits: 0,
+    badPieces: 0,
+    ownersBanned: 0,
+  });
+  const server = serveMetrics({
+    ...at,
+    metrics: () => peerFamilies(peer.stats ?? zero(), peer.nodeId),
+    stats: () => ({ nodeId: peer.nodeId, ...(peer.stats ?? zero()) }),
+  });
+  log(`metrics on http://${server.address}/metrics`);
+  out.note(
+    { event: "metrics", address: server.address },
+    `metrics on http://${server.address}/metrics`,
+  );
+  return server;
+}
+
+/** The directories a run writes, with what each is for. */
+function writeNeeds(o: PeerCliOptions): { path: string; what: string }[] {
+  // share and list write no download; share's manifest cache in --out is best effort.
+  const needs = o.command === "share" || o.command === "list"
+    ? [{ path: o.logDir, what: "--log-dir" }]
+    : [{ path: o.out, what: "--out" }, { path: o.logDir, what: "--log-dir" }];
+  if (o.output !== undefined) needs.unshift({ path: dirname(o.output), what: "-o/--output" });
+  return needs;
+}
+
+/** Prints which grant is missing and the command that has it; returns exit code 6. */
+function reportMissing(
+  { o, env, out, missing }: {
+    o: PeerCliOptions;
+    env: CliEnv;
+    out: Output;
+    missing: MissingGrant[];
+  },
+): number {
+  const command = grantCommand({
+    entry: env.entry ?? "peer.ts",
+    args: env.args,
+    write: writeNeeds(o).map((n) => n.path),
+  });
+  out.error("disk", `Cannot run: ${describeMissing(missing)}`, {
+    exitCode: ExitCode.disk,
+    missing,
+    command,
+  });
+  if (!out.json) {
+    env.stderr(`Run this instead (same arguments, the grants they need):\n  ${command}\n`);
+  }
+  return ExitCode.disk;
 }
 
 /** What {@link runMode} works with: the command line, the world, and the started peer. */
@@ -202,6 +375,8 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
   switch (o.command) {
     case "share":
       return runShare({ peer, paths: sharePaths, out, log, signal });
+    case "list":
+      return runList({ peer, pattern: o.args[0] ?? "", out, log });
     case "get": {
       const mode: ProgressMode = o.quiet
         ? "quiet"
@@ -222,7 +397,8 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
       return runGet({
         peer,
         query: o.args[0]!,
-        outDir: o.out,
+        outDir: o.output === undefined ? o.out : dirname(o.output),
+        ...(o.output === undefined ? {} : { saveAs: basename(o.output) }),
         overwrite: o.overwrite,
         out,
         progress,
@@ -237,9 +413,14 @@ function runMode({ o, env, out, peer, sharePaths, log, signal }: ModeContext): P
       } else {
         out.note(ready, `peer ${where}, tracker ${o.tracker}: ready`);
       }
+      const interactive = env.stdinIsTerminal && !o.json;
+      const lines = interactive && env.terminalLines
+        ? env.terminalLines({ prompt: PROMPT, dir: o.dir })
+        : undefined;
       return runRepl({
         peer,
         input: env.stdin,
+        ...(lines ? { lines } : {}),
         out,
         interactive: env.stdinIsTerminal && !o.json,
         writePrompt: env.stdout,
@@ -284,8 +465,8 @@ async function closePeer(
 }
 
 /**
- * The real process environment. A second SIGINT/SIGTERM while the first is being handled
- * exits at once with code 130.
+ * The real process environment. Signals go through a {@link SignalGate}: the deliveries of one
+ * Ctrl-C within a second count as one; a signal after that exits at once with code 130.
  *
  * @param startPeer The peer factory.
  * @returns The environment for {@link runPeerCli}.
@@ -308,12 +489,16 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
     stderr: safeWriter(Deno.stderr),
     cwd: Deno.cwd(),
     startPeer,
+    entry: entryName(),
+    terminalLines: ({ prompt, dir }) =>
+      terminalLines({ prompt, dir, write: safeWriter(Deno.stdout) }),
     onSignal(handler) {
-      let count = 0;
+      const gate = new SignalGate();
       const listeners = (["SIGINT", "SIGTERM"] as const).map((sig) => {
         const l = () => {
-          if (++count > 1) Deno.exit(ExitCode.interrupted);
-          handler(sig);
+          const verdict = gate.deliver();
+          if (verdict === "exit now") Deno.exit(ExitCode.interrupted);
+          if (verdict === "stop") handler(sig);
         };
         Deno.addSignalListener(sig, l);
         return [sig, l] as const;
@@ -323,4 +508,11 @@ export function denoEnv(startPeer: (options: PeerOptions) => Promise<Peer>): Cli
       };
     },
   };
+}
+
+/** `peer.ts` relative to the current directory when inside it, else its absolute path. */
+function entryName(): string {
+  const abs = fileURLToPath(new URL("../../peer.ts", import.meta.url));
+  const rel = relative(Deno.cwd(), abs);
+  return rel.startsWith("..") ? abs : rel;
 }

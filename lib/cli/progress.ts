@@ -35,10 +35,13 @@ export function formatBytes(n: number): string {
   return `${(n / GIB).toFixed(2)} GiB`;
 }
 
-/** Formats a rate in decimal megabytes per second: `85.2 MB/s`. */
+/**
+ * Formats a rate in binary megabytes per second, the unit {@link formatBytes} uses for sizes:
+ * `81.3 MiB/s` (1 MiB/s = 1,048,576 bytes/s).
+ */
 export function formatRate(bytesPerSecond: number): string {
-  const mb = Math.max(0, bytesPerSecond) / 1e6;
-  return `${mb < 10 ? mb.toFixed(2) : mb.toFixed(1)} MB/s`;
+  const mib = Math.max(0, bytesPerSecond) / MIB;
+  return `${mib < 10 ? mib.toFixed(2) : mib.toFixed(1)} MiB/s`;
 }
 
 /** Formats seconds as `m:ss` or `h:mm:ss`; `--:--` when unknown or absurd. */
@@ -69,7 +72,7 @@ export function etaSeconds(
 
 /**
  * One human line for a download:
- * `big.iso  42.0%  26.9/64.0 MiB  85.2 MB/s  ETA 0:03  owners 2 (a,b)`.
+ * `big.iso  42.0%  26.9 MiB/64.0 MiB  81.3 MiB/s  ETA 0:03  owners 2 (a,b)`.
  */
 export function formatProgressLine(p: DownloadProgress): string {
   const owners = p.owners.length === 0

@@ -1,6 +1,6 @@
 /**
  * The seed's interactive prompt: `send <file>`, `download <file>`, `exit`, plus `status`,
- * `files`, `wait` and `help`. It reads lines from any byte stream, so it works on a terminal
+ * `files`, `wait`, `limit` (the rate caps) and `help`. It reads lines from any byte stream, so it works on a terminal
  * and with piped stdin; end of input behaves like `exit`. Downloads run in the background
  * and report when they finish, so the prompt stays responsive. Lines come from
  * {@link LineReader}; what a finished download prints comes from `result_format.ts`.
@@ -10,19 +10,37 @@ import { resolve } from "node:path";
 import type { DownloadHandle, Peer } from "../peer/api.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { classifyError, withAction } from "./classify_error.ts";
-import { checkDownloadQuery } from "./download_query.ts";
-import { LineReader } from "./line_reader.ts";
+import { readDownloadTarget } from "./download_query.ts";
+import {
+  findCandidates,
+  formatListedFile,
+  linkOf,
+  listedJson,
+  printAmbiguous,
+} from "./list_command.ts";
+import { type LineSource, streamLines } from "./prompt_reader.ts";
+import { escapeInput } from "./escape_input.ts";
+import { formatCap, parseRate, RATE_HINT } from "./rate_flag.ts";
 import type { Output } from "./output.ts";
 import { formatBytes, formatProgressLine, progressJson } from "./progress.ts";
-import { formatResult, resultJson, resultLogLine, sharedJson } from "./result_format.ts";
+import {
+  formatResult,
+  formatSummary,
+  resultJson,
+  resultLogLine,
+  sharedJson,
+  type SummaryRow,
+} from "./result_format.ts";
 
 /** A parsed prompt line. */
 export type ReplCommand =
   | { kind: "send"; file: string }
   | { kind: "download"; name: string }
+  | { kind: "list"; pattern: string }
   | { kind: "status" }
   | { kind: "files" }
   | { kind: "wait" }
+  | { kind: "limit"; direction?: "upload" | "download"; rate?: number }
   | { kind: "help" }
   | { kind: "exit" }
   | { kind: "empty" }
@@ -35,15 +53,19 @@ export const PROMPT = "> ";
 export const REPL_HELP = [
   "commands:",
   "  send <file>       share a file from the peer's directory (--dir)",
-  "  download <file>   download a file by name or content id, in the background",
+  "  download <file>   download a file by name, content id or udpswarm: link, in the background",
+  "  list [pattern]    files the tracker knows: content id, size, owners, name (* ? glob)",
   "  status            transfers in progress (percent, rate, ETA, owners) and shared files",
   "  files             shared and downloaded files with their content ids",
   "  wait              wait until background downloads have finished",
+  "  limit [upload|download RATE]",
+  "                    show or set the rate caps: RATE is bytes/s or K, M, G (KiB/s, MiB/s,",
+  "                    GiB/s), e.g. limit upload 5M; off (or 0) removes a cap",
   "  help              this list",
   "  exit              leave the swarm (end of input does the same)",
 ].join("\n");
 
-const COMMAND_LIST = "send, download, status, files, wait, help, exit";
+const COMMAND_LIST = "send, download, list, status, files, wait, limit, help, exit";
 
 /**
  * Parses one prompt line. The argument is the rest of the line (names may contain spaces),
@@ -68,19 +90,49 @@ export function parseCommand(line: string): ReplCommand {
       return arg === ""
         ? { kind: "invalid", message: "Missing file: usage is download <file>" }
         : { kind: "download", name: arg };
+    case "list":
+      return { kind: "list", pattern: arg };
+    case "limit":
+      return parseLimit(arg);
     case "status":
     case "files":
     case "wait":
     case "help":
     case "exit":
-      return arg === ""
-        ? { kind: word }
-        : { kind: "invalid", message: `Unexpected argument: ${word} takes none, got "${arg}"` };
+      return arg === "" ? { kind: word } : {
+        kind: "invalid",
+        message: `Unexpected argument: ${word} takes none, got "${escapeInput(arg)}"`,
+      };
     default:
       return {
         kind: "invalid",
-        message: `Unknown command: "${word}" (commands: ${COMMAND_LIST}; type help)`,
+        message: `Unknown command: "${escapeInput(word)}" (commands: ${COMMAND_LIST}; type help)`,
       };
+  }
+}
+
+const LIMIT_USAGE = "usage is limit [upload|download RATE], e.g. limit upload 5M";
+
+/** Parses the argument of `limit`: nothing (show the caps), or a direction and a RATE. */
+function parseLimit(arg: string): ReplCommand {
+  if (arg === "") return { kind: "limit" };
+  const [direction, raw, ...extra] = arg.split(/\s+/);
+  if (direction !== "upload" && direction !== "download") {
+    return {
+      kind: "invalid",
+      message: `Cannot set a limit on "${escapeInput(direction!)}": ${LIMIT_USAGE}`,
+    };
+  }
+  if (raw === undefined || extra.length > 0) {
+    return { kind: "invalid", message: `Missing RATE: ${LIMIT_USAGE}` };
+  }
+  try {
+    return { kind: "limit", direction, rate: parseRate(raw) };
+  } catch {
+    return {
+      kind: "invalid",
+      message: `Cannot parse RATE: ${RATE_HINT}; got "${escapeInput(raw)}"`,
+    };
   }
 }
 
@@ -90,6 +142,11 @@ export interface ReplOptions {
   peer: Peer;
   /** Command input (stdin). */
   input: ReadableStream<Uint8Array>;
+  /**
+   * Where lines come from instead of `input`: the terminal's line editor (history, completion,
+   * Ctrl-C clears the line). @default the lines of `input`
+   */
+  lines?: LineSource;
   /** Where answers go. */
   out: Output;
   /** Input is a terminal: show a prompt and redraw it around background messages. */
@@ -135,6 +192,8 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   const reason = await repl.readCommands();
   await repl.stopDownloads();
   options.log(`leaving: ${reason}`);
+  const summary = formatSummary(repl.finished);
+  if (summary !== "" && !options.out.json) options.out.note({}, summary);
   options.out.result({ event: "exit", reason }, "bye");
   return 0;
 }
@@ -145,6 +204,9 @@ class Repl {
   readonly #running = new Map<string, Running>();
   readonly #stopped: Promise<"stop">;
   #promptShown = false;
+  #reader: LineSource | undefined;
+  /** Downloads that ended, in order, for the summary at exit. */
+  readonly finished: SummaryRow[] = [];
 
   constructor(options: ReplOptions) {
     this.#o = options;
@@ -158,7 +220,7 @@ class Repl {
   /** Reads and runs commands until `exit`, end of input or the signal. */
   async readCommands(): Promise<LeaveReason> {
     const { interactive, writePrompt, log } = this.#o;
-    const reader = new LineReader(this.#o.input);
+    const reader = this.#reader = this.#o.lines ?? streamLines(this.#o.input);
     try {
       this.#showPrompt();
       while (true) {
@@ -169,7 +231,7 @@ class Repl {
           return line === "stop" ? "signal" : "end of input";
         }
         const cmd = parseCommand(line);
-        if (cmd.kind !== "empty") log(`command ${line.trim()}`);
+        if (cmd.kind !== "empty") log(`command ${escapeInput(line.trim())}`);
         if (cmd.kind === "exit") return "exit";
         if (await this.#run(cmd) === "stop") return "signal";
         this.#showPrompt();
@@ -207,24 +269,47 @@ class Repl {
         return await Promise.race([this.#send(cmd.file), this.#stopped]);
       case "download":
         return this.#download(cmd.name);
+      case "list":
+        return await Promise.race([this.#list(cmd.pattern), this.#stopped]);
       case "status":
         return this.#status();
       case "files":
         return this.#files();
       case "wait":
         return await Promise.race([this.#waitAll(), this.#stopped]);
+      case "limit":
+        return this.#limit(cmd);
     }
+  }
+
+  /** Sets a rate cap when told one, then shows both. */
+  #limit(cmd: Extract<ReplCommand, { kind: "limit" }>): void {
+    const peer = this.#o.peer;
+    if (cmd.direction !== undefined && cmd.rate !== undefined) {
+      peer.setRateLimits({ [cmd.direction]: cmd.rate });
+    }
+    const { upload, download } = peer.rateLimits;
+    this.#o.out.result(
+      {
+        event: "limits",
+        upload: upload === Infinity ? null : upload,
+        download: download === Infinity ? null : download,
+      },
+      `limits: upload ${formatCap(upload)}, download ${formatCap(download)}`,
+    );
   }
 
   #showPrompt(): void {
     if (!this.#o.interactive) return;
-    this.#o.writePrompt(PROMPT);
+    if (this.#reader?.prompt) this.#reader.prompt();
+    else this.#o.writePrompt(PROMPT);
     this.#promptShown = true;
   }
 
   /** Prints a message that arrives while the prompt waits for input. */
   #background(print: () => void): void {
     const redraw = this.#o.interactive && this.#promptShown;
+    if (redraw && this.#reader?.above) return this.#reader.above(print);
     if (redraw) this.#o.writePrompt("\r\x1b[2K");
     print();
     if (redraw) this.#o.writePrompt(PROMPT);
@@ -239,58 +324,67 @@ class Repl {
     } catch (e) {
       const f = classifyError(e);
       const reason = e instanceof Deno.errors.NotFound ? `no such file in ${dir}` : f.message;
-      out.error("missing_file", `Cannot send "${file}": ${reason}`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": ${reason}`, { file });
       return;
     }
     if (!info.isFile) {
-      out.error("missing_file", `Cannot send "${file}": not a regular file`, { file });
+      out.error("missing_file", `Cannot send "${escapeInput(file)}": not a regular file`, { file });
       return;
     }
     try {
       const shared = await this.#o.peer.share(path);
+      const link = linkOf(shared);
       out.result(
-        { event: "sharing", ...sharedJson(shared) },
-        `sharing ${shared.name} ${shared.contentId}`,
+        { event: "sharing", ...sharedJson(shared), link },
+        `sharing ${shared.name} ${shared.contentId}\n${link}`,
       );
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot send "${file}"`, f.message), { file });
+      out.error(f.code, withAction(`Cannot send "${escapeInput(file)}"`, f.message), { file });
     }
   }
 
   #download(query: string): void {
     const { out, log } = this.#o;
     const running = this.#running;
-    const bad = checkDownloadQuery(query);
-    if (bad !== undefined) {
-      out.error("bad_name", `Cannot download "${query}": ${bad}`, { query });
+    const target = readDownloadTarget(query);
+    if ("error" in target) {
+      out.error("bad_name", `Cannot download "${escapeInput(query)}": ${target.error}`, { query });
       return;
     }
     if (running.has(query)) {
-      out.error("busy", `Cannot download "${query}": already downloading it`, { query });
+      out.error("busy", `Cannot download "${escapeInput(query)}": already downloading it`, {
+        query,
+      });
       return;
     }
     const controller = new AbortController();
     let handle: DownloadHandle;
     try {
-      handle = this.#o.peer.download(query, {
+      handle = this.#o.peer.download(target.query, {
         outDir: this.#o.outDir,
         overwrite: this.#o.overwrite ?? false,
         signal: controller.signal,
+        ...(target.saveAs !== undefined ? { saveAs: target.saveAs } : {}),
+        ...(target.expectedSize !== undefined ? { expectedSize: target.expectedSize } : {}),
       });
     } catch (e) {
       const f = classifyError(e);
-      out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query });
+      out.error(f.code, withAction(`Cannot download "${escapeInput(query)}"`, f.message), {
+        query,
+      });
       return;
     }
     const settled = handle.done.then(
       (r) => {
         running.delete(query);
         log(resultLogLine(r));
+        this.finished.push({ file: query, status: r.alreadyHad ? "HAD" : "OK", result: r });
         this.#background(() => out.result(resultJson(r), `done ${r.path} (${formatResult(r)})`));
       },
-      (e: unknown) => {
+      async (e: unknown) => {
         running.delete(query);
+        this.finished.push({ file: query, status: controller.signal.aborted ? "STOP" : "ERR" });
         if (controller.signal.aborted) {
           this.#background(() =>
             out.note(
@@ -302,13 +396,36 @@ class Repl {
         }
         const f = classifyError(e);
         log(`download failed query=${query} code=${f.code} reason=${f.message}`);
-        this.#background(() =>
-          out.error(f.code, withAction(`Cannot download "${query}"`, f.message), { query })
-        );
+        const message = withAction(`Cannot download "${escapeInput(query)}"`, f.message);
+        if (f.code === "ambiguous" && target.byName) {
+          const found = await findCandidates(this.#o.peer, query);
+          this.#background(() => printAmbiguous(out, query, message, found));
+          return;
+        }
+        this.#background(() => out.error(f.code, message, { query }));
       },
     );
     running.set(query, { handle, controller, settled });
     out.result({ event: "downloading", query }, `downloading ${query} in the background`);
+  }
+
+  async #list(pattern: string): Promise<void> {
+    const { peer, out } = this.#o;
+    try {
+      const found = await peer.list(pattern);
+      const n = found.files.length;
+      const summary = `${n} file${n === 1 ? "" : "s"}` +
+        (found.complete ? "" : ` (the first ${n} of ${found.total}; narrow the pattern)`);
+      out.result(
+        { event: "list", pattern, files: found.files.map(listedJson), total: found.total },
+        [...found.files.map(formatListedFile), summary].join("\n"),
+      );
+    } catch (e) {
+      const f = classifyError(e);
+      out.error(f.code, withAction(`Cannot list ${JSON.stringify(pattern)}`, f.message), {
+        pattern,
+      });
+    }
   }
 
   #status(): void {

@@ -13,6 +13,9 @@ import {
 } from "../tracker/limits.ts";
 import { MAX_OWNERS } from "../wire/limits.ts";
 import { UsageError } from "./flags.ts";
+import { DEFAULT_LOG_MAX_BYTES } from "../log/log_file.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
+import { parseRedisUrl } from "../tracker/store/redis_url.ts";
 
 /** The `--help` text of `tracker.ts`. */
 export const TRACKER_USAGE = `udpswarm tracker: tells peers who shares which file
@@ -31,11 +34,26 @@ Options:
   --max-peers N      registered peers at once                       [${DEFAULT_LIMITS.maxPeers}]
   --max-files N      files one peer may share                       [${DEFAULT_LIMITS.maxFilesPerPeer}]
   --max-name N       longest file name in bytes (≤ 255)             [${DEFAULT_LIMITS.maxNameBytes}]
-  --rate N           requests per second per source address         [${DEFAULT_LIMITS.requestsPerSecond}]
-  --burst N          burst of requests per source address           [${DEFAULT_LIMITS.burst}]
+  --rate N           requests per second per source (address, port) [${DEFAULT_LIMITS.requestsPerSecond}]
+  --burst N          burst of requests per source (address, port)   [${DEFAULT_LIMITS.burst}]
+  --max-peers-per-address N   peers from one IP address             [${DEFAULT_LIMITS.maxPeersPerAddress}]
+  --max-peers-per-prefix N    peers from one /24 (IPv6: /64)        [${DEFAULT_LIMITS.maxPeersPerPrefix}]
+  --max-files-per-address N   files the peers of one IP may share   [${DEFAULT_LIMITS.maxFilesPerAddress}]
+  --max-files-per-prefix N    files the peers of one /24 may share  [${DEFAULT_LIMITS.maxFilesPerPrefix}]
+  --address-rate N   requests per second per IP address, all ports  [${DEFAULT_LIMITS.addressRequestsPerSecond}]
+  --prefix-rate N    requests per second per /24 (IPv6: /64)        [${DEFAULT_LIMITS.prefixRequestsPerSecond}]
+  --log-max-mb N     cap of tracker.log in MiB; then it becomes      [${
+  DEFAULT_LOG_MAX_BYTES / 1024 / 1024
+}]
+                     tracker.log.1 and a new file starts
+  --store STORE      where peers and files live: memory, or redis://HOST:PORT[/DB]
+                     (trackers started with one Redis serve one swarm)  [memory]
+  --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
+                     PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
   -q, --quiet        print nothing on stdout but errors
   -h, --help         show this help
+  -V, --version      show the version
 
 The first line on stdout is "listening on udp://HOST:PORT". Rules, limits and the cookie
 scheme: docs/TRACKER.md.`;
@@ -50,6 +68,12 @@ export interface TrackerCliOptions {
   verbose: boolean;
   /** `-q`/`--quiet`: print nothing on stdout but errors. */
   quiet: boolean;
+  /** `-V`/`--version`: print the version and exit. */
+  version: boolean;
+  /** `--metrics`: where to serve the HTTP metrics, or undefined (off). */
+  metrics: MetricsAddress | undefined;
+  /** `--store`: `memory`, or a checked `redis://HOST:PORT[/DB]` URL. */
+  store: string;
 }
 
 function duration(text: string, flag: string): number {
@@ -109,9 +133,19 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         "max-name": { type: "string" },
         rate: { type: "string" },
         burst: { type: "string" },
+        "max-peers-per-address": { type: "string" },
+        "max-peers-per-prefix": { type: "string" },
+        "max-files-per-address": { type: "string" },
+        "max-files-per-prefix": { type: "string" },
+        "address-rate": { type: "string" },
+        "prefix-rate": { type: "string" },
+        "log-max-mb": { type: "string" },
         verbose: { type: "boolean", short: "v", default: false },
         quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "V", default: false },
+        metrics: { type: "string" },
+        store: { type: "string", default: "memory" },
       },
     }));
   } catch (e) {
@@ -141,6 +175,58 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
     limits.requestsPerSecond = number(values.rate, "--rate", 0.001, 1e9, false);
   }
   if (values.burst !== undefined) limits.burst = number(values.burst, "--burst", 1, 1e9);
+  const counts = [
+    ["max-peers-per-address", "maxPeersPerAddress"],
+    ["max-peers-per-prefix", "maxPeersPerPrefix"],
+    ["max-files-per-address", "maxFilesPerAddress"],
+    ["max-files-per-prefix", "maxFilesPerPrefix"],
+  ] as const;
+  for (const [flag, key] of counts) {
+    const v = values[flag];
+    if (v !== undefined) limits[key] = number(v, `--${flag}`, 1, 1e9);
+  }
+  if (values["address-rate"] !== undefined) {
+    limits.addressRequestsPerSecond = number(values["address-rate"], "--address-rate", 1, 1e9);
+    limits.addressBurst = 2 * limits.addressRequestsPerSecond;
+  }
+  if (values["prefix-rate"] !== undefined) {
+    limits.prefixRequestsPerSecond = number(values["prefix-rate"], "--prefix-rate", 1, 1e9);
+    limits.prefixBurst = 2 * limits.prefixRequestsPerSecond;
+  }
+  if (values["log-max-mb"] !== undefined) {
+    options.logMaxBytes = Math.round(
+      number(values["log-max-mb"], "--log-max-mb", 0.001, 1e6, false) * 1024 * 1024,
+    );
+  }
   options.limits = limits;
-  return { options, help: values.help, verbose: values.verbose, quiet: values.quiet };
+  let metrics: MetricsAddress | undefined;
+  if (values.metrics !== undefined) {
+    try {
+      metrics = parseMetricsAddress(values.metrics);
+    } catch (e) {
+      throw new UsageError(
+        (e as Error).message.replace(/^Cannot parse address/, "Cannot parse --metrics"),
+      );
+    }
+    options.metrics = true;
+  }
+  const store = values.store;
+  if (store !== "memory") {
+    try {
+      parseRedisUrl(store);
+    } catch (e) {
+      throw new UsageError(
+        (e as Error).message.replace(/^Cannot use store/, "Cannot parse --store"),
+      );
+    }
+  }
+  return {
+    options,
+    store,
+    help: values.help,
+    verbose: values.verbose,
+    quiet: values.quiet,
+    version: values.version,
+    metrics,
+  };
 }

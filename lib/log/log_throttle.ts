@@ -1,5 +1,7 @@
 /**
- * "Log once per source per minute": remembers when a key was last reported.
+ * "Log once per source per minute, and at most so many lines a minute in all": remembers when a
+ * key was last reported, and counts what it let through in the current window. Key incidents by
+ * address, not address and port, or a sender that rotates ports gets one line per port.
  * @module
  */
 
@@ -8,16 +10,21 @@ export class LogThrottle {
   readonly #windowMs: number;
   readonly #max: number;
   readonly #last = new Map<string, number>();
+  readonly #maxPerWindow: number;
+  #windowStart = -Infinity;
+  #windowCount = 0;
   /** Reports suppressed since the last sweep. */
   suppressed = 0;
 
   /**
    * @param windowMs report a key at most once per window
    * @param maxKeys keys remembered at once; past that, new keys are suppressed until a sweep
+   * @param maxPerWindow reports let through per window, all keys together
    */
-  constructor(windowMs: number, maxKeys = 65536) {
+  constructor(windowMs: number, maxKeys = 65536, maxPerWindow = Infinity) {
     this.#windowMs = windowMs;
     this.#max = maxKeys;
+    this.#maxPerWindow = maxPerWindow;
   }
 
   /**
@@ -35,8 +42,28 @@ export class LogThrottle {
       this.suppressed++;
       return false;
     }
+    if (now - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    if (this.#windowCount >= this.#maxPerWindow) {
+      this.suppressed++;
+      return false;
+    }
+    this.#windowCount++;
     this.#last.set(key, now);
     return true;
+  }
+
+  /**
+   * The number of reports suppressed since the last call, and resets it.
+   *
+   * @returns the count
+   */
+  takeSuppressed(): number {
+    const n = this.suppressed;
+    this.suppressed = 0;
+    return n;
   }
 
   /**

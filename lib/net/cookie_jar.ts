@@ -7,8 +7,13 @@
  * key, so a cookie is valid during the epoch that issued it and the next one. The parity
  * bit tells which of the two keys to check, so verification costs one HMAC.
  *
- * The tracker packs address and port ({@link packAddress}); the peers' uploaders pack the IP
- * address alone ({@link packHost}, see lib/peer/core/address_cookies.ts).
+ * With a shared secret (trackers of one Redis store, see docs/TRACKER.md _Storage_), the key
+ * of epoch e is HMAC-SHA256(secret, "udpswarm cookie epoch" ‖ e) and the epochs are counted on
+ * the wall clock (e = ⌊now / epochMs⌋), so every tracker of the store issues and accepts the
+ * same cookies and a peer can move between them without registering again.
+ *
+ * The tracker and the peers' uploaders (lib/peer/core/address_cookies.ts) both pack the address
+ * and the port ({@link packAddress}): a cookie proves one UDP source, never a whole IP.
  * @module
  */
 import { createHmac } from "node:crypto";
@@ -37,24 +42,6 @@ export function packAddress(hostname: string, port: number): Uint8Array | null {
   return out;
 }
 
-/**
- * Packs a host alone as family ‖ bytes (5 or 17 bytes), for cookies that prove an IP address
- * rather than an address and port (the peers' cookies: a downloader sends from several ports of
- * one host). Returns null when the host is not an IP literal.
- *
- * @param hostname IPv4 or IPv6 literal
- * @returns the packed bytes, or null
- */
-export function packHost(hostname: string): Uint8Array | null {
-  const v4 = parseIPv4(hostname);
-  const raw = v4 ?? parseIPv6(hostname);
-  if (raw === null) return null;
-  const out = new Uint8Array(1 + raw.length);
-  out[0] = v4 ? 4 : 6;
-  out.set(raw, 1);
-  return out;
-}
-
 /** Issues and checks address cookies with a key that rotates every epoch. */
 export class CookieJar {
   readonly epochMs: number;
@@ -64,18 +51,42 @@ export class CookieJar {
   #previousKey: Uint8Array | undefined;
   #nextRotation: number;
   readonly #input = new Uint8Array(4 + 1 + 19);
+  readonly #secret: Uint8Array | undefined;
 
   /**
    * @param epochMs epoch length (how often the key rotates)
-   * @param randomBytes source of key material
-   * @param now the current time in ms
+   * @param randomBytes source of key material (unused with a secret)
+   * @param now the current time in ms (the wall clock, `Date.now()`, with a secret)
+   * @param secret derive the keys from this shared secret, epochs on the wall clock
    */
-  constructor(epochMs: number, randomBytes: (n: number) => Uint8Array, now: number) {
+  constructor(
+    epochMs: number,
+    randomBytes: (n: number) => Uint8Array,
+    now: number,
+    secret?: Uint8Array,
+  ) {
     if (!(epochMs > 0)) throw new RangeError(`Cannot create cookie jar: epochMs is ${epochMs}`);
     this.epochMs = epochMs;
+    this.#secret = secret;
+    if (secret !== undefined) {
+      this.#epoch = Math.floor(now / epochMs) >>> 0;
+      this.#randomBytes = () => this.#derive(this.#epoch);
+      this.#key = this.#derive(this.#epoch);
+      this.#previousKey = this.#derive((this.#epoch - 1) >>> 0);
+      this.#nextRotation = (Math.floor(now / epochMs) + 1) * epochMs;
+      return;
+    }
     this.#randomBytes = randomBytes;
     this.#key = randomBytes(32);
     this.#nextRotation = now + epochMs;
+  }
+
+  #derive(epoch: number): Uint8Array {
+    const label = new TextEncoder().encode("udpswarm cookie epoch ");
+    const input = new Uint8Array(label.length + 4);
+    input.set(label);
+    new DataView(input.buffer).setUint32(label.length, epoch);
+    return new Uint8Array(createHmac("sha256", this.#secret!).update(input).digest());
   }
 
   /** The current epoch number (0 at construction). */
@@ -97,6 +108,15 @@ export class CookieJar {
    */
   rotate(now: number): boolean {
     if (now < this.#nextRotation) return false;
+    if (this.#secret !== undefined) {
+      // Wall-clock epochs: every tracker of the store is at the same epoch.
+      const epoch = Math.floor(now / this.epochMs) >>> 0;
+      this.#epoch = epoch;
+      this.#key = this.#derive(epoch);
+      this.#previousKey = this.#derive((epoch - 1) >>> 0);
+      this.#nextRotation = (Math.floor(now / this.epochMs) + 1) * this.epochMs;
+      return true;
+    }
     let turns = 0;
     while (now >= this.#nextRotation) {
       this.#epoch = (this.#epoch + 1) >>> 0;

@@ -1,15 +1,20 @@
 /**
- * Per-source request limiting: one token bucket per source address.
+ * Per-source request limiting: one {@link TokenBucket} per source address.
  * @module
  */
+import { TokenBucket } from "./token_bucket.ts";
 
-interface Bucket {
-  tokens: number;
-  last: number;
-  /** The source: host and port; buckets of sources with the same port are chained. */
-  host: string;
-  port: number;
+/** A source's bucket; buckets of sources with the same port are chained. */
+class Bucket extends TokenBucket {
+  readonly host: string;
+  readonly port: number;
   next: Bucket | undefined;
+
+  constructor(rate: number, burst: number, now: number, host: string, port: number) {
+    super({ ratePerSecond: rate, burst, now });
+    this.host = host;
+    this.port = port;
+  }
 }
 
 /** Options for {@link RateLimiter}. */
@@ -39,17 +44,11 @@ export class RateLimiter {
         `Cannot create rate limiter: rate ${options.ratePerSecond}/s and burst ${options.burst} must be positive`,
       );
     }
-    this.#rate = options.ratePerSecond / 1000;
+    this.#rate = options.ratePerSecond;
     this.#burst = options.burst;
     this.#max = options.maxSources;
     // The overflow bucket is shared by every untracked source: give it room for many of them.
-    this.#overflow = {
-      tokens: this.#burst * 16,
-      last: -Infinity,
-      host: "",
-      port: -1,
-      next: undefined,
-    };
+    this.#overflow = new Bucket(this.#rate * 16, this.#burst * 16, -Infinity, "", -1);
   }
 
   /** Sources currently tracked. */
@@ -69,25 +68,17 @@ export class RateLimiter {
     const head = this.#byPort.get(port);
     let b = head;
     while (b !== undefined && b.host !== host) b = b.next;
-    let cap = this.#burst;
     if (b === undefined) {
       if (this.#count >= this.#max) {
         b = this.#overflow;
-        cap = this.#burst * 16;
       } else {
-        b = { tokens: this.#burst, last: now, host, port, next: head };
+        b = new Bucket(this.#rate, this.#burst, now, host, port);
+        b.next = head;
         this.#byPort.set(port, b);
         this.#count++;
       }
     }
-    const elapsed = now - b.last;
-    if (elapsed > 0) {
-      b.tokens = Math.min(cap, b.tokens + elapsed * this.#rate * (cap / this.#burst));
-      b.last = now;
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return b.take(1, now);
   }
 
   /**
@@ -100,7 +91,7 @@ export class RateLimiter {
       let keep: Bucket | undefined;
       for (let b: Bucket | undefined = head; b !== undefined;) {
         const next: Bucket | undefined = b.next;
-        if (b.tokens + (now - b.last) * this.#rate >= this.#burst) {
+        if (b.fullAt(now)) {
           this.#count--;
         } else {
           b.next = keep;

@@ -4,10 +4,17 @@
  * @module
  */
 import type { PeerAddress } from "../wire/address.ts";
+import type { FileList, ListOptions } from "./file_list.ts";
+import type { TransferTraceRecord } from "./core/transfer_trace.ts";
 
 /** Options for `startPeer()`. */
 export interface PeerOptions {
-  /** Tracker address `host:port`. @default "127.0.0.1:6969" */
+  /**
+   * Tracker address `host:port`, or several comma-separated (`A,B,…`, trackers of one swarm):
+   * the peer uses the first and fails over to the next when it stops answering, registers
+   * there and announces its files again; downloads in progress carry on.
+   * @default "127.0.0.1:6969"
+   */
   tracker?: string;
   /** Node id, 1..24 chars of `[A-Za-z0-9._-]`. @default a random id */
   nodeId?: string;
@@ -30,7 +37,9 @@ export interface PeerOptions {
    */
   mtu?: number;
   /**
-   * Cap on data bytes per datagram when downloading (tuning); 0 uses what the path carries.
+   * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB, or what the path
+   * carries if less. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
+   * blocks, 5 per 256 KiB piece); trade-offs measured in docs/TRANSFER.md.
    * @default 0
    */
   maxBlock?: number;
@@ -61,6 +70,11 @@ export interface PeerOptions {
   maxOwners?: number;
   /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */
   log?: (line: string) => void;
+  /**
+   * Receives a trace of every download's owners: window, delay and losses sampled every 10 ms,
+   * and every probe timeout (`peer.ts --trace FILE` writes them as JSON lines).
+   */
+  trace?: (record: TransferTraceRecord) => void;
   /** Test hook: rewrite an owner's address before contacting it (e.g. through a lossy relay). */
   mapOwnerAddress?: (address: PeerAddress, nodeId: string) => PeerAddress;
   /**
@@ -69,6 +83,29 @@ export interface PeerOptions {
    * whose cookie expired get ERROR bad_cookie and probe again. @default 120000
    */
   cookieEpochMs?: number;
+  /**
+   * Share the upload fairly between requesters' IP addresses and prefixes while several ask
+   * (see `FairShare`); off only to measure what it does. @default true
+   */
+  fairShare?: boolean;
+  /**
+   * Upload cap over everything this peer serves, bytes/s (`--max-upload`): requests beyond it
+   * wait and their blocks go out paced, shared fairly between downloaders. @default Infinity
+   */
+  maxUploadRate?: number;
+  /**
+   * Download cap over all this peer's downloads, bytes/s (`--max-download`): blocks are only
+   * requested as the cap allows, shared fairly between downloads. @default Infinity
+   */
+  maxDownloadRate?: number;
+}
+
+/** A peer's rate caps, bytes/s; Infinity is no cap. */
+export interface RateLimits {
+  /** Upload cap over everything the peer serves. */
+  upload: number;
+  /** Download cap over all the peer's downloads. */
+  download: number;
 }
 
 /** A file this peer shares. */
@@ -93,6 +130,11 @@ export interface DownloadOptions {
   saveAs?: string;
   /** Replace an existing file of the same name. @default false */
   overwrite?: boolean;
+  /**
+   * The size the content must have (a link's `size`): the download fails with
+   * `size_mismatch` when the verified manifest says otherwise.
+   */
+  expectedSize?: number;
   /** Abort the download. */
   signal?: AbortSignal;
 }
@@ -119,6 +161,8 @@ export interface DownloadProgress {
   retransmits: number;
   /** Pieces that failed verification. */
   badPieces: number;
+  /** Owners dropped for good (bad data, or silent too long). @default 0 */
+  ownersBanned?: number;
 }
 
 /** The outcome of a finished download. */
@@ -141,8 +185,15 @@ export interface DownloadResult {
   receivedBytes: number;
   /** Datagrams re-requested after a timeout. */
   retransmits: number;
+  /** Bytes of the blocks re-requested (lost blocks and blocks of lost requests). */
+  retransmittedBytes?: number;
   /** Pieces that failed verification. */
   badPieces: number;
+  /**
+   * True when nothing was downloaded: the file was already shared by this peer, or already at
+   * the output path with the same content.
+   */
+  alreadyHad?: boolean;
 }
 
 /** A running download. */
@@ -155,6 +206,28 @@ export interface DownloadHandle {
   onProgress(listener: (p: DownloadProgress) => void): () => void;
   /** Resolves with the verified file, rejects with a `TransferError`. */
   readonly done: Promise<DownloadResult>;
+}
+
+/** Totals of a peer since it started: what `peer.ts --metrics` exposes. */
+export interface PeerStats {
+  /** File bytes sent to downloaders. */
+  uploadedBytes: number;
+  /** Bytes received from owners (including duplicates and bad data). */
+  downloadedBytes: number;
+  /** Downloads started. */
+  transfersStarted: number;
+  /** Downloads verified and saved (or already here). */
+  transfersCompleted: number;
+  /** Downloads that failed or were stopped. */
+  transfersFailed: number;
+  /** Downloads running now. */
+  transfersActive: number;
+  /** Datagrams re-requested after a timeout. */
+  retransmits: number;
+  /** Pieces that failed verification. */
+  badPieces: number;
+  /** Owners dropped for good by a download (bad data, silence). */
+  ownersBanned: number;
 }
 
 /** A running peer. */
@@ -171,10 +244,30 @@ export interface Peer extends AsyncDisposable {
   readonly downloadedFiles: ReadonlyMap<string, string[]>;
   /** Downloads in progress. */
   readonly downloads: ReadonlyMap<string, DownloadHandle>;
+  /** Totals since the peer started, for `--metrics` (absent on peers that keep none). */
+  readonly stats?: PeerStats;
   /** Shares a file (path absolute or relative to `dir`); resolves once the tracker acknowledged. */
   share(path: string): Promise<SharedFile>;
-  /** Starts downloading a file by name or 64-hex content id. */
+  /**
+   * Starts downloading a file by name or 64-hex content id. The content id is what is
+   * verified: a name the tracker maps to more than one content fails with `ambiguous`
+   * (list them with {@link Peer.list} and download one by content id).
+   */
   download(nameOrId: string, options?: DownloadOptions): DownloadHandle;
+  /**
+   * Lists the files the tracker knows whose names match `pattern` (all of them for ""), page
+   * after page, sorted by name then content id.
+   */
+  list(pattern?: string, options?: ListOptions): Promise<FileList>;
+  /** The rate caps in force (bytes/s; Infinity: none). */
+  readonly rateLimits: RateLimits;
+  /**
+   * Changes the rate caps now, for transfers under way too; a cap left out stays as it is.
+   *
+   * @param limits bytes/s per direction; Infinity removes that cap
+   * @throws {RangeError} for a cap that is not a positive number
+   */
+  setRateLimits(limits: Partial<RateLimits>): void;
   /** Sends EXIT, stops serving, closes the socket. Idempotent. */
   close(): Promise<void>;
 }

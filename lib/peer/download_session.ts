@@ -7,7 +7,8 @@
  */
 import type { Message } from "../wire/messages.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
-import { DownloadCore, type DownloadCoreEvent } from "./core/download_core.ts";
+import { DownloadCore } from "./core/download_core.ts";
+import type { DownloadCoreEvent } from "./core/download_core_event.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { PieceWriter } from "./piece_writer.ts";
@@ -46,6 +47,7 @@ export class DownloadSession implements DownloadHandle {
       outDir: options.outDir ?? ctx.outDir,
       saveAs: options.saveAs,
       overwrite: options.overwrite,
+      expectedSize: options.expectedSize,
       dataSockets: ctx.openDataSocket !== undefined,
     });
     const signal = options.signal;
@@ -78,6 +80,11 @@ export class DownloadSession implements DownloadHandle {
   onBlockData(bytes: Uint8Array, from: Deno.NetAddr): void {
     this.#core.handleBlockData(bytes, from, performance.now());
     this.#drain();
+  }
+
+  /** The peer's download cap changed ({@link DownloadCore.handleRateChange}). */
+  rateChanged(): void {
+    this.#step((now) => this.#core.handleRateChange(now));
   }
 
   /** PROBE_ACK, MANIFEST_DATA or ERROR for this txid, decoded by the peer. */
@@ -120,7 +127,7 @@ export class DownloadSession implements DownloadHandle {
     const ctx = this.#ctx, core = this.#core;
     switch (ev.kind) {
       case "need":
-        return void ctx.need(ev.want, ev.maxOwners, ev.partial === true).then(
+        return void ctx.need(ev.want, ev.maxOwners, ev.exclude, ev.partial === true).then(
           (reply) => this.#step((now) => core.handleNeedReply(reply, now)),
           (e) => this.#step((now) => core.handleNeedFailed(e, now)),
         );
@@ -134,7 +141,11 @@ export class DownloadSession implements DownloadHandle {
               const hint = "check that the output directory exists and is writable";
               throw diskError(`Cannot save to ${ev.path}`, e, hint);
             });
-          return (now) => core.handleTargetChecked({ sharedPath, exists }, now);
+          // An existing file of the right size may already be the download: hash it.
+          const sameContent = exists && ctx.hasContent !== undefined &&
+            (await Deno.stat(ev.path).then((i) => i.isFile && i.size === ev.size, () => false)) &&
+            await ctx.hasContent(ev.path, ev.contentIdHex).catch(() => false);
+          return (now) => core.handleTargetChecked({ sharedPath, exists, sameContent }, now);
         });
       case "load_resume_manifest":
         return this.#job(async () => {
@@ -154,9 +165,12 @@ export class DownloadSession implements DownloadHandle {
             part,
           });
           if (ctx.verifyInWorker && !core.finished) {
-            this.#writer = new PieceWriter(part.partPath, ev.manifest.pieceHashes, (v) => {
-              this.#step((now) => core.handlePieceVerdict(v, now));
-            });
+            this.#writer = new PieceWriter(
+              part.partPath,
+              ev.manifest.pieceHashes,
+              (v) => this.#step((now) => core.handlePieceVerdict(v, now)),
+              part.partIdentity,
+            );
           }
           return (now) => core.handlePartOpened(part, now);
         });
@@ -176,6 +190,8 @@ export class DownloadSession implements DownloadHandle {
           this.#part = undefined;
           return (now) => core.handleFileCompleted(path, now);
         });
+      case "report":
+        return ctx.report?.(ev.contentId, ev.entries);
       case "log":
         return ctx.log(ev.line);
       case "progress":

@@ -25,7 +25,6 @@ export interface Manifest {
 export const MANIFEST_MAGIC = 0x55534d31;
 /** Bytes before the piece hashes: magic u32, size u64, pieceSize u32, count u32. */
 export const MANIFEST_HEADER_SIZE = 20;
-export { PIECE_HASH_BYTES };
 /** Smallest piece size (16 KiB). */
 export const MIN_PIECE_SIZE = 16 * 1024;
 /** Largest piece size (16 MiB). */
@@ -76,16 +75,6 @@ export function pieceLength(m: Manifest, i: number): number {
 export function pieceOffset(m: Manifest, i: number): number {
   checkIndex(m, i);
   return i * m.pieceSize;
-}
-
-/**
- * The expected SHA-256 of piece `i`: a view into `m.pieceHashes` (no copy).
- *
- * @throws {RangeError} when `i` is not a piece index
- */
-export function pieceHash(m: Manifest, i: number): Uint8Array {
-  checkIndex(m, i);
-  return m.pieceHashes.subarray(i * PIECE_HASH_BYTES, (i + 1) * PIECE_HASH_BYTES);
 }
 
 /**
@@ -216,7 +205,6 @@ export function contentIdOf(encoded: Uint8Array): Uint8Array {
 }
 
 /** Hex of bytes and back: one implementation, in lib/wire/hex.ts. */
-export { fromHex, toHex } from "../wire/hex.ts";
 
 /** What identifies one version of a file on disk (from `fstat`). */
 export interface FileIdentity {

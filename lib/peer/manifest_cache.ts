@@ -14,8 +14,8 @@ import {
   decodeManifest,
   DEFAULT_PIECE_SIZE,
   type FileIdentity,
-  toHex,
 } from "./manifest.ts";
+import { toHex } from "../wire/hex.ts";
 import { MAX_MANIFEST_BYTES } from "../wire/limits.ts";
 import { diskError } from "./transfer_error.ts";
 

@@ -5,23 +5,22 @@
  * durability rules: docs/STORAGE.md; the file-system steps they rely on: _durable_fs.ts.
  * @module
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { closeSync, constants, fstatSync, ftruncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Bitset } from "./core/bitset.ts";
-import {
-  contentIdOf,
-  fromHex,
-  type Manifest,
-  pieceCount,
-  pieceLength,
-  toHex,
-  verifyPiece,
-} from "./manifest.ts";
+import { contentIdOf, type Manifest, pieceCount, pieceLength } from "./manifest.ts";
+import { fromHex, toHex } from "../wire/hex.ts";
 import { decodePartState, encodePartState, maxPartStateBytes } from "./part_state.ts";
 import { safeName } from "./safe_name.ts";
 import {
   datasync,
+  freeBytes,
+  isSameFile,
+  linkRefused,
   moveInto,
+  openNoFollow,
   pathExists,
   readFullyAt,
   readIfExists,
@@ -43,13 +42,17 @@ export interface PartFileOptions {
    */
   flushIntervalMs?: number;
   /**
-   * Hash again, on open, every piece the state claims (and, without a usable state, every piece
-   * of an existing `.part`), keeping only those that match. Costs one read of the file.
-   * @default false
+   * Without a usable state, hash every piece of an existing `.part` on open and keep those that
+   * match (pieces the state claims are always hashed again, whatever this says). @default false
    */
   reverify?: boolean;
-  /** Progress of `reverify`: bytes checked so far. */
+  /** Progress of the hashing on open: bytes checked so far, of the bytes to check. */
   onVerifyProgress?: (checkedBytes: number, totalBytes: number) => void;
+  /**
+   * Bytes to leave free beyond the file; open refuses a download the disk cannot hold.
+   * @default twice the state and manifest files (their temporary copies) plus 64 KiB
+   */
+  reserveBytes?: number;
 }
 
 /** The file names a download uses, all in one directory. */
@@ -136,8 +139,18 @@ export class PartFile implements AsyncDisposable {
   readonly paths: PartPaths;
   /** Verified pieces (on disk, though possibly not yet fsynced). Live: updated by writes. */
   readonly verifiedPieces: Bitset;
-  /** Bytes of verified pieces found on disk when opened. */
+  /** Bytes of verified pieces found on disk when opened (each hashed again on open). */
   readonly resumedBytes: number;
+  /** What the hashing on open found: pieces the state claimed and those that failed. */
+  readonly resumeCheck: ResumeCheck;
+  /** Device and inode of the open `.part` (whoever opens it again checks it is this file). */
+  readonly identity: FileIdentity;
+  /**
+   * Free bytes on the file system when the download was checked against it on open, or
+   * undefined when free space could not be told (no `statfs`, or no `--allow-sys=statfs`
+   * grant): then a disk too small shows up only as a failed write.
+   */
+  freeBytesAtOpen: number | undefined;
   /** State-file writes so far (for tests and logs). */
   stateWrites = 0;
 
@@ -160,6 +173,7 @@ export class PartFile implements AsyncDisposable {
     fd: number,
     verified: Bitset,
     options: PartFileOptions,
+    resumeCheck: ResumeCheck,
   ) {
     this.dir = dir;
     this.name = name;
@@ -168,6 +182,9 @@ export class PartFile implements AsyncDisposable {
     this.manifest = manifest;
     this.paths = paths;
     this.#fd = fd;
+    const st = fstatSync(fd);
+    this.identity = { dev: st.dev, ino: st.ino };
+    this.resumeCheck = resumeCheck;
     this.verifiedPieces = verified;
     this.#overwrite = options.overwrite ?? false;
     this.#flushIntervalMs = options.flushIntervalMs ?? 500;
@@ -181,10 +198,19 @@ export class PartFile implements AsyncDisposable {
   /**
    * Opens (or creates) the part files of a download and resumes its verified pieces.
    *
-   * A state file is used only when its checksum is right and it names the same content id,
-   * size and piece size; a state of another content is never mixed in (its part name differs,
-   * and a state that still disagrees is refused). The `.part` is set to the file's size
-   * (sparse); pieces the state claims beyond a shorter `.part` are forgotten.
+   * A state file is a hint, never a proof: it is used only when its checksum is right and it
+   * names the same content id, size and piece size (a state of another content is never mixed
+   * in: its part name differs, and a state that still disagrees is refused), and every piece it
+   * claims is read and hashed again before it counts (asynchronously, giving the event loop a
+   * turn every ~50 ms, with `onVerifyProgress`); a piece that does not match is fetched again.
+   * So flipped bytes, zeroed regions or a forged state never end in a "verified" file.
+   *
+   * Nothing is followed: a `.part`, state or manifest path that is a symbolic link (or not a
+   * regular file) is refused with `TransferError("disk")`. Before the `.part` is created the
+   * free space is checked: a file the disk cannot hold (beyond what an existing `.part` already
+   * occupies) is refused with `TransferError("disk")`, so no sparse file larger than the space
+   * left is made. The `.part` is then set to the file's size (sparse); pieces the state claims
+   * beyond a shorter `.part` are forgotten.
    *
    * @param dir directory of the download (must exist)
    * @param name final file name; checked with `safeName`
@@ -194,7 +220,8 @@ export class PartFile implements AsyncDisposable {
    * @returns the open part file
    * @throws {TransferError} `bad_name`; `exists` when the final file exists and `overwrite` is
    *   off, or the part is already open, or the state belongs to another content; `not_found`
-   *   when `dir` is missing; `disk` when the directory is not writable
+   *   when `dir` is missing; `disk` when the directory is not writable, the disk cannot hold the
+   *   file, or a part path is a link
    */
   static async open(
     dir: string,
@@ -268,11 +295,17 @@ export class PartFile implements AsyncDisposable {
       }
     }
 
+    const free = await checkFreeSpace(
+      dir,
+      safe,
+      paths.part,
+      manifest.size,
+      options.reserveBytes ?? reserveFor(manifest),
+    );
     let fd: number;
     try {
-      fd = openSync(paths.part, "a+"); // create if missing, never truncate …
-      closeSync(fd);
-      fd = openSync(paths.part, "r+"); // … then reopen for positional writes
+      // Created if missing, never truncated, never through a link
+      fd = openNoFollow(paths.part, constants.O_RDWR | constants.O_CREAT);
     } catch (e) {
       throw diskError(
         `Cannot create ${paths.part}`,
@@ -280,15 +313,15 @@ export class PartFile implements AsyncDisposable {
         "check that the directory exists and is writable",
       );
     }
+    let check: ResumeCheck;
     try {
       const have = fstatSync(fd).size;
       for (const i of [...verified]) {
         if (i * manifest.pieceSize + pieceLength(manifest, i) > have) verified.delete(i);
       }
       if (have !== manifest.size) ftruncateSync(fd, manifest.size);
-      if (options.reverify) {
-        reverify(fd, manifest, verified, stateBytes !== undefined, options.onVerifyProgress);
-      }
+      const everything = options.reverify === true && !(stateLoaded && verified.count > 0);
+      check = await rehash(fd, manifest, verified, everything, options.onVerifyProgress);
       if (options.encodedManifest && !(await PartFile.loadManifest(dir, safe, cid))) {
         await writeAtomically(paths.manifest, options.encodedManifest);
       }
@@ -296,7 +329,8 @@ export class PartFile implements AsyncDisposable {
       closeSync(fd);
       throw diskError(`Cannot prepare ${paths.part}`, e, "check free space and permissions");
     }
-    const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options);
+    const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options, check);
+    part.freeBytesAtOpen = free;
     if (!stateLoaded) {
       // A state file from the start: on a full disk a flush can still rewrite it in place.
       try {
@@ -489,6 +523,12 @@ export class PartFile implements AsyncDisposable {
     this.#cancelTimer();
     this.#dirty = true;
     await this.flush(); // data synced, and a complete state in case the rename fails
+    // The name must still be the file written (not a link or another file put in its place):
+    // the final name is made from the name, and must be this file inside the directory
+    if (!isSameFile(this.#fd, this.paths.part)) {
+      this.#closeFd();
+      throw linkRefused(this.paths.part, "no longer the file this download wrote");
+    }
     this.#closeFd();
     try {
       await moveInto(this.paths.part, target, this.#overwrite);
@@ -501,6 +541,12 @@ export class PartFile implements AsyncDisposable {
         );
       }
       throw diskError(`Cannot rename ${this.paths.part} to ${target}`, e);
+    }
+    if (!(await sameIdentity(target, this.identity))) {
+      // Swapped between the check and the move: take the name back, never leave it pointing
+      // at something this download did not verify
+      await Deno.remove(target).catch(() => {});
+      throw linkRefused(this.paths.part, "replaced while it was moved to its final name");
     }
     await Deno.remove(this.paths.state).catch(() => {});
     await Deno.remove(this.paths.manifest).catch(() => {});
@@ -558,28 +604,125 @@ export class PartFile implements AsyncDisposable {
   }
 }
 
-function reverify(
+/** What the hashing of resumed pieces found. */
+export interface ResumeCheck {
+  /** Pieces checked (claimed by the state, or every piece with `reverify` and no state). */
+  checked: number;
+  /** Pieces that did not match their hash and are fetched again. */
+  failed: number;
+  /** Bytes hashed. */
+  bytes: number;
+}
+
+/** A file's device and inode. */
+export interface FileIdentity {
+  /** Device number. */
+  dev: number;
+  /** Inode number. */
+  ino: number;
+}
+
+/**
+ * Hashes the pieces `verified` claims (or, with `everything`, every piece) and keeps only those
+ * that match. Reads one piece at a time into one buffer; yields to the event loop every ~50 ms so
+ * a peer keeps serving while a large resume is checked.
+ */
+async function rehash(
   fd: number,
   m: Manifest,
   verified: Bitset,
-  hadState: boolean,
+  everything: boolean,
   onProgress: ((checked: number, total: number) => void) | undefined,
-): void {
+): Promise<ResumeCheck> {
   const count = pieceCount(m);
-  const buf = new Uint8Array(Math.min(m.pieceSize, Math.max(m.size, 1)));
-  const candidates: number[] = [];
-  if (hadState && verified.count > 0) candidates.push(...verified);
-  else for (let i = 0; i < count; i++) candidates.push(i);
+  const candidates: number[] = everything ? Array.from({ length: count }, (_, i) => i) : [
+    ...verified,
+  ];
   let total = 0;
   for (const i of candidates) total += pieceLength(m, i);
-  let checked = 0;
+  const result: ResumeCheck = { checked: candidates.length, failed: 0, bytes: 0 };
+  if (candidates.length === 0) return result;
+  const buf = new Uint8Array(Math.min(m.pieceSize, Math.max(m.size, 1)));
+  let turn = performance.now();
   for (const i of candidates) {
     const len = pieceLength(m, i);
     const piece = buf.subarray(0, len);
     readFullyAt(fd, piece, i * m.pieceSize, "the part file");
-    if (verifyPiece(m, i, piece)) verified.set(i);
-    else verified.delete(i);
-    checked += len;
-    onProgress?.(checked, total);
+    const digest = createHash("sha256").update(piece).digest();
+    if (Buffer.compare(digest, m.pieceHashes.subarray(i * 32, i * 32 + 32)) === 0) {
+      verified.set(i);
+    } else {
+      if (verified.has(i)) result.failed++;
+      verified.delete(i);
+    }
+    result.bytes += len;
+    onProgress?.(result.bytes, total);
+    if (performance.now() - turn >= 50) {
+      await new Promise((r) => setTimeout(r, 0));
+      turn = performance.now();
+    }
+  }
+  return result;
+}
+
+/**
+ * Refuses a download the file system cannot hold: the file's size, less what an existing `.part`
+ * already occupies, plus `reserve`, must fit the space left. Where free space cannot be told
+ * (no `statfs`), nothing is refused here and a full disk shows up as a write error later.
+ */
+async function checkFreeSpace(
+  dir: string,
+  name: string,
+  part: string,
+  size: number,
+  reserve: number,
+): Promise<number | undefined> {
+  const free = freeBytes(dir);
+  if (free === undefined) return undefined;
+  let held = 0;
+  try {
+    const st = await Deno.lstat(part);
+    if (st.isSymlink) throw linkRefused(part);
+    if (st.isFile) held = Math.min(size, (st.blocks ?? 0) * 512);
+  } catch (e) {
+    if (e instanceof TransferError) throw e;
+    // missing: nothing held yet
+  }
+  const need = size - held + reserve;
+  if (need <= free) return free;
+  throw new TransferError(
+    "disk",
+    `Cannot download ${name}: it needs ${
+      formatBytes(size - held)
+    } more on disk (the file has ${size} bytes) and ${dir} has ${
+      formatBytes(free)
+    } free; free space or choose another --out`,
+  );
+}
+
+/** Room for the state and manifest files and their temporary copies, plus 64 KiB. */
+function reserveFor(m: Manifest): number {
+  const count = pieceCount(m);
+  return 2 * (20 + 32 * count) + 2 * maxPartStateBytes(count) + 64 * 1024;
+}
+
+/** `1.5 GiB`-style sizes for messages. */
+function formatBytes(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let v = n, u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** True when `path` (not followed) is a regular file with this device and inode. */
+async function sameIdentity(path: string, id: FileIdentity): Promise<boolean> {
+  try {
+    const st = await Deno.lstat(path);
+    return st.isFile && st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
   }
 }

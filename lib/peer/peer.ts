@@ -8,20 +8,26 @@ import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
 import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
-import { parseHostPort } from "../net/host_port.ts";
-import { type OwnedFile, TrackerClient } from "./tracker_client.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { type OwnedFile, trackerAddresses, TrackerClient } from "./tracker_client.ts";
 import type {
   DownloadHandle,
   DownloadOptions,
+  DownloadProgress,
   DownloadResult,
   Peer,
   PeerOptions,
+  PeerStats,
+  RateLimits,
   SharedFile,
 } from "./api.ts";
+import { DownloadBudget } from "./core/download_budget.ts";
 import { DownloadSession } from "./download_session.ts";
+import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
 import type { PartialEvent, PartStore, SessionContext } from "./session_context.ts";
 import { NEED_PARTIAL } from "../wire/messages.ts";
-import { fromHex, type Manifest } from "./manifest.ts";
+import type { Manifest } from "./manifest.ts";
+import { fromHex } from "../wire/hex.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
 import { PartFile } from "./part_file.ts";
@@ -78,6 +84,8 @@ class PeerNode implements Peer {
   readonly #endpoint: UdpEndpoint;
   readonly #tracker: TrackerClient;
   readonly #uploader: Uploader;
+  /** The download cap all sessions draw on. */
+  readonly #budget: DownloadBudget;
   readonly #cache: ManifestCache;
   readonly #sessions = new Map<number, DownloadSession>();
   readonly #dir: string;
@@ -105,16 +113,23 @@ class PeerNode implements Peer {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
     });
-    const tracker = parseHostPort(options.tracker ?? "127.0.0.1:6969");
+    const [tracker, ...fallbacks] = trackerAddresses(options.tracker ?? "127.0.0.1:6969");
     this.#tracker = new TrackerClient({
-      tracker: { transport: "udp", hostname: tracker.hostname, port: tracker.port },
+      tracker: tracker!,
+      fallbacks,
       nodeId: this.nodeId,
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       log: (line) => this.#log(line),
     });
+    this.#budget = new DownloadBudget({
+      ratePerSecond: options.maxDownloadRate ?? Infinity,
+      now: performance.now(),
+    });
     this.#uploader = new Uploader({
       send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
+      uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
+      ...(options.fairShare === false ? { fairShare: false } : {}),
     });
     this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
     this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
@@ -124,13 +139,31 @@ class PeerNode implements Peer {
     return this.#endpoint.address;
   }
 
+  get rateLimits(): RateLimits {
+    return { upload: this.#uploader.uploadRate, download: this.#budget.ratePerSecond };
+  }
+
+  setRateLimits(limits: Partial<RateLimits>): void {
+    // Check both before changing either
+    for (const [k, v] of Object.entries(limits)) {
+      if (v !== undefined && !(v > 0)) {
+        throw new RangeError(`Cannot set the ${k} rate limit: it must be positive, got ${v}`);
+      }
+    }
+    if (limits.upload !== undefined) this.#uploader.setUploadRate(limits.upload);
+    if (limits.download !== undefined) {
+      this.#budget.setRate(limits.download, performance.now());
+      for (const s of this.#sessions.values()) s.rateChanged();
+    }
+  }
+
   get isInSendMode(): boolean {
     return this.files.size > 0;
   }
 
   async start(): Promise<void> {
     this.#log(
-      `peer ${this.nodeId} listening on ${this.#endpoint.localAddr.hostname}:${this.#endpoint.localAddr.port}`,
+      `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
@@ -186,11 +219,53 @@ class PeerNode implements Peer {
     const key = `${nameOrId}#${session.txid}`;
     this.downloads.set(key, session);
     this.#sessions.set(session.txid, session);
-    session.done.finally(() => {
+    this.#totals.transfersStarted++;
+    session.done.then(
+      () => this.#totals.transfersCompleted++,
+      () => this.#totals.transfersFailed++,
+    ).finally(() => {
       this.downloads.delete(key);
       this.#sessions.delete(session.txid);
+      this.#addTotals(session.progress);
     }).catch(() => {});
     return session;
+  }
+
+  /** Totals of finished downloads; running ones are added in {@link stats}. */
+  readonly #totals = {
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    downloadedBytes: 0,
+    retransmits: 0,
+    badPieces: 0,
+    ownersBanned: 0,
+  };
+
+  #addTotals(p: DownloadProgress | undefined, into = this.#totals): void {
+    if (!p) return;
+    into.downloadedBytes += p.receivedBytes;
+    into.retransmits += p.retransmits;
+    into.badPieces += p.badPieces;
+    into.ownersBanned += p.ownersBanned ?? 0;
+  }
+
+  get stats(): PeerStats {
+    const t = { ...this.#totals };
+    for (const s of this.#sessions.values()) this.#addTotals(s.progress, t);
+    return {
+      ...t,
+      transfersActive: this.#sessions.size,
+      uploadedBytes: this.#uploader.uploadedBytes,
+    };
+  }
+
+  list(pattern = "", options: ListOptions = {}): Promise<FileList> {
+    const match = options.match ?? listMatchFor(pattern);
+    return collectFileList(
+      (cursor) => this.#tracker.list({ pattern, match, cursor }),
+      options.limit,
+    );
   }
 
   #sessionContext(): SessionContext {
@@ -201,9 +276,16 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
-      need: (want, max, partial) => this.#tracker.need(want, max, partial ? NEED_PARTIAL : 0),
+      trace: this.#options.trace,
+      budget: this.#budget,
+      need: (want, max, exclude, partial) =>
+        this.#tracker.need(want, max, exclude, partial ? NEED_PARTIAL : 0),
       swarm: true,
       partial: (ev) => this.#partial(ev),
+      report: (contentId, entries) =>
+        void this.#tracker.report(contentId, entries).catch((e) =>
+          this.#log(`REPORT failed: ${e instanceof Error ? e.message : e}`)
+        ),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })
@@ -216,9 +298,16 @@ class PeerNode implements Peer {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
         });
+        if (part.freeBytesAtOpen === undefined) {
+          this.#log(
+            `free space on ${a.outDir} unknown (grant --allow-sys=statfs to check it before a download): a disk too small fails on a write`,
+          );
+        }
         return {
           verifiedPieces: part.verifiedPieces, // a live set: the partial share reads it
           partPath: part.paths.part,
+          partIdentity: part.identity,
+          resumeCheck: part.resumeCheck,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
           complete: () => part.complete(),
@@ -226,6 +315,8 @@ class PeerNode implements Peer {
         };
       },
       sharedPath: (id) => this.files.get(id)?.path,
+      hasContent: async (path, id) =>
+        (await this.#cache.getOrBuild(path, this.#options.pieceSize)).contentIdHex === id,
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
     };
   }
@@ -360,7 +451,7 @@ class PeerNode implements Peer {
         if (this.#malformedLogged.size > 1024) this.#malformedLogged.clear();
         this.#malformedLogged.set(key, now);
         this.#log(
-          `dropped malformed datagram from ${from.hostname}:${from.port}: ${
+          `dropped malformed datagram from ${formatHostPort(from)}: ${
             e instanceof Error ? e.message : e
           }`,
         );
@@ -413,7 +504,11 @@ class PeerNode implements Peer {
       this.#sendUpdate();
       try {
         await this.#tracker.exit();
-        this.#log(`exit: told the tracker`);
+        this.#log(
+          this.#tracker.exitAcknowledged
+            ? `exit: told the tracker`
+            : `exit: not registered with the tracker, nothing to tell it`,
+        );
       } catch (e) {
         this.#log(`exit: the tracker did not acknowledge (${e instanceof Error ? e.message : e})`);
       }

@@ -13,6 +13,7 @@ import type { PieceWriterReply, PieceWriterRequest } from "./piece_writer_worker
 
 /** The verdict on one piece. */
 export interface PieceVerdict {
+  /** The piece index. */
   index: number;
   /** The hash matched and the piece is on disk. */
   ok: boolean;
@@ -34,14 +35,21 @@ export class PieceWriter {
    * @param partPath the `.part` file (must exist)
    * @param hashes the manifest's piece hashes
    * @param onVerdict called on the main thread for every piece
+   * @param identity device and inode of the `.part` as the caller opened it: the worker writes
+   *   only into that file (never through a link put at `partPath` since)
    */
-  constructor(partPath: string, hashes: Uint8Array, onVerdict: (v: PieceVerdict) => void) {
+  constructor(
+    partPath: string,
+    hashes: Uint8Array,
+    onVerdict: (v: PieceVerdict) => void,
+    identity?: { dev: number; ino: number },
+  ) {
     this.#onVerdict = onVerdict;
     this.#worker = new Worker(new URL("./piece_writer_worker.ts", import.meta.url), {
       type: "module",
     });
     this.#worker.onmessage = (ev: MessageEvent<PieceWriterReply>) => this.#onReply(ev.data);
-    this.#post({ type: "init", path: partPath, hashes: hashes.slice() });
+    this.#post({ type: "init", path: partPath, hashes: hashes.slice(), identity });
   }
 
   /** Pieces handed over and not answered yet. */

@@ -12,11 +12,17 @@
  */
 /// <reference lib="deno.worker" />
 import { createHash } from "node:crypto";
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 
 /** Messages from the main thread. */
 export type PieceWriterRequest =
-  | { type: "init"; path: string; hashes: Uint8Array }
+  | {
+    type: "init";
+    path: string;
+    hashes: Uint8Array;
+    /** The `.part` the main thread opened: the worker writes only to that same file. */
+    identity?: { dev: number; ino: number } | undefined;
+  }
   | {
     type: "piece";
     index: number;
@@ -72,7 +78,19 @@ self.onmessage = (ev: MessageEvent<PieceWriterRequest>) => {
     case "init":
       hashes = msg.hashes;
       try {
-        fd = openSync(msg.path, "r+");
+        // Never through a link, and only into the file the main thread opened (a `.part`
+        // replaced by a link or another file since then is refused: ELOOP / ESTALE)
+        fd = openSync(msg.path, constants.O_RDWR | (constants.O_NOFOLLOW ?? 0));
+        const st = fstatSync(fd);
+        const id = msg.identity;
+        if (!st.isFile() || (id !== undefined && (st.dev !== id.dev || st.ino !== id.ino))) {
+          closeSync(fd);
+          fd = -1;
+          throw Object.assign(
+            new Error(`${msg.path} is no longer the file this download opened`),
+            { code: "ESTALE" },
+          );
+        }
       } catch (e) {
         openError = errInfo(e);
       }

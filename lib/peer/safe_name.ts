@@ -3,36 +3,31 @@
  * file system.
  * @module
  */
-import { MAX_NAME_BYTES } from "../wire/limits.ts";
+import { fileNameProblem, quoteName } from "../wire/file_name.ts";
 import { TransferError } from "./transfer_error.ts";
 
 /** Options for {@link safeName}. */
 export interface SafeNameOptions {
   /**
-   * Apply the stricter Windows rules too (reserved device names, `<>:"|?*`, trailing dot or
-   * space). @default Deno.build.os === "windows"
+   * Apply the stricter Windows rules too (`<>:"|?*`, a trailing dot or space; reserved device
+   * names are refused everywhere). @default Deno.build.os === "windows"
    */
   windows?: boolean;
 }
 
-const encoder = new TextEncoder();
-// C0 and C1 controls, DEL, and the bidirectional formatting characters that can make
-// "evil\u202Etxt.exe" display as "evilexe.txt".
-// deno-lint-ignore no-control-regex
-const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-const FORBIDDEN_CHARS_ALL = new RegExp(FORBIDDEN_CHARS.source, "gu");
 const WINDOWS_CHARS = /[<>:"|?*]/;
-const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i;
 
 /**
  * Returns `name` unchanged when it is safe to use as one file name inside a directory, or throws.
  *
- * Safe means: a single path component (no `/` or `\`), not `.` or `..`, not empty, at most 255
- * bytes of well-formed UTF-8, and no control or bidirectional-override characters. Because
- * separators are refused, a name can never be absolute or climb out of the directory; a name
- * that merely contains two dots (`v1..2.txt`) is an ordinary name and is accepted. With
- * `windows`, reserved device names (`CON`, `nul.txt`, …), `<>:"|?*` and a trailing dot or
- * space are refused as well.
+ * Safe means what `fileNameProblem` (lib/wire/file_name.ts, the rule the tracker applies to OWN
+ * too) accepts: a single path component (no `/` or `\`), not `.` or `..`, not empty, at most 255
+ * bytes of well-formed UTF-8, no control, line-break, bidirectional or invisible characters, not
+ * a device name reserved on Windows (`CON`, `nul.txt`, …, on every platform: the file may be
+ * passed on to a Windows peer) and not `.udpswarm`. Because separators are refused, a name can
+ * never be absolute or climb out of the directory; a name that merely contains two dots
+ * (`v1..2.txt`) is an ordinary name and is accepted. With `windows`, `<>:"|?*` and a trailing
+ * dot or space are refused as well.
  *
  * @param name a file name from the network or the user
  * @param options platform rules
@@ -53,45 +48,16 @@ const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\
 export function safeName(name: string, options: SafeNameOptions = {}): string {
   const windows = options.windows ?? Deno.build.os === "windows";
   const fail = (why: string): never => {
-    throw new TransferError("bad_name", `Cannot use name ${quote(name)}: ${why}`);
+    throw new TransferError("bad_name", `Cannot use name ${quoteName(name)}: ${why}`);
   };
   if (typeof name !== "string") {
     throw new TransferError("bad_name", `Cannot use name: expected a string, got ${typeof name}`);
   }
-  if (name.length === 0) fail("it is empty");
-  if (!name.isWellFormed()) fail("it is not well-formed Unicode");
-  if (name.includes("/") || name.includes("\\")) fail("it contains a path separator");
-  if (name === "." || name === "..") fail("it names a directory, not a file");
-  const bad = FORBIDDEN_CHARS.exec(name);
-  if (bad) {
-    const cp = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
-    fail(`it contains the control character U+${cp}`);
-  }
-  const bytes = encoder.encode(name).byteLength;
-  if (bytes > MAX_NAME_BYTES) fail(`it is ${bytes} bytes, at most ${MAX_NAME_BYTES} allowed`);
+  const problem = fileNameProblem(name);
+  if (problem !== undefined) fail(problem);
   if (windows) {
     if (WINDOWS_CHARS.test(name)) fail('it contains one of <>:"|?*');
     if (/[. ]$/.test(name)) fail("it ends with a dot or a space");
-    if (WINDOWS_RESERVED.test(name)) fail("it is a reserved device name on Windows");
   }
   return name;
-}
-
-/** Tells whether {@link safeName} accepts `name`. */
-export function isSafeName(name: string, options: SafeNameOptions = {}): boolean {
-  try {
-    safeName(name, options);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** JSON-quotes a name for an error message, shortened so a hostile name cannot flood a log. */
-function quote(name: unknown): string {
-  const s = JSON.stringify(String(name)).replace(
-    FORBIDDEN_CHARS_ALL,
-    (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`,
-  );
-  return s.length > 80 ? `${s.slice(0, 76)}…"` : s;
 }

@@ -5,7 +5,7 @@
  */
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
 import type { DownloadResult } from "./api.ts";
-import type { DownloadCoreEvent, DownloadSettings } from "./core/download_core.ts";
+import type { DownloadCoreEvent, DownloadSettings } from "./core/download_core_event.ts";
 import type { Manifest } from "./manifest.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 
@@ -15,6 +15,10 @@ export interface PartStore {
   readonly verifiedPieces: Iterable<number> & { has(index: number): boolean };
   /** The `.part` file, which the piece writer thread opens too. */
   readonly partPath: string;
+  /** Device and inode of the open `.part`: the piece writer thread checks it opened the same. */
+  readonly partIdentity?: { dev: number; ino: number } | undefined;
+  /** What re-hashing the resumed pieces found (pieces claimed, pieces that failed). */
+  readonly resumeCheck?: { checked: number; failed: number; bytes: number } | undefined;
   /** Records a piece the piece writer has verified and written. */
   markVerified(index: number): void;
   /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
@@ -42,8 +46,18 @@ export type PartialEvent =
 export interface SessionContext extends DownloadSettings {
   /** Directory downloads are saved into, unless a download names another. */
   readonly outDir: string;
-  /** Asks the tracker; `partial`: partial owners welcome (NEED_PARTIAL). */
-  need(want: NeedTarget, maxOwners: number, partial?: boolean): Promise<OwnersMessage>;
+  /**
+   * NEED; `exclude`: owners that failed this download, for the tracker to leave out; `partial`:
+   * partial owners welcome (NEED_PARTIAL).
+   */
+  need(
+    want: NeedTarget,
+    maxOwners: number,
+    exclude?: readonly string[],
+    partial?: boolean,
+  ): Promise<OwnersMessage>;
+  /** REPORT: the bytes received and verified from each owner (what ranks owners). */
+  report?(contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]): void;
   send(bytes: Uint8Array, to: Deno.NetAddr): void;
   /** Opens a UDP socket for one owner's block traffic; undefined: the main socket carries all. */
   openDataSocket?: (() => UdpEndpoint) | undefined;
@@ -65,6 +79,11 @@ export interface SessionContext extends DownloadSettings {
    * download ends (completed or not).
    */
   partial?(event: PartialEvent): void;
+  /**
+   * Whether the file at `path` has this content id (hashed with the peer's piece size). Absent:
+   * an existing file is never taken for the download.
+   */
+  hasContent?(path: string, contentIdHex: string): Promise<boolean>;
   /** Called once the file is complete and renamed. */
   completed(result: DownloadResult, manifest: Manifest, encoded: Uint8Array): Promise<void>;
 }

@@ -8,22 +8,30 @@
  * sends through `send` and consumes tracker replies in {@link TrackerClient.handleDatagram}.
  * @module
  */
-import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
+import type { ListingMessage, NeedTarget, OwnersMessage, ReportEntry } from "../wire/messages.ts";
 import { parseHostPort } from "../net/host_port.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import {
   type OwnedFile,
   type RegisteredInfo,
-  type RetryPolicy,
+  type TrackerListQuery,
   TrackerSession,
 } from "./core/tracker_session.ts";
+import type { RetryPolicy } from "./core/request_retry.ts";
 
-export type { OwnedFile, RegisteredInfo };
+export type { OwnedFile, RegisteredInfo, TrackerListQuery };
 
 /** Options for {@link TrackerClient}. */
 export interface TrackerClientOptions {
   /** The tracker's address. */
   tracker: Deno.NetAddr;
+  /**
+   * More trackers of the same swarm, tried in order when the one in use stops answering (a
+   * request timed out, or a heartbeat was lost): the client registers there, announces every
+   * shared file again, and sends the requests in flight there.
+   * @default []
+   */
+  fallbacks?: readonly Deno.NetAddr[];
   /** This peer's node id, 1..24 characters of `[A-Za-z0-9._-]`. */
   nodeId: string;
   /** Sends a datagram from the peer's socket (fire and forget). */
@@ -38,8 +46,11 @@ export interface TrackerClientOptions {
 
 /** Options for {@link TrackerClient.connect}. */
 export interface TrackerConnectOptions {
-  /** The tracker, as an address or `host:port`. */
-  tracker: Deno.NetAddr | string;
+  /**
+   * The tracker, as an address or `host:port`; a comma-separated `A,B,…` (or an array) adds
+   * fallbacks, tried in order when the one in use stops answering.
+   */
+  tracker: Deno.NetAddr | string | readonly (Deno.NetAddr | string)[];
   /** This peer's node id. */
   nodeId: string;
   /** Local address to bind. @default "127.0.0.1" (or "::1" for an IPv6 tracker) */
@@ -78,9 +89,9 @@ export interface TrackerConnectOptions {
 export class TrackerClient implements AsyncDisposable {
   /** This peer's node id. */
   readonly nodeId: string;
-  /** The tracker's address. */
-  readonly tracker: Deno.NetAddr;
   readonly #session: TrackerSession;
+  /** The ports of every tracker: datagrams from other ports skip the session. */
+  readonly #ports: ReadonlySet<number>;
   readonly #send: (bytes: Uint8Array, to: Deno.NetAddr) => void;
   readonly #log: (line: string) => void;
   readonly #now: () => number;
@@ -103,9 +114,10 @@ export class TrackerClient implements AsyncDisposable {
       nodeId: options.nodeId,
       random: Math.random,
       ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
     });
     this.nodeId = options.nodeId;
-    this.tracker = { transport: "udp", ...this.#session.tracker };
+    this.#ports = new Set(this.#session.trackers.map((t) => t.port));
     this.#send = options.send;
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? (() => performance.now());
@@ -133,10 +145,10 @@ export class TrackerClient implements AsyncDisposable {
    * ```
    */
   static connect(options: TrackerConnectOptions): Promise<TrackerClient> {
-    const hp = typeof options.tracker === "string"
-      ? parseHostPort(options.tracker)
-      : options.tracker;
-    const tracker: Deno.NetAddr = { transport: "udp", hostname: hp.hostname, port: hp.port };
+    const [tracker, ...fallbacks] = trackerAddresses(options.tracker);
+    if (tracker === undefined) {
+      return Promise.reject(new TypeError("Cannot connect: no tracker address given"));
+    }
     const endpoint = UdpEndpoint.open({
       hostname: options.hostname ?? (tracker.hostname.includes(":") ? "::1" : "127.0.0.1"),
       port: options.port ?? 0,
@@ -145,6 +157,7 @@ export class TrackerClient implements AsyncDisposable {
       tracker,
       nodeId: options.nodeId,
       send: (bytes, to) => endpoint.send(bytes, to),
+      fallbacks,
       ...(options.log ? { log: options.log } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
     });
@@ -156,6 +169,16 @@ export class TrackerClient implements AsyncDisposable {
   /** The local address of the socket opened by {@link TrackerClient.connect}, if any. */
   get localAddr(): Deno.NetAddr | undefined {
     return this.#endpoint?.localAddr;
+  }
+
+  /** The address of the tracker in use (it changes at a failover). */
+  get tracker(): Deno.NetAddr {
+    return { transport: "udp", ...this.#session.tracker };
+  }
+
+  /** Times the client moved to the next tracker because the one in use stopped answering. */
+  get failovers(): number {
+    return this.#session.failovers;
   }
 
   /** True while registered (as far as this client knows). */
@@ -202,7 +225,7 @@ export class TrackerClient implements AsyncDisposable {
    * @returns false when the datagram is not for this client (route it elsewhere)
    */
   handleDatagram(bytes: Uint8Array, from: Deno.NetAddr): boolean {
-    if (from.port !== this.tracker.port) return false; // most peer traffic: no clock read
+    if (!this.#ports.has(from.port)) return false; // most peer traffic: no clock read
     if (!this.#session.handleDatagram(bytes, from, this.#now())) return false;
     this.#pump();
     return true;
@@ -248,24 +271,84 @@ export class TrackerClient implements AsyncDisposable {
    *
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0 or undefined: the tracker's N)
+   * @param exclude owners found dead or failing, for the tracker to leave out
    * @param flags NEED flags (`NEED_PARTIAL`: partial owners welcome)
    * @returns the owners, best first, with the content id, name, size and the number of
    *   other contents with that name
    * @throws {TrackerError} `not_found` when nobody else shares it; `timeout` when the tracker
    *   never answers
    */
-  need(want: NeedTarget, maxOwners = 0, flags = 0): Promise<OwnersMessage> {
-    return this.#wait(this.#session.need(want, maxOwners, this.#now(), flags));
+  need(
+    want: NeedTarget,
+    maxOwners = 0,
+    exclude?: readonly string[],
+    flags = 0,
+  ): Promise<OwnersMessage> {
+    return this.#wait(this.#session.need(want, maxOwners, this.#now(), exclude, flags));
   }
 
   /**
-   * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
+   * Asks for one page of the files the tracker knows (LIST), registering first if needed.
+   *
+   * @param query pattern, match kind, cursor (0, then each page's `nextCursor`) and entry cap
+   * @returns the page: entries sorted by name then content id, the total, the next cursor
+   * @throws {TrackerError} `timeout` when the tracker never answers
+   *
+   * @example Listing what a tracker knows
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { startTracker, TrackerClient } from "@udpswarm/udpswarm";
+   *
+   * await using tracker = await startTracker({ port: 0 });
+   * await using alice = await TrackerClient.connect({ tracker: tracker.localAddr, nodeId: "alice" });
+   * await alice.own({ name: "song.mp3", size: 4_000_000, contentId: new Uint8Array(32).fill(7) });
+   * const page = await alice.list({ pattern: "*.MP3", match: "glob" });
+   * assert.deepEqual(page.entries.map((e) => [e.name, e.size, e.owners]), [["song.mp3", 4_000_000, 1]]);
+   * assert.equal(page.nextCursor, 0); // nothing more
+   * ```
+   */
+  list(query: TrackerListQuery): Promise<ListingMessage> {
+    let id: number;
+    try {
+      id = this.#session.list(query, this.#now());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#wait(id);
+  }
+
+  /**
+   * Tells the tracker the bytes received and verified from each owner of a content (REPORT):
+   * what ranks owners.
+   *
+   * @param contentId the 32-byte content id
+   * @param entries owners and their verified bytes (0-byte ones are left out)
+   * @throws {TrackerError} when the tracker never answers
+   */
+  report(contentId: Uint8Array, entries: readonly ReportEntry[]): Promise<void> {
+    let id: number | undefined;
+    try {
+      id = this.#session.report(contentId, entries, this.#now());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return id === undefined ? Promise.resolve() : this.#wait(id).then(() => {});
+  }
+
+  /**
+   * Reports bytes uploaded since the previous UPDATE (logged by the tracker; it no longer ranks:
+   * the downloaders' REPORTs do).
    *
    * @param uploadedBytes bytes uploaded since the last call
    * @throws {TrackerError} when the tracker never answers
    */
   update(uploadedBytes: number): Promise<void> {
     return this.#command(() => this.#session.update(uploadedBytes, this.#now()));
+  }
+
+  /** True once the tracker acknowledged {@link TrackerClient.exit}. */
+  get exitAcknowledged(): boolean {
+    return this.#session.exitAcknowledged;
   }
 
   /**
@@ -316,8 +399,9 @@ export class TrackerClient implements AsyncDisposable {
   /** Sends what the session has to send, settles finished commands, re-arms the timer. */
   #pump(): void {
     const session = this.#session;
+    let to: Deno.NetAddr | undefined;
     for (let bytes; (bytes = session.pollTransmit()) !== undefined;) {
-      this.#send(bytes, this.tracker);
+      this.#send(bytes, to ??= this.tracker);
     }
     for (let event; (event = session.pollEvent()) !== undefined;) {
       switch (event.type) {
@@ -350,4 +434,29 @@ export class TrackerClient implements AsyncDisposable {
       this.#pump();
     }, Math.max(0, at - this.#now()));
   }
+}
+
+/**
+ * Tracker addresses from `host:port` strings (each may be a comma-separated list) and addresses.
+ *
+ * @param given one address or list, or several
+ * @returns the addresses, in order
+ * @throws {TypeError} an address that does not parse
+ */
+export function trackerAddresses(
+  given: Deno.NetAddr | string | readonly (Deno.NetAddr | string)[],
+): Deno.NetAddr[] {
+  const items = Array.isArray(given) ? given : [given as Deno.NetAddr | string];
+  const out: Deno.NetAddr[] = [];
+  for (const item of items) {
+    if (typeof item !== "string") {
+      out.push({ transport: "udp", hostname: item.hostname, port: item.port });
+      continue;
+    }
+    for (const part of item.split(",")) {
+      const hp = parseHostPort(part.trim());
+      out.push({ transport: "udp", hostname: hp.hostname, port: hp.port });
+    }
+  }
+  return out;
 }

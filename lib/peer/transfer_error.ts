@@ -16,6 +16,9 @@
  * - `bad_manifest`: a manifest does not match its content id or is malformed.
  * - `changed`: a shared file changed on disk while it was hashed or served.
  * - `aborted`: the operation was cancelled.
+ * - `ambiguous`: a name asked for maps to more than one content; choose one by content id.
+ * - `size_mismatch`: the content's verified manifest has another size than the one expected
+ *   (a link's `size`).
  */
 export type TransferErrorCode =
   | "disk"
@@ -26,7 +29,9 @@ export type TransferErrorCode =
   | "bad_name"
   | "bad_manifest"
   | "changed"
-  | "aborted";
+  | "aborted"
+  | "ambiguous"
+  | "size_mismatch";
 
 /**
  * A transfer failed in a way the user can act on. `message` says what to do.

@@ -2,7 +2,8 @@
  * The upload side of a peer, the driver of {@link UploadRules}: it opens shared files (one file
  * descriptor per content), reads each block the rules plan with one positional read straight into
  * a pooled datagram buffer, and sends. Which contents are shared, who is answered, how much, and
- * every counter live in `lib/peer/core/upload_rules.ts`.
+ * every counter live in `lib/peer/core/upload_rules.ts`. Under an upload cap it owns the one
+ * timer that sends the requests the rules hold back when they are due.
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
@@ -15,6 +16,7 @@ import type {
   ProbeMessage,
 } from "../wire/messages.ts";
 import type { BlockPlan } from "./core/block_plan.ts";
+import type { CookieSource } from "./core/address_cookies.ts";
 import {
   type SharedContentInfo,
   type ShareOptions,
@@ -24,8 +26,6 @@ import {
   type UploadRulesOptions,
 } from "./core/upload_rules.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
-
-export type { SharedContentInfo, ShareOptions, SourceStats, UploaderStats };
 
 /**
  * Sends one datagram. If it returns a promise (as `Deno.DatagramConn.send` does), the uploader
@@ -56,8 +56,8 @@ interface Slot {
  * Serves shared contents. Driven by {@link handleProbe} and {@link handleRequest} (one decoded
  * datagram, its source and the current time in ms); replies go out through the injected `send`.
  * Only content ids passed to {@link share} are served — a request never names a path — and only
- * to a requester whose address cookie (from a PROBE_ACK of this uploader) is valid for its IP
- * (see core/address_cookies.ts): a forged source address gets an ERROR no larger than its
+ * to a requester whose address cookie (from a PROBE_ACK of this uploader) is valid for its
+ * address and port (see core/address_cookies.ts): a forged source address gets an ERROR no larger than its
  * request. The rules (admission, limits, counters) are {@link UploadRules}.
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
@@ -77,7 +77,7 @@ interface Slot {
  * const up = new Uploader({ send: (b) => void sent.push(b.slice()) });
  * up.share({ path: `${dir}/f`, manifest: built.manifest, encoded: built.encoded });
  * const from = { transport: "udp" as const, hostname: "127.0.0.1", port: 5000 };
- * const cookie = up.cookieFor(from.hostname, performance.now()); // what its PROBE_ACK carries
+ * const cookie = up.cookieFor(from, performance.now()); // what its PROBE_ACK carries
  * up.handleRequest({
  *   type: "block_request", txid: 1, cookie, contentId: built.contentId, blockSize: 32768,
  *   ranges: [{ offset: 0, length: 65536 }],
@@ -94,6 +94,8 @@ export class Uploader {
   readonly #fds = new Map<string, number>();
   readonly #free: Slot[] = [];
   #closed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
 
   /**
    * Creates an uploader that shares nothing yet.
@@ -216,7 +218,7 @@ export class Uploader {
 
   /**
    * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
-   * IP address ({@link UploadRules.handleProbe}).
+   * address and port ({@link UploadRules.handleProbe}).
    *
    * @param msg a decoded PROBE
    * @param from the prober
@@ -229,15 +231,15 @@ export class Uploader {
   }
 
   /**
-   * The address cookie this uploader hands out to an IP address now (what a PROBE_ACK to it
-   * carries).
+   * The address cookie this uploader hands out to an address and port now (what a PROBE_ACK to
+   * it carries).
    *
-   * @param hostname the requester's IP address
+   * @param from the requester's IP address and port
    * @param now current time in ms
    * @returns the cookie
    */
-  cookieFor(hostname: string, now: number): bigint {
-    return this.#rules.cookieFor(hostname, now);
+  cookieFor(from: CookieSource, now: number): bigint {
+    return this.#rules.cookieFor(from, now);
   }
 
   /**
@@ -259,6 +261,52 @@ export class Uploader {
     const plan = this.#rules.handleRequest(msg, from, now);
     if (plan !== undefined) this.#sendBlocks(plan);
     this.#flush();
+    this.#arm();
+  }
+
+  /** The upload cap, bytes/s (Infinity: none). */
+  get uploadRate(): number {
+    return this.#rules.uploadRate;
+  }
+
+  /**
+   * Sets the upload cap over all requesters; requests beyond it wait and go out paced
+   * ({@link UploadRules.setUploadRate}).
+   *
+   * @param ratePerSecond bytes per second; Infinity removes the cap
+   * @throws {RangeError} for a rate that is not positive
+   */
+  setUploadRate(ratePerSecond: number): void {
+    this.#rules.setUploadRate(ratePerSecond, performance.now());
+    this.#clearTimer();
+    this.#arm();
+  }
+
+  /** Sends what the upload cap lets go now, then re-arms the timer for the rest. */
+  #paced(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#closed) return;
+    const now = performance.now();
+    for (let p = this.#rules.pollPlan(now); p !== undefined; p = this.#rules.pollPlan(now)) {
+      this.#sendBlocks(p);
+    }
+    this.#flush();
+    this.#arm();
+  }
+
+  #arm(): void {
+    const at = this.#rules.pollTimeout();
+    if (at === undefined || at >= this.#timerAt) return;
+    this.#clearTimer();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#paced(), Math.max(0, at - performance.now()));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
   /**
@@ -293,6 +341,7 @@ export class Uploader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearTimer();
     for (const hex of this.#rules.contents()) this.unshare(hex);
     this.#free.length = 0;
   }

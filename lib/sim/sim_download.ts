@@ -6,7 +6,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { DownloadCore, type DownloadCoreEvent } from "../peer/core/download_core.ts";
+import { DownloadCore } from "../peer/core/download_core.ts";
+import type { DownloadBudget } from "../peer/core/download_budget.ts";
+import type { DownloadCoreEvent } from "../peer/core/download_core_event.ts";
 import type { DownloadResult } from "../peer/api.ts";
 import type { Manifest } from "../peer/manifest.ts";
 import type { NeedTarget, OwnersMessage } from "../wire/messages.ts";
@@ -14,16 +16,27 @@ import type { SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 
 /** What a {@link SimDownload} needs from its peer. */
 export interface SimDownloadHost {
+  /** The network. */
   readonly net: SimNetwork;
+  /** The peer's main socket. */
   readonly socket: SimSocket;
+  /** The peer's node id. */
   readonly nodeId: string;
-  /** Asks the tracker (partial owners welcome when `partial`); calls back with the reply or the error. */
+  /** The peer's download cap, shared by its downloads. @default none */
+  readonly budget?: DownloadBudget;
+  /**
+   * Asks the tracker (leaving out `exclude`; partial owners welcome when `partial`); calls back
+   * with the reply or the error.
+   */
   need(
     want: NeedTarget,
     maxOwners: number,
     answer: (r: OwnersMessage | Error) => void,
-    partial: boolean,
+    exclude?: readonly string[],
+    partial?: boolean,
   ): void;
+  /** Sends a REPORT of verified bytes per owner to the tracker. */
+  report?(contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]): void;
   /** A fresh socket on this peer's host for one owner's block traffic. */
   openDataSocket(receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void): SimSocket;
   /**
@@ -46,6 +59,7 @@ export interface SimDownloadHost {
     encoded: Uint8Array,
     file: Uint8Array,
   ): void;
+  /** A log line of the download. */
   log(line: string): void;
 }
 
@@ -53,6 +67,7 @@ export interface SimDownloadHost {
 export interface SimDownloadOptions {
   /** Name or 64-hex content id. */
   query: string;
+  /** The download's transfer id. */
   txid: number;
   /** Owners per NEED. @default 8 */
   maxOwners?: number;
@@ -71,6 +86,7 @@ export interface SimDownloadOptions {
 
 /** See the module doc. */
 export class SimDownload {
+  /** The core it drives. */
   readonly core: DownloadCore;
   /** The file's bytes once the part is open (the reference once complete, if one was given). */
   file: Uint8Array | undefined;
@@ -82,7 +98,9 @@ export class SimDownload {
   have: Uint8Array | undefined;
   /** When it finished (virtual ms), and how. */
   finishedAt: number | undefined;
+  /** The result, once it succeeded. */
   result: DownloadResult | undefined;
+  /** The error, once it failed. */
   error: unknown;
   readonly #host: SimDownloadHost;
   readonly #timer: SimTimer;
@@ -91,6 +109,12 @@ export class SimDownload {
   #encoded: Uint8Array | undefined;
   readonly #reference: Uint8Array | undefined;
 
+  /**
+   * Creates the download and starts it at the network's current time.
+   *
+   * @param host the peer it runs on
+   * @param options what to download and how
+   */
   constructor(host: SimDownloadHost, options: SimDownloadOptions) {
     this.#host = host;
     this.#reference = options.reference;
@@ -106,6 +130,7 @@ export class SimDownload {
       dataSockets: true,
       swarm: options.swarm ?? true,
       random: () => host.net.random(),
+      budget: host.budget,
     });
     this.#timer = host.net.timer((now) => this.#step(() => this.core.handleTimeout(now)));
     this.#step((now) => this.core.start(now));
@@ -148,8 +173,11 @@ export class SimDownload {
             this.#step((now) =>
               r instanceof Error ? core.handleNeedFailed(r, now) : core.handleNeedReply(r, now)
             ),
+          ev.exclude,
           ev.partial === true,
         );
+      case "report":
+        return this.#host.report?.(ev.contentId, ev.entries);
       case "check_target":
         return core.handleTargetChecked({ sharedPath: undefined, exists: false }, this.#now);
       case "load_resume_manifest":

@@ -11,20 +11,6 @@
  *
  * Wire bytes count a 28-byte IPv4 + UDP header per datagram, so figures compare with `tc`
  * shaped links that count whole packets.
- *
- * @example Two sockets and a lossy link
- * ```ts
- * import { SimNetwork } from "./sim_network.ts";
- * const net = new SimNetwork({ seed: 1, link: { latencyMs: 5 } });
- * net.addHost("10.0.0.1", { upload: 5_000 }); // 5 MB/s
- * net.addHost("10.0.0.2");
- * const got: string[] = [];
- * const a = net.bind({ hostname: "10.0.0.1", port: 1 }, () => {});
- * net.bind({ hostname: "10.0.0.2", port: 2 }, (bytes) => got.push(new TextDecoder().decode(bytes)));
- * a.send(new TextEncoder().encode("hi"), { hostname: "10.0.0.2", port: 2 });
- * net.run(() => got.length > 0, { maxMs: 1000 });
- * if (got[0] !== "hi") throw new Error("not delivered");
- * ```
  * @module
  */
 import { EventQueue } from "./event_queue.ts";
@@ -34,7 +20,9 @@ export const UDP_IP_OVERHEAD = 28;
 
 /** An address on the simulated network. */
 export interface SimAddr {
+  /** The host's IP address. */
   readonly hostname: string;
+  /** The UDP port. */
   readonly port: number;
 }
 
@@ -48,7 +36,7 @@ export interface SimLink {
   jitterMs: number;
   /** Probability that a datagram is held back an extra [0, reorderMs) ms. @default 0 */
   reorder: number;
-  /** @default 20 */
+  /** Longest extra delay of a reordered datagram, ms. @default 20 */
   reorderMs: number;
   /** Probability that a datagram arrives twice. @default 0 */
   duplicate: number;
@@ -76,12 +64,15 @@ export interface SimNetworkOptions {
 
 /** Counters of one host. */
 export interface SimHostStats {
-  /** Datagrams and wire bytes (payload + 28) that left the host. */
+  /** Datagrams that left the host. */
   sentDatagrams: number;
+  /** Wire bytes (payload + 28) that left the host. */
   sentWireBytes: number;
   /** Payload bytes that left the host. */
   sentBytes: number;
+  /** Datagrams delivered to the host. */
   receivedDatagrams: number;
+  /** Payload bytes delivered to the host. */
   receivedBytes: number;
   /** Datagrams dropped at this host's full upload or download queue. */
   queueDrops: number;
@@ -89,11 +80,17 @@ export interface SimHostStats {
 
 /** Counters of the whole network. */
 export interface SimNetworkStats {
+  /** Datagrams sent. */
   sent: number;
+  /** Datagrams lost on a path. */
   lost: number;
+  /** Datagrams delivered twice. */
   duplicated: number;
+  /** Datagrams held back (reordered). */
   reordered: number;
+  /** Datagrams larger than their path's MTU, dropped. */
   mtuDrops: number;
+  /** Datagrams dropped at a full host queue. */
   queueDrops: number;
   /** Datagrams to an address nobody is bound to. */
   unreachable: number;
@@ -104,6 +101,7 @@ export type SimReceive = (bytes: Uint8Array, from: Deno.NetAddr, now: number) =>
 
 /** A bound address: sends datagrams from it. */
 export interface SimSocket {
+  /** The address it is bound to. */
   readonly addr: Deno.NetAddr;
   /** Sends a copy of `bytes` to `to` at the current virtual time. */
   send(bytes: Uint8Array, to: SimAddr): void;
@@ -117,6 +115,7 @@ export interface SimSocket {
 export interface SimTimer {
   /** Fires once at `deadline` (virtual ms); re-arming replaces the previous deadline. */
   arm(deadline: number | undefined): void;
+  /** Disarms the timer. */
   cancel(): void;
 }
 
@@ -152,7 +151,25 @@ function key(a: SimAddr): string {
   return `${a.hostname}:${a.port}`;
 }
 
-/** See the module doc. */
+/**
+ * Hosts, links and a virtual clock (see the module doc).
+ *
+ * @example Two sockets and a 5 ms link
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SimNetwork } from "@udpswarm/udpswarm";
+ *
+ * const net = new SimNetwork({ seed: 1, link: { latencyMs: 5 } });
+ * net.addHost("10.0.0.1", { upload: 5_000 }); // 5 MB/s
+ * net.addHost("10.0.0.2");
+ * const got: number[] = [];
+ * const a = net.bind({ hostname: "10.0.0.1", port: 1 }, () => {});
+ * net.bind({ hostname: "10.0.0.2", port: 2 }, (_bytes, _from, now) => got.push(now));
+ * a.send(new TextEncoder().encode("hi"), { hostname: "10.0.0.2", port: 2 });
+ * assert.ok(net.run(() => got.length > 0, { maxMs: 1000 }));
+ * assert.ok(got[0]! >= 5); // virtual ms: the link's latency, no real waiting
+ * ```
+ */
 export class SimNetwork {
   /** Virtual time, ms. */
   now = 0;
@@ -173,7 +190,11 @@ export class SimNetwork {
   readonly #defaultLink: SimLink;
   #rng: number;
 
-  /** @param options seed and default link faults */
+  /**
+   * Creates an empty network at virtual time 0.
+   *
+   * @param options the seed and the default faults of every path
+   */
   constructor(options: SimNetworkOptions) {
     this.#rng = options.seed >>> 0;
     this.#defaultLink = { ...DEFAULT_LINK, ...options.link };

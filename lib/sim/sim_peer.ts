@@ -10,9 +10,11 @@ import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid, writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
 import { NEED_PARTIAL, type NeedTarget, type OwnersMessage } from "../wire/messages.ts";
-import { contentIdOf, encodeManifest, type Manifest, toHex } from "../peer/manifest.ts";
+import { contentIdOf, encodeManifest, type Manifest } from "../peer/manifest.ts";
+import { toHex } from "../wire/hex.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
+import { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
 
@@ -21,6 +23,7 @@ const UPDATE_EVERY_MS = 2000;
 
 /** Options for {@link SimPeer}. */
 export interface SimPeerOptions {
+  /** The peer's node id. */
   nodeId: string;
   /** The host (added to the network beforehand) and port of the peer's main socket. */
   addr: SimAddr;
@@ -34,19 +37,59 @@ export interface SimPeerOptions {
   log?: (line: string) => void;
   /** A lying owner: flips a byte of every block this says yes to. */
   corrupt?: (offset: number, length: number) => boolean;
+  /**
+   * A lying claim: every 2 s, UPDATE says this many bytes were uploaded, whatever was (the
+   * attack of issue 11: 2^53−1 to buy the ranking).
+   */
+  claimUploaded?: number;
+  /** A fake owner: registers and announces, but answers no peer-protocol datagram. */
+  deaf?: boolean;
+  /** Upload cap over all requesters, bytes/s (`--max-upload`). @default Infinity */
+  maxUploadRate?: number;
+  /** Download cap shared by all its downloads, bytes/s (`--max-download`). @default Infinity */
+  maxDownloadRate?: number;
+  /**
+   * A spraying owner: after serving each block request correctly, sends this many blocks nobody
+   * asked it for (random blocks of the file, with wrong bytes) to the requester, to spoil the
+   * pieces other owners are sending. @default 0
+   */
+  sprayUnasked?: number;
 }
 
 /** A file in memory with its manifest. */
 export interface SimContent {
+  /** The name it is shared under. */
   name: string;
+  /** The file's bytes. */
   bytes: Uint8Array;
+  /** Its manifest. */
   manifest: Manifest;
+  /** The encoded manifest. */
   encoded: Uint8Array;
+  /** The content id (SHA-256 of the encoded manifest). */
   contentId: Uint8Array;
+  /** The content id in hex. */
   contentIdHex: string;
 }
 
-/** Builds the manifest of bytes in memory (as `buildManifest` does for a file). */
+/**
+ * Builds the manifest of bytes in memory (as `buildManifest` does for a file).
+ *
+ * @param name the name to share it under
+ * @param bytes the file's bytes
+ * @param pieceSize bytes per piece, a power of two ≥ 16 KiB
+ * @returns the bytes with their manifest and content id
+ *
+ * @example A 100 kB file in four 32 KiB pieces
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { simContent } from "@udpswarm/udpswarm";
+ *
+ * const content = simContent("a.bin", new Uint8Array(100_000), 32 * 1024);
+ * assert.equal(content.manifest.pieceHashes.byteLength, 4 * 32);
+ * assert.equal(content.contentIdHex.length, 64);
+ * ```
+ */
 export function simContent(name: string, bytes: Uint8Array, pieceSize = 256 * 1024): SimContent {
   const count = Math.ceil(bytes.byteLength / pieceSize);
   const pieceHashes = new Uint8Array(count * 32);
@@ -71,12 +114,40 @@ interface Partial {
   announced?: number;
 }
 
-/** See the module doc. */
+/**
+ * A peer of real cores on a {@link SimNetwork} (see the module doc). It registers with the
+ * tracker as soon as it is created.
+ *
+ * @example One peer shares, another downloads
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SimNetwork, SimPeer, simContent, SimTracker } from "@udpswarm/udpswarm";
+ *
+ * const net = new SimNetwork({ seed: 1, link: { latencyMs: 2 } });
+ * for (const host of ["10.0.0.1", "10.0.1.1", "10.0.1.2"]) net.addHost(host);
+ * const tracker = new SimTracker(net, { hostname: "10.0.0.1", port: 6969 });
+ * const peer = (n: number) =>
+ *   new SimPeer(net, { nodeId: `p${n}`, addr: { hostname: `10.0.1.${n}`, port: 7000 }, tracker: tracker.addr });
+ * const content = simContent("hello.bin", new Uint8Array(100_000).fill(7), 32 * 1024);
+ * peer(1).share(content);
+ * const getter = peer(2);
+ * net.run(() => tracker.core.registry.fileCount === 1, { maxMs: 5_000 });
+ * const download = getter.download("hello.bin");
+ * assert.ok(net.run(() => download.finishedAt !== undefined, { maxMs: 60_000 }));
+ * assert.deepEqual(download.file, content.bytes);
+ * assert.deepEqual(download.result?.owners.map((o) => o.nodeId), ["p1"]);
+ * ```
+ */
 export class SimPeer {
+  /** The peer's node id. */
   readonly nodeId: string;
+  /** The network it lives on. */
   readonly net: SimNetwork;
+  /** Its main socket. */
   readonly socket: SimSocket;
+  /** Its tracker client core. */
   readonly session: TrackerSession;
+  /** Its uploader core. */
   readonly rules: UploadRules;
   /** Shared files by content id (hex). */
   readonly files = new Map<string, SimContent>();
@@ -86,15 +157,26 @@ export class SimPeer {
   uploadedBytes = 0;
   /** Bytes of BLOCK_DATA payload sent per piece index (of any content). */
   readonly uploadedByPiece: number[] = [];
+  /** The download cap its downloads share. */
+  readonly budget: DownloadBudget;
+  /** Bytes of unasked BLOCK_DATA payload this peer sprayed (`sprayUnasked`). */
+  sprayedBytes = 0;
   readonly #options: SimPeerOptions;
   readonly #timer: SimTimer;
   readonly #updateTimer: SimTimer;
+  readonly #paceTimer: SimTimer;
   readonly #waiting = new Map<number, (value: unknown, error?: Error) => void>();
   /** Downloads in progress that are served (partial owners), by content id (hex). */
   readonly #partials = new Map<string, Partial>();
   #nextPort: number;
   #closed = false;
 
+  /**
+   * Binds the peer's socket and registers with the tracker.
+   *
+   * @param net the network (its host added beforehand)
+   * @param options node id, addresses and behaviour
+   */
   constructor(net: SimNetwork, options: SimPeerOptions) {
     this.net = net;
     this.nodeId = options.nodeId;
@@ -115,6 +197,15 @@ export class SimPeer {
         return b;
       },
       now: net.now,
+      uploadRate: options.maxUploadRate ?? Infinity,
+    });
+    this.budget = new DownloadBudget({
+      ratePerSecond: options.maxDownloadRate ?? Infinity,
+      now: net.now,
+    });
+    this.#paceTimer = net.timer((now) => {
+      for (let p = this.rules.pollPlan(now); p; p = this.rules.pollPlan(now)) this.#serve(p);
+      this.#paceTimer.arm(this.rules.pollTimeout());
     });
     this.#timer = net.timer((now) => {
       this.session.handleTimeout(now);
@@ -162,6 +253,7 @@ export class SimPeer {
     this.socket.close();
     this.#timer.cancel();
     this.#updateTimer.cancel();
+    this.#paceTimer.cancel();
     for (const d of this.downloads.values()) d.core.cancel("crashed");
   }
 
@@ -170,14 +262,26 @@ export class SimPeer {
       net: this.net,
       socket: this.socket,
       nodeId: this.nodeId,
+      budget: this.budget,
       need: (
         want: NeedTarget,
         maxOwners: number,
         answer: (r: OwnersMessage | Error) => void,
-        partial: boolean,
+        exclude?: readonly string[],
+        partial?: boolean,
       ) => {
-        const id = this.session.need(want, maxOwners, this.net.now, partial ? NEED_PARTIAL : 0);
+        const id = this.session.need(
+          want,
+          maxOwners,
+          this.net.now,
+          exclude,
+          partial ? NEED_PARTIAL : 0,
+        );
         this.#waiting.set(id, (value, error) => answer(error ?? (value as OwnersMessage)));
+        this.#pumpSession();
+      },
+      report: (contentId: Uint8Array, entries: { nodeId: string; bytes: number }[]) => {
+        this.session.report(contentId, entries, this.net.now);
         this.#pumpSession();
       },
       openDataSocket: (receive: (bytes: Uint8Array, from: Deno.NetAddr, now: number) => void) =>
@@ -230,6 +334,7 @@ export class SimPeer {
     } catch {
       return;
     }
+    if (this.#options.deaf) return;
     switch (msg.type) {
       case "probe":
         this.rules.handleProbe(msg, from, now);
@@ -258,7 +363,10 @@ export class SimPeer {
   #serve(plan: NonNullable<ReturnType<UploadRules["handleRequest"]>>): void {
     const file = this.files.get(plan.contentIdHex);
     if (!file) return this.rules.handleShortRead(plan);
+    const { txid, to } = plan;
+    let blockSize = 0;
     while (plan.next()) {
+      blockSize ||= plan.length;
       const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + plan.length);
       writeBlockDataHeader(new DataView(datagram.buffer), plan.txid, plan.offset);
       datagram.set(
@@ -271,6 +379,7 @@ export class SimPeer {
       const piece = Math.floor(plan.offset / file.manifest.pieceSize);
       this.uploadedByPiece[piece] = (this.uploadedByPiece[piece] ?? 0) + plan.length;
     }
+    this.#spray(file, txid, to, blockSize);
   }
 
   /** Announces a partial download's progress (OWN with progress). */
@@ -294,13 +403,33 @@ export class SimPeer {
     for (let t = this.rules.pollTransmit(); t; t = this.rules.pollTransmit()) {
       this.socket.send(t.bytes, t.to);
     }
+    this.#paceTimer.arm(this.rules.pollTimeout());
+  }
+
+  /** `sprayUnasked` blocks at block boundaries of random pieces, with wrong bytes. */
+  #spray(file: SimContent, txid: number, to: Deno.NetAddr, blockSize: number): void {
+    const n = this.#options.sprayUnasked ?? 0;
+    const { size, pieceSize } = file.manifest;
+    if (n <= 0 || blockSize <= 0 || pieceSize % blockSize !== 0) return;
+    for (let i = 0; i < n; i++) {
+      const piece = Math.floor(this.net.random() * Math.ceil(size / pieceSize));
+      const block = Math.floor(this.net.random() * (pieceSize / blockSize));
+      const offset = piece * pieceSize + block * blockSize;
+      if (offset >= size) continue;
+      const length = Math.min(blockSize, size - offset);
+      const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + length);
+      writeBlockDataHeader(new DataView(datagram.buffer), txid, offset);
+      datagram.fill(0xa5, BLOCK_DATA_HEADER_SIZE);
+      this.socket.transfer(datagram, to);
+      this.sprayedBytes += length;
+    }
   }
 
   #update(now: number): void {
     for (const p of this.#partials.values()) {
       if (now - p.sentAt >= UPDATE_EVERY_MS) this.#ownPartial(p);
     }
-    const delta = this.rules.takeUploaded();
+    const delta = this.#options.claimUploaded ?? this.rules.takeUploaded();
     if (delta > 0) {
       this.session.update(delta, now);
       this.#pumpSession();

@@ -11,7 +11,28 @@ import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts"
 /** Options for {@link SimTracker}: the registry's, without the clock and randomness. */
 export type SimTrackerOptions = Omit<RegistryOptions, "now" | "random" | "randomBytes">;
 
-/** See the module doc. */
+/**
+ * The real tracker core on a {@link SimNetwork} (see the module doc).
+ *
+ * @example A tracker and two peers move a file in virtual time
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SimNetwork, SimPeer, simContent, SimTracker } from "@udpswarm/udpswarm";
+ *
+ * const net = new SimNetwork({ seed: 1, link: { latencyMs: 2 } });
+ * for (const host of ["10.0.0.1", "10.0.1.1", "10.0.1.2"]) net.addHost(host);
+ * const tracker = new SimTracker(net, { hostname: "10.0.0.1", port: 6969 });
+ * const peer = (n: number) =>
+ *   new SimPeer(net, { nodeId: `p${n}`, addr: { hostname: `10.0.1.${n}`, port: 7000 }, tracker: tracker.addr });
+ * const content = simContent("hello.bin", new Uint8Array(100_000).fill(7), 32 * 1024);
+ * peer(1).share(content);
+ * const getter = peer(2);
+ * net.run(() => tracker.core.registry.fileCount === 1, { maxMs: 5_000 });
+ * const download = getter.download("hello.bin");
+ * assert.ok(net.run(() => download.finishedAt !== undefined, { maxMs: 60_000 }));
+ * assert.deepEqual(download.file, content.bytes);
+ * ```
+ */
 export class SimTracker {
   /** The core, for assertions. */
   readonly core: Dispatcher;

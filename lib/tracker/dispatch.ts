@@ -1,10 +1,12 @@
 /**
  * The tracker's sans-I/O core as a driver sees it: a datagram in, the reply out. It parses
  * (the fast path for heartbeats and NEEDs of verified peers, else the reference codec), applies
- * the per-source token bucket, checks that a request comes from the address that registered
- * its node id with a valid session cookie, routes it to the {@link Registry} rule, and turns a
- * rule's {@link Refusal} into an ERROR reply (never larger than the request for a source that
- * has proven nothing). Bad input is dropped and logged once per source per minute.
+ * the per-source token bucket and the per-address and per-prefix ones, checks that a request
+ * comes from the address that registered its node id with a valid session cookie, routes it to
+ * the {@link Registry} rule, and turns a rule's {@link Refusal} into an ERROR reply (never larger
+ * than the request for a source that has proven nothing, and never naming another address). Bad
+ * input is dropped and logged once per address per minute, at most
+ * {@link MAX_INCIDENT_LINES_PER_MINUTE} incident lines a minute in all.
  *
  * The driver (server.ts) passes the time to every call, sends what
  * {@link Dispatcher.handleDatagram} returns back to the source, calls
@@ -16,11 +18,12 @@ import { decodeMessage, encodeMessage } from "../wire/codec.ts";
 import {
   ErrorCode,
   type ErrorCodeValue,
+  type ListMessage,
   type Message,
   MessageType,
   NEED_PARTIAL,
 } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
+import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, SAFE_DATAGRAM } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
 import {
   fastType,
@@ -33,7 +36,10 @@ import { toHex } from "../wire/hex.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { LogThrottle } from "../log/log_throttle.ts";
+import { fileNameProblem, quoteName } from "../wire/file_name.ts";
+import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
+import { FileListing } from "./file_listing.ts";
 import {
   ack,
   type RegisteredPeer,
@@ -111,14 +117,24 @@ for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
  * ```
  */
 export class Dispatcher {
-  /** The peers, files and rules this dispatcher routes to. */
+  /**
+   * The peers, files and rules this dispatcher routes to (for tests and counters; its API is
+   * internal and may change).
+   *
+   * @ignore
+   */
   readonly registry: Registry;
   readonly #limiter: RateLimiter;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
+  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
   readonly #fast = newFastRequest();
+  readonly #listing: FileListing<RegisteredPeer>;
   #nextSweep: number;
 
-  /** @param options the registry's options (timing, limits, clock start, randomness) */
+  /**
+   * Creates a dispatcher and the registry it routes to.
+   *
+   * @param options the registry's options (timing, limits, clock start, randomness)
+   */
   constructor(options: RegistryOptions) {
     this.registry = new Registry(options);
     const limits = this.registry.limits;
@@ -128,6 +144,7 @@ export class Dispatcher {
       maxSources: limits.maxSources,
     });
     this.#nextSweep = options.now + SWEEP_EVERY_MS;
+    this.#listing = new FileListing(this.registry.files);
   }
 
   /**
@@ -154,6 +171,9 @@ export class Dispatcher {
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
       this.#throttle.sweep(now);
+      this.registry.shares.sweep(now, this.registry.rateTauMs);
+      const suppressed = this.#throttle.takeSuppressed();
+      if (suppressed > 0) this.registry.report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
   }
@@ -181,9 +201,12 @@ export class Dispatcher {
     registry.counters.received++;
     registry.catchUp(now);
 
-    if (!this.#limiter.allow(from.hostname, from.port, now)) {
+    if (
+      !this.#limiter.allow(from.hostname, from.port, now) ||
+      registry.allowRequest(from, now) !== undefined
+    ) {
       registry.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname + "|" + from.port, now)) {
+      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
         registry.report({ type: "rate_limited", source: formatHostPort(from) });
         // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
         if (bytes.byteLength >= HEADER_SIZE) {
@@ -225,6 +248,7 @@ export class Dispatcher {
               byName ? fast.name : toHex(bytes, fast.contentIdStart, 32),
               now,
               byName ? bytes.subarray(fast.nameStart, fast.nameStart + fast.nameLength) : undefined,
+              undefined,
               (fast.flags & NEED_PARTIAL) !== 0,
             ),
             now,
@@ -273,6 +297,19 @@ export class Dispatcher {
             now,
           );
         }
+        const problem = fileNameProblem(msg.name);
+        if (problem !== undefined) {
+          return this.#refuse(
+            "own",
+            from,
+            msg.txid,
+            ErrorCode.bad_name,
+            `Cannot use name ${quoteName(msg.name)}: ${problem}`,
+            Infinity,
+            true,
+            now,
+          );
+        }
         const r = registry.own(
           peer,
           msg.txid,
@@ -289,7 +326,6 @@ export class Dispatcher {
         if (peer instanceof Uint8Array) return peer;
         const byName = msg.want.kind === "name";
         const want = msg.want.kind === "name" ? msg.want.name : toHex(msg.want.contentId);
-        const partial = ((msg.flags ?? 0) & NEED_PARTIAL) !== 0;
         const r = registry.need(
           peer,
           msg.txid,
@@ -298,14 +334,25 @@ export class Dispatcher {
           want,
           now,
           undefined,
-          partial,
+          msg.exclude,
+          ((msg.flags ?? 0) & NEED_PARTIAL) !== 0,
         );
         return this.#reply("need", from, msg.txid, Infinity, r, now);
+      }
+      case "report": {
+        const peer = this.#verify("report", msg, from, size, now);
+        if (peer instanceof Uint8Array) return peer;
+        return registry.credit(peer, msg.txid, msg.contentId, msg.entries, now);
       }
       case "update": {
         const peer = this.#verify("update", msg, from, size, now);
         if (peer instanceof Uint8Array) return peer;
         return registry.update(peer, msg.txid, msg.uploaded, now);
+      }
+      case "list": {
+        const peer = this.#verify("list", msg, from, size, now);
+        if (peer instanceof Uint8Array) return peer;
+        return this.#list(peer, msg, from, now);
       }
       case "exit": {
         // Idempotent: an unknown node id has nothing left to forget.
@@ -319,16 +366,49 @@ export class Dispatcher {
         this.#dropped(
           from,
           "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, update, exit)`,
+          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
           now,
         );
         return undefined;
     }
   }
 
+  /**
+   * LIST from a verified peer: one page of the matching (name, content) entries, in a LISTING
+   * of at most {@link SAFE_DATAGRAM} bytes (only verified sources get here).
+   */
+  #list(peer: RegisteredPeer, msg: ListMessage, from: Source, now: number): Uint8Array {
+    const page = this.#listing.page(msg, SAFE_DATAGRAM, now);
+    const registry = this.registry;
+    if (page === "busy") {
+      const text = "Too many new listing patterns right now: try again in a second";
+      return this.#refuse(
+        "list",
+        from,
+        msg.txid,
+        ErrorCode.rate_limited,
+        text,
+        Infinity,
+        true,
+        now,
+      );
+    }
+    registry.counters.lists++;
+    registry.report({
+      type: "list",
+      nodeId: peer.nodeId,
+      match: msg.match,
+      pattern: msg.pattern,
+      cursor: msg.cursor,
+      returned: page.entries.length,
+      total: page.total,
+    });
+    return encodeMessage({ type: "listing", txid: msg.txid, ...page });
+  }
+
   /** Counts nothing; logs a dropped datagram once per source and kind per minute. */
   #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname + "|" + from.port, now)) {
+    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
       this.registry.report({ type: "malformed", source: formatHostPort(from), detail });
     }
   }
@@ -352,8 +432,9 @@ export class Dispatcher {
       code = ErrorCode.unknown_node;
       text = `Node ${nodeId} is not registered: register again`;
     } else if (peer.port !== from.port || peer.hostname !== from.hostname) {
+      // Never the registered address: this source has proven nothing, not even its own.
       code = ErrorCode.wrong_address;
-      text = `Node ${nodeId} is registered from ${peer.label}`;
+      text = `Node ${nodeId} is registered from another address`;
     } else if (!this.registry.isSessionCookie(peer, msg.cookie)) {
       code = ErrorCode.bad_cookie;
       text = "Cookie is stale or wrong: register again";
@@ -406,7 +487,7 @@ export class Dispatcher {
   ): Uint8Array {
     if (log && this.registry.recordsEvents) {
       const source = formatHostPort(from);
-      if (this.#throttle.shouldReport(`refused|${code}|${source}`, now)) {
+      if (this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)) {
         this.registry.report({
           type: "refused",
           source,

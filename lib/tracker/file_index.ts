@@ -94,8 +94,13 @@ export class FileIndex<P extends FileOwner<P>> {
   readonly #random: () => number;
   readonly #lookup: FileLookup<P> = { file: undefined, alternatives: 0, known: false };
   readonly #one: Ownership<P>[] = [];
+  #namesVersion = 0;
 
-  /** @param options the rate time constant and the tie-break randomness */
+  /**
+   * An empty index.
+   *
+   * @param options the rate time constant and the tie-break randomness
+   */
   constructor(options: FileIndexOptions) {
     this.#rateTauMs = options.rateTauMs;
     this.#random = options.random;
@@ -104,6 +109,30 @@ export class FileIndex<P extends FileOwner<P>> {
   /** Distinct content ids with at least one owner. */
   get size(): number {
     return this.#files.size;
+  }
+
+  /** Changes whenever a name gains or loses a content (listings rebuild on it). */
+  get namesVersion(): number {
+    return this.#namesVersion;
+  }
+
+  /**
+   * Every name with the contents announced under it (for listings; do not modify).
+   *
+   * @returns the names and their contents, in no particular order
+   */
+  names(): MapIterator<[string, ReadonlySet<FileRecord<P>>]> {
+    return this.#byName.entries();
+  }
+
+  /**
+   * The contents announced under one name.
+   *
+   * @param name the name
+   * @returns the contents (do not modify), or undefined when nobody announces the name
+   */
+  named(name: string): ReadonlySet<FileRecord<P>> | undefined {
+    return this.#byName.get(name);
   }
 
   /**
@@ -280,6 +309,8 @@ export class FileIndex<P extends FileOwner<P>> {
    * @param asker the asking peer
    * @param now the current time in ms
    * @param out receives the owners (cleared first)
+   * @param skip owners the asker asked to leave out
+   * @param mix places of the `k` that go to owners drawn at random (see `OwnerIndex.select`)
    * @param partial whether partial owners may be picked: then the ranking picks the best half
    *   among all owners and the rest are drawn at random from the others (so a swarm's downloaders
    *   spread over its partial owners; this path allocates, O(owners)), and a reply with no
@@ -293,20 +324,26 @@ export class FileIndex<P extends FileOwner<P>> {
     asker: P,
     now: number,
     out: Ownership<P>[],
+    skip?: ReadonlySet<P>,
+    mix = 0,
     partial = false,
   ): number {
     const floor = unitRateKey(now, this.#rateTauMs);
     const owners = file.owners;
     if (!partial || file.complete === file.owners.size) {
       if (file.complete === 0) return (out.length = 0);
-      return owners.select(k, asker, floor, this.#random, out, partial ? undefined : isComplete);
+      const accept = partial ? undefined : isComplete;
+      return owners.select(k, asker, floor, this.#random, out, skip, mix, accept);
     }
     // The best half by the ranking, the rest at random among the others: every downloader asks
     // partial owners, and the same few best-ranked ones for all would leave the others idle
+    // (this already draws more at random than `mix` asks for)
     const best = Math.ceil(k / 2);
-    let n = owners.select(best, asker, floor, this.#random, out);
+    let n = owners.select(best, asker, floor, this.#random, out, skip);
     if (n === best && owners.size > n + 1) {
-      const others = owners.ranking().filter((o) => o.peer !== asker && !out.includes(o));
+      const others = owners.ranking().filter((o) =>
+        o.peer !== asker && !out.includes(o) && (skip === undefined || !skip.has(o.peer))
+      );
       for (let i = 0; n < k && i < others.length; i++, n++) {
         const j = i + Math.floor(this.#random() * (others.length - i));
         const o = others[j]!;
@@ -317,7 +354,7 @@ export class FileIndex<P extends FileOwner<P>> {
     const askerComplete = asker.files.get(file.key)?.have === COMPLETE ? 1 : 0;
     if (n === 0 || file.complete - askerComplete === 0 || out.some(isComplete)) return n;
     const one = this.#one;
-    owners.select(1, asker, floor, this.#random, one, isComplete);
+    owners.select(1, asker, floor, this.#random, one, skip, 0, isComplete);
     if (one.length === 1) out[n === k ? n - 1 : n] = one[0]!;
     one.length = 0;
     return out.length;
@@ -357,6 +394,7 @@ export class FileIndex<P extends FileOwner<P>> {
       set = new Set();
       this.#byName.set(name, set);
     }
+    if (!set.has(file)) this.#namesVersion++;
     set.add(file);
   }
 
@@ -370,7 +408,7 @@ export class FileIndex<P extends FileOwner<P>> {
     file.names.delete(name);
     const set = this.#byName.get(name);
     if (set !== undefined) {
-      set.delete(file);
+      if (set.delete(file)) this.#namesVersion++;
       if (set.size === 0) this.#byName.delete(name);
     }
   }

@@ -81,6 +81,16 @@ export class IndexHeap<T extends HeapItem> {
     this.#down(item.heapIndex);
   }
 
+  /**
+   * The item at a position of the heap's array (any order; for random sampling).
+   *
+   * @param i an index in 0..size-1
+   * @returns the item, or undefined out of range
+   */
+  at(i: number): T | undefined {
+    return this.#items[i];
+  }
+
   /** Items in heap order (not sorted); for tests and diagnostics. */
   toArray(): T[] {
     return this.#items.slice();

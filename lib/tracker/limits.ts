@@ -1,7 +1,10 @@
 /**
- * Tracker limits and their defaults (docs/TRACKER.md lists them).
+ * Tracker limits and their defaults (docs/TRACKER.md lists them), and {@link AddressLimits}: what
+ * one source address and one network prefix (IPv4 /24, IPv6 /64) hold and send, so that one host
+ * cannot fill the tracker, own every file or buy the owner ranking.
  * @module
  */
+import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { MAX_NAME_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 
 /** Limits that protect the tracker; every one is configurable. */
@@ -18,6 +21,27 @@ export interface TrackerLimits {
   burst: number;
   /** Source addresses whose token bucket is tracked at once. @default 65536 */
   maxSources: number;
+  /** Peers registered from one IP address at once (all ports). @default 64 */
+  maxPeersPerAddress: number;
+  /** Peers registered from one network prefix (IPv4 /24, IPv6 /64) at once. @default 1024 */
+  maxPeersPerPrefix: number;
+  /** Files (one peer sharing one content) held by the peers of one IP address. @default 8192 */
+  maxFilesPerAddress: number;
+  /** Files held by the peers of one network prefix. @default 65536 */
+  maxFilesPerPrefix: number;
+  /** Sustained requests per second from one IP address, all its ports together. @default 2000 */
+  addressRequestsPerSecond: number;
+  /** Burst of requests from one IP address. @default 4000 */
+  addressBurst: number;
+  /** Sustained requests per second from one network prefix. @default 8000 */
+  prefixRequestsPerSecond: number;
+  /** Burst of requests from one network prefix. @default 16000 */
+  prefixBurst: number;
+  /**
+   * Bytes the downloaders of one IP address may credit to owners with REPORT per rate time
+   * constant τ (60 s); credit past it is ignored. @default 4294967296 (4 GiB, ~72 MB/s)
+   */
+  reportBytesPerAddress: number;
 }
 
 /** The defaults of {@link TrackerLimits}. */
@@ -28,7 +52,19 @@ export const DEFAULT_LIMITS: Readonly<TrackerLimits> = Object.freeze({
   requestsPerSecond: 100,
   burst: 200,
   maxSources: 65_536,
+  maxPeersPerAddress: 64,
+  maxPeersPerPrefix: 1024,
+  maxFilesPerAddress: 8192,
+  maxFilesPerPrefix: 65_536,
+  addressRequestsPerSecond: 2000,
+  addressBurst: 4000,
+  prefixRequestsPerSecond: 8000,
+  prefixBurst: 16_000,
+  reportBytesPerAddress: 4 * 1024 ** 3,
 });
+
+/** Incident lines (refusals, malformed datagrams, rate limiting) tracker.log takes per minute. */
+export const MAX_INCIDENT_LINES_PER_MINUTE = 120;
 
 /** Default heartbeat interval T in ms. */
 export const DEFAULT_INTERVAL_MS = 30_000;
@@ -78,4 +114,239 @@ export function checkMaxOwners(n: number): number {
     throw new RangeError(`Cannot use maxOwners: expected an integer in 1..${MAX_OWNERS}, got ${n}`);
   }
   return n;
+}
+
+/**
+ * The keys an address is counted under: the address itself and its network prefix (IPv4 /24,
+ * IPv6 /64; an IPv4-mapped IPv6 address counts as IPv4). An IPv6 host usually owns a whole /64,
+ * so for IPv6 the "host" that REPORT refuses self-credit from is the prefix.
+ *
+ * @param hostname the source's hostname as the socket reports it
+ * @returns the address key, the prefix key and the host key
+ */
+export function addressKeys(hostname: string): { address: string; prefix: string; host: string } {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  const v4 = parseIPv4(mapped ? mapped[1]! : hostname);
+  if (v4 !== null) {
+    const address = `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
+    return { address, prefix: `${v4[0]}.${v4[1]}.${v4[2]}/24`, host: address };
+  }
+  const v6 = parseIPv6(hostname);
+  if (v6 === null) return { address: hostname, prefix: hostname, host: hostname };
+  let hex = "";
+  for (const b of v6) hex += b.toString(16).padStart(2, "0");
+  const prefix = `${hex.slice(0, 16)}/64`;
+  return { address: hex, prefix, host: prefix };
+}
+
+/** What one address or prefix holds, and its request bucket. */
+interface Share {
+  /** Registered peers. */
+  peers: number;
+  /** Ownerships of its peers. */
+  files: number;
+  /** Request tokens left, and when they were last topped up (ms). */
+  tokens: number;
+  last: number;
+  /** REPORT bytes credited in the current window, and when the window started (ms). */
+  credited: number;
+  windowStart: number;
+}
+
+/** Which limit a source hit (or undefined when it may go on). */
+export type AddressLimitHit = "address" | "prefix" | undefined;
+
+/**
+ * Counts per source address and per network prefix: registered peers, their files, a token
+ * bucket of requests, and REPORT credit per window. A record is deleted as soon as it holds
+ * nothing and its bucket is full, so memory goes back when the peers leave. Pure: the caller
+ * passes the time.
+ */
+export class AddressLimits {
+  readonly #limits: Readonly<TrackerLimits>;
+  readonly #shares = new Map<string, Share>();
+  /** Shared by sources that arrive while `maxSources` records exist (a spoofed flood). */
+  readonly #overflow: Share;
+
+  /** @param limits the limits in force */
+  constructor(limits: Readonly<TrackerLimits>) {
+    this.#limits = limits;
+    this.#overflow = {
+      peers: 0,
+      files: 0,
+      tokens: limits.prefixBurst * 16,
+      last: -Infinity,
+      credited: 0,
+      windowStart: -Infinity,
+    };
+  }
+
+  /** Addresses and prefixes with a record (for tests and memory checks). */
+  get size(): number {
+    return this.#shares.size;
+  }
+
+  /**
+   * Takes one request token from the address and from its prefix.
+   *
+   * @param address the address key ({@link addressKeys})
+   * @param prefix the prefix key
+   * @param now the current time in ms
+   * @returns which bucket is empty, or undefined when the request may go on
+   */
+  allowRequest(address: string, prefix: string, now: number): AddressLimitHit {
+    const l = this.#limits;
+    const a = this.#bucket(address, l.addressBurst, now);
+    const p = this.#bucket(prefix, l.prefixBurst, now);
+    refill(
+      a,
+      a === this.#overflow ? l.addressBurst * 16 : l.addressBurst,
+      l.addressRequestsPerSecond,
+      now,
+    );
+    refill(
+      p,
+      p === this.#overflow ? l.prefixBurst * 16 : l.prefixBurst,
+      l.prefixRequestsPerSecond,
+      now,
+    );
+    if (a.tokens < 1) return "address";
+    if (p.tokens < 1) return "prefix";
+    a.tokens -= 1;
+    p.tokens -= 1;
+    return undefined;
+  }
+
+  /**
+   * Tells whether one more peer may register from an address.
+   *
+   * @param address the address key
+   * @param prefix the prefix key
+   * @returns which limit is full, or undefined
+   */
+  peerRoom(address: string, prefix: string): AddressLimitHit {
+    if ((this.#shares.get(address)?.peers ?? 0) >= this.#limits.maxPeersPerAddress) {
+      return "address";
+    }
+    if ((this.#shares.get(prefix)?.peers ?? 0) >= this.#limits.maxPeersPerPrefix) return "prefix";
+    return undefined;
+  }
+
+  /**
+   * Tells whether the peers of an address may own one more file.
+   *
+   * @param address the address key
+   * @param prefix the prefix key
+   * @returns which limit is full, or undefined
+   */
+  fileRoom(address: string, prefix: string): AddressLimitHit {
+    if ((this.#shares.get(address)?.files ?? 0) >= this.#limits.maxFilesPerAddress) {
+      return "address";
+    }
+    if ((this.#shares.get(prefix)?.files ?? 0) >= this.#limits.maxFilesPerPrefix) return "prefix";
+    return undefined;
+  }
+
+  /**
+   * Adds (or, negative, removes) peers and files held by an address and its prefix.
+   *
+   * @param address the address key
+   * @param prefix the prefix key
+   * @param peers peers added
+   * @param files files added
+   * @param now the current time in ms
+   */
+  add(address: string, prefix: string, peers: number, files: number, now: number): void {
+    if (peers === 0 && files === 0) return;
+    for (
+      const [key, burst] of [[address, this.#limits.addressBurst], [
+        prefix,
+        this.#limits.prefixBurst,
+      ]] as const
+    ) {
+      const s = this.#share(key, burst, now);
+      s.peers += peers;
+      s.files += files;
+      if (s.peers <= 0 && s.files <= 0 && s.tokens >= burst && s.credited === 0) {
+        this.#shares.delete(key);
+      }
+    }
+  }
+
+  /**
+   * Takes REPORT credit from an address's window of one τ.
+   *
+   * @param address the reporter's address key
+   * @param bytes the bytes it wants to credit
+   * @param windowMs the window (the rate time constant τ)
+   * @param now the current time in ms
+   * @returns the bytes that may be credited (≤ `bytes`)
+   */
+  takeCredit(address: string, bytes: number, windowMs: number, now: number): number {
+    const s = this.#share(address, this.#limits.addressBurst, now);
+    if (now - s.windowStart >= windowMs) {
+      s.windowStart = now;
+      s.credited = 0;
+    }
+    const room = Math.max(0, this.#limits.reportBytesPerAddress - s.credited);
+    const granted = Math.min(room, bytes);
+    s.credited += granted;
+    return granted;
+  }
+
+  /**
+   * Gives back REPORT credit taken by {@link AddressLimits.takeCredit} and not used (the store
+   * path takes the address's room before the store knows what it credits).
+   *
+   * @param address the address key
+   * @param bytes bytes not credited
+   */
+  returnCredit(address: string, bytes: number): void {
+    const s = this.#shares.get(address);
+    if (s !== undefined && bytes > 0) s.credited = Math.max(0, s.credited - bytes);
+  }
+
+  /**
+   * Forgets records that hold nothing, whose bucket has refilled and whose REPORT window is over.
+   *
+   * @param now the current time in ms
+   * @param windowMs the REPORT window (τ)
+   */
+  sweep(now: number, windowMs: number): void {
+    const l = this.#limits;
+    for (const [key, s] of this.#shares) {
+      if (s.peers > 0 || s.files > 0) continue;
+      const prefix = key.endsWith("/24") || key.endsWith("/64");
+      const burst = prefix ? l.prefixBurst : l.addressBurst;
+      refill(s, burst, prefix ? l.prefixRequestsPerSecond : l.addressRequestsPerSecond, now);
+      if (s.tokens >= burst && (s.credited === 0 || now - s.windowStart >= windowMs)) {
+        this.#shares.delete(key);
+      }
+    }
+  }
+
+  /** A request bucket: the record of `key`, or the overflow one when too many are tracked. */
+  #bucket(key: string, burst: number, now: number): Share {
+    const s = this.#shares.get(key);
+    if (s !== undefined) return s;
+    if (this.#shares.size >= this.#limits.maxSources) return this.#overflow;
+    return this.#share(key, burst, now);
+  }
+
+  #share(key: string, burst: number, now: number): Share {
+    let s = this.#shares.get(key);
+    if (s === undefined) {
+      s = { peers: 0, files: 0, tokens: burst, last: now, credited: 0, windowStart: now };
+      this.#shares.set(key, s);
+    }
+    return s;
+  }
+}
+
+function refill(s: Share, burst: number, perSecond: number, now: number): void {
+  const elapsed = now - s.last;
+  if (elapsed > 0) {
+    s.tokens = Math.min(burst, s.tokens + (elapsed * perSecond) / 1000);
+    s.last = now;
+  }
 }

@@ -7,7 +7,9 @@
  * rate; they live in a min-heap ordered by when they were last handed out in a NEED reply,
  * then by a random tie-break drawn when they start sharing the file. Ties between rated owners
  * with the very same key are broken the same way. Handing an owner out moves it behind its
- * equals, so equal owners take turns (round robin, random among never-assigned ones).
+ * equals, so equal owners take turns (round robin, random among never-assigned ones). A share
+ * of every reply can be owners drawn at random from all the others, so that no ranking, bought
+ * or earned, can keep an owner out of every reply.
  * @module
  */
 import { type HeapItem, IndexHeap } from "./index_heap.ts";
@@ -38,6 +40,17 @@ function compare<P>(a: RankedOwner<P>, b: RankedOwner<P>): number {
   if (a.lastAssigned !== b.lastAssigned) return a.lastAssigned < b.lastAssigned ? -1 : 1;
   if (a.tie !== b.tie) return a.tie < b.tie ? -1 : 1;
   return 0;
+}
+
+/** Whether `o` stays out of a reply: the asker, a skipped peer, or one `accept` refuses. */
+function leftOut<P, T extends RankedOwner<P>>(
+  o: T,
+  exclude: P,
+  skip: ReadonlySet<P> | undefined,
+  accept: ((o: T) => boolean) | undefined,
+): boolean {
+  return o.peer === exclude || (skip !== undefined && skip.has(o.peer)) ||
+    (accept !== undefined && !accept(o));
 }
 
 /** The ranked owners of one file. */
@@ -106,6 +119,9 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
    * @param floorKey keys below this count as idle
    * @param random a source of numbers in [0, 1)
    * @param out receives the owners, best first (cleared first)
+   * @param skip more peers to leave out (owners the asker found dead or failing)
+   * @param mix when there are more eligible owners than `k`, this many of the `k` places go to
+   *   owners drawn uniformly at random from the rest (after the ranked ones)
    * @param accept when given, only owners it accepts are picked (others keep their place)
    * @returns the number of owners picked
    */
@@ -115,9 +131,16 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     floorKey: number,
     random: () => number,
     out: T[],
+    skip?: ReadonlySet<P>,
+    mix = 0,
     accept?: (o: T) => boolean,
   ): number {
     out.length = 0;
+    // Eligible owners, counted low when `skip` names peers that do not own this file: then
+    // nothing is mixed in, which is only less random.
+    const eligible = this.size - 1 - (skip?.size ?? 0);
+    const total = k;
+    if (eligible > k) k -= Math.min(mix, k);
     const rated = this.#rated;
     // Owners whose rate decayed below 1 byte/s form the tail of the sorted array: demote them.
     while (rated.length > 0 && rated[rated.length - 1]!.rateKey < floorKey) {
@@ -127,7 +150,7 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     }
     for (let i = 0; i < rated.length && out.length < k; i++) {
       const o = rated[i]!;
-      if (o.peer !== exclude && (accept === undefined || accept(o))) out.push(o);
+      if (!leftOut(o, exclude, skip, accept)) out.push(o);
     }
     const fromRated = out.length;
     const picked = this.#picked;
@@ -137,7 +160,7 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
     while (out.length < k) {
       const o = this.#idle.pop();
       if (o === undefined) break;
-      if (o.peer === exclude || (accept !== undefined && !accept(o))) {
+      if (leftOut(o, exclude, skip, accept)) {
         skipped.push(o);
         continue;
       }
@@ -169,7 +192,27 @@ export class OwnerIndex<P, T extends RankedOwner<P> = RankedOwner<P>> {
         rated.splice(this.#lowerBound(o), 0, o);
       }
     }
+    if (out.length < total) this.#mixIn(total, exclude, skip, accept, random, out);
     return out.length;
+  }
+
+  /** Appends owners drawn at random (not yet in `out`, not left out) until `out` has `k`. */
+  #mixIn(
+    k: number,
+    exclude: P,
+    skip: ReadonlySet<P> | undefined,
+    accept: ((o: T) => boolean) | undefined,
+    random: () => number,
+    out: T[],
+  ) {
+    const rated = this.#rated;
+    const all = rated.length + this.#idle.size;
+    for (let tries = 0; out.length < k && tries < 4 * k; tries++) {
+      const i = Math.floor(random() * all);
+      const o = i < rated.length ? rated[i]! : this.#idle.at(i - rated.length)!;
+      if (leftOut(o, exclude, skip, accept) || out.includes(o)) continue;
+      out.push(o);
+    }
   }
 
   /** All owners in ranking order (for tests and diagnostics; allocates). */

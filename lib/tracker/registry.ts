@@ -7,9 +7,10 @@
  * a driver pumps). A rule returns its reply, or a {@link Refusal} that the dispatcher turns
  * into an ERROR. Rules: docs/TRACKER.md.
  *
- * Over 600 lines with its JSDoc (about 520 without): the handshake, eviction and the four
- * request rules share the peer records, the cookie jar and the reply buffers, and split
- * further they would pass those back and forth.
+ * Over 600 lines with its JSDoc (about 620 without): the handshake, eviction and the five
+ * request rules (OWN, NEED, UPDATE, REPORT, EXIT) share the peer records, the cookie jar, the
+ * per-address counts and the reply buffers, and split further they would pass those back and
+ * forth.
  * @module
  */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
@@ -19,12 +20,16 @@ import {
   type ErrorCodeValue,
   type OwnerEntry,
   type RegisteredMessage,
+  type ReportEntry,
 } from "../wire/messages.ts";
 import { MAX_OWNERS } from "../wire/limits.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
 import {
+  addressKeys,
+  type AddressLimitHit,
+  AddressLimits,
   checkMaxOwners,
   DEFAULT_GRACE,
   DEFAULT_INTERVAL_MS,
@@ -39,6 +44,7 @@ import type { TrackerEvent } from "./tracker_event.ts";
 import { addUpload, rateAt, wireRate, ZERO_RATE_KEY } from "./upload_rate.ts";
 import { encodeOwnerEntry, encodeOwners, encodeRegistered, ReplySlab } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
+import { Fifo } from "../_util/fifo.ts";
 
 /** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
 export interface RegistryOptions {
@@ -71,7 +77,9 @@ export interface RegistryOptions {
 
 /** Where a datagram came from (a `Deno.NetAddr` fits). */
 export interface Source {
+  /** The source's IP address. */
   hostname: string;
+  /** The source's UDP port. */
   port: number;
 }
 
@@ -101,16 +109,53 @@ export interface RegistryCounters {
   needs: number;
   /** UPDATE requests applied. */
   updates: number;
+  /** LIST requests answered with a LISTING. */
+  lists: number;
+  /** REPORT requests applied. */
+  reports: number;
+  /** Bytes REPORTs credited to owners (after the caps). */
+  creditedBytes: number;
+  /** Requests refused or dropped by a per-address or per-prefix limit. */
+  addressLimited: number;
   /** Requests answered with an ERROR. */
   errors: number;
   /** Cookie key rotations. */
   keyRotations: number;
 }
 
+/**
+ * Counters at zero.
+ *
+ * @returns a fresh {@link RegistryCounters}
+ */
+export function newCounters(): RegistryCounters {
+  return {
+    received: 0,
+    malformed: 0,
+    unexpected: 0,
+    rateLimited: 0,
+    challenges: 0,
+    registrations: 0,
+    heartbeats: 0,
+    evictions: 0,
+    exits: 0,
+    owns: 0,
+    needs: 0,
+    updates: 0,
+    lists: 0,
+    reports: 0,
+    creditedBytes: 0,
+    addressLimited: 0,
+    errors: 0,
+    keyRotations: 0,
+  };
+}
+
 /** A registered peer, as the registry and the dispatcher's cookie checks see it. */
 export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   /** The address it registered from. */
   readonly hostname: string;
+  /** The port it registered from. */
   readonly port: number;
   /** Address and port packed for the cookie jar. */
   readonly packed: Uint8Array;
@@ -118,20 +163,32 @@ export interface RegisteredPeer extends FileOwner<RegisteredPeer> {
   readonly wire: OwnerEntry;
   /** `host:port` for logs. */
   readonly label: string;
+  /** Its IP address and network prefix as counted by {@link AddressLimits} (see `addressKeys`). */
+  readonly addressKey: string;
+  readonly prefixKey: string;
+  /** Its host: the IPv4 address or the IPv6 /64; REPORTs never credit an owner on it. */
+  readonly hostKey: string;
   /** The session cookie last issued (0n before the first), and its two 32-bit halves. */
   cookie: bigint;
+  /** The high 32 bits of {@link RegisteredPeer.cookie} (for the fast path). */
   cookieHi: number;
+  /** The low 32 bits of {@link RegisteredPeer.cookie}. */
   cookieLo: number;
   /** The cookie epoch that issued {@link RegisteredPeer.cookie}. */
   cookieEpoch: number;
   /** The peer's OWNERS entry on the wire, without the rate. */
   readonly entry: Uint8Array;
-  /** Bytes it reported uploaded. */
+  /** Bytes it claimed uploaded with UPDATE (logged, not ranked). */
   uploaded: number;
+  /** Bytes other hosts' REPORTs credited to it (what ranks it). */
+  credited: number;
   /** When it was last heard from (ms). */
   lastSeen: number;
+  /** The previous peer in the expiry queue. */
   expPrev: RegisteredPeer | undefined;
+  /** The next peer in the expiry queue. */
   expNext: RegisteredPeer | undefined;
+  /** Whether it is in the expiry queue. */
   queued: boolean;
 }
 
@@ -177,7 +234,15 @@ function defaultRandomBytes(n: number): Uint8Array {
 
 const utf8 = new TextEncoder();
 
-function wireAddress(hostname: string, port: number): PeerAddress {
+/**
+ * The address an owner is handed out with: the source as the socket reports it, an IPv4-mapped
+ * IPv6 address as IPv4.
+ *
+ * @param hostname the source's IP address
+ * @param port its port
+ * @returns the address for OWNERS entries
+ */
+export function wireAddress(hostname: string, port: number): PeerAddress {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; peers reach them over IPv4.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   return canonicalAddress(mapped ? mapped[1]! : hostname, port);
@@ -196,31 +261,19 @@ export class Registry {
   /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
   /** What the tracker has seen and done (the dispatcher counts its part here too). */
-  readonly counters: RegistryCounters = {
-    received: 0,
-    malformed: 0,
-    unexpected: 0,
-    rateLimited: 0,
-    challenges: 0,
-    registrations: 0,
-    heartbeats: 0,
-    evictions: 0,
-    exits: 0,
-    owns: 0,
-    needs: 0,
-    updates: 0,
-    errors: 0,
-    keyRotations: 0,
-  };
+  readonly counters: RegistryCounters = newCounters();
   /** Whether events are queued for {@link Registry.pollEvent}. */
   readonly recordsEvents: boolean;
 
+  /** Peers, files, requests and REPORT credit per source address and network prefix. */
+  readonly shares: AddressLimits;
   readonly #peers = new Map<string, RegisteredPeer>();
+  readonly #skip = new Set<RegisteredPeer>();
+  readonly #keys = new Map<string, { address: string; prefix: string; host: string }>();
   readonly #files: FileIndex<RegisteredPeer>;
   readonly #expiry = new ExpiryQueue<RegisteredPeer>();
   readonly #jar: CookieJar;
-  readonly #events: TrackerEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new Fifo<TrackerEvent>();
   readonly #picked: Ownership<RegisteredPeer>[] = [];
   readonly #entriesOut: Uint8Array[] = [];
   readonly #ratesOut: number[] = [];
@@ -234,7 +287,11 @@ export class Registry {
     evictAfterMs: 0,
   };
 
-  /** @param options timing, limits, clock start and randomness */
+  /**
+   * Creates an empty registry.
+   *
+   * @param options timing, limits, clock start and randomness
+   */
   constructor(options: RegistryOptions) {
     const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
     const grace = options.grace ?? DEFAULT_GRACE;
@@ -251,6 +308,7 @@ export class Registry {
     }
     this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
     this.limits = Object.freeze(resolveLimits(options.limits));
+    this.shares = new AddressLimits(this.limits);
     this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
     if (!(this.rateTauMs > 0)) {
       throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${this.rateTauMs}`);
@@ -279,6 +337,11 @@ export class Registry {
   /** Distinct content ids with at least one owner. */
   get fileCount(): number {
     return this.#files.size;
+  }
+
+  /** The file index (read it only: the LIST rule pages through it). */
+  get files(): FileIndex<RegisteredPeer> {
+    return this.#files;
   }
 
   /** The cookie epoch (for tests and logs). */
@@ -320,6 +383,36 @@ export class Registry {
       rate: rateAt(p.rateKey, now, this.rateTauMs),
       files: [...p.files.values()].map((o) => o.file.key),
     };
+  }
+
+  /**
+   * The address, prefix and host keys of a source hostname (cached; see `addressKeys`).
+   *
+   * @param hostname the source's hostname
+   * @returns its keys
+   */
+  keysOf(hostname: string): { address: string; prefix: string; host: string } {
+    let k = this.#keys.get(hostname);
+    if (k === undefined) {
+      if (this.#keys.size >= 65_536) this.#keys.clear();
+      k = addressKeys(hostname);
+      this.#keys.set(hostname, k);
+    }
+    return k;
+  }
+
+  /**
+   * Takes a request token from the source's address and prefix buckets.
+   *
+   * @param from the source
+   * @param now the current time in ms
+   * @returns which bucket is empty, or undefined when the request may go on
+   */
+  allowRequest(from: Source, now: number): AddressLimitHit {
+    const k = this.keysOf(from.hostname);
+    const hit = this.shares.allowRequest(k.address, k.prefix, now);
+    if (hit !== undefined) this.counters.addressLimited++;
+    return hit;
   }
 
   /**
@@ -395,14 +488,7 @@ export class Registry {
    * @returns the event, or undefined
    */
   pollEvent(): TrackerEvent | undefined {
-    if (this.#eventHead >= this.#events.length) {
-      if (this.#events.length > 0) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      }
-      return undefined;
-    }
-    return this.#events[this.#eventHead++];
+    return this.#events.shift();
   }
 
   /**
@@ -449,9 +535,10 @@ export class Registry {
       return encodeMessage(m);
     }
     if (peer !== undefined && (peer.port !== from.port || peer.hostname !== from.hostname)) {
+      // Never the registered address: this source has proven only its own.
       return refusal(
         ErrorCode.wrong_address,
-        `Node ${nodeId} is registered from ${peer.label}`,
+        `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
         false,
       );
     }
@@ -470,6 +557,18 @@ export class Registry {
         false,
       );
     }
+    const keys = this.keysOf(from.hostname);
+    const full = this.shares.peerRoom(keys.address, keys.prefix);
+    if (full !== undefined) {
+      this.counters.addressLimited++;
+      return refusal(
+        ErrorCode.address_limit,
+        full === "address"
+          ? `Too many peers from this address: ${this.limits.maxPeersPerAddress}`
+          : `Too many peers from this network: ${this.limits.maxPeersPerPrefix}`,
+        false,
+      );
+    }
     const address = wireAddress(from.hostname, from.port);
     const wire = { nodeId, address, rate: 0 };
     const created: RegisteredPeer = {
@@ -480,12 +579,16 @@ export class Registry {
       wire,
       entry: encodeOwnerEntry(wire),
       label: formatHostPort(from),
+      addressKey: keys.address,
+      prefixKey: keys.prefix,
+      hostKey: keys.host,
       cookie: 0n,
       cookieHi: 0,
       cookieLo: 0,
       cookieEpoch: -1,
       rateKey: ZERO_RATE_KEY,
       uploaded: 0,
+      credited: 0,
       files: new Map(),
       names: new Map(),
       lastSeen: now,
@@ -494,6 +597,7 @@ export class Registry {
       queued: false,
     };
     this.#peers.set(nodeId, created);
+    this.shares.add(keys.address, keys.prefix, 1, 0, now);
     this.counters.registrations++;
     this.report({ type: "register", nodeId, address: created.label });
     return this.heartbeat(created, txid, now, false);
@@ -560,18 +664,29 @@ export class Registry {
         true,
       );
     }
-    if (
-      !peer.files.has(key) && !peer.names.has(name) &&
-      peer.files.size >= this.limits.maxFilesPerPeer
-    ) {
+    const adds = !peer.files.has(key) && !peer.names.has(name);
+    if (adds && peer.files.size >= this.limits.maxFilesPerPeer) {
       return refusal(
         ErrorCode.too_many_files,
         `Peer already shares ${peer.files.size} files, the limit is ${this.limits.maxFilesPerPeer}`,
         true,
       );
     }
+    const full = adds ? this.shares.fileRoom(peer.addressKey, peer.prefixKey) : undefined;
+    if (full !== undefined) {
+      this.counters.addressLimited++;
+      return refusal(
+        ErrorCode.address_limit,
+        full === "address"
+          ? `The peers of this address already share ${this.limits.maxFilesPerAddress} files`
+          : `The peers of this network already share ${this.limits.maxFilesPerPrefix} files`,
+        true,
+      );
+    }
     const have = progress === undefined ? COMPLETE : shareByte(progress.have, progress.pieces);
+    const before = peer.files.size;
     const replaced = this.#files.own(peer, name, contentId, key, size, now, have);
+    this.shares.add(peer.addressKey, peer.prefixKey, 0, peer.files.size - before, now);
     this.counters.owns++;
     this.report(
       replaced === undefined
@@ -591,6 +706,7 @@ export class Registry {
    * @param want the name or the content id's hex
    * @param now the current time in ms
    * @param nameBytes the name's UTF-8 when the caller has it (a view of the request)
+   * @param exclude node ids the asker found dead or failing: left out of the reply
    * @param partial the asker takes partial owners (NEED_PARTIAL): the reply mixes them with
    *   complete ones and says each owner's share
    * @returns OWNERS (a view into the reply slab), or a not_found refusal
@@ -603,12 +719,34 @@ export class Registry {
     want: string,
     now: number,
     nameBytes: Uint8Array | undefined,
+    exclude?: readonly string[],
     partial = false,
   ): RuleResult {
     const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
     const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
-    const count = file === undefined ? 0 : this.#files.select(file, k, peer, now, picked, partial);
+    const skip = this.#skip;
+    skip.clear();
+    if (exclude !== undefined) {
+      for (const id of exclude) {
+        const p = this.#peers.get(id);
+        if (p !== undefined) skip.add(p);
+      }
+    }
+    // A quarter of the places go to owners drawn at random: a bought (or stale) ranking cannot
+    // keep any owner out of every reply.
+    const mix = k >> 2;
+    const count = file === undefined ? 0 : this.#files.select(
+      file,
+      k,
+      peer,
+      now,
+      picked,
+      skip.size > 0 ? skip : undefined,
+      mix,
+      partial,
+    );
+    skip.clear();
     if (file === undefined || count === 0) {
       const query = byName ? JSON.stringify(want) : want;
       this.report({
@@ -667,7 +805,9 @@ export class Registry {
   }
 
   /**
-   * UPDATE from a verified peer: bytes it uploaded raise its rate, and its files re-rank.
+   * UPDATE from a verified peer: the bytes it claims to have uploaded are counted and logged,
+   * but do not rank it (an owner's own claim is worth nothing: REPORTs from the downloaders
+   * rank owners, see {@link Registry.credit}). Kept so older peers keep working.
    *
    * @param peer the verified peer
    * @param txid the request's txid
@@ -676,10 +816,7 @@ export class Registry {
    * @returns ACK
    */
   update(peer: RegisteredPeer, txid: number, uploaded: number, now: number): Uint8Array {
-    if (uploaded > 0) {
-      this.#files.rerate(peer, addUpload(peer.rateKey, uploaded, now, this.rateTauMs), now);
-      peer.uploaded += uploaded;
-    }
+    if (uploaded > 0) peer.uploaded = Math.min(Number.MAX_SAFE_INTEGER, peer.uploaded + uploaded);
     this.counters.updates++;
     this.report({
       type: "update",
@@ -687,6 +824,61 @@ export class Registry {
       uploaded,
       rate: rateAt(peer.rateKey, now, this.rateTauMs),
     });
+    return ack(txid);
+  }
+
+  /**
+   * REPORT from a verified peer: the bytes it received and verified from each owner of a
+   * content. Each owner is credited (its rate rises and its files re-rank) unless it is not
+   * registered, does not share the content, is the reporter, or sits on the reporter's own host
+   * (IPv4 address or IPv6 /64). Together a REPORT credits at most the content's size, and the
+   * reporters of one address at most `reportBytesPerAddress` per τ.
+   *
+   * @param peer the verified reporter
+   * @param txid the request's txid
+   * @param contentId the content downloaded
+   * @param entries owners and their verified bytes
+   * @param now the current time in ms
+   * @returns ACK (also for a content nobody shares any more: nothing to credit)
+   */
+  credit(
+    peer: RegisteredPeer,
+    txid: number,
+    contentId: Uint8Array,
+    entries: readonly ReportEntry[],
+    now: number,
+  ): Uint8Array {
+    const key = toHex(contentId);
+    const file = this.#files.get(key);
+    let credited = 0, ignored = 0;
+    let room = file?.size ?? 0;
+    for (const e of entries) {
+      const owner = this.#peers.get(e.nodeId);
+      if (
+        file === undefined || owner === undefined || owner === peer ||
+        owner.hostKey === peer.hostKey || !owner.files.has(key) || room <= 0
+      ) {
+        ignored++;
+        continue;
+      }
+      const bytes = this.shares.takeCredit(
+        peer.addressKey,
+        Math.min(e.bytes, room),
+        this.rateTauMs,
+        now,
+      );
+      if (bytes <= 0) {
+        ignored++;
+        continue;
+      }
+      room -= bytes;
+      credited += bytes;
+      owner.credited += bytes;
+      this.#files.rerate(owner, addUpload(owner.rateKey, bytes, now, this.rateTauMs), now);
+    }
+    this.counters.reports++;
+    this.counters.creditedBytes += credited;
+    this.report({ type: "report", nodeId: peer.nodeId, contentId: key, credited, ignored });
     return ack(txid);
   }
 
@@ -734,8 +926,10 @@ export class Registry {
 
   #removePeer(peer: RegisteredPeer): void {
     this.#expiry.remove(peer);
+    const files = peer.files.size;
     this.#files.dropAll(peer);
     this.#peers.delete(peer.nodeId);
+    this.shares.add(peer.addressKey, peer.prefixKey, -1, -files, peer.lastSeen);
   }
 }
 

@@ -7,10 +7,16 @@ import { type PeerAddress } from "../wire/address.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
-import type { Registry, RegistryCounters } from "./registry.ts";
+import { escapeLogText } from "../log/log_escape.ts";
+import type { RegistryCounters } from "./registry.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
+import { TrackerMetrics } from "./tracker_metrics.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { Bep15Dispatch, formatBep15Event, isBep15Datagram } from "./bep15_dispatch.ts";
+import { StoreDispatcher } from "./store_dispatch.ts";
+import type { SwarmStore } from "./store/swarm_store.ts";
 
 /** Options for {@link startTracker}. */
 export interface TrackerOptions {
@@ -24,8 +30,19 @@ export interface TrackerOptions {
   grace?: number;
   /** N: owners in a NEED reply, 1..16. @default 8 */
   maxOwners?: number;
-  /** Directory of `tracker.log`; undefined writes no file. @default undefined */
+  /**
+   * Directory of `tracker.log`; undefined writes no file. The file is locked while the tracker
+   * runs: a second tracker started in the same directory writes `tracker-<port>.log` instead,
+   * so two trackers never interleave lines in one file. @default undefined
+   */
   logDir?: string;
+  /**
+   * Size cap of `tracker.log` in bytes: past it the file becomes `tracker.log.1` (replacing the
+   * previous one) and a new one starts. @default 67108864 (64 MiB)
+   */
+  logMaxBytes?: number;
+  /** Count requests, replies and handling time for `--metrics` (see `metrics`). @default false */
+  metrics?: boolean;
   /** Receives every log line (without timestamp), e.g. for the console. */
   log?: (line: string) => void;
   /** Limits on peers, files, names and request rates; missing ones take their defaults. */
@@ -34,6 +51,20 @@ export interface TrackerOptions {
   cookieEpochMs?: number;
   /** Time constant of the upload-rate EWMA in ms. @default 60000 */
   rateTauMs?: number;
+  /**
+   * Keep peers and files in this store (a `RedisStore`: several trackers serve one swarm)
+   * instead of the tracker's own memory; the tracker closes it. Internal for now (tracker.ts
+   * `--store`); the store API may change. @default undefined (memory)
+   *
+   * @ignore
+   */
+  store?: SwarmStore;
+  /**
+   * With `store`: the secret address cookies derive from (`RedisStore.sharedSecret()`).
+   *
+   * @ignore
+   */
+  storeSecret?: Uint8Array;
 }
 
 /** Counters of a running tracker. */
@@ -42,6 +73,8 @@ export interface TrackerCounters extends RegistryCounters {
   sendErrors: number;
   /** Exceptions caught in the receive loop (bugs; the loop keeps serving). */
   handlerErrors: number;
+  /** Requests dropped because the store was unreachable (0 for the memory tracker). */
+  storeErrors: number;
   /** Registered peers now. */
   peers: number;
   /** Content ids with at least one owner now. */
@@ -62,14 +95,39 @@ export interface RunningTracker extends AsyncDisposable {
   readonly malformed: number;
   /** Registered peers now. */
   readonly peerCount: number;
+  /** Request and reply counts and latency, when started with `metrics: true`. */
+  readonly metrics: TrackerMetrics | undefined;
   /** Stops serving, flushes the log and closes the socket. Idempotent. */
   close(): Promise<void>;
 }
 
+/** What the driver needs of a core: the memory Dispatcher, or the StoreDispatcher. */
+interface Core {
+  handleDatagram(
+    bytes: Uint8Array,
+    from: Deno.NetAddr,
+    now: number,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  handleTimeout(now: number): void | Promise<void>;
+  pollTimeout(): number;
+  pollEvent(): TrackerEvent | undefined;
+}
+
+/** The counters and sizes the driver reports, from either core. */
+interface CoreState {
+  readonly counters: RegistryCounters;
+  readonly peerCount: number;
+  readonly fileCount: number;
+  readonly storeErrors: number;
+}
+
 class Tracker implements RunningTracker {
   readonly #endpoint: UdpEndpoint;
-  readonly #core: Dispatcher;
-  readonly #registry: Registry;
+  readonly #core: Core;
+  readonly #registry: CoreState;
+  readonly #store: SwarmStore | undefined;
+  /** The store path's clock: the wall clock, shared by the trackers of one store. */
+  readonly #now: () => number;
   readonly #slab: ReplySlab;
   readonly #logFile: LogFile | undefined;
   readonly #log: ((line: string) => void) | undefined;
@@ -77,17 +135,42 @@ class Tracker implements RunningTracker {
   #timerAt = Infinity;
   #closing: Promise<void> | undefined;
   #handlerErrors = 0;
+  readonly metrics: TrackerMetrics | undefined;
+  /** BEP 15 on the same port (lib/tracker/bep15_dispatch.ts). */
+  readonly #bep15: Bep15Dispatch;
 
   constructor(
     endpoint: UdpEndpoint,
-    core: Dispatcher,
+    core: Dispatcher | StoreDispatcher,
     slab: ReplySlab,
     logFile: LogFile | undefined,
     log: ((line: string) => void) | undefined,
+    metrics: TrackerMetrics | undefined,
+    bep15: Bep15Dispatch,
   ) {
+    this.metrics = metrics;
+    this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#core = core;
-    this.#registry = core.registry;
+    if (core instanceof StoreDispatcher) {
+      this.#registry = core;
+      this.#store = core.store;
+      this.#now = Date.now;
+    } else {
+      const registry = core.registry;
+      this.#registry = {
+        counters: registry.counters,
+        get peerCount() {
+          return registry.peerCount;
+        },
+        get fileCount() {
+          return registry.fileCount;
+        },
+        storeErrors: 0,
+      };
+      this.#store = undefined;
+      this.#now = () => performance.now();
+    }
     this.#slab = slab;
     this.#logFile = logFile;
     this.#log = log;
@@ -108,17 +191,22 @@ class Tracker implements RunningTracker {
   }
 
   get counters(): TrackerCounters {
+    const bep15 = this.#bep15.counters;
     return {
       ...this.#registry.counters,
+      // Datagrams of both protocols (the BEP 15 side: lib/tracker/bep15_dispatch.ts).
+      received: this.#registry.counters.received + bep15.received,
+      malformed: this.#registry.counters.malformed + bep15.malformed,
       sendErrors: this.#endpoint.sendErrors,
       handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
+      storeErrors: this.#registry.storeErrors,
       peers: this.#registry.peerCount,
       files: this.#registry.fileCount,
     };
   }
 
   get malformed(): number {
-    return this.#registry.counters.malformed;
+    return this.#registry.counters.malformed + this.#bep15.counters.malformed;
   }
 
   get peerCount(): number {
@@ -126,49 +214,108 @@ class Tracker implements RunningTracker {
   }
 
   line(text: string): void {
-    this.#logFile?.write(text);
-    this.#log?.(text);
+    const line = escapeLogText(text); // names and details from the network: one line each
+    this.#logFile?.write(line);
+    this.#log?.(line);
   }
 
   #onDatagram(bytes: Uint8Array, from: Deno.NetAddr): void {
     const now = performance.now();
     let reply: Uint8Array | undefined;
+    const bep15 = isBep15Datagram(bytes);
     try {
-      reply = this.#core.handleDatagram(bytes, from, now);
+      // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
+      const r = bep15
+        ? this.#bep15.handleDatagram(bytes, from, now)
+        : this.#core.handleDatagram(bytes, from, this.#now());
+      if (r instanceof Promise) {
+        // The store path: the reply goes out when the store has answered.
+        const copy = bytes.slice();
+        r.then(
+          (reply) => this.#send(copy, reply, from, now, false),
+          (e) => this.#internalError(from, e),
+        );
+        return;
+      }
+      reply = r;
     } catch (e) {
-      // A bug, not bad input (the registry drops bad input): count it and keep serving.
-      this.#handlerErrors++;
-      this.line(`internal error handling a datagram from ${from.hostname}:${from.port}: ${e}`);
+      this.#internalError(from, e);
     }
+    this.#send(bytes, reply, from, now, bep15);
+  }
+
+  /** A bug, not bad input (the cores drop bad input): count it and keep serving. */
+  #internalError(from: Deno.NetAddr, e: unknown): void {
+    this.#handlerErrors++;
+    this.line(`internal error handling a datagram from ${formatHostPort(from)}: ${e}`);
+  }
+
+  #send(
+    bytes: Uint8Array,
+    reply: Uint8Array | undefined,
+    from: Deno.NetAddr,
+    now: number,
+    bep15: boolean,
+  ): void {
+    if (this.#closing) return;
+    this.metrics?.onRequest(bytes, reply, (performance.now() - now) / 1000, bep15);
     if (reply !== undefined) {
       const token = this.#slab.sending(reply);
       if (token < 0) this.#endpoint.send(reply, from);
       else this.#endpoint.sendAndWait(reply, from).finally(() => this.#slab.sent(token));
     }
     this.#drainEvents();
-    if (this.#core.pollTimeout() < this.#timerAt) this.#arm();
+    if (this.#deadline() < this.#timerAt) this.#arm();
   }
 
   #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closing) return;
-    this.#core.handleTimeout(performance.now());
+    const now = performance.now();
+    const done = this.#core.handleTimeout(this.#now());
+    this.#bep15.handleTimeout(now);
     this.#drainEvents();
+    if (done instanceof Promise) {
+      done.then(
+        () => {
+          this.#drainEvents();
+          this.#arm();
+        },
+        (e) => {
+          this.line(`internal error in the timer: ${e}`);
+          this.#arm();
+        },
+      );
+      return;
+    }
     this.#arm();
+  }
+
+  /** The earlier of the two cores' deadlines, on performance.now()'s clock. */
+  #deadline(): number {
+    const core = this.#core.pollTimeout() - this.#now() + performance.now();
+    return Math.min(core, this.#bep15.pollTimeout());
   }
 
   #arm(): void {
     if (this.#closing) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const at = this.#core.pollTimeout();
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(at - performance.now())));
+    // The store core runs on the wall clock, BEP 15 on performance.now(): compare in delays.
+    const coreIn = this.#core.pollTimeout() - this.#now();
+    const bep15In = this.#bep15.pollTimeout() - performance.now();
+    const delay = Math.min(coreIn, bep15In);
+    this.#timerAt = performance.now() + delay;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(delay)));
   }
 
   #drainEvents(): void {
     for (let e = this.#core.pollEvent(); e !== undefined; e = this.#core.pollEvent()) {
+      if (e.type === "rate_limited") this.metrics?.onRateLimitedSource();
       this.line(formatEvent(e as TrackerEvent));
+    }
+    for (let e = this.#bep15.pollEvent(); e !== undefined; e = this.#bep15.pollEvent()) {
+      this.line(formatBep15Event(e));
     }
   }
 
@@ -178,10 +325,11 @@ class Tracker implements RunningTracker {
       this.#timer = undefined;
       await this.#endpoint.close();
       this.#drainEvents();
-      const c = this.#registry.counters;
+      const c = this.counters;
       this.line(
         `tracker stopped: ${this.#registry.peerCount} peer(s) registered, ${c.received} datagram(s) handled, ${c.malformed} malformed`,
       );
+      await this.#store?.close();
       this.#logFile?.close();
     })();
     return this.#closing;
@@ -190,6 +338,10 @@ class Tracker implements RunningTracker {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function storeLabel(store: SwarmStore): string {
+  return "url" in store && typeof store.url === "string" ? store.url : store.kind;
 }
 
 /**
@@ -215,18 +367,23 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
   const slab = new ReplySlab();
-  const core = new Dispatcher({
-    now,
-    replySlab: slab,
+  const common = {
     ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
     ...(options.grace !== undefined ? { grace: options.grace } : {}),
     ...(options.maxOwners !== undefined ? { maxOwners: options.maxOwners } : {}),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
     ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-    events: logging,
-  });
-  const logFile = options.logDir !== undefined ? LogFile.open(options.logDir) : undefined;
+    events: logging || (options.metrics ?? false),
+  };
+  const core = options.store !== undefined
+    ? new StoreDispatcher({
+      store: options.store,
+      now: Date.now(),
+      ...(options.storeSecret !== undefined ? { secret: options.storeSecret } : {}),
+      ...common,
+    })
+    : new Dispatcher({ now, replySlab: slab, ...common });
   let endpoint: UdpEndpoint;
   try {
     endpoint = UdpEndpoint.open({
@@ -234,15 +391,37 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
       port: options.port ?? 6969,
     });
   } catch (e) {
-    logFile?.close();
     return Promise.reject(e);
   }
-  const tracker = new Tracker(endpoint, core, slab, logFile, options.log);
-  const registry = core.registry;
+  let logFile: LogFile | undefined;
+  try {
+    if (options.logDir !== undefined) {
+      logFile = LogFile.openExclusive(
+        options.logDir,
+        ["tracker.log", `tracker-${endpoint.localAddr.port}.log`],
+        options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {},
+      );
+    }
+  } catch (e) {
+    return endpoint.close().then(() => Promise.reject(e));
+  }
+  const metrics = options.metrics ? new TrackerMetrics() : undefined;
+  const registry = core instanceof StoreDispatcher ? core : core.registry;
+  const bep15 = new Bep15Dispatch({
+    now,
+    replySlab: slab,
+    intervalMs: registry.intervalMs,
+    ...(options.grace !== undefined ? { grace: options.grace } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    events: logging,
+  });
+  const tracker = new Tracker(endpoint, core, slab, logFile, options.log, metrics, bep15);
   const a = endpoint.localAddr;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   tracker.line(
-    `tracker started on ${host}:${a.port}: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply`,
+    `tracker started on ${
+      formatHostPort(a)
+    }: interval ${registry.intervalMs} ms, eviction after ${registry.evictAfterMs} ms, ${registry.maxOwners} owners per reply` +
+      (options.store !== undefined ? `, store ${storeLabel(options.store)}` : ""),
   );
   return Promise.resolve(tracker);
 }

@@ -7,22 +7,35 @@ import {
   MAX_DATAGRAM,
   MAX_ERROR_TEXT_BYTES,
   MAX_HAVE_BYTES,
+  MAX_LIST_ENTRIES,
   MAX_MANIFEST_BYTES,
   MAX_NAME_BYTES,
+  MAX_NEED_EXCLUDE,
   MAX_NODE_ID_BYTES,
   MAX_OWNERS,
+  MAX_PATTERN_BYTES,
   MAX_RANGES,
+  MAX_REPORT_ENTRIES,
   PROBE_ACK_MIN_SIZE,
   PROBE_MIN_SIZE,
   REGISTER_MIN_SIZE,
   VERSION,
 } from "./limits.ts";
-import { type Message, MessageType, type MessageTypeName, type OwnerEntry } from "./messages.ts";
+import {
+  type ListingEntry,
+  type ListMatch,
+  type Message,
+  MessageType,
+  type MessageTypeName,
+  type OwnerEntry,
+} from "./messages.ts";
 import { Reader } from "./_reader.ts";
 import { Writer } from "./_writer.ts";
 import { WireError } from "./wire_error.ts";
 
 const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+/** Bit 7 of a NEED's want kind: an exclude list follows. */
+const NEED_EXCLUDES = 0x80;
 
 const typeNames: (MessageTypeName | undefined)[] = [];
 for (const [name, code] of Object.entries(MessageType)) {
@@ -30,6 +43,10 @@ for (const [name, code] of Object.entries(MessageType)) {
 }
 
 const scratch = new Uint8Array(MAX_DATAGRAM);
+
+/** LIST match kinds on the wire, and back. */
+const LIST_MATCH_CODES: Record<ListMatch, number> = { substring: 1, glob: 2, exact: 3 };
+const LIST_MATCHES: (ListMatch | undefined)[] = [undefined, "substring", "glob", "exact"];
 
 /**
  * Tells whether `id` is a valid node id (1..24 bytes of `[A-Za-z0-9._-]`).
@@ -123,12 +140,27 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.bigU64(msg.cookie, "cookie");
       nodeId(w, msg.nodeId);
       w.u8(msg.maxOwners, "maxOwners");
-      if (msg.want.kind === "name") {
-        w.u8(1, "want kind");
-        w.str8(msg.want.name, "name", 1, MAX_NAME_BYTES);
-      } else {
-        w.u8(2, "want kind");
-        w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
+      {
+        // Bit 7 of the want kind: an exclude list (count u8 ≥ 1, node ids) follows the target.
+        const excluding = msg.exclude !== undefined && msg.exclude.length > 0 ? NEED_EXCLUDES : 0;
+        if (msg.want.kind === "name") {
+          w.u8(1 | excluding, "want kind");
+          w.str8(msg.want.name, "name", 1, MAX_NAME_BYTES);
+        } else {
+          w.u8(2 | excluding, "want kind");
+          w.fixed(msg.want.contentId, CONTENT_ID_BYTES, "contentId");
+        }
+        if (excluding) {
+          if (msg.exclude!.length > MAX_NEED_EXCLUDE) {
+            throw new RangeError(
+              `Cannot encode need: ${
+                msg.exclude!.length
+              } excluded owners, at most ${MAX_NEED_EXCLUDE} allowed`,
+            );
+          }
+          w.u8(msg.exclude!.length, "exclude count");
+          for (const id of msg.exclude!) nodeId(w, id);
+        }
       }
       if (msg.flags !== undefined) w.u8(msg.flags, "flags");
       break;
@@ -161,11 +193,52 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.bigU64(msg.cookie, "cookie");
       nodeId(w, msg.nodeId);
       break;
+    case "report":
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      if (msg.entries.length < 1 || msg.entries.length > MAX_REPORT_ENTRIES) {
+        throw new RangeError(
+          `Cannot encode report: ${msg.entries.length} entries, expected 1..${MAX_REPORT_ENTRIES}`,
+        );
+      }
+      w.u8(msg.entries.length, "entry count");
+      for (const e of msg.entries) {
+        nodeId(w, e.nodeId);
+        w.u64(e.bytes, "entry bytes");
+      }
+      break;
     case "ack":
       break;
     case "error":
       w.u16(msg.code, "code");
       w.str8(msg.text, "text", 0, MAX_ERROR_TEXT_BYTES);
+      break;
+    case "list": {
+      w.bigU64(msg.cookie, "cookie");
+      nodeId(w, msg.nodeId);
+      w.u32(msg.cursor, "cursor");
+      w.u8(msg.maxEntries, "maxEntries");
+      const code = Object.hasOwn(LIST_MATCH_CODES, msg.match) ? LIST_MATCH_CODES[msg.match] : 0;
+      if (code === 0) {
+        throw new TypeError(
+          `Cannot encode list: match must be substring, glob or exact, got "${msg.match}"`,
+        );
+      }
+      w.u8(code, "match");
+      w.str8(msg.pattern, "pattern", 0, MAX_PATTERN_BYTES);
+      break;
+    }
+    case "listing":
+      w.u32(msg.total, "total");
+      w.u32(msg.nextCursor, "nextCursor");
+      if (msg.entries.length > MAX_LIST_ENTRIES) {
+        throw new RangeError(
+          `Cannot encode listing: ${msg.entries.length} entries, at most ${MAX_LIST_ENTRIES} allowed`,
+        );
+      }
+      w.u8(msg.entries.length, "entry count");
+      for (const e of msg.entries) writeListingEntry(w, e);
       break;
     case "manifest_request":
       w.bigU64(msg.cookie, "cookie");
@@ -299,6 +372,14 @@ function nodeId(w: Writer, id: string): void {
     );
   }
   w.str8(id, "nodeId", 1, MAX_NODE_ID_BYTES);
+}
+
+/** One LISTING entry: contentId, size u64n, owners u32, name str8(1..255). */
+function writeListingEntry(w: Writer, e: ListingEntry): void {
+  w.fixed(e.contentId, CONTENT_ID_BYTES, "entry contentId");
+  w.u64(e.size, "entry size");
+  w.u32(e.owners, "entry owners");
+  w.str8(e.name, "entry name", 1, MAX_NAME_BYTES);
 }
 
 function readNodeId(r: Reader): string {
@@ -453,7 +534,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
       const id = readNodeId(r);
       const maxOwners = r.u8("maxOwners");
       const at = r.pos;
-      const kind = r.u8("want kind");
+      const kindByte = r.u8("want kind");
+      const kind = kindByte & ~NEED_EXCLUDES;
       let want: Extract<Message, { type: "need" }>["want"];
       if (kind === 1) {
         want = { kind: "name", name: r.str8("name", 1, MAX_NAME_BYTES) };
@@ -470,6 +552,16 @@ export function decodeMessage(bytes: Uint8Array): Message {
         maxOwners,
         want,
       };
+      if (kindByte & NEED_EXCLUDES) {
+        // The exclude list: owners the asker found dead or failing.
+        const countAt = r.pos;
+        const n = r.count("exclude count", MAX_NEED_EXCLUDE);
+        if (n === 0) r.fail("bad_value", countAt, "exclude count is 0");
+        const exclude: string[] = [];
+        for (let i = 0; i < n; i++) exclude.push(readNodeId(r));
+        need.exclude = exclude;
+      }
+      // An optional last byte: flags (NEED_PARTIAL), after the exclude list if any.
       if (r.remaining > 0) need.flags = r.u8("flags");
       msg = need;
       break;
@@ -504,12 +596,61 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case "exit":
       msg = { type, txid, cookie: r.bigU64("cookie"), nodeId: readNodeId(r) };
       break;
+    case "report": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const at = r.pos;
+      const n = r.count("entry count", MAX_REPORT_ENTRIES);
+      if (n === 0) r.fail("bad_value", at, "entry count is 0");
+      const entries = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({ nodeId: readNodeId(r), bytes: r.u64("entry bytes") });
+      }
+      msg = { type, txid, cookie, nodeId: id, contentId, entries };
+      break;
+    }
     case "ack":
       msg = { type, txid };
       break;
     case "error":
       msg = { type, txid, code: r.u16("code"), text: r.str8("text", 0, MAX_ERROR_TEXT_BYTES) };
       break;
+    case "list": {
+      const cookie = r.bigU64("cookie");
+      const id = readNodeId(r);
+      const cursor = r.u32("cursor");
+      const maxEntries = r.u8("maxEntries");
+      const at = r.pos;
+      const code = r.u8("match");
+      const match = LIST_MATCHES[code];
+      if (match === undefined) {
+        return r.fail(
+          "bad_value",
+          at,
+          `match is ${code}, expected 1 (substring), 2 (glob) or 3 (exact)`,
+        );
+      }
+      const pattern = r.str8("pattern", 0, MAX_PATTERN_BYTES);
+      msg = { type, txid, cookie, nodeId: id, cursor, maxEntries, match, pattern };
+      break;
+    }
+    case "listing": {
+      const total = r.u32("total");
+      const nextCursor = r.u32("nextCursor");
+      const n = r.count("entry count", MAX_LIST_ENTRIES);
+      const entries: ListingEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({
+          contentId: r.copy(CONTENT_ID_BYTES, "entry contentId"),
+          size: r.u64("entry size"),
+          owners: r.u32("entry owners"),
+          name: r.str8("entry name", 1, MAX_NAME_BYTES),
+        });
+      }
+      msg = { type, txid, total, nextCursor, entries };
+      break;
+    }
     case "manifest_request": {
       const cookie = r.bigU64("cookie");
       const contentId = r.copy(CONTENT_ID_BYTES, "contentId");

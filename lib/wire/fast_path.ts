@@ -219,6 +219,8 @@ export class ReplySlab {
   fallbacks = 0;
 
   /**
+   * Takes a buffer for one reply.
+   *
    * @param n bytes needed (≤ 256 KiB)
    * @returns a zero-filled buffer of `n` bytes, usually a view into the ring
    */

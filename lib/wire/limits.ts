@@ -18,6 +18,18 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_ERROR_TEXT_BYTES = 200;
 /** Owners in one NEED reply; chosen so the largest reply stays under {@link SAFE_DATAGRAM}. */
 export const MAX_OWNERS = 16;
+/** Entries in one LISTING reply (a tracker fills a reply only as far as its size allows). */
+export const MAX_LIST_ENTRIES = 32;
+/** Bytes of a LISTING before its entries: header, total u32, nextCursor u32, count u8. */
+export const LISTING_HEADER_SIZE: number = 8 + 4 + 4 + 1;
+/** Bytes of a LISTING entry besides its name's UTF-8: contentId, size u64, owners u32, length u8. */
+export const LISTING_ENTRY_BASE_SIZE: number = 32 + 8 + 4 + 1;
+/** LIST patterns: 0..255 bytes of UTF-8. */
+export const MAX_PATTERN_BYTES = 255;
+/** Node ids a NEED may ask the tracker to leave out (keeps the NEED under 1,200 bytes). */
+export const MAX_NEED_EXCLUDE = 32;
+/** Owners in one REPORT (keeps it under 1,200 bytes). */
+export const MAX_REPORT_ENTRIES = 32;
 /** Ranges in one block request. */
 export const MAX_RANGES = 64;
 /** Bytes of bitfield in one HAVE message (8192 pieces). */

@@ -11,6 +11,9 @@ export const MessageType = {
   exit: 0x07,
   ack: 0x08,
   error: 0x09,
+  list: 0x0a,
+  listing: 0x0b,
+  report: 0x0c,
   manifest_request: 0x20,
   manifest_data: 0x21,
   block_request: 0x22,
@@ -51,6 +54,16 @@ export const ErrorCode = {
   busy: 10,
   /** A field is out of range (offset past the end of the file, …). */
   out_of_range: 11,
+  /**
+   * The source address, or its network prefix (IPv4 /24, IPv6 /64), already holds its share of
+   * the tracker's peers or files: other hosts come first.
+   */
+  address_limit: 14,
+  /**
+   * The file name is refused: a path, `.` or `..`, a device name reserved on Windows,
+   * `.udpswarm`, or control, line-break, bidirectional or invisible characters.
+   */
+  bad_name: 15,
 } as const;
 
 /** Numeric ERROR reason code. */
@@ -139,6 +152,11 @@ export interface NeedMessage extends Base {
    * @default 0
    */
   flags?: number;
+  /**
+   * Node ids the asker found dead or failing: the tracker leaves them out of the reply. Up to
+   * 32 (`MAX_NEED_EXCLUDE`); absent or empty encodes nothing (the NEED of before).
+   */
+  exclude?: string[];
 }
 
 /** One owner in a NEED reply. */
@@ -182,6 +200,31 @@ export interface UpdateMessage extends Base {
   nodeId: string;
   /** Bytes uploaded to other peers since the previous UPDATE (up to 2^53-1). */
   uploaded: number;
+}
+
+/** One owner's share in a REPORT. */
+export interface ReportEntry {
+  /** The owner's node id. */
+  nodeId: string;
+  /** Bytes received from it and verified (in pieces whose hash matched), up to 2^53-1. */
+  bytes: number;
+}
+
+/**
+ * Downloader → tracker: the bytes it received and verified from each owner of one content
+ * since its previous REPORT for it. The tracker ranks owners by these, not by their own UPDATE.
+ */
+export interface ReportMessage extends Base {
+  /** Message type: REPORT. */
+  type: "report";
+  /** Address cookie from the last REGISTERED. */
+  cookie: bigint;
+  /** Node id of the sender (the downloader). */
+  nodeId: string;
+  /** The content downloaded, 32 bytes. */
+  contentId: Uint8Array;
+  /** 1..32 (`MAX_REPORT_ENTRIES`) owners with their verified bytes. */
+  entries: ReportEntry[];
 }
 
 /** Peer → tracker: forget me. */
@@ -331,6 +374,57 @@ export interface ProbeAckMessage extends Base {
   cookie: bigint;
 }
 
+/** How a LIST pattern is matched against names. */
+export type ListMatch =
+  /** The name contains the pattern, ignoring case ("" matches every name). */
+  | "substring"
+  /** The whole name matches the glob, ignoring case: `*` any run, `?` one character. */
+  | "glob"
+  /** The name is exactly the pattern (case and all). */
+  | "exact";
+
+/** Peer → tracker: which files (name, content id) match this pattern? One page of them. */
+export interface ListMessage extends Base {
+  /** Message type: LIST. */
+  type: "list";
+  /** Address cookie from the last REGISTERED. */
+  cookie: bigint;
+  /** Node id of the sender. */
+  nodeId: string;
+  /** Position in the listing to start at: 0, or the `nextCursor` of the previous page. */
+  cursor: number;
+  /** At most this many entries, 0..255; 0 asks for as many as fit one reply. */
+  maxEntries: number;
+  /** How `pattern` is matched. */
+  match: ListMatch;
+  /** The pattern, 0..255 bytes of UTF-8. */
+  pattern: string;
+}
+
+/** One file in a LISTING: a content id announced under a name. */
+export interface ListingEntry {
+  /** Content id, 32 bytes. */
+  contentId: Uint8Array;
+  /** File size in bytes (up to 2^53-1). */
+  size: number;
+  /** Owners of the content (peers that announced it complete), saturated at 2^32-1. */
+  owners: number;
+  /** The name it is announced under, 1..255 bytes of UTF-8. */
+  name: string;
+}
+
+/** Tracker → peer: reply to LIST, one page of the entries sorted by name, then content id. */
+export interface ListingMessage extends Base {
+  /** Message type: LISTING. */
+  type: "listing";
+  /** Entries matching the pattern in the whole listing. */
+  total: number;
+  /** Cursor of the next page; 0 when this page is the last. */
+  nextCursor: number;
+  /** This page's entries, at most `MAX_LIST_ENTRIES` (32). */
+  entries: ListingEntry[];
+}
+
 /** Messages of the tracker protocol. */
 export type TrackerMessage =
   | RegisterMessage
@@ -340,8 +434,11 @@ export type TrackerMessage =
   | OwnersMessage
   | UpdateMessage
   | ExitMessage
+  | ReportMessage
   | AckMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | ListMessage
+  | ListingMessage;
 
 /** Messages of the peer protocol (ERROR is shared). */
 export type PeerMessage =

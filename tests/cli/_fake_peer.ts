@@ -10,9 +10,11 @@ import type {
   DownloadProgress,
   DownloadResult,
   Peer,
+  RateLimits,
   SharedFile,
 } from "../../lib/peer/api.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
+import type { FileList, ListedFile, ListOptions } from "../../lib/peer/file_list.ts";
 
 /** An error shaped like `TransferError` (a string `code`). */
 export class FakeTransferError extends Error {
@@ -117,7 +119,13 @@ export class FakePeer implements Peer {
   shareImpl: ((path: string) => Promise<SharedFile>) | undefined;
   /** Called when a download starts. */
   onDownload: ((d: FakeDownload) => void) | undefined;
+  /** What `list()` finds (filtered by exact name for `match: "exact"`). */
+  listed: ListedFile[] = [];
+  /** The `list()` calls. */
+  readonly lists: { pattern: string; options: ListOptions }[] = [];
   closed = 0;
+  /** The caps `setRateLimits` set. */
+  rateLimits: RateLimits = { upload: Infinity, download: Infinity };
 
   constructor(nodeId = "fake1") {
     this.nodeId = nodeId;
@@ -153,6 +161,18 @@ export class FakePeer implements Peer {
     );
     this.onDownload?.(d);
     return d;
+  }
+
+  list(pattern = "", options: ListOptions = {}): Promise<FileList> {
+    this.lists.push({ pattern, options });
+    const files = options.match === "exact"
+      ? this.listed.filter((f) => f.name === pattern)
+      : this.listed;
+    return Promise.resolve({ files, total: files.length, complete: true });
+  }
+
+  setRateLimits(limits: Partial<RateLimits>): void {
+    this.rateLimits = { ...this.rateLimits, ...limits };
   }
 
   close(): Promise<void> {

@@ -19,7 +19,7 @@ Deno.test("deno task demo shares 64 MiB from two peers, downloads it on a third,
   const out = demo.output("stdout");
   assert.equal(status.code, 0, demo.output());
   assert.match(out, /^demo: owners used: seed-[ab] [\d.]+ MiB(, seed-[ab] [\d.]+ MiB)?$/m);
-  assert.match(out, /^demo: downloaded 64\.0 MiB in [\d.]+ s = [\d.]+ MB\/s/m);
+  assert.match(out, /^demo: downloaded 64\.0 MiB in [\d.]+ s = [\d.]+ MiB\/s/m);
   assert.match(out, /^demo: SHA-256 matches: [0-9a-f]{64}$/m);
   assert.match(out, /^demo: OK$/m);
   assert.doesNotMatch(out, /kept /, "the temporary directory is removed");

@@ -36,6 +36,20 @@ Deno.test("exitCodeFor() maps unknown reasons and none to failure", pure, () => 
 
 Deno.test("EXIT_CODE_HELP has one row per exit code, in increasing order", pure, () => {
   assert.deepEqual(EXIT_CODE_HELP.map(([code]) => code), Object.values(ExitCode));
-  assert.deepEqual(EXIT_CODE_HELP.map(([code]) => code), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+  assert.deepEqual(EXIT_CODE_HELP.map(([code]) => code), [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    130,
+  ]);
   for (const [, text] of EXIT_CODE_HELP) assert.ok(text.length > 0 && !text.includes("\n"));
 });

@@ -32,11 +32,21 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     logDir: "logs",
     quiet: false,
     json: false,
+    output: undefined,
+    metrics: undefined,
+    trace: undefined,
+    maxUpload: Infinity,
+    maxDownload: Infinity,
   });
 });
 
 Deno.test("parsePeerArgs() reads --no-share-partial", pure, () => {
   assert.equal(parsePeerArgs(["--no-share-partial"]).noSharePartial, true);
+});
+
+Deno.test("parsePeerArgs() takes --trace FILE, and refuses an empty one", pure, () => {
+  assert.equal(parsePeerArgs(["get", "a.bin", "--trace", "logs/t.jsonl"]).trace, "logs/t.jsonl");
+  assert.throws(() => parsePeerArgs(["get", "a.bin", "--trace", ""]), UsageError);
 });
 
 Deno.test("parsePeerArgs() reads every flag and the one-shot commands", pure, () => {
@@ -86,6 +96,17 @@ Deno.test("parsePeerArgs() reads every flag and the one-shot commands", pure, ()
 Deno.test("parsePeerArgs() binds ::1 for an IPv6 tracker", pure, () => {
   assert.equal(parsePeerArgs(["--tracker", "[::1]:6969"]).host, "::1");
   assert.equal(parsePeerArgs(["--tracker", "[::1]:6969", "--host", "::"]).host, "::");
+});
+
+Deno.test("parsePeerArgs() takes a comma-separated list of trackers, each checked", pure, () => {
+  const o = parsePeerArgs(["--tracker", "127.0.0.1:7001,127.0.0.1:7002"]);
+  assert.equal(o.tracker, "127.0.0.1:7001,127.0.0.1:7002");
+  assert.equal(o.host, "127.0.0.1");
+  assert.equal(parsePeerArgs(["--tracker", "[::1]:7001, 127.0.0.1:7002"]).host, "::1");
+  assert.equal(
+    usage(["--tracker", "127.0.0.1:7001,nope"]),
+    'Cannot parse --tracker "nope": the port is missing, expected HOST:PORT or [IPv6]:PORT',
+  );
 });
 
 Deno.test("parsePeerArgs() asks for help", pure, () => {

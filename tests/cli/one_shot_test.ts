@@ -67,9 +67,11 @@ Deno.test(
       signal: ac.signal,
     });
     await settle();
+    const id = (n: number) => `${"c".repeat(63)}${n}`;
     assert.equal(
       cap.stdout,
-      `sharing a.bin ${"c".repeat(63)}1\nsharing b.bin ${"c".repeat(63)}2\n`,
+      `sharing a.bin ${id(1)}\nudpswarm:${id(1)}?name=a.bin&size=10\n` +
+        `sharing b.bin ${id(2)}\nudpswarm:${id(2)}?name=b.bin&size=10\n`,
     );
     assert.match(cap.stderr, /serving 2 files as s1/);
     ac.abort("SIGTERM");
@@ -93,6 +95,7 @@ Deno.test("runShare() --json emits sharing, serving and exit events", pure, asyn
     name: "a.bin",
     contentId: `${"c".repeat(63)}1`,
     size: 10,
+    link: `udpswarm:${"c".repeat(63)}1?name=a.bin&size=10`,
   });
   assert.equal(events[2].reason, "SIGINT");
   assert.equal(cap.stderr, "");
@@ -149,10 +152,23 @@ Deno.test("runGet() prints the verified path and exits 0", pure, async () => {
   s.peer.onDownload = emitThenFinish;
   assert.equal(await s.run(), 0);
   assert.equal(s.cap.stdout, "/tmp/out/a.bin\n");
-  assert.match(s.cap.stderr, /^verified a\.bin: 64\.0 MiB in 1\.00 s, 67\.1 MB\/s, from n1/);
+  assert.match(
+    s.cap.stderr,
+    /^a\.bin is content (ab){32} \(the tracker's answer for that name; the content id is what is verified\)\n/,
+  );
+  assert.match(s.cap.stderr, /\nverified a\.bin: 64\.0 MiB in 1\.00 s, 64\.0 MiB\/s, from n1/);
+  // The end-of-run table, after aria2c's "Download Results".
+  assert.match(
+    s.cap.stderr,
+    /\nDownload results:\nstat +\| size +\| time +\| rate +\| owners +\| path\n/,
+  );
+  assert.match(
+    s.cap.stderr,
+    /\nOK +\| 64\.0 MiB \| 1\.00 s \| 64\.0 MiB\/s \| n1,n2 +\| \/tmp\/out\/a\.bin\n/,
+  );
   assert.ok(s.progress().startsWith("a.bin  25.0%"), s.progress());
-  assert.match(s.progress(), /\na\.bin {2}100\.0% {2}64\.0 MiB\/64\.0 MiB {2}67\.1 MB\/s/);
-  assert.match(s.log[0]!, /^download complete name=a\.bin .* elapsed_ms=1000 rate_mbps=67\.1 /);
+  assert.match(s.progress(), /\na\.bin {2}100\.0% {2}64\.0 MiB\/64\.0 MiB {2}64\.0 MiB\/s/);
+  assert.match(s.log[0]!, /^download complete name=a\.bin .* elapsed_ms=1000 rate_mibps=64\.0 /);
 });
 
 Deno.test("runGet() --json writes progress and a done event on stdout only", pure, async () => {
@@ -160,9 +176,16 @@ Deno.test("runGet() --json writes progress and a done event on stdout only", pur
   s.peer.onDownload = emitThenFinish;
   assert.equal(await s.run(), 0);
   const events = s.cap.lines.map((l) => JSON.parse(l));
-  assert.deepEqual(events.map((e) => e.event), ["done"]);
-  assert.equal(events[0].path, "/tmp/out/a.bin");
-  assert.equal(events[0].rate, 67108864);
+  assert.deepEqual(events.map((e) => e.event), ["resolved", "done"]);
+  assert.deepEqual(events[0], {
+    event: "resolved",
+    name: "a.bin",
+    contentId: "ab".repeat(32),
+    source: "tracker",
+  });
+  assert.equal(events[1].path, "/tmp/out/a.bin");
+  assert.equal(events[1].rate, 67108864);
+  assert.equal(events[1].link, `udpswarm:${"ab".repeat(32)}?name=a.bin&size=67108864`);
   const progress = s.progress().trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(progress.map((p) => [p.event, p.percent]), [["progress", 25], [
     "progress",

@@ -102,7 +102,7 @@ Deno.test("runPeerCli() exits 9 when the tracker cannot be reached", async () =>
   assert.equal(
     h.cap.stderr,
     "error: Cannot join the swarm at 127.0.0.1:6969: No answer from the tracker at 127.0.0.1:9 " +
-      "after 5 tries\n",
+      `after 5 tries (node log: ${join(dir, "logs", "node-rnd1.log")})\n`,
   );
   const log = await Deno.readTextFile(join(dir, "logs", "node-rnd1.log"));
   assert.match(log, /start failed code=failure/);
@@ -144,7 +144,10 @@ Deno.test("runPeerCli() get maps a TransferError to its exit code", async () => 
     queueMicrotask(() => d.fail(new FakeTransferError("not_found", "Nobody knows a.bin")));
   assert.equal(await runPeerCli(h.env), ExitCode.notFound);
   assert.equal(h.cap.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1);
-  assert.match(h.cap.stderr, /error: Cannot get "a\.bin": Nobody knows a\.bin\n/);
+  assert.match(
+    h.cap.stderr,
+    /error: Cannot get "a\.bin": Nobody knows a\.bin \(node log: .*node-\w+\.log\)\n/,
+  );
   assert.equal(h.cap.stdout, "");
   assert.deepEqual(await listDir(dir), ["logs"]);
 });
@@ -177,7 +180,10 @@ Deno.test("runPeerCli() prompt over piped stdin ends at end of input", async () 
   h.input.line("bogus");
   h.input.end();
   assert.equal(await done, 0);
-  assert.match(h.cap.stdout, /^sharing a\.bin c{63}1\nshared \(1\):\n/);
+  assert.match(
+    h.cap.stdout,
+    /^sharing a\.bin c{63}1\nudpswarm:c{63}1\?name=a\.bin&size=10\nshared \(1\):\n/,
+  );
   assert.match(h.cap.stdout, /bye\n$/);
   assert.match(h.cap.stderr, /peer n1 at 127\.0\.0\.1:40000, tracker 127\.0\.0\.1:6969: ready/);
   assert.match(h.cap.stderr, /error: Unknown command: "bogus"/);

@@ -279,12 +279,27 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
   );
   assert.equal(await sha256File(join(c, "one.bin")), expected);
 
-  // The same again: the file exists, so it is refused, unless --overwrite.
+  // The same again: the file is already there with this content, so there is nothing to do.
   const again = peerProcess("again", c, logs, ["get", "one.bin", "--out", c, ...common]);
   await using _again = again;
-  assert.equal((await again.wait(WAIT)).code, ExitCode.exists, again.output());
-  assert.match(again.output("stderr"), /^error: Cannot .*one\.bin.*exists/m);
-  assert.equal(again.output("stdout"), "");
+  assert.equal((await again.wait(WAIT)).code, 0, again.output());
+  assert.match(again.output("stderr"), /^already have one\.bin: .*one\.bin has this content/m);
+  assert.doesNotMatch(again.output("stderr"), /MiB\/s|from nobody/);
+  assert.equal(again.output("stdout"), join(c, "one.bin"));
+
+  // Other bytes under that name: refused (7), and the hint names the flag.
+  const other = await Deno.readFile(join(c, "one.bin"));
+  other[12345] = other[12345]! ^ 0xff;
+  await Deno.writeFile(join(c, "one.bin"), other);
+  const differs = peerProcess("differs", c, logs, ["get", "one.bin", "--out", c, ...common]);
+  await using _differs = differs;
+  assert.equal((await differs.wait(WAIT)).code, ExitCode.exists, differs.output());
+  assert.match(
+    differs.output("stderr"),
+    /^error: Cannot save one\.bin: .*one\.bin exists with other content; use --overwrite to replace it \(node log: .*\.log\)$/m,
+  );
+  assert.doesNotMatch(differs.output("stderr"), /pass overwrite/);
+  assert.equal(differs.output("stdout"), "");
 
   const byId = peerProcess("by-id", c, logs, [
     "get",
@@ -362,6 +377,15 @@ Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray file
     const r = await run("bad-tracker", ["get", "x.bin", "--tracker", "127.0.0.1", "--out", dir]);
     assert.equal(r.code, ExitCode.usage);
     assert.match(r.stderr, /^error: Cannot parse --tracker "127\.0\.0\.1": the port is missing/);
+  });
+
+  await t.step("a bad --max-download RATE", async () => {
+    const r = await run("bad-rate", ["get", "x.bin", "--max-download", "10X", ...common]);
+    assert.equal(r.code, ExitCode.usage);
+    assert.match(
+      r.stderr,
+      /^error: Cannot parse --max-download: expected bytes\/s or .*got "10X"$/m,
+    );
   });
 
   await t.step("a name with ../", async () => {

@@ -21,11 +21,11 @@ Deno.test("formatBytes() picks a binary unit", opts, () => {
   assert.equal(formatBytes(1024 ** 3), "1.00 GiB");
 });
 
-Deno.test("formatRate() shows decimal MB/s", opts, () => {
-  assert.equal(formatRate(0), "0.00 MB/s");
-  assert.equal(formatRate(1.5e6), "1.50 MB/s");
-  assert.equal(formatRate(85.24e6), "85.2 MB/s");
-  assert.equal(formatRate(-5), "0.00 MB/s");
+Deno.test("formatRate() shows MiB/s, the unit sizes use", opts, () => {
+  assert.equal(formatRate(0), "0.00 MiB/s");
+  assert.equal(formatRate(1.5 * 1024 * 1024), "1.50 MiB/s");
+  assert.equal(formatRate(85.24 * 1024 * 1024), "85.2 MiB/s");
+  assert.equal(formatRate(-5), "0.00 MiB/s");
 });
 
 Deno.test("formatEta() formats m:ss and h:mm:ss, unknown as --:--", opts, () => {
@@ -50,7 +50,7 @@ Deno.test("formatProgressLine() shows percent, bytes, rate, ETA and owners", opt
   const line = formatProgressLine(progressFixture("big.iso"));
   assert.equal(
     line,
-    "big.iso  25.0%  16.0 MiB/64.0 MiB  50.0 MB/s  ETA 0:02  owners 2 (n1,n2)",
+    "big.iso  25.0%  16.0 MiB/64.0 MiB  47.7 MiB/s  ETA 0:02  owners 2 (n1,n2)",
   );
   const none = formatProgressLine({ ...progressFixture(), owners: [], rate: 0 });
   assert.ok(none.endsWith("ETA --:--  owners 0"), none);

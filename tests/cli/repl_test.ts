@@ -80,11 +80,11 @@ Deno.test("runRepl() downloads in the background and keeps answering", pure, asy
   assert.match(cap.stdout, /node fake1 at 127\.0\.0\.1:40000, tracker 127\.0\.0\.1:6969\n/);
   assert.match(
     cap.stdout,
-    /downloading a\.bin {2}25\.0% {2}.*MB\/s {2}ETA 0:02 {2}owners 2 \(n1,n2\)\n/,
+    /downloading a\.bin {2}25\.0% {2}.*MiB\/s {2}ETA 0:02 {2}owners 2 \(n1,n2\)\n/,
   );
   peer.started[0]!.finish();
   await settle();
-  assert.match(cap.stdout, /done \/tmp\/out\/a\.bin \(64\.0 MiB in 1\.00 s, 67\.1 MB\/s/);
+  assert.match(cap.stdout, /done \/tmp\/out\/a\.bin \(64\.0 MiB in 1\.00 s, 64\.0 MiB\/s/);
   input.line("files");
   input.line("exit");
   assert.equal(await done, 0);
@@ -92,7 +92,11 @@ Deno.test("runRepl() downloads in the background and keeps answering", pure, asy
   assert.match(cap.stdout, /bye\n$/);
   assert.ok(logLines.some((l) => l.startsWith("download complete name=a.bin")), logLines.join("|"));
   assert.ok(logLines.includes("leaving: exit"));
-  assert.equal(cap.stderr, "");
+  // The only note: the end-of-run table of the downloads this session finished.
+  assert.match(
+    cap.stderr,
+    /^Download results:\n.*\nOK +\| 64\.0 MiB \| 1\.00 s \| 64\.0 MiB\/s \|/,
+  );
 });
 
 Deno.test("runRepl() prints hints for bad input and keeps going", {
@@ -225,4 +229,28 @@ Deno.test("runRepl() stops on the signal like exit", pure, async () => {
   assert.equal(await done, 0);
   assert.ok(peer.started[0]!.options.signal?.aborted);
   assert.match(cap.stdout, /bye\n$/);
+});
+
+Deno.test("runRepl() list, and download of a name of two contents", pure, async () => {
+  const A = "a".repeat(64), B = "b".repeat(64);
+  const peer = new FakePeer();
+  peer.listed = [
+    { name: "f16.bin", contentId: A, size: 1000, owners: 2 },
+    { name: "f16.bin", contentId: B, size: 2000, owners: 1 },
+  ];
+  peer.onDownload = (d) => queueMicrotask(() => d.fail(new FakeTransferError("ambiguous", "x")));
+  const { cap, input, done } = setup(peer);
+  input.line("list *.bin");
+  await settle();
+  input.line("download f16.bin");
+  await settle();
+  input.end();
+  assert.equal(await done, 0);
+  assert.match(cap.stdout, new RegExp(`^${A} {11}1000 {6}2  f16\\.bin\n`));
+  assert.match(cap.stdout, /\n2 files\n/);
+  assert.match(
+    cap.stderr,
+    /error: Cannot download "f16\.bin": x\n {2}a{64} .*\n {2}b{64} .*\nchoose one by its content id/,
+  );
+  assert.deepEqual(peer.lists.map((l) => l.pattern), ["*.bin", "f16.bin"]);
 });

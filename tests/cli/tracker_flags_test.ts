@@ -10,6 +10,9 @@ Deno.test("parseTrackerArgs() gives the defaults for no flags", none, () => {
     help: false,
     verbose: false,
     quiet: false,
+    version: false,
+    metrics: undefined,
+    store: "memory",
   });
 });
 
@@ -55,12 +58,61 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
       },
     },
     help: true,
+    version: false,
+    metrics: undefined,
     verbose: true,
     quiet: true,
+    store: "memory",
   });
+  assert.equal(
+    parseTrackerArgs(["--store", "redis://10.0.0.2:6380/3"]).store,
+    "redis://10.0.0.2:6380/3",
+  );
+  assert.throws(
+    () => parseTrackerArgs(["--store", "mysql://x"]),
+    (e: unknown) => e instanceof UsageError && /Cannot parse --store "mysql:\/\/x"/.test(e.message),
+  );
   assert.equal(parseTrackerArgs(["--interval", "2m"]).options.intervalMs, 120_000);
   assert.equal(parseTrackerArgs(["--interval", "30"]).options.intervalMs, 30_000);
   assert.equal(parseTrackerArgs(["--log-dir", "/tmp/x"]).options.logDir, "/tmp/x");
+});
+
+Deno.test({
+  name: "parseTrackerArgs() reads the per-address limits and the log cap",
+  permissions: "none",
+  fn() {
+    const r = parseTrackerArgs([
+      "--max-peers-per-address",
+      "8",
+      "--max-peers-per-prefix",
+      "32",
+      "--max-files-per-address",
+      "100",
+      "--max-files-per-prefix",
+      "400",
+      "--address-rate",
+      "50",
+      "--prefix-rate",
+      "200",
+      "--log-max-mb",
+      "0.5",
+    ]);
+    assert.deepEqual(r.options.limits, {
+      maxPeersPerAddress: 8,
+      maxPeersPerPrefix: 32,
+      maxFilesPerAddress: 100,
+      maxFilesPerPrefix: 400,
+      addressRequestsPerSecond: 50,
+      addressBurst: 100,
+      prefixRequestsPerSecond: 200,
+      prefixBurst: 400,
+    });
+    assert.equal(r.options.logMaxBytes, 512 * 1024);
+    assert.throws(
+      () => parseTrackerArgs(["--max-peers-per-address", "0"]),
+      /--max-peers-per-address/,
+    );
+  },
 });
 
 Deno.test("parseTrackerArgs() refuses bad values with one-line messages", none, () => {

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  DownloadCore,
-  type DownloadCoreEvent,
-  type DownloadCoreOptions,
-} from "../../lib/peer/core/download_core.ts";
+import { DownloadCore } from "../../lib/peer/core/download_core.ts";
+import type {
+  DownloadCoreEvent,
+  DownloadCoreOptions,
+} from "../../lib/peer/core/download_core_event.ts";
 import type { DownloadProgress, DownloadResult } from "../../lib/peer/api.ts";
 import { encodeManifest } from "../../lib/peer/manifest.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
@@ -313,6 +313,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "DownloadCore probes 65507-byte datagrams only when maxBlock asks for more than 32 KiB",
+  permissions: "none",
+  fn() {
+    const big = new World([new Owner("alice", 4001)], { maxBlock: 65536 });
+    big.run();
+    assertComplete(big);
+    assert.ok(big.log("path to alice carries 65507-byte datagrams"), big.logs.join("\n"));
+    const capped = new World([new Owner("alice", 4001)], { maxBlock: 65536, mtu: 9000 });
+    capped.run();
+    assertComplete(capped);
+    assert.ok(capped.log("path to alice carries 9000-byte datagrams"), "mtu still caps it");
+  },
+});
+
+Deno.test({
   name: "DownloadCore leaves out an owner that never answers a PROBE and downloads from the other",
   permissions: "none",
   fn() {
@@ -323,8 +338,9 @@ Deno.test({
     const r = assertComplete(w);
     assert.deepEqual(r.owners.map((o) => o.nodeId), ["bob"]);
     assert.ok(w.log("path to bob carries 32784-byte datagrams"), "the MTU is probed to bob");
-    // the probe phase waits out the ghost's first PROBE (250 ms), not all six (4.75 s)
-    assert.ok(r.elapsedMs >= 250 && r.elapsedMs < 1000, `${r.elapsedMs} ms`);
+    // the probe phase waits out the ghost's first PROBE, timed by bob's measured round trip
+    // (a few ms here), not the blind 250 ms and not all six PROBEs (4.75 s)
+    assert.ok(r.elapsedMs < 50, `${r.elapsedMs} ms`);
   },
 });
 
@@ -475,5 +491,51 @@ Deno.test({
       assert.equal(ev.error.code, code);
       assert.equal(ev.error.message, message);
     }
+  },
+});
+
+Deno.test({
+  name: "DownloadCore refuses a name that the tracker maps to more than one content",
+  permissions: "none",
+  fn() {
+    const core = new DownloadCore(OPTIONS);
+    core.start(0);
+    const need = core.pollEvent();
+    assert.deepEqual(need, {
+      kind: "need",
+      want: { kind: "name", name: "file.bin" },
+      maxOwners: 4,
+    });
+    core.handleNeedReply({
+      type: "owners",
+      txid: 1,
+      contentId: CONTENT_ID,
+      name: "file.bin",
+      size: SIZE,
+      alternatives: 1,
+      owners: [new Owner("attacker", 4001).entry()],
+    }, 1);
+    const events = [];
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) events.push(e);
+    assert.deepEqual(events.map((e) => e.kind), ["failed"], "no target check, no probe, no disk");
+    const failed = events[0] as Extract<DownloadCoreEvent, { kind: "failed" }>;
+    assert.ok(failed.error instanceof TransferError);
+    assert.equal(failed.error.code, "ambiguous");
+    assert.equal(
+      failed.error.message,
+      'Cannot download "file.bin": 2 different contents share this name; choose one by content id',
+    );
+    assert.equal(core.pollTransmit(), undefined);
+  },
+});
+
+Deno.test({
+  name: "DownloadCore fails with size_mismatch when the manifest's size is not the expected one",
+  permissions: "none",
+  fn() {
+    const w = new World([new Owner("alice", 4001)], { expectedSize: SIZE + 1 });
+    w.run();
+    assertFailed(w, "size_mismatch", /is 165074 bytes, the link says 165075/);
+    assert.ok(w.file.every((b) => b === 0), "nothing written");
   },
 });

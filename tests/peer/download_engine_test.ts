@@ -74,3 +74,45 @@ Deno.test({
     assert.deepEqual(dropped, [], "no owner was dropped");
   },
 });
+
+Deno.test({
+  name:
+    "DownloadEngine.handleBlock() uses a block only from the owner it was asked of, and bans a sprayer",
+  permissions: "none",
+  fn() {
+    const { engine, data } = engineFor(64);
+    engine.addOwner("a", 0);
+    engine.addOwner("b", 0);
+    engine.start(0);
+    const asked = drain(engine, 0);
+    const [offset, length] = asked.get("a")![0]!;
+    // b sends a block outstanding at a, with wrong bytes: ignored, counted against b
+    engine.handleBlock("b", offset, new Uint8Array(BLOCK).fill(0xee), 1);
+    assert.equal(engine.stats.unaskedBlocks, 1);
+    assert.equal(engine.stats.receivedBytes, 0, "not taken as data");
+    // a's real answer still fills the piece
+    for (let at = offset; at < offset + length; at += BLOCK) {
+      engine.handleBlock("a", at, data.subarray(at, at + BLOCK), 2);
+    }
+    assert.equal(engine.stats.receivedBytes, length);
+    // a duplicate of an answered block from a is not unasked (the network duplicates)
+    engine.handleBlock("a", offset, data.subarray(offset, offset + BLOCK), 3);
+    assert.equal(engine.stats.unaskedBlocks, 1);
+    // b keeps spraying blocks it was never asked for: banned after 64, like a liar
+    const bOffsets = new Set((asked.get("b") ?? []).map(([o]) => o));
+    let sprayed = 0;
+    for (let at = 0; sprayed < 64 && at < data.length; at += BLOCK) {
+      if (bOffsets.has(at)) continue;
+      engine.handleBlock("b", at, new Uint8Array(BLOCK), 4);
+      sprayed++;
+    }
+    assert.ok(engine.isBanned("b"));
+    const dropped = drainEvents(engine).find((e) => e.kind === "owner_dropped");
+    assert.deepEqual(dropped, {
+      kind: "owner_dropped",
+      owner: "b",
+      reason: "sent 65 blocks it was not asked for",
+    });
+    assert.equal(engine.stats.badPieces, 0, "no piece was spoiled");
+  },
+});

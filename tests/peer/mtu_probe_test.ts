@@ -21,22 +21,34 @@ Deno.test("MtuProbe settles on the largest size at once when it is acknowledged"
 });
 
 Deno.test(
-  "MtuProbe takes the largest acknowledged size when bigger probes stay lost in two rounds",
+  "MtuProbe times its rounds by the round trip of a smaller size once one is acknowledged",
   { permissions: "none" },
   () => {
     const p = new MtuProbe({ roundMs: 100 });
     p.pollTransmit(0);
     p.handleAck(1452, 5);
     p.handleAck(8952, 6);
-    assert.equal(p.pollTimeout(), 100);
-    p.handleTimeout(100);
+    assert.equal(p.pollTimeout(), 10, "two round trips of the first ACK, not the blind 100 ms");
+    p.handleTimeout(10);
     assert.equal(p.done, false, "a second, longer round asks again for the larger sizes");
-    assert.deepEqual(p.pollTransmit(100), [32784, 16400]);
-    assert.equal(p.pollTimeout(), 300);
-    p.handleTimeout(300);
+    assert.deepEqual(p.pollTransmit(10), [32784, 16400]);
+    assert.equal(p.pollTimeout(), 30);
+    p.handleTimeout(30);
+    assert.deepEqual(p.pollTransmit(30), [32784, 16400], "up to 4 rounds once timed by RTT");
+    p.handleTimeout(70);
+    assert.deepEqual(p.pollTransmit(70), [32784, 16400]);
+    assert.equal(p.pollTimeout(), 150);
+    p.handleTimeout(150);
     assertFound(p, 8952);
   },
 );
+
+Deno.test("MtuProbe sends the largest size in copies", { permissions: "none" }, () => {
+  const p = new MtuProbe({ copies: 2 });
+  assert.deepEqual(p.pollTransmit(0), [32784, 32784, 16400, 8952, 1472, 1452]);
+  p.handleAck(32784, 1);
+  assertFound(p, 32784);
+});
 
 Deno.test("MtuProbe retries once, then falls back to 1200 bytes when nothing comes back", {
   permissions: "none",

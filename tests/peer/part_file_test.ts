@@ -4,8 +4,8 @@ import {
   encodeManifest,
   type Manifest,
   pieceLength,
-  toHex,
 } from "../../lib/peer/manifest.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { PartFile, partPaths } from "../../lib/peer/part_file.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { withTempDir } from "../_harness/temp_dir.ts";
@@ -181,20 +181,107 @@ Deno.test("PartFile ignores a corrupt state, and reverify recovers pieces from t
   });
 });
 
-Deno.test("PartFile reverify drops a claimed piece whose bytes changed on disk", async () => {
+Deno.test("PartFile.open() hashes every claimed piece again: flipped bytes are fetched again", async () => {
   await withTempDir("udpswarm-part-", async (dir) => {
     const c = contentOf(bytesOf(3 * PIECE, 31));
     const p = await closedWith(dir, "d.bin", c, [0, 1, 2]);
-    const f = await Deno.open(p.paths.part, { write: true });
+    // 64 flipped bytes inside verified piece 1, between two runs
+    const f = await Deno.open(p.paths.part, { read: true, write: true });
+    const bytes = new Uint8Array(64);
     await f.seek(PIECE + 5, Deno.SeekMode.Start);
-    await f.write(new Uint8Array([0xaa]));
+    await f.read(bytes);
+    await f.seek(PIECE + 5, Deno.SeekMode.Start);
+    await f.write(bytes.map((b) => b ^ 0xff));
     f.close();
-    const trusting = await PartFile.open(dir, "d.bin", c.cid, c.manifest);
-    assert.equal(trusting.verifiedPieces.count, 3, "by default the state is trusted");
-    await trusting.close();
-    const re = await PartFile.open(dir, "d.bin", c.cid, c.manifest, { reverify: true });
-    assert.deepEqual([...re.verifiedPieces], [0, 2]);
+    const seen: number[] = [];
+    const re = await PartFile.open(dir, "d.bin", c.cid, c.manifest, {
+      onVerifyProgress: (n) => seen.push(n),
+    });
+    assert.deepEqual([...re.verifiedPieces], [0, 2], "the flipped piece no longer counts");
+    assert.deepEqual(re.resumeCheck, { checked: 3, failed: 1, bytes: 3 * PIECE });
+    assert.equal(re.resumedBytes, 2 * PIECE);
+    assert.equal(seen.at(-1), 3 * PIECE, "progress of the check");
+    re.writePiece(1, piece(c, 1));
+    assert.deepEqual(await Deno.readFile(await re.complete()), c.data, "exact after a refetch");
+  });
+});
+
+Deno.test("PartFile.open() trusts no forged state and no zeroed region", async () => {
+  await withTempDir("udpswarm-part-", async (dir) => {
+    const c = contentOf(bytesOf(8 * PIECE, 32));
+    const p = await closedWith(dir, "e.bin", c, [0, 1, 2, 3]);
+    // A forged state claiming every piece (its checksum has no key: anyone can recompute it)
+    const { encodePartState } = await import("../../lib/peer/part_state.ts");
+    const { Bitset } = await import("../../lib/peer/core/bitset.ts");
+    const all = new Bitset(8);
+    for (let i = 0; i < 8; i++) all.set(i);
+    const forged = encodePartState({
+      contentId: contentIdOf(c.encoded),
+      size: c.manifest.size,
+      pieceSize: PIECE,
+      verified: all,
+    });
+    await Deno.writeFile(p.paths.state, forged);
+    // … and the first 2 pieces zeroed
+    const f = await Deno.open(p.paths.part, { write: true });
+    await f.write(new Uint8Array(2 * PIECE));
+    f.close();
+    const re = await PartFile.open(dir, "e.bin", c.cid, c.manifest);
+    assert.deepEqual([...re.verifiedPieces], [2, 3], "only what hashes right");
+    assert.deepEqual(re.resumeCheck, { checked: 8, failed: 6, bytes: 8 * PIECE });
+    assert.equal(re.isComplete, false, "never complete on a claim");
     await re.close();
+  });
+});
+
+Deno.test("PartFile refuses a .part, state, manifest or temporary file that is a symbolic link", async () => {
+  await withTempDir("udpswarm-part-", async (root) => {
+    const dir = `${root}/out`;
+    const outside = `${root}/outside`;
+    await Deno.mkdir(dir);
+    const c = contentOf(bytesOf(4 * PIECE, 33));
+    const paths = partPaths(dir, "l.bin", c.cid);
+    const victim = new Uint8Array(4 * PIECE).fill(0x11);
+    for (const which of ["part", "state", "manifest"] as const) {
+      await Deno.writeFile(outside, victim);
+      await Deno.symlink(outside, paths[which]);
+      await assert.rejects(
+        PartFile.open(dir, "l.bin", c.cid, c.manifest, { encodedManifest: c.encoded }),
+        isTransferError("disk", /symbolic link.*never follows links/),
+        which,
+      );
+      assert.deepEqual(await Deno.readFile(outside), victim, `${which}: nothing written outside`);
+      for (const path of Object.values(paths)) await Deno.remove(path).catch(() => {});
+    }
+    // A link at the state's temporary name is replaced, never written through
+    await Deno.symlink(outside, `${paths.state}.tmp`);
+    const part = await PartFile.open(dir, "l.bin", c.cid, c.manifest, {
+      encodedManifest: c.encoded,
+    });
+    assert.deepEqual(await Deno.readFile(outside), victim, "state.tmp: nothing written outside");
+    for (let i = 0; i < 4; i++) part.writePiece(i, piece(c, i));
+    // A .part swapped for a link after it was opened: complete() refuses, the final name is not
+    // made a link, nothing outside is written
+    await Deno.rename(paths.part, `${root}/moved.part`);
+    await Deno.symlink(outside, paths.part);
+    await assert.rejects(part.complete(), isTransferError("disk", /no longer the file/));
+    await assert.rejects(Deno.lstat(`${dir}/l.bin`), Deno.errors.NotFound);
+    assert.deepEqual(await Deno.readFile(outside), victim);
+  });
+});
+
+Deno.test("PartFile.open() refuses a file larger than the free space, and creates nothing", async () => {
+  await withTempDir("udpswarm-part-", async (dir) => {
+    // A manifest claiming 1 TiB (piece hashes are never read before the check)
+    const size = 2 ** 40;
+    const pieceSize = 16 * 1024 * KiB;
+    const manifest = { size, pieceSize, pieceHashes: new Uint8Array(32 * (size / pieceSize)) };
+    const cid = toHex(contentIdOf(encodeManifest(manifest)));
+    await assert.rejects(
+      PartFile.open(dir, "huge.bin", cid, manifest),
+      isTransferError("disk", /needs 1\.0 TiB .* free; free space or choose another --out/),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no sparse .part, no state");
   });
 });
 

@@ -13,25 +13,43 @@ import { withTimeout } from "../_harness/wait.ts";
 
 const MiB = 1024 * 1024;
 
+/**
+ * A tracker, and directories a and b that hold the same random file `f.bin` and c (empty), in
+ * a temporary directory; both are disposed together.
+ */
+async function twoOwnerWorld(size: number, seed: number) {
+  const tmp = await tempDir("udpswarm-cookie-");
+  const tracker = await startTracker({ port: 0 });
+  const [dA, dB, dC] = ["a", "b", "c"].map((n) => join(tmp.path, n)) as [string, string, string];
+  for (const d of [dA, dB, dC]) await Deno.mkdir(d);
+  await randomFile(join(dA, "f.bin"), size, seed);
+  await Deno.copyFile(join(dA, "f.bin"), join(dB, "f.bin"));
+  return {
+    t: `127.0.0.1:${tracker.localAddr.port}`,
+    dA,
+    dB,
+    dC,
+    want: await sha256File(join(dA, "f.bin")),
+    async [Symbol.asyncDispose]() {
+      await tracker[Symbol.asyncDispose]();
+      await tmp[Symbol.asyncDispose]();
+    },
+  };
+}
+
 function peer(tracker: string, nodeId: string, dir: string, extra: PeerOptions = {}) {
   return startPeer({ tracker, nodeId, dir, outDir: dir, cacheDir: join(dir, ".cache"), ...extra });
 }
 
 Deno.test("startPeer() download survives the owners' cookie keys rotating every 300 ms", async () => {
-  await using tmp = await tempDir("udpswarm-cookie-");
-  await using tracker = await startTracker({ port: 0 });
-  const t = `127.0.0.1:${tracker.localAddr.port}`;
-  const [dA, dB, dC] = ["a", "b", "c"].map((n) => join(tmp.path, n));
-  for (const d of [dA!, dB!, dC!]) await Deno.mkdir(d);
   const size = 24 * MiB;
-  await randomFile(join(dA!, "f.bin"), size, 11);
-  await Deno.copyFile(join(dA!, "f.bin"), join(dB!, "f.bin"));
-  const want = await sha256File(join(dA!, "f.bin"));
+  await using w = await twoOwnerWorld(size, 11);
+  const { t, dA, dB, dC, want } = w;
   // Cookies live 300..600 ms; 1452-byte datagrams (--mtu 1500) make the download take longer
-  await using a = await peer(t, "ownerA", dA!, { cookieEpochMs: 300 });
-  await using b = await peer(t, "ownerB", dB!, { cookieEpochMs: 300 });
+  await using a = await peer(t, "ownerA", dA, { cookieEpochMs: 300 });
+  await using b = await peer(t, "ownerB", dB, { cookieEpochMs: 300 });
   const lines: string[] = [];
-  await using c = await peer(t, "downloader", dC!, { mtu: 1500, log: (l) => lines.push(l) });
+  await using c = await peer(t, "downloader", dC, { mtu: 1500, log: (l) => lines.push(l) });
   await a.share("f.bin");
   await b.share("f.bin");
   const started = performance.now();
@@ -51,20 +69,14 @@ Deno.test("startPeer() download survives the owners' cookie keys rotating every 
 });
 
 Deno.test("startPeer() leaves out an owner that never answers a PROBE and downloads from the other", async () => {
-  await using tmp = await tempDir("udpswarm-cookie-");
-  await using tracker = await startTracker({ port: 0 });
-  const t = `127.0.0.1:${tracker.localAddr.port}`;
-  const [dA, dB, dC] = ["a", "b", "c"].map((n) => join(tmp.path, n));
-  for (const d of [dA!, dB!, dC!]) await Deno.mkdir(d);
-  await randomFile(join(dA!, "f.bin"), 2 * MiB, 12);
-  await Deno.copyFile(join(dA!, "f.bin"), join(dB!, "f.bin"));
-  const want = await sha256File(join(dA!, "f.bin"));
-  await using a = await peer(t, "alive", dA!);
-  await using b = await peer(t, "ghost", dB!);
+  await using w = await twoOwnerWorld(2 * MiB, 12);
+  const { t, dA, dB, dC, want } = w;
+  await using a = await peer(t, "alive", dA);
+  await using b = await peer(t, "ghost", dB);
   // The ghost is listed by the tracker, but its address leads to a socket that reads nothing
   await using hole = UdpEndpoint.open();
   const lines: string[] = [];
-  await using c = await peer(t, "downloader", dC!, {
+  await using c = await peer(t, "downloader", dC, {
     log: (l) => lines.push(l),
     mapOwnerAddress: (addr, id) => id === "ghost" ? { ...addr, port: hole.localAddr.port } : addr,
   });

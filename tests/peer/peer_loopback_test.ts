@@ -233,20 +233,46 @@ Deno.test("startPeer() keeps two different files with the same name apart", asyn
     }
   });
 
-  await t.step("by name onto an existing file: exists unless overwrite", async () => {
+  await t.step("by name: ambiguous, never one picked silently", async () => {
     await using d = await peer(tr, "fourth", dD!);
+    const e = await failure(d.download("same.bin"), 10_000, "download of an ambiguous name");
+    assert.equal(e.code, "ambiguous");
+    assert.match(e.message, /2 different contents share this name; choose one by content id/);
+    const listed = await d.list("same.bin", { match: "exact" });
+    assert.deepEqual(
+      listed.files.map((f) => [f.contentId, f.size, f.owners]).sort(),
+      [[x.contentId, x.size, 1], [y.contentId, y.size, 1]].sort(),
+    );
+    assert.deepEqual(await list(dD!), [], "nothing written");
+  });
+
+  await t.step("by content id onto an existing file: exists unless overwrite", async () => {
+    await using d = await peer(tr, "fifth", dD!);
     const mine = new TextEncoder().encode("my own file, not shared\n");
     await Deno.writeFile(join(dD!, "same.bin"), mine);
-    const e = await failure(d.download("same.bin"), 10_000, "download onto an existing file");
+    const e = await failure(d.download(x.contentId), 10_000, "download onto an existing file");
     assert.equal(e.code, "exists");
     assert.match(e.message, /overwrite/);
     assert.deepEqual(await Deno.readFile(join(dD!, "same.bin")), mine);
     assert.deepEqual(await list(dD!), ["same.bin"], "nothing left behind");
 
-    const r = await finish(d.download("same.bin", { overwrite: true }), 20_000, "overwrite");
-    assert.ok([x.contentId, y.contentId].includes(r.contentId));
-    assert.equal(await sha256File(r.path), r.contentId === x.contentId ? wantX : wantY);
+    const r = await finish(d.download(x.contentId, { overwrite: true }), 20_000, "overwrite");
+    assert.equal(r.contentId, x.contentId);
+    assert.equal(await sha256File(r.path), wantX);
     assert.deepEqual(await list(dD!), ["same.bin"]);
+  });
+
+  await t.step("by content id with the wrong expected size: size_mismatch", async () => {
+    const dF = await mkdir(join(tmp.path, "f"));
+    await using f = await peer(tr, "sixth", dF);
+    const e = await failure(
+      f.download(y.contentId, { expectedSize: y.size + 1 }),
+      10_000,
+      "a link with the wrong size",
+    );
+    assert.equal(e.code, "size_mismatch");
+    assert.match(e.message, /the link says/);
+    assert.deepEqual(await list(dF), []);
   });
 });
 
@@ -595,7 +621,17 @@ Deno.test("startPeer() completes from 2 owners through lossy, reordering, duplic
       assert.ok(r.retransmits > 0, "losses were recovered by re-requests");
       assert.deepEqual(await list(out), ["lossy.bin"]);
       // Recovery re-requests what was lost, not much more (5 % loss, 1 % duplicates).
-      assert.ok(r.receivedBytes < 1.3 * size, `received ${r.receivedBytes} bytes for ${size}`);
+      assert.ok(
+        r.receivedBytes < 1.3 * size,
+        `received ${r.receivedBytes} bytes for ${size}: ${
+          JSON.stringify({
+            retransmits: r.retransmits,
+            retransmittedBytes: r.retransmittedBytes,
+            owners: r.owners,
+            relays: totals,
+          })
+        }`,
+      );
     });
   }
 });

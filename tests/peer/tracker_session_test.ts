@@ -585,13 +585,14 @@ Deno.test(
 );
 
 Deno.test(
-  "TrackerSession.exit() sends EXIT 3 times at most and then fails with timeout",
+  "TrackerSession.exit() resends EXIT on the tracker's round trip, then fails with timeout",
   none,
   () => {
-    const s = registeredSession();
+    const s = registeredSession(); // the handshake was answered at once: a round trip of 0 ms
     const id = s.exit(100);
     const sends = silence(s, 100, 100_000);
-    assert.deepEqual(sends, [100, 350, 850]);
+    // 20 ms (the floor), doubling, for as long as 3 blind sends (250, 500, 1000 ms) would wait
+    assert.deepEqual(sends, [100, 120, 160, 240, 400, 720, 1360]);
     const [failed] = drainEvents(s);
     assert.equal(failure(failed, id).code, TrackerErrorCode.timeout);
     assert.equal(s.info, undefined);
@@ -640,5 +641,69 @@ Deno.test(
     );
     assert.ok(s.disown(cid(3)));
     assert.equal(s.ownedFiles.size, 0);
+  },
+);
+
+Deno.test(
+  "TrackerSession.exitAcknowledged is true only once the tracker acknowledged EXIT",
+  none,
+  () => {
+    const never = session();
+    never.exit(0);
+    assert.equal(drainEvents(never)[0]?.type, "done", "nothing to tell: done at once");
+    assert.equal(never.exitAcknowledged, false, "but nobody acknowledged anything");
+
+    const w = new World(session());
+    w.session.register(0);
+    w.runUntil(100);
+    assert.equal(w.session.exitAcknowledged, false);
+    w.session.exit(100);
+    w.flush();
+    assert.equal(w.session.exitAcknowledged, true);
+
+    const silent = registeredSession();
+    silent.exit(100);
+    silence(silent, 100, 100_000);
+    assert.equal(silent.exitAcknowledged, false, "three EXITs, no answer");
+  },
+);
+
+Deno.test(
+  "TrackerSession.list() registers first, then pages through LISTINGs; a wrong reply fails it",
+  none,
+  () => {
+    const w = new World(session());
+    w.session.own({ name: "b.iso", size: 2, contentId: new Uint8Array(32).fill(2) }, 0);
+    w.session.own({ name: "a.iso", size: 1, contentId: new Uint8Array(32).fill(1) }, 0);
+    const id = w.session.list({ pattern: "*.ISO", match: "glob", maxEntries: 1 }, 0);
+    w.flush();
+    const events = drainEvents(w.session);
+    const page = success(events.find((e) => e.type === "done" && e.id === id), id);
+    assert.ok((page as Message).type === "listing");
+    const listing = page as Extract<Message, { type: "listing" }>;
+    assert.deepEqual(listing.entries.map((e) => e.name), ["a.iso"]);
+    assert.equal(listing.total, 2);
+    const next = w.session.list({ pattern: "*.ISO", match: "glob", cursor: listing.nextCursor }, 0);
+    w.flush();
+    const second = success(drainEvents(w.session).find((e) => e.type === "done"), next) as Extract<
+      Message,
+      { type: "listing" }
+    >;
+    assert.deepEqual(second.entries.map((e) => e.name), ["b.iso"]);
+    assert.equal(second.nextCursor, 0);
+    assert.throws(
+      () => w.session.list({ pattern: "p".repeat(256), match: "substring" }, 0),
+      RangeError,
+    );
+
+    // A tracker that answers LIST with something else: a protocol error, not a hang.
+    const s = registeredSession();
+    const bad = s.list({ pattern: "", match: "substring" }, 0);
+    const sent = drainSent(s).find((m) => m.type === "list")!;
+    s.handleDatagram(encodeMessage({ type: "ack", txid: sent.txid }), TRACKER, 1);
+    assert.match(
+      failure(drainEvents(s).find((e) => e.type === "failed"), bad).message,
+      /answered LIST with ack/,
+    );
   },
 );

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { type ByteRange, ErrorCode, type Message } from "../../lib/wire/messages.ts";
-import { contentIdOf, encodeManifest, toHex } from "../../lib/peer/manifest.ts";
+import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { Bitset } from "../../lib/peer/core/bitset.ts";
 import type { BlockPlan } from "../../lib/peer/core/block_plan.ts";
 import { UploadRules, type UploadRulesOptions } from "../../lib/peer/core/upload_rules.ts";
@@ -55,7 +56,7 @@ function test(name: string, fn: () => void): void {
 
 /** The request with the cookie the rules hand `from` now (what its PROBE_ACK carried). */
 function proven<M extends { cookie: bigint }>(rules: UploadRules, m: M, from: Deno.NetAddr): M {
-  return { ...m, cookie: rules.cookieFor(from.hostname, 0) };
+  return { ...m, cookie: rules.cookieFor(from, 0) };
 }
 
 /** Every queued datagram, decoded, with its size. */
@@ -102,12 +103,13 @@ function ask(
 
 test("UploadRules.handleRequest() refuses an unproven source with one ERROR no larger than its request", () => {
   const { rules, c } = sharing(content(4 * PIECE), { cookieEpochMs: 1000 });
-  const valid = rules.cookieFor(A.hostname, 0);
+  const valid = rules.cookieFor(A, 0);
   const attempts: [string, bigint, Deno.NetAddr, number][] = [
     ["absent", 0n, A, 0],
     ["forged", valid ^ 0x10n, A, 0],
-    ["for another IP", rules.cookieFor(B.hostname, 0), A, 0],
+    ["for another IP", rules.cookieFor(B, 0), A, 0],
     ["used from another IP", valid, B, 0],
+    ["used from another port of its IP (a spoofed source port)", valid, { ...A, port: 40001 }, 0],
     ["two epochs old", valid, A, 2000],
   ];
   const requests = [
@@ -133,9 +135,9 @@ test("UploadRules.handleRequest() refuses an unproven source with one ERROR no l
   assert.equal(rules.get(toHex(c.contentId))!.requests, 0);
 });
 
-test("UploadRules.handleRequest() admits a valid cookie from any port of its IP, for its epoch and the next", () => {
+test("UploadRules.handleRequest() admits a valid cookie from its address and port, for its epoch and the next", () => {
   const { rules, c } = sharing(content(PIECE), { cookieEpochMs: 1000 });
-  const first = rules.cookieFor(A.hostname, 10);
+  const first = rules.cookieFor(A, 10);
   const tryCookie = (cookie: bigint, now: number, from = A) => {
     const plan = rules.handleRequest(
       { ...blockRequest(c, [{ offset: 0, length: 1 }]), cookie },
@@ -145,9 +147,10 @@ test("UploadRules.handleRequest() admits a valid cookie from any port of its IP,
     if (plan) return walk(plan).length === 1 ? "served" : "?";
     return reply(rules);
   };
-  assert.equal(tryCookie(first, 999, { ...A, port: 1 }), "served");
+  assert.equal(tryCookie(first, 999), "served");
+  assert.match(tryCookie(first, 999, { ...A, port: 1 }), /^error 3:/, "another port of its IP");
   assert.equal(tryCookie(first, 1500), "served", "previous epoch: still valid");
-  const second = rules.cookieFor(A.hostname, 1500);
+  const second = rules.cookieFor(A, 1500);
   assert.notEqual(second, first);
   assert.match(tryCookie(first, 2000), /^error 3:/, "two rotations later: expired");
   assert.equal(tryCookie(second, 2000), "served");
@@ -399,10 +402,10 @@ test("UploadRules.handleProbe() answers with a PROBE_ACK of the probe's size car
   const out = drain(rules);
   assert.deepEqual(out.map((o) => [o.size, o.to]), [[1200, A], [20, B]]);
   assert.deepEqual(out.map((o) => o.msg.type === "probe_ack" && o.msg.cookie), [
-    rules.cookieFor(A.hostname, 0),
-    rules.cookieFor(B.hostname, 0),
+    rules.cookieFor(A, 0),
+    rules.cookieFor(B, 0),
   ]);
-  assert.notEqual(rules.cookieFor(A.hostname, 0), 0n);
+  assert.notEqual(rules.cookieFor(A, 0), 0n);
   assert.equal(rules.stats.probes, 2);
 });
 

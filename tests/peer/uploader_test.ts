@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { BLOCK_DATA_HEADER_SIZE, MANIFEST_DATA_HEADER_SIZE } from "../../lib/wire/limits.ts";
 import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
-import { contentIdOf, encodeManifest, type Manifest, toHex } from "../../lib/peer/manifest.ts";
+import { contentIdOf, encodeManifest, type Manifest } from "../../lib/peer/manifest.ts";
+import { toHex } from "../../lib/wire/hex.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { Uploader, type UploaderOptions } from "../../lib/peer/uploader.ts";
 import { Prng } from "../_harness/prng.ts";
@@ -68,7 +69,7 @@ function serve(
   from: Deno.NetAddr,
   now: number,
 ): void {
-  up.handleRequest({ ...msg, cookie: up.cookieFor(from.hostname, now) }, from, now);
+  up.handleRequest({ ...msg, cookie: up.cookieFor(from, now) }, from, now);
 }
 
 async function cleanup(s: Shared, up: Uploader): Promise<void> {

@@ -1,15 +1,32 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import type {
   ExitMessage,
+  ListMessage,
   Message,
   NeedMessage,
   NeedTarget,
   OwnMessage,
+  ReportEntry,
+  ReportMessage,
   UpdateMessage,
 } from "../../lib/wire/messages.ts";
 import type { Registry, RegistryOptions, Source } from "../../lib/tracker/registry.ts";
 import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
+
+/** Limits that never bite: for tests of other rules with many peers or requests at once. */
+export const UNLIMITED = {
+  burst: 1e9,
+  requestsPerSecond: 1e9,
+  maxPeersPerAddress: 1e9,
+  maxPeersPerPrefix: 1e9,
+  maxFilesPerAddress: 1e9,
+  maxFilesPerPrefix: 1e9,
+  addressRequestsPerSecond: 1e9,
+  addressBurst: 1e9,
+  prefixRequestsPerSecond: 1e9,
+  prefixBurst: 1e9,
+} as const;
 
 /** A deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -142,6 +159,11 @@ export class Harness {
     return this.request(nodeId, { type: "update", uploaded });
   }
 
+  /** REPORT from `nodeId`: verified bytes per owner of `contentId`. */
+  report(nodeId: string, contentId: Uint8Array, entries: ReportEntry[]): Message | undefined {
+    return this.request(nodeId, { type: "report", contentId, entries });
+  }
+
   exit(nodeId: string): Message | undefined {
     return this.request(nodeId, { type: "exit" });
   }
@@ -164,7 +186,9 @@ type RequestBody =
   | Omit<OwnMessage, "txid" | "cookie" | "nodeId">
   | Omit<NeedMessage, "txid" | "cookie" | "nodeId">
   | Omit<UpdateMessage, "txid" | "cookie" | "nodeId">
-  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">;
+  | Omit<ReportMessage, "txid" | "cookie" | "nodeId">
+  | Omit<ExitMessage, "txid" | "cookie" | "nodeId">
+  | Omit<ListMessage, "txid" | "cookie" | "nodeId">;
 
 export function bigints(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ErrorCode } from "../../lib/wire/messages.ts";
 import { REGISTER_MIN_SIZE } from "../../lib/wire/limits.ts";
 import { Registry } from "../../lib/tracker/registry.ts";
-import { cid, Harness, src } from "./_registry_harness.ts";
+import { cid, Harness, src, UNLIMITED } from "./_registry_harness.ts";
 
 const none = { permissions: "none" } as const;
 
@@ -115,27 +115,38 @@ Deno.test("Registry OWN of a known content id with another size is refused", non
   if (r?.type === "error") assert.equal(r.code, ErrorCode.malformed);
 });
 
-Deno.test("Registry NEED ranks owners by upload rate, highest first, never the asker", none, () => {
-  const h = new Harness({ maxOwners: 3 });
-  for (const id of ["a", "b", "c", "d", "asker"]) {
-    h.register(id, src(id.charCodeAt(0)));
-    h.own(id, "f", cid(1));
-  }
-  h.update("a", 100_000);
-  h.update("b", 900_000);
-  h.update("c", 500_000);
-  h.update("asker", 9_000_000);
-  const r = h.need("asker", "f");
-  assert.equal(r?.type, "owners");
-  if (r?.type !== "owners") return;
-  assert.deepEqual(r.owners.map((o) => o.nodeId), ["b", "c", "a"]);
-  // τ = 60 s: each byte adds 1/60 B/s.
-  assert.deepEqual(r.owners.map((o) => o.rate), [15000, 8333, 1666]);
-  assert.equal(r.size, 1000);
-  assert.equal(r.name, "f");
-  assert.equal(r.alternatives, 0);
-  assert.deepEqual(r.owners[0]!.address, { family: 4, host: "127.0.0.1", port: 10098 });
-});
+/** A downloader on another host than the owners (127.0.0.1): its REPORTs are credited. */
+const REPORTER = src(1, "10.9.9.9");
+const BIG = 1e12;
+
+Deno.test(
+  "Registry NEED ranks owners by reported upload, highest first, never the asker",
+  none,
+  () => {
+    const h = new Harness({ maxOwners: 3 });
+    for (const id of ["a", "b", "c", "d", "asker"]) {
+      h.register(id, src(id.charCodeAt(0)));
+      h.own(id, "f", cid(1), BIG);
+    }
+    h.register("r", REPORTER);
+    h.report("r", cid(1), [
+      { nodeId: "a", bytes: 100_000 },
+      { nodeId: "b", bytes: 900_000 },
+      { nodeId: "c", bytes: 500_000 },
+      { nodeId: "asker", bytes: 9_000_000 },
+    ]);
+    const r = h.need("asker", "f");
+    assert.equal(r?.type, "owners");
+    if (r?.type !== "owners") return;
+    assert.deepEqual(r.owners.map((o) => o.nodeId), ["b", "c", "a"]);
+    // τ = 60 s: each byte adds 1/60 B/s.
+    assert.deepEqual(r.owners.map((o) => o.rate), [15000, 8333, 1666]);
+    assert.equal(r.size, BIG);
+    assert.equal(r.name, "f");
+    assert.equal(r.alternatives, 0);
+    assert.deepEqual(r.owners[0]!.address, { family: 4, host: "127.0.0.1", port: 10098 });
+  },
+);
 
 Deno.test("Registry NEED caps owners at N and at the asker's maxOwners", none, () => {
   const h = new Harness({ maxOwners: 4 });
@@ -159,14 +170,15 @@ Deno.test("Registry NEED spreads load among owners of equal rate", none, () => {
 
 Deno.test("Registry NEED spreads load among rated owners with the same rate", none, () => {
   const h = new Harness({ maxOwners: 1 });
+  h.register("r", REPORTER);
   for (let i = 0; i < 3; i++) {
     h.register(`p${i}`, src(i));
-    h.own(`p${i}`, "f", cid(1));
-    h.update(`p${i}`, 60_000); // same instant, same bytes: the same rate
+    h.own(`p${i}`, "f", cid(1), BIG);
+    h.report("r", cid(1), [{ nodeId: `p${i}`, bytes: 60_000 }]); // same instant, same bytes
   }
   h.register("fast", src(50));
-  h.own("fast", "f", cid(1));
-  h.update("fast", 600_000);
+  h.own("fast", "f", cid(1), BIG);
+  h.report("r", cid(1), [{ nodeId: "fast", bytes: 600_000 }]);
   h.register("q", src(99));
   assert.deepEqual(h.ownersOf("q", "f", 1), ["fast"]);
   h.exit("fast");
@@ -192,14 +204,16 @@ Deno.test("Registry upload rate decays while idle and the ranking follows", none
   const h = new Harness({ maxOwners: 2, intervalMs: 100_000_000 });
   for (const id of ["old", "new", "q"]) {
     h.register(id, src(id.length + id.charCodeAt(0)));
-    h.own(id, "f", cid(1));
+    h.own(id, "f", cid(1), BIG);
   }
-  h.update("old", 6_000_000); // 100 kB/s
+  h.register("r", REPORTER);
+  h.report("r", cid(1), [{ nodeId: "old", bytes: 6_000_000 }]); // 100 kB/s
   h.advance(60_000); // one τ: 100k · e^-1 ≈ 36.8k
   let r = h.need("q", "f");
   assert.ok(r?.type === "owners");
   assert.deepEqual(r.owners.map((o) => [o.nodeId, o.rate]), [["old", 36787], ["new", 0]]);
-  h.update("new", 3_000_000); // 50 kB/s now
+  h.heartbeat("r");
+  h.report("r", cid(1), [{ nodeId: "new", bytes: 3_000_000 }]); // 50 kB/s now
   r = h.need("q", "f");
   assert.ok(r?.type === "owners");
   assert.deepEqual(r.owners.map((o) => o.nodeId), ["new", "old"]);
@@ -385,12 +399,13 @@ Deno.test("Registry validates its options", none, () => {
 });
 
 Deno.test("Registry scales: NEED on a file with 20,000 owners stays cheap", none, () => {
-  const h = new Harness({ limits: { maxPeers: 30_000, burst: 1e9, requestsPerSecond: 1e9 } });
+  const h = new Harness({ limits: { ...UNLIMITED, maxPeers: 30_000 } });
+  h.register("r", REPORTER);
   for (let i = 0; i < 20_000; i++) {
     const host = `127.0.${i >> 8}.${i & 0xff}`;
     h.register(`p${i}`, { hostname: host, port: 7000 });
-    h.own(`p${i}`, "big", cid(1));
-    if (i % 10 === 0) h.update(`p${i}`, 1000 + i);
+    h.own(`p${i}`, "big", cid(1), BIG);
+    if (i % 10 === 0) h.report("r", cid(1), [{ nodeId: `p${i}`, bytes: 1000 + i }]);
   }
   h.register("q", src(1));
   const t0 = performance.now();

@@ -28,7 +28,7 @@ Deno.test("startTracker() serves 50 clients that register, own, need and exit", 
     await withTimeout(
       Promise.all(clients.flatMap((c, i) => [
         c.own({ name: `own-${i}.bin`, size: 1000 + i, contentId: cid(1000 + i) }),
-        c.own({ name: "common.bin", size: 5, contentId: cid(1) }),
+        c.own({ name: "common.bin", size: 1_000_000, contentId: cid(1) }),
       ])),
       10_000,
       "own",
@@ -43,10 +43,31 @@ Deno.test("startTracker() serves 50 clients that register, own, need and exit", 
     const common = await clients[0]!.need({ kind: "content", contentId: cid(1) });
     assert.equal(common.owners.length, 8);
     assert.ok(!common.owners.some((o) => o.nodeId === "peer-0"), "never the asker");
+    // An owner's own claim ranks nothing; a downloader on another host reporting verified
+    // bytes does (a report from the owner's own host would not count).
     await clients[3]!.update(123_456);
-    const ranked = await clients[0]!.need({ kind: "name", name: "common.bin" }, 3);
+    await clients[5]!.report(cid(1), [{ nodeId: "peer-4", bytes: 123_456 }]);
+    let ranked = await clients[0]!.need({ kind: "name", name: "common.bin" }, 3);
+    assert.ok(ranked.owners.every((o) => o.rate === 0), "no credit from UPDATE or the same host");
+    const reporter = await TrackerClient.connect({
+      tracker: tracker.localAddr,
+      nodeId: "reporter",
+      hostname: "127.0.0.2",
+      retry: FAST,
+    });
+    try {
+      await reporter.report(cid(1), [{ nodeId: "peer-3", bytes: 123_456 }]);
+    } finally {
+      await reporter.exit();
+      await reporter.close();
+    }
+    ranked = await clients[0]!.need({ kind: "name", name: "common.bin" }, 3);
     assert.equal(ranked.owners[0]!.nodeId, "peer-3");
-    assert.ok(ranked.owners[0]!.rate > 0);
+    // 123,456 bytes / τ of 60 s = 2057.6 bytes/s, decaying by e^(−Δt/τ) until the NEED is served
+    // (under 1 % for Δt < 0.6 s, whatever the machine's load).
+    const rate = ranked.owners[0]!.rate;
+    assert.ok(rate <= 2057 && rate >= 2037, `rate ${rate}: 123,456 bytes / τ of 60 s`);
+    assert.equal(tracker.counters.creditedBytes, 123_456);
     await Promise.all(clients.map((c) => c.exit()));
     assert.equal(tracker.peerCount, 0);
     assert.equal(tracker.counters.files, 0);

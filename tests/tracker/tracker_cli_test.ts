@@ -139,3 +139,31 @@ Deno.test("tracker.ts --help prints usage and a bad flag exits 2 with a clear me
     'Cannot use --owners: expected an integer in 1..16, got "17"\nRun with --help for usage.\n',
   );
 });
+
+Deno.test("tracker.ts --store with Redis unreachable exits 1 with a clear message", async () => {
+  // A port nothing listens on (taken and released at once).
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "-P=tracker",
+      "tracker.ts",
+      "--port",
+      "0",
+      "--no-log-file",
+      "--store",
+      `redis://127.0.0.1:${port}`,
+    ],
+    cwd: ROOT,
+  }).output();
+  assert.equal(r.code, 1);
+  assert.match(
+    new TextDecoder().decode(r.stderr),
+    new RegExp(
+      `^Cannot start tracker: Cannot reach Redis at redis://127\\.0\\.0\\.1:${port}: .*\\(is redis-server running\\?\\)\\n$`,
+    ),
+  );
+});

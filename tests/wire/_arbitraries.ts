@@ -182,6 +182,19 @@ function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<
 type Of<K extends MessageTypeName> = Extract<Message, { type: K }>;
 
 /** One arbitrary of valid messages per message type. */
+const needFields = {
+  type: fc.constant("need" as const),
+  txid,
+  cookie,
+  nodeId,
+  want: fc.oneof(
+    record({ kind: fc.constant("name" as const), name }),
+    record({ kind: fc.constant("content" as const), contentId }),
+  ),
+  maxOwners: u8,
+};
+const needExclude = fc.array(nodeId, { minLength: 1, maxLength: limits.MAX_NEED_EXCLUDE });
+
 export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
   register: record({
     type: fc.constant("register"),
@@ -213,17 +226,7 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
       : { ...m, progress: { have: p[0], pieces: p[0] + 1 + (p[1] % (U32_MAX - p[0])) } }
   ),
   need: fc.tuple(
-    record({
-      type: fc.constant("need"),
-      txid,
-      cookie,
-      nodeId,
-      want: fc.oneof(
-        record({ kind: fc.constant("name"), name }),
-        record({ kind: fc.constant("content"), contentId }),
-      ),
-      maxOwners: u8,
-    }),
+    fc.oneof(record(needFields), record({ ...needFields, exclude: needExclude })),
     fc.option(u8),
   ).map(([m, flags]) => (flags === null ? m : { ...m, flags })),
   owners: fc.tuple(
@@ -254,12 +257,43 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     uploaded: u64,
   }),
   exit: record({ type: fc.constant("exit"), txid, cookie, nodeId }),
+  report: record({
+    type: fc.constant("report"),
+    txid,
+    cookie,
+    nodeId,
+    contentId,
+    entries: fc.array(record({ nodeId, bytes: u64 }), {
+      minLength: 1,
+      maxLength: limits.MAX_REPORT_ENTRIES,
+    }),
+  }),
   ack: record({ type: fc.constant("ack"), txid }),
   error: record({
     type: fc.constant("error"),
     txid,
     code: fc.oneof(fc.constantFrom(...Object.values(ErrorCode)), u16),
     text: errorText,
+  }),
+  list: record({
+    type: fc.constant("list"),
+    txid,
+    cookie,
+    nodeId,
+    cursor: u32,
+    maxEntries: u8,
+    match: fc.constantFrom("substring" as const, "glob" as const, "exact" as const),
+    pattern: utf8String(0, limits.MAX_PATTERN_BYTES),
+  }),
+  listing: record({
+    type: fc.constant("listing"),
+    txid,
+    total: u32,
+    nextCursor: u32,
+    entries: fc.array(record({ contentId, size: u64, owners: u32, name }), {
+      maxLength: limits.MAX_LIST_ENTRIES,
+      size: "max",
+    }),
   }),
   manifest_request: record({
     type: fc.constant("manifest_request"),

@@ -75,6 +75,26 @@ const have: Message = {
   bits: Uint8Array.of(0xff, 0xff),
 };
 // HAVE: pieceCount 40..43, firstPiece 44..47, bitfield length 48..49, bits 50..
+const list: Message = {
+  type: "list",
+  txid: 1,
+  cookie: 1n,
+  nodeId: "ab",
+  cursor: 0,
+  maxEntries: 0,
+  match: "glob",
+  pattern: "x",
+};
+// LIST: nodeId 16..18, cursor 19..22, maxEntries 23, match 24, pattern length 25, pattern 26.
+const listing: Message = {
+  type: "listing",
+  txid: 1,
+  total: 1,
+  nextCursor: 0,
+  entries: [{ contentId: cid, size: 1, owners: 1, name: "x" }],
+};
+// LISTING: total 8..11, nextCursor 12..15, count 16, contentId 17..48, size 49..56,
+// owners 57..60, name length 61, name 62.
 
 const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset: number }[] = [
   { what: "an empty datagram", bytes: new Uint8Array(0), reason: "truncated", offset: 0 },
@@ -104,10 +124,54 @@ const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset:
     offset: 2,
   },
   { what: "type 0x00", bytes: header(0x00), reason: "unknown_type", offset: 3 },
-  { what: "type 0x0a", bytes: header(0x0a), reason: "unknown_type", offset: 3 },
+  { what: "type 0x0e", bytes: header(0x0e), reason: "unknown_type", offset: 3 },
   { what: "type 0x1f", bytes: header(0x1f), reason: "unknown_type", offset: 3 },
   { what: "type 0x28", bytes: header(0x28), reason: "unknown_type", offset: 3 },
   { what: "type 0xff", bytes: header(0xff), reason: "unknown_type", offset: 3 },
+  { what: "a LIST with match 0", bytes: patch(list, 24, [0]), reason: "bad_value", offset: 24 },
+  { what: "a LIST with match 4", bytes: patch(list, 24, [4]), reason: "bad_value", offset: 24 },
+  {
+    what: "a LIST cut inside its cursor",
+    bytes: encodeMessage(list).subarray(0, 21),
+    reason: "truncated",
+    offset: 19,
+  },
+  {
+    what: "a LIST whose pattern is not UTF-8",
+    bytes: patch(list, 26, [0xff]),
+    reason: "bad_utf8",
+    offset: 26,
+  },
+  {
+    what: "a LIST with a byte after the pattern",
+    bytes: patch(list, 27, [0]),
+    reason: "trailing_bytes",
+    offset: 27,
+  },
+  {
+    what: "a LISTING with 33 entries",
+    bytes: patch(listing, 16, [33]),
+    reason: "too_many",
+    offset: 16,
+  },
+  {
+    what: "a LISTING entry with a size over 2^53-1",
+    bytes: patch(listing, 49, [0x00, 0x20]),
+    reason: "bad_value",
+    offset: 49,
+  },
+  {
+    what: "a LISTING entry with an empty name",
+    bytes: patch(listing, 61, [0]),
+    reason: "bad_length",
+    offset: 61,
+  },
+  {
+    what: "a LISTING that promises more entries than it carries",
+    bytes: patch(listing, 16, [2]),
+    reason: "truncated",
+    offset: 63,
+  },
   {
     what: "an ACK with a trailing byte",
     bytes: header(0x08, [0]),

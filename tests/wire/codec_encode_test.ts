@@ -4,6 +4,7 @@ import {
   type BlockRequestMessage,
   encodeMessage,
   type HaveMessage,
+  type ListMessage,
   MAX_DATAGRAM,
   type Message,
   type OwnerEntry,
@@ -54,6 +55,18 @@ const have: HaveMessage = {
   bits: new Uint8Array(1),
 };
 
+const list: ListMessage = {
+  type: "list",
+  txid: 1,
+  cookie: 1n,
+  nodeId: "a",
+  cursor: 0,
+  maxEntries: 0,
+  match: "substring",
+  pattern: "",
+};
+const entry = { contentId: cid, size: 1, owners: 1, name: "x" };
+
 /** Casts a deliberately malformed message past the type checker. */
 const bad = (m: unknown) => m as Message;
 
@@ -63,6 +76,36 @@ const cases: {
   error: typeof RangeError | typeof TypeError;
   message: RegExp;
 }[] = [
+  {
+    what: "a LIST with an unknown match kind",
+    msg: bad({ ...list, match: "regex" }),
+    error: TypeError,
+    message: /^Cannot encode list: match must be substring, glob or exact, got "regex"$/,
+  },
+  {
+    what: "a LIST with a 256-byte pattern",
+    msg: { ...list, pattern: "p".repeat(256) },
+    error: RangeError,
+    message: /^Cannot encode list: pattern is 256 bytes of UTF-8, expected 0\.\.255$/,
+  },
+  {
+    what: "a LIST asking for 256 entries",
+    msg: { ...list, maxEntries: 256 },
+    error: RangeError,
+    message: /maxEntries must be an integer in 0\.\.255, got 256/,
+  },
+  {
+    what: "a LISTING with 33 entries",
+    msg: { type: "listing", txid: 1, total: 33, nextCursor: 0, entries: Array(33).fill(entry) },
+    error: RangeError,
+    message: /^Cannot encode listing: 33 entries, at most 32 allowed$/,
+  },
+  {
+    what: "a LISTING entry with an empty name",
+    msg: { type: "listing", txid: 1, total: 1, nextCursor: 0, entries: [{ ...entry, name: "" }] },
+    error: RangeError,
+    message: /entry name is 0 bytes of UTF-8, expected 1\.\.255/,
+  },
   {
     what: "a 256-byte name",
     msg: { ...own, name: "n".repeat(256) },

@@ -114,6 +114,29 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     bytes: ["5553 01 04 00000002", "0102030405060708", "02 6e31", "08", "02", rep("ff", 32)],
   },
   {
+    name: "need (by content id, excluding two owners)",
+    message: {
+      type: "need",
+      txid: 2,
+      cookie: 0x0102030405060708n,
+      nodeId: "n1",
+      maxOwners: 8,
+      want: { kind: "content", contentId: filled(0xff) },
+      exclude: ["x", "y2"],
+    },
+    bytes: [
+      "5553 01 04 00000002",
+      "0102030405060708",
+      "02 6e31",
+      "08",
+      "82", // want kind 2 with bit 7: an exclude list follows
+      rep("ff", 32),
+      "02", // exclude count
+      "01 78",
+      "02 7932",
+    ],
+  },
+  {
     name: "owners (IPv4, IPv6 and IPv4-mapped owners)",
     message: {
       type: "owners",
@@ -187,6 +210,26 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     bytes: ["5553 01 07 00000005", "ffffffffffffffff", "01 65"],
   },
   {
+    name: "report",
+    message: {
+      type: "report",
+      txid: 9,
+      cookie: 2n,
+      nodeId: "d",
+      contentId: filled(0x11),
+      entries: [{ nodeId: "o1", bytes: 262144 }, { nodeId: "o2", bytes: Number.MAX_SAFE_INTEGER }],
+    },
+    bytes: [
+      "5553 01 0c 00000009",
+      "0000000000000002",
+      "01 64",
+      rep("11", 32),
+      "02", // entry count
+      "02 6f31 0000000000040000",
+      "02 6f32 001fffffffffffff",
+    ],
+  },
+  {
     name: "ack",
     message: { type: "ack", txid: 0xffffffff },
     bytes: ["5553 01 08 ffffffff"],
@@ -200,6 +243,96 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     name: "error (empty text)",
     message: { type: "error", txid: 6, code: ErrorCode.not_found, text: "" },
     bytes: ["5553 01 09 00000006", "0008", "00"],
+  },
+  {
+    name: "list (substring, first page)",
+    message: {
+      type: "list",
+      txid: 7,
+      cookie: 0x0102030405060708n,
+      nodeId: "ab",
+      cursor: 0,
+      maxEntries: 0,
+      match: "substring",
+      pattern: "mkv",
+    },
+    bytes: [
+      "5553 01 0a 00000007",
+      "0102030405060708", // cookie u64
+      "02 6162", // nodeId "ab"
+      "00000000", // cursor u32
+      "00", // maxEntries: as many as fit
+      "01", // match: 1 substring
+      "03 6d6b76", // pattern "mkv"
+    ],
+  },
+  {
+    name: "list (exact name, a later page)",
+    message: {
+      type: "list",
+      txid: 8,
+      cookie: 1n,
+      nodeId: "c",
+      cursor: 0x01000000,
+      maxEntries: 255,
+      match: "exact",
+      pattern: "a.iso",
+    },
+    bytes: [
+      "5553 01 0a 00000008",
+      "0000000000000001",
+      "01 63",
+      "01000000", // cursor 16,777,216
+      "ff", // maxEntries 255
+      "03", // match: 3 exact
+      "05 612e69736f",
+    ],
+  },
+  {
+    name: "list (glob, empty pattern)",
+    message: {
+      type: "list",
+      txid: 9,
+      cookie: 0n,
+      nodeId: "d",
+      cursor: 3,
+      maxEntries: 1,
+      match: "glob",
+      pattern: "",
+    },
+    bytes: ["5553 01 0a 00000009", "0000000000000000", "01 64", "00000003", "01", "02", "00"],
+  },
+  {
+    name: "listing (two entries, more to come)",
+    message: {
+      type: "listing",
+      txid: 7,
+      total: 5,
+      nextCursor: 2,
+      entries: [
+        { contentId: filled(0xaa), size: 2 ** 32, owners: 3, name: "a.mkv" },
+        { contentId: counting, size: 0, owners: 0xffffffff, name: "é" },
+      ],
+    },
+    bytes: [
+      "5553 01 0b 00000007",
+      "00000005", // total u32
+      "00000002", // nextCursor u32
+      "02", // entry count
+      rep("aa", 32), // contentId
+      "0000000100000000", // size u64
+      "00000003", // owners u32
+      "05 612e6d6b76", // name "a.mkv"
+      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+      "0000000000000000",
+      "ffffffff",
+      "02 c3a9", // name "é"
+    ],
+  },
+  {
+    name: "listing (nothing matches)",
+    message: { type: "listing", txid: 8, total: 0, nextCursor: 0, entries: [] },
+    bytes: ["5553 01 0b 00000008", "00000000", "00000000", "00"],
   },
   {
     name: "manifest_request",

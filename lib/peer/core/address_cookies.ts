@@ -1,32 +1,44 @@
 /**
- * The uploader's address proof: a cookie that shows a requester receives datagrams at the IP
- * address its requests come from, so that a request with a forged source address gets no file
- * data (docs/PROTOCOL.md, _Anti-amplification_).
+ * The uploader's address proof: a cookie that shows a requester receives datagrams at the
+ * address **and port** its requests come from, so that a request with a forged source gets no
+ * file data (docs/PROTOCOL.md, _Anti-amplification_).
  *
- * The cookie is the tracker's {@link CookieJar} cookie computed over the IP address alone
- * ({@link packHost}), not the port: a downloader sends block requests from one data socket per
- * owner, all on one host, and a proof for an IP cannot reflect traffic at another host. It is
- * handed out in PROBE_ACK (as large as the PROBE, so no amplification) and checked in every
+ * The cookie is the tracker's {@link CookieJar} cookie computed over the IP address and the UDP
+ * port ({@link packAddress}), as the tracker's is. A cookie bound to the IP alone would let anyone
+ * who can receive at one port of an address reflect data at every other port of it (hosts behind
+ * one NAT, shared hosts: issue 11 measured 16.8 MB sent to another port for 5 requests of 65
+ * bytes); so a downloader asks for a cookie from each socket it sends requests from (it sends
+ * all of one owner's traffic from one socket: docs/PROTOCOL.md, _The peer cookie_). It is handed
+ * out in PROBE_ACK (as large as the PROBE, so no amplification) and checked in every
  * MANIFEST_REQUEST and BLOCK_REQUEST. The key rotates every `epochMs`; a cookie is valid in the
  * epoch that issued it and the next one.
  *
  * Checking is cheap: an HMAC costs far more than a map lookup (docs/FAULTS.md has both figures,
- * from address_cookies_bench.ts), so the two cookies an IP can validly hold (this
- * epoch's and the previous one's) are computed once per IP and epoch and kept in a bounded map;
- * a request then costs one map lookup and two `bigint` comparisons (and one HMAC per IP at each
- * key rotation). A request from an IP not in the map costs one HMAC, plus one more to fill the
- * map if its cookie is valid. Forged cookies never
- * enter the map; PROBEs from spoofed sources can evict entries (the map is bounded), which costs
- * HMACs later, never correctness. Pure: the clock and the randomness are passed in.
+ * from address_cookies_bench.ts), so the two cookies an address can validly hold (this epoch's
+ * and the previous one's) are computed once per address and epoch and kept in a bounded map; a
+ * request then costs one map lookup and two `bigint` comparisons (and one HMAC per address at each
+ * key rotation). A request from an address not in the map costs one HMAC, plus one more to fill
+ * the map if its cookie is valid. Forged cookies never enter the map; PROBEs from spoofed sources
+ * can evict entries (the map is bounded), which costs HMACs later, never correctness. Pure: the
+ * clock and the randomness are passed in.
  * @module
  */
-import { CookieJar, packHost } from "../../net/cookie_jar.ts";
+import { CookieJar, packAddress } from "../../net/cookie_jar.ts";
+import { addressKey } from "../../net/udp_endpoint.ts";
+
+/** A UDP source: an IP literal and a port. */
+export interface CookieSource {
+  /** The IP address, as the socket names it. */
+  readonly hostname: string;
+  /** The UDP port. */
+  readonly port: number;
+}
 
 /** Options for {@link AddressCookies}. */
 export interface AddressCookiesOptions {
   /** How often the key rotates, ms; a cookie lives one to two epochs. @default 120000 */
   epochMs?: number;
-  /** IP addresses whose cookies are kept; beyond it, the oldest entry is forgotten. @default 4096 */
+  /** Addresses (IP and port) whose cookies are kept; beyond it, the oldest is forgotten. @default 4096 */
   maxCached?: number;
   /** Source of key material. @default crypto.getRandomValues */
   randomBytes?: (n: number) => Uint8Array;
@@ -47,19 +59,21 @@ interface Entry {
 }
 
 /**
- * Issues and checks cookies bound to an IP address.
+ * Issues and checks cookies bound to an IP address and a UDP port.
  *
- * @example A cookie works for its IP, from any port, and for no other IP
+ * @example A cookie works for its address and port only
  * ```ts
  * import assert from "node:assert/strict";
  * import { AddressCookies } from "./address_cookies.ts";
  *
  * const cookies = new AddressCookies({ epochMs: 60_000, now: 0 });
- * const c = cookies.issue("192.0.2.7", 0);
- * assert.ok(cookies.check("192.0.2.7", c, 1_000));
- * assert.ok(!cookies.check("192.0.2.8", c, 1_000));
- * assert.ok(cookies.check("192.0.2.7", c, 100_000)); // next epoch: still valid
- * assert.ok(!cookies.check("192.0.2.7", c, 130_000)); // two rotations later: expired
+ * const a = { hostname: "192.0.2.7", port: 4000 };
+ * const c = cookies.issue(a, 0);
+ * assert.ok(cookies.check(a, c, 1_000));
+ * assert.ok(!cookies.check({ hostname: "192.0.2.7", port: 4001 }, c, 1_000)); // another port
+ * assert.ok(!cookies.check({ hostname: "192.0.2.8", port: 4000 }, c, 1_000)); // another IP
+ * assert.ok(cookies.check(a, c, 100_000)); // next epoch: still valid
+ * assert.ok(!cookies.check(a, c, 130_000)); // two rotations later: expired
  * ```
  */
 export class AddressCookies {
@@ -91,68 +105,70 @@ export class AddressCookies {
     return this.#jar.epochMs;
   }
 
-  /** IP addresses with cookies in the cache. */
+  /** Addresses with cookies in the cache. */
   get cached(): number {
     return this.#cache.size;
   }
 
   /**
-   * The cookie for an IP address in the current epoch.
+   * The cookie for an address and port in the current epoch.
    *
-   * @param hostname the requester's IP address, as the socket names it
+   * @param from the requester's IP address (as the socket names it) and port
    * @param now the current time in ms
-   * @returns a non-zero cookie, or 0n when `hostname` is not an IP literal
+   * @returns a non-zero cookie, or 0n when `from.hostname` is not an IP literal
    */
-  issue(hostname: string, now: number): bigint {
-    return this.#entry(hostname, now)?.current ?? 0n;
+  issue(from: CookieSource, now: number): bigint {
+    return this.#entry(from, now)?.current ?? 0n;
   }
 
   /**
-   * Tells whether `cookie` proves `hostname`: it was issued for that IP in this epoch or the
-   * previous one. 0n never does.
+   * Tells whether `cookie` proves `from`: it was issued for that IP address and port in this
+   * epoch or the previous one. 0n never does.
    *
-   * @param hostname the source IP address of the request
+   * @param from the source address and port of the request
    * @param cookie the cookie the request carries
    * @param now the current time in ms
-   * @returns true when the cookie is valid for that IP now
+   * @returns true when the cookie is valid for that source now
    */
-  check(hostname: string, cookie: bigint, now: number): boolean {
+  check(from: CookieSource, cookie: bigint, now: number): boolean {
     if (cookie === 0n) return false;
     const jar = this.#jar;
     if (now >= jar.nextRotation) jar.rotate(now);
-    let e = this.#cache.get(hostname);
+    const key = addressKey(from);
+    let e = this.#cache.get(key);
     if (e !== undefined && e.epoch !== jar.epoch) {
       // Cached in the previous epoch: its cookie stays valid as the previous one (one HMAC for
       // the new current one); an older entry is of no use
-      const packed = ((jar.epoch - e.epoch) >>> 0) === 1 ? packHost(hostname) : null;
-      e = packed === null ? undefined : this.#fill(hostname, packed, e);
+      const packed = ((jar.epoch - e.epoch) >>> 0) === 1 ? pack(from) : null;
+      e = packed === null ? undefined : this.#fill(key, packed, e);
     }
     if (e !== undefined) return cookie === e.current || cookie === e.previous;
-    // An IP not in the cache: one HMAC decides, and only a valid cookie fills the cache (so
+    // A source not in the cache: one HMAC decides, and only a valid cookie fills the cache (so
     // forged cookies from spoofed sources cost one HMAC each and evict nothing)
-    const packed = packHost(hostname);
+    const packed = pack(from);
     if (packed === null) return false;
     this.hmacs++;
     if (jar.verify(cookie, packed) !== "session") return false;
-    this.#fill(hostname, packed, undefined, cookie);
+    this.#fill(key, packed, undefined, cookie);
     return true;
   }
 
-  #entry(hostname: string, now: number): Entry | undefined {
+  #entry(from: CookieSource, now: number): Entry | undefined {
     const jar = this.#jar;
     if (now >= jar.nextRotation) jar.rotate(now);
-    const e = this.#cache.get(hostname);
+    const key = addressKey(from);
+    const e = this.#cache.get(key);
     if (e !== undefined && e.epoch === jar.epoch) return e;
-    const packed = packHost(hostname);
+    const packed = pack(from);
     if (packed === null) return undefined;
-    return this.#fill(hostname, packed, e);
+    return this.#fill(key, packed, e);
   }
 
   /**
-   * Computes and caches both valid cookies of an IP for the current epoch, reusing what is known:
+   * Computes and caches both valid cookies of an address for the current epoch, reusing what is known:
    * the entry of the previous epoch, or a cookie just verified (its parity bit says its epoch).
    */
-  #fill(hostname: string, packed: Uint8Array, e: Entry | undefined, verified = 0n): Entry {
+  #fill(key: string, packed: Uint8Array, e: Entry | undefined, verified = 0n): Entry {
     const jar = this.#jar;
     const epoch = jar.epoch;
     const verifiedIsCurrent = verified !== 0n && Number(verified & 1n) === (epoch & 1);
@@ -171,13 +187,20 @@ export class AddressCookies {
       this.hmacs++;
     }
     const fresh: Entry = { epoch, current, previous };
-    if (this.#cache.has(hostname)) {
-      this.#cache.delete(hostname);
+    if (this.#cache.has(key)) {
+      this.#cache.delete(key);
     } else if (this.#cache.size >= this.#maxCached) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);
     }
-    this.#cache.set(hostname, fresh);
+    this.#cache.set(key, fresh);
     return fresh;
   }
+}
+
+/** The packed address and port, or null for a port out of range or a host that is no IP. */
+function pack(from: CookieSource): Uint8Array | null {
+  const port = from.port;
+  if (!(port >= 0 && port <= 0xffff) || !Number.isInteger(port)) return null;
+  return packAddress(from.hostname, port);
 }

@@ -8,12 +8,25 @@ export const DEFAULT_MAX_BLOCK = 32 * 1024;
  * cross a piece boundary; every block of a piece but the last has `blockSize` bytes.
  */
 export class BlockLayout {
+  /** File size in bytes. */
   readonly size: number;
+  /** Bytes per piece (the last may be shorter). */
   readonly pieceSize: number;
+  /** Pieces in the file. */
   readonly pieceCount: number;
+  /** Bytes per block (the last of a piece may be shorter). */
   readonly blockSize: number;
+  /** Blocks in a full piece. */
   readonly blocksPerPiece: number;
 
+  /**
+   * Lays out a file.
+   *
+   * @param size file size in bytes
+   * @param pieceSize bytes per piece
+   * @param blockSize bytes per block (capped at the piece size)
+   * @throws {RangeError} when the piece or block size is not positive
+   */
   constructor(size: number, pieceSize: number, blockSize: number) {
     if (!(pieceSize > 0) || !(blockSize > 0)) {
       throw new RangeError(
@@ -41,14 +54,32 @@ export class BlockLayout {
     return Math.ceil(pieceSize / perPiece);
   }
 
+  /**
+   * Byte offset of a piece in the file.
+   *
+   * @param piece the piece index
+   * @returns the offset
+   */
   pieceOffset(piece: number): number {
     return piece * this.pieceSize;
   }
 
+  /**
+   * Bytes of a piece (the last may be shorter).
+   *
+   * @param piece the piece index
+   * @returns its length
+   */
   pieceLength(piece: number): number {
     return Math.min(this.pieceSize, this.size - piece * this.pieceSize);
   }
 
+  /**
+   * Blocks of a piece.
+   *
+   * @param piece the piece index
+   * @returns how many
+   */
   blockCount(piece: number): number {
     return Math.ceil(this.pieceLength(piece) / this.blockSize);
   }
@@ -58,6 +89,13 @@ export class BlockLayout {
     return block * this.blockSize;
   }
 
+  /**
+   * Bytes of a block of a piece (the last may be shorter).
+   *
+   * @param piece the piece index
+   * @param block the block index inside the piece
+   * @returns its length
+   */
   blockLength(piece: number, block: number): number {
     return Math.min(this.blockSize, this.pieceLength(piece) - block * this.blockSize);
   }

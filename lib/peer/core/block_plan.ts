@@ -75,7 +75,11 @@ export class BlockPlan {
   #active = false;
   readonly #onEnd: (plan: BlockPlan) => void;
 
-  /** @param onEnd called once when a walk ends (done, short read or cancelled) */
+  /**
+   * Creates an idle plan, reused request after request.
+   *
+   * @param onEnd called once when a walk ends (done, short read or cancelled)
+   */
   constructor(onEnd: (plan: BlockPlan) => void) {
     this.#onEnd = onEnd;
   }

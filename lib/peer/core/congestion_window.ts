@@ -27,6 +27,8 @@ export interface DelaySample {
   now?: number;
 }
 
+/** Shortest round trip the delivery-rate cap assumes, ms. */
+const CAP_MIN_RTT_MS = 1;
 /** The delivery-rate maximum is taken over this many minimum RTTs … */
 const RATE_WINDOW_RTTS = 10;
 /** … and at least this long, ms. */
@@ -82,7 +84,10 @@ export class CongestionWindow {
   /** A block of `bytes` arrived; `delay` when it gave an RTT sample (else the last one counts). */
   onAck(bytes: number, delay?: DelaySample): void {
     if (delay) {
-      this.#last = delay;
+      // Copied, not kept: callers reuse one sample object per block (no garbage per datagram)
+      const last = this.#last ??= { queueMs: 0, minRttMs: 0 };
+      last.queueMs = delay.queueMs;
+      last.minRttMs = delay.minRttMs;
       if (delay.rate !== undefined && delay.now !== undefined) {
         const window = Math.max(RATE_WINDOW_MIN_MS, RATE_WINDOW_RTTS * delay.minRttMs);
         if (delay.rate >= this.#maxRate || delay.now - this.#maxRateAt > window) {
@@ -160,8 +165,12 @@ export class CongestionWindow {
    * buffer is too shallow for the delay signal from being flooded with doomed requests.
    */
   get cap(): number {
-    const base = this.#last?.minRttMs;
-    if (this.#maxRate === 0 || base === undefined) return this.#max;
+    const last = this.#last;
+    if (this.#maxRate === 0 || last === undefined) return this.#max;
+    // A pipe shorter than the 1 ms timer granularity is treated as 1 ms long: on one host the
+    // minimum RTT is a lucky sample of the peers' processing time, and a window of its BDP
+    // (a block or two) leaves a lossy path to probe timeouts
+    const base = Math.max(last.minRttMs, CAP_MIN_RTT_MS);
     const bdp = this.#maxRate * base;
     return Math.min(this.#max, Math.max(this.#min, 2 * bdp + 2 * this.#block));
   }

@@ -3,8 +3,11 @@
  * when they carry its cookie for the downloader's IP address, and it hands the cookie out in the
  * PROBE_ACK that answers a PROBE (docs/PROTOCOL.md, _Anti-amplification_). This core decides
  * whom to PROBE and when: every new owner, and an owner whose cookie it refused (ERROR
- * bad_cookie: its key rotated, or it restarted). PROBEs are retried with a doubling timeout; an
- * owner that answers none counts as unreachable. Pure: no sockets, no clock.
+ * bad_cookie: its key rotated, or it restarted). PROBEs are retried with a doubling timeout,
+ * blind (250 ms) until some owner answered and then a few measured round trips, so a lost PROBE
+ * costs milliseconds, not hundreds of them; a round's first PROBE may go out in duplicate. An
+ * owner that answers none for the blind schedule's duration (4.75 s) counts as unreachable.
+ * Pure: no sockets, no clock.
  *
  * Drive it with `add` / `renew` / `forget` / `handleAck` / `handleTimeout`, drain it with
  * `pollTransmit` (owners to send a PROBE of `size` bytes to), `pollEvent` and `pollTimeout`.
@@ -32,6 +35,18 @@ export interface CookieProbeOptions {
    * (at least one key epoch, 2 minutes by default). @default 250
    */
   renewHoldoffMs?: number;
+  /**
+   * Copies of each owner's first PROBE in a round, sent back to back: at 20 % loss each way one
+   * PROBE's round trip fails 36 % of the time, two copies' 13 %. @default 1
+   */
+  copies?: number;
+  /**
+   * Once some owner has answered, a PROBE's timeout is this many of the measured round trips
+   * (then doubled per retry), at least `minTimeoutMs`, instead of `timeoutMs`. @default 3
+   */
+  rttFactor?: number;
+  /** Shortest PROBE timeout, ms (the timer granularity, with slack). @default 2 */
+  minTimeoutMs?: number;
 }
 
 /** Something the driver acts on. */
@@ -50,6 +65,12 @@ interface OwnerCookie {
   sends: number;
   /** When the latest PROBE times out; -1 when one is due now. */
   deadline: number;
+  /** When the latest PROBE was sent. */
+  sentAt: number;
+  /** When the round's first PROBE was sent. */
+  roundAt: number;
+  /** The round trip of its latest answered PROBE, ms (undefined before one). */
+  rtt: number | undefined;
   /** The round renews a cookie that was refused (rather than fetching a first one). */
   renewal: boolean;
 }
@@ -82,6 +103,13 @@ export class CookieProbe {
   readonly #maxTimeoutMs: number;
   readonly #attempts: number;
   readonly #holdoffMs: number;
+  readonly #copies: number;
+  readonly #rttFactor: number;
+  readonly #minTimeoutMs: number;
+  /** How long a round lasts before its owner is unreachable (the schedule without an RTT). */
+  readonly #giveUpMs: number;
+  /** The latest PROBE round trip measured with any owner, ms. */
+  #rtt: number | undefined;
   readonly #owners = new Map<string, OwnerCookie>();
   /** Owners being probed. */
   readonly #probing = new Set<string>();
@@ -97,6 +125,14 @@ export class CookieProbe {
     this.#maxTimeoutMs = options.maxTimeoutMs ?? 1000;
     this.#attempts = options.attempts ?? 6;
     this.#holdoffMs = options.renewHoldoffMs ?? 250;
+    this.#copies = Math.max(1, Math.floor(options.copies ?? 1));
+    this.#rttFactor = options.rttFactor ?? 3;
+    this.#minTimeoutMs = options.minTimeoutMs ?? 2;
+    let giveUp = 0;
+    for (let k = 0; k < this.#attempts; k++) {
+      giveUp += Math.min(this.#timeoutMs * 2 ** k, this.#maxTimeoutMs);
+    }
+    this.#giveUpMs = giveUp;
     if (!(this.size >= PROBE_ACK_MIN_SIZE)) {
       throw new RangeError(`Cannot probe for cookies: size is ${this.size}, at least 20`);
     }
@@ -140,6 +176,14 @@ export class CookieProbe {
     return c === undefined || c === 0n ? undefined : c;
   }
 
+  /**
+   * The round trip of the owner's latest answered PROBE, ms (the time since the latest PROBE
+   * sent to it, so a late answer to an earlier one reads short), or undefined.
+   */
+  rtt(owner: string): number | undefined {
+    return this.#owners.get(owner)?.rtt;
+  }
+
   /** True when the owner's cookie is known. */
   has(owner: string): boolean {
     return (this.#owners.get(owner)?.cookie ?? 0n) !== 0n;
@@ -152,7 +196,16 @@ export class CookieProbe {
   add(owner: string, _now: number): void {
     let o = this.#owners.get(owner);
     if (o === undefined) {
-      o = { cookie: 0n, cookieAt: -Infinity, sends: 0, deadline: -1, renewal: false };
+      o = {
+        cookie: 0n,
+        cookieAt: -Infinity,
+        sends: 0,
+        deadline: -1,
+        sentAt: -Infinity,
+        roundAt: -Infinity,
+        rtt: undefined,
+        renewal: false,
+      };
       this.#owners.set(owner, o);
     }
     if (o.cookie !== 0n || this.#probing.has(owner)) return;
@@ -174,6 +227,20 @@ export class CookieProbe {
     return true;
   }
 
+  /**
+   * A round trip measured elsewhere (the tracker's answer to NEED), used as the measured one
+   * until an owner answers: PROBEs lost before any owner answered are then resent after a few
+   * of those round trips, not after the blind `timeoutMs`. Pending timeouts shorten at once.
+   */
+  hintRtt(rttMs: number, _now: number): void {
+    if (this.#rtt !== undefined || !(rttMs >= 0)) return;
+    this.#rtt = rttMs;
+    for (const key of this.#probing) {
+      const p = this.#owners.get(key)!;
+      if (p.deadline >= 0) p.deadline = Math.min(p.deadline, p.sentAt + this.#timeout(p.sends));
+    }
+  }
+
   /** Forgets an owner and its cookie (it moved to another address). */
   forget(owner: string): void {
     this.#owners.delete(owner);
@@ -189,21 +256,45 @@ export class CookieProbe {
       o.cookieAt = now;
     }
     if (!this.#probing.delete(owner)) return;
+    if (o.sends > 0) {
+      const first = this.#rtt === undefined;
+      o.rtt = this.#rtt = Math.max(0, now - o.sentAt);
+      // The first round trip measured: the others' PROBEs need not wait the blind timeout
+      if (first) {
+        for (const key of this.#probing) {
+          const p = this.#owners.get(key)!;
+          if (p.deadline >= 0) p.deadline = Math.min(p.deadline, p.sentAt + this.#timeout(1));
+        }
+      }
+    }
     o.sends = 0;
     this.#events.push({ kind: "ready", owner, renewed: o.renewal });
   }
 
-  /** Owners to send one PROBE of {@link size} bytes to now. */
+  /**
+   * Owners to send one PROBE of {@link size} bytes to now (an owner listed twice gets two: the
+   * `copies` of a round's first PROBE).
+   */
   pollTransmit(now: number): string[] {
     const out: string[] = [];
     for (const key of this.#probing) {
       const o = this.#owners.get(key)!;
       if (o.deadline >= 0) continue;
       o.sends++;
-      o.deadline = now + Math.min(this.#timeoutMs * 2 ** (o.sends - 1), this.#maxTimeoutMs);
-      out.push(key);
+      o.sentAt = now;
+      if (o.sends === 1) o.roundAt = now;
+      o.deadline = now + this.#timeout(o.sends);
+      for (let c = o.sends === 1 ? this.#copies : 1; c > 0; c--) out.push(key);
     }
     return out;
+  }
+
+  /** The timeout of an owner's `n`-th PROBE in a round, ms. */
+  #timeout(n: number): number {
+    const base = this.#rtt === undefined
+      ? this.#timeoutMs
+      : Math.min(this.#timeoutMs, Math.max(this.#minTimeoutMs, this.#rttFactor * this.#rtt));
+    return Math.min(base * 2 ** (n - 1), this.#maxTimeoutMs);
   }
 
   /** The next event, or undefined. */
@@ -226,7 +317,9 @@ export class CookieProbe {
     for (const key of this.#probing) {
       const o = this.#owners.get(key)!;
       if (o.deadline < 0 || o.deadline > now) continue;
-      if (o.sends < this.#attempts) {
+      // Short timeouts (from a measured round trip) send more PROBEs in the same time: an owner
+      // counts as unreachable after `attempts` PROBEs and the blind schedule's whole duration
+      if (o.sends < this.#attempts || now - o.roundAt < this.#giveUpMs) {
         o.deadline = -1;
         continue;
       }
@@ -244,6 +337,7 @@ export class CookieProbe {
 
   #start(owner: string, o: OwnerCookie, renewal: boolean): void {
     o.sends = 0;
+    o.roundAt = -Infinity;
     o.deadline = -1;
     o.renewal = renewal;
     this.#probing.add(owner);

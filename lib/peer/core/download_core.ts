@@ -6,13 +6,15 @@
  *   for its address cookie ({@link MtuProbe}, {@link CookieProbe}) → load a resume manifest or
  *   fetch one from the owners ({@link ManifestFetch}) → open the `.part` file → transfer
  *   ({@link DownloadEngine}) → complete the file.
- * - The owner address book: node id ↔ address; an owner listed at a new address (it restarted)
- *   is reached there, with a new cookie.
+ * - Owners' addresses ({@link OwnerAddresses}): an owner listed at a new address (it
+ *   restarted) is reached there, with a new cookie. Everything sent to one owner (PROBEs,
+ *   manifest and block requests) leaves from one socket, the owner's data socket when it has one:
+ *   its address cookie is bound to that socket's address and port.
  * - Routing: PROBE_ACK, MANIFEST_DATA, ERROR (a refused cookie is renewed) and BLOCK_DATA to the
  *   sub-core of the running phase.
  * - Owners running out: re-ask the tracker at most every second, give up after 8 s with no live
  *   owner.
- * - Progress: a report every 250 ms (a smoothed rate) and a final one.
+ * - Progress ({@link ProgressMeter}): a report every 250 ms (a smoothed rate) and a final one.
  *
  * Drive it with `start`, `handle*(…, now)`, `cancel` / `abort` / `fail`; after every call drain
  * `pollEvent()` (the driver's jobs: tracker calls, disk, logs, progress, the outcome; a
@@ -24,11 +26,11 @@
  * size, manifest) to the next; the sub-cores it drives each have their own file.
  * @module
  */
+import { formatHostPort } from "../../net/host_port.ts";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage } from "../../wire/codec.ts";
 import { blockDataTxid, readBlockDataOffset } from "../../wire/block_data.ts";
-import type { PeerAddress } from "../../wire/address.ts";
-import { BLOCK_DATA_HEADER_SIZE, SAFE_DATAGRAM } from "../../wire/limits.ts";
+import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM, SAFE_DATAGRAM } from "../../wire/limits.ts";
 import {
   ErrorCode,
   type Message,
@@ -36,9 +38,9 @@ import {
   type OwnerEntry,
   type OwnersMessage,
 } from "../../wire/messages.ts";
-import { addressKey } from "../../net/udp_endpoint.ts";
 import type { DownloadProgress, DownloadResult } from "../api.ts";
-import { decodeManifest, fromHex, type Manifest, toHex } from "../manifest.ts";
+import { decodeManifest, type Manifest } from "../manifest.ts";
+import { fromHex, toHex } from "../../wire/hex.ts";
 import type { PieceVerdict } from "../piece_writer.ts";
 import { safeName } from "../safe_name.ts";
 import { TransferError } from "../transfer_error.ts";
@@ -46,120 +48,29 @@ import { BlockLayout, DEFAULT_MAX_BLOCK } from "./block_layout.ts";
 import { CookieProbe } from "./cookie_probe.ts";
 import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
-import { MtuProbe } from "./mtu_probe.ts";
+import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
+import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
+import { ProgressMeter } from "./progress_meter.ts";
+import type {
+  DownloadCoreEvent,
+  DownloadCoreOptions,
+  DownloadTransmit,
+  OpenedPart,
+} from "./download_core_event.ts";
+
+/** A query that is a content id (64 hex digits) rather than a name. */
+const CONTENT_ID = /^[0-9a-fA-F]{64}$/;
 
 /** Re-asks the tracker at most this often when owners run out, ms. */
 export const RENEED_MS = 1000;
 /** With no live owner for this long, the download fails, ms. */
 export const NO_OWNER_GIVE_UP_MS = 8000;
+/** During a transfer, the verified bytes per owner go to the tracker (REPORT) this often, ms. */
+export const REPORT_EVERY_MS = 30_000;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
-/** A progress report this often, ms. */
-export const PROGRESS_MS = 250;
-/** Owners beyond this many share the peer's main socket. */
-export const MAX_DATA_SOCKETS = 12;
-
-/** A peer's settings for its downloads. */
-export interface DownloadSettings {
-  /** This peer's node id (never an owner of its own download). */
-  readonly nodeId: string;
-  /** Owners asked for per NEED. */
-  readonly maxOwners: number;
-  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
-  readonly mtu: number;
-  /** Cap on data bytes per block (0: as large as the path carries). */
-  readonly maxBlock: number;
-  /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
-  readonly verifyInWorker: boolean;
-  /** Test hook: rewrite an owner's address before contacting it. */
-  readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
-  /**
-   * Swarm: ask the tracker for partial owners too, learn what each owner has (BITFIELD, HAVE;
-   * swarm_view.ts) and pick rarest first among them. @default false
-   */
-  readonly swarm?: boolean | undefined;
-  /** Random numbers in [0, 1) for the piece picker. @default Math.random */
-  readonly random?: (() => number) | undefined;
-}
-
-/** Options for {@link DownloadCore}. */
-export interface DownloadCoreOptions extends DownloadSettings {
-  /** Name or 64-hex content id asked for. */
-  query: string;
-  /** This download's transfer id, u32: every request carries it, every answer echoes it. */
-  txid: number;
-  /** Directory the file is saved into. */
-  outDir: string;
-  /** Save under this name instead of the advertised one. */
-  saveAs?: string | undefined;
-  /** Replace an existing file of the same name. @default false */
-  overwrite?: boolean | undefined;
-  /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
-  dataSockets: boolean;
-}
-
-/** A datagram for the driver to send. */
-export interface DownloadTransmit {
-  bytes: Uint8Array;
-  to: Deno.NetAddr;
-  /**
-   * Send it from this owner's data socket (the driver opens it on first use and feeds what it
-   * receives to {@link DownloadCore.handleDatagram}); undefined: from the peer's socket.
-   */
-  dataSocket: string | undefined;
-}
-
-/** What the part file tells the core once it is open. */
-export interface OpenedPart {
-  /** Verified pieces already on disk. */
-  readonly verifiedPieces: Iterable<number>;
-}
-
-/** Something the driver does or reports, in order. */
-export type DownloadCoreEvent =
-  /**
-   * Ask the tracker (with `NEED_PARTIAL` when `partial`); answer with `handleNeedReply` or
-   * `handleNeedFailed`.
-   */
-  | { kind: "need"; want: NeedTarget; maxOwners: number; partial?: true }
-  /**
-   * Look for a shared file with this content id, and (if `checkExists`) whether `path` exists;
-   * answer with `handleTargetChecked` (or `fail` when the check itself fails).
-   */
-  | { kind: "check_target"; contentIdHex: string; path: string; checkExists: boolean }
-  /** Load the manifest stored by an interrupted run; answer with `handleManifestLoaded`. */
-  | { kind: "load_resume_manifest"; contentIdHex: string; name: string; outDir: string }
-  /** Open (or resume) the `.part` file; answer with `handlePartOpened`. */
-  | {
-    kind: "open_part";
-    outDir: string;
-    name: string;
-    contentIdHex: string;
-    manifest: Manifest;
-    encodedManifest: Uint8Array;
-    overwrite: boolean;
-  }
-  /** Write a verified piece now (`data` is reused after the next call into the core). */
-  | { kind: "write_piece"; index: number; data: Uint8Array }
-  /** Verify and write a piece off the loop; answer with `handlePieceVerdict`. */
-  | { kind: "verify_piece"; index: number; offset: number; data: Uint8Array }
-  /** Record that a piece verified off the loop is on disk. */
-  | { kind: "mark_verified"; index: number }
-  /** Every piece is verified: flush, rename, answer with `handleFileCompleted(path)`. */
-  | { kind: "complete_file" }
-  /** A log line. */
-  | { kind: "log"; line: string }
-  /** A progress report. */
-  | { kind: "progress"; progress: DownloadProgress }
-  /**
-   * The download succeeded. `manifest` is absent when the file was shared already (nothing was
-   * downloaded).
-   */
-  | { kind: "done"; result: DownloadResult; manifest?: Manifest; encodedManifest?: Uint8Array }
-  /** The download failed (a `TransferError`, or what a driver's disk call threw). */
-  | { kind: "failed"; error: unknown };
 
 type Phase =
   | "idle"
@@ -204,13 +115,11 @@ export class DownloadCore {
   readonly #transmits: DownloadTransmit[] = [];
   /** The running phase's next deadline (the one timer), apart from progress. */
   #deadline: number | undefined;
-  #progressAt: number | undefined;
+  readonly #meter = new ProgressMeter();
   #progress: DownloadProgress | undefined;
   #started = 0;
-  readonly #ownerByAddr = new Map<string, string>();
-  readonly #addrByOwner = new Map<string, Deno.NetAddr>();
-  /** Owners whose block traffic uses their own data socket. */
-  readonly #dataSocketOwners = new Set<string>();
+  /** Owners by node id and by address, and which use a data socket. */
+  readonly #owners: OwnerAddresses;
   /** Owners' address cookies: every request to an owner carries its cookie. */
   readonly #cookies: CookieProbe;
   #probe: MtuProbe | undefined;
@@ -229,16 +138,30 @@ export class DownloadCore {
   #lastNeed = -Infinity;
   #needing = false;
   #noOwnerSince: number | undefined;
-  #rateBytes = 0;
-  #rateAt = 0;
-  #rate = 0;
+  /** Owners that failed us: left out of re-NEEDs (the tracker may still list them). */
+  readonly #failedOwners = new Set<string>();
+  /** Verified bytes per owner already reported, and when to report next. */
+  readonly #reported = new Map<string, number>();
+  #reportAt = Infinity;
+  /** When the first NEED was asked for. */
+  #needAt = 0;
 
-  /** @param options what to download, where to, and the peer's tuning */
+  /**
+   * Creates an idle download; nothing happens before {@link DownloadCore.start}.
+   *
+   * @param options what to download, where to, and the peer's tuning
+   */
   constructor(options: DownloadCoreOptions) {
     this.#o = options;
     this.txid = options.txid;
+    this.#owners = new OwnerAddresses({
+      selfId: options.nodeId,
+      dataSockets: options.dataSockets,
+      mapAddress: options.mapOwnerAddress,
+    });
     this.#cookies = new CookieProbe({
       size: options.mtu > 0 ? Math.min(SAFE_DATAGRAM, options.mtu) : SAFE_DATAGRAM,
+      copies: 2,
     });
   }
 
@@ -257,10 +180,11 @@ export class DownloadCore {
     if (this.#phase !== "idle") return;
     this.#started = now;
     this.#phase = "resolve";
-    const id = /^[0-9a-fA-F]{64}$/.test(this.#o.query) ? fromHex(this.#o.query) : null;
+    const id = CONTENT_ID.test(this.#o.query) ? fromHex(this.#o.query) : null;
     const want: NeedTarget = id
       ? { kind: "content", contentId: id }
       : { kind: "name", name: this.#o.query };
+    this.#needAt = now;
     this.#events.push({
       kind: "need",
       want,
@@ -288,6 +212,7 @@ export class DownloadCore {
   /** Fails the download with `error` (what a driver's disk or tracker call threw). */
   fail(error: unknown): void {
     if (this.#phase === "finished") return;
+    this.#emitReport();
     this.#finish();
     this.#events.push({ kind: "failed", error });
   }
@@ -295,9 +220,14 @@ export class DownloadCore {
   /** The tracker answered a NEED. */
   handleNeedReply(reply: OwnersMessage, now: number): void {
     this.#guard(() => {
-      if (this.#phase === "resolve") return this.#resolved(reply);
+      if (this.#phase === "resolve") {
+        // The tracker's round trip: the best guess at the owners' until one answers a PROBE
+        this.#cookies.hintRtt(now - this.#needAt, now);
+        return this.#resolved(reply);
+      }
       this.#needing = false;
       if (this.#phase === "transfer") this.#addListed(reply, now);
+      else if (this.#phase === "probe") this.#addProbed(reply, now);
       this.#pump(now);
     });
   }
@@ -324,32 +254,41 @@ export class DownloadCore {
     this.#guard(() => this.#pump(now));
   }
 
-  /** Answers `check_target`: a shared file with this content id, and whether the path exists. */
-  handleTargetChecked(target: { sharedPath: string | undefined; exists: boolean }, now: number) {
+  /**
+   * Answers `check_target`: a shared file with this content id, whether the path exists, and
+   * whether the existing file already has this content (then nothing is downloaded).
+   */
+  handleTargetChecked(
+    target: { sharedPath: string | undefined; exists: boolean; sameContent?: boolean },
+    now: number,
+  ): void {
     if (this.#phase !== "target") return;
     if (target.sharedPath !== undefined) {
       this.#log(`already have ${this.#name} (${target.sharedPath}); nothing to download`);
-      return this.#succeed(this.#result(target.sharedPath, now, [], 0));
+      return this.#succeed({ ...this.#result(target.sharedPath, now, [], 0), alreadyHad: true });
     }
     const path = join(this.#o.outDir, this.#name);
+    if (target.exists && target.sameContent) {
+      this.#log(`already have ${this.#name} (${path} has this content); nothing to download`);
+      return this.#succeed({ ...this.#result(path, now, [], 0), alreadyHad: true });
+    }
     if (target.exists) {
       return this.fail(
         new TransferError(
           "exists",
-          `Cannot save ${this.#name}: ${path} exists; pass overwrite to replace it`,
+          `Cannot save ${this.#name}: ${path} exists with other content; pass overwrite to replace it`,
         ),
       );
     }
     this.#guard(() => {
       this.#addOwners(this.#listedOwners);
-      if (this.#addrByOwner.size === 0) {
+      if (this.#owners.size === 0) {
         throw new TransferError(
           "no_owners",
           `Cannot download ${this.#name}: no other peer shares it right now`,
         );
       }
-      this.#rateAt = now;
-      this.#progressAt = now + PROGRESS_MS;
+      this.#meter.start(now);
       this.#startProbe(now);
     });
   }
@@ -391,11 +330,14 @@ export class DownloadCore {
     const owners = [...engine.deliveredByOwner].filter(([, b]) => b > 0)
       .map(([nodeId, bytes]) => ({ nodeId, bytes }));
     const result = this.#result(path, now, owners, engine.resumedBytes);
+    this.#emitReport();
     this.#log(
       `completed ${this.#name}: ${result.size} bytes in ${result.elapsedMs.toFixed(0)} ms ` +
-        `(${(result.size / 1e3 / Math.max(1, result.elapsedMs)).toFixed(1)} MB/s), ` +
+        `(${(result.size / 1048.576 / Math.max(1, result.elapsedMs)).toFixed(1)} MiB/s), ` +
         `owners ${owners.map((o) => `${o.nodeId}=${o.bytes}`).join(" ")}, ` +
-        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}`,
+        `retransmits ${result.retransmits}, bad pieces ${result.badPieces}, resumed ${result.resumedBytes}` +
+        `, unasked blocks ${engine.stats.unaskedBlocks} (${engine.stats.unaskedBytes} bytes, never used)` +
+        `, stray blocks ${engine.stats.strayBlocks}`,
     );
     this.#succeed(result, this.#manifest, this.#encoded);
   }
@@ -420,11 +362,11 @@ export class DownloadCore {
   handleBlockData(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
     const engine = this.#engine;
     if (!engine) return;
-    const owner = this.#ownerByAddr.get(addressKey(from));
+    const owner = this.#owners.ownerAt(from);
     if (owner === undefined) return;
     const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
     engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
-    this.#rateBytes += data.byteLength;
+    this.#meter.count(data.byteLength);
     this.#pump(now);
   }
 
@@ -433,7 +375,7 @@ export class DownloadCore {
    * swarming) a BITFIELD reply or a HAVE.
    */
   handleMessage(msg: Message, from: Deno.NetAddr, now: number): void {
-    const owner = this.#ownerByAddr.get(addressKey(from));
+    const owner = this.#owners.ownerAt(from);
     if (owner === undefined) return;
     switch (msg.type) {
       case "probe_ack":
@@ -451,7 +393,7 @@ export class DownloadCore {
       case "block_data":
         if (!this.#engine) return;
         this.#engine.handleBlock(owner, msg.offset, msg.data, now);
-        this.#rateBytes += msg.data.byteLength;
+        this.#meter.count(msg.data.byteLength);
         break;
       case "bitfield":
         if (!this.#engine || !this.#swarm) return;
@@ -469,11 +411,7 @@ export class DownloadCore {
 
   /** The timer fired: sub-cores' deadlines, and the progress report. */
   handleTimeout(now: number): void {
-    if (this.#progressAt !== undefined && now >= this.#progressAt) {
-      this.#progressAt += PROGRESS_MS;
-      if (this.#progressAt <= now) this.#progressAt = now + PROGRESS_MS;
-      this.#emitProgress(now);
-    }
+    if (this.#meter.tick(now)) this.#emitProgress(now);
     if (this.#deadline === undefined || now < this.#deadline) return;
     this.#guard(() => {
       switch (this.#phase) {
@@ -494,6 +432,18 @@ export class DownloadCore {
     });
   }
 
+  /**
+   * The peer's download cap changed: the engine asks again now rather than at the wake-up the
+   * old cap set.
+   *
+   * @param now the time, ms
+   */
+  handleRateChange(now: number): void {
+    if (this.#phase !== "transfer") return;
+    this.#deadline = now;
+    this.handleTimeout(now);
+  }
+
   /** The next thing for the driver to do, or undefined. */
   pollEvent(): DownloadCoreEvent | undefined {
     return this.#events.length === 0 ? undefined : this.#events.shift();
@@ -506,12 +456,21 @@ export class DownloadCore {
 
   /** When to call {@link handleTimeout}, or undefined. */
   pollTimeout(): number | undefined {
-    return earliest(this.#deadline, this.#progressAt);
+    return earliest(this.#deadline, this.#meter.dueAt);
   }
 
   // ---- phases ----
 
   #resolved(reply: OwnersMessage): void {
+    if (reply.alternatives > 0 && !CONTENT_ID.test(this.#o.query)) {
+      // A name is not an identity: never pick one of several contents silently.
+      throw new TransferError(
+        "ambiguous",
+        `Cannot download "${this.#o.query}": ${
+          reply.alternatives + 1
+        } different contents share this name; choose one by content id`,
+      );
+    }
     this.#contentId = reply.contentId;
     this.#contentIdHex = toHex(reply.contentId);
     this.#size = reply.size;
@@ -529,6 +488,7 @@ export class DownloadCore {
       contentIdHex: this.#contentIdHex,
       path: join(this.#o.outDir, this.#name),
       checkExists: !this.#o.overwrite,
+      size: reply.size,
     });
   }
 
@@ -538,12 +498,17 @@ export class DownloadCore {
    * and no owner is still in its first PROBE's timeout: the others join when they answer.
    */
   #startProbe(now: number): void {
-    for (const owner of this.#addrByOwner.keys()) this.#cookies.add(owner, now);
-    const cap = this.#o.mtu > 0 ? this.#o.mtu : undefined;
+    for (const owner of this.#owners.owners()) this.#cookies.add(owner, now);
+    // A block cap above what the largest default probe carries asks for up to 64 KiB datagrams
+    const cap = this.#o.mtu > 0
+      ? this.#o.mtu
+      : this.#o.maxBlock > PROBE_SIZES[0] - BLOCK_DATA_HEADER_SIZE
+      ? MAX_DATAGRAM
+      : undefined;
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
       // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
-      this.#probe = new MtuProbe(cap !== undefined ? { max: cap } : {});
+      this.#probe = new MtuProbe(cap !== undefined ? { max: cap, copies: 2 } : { copies: 2 });
       this.#probeOwner = undefined;
     } else {
       this.#maxDatagram = cap;
@@ -573,8 +538,9 @@ export class DownloadCore {
       contentId: this.#contentId!,
       maxDatagram: this.#maxDatagram,
       maxBytes: manifestBound(this.#size),
+      ...this.#rttOption(),
     });
-    for (const owner of this.#addrByOwner.keys()) {
+    for (const owner of this.#owners.owners()) {
       if (this.#cookies.has(owner)) fetch.addOwner(owner);
     }
     this.#fetch = fetch;
@@ -590,6 +556,14 @@ export class DownloadCore {
       throw new TransferError(
         "bad_manifest",
         `Cannot download ${this.#name}: its manifest is malformed (${String(e)})`,
+      );
+    }
+    const expected = this.#o.expectedSize;
+    if (expected !== undefined && manifest.size !== expected) {
+      throw new TransferError(
+        "size_mismatch",
+        `Cannot download ${this.#name}: content ${this.#contentIdHex} is ${manifest.size} bytes, ` +
+          `the link says ${expected}; the link is wrong or was altered`,
       );
     }
     if (manifest.size !== this.#size) {
@@ -622,15 +596,17 @@ export class DownloadCore {
     );
     const perSocket = inFlightBudget(blockSize);
     // Swarming adds owners as they appear: room for as many as a NEED lists
-    const ownerCount = Math.max(1, this.#addrByOwner.size, o.swarm ? o.maxOwners : 1);
+    const ownerCount = Math.max(1, this.#owners.size, o.swarm ? o.maxOwners : 1);
     const engine = new DownloadEngine({
       manifest,
       blockSize,
       maxInFlight: perSocket * (o.dataSockets ? Math.min(MAX_DATA_SOCKETS, ownerCount) : 1),
       maxOwnerInFlight: perSocket,
       verifiedPieces: part.verifiedPieces,
-      wantOwners: Math.min(this.#addrByOwner.size, o.maxOwners),
+      wantOwners: Math.min(this.#owners.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
+      trace: o.trace,
+      budget: o.budget?.join(),
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
@@ -646,21 +622,30 @@ export class DownloadCore {
       for (const l of this.#listedOwners) swarm.noteListed(l.nodeId, l.have);
       this.#swarm = swarm;
     }
-    for (const owner of this.#addrByOwner.keys()) {
+    for (const owner of this.#owners.owners()) {
       if (!this.#cookies.has(owner)) continue; // joins when its PROBE_ACK comes
-      engine.addOwner(owner, now);
+      engine.addOwner(owner, now, this.#cookies.rtt(owner));
       this.#swarm?.ownerAdded(owner, engine, now);
-      this.#useDataSocket(owner);
     }
     engine.start(now);
+    const check = part.resumeCheck;
+    if (check !== undefined && check.failed > 0) {
+      this.#log(
+        `resuming ${this.#name}: ${check.failed} of ${check.checked} pieces the state file claimed did not match their hash on disk; fetching them again`,
+      );
+    }
     if (engine.resumedBytes > 0) {
-      this.#log(`resuming ${this.#name}: ${engine.resumedBytes} bytes already verified`);
+      this.#log(
+        `resuming ${this.#name}: ${engine.resumedBytes} bytes already verified (hashed again on open)`,
+      );
     }
     for (const owner of engine.liveOwners) {
       const r = engine.ownerRange(owner);
       if (r) this.#log(`owner ${owner}: pieces ${r[0]}..${r[1]} of ${engine.layout.pieceCount}`);
     }
     this.#phase = "transfer";
+    this.#noOwnerSince = undefined;
+    this.#reportAt = now + REPORT_EVERY_MS;
     this.#pump(now);
   }
 
@@ -684,10 +669,12 @@ export class DownloadCore {
 
   #pumpProbe(now: number): void {
     const probe = this.#probe;
-    const to = this.#probeOwner === undefined ? undefined : this.#addrByOwner.get(this.#probeOwner);
+    const to = this.#probeOwner === undefined
+      ? undefined
+      : this.#owners.addressOf(this.#probeOwner);
     if (probe && to) {
       for (const size of probe.pollTransmit(now)) {
-        this.#send(encodeMessage({ type: "probe", txid: this.txid, size }), to);
+        this.#send(this.#probeOwner!, encodeMessage({ type: "probe", txid: this.txid, size }));
       }
     }
     this.#pumpCookies(now);
@@ -696,10 +683,20 @@ export class DownloadCore {
       return this.#probeDone();
     }
     if (cookies.ready === 0 && cookies.probing === 0) {
+      // Every listed owner is dead (or a liar): ask again without them, for a while.
+      this.#noOwnerSince ??= now;
+      if (now - this.#noOwnerSince < NO_OWNER_GIVE_UP_MS) {
+        this.#reNeed(now);
+        this.#deadline = Math.min(
+          this.#needing ? Infinity : this.#lastNeed + RENEED_MS,
+          this.#noOwnerSince + NO_OWNER_GIVE_UP_MS,
+        );
+        return;
+      }
       return this.fail(
         new TransferError(
           "all_owners_failed",
-          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#addrByOwner.size} tried)`,
+          `Cannot download ${this.#name}: no owner answered a PROBE (${this.#owners.size} tried)`,
         ),
       );
     }
@@ -711,8 +708,7 @@ export class DownloadCore {
     const cookies = this.#cookies;
     if (!cookies.busy) return;
     for (const owner of cookies.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(owner);
-      if (to) this.#send(encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }), to);
+      this.#send(owner, encodeMessage({ type: "probe", txid: this.txid, size: cookies.size }));
     }
     for (let ev = cookies.pollEvent(); ev; ev = cookies.pollEvent()) {
       const engine = this.#phase === "transfer" ? this.#engine : undefined;
@@ -721,12 +717,14 @@ export class DownloadCore {
         if (!engine) continue;
         if (engine.isPaused(ev.owner)) {
           engine.resumeOwner(ev.owner, now);
-        } else if (!engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now)) {
+        } else if (
+          !engine.isBanned(ev.owner) && engine.addOwner(ev.owner, now, cookies.rtt(ev.owner))
+        ) {
           this.#swarm?.ownerAdded(ev.owner, engine, now);
-          this.#useDataSocket(ev.owner);
           this.#log(`added owner ${ev.owner}: its address cookie arrived`);
         }
       } else {
+        this.#failedOwners.add(ev.owner);
         this.#log(
           `owner ${ev.owner} answered none of ${ev.attempts} PROBEs${
             ev.renewal ? " for a new address cookie" : ""
@@ -759,9 +757,8 @@ export class DownloadCore {
       );
     }
     for (const t of fetch.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(t.owner);
-      if (!to) continue;
       this.#send(
+        t.owner,
         encodeMessage({
           type: "manifest_request",
           txid: this.txid,
@@ -770,7 +767,6 @@ export class DownloadCore {
           offset: t.offset,
           maxDatagram: t.maxDatagram,
         }),
-        to,
       );
     }
     this.#deadline = earliest(fetch.pollTimeout(), this.#cookies.pollTimeout());
@@ -801,6 +797,8 @@ export class DownloadCore {
           );
           break;
         case "owner_dropped":
+          // Bad data bans it for good; a stall may pass (it is listed again on a re-NEED).
+          if (engine.isBanned(ev.owner)) this.#failedOwners.add(ev.owner);
           this.#log(`dropped owner ${ev.owner}: ${ev.reason}`);
           break;
         case "need_owners":
@@ -813,8 +811,6 @@ export class DownloadCore {
       }
     }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
-      const to = this.#addrByOwner.get(t.owner);
-      if (!to) continue;
       const bytes = encodeMessage({
         type: "block_request",
         txid: this.txid,
@@ -823,19 +819,16 @@ export class DownloadCore {
         blockSize: engine.layout.blockSize,
         ranges: t.ranges,
       });
-      this.#transmits.push({
-        bytes,
-        to,
-        dataSocket: this.#dataSocketOwners.has(t.owner) ? t.owner : undefined,
-      });
+      this.#send(t.owner, bytes);
+    }
+    if (now >= this.#reportAt) {
+      this.#reportAt = now + REPORT_EVERY_MS;
+      this.#emitReport();
     }
     const swarm = this.#swarm;
     if (swarm) {
       for (const ask of swarm.pollAsks(now, engine, (owner) => cookies.cookie(owner))) {
-        const to = this.#addrByOwner.get(ask.owner);
-        if (!to) continue;
-        const dataSocket = this.#dataSocketOwners.has(ask.owner) ? ask.owner : undefined;
-        this.#transmits.push({ bytes: ask.bytes, to, dataSocket });
+        this.#send(ask.owner, ask.bytes);
       }
       if (now >= this.#lastNeed + this.#swarmReNeedMs(engine)) this.#reNeed(now);
     }
@@ -906,7 +899,36 @@ export class DownloadCore {
       want: { kind: "content", contentId: this.#contentId },
       maxOwners: this.#o.maxOwners,
       ...(this.#o.swarm ? { partial: true as const } : {}),
+      ...(this.#failedOwners.size > 0 ? { exclude: [...this.#failedOwners] } : {}),
     });
+  }
+
+  /** Owners from a re-NEED while every owner probed so far failed: probe the new ones. */
+  #addProbed(reply: OwnersMessage, now: number): void {
+    const fresh = reply.owners.filter((o) =>
+      !this.#failedOwners.has(o.nodeId) && !this.#cookies.has(o.nodeId)
+    );
+    this.#addOwners(fresh);
+    for (const o of fresh) {
+      if (o.nodeId !== this.#o.nodeId) this.#cookies.add(o.nodeId, now);
+    }
+    if (fresh.length > 0) this.#log(`probing ${fresh.length} more owner(s) from the tracker`);
+  }
+
+  /** Queues a REPORT of the verified bytes per owner since the last one. */
+  #emitReport(): void {
+    const engine = this.#engine;
+    if (engine === undefined || this.#contentId === undefined) return;
+    const entries: { nodeId: string; bytes: number }[] = [];
+    for (const [nodeId, bytes] of engine.deliveredByOwner) {
+      const delta = bytes - (this.#reported.get(nodeId) ?? 0);
+      if (delta <= 0) continue;
+      this.#reported.set(nodeId, bytes);
+      entries.push({ nodeId, bytes: delta });
+    }
+    if (entries.length > 0) {
+      this.#events.push({ kind: "report", contentId: this.#contentId, entries });
+    }
   }
 
   /** Owners from a re-NEED: new ones (or dropped ones back on another port) are probed. */
@@ -923,9 +945,8 @@ export class DownloadCore {
       this.#addOwners([o]);
       if (!this.#cookies.has(o.nodeId)) {
         this.#cookies.add(o.nodeId, now); // added to the engine once it answers the PROBE
-      } else if (engine.addOwner(o.nodeId, now)) {
+      } else if (engine.addOwner(o.nodeId, now, this.#cookies.rtt(o.nodeId))) {
         this.#swarm?.ownerAdded(o.nodeId, engine, now);
-        this.#useDataSocket(o.nodeId);
         this.#log(`added owner ${o.nodeId} from the tracker`);
       }
     }
@@ -933,28 +954,24 @@ export class DownloadCore {
 
   /** Adds owners; a known owner at a new address (it restarted) is reached there from now on. */
   #addOwners(owners: OwnerEntry[]): void {
-    for (const o of owners) {
-      if (o.nodeId === this.#o.nodeId) continue;
-      const a = this.#o.mapOwnerAddress ? this.#o.mapOwnerAddress(o.address, o.nodeId) : o.address;
-      const net: Deno.NetAddr = { transport: "udp", hostname: a.host, port: a.port };
-      const old = this.#addrByOwner.get(o.nodeId);
-      if (old !== undefined) {
-        if (addressKey(old) === addressKey(net)) continue;
-        this.#ownerByAddr.delete(addressKey(old));
-        this.#cookies.forget(o.nodeId); // another address (a restart): another cookie
-        this.#log(`owner ${o.nodeId} moved to ${net.hostname}:${net.port}`);
-      }
-      this.#addrByOwner.set(o.nodeId, net);
-      this.#ownerByAddr.set(addressKey(net), o.nodeId);
+    for (const moved of this.#owners.add(owners)) {
+      this.#cookies.forget(moved); // another address (a restart): another cookie
+      const net = this.#owners.addressOf(moved)!;
+      this.#log(`owner ${moved} moved to ${formatHostPort(net)}`);
     }
   }
 
-  #useDataSocket(owner: string): void {
-    const owners = this.#dataSocketOwners;
-    if (this.#o.dataSockets && owners.size < MAX_DATA_SOCKETS) owners.add(owner);
-  }
-
   // ---- helpers ----
+
+  /** The smallest PROBE round trip measured to any owner, as a ManifestFetch option. */
+  #rttOption(): { rttMs?: number } {
+    let best: number | undefined;
+    for (const owner of this.#owners.owners()) {
+      const r = this.#cookies.rtt(owner);
+      if (r !== undefined && (best === undefined || r < best)) best = r;
+    }
+    return best === undefined ? {} : { rttMs: best };
+  }
 
   /** Runs `step`; a throw fails the download. */
   #guard(step: () => void): void {
@@ -975,7 +992,7 @@ export class DownloadCore {
   #finish(): void {
     this.#phase = "finished";
     this.#deadline = undefined;
-    this.#progressAt = undefined;
+    this.#meter.stop();
   }
 
   #succeed(result: DownloadResult, manifest?: Manifest, encoded?: Uint8Array): void {
@@ -987,8 +1004,14 @@ export class DownloadCore {
     );
   }
 
-  #send(bytes: Uint8Array, to: Deno.NetAddr): void {
-    this.#transmits.push({ bytes, to, dataSocket: undefined });
+  /**
+   * Sends to an owner from the socket all of its traffic uses (its data socket, or the peer's):
+   * the owner's address cookie is bound to that socket's port, so PROBEs, manifest and block
+   * requests to one owner must never leave from two ports.
+   */
+  #send(owner: string, bytes: Uint8Array): void {
+    const to = this.#owners.addressOf(owner);
+    if (to) this.#transmits.push({ bytes, to, dataSocket: this.#owners.dataSocketOf(owner) });
   }
 
   #log(line: string): void {
@@ -1012,18 +1035,13 @@ export class DownloadCore {
       resumedBytes: resumed,
       receivedBytes: s?.receivedBytes ?? 0,
       retransmits: s?.retransmits ?? 0,
+      retransmittedBytes: s?.retransmittedBytes ?? 0,
       badPieces: s?.badPieces ?? 0,
     };
   }
 
   #emitProgress(now: number): void {
-    const dt = (now - this.#rateAt) / 1000;
-    if (dt > 0) {
-      const inst = this.#rateBytes / dt;
-      this.#rate = this.#rate === 0 ? inst : 0.7 * this.#rate + 0.3 * inst;
-      this.#rateBytes = 0;
-      this.#rateAt = now;
-    }
+    const rate = this.#meter.sample(now);
     const e = this.#engine;
     const progress: DownloadProgress = {
       name: this.#name,
@@ -1032,10 +1050,11 @@ export class DownloadCore {
       verifiedBytes: e?.stats.verifiedBytes ?? 0,
       resumedBytes: e?.resumedBytes ?? 0,
       receivedBytes: e?.stats.receivedBytes ?? 0,
-      rate: this.#rate,
-      owners: e ? e.liveOwners : [...this.#addrByOwner.keys()],
+      rate,
+      owners: e ? e.liveOwners : [...this.#owners.owners()],
       retransmits: e?.stats.retransmits ?? 0,
       badPieces: e?.stats.badPieces ?? 0,
+      ownersBanned: e?.bannedCount ?? 0,
     };
     this.#progress = progress;
     this.#events.push({ kind: "progress", progress });

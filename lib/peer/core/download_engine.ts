@@ -14,32 +14,51 @@
  * owner's requests in flight, RTT, congestion window and deadlines; `pieceHashMatches`
  * (piece_hash.ts) checks a complete piece. The engine routes events between them, keeps the
  * global limits (bytes in flight, piece buffers), and decides what loss, silence and bad data do.
- * At about 650 lines it is over the usual 600: a third is the documented options and events of
+ * At about 790 lines it is over the usual 600: a third is the documented options and events of
  * its public API, and the handlers below share the loss, drop and verification rules that a
  * further split would spread over two files.
  *
- * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule):
- * - A block is lost when a block requested after it arrived and it is overdue by that block's
- *   RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places behind it. Lost
- *   requests are found the same way. Spurious losses (the block turns up) widen the tolerance
- *   when they are a large share of an owner's losses.
- * - The retransmission timer restarts on every answer, so it fires only when an owner went
- *   silent; backoff ends at any answer, and stays short enough for ~8 probes per `stallMs`.
+ * Per owner, loss recovery and windows work like this (tests/peer/sim/ exercises each rule;
+ * docs/TRANSFER.md, _Reliability_, says why):
+ * - Loss by evidence: a block is lost when a block requested after it arrived and it is overdue
+ *   by that block's RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places
+ *   behind it, and is asked for again at once. Answers to re-requests a min RTT after them count
+ *   too (RFC 8985 §6.2). Lost requests are found the same way. Spurious losses widen the
+ *   tolerance when they are a large share of an owner's losses.
+ * - A probe timeout (SRTT + 4·RTTVAR, ≥ 1 ms, seeded by the PROBE's RTT) fires only when an
+ *   owner answered nothing: it asks for new blocks as probes (RFC 9002 §6.2.4), and only at the
+ *   tail declares the silent blocks lost; backoff ends at any answer; 5 PTOs in a row without
+ *   one collapse the window and give the owner's work back.
  * - The congestion window (CongestionWindow) is steered by queueing delay; losses without a
- *   queue are random and do not shrink it; a delivery-rate cap bounds shallow buffers.
- * - An owner that times out gives back its range and pieces; a silent one is dropped after
- *   `stallMs`; the endgame duplicates a block only where another owner would deliver it sooner.
+ *   queue are random and do not shrink it; bytes in flight are held to the receive budget, raised
+ *   for the owner's loss rate; a delivery-rate cap bounds shallow buffers.
+ * - A silent owner is dropped after `stallMs`; the endgame duplicates a block only where another
+ *   owner would deliver it sooner.
+ * - An optional trace (transfer_trace.ts) records windows, delays, losses and probe timeouts.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";
 import { BlockLayout } from "./block_layout.ts";
-import { type Outstanding, OwnerState } from "./owner_state.ts";
+import type { BudgetShare } from "./download_budget.ts";
+import type { DelaySample } from "./congestion_window.ts";
+import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
 import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
+import { TransferTrace, type TransferTraceRecord } from "./transfer_trace.ts";
+
+/** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
+export const PERSISTENT_PTOS = 5;
+
+/** An owner's recent block loss rate below which its requests ask for whole quarter windows. */
+const CLEAN_LOSS_RATE = 0.01;
+/** Blocks of new work a probe timeout asks for beyond the window. */
+export const PROBE_BLOCKS = 2;
 
 /** What the engine needs of a manifest. */
 export interface EngineManifest {
+  /** File size in bytes. */
   size: number;
+  /** Bytes per piece (the last may be shorter). */
   pieceSize: number;
   /** 32 bytes of SHA-256 per piece. */
   pieceHashes: Uint8Array;
@@ -47,6 +66,7 @@ export interface EngineManifest {
 
 /** Options for {@link DownloadEngine}. */
 export interface DownloadEngineOptions {
+  /** The file's layout and piece hashes. */
   manifest: EngineManifest;
   /** Data bytes per block (one datagram); see {@link BlockLayout.blockSizeFor}. */
   blockSize: number;
@@ -71,6 +91,14 @@ export interface DownloadEngineOptions {
   /** Bad pieces (single source) after which an owner is dropped. @default 2 */
   maxStrikes?: number;
   /**
+   * Blocks an owner may send that it was not asked for (not outstanding at it, not declared lost
+   * there, not taken back from it recently) before it is dropped and banned, like an owner that
+   * sends bad pieces. Such blocks are never put into a piece: one owner cannot spoil pieces
+   * fetched from the others. Honest owners send none (a late answer to a request taken back is
+   * remembered as asked). @default 64
+   */
+  maxUnaskedBlocks?: number;
+  /**
    * A block is lost once a block requested this many places later from the same owner arrived
    * (or, whatever the count, once it is overdue by the RACK reordering window). Doubled for an
    * owner, up to 64, while a quarter or more of its losses turn out spurious. @default 3
@@ -78,7 +106,10 @@ export interface DownloadEngineOptions {
   lossThreshold?: number;
   /** Emit `need_owners` while fewer live owners than this remain. @default 1 */
   wantOwners?: number;
-  /** RTO floor, ms. @default 15 */
+  /**
+   * Floor of the probe timeout (smoothed RTT + 4 × RTT variance), ms: the timer granularity of
+   * RFC 9002 §6.2. @default 1
+   */
   minRtoMs?: number;
   /** Queueing delay each owner's congestion window aims for, ms (see CongestionWindow). @default 5 */
   targetDelayMs?: number;
@@ -97,6 +128,19 @@ export interface DownloadEngineOptions {
   newPieceBuffer?: (size: number) => Uint8Array;
   /** Random numbers in [0, 1) for the piece picker's rarest first. @default Math.random */
   random?: () => number;
+  /**
+   * Receives a trace of each owner's window, delay and losses (sampled at most every
+   * `traceIntervalMs` per owner) and of every probe timeout and dropped owner; see
+   * transfer_trace.ts. @default none
+   */
+  trace?: ((record: TransferTraceRecord) => void) | undefined;
+  /** Least time between two trace samples of one owner, ms. @default 10 */
+  traceIntervalMs?: number;
+  /**
+   * This download's share of the peer's download rate cap (download_budget.ts): requests are
+   * sent only for bytes it allows, so owners never send more than the cap. @default no cap
+   */
+  budget?: BudgetShare | undefined;
 }
 
 /** Something the driver must act on. */
@@ -120,20 +164,35 @@ export type EngineEvent =
 
 /** A block request for the driver to encode and send. */
 export interface Transmit {
+  /** The owner to send the BLOCK_REQUEST to. */
   owner: string;
+  /** The byte ranges it asks for. */
   ranges: ByteRange[];
 }
 
 /** Counters a driver can show. */
 export interface EngineStats {
+  /** Bytes of pieces verified (resumed ones included). */
   verifiedBytes: number;
+  /** Block payload bytes received, duplicates included. */
   receivedBytes: number;
+  /** Blocks received that were already held. */
   duplicateBlocks: number;
+  /** Blocks from an owner that is not (or no longer) in use. */
   strayBlocks: number;
+  /** Blocks a live owner sent that were not asked of it (or match no block); never used. */
+  unaskedBlocks: number;
+  /** Payload bytes of {@link unaskedBlocks}. */
+  unaskedBytes: number;
+  /** Blocks asked for again. */
   retransmits: number;
+  /** Bytes of the blocks counted in `retransmits` (each asked for again). */
+  retransmittedBytes: number;
   /** Blocks declared lost that arrived after all (reordering, not loss). */
   spuriousRetransmits: number;
+  /** Pieces that failed verification. */
   badPieces: number;
+  /** Requests that timed out. */
   timeouts: number;
 }
 
@@ -173,6 +232,7 @@ export interface EngineStats {
  * ```
  */
 export class DownloadEngine {
+  /** Pieces and blocks of the file. */
   readonly layout: BlockLayout;
   readonly #hashes: Uint8Array;
   /** 1 for every verified piece; shareable with an uploader to serve partial downloads. */
@@ -182,6 +242,11 @@ export class DownloadEngine {
   /** `#owners` as an array, rebuilt when an owner is added (pollTransmit runs per datagram). */
   #ownerList: OwnerState[] = [];
   readonly #banned = new Set<string>();
+
+  /** Owners dropped for good (bad data or silence). */
+  get bannedCount(): number {
+    return this.#banned.size;
+  }
   readonly #picker: PiecePicker;
   /** The picker's pieces being fetched (one hop less on the per-block path). */
   readonly #active: ReadonlyMap<number, ActivePiece>;
@@ -189,25 +254,39 @@ export class DownloadEngine {
   readonly #pool: Uint8Array[] = [];
   #release: Uint8Array[] = [];
   #rr = 0;
+  readonly #trace: TransferTrace | undefined;
+  /** Reused delay samples (one allocation per engine, not per block). */
+  readonly #rated: Required<DelaySample> = { queueMs: 0, minRttMs: 0, rate: 0, now: 0 };
+  readonly #unrated: DelaySample = { queueMs: 0, minRttMs: 0 };
+  /** Requests a probe timeout made (see #probeTimeout), sent before any other. */
+  #probes: Transmit[] = [];
   #started = false;
   #doneEmitted = false;
+  readonly #budget: BudgetShare | undefined;
+  /** When the rate cap lets the requests it held back go (see pollTransmit). */
+  #budgetWake: number | undefined;
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
+  readonly #maxUnasked: number;
   readonly #lossThreshold: number;
   readonly #wantOwners: number;
   readonly #minRtoMs: number;
   readonly #verifyInWorker: boolean;
   readonly #newPieceBuffer: (size: number) => Uint8Array;
   readonly #targetDelayMs: number;
+  /** Counters of this download. */
   readonly stats: EngineStats = {
     verifiedBytes: 0,
     receivedBytes: 0,
     duplicateBlocks: 0,
     strayBlocks: 0,
+    unaskedBlocks: 0,
+    unaskedBytes: 0,
     retransmits: 0,
+    retransmittedBytes: 0,
     spuriousRetransmits: 0,
     badPieces: 0,
     timeouts: 0,
@@ -215,6 +294,11 @@ export class DownloadEngine {
   /** Verified bytes present before this run (resume). */
   readonly resumedBytes: number;
 
+  /**
+   * Creates an engine with no owners yet.
+   *
+   * @param options the manifest, block size, budgets and pieces already verified
+   */
   constructor(options: DownloadEngineOptions) {
     const m = options.manifest;
     this.layout = new BlockLayout(m.size, m.pieceSize, options.blockSize);
@@ -235,12 +319,17 @@ export class DownloadEngine {
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
+    this.#maxUnasked = options.maxUnaskedBlocks ?? 64;
     this.#lossThreshold = options.lossThreshold ?? 3;
     this.#wantOwners = options.wantOwners ?? 1;
-    this.#minRtoMs = options.minRtoMs ?? 15;
+    this.#minRtoMs = options.minRtoMs ?? 1;
     this.#verifyInWorker = options.verifyInWorker ?? false;
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
+    this.#budget = options.budget;
+    this.#trace = options.trace
+      ? new TransferTrace(options.trace, options.traceIntervalMs ?? 10)
+      : undefined;
     this.#picker = new PiecePicker({
       layout: this.layout,
       verified: this.verified,
@@ -296,21 +385,28 @@ export class DownloadEngine {
     return this.#banned.has(owner);
   }
 
-  /** Adds an owner. Before {@link start}, owners share the S/N split; later ones steal work. */
-  addOwner(key: string, now: number): boolean {
+  /**
+   * Adds an owner. Before {@link start}, owners share the S/N split; later ones steal work.
+   * `rttMs`, a round trip measured before (its PROBE's), times its first requests instead of
+   * the 250 ms initial timeout.
+   */
+  addOwner(key: string, now: number, rttMs?: number): boolean {
     this.#releaseBuffers();
     if (this.#banned.has(key)) return false;
     const existing = this.#owners.get(key);
     if (existing?.alive) return false;
     const o = new OwnerState(key, {
       blockSize: this.layout.blockSize,
-      maxInFlight: this.#maxOwnerInFlight,
+      // The window may grow past the receive budget: pollTransmit holds bytes in flight to the
+      // budget, raised by the owner's loss allowance (lost blocks take no buffer)
+      maxInFlight: this.#maxOwnerInFlight / (1 - MAX_COVERED_LOSS),
       minRtoMs: this.#minRtoMs,
       lossThreshold: this.#lossThreshold,
       targetDelayMs: this.#targetDelayMs,
       stallMs: this.#stallMs,
     }, now);
     if (existing) o.delivered = existing.delivered;
+    if (rttMs !== undefined) o.rtt.seed(rttMs);
     this.#owners.delete(key);
     this.#owners.set(key, o);
     if (existing) this.#picker.ownerBack(o);
@@ -355,7 +451,7 @@ export class DownloadEngine {
     this.#releaseBuffers();
     if (this.#started) return;
     this.#started = true;
-    void now;
+    this.#trace?.start(now);
     this.#picker.split([...this.#owners.values()].filter((o) => o.alive));
     this.#checkDone();
   }
@@ -401,7 +497,8 @@ export class DownloadEngine {
 
   /**
    * A block arrived from `owner`. `data` is copied; the caller may reuse its buffer.
-   * Data that does not match a block of this file is counted and ignored.
+   * Only a block asked of that very owner is used (see `maxUnaskedBlocks`); anything else,
+   * including data that matches no block of this file, is counted against the owner and ignored.
    */
   handleBlock(owner: string, offset: number, data: Uint8Array, now: number): void {
     this.#releaseBuffers();
@@ -412,10 +509,10 @@ export class DownloadEngine {
     }
     const len = data.byteLength;
     const id = this.layout.locate(offset, len);
-    if (id < 0) {
-      this.stats.strayBlocks++;
-      return;
-    }
+    if (id < 0 || !o.asked(id)) return this.#unasked(o, len, now);
+    // Asked of this owner, but only a request still open (outstanding, or declared lost and so
+    // not yet answered) may fill a piece; an answer to a request that ended is a duplicate
+    const open = o.outstanding.has(id) || o.lost.has(id);
     this.stats.receivedBytes += len;
     o.received += len;
     o.lastProgress = now;
@@ -425,6 +522,7 @@ export class DownloadEngine {
     const out = o.outstanding.get(id);
     if (o.lost.has(id)) {
       o.lost.delete(id);
+      o.remember(id);
       // Declared lost, yet here it is: the first request's answer, unless a re-request to this
       // owner could have been answered already
       if (o.rtt.hasSample && (!out || now - out.sentAt < o.rtt.minRtt / 2)) {
@@ -441,33 +539,47 @@ export class DownloadEngine {
       o.rtt.resetBackoff();
       o.outstanding.delete(id);
       o.inFlight -= out.length;
+      o.noteArrived();
+      o.remember(id);
       if (out.retransmitted) {
-        // Ambiguous (Karn): no RTT sample, and its new seq must not declare older requests lost.
-        // Without any sample yet, the time since the latest request is the best there is (a
-        // lower bound); otherwise a lossy start keeps the 250 ms initial RTO for seconds
-        if (!o.rtt.hasSample) o.rtt.sample(now - out.sentAt);
+        // Ambiguous (Karn): no RTT sample. Without any sample yet, the time since the latest
+        // request is the best there is (a lower bound); otherwise a lossy start keeps the 250 ms
+        // initial RTO for seconds
+        const since = now - out.sentAt;
+        if (!o.rtt.hasSample) o.rtt.sample(since);
         o.cwnd.onAck(len);
+        // An answer a minimum RTT or more after the latest request is taken to answer it (RFC
+        // 8985 §6.2: faster, it answers an earlier one): it moves RACK's clock, so on a lossy path
+        // the answers to re-requested blocks (often most of them) still reveal losses
+        if (since >= o.rtt.minRtt && out.seq > o.rackSeq) {
+          o.rackSeq = out.seq;
+          o.rackRtt = since;
+          this.#detectLoss(o, now);
+        }
       } else {
         const rtt = now - out.sentAt;
         o.rtt.sample(rtt);
         // Delivery rate over this request's round trip, as BBR samples it
         const interval = now - out.ackedAt;
-        o.cwnd.onAck(len, {
-          queueMs: o.rtt.queueDelay,
-          minRttMs: o.rtt.minRtt,
-          ...(interval > 0 && lastAck !== -Infinity
-            ? { rate: (o.acked - out.acked) / interval, now }
-            : {}),
-        });
+        const sample = interval > 0 && lastAck !== -Infinity ? this.#rated : this.#unrated;
+        sample.queueMs = o.rtt.queueDelay;
+        sample.minRttMs = o.rtt.minRtt;
+        if (sample === this.#rated) {
+          this.#rated.rate = (o.acked - out.acked) / interval;
+          this.#rated.now = now;
+        }
+        o.cwnd.onAck(len, sample);
         if (out.seq > o.rackSeq) {
           o.rackSeq = out.seq;
           o.rackRtt = rtt;
         }
         this.#detectLoss(o, now);
       }
+      o.release(out); // only whether there was one matters below
+      this.#trace?.sample(o, now);
     }
     const ap = this.#active.get(piece);
-    if (!ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
+    if (!open || !ap || ap.received[block] || (ap.exclusive && ap.owner !== owner)) {
       // Already have it, or a late block for a piece now re-fetched from one other owner only
       if (out && ap) this.#picker.unrequest(ap, block);
       this.stats.duplicateBlocks++;
@@ -505,6 +617,7 @@ export class DownloadEngine {
   /** Timers fired: re-request what timed out, drop stalled owners. */
   handleTimeout(now: number): void {
     this.#releaseBuffers();
+    if (this.#budgetWake !== undefined && this.#budgetWake <= now) this.#budgetWake = undefined;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       // Same expression as in pollTimeout(), so a deadline it reports is always met here
@@ -515,29 +628,67 @@ export class DownloadEngine {
       this.#detectLoss(o, now);
       const first = o.outstanding.values().next().value;
       if (first && o.rtoDeadline(first) <= now) {
-        // Everything requested an RTO ago or earlier is lost; this includes `first`
-        const rto = o.rtt.rto;
-        for (const [id, out] of o.outstanding) {
-          if (out.sentAt + rto > now) break;
-          this.#lose(o, id, out);
-        }
-        if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
-        this.stats.timeouts++;
-        // The first timeout halves; one after another (no answer since) collapses the window
-        o.cwnd.onTimeout(now, o.rtt.backoffFactor > 1);
-        o.rtt.backoff();
-        // An owner that stopped answering gives its unstarted range and its pieces back at once,
-        // rather than holding them until the others run out of work or it is dropped; what it
-        // still has outstanding stays requested
-        this.#picker.releaseRange(o);
-        this.#picker.releasePieces(o);
+        this.#probeTimeout(o, first, now);
       }
     }
   }
 
+  /**
+   * A probe timeout: nothing from `o` for a PTO while requests are outstanding. As in RFC 9002
+   * §6.2.4 the first answer is a probe, not a verdict: up to PROBE_BLOCKS blocks of new work are
+   * asked for beyond the window, and their answers let RACK declare the silent requests lost (a
+   * late owner then costs no duplicates). With no new work left (the tail), everything sent a
+   * PTO ago or earlier is declared lost and asked for again. Only an owner that answered none of
+   * PERSISTENT_PTOS timeouts in a row (persistent congestion, §7.6, or a dead owner) collapses
+   * its window and gives its unstarted range and pieces back, rather than holding them until the
+   * others run out of work or it is dropped.
+   */
+  #probeTimeout(o: OwnerState, first: Outstanding, now: number): void {
+    const firstSent = first.sentAt;
+    const pto = o.rtt.rto;
+    const lostBefore = o.lostBlocks;
+    const persistent = o.rtt.backoffFactor >= 2 ** (PERSISTENT_PTOS - 1);
+    this.stats.timeouts++;
+    o.timeouts++;
+    o.lastPto = now;
+    o.rtt.backoff();
+    // One block per probe request: a lost request then costs one probe, not all of them
+    let probes = 0;
+    for (let i = 0; i < PROBE_BLOCKS && !persistent && !o.paused; i++) {
+      const ranges = this.#picker.collect(o, 1, now);
+      if (ranges.length === 0) break;
+      this.#probes.push({ owner: o.key, ranges });
+      probes++;
+    }
+    if (probes === 0) {
+      for (const [id, out] of o.outstanding) {
+        if (out.sentAt + pto > now) break;
+        this.#lose(o, id, out);
+      }
+      if (o.outstanding.size === 0) o.silence = now - o.lastProgress;
+      // The tail: its blocks are asked for again at once, each in two datagrams, so a lossy
+      // path does not stall the last blocks for a string of doubling timeouts (a second copy
+      // of a block or two is cheap next to that)
+      for (let i = 0; i < PROBE_BLOCKS && !persistent && !o.paused; i++) {
+        const ranges = this.#picker.collect(o, 1, now);
+        if (ranges.length === 0) break;
+        this.#probes.push({ owner: o.key, ranges }, { owner: o.key, ranges });
+      }
+    }
+    this.#trace?.pto(o, o.lostBlocks - lostBefore, pto, persistent, now);
+    if (persistent) {
+      o.cwnd.onTimeout(now, true);
+      this.#picker.releaseRange(o);
+      this.#picker.releasePieces(o);
+    } else if (probes === 0) {
+      o.cwnd.onLoss(firstSent, now);
+    }
+    this.#trace?.sample(o, now, true);
+  }
+
   /** When {@link handleTimeout} should run next, or undefined when nothing is pending. */
   pollTimeout(): number | undefined {
-    let t: number | undefined;
+    let t = this.#budgetWake;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       const first = o.outstanding.values().next().value as Outstanding;
@@ -558,6 +709,16 @@ export class DownloadEngine {
   pollTransmit(now: number): Transmit | undefined {
     this.#releaseBuffers();
     if (!this.#started || this.done) return undefined;
+    const probe = this.#probes.shift();
+    if (probe && this.#owners.get(probe.owner)?.usable) {
+      this.#budget?.spend(rangeBytes(probe.ranges));
+      return probe;
+    }
+    const budget = this.#budget;
+    this.#budgetWake = undefined;
+    // Bytes the rate cap allows now, and the least request it held back
+    const allowed = budget ? budget.available(now) : Infinity;
+    let held = Infinity;
     const owners = this.#ownerList;
     const n = owners.length;
     // Bytes in flight over all owners (dropped ones have none)
@@ -566,23 +727,39 @@ export class DownloadEngine {
     for (let i = 0; i < n; i++) {
       const o = owners[(this.#rr + i) % n]!;
       if (!o.alive || o.paused) continue;
-      const room = Math.min(o.cwnd.cwnd - o.inFlight, this.#maxInFlight - total);
+      const allow = o.lossAllowance;
+      const win = Math.min(o.cwnd.cwnd, this.#maxOwnerInFlight * allow);
+      const room = Math.min(win - o.inFlight, this.#maxInFlight * allow - total);
       // Ask in batches: each request costs a send on both sides. On a clean path, small blocks
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
-      // anything, two blocks at a time, so a lost request costs little.
-      const clean = o.cwnd.randomLosses === 0 && o.cwnd.ssthresh === Infinity;
-      const batch = Math.max(
-        Math.min(2 * this.layout.blockSize, o.cwnd.cwnd / 2),
-        clean ? o.cwnd.cwnd / 4 : 0,
-      );
+      // anything, an eighth (at least a block), so a lost request costs little.
+      // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
+      // does not turn a lossless transfer into one of small requests)
+      const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
+      let batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      if (allowed !== Infinity) batch = Math.min(batch, budget!.burst);
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
-      const ranges = this.#picker.collect(o, Math.max(room, o.inFlight === 0 ? 1 : 0), now);
+      // On a lossy path no request asks for more than a batch: a window in one request is a
+      // window lost with it, and only a probe timeout would notice
+      let ask = Math.max(clean ? room : Math.min(room, batch), o.inFlight === 0 ? 1 : 0);
+      if (ask > allowed) {
+        // The rate cap: ask for what it allows if that is a batch (or a block to start with)
+        const least = o.inFlight === 0 ? Math.min(batch, this.layout.blockSize) : batch;
+        if (allowed < least) {
+          held = Math.min(held, least);
+          continue;
+        }
+        ask = allowed;
+      }
+      const ranges = this.#picker.collect(o, ask, now);
       if (ranges.length > 0) {
         this.#rr = (this.#rr + i + 1) % n;
+        budget?.spend(rangeBytes(ranges));
         return { owner: o.key, ranges };
       }
     }
+    if (held !== Infinity) this.#budgetWake = budget!.blocked(held, now);
     return undefined;
   }
 
@@ -608,8 +785,9 @@ export class DownloadEngine {
     for (const [id, out] of o.outstanding) {
       if (out.seq >= o.rackSeq) break;
       if (o.rackSeq - out.seq <= o.lossThreshold && now < o.lossDeadline(out)) break;
+      const sentAt = out.sentAt;
       this.#lose(o, id, out);
-      o.cwnd.onLoss(out.sentAt, now);
+      o.cwnd.onLoss(sentAt, now);
     }
   }
 
@@ -617,11 +795,14 @@ export class DownloadEngine {
     o.outstanding.delete(id);
     o.inFlight -= out.length;
     this.stats.retransmits++;
+    this.stats.retransmittedBytes += out.length;
     o.noteLost(id);
     const ap = this.#active.get(out.piece);
-    if (!ap || ap.received[out.block]) return;
-    ap.retransmitted[out.block] = 1;
-    this.#picker.unrequest(ap, out.block);
+    const block = out.block;
+    o.release(out);
+    if (!ap || ap.received[block]) return;
+    ap.retransmitted[block] = 1;
+    this.#picker.unrequest(ap, block);
   }
 
   #loseAll(o: OwnerState, _now: number): void {
@@ -702,13 +883,25 @@ export class DownloadEngine {
     }
   }
 
-  #drop(o: OwnerState, reason: string, _now: number): void {
+  /** A block `o` was not asked for: ignored, counted, and past the limit the owner is banned. */
+  #unasked(o: OwnerState, len: number, now: number): void {
+    this.stats.unaskedBlocks++;
+    this.stats.unaskedBytes += len;
+    if (++o.unasked > this.#maxUnasked) {
+      this.#banned.add(o.key);
+      this.#drop(o, `sent ${o.unasked} blocks it was not asked for`, now);
+    }
+  }
+
+  #drop(o: OwnerState, reason: string, now: number): void {
     this.#picker.ownerGone(o);
     o.alive = false;
+    this.#trace?.drop(o.key, reason, now);
     for (const [id, out] of o.outstanding) {
       o.outstanding.delete(id);
       const ap = this.#active.get(out.piece);
       if (ap) this.#picker.unrequest(ap, out.block);
+      o.release(out);
     }
     o.inFlight = 0;
     this.#picker.releasePieces(o);
@@ -724,4 +917,11 @@ export class DownloadEngine {
       this.#events.push({ kind: "done" });
     }
   }
+}
+
+/** Bytes a request's ranges ask for (no allocation). */
+function rangeBytes(ranges: readonly ByteRange[]): number {
+  let n = 0;
+  for (let i = 0; i < ranges.length; i++) n += ranges[i]!.length;
+  return n;
 }

@@ -17,8 +17,21 @@ export interface ManifestFetchOptions {
   window?: number;
   /** Per-request timeout before backoff, ms. @default 200 */
   timeoutMs?: number;
-  /** Timeouts in a row after which the current owner is given up. @default 4 */
+  /**
+   * Timeouts in a row after which the current owner is given up, if it also sent nothing for
+   * as long as that many blind timeouts take (3 s with the defaults). @default 4
+   */
   maxTimeouts?: number;
+  /**
+   * A round trip to the owners measured before (a PROBE's), ms: requests then time out after
+   * `rttFactor` round trips (at least `minTimeoutMs`) instead of `timeoutMs`; every answer
+   * refines it. @default unknown
+   */
+  rttMs?: number;
+  /** Round trips a request may take before it is sent again. @default 3 */
+  rttFactor?: number;
+  /** Shortest request timeout, ms. @default 2 */
+  minTimeoutMs?: number;
 }
 
 /** A manifest request for the driver to send. */
@@ -52,6 +65,11 @@ export class ManifestFetch {
   #outstanding = new Map<number, number>();
   #timeouts = 0;
   #backoff = 1;
+  #rtt: number | undefined;
+  readonly #rttFactor: number;
+  readonly #minTimeoutMs: number;
+  readonly #giveUpMs: number;
+  #progressAt = -Infinity;
   #result: Uint8Array | undefined;
   /** Owners that sent something inconsistent or a manifest that did not match the content id. */
   readonly badOwners: string[] = [];
@@ -64,6 +82,18 @@ export class ManifestFetch {
     this.#window = options.window ?? 8;
     this.#timeoutMs = options.timeoutMs ?? 200;
     this.#maxTimeouts = options.maxTimeouts ?? 4;
+    this.#rtt = options.rttMs;
+    this.#rttFactor = options.rttFactor ?? 3;
+    this.#minTimeoutMs = options.minTimeoutMs ?? 2;
+    let giveUp = 0;
+    for (let k = 0; k < this.#maxTimeouts; k++) giveUp += this.#timeoutMs * Math.min(2 ** k, 8);
+    this.#giveUpMs = giveUp;
+  }
+
+  /** A request's timeout now (before backoff), ms. */
+  #timeout(): number {
+    if (this.#rtt === undefined) return this.#timeoutMs;
+    return Math.min(this.#timeoutMs, Math.max(this.#minTimeoutMs, this.#rttFactor * this.#rtt));
   }
 
   /** The verified encoded manifest, once complete. */
@@ -90,6 +120,7 @@ export class ManifestFetch {
   /** Requests to send now. */
   pollTransmit(now: number): ManifestTransmit[] {
     const owner = this.currentOwner;
+    if (this.#progressAt === -Infinity) this.#progressAt = now;
     if (this.#result || owner === undefined || this.#failed.has(owner)) return [];
     const out: ManifestTransmit[] = [];
     if (this.#total < 0) {
@@ -113,7 +144,7 @@ export class ManifestFetch {
   }
 
   /** A MANIFEST_DATA slice arrived from `owner`. */
-  handleData(owner: string, total: number, offset: number, data: Uint8Array, _now: number): void {
+  handleData(owner: string, total: number, offset: number, data: Uint8Array, now: number): void {
     if (this.#result || owner !== this.currentOwner) return;
     if (total > this.#maxBytes || total < 1) return this.#blame(owner);
     if (this.#total < 0) {
@@ -126,6 +157,12 @@ export class ManifestFetch {
     if (offset % this.#chunk !== 0) return;
     const expected = Math.min(this.#chunk, total - offset);
     if (data.byteLength !== expected) return;
+    const sent = this.#outstanding.get(offset);
+    if (sent !== undefined && this.#backoff === 1) {
+      const r = Math.max(0, now - sent);
+      this.#rtt = this.#rtt === undefined ? r : 0.875 * this.#rtt + 0.125 * r;
+    }
+    this.#progressAt = now;
     this.#outstanding.delete(offset);
     this.#timeouts = 0;
     this.#backoff = 1;
@@ -151,7 +188,7 @@ export class ManifestFetch {
     if (this.#result || this.#outstanding.size === 0) return undefined;
     let t = Infinity;
     for (const sent of this.#outstanding.values()) {
-      t = Math.min(t, sent + this.#timeoutMs * this.#backoff);
+      t = Math.min(t, sent + this.#timeout() * this.#backoff);
     }
     return t;
   }
@@ -159,14 +196,17 @@ export class ManifestFetch {
   handleTimeout(now: number): void {
     let fired = false;
     for (const [off, sent] of this.#outstanding) {
-      if (sent + this.#timeoutMs * this.#backoff <= now) {
+      if (sent + this.#timeout() * this.#backoff <= now) {
         this.#outstanding.delete(off);
         fired = true;
       }
     }
     if (!fired) return;
     this.#backoff = Math.min(this.#backoff * 2, 8);
-    if (++this.#timeouts >= this.#maxTimeouts && this.currentOwner !== undefined) {
+    if (
+      ++this.#timeouts >= this.#maxTimeouts && now - this.#progressAt >= this.#giveUpMs &&
+      this.currentOwner !== undefined
+    ) {
       this.#nextOwner(this.currentOwner);
     }
   }
@@ -184,6 +224,7 @@ export class ManifestFetch {
     this.#outstanding.clear();
     this.#timeouts = 0;
     this.#backoff = 1;
+    this.#progressAt = -Infinity;
     const next = this.#owners.findIndex((o) => !this.#failed.has(o));
     this.#current = next < 0 ? this.#owners.length : next;
   }

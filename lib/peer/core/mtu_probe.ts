@@ -18,6 +18,18 @@ export interface MtuProbeOptions {
   roundMs?: number;
   /** Rounds of probes before settling. @default 2 */
   rounds?: number;
+  /**
+   * Once a smaller size is acknowledged, the round ends this many of its round trips later (at
+   * least `minRoundMs`) rather than at `roundMs`, and later rounds are timed the same way, up to
+   * `rttRounds` of them: a lost probe of the largest size costs a few round trips. @default 2
+   */
+  rttFactor?: number;
+  /** Shortest round, ms. @default 2 */
+  minRoundMs?: number;
+  /** Rounds allowed once round trips are measured. @default 4 */
+  rttRounds?: number;
+  /** Copies of the largest candidate sent per round. @default 1 */
+  copies?: number;
 }
 
 /** See the module doc. */
@@ -27,6 +39,12 @@ export class MtuProbe {
   readonly #rounds: number;
   #round = 0;
   #deadline = -1;
+  #roundAt = 0;
+  #rtt: number | undefined;
+  readonly #rttFactor: number;
+  readonly #minRoundMs: number;
+  readonly #rttRounds: number;
+  readonly #copies: number;
   #best = SAFE_DATAGRAM;
   #pending: number[] = [];
   #done = false;
@@ -39,6 +57,10 @@ export class MtuProbe {
       .sort((a, b) => b - a);
     this.#roundMs = options.roundMs ?? 150;
     this.#rounds = options.rounds ?? 2;
+    this.#rttFactor = options.rttFactor ?? 2;
+    this.#minRoundMs = options.minRoundMs ?? 2;
+    this.#rttRounds = Math.max(this.#rounds, options.rttRounds ?? 4);
+    this.#copies = Math.max(1, Math.floor(options.copies ?? 1));
     if (this.#candidates.length === 0) this.#done = true;
   }
 
@@ -58,16 +80,34 @@ export class MtuProbe {
     this.#round++;
     // Later rounds wait longer: a busy owner answers late, and settling for 1452 bytes when the
     // path carries 32 KiB makes the transfer several times slower (docs/TRANSFER.md).
-    this.#deadline = now + this.#roundMs * 2 ** (this.#round - 1);
+    this.#roundAt = now;
+    this.#deadline = now + this.#roundLength();
     this.#pending = this.#candidates.filter((s) => s > this.#best);
-    return this.#pending;
+    const copies = this.#pending[0] === this.#candidates[0] ? this.#copies - 1 : 0;
+    return copies > 0
+      ? [...Array(copies).fill(this.#pending[0]!), ...this.#pending]
+      : this.#pending;
+  }
+
+  #roundLength(): number {
+    const blind = this.#roundMs * 2 ** (this.#round - 1);
+    if (this.#rtt === undefined) return blind;
+    return Math.min(
+      blind,
+      Math.max(this.#minRoundMs, this.#rttFactor * this.#rtt) * 2 ** (this.#round - 1),
+    );
   }
 
   /** A PROBE_ACK of `size` bytes arrived. */
-  handleAck(size: number, _now: number): void {
+  handleAck(size: number, now: number): void {
     if (this.#done || !this.#candidates.includes(size)) return;
     if (size > this.#best) this.#best = size;
     if (size === this.#candidates[0]) this.#done = true;
+    else if (this.#deadline >= 0) {
+      // A smaller size came back: the largest would have by a round trip or so later
+      this.#rtt ??= Math.max(0, now - this.#roundAt);
+      this.#deadline = Math.min(this.#deadline, this.#roundAt + this.#roundLength());
+    }
   }
 
   /** When to call {@link handleTimeout}, or undefined. */
@@ -79,6 +119,7 @@ export class MtuProbe {
   handleTimeout(now: number): void {
     if (this.#done || this.#deadline < 0 || now < this.#deadline) return;
     this.#deadline = -1;
-    if (this.#round >= this.#rounds || this.#best === this.#candidates[0]) this.#done = true;
+    const rounds = this.#rtt === undefined ? this.#rounds : this.#rttRounds;
+    if (this.#round >= rounds || this.#best === this.#candidates[0]) this.#done = true;
   }
 }

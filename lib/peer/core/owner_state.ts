@@ -50,6 +50,19 @@ export interface OwnerStateOptions {
 
 /** Recently lost blocks remembered per owner, to recognise late (spuriously lost) arrivals. */
 export const LOST_MEMORY = 1024;
+/**
+ * Smallest reordering window, ms: loss is checked on every arrival (with the driver's sub-ms
+ * clock), so this is finer than the timer granularity; a path that reorders more widens it.
+ */
+export const REORDER_GRANULARITY_MS = 0.25;
+/** Request records kept for reuse per owner. */
+const MAX_FREE_RECORDS = 4096;
+/** Blocks the loss-rate average spans. */
+export const LOSS_RATE_BLOCKS = 64;
+/** The largest loss rate the in-flight allowance makes up for (2.5 times the bytes at 60 %). */
+export const MAX_COVERED_LOSS = 0.6;
+/** Ended requests remembered per owner, to tell late or duplicated answers from unasked data. */
+export const ASKED_MEMORY = 4096;
 /** Cap on an owner's adaptive loss threshold. */
 export const MAX_LOSS_THRESHOLD = 64;
 
@@ -98,6 +111,14 @@ export class OwnerState {
   lastWiden: number = -Infinity;
   /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
   readonly lost = new Set<number>();
+  /**
+   * Ids of blocks asked of this owner whose request ended (answered, or taken back by
+   * {@link forget}: another owner delivered first, or the piece went to one owner only), oldest
+   * first, at most ASKED_MEMORY: a duplicate or late answer to them was still asked for.
+   */
+  readonly recent = new Set<number>();
+  /** Blocks it sent that were never asked of it (issue 11: counted against it, then banned). */
+  unasked = 0;
   /** The picker's assignment: next unstarted piece of the owner's range. */
   rangeNext = 0;
   /** The picker's assignment: end (exclusive) of the owner's range. */
@@ -112,16 +133,27 @@ export class OwnerState {
   silence = 0;
   /** When a requested block last arrived: the RTO counts from here or the oldest request. */
   lastAck: number = -Infinity;
+  /** When its latest probe timeout fired: the next one counts from there at the earliest. */
+  lastPto: number = -Infinity;
   /** Bytes of requested blocks that arrived (for delivery-rate samples). */
   acked = 0;
   /** Bytes of verified pieces it sent. */
   delivered = 0;
   /** Bytes it sent that matched a block of the file. */
   received = 0;
+  /** Blocks declared lost, in all (for traces). */
+  lostBlocks = 0;
+  /** Blocks declared lost that arrived after all, in all (for traces). */
+  spuriousBlocks = 0;
+  /** Probe timeouts, in all (for traces). */
+  timeouts = 0;
+  /** Share of its recent requested blocks that were lost (moving average over ~64 blocks). */
+  lossRate = 0;
   /** False once dropped. */
   alive = true;
   /** Asked for nothing until resumed (its address cookie is being renewed). */
   paused = false;
+  readonly #free: Outstanding[] = [];
 
   /**
    * A new owner, silent so far.
@@ -150,7 +182,26 @@ export class OwnerState {
   /** How much later than the latest answered block's RTT a block may arrive before it is lost. */
   get reorderWindow(): number {
     const base = Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : this.rtt.srtt;
-    return Math.min(Math.max(this.rtt.srtt, 1), this.reorderMult * Math.max(base / 4, 1));
+    return Math.min(
+      Math.max(this.rtt.srtt, REORDER_GRANULARITY_MS),
+      this.reorderMult * Math.max(base / 4, REORDER_GRANULARITY_MS),
+    );
+  }
+
+  /**
+   * How much more than the window may be requested: blocks that will be lost occupy no receive
+   * buffer, so on a path losing a share p of blocks the window's worth of arrivals needs
+   * 1 / (1 − p) of it in flight (p capped at {@link MAX_COVERED_LOSS}). Without this a 5-block
+   * window at 36 % block loss (20 % each way) is often all lost at once, and only a probe
+   * timeout notices.
+   */
+  get lossAllowance(): number {
+    return 1 / (1 - Math.min(MAX_COVERED_LOSS, this.lossRate));
+  }
+
+  /** A requested block arrived: the loss-rate average moves towards 0. */
+  noteArrived(): void {
+    this.lossRate -= this.lossRate / LOSS_RATE_BLOCKS;
   }
 
   /** True when the owner can be asked for blocks (alive and not paused). */
@@ -159,12 +210,12 @@ export class OwnerState {
   }
 
   /**
-   * When the retransmission timer fires: an RTO after the oldest request or the latest answer,
-   * whichever is later (RFC 6298 5.3 restarts the timer on every acknowledgement), so it only
+   * When the retransmission timer fires: an RTO after the oldest request, the latest answer or
+   * the latest probe timeout, whichever is later (RFC 6298 5.3 restarts the timer on every acknowledgement), so it only
    * fires when the owner stopped answering; losses amid answers are RACK's job.
    */
   rtoDeadline(first: Outstanding): number {
-    return Math.max(first.sentAt, this.lastAck) + this.rtt.rto;
+    return Math.max(first.sentAt, this.lastAck, this.lastPto) + this.rtt.rto;
   }
 
   /**
@@ -190,7 +241,49 @@ export class OwnerState {
     if (!out) return 0;
     this.outstanding.delete(id);
     this.inFlight -= out.length;
-    return out.length;
+    const length = out.length;
+    this.remember(id);
+    this.release(out);
+    return length;
+  }
+
+  /**
+   * An {@link Outstanding} record to fill in, reused from {@link release}d ones: requests live
+   * about a round trip, long enough for the garbage collector to promote them, so at 1452-byte
+   * blocks fresh records per block grew the old generation with the file.
+   */
+  acquire(): Outstanding {
+    return this.#free.pop() ?? {
+      seq: 0,
+      sentAt: 0,
+      piece: 0,
+      block: 0,
+      length: 0,
+      retransmitted: false,
+      acked: 0,
+      ackedAt: 0,
+    };
+  }
+
+  /** Hands back a record no longer in {@link outstanding} (its fields stay readable until reused). */
+  release(out: Outstanding): void {
+    if (this.#free.length < MAX_FREE_RECORDS) this.#free.push(out);
+  }
+
+  /** Remembers that block `id` was asked of this owner after its request ended. */
+  remember(id: number): void {
+    const recent = this.recent;
+    recent.delete(id);
+    recent.add(id);
+    if (recent.size > ASKED_MEMORY) recent.delete(recent.values().next().value!);
+  }
+
+  /**
+   * Tells whether block `id` was asked of this owner: outstanding, declared lost, or its request
+   * ended recently (a duplicate or late answer may still be on the way).
+   */
+  asked(id: number): boolean {
+    return this.outstanding.has(id) || this.lost.has(id) || this.recent.has(id);
   }
 
   /**
@@ -198,9 +291,16 @@ export class OwnerState {
    * narrows the reordering tolerance again when few of them were spurious.
    */
   noteLost(id: number): void {
+    this.lostBlocks++;
+    this.lossRate += (1 - this.lossRate) / LOSS_RATE_BLOCKS;
     this.lost.delete(id);
     this.lost.add(id);
-    if (this.lost.size > LOST_MEMORY) this.lost.delete(this.lost.values().next().value!);
+    if (this.lost.size > LOST_MEMORY) {
+      // Forgotten as lost, still asked: a late answer is not unasked data
+      const oldest = this.lost.values().next().value!;
+      this.lost.delete(oldest);
+      this.remember(oldest);
+    }
     if (++this.declared >= 64) {
       if (this.spurious * 20 < this.declared) {
         this.reorderMult = Math.max(1, this.reorderMult - 1);
@@ -219,6 +319,7 @@ export class OwnerState {
    */
   noteSpurious(now: number): void {
     this.spurious++;
+    this.spuriousBlocks++;
     if (
       this.declared < 8 || this.spurious * 4 < this.declared ||
       now < this.lastWiden + this.rtt.srtt

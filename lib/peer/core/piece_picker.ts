@@ -390,16 +390,16 @@ export class PiecePicker {
     }
     const retransmitted = ap.retransmitted[b] === 1 || ap.requested[b]! > 0;
     ap.requested[b]!++;
-    o.outstanding.set(id, {
-      seq: o.seq++,
-      sentAt: now,
-      piece: ap.index,
-      block: b,
-      length: len,
-      retransmitted,
-      acked: o.acked,
-      ackedAt: o.lastAck === -Infinity ? now : o.lastAck,
-    });
+    const out = o.acquire();
+    out.seq = o.seq++;
+    out.sentAt = now;
+    out.piece = ap.index;
+    out.block = b;
+    out.length = len;
+    out.retransmitted = retransmitted;
+    out.acked = o.acked;
+    out.ackedAt = o.lastAck === -Infinity ? now : o.lastAck;
+    o.outstanding.set(id, out);
     o.inFlight += len;
     const offset = this.#layout.pieceOffset(ap.index) + this.#layout.blockStart(b);
     const last = ranges[ranges.length - 1];

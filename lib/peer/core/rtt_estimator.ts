@@ -32,6 +32,7 @@ export class RttEstimator {
   readonly #recent: number[] = [];
   #next = 0;
   #hasSample = false;
+  #seeded = false;
   #backoff = 1;
   readonly #initial: number;
   readonly #min: number;
@@ -48,6 +49,18 @@ export class RttEstimator {
   /** True once at least one sample was taken. */
   get hasSample(): boolean {
     return this.#hasSample;
+  }
+
+  /**
+   * Starts from an RTT measured elsewhere (a PROBE's round trip to the same peer) until the
+   * first real sample: SRTT = `rttMs`, RTTVAR = half of it, as a first sample would set them,
+   * but the minimum RTT and the queueing-delay filter stay empty, and {@link hasSample} false.
+   */
+  seed(rttMs: number): void {
+    if (this.#hasSample || !(rttMs >= 0)) return;
+    this.srtt = rttMs;
+    this.rttvar = rttMs / 2;
+    this.#seeded = true;
   }
 
   /** Adds a sample (ms) from a block that was requested exactly once (Karn's rule). */
@@ -89,24 +102,21 @@ export class RttEstimator {
     return this.#backoff;
   }
 
-  /** Current retransmission timeout, ms. */
   /** The RTO without backoff, ms. */
   get baseRto(): number {
-    return Math.min(
-      this.#max,
-      Math.max(
-        this.#min,
-        this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial,
-      ),
-    );
+    return Math.min(this.#max, this.#unclamped());
   }
 
+  /** The RTO with backoff, ms. */
   get rto(): number {
-    const base = Math.max(
-      this.#min,
-      this.#hasSample ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial,
-    );
+    const base = this.#unclamped();
     const backedOff = Math.max(base, Math.min(base * this.#backoff, this.#maxBackoff));
     return Math.min(this.#max, backedOff);
+  }
+
+  /** SRTT + 4·RTTVAR (that term at least 1 ms, the timer granularity), or the initial RTO. */
+  #unclamped(): number {
+    const known = this.#hasSample || this.#seeded;
+    return Math.max(this.#min, known ? this.srtt + Math.max(4 * this.rttvar, 1) : this.#initial);
   }
 }

@@ -1,8 +1,11 @@
 /**
  * The peer's side of the tracker protocol as a pure state machine (sans-I/O): registration
  * with the cookie handshake, the heartbeat every T, OWN/NEED/UPDATE/EXIT matched to their
- * replies by transaction id and retransmitted with exponential backoff, re-registration
- * after an eviction or a tracker restart, and OWN again of every shared file after it.
+ * replies by transaction id and retransmitted with exponential backoff (the table of requests
+ * in flight is {@link RequestRetry}), re-registration after an eviction or a tracker restart,
+ * and OWN again of every shared file after it. Given several trackers, the session uses one and
+ * fails over to the next when it stops answering (a request timed out, or heartbeats lost): it
+ * registers there, OWNs every shared file again, and sends the commands in flight there.
  *
  * No socket, timer or clock: commands and datagrams come in with `now`, datagrams for the
  * tracker leave through {@link TrackerSession.pollTransmit}, results through
@@ -10,18 +13,20 @@
  * {@link TrackerSession.handleTimeout}. `lib/peer/tracker_client.ts` drives it on a socket.
  *
  * Longer than 600 lines (about half of it JSDoc) because it is one state machine: the
- * registration, the heartbeat and the commands share the table of requests in flight, the
- * cookie and the queue of commands waiting for a registration; split apart, each piece would
+ * registration, the heartbeat and the commands share the requests in flight, the cookie and the queue of commands waiting for a registration; split apart, each piece would
  * reach into the others' state.
  * @module
  */
 import { canonicalAddress } from "../../wire/address.ts";
 import { decodeHeader, decodeMessage, encodeMessage, isValidNodeId } from "../../wire/codec.ts";
 import { toHex } from "../../wire/hex.ts";
-import { MAX_OWNERS } from "../../wire/limits.ts";
+import { MAX_NEED_EXCLUDE, MAX_OWNERS, MAX_REPORT_ENTRIES } from "../../wire/limits.ts";
 import type {
   ErrorMessage,
   ExitMessage,
+  ListingMessage,
+  ListMatch,
+  ListMessage,
   Message,
   NeedMessage,
   NeedTarget,
@@ -29,33 +34,23 @@ import type {
   OwnMessage,
   OwnProgress,
   RegisterMessage,
+  ReportEntry,
+  ReportMessage,
   UpdateMessage,
 } from "../../wire/messages.ts";
 import { formatHostPort } from "../../net/host_port.ts";
 import { TrackerError, TrackerErrorCode } from "../../tracker/tracker_error.ts";
+import { Fifo } from "../../_util/fifo.ts";
+/** Shortest first retransmission of a NEED or EXIT once the tracker's round trip is known, ms. */
+export const NEED_RETRY_MIN_MS = 20;
 
-/** How a tracker request is retransmitted. */
-export interface RetryPolicy {
-  /** Wait before the first retransmission, in ms. @default 250 */
-  initialMs: number;
-  /** Each wait is the previous one times this. @default 2 */
-  factor: number;
-  /** Longest single wait, in ms. @default 4000 */
-  maxDelayMs: number;
-  /** Sends in total (the first plus retransmissions). @default 5 */
-  attempts: number;
-  /** Give up once this many ms have passed since the first send, whatever the attempts left. @default Infinity */
-  totalMs: number;
-}
-
-/** The default {@link RetryPolicy}: 250, 500, 1000, 2000 ms between 5 sends; 7.75 s in all. */
-export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  initialMs: 250,
-  factor: 2,
-  maxDelayMs: 4000,
-  attempts: 5,
-  totalMs: Infinity,
-});
+import {
+  DEFAULT_RETRY,
+  RequestRetry,
+  type Retrying,
+  retrying,
+  type RetryPolicy,
+} from "./request_retry.ts";
 
 /** What the tracker said when it registered this peer. */
 export interface RegisteredInfo {
@@ -81,14 +76,33 @@ export interface OwnedFile {
 
 /** What {@link TrackerSession.pollEvent} reports. */
 export type TrackerSessionEvent =
-  /** The command with handle `id` succeeded: `register` gives its info, `need` the owners. */
-  | { type: "done"; id: number; value: RegisteredInfo | OwnersMessage | undefined }
+  /**
+   * The command with handle `id` succeeded: `register` gives its info, `need` the owners,
+   * `list` the page.
+   */
+  | {
+    type: "done";
+    id: number;
+    value: RegisteredInfo | OwnersMessage | ListingMessage | undefined;
+  }
   /** The command with handle `id` failed. */
   | { type: "failed"; id: number; error: TrackerError }
   /** A fresh registration (after a challenge); `again` after an eviction or tracker restart. */
   | { type: "registered"; info: RegisteredInfo; again: boolean; files: number }
   /** Something worth a log line (a lost heartbeat, a refused re-announce, a bad reply). */
   | { type: "log"; line: string };
+
+/** What {@link TrackerSession.list} asks for. */
+export interface TrackerListQuery {
+  /** The pattern, 0..255 bytes of UTF-8. */
+  pattern: string;
+  /** How the pattern is matched (substring and glob ignore case). */
+  match: ListMatch;
+  /** Where the page starts: 0, or the previous page's `nextCursor`. @default 0 */
+  cursor?: number;
+  /** At most this many entries; 0: as many as fit one reply. @default 0 */
+  maxEntries?: number;
+}
 
 /** Options for {@link TrackerSession}. */
 export interface TrackerSessionOptions {
@@ -100,33 +114,86 @@ export interface TrackerSessionOptions {
   random: () => number;
   /** Retransmission policy of requests. @default {@link DEFAULT_RETRY} */
   retry?: Partial<RetryPolicy>;
+  /**
+   * More trackers (of the same swarm), tried in order, then from the first again, when the
+   * current one stops answering: a request timed out, or
+   * {@link TrackerSessionOptions.failoverAfterHeartbeats} heartbeats in a row were lost.
+   * @default []
+   */
+  fallbacks?: readonly { hostname: string; port: number }[];
+  /** Heartbeats lost in a row before failing over to the next tracker (with fallbacks). @default 1 */
+  failoverAfterHeartbeats?: number;
+}
+
+/** One tracker of the session's list. */
+interface TrackerAddress {
+  readonly hostname: string;
+  readonly port: number;
+  /** Its canonical address (a host name stays as given). */
+  readonly host: string;
+  /** `host:port`, for messages. */
+  readonly label: string;
+}
+
+function trackerAddress(address: { hostname: string; port: number }): TrackerAddress {
+  const hostname = address.hostname === "localhost" ? "127.0.0.1" : address.hostname;
+  let host = hostname;
+  try {
+    host = canonicalAddress(hostname, address.port).host;
+  } catch {
+    // a host name: replies come from its address, matched by port and then by name
+  }
+  return {
+    hostname,
+    port: address.port,
+    host,
+    label: formatHostPort({ hostname, port: address.port }),
+  };
 }
 
 type State = "new" | "registering" | "registered" | "exited" | "closed";
 /** What a request is for: a caller's command (`start` never goes on the wire) or the session's own. */
-type Purpose = "start" | "own" | "need" | "update" | "exit" | "handshake" | "heartbeat" | "reown";
-type Outgoing = RegisterMessage | OwnMessage | NeedMessage | UpdateMessage | ExitMessage;
+type Purpose =
+  | "start"
+  | "own"
+  | "need"
+  | "list"
+  | "update"
+  | "report"
+  | "exit"
+  | "handshake"
+  | "heartbeat"
+  | "reown";
+type Outgoing =
+  | RegisterMessage
+  | OwnMessage
+  | NeedMessage
+  | ListMessage
+  | UpdateMessage
+  | ReportMessage
+  | ExitMessage;
 
 /** A command or one of the session's own requests, with its retransmission state. */
-interface Request {
+interface Request extends Retrying {
   /** The caller's handle; 0 for the session's own requests. */
   readonly id: number;
   readonly purpose: Purpose;
   /** Re-encoded with a fresh txid and the current cookie at every (re)send. */
   readonly message: Outgoing | undefined;
-  readonly policy: RetryPolicy;
   /** Registered again once already because of this request's ERROR. */
   retried: boolean;
-  txid: number;
-  bytes: Uint8Array;
-  started: number;
-  attempts: number;
-  delay: number;
-  deadline: number;
-  /** The current wait is the last: at the deadline the request times out. */
-  last: boolean;
+  /** Trackers this request timed out at (it fails once it has at all of them). */
+  timedOut: number;
 }
 
+/** The tracker's replies (everything else from its address is not for the session). */
+const REPLY_TYPES: ReadonlySet<string> = new Set([
+  "registered",
+  "owners",
+  "listing",
+  "ack",
+  "error",
+]);
 const REREGISTER_CODES: ReadonlySet<number> = new Set([
   TrackerErrorCode.unknown_node,
   TrackerErrorCode.bad_cookie,
@@ -137,7 +204,6 @@ const OWN_CONCURRENCY = 8;
 const HANDSHAKE_ROUNDS = 4;
 /** Heartbeat interval assumed before the tracker told one, ms. */
 const DEFAULT_INTERVAL_MS = 30_000;
-const EMPTY = new Uint8Array(0);
 
 function hint(code: number): string {
   switch (code) {
@@ -199,22 +265,23 @@ function requestName(purpose: Purpose): string {
 export class TrackerSession {
   /** This peer's node id. */
   readonly nodeId: string;
-  /** The tracker's address. */
-  readonly tracker: { readonly hostname: string; readonly port: number };
-  /** The tracker as `host:port`, for messages. */
-  readonly trackerLabel: string;
-  readonly #trackerHost: string;
-  readonly #random: () => number;
+  #exitAcked = false;
+  /** The tracker and its fallbacks; `#current` is the one in use. */
+  readonly #trackers: readonly TrackerAddress[];
+  #current = 0;
+  readonly #failoverAfterHeartbeats: number;
+  #failovers = 0;
+  /** Failovers since the last successful registration. */
+  #failoversInRow = 0;
+  /** Heartbeats lost since the last one answered. */
+  #heartbeatsLostInRow = 0;
   readonly #policy: RetryPolicy;
-  readonly #pending = new Map<number, Request>();
+  /** Requests in flight, their datagrams and deadlines. */
+  readonly #pending: RequestRetry<Request>;
   readonly #owned = new Map<string, OwnedFile>();
   /** Requests waiting for the registration in progress. */
   #waiting: Request[] = [];
-  readonly #transmits: Uint8Array[] = [];
-  readonly #events: TrackerSessionEvent[] = [];
-  #transmitHead = 0;
-  #eventHead = 0;
-  #nextTxid: number;
+  readonly #events = new Fifo<TrackerSessionEvent>();
   #nextId = 1;
   #state: State = "new";
   #cookie = 0n;
@@ -232,7 +299,6 @@ export class TrackerSession {
   #reannounce: OwnedFile[] = [];
   #reannounceNext = 0;
   #reannounceInFlight = 0;
-  #retransmits = 0;
   #malformed = 0;
   #reregistrations = 0;
   #missedHeartbeats = 0;
@@ -250,19 +316,36 @@ export class TrackerSession {
       );
     }
     this.nodeId = options.nodeId;
-    const host = options.tracker.hostname === "localhost" ? "127.0.0.1" : options.tracker.hostname;
-    this.tracker = { hostname: host, port: options.tracker.port };
-    let canonical = host;
-    try {
-      canonical = canonicalAddress(host, options.tracker.port).host;
-    } catch {
-      // a host name: replies come from its address, matched by port and then by name
-    }
-    this.#trackerHost = canonical;
-    this.trackerLabel = formatHostPort(this.tracker);
-    this.#random = options.random;
+    this.#trackers = [options.tracker, ...options.fallbacks ?? []].map(trackerAddress);
+    this.#failoverAfterHeartbeats = Math.max(1, Math.floor(options.failoverAfterHeartbeats ?? 1));
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#nextTxid = (Math.floor(this.#random() * 0xfffffff0) + 1) >>> 0;
+    this.#pending = new RequestRetry({ random: options.random });
+  }
+
+  /** The address of the tracker in use (it changes at a failover). */
+  get tracker(): { readonly hostname: string; readonly port: number } {
+    const t = this.#trackers[this.#current]!;
+    return { hostname: t.hostname, port: t.port };
+  }
+
+  /** The tracker in use as `host:port`, for messages. */
+  get trackerLabel(): string {
+    return this.#trackers[this.#current]!.label;
+  }
+
+  /** Every tracker this session may use: the first given, then the fallbacks. */
+  get trackers(): readonly { readonly hostname: string; readonly port: number }[] {
+    return this.#trackers.map((t) => ({ hostname: t.hostname, port: t.port }));
+  }
+
+  /** Times the session moved to the next tracker because the one in use stopped answering. */
+  get failovers(): number {
+    return this.#failovers;
+  }
+
+  /** True once the tracker acknowledged this session's EXIT. */
+  get exitAcknowledged(): boolean {
+    return this.#exitAcked;
   }
 
   /** True while registered (as far as this session knows). */
@@ -282,7 +365,7 @@ export class TrackerSession {
 
   /** Requests retransmitted so far. */
   get retransmits(): number {
-    return this.#retransmits;
+    return this.#pending.retransmits;
   }
 
   /** Datagrams from the tracker address that failed to decode. */
@@ -368,12 +451,20 @@ export class TrackerSession {
    * @param want `{ kind: "name", name }` or `{ kind: "content", contentId }`
    * @param maxOwners at most this many owners (0: the tracker's N)
    * @param now the time, ms
+   * @param exclude owners found dead or failing, for the tracker to leave out (the last
+   *   32 are sent)
    * @param flags NEED flags (`NEED_PARTIAL`: partial owners welcome)
    * @returns the handle; `done` carries the {@link OwnersMessage}
    */
-  need(want: NeedTarget, maxOwners: number, now: number, flags = 0): number {
+  need(
+    want: NeedTarget,
+    maxOwners: number,
+    now: number,
+    exclude?: readonly string[],
+    flags = 0,
+  ): number {
     const max = Math.max(0, Math.min(MAX_OWNERS, Math.floor(maxOwners) || 0));
-    const msg: NeedMessage = {
+    const message: NeedMessage = {
       type: "need",
       txid: 0,
       cookie: 0n,
@@ -381,12 +472,72 @@ export class TrackerSession {
       want,
       maxOwners: max,
     };
-    if (flags) msg.flags = flags;
-    return this.#command("need", msg, now);
+    const ids = exclude?.filter(isValidNodeId).slice(-MAX_NEED_EXCLUDE);
+    if (ids !== undefined && ids.length > 0) message.exclude = ids;
+    if (flags) message.flags = flags;
+    return this.#command("need", message, now);
   }
 
   /**
-   * Reports bytes uploaded since the previous UPDATE; the tracker raises this peer's rate.
+   * Asks for one page of the files the tracker knows (LIST), registering first if needed.
+   *
+   * @param query the pattern, how to match it, the page's cursor (0 first, then the last
+   *   page's `nextCursor`) and an entry cap (0: as many as fit one reply)
+   * @param now the time, ms
+   * @returns the handle; `done` carries the {@link ListingMessage}
+   * @throws {TypeError} a match kind the codec does not know, a pattern with lone surrogates
+   * @throws {RangeError} a pattern over 255 bytes, a cursor or cap out of range
+   */
+  list(query: TrackerListQuery, now: number): number {
+    const message: ListMessage = {
+      type: "list",
+      txid: 0,
+      cookie: 0n,
+      nodeId: this.nodeId,
+      cursor: query.cursor ?? 0,
+      maxEntries: query.maxEntries ?? 0,
+      match: query.match,
+      pattern: query.pattern,
+    };
+    encodeMessage(message); // fails fast with a clear TypeError/RangeError
+    return this.#command("list", message, now);
+  }
+
+  /**
+   * Tells the tracker the bytes received and verified from each owner of a content since the
+   * previous REPORT for it (REPORT): what ranks owners. Owners with 0 bytes are left out; more
+   * than 32 owners go in several REPORTs (the handle is the last one's).
+   *
+   * @param contentId the 32-byte content id
+   * @param entries owners and their verified bytes
+   * @param now the time, ms
+   * @returns the handle, or undefined when there was nothing to report
+   */
+  report(contentId: Uint8Array, entries: readonly ReportEntry[], now: number): number | undefined {
+    const valid = entries.filter((e) =>
+      isValidNodeId(e.nodeId) && Number.isSafeInteger(e.bytes) && e.bytes > 0
+    );
+    let id: number | undefined;
+    for (let i = 0; i < valid.length; i += MAX_REPORT_ENTRIES) {
+      id = this.#command(
+        "report",
+        {
+          type: "report",
+          txid: 0,
+          cookie: 0n,
+          nodeId: this.nodeId,
+          contentId,
+          entries: valid.slice(i, i + MAX_REPORT_ENTRIES),
+        },
+        now,
+      );
+    }
+    return id;
+  }
+
+  /**
+   * Reports bytes uploaded since the previous UPDATE (logged by the tracker; it no longer ranks:
+   * the downloaders' REPORTs do).
    *
    * @param uploadedBytes bytes uploaded since the last call
    * @param now the time, ms
@@ -463,7 +614,12 @@ export class TrackerSession {
     from: { hostname: string; port: number } | undefined,
     now: number,
   ): boolean {
-    if (from !== undefined && !this.#fromTracker(from)) return false;
+    if (from !== undefined) {
+      const which = this.#fromTracker(from);
+      if (which === undefined) return false;
+      // A late reply of a tracker failed over from: its requests are not in flight any more.
+      if (which !== this.#current) return this.#isReply(datagram);
+    }
     let msg: Message;
     if (datagram instanceof Uint8Array) {
       let type: string;
@@ -472,7 +628,7 @@ export class TrackerSession {
       } catch {
         return false;
       }
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
       try {
@@ -485,14 +641,12 @@ export class TrackerSession {
     } else {
       msg = datagram;
       const type = msg.type;
-      if (type !== "registered" && type !== "owners" && type !== "ack" && type !== "error") {
+      if (!REPLY_TYPES.has(type)) {
         return false;
       }
     }
-    const req = this.#pending.get(msg.txid);
+    const req = this.#pending.take(msg.txid, now);
     if (req === undefined) return true; // late, duplicate or unknown: ignored
-    this.#pending.delete(msg.txid);
-    req.txid = 0;
     switch (req.purpose) {
       case "handshake":
         this.#onHandshakeReply(req, msg, now);
@@ -507,6 +661,7 @@ export class TrackerSession {
         this.#reannounced(now);
         return true;
       case "exit":
+        this.#exitAcked = true;
         this.#log(`exit: tracker ${this.trackerLabel} forgot ${this.nodeId}`);
         this.#exited();
         this.#done(req.id, undefined);
@@ -523,16 +678,10 @@ export class TrackerSession {
    * @param now the time, ms
    */
   handleTimeout(now: number): void {
-    for (const req of this.#pending.values()) {
-      if (req.deadline > now) continue;
-      if (!req.last) {
-        this.#transmit(req, now);
-        continue;
-      }
-      this.#pending.delete(req.txid);
-      req.txid = 0;
-      this.#onTimeout(req, this.#timeoutError(req, now), now);
-    }
+    this.#pending.handleTimeout(
+      now,
+      (req) => this.#onTimeout(req, this.#timeoutError(req, now), now),
+    );
     if (this.#heartbeatDue() <= now) this.#sendHeartbeat(now);
   }
 
@@ -545,13 +694,7 @@ export class TrackerSession {
    * @returns the bytes, or undefined when nothing is due
    */
   pollTransmit(_now?: number): Uint8Array | undefined {
-    if (this.#transmitHead === this.#transmits.length) return undefined;
-    const bytes = this.#transmits[this.#transmitHead++]!;
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits.length = 0;
-      this.#transmitHead = 0;
-    }
-    return bytes;
+    return this.#pending.pollTransmit();
   }
 
   /**
@@ -560,13 +703,7 @@ export class TrackerSession {
    * @returns the event, or undefined when none is queued
    */
   pollEvent(): TrackerSessionEvent | undefined {
-    if (this.#eventHead === this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++]!;
-    if (this.#eventHead === this.#events.length) {
-      this.#events.length = 0;
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -575,8 +712,7 @@ export class TrackerSession {
    * @returns the earliest retransmission, give-up or heartbeat time in ms; undefined when idle
    */
   pollTimeout(): number | undefined {
-    let at = this.#heartbeatDue();
-    for (const req of this.#pending.values()) if (req.deadline < at) at = req.deadline;
+    const at = Math.min(this.#heartbeatDue(), this.#pending.pollTimeout());
     return at === Infinity ? undefined : at;
   }
 
@@ -588,25 +724,15 @@ export class TrackerSession {
     message: Outgoing | undefined,
     policy: RetryPolicy,
   ): Request {
-    const req: Request = {
-      id,
-      purpose,
-      message,
-      policy,
-      retried: false,
-      txid: 0,
-      bytes: EMPTY,
-      started: 0,
-      attempts: 0,
-      delay: 0,
-      deadline: Infinity,
-      last: false,
-    };
-    return req;
+    return { ...retrying(policy), id, purpose, message, retried: false, timedOut: 0 };
   }
 
   /** Sends a command now, or queues it behind the registration it needs. */
-  #command(purpose: "own" | "need" | "update", message: Outgoing, now: number): number {
+  #command(
+    purpose: "own" | "need" | "list" | "update" | "report",
+    message: Outgoing,
+    now: number,
+  ): number {
     const id = this.#nextId++;
     const req = this.#request(id, purpose, message, this.#policy);
     if (this.#state === "closed" || this.#state === "exited") {
@@ -623,31 +749,17 @@ export class TrackerSession {
   /** Puts a request on the wire with a fresh txid and the cookie it needs. */
   #send(req: Request, now: number): void {
     const message = req.message!;
-    let txid = this.#nextTxid;
-    while (txid === 0 || this.#pending.has(txid)) txid = (txid + 1) >>> 0;
-    this.#nextTxid = (txid + 1) >>> 0;
+    const txid = this.#pending.nextTxid();
     message.txid = txid;
     if (req.purpose !== "handshake") message.cookie = this.#cookie;
     req.txid = txid;
-    req.bytes = encodeMessage(message);
-    req.started = now;
-    req.attempts = 0;
-    req.delay = req.policy.initialMs;
-    this.#pending.set(txid, req);
-    this.#transmit(req, now);
-  }
-
-  #transmit(req: Request, now: number): void {
-    req.attempts++;
-    if (req.attempts > 1) this.#retransmits++;
-    this.#transmits.push(req.bytes);
-    const p = req.policy;
-    const elapsed = now - req.started;
-    // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.
-    const wait = Math.min(req.delay, p.maxDelayMs) * (0.9 + 0.2 * this.#random());
-    req.last = req.attempts >= p.attempts || elapsed + wait >= p.totalMs;
-    req.deadline = now + (req.last ? Math.max(0, Math.min(wait, p.totalMs - elapsed)) : wait);
-    req.delay = Math.min(req.delay * p.factor, p.maxDelayMs);
+    // A NEED (a download waits for it) and an EXIT (`peer.ts get` waits for it before it ends):
+    // their first retransmission follows the tracker's measured round trip
+    const timed = req.purpose === "need" || req.purpose === "exit";
+    this.#pending.send(req, txid, encodeMessage(message), now, {
+      timed,
+      minFirstMs: NEED_RETRY_MIN_MS,
+    });
   }
 
   #onCommandReply(req: Request, msg: Message, now: number): void {
@@ -678,23 +790,48 @@ export class TrackerSession {
           `Tracker ${this.trackerLabel} answered NEED with ${msg.type}`,
         ),
       );
+    } else if (req.purpose === "list" && msg.type !== "listing") {
+      this.#failCommand(
+        req,
+        new TrackerError(
+          TrackerErrorCode.protocol,
+          "list",
+          `Tracker ${this.trackerLabel} answered LIST with ${msg.type}`,
+        ),
+      );
     } else {
-      this.#done(req.id, req.purpose === "need" ? msg as OwnersMessage : undefined);
+      this.#done(
+        req.id,
+        req.purpose === "need" || req.purpose === "list"
+          ? msg as OwnersMessage | ListingMessage
+          : undefined,
+      );
     }
   }
 
   #onTimeout(req: Request, error: TrackerError, now: number): void {
     switch (req.purpose) {
       case "handshake":
+        if (this.#canFailover() && this.#failoversInRow < this.#trackers.length - 1) {
+          return this.#failover("did not answer REGISTER", now);
+        }
         this.#registrationFailed(error, now);
+        // The next attempt (the heartbeat's) goes to the next tracker.
+        if (this.#canFailover()) this.#switchTracker("did not answer REGISTER", 0);
         return;
       case "heartbeat":
         this.#heartbeat = undefined;
         this.#missedHeartbeats++;
+        if (
+          this.#canFailover() && ++this.#heartbeatsLostInRow >= this.#failoverAfterHeartbeats
+        ) {
+          return this.#failover("did not answer the heartbeat", now);
+        }
         this.#log(`heartbeat: tracker ${this.trackerLabel} did not answer; trying again`);
         this.#retryHeartbeatSoon(now);
         return;
       case "reown":
+        if (this.#canFailover()) return this.#failover("did not answer OWN", now);
         this.#log(
           `re-announcing "${(req.message as OwnMessage).name}" failed: ${error.message}`,
         );
@@ -705,8 +842,52 @@ export class TrackerSession {
         this.#fail(req.id, error);
         return;
       default:
+        if (this.#canFailover() && ++req.timedOut < this.#trackers.length) {
+          this.#waiting.push(req); // sent again once registered at the next tracker
+          return this.#failover(`did not answer ${requestName(req.purpose).toUpperCase()}`, now);
+        }
         this.#failCommand(req, error);
     }
+  }
+
+  // ------------------------------------------------------------------ failover
+
+  /** Several trackers, and the session still wants one. */
+  #canFailover(): boolean {
+    return this.#trackers.length > 1 && this.#state !== "exited" && this.#state !== "closed";
+  }
+
+  /** Moves to the next tracker in the list (no datagram is sent). */
+  #switchTracker(why: string, inRow: number): void {
+    const from = this.trackerLabel;
+    this.#current = (this.#current + 1) % this.#trackers.length;
+    this.#failovers++;
+    this.#failoversInRow = inRow;
+    this.#heartbeatsLostInRow = 0;
+    this.#log(`tracker ${from} ${why}: failing over to ${this.trackerLabel}`);
+  }
+
+  /**
+   * Moves to the next tracker and registers there: the caller's commands in flight wait for that
+   * registration and are sent there, the session's own requests are dropped, and every shared
+   * file is announced again once registered.
+   */
+  #failover(why: string, now: number): void {
+    this.#switchTracker(why, this.#failoversInRow + 1);
+    const moved: Request[] = [];
+    for (const req of this.#pending.values()) {
+      if (req.id !== 0 && req.purpose !== "exit") moved.push(req);
+    }
+    this.#pending.clear();
+    this.#pending.dropTransmits(); // retransmissions queued for the tracker left behind
+    this.#heartbeat = undefined;
+    this.#handshake = undefined;
+    this.#reannounce = [];
+    this.#phase = "idle";
+    this.#waiting = [...moved, ...this.#waiting];
+    this.#cookie = 0n;
+    this.#state = "registering";
+    this.#register(true, now);
   }
 
   /** A failed OWN leaves the file unannounced, so it is not announced again later either. */
@@ -777,6 +958,8 @@ export class TrackerSession {
 
   #handshakeDone(cookie: bigint, intervalMs: number, evictAfterMs: number, now: number): void {
     this.#handshake = undefined;
+    this.#failoversInRow = 0;
+    this.#heartbeatsLostInRow = 0;
     this.#cookie = cookie;
     this.#lastHeard = now;
     this.#state = "registered";
@@ -835,7 +1018,7 @@ export class TrackerSession {
     this.#handshake = undefined;
     this.#reannounce = [];
     for (const req of this.#pending.values()) {
-      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req.txid);
+      if (req.purpose === "handshake" || req.purpose === "reown") this.#pending.delete(req);
     }
     const waiting = this.#waiting;
     this.#waiting = [];
@@ -853,8 +1036,12 @@ export class TrackerSession {
     const interval = this.#info?.intervalMs ?? DEFAULT_INTERVAL_MS;
     const evictAfter = this.#info?.evictAfterMs ?? interval;
     // Many quick retransmissions before the eviction deadline, so one lost datagram never
-    // costs the registration.
+    // costs the registration. With another tracker to fail over to, a heartbeat is lost
+    // after half the grace (at least T/4), so the next tracker has it before the eviction.
     const initial = Math.min(this.#policy.initialMs, Math.max(10, interval / 20));
+    const totalMs = this.#trackers.length > 1
+      ? Math.max(interval / 4, (evictAfter - interval) / 2)
+      : evictAfter - interval + interval / 2;
     const message: RegisterMessage = {
       type: "register",
       txid: 0,
@@ -866,13 +1053,14 @@ export class TrackerSession {
       factor: this.#policy.factor,
       maxDelayMs: Math.max(initial, interval / 4),
       attempts: 1000,
-      totalMs: Math.max(initial, evictAfter - interval + interval / 2),
+      totalMs: Math.max(initial, totalMs),
     });
     this.#send(this.#heartbeat, now);
   }
 
   #onHeartbeatReply(msg: Message, now: number): void {
     this.#heartbeat = undefined;
+    this.#heartbeatsLostInRow = 0;
     if (msg.type === "registered" && msg.evictAfterMs > 0) {
       this.#cookie = msg.cookie;
       this.#lastHeard = now;
@@ -906,7 +1094,7 @@ export class TrackerSession {
   /** Stops the heartbeat and the registration; `closed` also fails every command in flight. */
   #stop(why: "left" | "closed"): void {
     this.#heartbeatOn = false;
-    if (this.#heartbeat) this.#pending.delete(this.#heartbeat.txid);
+    if (this.#heartbeat) this.#pending.delete(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#abortRegistration();
     if (why === "closed") {
@@ -921,13 +1109,29 @@ export class TrackerSession {
     this.#info = undefined;
   }
 
-  #fromTracker(from: { hostname: string; port: number }): boolean {
-    if (from.port !== this.tracker.port) return false;
-    if (from.hostname === this.#trackerHost || from.hostname === this.tracker.hostname) {
-      return true;
+  /** Which of the trackers `from` is (the one in use first), or undefined for none. */
+  #fromTracker(from: { hostname: string; port: number }): number | undefined {
+    let canonical: string | undefined;
+    for (let k = 0; k < this.#trackers.length; k++) {
+      const i = (this.#current + k) % this.#trackers.length;
+      const t = this.#trackers[i]!;
+      if (from.port !== t.port) continue;
+      if (from.hostname === t.host || from.hostname === t.hostname) return i;
+      try {
+        canonical ??= canonicalAddress(from.hostname, from.port).host;
+      } catch {
+        canonical = "";
+      }
+      if (canonical === t.host) return i;
     }
+    return undefined;
+  }
+
+  /** True when `datagram` is of a type the tracker replies with. */
+  #isReply(datagram: Uint8Array | Message): boolean {
+    if (!(datagram instanceof Uint8Array)) return REPLY_TYPES.has(datagram.type);
     try {
-      return canonicalAddress(from.hostname, from.port).host === this.#trackerHost;
+      return REPLY_TYPES.has(decodeHeader(datagram).type);
     } catch {
       return false;
     }
@@ -965,7 +1169,7 @@ export class TrackerSession {
     );
   }
 
-  #done(id: number, value: RegisteredInfo | OwnersMessage | undefined): void {
+  #done(id: number, value: RegisteredInfo | OwnersMessage | ListingMessage | undefined): void {
     if (id !== 0) this.#events.push({ type: "done", id, value });
   }
 

@@ -1,6 +1,6 @@
 /**
  * The uploader's rules, sans-I/O: which contents are shared (by content id, never a path), who
- * is answered (an address cookie that proves the source IP), how much (per-request caps, a
+ * is answered (an address cookie that proves the source address and port), how much (per-request caps, a
  * token bucket per requester and one for all, the send queue), what the reply is (PROBE_ACK,
  * ERROR, MANIFEST_DATA slices, or a {@link BlockPlan} of BLOCK_DATA blocks to read and send),
  * and the counters (per content, per requester, in total, and the bytes the next UPDATE
@@ -12,9 +12,19 @@
  * (`lib/peer/uploader.ts`) walks block by block, reading each one straight into a send buffer.
  * Walking a plan allocates nothing.
  *
- * Fairness between requesters comes from the per-requester token bucket: one requester can
- * spend at most its own burst (then its rate), so it cannot drain the shared bucket for the
- * others when its burst is below the total's.
+ * Fairness between requesters comes from the per-requester token bucket (one requester can
+ * spend at most its own burst, then its rate) and, across requesters, from {@link FairShare}:
+ * one IP address (or /24, /48 prefix) that opens many sockets gets, while others ask too, no more
+ * than they leave it, so a flood of valid-cookie requests from a thousand ports cannot starve an
+ * honest requester (issue 11).
+ *
+ * The user's upload cap (`uploadRate`, `--max-upload`) paces rather than refuses: a request
+ * beyond it waits in a queue and its blocks go out when the cap allows ({@link
+ * UploadRules.pollPlan}, {@link UploadRules.pollTimeout}). A downloader then sees a slower path
+ * (a longer RTT its window adapts to), never a loss or an ERROR busy, which its engine would
+ * treat as congestion and answer by re-requesting everything outstanding. Waiting requests go
+ * in start-time fair queuing order (by bytes), so requesters share the cap equally; only a
+ * requester with more than `maxRequestBytes` waiting, or a full queue, gets busy.
  *
  * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
  * per request (cookie, content, ranges, caps, buckets) and read best in one place.
@@ -36,9 +46,11 @@ import {
   type ProbeMessage,
 } from "../../wire/messages.ts";
 import { contentIdOf, type Manifest } from "../manifest.ts";
-import { AddressCookies, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
+import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
 import { SwarmRules } from "./swarm_rules.ts";
+import { FairShare } from "./fair_share.ts";
+import { capBurst, TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
 export interface UploadRulesOptions {
@@ -54,11 +66,24 @@ export interface UploadRulesOptions {
   totalRate?: number;
   /** Burst over all requesters, bytes; at least `maxRequestBytes`. @default 16777216 */
   totalBurst?: number;
+  /**
+   * The user's upload cap over all requesters, bytes/s: requests beyond it are paced (queued),
+   * not refused; see {@link UploadRules.setUploadRate}. @default Infinity
+   */
+  uploadRate?: number;
+  /** Requests that may wait for the upload cap; beyond this they get ERROR busy. @default 1024 */
+  maxQueuedRequests?: number;
   /** Datagrams whose send has not settled; beyond this, requests get ERROR busy (the socket is
    * not keeping up). @default 512 */
   maxPendingSends?: number;
   /** Requesters whose counters are kept; the least recently seen are forgotten. @default 4096 */
   maxSources?: number;
+  /**
+   * Share the upload fairly between requesters' IP addresses and prefixes ({@link FairShare}):
+   * while several ask, one host's thousand ports get no more than one honest requester leaves.
+   * @default true
+   */
+  fairShare?: boolean;
   /**
    * How often the address-cookie key rotates, ms; a cookie handed out in PROBE_ACK is accepted
    * for one to two of these. @default 120000
@@ -145,6 +170,8 @@ export interface UploaderStats {
   manifestBytesSent: number;
   /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
   errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  /** Requests refused (ERROR busy) because their IP address or prefix was over its fair share. */
+  fairShareRefusals: number;
   /** PROBEs answered with a PROBE_ACK (and a cookie). */
   probes: number;
   /** Sends that threw or rejected (reported by the driver, {@link UploadRules.handleSendFailed}). */
@@ -171,13 +198,21 @@ interface Entry {
   swarm: SwarmRules;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
+interface Source extends SourceStats {
+  bucket: TokenBucket;
+  /** Fair queuing under the upload cap: its last request's finish tag, and bytes queued. */
+  pace: { finish: number; queued: number };
 }
 
-interface Source extends SourceStats {
-  bucket: Bucket;
+/** A request waiting for the upload cap. */
+interface Queued {
+  msg: BlockRequestMessage;
+  from: Deno.NetAddr;
+  entry: Entry;
+  src: Source;
+  bytes: number;
+  /** Start tag (start-time fair queuing): lowest goes first. */
+  start: number;
 }
 
 const MiB = 1024 * 1024;
@@ -211,7 +246,7 @@ const MiB = 1024 * 1024;
  * const reply = rules.pollTransmit()!; // ERROR bad_cookie, no larger than the 65-byte request
  * assert.ok(reply.bytes.byteLength <= 65);
  *
- * const cookie = rules.cookieFor(from.hostname, 0); // what a PROBE_ACK carries
+ * const cookie = rules.cookieFor(from, 0); // what a PROBE_ACK to that address and port carries
  * const plan = rules.handleRequest({ ...request, cookie }, from, 0)!;
  * const blocks: [number, number][] = [];
  * while (plan.next()) blocks.push([plan.offset, plan.length]);
@@ -227,6 +262,7 @@ export class UploadRules {
     bytesSent: 0,
     manifestBytesSent: 0,
     errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    fairShareRefusals: 0,
     probes: 0,
     sendFailures: 0,
     shortReads: 0,
@@ -240,16 +276,20 @@ export class UploadRules {
   readonly #maxRequestDatagrams: number;
   readonly #sourceRate: number;
   readonly #sourceBurst: number;
-  readonly #totalRate: number;
-  readonly #totalBurst: number;
-  readonly #total: Bucket;
+  readonly #total: TokenBucket;
   readonly #maxSources: number;
   readonly #cookies: AddressCookies;
+  readonly #fair: FairShare | undefined;
   readonly #plan = new BlockPlan((p) => this.#planEnded(p));
   #planEntry: Entry | undefined;
   #planSource: Source | undefined;
   #pending = 0;
   #taken = 0;
+  /** The user's upload cap (undefined: none), its queue and fair-queuing clock. */
+  #cap: TokenBucket | undefined;
+  readonly #queue: Queued[] = [];
+  readonly #maxQueued: number;
+  #vclock = 0;
   /** ERROR text bytes allowed for the request being answered (anti-amplification). */
   #errorRoom = MAX_ERROR_TEXT_BYTES;
   readonly #superSeed: boolean;
@@ -270,11 +310,15 @@ export class UploadRules {
     );
     this.#sourceRate = positive(options.sourceRate ?? 1024 * MiB, "sourceRate");
     this.#sourceBurst = Math.max(options.sourceBurst ?? 16 * MiB, this.#maxRequestBytes);
-    this.#totalRate = positive(options.totalRate ?? Infinity, "totalRate");
-    this.#totalBurst = Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes);
-    this.#total = { tokens: this.#totalBurst, at: -Infinity };
+    this.#total = new TokenBucket({
+      ratePerSecond: positive(options.totalRate ?? Infinity, "totalRate"),
+      burst: Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes),
+    });
     this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
+    this.#maxQueued = positive(options.maxQueuedRequests ?? 1024, "maxQueuedRequests");
+    this.setUploadRate(options.uploadRate ?? Infinity, options.now ?? 0);
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
+    this.#fair = options.fairShare === false ? undefined : new FairShare();
     this.#cookies = new AddressCookies({
       epochMs: positive(options.cookieEpochMs ?? DEFAULT_COOKIE_EPOCH_MS, "cookieEpochMs"),
       ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
@@ -288,6 +332,81 @@ export class UploadRules {
   /** Sends queued and not settled yet. */
   get pendingSends(): number {
     return this.#pending;
+  }
+
+  /** The upload cap, bytes/s (Infinity: none). */
+  get uploadRate(): number {
+    return this.#cap?.ratePerSecond ?? Infinity;
+  }
+
+  /** Requests waiting for the upload cap. */
+  get queuedRequests(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Sets the upload cap over all requesters (the bytes saved up are kept up to its burst, see
+   * `capBurst`). Requests waiting for the old cap wait for the new one; with none, they are
+   * all due at once ({@link pollPlan}).
+   *
+   * @param ratePerSecond bytes per second; Infinity removes the cap
+   * @param now the time, ms
+   * @throws {RangeError} for a rate that is not positive
+   */
+  setUploadRate(ratePerSecond: number, now: number): void {
+    positive(ratePerSecond, "uploadRate");
+    if (ratePerSecond === Infinity) {
+      this.#cap = undefined;
+      return;
+    }
+    const old = this.#cap;
+    this.#cap = new TokenBucket({ ratePerSecond, burst: capBurst(ratePerSecond), now });
+    if (old) {
+      old.refill(now);
+      this.#cap.tokens = Math.min(old.tokens, this.#cap.burst);
+    }
+  }
+
+  /**
+   * When the next request waiting for the upload cap is due ({@link pollPlan}), ms.
+   *
+   * @returns the time, or undefined when none waits
+   */
+  pollTimeout(): number | undefined {
+    const q = this.#nextQueued();
+    if (q === undefined) return undefined;
+    const cap = this.#cap;
+    if (!cap) return -Infinity;
+    const need = Math.min(q.bytes, cap.burst);
+    // Whole ms, so the cap holds the bytes by then (no wake-up just short of it)
+    return cap.tokens >= need
+      ? cap.at
+      : Math.ceil(cap.at + ((need - cap.tokens) * 1000) / cap.ratePerSecond);
+  }
+
+  /**
+   * The next request the upload cap lets go now, fairest first: a {@link BlockPlan} to walk
+   * like the one {@link handleRequest} returns (the same reused object). Call until undefined,
+   * then re-arm the timer at {@link pollTimeout}.
+   *
+   * @param now the time, ms
+   * @returns the plan, or undefined when nothing is due
+   */
+  pollPlan(now: number): BlockPlan | undefined {
+    this.#plan.end();
+    for (;;) {
+      const q = this.#nextQueued();
+      if (q === undefined) return undefined;
+      const cap = this.#cap;
+      if (cap && cap.waitFor(Math.min(q.bytes, cap.burst), now) > 0) return undefined;
+      this.#queue.splice(this.#queue.indexOf(q), 1);
+      q.src.pace.queued -= q.bytes;
+      // Unshared while it waited: nothing to send
+      if (this.#entries.get(q.entry.info.contentIdHex) !== q.entry) continue;
+      cap?.spend(q.bytes);
+      this.#vclock = q.start;
+      return this.#beginPlan(q.entry, q.msg, q.from, q.src);
+    }
   }
 
   /**
@@ -378,23 +497,23 @@ export class UploadRules {
 
   /** Counters per requester, most recently seen last. */
   sources(): SourceStats[] {
-    return [...this.#sources.values()].map(({ bucket: _, ...s }) => ({ ...s }));
+    return [...this.#sources.values()].map(({ bucket: _, pace: __, ...s }) => ({ ...s }));
   }
 
   /**
-   * The address cookie handed out to an IP address now (what a PROBE_ACK to it carries).
+   * The address cookie handed out to an address and port now (what a PROBE_ACK to it carries).
    *
-   * @param hostname the requester's IP address
+   * @param from the requester's IP address and port
    * @param now current time in ms
    * @returns the cookie
    */
-  cookieFor(hostname: string, now: number): bigint {
-    return this.#cookies.issue(hostname, now);
+  cookieFor(from: CookieSource, now: number): bigint {
+    return this.#cookies.issue(from, now);
   }
 
   /**
    * Answers a PROBE with a PROBE_ACK of the same size that carries the cookie for the prober's
-   * IP address. A PROBE under 20 bytes has no room for it and gets no answer.
+   * address and port. A PROBE under 20 bytes has no room for it and gets no answer.
    *
    * @param msg a decoded PROBE
    * @param from the prober
@@ -403,7 +522,7 @@ export class UploadRules {
   handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
     if (msg.size < PROBE_ACK_MIN_SIZE) return;
     this.stats.probes++;
-    const cookie = this.#cookies.issue(from.hostname, now);
+    const cookie = this.#cookies.issue(from, now);
     this.#transmit(
       encodeMessage({ type: "probe_ack", txid: msg.txid, size: msg.size, cookie }),
       from,
@@ -411,8 +530,8 @@ export class UploadRules {
   }
 
   /**
-   * Decides the answer to one request. A cookie that is not valid for the source IP (absent,
-   * forged, expired) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
+   * Decides the answer to one request. A cookie that is not valid for the source address and
+   * port (absent, forged, expired, another port's) → ERROR bad_cookie and nothing else: the requester has proven nothing, so
    * it gets no data, leaves no per-requester state and gets no ERROR larger than its request.
    * Unknown content → ERROR unknown_content; a range that starts at or past the end of the
    * file, or covers a piece not yet verified → ERROR out_of_range (nothing is sent for that
@@ -424,7 +543,8 @@ export class UploadRules {
    * @param from the requester
    * @param now current time in ms (drives the rate limits and the cookie key)
    * @returns the blocks to send (reused; walk it before the next call), or undefined when the
-   *   answer is queued for {@link pollTransmit}
+   *   answer is queued for {@link pollTransmit} or the request waits for the upload cap
+   *   ({@link pollPlan})
    */
   handleRequest(
     msg: ManifestRequestMessage | BlockRequestMessage,
@@ -643,17 +763,70 @@ export class UploadRules {
       );
       return undefined;
     }
+    const paced = this.#cap !== undefined || this.#queue.length > 0;
+    if (paced && !this.#queueHasRoom(msg.txid, from, src, bytes)) return undefined;
     if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
     entry.swarm.noteRequest(msg.ranges, ps, from, now);
+    if (paced && this.#queued(msg, from, entry, src, bytes, now)) return undefined;
+    return this.#beginPlan(entry, msg, from, src);
+  }
+
+  #beginPlan(entry: Entry, msg: BlockRequestMessage, to: Deno.NetAddr, src: Source): BlockPlan {
     this.#planEntry = entry;
     this.#planSource = src;
     this.#plan.begin({
       request: msg,
-      to: from,
+      to,
       contentIdHex: entry.info.contentIdHex,
       manifest: entry.manifest,
     });
     return this.#plan;
+  }
+
+  /** Room in the queue of the upload cap for this request? Answers busy and false when not. */
+  #queueHasRoom(txid: number, from: Deno.NetAddr, src: Source, bytes: number): boolean {
+    if (this.#queue.length < this.#maxQueued && src.pace.queued + bytes <= this.#maxRequestBytes) {
+      return true;
+    }
+    let queued = 0;
+    for (const q of this.#queue) queued += q.bytes;
+    const ms = Math.ceil((queued * 1000) / this.uploadRate);
+    this.#busy(txid, `upload cap: ${queued} bytes queued, retry in ${ms} ms`, from, src);
+    return false;
+  }
+
+  /**
+   * Under the upload cap: the request goes now (its bytes spent; returns false) when nothing
+   * waits and the cap holds them, else it waits in the queue with its fair-queuing start tag.
+   */
+  #queued(
+    msg: BlockRequestMessage,
+    from: Deno.NetAddr,
+    entry: Entry,
+    src: Source,
+    bytes: number,
+    now: number,
+  ): boolean {
+    const cap = this.#cap;
+    const start = Math.max(this.#vclock, src.pace.finish);
+    src.pace.finish = start + bytes;
+    if (
+      this.#queue.length === 0 && (!cap || cap.waitFor(Math.min(bytes, cap.burst), now) === 0)
+    ) {
+      cap?.spend(bytes);
+      this.#vclock = start;
+      return false;
+    }
+    src.pace.queued += bytes;
+    this.#queue.push({ msg, from, entry, src, bytes, start });
+    return true;
+  }
+
+  /** The waiting request with the lowest start tag. */
+  #nextQueued(): Queued | undefined {
+    let best: Queued | undefined;
+    for (const q of this.#queue) if (best === undefined || q.start < best.start) best = q;
+    return best;
   }
 
   #planEnded(plan: BlockPlan): void {
@@ -681,21 +854,28 @@ export class UploadRules {
       this.#busy(txid, `send queue full (${this.#pending} datagrams pending)`, from, src);
       return false;
     }
-    const srcWait = waitFor(src.bucket, bytes, this.#sourceRate, this.#sourceBurst, now);
-    const totalWait = waitFor(this.#total, bytes, this.#totalRate, this.#totalBurst, now);
+    const srcWait = src.bucket.waitFor(bytes, now);
+    const totalWait = this.#total.waitFor(bytes, now);
     if (srcWait > 0 || totalWait > 0) {
       const ms = Math.ceil(Math.max(srcWait, totalWait));
       this.#busy(txid, `rate limit: retry in ${ms} ms`, from, src);
       return false;
     }
-    src.bucket.tokens -= bytes;
-    this.#total.tokens -= bytes;
+    const fair = this.#fair;
+    if (fair !== undefined && !fair.admit(from.hostname, bytes, now)) {
+      this.stats.fairShareRefusals++;
+      const ms = Math.ceil(fair.retryAfter(now));
+      this.#busy(txid, `fair share: others are waiting; retry in ${ms} ms`, from, src);
+      return false;
+    }
+    src.bucket.spend(bytes);
+    this.#total.spend(bytes);
     return true;
   }
 
   /** Checks a request's cookie; answers ERROR bad_cookie (within the error room) when wrong. */
   #cookieOk(msg: { txid: number; cookie: bigint }, from: Deno.NetAddr, now: number): boolean {
-    if (this.#cookies.check(from.hostname, msg.cookie, now)) return true;
+    if (this.#cookies.check(from, msg.cookie, now)) return true;
     this.stats.errors.bad_cookie++;
     const text = "no valid address cookie: send a PROBE for one".slice(0, this.#errorRoom);
     this.#transmit(
@@ -738,7 +918,12 @@ export class UploadRules {
         errors: 0,
         busy: 0,
         lastSeen: now,
-        bucket: { tokens: this.#sourceBurst, at: now },
+        bucket: new TokenBucket({
+          ratePerSecond: this.#sourceRate,
+          burst: this.#sourceBurst,
+          now,
+        }),
+        pace: { finish: 0, queued: 0 },
       };
       if (this.#sources.size >= this.#maxSources) {
         const oldest = this.#sources.keys().next().value;
@@ -761,23 +946,6 @@ function firstMissing(
   const last = Math.floor((end - 1) / pieceSize);
   for (let p = Math.floor(start / pieceSize); p <= last; p++) if (!have.has(p)) return p;
   return -1;
-}
-
-/**
- * Refills a token bucket to `now` and returns how long (ms) until it holds `cost` tokens
- * (0 when it already does).
- */
-function waitFor(b: Bucket, cost: number, rate: number, burst: number, now: number): number {
-  if (rate === Infinity) {
-    b.tokens = burst;
-    b.at = now;
-    return 0;
-  }
-  if (now > b.at) {
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
-    b.at = now;
-  }
-  return b.tokens >= cost ? 0 : ((cost - b.tokens) * 1000) / rate;
 }
 
 function positive(v: number, what: string): number {

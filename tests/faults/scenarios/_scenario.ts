@@ -37,6 +37,7 @@ export function peerPermissions(dir: string, extraRead: string[] = []): string[]
     "--allow-net=127.0.0.1",
     `--allow-read=${[dir, WORKER, ...extraRead].join(",")}`,
     `--allow-write=${dir}`,
+    "--allow-sys=statfs", // the free-space check before a download
   ];
 }
 

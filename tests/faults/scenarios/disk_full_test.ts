@@ -1,6 +1,8 @@
 /**
- * Scenario: the output of `peer.ts get` cannot take the file. A full disk (a small tmpfs, as root)
- * ends with a clear error, a non-zero exit and the `.part` kept; after space is freed the next run
+ * Scenario: the output of `peer.ts get` cannot take the file. A disk too small for the file (a
+ * small tmpfs, as root) is refused before anything is created, with a clear error and exit 6. A
+ * disk that fills up during the download (the transfer held by relays while a filler takes the
+ * space) ends with a clear error, exit 6 and the `.part` kept; after space is freed the next run
  * resumes from it. An unwritable output (a read-only mount as root; a missing write grant for
  * anyone) ends with a clear error and a non-zero exit.
  * @module
@@ -9,6 +11,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTracker } from "../../../lib/tracker/server.ts";
 import { sha256File } from "../../_harness/processes.ts";
+import { startRelay } from "../../_harness/relay.ts";
+import { mapOwnersThrough, RelayPool } from "../../_harness/relay_pool.ts";
+import { withTimeout } from "../../_harness/wait.ts";
 import {
   jsonEvents,
   makeFile,
@@ -52,6 +57,25 @@ function whyNoMount(): string | undefined {
 const NO_MOUNT = whyNoMount();
 if (NO_MOUNT) console.error(`[faults] disk_full: tmpfs cases skipped: ${NO_MOUNT}`);
 
+/** Mounts a tmpfs with `options` at `dir/name` for the duration of `fn`, then unmounts it. */
+async function withMount(
+  dir: string,
+  name: string,
+  options: string,
+  fn: (mnt: string) => Promise<void>,
+): Promise<void> {
+  const mnt = join(dir, name);
+  await Deno.mkdir(mnt);
+  const m = run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", mnt]);
+  assert.ok(m.ok, m.text);
+  try {
+    await fn(mnt);
+  } finally {
+    const u = run("umount", [mnt]);
+    if (!u.ok) run("umount", ["-l", mnt]);
+  }
+}
+
 /** A tracker and one owner of a 16 MiB file, for the duration of `fn`. */
 async function withSwarm(
   fn: (ctx: { dir: string; tracker: string; file: { name: string; sha256: string } }) => Promise<
@@ -87,18 +111,77 @@ function get(
 }
 
 Deno.test({
-  name: "peer.ts get on a full disk exits non-zero with a clear error, keeps the .part, resumes",
+  name: "peer.ts get refuses a file larger than the free space at once and creates nothing",
   ignore: NO_MOUNT !== undefined,
   fn: () =>
-    withSwarm(async ({ dir, tracker, file }) => {
-      const mnt = join(dir, "small");
-      await Deno.mkdir(mnt);
-      const m = run("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE}`, "tmpfs", mnt]);
-      assert.ok(m.ok, m.text);
-      try {
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "small", `size=${TMPFS_SIZE}`, async (mnt) => {
+        await using child = get(dir, mnt, tracker, "small-1", file.name);
+        const status = await child.wait(60_000);
+        const events = jsonEvents(child);
+        const error = events.find((e) => e.event === "error");
+        assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
+        assert.ok(error, child.output());
+        assert.equal(error.code, "disk");
+        assert.match(String(error.message), /needs 16\.0 MiB more on disk .* free; free space/);
+        assert.ok(!events.some((e) => e.event === "done"));
+        assert.deepEqual([...Deno.readDirSync(mnt)], [], "no sparse .part, no state, no file");
+
+        // With room, the same download goes through.
+        const grow = run("mount", ["-o", "remount,size=64m", mnt]);
+        assert.ok(grow.ok, grow.text);
+        await using again = get(dir, mnt, tracker, "small-2", file.name);
+        assert.equal((await again.wait(60_000)).code, 0, again.output());
+        assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
+        report("disk_full", { tmpfs: TMPFS_SIZE, sizeMiB: SIZE / MiB, refused: error.message });
+      })
+    ),
+});
+
+/** Writes `path` until the file system is full. */
+async function fill(path: string): Promise<number> {
+  const f = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(256 * 1024);
+  let n = 0;
+  try {
+    for (;;) n += await f.write(chunk);
+  } catch {
+    return n;
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test({
+  name: "peer.ts get on a disk that fills up exits 6 with a clear error, keeps the .part, resumes",
+  ignore: NO_MOUNT !== undefined,
+  fn: () =>
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "fills", "size=24m", async (mnt) => {
         let first;
         {
-          await using child = get(dir, mnt, tracker, "full-1", file.name);
+          // The transfer holds still after 4 MiB (relays in front of the owner) while a filler
+          // takes every free byte; then it goes on into a full disk.
+          const held = Promise.withResolvers<void>();
+          await using pool = new RelayPool({
+            seed: 5,
+            onRelay: (relay) => void relay.pauseAfter(4 * MiB).then(held.resolve),
+          });
+          await using front = startRelay({
+            target: {
+              transport: "udp",
+              hostname: "127.0.0.1",
+              port: Number(tracker.split(":")[1]),
+            },
+            seed: 6,
+            transform: mapOwnersThrough(pool),
+          });
+          await using child = get(dir, mnt, `127.0.0.1:${front.address.port}`, "full-1", file.name);
+          await withTimeout(held.promise, 60_000, "the relay to reach its budget");
+          pool.pause();
+          const filled = await fill(join(mnt, "filler"));
+          assert.ok(filled > 0, "the filler took the free space");
+          pool.resume();
           const status = await child.wait(60_000);
           const events = jsonEvents(child);
           const error = events.find((e) => e.event === "error");
@@ -114,9 +197,8 @@ Deno.test({
         assert.ok(names.some((n) => n.endsWith(".part")), `the .part is kept: ${names}`);
         assert.ok(!names.includes(file.name), "nothing under the final name");
 
-        // Free space (grow the tmpfs) and run again: it resumes from the saved pieces.
-        const grow = run("mount", ["-o", "remount,size=64m", mnt]);
-        assert.ok(grow.ok, grow.text);
+        // Free the space and run again: it resumes from the saved pieces.
+        await Deno.remove(join(mnt, "filler"));
         await using again = get(dir, mnt, tracker, "full-2", file.name);
         const status = await again.wait(60_000);
         assert.equal(status.code, 0, again.output());
@@ -124,30 +206,23 @@ Deno.test({
         assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
         assert.ok((done.resumedBytes as number) > 0, `resumed ${done.resumedBytes} bytes`);
         report("disk_full", {
-          tmpfs: TMPFS_SIZE,
+          tmpfs: "24m, filled during the transfer",
           sizeMiB: SIZE / MiB,
           exitCode: 6,
           error: first,
           resumedBytesAfterSpaceFreed: done.resumedBytes,
           receivedBytes: done.receivedBytes,
         });
-      } finally {
-        const u = run("umount", [mnt]);
-        if (!u.ok) run("umount", ["-l", mnt]);
-      }
-    }),
+      })
+    ),
 });
 
 Deno.test({
   name: "peer.ts get into a read-only mount exits non-zero with a clear error",
   ignore: NO_MOUNT !== undefined,
   fn: () =>
-    withSwarm(async ({ dir, tracker, file }) => {
-      const mnt = join(dir, "ro");
-      await Deno.mkdir(mnt);
-      const m = run("mount", ["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", mnt]);
-      assert.ok(m.ok, m.text);
-      try {
+    withSwarm(({ dir, tracker, file }) =>
+      withMount(dir, "ro", "size=64m,ro", async (mnt) => {
         await using child = get(dir, mnt, tracker, "ro", file.name);
         const status = await child.wait(60_000);
         const error = jsonEvents(child).find((e) => e.event === "error");
@@ -155,11 +230,8 @@ Deno.test({
         assert.ok(error && error.code === "disk", child.output());
         assert.match(String(error.message), /read-only/i);
         report("disk_full", { readOnlyMount: error.message, exitCode: status.code });
-      } finally {
-        const u = run("umount", [mnt]);
-        if (!u.ok) run("umount", ["-l", mnt]);
-      }
-    }),
+      })
+    ),
 });
 
 Deno.test("peer.ts get without a write grant for --out exits non-zero with a clear error", () =>

@@ -70,13 +70,18 @@ Deno.test("tracker and peer keep serving under 100,000 garbage datagrams each du
   await using dir = await scenarioDir("udpswarm-garbage-", ["src", "out"]);
   const { src, out } = dir.sub;
   const file = await makeFile(src, "garbage.bin", SIZE, 99);
-  // A high per-source rate limit, so the garbage reaches the parser instead of the limiter.
+  // High per-source and per-address rate limits, so the garbage reaches the parser instead of
+  // the limiters (and the real peers, on the same address, are not limited with it).
   await using tracker = await spawnTracker(join(dir.path, "tracker-logs"), [
     "--interval",
     "2s",
     "--rate",
     "1000000",
     "--burst",
+    "1000000",
+    "--address-rate",
+    "1000000",
+    "--prefix-rate",
     "1000000",
   ]);
   const owner = await spawnOwner({

@@ -8,7 +8,10 @@
  *   receives), at the tracker and at a peer. A reply to such a source is never larger than its
  *   request; the byte ratio in/out is measured per kind. At a peer that includes MANIFEST_REQUEST
  *   and BLOCK_REQUEST for a shared content with no cookie, a guessed one, and a real cookie of
- *   another IP address: no data, an ERROR bad_cookie no larger than the request.
+ *   another IP address or of another port of the same IP: no data, an ERROR bad_cookie no larger
+ *   than the request.
+ * - Reflection at a port (issue 11, item 3): an attacker probes from one port and sends 4 MiB
+ *   BLOCK_REQUESTs whose source is another port of its IP: that port gets small ERRORs, no data.
  * @module
  */
 import assert from "node:assert/strict";
@@ -17,7 +20,7 @@ import { TrackerClient } from "../../../lib/peer/tracker_client.ts";
 import { UdpEndpoint } from "../../../lib/net/udp_endpoint.ts";
 import { decodeMessage, encodeMessage } from "../../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../../lib/wire/messages.ts";
-import { fromHex } from "../../../lib/peer/manifest.ts";
+import { fromHex } from "../../../lib/wire/hex.ts";
 import { Prng } from "../../_harness/prng.ts";
 import { tempDir } from "../../_harness/processes.ts";
 import { delay, waitUntil } from "../../_harness/wait.ts";
@@ -54,6 +57,42 @@ function decoded(bytes: Uint8Array): Message | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A tracker and one in-process owner sharing `size` random bytes as `name`, for `fn`. */
+async function withOwner(
+  name: string,
+  size: number,
+  seed: number,
+  fn: (owner: { to: Deno.NetAddr; contentId: Uint8Array }) => Promise<void>,
+): Promise<void> {
+  await using dir = await tempDir("udpswarm-owner-");
+  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
+  const file = await makeFile(dir.path, name, size, seed);
+  const { peer } = await startLoggedPeer({
+    tracker: `127.0.0.1:${tracker.localAddr.port}`,
+    nodeId: "owner",
+    dir: dir.path,
+  });
+  try {
+    const shared = await peer.share(file.name);
+    const to: Deno.NetAddr = {
+      transport: "udp",
+      hostname: peer.address.host,
+      port: peer.address.port,
+    };
+    await fn({ to, contentId: fromHex(shared.contentId)! });
+  } finally {
+    await peer.close();
+  }
+}
+
+/** The cookie the owner at `to` hands `socket` (one PROBE from it, the ACK read back). */
+async function cookieOf(socket: UdpEndpoint, to: Deno.NetAddr): Promise<bigint> {
+  const probe = encodeMessage({ type: "probe", txid: 1, size: 1200 }).slice();
+  const ack = (await exchange(socket, probe, to)).map(decoded)[0];
+  assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n, "the owner hands out cookies");
+  return ack.cookie;
 }
 
 Deno.test("spoofed EXIT, OWN, UPDATE and REGISTER from another address are refused", async () => {
@@ -343,162 +382,208 @@ Deno.test("replies to unverified sources are never larger than their requests", 
     });
   });
 
-  await t.step("at a peer", async () => {
-    await using dir = await tempDir("udpswarm-amplify-");
-    await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-    const file = await makeFile(dir.path, "amp.bin", 1 << 20, 3);
-    const { peer } = await startLoggedPeer({
-      tracker: `127.0.0.1:${tracker.localAddr.port}`,
-      nodeId: "owner",
-      dir: dir.path,
-    });
-    try {
-      const shared = await peer.share(file.name);
-      const known = fromHex(shared.contentId)!;
-      const to: Deno.NetAddr = {
-        transport: "udp",
-        hostname: peer.address.host,
-        port: peer.address.port,
-      };
-      // A cookie the owner really hands out, but for another IP: the attacker probes from
-      // 127.0.0.2, then sends with a forged source (here: from 127.0.0.1, where it cannot be
-      // valid). Every other fresh socket is on 127.0.0.1 and never probed.
-      const foreign = await (async () => {
-        await using other = UdpEndpoint.open({ hostname: "127.0.0.2", port: 0 });
-        const probe = encodeMessage({ type: "probe", txid: 1, size: 1200 }).slice();
-        const ack = (await exchange(other, probe, to)).map(decoded)[0];
-        assert.ok(ack?.type === "probe_ack" && ack.cookie !== 0n, "the owner hands out cookies");
-        return ack.cookie;
-      })();
-      const cookies: [string, () => bigint][] = [
-        ["no cookie", () => 0n],
-        ["guessed cookie", cookie],
-        ["another IP's cookie", () => foreign],
-      ];
-      const unverified: [string, () => Uint8Array][] = [
-        ["PROBE 1200", () => encodeMessage({ type: "probe", txid: 1, size: 1200 })],
-        ["PROBE 12", () => encodeMessage({ type: "probe", txid: 1, size: 12 })],
-        ["MANIFEST_REQUEST, unknown content", () =>
-          encodeMessage({
-            type: "manifest_request",
-            txid: 2,
-            cookie: cookie(),
-            contentId: cid(9),
-            offset: 0,
-            maxDatagram: 65507,
-          })],
-        ["BLOCK_REQUEST, unknown content", () =>
-          encodeMessage({
-            type: "block_request",
-            txid: 3,
-            cookie: cookie(),
-            contentId: cid(9),
-            blockSize: 65491,
-            ranges: [{ offset: 0, length: 1 << 20 }],
-          })],
-        ["MANIFEST_REQUEST, offset past the end", () =>
-          encodeMessage({
-            type: "manifest_request",
-            txid: 2,
-            cookie: cookie(),
-            contentId: known,
-            offset: 1 << 30,
-            maxDatagram: 1200,
-          })],
-        ["BLOCK_REQUEST, range past the end", () =>
-          encodeMessage({
-            type: "block_request",
-            txid: 3,
-            cookie: cookie(),
-            contentId: known,
-            blockSize: 1200,
-            ranges: [{ offset: 1 << 30, length: 1 }],
-          })],
-        ...cookies.flatMap(([label, c]): [string, () => Uint8Array][] => [
-          [`MANIFEST_REQUEST, shared content, ${label}`, () =>
+  await t.step(
+    "at a peer",
+    () =>
+      withOwner("amp.bin", 1 << 20, 3, async ({ to, contentId: known }) => {
+        // A cookie the owner really hands out, but for another IP: the attacker probes from
+        // 127.0.0.2, then sends with a forged source (here: from 127.0.0.1, where it cannot be
+        // valid). Every other fresh socket is on 127.0.0.1 and never probed.
+        const foreign = await (async () => {
+          await using other = UdpEndpoint.open({ hostname: "127.0.0.2", port: 0 });
+          return await cookieOf(other, to);
+        })();
+        // A cookie for another port of the same IP: what an attacker who can receive at one port
+        // of an address (a neighbour behind the same NAT) holds, sent with a forged source port.
+        const otherPort = await (async () => {
+          await using other = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+          return await cookieOf(other, to);
+        })();
+        const cookies: [string, () => bigint][] = [
+          ["no cookie", () => 0n],
+          ["guessed cookie", cookie],
+          ["another IP's cookie", () => foreign],
+          ["another port's cookie", () => otherPort],
+        ];
+        const unverified: [string, () => Uint8Array][] = [
+          ["PROBE 1200", () => encodeMessage({ type: "probe", txid: 1, size: 1200 })],
+          ["PROBE 12", () => encodeMessage({ type: "probe", txid: 1, size: 12 })],
+          ["MANIFEST_REQUEST, unknown content", () =>
             encodeMessage({
               type: "manifest_request",
               txid: 2,
-              cookie: c(),
-              contentId: known,
+              cookie: cookie(),
+              contentId: cid(9),
               offset: 0,
               maxDatagram: 65507,
             })],
-          [`BLOCK_REQUEST for 1 MiB, shared content, ${label}`, () =>
+          ["BLOCK_REQUEST, unknown content", () =>
             encodeMessage({
               type: "block_request",
               txid: 3,
-              cookie: c(),
-              contentId: known,
+              cookie: cookie(),
+              contentId: cid(9),
               blockSize: 65491,
               ranges: [{ offset: 0, length: 1 << 20 }],
             })],
-        ]),
-        ["HAVE", () =>
-          encodeMessage({
-            type: "have",
-            txid: 4,
-            contentId: known,
-            pieceCount: 4,
-            firstPiece: 0,
-            bits: new Uint8Array(1),
-          })],
-        ["random bytes", () => rand(1 + prng.below(100))],
-      ];
-      const requests = unverified.flatMap(([kind, make]) =>
-        Array.from({ length: 10 }, () => ({ kind, bytes: make().slice() }))
-      );
-      const tallies = await fireFresh(to, requests);
-      const s = summary(tallies);
-      let inAll = 0, outAll = 0;
-      for (const [kind, x] of tallies) {
-        inAll += x.bytesIn;
-        outAll += x.bytesOut;
-        assert.ok(
-          x.largestRatio <= 1,
-          `${kind}: a reply larger than its request: ${JSON.stringify(s[kind])}`,
+          ["MANIFEST_REQUEST, offset past the end", () =>
+            encodeMessage({
+              type: "manifest_request",
+              txid: 2,
+              cookie: cookie(),
+              contentId: known,
+              offset: 1 << 30,
+              maxDatagram: 1200,
+            })],
+          ["BLOCK_REQUEST, range past the end", () =>
+            encodeMessage({
+              type: "block_request",
+              txid: 3,
+              cookie: cookie(),
+              contentId: known,
+              blockSize: 1200,
+              ranges: [{ offset: 1 << 30, length: 1 }],
+            })],
+          ...cookies.flatMap(([label, c]): [string, () => Uint8Array][] => [
+            [`MANIFEST_REQUEST, shared content, ${label}`, () =>
+              encodeMessage({
+                type: "manifest_request",
+                txid: 2,
+                cookie: c(),
+                contentId: known,
+                offset: 0,
+                maxDatagram: 65507,
+              })],
+            [`BLOCK_REQUEST for 1 MiB, shared content, ${label}`, () =>
+              encodeMessage({
+                type: "block_request",
+                txid: 3,
+                cookie: c(),
+                contentId: known,
+                blockSize: 65491,
+                ranges: [{ offset: 0, length: 1 << 20 }],
+              })],
+          ]),
+          ["HAVE", () =>
+            encodeMessage({
+              type: "have",
+              txid: 4,
+              contentId: known,
+              pieceCount: 4,
+              firstPiece: 0,
+              bits: new Uint8Array(1),
+            })],
+          ["random bytes", () => rand(1 + prng.below(100))],
+        ];
+        const requests = unverified.flatMap(([kind, make]) =>
+          Array.from({ length: 10 }, () => ({ kind, bytes: make().slice() }))
         );
-        for (const type of ["block_data", "manifest_data"]) {
-          assert.ok(!x.replyTypes.has(type), `${kind}: ${type} to an unverified source`);
+        const tallies = await fireFresh(to, requests);
+        const s = summary(tallies);
+        let inAll = 0, outAll = 0;
+        for (const [kind, x] of tallies) {
+          inAll += x.bytesIn;
+          outAll += x.bytesOut;
+          assert.ok(
+            x.largestRatio <= 1,
+            `${kind}: a reply larger than its request: ${JSON.stringify(s[kind])}`,
+          );
+          for (const type of ["block_data", "manifest_data"]) {
+            assert.ok(!x.replyTypes.has(type), `${kind}: ${type} to an unverified source`);
+          }
         }
-      }
-      assert.ok(outAll <= inAll, `peer reply/request bytes ${outAll}/${inAll}`);
-      for (const [label] of cookies) {
-        const x = tallies.get(`BLOCK_REQUEST for 1 MiB, shared content, ${label}`)!;
-        assert.equal(x.replies, x.requests, `${label}: every request answered`);
-        assert.deepEqual([...x.replyTypes], ["error"], `${label}: answered with ERROR bad_cookie`);
-      }
-      assert.ok(tallies.get("PROBE 1200")!.replies > 0, "PROBEs are answered");
+        assert.ok(outAll <= inAll, `peer reply/request bytes ${outAll}/${inAll}`);
+        for (const [label] of cookies) {
+          const x = tallies.get(`BLOCK_REQUEST for 1 MiB, shared content, ${label}`)!;
+          assert.equal(x.replies, x.requests, `${label}: every request answered`);
+          assert.deepEqual(
+            [...x.replyTypes],
+            ["error"],
+            `${label}: answered with ERROR bad_cookie`,
+          );
+        }
+        assert.ok(tallies.get("PROBE 1200")!.replies > 0, "PROBEs are answered");
 
-      // A source that proves its address (it received the PROBE_ACK) is served as before.
-      const served = await (async () => {
-        await using socket = UdpEndpoint.open();
-        const ack = (await exchange(
-          socket,
-          encodeMessage({ type: "probe", txid: 5, size: 1200 }).slice(),
-          to,
-        )).map(decoded)[0];
-        assert.ok(ack?.type === "probe_ack");
-        const request = encodeMessage({
-          type: "block_request",
-          txid: 6,
-          cookie: ack.cookie,
-          contentId: known,
-          blockSize: 16384,
-          ranges: [{ offset: 0, length: 65536 }],
-        }).slice();
-        const replies = (await exchange(socket, request, to)).map(decoded);
-        assert.ok(replies.every((m) => m?.type === "block_data"), JSON.stringify(replies[0]));
-        assert.ok(replies.length > 0, "a verified requester gets its blocks");
-        return { request: request.length, blocks: replies.length };
-      })();
-      report("amplification_peer", {
-        ratio: Math.round((outAll / inAll) * 1000) / 1000,
-        unverified: s,
-        verified: served,
-      });
-    } finally {
-      await peer.close();
-    }
-  });
+        // A source that proves its address (it received the PROBE_ACK) is served as before.
+        const served = await (async () => {
+          await using socket = UdpEndpoint.open();
+          const ack = (await exchange(
+            socket,
+            encodeMessage({ type: "probe", txid: 5, size: 1200 }).slice(),
+            to,
+          )).map(decoded)[0];
+          assert.ok(ack?.type === "probe_ack");
+          const request = encodeMessage({
+            type: "block_request",
+            txid: 6,
+            cookie: ack.cookie,
+            contentId: known,
+            blockSize: 16384,
+            ranges: [{ offset: 0, length: 65536 }],
+          }).slice();
+          const replies = (await exchange(socket, request, to)).map(decoded);
+          assert.ok(replies.every((m) => m?.type === "block_data"), JSON.stringify(replies[0]));
+          assert.ok(replies.length > 0, "a verified requester gets its blocks");
+          return { request: request.length, blocks: replies.length };
+        })();
+        report("amplification_peer", {
+          ratio: Math.round((outAll / inAll) * 1000) / 1000,
+          unverified: s,
+          verified: served,
+        });
+      }),
+  );
 });
+
+Deno.test("a cookie from one port does not make an owner send data to another port of that IP", () =>
+  withOwner("reflect.bin", 8 << 20, 5, async ({ to, contentId }) => {
+    // The attacker receives at one port and gets a real cookie there …
+    await using attacker = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+    const ack = { cookie: await cookieOf(attacker, to) };
+    // … and sends 5 BLOCK_REQUESTs for 4 MiB each with it, from the victim's port (a spoofed
+    // source port looks exactly like this to the owner).
+    await using victim = UdpEndpoint.open({ hostname: "127.0.0.1", port: 0 });
+    const got: Uint8Array[] = [];
+    victim.onDatagram((b) => void got.push(b.slice()));
+    let sent = 0;
+    for (let i = 0; i < 5; i++) {
+      const request = encodeMessage({
+        type: "block_request",
+        txid: 10 + i,
+        cookie: ack.cookie,
+        contentId,
+        blockSize: 32768,
+        ranges: [{ offset: i * (4 << 20) % (8 << 20), length: 4 << 20 }],
+      }).slice();
+      sent += request.length;
+      victim.send(request, to);
+    }
+    await waitUntil(() => got.length >= 5, 10_000, "the 5 replies").catch(() => {});
+    await delay(200); // any data would follow at once
+    const received = got.reduce((n, b) => n + b.length, 0);
+    const types = [...new Set(got.map((b) => decoded(b)?.type ?? "undecodable"))];
+    assert.deepEqual(types, ["error"], `only ERRORs reach the victim's port: ${types}`);
+    for (const b of got) {
+      const m = decoded(b);
+      assert.ok(m?.type === "error" && m.code === ErrorCode.bad_cookie);
+    }
+    assert.ok(received <= sent, `${received} bytes out for ${sent} in`);
+    // The port that proved itself is still served
+    const request = encodeMessage({
+      type: "block_request",
+      txid: 20,
+      cookie: ack.cookie,
+      contentId,
+      blockSize: 16384,
+      ranges: [{ offset: 0, length: 65536 }],
+    }).slice();
+    const served = (await exchange(attacker, request, to)).map(decoded);
+    assert.ok(served.length > 0 && served.every((m) => m?.type === "block_data"));
+    report("reflection_port", {
+      requests: 5,
+      bytesIn: sent,
+      bytesOutAtVictimPort: received,
+      ratio: Math.round((received / sent) * 1000) / 1000,
+      replies: types.join("/"),
+    });
+  }));

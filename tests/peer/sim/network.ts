@@ -360,6 +360,11 @@ export interface DriveOptions {
   verify?: { hashes: Uint8Array; delayMs?: number; transfer?: boolean };
   /** Called for every block request the engine sends. */
   onRequest?: (t: Transmit, now: number) => void;
+  /**
+   * A round trip measured before the transfer (the PROBE's, as DownloadCore passes it), given to
+   * `addOwner` for every owner. @default none (the engine's blind 250 ms first timeout)
+   */
+  rttHintMs?: number;
   /** Give up after this many loop iterations. @default 2_000_000 */
   maxSteps?: number;
   /** Give up at this virtual time, ms. @default 3_600_000 */
@@ -457,7 +462,7 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
           const found = reserve.splice(0);
           if (found.length > 0) {
             net.at(net.now + (options.requeryMs ?? 50), (now) => {
-              for (const k of found) engine.addOwner(k, now);
+              for (const k of found) engine.addOwner(k, now, hint);
             });
           }
           break;
@@ -493,9 +498,10 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
     });
   };
 
-  for (const k of options.owners) engine.addOwner(k, net.now);
+  const hint = options.rttHintMs;
+  for (const k of options.owners) engine.addOwner(k, net.now, hint);
   for (const j of options.joins ?? []) {
-    net.at(j.at, (now) => engine.addOwner(j.owner, now));
+    net.at(j.at, (now) => engine.addOwner(j.owner, now, hint));
   }
   engine.start(net.now);
   flush();

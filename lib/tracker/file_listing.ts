@@ -1,0 +1,234 @@
+/**
+ * The LIST rule's data side: pages of (name, content) entries from the {@link FileIndex},
+ * sorted by name then content id, filtered by a pattern (name_pattern.ts) and cut to a byte
+ * budget. Pure: the caller passes the time.
+ *
+ * Substring and glob listings page through a sorted snapshot of every (name, content) pair,
+ * rebuilt when the names changed and at most once per `refreshMs` (so a busy tracker sorts at
+ * most once a second, whatever the LIST rate), and the matches of the last few patterns are kept
+ * per snapshot, so paging costs what the page holds. An exact listing reads the live index (one
+ * name's contents): it is what a downloader asks when a name is ambiguous, and must not miss a
+ * content announced a moment ago. Rules: docs/TRACKER.md.
+ * @module
+ */
+import type { ListingEntry, ListMatch } from "../wire/messages.ts";
+import { LISTING_ENTRY_BASE_SIZE, LISTING_HEADER_SIZE, MAX_LIST_ENTRIES } from "../wire/limits.ts";
+import type { FileIndex, FileOwner, FileRecord } from "./file_index.ts";
+import { compileNamePattern } from "./name_pattern.ts";
+
+/** What a LIST asks for. */
+export interface ListQuery {
+  /** The pattern. */
+  pattern: string;
+  /** How it is matched. */
+  match: ListMatch;
+  /** Position of the first entry wanted: 0, or a previous page's `nextCursor`. */
+  cursor: number;
+  /** At most this many entries; 0: as many as fit. */
+  maxEntries: number;
+}
+
+/** One page of a listing. */
+export interface ListingPage {
+  /** Entries matching the pattern in the whole listing. */
+  total: number;
+  /** Where the next page starts; 0 when this one is the last. */
+  nextCursor: number;
+  /** This page's entries. */
+  entries: ListingEntry[];
+}
+
+/** Options for {@link FileListing}. */
+export interface FileListingOptions {
+  /**
+   * The snapshot of names is rebuilt at most this often, ms; a large snapshot waits longer
+   * (one more ms per {@link FileListingOptions.rowsPerRefreshMs} entries). @default 1000
+   */
+  refreshMs?: number;
+  /** Entries per extra ms of refresh interval (100,000 entries: 5 s). @default 20 */
+  rowsPerRefreshMs?: number;
+  /** Patterns whose matches are kept per snapshot. @default 8 */
+  cachedPatterns?: number;
+  /**
+   * Names matched per second for patterns not in the cache, all sources together: past it a
+   * LIST with a new pattern is refused as busy (a flood of distinct patterns cannot take the
+   * tracker's CPU). @default 250000
+   */
+  scanPerSecond?: number;
+}
+
+interface Row<P extends FileOwner<P>> {
+  readonly name: string;
+  readonly file: FileRecord<P>;
+}
+
+const utf8 = new TextEncoder();
+
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).byteLength;
+  }
+  return s.length;
+}
+
+function byNameThenKey<P extends FileOwner<P>>(a: Row<P>, b: Row<P>): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return a.file.key < b.file.key ? -1 : a.file.key > b.file.key ? 1 : 0;
+}
+
+/** Pages of the files a tracker knows. */
+export class FileListing<P extends FileOwner<P>> {
+  readonly #index: FileIndex<P>;
+  readonly #refreshMs: number;
+  readonly #cachedPatterns: number;
+  readonly #rowsPerRefreshMs: number;
+  readonly #scanPerSecond: number;
+  /** Names that may still be scanned now (a token bucket of one second's worth). */
+  #scanTokens: number;
+  #scanAt = -Infinity;
+  #rows: Row<P>[] = [];
+  #version = -1;
+  #builtAt = -Infinity;
+  /** Matches of recent patterns in the current snapshot (insertion order = age). */
+  readonly #matches = new Map<string, Uint32Array>();
+
+  /**
+   * @param index the tracker's file index
+   * @param options snapshot refresh and pattern cache
+   */
+  constructor(index: FileIndex<P>, options: FileListingOptions = {}) {
+    this.#index = index;
+    this.#refreshMs = options.refreshMs ?? 1000;
+    this.#cachedPatterns = options.cachedPatterns ?? 8;
+    this.#rowsPerRefreshMs = options.rowsPerRefreshMs ?? 20;
+    this.#scanPerSecond = options.scanPerSecond ?? 250_000;
+    this.#scanTokens = this.#scanPerSecond;
+  }
+
+  /**
+   * One page of the entries matching a query, at most `maxBytes` once encoded as a LISTING
+   * (at least one entry when any is left and `maxBytes` holds the largest, 317 bytes).
+   *
+   * @param query pattern, match kind, cursor and entry cap
+   * @param maxBytes the LISTING's size limit in bytes
+   * @param now the current time in ms
+   * @returns the page, or `"busy"` when a new pattern would exceed the scan budget
+   *
+   * @example List two files, one page of one entry at a time
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
+   * import { FileListing } from "./file_listing.ts";
+   *
+   * interface Owner extends FileOwner<Owner> {}
+   * const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
+   * const alice: Owner = { nodeId: "alice", rateKey: 0, files: new Map(), names: new Map<string, Ownership<Owner>>() };
+   * index.own(alice, "b.iso", new Uint8Array(32).fill(2), "02".repeat(32), 20, 0);
+   * index.own(alice, "a.iso", new Uint8Array(32).fill(1), "01".repeat(32), 10, 0);
+   * const listing = new FileListing(index);
+   * const first = listing.page({ pattern: "ISO", match: "substring", cursor: 0, maxEntries: 1 }, 1200, 0);
+   * assert.ok(first !== "busy"); // only a flood of new patterns makes it busy
+   * assert.deepEqual(first.entries.map((e) => e.name), ["a.iso"]);
+   * assert.equal(first.total, 2);
+   * const second = listing.page({ pattern: "ISO", match: "substring", cursor: first.nextCursor, maxEntries: 1 }, 1200, 0);
+   * assert.ok(second !== "busy");
+   * assert.deepEqual(second.entries.map((e) => [e.name, e.size, e.owners]), [["b.iso", 20, 1]]);
+   * assert.equal(second.nextCursor, 0); // the last page
+   * ```
+   */
+  page(query: ListQuery, maxBytes: number, now: number): ListingPage | "busy" {
+    const rows = query.match === "exact" ? this.#exact(query.pattern) : this.#rows_(now);
+    const matches = query.match === "exact" ? undefined : this.#matching(query, rows, now);
+    if (matches === "busy") return "busy";
+    const total = matches === undefined ? rows.length : matches.length;
+    const cap = Math.min(
+      query.maxEntries === 0 ? MAX_LIST_ENTRIES : query.maxEntries,
+      MAX_LIST_ENTRIES,
+    );
+    const entries: ListingEntry[] = [];
+    let bytes = LISTING_HEADER_SIZE;
+    let at = query.cursor;
+    for (; at < total && entries.length < cap; at++) {
+      const row = rows[matches === undefined ? at : matches[at]!]!;
+      const file = row.file;
+      // The snapshot may be up to refreshMs old: skip what left the index since.
+      if (this.#index.get(file.key) !== file || !file.names.has(row.name)) continue;
+      const size = LISTING_ENTRY_BASE_SIZE + utf8Length(row.name);
+      if (bytes + size > maxBytes) break;
+      bytes += size;
+      entries.push({
+        contentId: file.contentId,
+        size: file.size,
+        owners: Math.min(file.owners.size, 0xffffffff),
+        name: row.name,
+      });
+    }
+    return { total, nextCursor: at < total ? at : 0, entries };
+  }
+
+  /** The sorted snapshot, rebuilt when the names changed and the last build is old enough. */
+  #rows_(now: number): Row<P>[] {
+    const version = this.#index.namesVersion;
+    const interval = this.#refreshMs + Math.floor(this.#rows.length / this.#rowsPerRefreshMs);
+    if (version !== this.#version && now - this.#builtAt >= interval) {
+      const rows: Row<P>[] = [];
+      for (const [name, files] of this.#index.names()) {
+        for (const file of files) rows.push({ name, file });
+      }
+      rows.sort(byNameThenKey);
+      this.#rows = rows;
+      this.#version = version;
+      this.#builtAt = now;
+      this.#matches.clear();
+    }
+    return this.#rows;
+  }
+
+  /** Positions of the rows matching a substring or glob query (cached per snapshot). */
+  #matching(
+    query: ListQuery,
+    rows: readonly Row<P>[],
+    now: number,
+  ): Uint32Array | undefined | "busy" {
+    if (query.match === "substring" && query.pattern === "") return undefined;
+    const key = query.match + "\0" + query.pattern;
+    let found = this.#matches.get(key);
+    if (found !== undefined) {
+      this.#matches.delete(key); // refreshed: now the youngest
+      this.#matches.set(key, found);
+      return found;
+    }
+    // The scan budget: refilled continuously, one second's worth at most; a scan larger than
+    // the whole budget runs when the bucket is full (and empties it).
+    const rate = this.#scanPerSecond;
+    this.#scanTokens = Math.min(rate, this.#scanTokens + (now - this.#scanAt) * rate / 1000);
+    this.#scanAt = now;
+    if (this.#scanTokens < Math.min(rows.length, rate)) return "busy";
+    this.#scanTokens -= rows.length;
+    const matcher = compileNamePattern(query.pattern, query.match);
+    const hits: number[] = [];
+    let previous: string | undefined, hit = false;
+    for (let i = 0; i < rows.length; i++) {
+      const name = rows[i]!.name;
+      if (name !== previous) {
+        hit = matcher(name);
+        previous = name;
+      }
+      if (hit) hits.push(i);
+    }
+    found = Uint32Array.from(hits);
+    if (this.#matches.size >= this.#cachedPatterns) {
+      this.#matches.delete(this.#matches.keys().next().value!);
+    }
+    this.#matches.set(key, found);
+    return found;
+  }
+
+  /** The live contents announced under exactly `name`, by content id. */
+  #exact(name: string): Row<P>[] {
+    const files = this.#index.named(name);
+    if (files === undefined) return [];
+    const rows = [...files].map((file) => ({ name, file }));
+    return rows.sort(byNameThenKey);
+  }
+}

@@ -1,0 +1,1053 @@
+/**
+ * The in-memory {@link SwarmStore}: one tracker process, answers synchronously, and compact.
+ *
+ * A tracker meant for the internet holds millions of peers, so nothing here is an object per
+ * peer, per file or per ownership. Peers, contents, names, (name, content) links and
+ * ownerships are rows of typed-array columns (`Int32Array`, `Float64Array`, …) addressed by
+ * index; node ids, content keys and names are interned once in a `Map` to their row; rows
+ * freed by EXIT or eviction go on a free list and are reused, the interned strings and their
+ * `Map` entries are dropped. Lists are intrusive (next/prev columns):
+ *
+ * - the expiry queue: peers in last-heard order (every peer has the same time to live, so the
+ *   expired ones are a prefix: no scan);
+ * - a peer's ownerships (at most `maxFiles`, walked for OWN's rename/replace checks);
+ * - each content's owners, in two ranked lists: **rated** (rate ≥ 1 byte/s) sorted by rate key,
+ *   highest first, equal keys in hand-out order; **idle** in hand-out order. A NEED takes from
+ *   the heads and moves what it handed out behind its equals, so equal owners take turns; a
+ *   new idle owner goes to a random place among the first 32 owners never handed out;
+ * - the (name, content) links of each name and of each content, with the number of owners
+ *   announcing that content under that name (NEED by name, the display name).
+ *
+ * Cost per row and figures: docs/TRACKER.md, _Storage_ (`scripts/bench_tracker_memory_store.ts`).
+ *
+ * Over 600 lines with its JSDoc: the peer, ownership, content, name and link tables are one
+ * structure (every list runs through several of them), and split apart they would pass their
+ * columns back and forth; the generic table is in rows.ts.
+ * @module
+ */
+import { addUpload, rateAt, unitRateKey, ZERO_RATE_KEY } from "../upload_rate.ts";
+import {
+  type CreditEntry,
+  emptyNeedResult,
+  type Evicted,
+  type ExitResult,
+  type FileRoom,
+  type JoinStatus,
+  type ListRow,
+  type NeedQuery,
+  type NeedResult,
+  type OwnResult,
+  type PeerCheck,
+  type PeerRoom,
+  type ReportResult,
+  type StoreCounts,
+  type StoreSource,
+  type SwarmStore,
+  type UpdateResult,
+} from "./swarm_store.ts";
+import { Rows } from "./rows.ts";
+
+/** Peers and ownerships of one address or prefix (only with per-address limits in force). */
+interface Share {
+  peers: number;
+  files: number;
+}
+
+/** Options for {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Time constant τ of the upload-rate EWMA in ms. @default 60000 */
+  rateTauMs?: number;
+  /** Random numbers in [0, 1) for tie-breaks. @default Math.random */
+  random?: () => number;
+}
+
+const NIL = -1;
+/** How far among the never-handed-out idle owners a new one may be placed. */
+const FRESH_SPREAD = 32;
+
+const binBytes: number[] = [];
+
+/** A content id's hex as a one-byte string of its 32 bytes (flat: a `Map` key of 48 bytes). */
+function hexToBin(hex: string): string {
+  binBytes.length = hex.length >> 1;
+  for (let i = 0; i < binBytes.length; i++) binBytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return String.fromCharCode.apply(null, binBytes);
+}
+
+function binToHex(bin: string): string {
+  let s = "";
+  for (let i = 0; i < bin.length; i++) s += bin.charCodeAt(i).toString(16).padStart(2, "0");
+  return s;
+}
+
+const peerCols = (n: number) => ({
+  port: new Uint16Array(n),
+  lastSeen: new Float64Array(n),
+  rateKey: new Float64Array(n),
+  expPrev: new Int32Array(n),
+  expNext: new Int32Array(n),
+  ownHead: new Int32Array(n),
+  files: new Int32Array(n),
+  cookieHi: new Uint32Array(n),
+  cookieLo: new Uint32Array(n),
+  cookieEpoch: new Int32Array(n),
+});
+const ownCols = (n: number) => ({
+  peer: new Int32Array(n),
+  content: new Int32Array(n),
+  name: new Int32Array(n),
+  pPrev: new Int32Array(n),
+  pNext: new Int32Array(n),
+  cPrev: new Int32Array(n),
+  cNext: new Int32Array(n),
+  /** 1 while in the content's rated list, 0 in its idle list. */
+  rated: new Uint8Array(n),
+  /** 1 once handed out (idle owners never handed out come first). */
+  assigned: new Uint8Array(n),
+});
+const contentCols = (n: number) => ({
+  size: new Float64Array(n),
+  ratedHead: new Int32Array(n),
+  ratedTail: new Int32Array(n),
+  idleHead: new Int32Array(n),
+  idleTail: new Int32Array(n),
+  owners: new Int32Array(n),
+  linkHead: new Int32Array(n),
+  linkTail: new Int32Array(n),
+  links: new Int32Array(n),
+});
+const nameCols = (n: number) => ({
+  linkHead: new Int32Array(n),
+  links: new Int32Array(n),
+});
+const linkCols = (n: number) => ({
+  name: new Int32Array(n),
+  content: new Int32Array(n),
+  count: new Int32Array(n),
+  nPrev: new Int32Array(n),
+  nNext: new Int32Array(n),
+  cPrev: new Int32Array(n),
+  cNext: new Int32Array(n),
+});
+
+/** The compact in-memory store. Synchronous: every method returns its value. */
+export class MemoryStore implements SwarmStore {
+  /** Always `memory`. */
+  readonly kind = "memory" as const;
+  readonly #tau: number;
+  readonly #random: () => number;
+
+  readonly #peerIds = new Map<string, number>();
+  readonly #peers = new Rows(peerCols, 5);
+  readonly #nodeIdOf = this.#peers.strs[0]!;
+  readonly #hostOf = this.#peers.strs[1]!;
+  /** Address, prefix and host keys, when the peer joined with per-address limits. */
+  readonly #addressOf = this.#peers.strs[2]!;
+  readonly #prefixOf = this.#peers.strs[3]!;
+  readonly #hostKeyOf = this.#peers.strs[4]!;
+  readonly #shares = new Map<string, Share>();
+  #expHead = NIL;
+  #expTail = NIL;
+
+  /** Content id (32 bytes as a one-byte string: half the hex's size) → row. */
+  readonly #contentIds = new Map<string, number>();
+  readonly #contents = new Rows(contentCols, 1);
+  readonly #binOf = this.#contents.strs[0]!;
+
+  readonly #nameIds = new Map<string, number>();
+  readonly #names = new Rows(nameCols, 1);
+  readonly #nameOf = this.#names.strs[0]!;
+
+  readonly #links = new Rows(linkCols);
+  readonly #owns = new Rows(ownCols);
+
+  readonly #need: NeedResult = emptyNeedResult();
+  readonly #picked: number[] = [];
+  readonly #skip = new Set<number>();
+
+  /**
+   * An empty store.
+   *
+   * @param options the rate time constant and the tie-break randomness
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#tau = options.rateTauMs ?? 60_000;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Registered peers. */
+  get peerCount(): number {
+    return this.#peerIds.size;
+  }
+
+  /** Contents with at least one owner. */
+  get fileCount(): number {
+    return this.#contentIds.size;
+  }
+
+  /** Bytes held by the typed-array columns (their capacity), for the benchmark. */
+  get columnBytes(): number {
+    return this.#peers.bytes + this.#owns.bytes + this.#contents.bytes + this.#names.bytes +
+      this.#links.bytes;
+  }
+
+  // ---------------------------------------------------------------- peer access (memory fast path)
+
+  /**
+   * The row of a registered node id.
+   *
+   * @param nodeId the node id
+   * @returns the row, or -1
+   */
+  peerIndex(nodeId: string): number {
+    return this.#peerIds.get(nodeId) ?? NIL;
+  }
+
+  /**
+   * Whether a peer row is registered from a source.
+   *
+   * @param p the row
+   * @param from the source
+   * @returns true when the address and port match
+   */
+  isFrom(p: number, from: StoreSource): boolean {
+    return this.#peers.cols.port[p] === from.port && this.#hostOf[p] === from.hostname;
+  }
+
+  /**
+   * The session cookie stored for a peer row (see registry.ts: a request carrying it needs no
+   * HMAC), and the epoch that issued it.
+   *
+   * @param p the row
+   * @returns high and low 32 bits and the epoch (-1 before the first)
+   */
+  cookieOf(p: number): { hi: number; lo: number; epoch: number } {
+    const c = this.#peers.cols;
+    return { hi: c.cookieHi[p]!, lo: c.cookieLo[p]!, epoch: c.cookieEpoch[p]! };
+  }
+
+  /**
+   * Whether a peer row holds exactly this session cookie.
+   *
+   * @param p the row
+   * @param hi high 32 bits
+   * @param lo low 32 bits
+   * @returns true when it is the stored one
+   */
+  hasCookie(p: number, hi: number, lo: number): boolean {
+    const c = this.#peers.cols;
+    return c.cookieEpoch[p]! >= 0 && c.cookieHi[p] === hi && c.cookieLo[p] === lo;
+  }
+
+  /**
+   * Stores the session cookie last issued to a peer row.
+   *
+   * @param p the row
+   * @param hi high 32 bits
+   * @param lo low 32 bits
+   * @param epoch the epoch that issued it
+   */
+  setCookie(p: number, hi: number, lo: number, epoch: number): void {
+    const c = this.#peers.cols;
+    c.cookieHi[p] = hi;
+    c.cookieLo[p] = lo;
+    c.cookieEpoch[p] = epoch;
+  }
+
+  /**
+   * Describes a peer (for tests, tools and logs; allocates).
+   *
+   * @param nodeId the node id
+   * @returns its address, last-heard time, rate key and content keys, or undefined
+   */
+  peerInfo(
+    nodeId: string,
+  ):
+    | { hostname: string; port: number; lastSeen: number; rateKey: number; files: string[] }
+    | undefined {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL) return undefined;
+    const c = this.#peers.cols;
+    const files: string[] = [];
+    for (let o = c.ownHead[p]!; o !== NIL; o = this.#owns.cols.pNext[o]!) {
+      files.push(binToHex(this.#binOf[this.#owns.cols.content[o]!]!));
+    }
+    return {
+      hostname: this.#hostOf[p]!,
+      port: c.port[p]!,
+      lastSeen: c.lastSeen[p]!,
+      rateKey: c.rateKey[p]!,
+      files,
+    };
+  }
+
+  /**
+   * Records a peer row as heard at `now` (moves it to the tail of the expiry queue; time never
+   * goes backwards in the queue).
+   *
+   * @param p the row
+   * @param now the current time in ms
+   */
+  touchIndex(p: number, now: number): void {
+    const c = this.#peers.cols;
+    const tail = this.#expTail;
+    c.lastSeen[p] = tail !== NIL && tail !== p && c.lastSeen[tail]! > now ? c.lastSeen[tail]! : now;
+    if (tail === p) return;
+    this.#unlinkExp(p);
+    c.expPrev[p] = tail;
+    c.expNext[p] = NIL;
+    if (tail !== NIL) c.expNext[tail] = p;
+    else this.#expHead = p;
+    this.#expTail = p;
+  }
+
+  // ---------------------------------------------------------------- SwarmStore
+
+  /** {@inheritDoc SwarmStore.join} */
+  join(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    maxPeers: number,
+    room?: PeerRoom,
+  ): JoinStatus {
+    const known = this.peerIndex(nodeId);
+    if (known !== NIL) {
+      if (!this.isFrom(known, from)) return "wrong_address";
+      this.touchIndex(known, now);
+      return "refreshed";
+    }
+    if (this.#peerIds.size >= maxPeers) return "full";
+    if (room !== undefined) {
+      if ((this.#shares.get(room.address)?.peers ?? 0) >= room.maxPeersPerAddress) {
+        return "address_full";
+      }
+      if ((this.#shares.get(room.prefix)?.peers ?? 0) >= room.maxPeersPerPrefix) {
+        return "prefix_full";
+      }
+    }
+    const p = this.#peers.alloc();
+    const c = this.#peers.cols;
+    this.#peerIds.set(nodeId, p);
+    this.#nodeIdOf[p] = nodeId;
+    this.#hostOf[p] = from.hostname;
+    this.#addressOf[p] = room === undefined ? undefined : this.#share(room.address, 1, 0);
+    this.#prefixOf[p] = room === undefined ? undefined : this.#share(room.prefix, 1, 0);
+    this.#hostKeyOf[p] = room?.host;
+    c.port[p] = from.port;
+    c.rateKey[p] = ZERO_RATE_KEY;
+    c.ownHead[p] = NIL;
+    c.files[p] = 0;
+    c.cookieEpoch[p] = -1;
+    c.expPrev[p] = c.expNext[p] = NIL;
+    c.lastSeen[p] = now;
+    this.#expLinkNew(p);
+    this.touchIndex(p, now);
+    return "registered";
+  }
+
+  /** {@inheritDoc SwarmStore.touch} */
+  touch(nodeId: string, from: StoreSource, now: number): PeerCheck {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL) return "unknown";
+    if (!this.isFrom(p, from)) return "wrong_address";
+    this.touchIndex(p, now);
+    return "ok";
+  }
+
+  /** {@inheritDoc SwarmStore.check} */
+  check(nodeId: string, from: StoreSource): PeerCheck {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL) return "unknown";
+    return this.isFrom(p, from) ? "ok" : "wrong_address";
+  }
+
+  /** {@inheritDoc SwarmStore.own} */
+  own(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    name: string,
+    contentKey: string,
+    size: number,
+    maxFiles: number,
+    room?: FileRoom,
+  ): OwnResult {
+    const result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 };
+    const p = this.peerIndex(nodeId);
+    if (p === NIL || !this.isFrom(p, from)) {
+      result.status = p === NIL ? "unknown" : "wrong_address";
+      return result;
+    }
+    this.touchIndex(p, now);
+    return this.ownIndex(p, now, name, contentKey, size, maxFiles, result, room);
+  }
+
+  /**
+   * OWN for a peer row already checked (the memory fast path).
+   *
+   * @param p the peer row
+   * @param now the current time in ms
+   * @param name the name
+   * @param contentKey the content id's lowercase hex
+   * @param size the size in bytes
+   * @param maxFiles the peer's file limit
+   * @param result receives the outcome
+   * @param room per-address and per-prefix file limits
+   * @returns `result`
+   */
+  ownIndex(
+    p: number,
+    now: number,
+    name: string,
+    contentKey: string,
+    size: number,
+    maxFiles: number,
+    result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 },
+    room?: FileRoom,
+  ): OwnResult {
+    const oc = this.#owns.cols;
+    const bin = hexToBin(contentKey);
+    let c = this.#contentIds.get(bin) ?? NIL;
+    if (c !== NIL && this.#contents.cols.size[c] !== size) {
+      result.status = "size_mismatch";
+      result.knownSize = this.#contents.cols.size[c]!;
+      return result;
+    }
+    const n0 = this.#nameIds.get(name) ?? NIL;
+    let sameContent = NIL, sameName = NIL;
+    for (let o = this.#peers.cols.ownHead[p]!; o !== NIL; o = oc.pNext[o]!) {
+      if (oc.content[o] === c && c !== NIL) sameContent = o;
+      if (oc.name[o] === n0 && n0 !== NIL) sameName = o;
+    }
+    if (sameContent !== NIL) {
+      // Re-announced: a rename at most, never a second entry.
+      if (oc.name[sameContent] !== n0) {
+        if (sameName !== NIL) this.#drop(sameName);
+        const n = this.#internName(name);
+        const cols = this.#owns.cols; // the drop may have shrunk the table
+        this.#unlinkName(cols.name[sameContent]!, c);
+        cols.name[sameContent] = n;
+        this.#linkName(n, c);
+      }
+      return result;
+    }
+    if (sameName === NIL && this.#peers.cols.files[p]! >= maxFiles) {
+      result.status = "too_many_files";
+      result.files = this.#peers.cols.files[p]!;
+      return result;
+    }
+    if (sameName === NIL && room !== undefined) {
+      const full = this.#fileRoom(p, room);
+      if (full !== undefined) {
+        result.status = full;
+        return result;
+      }
+    }
+    if (sameName !== NIL) {
+      // The same name with new content: the file changed; the new content replaces the old.
+      result.replaced = binToHex(this.#binOf[oc.content[sameName]!]!);
+      this.#drop(sameName);
+    }
+    if (c === NIL) c = this.#newContent(bin, size);
+    const n = this.#internName(name);
+    const o = this.#owns.alloc();
+    const cols = this.#owns.cols;
+    cols.peer[o] = p;
+    cols.content[o] = c;
+    cols.name[o] = n;
+    cols.assigned[o] = 0;
+    // The peer's list.
+    const pc = this.#peers.cols;
+    cols.pPrev[o] = NIL;
+    cols.pNext[o] = pc.ownHead[p]!;
+    if (pc.ownHead[p] !== NIL) cols.pPrev[pc.ownHead[p]!] = o;
+    pc.ownHead[p] = o;
+    pc.files[p]!++;
+    this.#countFiles(p, 1);
+    this.#contents.cols.owners[c]!++;
+    this.#linkName(n, c);
+    this.#rank(o, unitRateKey(now, this.#tau));
+    return result;
+  }
+
+  /** {@inheritDoc SwarmStore.need} */
+  need(nodeId: string, from: StoreSource, now: number, query: NeedQuery): NeedResult {
+    const r = this.#need;
+    const p = this.peerIndex(nodeId);
+    if (p === NIL || !this.isFrom(p, from)) {
+      r.status = p === NIL ? "unknown" : "wrong_address";
+      r.count = 0;
+      return r;
+    }
+    this.touchIndex(p, now);
+    return this.needIndex(p, now, query);
+  }
+
+  /**
+   * NEED for a peer row already checked (the memory fast path).
+   *
+   * @param p the asker's row
+   * @param now the current time in ms
+   * @param query what is asked
+   * @returns the answer (one object, reused by the next call)
+   */
+  needIndex(p: number, now: number, query: NeedQuery): NeedResult {
+    const r = this.#need;
+    r.status = "ok";
+    r.known = false;
+    r.contentKey = undefined;
+    r.size = 0;
+    r.displayName = "";
+    r.alternatives = 0;
+    r.count = 0;
+    let c = NIL;
+    if (!query.byName) {
+      c = this.#contentIds.get(hexToBin(query.want)) ?? NIL;
+      r.known = c !== NIL;
+    } else {
+      const n = this.#nameIds.get(query.want) ?? NIL;
+      if (n === NIL) return r;
+      r.known = true;
+      const lc = this.#links.cols;
+      let best = 0;
+      for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+        const f = lc.content[l]!;
+        const count = lc.count[l]! - (this.#owning(p, f, n) ? 1 : 0);
+        if (count > best || (count === best && c !== NIL && this.#binOf[f]! < this.#binOf[c]!)) {
+          if (count > 0) {
+            best = count;
+            c = f;
+          }
+        }
+      }
+      r.alternatives = this.#names.cols.links[n]! - 1;
+    }
+    if (c === NIL) return r;
+    const count = this.#select(c, query.k, p, now, query.exclude, query.mix ?? 0);
+    if (count === 0) return r;
+    r.contentKey = binToHex(this.#binOf[c]!);
+    r.size = this.#contents.cols.size[c]!;
+    r.displayName = query.byName ? query.want : this.#displayName(c);
+    const picked = this.#picked;
+    const pc = this.#peers.cols;
+    for (let i = 0; i < count; i++) {
+      const q = this.#owns.cols.peer[picked[i]!]!;
+      r.nodeIds[i] = this.#nodeIdOf[q]!;
+      r.hostnames[i] = this.#hostOf[q]!;
+      r.ports[i] = pc.port[q]!;
+      r.rateKeys[i] = pc.rateKey[q]!;
+    }
+    r.count = count;
+    return r;
+  }
+
+  /** {@inheritDoc SwarmStore.update} */
+  update(nodeId: string, from: StoreSource, now: number, uploaded: number): UpdateResult {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL || !this.isFrom(p, from)) {
+      return { status: p === NIL ? "unknown" : "wrong_address", rateKey: ZERO_RATE_KEY };
+    }
+    this.touchIndex(p, now);
+    return { status: "ok", rateKey: this.addUploadIndex(p, uploaded, now) };
+  }
+
+  /**
+   * Adds uploaded bytes to a peer row's rate and re-ranks its files.
+   *
+   * @param p the row
+   * @param uploaded bytes
+   * @param now the current time in ms
+   * @returns the new rate key
+   */
+  addUploadIndex(p: number, uploaded: number, now: number): number {
+    const pc = this.#peers.cols;
+    if (!(uploaded > 0)) return pc.rateKey[p]!;
+    pc.rateKey[p] = addUpload(pc.rateKey[p]!, uploaded, now, this.#tau);
+    const floor = unitRateKey(now, this.#tau);
+    const oc = this.#owns.cols;
+    for (let o = pc.ownHead[p]!; o !== NIL; o = oc.pNext[o]!) {
+      this.#unrank(o);
+      this.#rank(o, floor);
+    }
+    return pc.rateKey[p]!;
+  }
+
+  /**
+   * The current rate of a peer row in bytes/s.
+   *
+   * @param p the row
+   * @param now the current time in ms
+   * @returns bytes per second
+   */
+  rateOf(p: number, now: number): number {
+    return rateAt(this.#peers.cols.rateKey[p]!, now, this.#tau);
+  }
+
+  /** {@inheritDoc SwarmStore.report} */
+  report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): ReportResult {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL || !this.isFrom(p, from)) {
+      return { status: p === NIL ? "unknown" : "wrong_address", credited: 0, ignored: 0 };
+    }
+    this.touchIndex(p, now);
+    const c = this.#contentIds.get(hexToBin(contentKey)) ?? NIL;
+    let room = c === NIL ? 0 : Math.min(this.#contents.cols.size[c]!, budget);
+    let credited = 0, ignored = 0;
+    const host = this.#hostKeyOf[p];
+    for (const e of entries) {
+      const q = this.peerIndex(e.nodeId);
+      const bytes = Math.min(e.bytes, room);
+      if (
+        c === NIL || q === NIL || q === p || !(bytes > 0) ||
+        (host !== undefined && this.#hostKeyOf[q] === host) || this.#ownershipOf(q, c) === NIL
+      ) {
+        ignored++;
+        continue;
+      }
+      room -= bytes;
+      credited += bytes;
+      this.addUploadIndex(q, bytes, now);
+    }
+    return { status: "ok", credited, ignored };
+  }
+
+  /** {@inheritDoc SwarmStore.listRows} */
+  listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): ListRow[] {
+    // Sorts every name on each call: the memory store's LIST is for tests and small swarms (the
+    // memory tracker pages its FileIndex, file_listing.ts).
+    const names = exact === undefined
+      ? [...this.#nameIds.keys()].sort()
+      : this.#nameIds.has(exact)
+      ? [exact]
+      : [];
+    const rows: ListRow[] = [];
+    const lc = this.#links.cols, cc = this.#contents.cols;
+    let i = 0;
+    if (after !== undefined) { while (i < names.length && names[i]! < after.name) i++; }
+    for (; i < names.length && rows.length < limit; i++) {
+      const name = names[i]!;
+      const n = this.#nameIds.get(name)!;
+      const here: ListRow[] = [];
+      for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+        const c = lc.content[l]!;
+        const contentKey = binToHex(this.#binOf[c]!);
+        if (after !== undefined && name === after.name && contentKey <= after.contentKey) continue;
+        here.push({ name, contentKey, size: cc.size[c]!, owners: cc.owners[c]! });
+      }
+      here.sort((a, b) => (a.contentKey < b.contentKey ? -1 : 1));
+      for (const r of here) if (rows.length < limit) rows.push(r);
+    }
+    return rows;
+  }
+
+  /** {@inheritDoc SwarmStore.exit} */
+  exit(nodeId: string, from: StoreSource): ExitResult {
+    const p = this.peerIndex(nodeId);
+    if (p === NIL) return { status: "unknown", files: 0 };
+    if (!this.isFrom(p, from)) return { status: "wrong_address", files: 0 };
+    return { status: "ok", files: this.removeIndex(p) };
+  }
+
+  /**
+   * Forgets a peer row and its files.
+   *
+   * @param p the row
+   * @returns the files it shared
+   */
+  removeIndex(p: number): number {
+    const pc = this.#peers.cols;
+    const files = pc.files[p]!;
+    while (pc.ownHead[p] !== NIL) this.#drop(pc.ownHead[p]!);
+    for (const key of [this.#addressOf[p], this.#prefixOf[p]]) {
+      if (key !== undefined) this.#share(key, -1, 0);
+    }
+    this.#addressOf[p] = this.#prefixOf[p] = this.#hostKeyOf[p] = undefined;
+    this.#unlinkExp(p);
+    this.#peerIds.delete(this.#nodeIdOf[p]!);
+    this.#peers.release(p);
+    return files;
+  }
+
+  /** {@inheritDoc SwarmStore.expire} */
+  expire(cutoff: number, max: number): Evicted[] {
+    const out: Evicted[] = [];
+    while (out.length < max) {
+      // Read the columns each time: removing a peer may shrink the table.
+      const pc = this.#peers.cols;
+      const p = this.#expHead;
+      if (p === NIL || pc.lastSeen[p]! > cutoff) break;
+      const e: Evicted = {
+        nodeId: this.#nodeIdOf[p]!,
+        hostname: this.#hostOf[p]!,
+        port: pc.port[p]!,
+        files: pc.files[p]!,
+        lastSeen: pc.lastSeen[p]!,
+      };
+      this.removeIndex(p);
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** {@inheritDoc SwarmStore.oldestSeen} */
+  oldestSeen(): number | undefined {
+    return this.#expHead === NIL ? undefined : this.#peers.cols.lastSeen[this.#expHead];
+  }
+
+  /** {@inheritDoc SwarmStore.counts} */
+  counts(): StoreCounts {
+    return { peers: this.#peerIds.size, files: this.#contentIds.size };
+  }
+
+  /** Nothing to release. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Adds to the counts of an address or prefix (forgotten at zero); returns the key. */
+  #share(key: string, peers: number, files: number): string {
+    let s = this.#shares.get(key);
+    if (s === undefined) {
+      s = { peers: 0, files: 0 };
+      this.#shares.set(key, s);
+    }
+    s.peers += peers;
+    s.files += files;
+    if (s.peers <= 0 && s.files <= 0) this.#shares.delete(key);
+    return key;
+  }
+
+  #countFiles(p: number, d: number): void {
+    const a = this.#addressOf[p], x = this.#prefixOf[p];
+    if (a !== undefined) this.#share(a, 0, d);
+    if (x !== undefined) this.#share(x, 0, d);
+  }
+
+  #fileRoom(p: number, room: FileRoom): "address_full" | "prefix_full" | undefined {
+    const a = this.#addressOf[p], x = this.#prefixOf[p];
+    if (a !== undefined && (this.#shares.get(a)?.files ?? 0) >= room.maxFilesPerAddress) {
+      return "address_full";
+    }
+    if (x !== undefined && (this.#shares.get(x)?.files ?? 0) >= room.maxFilesPerPrefix) {
+      return "prefix_full";
+    }
+    return undefined;
+  }
+
+  /** Peer row `p`'s ownership of content `c`, or NIL. */
+  #ownershipOf(p: number, c: number): number {
+    const oc = this.#owns.cols;
+    for (let o = this.#peers.cols.ownHead[p]!; o !== NIL; o = oc.pNext[o]!) {
+      if (oc.content[o] === c) return o;
+    }
+    return NIL;
+  }
+
+  #expLinkNew(p: number): void {
+    // A new row is not in the queue: mark it so touchIndex's unlink is a no-op.
+    const c = this.#peers.cols;
+    c.expPrev[p] = NIL;
+    c.expNext[p] = NIL;
+  }
+
+  #unlinkExp(p: number): void {
+    const c = this.#peers.cols;
+    const prev = c.expPrev[p]!, next = c.expNext[p]!;
+    if (prev === NIL && next === NIL && this.#expHead !== p) return; // not queued
+    if (prev !== NIL) c.expNext[prev] = next;
+    else this.#expHead = next;
+    if (next !== NIL) c.expPrev[next] = prev;
+    else this.#expTail = prev;
+    c.expPrev[p] = c.expNext[p] = NIL;
+  }
+
+  #newContent(bin: string, size: number): number {
+    const c = this.#contents.alloc();
+    const cc = this.#contents.cols;
+    this.#contentIds.set(bin, c);
+    this.#binOf[c] = bin;
+    cc.size[c] = size;
+    cc.ratedHead[c] =
+      cc.ratedTail[c] =
+      cc.idleHead[c] =
+      cc.idleTail[c] =
+        NIL;
+    cc.owners[c] = 0;
+    cc.linkHead[c] = cc.linkTail[c] = NIL;
+    cc.links[c] = 0;
+    return c;
+  }
+
+  #internName(name: string): number {
+    let n = this.#nameIds.get(name);
+    if (n === undefined) {
+      n = this.#names.alloc();
+      this.#nameIds.set(name, n);
+      this.#nameOf[n] = name;
+      this.#names.cols.linkHead[n] = NIL;
+      this.#names.cols.links[n] = 0;
+    }
+    return n;
+  }
+
+  /** The (name, content) link, or NIL; walks the shorter of the two lists. */
+  #findLink(n: number, c: number): number {
+    const lc = this.#links.cols;
+    if (this.#names.cols.links[n]! <= this.#contents.cols.links[c]!) {
+      for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+        if (lc.content[l] === c) return l;
+      }
+    } else {
+      for (let l = this.#contents.cols.linkHead[c]!; l !== NIL; l = lc.cNext[l]!) {
+        if (lc.name[l] === n) return l;
+      }
+    }
+    return NIL;
+  }
+
+  #linkName(n: number, c: number): void {
+    const found = this.#findLink(n, c);
+    const lc = this.#links.cols;
+    if (found !== NIL) {
+      lc.count[found]!++;
+      return;
+    }
+    const l = this.#links.alloc();
+    const cols = this.#links.cols;
+    const nc = this.#names.cols, cc = this.#contents.cols;
+    cols.name[l] = n;
+    cols.content[l] = c;
+    cols.count[l] = 1;
+    // Name list: at the head. Content list: at the tail (announce order for display ties).
+    cols.nPrev[l] = NIL;
+    cols.nNext[l] = nc.linkHead[n]!;
+    if (nc.linkHead[n] !== NIL) cols.nPrev[nc.linkHead[n]!] = l;
+    nc.linkHead[n] = l;
+    nc.links[n]!++;
+    cols.cNext[l] = NIL;
+    cols.cPrev[l] = cc.linkTail[c]!;
+    if (cc.linkTail[c] !== NIL) cols.cNext[cc.linkTail[c]!] = l;
+    else cc.linkHead[c] = l;
+    cc.linkTail[c] = l;
+    cc.links[c]!++;
+  }
+
+  #unlinkName(n: number, c: number): void {
+    const l = this.#findLink(n, c);
+    if (l === NIL) return;
+    const lc = this.#links.cols;
+    if (--lc.count[l]! > 0) return;
+    const nc = this.#names.cols, cc = this.#contents.cols;
+    if (lc.nPrev[l] !== NIL) lc.nNext[lc.nPrev[l]!] = lc.nNext[l]!;
+    else nc.linkHead[n] = lc.nNext[l]!;
+    if (lc.nNext[l] !== NIL) lc.nPrev[lc.nNext[l]!] = lc.nPrev[l]!;
+    if (lc.cPrev[l] !== NIL) lc.cNext[lc.cPrev[l]!] = lc.cNext[l]!;
+    else cc.linkHead[c] = lc.cNext[l]!;
+    if (lc.cNext[l] !== NIL) lc.cPrev[lc.cNext[l]!] = lc.cPrev[l]!;
+    else cc.linkTail[c] = lc.cPrev[l]!;
+    cc.links[c]!--;
+    this.#links.release(l);
+    if (--nc.links[n]! === 0) {
+      this.#nameIds.delete(this.#nameOf[n]!);
+      this.#names.release(n);
+    }
+  }
+
+  /** Whether peer row `p` shares content `c` under name `n`. */
+  #owning(p: number, c: number, n: number): boolean {
+    const oc = this.#owns.cols;
+    for (let o = this.#peers.cols.ownHead[p]!; o !== NIL; o = oc.pNext[o]!) {
+      if (oc.content[o] === c) return oc.name[o] === n;
+    }
+    return false;
+  }
+
+  #displayName(c: number): string {
+    const lc = this.#links.cols;
+    let best = NIL, n = 0;
+    for (let l = this.#contents.cols.linkHead[c]!; l !== NIL; l = lc.cNext[l]!) {
+      if (lc.count[l]! > n) {
+        n = lc.count[l]!;
+        best = lc.name[l]!;
+      }
+    }
+    return best === NIL ? "" : this.#nameOf[best]!;
+  }
+
+  /** Removes one ownership; a content left without owners is forgotten. */
+  #drop(o: number): void {
+    const oc = this.#owns.cols;
+    const p = oc.peer[o]!, c = oc.content[o]!;
+    this.#unrank(o);
+    const pc = this.#peers.cols;
+    if (oc.pPrev[o] !== NIL) oc.pNext[oc.pPrev[o]!] = oc.pNext[o]!;
+    else pc.ownHead[p] = oc.pNext[o]!;
+    if (oc.pNext[o] !== NIL) oc.pPrev[oc.pNext[o]!] = oc.pPrev[o]!;
+    pc.files[p]!--;
+    this.#countFiles(p, -1);
+    this.#unlinkName(oc.name[o]!, c);
+    this.#owns.release(o);
+    if (--this.#contents.cols.owners[c]! === 0) {
+      this.#contentIds.delete(this.#binOf[c]!);
+      this.#contents.release(c);
+    }
+  }
+
+  // ---------------------------------------------------------------- ranking lists
+
+  /** Puts an ownership (in no list) into its content's rated or idle list. */
+  #rank(o: number, floor: number): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const c = oc.content[o]!;
+    const key = this.#peers.cols.rateKey[oc.peer[o]!]!;
+    if (key >= floor) {
+      oc.rated[o] = 1;
+      // Before the first owner whose key is not higher: at the head of its equals.
+      let at = cc.ratedHead[c]!;
+      while (at !== NIL && this.#keyOfOwn(at) > key) at = oc.cNext[at]!;
+      this.#insertBefore(o, at, true);
+      return;
+    }
+    oc.rated[o] = 0;
+    // Idle: a random place among the first owners never handed out.
+    let at = cc.idleHead[c]!;
+    let steps = Math.floor(this.#random() * (FRESH_SPREAD + 1));
+    while (at !== NIL && steps-- > 0 && oc.assigned[at] === 0) at = oc.cNext[at]!;
+    while (at !== NIL && oc.assigned[o] === 1 && oc.assigned[at] === 0) at = oc.cNext[at]!;
+    this.#insertBefore(o, at, false);
+  }
+
+  #keyOfOwn(o: number): number {
+    return this.#peers.cols.rateKey[this.#owns.cols.peer[o]!]!;
+  }
+
+  /** Inserts `o` before `at` (NIL: at the tail) of the rated or idle list of its content. */
+  #insertBefore(o: number, at: number, rated: boolean): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const c = oc.content[o]!;
+    const head = rated ? cc.ratedHead : cc.idleHead;
+    const tail = rated ? cc.ratedTail : cc.idleTail;
+    if (at === NIL) {
+      oc.cPrev[o] = tail[c]!;
+      oc.cNext[o] = NIL;
+      if (tail[c] !== NIL) oc.cNext[tail[c]!] = o;
+      else head[c] = o;
+      tail[c] = o;
+      return;
+    }
+    oc.cNext[o] = at;
+    oc.cPrev[o] = oc.cPrev[at]!;
+    if (oc.cPrev[at] !== NIL) oc.cNext[oc.cPrev[at]!] = o;
+    else head[c] = o;
+    oc.cPrev[at] = o;
+  }
+
+  #unrank(o: number): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const c = oc.content[o]!;
+    const head = oc.rated[o] ? cc.ratedHead : cc.idleHead;
+    const tail = oc.rated[o] ? cc.ratedTail : cc.idleTail;
+    if (oc.cPrev[o] !== NIL) oc.cNext[oc.cPrev[o]!] = oc.cNext[o]!;
+    else head[c] = oc.cNext[o]!;
+    if (oc.cNext[o] !== NIL) oc.cPrev[oc.cNext[o]!] = oc.cPrev[o]!;
+    else tail[c] = oc.cPrev[o]!;
+    oc.cPrev[o] = oc.cNext[o] = NIL;
+  }
+
+  /**
+   * Picks up to `k` owners of content `c` into #picked, best first, never peer row `asker` nor
+   * an excluded node id, and moves each behind its equals.
+   */
+  #select(
+    c: number,
+    k: number,
+    asker: number,
+    now: number,
+    exclude: readonly string[] | undefined,
+    mix: number,
+  ): number {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const total = k;
+    if (cc.owners[c]! - 1 - (exclude?.length ?? 0) > k) k -= Math.min(mix, k);
+    const floor = unitRateKey(now, this.#tau);
+    // Rated owners whose rate decayed below 1 byte/s form the tail: demote them.
+    for (let o = cc.ratedTail[c]!; o !== NIL && this.#keyOfOwn(o) < floor; o = cc.ratedTail[c]!) {
+      this.#unrank(o);
+      this.#rank(o, floor);
+    }
+    const skip = this.#skip;
+    skip.clear();
+    if (exclude !== undefined) {
+      for (const id of exclude) {
+        const q = this.#peerIds.get(id);
+        if (q !== undefined) skip.add(q);
+      }
+    }
+    const picked = this.#picked;
+    picked.length = 0;
+    for (let o = cc.ratedHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {
+      const q = oc.peer[o]!;
+      if (q !== asker && !skip.has(q)) picked.push(o);
+    }
+    const fromRated = picked.length;
+    for (let o = cc.idleHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {
+      const q = oc.peer[o]!;
+      if (q !== asker && !skip.has(q)) picked.push(o);
+    }
+    // Hand-outs go behind their equals: rated ones behind the last owner with the same key,
+    // idle ones to the tail.
+    for (let i = 0; i < picked.length; i++) {
+      const o = picked[i]!;
+      oc.assigned[o] = 1;
+      if (i >= fromRated) {
+        this.#unrank(o);
+        this.#insertBefore(o, NIL, false);
+        continue;
+      }
+      const key = this.#keyOfOwn(o);
+      let at = oc.cNext[o]!;
+      if (at === NIL || this.#keyOfOwn(at) !== key) continue;
+      while (at !== NIL && this.#keyOfOwn(at) === key) at = oc.cNext[at]!;
+      this.#unrank(o);
+      this.#insertBefore(o, at, true);
+    }
+    if (picked.length < total) this.#mixIn(c, total, asker, skip);
+    return picked.length;
+  }
+
+  /** Appends owners drawn at random (not picked yet, not left out) until `k` are picked. */
+  #mixIn(c: number, k: number, asker: number, skip: ReadonlySet<number>): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    const picked = this.#picked;
+    const all = cc.owners[c]!;
+    for (let tries = 0; picked.length < k && tries < 4 * k; tries++) {
+      // Walks the lists to the drawn position: O(owners) per draw, fine for the store path's
+      // tests; the memory tracker's ranking (owner_index.ts) indexes an array instead.
+      let i = Math.floor(this.#random() * all);
+      let o = cc.ratedHead[c]!;
+      while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
+      if (o === NIL) {
+        o = cc.idleHead[c]!;
+        while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
+      }
+      if (o === NIL || oc.peer[o] === asker || skip.has(oc.peer[o]!) || picked.includes(o)) {
+        continue;
+      }
+      picked.push(o);
+    }
+  }
+}

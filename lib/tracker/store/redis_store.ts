@@ -1,0 +1,386 @@
+/**
+ * The Redis {@link SwarmStore}: several tracker processes, on one machine or many, share one
+ * swarm. Every operation is one `EVALSHA` of one Lua script (redis_script.ts): atomic, one
+ * round trip, with the ranking in sorted sets and expiry by a sorted set of last-heard times.
+ * The client is `ioredis` (pinned in deno.json); commands issued in the same tick go out in one
+ * write (auto-pipelining), and nothing is queued while Redis is unreachable: a call then
+ * rejects at once with {@link StoreUnavailable} and the client reconnects by itself.
+ *
+ * Times are the wall clock (`Date.now()`): trackers on several machines must agree on it
+ * (NTP), as they must on the cookie epochs.
+ * @module
+ */
+import { Redis } from "ioredis";
+import { SWARM_SCRIPT } from "./redis_script.ts";
+import { parseRedisUrl } from "./redis_url.ts";
+import { unitRateKey } from "../upload_rate.ts";
+import {
+  type CreditEntry,
+  emptyNeedResult,
+  type Evicted,
+  type ExitResult,
+  type FileRoom,
+  type JoinStatus,
+  type ListRow,
+  type NeedQuery,
+  type NeedResult,
+  type OwnResult,
+  type PeerCheck,
+  type PeerRoom,
+  type ReportResult,
+  type StoreCounts,
+  type StoreSource,
+  type SwarmStore,
+  type UpdateResult,
+} from "./swarm_store.ts";
+
+export { parseRedisUrl };
+
+/** Options for {@link RedisStore.connect}. */
+export interface RedisStoreOptions {
+  /** `redis://HOST:PORT[/DB]`. */
+  url: string;
+  /** Key prefix (a hash tag keeps one swarm on one Cluster slot). @default "{swarm}" */
+  prefix?: string;
+  /** Time constant τ of the upload-rate EWMA in ms. @default 60000 */
+  rateTauMs?: number;
+  /** Random numbers in [0, 1) for tie-breaks. @default Math.random */
+  random?: () => number;
+  /** How long the first connection may take, in ms. @default 3000 */
+  connectTimeoutMs?: number;
+}
+
+/** Redis could not be reached (at start, or while running: the request is not applied). */
+export class StoreUnavailable extends Error {
+  /** Always `StoreUnavailable`. */
+  override readonly name = "StoreUnavailable";
+}
+
+type SwarmCommand = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Peers, files and rankings in Redis, shared by every tracker started with the same URL. */
+export class RedisStore implements SwarmStore {
+  /** Always `redis`. */
+  readonly kind = "redis" as const;
+  /** The URL it was started with. */
+  readonly url: string;
+  readonly #redis: Redis;
+  readonly #swarm: SwarmCommand;
+  readonly #prefix: string;
+  readonly #tau: number;
+  readonly #random: () => number;
+  #closed = false;
+
+  private constructor(redis: Redis, options: RedisStoreOptions) {
+    this.url = options.url;
+    this.#redis = redis;
+    this.#prefix = options.prefix ?? "{swarm}";
+    this.#tau = options.rateTauMs ?? 60_000;
+    this.#random = options.random ?? Math.random;
+    redis.defineCommand("udpswarm", { numberOfKeys: 0, lua: SWARM_SCRIPT });
+    this.#swarm = (redis as unknown as { udpswarm: SwarmCommand }).udpswarm.bind(redis);
+  }
+
+  /**
+   * Connects to Redis and loads the script.
+   *
+   * @param options the URL and the store's settings
+   * @returns the store
+   * @throws {StoreUnavailable} when Redis does not answer in time
+   */
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const { host, port, db } = parseRedisUrl(options.url);
+    const redis = new Redis({
+      host,
+      port,
+      db,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? 3000,
+      enableAutoPipelining: true,
+      // Reconnect forever, at most a second apart: service resumes when Redis is back.
+      retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    });
+    // Errors surface as rejected commands; the event is only noise.
+    redis.on("error", () => {});
+    try {
+      await redis.connect();
+      await redis.script("LOAD", SWARM_SCRIPT);
+    } catch (e) {
+      redis.disconnect();
+      throw new StoreUnavailable(
+        `Cannot reach Redis at ${options.url}: ${(e as Error).message} (is redis-server running?)`,
+      );
+    }
+    return new RedisStore(redis, options);
+  }
+
+  /**
+   * The secret the address cookies of every tracker of this store derive from: created once
+   * (32 random bytes, `SET NX`), then read by every tracker.
+   *
+   * @returns 32 bytes
+   */
+  async sharedSecret(): Promise<Uint8Array> {
+    const key = `${this.#prefix}:secret`;
+    const fresh = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    await this.#call(() => this.#redis.set(key, fresh, "NX"));
+    const hex = await this.#call(() => this.#redis.get(key));
+    if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) {
+      throw new StoreUnavailable(`Cannot read the cookie secret ${key}: it is not 64 hex digits`);
+    }
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    return out;
+  }
+
+  /** Removes every key of this store's prefix (for tests). */
+  async flush(): Promise<void> {
+    await this.#call(() => this.#redis.flushdb());
+  }
+
+  async #call<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      // A reply error is a bug in the script or its arguments; anything else is the connection.
+      if (e instanceof Error && e.name === "ReplyError") throw e;
+      throw new StoreUnavailable(`Redis at ${this.url} is unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  #op(...args: (string | number)[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new StoreUnavailable("Store is closed"));
+    return this.#call(() => this.#swarm(args[0]!, this.#prefix, ...args.slice(1)));
+  }
+
+  /** {@inheritDoc SwarmStore.join} */
+  async join(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    maxPeers: number,
+    room?: PeerRoom,
+  ): Promise<JoinStatus> {
+    const r = room === undefined
+      ? []
+      : [room.address, room.prefix, room.host, room.maxPeersPerAddress, room.maxPeersPerPrefix];
+    return await this.#op(
+      "join",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      maxPeers,
+      ...r,
+    ) as JoinStatus;
+  }
+
+  /** {@inheritDoc SwarmStore.touch} */
+  async touch(nodeId: string, from: StoreSource, now: number): Promise<PeerCheck> {
+    return await this.#op("touch", nodeId, from.hostname, from.port, now) as PeerCheck;
+  }
+
+  /** {@inheritDoc SwarmStore.check} */
+  async check(nodeId: string, from: StoreSource): Promise<PeerCheck> {
+    return await this.#op("check", nodeId, from.hostname, from.port, 0) as PeerCheck;
+  }
+
+  /** {@inheritDoc SwarmStore.own} */
+  async own(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    name: string,
+    contentKey: string,
+    size: number,
+    maxFiles: number,
+    room?: FileRoom,
+  ): Promise<OwnResult> {
+    const r = await this.#op(
+      "own",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      name,
+      contentKey,
+      size,
+      maxFiles,
+      unitRateKey(now, this.#tau),
+      this.#random(),
+      ...(room === undefined ? [] : [room.maxFilesPerAddress, room.maxFilesPerPrefix]),
+    ) as string[];
+    const status = r[0] as OwnResult["status"];
+    return {
+      status,
+      replaced: status === "ok" ? r[1] : undefined,
+      knownSize: status === "size_mismatch" ? Number(r[1]) : 0,
+      files: status === "too_many_files" ? Number(r[1]) : 0,
+    };
+  }
+
+  /** {@inheritDoc SwarmStore.need} */
+  async need(nodeId: string, from: StoreSource, now: number, q: NeedQuery): Promise<NeedResult> {
+    const mix = q.mix ?? 0;
+    // Random numbers for the mixed-in owners: four draws per place, as the memory stores do.
+    const rand: number[] = [];
+    for (let i = 0; i < 4 * mix; i++) rand.push(this.#random());
+    const r = await this.#op(
+      "need",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      q.byName ? "1" : "0",
+      q.want,
+      q.k,
+      unitRateKey(now, this.#tau),
+      mix,
+      rand.length,
+      ...rand,
+      ...(q.exclude ?? []),
+    ) as (string | number)[];
+    const out = emptyNeedResult();
+    out.status = r[0] as PeerCheck;
+    out.known = r[1] === 1;
+    if (r.length <= 2) return out;
+    out.contentKey = r[2] as string;
+    out.size = Number(r[3]);
+    out.displayName = q.byName ? q.want : r[4] as string;
+    out.alternatives = Number(r[5]);
+    for (let i = 6; i + 3 < r.length; i += 4) {
+      out.nodeIds.push(r[i] as string);
+      out.hostnames.push(r[i + 1] as string);
+      out.ports.push(Number(r[i + 2]));
+      out.rateKeys.push(rateKeyOf(r[i + 3] as string));
+    }
+    out.count = out.nodeIds.length;
+    return out;
+  }
+
+  /** {@inheritDoc SwarmStore.update} */
+  async update(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    uploaded: number,
+  ): Promise<UpdateResult> {
+    const r = await this.#op(
+      "update",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      uploaded,
+      this.#tau,
+      unitRateKey(now, this.#tau),
+    ) as string[];
+    return { status: r[0] as PeerCheck, rateKey: r.length > 1 ? rateKeyOf(r[1]!) : -Infinity };
+  }
+
+  /** {@inheritDoc SwarmStore.report} */
+  async report(
+    nodeId: string,
+    from: StoreSource,
+    now: number,
+    contentKey: string,
+    entries: readonly CreditEntry[],
+    budget: number,
+  ): Promise<ReportResult> {
+    const pairs: (string | number)[] = [];
+    for (const e of entries) pairs.push(e.nodeId, e.bytes);
+    const r = await this.#op(
+      "report",
+      nodeId,
+      from.hostname,
+      from.port,
+      now,
+      contentKey,
+      budget,
+      this.#tau,
+      unitRateKey(now, this.#tau),
+      ...pairs,
+    ) as string[];
+    return {
+      status: r[0] as PeerCheck,
+      credited: r.length > 1 ? Number(r[1]) : 0,
+      ignored: r.length > 2 ? Number(r[2]) : 0,
+    };
+  }
+
+  /** {@inheritDoc SwarmStore.listRows} */
+  async listRows(
+    after: { name: string; contentKey: string } | undefined,
+    limit: number,
+    exact?: string,
+  ): Promise<ListRow[]> {
+    const r = await this.#op(
+      "rows",
+      after?.name ?? "",
+      after?.contentKey ?? "",
+      limit,
+      exact ?? "",
+    ) as string[];
+    const out: ListRow[] = [];
+    for (let i = 0; i + 3 < r.length; i += 4) {
+      out.push({
+        name: r[i]!,
+        contentKey: r[i + 1]!,
+        size: Number(r[i + 2]),
+        owners: Number(r[i + 3]),
+      });
+    }
+    return out;
+  }
+
+  /** {@inheritDoc SwarmStore.exit} */
+  async exit(nodeId: string, from: StoreSource): Promise<ExitResult> {
+    const r = await this.#op("exit", nodeId, from.hostname, from.port, 0) as (string | number)[];
+    return { status: r[0] as PeerCheck, files: r.length > 1 ? Number(r[1]) : 0 };
+  }
+
+  /** {@inheritDoc SwarmStore.expire} */
+  async expire(cutoff: number, max: number): Promise<Evicted[]> {
+    const r = await this.#op("expire", cutoff, max) as string[];
+    const out: Evicted[] = [];
+    for (let i = 0; i + 4 < r.length; i += 5) {
+      out.push({
+        nodeId: r[i]!,
+        hostname: r[i + 1]!,
+        port: Number(r[i + 2]),
+        files: Number(r[i + 3]),
+        lastSeen: Number(r[i + 4]),
+      });
+    }
+    return out;
+  }
+
+  /** Always undefined: the driver calls {@link RedisStore.expire} on a period. */
+  oldestSeen(): number | undefined {
+    return undefined;
+  }
+
+  /** {@inheritDoc SwarmStore.counts} */
+  async counts(): Promise<StoreCounts> {
+    const r = await this.#op("counts") as number[];
+    return { peers: Number(r[0]), files: Number(r[1]) };
+  }
+
+  /** Disconnects. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#redis.quit();
+    } catch {
+      this.#redis.disconnect();
+    }
+  }
+}
+
+function rateKeyOf(s: string): number {
+  return s === "-inf" || s === undefined ? -Infinity : Number(s);
+}

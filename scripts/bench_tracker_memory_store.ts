@@ -1,0 +1,181 @@
+/**
+ * Memory of the tracker's state: bytes per registered peer and per ownership at 10^6
+ * ownerships, for the compact {@link MemoryStore} and for the object-per-entry registry
+ * ({@link Dispatcher} + `Registry` + `FileIndex`), and what is left after every peer exits.
+ * Each store runs in its own process (`--v8-flags=--expose-gc`; heap used plus array buffers,
+ * after a full GC).
+ *
+ *     deno run -P=test scripts/bench_tracker_memory_store.ts [--peers 100000] [--files 10]
+ *
+ * Two layouts of the same number of ownerships: `unique` (every ownership its own content and
+ * name: fake ids announcing made-up files, the worst case) and `shared` (10 owners per content).
+ * Writes bench-results/tracker_memory_store.json.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { MemoryStore } from "../lib/tracker/store/memory_store.ts";
+import { Dispatcher } from "../lib/tracker/dispatch.ts";
+import { decodeMessage, encodeMessage } from "../lib/wire/codec.ts";
+import { toHex } from "../lib/wire/hex.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    peers: { type: "string", default: "100000" },
+    files: { type: "string", default: "10" },
+    child: { type: "string" },
+    layout: { type: "string", default: "unique" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(
+    "Usage: deno run -P=test scripts/bench_tracker_memory_store.ts [--peers N] [--files F]",
+  );
+  Deno.exit(0);
+}
+const P = Number(values.peers), F = Number(values.files);
+
+function contentOf(peer: number, file: number, layout: string): number {
+  return layout === "unique" ? peer * F + file : Math.floor((peer * F + file) / 10);
+}
+
+function cidOf(n: number): Uint8Array {
+  const b = new Uint8Array(32);
+  new DataView(b.buffer).setUint32(0, n);
+  b[31] = 0x5a;
+  return b;
+}
+
+function used(): number {
+  (globalThis as unknown as { gc: () => void }).gc();
+  (globalThis as unknown as { gc: () => void }).gc();
+  const m = Deno.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+function host(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+/** One measurement, in this process. */
+function measure(store: string, layout: string): Record<string, number> {
+  const base = used();
+  let afterPeers: number, afterOwns: number;
+  if (store === "compact") {
+    const s = new MemoryStore();
+    for (let i = 0; i < P; i++) s.join(`peer-${i}`, { hostname: host(i), port: 6881 }, 0, Infinity);
+    afterPeers = used();
+    for (let i = 0; i < P; i++) {
+      const from = { hostname: host(i), port: 6881 };
+      for (let f = 0; f < F; f++) {
+        const c = contentOf(i, f, layout);
+        s.own(`peer-${i}`, from, 0, `file name ${c}.bin`, toHex(cidOf(c)), 1000, 1024);
+      }
+    }
+    afterOwns = used();
+    for (let i = 0; i < P; i++) s.exit(`peer-${i}`, { hostname: host(i), port: 6881 });
+    const left = used();
+    return { base, afterPeers, afterOwns, left, keep: s.peerCount };
+  }
+  const d = new Dispatcher({
+    now: 0,
+    events: false,
+    limits: { maxPeers: 1e9, requestsPerSecond: 1e9, burst: 1e9, maxSources: 1 },
+  });
+  const cookies: bigint[] = [];
+  for (let i = 0; i < P; i++) {
+    const from = { hostname: host(i), port: 6881 };
+    const nodeId = `peer-${i}`;
+    let r = decodeMessage(
+      d.handleDatagram(encodeMessage({ type: "register", txid: 1, cookie: 0n, nodeId }), from, 0)!
+        .slice(),
+    );
+    if (r.type !== "registered") throw new Error("no challenge");
+    r = decodeMessage(
+      d.handleDatagram(
+        encodeMessage({ type: "register", txid: 2, cookie: r.cookie, nodeId }),
+        from,
+        0,
+      )!
+        .slice(),
+    );
+    if (r.type !== "registered") throw new Error("not registered");
+    cookies.push(r.cookie);
+  }
+  afterPeers = used() - cookies.length * 0; // the cookies array is the benchmark's own
+  for (let i = 0; i < P; i++) {
+    const from = { hostname: host(i), port: 6881 };
+    for (let f = 0; f < F; f++) {
+      const c = contentOf(i, f, layout);
+      d.handleDatagram(
+        encodeMessage({
+          type: "own",
+          txid: 3,
+          cookie: cookies[i]!,
+          nodeId: `peer-${i}`,
+          name: `file name ${c}.bin`,
+          size: 1000,
+          contentId: cidOf(c),
+        }),
+        from,
+        0,
+      );
+    }
+  }
+  afterOwns = used();
+  for (let i = 0; i < P; i++) {
+    d.handleDatagram(
+      encodeMessage({ type: "exit", txid: 4, cookie: cookies[i]!, nodeId: `peer-${i}` }),
+      { hostname: host(i), port: 6881 },
+      0,
+    );
+  }
+  const left = used();
+  return { base, afterPeers, afterOwns, left, keep: d.registry.peerCount };
+}
+
+if (values.child !== undefined) {
+  console.log(JSON.stringify(measure(values.child, values.layout)));
+  Deno.exit(0);
+}
+
+const rows: Record<string, unknown>[] = [];
+for (const layout of ["unique", "shared"]) {
+  for (const store of ["objects", "compact"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-P=test",
+        "--v8-flags=--expose-gc,--max-old-space-size=8192",
+        import.meta.filename!,
+        "--child",
+        store,
+        "--layout",
+        layout,
+        "--peers",
+        String(P),
+        "--files",
+        String(F),
+      ],
+      stderr: "inherit",
+    }).output();
+    const m = JSON.parse(new TextDecoder().decode(out.stdout));
+    const perPeer = (m.afterPeers - m.base) / P;
+    const perOwn = (m.afterOwns - m.afterPeers) / (P * F);
+    rows.push({
+      layout,
+      store,
+      peers: P,
+      ownerships: P * F,
+      "bytes/peer": Math.round(perPeer),
+      "bytes/ownership": Math.round(perOwn),
+      "MiB total": Math.round((m.afterOwns - m.base) / 1048576),
+      "MiB left after all exit": Math.round((m.left - m.base) / 1048576),
+    });
+    console.log(JSON.stringify(rows.at(-1)));
+  }
+}
+console.table(rows);
+await Deno.mkdir("bench-results", { recursive: true });
+await Deno.writeTextFile("bench-results/tracker_memory_store.json", JSON.stringify(rows, null, 2));

@@ -1,0 +1,104 @@
+/**
+ * The server driver on the store path, with real sockets and a private redis-server: two
+ * trackers on one Redis serve one swarm; a Redis restart drops requests (logged once) and the
+ * service resumes by itself. Skipped where redis-server is missing.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startTracker } from "../../lib/tracker/server.ts";
+import { RedisStore } from "../../lib/tracker/store/redis_store.ts";
+import { TrackerClient } from "../../lib/peer/tracker_client.ts";
+import { REDIS_SKIP_REASON, startRedis } from "../_harness/redis_server.ts";
+import { withTimeout } from "../_harness/wait.ts";
+import { cid } from "./_registry_harness.ts";
+
+const FAST = { initialMs: 50, attempts: 6 };
+
+async function redisTracker(url: string, lines: string[] = []) {
+  const store = await RedisStore.connect({ url });
+  const secret = await store.sharedSecret();
+  return await startTracker({
+    port: 0,
+    intervalMs: 5000,
+    store,
+    storeSecret: secret,
+    log: (l) => lines.push(l),
+  });
+}
+
+Deno.test({
+  name: "startTracker({ store }): two trackers on one Redis serve one swarm",
+  ignore: REDIS_SKIP_REASON !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    await using a = await redisTracker(redis.url);
+    await using b = await redisTracker(redis.url);
+    await using owner = await TrackerClient.connect({
+      tracker: a.localAddr,
+      nodeId: "owner",
+      retry: FAST,
+    });
+    await using asker = await TrackerClient.connect({
+      tracker: b.localAddr,
+      nodeId: "asker",
+      retry: FAST,
+    });
+    await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+    await withTimeout(
+      owner.own({ name: "song.ogg", size: 1234, contentId: cid(7) }),
+      10_000,
+      "own",
+    );
+    const r = await withTimeout(asker.need({ kind: "name", name: "song.ogg" }), 10_000, "need");
+    assert.deepEqual(r.owners.map((o) => [o.nodeId, o.address.port]), [
+      ["owner", owner.localAddr!.port],
+    ]);
+    assert.equal(r.size, 1234);
+    const listing = await withTimeout(
+      asker.list({ match: "substring", pattern: "song", cursor: 0, maxEntries: 0 }),
+      10_000,
+      "list",
+    );
+    assert.deepEqual(listing.entries.map((e) => [e.name, e.owners]), [["song.ogg", 1]]);
+    assert.equal(a.counters.owns, 1);
+    assert.equal(b.counters.needs, 1);
+  },
+});
+
+Deno.test({
+  name: "startTracker({ store }): Redis restarted mid-session: dropped, logged once, resumes",
+  ignore: REDIS_SKIP_REASON !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    const lines: string[] = [];
+    await using t = await redisTracker(redis.url, lines);
+    await using c = await TrackerClient.connect({
+      tracker: t.localAddr,
+      nodeId: "p",
+      retry: { initialMs: 50, attempts: 2 },
+    });
+    await withTimeout(c.start(), 10_000, "register");
+    await redis.stop();
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(c.need({ kind: "name", name: "x" }));
+    }
+    assert.equal(lines.filter((l) => l.startsWith("store down")).length, 1, lines.join("\n"));
+    assert.ok(t.counters.storeErrors >= 3);
+    await redis.restart();
+    // The restarted Redis is empty: the peer is unknown there and registers again.
+    let answer = "";
+    for (let i = 0; i < 100 && !/not registered|Nobody shares/.test(answer); i++) {
+      try {
+        await c.need({ kind: "name", name: "x" });
+      } catch (e) {
+        answer = String(e);
+      }
+    }
+    assert.match(answer, /not registered|Nobody shares/);
+    assert.equal(lines.filter((l) => l.startsWith("store up")).length, 1, lines.join("\n"));
+  },
+});
