@@ -23,8 +23,10 @@
  * - Loss by evidence: a block is lost when a block requested after it arrived and it is overdue
  *   by that block's RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places
  *   behind it, and is asked for again at once. Answers to re-requests a min RTT after them count
- *   too (RFC 8985 §6.2). Lost requests are found the same way. Spurious losses widen the
- *   tolerance when they are a large share of an owner's losses.
+ *   too (RFC 8985 §6.2), unless the late first answer is likelier (its round trip is nearer the
+ *   smoothed RTT, or half the owner's recent losses were spurious). Lost requests are found the
+ *   same way. Spurious losses widen the tolerance when they are a large share of an owner's
+ *   losses.
  * - A probe timeout (SRTT + 4·RTTVAR, ≥ 1 ms, seeded by the PROBE's RTT) fires only when an
  *   owner answered nothing: it asks for new blocks as probes (RFC 9002 §6.2.4), and only at the
  *   tail declares the silent blocks lost; backoff ends at any answer; 5 PTOs in a row without
@@ -509,7 +511,11 @@ export class DownloadEngine {
         // An answer a minimum RTT or more after the latest request is taken to answer it (RFC
         // 8985 §6.2: faster, it answers an earlier one): it moves RACK's clock, so on a lossy path
         // the answers to re-requested blocks (often most of them) still reveal losses
-        if (since >= o.rtt.minRtt && !late && out.seq > o.rackSeq) {
+        // Not while half this owner's losses turn out spurious: there a late original is
+        // the likelier answer, and taken for the re-request's it would declare every request
+        // in flight before that lost (whose late answers would do the same)
+        const trusted = o.declared < 8 || o.spurious * 2 < o.declared;
+        if (since >= o.rtt.minRtt && !late && trusted && out.seq > o.rackSeq) {
           o.rackSeq = out.seq;
           o.rackRtt = since;
           this.#detectLoss(o, now);
