@@ -23,8 +23,10 @@
  * - Loss by evidence: a block is lost when a block requested after it arrived and it is overdue
  *   by that block's RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places
  *   behind it, and is asked for again at once. Answers to re-requests a min RTT after them count
- *   too (RFC 8985 §6.2). Lost requests are found the same way. Spurious losses widen the
- *   tolerance when they are a large share of an owner's losses.
+ *   too (RFC 8985 §6.2), unless the late first answer is likelier (its round trip is nearer the
+ *   smoothed RTT, or half the owner's recent losses were spurious). Lost requests are found the
+ *   same way. Spurious losses widen the tolerance when they are a large share of an owner's
+ *   losses.
  * - A probe timeout (SRTT + 4·RTTVAR, ≥ 1 ms, seeded by the PROBE's RTT) fires only when an
  *   owner answered nothing: it asks for new blocks as probes (RFC 9002 §6.2.4), and only at the
  *   tail declares the silent blocks lost; backoff ends at any answer; 5 PTOs in a row without
@@ -520,12 +522,16 @@ export class DownloadEngine {
     const piece = Math.floor(id / bpp);
     const block = id - piece * bpp;
     const out = o.outstanding.get(id);
-    if (o.lost.has(id)) {
+    // Whether this answers the request declared lost rather than the re-request now outstanding
+    let late = false;
+    const lostSentAt = o.lost.get(id);
+    if (lostSentAt !== undefined) {
       o.lost.delete(id);
       o.remember(id);
       // Declared lost, yet here it is: the first request's answer, unless a re-request to this
       // owner could have been answered already
-      if (o.rtt.hasSample && (!out || now - out.sentAt < o.rtt.minRtt / 2)) {
+      late = !out || this.#answersLost(o, now - lostSentAt, now - out.sentAt);
+      if (o.rtt.hasSample && (!out || late || now - out.sentAt < o.rtt.minRtt / 2)) {
         this.stats.spuriousRetransmits++;
         o.noteSpurious(now);
       }
@@ -551,7 +557,11 @@ export class DownloadEngine {
         // An answer a minimum RTT or more after the latest request is taken to answer it (RFC
         // 8985 §6.2: faster, it answers an earlier one): it moves RACK's clock, so on a lossy path
         // the answers to re-requested blocks (often most of them) still reveal losses
-        if (since >= o.rtt.minRtt && out.seq > o.rackSeq) {
+        // Not while half this owner's losses turn out spurious: there a late original is
+        // the likelier answer, and taken for the re-request's it would declare every request
+        // in flight before that lost (whose late answers would do the same)
+        const trusted = o.declared < 8 || o.spurious * 2 < o.declared;
+        if (since >= o.rtt.minRtt && !late && trusted && out.seq > o.rackSeq) {
           o.rackSeq = out.seq;
           o.rackRtt = since;
           this.#detectLoss(o, now);
@@ -791,12 +801,27 @@ export class DownloadEngine {
     }
   }
 
+  /**
+   * Tells whether a block both declared lost and asked for again from `o` is the late answer to
+   * the request declared lost (`lostRtt` ago) rather than the answer to the re-request (`since`
+   * ago): the one whose round trip is nearer the path's smoothed RTT. The minimum RTT alone
+   * (RFC 8985 §6.2) does not tell them apart when it is a lucky sample far below the RTT of the
+   * moment, as on a busy host, where a process descheduled for a timeslice receives a burst:
+   * reordered originals arriving then look like answers to re-requests, move RACK's clock to the
+   * newest re-request and declare everything in flight lost, whose late originals do the same.
+   */
+  #answersLost(o: OwnerState, lostRtt: number, since: number): boolean {
+    if (!o.rtt.hasSample) return false;
+    const srtt = o.rtt.srtt;
+    return Math.abs(lostRtt - srtt) < Math.abs(since - srtt);
+  }
+
   #lose(o: OwnerState, id: number, out: Outstanding): void {
     o.outstanding.delete(id);
     o.inFlight -= out.length;
     this.stats.retransmits++;
     this.stats.retransmittedBytes += out.length;
-    o.noteLost(id);
+    o.noteLost(id, out.sentAt);
     const ap = this.#active.get(out.piece);
     const block = out.block;
     o.release(out);
