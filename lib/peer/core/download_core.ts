@@ -827,7 +827,13 @@ export class DownloadCore {
     }
     const swarm = this.#swarm;
     if (swarm) {
-      for (const ask of swarm.pollAsks(now, engine, (owner) => cookies.cookie(owner))) {
+      const asks = swarm.pollAsks(
+        now,
+        engine,
+        (owner) => cookies.cookie(owner),
+        (owner) => cookies.rtt(owner),
+      );
+      for (const ask of asks) {
         this.#send(ask.owner, ask.bytes);
       }
       if (now >= this.#lastNeed + this.#swarmReNeedMs(engine)) this.#reNeed(now);

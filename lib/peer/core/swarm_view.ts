@@ -2,13 +2,18 @@
  * A download's view of what each owner has (swarming), sans-I/O: when to send an owner a
  * BITFIELD request, and what its BITFIELD replies and HAVEs mean for the {@link DownloadEngine}.
  *
- * - An owner has nothing until its BITFIELD reply says what it has (a seed may offer only a few
- *   pieces, and asking it for piece 0 meanwhile is what every downloader would do); one that never
- *   answers is taken as the tracker listed it: complete unless its share byte is under 255.
+ * - An owner the tracker listed as complete (share byte 255 or none) is used at once with every
+ *   piece, so start-up never waits for a BITFIELD reply; its reply still replaces that (a seed
+ *   that answers with an offer then has only the offered pieces). An owner listed as partial has
+ *   nothing until its reply or a HAVE says what it has; one that never answers is taken as the
+ *   tracker listed it.
  * - Every owner is asked once its address cookie is known: a BITFIELD request carries this
  *   download's own verified pieces (so it is as large as the reply) and the owner's cookie. It is
- *   sent again after {@link ASK_RETRY_MS} without a reply, at most {@link ASK_TRIES} times (an
- *   owner that never answers is treated as the tracker listed it).
+ *   sent again without a reply after twice the owner's measured round trip (its PROBE's; at
+ *   least {@link MIN_ASK_RETRY_MS}), doubled with each try and at most {@link ASK_RETRY_MS}
+ *   (also the wait when no round trip is known), so a lost request or reply costs milliseconds at start-up, not a blind
+ *   wait. An owner that has not answered {@link ASK_TRIES} tries over
+ *   `ASK_TRIES × ASK_RETRY_MS` is treated as the tracker listed it.
  * - A reply's bits replace what the owner has, unless they are an *offer* (a seed that sends
  *   each piece to the swarm about once offers a few pieces at a time): an offer adds to them, the
  *   owner is *scarce* for the picker (asked only for pieces nobody else has), and
@@ -30,6 +35,8 @@ import type { DownloadEngine } from "./download_engine.ts";
 
 /** A BITFIELD request without a reply is sent again after this long, ms. */
 export const ASK_RETRY_MS = 400;
+/** The least wait before a BITFIELD request is sent again, ms. */
+export const MIN_ASK_RETRY_MS = 2;
 /** Tries of a BITFIELD request before the owner is taken as the tracker listed it. */
 export const ASK_TRIES = 4;
 /** An owner whose offer is used up is asked again at most this often, ms. */
@@ -53,6 +60,10 @@ interface OwnerView {
   /** When the request in flight was sent (undefined: none), and how many tries. */
   askedAt: number | undefined;
   tries: number;
+  /** When the first of those tries was sent. */
+  firstAskAt: number;
+  /** The wait before the request in flight is sent again, ms. */
+  retryMs: number;
   /** Slices still to answer. */
   waiting: number;
   /** When it may be asked again. */
@@ -98,7 +109,8 @@ export class SwarmView {
   }
 
   /**
-   * An owner joined the engine: a partial one has nothing yet; it is asked at once.
+   * An owner joined the engine: a complete one has every piece, a partial one nothing yet; it
+   * is asked at once.
    *
    * @param owner its node id
    * @param engine the download's engine
@@ -114,6 +126,8 @@ export class SwarmView {
         complete: false,
         askedAt: undefined,
         tries: 0,
+        firstAskAt: now,
+        retryMs: ASK_RETRY_MS,
         waiting: 0,
         nextAsk: now,
       };
@@ -124,7 +138,9 @@ export class SwarmView {
     v.nextAsk = now;
     if (v.complete) engine.setAvailability(owner, undefined);
     else if (v.bits) engine.setAvailability(owner, v.bits, v.offer);
-    // Nothing until it says what it has: a seed may offer only some pieces
+    // Listed complete: usable at once, every piece (its reply may still make it an offer)
+    else if (!v.partial) engine.setAvailability(owner, undefined);
+    // Partial: nothing until it says what it has
     else engine.setAvailability(owner, new Uint8Array(this.#o.pieceCount));
     this.#nextCheck = now;
   }
@@ -180,23 +196,30 @@ export class SwarmView {
    * @param now the time, ms
    * @param engine the download's engine
    * @param cookie the owner's address cookie (undefined: not known, do not ask)
+   * @param rtt the owner's measured round trip, ms (undefined: not known)
    * @returns the requests to send
    */
   pollAsks(
     now: number,
     engine: DownloadEngine,
     cookie: (owner: string) => bigint | undefined,
+    rtt?: (owner: string) => number | undefined,
   ): SwarmAsk[] {
     if (now < this.#nextCheck) return [];
-    this.#nextCheck = now + CHECK_MS;
+    let next = now + CHECK_MS;
     const out: SwarmAsk[] = [];
     const live = engine.liveOwners;
     for (const owner of live) {
       const v = this.#owners.get(owner);
       if (!v || now < v.nextAsk) continue;
       if (v.askedAt !== undefined) {
-        if (now - v.askedAt < ASK_RETRY_MS) continue;
-        if (v.tries >= ASK_TRIES) {
+        // One sum for the test and the deadline: no float gap where it is neither due nor later
+        const due = v.askedAt + v.retryMs;
+        if (now < due) {
+          next = Math.min(next, due);
+          continue;
+        }
+        if (v.tries >= ASK_TRIES && now - v.firstAskAt >= ASK_TRIES * ASK_RETRY_MS) {
           // An owner that does not speak BITFIELD (an older peer): as the tracker listed it
           v.askedAt = undefined;
           v.nextAsk = Infinity;
@@ -219,14 +242,22 @@ export class SwarmView {
       }
       const c = cookie(owner);
       if (c === undefined) continue;
+      if (v.askedAt === undefined) v.firstAskAt = now;
       v.askedAt = now;
       v.tries++;
+      const r = rtt?.(owner);
+      // Twice the round trip, doubled with each try (backoff), capped at ASK_RETRY_MS
+      v.retryMs = r === undefined
+        ? ASK_RETRY_MS
+        : Math.min(ASK_RETRY_MS, Math.max(MIN_ASK_RETRY_MS, 2 * r) * 2 ** (v.tries - 1));
+      next = Math.min(next, now + v.retryMs);
       v.waiting = 0;
       for (let first = 0; first < this.#o.pieceCount; first += SLICE_PIECES) {
         out.push({ owner, bytes: this.#request(first, engine.verified, c) });
         v.waiting++;
       }
     }
+    this.#nextCheck = next;
     return out;
   }
 
