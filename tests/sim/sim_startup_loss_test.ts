@@ -1,7 +1,7 @@
 /**
  * Start-up under loss, with the real cores of a tracker and of every peer on the simulated
  * network: a small file (2 MiB, about 30 ms without loss) from 1 and 3 owners at 5 % and 20 %
- * loss each way, with reordering and duplication, over 8 seeds. Measured from the tracker's
+ * loss each way, with reordering and duplication, over 16 seeds. Measured from the tracker's
  * answer to the file on disk, so the PROBEs for cookies and the MTU, the manifest and the first
  * block requests are all in it: resent on the measured round trip, they cost milliseconds per
  * lost datagram, where the blind 250 ms and 500 ms waits of a first PROBE cost more than the
@@ -15,7 +15,7 @@ import { simContent, SimPeer } from "../../lib/sim/sim_peer.ts";
 
 const MiB = 1024 * 1024;
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+const SEEDS = Array.from({ length: 16 }, (_, i) => i + 1);
 
 /** Virtual ms from the NEED's answer to the verified file, one download per seed. */
 function startupTimes(owners: number, loss: number): number[] {
@@ -73,7 +73,11 @@ for (const owners of [1, 3]) {
       assert.ok(base < 40, `lossless: ${base} ms`);
       assert.ok(median(at5) <= 1.3 * base, `5 %: ${show(at5)} ms, lossless ${base} ms`);
       assert.ok(Math.max(...at5) <= 3 * base, `5 %: ${show(at5)} ms, lossless ${base} ms`);
-      assert.ok(median(at20) <= 2.5 * base, `20 %: ${show(at20)} ms, lossless ${base} ms`);
+      // 10 ms of slack on top: with 3 owners the lossless start is ~15 ms, and the swarm's
+      // BITFIELD exchange shifts the shared random stream of the simulator (which losses hit what)
+      // by a few ms either way. Timer-driven recovery (a blind 250 ms per lost datagram) is still
+      // far outside.
+      assert.ok(median(at20) <= 2.5 * base + 10, `20 %: ${show(at20)} ms, lossless ${base} ms`);
     },
   });
 }
