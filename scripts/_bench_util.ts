@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the transfer benchmarks (bench_transfer.ts, bench_compare.ts): child
+ * Helpers shared by the transfer benchmarks (bench_transfer.ts, bench_compare.ts, bench_loss.ts): child
  * processes whose output lines can be waited for, CPU seconds and peak RSS from /proc, a
  * deterministic random file and its SHA-256.
  * @module
