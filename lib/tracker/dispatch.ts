@@ -22,7 +22,7 @@ import {
   type Message,
   MessageType,
 } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, SAFE_DATAGRAM } from "../wire/limits.ts";
+import { HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
 import {
   fastType,
@@ -40,6 +40,14 @@ import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { FileListing } from "./file_listing.ts";
 import {
+  errorReply,
+  listEvent,
+  refusalText,
+  refusedEvent,
+  unexpectedDetail,
+  utf8Length,
+} from "./error_reply.ts";
+import {
   ack,
   type RegisteredPeer,
   Registry,
@@ -50,38 +58,6 @@ import {
 
 const EVENT_WINDOW_MS = 60_000;
 const SWEEP_EVERY_MS = 10_000;
-
-const utf8 = new TextEncoder();
-
-function utf8Length(s: string): number {
-  // Fast path: a string of n UTF-16 units is at most 3n bytes of UTF-8.
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? s.length : utf8.encode(s).byteLength;
-}
-
-/** Cuts `text` to at most `max` bytes of UTF-8 without splitting a character. */
-function fitText(text: string, max: number): string {
-  if (max <= 0) return "";
-  if (utf8Length(text) <= max) return text;
-  let out = "";
-  let bytes = 0;
-  for (const ch of text) {
-    const n = utf8Length(ch);
-    if (bytes + n > max) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
-
-const CODE_NAMES: Record<number, string> = {};
-for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
 
 /**
  * The tracker's core: parse → limits → cookie checks → registry rule → reply. Sans-I/O: the
@@ -354,7 +330,7 @@ export class Dispatcher {
         this.#dropped(
           from,
           "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
+          unexpectedDetail(msg.type),
           now,
         );
         return undefined;
@@ -382,15 +358,7 @@ export class Dispatcher {
       );
     }
     registry.counters.lists++;
-    registry.report({
-      type: "list",
-      nodeId: peer.nodeId,
-      match: msg.match,
-      pattern: msg.pattern,
-      cursor: msg.cursor,
-      returned: page.entries.length,
-      total: page.total,
-    });
+    registry.report(listEvent(peer.nodeId, msg, page));
     return encodeMessage({ type: "listing", txid: msg.txid, ...page });
   }
 
@@ -418,14 +386,14 @@ export class Dispatcher {
     let code: ErrorCodeValue, text: string;
     if (peer === undefined) {
       code = ErrorCode.unknown_node;
-      text = `Node ${nodeId} is not registered: register again`;
+      text = refusalText.notRegistered(nodeId);
     } else if (peer.port !== from.port || peer.hostname !== from.hostname) {
       // Never the registered address: this source has proven nothing, not even its own.
       code = ErrorCode.wrong_address;
-      text = `Node ${nodeId} is registered from another address`;
+      text = refusalText.otherAddress(nodeId, false);
     } else if (!this.registry.isSessionCookie(peer, msg.cookie)) {
       code = ErrorCode.bad_cookie;
-      text = "Cookie is stale or wrong: register again";
+      text = refusalText.badCookie;
     } else {
       this.registry.touch(peer, now);
       return peer;
@@ -453,10 +421,9 @@ export class Dispatcher {
     text: string,
     maxBytes: number,
   ): Uint8Array | undefined {
-    const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
-    if (room < 0) return undefined;
-    this.registry.counters.errors++;
-    return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
+    const reply = errorReply(txid, code, text, maxBytes);
+    if (reply !== undefined) this.registry.counters.errors++;
+    return reply;
   }
 
   /**
@@ -473,17 +440,11 @@ export class Dispatcher {
     log: boolean,
     now: number,
   ): Uint8Array {
-    if (log && this.registry.recordsEvents) {
-      const source = formatHostPort(from);
-      if (this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)) {
-        this.registry.report({
-          type: "refused",
-          source,
-          request,
-          code: CODE_NAMES[code] ?? String(code),
-          detail: text,
-        });
-      }
+    if (
+      log && this.registry.recordsEvents &&
+      this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)
+    ) {
+      this.registry.report(refusedEvent(from, request, code, text));
     }
     // Every request is at least 18 bytes, so an ERROR with a cut text always fits.
     return this.#error(txid, code, text, maxBytes) ?? new Uint8Array(0);

@@ -7,6 +7,74 @@
 import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { MAX_NAME_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 
+/** Timing and limit options of a tracker core: the memory {@link Registry} and the store path alike. */
+export interface TrackerTimingOptions {
+  /** Heartbeat interval T in ms. @default 30000 */
+  intervalMs?: number;
+  /** A peer silent for longer than T × (1 + grace) is evicted. @default 0.5 */
+  grace?: number;
+  /** N: owners in a NEED reply, 1..16. @default 8 */
+  maxOwners?: number;
+  /** Limits; missing ones take their defaults. */
+  limits?: Partial<TrackerLimits>;
+  /** How often the cookie key rotates. @default max(2 × T, T × (1 + grace)) */
+  cookieEpochMs?: number;
+  /** Time constant τ of the upload-rate EWMA in ms. @default 60000 */
+  rateTauMs?: number;
+}
+
+/** {@link TrackerTimingOptions} checked, with their defaults filled in. */
+export interface TrackerTiming {
+  /** Heartbeat interval T in ms. */
+  readonly intervalMs: number;
+  /** A peer silent for longer than this is evicted (T × (1 + grace)). */
+  readonly evictAfterMs: number;
+  /** N: owners in a NEED reply. */
+  readonly maxOwners: number;
+  /** The limits in force. */
+  readonly limits: Readonly<TrackerLimits>;
+  /** Time constant τ of the upload-rate EWMA in ms. */
+  readonly rateTauMs: number;
+  /** How often the cookie key rotates, in ms (at least {@link TrackerTiming.evictAfterMs}). */
+  readonly cookieEpochMs: number;
+}
+
+/**
+ * Checks a tracker core's timing options and fills in the defaults.
+ *
+ * @param options the options as given
+ * @returns the timing in force
+ * @throws {RangeError} for an interval outside 1..2^31-1 ms, a negative grace, an eviction time
+ *   past 2^32-1 ms, τ ≤ 0, or a cookie epoch shorter than the eviction time
+ */
+export function resolveTiming(options: TrackerTimingOptions): TrackerTiming {
+  const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const grace = options.grace ?? DEFAULT_GRACE;
+  if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
+    throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
+  }
+  if (!(grace >= 0) || !Number.isFinite(grace)) {
+    throw new RangeError(`Cannot use grace: expected a number ≥ 0, got ${grace}`);
+  }
+  const evictAfterMs = Math.round(interval * (1 + grace));
+  if (evictAfterMs > 0xffffffff) {
+    throw new RangeError(`Cannot use grace: eviction after ${evictAfterMs} ms overflows`);
+  }
+  const maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
+  const rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
+  if (!(rateTauMs > 0)) {
+    throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${rateTauMs}`);
+  }
+  const cookieEpochMs = options.cookieEpochMs ?? Math.max(2 * interval, evictAfterMs);
+  if (cookieEpochMs < evictAfterMs) {
+    throw new RangeError(
+      `Cannot use cookieEpochMs ${cookieEpochMs}: it must be at least the eviction time ${evictAfterMs} ms, or live peers would hold expired cookies`,
+    );
+  }
+  const limits = Object.freeze(resolveLimits(options.limits));
+  return { intervalMs: interval, evictAfterMs, maxOwners, limits, rateTauMs, cookieEpochMs };
+}
+
 /** Limits that protect the tracker; every one is configurable. */
 export interface TrackerLimits {
   /** Registered peers at once; REGISTER past it gets ERROR too_many_peers. @default 100000 */

@@ -22,7 +22,7 @@
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";
 import { ErrorCode, type ErrorCodeValue, type Message, type OwnerEntry } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS, SAFE_DATAGRAM } from "../wire/limits.ts";
+import { HEADER_SIZE, MAX_OWNERS, SAFE_DATAGRAM } from "../wire/limits.ts";
 import { WireError } from "../wire/wire_error.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
@@ -34,19 +34,22 @@ import { fileNameProblem, quoteName } from "../wire/file_name.ts";
 import {
   addressKeys,
   AddressLimits,
-  checkMaxOwners,
-  DEFAULT_GRACE,
-  DEFAULT_INTERVAL_MS,
-  DEFAULT_MAX_OWNERS,
-  DEFAULT_RATE_TAU_MS,
   MAX_INCIDENT_LINES_PER_MINUTE,
-  resolveLimits,
+  resolveTiming,
   type TrackerLimits,
+  type TrackerTimingOptions,
 } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { rateAt, wireRate } from "./upload_rate.ts";
 import { newCounters, type RegistryCounters, type Source, wireAddress } from "./registry.ts";
 import { StoreListing } from "./store_listing.ts";
+import {
+  errorReply,
+  listEvent,
+  refusalText,
+  refusedEvent,
+  unexpectedDetail,
+} from "./error_reply.ts";
 import type { PeerCheck, SwarmStore } from "./store/swarm_store.ts";
 
 /** How often expired peers are collected from the store. */
@@ -57,31 +60,16 @@ const SWEEP_EVERY_MS = 10_000;
 const EVENT_WINDOW_MS = 60_000;
 
 /** Options for {@link StoreDispatcher}. */
-export interface StoreDispatcherOptions {
+export interface StoreDispatcherOptions extends TrackerTimingOptions {
   /** Where peers, files and rankings live. */
   store: SwarmStore;
   /** The time at construction in ms: the wall clock (`Date.now()`) for a shared store. */
   now: number;
   /** The secret cookies derive from (shared by the trackers of one store); none: random keys. */
   secret?: Uint8Array;
-  /** Heartbeat interval T in ms. @default 30000 */
-  intervalMs?: number;
-  /** A peer silent for longer than T × (1 + grace) is evicted. @default 0.5 */
-  grace?: number;
-  /** N: owners in a NEED reply, 1..16. @default 8 */
-  maxOwners?: number;
-  /** Limits; missing ones take their defaults. */
-  limits?: Partial<TrackerLimits>;
-  /** How often the cookie key rotates. @default max(2 × T, T × (1 + grace)) */
-  cookieEpochMs?: number;
-  /** Time constant τ of the upload-rate EWMA in ms (the store's too). @default 60000 */
-  rateTauMs?: number;
   /** Queue events for {@link StoreDispatcher.pollEvent}. @default true */
   events?: boolean;
 }
-
-const CODE_NAMES: Record<number, string> = {};
-for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
 
 /** A refusal: an ERROR's code and text, and whether the source has proven its address. */
 interface Refused {
@@ -97,18 +85,10 @@ function refused(code: ErrorCodeValue, text: string, verified = true): Refused {
 /** A failed registration check: the source has proven nothing (the reply stays small). */
 function checkRefusal(status: PeerCheck, nodeId: string): Refused | undefined {
   if (status === "unknown") {
-    return refused(
-      ErrorCode.unknown_node,
-      `Node ${nodeId} is not registered: register again`,
-      false,
-    );
+    return refused(ErrorCode.unknown_node, refusalText.notRegistered(nodeId), false);
   }
   if (status === "wrong_address") {
-    return refused(
-      ErrorCode.wrong_address,
-      `Node ${nodeId} is registered from another address`,
-      false,
-    );
+    return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, false), false);
   }
   return undefined;
 }
@@ -151,18 +131,14 @@ export class StoreDispatcher {
    */
   constructor(options: StoreDispatcherOptions) {
     this.store = options.store;
-    const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-    if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
-      throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
-    }
-    this.intervalMs = interval;
-    this.evictAfterMs = Math.round(interval * (1 + (options.grace ?? DEFAULT_GRACE)));
-    this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
-    this.limits = Object.freeze(resolveLimits(options.limits));
-    this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
-    const epochMs = options.cookieEpochMs ?? Math.max(2 * interval, this.evictAfterMs);
+    const timing = resolveTiming(options);
+    this.intervalMs = timing.intervalMs;
+    this.evictAfterMs = timing.evictAfterMs;
+    this.maxOwners = timing.maxOwners;
+    this.limits = timing.limits;
+    this.rateTauMs = timing.rateTauMs;
     this.#jar = new CookieJar(
-      epochMs,
+      timing.cookieEpochMs,
       (n) => crypto.getRandomValues(new Uint8Array(n)),
       options.now,
       options.secret,
@@ -321,7 +297,7 @@ export class StoreDispatcher {
   #badCookie(msg: { cookie: bigint }, from: Source): Refused | undefined {
     const packed = packAddress(from.hostname, from.port);
     if (packed !== null && this.#jar.verify(msg.cookie, packed) === "session") return undefined;
-    return refused(ErrorCode.bad_cookie, "Cookie is stale or wrong: register again", false);
+    return refused(ErrorCode.bad_cookie, refusalText.badCookie, false);
   }
 
   async #route(
@@ -379,28 +355,14 @@ export class StoreDispatcher {
         if (status !== "ok") return checkRefusal(status, msg.nodeId);
         const page = await this.#listing.page(msg, SAFE_DATAGRAM, now);
         this.counters.lists++;
-        this.#report({
-          type: "list",
-          nodeId: msg.nodeId,
-          match: msg.match,
-          pattern: msg.pattern,
-          cursor: msg.cursor,
-          returned: page.entries.length,
-          total: page.total,
-        });
+        this.#report(listEvent(msg.nodeId, msg, page));
         return encodeMessage({ type: "listing", txid: msg.txid, ...page });
       }
       case "exit": {
         const r = await store.exit(msg.nodeId, from);
         // Idempotent: an unknown node id has nothing left to forget.
         if (r.status === "unknown") return encodeMessage({ type: "ack", txid: msg.txid });
-        if (r.status === "wrong_address") {
-          return refused(
-            ErrorCode.wrong_address,
-            `Node ${msg.nodeId} is registered from another address`,
-            false,
-          );
-        }
+        if (r.status === "wrong_address") return checkRefusal(r.status, msg.nodeId);
         this.counters.exits++;
         this.#report({
           type: "exit",
@@ -415,7 +377,7 @@ export class StoreDispatcher {
         this.#dropped(
           from,
           "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
+          unexpectedDetail(msg.type),
           now,
         );
         return undefined;
@@ -520,18 +482,11 @@ export class StoreDispatcher {
     if (kind === "session") {
       // A heartbeat, possibly the first one at this tracker after another one's cookie.
       const status = await this.store.touch(nodeId, from, now);
-      if (status !== "ok") {
-        return status === "unknown"
-          ? refused(
-            ErrorCode.unknown_node,
-            `Node ${nodeId} is not registered: register again`,
-            false,
-          )
-          : refused(
-            ErrorCode.wrong_address,
-            `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
-            false,
-          );
+      if (status === "wrong_address") {
+        return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, true), false);
+      }
+      if (status === "unknown") {
+        return refused(ErrorCode.unknown_node, refusalText.notRegistered(nodeId), false);
       }
       this.counters.heartbeats++;
       return this.#registered(txid, this.#jar.issue(packed, "session"), this.evictAfterMs);
@@ -551,11 +506,7 @@ export class StoreDispatcher {
         this.counters.heartbeats++;
         break;
       case "wrong_address":
-        return refused(
-          ErrorCode.wrong_address,
-          `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
-          false,
-        );
+        return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, true), false);
       case "full":
         return refused(ErrorCode.too_many_peers, `Tracker is full: ${l.maxPeers} peers`, false);
       default:
@@ -657,12 +608,9 @@ export class StoreDispatcher {
     text: string,
     maxBytes: number,
   ): Uint8Array | undefined {
-    const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
-    if (room < 0) return undefined;
-    this.counters.errors++;
-    let cut = text;
-    while (new TextEncoder().encode(cut).byteLength > room) cut = cut.slice(0, -1);
-    return encodeMessage({ type: "error", txid, code, text: cut });
+    const reply = errorReply(txid, code, text, maxBytes);
+    if (reply !== undefined) this.counters.errors++;
+    return reply;
   }
 
   /** An ERROR, never larger than the request for a source that has not proven its address. */
@@ -678,13 +626,7 @@ export class StoreDispatcher {
       r.code !== ErrorCode.not_found &&
       this.#throttle.shouldReport(`refused|${r.code}|${from.hostname}`, now)
     ) {
-      this.#report({
-        type: "refused",
-        source: formatHostPort(from),
-        request,
-        code: CODE_NAMES[r.code] ?? String(r.code),
-        detail: r.text,
-      });
+      this.#report(refusedEvent(from, request, r.code, r.text));
     }
     return this.#error(txid, r.code, r.text, r.verified ? Infinity : size);
   }

@@ -1,0 +1,135 @@
+/**
+ * The ERROR side of both tracker cores (the memory one, dispatch.ts + registry.ts, and the store
+ * one, store_dispatch.ts): {@link errorReply} (an ERROR cut to a byte budget), the event a
+ * logged refusal becomes, the LIST event, and the texts of the refusals they share.
+ * @module
+ */
+import { encodeMessage } from "../wire/codec.ts";
+import { ErrorCode, type ErrorCodeValue, type ListMessage } from "../wire/messages.ts";
+import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import type { TrackerEvent } from "./tracker_event.ts";
+import type { ListingPage } from "./file_listing.ts";
+
+const utf8 = new TextEncoder();
+
+/**
+ * Bytes of `s` in UTF-8, without encoding it when it is ASCII.
+ *
+ * @param s the text
+ * @returns its UTF-8 length
+ */
+export function utf8Length(s: string): number {
+  // Fast path: an ASCII string is as many bytes as UTF-16 units.
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).byteLength;
+  }
+  return s.length;
+}
+
+/**
+ * Cuts `text` to at most `max` bytes of UTF-8 without splitting a character.
+ *
+ * @param text the text
+ * @param max the byte budget
+ * @returns `text`, or its longest prefix of whole characters that fits
+ */
+export function fitText(text: string, max: number): string {
+  if (max <= 0) return "";
+  if (utf8Length(text) <= max) return text;
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    const n = utf8Length(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * An ERROR of at most `maxBytes` bytes: the request's size for a source that has not proven
+ * its address (anti-amplification), Infinity for a verified peer. The text is cut to fit.
+ *
+ * @param txid the request's txid
+ * @param code the ERROR code
+ * @param text the ERROR text
+ * @param maxBytes the largest reply allowed
+ * @returns the ERROR, or undefined when not even an empty text fits
+ */
+export function errorReply(
+  txid: number,
+  code: ErrorCodeValue,
+  text: string,
+  maxBytes: number,
+): Uint8Array | undefined {
+  const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
+  if (room < 0) return undefined;
+  return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
+}
+
+const CODE_NAMES: Record<number, string> = {};
+for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
+
+/**
+ * The event of a logged refusal.
+ *
+ * @param from the request's source
+ * @param request the request's type
+ * @param code the ERROR code
+ * @param detail the ERROR text
+ * @returns a `refused` event
+ */
+export function refusedEvent(
+  from: { hostname: string; port: number },
+  request: string,
+  code: ErrorCodeValue,
+  detail: string,
+): TrackerEvent {
+  const name = CODE_NAMES[code] ?? String(code);
+  return { type: "refused", source: formatHostPort(from), request, code: name, detail };
+}
+
+/**
+ * The event of a LIST answered.
+ *
+ * @param nodeId the asker
+ * @param msg the LIST
+ * @param page the page returned
+ * @returns a `list` event
+ */
+export function listEvent(nodeId: string, msg: ListMessage, page: ListingPage): TrackerEvent {
+  const { match, pattern, cursor } = msg;
+  return {
+    type: "list",
+    nodeId,
+    match,
+    pattern,
+    cursor,
+    returned: page.entries.length,
+    total: page.total,
+  };
+}
+
+/**
+ * The detail logged for a message type a tracker does not serve.
+ *
+ * @param type the message's type
+ * @returns the log detail
+ */
+export function unexpectedDetail(type: string): string {
+  return `unexpected ${type} message (the tracker serves register, own, need, list, update, report, exit)`;
+}
+
+/** The texts of the refusals both cores share. */
+export const refusalText = {
+  /** ERROR unknown_node. */
+  notRegistered: (nodeId: string): string => `Node ${nodeId} is not registered: register again`,
+  /** ERROR wrong_address; for a REGISTER (`registering`) it says what to do instead. */
+  otherAddress: (nodeId: string, registering: boolean): string =>
+    `Node ${nodeId} is registered from another address` +
+    (registering ? ": pick another node id, or wait for it to expire" : ""),
+  /** ERROR bad_cookie. */
+  badCookie: "Cookie is stale or wrong: register again",
+} as const;
