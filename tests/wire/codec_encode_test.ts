@@ -1,20 +1,19 @@
 /** Encoders refuse values that do not fit the wire format, with a clear error. */
 import assert from "node:assert/strict";
 import {
-  type BlockRequestMessage,
   encodeMessage,
-  type HaveMessage,
   type ListMessage,
   MAX_DATAGRAM,
   type Message,
+  type NeedMessage,
   type OwnerEntry,
   type OwnersMessage,
   type OwnMessage,
   WireError,
   writeBlockDataHeader,
 } from "../../lib/wire/mod.ts";
+import { blockRequest, cid, have } from "./_messages.ts";
 
-const cid = new Uint8Array(32).fill(1);
 const own: OwnMessage = {
   type: "own",
   txid: 1,
@@ -23,6 +22,14 @@ const own: OwnMessage = {
   name: "file.bin",
   size: 10,
   contentId: cid,
+};
+const need: NeedMessage = {
+  type: "need",
+  txid: 1,
+  cookie: 1n,
+  nodeId: "a",
+  maxOwners: 1,
+  want: { kind: "name", name: "x" },
 };
 const owner: OwnerEntry = {
   nodeId: "o1",
@@ -37,22 +44,6 @@ const owners: OwnersMessage = {
   alternatives: 0,
   name: "file.bin",
   owners: [owner],
-};
-const blockRequest: BlockRequestMessage = {
-  type: "block_request",
-  txid: 1,
-  cookie: 1n,
-  contentId: cid,
-  blockSize: 1436,
-  ranges: [{ offset: 0, length: 1 }],
-};
-const have: HaveMessage = {
-  type: "have",
-  txid: 1,
-  contentId: cid,
-  pieceCount: 8,
-  firstPiece: 0,
-  bits: new Uint8Array(1),
 };
 
 const list: ListMessage = {
@@ -126,14 +117,7 @@ const cases: {
   },
   {
     what: "a NEED for an empty name",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 1,
-      want: { kind: "name", name: "" },
-    },
+    msg: { ...need, want: { kind: "name", name: "" } },
     error: RangeError,
     message: /^Cannot encode need: name is 0 bytes of UTF-8/,
   },
@@ -193,14 +177,7 @@ const cases: {
   },
   {
     what: "a 33-byte content id in a NEED",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 1,
-      want: { kind: "content", contentId: new Uint8Array(33) },
-    },
+    msg: { ...need, want: { kind: "content", contentId: new Uint8Array(33) } },
     error: RangeError,
     message: /^Cannot encode need: contentId must be 32 bytes$/,
   },
@@ -279,14 +256,7 @@ const cases: {
   },
   {
     what: "a maxOwners of 256",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 256,
-      want: { kind: "name", name: "x" },
-    },
+    msg: { ...need, want: { kind: "name", name: "x" }, maxOwners: 256 },
     error: RangeError,
     message: /maxOwners must be an integer in 0\.\.255, got 256/,
   },
