@@ -9,22 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTracker } from "../../../lib/tracker/server.ts";
 import { sha256File } from "../../_harness/processes.ts";
-import { startRelay } from "../../_harness/relay.ts";
-import { mapOwnersThrough, RelayPool } from "../../_harness/relay_pool.ts";
+
+import { relayedSwarm } from "../../_harness/relay_pool.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import {
-  jsonEvents,
-  makeFile,
-  MiB,
-  report,
-  scenarioDir,
-  spawnGet,
-  startOwners,
-  trackerAddress,
-  WORKER,
-} from "./_scenario.ts";
+import { jsonEvents, MiB, report, spawnGet, startScenario, WORKER } from "./_scenario.ts";
 
 const SIZE = 16 * MiB;
 const TMPFS_SIZE = "6m";
@@ -82,21 +71,13 @@ async function withSwarm(
     void
   >,
 ): Promise<void> {
-  await using dir = await scenarioDir("udpswarm-diskfull-", ["src"]);
-  const file = await makeFile(dir.sub.src, "big.bin", SIZE, 23);
-  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-  const [owner] = await startOwners({
-    dir: dir.sub.src,
-    tracker: trackerAddress(tracker),
-    ids: ["owner"],
-    files: [file.name],
-    cacheRoot: dir.path,
+  await using s = await startScenario({
+    prefix: "udpswarm-diskfull-",
+    dirs: ["src"],
+    file: { in: "src", name: "big.bin", size: SIZE, seed: 23 },
+    owners: ["owner"],
   });
-  try {
-    await fn({ dir: dir.path, tracker: trackerAddress(tracker), file });
-  } finally {
-    await owner?.close();
-  }
+  await fn({ dir: s.dir.path, tracker: s.address, file: s.file });
 }
 
 function get(
@@ -162,22 +143,18 @@ Deno.test({
         {
           // The transfer holds still after 4 MiB (relays in front of the owner) while a filler
           // takes every free byte; then it goes on into a full disk.
-          const held = Promise.withResolvers<void>();
-          await using pool = new RelayPool({
-            seed: 5,
-            onRelay: (relay) => void relay.pauseAfter(4 * MiB).then(held.resolve),
-          });
-          await using front = startRelay({
-            target: {
+          await using relays = relayedSwarm({
+            tracker: {
               transport: "udp",
               hostname: "127.0.0.1",
               port: Number(tracker.split(":")[1]),
             },
-            seed: 6,
-            transform: mapOwnersThrough(pool),
+            seed: 5,
+            pauseAfter: 4 * MiB,
           });
-          await using child = get(dir, mnt, `127.0.0.1:${front.address.port}`, "full-1", file.name);
-          await withTimeout(held.promise, 60_000, "the relay to reach its budget");
+          const { pool } = relays;
+          await using child = get(dir, mnt, relays.tracker, "full-1", file.name);
+          await withTimeout(relays.held, 60_000, "the relay to reach its budget");
           pool.pause();
           const filled = await fill(join(mnt, "filler"));
           assert.ok(filled > 0, "the filler took the free space");
