@@ -4,7 +4,13 @@
  * offsets the decode tests patch at.
  * @module
  */
-import type { BlockRequestMessage, HaveMessage } from "../../lib/wire/mod.ts";
+import type {
+  BlockRequestMessage,
+  HaveMessage,
+  ManifestRequestMessage,
+  OwnerEntry,
+  OwnersMessage,
+} from "../../lib/wire/mod.ts";
 
 /** A content id (32 × 0x01). */
 export const cid: Uint8Array = new Uint8Array(32).fill(1);
@@ -33,4 +39,35 @@ export const have: HaveMessage = {
   pieceCount: 16,
   firstPiece: 0,
   bits: Uint8Array.of(0xff, 0xff),
+};
+
+/** The one owner of {@link owners}. */
+export const owner: OwnerEntry = {
+  nodeId: "o",
+  address: { family: 4, host: "1.2.3.4", port: 1 },
+  rate: 1,
+};
+
+/**
+ * OWNERS of one owner. Layout: contentId 8..39, size 40..47, alternatives 48..49, name 50..51,
+ * count 52, owner nodeId 53..54, family 55.
+ */
+export const owners: OwnersMessage = {
+  type: "owners",
+  txid: 1,
+  contentId: cid,
+  size: 1,
+  alternatives: 0,
+  name: "x",
+  owners: [owner],
+};
+
+/** A MANIFEST_REQUEST from the start. Layout: maxDatagram 52..55. */
+export const manifestRequest: ManifestRequestMessage = {
+  type: "manifest_request",
+  txid: 1,
+  cookie: 1n,
+  contentId: cid,
+  offset: 0,
+  maxDatagram: 64,
 };

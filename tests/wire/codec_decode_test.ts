@@ -9,7 +9,7 @@ import {
   WireError,
   type WireErrorReason,
 } from "../../lib/wire/mod.ts";
-import { blockRequest, cid, have } from "./_messages.ts";
+import { blockRequest, cid, have, manifestRequest, owners } from "./_messages.ts";
 
 /** The encoding of `m` with `bytes` written at `at` (the frame grows if needed). */
 function patch(m: Message, at: number, bytes: number[]): Uint8Array {
@@ -44,17 +44,6 @@ const need: Message = {
   want: { kind: "name", name: "x" },
 };
 // NEED: nodeId 16..18, maxOwners 19, want kind 20, name 21..
-const owners: Message = {
-  type: "owners",
-  txid: 1,
-  contentId: cid,
-  size: 1,
-  alternatives: 0,
-  name: "x",
-  owners: [{ nodeId: "o", address: { family: 4, host: "1.2.3.4", port: 1 }, rate: 1 }],
-};
-// OWNERS: contentId 8..39, size 40..47, alternatives 48..49, name 50..51, count 52,
-// owner nodeId 53..54, family 55.
 const list: Message = {
   type: "list",
   txid: 1,
@@ -77,15 +66,7 @@ const listing: Message = {
 // owners 57..60, name length 61, name 62.
 
 const register: Message = { type: "register", txid: 1, cookie: 0n, nodeId: "a" };
-const manifestRequest: Message = {
-  type: "manifest_request",
-  txid: 1,
-  cookie: 1n,
-  contentId: cid,
-  offset: 0,
-  maxDatagram: 64,
-};
-// MANIFEST_REQUEST: maxDatagram 52..55. MANIFEST_DATA: total 40..43, offset 44..47, data 48..
+// MANIFEST_DATA: total 40..43, offset 44..47, data 48..
 const manifestData = (total: number, offset: number, data: number): Message => ({
   type: "manifest_data",
   txid: 1,

@@ -6,13 +6,11 @@ import {
   MAX_DATAGRAM,
   type Message,
   type NeedMessage,
-  type OwnerEntry,
-  type OwnersMessage,
   type OwnMessage,
   WireError,
   writeBlockDataHeader,
 } from "../../lib/wire/mod.ts";
-import { blockRequest, cid, have } from "./_messages.ts";
+import { blockRequest, cid, have, manifestRequest, owner, owners } from "./_messages.ts";
 
 const own: OwnMessage = {
   type: "own",
@@ -30,20 +28,6 @@ const need: NeedMessage = {
   nodeId: "a",
   maxOwners: 1,
   want: { kind: "name", name: "x" },
-};
-const owner: OwnerEntry = {
-  nodeId: "o1",
-  address: { family: 4, host: "192.0.2.1", port: 6881 },
-  rate: 0,
-};
-const owners: OwnersMessage = {
-  type: "owners",
-  txid: 1,
-  contentId: cid,
-  size: 10,
-  alternatives: 0,
-  name: "file.bin",
-  owners: [owner],
 };
 
 const list: ListMessage = {
@@ -313,27 +297,13 @@ const cases: {
   },
   {
     what: "a maxDatagram of 63",
-    msg: {
-      type: "manifest_request",
-      txid: 1,
-      cookie: 1n,
-      contentId: cid,
-      offset: 0,
-      maxDatagram: 63,
-    },
+    msg: { ...manifestRequest, maxDatagram: 63 },
     error: RangeError,
     message: /^Cannot encode manifest_request: maxDatagram must be 64\.\.65507$/,
   },
   {
     what: "a maxDatagram of 65508",
-    msg: {
-      type: "manifest_request",
-      txid: 1,
-      cookie: 1n,
-      contentId: cid,
-      offset: 0,
-      maxDatagram: 65508,
-    },
+    msg: { ...manifestRequest, maxDatagram: 65508 },
     error: RangeError,
     message: /maxDatagram must be 64\.\.65507/,
   },
