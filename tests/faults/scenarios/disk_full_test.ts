@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256File } from "../../_harness/processes.ts";
+import { type ChildProcess, sha256File } from "../../_harness/processes.ts";
 
 import { relayedSwarm } from "../../_harness/relay_pool.ts";
 import { withTimeout } from "../../_harness/wait.ts";
@@ -80,6 +80,24 @@ async function withSwarm(
   await fn({ dir: s.dir.path, tracker: s.address, file: s.file });
 }
 
+/**
+ * Waits for a `peer.ts get` child that must fail on the disk: exit 6 and an `error` event of
+ * code `disk`.
+ *
+ * @returns its JSON events and that error event
+ */
+async function diskError(
+  child: ChildProcess,
+): Promise<{ events: Record<string, unknown>[]; error: Record<string, unknown> }> {
+  const status = await child.wait(60_000);
+  const events = jsonEvents(child);
+  const error = events.find((e) => e.event === "error");
+  assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
+  assert.ok(error, child.output());
+  assert.equal(error.code, "disk");
+  return { events, error };
+}
+
 function get(
   dir: string,
   out: string,
@@ -98,12 +116,7 @@ Deno.test({
     withSwarm(({ dir, tracker, file }) =>
       withMount(dir, "small", `size=${TMPFS_SIZE}`, async (mnt) => {
         await using child = get(dir, mnt, tracker, "small-1", file.name);
-        const status = await child.wait(60_000);
-        const events = jsonEvents(child);
-        const error = events.find((e) => e.event === "error");
-        assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
-        assert.ok(error, child.output());
-        assert.equal(error.code, "disk");
+        const { events, error } = await diskError(child);
         assert.match(String(error.message), /needs 16\.0 MiB more on disk .* free; free space/);
         assert.ok(!events.some((e) => e.event === "done"));
         assert.deepEqual([...Deno.readDirSync(mnt)], [], "no sparse .part, no state, no file");
@@ -159,12 +172,7 @@ Deno.test({
           const filled = await fill(join(mnt, "filler"));
           assert.ok(filled > 0, "the filler took the free space");
           pool.resume();
-          const status = await child.wait(60_000);
-          const events = jsonEvents(child);
-          const error = events.find((e) => e.event === "error");
-          assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
-          assert.ok(error, child.output());
-          assert.equal(error.code, "disk");
+          const { events, error } = await diskError(child);
           assert.match(String(error.message), /no space left on device/i);
           assert.match(String(error.message), /\.part/, "the message says what is kept");
           assert.ok(!events.some((e) => e.event === "done"));
@@ -201,12 +209,9 @@ Deno.test({
     withSwarm(({ dir, tracker, file }) =>
       withMount(dir, "ro", "size=64m,ro", async (mnt) => {
         await using child = get(dir, mnt, tracker, "ro", file.name);
-        const status = await child.wait(60_000);
-        const error = jsonEvents(child).find((e) => e.event === "error");
-        assert.equal(status.code, 6, child.output());
-        assert.ok(error && error.code === "disk", child.output());
+        const { error } = await diskError(child);
         assert.match(String(error.message), /read-only/i);
-        report("disk_full", { readOnlyMount: error.message, exitCode: status.code });
+        report("disk_full", { readOnlyMount: error.message, exitCode: 6 });
       })
     ),
 });
@@ -220,10 +225,7 @@ Deno.test("peer.ts get without a write grant for --out exits non-zero with a cle
       `--allow-read=${dir},${WORKER}`,
       `--allow-write=${join(dir, "logs")}`,
     ]);
-    const status = await child.wait(60_000);
-    const error = jsonEvents(child).find((e) => e.event === "error");
-    assert.equal(status.code, 6, child.output());
-    assert.ok(error && error.code === "disk", child.output());
+    const { error } = await diskError(child);
     assert.ok(String(error.message).includes(out), `the message names the path: ${error.message}`);
-    report("disk_full", { noWriteGrant: error.message, exitCode: status.code });
+    report("disk_full", { noWriteGrant: error.message, exitCode: 6 });
   }));
