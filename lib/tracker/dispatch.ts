@@ -14,7 +14,7 @@
  * {@link Dispatcher.pollEvent} into the log. Rules: docs/TRACKER.md.
  * @module
  */
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "../wire/codec.ts";
 import {
   ErrorCode,
   type ErrorCodeValue,
@@ -23,7 +23,6 @@ import {
   MessageType,
 } from "../wire/messages.ts";
 import { HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
-import { WireError } from "../wire/wire_error.ts";
 import {
   fastType,
   headerTxid,
@@ -40,6 +39,7 @@ import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { FileListing } from "./file_listing.ts";
 import {
+  decodeRequest,
   errorReply,
   listEvent,
   refusalText,
@@ -230,12 +230,10 @@ export class Dispatcher {
       }
     }
 
-    let msg: Message;
-    try {
-      msg = decodeMessage(bytes);
-    } catch (e) {
+    const msg = decodeRequest(bytes);
+    if (!("type" in msg)) {
       registry.counters.malformed++;
-      this.#dropped(from, "bad", e instanceof WireError ? e.message : String(e), now);
+      this.#dropped(from, "bad", msg.malformed, now);
       return undefined;
     }
     return this.#route(msg, from, bytes.byteLength, now);

@@ -1,11 +1,17 @@
 /**
  * The ERROR side of both tracker cores (the memory one, dispatch.ts + registry.ts, and the store
- * one, store_dispatch.ts): {@link errorReply} (an ERROR cut to a byte budget), the event a
+ * one, store_dispatch.ts): {@link decodeRequest} (what a malformed datagram logs), {@link errorReply} (an ERROR cut to a byte budget), the event a
  * logged refusal becomes, the LIST event, and the texts of the refusals they share.
  * @module
  */
-import { encodeMessage } from "../wire/codec.ts";
-import { ErrorCode, type ErrorCodeValue, type ListMessage } from "../wire/messages.ts";
+import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { WireError } from "../wire/wire_error.ts";
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  type ListMessage,
+  type Message,
+} from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
@@ -67,6 +73,20 @@ export function errorReply(
   const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
   if (room < 0) return undefined;
   return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
+}
+
+/**
+ * Decodes a request; a malformed one (a {@link WireError}) gives what to log instead.
+ *
+ * @param bytes the datagram
+ * @returns the message, or `{ malformed }` with the decoder's reason
+ */
+export function decodeRequest(bytes: Uint8Array): Message | { malformed: string } {
+  try {
+    return decodeMessage(bytes);
+  } catch (e) {
+    return { malformed: e instanceof WireError ? e.message : String(e) };
+  }
 }
 
 const CODE_NAMES: Record<number, string> = {};

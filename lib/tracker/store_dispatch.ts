@@ -20,10 +20,9 @@
  * counters and the refusal path, as registry.ts and dispatch.ts do for the memory tracker.
  * @module
  */
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "../wire/codec.ts";
 import { ErrorCode, type ErrorCodeValue, type Message, type OwnerEntry } from "../wire/messages.ts";
 import { HEADER_SIZE, MAX_OWNERS, SAFE_DATAGRAM } from "../wire/limits.ts";
-import { WireError } from "../wire/wire_error.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
@@ -44,6 +43,7 @@ import { rateAt, wireRate } from "./upload_rate.ts";
 import { newCounters, type RegistryCounters, type Source, wireAddress } from "./registry.ts";
 import { StoreListing } from "./store_listing.ts";
 import {
+  decodeRequest,
   errorReply,
   listEvent,
   refusalText,
@@ -189,12 +189,10 @@ export class StoreDispatcher {
       }
       return undefined;
     }
-    let msg: Message;
-    try {
-      msg = decodeMessage(bytes);
-    } catch (e) {
+    const msg = decodeRequest(bytes);
+    if (!("type" in msg)) {
       this.counters.malformed++;
-      this.#dropped(from, "bad", e instanceof WireError ? e.message : String(e), now);
+      this.#dropped(from, "bad", msg.malformed, now);
       return undefined;
     }
     try {
@@ -300,6 +298,17 @@ export class StoreDispatcher {
     return refused(ErrorCode.bad_cookie, refusalText.badCookie, false);
   }
 
+  /** A heartbeat by a request's session cookie: its refusal, or undefined once the peer is touched. */
+  async #touch(
+    msg: { cookie: bigint; nodeId: string },
+    from: Source,
+    now: number,
+  ): Promise<Refused | undefined> {
+    const bad = this.#badCookie(msg, from);
+    if (bad !== undefined) return bad;
+    return checkRefusal(await this.store.touch(msg.nodeId, from, now), msg.nodeId);
+  }
+
   async #route(
     msg: Message,
     from: Source,
@@ -339,20 +348,16 @@ export class StoreDispatcher {
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       case "update": {
-        const bad = this.#badCookie(msg, from);
-        if (bad !== undefined) return bad;
         // Logged only: an owner's own claim does not rank it (REPORTs do).
-        const status = await store.touch(msg.nodeId, from, now);
-        if (status !== "ok") return checkRefusal(status, msg.nodeId);
+        const refusal = await this.#touch(msg, from, now);
+        if (refusal !== undefined) return refusal;
         this.counters.updates++;
         this.#report({ type: "update", nodeId: msg.nodeId, uploaded: msg.uploaded, rate: 0 });
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       case "list": {
-        const bad = this.#badCookie(msg, from);
-        if (bad !== undefined) return bad;
-        const status = await store.touch(msg.nodeId, from, now);
-        if (status !== "ok") return checkRefusal(status, msg.nodeId);
+        const refusal = await this.#touch(msg, from, now);
+        if (refusal !== undefined) return refusal;
         const page = await this.#listing.page(msg, SAFE_DATAGRAM, now);
         this.counters.lists++;
         this.#report(listEvent(msg.nodeId, msg, page));

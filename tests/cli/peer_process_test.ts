@@ -6,51 +6,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import {
   type ChildProcess,
   listDir,
   randomFile,
   sha256File,
-  spawnDeno,
   spawnProcess,
   tempDir,
 } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { PEER_TS, peerPermissions, spawnPeerProcess } from "./_peer_process.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const PEER = join(ROOT, "peer.ts");
-const TRACKER = join(ROOT, "tracker.ts");
 const SIZE = 4 * 1024 * 1024 + 12345;
 const WAIT = 30_000;
-
-/**
- * The piece verifier runs on a Worker, whose module Deno loads with the peer's read grant.
- * (The peer's other modules are loaded before the grants apply.)
- */
-const WORKER = join(ROOT, "lib", "peer", "piece_writer_worker.ts");
-
-/** Narrow grants of a peer: loopback network, its own directory, the log directory. */
-function peerPermissions(dir: string, logs: string): string[] {
-  return ["--allow-net=127.0.0.1", `--allow-read=${dir},${WORKER}`, `--allow-write=${dir},${logs}`];
-}
-
-async function startTracker(logs: string): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawnDeno({
-    name: "tracker",
-    entrypoint: TRACKER,
-    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-    args: ["--host", "127.0.0.1", "--port", "0", "--log-dir", logs, "--interval", "2"],
-  });
-  try {
-    const { match } = await child.waitForLine(/listening on (?:udp:\/\/)?(\S+:\d+)/, WAIT);
-    return { child, address: match[1]! };
-  } catch (e) {
-    await child.close();
-    throw e;
-  }
-}
 
 /** A peer prompt whose stdin the test writes: a FIFO, so the harness reads its output. */
 interface PromptProcess extends AsyncDisposable {
@@ -81,7 +51,7 @@ async function startPrompt(
       "run",
       "--no-prompt",
       ...peerPermissions(dir, logs),
-      PEER,
+      PEER_TS,
       ...args,
     ],
   });
@@ -108,9 +78,7 @@ async function startPrompt(
   };
 }
 
-function peerProcess(name: string, dir: string, logs: string, args: string[]): ChildProcess {
-  return spawnDeno({ name, entrypoint: PEER, permissions: peerPermissions(dir, logs), args });
-}
+const peerProcess = spawnPeerProcess;
 
 /** What {@link twoOwners} sets up. */
 interface TwoOwners extends AsyncDisposable {
@@ -144,7 +112,7 @@ async function twoOwners(
     await randomFile(join(a, file), SIZE, seed);
     await Deno.copyFile(join(a, file), join(b, file));
     const expected = await sha256File(join(a, file));
-    const tracker = await startTracker(logs);
+    const tracker = await spawnTrackerProcess(logs);
     return {
       logs,
       a,
@@ -332,7 +300,7 @@ Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray file
   const dir = join(tmp.path, "p");
   await Deno.mkdir(logs);
   await Deno.mkdir(dir);
-  const tracker = await startTracker(logs);
+  const tracker = await spawnTrackerProcess(logs);
   await using _tracker = tracker.child;
   const common = ["--tracker", tracker.address, "--log-dir", logs];
   const before = await listDir(logs);

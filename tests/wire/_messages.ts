@@ -8,6 +8,7 @@ import type {
   BlockRequestMessage,
   HaveMessage,
   ManifestRequestMessage,
+  NeedMessage,
   OwnerEntry,
   OwnersMessage,
 } from "../../lib/wire/mod.ts";
@@ -70,4 +71,14 @@ export const manifestRequest: ManifestRequestMessage = {
   contentId: cid,
   offset: 0,
   maxDatagram: 64,
+};
+
+/** A NEED by name. Layout: nodeId 16..18, maxOwners 19, want kind 20, name 21.. */
+export const need: NeedMessage = {
+  type: "need",
+  txid: 1,
+  cookie: 1n,
+  nodeId: "ab",
+  maxOwners: 4,
+  want: { kind: "name", name: "x" },
 };

@@ -9,7 +9,7 @@ import {
   WireError,
   type WireErrorReason,
 } from "../../lib/wire/mod.ts";
-import { blockRequest, cid, have, manifestRequest, owners } from "./_messages.ts";
+import { blockRequest, cid, have, manifestRequest, need, owners } from "./_messages.ts";
 
 /** The encoding of `m` with `bytes` written at `at` (the frame grows if needed). */
 function patch(m: Message, at: number, bytes: number[]): Uint8Array {
@@ -35,15 +35,6 @@ const own: Message = {
 };
 // OWN layout: header 0..7, cookie 8..15, nodeId len 16, "ab" 17..18, name len 19, "xy" 20..21,
 // size 22..29, contentId 30..61.
-const need: Message = {
-  type: "need",
-  txid: 1,
-  cookie: 1n,
-  nodeId: "ab",
-  maxOwners: 4,
-  want: { kind: "name", name: "x" },
-};
-// NEED: nodeId 16..18, maxOwners 19, want kind 20, name 21..
 const list: Message = {
   type: "list",
   txid: 1,

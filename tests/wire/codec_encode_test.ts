@@ -5,12 +5,11 @@ import {
   type ListMessage,
   MAX_DATAGRAM,
   type Message,
-  type NeedMessage,
   type OwnMessage,
   WireError,
   writeBlockDataHeader,
 } from "../../lib/wire/mod.ts";
-import { blockRequest, cid, have, manifestRequest, owner, owners } from "./_messages.ts";
+import { blockRequest, cid, have, manifestRequest, need, owner, owners } from "./_messages.ts";
 
 const own: OwnMessage = {
   type: "own",
@@ -20,14 +19,6 @@ const own: OwnMessage = {
   name: "file.bin",
   size: 10,
   contentId: cid,
-};
-const need: NeedMessage = {
-  type: "need",
-  txid: 1,
-  cookie: 1n,
-  nodeId: "a",
-  maxOwners: 1,
-  want: { kind: "name", name: "x" },
 };
 
 const list: ListMessage = {
