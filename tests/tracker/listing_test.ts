@@ -39,9 +39,11 @@ function list(
 function listAll(
   h: Harness,
   nodeId: string,
-  pattern: string,
-  match: ListMatch = "substring",
-  maxEntries = 0,
+  { pattern, match = "substring", maxEntries = 0 }: {
+    pattern: string;
+    match?: ListMatch;
+    maxEntries?: number;
+  },
 ): { names: string[]; pages: number; totals: number[] } {
   const names: string[] = [];
   const totals: number[] = [];
@@ -120,13 +122,13 @@ Deno.test(
       expected.push(name);
     }
     h.advance(1000); // past the snapshot's refresh interval
-    const { names, pages, totals } = listAll(h, "a", "file-");
+    const { names, pages, totals } = listAll(h, "a", { pattern: "file-" });
     assert.deepEqual(names, expected.sort());
     assert.ok(pages > 20, `${pages} pages`);
     assert.ok(totals.every((t) => t === 300));
     // maxEntries caps a page (long names fill a page before that).
     assert.equal(list(h, "a", "", "substring", 0, 7).entries.length, 7);
-    const small = listAll(h, "a", "", "substring", 7);
+    const small = listAll(h, "a", { pattern: "", maxEntries: 7 });
     assert.deepEqual(small.names, names);
     assert.ok(small.pages >= Math.ceil(300 / 7) && small.pages > pages);
     // A cursor past the end is an empty last page.
@@ -137,7 +139,7 @@ Deno.test(
 Deno.test("Dispatcher fits at least one entry with a 255-byte name in a LISTING", none, () => {
   const h = Harness.withPeer("a");
   for (let i = 0; i < 10; i++) h.own("a", String(i) + "é".repeat(127), cid(i + 1));
-  const { names, pages } = listAll(h, "a", "");
+  const { names, pages } = listAll(h, "a", { pattern: "" });
   assert.equal(names.length, 10);
   assert.equal(pages, 4, "three 300-byte entries per page");
 });
