@@ -185,11 +185,12 @@ export class Dispatcher {
         registry.report({ type: "rate_limited", source: formatHostPort(from) });
         // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
         if (bytes.byteLength >= HEADER_SIZE) {
-          return this.#error(
+          return errorReply(
             headerTxid(bytes),
             ErrorCode.rate_limited,
             "Too many requests: slow down",
             bytes.byteLength,
+            registry.counters,
           );
         }
       }
@@ -325,12 +326,7 @@ export class Dispatcher {
       }
       default:
         registry.counters.unexpected++;
-        this.#dropped(
-          from,
-          "unexpected",
-          unexpectedDetail(msg.type),
-          now,
-        );
+        this.#dropped(from, "unexpected", unexpectedDetail(msg.type), now);
         return undefined;
     }
   }
@@ -413,17 +409,6 @@ export class Dispatcher {
     return this.#refuse(request, from, txid, r.code, r.text, maxBytes, r.log, now);
   }
 
-  #error(
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-  ): Uint8Array | undefined {
-    const reply = errorReply(txid, code, text, maxBytes);
-    if (reply !== undefined) this.registry.counters.errors++;
-    return reply;
-  }
-
   /**
    * An ERROR reply. `maxBytes` is the request's size for a source that has not proven its
    * address (anti-amplification), Infinity for a verified peer.
@@ -445,6 +430,6 @@ export class Dispatcher {
       this.registry.report(refusedEvent(from, request, code, text));
     }
     // Every request is at least 18 bytes, so an ERROR with a cut text always fits.
-    return this.#error(txid, code, text, maxBytes) ?? new Uint8Array(0);
+    return errorReply(txid, code, text, maxBytes, this.registry.counters) ?? new Uint8Array(0);
   }
 }

@@ -62,6 +62,7 @@ export function fitText(text: string, max: number): string {
  * @param code the ERROR code
  * @param text the ERROR text
  * @param maxBytes the largest reply allowed
+ * @param counters the core's counters: `errors` counts each ERROR made
  * @returns the ERROR, or undefined when not even an empty text fits
  */
 export function errorReply(
@@ -69,9 +70,11 @@ export function errorReply(
   code: ErrorCodeValue,
   text: string,
   maxBytes: number,
+  counters: { errors: number },
 ): Uint8Array | undefined {
   const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
   if (room < 0) return undefined;
+  counters.errors++;
   return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
 }
 

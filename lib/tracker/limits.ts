@@ -7,6 +7,37 @@
 import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { MAX_NAME_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 
+/**
+ * How many owners a NEED gets: what it asks for (0: the tracker's N), at most N.
+ *
+ * @param asked the NEED's maxOwners
+ * @param maxOwners the tracker's N
+ * @returns the number of owners to pick
+ */
+export function ownersWanted(asked: number, maxOwners: number): number {
+  return asked === 0 ? maxOwners : Math.min(asked, maxOwners, MAX_OWNERS);
+}
+
+/**
+ * Fills `skip` with the items of the node ids a NEED excludes (the ids `byId` knows).
+ *
+ * @param skip the set to fill (cleared first)
+ * @param exclude the NEED's excluded node ids
+ * @param byId the store's items by node id (a `Map` fits)
+ */
+export function fillExcluded<T>(
+  skip: Set<T>,
+  exclude: readonly string[] | undefined,
+  byId: { get(nodeId: string): T | undefined },
+): void {
+  skip.clear();
+  if (exclude === undefined) return;
+  for (const id of exclude) {
+    const item = byId.get(id);
+    if (item !== undefined) skip.add(item);
+  }
+}
+
 /** Timing and limit options of a tracker core: the memory {@link Registry} and the store path alike. */
 export interface TrackerTimingOptions {
   /** Heartbeat interval T in ms. @default 30000 */

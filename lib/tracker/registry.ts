@@ -22,7 +22,6 @@ import {
   type RegisteredMessage,
   type ReportEntry,
 } from "../wire/messages.ts";
-import { MAX_OWNERS } from "../wire/limits.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
@@ -31,6 +30,8 @@ import {
   addressKeys,
   type AddressLimitHit,
   AddressLimits,
+  fillExcluded,
+  ownersWanted,
   resolveTiming,
   type TrackerLimits,
   type TrackerTimingOptions,
@@ -684,17 +685,11 @@ export class Registry {
     nameBytes: Uint8Array | undefined,
     exclude?: readonly string[],
   ): RuleResult {
-    const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
+    const k = ownersWanted(maxOwners, this.maxOwners);
     const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
     const skip = this.#skip;
-    skip.clear();
-    if (exclude !== undefined) {
-      for (const id of exclude) {
-        const p = this.#peers.get(id);
-        if (p !== undefined) skip.add(p);
-      }
-    }
+    fillExcluded(skip, exclude, this.#peers);
     // A quarter of the places go to owners drawn at random: a bought (or stale) ranking cannot
     // keep any owner out of every reply.
     const mix = k >> 2;

@@ -22,7 +22,7 @@
  */
 import { encodeMessage } from "../wire/codec.ts";
 import { ErrorCode, type ErrorCodeValue, type Message, type OwnerEntry } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_OWNERS, SAFE_DATAGRAM } from "../wire/limits.ts";
+import { HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
@@ -34,6 +34,7 @@ import {
   addressKeys,
   AddressLimits,
   MAX_INCIDENT_LINES_PER_MINUTE,
+  ownersWanted,
   resolveTiming,
   type TrackerLimits,
   type TrackerTimingOptions,
@@ -179,11 +180,12 @@ export class StoreDispatcher {
         this.#report({ type: "rate_limited", source: formatHostPort(from) });
         if (bytes.byteLength >= HEADER_SIZE) {
           const txid = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4);
-          return this.#error(
+          return errorReply(
             txid,
             ErrorCode.rate_limited,
             "Too many requests: slow down",
             bytes.byteLength,
+            this.counters,
           );
         }
       }
@@ -379,12 +381,7 @@ export class StoreDispatcher {
       }
       default:
         this.counters.unexpected++;
-        this.#dropped(
-          from,
-          "unexpected",
-          unexpectedDetail(msg.type),
-          now,
-        );
+        this.#dropped(from, "unexpected", unexpectedDetail(msg.type), now);
         return undefined;
     }
   }
@@ -542,9 +539,7 @@ export class StoreDispatcher {
     from: Source,
     now: number,
   ): Promise<Uint8Array | Refused> {
-    const k = msg.maxOwners === 0
-      ? this.maxOwners
-      : Math.min(msg.maxOwners, this.maxOwners, MAX_OWNERS);
+    const k = ownersWanted(msg.maxOwners, this.maxOwners);
     const byName = msg.want.kind === "name";
     const want = msg.want.kind === "name" ? msg.want.name : toHex(msg.want.contentId);
     // A quarter of the places go to owners drawn at random (as registry.ts).
@@ -607,17 +602,6 @@ export class StoreDispatcher {
     }
   }
 
-  #error(
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-  ): Uint8Array | undefined {
-    const reply = errorReply(txid, code, text, maxBytes);
-    if (reply !== undefined) this.counters.errors++;
-    return reply;
-  }
-
   /** An ERROR, never larger than the request for a source that has not proven its address. */
   #refuse(
     request: string,
@@ -633,6 +617,6 @@ export class StoreDispatcher {
     ) {
       this.#report(refusedEvent(from, request, r.code, r.text));
     }
-    return this.#error(txid, r.code, r.text, r.verified ? Infinity : size);
+    return errorReply(txid, r.code, r.text, r.verified ? Infinity : size, this.counters);
   }
 }

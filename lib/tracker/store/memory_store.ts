@@ -46,6 +46,7 @@ import {
   type UpdateResult,
 } from "./swarm_store.ts";
 import { Rows } from "./rows.ts";
+import { fillExcluded } from "../limits.ts";
 
 /** Peers and ownerships of one address or prefix (only with per-address limits in force). */
 interface Share {
@@ -990,13 +991,7 @@ export class MemoryStore implements SwarmStore {
       this.#rank(o, floor);
     }
     const skip = this.#skip;
-    skip.clear();
-    if (exclude !== undefined) {
-      for (const id of exclude) {
-        const q = this.#peerIds.get(id);
-        if (q !== undefined) skip.add(q);
-      }
-    }
+    fillExcluded(skip, exclude, this.#peerIds);
     const picked = this.#picked;
     picked.length = 0;
     for (let o = cc.ratedHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {

@@ -36,6 +36,17 @@ import {
 
 export { parseRedisUrl };
 
+/** A script's flat reply `[a0, b0, …, a1, b1, …]`, `width` fields a record, as records. */
+function records<T>(
+  flat: readonly string[],
+  width: number,
+  make: (...fields: (string | undefined)[]) => T,
+): T[] {
+  const out: T[] = [];
+  for (let i = 0; i + width <= flat.length; i += width) out.push(make(...flat.slice(i, i + width)));
+  return out;
+}
+
 /** Options for {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
   /** `redis://HOST:PORT[/DB]`. */
@@ -324,16 +335,12 @@ export class RedisStore implements SwarmStore {
       limit,
       exact ?? "",
     ) as string[];
-    const out: ListRow[] = [];
-    for (let i = 0; i + 3 < r.length; i += 4) {
-      out.push({
-        name: r[i]!,
-        contentKey: r[i + 1]!,
-        size: Number(r[i + 2]),
-        owners: Number(r[i + 3]),
-      });
-    }
-    return out;
+    return records(r, 4, (name, contentKey, size, owners) => ({
+      name: name!,
+      contentKey: contentKey!,
+      size: Number(size),
+      owners: Number(owners),
+    }));
   }
 
   /** {@inheritDoc SwarmStore.exit} */
@@ -345,17 +352,13 @@ export class RedisStore implements SwarmStore {
   /** {@inheritDoc SwarmStore.expire} */
   async expire(cutoff: number, max: number): Promise<Evicted[]> {
     const r = await this.#op("expire", cutoff, max) as string[];
-    const out: Evicted[] = [];
-    for (let i = 0; i + 4 < r.length; i += 5) {
-      out.push({
-        nodeId: r[i]!,
-        hostname: r[i + 1]!,
-        port: Number(r[i + 2]),
-        files: Number(r[i + 3]),
-        lastSeen: Number(r[i + 4]),
-      });
-    }
-    return out;
+    return records(r, 5, (nodeId, hostname, port, files, lastSeen) => ({
+      nodeId: nodeId!,
+      hostname: hostname!,
+      port: Number(port),
+      files: Number(files),
+      lastSeen: Number(lastSeen),
+    }));
   }
 
   /** Always undefined: the driver calls {@link RedisStore.expire} on a period. */
