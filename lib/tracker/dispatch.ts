@@ -22,14 +22,8 @@ import {
   type Message,
   MessageType,
 } from "../wire/messages.ts";
-import { HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
-import {
-  fastType,
-  headerTxid,
-  newFastRequest,
-  parseNeed,
-  parseRegister,
-} from "../wire/fast_path.ts";
+import { SAFE_DATAGRAM } from "../wire/limits.ts";
+import { fastType, newFastRequest, parseNeed, parseRegister } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
@@ -42,6 +36,7 @@ import {
   decodeRequest,
   errorReply,
   listEvent,
+  rateLimitedReply,
   refusalText,
   refusedEvent,
   unexpectedDetail,
@@ -183,16 +178,7 @@ export class Dispatcher {
       registry.counters.rateLimited++;
       if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
         registry.report({ type: "rate_limited", source: formatHostPort(from) });
-        // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
-        if (bytes.byteLength >= HEADER_SIZE) {
-          return errorReply(
-            headerTxid(bytes),
-            ErrorCode.rate_limited,
-            "Too many requests: slow down",
-            bytes.byteLength,
-            registry.counters,
-          );
-        }
+        return rateLimitedReply(bytes, registry.counters);
       }
       return undefined;
     }

@@ -6,6 +6,7 @@
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";
 import { WireError } from "../wire/wire_error.ts";
+import { headerTxid } from "../wire/fast_path.ts";
 import {
   ErrorCode,
   type ErrorCodeValue,
@@ -90,6 +91,23 @@ export function decodeRequest(bytes: Uint8Array): Message | { malformed: string 
   } catch (e) {
     return { malformed: e instanceof WireError ? e.message : String(e) };
   }
+}
+
+/**
+ * The ERROR rate_limited to a dropped datagram, no larger than it: one a source per minute (the
+ * caller's throttle), so that a well-behaved client learns why it is dropped.
+ *
+ * @param bytes the dropped datagram
+ * @param counters the core's counters (`errors`)
+ * @returns the ERROR, or undefined for a datagram too short to carry a txid
+ */
+export function rateLimitedReply(
+  bytes: Uint8Array,
+  counters: { errors: number },
+): Uint8Array | undefined {
+  if (bytes.byteLength < HEADER_SIZE) return undefined;
+  const text = "Too many requests: slow down";
+  return errorReply(headerTxid(bytes), ErrorCode.rate_limited, text, bytes.byteLength, counters);
 }
 
 const CODE_NAMES: Record<number, string> = {};

@@ -22,7 +22,7 @@
  */
 import { encodeMessage } from "../wire/codec.ts";
 import { ErrorCode, type ErrorCodeValue, type Message, type OwnerEntry } from "../wire/messages.ts";
-import { HEADER_SIZE, SAFE_DATAGRAM } from "../wire/limits.ts";
+import { SAFE_DATAGRAM } from "../wire/limits.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
@@ -47,6 +47,7 @@ import {
   decodeRequest,
   errorReply,
   listEvent,
+  rateLimitedReply,
   refusalText,
   refusedEvent,
   unexpectedDetail,
@@ -178,16 +179,7 @@ export class StoreDispatcher {
       this.counters.rateLimited++;
       if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
         this.#report({ type: "rate_limited", source: formatHostPort(from) });
-        if (bytes.byteLength >= HEADER_SIZE) {
-          const txid = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4);
-          return errorReply(
-            txid,
-            ErrorCode.rate_limited,
-            "Too many requests: slow down",
-            bytes.byteLength,
-            this.counters,
-          );
-        }
+        return rateLimitedReply(bytes, this.counters);
       }
       return undefined;
     }
