@@ -54,8 +54,11 @@ export interface TrackerTimingOptions {
   rateTauMs?: number;
 }
 
-/** {@link TrackerTimingOptions} checked, with their defaults filled in. */
-export interface TrackerTiming {
+/**
+ * The timing and limits a tracker core runs by, checked from its options: the base of the memory
+ * core's `Registry` and of the store path's `StoreDispatcher`.
+ */
+export class TrackerCoreTiming {
   /** Heartbeat interval T in ms. */
   readonly intervalMs: number;
   /** A peer silent for longer than this is evicted (T × (1 + grace)). */
@@ -66,44 +69,41 @@ export interface TrackerTiming {
   readonly limits: Readonly<TrackerLimits>;
   /** Time constant τ of the upload-rate EWMA in ms. */
   readonly rateTauMs: number;
-  /** How often the cookie key rotates, in ms (at least {@link TrackerTiming.evictAfterMs}). */
+  /** How often the cookie key rotates, in ms (at least the eviction time). */
   readonly cookieEpochMs: number;
-}
 
-/**
- * Checks a tracker core's timing options and fills in the defaults.
- *
- * @param options the options as given
- * @returns the timing in force
- * @throws {RangeError} for an interval outside 1..2^31-1 ms, a negative grace, an eviction time
- *   past 2^32-1 ms, τ ≤ 0, or a cookie epoch shorter than the eviction time
- */
-export function resolveTiming(options: TrackerTimingOptions): TrackerTiming {
-  const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const grace = options.grace ?? DEFAULT_GRACE;
-  if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
-    throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
+  /**
+   * @param options the timing options as given; missing ones take their defaults
+   * @throws {RangeError} for an interval outside 1..2^31-1 ms, a negative grace, an eviction
+   *   time past 2^32-1 ms, τ ≤ 0, or a cookie epoch shorter than the eviction time
+   */
+  constructor(options: TrackerTimingOptions) {
+    const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    const grace = options.grace ?? DEFAULT_GRACE;
+    if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
+      throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
+    }
+    if (!(grace >= 0) || !Number.isFinite(grace)) {
+      throw new RangeError(`Cannot use grace: expected a number ≥ 0, got ${grace}`);
+    }
+    this.intervalMs = interval;
+    this.evictAfterMs = Math.round(interval * (1 + grace));
+    if (this.evictAfterMs > 0xffffffff) {
+      throw new RangeError(`Cannot use grace: eviction after ${this.evictAfterMs} ms overflows`);
+    }
+    this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
+    this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
+    if (!(this.rateTauMs > 0)) {
+      throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${this.rateTauMs}`);
+    }
+    this.cookieEpochMs = options.cookieEpochMs ?? Math.max(2 * interval, this.evictAfterMs);
+    if (this.cookieEpochMs < this.evictAfterMs) {
+      throw new RangeError(
+        `Cannot use cookieEpochMs ${this.cookieEpochMs}: it must be at least the eviction time ${this.evictAfterMs} ms, or live peers would hold expired cookies`,
+      );
+    }
+    this.limits = Object.freeze(resolveLimits(options.limits));
   }
-  if (!(grace >= 0) || !Number.isFinite(grace)) {
-    throw new RangeError(`Cannot use grace: expected a number ≥ 0, got ${grace}`);
-  }
-  const evictAfterMs = Math.round(interval * (1 + grace));
-  if (evictAfterMs > 0xffffffff) {
-    throw new RangeError(`Cannot use grace: eviction after ${evictAfterMs} ms overflows`);
-  }
-  const maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
-  const rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
-  if (!(rateTauMs > 0)) {
-    throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${rateTauMs}`);
-  }
-  const cookieEpochMs = options.cookieEpochMs ?? Math.max(2 * interval, evictAfterMs);
-  if (cookieEpochMs < evictAfterMs) {
-    throw new RangeError(
-      `Cannot use cookieEpochMs ${cookieEpochMs}: it must be at least the eviction time ${evictAfterMs} ms, or live peers would hold expired cookies`,
-    );
-  }
-  const limits = Object.freeze(resolveLimits(options.limits));
-  return { intervalMs: interval, evictAfterMs, maxOwners, limits, rateTauMs, cookieEpochMs };
 }
 
 /** Limits that protect the tracker; every one is configurable. */

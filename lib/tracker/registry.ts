@@ -32,8 +32,7 @@ import {
   AddressLimits,
   fillExcluded,
   ownersWanted,
-  resolveTiming,
-  type TrackerLimits,
+  TrackerCoreTiming,
   type TrackerTimingOptions,
 } from "./limits.ts";
 import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
@@ -234,17 +233,7 @@ export function wireAddress(hostname: string, port: number): PeerAddress {
 }
 
 /** The tracker's peers, their cookies and the rules. Sans-I/O. */
-export class Registry {
-  /** Heartbeat interval T in ms. */
-  readonly intervalMs: number;
-  /** A peer silent for longer than this is evicted (T × (1 + grace)). */
-  readonly evictAfterMs: number;
-  /** N: owners in a NEED reply. */
-  readonly maxOwners: number;
-  /** The limits in force. */
-  readonly limits: Readonly<TrackerLimits>;
-  /** Time constant τ of the upload-rate EWMA in ms. */
-  readonly rateTauMs: number;
+export class Registry extends TrackerCoreTiming {
   /** What the tracker has seen and done (the dispatcher counts its part here too). */
   readonly counters: RegistryCounters = newCounters();
   /** Whether events are queued for {@link Registry.pollEvent}. */
@@ -277,19 +266,14 @@ export class Registry {
    * @param options timing, limits, clock start and randomness
    */
   constructor(options: RegistryOptions) {
-    const timing = resolveTiming(options);
-    this.intervalMs = timing.intervalMs;
-    this.evictAfterMs = timing.evictAfterMs;
-    this.maxOwners = timing.maxOwners;
-    this.limits = timing.limits;
-    this.rateTauMs = timing.rateTauMs;
+    super(options);
     this.shares = new AddressLimits(this.limits);
     this.#files = new FileIndex({
       rateTauMs: this.rateTauMs,
       random: options.random ?? Math.random,
     });
     this.#jar = new CookieJar(
-      timing.cookieEpochMs,
+      this.cookieEpochMs,
       options.randomBytes ?? defaultRandomBytes,
       options.now,
     );

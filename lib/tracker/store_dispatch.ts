@@ -35,8 +35,7 @@ import {
   AddressLimits,
   MAX_INCIDENT_LINES_PER_MINUTE,
   ownersWanted,
-  resolveTiming,
-  type TrackerLimits,
+  TrackerCoreTiming,
   type TrackerTimingOptions,
 } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
@@ -96,19 +95,9 @@ function checkRefusal(status: PeerCheck, nodeId: string): Refused | undefined {
 }
 
 /** The tracker's core on a store. Every reply comes back as a Promise. */
-export class StoreDispatcher {
+export class StoreDispatcher extends TrackerCoreTiming {
   /** The store. */
   readonly store: SwarmStore;
-  /** Heartbeat interval T in ms. */
-  readonly intervalMs: number;
-  /** A peer silent for longer than this is evicted. */
-  readonly evictAfterMs: number;
-  /** N: owners in a NEED reply. */
-  readonly maxOwners: number;
-  /** The limits in force. */
-  readonly limits: Readonly<TrackerLimits>;
-  /** Time constant τ of the upload-rate EWMA in ms. */
-  readonly rateTauMs: number;
   /** What this tracker process has seen and done. */
   readonly counters: RegistryCounters = newCounters();
   /** Requests dropped because the store was unreachable. */
@@ -132,15 +121,10 @@ export class StoreDispatcher {
    * @param options the store, the timing, the limits and the cookie secret
    */
   constructor(options: StoreDispatcherOptions) {
+    super(options);
     this.store = options.store;
-    const timing = resolveTiming(options);
-    this.intervalMs = timing.intervalMs;
-    this.evictAfterMs = timing.evictAfterMs;
-    this.maxOwners = timing.maxOwners;
-    this.limits = timing.limits;
-    this.rateTauMs = timing.rateTauMs;
     this.#jar = new CookieJar(
-      timing.cookieEpochMs,
+      this.cookieEpochMs,
       (n) => crypto.getRandomValues(new Uint8Array(n)),
       options.now,
       options.secret,

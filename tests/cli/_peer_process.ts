@@ -45,3 +45,38 @@ export function spawnPeerProcess(
 ): ChildProcess {
   return spawnDeno({ name, entrypoint: PEER_TS, permissions: peerPermissions(dir, logs), args });
 }
+
+/** What a one-shot peer process left: its exit code and its output. */
+export interface PeerRun {
+  /** The exit code. */
+  code: number;
+  /** Its stdout. */
+  stdout: string;
+  /** Its stderr. */
+  stderr: string;
+  /** Both streams, interleaved as they came (for assertion messages). */
+  output: string;
+}
+
+/**
+ * Runs a one-shot `peer.ts ARGS` ({@link spawnPeerProcess}) to its exit.
+ *
+ * @param name the process's name in test output
+ * @param dir the peer's directory
+ * @param logs the log directory
+ * @param args the peer's arguments
+ * @param timeoutMs the longest wait for the exit
+ * @returns its exit code and output
+ */
+export async function runPeerProcess(
+  name: string,
+  dir: string,
+  logs: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<PeerRun> {
+  await using child = spawnPeerProcess(name, dir, logs, args);
+  const { code } = await child.wait(timeoutMs);
+  const [stdout, stderr, output] = [child.output("stdout"), child.output("stderr"), child.output()];
+  return { code, stdout, stderr, output };
+}

@@ -10,24 +10,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listDir, randomFile, sha256File, tempDir } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { spawnPeerProcess } from "./_peer_process.ts";
+import { runPeerProcess, spawnPeerProcess } from "./_peer_process.ts";
 import { spawnTrackerProcess } from "./_tracker_process.ts";
 
 const WAIT = 30_000;
 
 const peer = spawnPeerProcess;
 
-/** Runs a one-shot peer to its exit; returns the code and its two streams. */
-async function run(
-  name: string,
-  dir: string,
-  logs: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  await using child = peer(name, dir, logs, args);
-  const status = await child.wait(WAIT);
-  return { code: status.code, stdout: child.output("stdout"), stderr: child.output("stderr") };
-}
+const run = (name: string, dir: string, logs: string, args: string[]) =>
+  runPeerProcess(name, dir, logs, args, WAIT);
 
 Deno.test("peer.ts: names are not identities; list, links and exit 11", async (t) => {
   await using tmp = await tempDir("udpswarm-cli-names-");

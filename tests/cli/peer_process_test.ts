@@ -16,7 +16,7 @@ import {
   tempDir,
 } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { PEER_TS, peerPermissions, spawnPeerProcess } from "./_peer_process.ts";
+import { PEER_TS, peerPermissions, runPeerProcess, spawnPeerProcess } from "./_peer_process.ts";
 import { spawnTrackerProcess } from "./_tracker_process.ts";
 
 const SIZE = 4 * 1024 * 1024 + 12345;
@@ -221,7 +221,7 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
   assert.equal(sharing.contentId, text.match[1]);
   assert.equal(sharing.size, SIZE);
 
-  const get = peerProcess("get", c, logs, [
+  const get = await runPeerProcess("get", c, logs, [
     "get",
     "one.bin",
     "--out",
@@ -230,11 +230,10 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
     "getter",
     "--json",
     ...common,
-  ]);
-  await using _get = get;
-  assert.equal((await get.wait(WAIT)).code, 0, get.output());
-  assert.equal(get.output("stderr"), "");
-  const events = get.output("stdout").split("\n").map((l) => JSON.parse(l));
+  ], WAIT);
+  assert.equal(get.code, 0, get.output);
+  assert.equal(get.stderr, "");
+  const events = get.stdout.split("\n").map((l) => JSON.parse(l));
   assert.equal(events[0].event, "ready");
   const done = events.at(-1);
   assert.equal(done.event, "done");
@@ -248,28 +247,38 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
   assert.equal(await sha256File(join(c, "one.bin")), expected);
 
   // The same again: the file is already there with this content, so there is nothing to do.
-  const again = peerProcess("again", c, logs, ["get", "one.bin", "--out", c, ...common]);
-  await using _again = again;
-  assert.equal((await again.wait(WAIT)).code, 0, again.output());
-  assert.match(again.output("stderr"), /^already have one\.bin: .*one\.bin has this content/m);
-  assert.doesNotMatch(again.output("stderr"), /MiB\/s|from nobody/);
-  assert.equal(again.output("stdout"), join(c, "one.bin"));
+  const again = await runPeerProcess(
+    "again",
+    c,
+    logs,
+    ["get", "one.bin", "--out", c, ...common],
+    WAIT,
+  );
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.stderr, /^already have one\.bin: .*one\.bin has this content/m);
+  assert.doesNotMatch(again.stderr, /MiB\/s|from nobody/);
+  assert.equal(again.stdout, join(c, "one.bin"));
 
   // Other bytes under that name: refused (7), and the hint names the flag.
   const other = await Deno.readFile(join(c, "one.bin"));
   other[12345] = other[12345]! ^ 0xff;
   await Deno.writeFile(join(c, "one.bin"), other);
-  const differs = peerProcess("differs", c, logs, ["get", "one.bin", "--out", c, ...common]);
-  await using _differs = differs;
-  assert.equal((await differs.wait(WAIT)).code, ExitCode.exists, differs.output());
+  const differs = await runPeerProcess("differs", c, logs, [
+    "get",
+    "one.bin",
+    "--out",
+    c,
+    ...common,
+  ], WAIT);
+  assert.equal(differs.code, ExitCode.exists, differs.output);
   assert.match(
-    differs.output("stderr"),
+    differs.stderr,
     /^error: Cannot save one\.bin: .*one\.bin exists with other content; use --overwrite to replace it \(node log: .*\.log\)$/m,
   );
-  assert.doesNotMatch(differs.output("stderr"), /pass overwrite/);
-  assert.equal(differs.output("stdout"), "");
+  assert.doesNotMatch(differs.stderr, /pass overwrite/);
+  assert.equal(differs.stdout, "");
 
-  const byId = peerProcess("by-id", c, logs, [
+  const byId = await runPeerProcess("by-id", c, logs, [
     "get",
     sharing.contentId,
     "--out",
@@ -277,10 +286,9 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
     "--overwrite",
     "--quiet",
     ...common,
-  ]);
-  await using _byId = byId;
-  assert.equal((await byId.wait(WAIT)).code, 0, byId.output());
-  assert.equal(byId.output("stdout"), join(c, "one.bin"));
+  ], WAIT);
+  assert.equal(byId.code, 0, byId.output);
+  assert.equal(byId.stdout, join(c, "one.bin"));
   assert.equal(await sha256File(join(c, "one.bin")), expected);
 
   shareA.kill("SIGINT");

@@ -15,18 +15,18 @@ import { SWARM_SCRIPT } from "./redis_script.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
-  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
-  type FileRoom,
+  type JoinArgs,
   type JoinStatus,
   type ListRow,
   type NeedQuery,
   type NeedResult,
+  type OwnArgs,
   type OwnResult,
   type PeerCheck,
-  type PeerRoom,
+  type ReportArgs,
   type ReportResult,
   type StoreCounts,
   type StoreSource,
@@ -168,13 +168,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.join} */
-  async join(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    maxPeers: number,
-    room?: PeerRoom,
-  ): Promise<JoinStatus> {
+  async join(...args: JoinArgs): Promise<JoinStatus> {
+    const [nodeId, from, now, maxPeers, room] = args;
     const r = room === undefined
       ? []
       : [room.address, room.prefix, room.host, room.maxPeersPerAddress, room.maxPeersPerPrefix];
@@ -200,16 +195,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.own} */
-  async own(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    name: string,
-    contentKey: string,
-    size: number,
-    maxFiles: number,
-    room?: FileRoom,
-  ): Promise<OwnResult> {
+  async own(...args: OwnArgs): Promise<OwnResult> {
+    const [nodeId, from, now, name, contentKey, size, maxFiles, room] = args;
     const r = await this.#op(
       "own",
       nodeId,
@@ -293,14 +280,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.report} */
-  async report(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    contentKey: string,
-    entries: readonly CreditEntry[],
-    budget: number,
-  ): Promise<ReportResult> {
+  async report(...args: ReportArgs): Promise<ReportResult> {
+    const [nodeId, from, now, contentKey, entries, budget] = args;
     const pairs: (string | number)[] = [];
     for (const e of entries) pairs.push(e.nodeId, e.bytes);
     const r = await this.#op(
