@@ -6,7 +6,7 @@
  * the {@link Registry} rule, and turns a rule's {@link Refusal} into an ERROR reply (never larger
  * than the request for a source that has proven nothing, and never naming another address). Bad
  * input is dropped and logged once per address per minute, at most
- * {@link MAX_INCIDENT_LINES_PER_MINUTE} incident lines a minute in all.
+ * `MAX_INCIDENT_LINES_PER_MINUTE` incident lines a minute in all ({@link IncidentLog}).
  *
  * The driver (server.ts) passes the time to every call, sends what
  * {@link Dispatcher.handleDatagram} returns back to the source, calls
@@ -25,23 +25,11 @@ import {
 import { SAFE_DATAGRAM } from "../wire/limits.ts";
 import { fastType, newFastRequest, parseNeed, parseRegister } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
-import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
-import { LogThrottle } from "../log/log_throttle.ts";
 import { fileNameProblem, quoteName } from "../wire/file_name.ts";
-import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { FileListing } from "./file_listing.ts";
-import {
-  decodeRequest,
-  errorReply,
-  listEvent,
-  rateLimitedReply,
-  refusalText,
-  refusedEvent,
-  unexpectedDetail,
-  utf8Length,
-} from "./error_reply.ts";
+import { IncidentLog, listEvent, refusalText, utf8Length } from "./error_reply.ts";
 import {
   ack,
   type RegisteredPeer,
@@ -51,7 +39,6 @@ import {
   type Source,
 } from "./registry.ts";
 
-const EVENT_WINDOW_MS = 60_000;
 const SWEEP_EVERY_MS = 10_000;
 
 /**
@@ -95,7 +82,7 @@ export class Dispatcher {
    */
   readonly registry: Registry;
   readonly #limiter: RateLimiter;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
+  readonly #incidents: IncidentLog;
   readonly #fast = newFastRequest();
   readonly #listing: FileListing<RegisteredPeer>;
   #nextSweep: number;
@@ -107,6 +94,7 @@ export class Dispatcher {
    */
   constructor(options: RegistryOptions) {
     this.registry = new Registry(options);
+    this.#incidents = new IncidentLog((e) => this.registry.report(e), this.registry.counters);
     const limits = this.registry.limits;
     this.#limiter = new RateLimiter({
       ratePerSecond: limits.requestsPerSecond,
@@ -140,10 +128,8 @@ export class Dispatcher {
     this.registry.handleTimeout(now);
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
-      this.#throttle.sweep(now);
+      this.#incidents.sweep(now);
       this.registry.shares.sweep(now, this.registry.rateTauMs);
-      const suppressed = this.#throttle.takeSuppressed();
-      if (suppressed > 0) this.registry.report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
   }
@@ -176,11 +162,7 @@ export class Dispatcher {
       registry.allowRequest(from, now) !== undefined
     ) {
       registry.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
-        registry.report({ type: "rate_limited", source: formatHostPort(from) });
-        return rateLimitedReply(bytes, registry.counters);
-      }
-      return undefined;
+      return this.#incidents.rateLimited(bytes, from, now);
     }
 
     // Fast path: a heartbeat or NEED from a verified peer with the stored cookie.
@@ -217,12 +199,8 @@ export class Dispatcher {
       }
     }
 
-    const msg = decodeRequest(bytes);
-    if (!("type" in msg)) {
-      registry.counters.malformed++;
-      this.#dropped(from, "bad", msg.malformed, now);
-      return undefined;
-    }
+    const msg = this.#incidents.decode(bytes, from, now);
+    if (msg === undefined) return undefined;
     return this.#route(msg, from, bytes.byteLength, now);
   }
 
@@ -311,8 +289,7 @@ export class Dispatcher {
         return registry.exit(peer, msg.txid);
       }
       default:
-        registry.counters.unexpected++;
-        this.#dropped(from, "unexpected", unexpectedDetail(msg.type), now);
+        this.#incidents.unexpected(msg.type, from, now);
         return undefined;
     }
   }
@@ -340,13 +317,6 @@ export class Dispatcher {
     registry.counters.lists++;
     registry.report(listEvent(peer.nodeId, msg, page));
     return encodeMessage({ type: "listing", txid: msg.txid, ...page });
-  }
-
-  /** Counts nothing; logs a dropped datagram once per source and kind per minute. */
-  #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
-      this.registry.report({ type: "malformed", source: formatHostPort(from), detail });
-    }
   }
 
   /**
@@ -409,13 +379,9 @@ export class Dispatcher {
     log: boolean,
     now: number,
   ): Uint8Array {
-    if (
-      log && this.registry.recordsEvents &&
-      this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)
-    ) {
-      this.registry.report(refusedEvent(from, request, code, text));
-    }
+    log &&= this.registry.recordsEvents;
+    const r = { request, txid, code, text, maxBytes, log };
     // Every request is at least 18 bytes, so an ERROR with a cut text always fits.
-    return errorReply(txid, code, text, maxBytes, this.registry.counters) ?? new Uint8Array(0);
+    return this.#incidents.refuse(r, from, now) ?? new Uint8Array(0);
   }
 }

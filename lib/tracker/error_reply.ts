@@ -1,7 +1,8 @@
 /**
  * The ERROR side of both tracker cores (the memory one, dispatch.ts + registry.ts, and the store
- * one, store_dispatch.ts): {@link decodeRequest} (what a malformed datagram logs), {@link errorReply} (an ERROR cut to a byte budget), the event a
- * logged refusal becomes, the LIST event, and the texts of the refusals they share.
+ * one, store_dispatch.ts): {@link IncidentLog} (what they log about what they drop or refuse,
+ * throttled), {@link decodeRequest}, {@link errorReply} (an ERROR cut to a byte budget), the
+ * event a logged refusal becomes, the LIST event, and the texts of the refusals they share.
  * @module
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";
@@ -16,6 +17,8 @@ import {
 import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES } from "../wire/limits.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
+import { LogThrottle } from "../log/log_throttle.ts";
+import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { ListingPage } from "./file_listing.ts";
 
 const utf8 = new TextEncoder();
@@ -174,3 +177,142 @@ export const refusalText = {
   /** ERROR bad_cookie. */
   badCookie: "Cookie is stale or wrong: register again",
 } as const;
+
+/** The counters an {@link IncidentLog} adds to (a core's `RegistryCounters`). */
+export interface IncidentCounters {
+  /** ERROR replies made. */
+  errors: number;
+  /** Datagrams that did not decode. */
+  malformed: number;
+  /** Messages of a type the tracker does not serve. */
+  unexpected: number;
+}
+
+/** A refusal to answer with an ERROR: see {@link IncidentLog.refuse}. */
+export interface RefusalReply {
+  /** The request's type. */
+  request: string;
+  /** Its txid. */
+  txid: number;
+  /** The ERROR code. */
+  code: ErrorCodeValue;
+  /** The ERROR text. */
+  text: string;
+  /** The request's size for an unproven source (anti-amplification), Infinity for a verified one. */
+  maxBytes: number;
+  /** Whether to log it. */
+  log: boolean;
+}
+
+/**
+ * What both tracker cores log about what they drop or refuse, throttled: once per source and
+ * kind a minute, {@link MAX_INCIDENT_LINES_PER_MINUTE} lines a minute in all (the rest counted
+ * in a `log_suppressed` event at {@link IncidentLog.sweep}); and the ERROR replies that go with
+ * them.
+ */
+export class IncidentLog {
+  readonly #throttle = new LogThrottle(60_000, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
+  readonly #report: (e: TrackerEvent) => void;
+  readonly #counters: IncidentCounters;
+
+  /**
+   * @param report where the events go
+   * @param counters the core's counters
+   */
+  constructor(report: (e: TrackerEvent) => void, counters: IncidentCounters) {
+    this.#report = report;
+    this.#counters = counters;
+  }
+
+  /**
+   * Decodes a request; a malformed one is counted, logged and comes back undefined.
+   *
+   * @param bytes the datagram
+   * @param from its source
+   * @param now the current time in ms
+   * @returns the message, or undefined
+   */
+  decode(bytes: Uint8Array, from: { hostname: string; port: number }, now: number) {
+    const msg = decodeRequest(bytes);
+    if ("type" in msg) return msg;
+    this.#counters.malformed++;
+    this.dropped(from, "bad", msg.malformed, now);
+    return undefined;
+  }
+
+  /**
+   * Counts and logs a message of a type the tracker does not serve.
+   *
+   * @param type the message's type
+   * @param from its source
+   * @param now the current time in ms
+   */
+  unexpected(type: string, from: { hostname: string; port: number }, now: number): void {
+    this.#counters.unexpected++;
+    this.dropped(from, "unexpected", unexpectedDetail(type), now);
+  }
+
+  /**
+   * Logs a dropped datagram (counted by the caller).
+   *
+   * @param from its source
+   * @param kind what was wrong (the throttle's key with the source)
+   * @param detail the log detail
+   * @param now the current time in ms
+   */
+  dropped(from: { hostname: string; port: number }, kind: string, detail: string, now: number) {
+    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
+      this.#report({ type: "malformed", source: formatHostPort(from), detail });
+    }
+  }
+
+  /**
+   * A rate-limited datagram: the first of a source in a minute is logged and answered with
+   * {@link rateLimitedReply}, the rest are dropped silently.
+   *
+   * @param bytes the datagram
+   * @param from its source
+   * @param now the current time in ms
+   * @returns the ERROR to send, or undefined
+   */
+  rateLimited(
+    bytes: Uint8Array,
+    from: { hostname: string; port: number },
+    now: number,
+  ): Uint8Array | undefined {
+    if (!this.#throttle.shouldReport("rl|" + from.hostname, now)) return undefined;
+    this.#report({ type: "rate_limited", source: formatHostPort(from) });
+    return rateLimitedReply(bytes, this.#counters);
+  }
+
+  /**
+   * A refusal: logged (when `r.log`, throttled per source and code) and answered with an ERROR
+   * of at most `r.maxBytes` ({@link errorReply}).
+   *
+   * @param r the refusal
+   * @param from the request's source
+   * @param now the current time in ms
+   * @returns the ERROR, or undefined when none fits
+   */
+  refuse(
+    r: RefusalReply,
+    from: { hostname: string; port: number },
+    now: number,
+  ): Uint8Array | undefined {
+    if (r.log && this.#throttle.shouldReport(`refused|${r.code}|${from.hostname}`, now)) {
+      this.#report(refusedEvent(from, r.request, r.code, r.text));
+    }
+    return errorReply(r.txid, r.code, r.text, r.maxBytes, this.#counters);
+  }
+
+  /**
+   * Forgets old throttle state; reports the lines suppressed since the last sweep.
+   *
+   * @param now the current time in ms
+   */
+  sweep(now: number): void {
+    this.#throttle.sweep(now);
+    const suppressed = this.#throttle.takeSuppressed();
+    if (suppressed > 0) this.#report({ type: "log_suppressed", count: suppressed });
+  }
+}

@@ -27,13 +27,11 @@ import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
-import { LogThrottle } from "../log/log_throttle.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { fileNameProblem, quoteName } from "../wire/file_name.ts";
 import {
   addressKeys,
   AddressLimits,
-  MAX_INCIDENT_LINES_PER_MINUTE,
   ownersWanted,
   TrackerCoreTiming,
   type TrackerTimingOptions,
@@ -42,15 +40,7 @@ import type { TrackerEvent } from "./tracker_event.ts";
 import { rateAt, wireRate } from "./upload_rate.ts";
 import { newCounters, type RegistryCounters, type Source, wireAddress } from "./registry.ts";
 import { StoreListing } from "./store_listing.ts";
-import {
-  decodeRequest,
-  errorReply,
-  listEvent,
-  rateLimitedReply,
-  refusalText,
-  refusedEvent,
-  unexpectedDetail,
-} from "./error_reply.ts";
+import { IncidentLog, listEvent, refusalText } from "./error_reply.ts";
 import type { PeerCheck, SwarmStore } from "./store/swarm_store.ts";
 
 /** How often expired peers are collected from the store. */
@@ -58,7 +48,6 @@ export const EXPIRE_EVERY_MS = 1000;
 /** Peers evicted per `expire` call (another call follows at once when it is full). */
 const EXPIRE_BATCH = 1000;
 const SWEEP_EVERY_MS = 10_000;
-const EVENT_WINDOW_MS = 60_000;
 
 /** Options for {@link StoreDispatcher}. */
 export interface StoreDispatcherOptions extends TrackerTimingOptions {
@@ -110,7 +99,7 @@ export class StoreDispatcher extends TrackerCoreTiming {
   readonly #jar: CookieJar;
   readonly #limiter: RateLimiter;
   readonly #shares: AddressLimits;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
+  readonly #incidents = new IncidentLog((e) => this.#report(e), this.counters);
   readonly #listing: StoreListing;
   #nextExpire: number;
   #nextSweep: number;
@@ -161,18 +150,10 @@ export class StoreDispatcher extends TrackerCoreTiming {
       this.#shares.allowRequest(keys.address, keys.prefix, now) !== undefined
     ) {
       this.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
-        this.#report({ type: "rate_limited", source: formatHostPort(from) });
-        return rateLimitedReply(bytes, this.counters);
-      }
-      return undefined;
+      return this.#incidents.rateLimited(bytes, from, now);
     }
-    const msg = decodeRequest(bytes);
-    if (!("type" in msg)) {
-      this.counters.malformed++;
-      this.#dropped(from, "bad", msg.malformed, now);
-      return undefined;
-    }
+    const msg = this.#incidents.decode(bytes, from, now);
+    if (msg === undefined) return undefined;
     try {
       const r = await this.#route(msg, from, keys, now);
       if (this.#down !== undefined) {
@@ -211,10 +192,8 @@ export class StoreDispatcher extends TrackerCoreTiming {
     }
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
-      this.#throttle.sweep(now);
+      this.#incidents.sweep(now);
       this.#shares.sweep(now, this.rateTauMs);
-      const suppressed = this.#throttle.takeSuppressed();
-      if (suppressed > 0) this.#report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
     if (now < this.#nextExpire || this.#expiring) return;
@@ -356,8 +335,7 @@ export class StoreDispatcher extends TrackerCoreTiming {
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       default:
-        this.counters.unexpected++;
-        this.#dropped(from, "unexpected", unexpectedDetail(msg.type), now);
+        this.#incidents.unexpected(msg.type, from, now);
         return undefined;
     }
   }
@@ -572,12 +550,6 @@ export class StoreDispatcher extends TrackerCoreTiming {
     });
   }
 
-  #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
-      this.#report({ type: "malformed", source: formatHostPort(from), detail });
-    }
-  }
-
   /** An ERROR, never larger than the request for a source that has not proven its address. */
   #refuse(
     request: string,
@@ -587,12 +559,12 @@ export class StoreDispatcher extends TrackerCoreTiming {
     size: number,
     now: number,
   ): Uint8Array | undefined {
-    if (
-      r.code !== ErrorCode.not_found &&
-      this.#throttle.shouldReport(`refused|${r.code}|${from.hostname}`, now)
-    ) {
-      this.#report(refusedEvent(from, request, r.code, r.text));
-    }
-    return errorReply(txid, r.code, r.text, r.verified ? Infinity : size, this.counters);
+    const maxBytes = r.verified ? Infinity : size;
+    const log = r.code !== ErrorCode.not_found;
+    return this.#incidents.refuse(
+      { request, txid, code: r.code, text: r.text, maxBytes, log },
+      from,
+      now,
+    );
   }
 }
