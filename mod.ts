@@ -25,7 +25,7 @@
 // Peers: share and download.
 export { startPeer } from "./lib/peer/peer.ts";
 // api.ts is the peer's public interface: every type in it (Peer, PeerOptions, SharedFile,
-// DownloadOptions, DownloadHandle, DownloadProgress, DownloadResult, PeerStats).
+// DownloadOptions, DownloadHandle, DownloadProgress, DownloadResult, PeerStats, RateLimits).
 export type * from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
 export type { FileList, ListedFile, ListOptions } from "./lib/peer/file_list.ts";
@@ -86,6 +86,11 @@ export {
   type EngineStats,
   type Transmit as EngineTransmit,
 } from "./lib/peer/core/download_engine.ts";
+export {
+  BudgetShare,
+  DownloadBudget,
+  type DownloadBudgetOptions,
+} from "./lib/peer/core/download_budget.ts";
 export * from "./lib/peer/core/upload_rules.ts";
 export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";

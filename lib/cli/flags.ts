@@ -8,6 +8,7 @@ import { parseHostPort } from "../net/host_port.ts";
 import { isValidNodeId } from "../wire/codec.ts";
 import { oneLine } from "./classify_error.ts";
 import { EXIT_CODE_HELP } from "./exit_codes.ts";
+import { parseRate } from "./rate_flag.ts";
 import { type MetricsAddress, parseMetricsAddress } from "../metrics/metrics_server.ts";
 
 /** A bad command line. The message is one line, meant for the user. */
@@ -58,6 +59,10 @@ export interface PeerCliOptions {
   metrics: MetricsAddress | undefined;
   /** File to write a transfer trace to (JSON lines: window, delay, losses), or undefined. */
   trace: string | undefined;
+  /** `--max-upload RATE`: upload cap, bytes/s. @default Infinity */
+  maxUpload: number;
+  /** `--max-download RATE`: download cap over all downloads, bytes/s. @default Infinity */
+  maxDownload: number;
 }
 
 /** Default tracker address. */
@@ -81,6 +86,8 @@ const SPEC = {
   version: { type: "boolean", short: "V" },
   output: { type: "string", short: "o" },
   metrics: { type: "string" },
+  "max-upload": { type: "string" },
+  "max-download": { type: "string" },
 } as const;
 
 /**
@@ -186,7 +193,19 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     output: values.output,
     metrics: metricsFlag(values.metrics),
     trace: values.trace,
+    maxUpload: rateFlag("max-upload", values["max-upload"]),
+    maxDownload: rateFlag("max-download", values["max-download"]),
   };
+}
+
+/** Parses `--max-upload`/`--max-download RATE`; a bad value is a {@link UsageError}. */
+function rateFlag(name: string, raw: string | undefined): number {
+  if (raw === undefined) return Infinity;
+  try {
+    return parseRate(raw);
+  } catch (e) {
+    throw new UsageError(`Cannot parse --${name}: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 /** Parses `--metrics PORT|HOST:PORT`; a bad value is a {@link UsageError}. */
@@ -293,6 +312,9 @@ Flags:
   -q, --quiet          no progress output
   --json               one JSON object per line on stdout (events, progress, result)
   --trace FILE         write each download's window, delay and losses to FILE (JSON lines)
+  --max-upload RATE    cap on upload over all transfers, e.g. 10M = 10 MiB/s (K, M, G:
+                       KiB/s, MiB/s, GiB/s; a plain number is bytes/s; default: off)
+  --max-download RATE  cap on download over all downloads, same units (default: off)
   -h, --help           this text
   -V, --version        the version
 
@@ -309,6 +331,8 @@ Prompt commands:
   list [pattern]       files the tracker knows (content id, size, owners, name)
   status               transfers in progress and shared files
   files                shared and downloaded files with their content ids
+  limit [upload|download RATE]
+                       show or set the rate caps (e.g. limit upload 5M)
   wait                 wait until background downloads have finished
   help                 list the commands
   exit                 leave the swarm (end of input does the same)

@@ -85,6 +85,8 @@ export function peerOptionsFor(
     outDir: o.out,
     cacheDir: join(o.out, ".udpswarm"),
     mtu: o.mtu,
+    maxUploadRate: o.maxUpload,
+    maxDownloadRate: o.maxDownload,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
     ...(trace ? { trace: (r: TransferTraceRecord) => trace.write(r) } : {}),
     log,

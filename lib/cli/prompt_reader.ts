@@ -36,6 +36,7 @@ export const PROMPT_COMMANDS: readonly string[] = [
   "status",
   "files",
   "wait",
+  "limit",
   "help",
   "exit",
 ];

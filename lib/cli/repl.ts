@@ -1,6 +1,6 @@
 /**
  * The seed's interactive prompt: `send <file>`, `download <file>`, `exit`, plus `status`,
- * `files`, `wait` and `help`. It reads lines from any byte stream, so it works on a terminal
+ * `files`, `wait`, `limit` (the rate caps) and `help`. It reads lines from any byte stream, so it works on a terminal
  * and with piped stdin; end of input behaves like `exit`. Downloads run in the background
  * and report when they finish, so the prompt stays responsive. Lines come from
  * {@link LineReader}; what a finished download prints comes from `result_format.ts`.
@@ -20,6 +20,7 @@ import {
 } from "./list_command.ts";
 import { type LineSource, streamLines } from "./prompt_reader.ts";
 import { escapeInput } from "./escape_input.ts";
+import { formatCap, parseRate, RATE_HINT } from "./rate_flag.ts";
 import type { Output } from "./output.ts";
 import { formatBytes, formatProgressLine, progressJson } from "./progress.ts";
 import {
@@ -39,6 +40,7 @@ export type ReplCommand =
   | { kind: "status" }
   | { kind: "files" }
   | { kind: "wait" }
+  | { kind: "limit"; direction?: "upload" | "download"; rate?: number }
   | { kind: "help" }
   | { kind: "exit" }
   | { kind: "empty" }
@@ -56,11 +58,14 @@ export const REPL_HELP = [
   "  status            transfers in progress (percent, rate, ETA, owners) and shared files",
   "  files             shared and downloaded files with their content ids",
   "  wait              wait until background downloads have finished",
+  "  limit [upload|download RATE]",
+  "                    show or set the rate caps: RATE is bytes/s or K, M, G (KiB/s, MiB/s,",
+  "                    GiB/s), e.g. limit upload 5M; off (or 0) removes a cap",
   "  help              this list",
   "  exit              leave the swarm (end of input does the same)",
 ].join("\n");
 
-const COMMAND_LIST = "send, download, list, status, files, wait, help, exit";
+const COMMAND_LIST = "send, download, list, status, files, wait, limit, help, exit";
 
 /**
  * Parses one prompt line. The argument is the rest of the line (names may contain spaces),
@@ -87,6 +92,8 @@ export function parseCommand(line: string): ReplCommand {
         : { kind: "download", name: arg };
     case "list":
       return { kind: "list", pattern: arg };
+    case "limit":
+      return parseLimit(arg);
     case "status":
     case "files":
     case "wait":
@@ -101,6 +108,31 @@ export function parseCommand(line: string): ReplCommand {
         kind: "invalid",
         message: `Unknown command: "${escapeInput(word)}" (commands: ${COMMAND_LIST}; type help)`,
       };
+  }
+}
+
+const LIMIT_USAGE = "usage is limit [upload|download RATE], e.g. limit upload 5M";
+
+/** Parses the argument of `limit`: nothing (show the caps), or a direction and a RATE. */
+function parseLimit(arg: string): ReplCommand {
+  if (arg === "") return { kind: "limit" };
+  const [direction, raw, ...extra] = arg.split(/\s+/);
+  if (direction !== "upload" && direction !== "download") {
+    return {
+      kind: "invalid",
+      message: `Cannot set a limit on "${escapeInput(direction!)}": ${LIMIT_USAGE}`,
+    };
+  }
+  if (raw === undefined || extra.length > 0) {
+    return { kind: "invalid", message: `Missing RATE: ${LIMIT_USAGE}` };
+  }
+  try {
+    return { kind: "limit", direction, rate: parseRate(raw) };
+  } catch {
+    return {
+      kind: "invalid",
+      message: `Cannot parse RATE: ${RATE_HINT}; got "${escapeInput(raw)}"`,
+    };
   }
 }
 
@@ -245,7 +277,26 @@ class Repl {
         return this.#files();
       case "wait":
         return await Promise.race([this.#waitAll(), this.#stopped]);
+      case "limit":
+        return this.#limit(cmd);
     }
+  }
+
+  /** Sets a rate cap when told one, then shows both. */
+  #limit(cmd: Extract<ReplCommand, { kind: "limit" }>): void {
+    const peer = this.#o.peer;
+    if (cmd.direction !== undefined && cmd.rate !== undefined) {
+      peer.setRateLimits({ [cmd.direction]: cmd.rate });
+    }
+    const { upload, download } = peer.rateLimits;
+    this.#o.out.result(
+      {
+        event: "limits",
+        upload: upload === Infinity ? null : upload,
+        download: download === Infinity ? null : download,
+      },
+      `limits: upload ${formatCap(upload)}, download ${formatCap(download)}`,
+    );
   }
 
   #showPrompt(): void {

@@ -10,6 +10,18 @@ import type { RateLimiter } from "./rate_limiter.ts";
 // deno-lint-ignore no-unused-vars
 import type { UploadRules } from "../peer/core/upload_rules.ts";
 
+/**
+ * The burst of a user's rate cap (`--max-upload`, `--max-download`): 200 ms of the rate, at
+ * least 64 KiB (a few block requests). A cap holds over any stretch much longer than that, and a
+ * process that stalls for less (a busy machine, a GC pause) loses none of its rate.
+ *
+ * @param ratePerSecond bytes per second
+ * @returns bytes
+ */
+export function capBurst(ratePerSecond: number): number {
+  return Math.max(64 * 1024, Math.ceil(ratePerSecond / 5));
+}
+
 /** Options for {@link TokenBucket}. */
 export interface TokenBucketOptions {
   /** Tokens gained per second (Infinity: always full). */

@@ -79,6 +79,24 @@ export interface PeerOptions {
    * (see `FairShare`); off only to measure what it does. @default true
    */
   fairShare?: boolean;
+  /**
+   * Upload cap over everything this peer serves, bytes/s (`--max-upload`): requests beyond it
+   * wait and their blocks go out paced, shared fairly between downloaders. @default Infinity
+   */
+  maxUploadRate?: number;
+  /**
+   * Download cap over all this peer's downloads, bytes/s (`--max-download`): blocks are only
+   * requested as the cap allows, shared fairly between downloads. @default Infinity
+   */
+  maxDownloadRate?: number;
+}
+
+/** A peer's rate caps, bytes/s; Infinity is no cap. */
+export interface RateLimits {
+  /** Upload cap over everything the peer serves. */
+  upload: number;
+  /** Download cap over all the peer's downloads. */
+  download: number;
 }
 
 /** A file this peer shares. */
@@ -232,6 +250,15 @@ export interface Peer extends AsyncDisposable {
    * after page, sorted by name then content id.
    */
   list(pattern?: string, options?: ListOptions): Promise<FileList>;
+  /** The rate caps in force (bytes/s; Infinity: none). */
+  readonly rateLimits: RateLimits;
+  /**
+   * Changes the rate caps now, for transfers under way too; a cap left out stays as it is.
+   *
+   * @param limits bytes/s per direction; Infinity removes that cap
+   * @throws {RangeError} for a cap that is not a positive number
+   */
+  setRateLimits(limits: Partial<RateLimits>): void;
   /** Sends EXIT, stops serving, closes the socket. Idempotent. */
   close(): Promise<void>;
 }

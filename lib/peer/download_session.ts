@@ -80,6 +80,11 @@ export class DownloadSession implements DownloadHandle {
     this.#drain();
   }
 
+  /** The peer's download cap changed ({@link DownloadCore.handleRateChange}). */
+  rateChanged(): void {
+    this.#step((now) => this.#core.handleRateChange(now));
+  }
+
   /** PROBE_ACK, MANIFEST_DATA or ERROR for this txid, decoded by the peer. */
   onMessage(msg: Message, from: Deno.NetAddr): void {
     this.#core.handleMessage(msg, from, performance.now());

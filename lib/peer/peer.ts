@@ -18,8 +18,10 @@ import type {
   Peer,
   PeerOptions,
   PeerStats,
+  RateLimits,
   SharedFile,
 } from "./api.ts";
+import { DownloadBudget } from "./core/download_budget.ts";
 import { DownloadSession } from "./download_session.ts";
 import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
@@ -81,6 +83,8 @@ class PeerNode implements Peer {
   readonly #endpoint: UdpEndpoint;
   readonly #tracker: TrackerClient;
   readonly #uploader: Uploader;
+  /** The download cap all sessions draw on. */
+  readonly #budget: DownloadBudget;
   readonly #cache: ManifestCache;
   readonly #sessions = new Map<number, DownloadSession>();
   readonly #dir: string;
@@ -111,8 +115,13 @@ class PeerNode implements Peer {
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       log: (line) => this.#log(line),
     });
+    this.#budget = new DownloadBudget({
+      ratePerSecond: options.maxDownloadRate ?? Infinity,
+      now: performance.now(),
+    });
     this.#uploader = new Uploader({
       send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
+      uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),
     });
@@ -122,6 +131,24 @@ class PeerNode implements Peer {
 
   get address() {
     return this.#endpoint.address;
+  }
+
+  get rateLimits(): RateLimits {
+    return { upload: this.#uploader.uploadRate, download: this.#budget.ratePerSecond };
+  }
+
+  setRateLimits(limits: Partial<RateLimits>): void {
+    // Check both before changing either
+    for (const [k, v] of Object.entries(limits)) {
+      if (v !== undefined && !(v > 0)) {
+        throw new RangeError(`Cannot set the ${k} rate limit: it must be positive, got ${v}`);
+      }
+    }
+    if (limits.upload !== undefined) this.#uploader.setUploadRate(limits.upload);
+    if (limits.download !== undefined) {
+      this.#budget.setRate(limits.download, performance.now());
+      for (const s of this.#sessions.values()) s.rateChanged();
+    }
   }
 
   get isInSendMode(): boolean {
@@ -244,6 +271,7 @@ class PeerNode implements Peer {
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
       trace: this.#options.trace,
+      budget: this.#budget,
       need: (want, max, exclude) => this.#tracker.need(want, max, exclude),
       report: (contentId, entries) =>
         void this.#tracker.report(contentId, entries).catch((e) =>

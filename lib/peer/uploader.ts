@@ -2,7 +2,8 @@
  * The upload side of a peer, the driver of {@link UploadRules}: it opens shared files (one file
  * descriptor per content), reads each block the rules plan with one positional read straight into
  * a pooled datagram buffer, and sends. Which contents are shared, who is answered, how much, and
- * every counter live in `lib/peer/core/upload_rules.ts`.
+ * every counter live in `lib/peer/core/upload_rules.ts`. Under an upload cap it owns the one
+ * timer that sends the requests the rules hold back when they are due.
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
@@ -92,6 +93,8 @@ export class Uploader {
   readonly #fds = new Map<string, number>();
   readonly #free: Slot[] = [];
   #closed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
 
   /**
    * Creates an uploader that shares nothing yet.
@@ -257,12 +260,59 @@ export class Uploader {
     const plan = this.#rules.handleRequest(msg, from, now);
     if (plan !== undefined) this.#sendBlocks(plan);
     this.#flush();
+    this.#arm();
+  }
+
+  /** The upload cap, bytes/s (Infinity: none). */
+  get uploadRate(): number {
+    return this.#rules.uploadRate;
+  }
+
+  /**
+   * Sets the upload cap over all requesters; requests beyond it wait and go out paced
+   * ({@link UploadRules.setUploadRate}).
+   *
+   * @param ratePerSecond bytes per second; Infinity removes the cap
+   * @throws {RangeError} for a rate that is not positive
+   */
+  setUploadRate(ratePerSecond: number): void {
+    this.#rules.setUploadRate(ratePerSecond, performance.now());
+    this.#clearTimer();
+    this.#arm();
+  }
+
+  /** Sends what the upload cap lets go now, then re-arms the timer for the rest. */
+  #paced(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#closed) return;
+    const now = performance.now();
+    for (let p = this.#rules.pollPlan(now); p !== undefined; p = this.#rules.pollPlan(now)) {
+      this.#sendBlocks(p);
+    }
+    this.#flush();
+    this.#arm();
+  }
+
+  #arm(): void {
+    const at = this.#rules.pollTimeout();
+    if (at === undefined || at >= this.#timerAt) return;
+    this.#clearTimer();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#paced(), Math.max(0, at - performance.now()));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
   /** Stops serving and closes every file. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearTimer();
     for (const hex of this.#rules.contents()) this.unshare(hex);
     this.#free.length = 0;
   }

@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { DownloadCore } from "../peer/core/download_core.ts";
+import type { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { DownloadCoreEvent } from "../peer/core/download_core_event.ts";
 import type { DownloadResult } from "../peer/api.ts";
 import type { Manifest } from "../peer/manifest.ts";
@@ -21,6 +22,8 @@ export interface SimDownloadHost {
   readonly socket: SimSocket;
   /** The peer's node id. */
   readonly nodeId: string;
+  /** The peer's download cap, shared by its downloads. @default none */
+  readonly budget?: DownloadBudget;
   /** Asks the tracker (leaving out `exclude`); calls back with the reply or the error. */
   need(
     want: NeedTarget,
@@ -104,6 +107,7 @@ export class SimDownload {
       txid: options.txid,
       outDir: "/sim",
       dataSockets: true,
+      budget: host.budget,
     });
     this.#timer = host.net.timer((now) => this.#step(() => this.core.handleTimeout(now)));
     this.#step((now) => this.core.start(now));

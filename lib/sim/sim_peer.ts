@@ -14,6 +14,7 @@ import { contentIdOf, encodeManifest, type Manifest } from "../peer/manifest.ts"
 import { toHex } from "../wire/hex.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
+import { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
 
@@ -41,6 +42,10 @@ export interface SimPeerOptions {
   claimUploaded?: number;
   /** A fake owner: registers and announces, but answers no peer-protocol datagram. */
   deaf?: boolean;
+  /** Upload cap over all requesters, bytes/s (`--max-upload`). @default Infinity */
+  maxUploadRate?: number;
+  /** Download cap shared by all its downloads, bytes/s (`--max-download`). @default Infinity */
+  maxDownloadRate?: number;
   /**
    * A spraying owner: after serving each block request correctly, sends this many blocks nobody
    * asked it for (random blocks of the file, with wrong bytes) to the requester, to spoil the
@@ -137,11 +142,14 @@ export class SimPeer {
   readonly downloads = new Map<number, SimDownload>();
   /** Bytes of BLOCK_DATA payload this peer sent. */
   uploadedBytes = 0;
+  /** The download cap its downloads share. */
+  readonly budget: DownloadBudget;
   /** Bytes of unasked BLOCK_DATA payload this peer sprayed (`sprayUnasked`). */
   sprayedBytes = 0;
   readonly #options: SimPeerOptions;
   readonly #timer: SimTimer;
   readonly #updateTimer: SimTimer;
+  readonly #paceTimer: SimTimer;
   readonly #waiting = new Map<number, (value: unknown, error?: Error) => void>();
   #nextPort: number;
   #closed = false;
@@ -170,6 +178,15 @@ export class SimPeer {
         return b;
       },
       now: net.now,
+      uploadRate: options.maxUploadRate ?? Infinity,
+    });
+    this.budget = new DownloadBudget({
+      ratePerSecond: options.maxDownloadRate ?? Infinity,
+      now: net.now,
+    });
+    this.#paceTimer = net.timer((now) => {
+      for (let p = this.rules.pollPlan(now); p; p = this.rules.pollPlan(now)) this.#serve(p);
+      this.#paceTimer.arm(this.rules.pollTimeout());
     });
     this.#timer = net.timer((now) => {
       this.session.handleTimeout(now);
@@ -216,6 +233,7 @@ export class SimPeer {
     this.socket.close();
     this.#timer.cancel();
     this.#updateTimer.cancel();
+    this.#paceTimer.cancel();
     for (const d of this.downloads.values()) d.core.cancel("crashed");
   }
 
@@ -224,6 +242,7 @@ export class SimPeer {
       net: this.net,
       socket: this.socket,
       nodeId: this.nodeId,
+      budget: this.budget,
       need: (
         want: NeedTarget,
         maxOwners: number,
@@ -282,6 +301,7 @@ export class SimPeer {
     for (let t = this.rules.pollTransmit(); t; t = this.rules.pollTransmit()) {
       this.socket.send(t.bytes, t.to);
     }
+    this.#paceTimer.arm(this.rules.pollTimeout());
   }
 
   /** Sends the blocks of an admitted BLOCK_REQUEST from the file in memory. */

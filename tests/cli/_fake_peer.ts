@@ -10,6 +10,7 @@ import type {
   DownloadProgress,
   DownloadResult,
   Peer,
+  RateLimits,
   SharedFile,
 } from "../../lib/peer/api.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
@@ -123,6 +124,8 @@ export class FakePeer implements Peer {
   /** The `list()` calls. */
   readonly lists: { pattern: string; options: ListOptions }[] = [];
   closed = 0;
+  /** The caps `setRateLimits` set. */
+  rateLimits: RateLimits = { upload: Infinity, download: Infinity };
 
   constructor(nodeId = "fake1") {
     this.nodeId = nodeId;
@@ -166,6 +169,10 @@ export class FakePeer implements Peer {
       ? this.listed.filter((f) => f.name === pattern)
       : this.listed;
     return Promise.resolve({ files, total: files.length, complete: true });
+  }
+
+  setRateLimits(limits: Partial<RateLimits>): void {
+    this.rateLimits = { ...this.rateLimits, ...limits };
   }
 
   close(): Promise<void> {

@@ -34,6 +34,8 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     output: undefined,
     metrics: undefined,
     trace: undefined,
+    maxUpload: Infinity,
+    maxDownload: Infinity,
   });
 });
 

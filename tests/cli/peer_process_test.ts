@@ -355,6 +355,15 @@ Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray file
     assert.match(r.stderr, /^error: Cannot parse --tracker "127\.0\.0\.1": the port is missing/);
   });
 
+  await t.step("a bad --max-download RATE", async () => {
+    const r = await run("bad-rate", ["get", "x.bin", "--max-download", "10X", ...common]);
+    assert.equal(r.code, ExitCode.usage);
+    assert.match(
+      r.stderr,
+      /^error: Cannot parse --max-download: expected bytes\/s or .*got "10X"$/m,
+    );
+  });
+
   await t.step("a name with ../", async () => {
     const r = await run("traversal", ["get", "../escape.bin", "--out", dir, ...common]);
     assert.equal(r.code, ExitCode.badName);

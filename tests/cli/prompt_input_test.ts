@@ -32,7 +32,7 @@ Deno.test("parseCommand() echoes an unknown command with its escape bytes escape
 Deno.test("completePromptLine() completes commands, then file names for send", none, () => {
   const files = () => ["alpha.txt", "beta.bin", "alps.iso"];
   assert.deepEqual(completePromptLine("sta", { files }), [["status "], "sta"]);
-  assert.deepEqual(completePromptLine("", { files })[0].length, 8);
+  assert.deepEqual(completePromptLine("", { files })[0].length, 9);
   assert.deepEqual(completePromptLine("d", { files }), [["download "], "d"]);
   assert.deepEqual(completePromptLine("send al", { files }), [["alpha.txt", "alps.iso"], "al"]);
   assert.deepEqual(completePromptLine("send b", { files }), [["beta.bin"], "b"]);

@@ -94,7 +94,7 @@ Deno.test(
   opts,
   () => {
     const o = owner(0, 20);
-    for (let id = 0; id < 8; id++) o.noteLost(id);
+    for (let id = 0; id < 8; id++) o.noteLost(id, 0);
     o.noteSpurious(100);
     assert.deepEqual([o.reorderMult, o.lossThreshold], [1, 3], "1 in 8 is not a quarter");
     o.noteSpurious(100);
@@ -114,9 +114,9 @@ Deno.test(
     const o = owner();
     o.reorderMult = 4;
     o.lossThreshold = 24;
-    for (let id = 0; id < 64; id++) o.noteLost(id);
+    for (let id = 0; id < 64; id++) o.noteLost(id, 0);
     assert.deepEqual([o.reorderMult, o.lossThreshold, o.declared], [3, 12, 32]);
-    for (let id = 64; id < 64 + LOST_MEMORY + 10; id++) o.noteLost(id);
+    for (let id = 64; id < 64 + LOST_MEMORY + 10; id++) o.noteLost(id, 0);
     assert.equal(o.lost.size, LOST_MEMORY);
     assert.ok(!o.lost.has(0) && o.lost.has(64 + LOST_MEMORY + 9), "the oldest are forgotten");
     assert.equal(o.lossThreshold, 3, "never below the configured threshold");

@@ -412,6 +412,18 @@ export class DownloadCore {
     });
   }
 
+  /**
+   * The peer's download cap changed: the engine asks again now rather than at the wake-up the
+   * old cap set.
+   *
+   * @param now the time, ms
+   */
+  handleRateChange(now: number): void {
+    if (this.#phase !== "transfer") return;
+    this.#deadline = now;
+    this.handleTimeout(now);
+  }
+
   /** The next thing for the driver to do, or undefined. */
   pollEvent(): DownloadCoreEvent | undefined {
     return this.#events.length === 0 ? undefined : this.#events.shift();
@@ -573,6 +585,7 @@ export class DownloadCore {
       wantOwners: Math.min(this.#owners.size, o.maxOwners),
       verifyInWorker: o.verifyInWorker,
       trace: o.trace,
+      budget: o.budget?.join(),
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),

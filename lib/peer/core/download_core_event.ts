@@ -4,6 +4,7 @@
  * @module
  */
 import type { TransferTraceRecord } from "./transfer_trace.ts";
+import type { DownloadBudget } from "./download_budget.ts";
 import type { PeerAddress } from "../../wire/address.ts";
 import type { NeedTarget } from "../../wire/messages.ts";
 import type { DownloadProgress, DownloadResult } from "../api.ts";
@@ -28,6 +29,8 @@ export interface DownloadSettings {
   readonly verifyInWorker: boolean;
   /** Receives the engine's transfer trace (window, delay, losses; see transfer_trace.ts). */
   readonly trace?: ((record: TransferTraceRecord) => void) | undefined;
+  /** The peer's download rate cap, shared by all its downloads (download_budget.ts). */
+  readonly budget?: DownloadBudget | undefined;
   /** Test hook: rewrite an owner's address before contacting it. */
   readonly mapOwnerAddress?: ((address: PeerAddress, nodeId: string) => PeerAddress) | undefined;
 }

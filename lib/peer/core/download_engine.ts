@@ -23,8 +23,10 @@
  * - Loss by evidence: a block is lost when a block requested after it arrived and it is overdue
  *   by that block's RTT plus a reordering window (RACK, RFC 8985), or `lossThreshold` places
  *   behind it, and is asked for again at once. Answers to re-requests a min RTT after them count
- *   too (RFC 8985 §6.2). Lost requests are found the same way. Spurious losses widen the
- *   tolerance when they are a large share of an owner's losses.
+ *   too (RFC 8985 §6.2), unless the late first answer is likelier (its round trip is nearer the
+ *   smoothed RTT, or half the owner's recent losses were spurious). Lost requests are found the
+ *   same way. Spurious losses widen the tolerance when they are a large share of an owner's
+ *   losses.
  * - A probe timeout (SRTT + 4·RTTVAR, ≥ 1 ms, seeded by the PROBE's RTT) fires only when an
  *   owner answered nothing: it asks for new blocks as probes (RFC 9002 §6.2.4), and only at the
  *   tail declares the silent blocks lost; backoff ends at any answer; 5 PTOs in a row without
@@ -39,6 +41,7 @@
  */
 import type { ByteRange } from "../../wire/messages.ts";
 import { BlockLayout } from "./block_layout.ts";
+import type { BudgetShare } from "./download_budget.ts";
 import type { DelaySample } from "./congestion_window.ts";
 import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
 import { pieceHashMatches } from "./piece_hash.ts";
@@ -133,6 +136,11 @@ export interface DownloadEngineOptions {
   trace?: ((record: TransferTraceRecord) => void) | undefined;
   /** Least time between two trace samples of one owner, ms. @default 10 */
   traceIntervalMs?: number;
+  /**
+   * This download's share of the peer's download rate cap (download_budget.ts): requests are
+   * sent only for bytes it allows, so owners never send more than the cap. @default no cap
+   */
+  budget?: BudgetShare | undefined;
 }
 
 /** Something the driver must act on. */
@@ -254,6 +262,9 @@ export class DownloadEngine {
   #probes: Transmit[] = [];
   #started = false;
   #doneEmitted = false;
+  readonly #budget: BudgetShare | undefined;
+  /** When the rate cap lets the requests it held back go (see pollTransmit). */
+  #budgetWake: number | undefined;
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #maxActive: number;
@@ -315,6 +326,7 @@ export class DownloadEngine {
     this.#verifyInWorker = options.verifyInWorker ?? false;
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
+    this.#budget = options.budget;
     this.#trace = options.trace
       ? new TransferTrace(options.trace, options.traceIntervalMs ?? 10)
       : undefined;
@@ -474,12 +486,16 @@ export class DownloadEngine {
     const piece = Math.floor(id / bpp);
     const block = id - piece * bpp;
     const out = o.outstanding.get(id);
-    if (o.lost.has(id)) {
+    // Whether this answers the request declared lost rather than the re-request now outstanding
+    let late = false;
+    const lostSentAt = o.lost.get(id);
+    if (lostSentAt !== undefined) {
       o.lost.delete(id);
       o.remember(id);
       // Declared lost, yet here it is: the first request's answer, unless a re-request to this
       // owner could have been answered already
-      if (o.rtt.hasSample && (!out || now - out.sentAt < o.rtt.minRtt / 2)) {
+      late = !out || this.#answersLost(o, now - lostSentAt, now - out.sentAt);
+      if (o.rtt.hasSample && (!out || late || now - out.sentAt < o.rtt.minRtt / 2)) {
         this.stats.spuriousRetransmits++;
         o.noteSpurious(now);
       }
@@ -505,7 +521,11 @@ export class DownloadEngine {
         // An answer a minimum RTT or more after the latest request is taken to answer it (RFC
         // 8985 §6.2: faster, it answers an earlier one): it moves RACK's clock, so on a lossy path
         // the answers to re-requested blocks (often most of them) still reveal losses
-        if (since >= o.rtt.minRtt && out.seq > o.rackSeq) {
+        // Not while half this owner's losses turn out spurious: there a late original is
+        // the likelier answer, and taken for the re-request's it would declare every request
+        // in flight before that lost (whose late answers would do the same)
+        const trusted = o.declared < 8 || o.spurious * 2 < o.declared;
+        if (since >= o.rtt.minRtt && !late && trusted && out.seq > o.rackSeq) {
           o.rackSeq = out.seq;
           o.rackRtt = since;
           this.#detectLoss(o, now);
@@ -570,6 +590,7 @@ export class DownloadEngine {
   /** Timers fired: re-request what timed out, drop stalled owners. */
   handleTimeout(now: number): void {
     this.#releaseBuffers();
+    if (this.#budgetWake !== undefined && this.#budgetWake <= now) this.#budgetWake = undefined;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       // Same expression as in pollTimeout(), so a deadline it reports is always met here
@@ -640,7 +661,7 @@ export class DownloadEngine {
 
   /** When {@link handleTimeout} should run next, or undefined when nothing is pending. */
   pollTimeout(): number | undefined {
-    let t: number | undefined;
+    let t = this.#budgetWake;
     for (const o of this.#owners.values()) {
       if (!o.alive || o.outstanding.size === 0) continue;
       const first = o.outstanding.values().next().value as Outstanding;
@@ -662,7 +683,15 @@ export class DownloadEngine {
     this.#releaseBuffers();
     if (!this.#started || this.done) return undefined;
     const probe = this.#probes.shift();
-    if (probe && this.#owners.get(probe.owner)?.usable) return probe;
+    if (probe && this.#owners.get(probe.owner)?.usable) {
+      this.#budget?.spend(rangeBytes(probe.ranges));
+      return probe;
+    }
+    const budget = this.#budget;
+    this.#budgetWake = undefined;
+    // Bytes the rate cap allows now, and the least request it held back
+    const allowed = budget ? budget.available(now) : Infinity;
+    let held = Infinity;
     const owners = this.#ownerList;
     const n = owners.length;
     // Bytes in flight over all owners (dropped ones have none)
@@ -680,18 +709,30 @@ export class DownloadEngine {
       // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
       // does not turn a lossless transfer into one of small requests)
       const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
-      const batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      let batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      if (allowed !== Infinity) batch = Math.min(batch, budget!.burst);
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
       // On a lossy path no request asks for more than a batch: a window in one request is a
       // window lost with it, and only a probe timeout would notice
-      const ask = clean ? room : Math.min(room, batch);
-      const ranges = this.#picker.collect(o, Math.max(ask, o.inFlight === 0 ? 1 : 0), now);
+      let ask = Math.max(clean ? room : Math.min(room, batch), o.inFlight === 0 ? 1 : 0);
+      if (ask > allowed) {
+        // The rate cap: ask for what it allows if that is a batch (or a block to start with)
+        const least = o.inFlight === 0 ? Math.min(batch, this.layout.blockSize) : batch;
+        if (allowed < least) {
+          held = Math.min(held, least);
+          continue;
+        }
+        ask = allowed;
+      }
+      const ranges = this.#picker.collect(o, ask, now);
       if (ranges.length > 0) {
         this.#rr = (this.#rr + i + 1) % n;
+        budget?.spend(rangeBytes(ranges));
         return { owner: o.key, ranges };
       }
     }
+    if (held !== Infinity) this.#budgetWake = budget!.blocked(held, now);
     return undefined;
   }
 
@@ -723,12 +764,27 @@ export class DownloadEngine {
     }
   }
 
+  /**
+   * Tells whether a block both declared lost and asked for again from `o` is the late answer to
+   * the request declared lost (`lostRtt` ago) rather than the answer to the re-request (`since`
+   * ago): the one whose round trip is nearer the path's smoothed RTT. The minimum RTT alone
+   * (RFC 8985 §6.2) does not tell them apart when it is a lucky sample far below the RTT of the
+   * moment, as on a busy host, where a process descheduled for a timeslice receives a burst:
+   * reordered originals arriving then look like answers to re-requests, move RACK's clock to the
+   * newest re-request and declare everything in flight lost, whose late originals do the same.
+   */
+  #answersLost(o: OwnerState, lostRtt: number, since: number): boolean {
+    if (!o.rtt.hasSample) return false;
+    const srtt = o.rtt.srtt;
+    return Math.abs(lostRtt - srtt) < Math.abs(since - srtt);
+  }
+
   #lose(o: OwnerState, id: number, out: Outstanding): void {
     o.outstanding.delete(id);
     o.inFlight -= out.length;
     this.stats.retransmits++;
     this.stats.retransmittedBytes += out.length;
-    o.noteLost(id);
+    o.noteLost(id, out.sentAt);
     const ap = this.#active.get(out.piece);
     const block = out.block;
     o.release(out);
@@ -848,4 +904,11 @@ export class DownloadEngine {
       this.#events.push({ kind: "done" });
     }
   }
+}
+
+/** Bytes a request's ranges ask for (no allocation). */
+function rangeBytes(ranges: readonly ByteRange[]): number {
+  let n = 0;
+  for (let i = 0; i < ranges.length; i++) n += ranges[i]!.length;
+  return n;
 }

@@ -109,8 +109,11 @@ export class OwnerState {
   spurious = 0;
   /** When the reordering tolerance was last widened, ms. */
   lastWiden: number = -Infinity;
-  /** Ids of blocks declared lost, oldest first, at most LOST_MEMORY. */
-  readonly lost = new Set<number>();
+  /**
+   * Blocks declared lost, oldest first, at most LOST_MEMORY: id → when the request declared
+   * lost was sent, ms (to tell its late answer from the answer to a re-request).
+   */
+  readonly lost = new Map<number, number>();
   /**
    * Ids of blocks asked of this owner whose request ended (answered, or taken back by
    * {@link forget}: another owner delivered first, or the piece went to one owner only), oldest
@@ -287,17 +290,18 @@ export class OwnerState {
   }
 
   /**
-   * Remembers block `id` as declared lost (to recognise it if it turns up) and, every 64 losses,
+   * Remembers block `id`, requested at `sentAt`, as declared lost (to recognise it if it turns
+   * up) and, every 64 losses,
    * narrows the reordering tolerance again when few of them were spurious.
    */
-  noteLost(id: number): void {
+  noteLost(id: number, sentAt: number): void {
     this.lostBlocks++;
     this.lossRate += (1 - this.lossRate) / LOSS_RATE_BLOCKS;
     this.lost.delete(id);
-    this.lost.add(id);
+    this.lost.set(id, sentAt);
     if (this.lost.size > LOST_MEMORY) {
       // Forgotten as lost, still asked: a late answer is not unasked data
-      const oldest = this.lost.values().next().value!;
+      const oldest = this.lost.keys().next().value!;
       this.lost.delete(oldest);
       this.remember(oldest);
     }

@@ -18,6 +18,14 @@
  * than they leave it, so a flood of valid-cookie requests from a thousand ports cannot starve an
  * honest requester (issue 11).
  *
+ * The user's upload cap (`uploadRate`, `--max-upload`) paces rather than refuses: a request
+ * beyond it waits in a queue and its blocks go out when the cap allows ({@link
+ * UploadRules.pollPlan}, {@link UploadRules.pollTimeout}). A downloader then sees a slower path
+ * (a longer RTT its window adapts to), never a loss or an ERROR busy, which its engine would
+ * treat as congestion and answer by re-requesting everything outstanding. Waiting requests go
+ * in start-time fair queuing order (by bytes), so requesters share the cap equally; only a
+ * requester with more than `maxRequestBytes` waiting, or a full queue, gets busy.
+ *
  * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
  * per request (cookie, content, ranges, caps, buckets) and read best in one place.
  * @module
@@ -40,7 +48,7 @@ import { contentIdOf, type Manifest } from "../manifest.ts";
 import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
 import { BlockPlan } from "./block_plan.ts";
 import { FairShare } from "./fair_share.ts";
-import { TokenBucket } from "../../net/token_bucket.ts";
+import { capBurst, TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
 export interface UploadRulesOptions {
@@ -56,6 +64,13 @@ export interface UploadRulesOptions {
   totalRate?: number;
   /** Burst over all requesters, bytes; at least `maxRequestBytes`. @default 16777216 */
   totalBurst?: number;
+  /**
+   * The user's upload cap over all requesters, bytes/s: requests beyond it are paced (queued),
+   * not refused; see {@link UploadRules.setUploadRate}. @default Infinity
+   */
+  uploadRate?: number;
+  /** Requests that may wait for the upload cap; beyond this they get ERROR busy. @default 1024 */
+  maxQueuedRequests?: number;
   /** Datagrams whose send has not settled; beyond this, requests get ERROR busy (the socket is
    * not keeping up). @default 512 */
   maxPendingSends?: number;
@@ -165,6 +180,19 @@ interface Entry {
 
 interface Source extends SourceStats {
   bucket: TokenBucket;
+  /** Fair queuing under the upload cap: its last request's finish tag, and bytes queued. */
+  pace: { finish: number; queued: number };
+}
+
+/** A request waiting for the upload cap. */
+interface Queued {
+  msg: BlockRequestMessage;
+  from: Deno.NetAddr;
+  entry: Entry;
+  src: Source;
+  bytes: number;
+  /** Start tag (start-time fair queuing): lowest goes first. */
+  start: number;
 }
 
 const MiB = 1024 * 1024;
@@ -237,6 +265,11 @@ export class UploadRules {
   #planSource: Source | undefined;
   #pending = 0;
   #taken = 0;
+  /** The user's upload cap (undefined: none), its queue and fair-queuing clock. */
+  #cap: TokenBucket | undefined;
+  readonly #queue: Queued[] = [];
+  readonly #maxQueued: number;
+  #vclock = 0;
   /** ERROR text bytes allowed for the request being answered (anti-amplification). */
   #errorRoom = MAX_ERROR_TEXT_BYTES;
 
@@ -259,6 +292,8 @@ export class UploadRules {
       burst: Math.max(options.totalBurst ?? 16 * MiB, this.#maxRequestBytes),
     });
     this.maxPendingSends = positive(options.maxPendingSends ?? 512, "maxPendingSends");
+    this.#maxQueued = positive(options.maxQueuedRequests ?? 1024, "maxQueuedRequests");
+    this.setUploadRate(options.uploadRate ?? Infinity, options.now ?? 0);
     this.#maxSources = positive(options.maxSources ?? 4096, "maxSources");
     this.#fair = options.fairShare === false ? undefined : new FairShare();
     this.#cookies = new AddressCookies({
@@ -271,6 +306,81 @@ export class UploadRules {
   /** Sends queued and not settled yet. */
   get pendingSends(): number {
     return this.#pending;
+  }
+
+  /** The upload cap, bytes/s (Infinity: none). */
+  get uploadRate(): number {
+    return this.#cap?.ratePerSecond ?? Infinity;
+  }
+
+  /** Requests waiting for the upload cap. */
+  get queuedRequests(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Sets the upload cap over all requesters (the bytes saved up are kept up to its burst, see
+   * `capBurst`). Requests waiting for the old cap wait for the new one; with none, they are
+   * all due at once ({@link pollPlan}).
+   *
+   * @param ratePerSecond bytes per second; Infinity removes the cap
+   * @param now the time, ms
+   * @throws {RangeError} for a rate that is not positive
+   */
+  setUploadRate(ratePerSecond: number, now: number): void {
+    positive(ratePerSecond, "uploadRate");
+    if (ratePerSecond === Infinity) {
+      this.#cap = undefined;
+      return;
+    }
+    const old = this.#cap;
+    this.#cap = new TokenBucket({ ratePerSecond, burst: capBurst(ratePerSecond), now });
+    if (old) {
+      old.refill(now);
+      this.#cap.tokens = Math.min(old.tokens, this.#cap.burst);
+    }
+  }
+
+  /**
+   * When the next request waiting for the upload cap is due ({@link pollPlan}), ms.
+   *
+   * @returns the time, or undefined when none waits
+   */
+  pollTimeout(): number | undefined {
+    const q = this.#nextQueued();
+    if (q === undefined) return undefined;
+    const cap = this.#cap;
+    if (!cap) return -Infinity;
+    const need = Math.min(q.bytes, cap.burst);
+    // Whole ms, so the cap holds the bytes by then (no wake-up just short of it)
+    return cap.tokens >= need
+      ? cap.at
+      : Math.ceil(cap.at + ((need - cap.tokens) * 1000) / cap.ratePerSecond);
+  }
+
+  /**
+   * The next request the upload cap lets go now, fairest first: a {@link BlockPlan} to walk
+   * like the one {@link handleRequest} returns (the same reused object). Call until undefined,
+   * then re-arm the timer at {@link pollTimeout}.
+   *
+   * @param now the time, ms
+   * @returns the plan, or undefined when nothing is due
+   */
+  pollPlan(now: number): BlockPlan | undefined {
+    this.#plan.end();
+    for (;;) {
+      const q = this.#nextQueued();
+      if (q === undefined) return undefined;
+      const cap = this.#cap;
+      if (cap && cap.waitFor(Math.min(q.bytes, cap.burst), now) > 0) return undefined;
+      this.#queue.splice(this.#queue.indexOf(q), 1);
+      q.src.pace.queued -= q.bytes;
+      // Unshared while it waited: nothing to send
+      if (this.#entries.get(q.entry.info.contentIdHex) !== q.entry) continue;
+      cap?.spend(q.bytes);
+      this.#vclock = q.start;
+      return this.#beginPlan(q.entry, q.msg, q.from, q.src);
+    }
   }
 
   /**
@@ -354,7 +464,7 @@ export class UploadRules {
 
   /** Counters per requester, most recently seen last. */
   sources(): SourceStats[] {
-    return [...this.#sources.values()].map(({ bucket: _, ...s }) => ({ ...s }));
+    return [...this.#sources.values()].map(({ bucket: _, pace: __, ...s }) => ({ ...s }));
   }
 
   /**
@@ -400,7 +510,8 @@ export class UploadRules {
    * @param from the requester
    * @param now current time in ms (drives the rate limits and the cookie key)
    * @returns the blocks to send (reused; walk it before the next call), or undefined when the
-   *   answer is queued for {@link pollTransmit}
+   *   answer is queued for {@link pollTransmit} or the request waits for the upload cap
+   *   ({@link pollPlan})
    */
   handleRequest(
     msg: ManifestRequestMessage | BlockRequestMessage,
@@ -554,16 +665,69 @@ export class UploadRules {
       );
       return undefined;
     }
+    const paced = this.#cap !== undefined || this.#queue.length > 0;
+    if (paced && !this.#queueHasRoom(msg.txid, from, src, bytes)) return undefined;
     if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
+    if (paced && this.#queued(msg, from, entry, src, bytes, now)) return undefined;
+    return this.#beginPlan(entry, msg, from, src);
+  }
+
+  #beginPlan(entry: Entry, msg: BlockRequestMessage, to: Deno.NetAddr, src: Source): BlockPlan {
     this.#planEntry = entry;
     this.#planSource = src;
     this.#plan.begin({
       request: msg,
-      to: from,
+      to,
       contentIdHex: entry.info.contentIdHex,
       manifest: entry.manifest,
     });
     return this.#plan;
+  }
+
+  /** Room in the queue of the upload cap for this request? Answers busy and false when not. */
+  #queueHasRoom(txid: number, from: Deno.NetAddr, src: Source, bytes: number): boolean {
+    if (this.#queue.length < this.#maxQueued && src.pace.queued + bytes <= this.#maxRequestBytes) {
+      return true;
+    }
+    let queued = 0;
+    for (const q of this.#queue) queued += q.bytes;
+    const ms = Math.ceil((queued * 1000) / this.uploadRate);
+    this.#busy(txid, `upload cap: ${queued} bytes queued, retry in ${ms} ms`, from, src);
+    return false;
+  }
+
+  /**
+   * Under the upload cap: the request goes now (its bytes spent; returns false) when nothing
+   * waits and the cap holds them, else it waits in the queue with its fair-queuing start tag.
+   */
+  #queued(
+    msg: BlockRequestMessage,
+    from: Deno.NetAddr,
+    entry: Entry,
+    src: Source,
+    bytes: number,
+    now: number,
+  ): boolean {
+    const cap = this.#cap;
+    const start = Math.max(this.#vclock, src.pace.finish);
+    src.pace.finish = start + bytes;
+    if (
+      this.#queue.length === 0 && (!cap || cap.waitFor(Math.min(bytes, cap.burst), now) === 0)
+    ) {
+      cap?.spend(bytes);
+      this.#vclock = start;
+      return false;
+    }
+    src.pace.queued += bytes;
+    this.#queue.push({ msg, from, entry, src, bytes, start });
+    return true;
+  }
+
+  /** The waiting request with the lowest start tag. */
+  #nextQueued(): Queued | undefined {
+    let best: Queued | undefined;
+    for (const q of this.#queue) if (best === undefined || q.start < best.start) best = q;
+    return best;
   }
 
   #planEnded(plan: BlockPlan): void {
@@ -648,6 +812,7 @@ export class UploadRules {
           burst: this.#sourceBurst,
           now,
         }),
+        pace: { finish: 0, queued: 0 },
       };
       if (this.#sources.size >= this.#maxSources) {
         const oldest = this.#sources.keys().next().value;

@@ -365,6 +365,13 @@ export interface DriveOptions {
    * `addOwner` for every owner. @default none (the engine's blind 250 ms first timeout)
    */
   rttHintMs?: number;
+  /**
+   * A busy host: the downloader is descheduled for the last `offMs` of every `periodMs` (its
+   * clock jumps across the gap), and each datagram costs it `processMs`. Datagrams that reach it
+   * meanwhile queue, as in a socket buffer, and are handled one after another when it runs
+   * again, its requests and timers waiting too; the owners keep serving. @default none
+   */
+  stall?: { periodMs: number; offMs: number; processMs: number };
   /** Give up after this many loop iterations. @default 2_000_000 */
   maxSteps?: number;
   /** Give up at this virtual time, ms. @default 3_600_000 */
@@ -506,10 +513,63 @@ export function drive(engine: DownloadEngine, net: SimNetwork, options: DriveOpt
   engine.start(net.now);
   flush();
   let stale = 0;
+  const stall = options.stall;
+  // With `stall`: datagrams that reached the downloader, not yet handled, and when it is next free
+  const held: Delivery[] = [];
+  let free = 0;
+  /** The first time at or after `t` when the downloader runs. */
+  const awake = (t: number): number => {
+    const { periodMs, offMs } = stall!;
+    const into = t % periodMs;
+    return into < periodMs - offMs ? t : t - into + periodMs;
+  };
+  /** One step of the busy-host loop: undefined after a downloader action (flush), "continue" after a network step. */
+  const stallStep = (): DriveReport["outcome"] | "continue" | undefined => {
+    const tNet = net.nextDue();
+    const ready = Math.max(free, net.now);
+    const tHeld = held.length > 0 ? awake(ready) : undefined;
+    const timer = engine.pollTimeout();
+    const tTimer = timer === undefined ? undefined : awake(Math.max(timer, ready));
+    const tMine = tHeld === undefined
+      ? tTimer
+      : tTimer === undefined
+      ? tHeld
+      : Math.min(tHeld, tTimer);
+    if (tNet === undefined && tMine === undefined) {
+      return engine.liveOwners.length > 0 ? "stuck" : "no_owners";
+    }
+    if (tNet !== undefined && (tMine === undefined || tNet < tMine)) {
+      if (tNet > maxTime) return "time_limit";
+      const d = net.step();
+      if (d) held.push(d);
+      return "continue";
+    }
+    if (tMine! > maxTime) return "time_limit";
+    net.advanceTo(tMine!);
+    if (tMine === tHeld) {
+      const d = held.shift()!;
+      if (d.kind === "data") engine.handleBlock(d.owner, d.offset, d.data, net.now);
+      else engine.handleError(d.owner, d.code, net.now);
+    } else {
+      engine.handleTimeout(net.now);
+    }
+    free = net.now + stall!.processMs;
+    return undefined;
+  };
   while (!done) {
     if (++report.steps > maxSteps) {
       report.outcome = "step_limit";
       break;
+    }
+    if (stall) {
+      const r = stallStep();
+      if (r === "continue") continue;
+      if (r !== undefined) {
+        report.outcome = r;
+        break;
+      }
+      flush();
+      continue;
     }
     const tNet = net.nextDue();
     const tTimer = engine.pollTimeout();
