@@ -209,6 +209,15 @@ export function peerRunArgs(root: string, dir: string): string[] {
 }
 
 /**
+ * The `peer.ts get` arguments of a benchmark download: `name` into `out` (also the peer's home
+ * directory), from `tracker`, as node `id`, with one JSON result line and no progress.
+ */
+export function downloadArgs(name: string, out: string, tracker: string, id: string): string[] {
+  return ["get", name, "--out", out, "--dir", out, "--tracker", tracker, "--json", "--quiet"]
+    .concat(["--id", id]);
+}
+
+/**
  * Starts `tracker.ts` of checkout `root` on a free loopback port (grants limited to `dir`),
  * logging to `logs`, and waits until it listens.
  *

@@ -21,6 +21,7 @@ import { benchFlags, mibToBytes, transferFlags } from "./_bench_flags.ts";
 import { join } from "node:path";
 import {
   type Child,
+  downloadArgs,
   freePort,
   peerRunArgs,
   sha256File,
@@ -192,8 +193,8 @@ async function download(
   const args = [
     ...peerRunArgs(tree.root, dir),
     join(tree.root, "peer.ts"),
-    ...["get", name, "--out", out, "--dir", out, "--tracker", tree.tracker],
-    ...["--owners", String(owners), "--json", "--quiet", "--id", `dl${serial}`],
+    ...downloadArgs(name, out, tree.tracker, `dl${serial}`),
+    ...["--owners", String(owners)],
     ...["--log-dir", join(dir, `logs-${tree.label}`)],
     ...(mtu > 0 ? ["--mtu", String(mtu)] : []),
   ];

@@ -10,7 +10,14 @@
  * @module
  */
 import { join } from "node:path";
-import { peerRunArgs, sha256File, spawn, startTracker, writeRandomFile } from "./_bench_util.ts";
+import {
+  downloadArgs,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  startTracker,
+  writeRandomFile,
+} from "./_bench_util.ts";
 import { benchFlags, mibToBytes } from "./_bench_flags.ts";
 import { parseRate } from "../lib/cli/rate_flag.ts";
 
@@ -73,21 +80,7 @@ try {
           const t0 = performance.now();
           const dl = spawn(
             Deno.execPath(),
-            peerArgs(
-              "get",
-              "bench.bin",
-              "--out",
-              out,
-              "--dir",
-              out,
-              "--tracker",
-              trackerAddr,
-              "--json",
-              "--quiet",
-              "--id",
-              `d${which}${r}`,
-              ...dlCap,
-            ),
+            peerArgs(...downloadArgs("bench.bin", out, trackerAddr, `d${which}${r}`), ...dlCap),
             { cwd: root },
           );
           // Bounded: 3 times the time the cap needs, plus a minute
