@@ -24,17 +24,9 @@
 
 // Peers: share and download.
 export { startPeer } from "./lib/peer/peer.ts";
-export type {
-  DownloadHandle,
-  DownloadOptions,
-  DownloadProgress,
-  DownloadResult,
-  Peer,
-  PeerOptions,
-  PeerStats,
-  RateLimits,
-  SharedFile,
-} from "./lib/peer/api.ts";
+// api.ts is the peer's public interface: every type in it (Peer, PeerOptions, SharedFile,
+// DownloadOptions, DownloadHandle, DownloadProgress, DownloadResult, PeerStats, RateLimits).
+export type * from "./lib/peer/api.ts";
 export { TransferError, type TransferErrorCode } from "./lib/peer/transfer_error.ts";
 export type { FileList, ListedFile, ListOptions } from "./lib/peer/file_list.ts";
 
@@ -62,7 +54,7 @@ export {
 } from "./lib/tracker/server.ts";
 export { TrackerMetrics } from "./lib/tracker/tracker_metrics.ts";
 export type { MetricFamily, MetricSample } from "./lib/metrics/prometheus.ts";
-export type { TrackerLimits } from "./lib/tracker/limits.ts";
+export type { TrackerLimits, TrackerTimingOptions } from "./lib/tracker/limits.ts";
 export {
   type OwnedFile,
   type RegisteredInfo,

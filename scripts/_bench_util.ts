@@ -1,5 +1,6 @@
 /**
- * Helpers shared by the transfer benchmarks (bench_transfer.ts, bench_compare.ts): child
+ * Helpers shared by the transfer benchmarks (bench_transfer.ts, bench_compare.ts, bench_loss.ts,
+ * bench_rate_limit.ts): child
  * processes whose output lines can be waited for, CPU seconds and peak RSS from /proc, a
  * deterministic random file and its SHA-256.
  * @module
@@ -208,14 +209,24 @@ export function peerRunArgs(root: string, dir: string): string[] {
 }
 
 /**
- * Starts `tracker.ts` of checkout `root` on a free loopback port, logging to `dir/logs`, and
- * waits until it listens.
+ * The `peer.ts get` arguments of a benchmark download: `name` into `out` (also the peer's home
+ * directory), from `tracker`, as node `id`, with one JSON result line and no progress.
+ */
+export function downloadArgs(name: string, out: string, tracker: string, id: string): string[] {
+  return ["get", name, "--out", out, "--dir", out, "--tracker", tracker, "--json", "--quiet"]
+    .concat(["--id", id]);
+}
+
+/**
+ * Starts `tracker.ts` of checkout `root` on a free loopback port (grants limited to `dir`),
+ * logging to `logs`, and waits until it listens.
  *
  * @returns the process and its `host:port`
  */
 export async function startTracker(
   root: string,
   dir: string,
+  logs = `${dir}/logs`,
 ): Promise<{ child: Child; address: string }> {
   const port = freePort();
   const child = spawn(Deno.execPath(), [
@@ -227,7 +238,7 @@ export async function startTracker(
     "--port",
     String(port),
     "--log-dir",
-    `${dir}/logs`,
+    logs,
   ], { cwd: root });
   await child.waitFor(/listening on/, 30_000);
   return { child, address: `127.0.0.1:${port}` };

@@ -28,6 +28,36 @@ export const BENCH_TRACKER_FLAGS: readonly string[] = [
   "100000000",
 ];
 
+/** Options for {@link benchTrackerArgs}. */
+export interface BenchTrackerArgsOptions {
+  /** Permission flags for `deno run` (`--allow-net`, …). */
+  permissions: readonly string[];
+  /** The tracker's `--owners`. */
+  owners: string;
+  /** Tracker flags after {@link BENCH_TRACKER_FLAGS} (`--no-log-file`, `--store URL`, …). */
+  extra: readonly string[];
+}
+
+/**
+ * The `deno run … tracker.ts` arguments of a benchmarked tracker on port 0 (run in the checkout's
+ * root): `BENCH_TRACKER_V8_FLAGS` and `BENCH_TRACKER_DENO_FLAGS` from the environment (profiling),
+ * `permissions`, then {@link BENCH_TRACKER_FLAGS} and `extra`.
+ */
+export function benchTrackerArgs(o: BenchTrackerArgsOptions): string[] {
+  const v8 = Deno.env.get("BENCH_TRACKER_V8_FLAGS");
+  return [
+    "run",
+    "--quiet",
+    ...(v8 ? [`--v8-flags=${v8}`] : []),
+    ...(Deno.env.get("BENCH_TRACKER_DENO_FLAGS")?.split(" ") ?? []),
+    ...o.permissions,
+    "tracker.ts",
+    ...["--port", "0", "--owners", o.owners],
+    ...BENCH_TRACKER_FLAGS,
+    ...o.extra,
+  ];
+}
+
 /** The generator's command-line flags (for `parseArgs`), shared by the scripts that run it. */
 export const TRACKER_LOAD_FLAGS = {
   peers: { type: "string", default: "10000" },
@@ -38,7 +68,6 @@ export const TRACKER_LOAD_FLAGS = {
   "need-ratio": { type: "string", default: "0.5" },
   hosts: { type: "string", default: "4" },
   owners: { type: "string", default: "8" },
-  help: { type: "boolean", default: false },
 } as const;
 
 /** Options for {@link runTrackerLoad}. */

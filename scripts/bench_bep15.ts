@@ -17,13 +17,13 @@
  * tracker's `deno run`.
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { fileURLToPath } from "node:url";
 import { decodeBep15Reply, encodeBep15ConnectRequest } from "../lib/wire/bep15.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_bep15.ts [--seconds S] [--window W] [--sockets N] [--hashes N] [--loadgen PATH] [--no-opentracker]",
+  {
     seconds: { type: "string", default: "10" },
     window: { type: "string", default: "64" },
     sockets: { type: "string", default: "4" },
@@ -31,15 +31,8 @@ const { values } = parseArgs({
     loadgen: { type: "string" },
     "no-opentracker": { type: "boolean", default: false },
     "baseline-echo": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
   },
-});
-if (values.help) {
-  console.log(
-    "deno run -P=test scripts/bench_bep15.ts [--seconds S] [--window W] [--sockets N] [--hashes N] [--loadgen PATH] [--no-opentracker]",
-  );
-  Deno.exit(0);
-}
+);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 // ../shared/tools next to the checkout (or next to the directory of worktrees).
 const LOADGEN = values.loadgen ??

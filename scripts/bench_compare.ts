@@ -25,12 +25,13 @@
  * a fixed rate: it is the "what UDP can do here" line, not a like-for-like peer.
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags, mibToBytes, transferFlags } from "./_bench_flags.ts";
 import { join } from "node:path";
 import {
   type Child,
   cpuSeconds,
   deadline,
+  downloadArgs,
   freePort,
   peakRssMiB,
   peerRunArgs,
@@ -41,11 +42,10 @@ import {
   writeRandomFile,
 } from "./_bench_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    "size-mib": { type: "string", default: "1024" },
-    runs: { type: "string", default: "3" },
+const values = benchFlags(
+  "deno run -P=test scripts/bench_compare.ts [--size-mib 1024] [--runs 3] [--variant NAME:ROOT[:OWNERS[:GET ARGS]]]... [--no-libtorrent] [--no-uftp] [--uftp-mbit 8000] [--tmp DIR] [--keep]",
+  {
+    ...transferFlags(3),
     variant: { type: "string", multiple: true },
     "no-libtorrent": { type: "boolean", default: false },
     "no-uftp": { type: "boolean", default: false },
@@ -53,8 +53,8 @@ const { values } = parseArgs({
     keep: { type: "boolean", default: false },
     tmp: { type: "string" },
   },
-});
-const sizeBytes = Math.round(Number(values["size-mib"]) * 1024 * 1024);
+);
+const sizeBytes = mibToBytes(values["size-mib"]);
 const gib = sizeBytes / 2 ** 30;
 const runs = Number(values.runs);
 const here = new URL("..", import.meta.url).pathname;
@@ -135,20 +135,9 @@ async function udpswarm(
       const dl = spawn(deno, [
         ...peerArgs,
         join(root, "peer.ts"),
-        "get",
-        "bench.bin",
-        "--out",
-        out,
-        "--dir",
-        out,
-        "--tracker",
-        address,
-        "--json",
-        "--quiet",
+        ...downloadArgs("bench.bin", out, address, `${name}-d${round}`),
         "--log-dir",
         join(dir, "logs"),
-        "--id",
-        `${name}-d${round}`,
         ...getArgs,
       ], { cwd: root, timed: true });
       const t0 = performance.now();

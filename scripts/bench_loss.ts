@@ -17,19 +17,26 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags, mibToBytes, transferFlags } from "./_bench_flags.ts";
 import { join } from "node:path";
-import { freePort, sha256File, spawn, writeRandomFile } from "./_bench_procs.ts";
+import {
+  type Child,
+  downloadArgs,
+  freePort,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  writeRandomFile,
+} from "./_bench_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    "size-mib": { type: "string", default: "1024" },
+const values = benchFlags(
+  "deno run -P=test scripts/bench_loss.ts [--size-mib 1024] [--loss 0,5,20] [--owners 1,3] [--runs 1] [--small-mib 8] [--small-runs 5] [--rss-mtu 1500] [--baseline /work/main] [--baseline-loss 0] [--timeout-s 300] [--trace-dir DIR]",
+  {
+    ...transferFlags(1),
     loss: { type: "string", default: "0,5,20" },
     owners: { type: "string", default: "1,3" },
     "small-mib": { type: "string", default: "8" },
     "small-runs": { type: "string", default: "5" },
-    runs: { type: "string", default: "1" },
     "rss-mtu": { type: "string", default: "1500" },
     baseline: { type: "string" },
     "baseline-loss": { type: "string", default: "0" },
@@ -37,7 +44,7 @@ const { values } = parseArgs({
     "trace-dir": { type: "string" },
     inner: { type: "boolean", default: false },
   },
-});
+);
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Runs a command; true when it exited 0. */
@@ -89,8 +96,8 @@ if (!values.inner) {
 
 // ---- inner half: inside the namespace ----
 
-const sizeBytes = Math.round(Number(values["size-mib"]) * 2 ** 20);
-const smallBytes = Math.round(Number(values["small-mib"]) * 2 ** 20);
+const sizeBytes = mibToBytes(values["size-mib"]);
+const smallBytes = mibToBytes(values["small-mib"]);
 const losses = values.loss!.split(",").map(Number);
 const ownerCounts = values.owners!.split(",").map(Number);
 const smallRuns = Number(values["small-runs"]);
@@ -140,31 +147,28 @@ let serial = 0;
 /** Starts a tree's tracker and owners (each sharing both files). */
 async function startTree(label: string, treeRoot: string, large: string, small: string) {
   const port = freePort();
-  const procs: ReturnType<typeof spawn>[] = [];
+  const procs: Child[] = [];
   const stop = async () => {
     for (const p of procs.reverse()) await p.stop();
   };
-  const tracker = spawn([
+  const tracker = spawn(Deno.execPath(), [
     "run",
     "--allow-net",
     `--allow-read=${dir}`,
     `--allow-write=${dir}`,
     join(treeRoot, "tracker.ts"),
     ...["--port", String(port), "--log-dir", join(dir, `logs-${label}`)],
-  ], treeRoot);
+  ], { cwd: treeRoot });
   procs.push(tracker);
   try {
     await tracker.waitFor(/listening on/, 30_000);
     for (let i = 0; i < Math.max(...ownerCounts); i++) {
-      const o = spawn([
-        "run",
-        "-P=peer",
-        `--allow-read=${dir},${treeRoot}`,
-        `--allow-write=${dir}`,
+      const o = spawn(Deno.execPath(), [
+        ...peerRunArgs(treeRoot, dir),
         join(treeRoot, "peer.ts"),
         ...["share", large, small, "--tracker", `127.0.0.1:${port}`, "--id", `${label}o${i}`],
         ...["--log-dir", join(dir, `logs-${label}`), "--dir", join(dir, `cache-${label}${i}`)],
-      ], treeRoot);
+      ], { cwd: treeRoot });
       procs.push(o);
       await o.waitFor(/^sharing .*small/, 300_000);
     }
@@ -187,13 +191,10 @@ async function download(
   const out = join(dir, `out-${serial++}`);
   await Deno.mkdir(out);
   const args = [
-    "run",
-    "-P=peer",
-    `--allow-read=${dir},${tree.root}`,
-    `--allow-write=${dir}`,
+    ...peerRunArgs(tree.root, dir),
     join(tree.root, "peer.ts"),
-    ...["get", name, "--out", out, "--dir", out, "--tracker", tree.tracker],
-    ...["--owners", String(owners), "--json", "--quiet", "--id", `dl${serial}`],
+    ...downloadArgs(name, out, tree.tracker, `dl${serial}`),
+    ...["--owners", String(owners)],
     ...["--log-dir", join(dir, `logs-${tree.label}`)],
     ...(mtu > 0 ? ["--mtu", String(mtu)] : []),
   ];
@@ -205,13 +206,13 @@ async function download(
     args.push("--trace", at);
   }
   const t0 = performance.now();
-  const dl = spawn(args, tree.root, true);
+  const dl = spawn(Deno.execPath(), args, { cwd: tree.root, timed: true });
   const killer = setTimeout(() => dl.child.kill("SIGKILL"), timeoutMs);
   const status = await dl.child.status;
   clearTimeout(killer);
   const wallSec = (performance.now() - t0) / 1000;
   await dl.io;
-  const time = dl.lines.map((l) => l.match(/^TIME (\S+) (\S+) (\S+) (\d+)/)).find((m) => m);
+  const time = dl.time();
   let retransmits = -1;
   for (const l of dl.lines) {
     if (!l.startsWith("{")) continue;
@@ -224,7 +225,7 @@ async function download(
     }
   }
   const ok = status.code === 0 &&
-    (await sha256File(join(out, name)).catch(() => "")) === expected;
+    (await sha256File(join(out, name))) === expected;
   if (!ok) console.error(`run failed (exit ${status.code}):\n${dl.lines.slice(-10).join("\n")}`);
   await Deno.remove(out, { recursive: true });
   const size = file === "large" ? sizeBytes : smallBytes;
@@ -237,8 +238,8 @@ async function download(
     mtu,
     wallSec,
     mbPerSec: size / 1e6 / wallSec,
-    dlPeakRssMiB: time ? Number(time[4]) / 1024 : NaN,
-    dlCpuSec: time ? Number(time[2]) + Number(time[3]) : NaN,
+    dlPeakRssMiB: time?.rssMiB ?? NaN,
+    dlCpuSec: time?.cpuSec ?? NaN,
     retransmits,
     ok,
   };

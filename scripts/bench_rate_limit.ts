@@ -9,21 +9,28 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { sha256File, spawn, startBenchTracker, writeRandomFile } from "./_bench_procs.ts";
+import {
+  downloadArgs,
+  peerRunArgs,
+  sha256File,
+  spawn,
+  startTracker,
+  writeRandomFile,
+} from "./_bench_util.ts";
+import { benchFlags, mibToBytes } from "./_bench_flags.ts";
 import { parseRate } from "../lib/cli/rate_flag.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_rate_limit.ts [--size-mib 256] [--rate 20M] [--runs 1]",
+  {
     "size-mib": { type: "string", default: "256" },
     rate: { type: "string", default: "20M" },
     runs: { type: "string", default: "1" },
   },
-});
+);
 const MiB = 1024 * 1024;
-const sizeBytes = Math.round(Number(values["size-mib"]) * MiB);
+const sizeBytes = mibToBytes(values["size-mib"]);
 const cap = parseRate(values.rate!);
 const runs = Number(values.runs);
 const root = new URL("..", import.meta.url).pathname;
@@ -44,10 +51,7 @@ interface Result {
 const dir = await Deno.makeTempDir({ prefix: "udpswarm-bench-rate-" });
 const logs = join(dir, "logs");
 const peerArgs = (...args: string[]) => [
-  "run",
-  "-P=peer",
-  `--allow-read=${dir},${root}`,
-  `--allow-write=${dir}`,
+  ...peerRunArgs(root, dir),
   join(root, "peer.ts"),
   ...args,
   "--log-dir",
@@ -58,14 +62,15 @@ try {
   const file = join(dir, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const { tracker, address: trackerAddr } = await startBenchTracker(root, dir, logs);
+  const { child: tracker, address: trackerAddr } = await startTracker(root, dir, logs);
   try {
     for (let r = 0; r < runs; r++) {
       for (const which of ["download", "upload"] as const) {
         const ownerCap = which === "upload" ? ["--max-upload", values.rate!] : [];
         const owner = spawn(
+          Deno.execPath(),
           peerArgs("share", file, "--tracker", trackerAddr, "--id", `o${which}${r}`, ...ownerCap),
-          root,
+          { cwd: root },
         );
         try {
           await owner.waitFor(/^sharing /, 120_000);
@@ -74,22 +79,9 @@ try {
           const dlCap = which === "download" ? ["--max-download", values.rate!] : [];
           const t0 = performance.now();
           const dl = spawn(
-            peerArgs(
-              "get",
-              "bench.bin",
-              "--out",
-              out,
-              "--dir",
-              out,
-              "--tracker",
-              trackerAddr,
-              "--json",
-              "--quiet",
-              "--id",
-              `d${which}${r}`,
-              ...dlCap,
-            ),
-            root,
+            Deno.execPath(),
+            peerArgs(...downloadArgs("bench.bin", out, trackerAddr, `d${which}${r}`), ...dlCap),
+            { cwd: root },
           );
           // Bounded: 3 times the time the cap needs, plus a minute
           const killAt = setTimeout(() => {

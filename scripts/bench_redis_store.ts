@@ -11,21 +11,21 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { RedisStore } from "../lib/tracker/store/redis_store.ts";
 import { MemoryStore } from "../lib/tracker/store/memory_store.ts";
 import type { SwarmStore } from "../lib/tracker/store/swarm_store.ts";
 import { REDIS_SKIP_REASON, startRedis } from "../tests/_harness/redis_server.ts";
 import { toHex } from "../lib/wire/hex.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_redis_store.ts [--ops 200000] [--concurrency 64] [--peers 10000]",
+  {
     ops: { type: "string", default: "200000" },
     concurrency: { type: "string", default: "64" },
     peers: { type: "string", default: "10000" },
   },
-});
+);
 const OPS = Number(values.ops), C = Number(values.concurrency), PEERS = Number(values.peers);
 if (REDIS_SKIP_REASON !== undefined) {
   console.log(`skipped: ${REDIS_SKIP_REASON}`);

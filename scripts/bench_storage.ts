@@ -6,21 +6,17 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { buildManifest } from "../lib/peer/manifest.ts";
 import { ManifestCache } from "../lib/peer/manifest_cache.ts";
 import { PartFile } from "../lib/peer/part_file.ts";
 import { Uploader, type UploadSend } from "../lib/peer/uploader.ts";
 import { UdpEndpoint } from "../lib/net/udp_endpoint.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: { mib: { type: "string", default: "256" }, help: { type: "boolean", short: "h" } },
-});
-if (values.help) {
-  console.log("Usage: deno run -P=test scripts/bench_storage.ts [--mib 256]");
-  Deno.exit(0);
-}
+const values = benchFlags(
+  "deno run -P=test scripts/bench_storage.ts [--mib 256]",
+  { mib: { type: "string", default: "256" } },
+);
 const MiB = 1024 * 1024;
 const size = Number(values.mib) * MiB;
 const pieceSize = 256 * 1024;

@@ -17,31 +17,25 @@
  * @module
  */
 import { spawnListening } from "./_listening.ts";
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { fileURLToPath } from "node:url";
 import {
-  BENCH_TRACKER_FLAGS,
+  benchTrackerArgs,
   cpuTicks,
   LOAD_TIMEOUT_MS,
   runTrackerLoad,
   TRACKER_LOAD_FLAGS,
 } from "./_tracker_load.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_tracker.ts [--peers N] [--files N] [--seconds S] [--concurrency W] [--need-ratio R] [--hosts H] [--log] [--out FILE]",
+  {
     ...TRACKER_LOAD_FLAGS,
     log: { type: "boolean", default: false },
     "baseline-echo": { type: "boolean", default: false },
     out: { type: "string", default: "bench-results/tracker.json" },
   },
-});
-if (values.help) {
-  console.log(
-    "deno run -P=test scripts/bench_tracker.ts [--peers N] [--files N] [--seconds S] [--concurrency W] [--need-ratio R] [--hosts H] [--log] [--out FILE]",
-  );
-  Deno.exit(0);
-}
+);
 const PEERS = Number(values.peers);
 const FILES = Number(values.files);
 const SECONDS = Number(values.seconds);
@@ -53,23 +47,14 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 // ------------------------------------------------------------------ the tracker process
 const logDir = values.log ? await Deno.makeTempDir({ prefix: "bench_tracker_log_" }) : undefined;
-const trackerArgs = [
-  "run",
-  "--quiet",
-  ...(Deno.env.get("BENCH_TRACKER_V8_FLAGS")
-    ? [`--v8-flags=${Deno.env.get("BENCH_TRACKER_V8_FLAGS")}`]
-    : []),
-  ...(Deno.env.get("BENCH_TRACKER_DENO_FLAGS")?.split(" ") ?? []),
-  "--allow-net", // replies go to 127.0.0.x sources
-  ...(logDir ? [`--allow-write=${logDir}`, `--allow-read=${logDir}`] : []),
-  "tracker.ts",
-  "--port",
-  "0",
-  "--owners",
-  values.owners!,
-  ...BENCH_TRACKER_FLAGS,
-  ...(logDir ? ["--log-dir", logDir] : ["--no-log-file"]),
-];
+const trackerArgs = benchTrackerArgs({
+  permissions: [
+    "--allow-net", // replies go to 127.0.0.x sources
+    ...(logDir ? [`--allow-write=${logDir}`, `--allow-read=${logDir}`] : []),
+  ],
+  owners: values.owners!,
+  extra: logDir ? ["--log-dir", logDir] : ["--no-log-file"],
+});
 const BASELINE = values["baseline-echo"];
 const ECHO = `const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
 console.log("listening on udp://127.0.0.1:" + c.addr.port);

@@ -13,21 +13,21 @@
  * @module
  */
 import { spawnListening } from "./_listening.ts";
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { fileURLToPath } from "node:url";
 import { decodeMessage, encodeMessage } from "../lib/wire/codec.ts";
 import type { Message } from "../lib/wire/messages.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_tracker_memory.ts [--unlimited] [--ids 2000] [--files 46] [--sockets 20] [--out FILE]",
+  {
     ids: { type: "string", default: "2000" },
     files: { type: "string", default: "46" },
     sockets: { type: "string", default: "20" },
     unlimited: { type: "boolean", default: false },
     out: { type: "string", default: "bench-results/tracker_memory.json" },
   },
-});
+);
 const IDS = Number(values.ids), FILES = Number(values.files), SOCKETS = Number(values.sockets);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BIG = "100000000";

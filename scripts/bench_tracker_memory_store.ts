@@ -12,28 +12,21 @@
  * Writes bench-results/tracker_memory_store.json.
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { MemoryStore } from "../lib/tracker/store/memory_store.ts";
 import { Dispatcher } from "../lib/tracker/dispatch.ts";
 import { decodeMessage, encodeMessage } from "../lib/wire/codec.ts";
 import { toHex } from "../lib/wire/hex.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_tracker_memory_store.ts [--peers N] [--files F]",
+  {
     peers: { type: "string", default: "100000" },
     files: { type: "string", default: "10" },
     child: { type: "string" },
     layout: { type: "string", default: "unique" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  console.log(
-    "Usage: deno run -P=test scripts/bench_tracker_memory_store.ts [--peers N] [--files F]",
-  );
-  Deno.exit(0);
-}
+);
 const P = Number(values.peers), F = Number(values.files);
 
 function contentOf(peer: number, file: number, layout: string): number {

@@ -21,11 +21,11 @@
  * Figures and targets: docs/TRACKER.md ("Tracker-level benchmark").
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { fileURLToPath } from "node:url";
 import { spawnListening } from "./_listening.ts";
 import {
-  BENCH_TRACKER_FLAGS,
+  benchTrackerArgs,
   cpuTicks,
   runTrackerLoad,
   TRACKER_LOAD_FLAGS,
@@ -33,20 +33,14 @@ import {
 } from "./_tracker_load.ts";
 import { REDIS_SKIP_REASON, startRedis, type TestRedis } from "../tests/_harness/redis_server.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/bench_tracker_store.ts [--peers N] [--files N] [--seconds S] [--concurrency W] [--need-ratio R] [--only memory,redis,redis2] [--out FILE]",
+  {
     ...TRACKER_LOAD_FLAGS,
     only: { type: "string", default: "memory,redis,redis2" },
     out: { type: "string", default: "bench-results/tracker_store.json" },
   },
-});
-if (values.help) {
-  console.log(
-    "deno run -P=test scripts/bench_tracker_store.ts [--peers N] [--files N] [--seconds S] [--concurrency W] [--need-ratio R] [--only memory,redis,redis2] [--out FILE]",
-  );
-  Deno.exit(0);
-}
+);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const only = new Set(values.only!.split(","));
 
@@ -57,22 +51,17 @@ interface Tracker {
 }
 
 async function spawnTracker(store: string): Promise<Tracker> {
-  const { child, port, stdoutDone } = await spawnListening([
-    "run",
-    "--quiet",
-    ...(Deno.env.get("BENCH_TRACKER_DENO_FLAGS")?.split(" ") ?? []),
-    "--allow-net", // replies go to 127.0.0.x sources; Redis on 127.0.0.1
-    "--allow-env", // the Redis client reads its environment
-    "tracker.ts",
-    "--port",
-    "0",
-    "--owners",
-    values.owners!,
-    ...BENCH_TRACKER_FLAGS,
-    "--no-log-file",
-    "--store",
-    store,
-  ], ROOT);
+  const { child, port, stdoutDone } = await spawnListening(
+    benchTrackerArgs({
+      permissions: [
+        "--allow-net", // replies go to 127.0.0.x sources; Redis on 127.0.0.1
+        "--allow-env", // the Redis client reads its environment
+      ],
+      owners: values.owners!,
+      extra: ["--no-log-file", "--store", store],
+    }),
+    ROOT,
+  );
   return { child, addr: { transport: "udp", hostname: "127.0.0.1", port }, stdoutDone };
 }
 

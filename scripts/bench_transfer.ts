@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags, mibToBytes, transferFlags } from "./_bench_flags.ts";
 import { join } from "node:path";
 import {
   cpuSeconds,
@@ -18,17 +18,16 @@ import {
   writeRandomFile,
 } from "./_bench_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    "size-mib": { type: "string", default: "1024" },
+const values = benchFlags(
+  "deno run -P=test scripts/bench_transfer.ts [--size-mib 1024] [--owners 1,3] [--mtu 0,1500] [--runs 1] [--keep]",
+  {
+    ...transferFlags(1),
     owners: { type: "string", default: "1,3" },
     mtu: { type: "string", default: "0,1500" },
-    runs: { type: "string", default: "1" },
     keep: { type: "boolean", default: false },
   },
-});
-const sizeBytes = Math.round(Number(values["size-mib"]) * 1024 * 1024);
+);
+const sizeBytes = mibToBytes(values["size-mib"]);
 const ownerCounts = values.owners!.split(",").map(Number);
 const mtus = values.mtu!.split(",").map(Number);
 const runs = Number(values.runs);

@@ -6,7 +6,7 @@
  * the {@link Registry} rule, and turns a rule's {@link Refusal} into an ERROR reply (never larger
  * than the request for a source that has proven nothing, and never naming another address). Bad
  * input is dropped and logged once per address per minute, at most
- * {@link MAX_INCIDENT_LINES_PER_MINUTE} incident lines a minute in all.
+ * `MAX_INCIDENT_LINES_PER_MINUTE` incident lines a minute in all ({@link IncidentLog}).
  *
  * The driver (server.ts) passes the time to every call, sends what
  * {@link Dispatcher.handleDatagram} returns back to the source, calls
@@ -14,7 +14,7 @@
  * {@link Dispatcher.pollEvent} into the log. Rules: docs/TRACKER.md.
  * @module
  */
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "../wire/codec.ts";
 import {
   ErrorCode,
   type ErrorCodeValue,
@@ -23,23 +23,14 @@ import {
   MessageType,
   NEED_PARTIAL,
 } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, SAFE_DATAGRAM } from "../wire/limits.ts";
-import { WireError } from "../wire/wire_error.ts";
-import {
-  fastType,
-  headerTxid,
-  newFastRequest,
-  parseNeed,
-  parseRegister,
-} from "../wire/fast_path.ts";
+import { SAFE_DATAGRAM } from "../wire/limits.ts";
+import { fastType, newFastRequest, parseNeed, parseRegister } from "../wire/fast_path.ts";
 import { toHex } from "../wire/hex.ts";
-import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
-import { LogThrottle } from "../log/log_throttle.ts";
 import { fileNameProblem, quoteName } from "../wire/file_name.ts";
-import { MAX_INCIDENT_LINES_PER_MINUTE } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { FileListing } from "./file_listing.ts";
+import { IncidentLog, listEvent, refusalText, utf8Length } from "./error_reply.ts";
 import {
   ack,
   type RegisteredPeer,
@@ -49,40 +40,7 @@ import {
   type Source,
 } from "./registry.ts";
 
-const EVENT_WINDOW_MS = 60_000;
 const SWEEP_EVERY_MS = 10_000;
-
-const utf8 = new TextEncoder();
-
-function utf8Length(s: string): number {
-  // Fast path: a string of n UTF-16 units is at most 3n bytes of UTF-8.
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? s.length : utf8.encode(s).byteLength;
-}
-
-/** Cuts `text` to at most `max` bytes of UTF-8 without splitting a character. */
-function fitText(text: string, max: number): string {
-  if (max <= 0) return "";
-  if (utf8Length(text) <= max) return text;
-  let out = "";
-  let bytes = 0;
-  for (const ch of text) {
-    const n = utf8Length(ch);
-    if (bytes + n > max) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
-
-const CODE_NAMES: Record<number, string> = {};
-for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
 
 /**
  * The tracker's core: parse → limits → cookie checks → registry rule → reply. Sans-I/O: the
@@ -125,7 +83,7 @@ export class Dispatcher {
    */
   readonly registry: Registry;
   readonly #limiter: RateLimiter;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
+  readonly #incidents: IncidentLog;
   readonly #fast = newFastRequest();
   readonly #listing: FileListing<RegisteredPeer>;
   #nextSweep: number;
@@ -137,6 +95,7 @@ export class Dispatcher {
    */
   constructor(options: RegistryOptions) {
     this.registry = new Registry(options);
+    this.#incidents = new IncidentLog((e) => this.registry.report(e), this.registry.counters);
     const limits = this.registry.limits;
     this.#limiter = new RateLimiter({
       ratePerSecond: limits.requestsPerSecond,
@@ -170,10 +129,8 @@ export class Dispatcher {
     this.registry.handleTimeout(now);
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
-      this.#throttle.sweep(now);
+      this.#incidents.sweep(now);
       this.registry.shares.sweep(now, this.registry.rateTauMs);
-      const suppressed = this.#throttle.takeSuppressed();
-      if (suppressed > 0) this.registry.report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
   }
@@ -206,19 +163,7 @@ export class Dispatcher {
       registry.allowRequest(from, now) !== undefined
     ) {
       registry.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
-        registry.report({ type: "rate_limited", source: formatHostPort(from) });
-        // One ERROR per source per minute, so a well-behaved client learns why it is dropped.
-        if (bytes.byteLength >= HEADER_SIZE) {
-          return this.#error(
-            headerTxid(bytes),
-            ErrorCode.rate_limited,
-            "Too many requests: slow down",
-            bytes.byteLength,
-          );
-        }
-      }
-      return undefined;
+      return this.#incidents.rateLimited(bytes, from, now);
     }
 
     // Fast path: a heartbeat or NEED from a verified peer with the stored cookie.
@@ -257,14 +202,8 @@ export class Dispatcher {
       }
     }
 
-    let msg: Message;
-    try {
-      msg = decodeMessage(bytes);
-    } catch (e) {
-      registry.counters.malformed++;
-      this.#dropped(from, "bad", e instanceof WireError ? e.message : String(e), now);
-      return undefined;
-    }
+    const msg = this.#incidents.decode(bytes, from, now);
+    if (msg === undefined) return undefined;
     return this.#route(msg, from, bytes.byteLength, now);
   }
 
@@ -362,13 +301,7 @@ export class Dispatcher {
         return registry.exit(peer, msg.txid);
       }
       default:
-        registry.counters.unexpected++;
-        this.#dropped(
-          from,
-          "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
-          now,
-        );
+        this.#incidents.unexpected(msg.type, from, now);
         return undefined;
     }
   }
@@ -394,23 +327,8 @@ export class Dispatcher {
       );
     }
     registry.counters.lists++;
-    registry.report({
-      type: "list",
-      nodeId: peer.nodeId,
-      match: msg.match,
-      pattern: msg.pattern,
-      cursor: msg.cursor,
-      returned: page.entries.length,
-      total: page.total,
-    });
+    registry.report(listEvent(peer.nodeId, msg, page));
     return encodeMessage({ type: "listing", txid: msg.txid, ...page });
-  }
-
-  /** Counts nothing; logs a dropped datagram once per source and kind per minute. */
-  #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
-      this.registry.report({ type: "malformed", source: formatHostPort(from), detail });
-    }
   }
 
   /**
@@ -430,14 +348,14 @@ export class Dispatcher {
     let code: ErrorCodeValue, text: string;
     if (peer === undefined) {
       code = ErrorCode.unknown_node;
-      text = `Node ${nodeId} is not registered: register again`;
+      text = refusalText.notRegistered(nodeId);
     } else if (peer.port !== from.port || peer.hostname !== from.hostname) {
       // Never the registered address: this source has proven nothing, not even its own.
       code = ErrorCode.wrong_address;
-      text = `Node ${nodeId} is registered from another address`;
+      text = refusalText.otherAddress(nodeId, false);
     } else if (!this.registry.isSessionCookie(peer, msg.cookie)) {
       code = ErrorCode.bad_cookie;
-      text = "Cookie is stale or wrong: register again";
+      text = refusalText.badCookie;
     } else {
       this.registry.touch(peer, now);
       return peer;
@@ -459,18 +377,6 @@ export class Dispatcher {
     return this.#refuse(request, from, txid, r.code, r.text, maxBytes, r.log, now);
   }
 
-  #error(
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-  ): Uint8Array | undefined {
-    const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
-    if (room < 0) return undefined;
-    this.registry.counters.errors++;
-    return encodeMessage({ type: "error", txid, code, text: fitText(text, room) });
-  }
-
   /**
    * An ERROR reply. `maxBytes` is the request's size for a source that has not proven its
    * address (anti-amplification), Infinity for a verified peer.
@@ -485,19 +391,9 @@ export class Dispatcher {
     log: boolean,
     now: number,
   ): Uint8Array {
-    if (log && this.registry.recordsEvents) {
-      const source = formatHostPort(from);
-      if (this.#throttle.shouldReport(`refused|${code}|${from.hostname}`, now)) {
-        this.registry.report({
-          type: "refused",
-          source,
-          request,
-          code: CODE_NAMES[code] ?? String(code),
-          detail: text,
-        });
-      }
-    }
+    log &&= this.registry.recordsEvents;
+    const r = { request, txid, code, text, maxBytes, log };
     // Every request is at least 18 bytes, so an ERROR with a cut text always fits.
-    return this.#error(txid, code, text, maxBytes) ?? new Uint8Array(0);
+    return this.#incidents.refuse(r, from, now) ?? new Uint8Array(0);
   }
 }

@@ -15,6 +15,7 @@ import type { ListingEntry, ListMatch } from "../wire/messages.ts";
 import { LISTING_ENTRY_BASE_SIZE, LISTING_HEADER_SIZE, MAX_LIST_ENTRIES } from "../wire/limits.ts";
 import type { FileIndex, FileOwner, FileRecord } from "./file_index.ts";
 import { compileNamePattern } from "./name_pattern.ts";
+import { utf8Length } from "./error_reply.ts";
 
 /** What a LIST asks for. */
 export interface ListQuery {
@@ -36,6 +37,44 @@ export interface ListingPage {
   nextCursor: number;
   /** This page's entries. */
   entries: ListingEntry[];
+}
+
+/**
+ * One page of a listing, the rule both listings (this one and store_listing.ts) page by: from
+ * `query.cursor`, the entries of positions `0..total` in order (row `matches[at]`, or row `at`
+ * without `matches`), at most `query.maxEntries` (0: {@link MAX_LIST_ENTRIES}) and as many as
+ * fit in `maxBytes` once encoded; `nextCursor` is 0 on the last page.
+ *
+ * @param query the cursor and the entry cap
+ * @param maxBytes the LISTING's size limit in bytes
+ * @param total positions in the listing
+ * @param matches the row of each position (none: position = row)
+ * @param entryAt the entry of a row, or undefined to skip it (gone since the snapshot)
+ * @returns the page
+ */
+export function fillPage(
+  query: Pick<ListQuery, "cursor" | "maxEntries">,
+  maxBytes: number,
+  total: number,
+  matches: Uint32Array | undefined,
+  entryAt: (row: number) => ListingEntry | undefined,
+): ListingPage {
+  const cap = Math.min(
+    query.maxEntries === 0 ? MAX_LIST_ENTRIES : query.maxEntries,
+    MAX_LIST_ENTRIES,
+  );
+  const entries: ListingEntry[] = [];
+  let bytes = LISTING_HEADER_SIZE;
+  let at = query.cursor;
+  for (; at < total && entries.length < cap; at++) {
+    const entry = entryAt(matches === undefined ? at : matches[at]!);
+    if (entry === undefined) continue;
+    const size = LISTING_ENTRY_BASE_SIZE + utf8Length(entry.name);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    entries.push(entry);
+  }
+  return { total, nextCursor: at < total ? at : 0, entries };
 }
 
 /** Options for {@link FileListing}. */
@@ -60,15 +99,6 @@ export interface FileListingOptions {
 interface Row<P extends FileOwner<P>> {
   readonly name: string;
   readonly file: FileRecord<P>;
-}
-
-const utf8 = new TextEncoder();
-
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).byteLength;
-  }
-  return s.length;
 }
 
 function byNameThenKey<P extends FileOwner<P>>(a: Row<P>, b: Row<P>): number {
@@ -141,29 +171,18 @@ export class FileListing<P extends FileOwner<P>> {
     const matches = query.match === "exact" ? undefined : this.#matching(query, rows, now);
     if (matches === "busy") return "busy";
     const total = matches === undefined ? rows.length : matches.length;
-    const cap = Math.min(
-      query.maxEntries === 0 ? MAX_LIST_ENTRIES : query.maxEntries,
-      MAX_LIST_ENTRIES,
-    );
-    const entries: ListingEntry[] = [];
-    let bytes = LISTING_HEADER_SIZE;
-    let at = query.cursor;
-    for (; at < total && entries.length < cap; at++) {
-      const row = rows[matches === undefined ? at : matches[at]!]!;
+    return fillPage(query, maxBytes, total, matches, (i) => {
+      const row = rows[i]!;
       const file = row.file;
       // The snapshot may be up to refreshMs old: skip what left the index since.
-      if (this.#index.get(file.key) !== file || !file.names.has(row.name)) continue;
-      const size = LISTING_ENTRY_BASE_SIZE + utf8Length(row.name);
-      if (bytes + size > maxBytes) break;
-      bytes += size;
-      entries.push({
+      if (this.#index.get(file.key) !== file || !file.names.has(row.name)) return undefined;
+      return {
         contentId: file.contentId,
         size: file.size,
         owners: Math.min(file.owners.size, 0xffffffff),
         name: row.name,
-      });
-    }
-    return { total, nextCursor: at < total ? at : 0, entries };
+      };
+    });
   }
 
   /** The sorted snapshot, rebuilt when the names changed and the last build is old enough. */

@@ -7,6 +7,105 @@
 import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { MAX_NAME_BYTES, MAX_OWNERS } from "../wire/limits.ts";
 
+/**
+ * How many owners a NEED gets: what it asks for (0: the tracker's N), at most N.
+ *
+ * @param asked the NEED's maxOwners
+ * @param maxOwners the tracker's N
+ * @returns the number of owners to pick
+ */
+export function ownersWanted(asked: number, maxOwners: number): number {
+  return asked === 0 ? maxOwners : Math.min(asked, maxOwners, MAX_OWNERS);
+}
+
+/**
+ * Fills `skip` with the items of the node ids a NEED excludes (the ids `byId` knows).
+ *
+ * @param skip the set to fill (cleared first)
+ * @param exclude the NEED's excluded node ids
+ * @param byId the store's items by node id (a `Map` fits)
+ */
+export function fillExcluded<T>(
+  skip: Set<T>,
+  exclude: readonly string[] | undefined,
+  byId: { get(nodeId: string): T | undefined },
+): void {
+  skip.clear();
+  if (exclude === undefined) return;
+  for (const id of exclude) {
+    const item = byId.get(id);
+    if (item !== undefined) skip.add(item);
+  }
+}
+
+/** Timing and limit options of a tracker core: the memory {@link Registry} and the store path alike. */
+export interface TrackerTimingOptions {
+  /** Heartbeat interval T in ms. @default 30000 */
+  intervalMs?: number;
+  /** A peer silent for longer than T × (1 + grace) is evicted. @default 0.5 */
+  grace?: number;
+  /** N: owners in a NEED reply, 1..16. @default 8 */
+  maxOwners?: number;
+  /** Limits; missing ones take their defaults. */
+  limits?: Partial<TrackerLimits>;
+  /** How often the cookie key rotates. @default max(2 × T, T × (1 + grace)) */
+  cookieEpochMs?: number;
+  /** Time constant τ of the upload-rate EWMA in ms. @default 60000 */
+  rateTauMs?: number;
+}
+
+/**
+ * The timing and limits a tracker core runs by, checked from its options: the base of the memory
+ * core's `Registry` and of the store path's `StoreDispatcher`.
+ */
+export class TrackerCoreTiming {
+  /** Heartbeat interval T in ms. */
+  readonly intervalMs: number;
+  /** A peer silent for longer than this is evicted (T × (1 + grace)). */
+  readonly evictAfterMs: number;
+  /** N: owners in a NEED reply. */
+  readonly maxOwners: number;
+  /** The limits in force. */
+  readonly limits: Readonly<TrackerLimits>;
+  /** Time constant τ of the upload-rate EWMA in ms. */
+  readonly rateTauMs: number;
+  /** How often the cookie key rotates, in ms (at least the eviction time). */
+  readonly cookieEpochMs: number;
+
+  /**
+   * @param options the timing options as given; missing ones take their defaults
+   * @throws {RangeError} for an interval outside 1..2^31-1 ms, a negative grace, an eviction
+   *   time past 2^32-1 ms, τ ≤ 0, or a cookie epoch shorter than the eviction time
+   */
+  constructor(options: TrackerTimingOptions) {
+    const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    const grace = options.grace ?? DEFAULT_GRACE;
+    if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
+      throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
+    }
+    if (!(grace >= 0) || !Number.isFinite(grace)) {
+      throw new RangeError(`Cannot use grace: expected a number ≥ 0, got ${grace}`);
+    }
+    this.intervalMs = interval;
+    this.evictAfterMs = Math.round(interval * (1 + grace));
+    if (this.evictAfterMs > 0xffffffff) {
+      throw new RangeError(`Cannot use grace: eviction after ${this.evictAfterMs} ms overflows`);
+    }
+    this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
+    this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
+    if (!(this.rateTauMs > 0)) {
+      throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${this.rateTauMs}`);
+    }
+    this.cookieEpochMs = options.cookieEpochMs ?? Math.max(2 * interval, this.evictAfterMs);
+    if (this.cookieEpochMs < this.evictAfterMs) {
+      throw new RangeError(
+        `Cannot use cookieEpochMs ${this.cookieEpochMs}: it must be at least the eviction time ${this.evictAfterMs} ms, or live peers would hold expired cookies`,
+      );
+    }
+    this.limits = Object.freeze(resolveLimits(options.limits));
+  }
+}
+
 /** Limits that protect the tracker; every one is configurable. */
 export interface TrackerLimits {
   /** Registered peers at once; REGISTER past it gets ERROR too_many_peers. @default 100000 */

@@ -22,21 +22,18 @@ import {
   type RegisteredMessage,
   type ReportEntry,
 } from "../wire/messages.ts";
-import { MAX_OWNERS } from "../wire/limits.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { ExpiryQueue } from "./expiry_queue.ts";
+import { refusalText } from "./error_reply.ts";
 import {
   addressKeys,
   type AddressLimitHit,
   AddressLimits,
-  checkMaxOwners,
-  DEFAULT_GRACE,
-  DEFAULT_INTERVAL_MS,
-  DEFAULT_MAX_OWNERS,
-  DEFAULT_RATE_TAU_MS,
-  resolveLimits,
-  type TrackerLimits,
+  fillExcluded,
+  ownersWanted,
+  TrackerCoreTiming,
+  type TrackerTimingOptions,
 } from "./limits.ts";
 import { COMPLETE, FileIndex, type FileOwner, type Ownership, shareByte } from "./file_index.ts";
 import type { OwnProgress } from "../wire/messages.ts";
@@ -47,21 +44,9 @@ import { toHex } from "../wire/hex.ts";
 import { Fifo } from "../_util/fifo.ts";
 
 /** Options for {@link Registry} (and for the {@link Dispatcher} that drives one). */
-export interface RegistryOptions {
+export interface RegistryOptions extends TrackerTimingOptions {
   /** The time at construction, in ms, on the same clock as every later call. */
   now: number;
-  /** Heartbeat interval T in ms. @default 30000 */
-  intervalMs?: number;
-  /** A peer silent for longer than T × (1 + grace) is evicted. @default 0.5 */
-  grace?: number;
-  /** N: owners in a NEED reply, 1..16. @default 8 */
-  maxOwners?: number;
-  /** Limits; missing ones take their defaults. */
-  limits?: Partial<TrackerLimits>;
-  /** How often the cookie key rotates. @default max(2 × T, T × (1 + grace)) */
-  cookieEpochMs?: number;
-  /** Time constant τ of the upload-rate EWMA in ms. @default 60000 */
-  rateTauMs?: number;
   /** Random numbers in [0, 1) for tie-breaks. @default Math.random */
   random?: () => number;
   /** Random bytes for cookie keys. @default crypto.getRandomValues */
@@ -249,17 +234,7 @@ export function wireAddress(hostname: string, port: number): PeerAddress {
 }
 
 /** The tracker's peers, their cookies and the rules. Sans-I/O. */
-export class Registry {
-  /** Heartbeat interval T in ms. */
-  readonly intervalMs: number;
-  /** A peer silent for longer than this is evicted (T × (1 + grace)). */
-  readonly evictAfterMs: number;
-  /** N: owners in a NEED reply. */
-  readonly maxOwners: number;
-  /** The limits in force. */
-  readonly limits: Readonly<TrackerLimits>;
-  /** Time constant τ of the upload-rate EWMA in ms. */
-  readonly rateTauMs: number;
+export class Registry extends TrackerCoreTiming {
   /** What the tracker has seen and done (the dispatcher counts its part here too). */
   readonly counters: RegistryCounters = newCounters();
   /** Whether events are queued for {@link Registry.pollEvent}. */
@@ -293,37 +268,17 @@ export class Registry {
    * @param options timing, limits, clock start and randomness
    */
   constructor(options: RegistryOptions) {
-    const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-    const grace = options.grace ?? DEFAULT_GRACE;
-    if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
-      throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
-    }
-    if (!(grace >= 0) || !Number.isFinite(grace)) {
-      throw new RangeError(`Cannot use grace: expected a number ≥ 0, got ${grace}`);
-    }
-    this.intervalMs = interval;
-    this.evictAfterMs = Math.round(interval * (1 + grace));
-    if (this.evictAfterMs > 0xffffffff) {
-      throw new RangeError(`Cannot use grace: eviction after ${this.evictAfterMs} ms overflows`);
-    }
-    this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
-    this.limits = Object.freeze(resolveLimits(options.limits));
+    super(options);
     this.shares = new AddressLimits(this.limits);
-    this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
-    if (!(this.rateTauMs > 0)) {
-      throw new RangeError(`Cannot use rateTauMs: expected > 0, got ${this.rateTauMs}`);
-    }
-    const epochMs = options.cookieEpochMs ?? Math.max(2 * interval, this.evictAfterMs);
-    if (epochMs < this.evictAfterMs) {
-      throw new RangeError(
-        `Cannot use cookieEpochMs ${epochMs}: it must be at least the eviction time ${this.evictAfterMs} ms, or live peers would hold expired cookies`,
-      );
-    }
     this.#files = new FileIndex({
       rateTauMs: this.rateTauMs,
       random: options.random ?? Math.random,
     });
-    this.#jar = new CookieJar(epochMs, options.randomBytes ?? defaultRandomBytes, options.now);
+    this.#jar = new CookieJar(
+      this.cookieEpochMs,
+      options.randomBytes ?? defaultRandomBytes,
+      options.now,
+    );
     this.recordsEvents = options.events ?? true;
     this.#slab = options.replySlab ?? new ReplySlab();
     this.#registered.intervalMs = this.intervalMs;
@@ -538,7 +493,7 @@ export class Registry {
       // Never the registered address: this source has proven only its own.
       return refusal(
         ErrorCode.wrong_address,
-        `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
+        refusalText.otherAddress(nodeId, true),
         false,
       );
     }
@@ -546,7 +501,7 @@ export class Registry {
     if (kind === "session") {
       return refusal(
         ErrorCode.unknown_node,
-        `Node ${nodeId} is not registered: register again`,
+        refusalText.notRegistered(nodeId),
         false,
       );
     }
@@ -722,17 +677,11 @@ export class Registry {
     exclude?: readonly string[],
     partial = false,
   ): RuleResult {
-    const k = maxOwners === 0 ? this.maxOwners : Math.min(maxOwners, this.maxOwners, MAX_OWNERS);
+    const k = ownersWanted(maxOwners, this.maxOwners);
     const { file, alternatives, known } = this.#files.lookup(want, byName, peer);
     const picked = this.#picked;
     const skip = this.#skip;
-    skip.clear();
-    if (exclude !== undefined) {
-      for (const id of exclude) {
-        const p = this.#peers.get(id);
-        if (p !== undefined) skip.add(p);
-      }
-    }
+    fillExcluded(skip, exclude, this.#peers);
     // A quarter of the places go to owners drawn at random: a bought (or stale) ranking cannot
     // keep any owner out of every reply.
     const mix = k >> 2;

@@ -20,33 +20,27 @@
  * counters and the refusal path, as registry.ts and dispatch.ts do for the memory tracker.
  * @module
  */
-import { decodeMessage, encodeMessage } from "../wire/codec.ts";
+import { encodeMessage } from "../wire/codec.ts";
 import { ErrorCode, type ErrorCodeValue, type Message, type OwnerEntry } from "../wire/messages.ts";
-import { HEADER_SIZE, MAX_ERROR_TEXT_BYTES, MAX_OWNERS, SAFE_DATAGRAM } from "../wire/limits.ts";
-import { WireError } from "../wire/wire_error.ts";
+import { SAFE_DATAGRAM } from "../wire/limits.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
-import { LogThrottle } from "../log/log_throttle.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { fileNameProblem, quoteName } from "../wire/file_name.ts";
 import {
   addressKeys,
   AddressLimits,
-  checkMaxOwners,
-  DEFAULT_GRACE,
-  DEFAULT_INTERVAL_MS,
-  DEFAULT_MAX_OWNERS,
-  DEFAULT_RATE_TAU_MS,
-  MAX_INCIDENT_LINES_PER_MINUTE,
-  resolveLimits,
-  type TrackerLimits,
+  ownersWanted,
+  TrackerCoreTiming,
+  type TrackerTimingOptions,
 } from "./limits.ts";
 import type { TrackerEvent } from "./tracker_event.ts";
 import { rateAt, wireRate } from "./upload_rate.ts";
 import { newCounters, type RegistryCounters, type Source, wireAddress } from "./registry.ts";
 import { StoreListing } from "./store_listing.ts";
+import { IncidentLog, listEvent, refusalText } from "./error_reply.ts";
 import type { PeerCheck, SwarmStore } from "./store/swarm_store.ts";
 
 /** How often expired peers are collected from the store. */
@@ -54,34 +48,18 @@ export const EXPIRE_EVERY_MS = 1000;
 /** Peers evicted per `expire` call (another call follows at once when it is full). */
 const EXPIRE_BATCH = 1000;
 const SWEEP_EVERY_MS = 10_000;
-const EVENT_WINDOW_MS = 60_000;
 
 /** Options for {@link StoreDispatcher}. */
-export interface StoreDispatcherOptions {
+export interface StoreDispatcherOptions extends TrackerTimingOptions {
   /** Where peers, files and rankings live. */
   store: SwarmStore;
   /** The time at construction in ms: the wall clock (`Date.now()`) for a shared store. */
   now: number;
   /** The secret cookies derive from (shared by the trackers of one store); none: random keys. */
   secret?: Uint8Array;
-  /** Heartbeat interval T in ms. @default 30000 */
-  intervalMs?: number;
-  /** A peer silent for longer than T × (1 + grace) is evicted. @default 0.5 */
-  grace?: number;
-  /** N: owners in a NEED reply, 1..16. @default 8 */
-  maxOwners?: number;
-  /** Limits; missing ones take their defaults. */
-  limits?: Partial<TrackerLimits>;
-  /** How often the cookie key rotates. @default max(2 × T, T × (1 + grace)) */
-  cookieEpochMs?: number;
-  /** Time constant τ of the upload-rate EWMA in ms (the store's too). @default 60000 */
-  rateTauMs?: number;
   /** Queue events for {@link StoreDispatcher.pollEvent}. @default true */
   events?: boolean;
 }
-
-const CODE_NAMES: Record<number, string> = {};
-for (const [name, code] of Object.entries(ErrorCode)) CODE_NAMES[code] = name;
 
 /** A refusal: an ERROR's code and text, and whether the source has proven its address. */
 interface Refused {
@@ -97,36 +75,18 @@ function refused(code: ErrorCodeValue, text: string, verified = true): Refused {
 /** A failed registration check: the source has proven nothing (the reply stays small). */
 function checkRefusal(status: PeerCheck, nodeId: string): Refused | undefined {
   if (status === "unknown") {
-    return refused(
-      ErrorCode.unknown_node,
-      `Node ${nodeId} is not registered: register again`,
-      false,
-    );
+    return refused(ErrorCode.unknown_node, refusalText.notRegistered(nodeId), false);
   }
   if (status === "wrong_address") {
-    return refused(
-      ErrorCode.wrong_address,
-      `Node ${nodeId} is registered from another address`,
-      false,
-    );
+    return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, false), false);
   }
   return undefined;
 }
 
 /** The tracker's core on a store. Every reply comes back as a Promise. */
-export class StoreDispatcher {
+export class StoreDispatcher extends TrackerCoreTiming {
   /** The store. */
   readonly store: SwarmStore;
-  /** Heartbeat interval T in ms. */
-  readonly intervalMs: number;
-  /** A peer silent for longer than this is evicted. */
-  readonly evictAfterMs: number;
-  /** N: owners in a NEED reply. */
-  readonly maxOwners: number;
-  /** The limits in force. */
-  readonly limits: Readonly<TrackerLimits>;
-  /** Time constant τ of the upload-rate EWMA in ms. */
-  readonly rateTauMs: number;
   /** What this tracker process has seen and done. */
   readonly counters: RegistryCounters = newCounters();
   /** Requests dropped because the store was unreachable. */
@@ -139,7 +99,7 @@ export class StoreDispatcher {
   readonly #jar: CookieJar;
   readonly #limiter: RateLimiter;
   readonly #shares: AddressLimits;
-  readonly #throttle = new LogThrottle(EVENT_WINDOW_MS, 65_536, MAX_INCIDENT_LINES_PER_MINUTE);
+  readonly #incidents = new IncidentLog((e) => this.#report(e), this.counters);
   readonly #listing: StoreListing;
   #nextExpire: number;
   #nextSweep: number;
@@ -150,19 +110,10 @@ export class StoreDispatcher {
    * @param options the store, the timing, the limits and the cookie secret
    */
   constructor(options: StoreDispatcherOptions) {
+    super(options);
     this.store = options.store;
-    const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-    if (!Number.isInteger(interval) || interval < 1 || interval > 0x7fffffff) {
-      throw new RangeError(`Cannot use intervalMs: expected 1..2^31-1 ms, got ${interval}`);
-    }
-    this.intervalMs = interval;
-    this.evictAfterMs = Math.round(interval * (1 + (options.grace ?? DEFAULT_GRACE)));
-    this.maxOwners = checkMaxOwners(options.maxOwners ?? DEFAULT_MAX_OWNERS);
-    this.limits = Object.freeze(resolveLimits(options.limits));
-    this.rateTauMs = options.rateTauMs ?? DEFAULT_RATE_TAU_MS;
-    const epochMs = options.cookieEpochMs ?? Math.max(2 * interval, this.evictAfterMs);
     this.#jar = new CookieJar(
-      epochMs,
+      this.cookieEpochMs,
       (n) => crypto.getRandomValues(new Uint8Array(n)),
       options.now,
       options.secret,
@@ -199,28 +150,10 @@ export class StoreDispatcher {
       this.#shares.allowRequest(keys.address, keys.prefix, now) !== undefined
     ) {
       this.counters.rateLimited++;
-      if (this.#throttle.shouldReport("rl|" + from.hostname, now)) {
-        this.#report({ type: "rate_limited", source: formatHostPort(from) });
-        if (bytes.byteLength >= HEADER_SIZE) {
-          const txid = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4);
-          return this.#error(
-            txid,
-            ErrorCode.rate_limited,
-            "Too many requests: slow down",
-            bytes.byteLength,
-          );
-        }
-      }
-      return undefined;
+      return this.#incidents.rateLimited(bytes, from, now);
     }
-    let msg: Message;
-    try {
-      msg = decodeMessage(bytes);
-    } catch (e) {
-      this.counters.malformed++;
-      this.#dropped(from, "bad", e instanceof WireError ? e.message : String(e), now);
-      return undefined;
-    }
+    const msg = this.#incidents.decode(bytes, from, now);
+    if (msg === undefined) return undefined;
     try {
       const r = await this.#route(msg, from, keys, now);
       if (this.#down !== undefined) {
@@ -259,10 +192,8 @@ export class StoreDispatcher {
     }
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
-      this.#throttle.sweep(now);
+      this.#incidents.sweep(now);
       this.#shares.sweep(now, this.rateTauMs);
-      const suppressed = this.#throttle.takeSuppressed();
-      if (suppressed > 0) this.#report({ type: "log_suppressed", count: suppressed });
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
     if (now < this.#nextExpire || this.#expiring) return;
@@ -321,7 +252,18 @@ export class StoreDispatcher {
   #badCookie(msg: { cookie: bigint }, from: Source): Refused | undefined {
     const packed = packAddress(from.hostname, from.port);
     if (packed !== null && this.#jar.verify(msg.cookie, packed) === "session") return undefined;
-    return refused(ErrorCode.bad_cookie, "Cookie is stale or wrong: register again", false);
+    return refused(ErrorCode.bad_cookie, refusalText.badCookie, false);
+  }
+
+  /** A heartbeat by a request's session cookie: its refusal, or undefined once the peer is touched. */
+  async #touch(
+    msg: { cookie: bigint; nodeId: string },
+    from: Source,
+    now: number,
+  ): Promise<Refused | undefined> {
+    const bad = this.#badCookie(msg, from);
+    if (bad !== undefined) return bad;
+    return checkRefusal(await this.store.touch(msg.nodeId, from, now), msg.nodeId);
   }
 
   async #route(
@@ -363,44 +305,26 @@ export class StoreDispatcher {
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       case "update": {
-        const bad = this.#badCookie(msg, from);
-        if (bad !== undefined) return bad;
         // Logged only: an owner's own claim does not rank it (REPORTs do).
-        const status = await store.touch(msg.nodeId, from, now);
-        if (status !== "ok") return checkRefusal(status, msg.nodeId);
+        const refusal = await this.#touch(msg, from, now);
+        if (refusal !== undefined) return refusal;
         this.counters.updates++;
         this.#report({ type: "update", nodeId: msg.nodeId, uploaded: msg.uploaded, rate: 0 });
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       case "list": {
-        const bad = this.#badCookie(msg, from);
-        if (bad !== undefined) return bad;
-        const status = await store.touch(msg.nodeId, from, now);
-        if (status !== "ok") return checkRefusal(status, msg.nodeId);
+        const refusal = await this.#touch(msg, from, now);
+        if (refusal !== undefined) return refusal;
         const page = await this.#listing.page(msg, SAFE_DATAGRAM, now);
         this.counters.lists++;
-        this.#report({
-          type: "list",
-          nodeId: msg.nodeId,
-          match: msg.match,
-          pattern: msg.pattern,
-          cursor: msg.cursor,
-          returned: page.entries.length,
-          total: page.total,
-        });
+        this.#report(listEvent(msg.nodeId, msg, page));
         return encodeMessage({ type: "listing", txid: msg.txid, ...page });
       }
       case "exit": {
         const r = await store.exit(msg.nodeId, from);
         // Idempotent: an unknown node id has nothing left to forget.
         if (r.status === "unknown") return encodeMessage({ type: "ack", txid: msg.txid });
-        if (r.status === "wrong_address") {
-          return refused(
-            ErrorCode.wrong_address,
-            `Node ${msg.nodeId} is registered from another address`,
-            false,
-          );
-        }
+        if (r.status === "wrong_address") return checkRefusal(r.status, msg.nodeId);
         this.counters.exits++;
         this.#report({
           type: "exit",
@@ -411,13 +335,7 @@ export class StoreDispatcher {
         return encodeMessage({ type: "ack", txid: msg.txid });
       }
       default:
-        this.counters.unexpected++;
-        this.#dropped(
-          from,
-          "unexpected",
-          `unexpected ${msg.type} message (the tracker serves register, own, need, list, update, report, exit)`,
-          now,
-        );
+        this.#incidents.unexpected(msg.type, from, now);
         return undefined;
     }
   }
@@ -520,18 +438,11 @@ export class StoreDispatcher {
     if (kind === "session") {
       // A heartbeat, possibly the first one at this tracker after another one's cookie.
       const status = await this.store.touch(nodeId, from, now);
-      if (status !== "ok") {
-        return status === "unknown"
-          ? refused(
-            ErrorCode.unknown_node,
-            `Node ${nodeId} is not registered: register again`,
-            false,
-          )
-          : refused(
-            ErrorCode.wrong_address,
-            `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
-            false,
-          );
+      if (status === "wrong_address") {
+        return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, true), false);
+      }
+      if (status === "unknown") {
+        return refused(ErrorCode.unknown_node, refusalText.notRegistered(nodeId), false);
       }
       this.counters.heartbeats++;
       return this.#registered(txid, this.#jar.issue(packed, "session"), this.evictAfterMs);
@@ -551,11 +462,7 @@ export class StoreDispatcher {
         this.counters.heartbeats++;
         break;
       case "wrong_address":
-        return refused(
-          ErrorCode.wrong_address,
-          `Node ${nodeId} is registered from another address: pick another node id, or wait for it to expire`,
-          false,
-        );
+        return refused(ErrorCode.wrong_address, refusalText.otherAddress(nodeId, true), false);
       case "full":
         return refused(ErrorCode.too_many_peers, `Tracker is full: ${l.maxPeers} peers`, false);
       default:
@@ -586,9 +493,7 @@ export class StoreDispatcher {
     from: Source,
     now: number,
   ): Promise<Uint8Array | Refused> {
-    const k = msg.maxOwners === 0
-      ? this.maxOwners
-      : Math.min(msg.maxOwners, this.maxOwners, MAX_OWNERS);
+    const k = ownersWanted(msg.maxOwners, this.maxOwners);
     const byName = msg.want.kind === "name";
     const want = msg.want.kind === "name" ? msg.want.name : toHex(msg.want.contentId);
     // A quarter of the places go to owners drawn at random (as registry.ts).
@@ -645,26 +550,6 @@ export class StoreDispatcher {
     });
   }
 
-  #dropped(from: Source, kind: string, detail: string, now: number): void {
-    if (this.#throttle.shouldReport(kind + "|" + from.hostname, now)) {
-      this.#report({ type: "malformed", source: formatHostPort(from), detail });
-    }
-  }
-
-  #error(
-    txid: number,
-    code: ErrorCodeValue,
-    text: string,
-    maxBytes: number,
-  ): Uint8Array | undefined {
-    const room = Math.min(MAX_ERROR_TEXT_BYTES, maxBytes - HEADER_SIZE - 3);
-    if (room < 0) return undefined;
-    this.counters.errors++;
-    let cut = text;
-    while (new TextEncoder().encode(cut).byteLength > room) cut = cut.slice(0, -1);
-    return encodeMessage({ type: "error", txid, code, text: cut });
-  }
-
   /** An ERROR, never larger than the request for a source that has not proven its address. */
   #refuse(
     request: string,
@@ -674,18 +559,12 @@ export class StoreDispatcher {
     size: number,
     now: number,
   ): Uint8Array | undefined {
-    if (
-      r.code !== ErrorCode.not_found &&
-      this.#throttle.shouldReport(`refused|${r.code}|${from.hostname}`, now)
-    ) {
-      this.#report({
-        type: "refused",
-        source: formatHostPort(from),
-        request,
-        code: CODE_NAMES[r.code] ?? String(r.code),
-        detail: r.text,
-      });
-    }
-    return this.#error(txid, r.code, r.text, r.verified ? Infinity : size);
+    const maxBytes = r.verified ? Infinity : size;
+    const log = r.code !== ErrorCode.not_found;
+    return this.#incidents.refuse(
+      { request, txid, code: r.code, text: r.text, maxBytes, log },
+      from,
+      now,
+    );
   }
 }

@@ -8,10 +8,8 @@
  * Rules: docs/TRACKER.md, _Listing files_ and _Storage_.
  * @module
  */
-import type { ListingEntry } from "../wire/messages.ts";
-import { LISTING_ENTRY_BASE_SIZE, LISTING_HEADER_SIZE, MAX_LIST_ENTRIES } from "../wire/limits.ts";
 import { fromHex } from "../wire/hex.ts";
-import type { ListingPage, ListQuery } from "./file_listing.ts";
+import { fillPage, type ListingPage, type ListQuery } from "./file_listing.ts";
 import { compileNamePattern } from "./name_pattern.ts";
 import type { ListRow, SwarmStore } from "./store/swarm_store.ts";
 
@@ -19,8 +17,6 @@ import type { ListRow, SwarmStore } from "./store/swarm_store.ts";
 export const ROWS_PER_READ = 5000;
 /** A snapshot holds at most this many rows (a larger swarm lists its first ones by name). */
 export const MAX_SNAPSHOT_ROWS = 200_000;
-
-const utf8 = new TextEncoder();
 
 /** Pages of the files a store holds. */
 export class StoreListing {
@@ -57,26 +53,15 @@ export class StoreListing {
       ? undefined
       : this.#matching(query, rows);
     const total = matches === undefined ? rows.length : matches.length;
-    const cap = Math.min(
-      query.maxEntries === 0 ? MAX_LIST_ENTRIES : query.maxEntries,
-      MAX_LIST_ENTRIES,
-    );
-    const entries: ListingEntry[] = [];
-    let bytes = LISTING_HEADER_SIZE;
-    let at = query.cursor;
-    for (; at < total && entries.length < cap; at++) {
-      const row = rows[matches === undefined ? at : matches[at]!]!;
-      const size = LISTING_ENTRY_BASE_SIZE + utf8.encode(row.name).byteLength;
-      if (bytes + size > maxBytes) break;
-      bytes += size;
-      entries.push({
+    return fillPage(query, maxBytes, total, matches, (i) => {
+      const row = rows[i]!;
+      return {
         contentId: fromHex(row.contentKey)!,
         size: row.size,
         owners: Math.min(row.owners, 0xffffffff),
         name: row.name,
-      });
-    }
-    return { total, nextCursor: at < total ? at : 0, entries };
+      };
+    });
   }
 
   async #snapshot(now: number): Promise<ListRow[]> {

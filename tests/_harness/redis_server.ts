@@ -61,6 +61,23 @@ async function waitReady(port: number, deadline: number): Promise<void> {
 }
 
 /**
+ * A test that needs redis-server (skipped with the reason where it is missing). The ioredis
+ * client keeps timers and sockets past a test's end, so the op and resource sanitizers are off.
+ *
+ * @param name the test's name
+ * @param fn the test
+ */
+export function redisTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: REDIS_SKIP_REASON !== undefined,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
+/**
  * Starts `redis-server` on a free port.
  *
  * @returns the running server; `await using` stops it

@@ -174,3 +174,50 @@ export function mapOwnersThrough(
     return encodeMessage({ ...msg, owners }).slice();
   };
 }
+
+/** A peer process's way to the swarm through relays it cannot see: see {@link relayedSwarm}. */
+export interface RelayedSwarm extends AsyncDisposable {
+  /** One relay in front of each owner. */
+  pool: RelayPool;
+  /** The relay in front of the tracker, mapping OWNERS through `pool`. */
+  front: Relay;
+  /** The tracker address to give the peer process: `127.0.0.1:PORT` of `front`. */
+  tracker: string;
+  /** Resolves when the first owner relay has passed `pauseAfter` bytes (and holds). */
+  held: Promise<void>;
+}
+
+/**
+ * A front relay to the tracker whose OWNERS point at a {@link RelayPool}, each owner relay
+ * holding after `pauseAfter` bytes: a `peer.ts get` child told `tracker` downloads until
+ * `held`, then the test can {@link RelayPool.pause} the whole transfer.
+ *
+ * @param options the tracker, the seed (the front relay takes `seed + 1`) and the hold budget
+ * @returns the relays; `await using` closes them
+ */
+export function relayedSwarm(options: {
+  tracker: Deno.NetAddr;
+  seed: number;
+  pauseAfter: number;
+}): RelayedSwarm {
+  const held = Promise.withResolvers<void>();
+  const pool = new RelayPool({
+    seed: options.seed,
+    onRelay: (relay) => void relay.pauseAfter(options.pauseAfter).then(held.resolve),
+  });
+  const front = startRelay({
+    target: options.tracker,
+    seed: options.seed + 1,
+    transform: mapOwnersThrough(pool),
+  });
+  return {
+    pool,
+    front,
+    tracker: `127.0.0.1:${front.address.port}`,
+    held: held.promise,
+    async [Symbol.asyncDispose]() {
+      await front[Symbol.asyncDispose]();
+      await pool[Symbol.asyncDispose]();
+    },
+  };
+}

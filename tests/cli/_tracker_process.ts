@@ -1,5 +1,5 @@
 /**
- * A `tracker.ts` process on loopback for CLI tests: narrow grants (loopback network, its log
+ * A `tracker.ts` process on 127.0.0.1 for CLI tests: narrow grants (loopback network, its log
  * directory), a free port, a 2 s heartbeat interval.
  * @module
  */
@@ -18,7 +18,7 @@ export interface TrackerProcess {
 }
 
 /**
- * Starts `tracker.ts --port 0 --log-dir LOGS --interval 2` and waits until it listens.
+ * Starts `tracker.ts --host 127.0.0.1 --port 0 --log-dir LOGS --interval 2` and waits until it listens.
  *
  * @param logs The log directory (also its only read/write grant).
  * @param timeoutMs Longest wait for the "listening on" line.
@@ -32,10 +32,10 @@ export async function spawnTrackerProcess(
     name: "tracker",
     entrypoint: join(ROOT, "tracker.ts"),
     permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-    args: ["--port", "0", "--log-dir", logs, "--interval", "2"],
+    args: ["--host", "127.0.0.1", "--port", "0", "--log-dir", logs, "--interval", "2"],
   });
   try {
-    const { match } = await child.waitForLine(/listening on udp:\/\/(\S+)/, timeoutMs);
+    const { match } = await child.waitForLine(/listening on (?:udp:\/\/)?(\S+:\d+)/, timeoutMs);
     return { child, address: match[1]! };
   } catch (e) {
     await child.close();

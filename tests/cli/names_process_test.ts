@@ -7,48 +7,18 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import {
-  type ChildProcess,
-  listDir,
-  randomFile,
-  sha256File,
-  spawnDeno,
-  tempDir,
-} from "../_harness/processes.ts";
+import { listDir, randomFile, sha256File, tempDir } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { runPeerProcess, spawnPeerProcess } from "./_peer_process.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const PEER = join(ROOT, "peer.ts");
-const TRACKER = join(ROOT, "tracker.ts");
-const WORKER = join(ROOT, "lib", "peer", "piece_writer_worker.ts");
 const WAIT = 30_000;
 
-function peer(name: string, dir: string, logs: string, args: string[]): ChildProcess {
-  return spawnDeno({
-    name,
-    entrypoint: PEER,
-    permissions: [
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir},${WORKER}`,
-      `--allow-write=${dir},${logs}`,
-    ],
-    args,
-  });
-}
+const peer = spawnPeerProcess;
 
-/** Runs a one-shot peer to its exit; returns the code and its two streams. */
-async function run(
-  name: string,
-  dir: string,
-  logs: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  await using child = peer(name, dir, logs, args);
-  const status = await child.wait(WAIT);
-  return { code: status.code, stdout: child.output("stdout"), stderr: child.output("stderr") };
-}
+const run = (name: string, dir: string, logs: string, args: string[]) =>
+  runPeerProcess(name, dir, logs, args, WAIT);
 
 Deno.test("peer.ts: names are not identities; list, links and exit 11", async (t) => {
   await using tmp = await tempDir("udpswarm-cli-names-");
@@ -62,14 +32,9 @@ Deno.test("peer.ts: names are not identities; list, links and exit 11", async (t
   await randomFile(join(attacker, "f16.bin"), 200_000, 66);
   const honestSum = await sha256File(join(honest, "f16.bin"));
 
-  await using tracker = spawnDeno({
-    name: "tracker",
-    entrypoint: TRACKER,
-    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-    args: ["--host", "127.0.0.1", "--port", "0", "--log-dir", logs, "--interval", "2"],
-  });
-  const address = (await tracker.waitForLine(/listening on (?:udp:\/\/)?(\S+:\d+)/, WAIT))
-    .match[1]!;
+  const tracker = await spawnTrackerProcess(logs);
+  await using _tracker = tracker.child;
+  const { address } = tracker;
   const common = ["--tracker", address, "--log-dir", logs];
 
   await using seed = peer("honest", honest, logs, [

@@ -15,6 +15,14 @@ interface Harness {
   signal: (name: string) => void;
 }
 
+/** A test of runPeerCli() in a fresh temporary directory (removed after). */
+function cliTest(name: string, fn: (dir: string) => Promise<void>): void {
+  Deno.test(name, async () => {
+    await using tmp = await tempDir("udpswarm-cli-main-");
+    await fn(tmp.path);
+  });
+}
+
 function harness(args: string[], cwd: string, startError?: unknown): Harness {
   const cap = new Capture();
   const input = new ScriptedInput();
@@ -64,9 +72,7 @@ Deno.test("runPeerCli() exits 2 on a bad flag value, before doing anything", {
   assert.equal(h.started.length, 0);
 });
 
-Deno.test("runPeerCli() share of a missing file exits 10 and leaves no files", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() share of a missing file exits 10 and leaves no files", async (dir) => {
   const h = harness(["share", "nope.bin", "--log-dir", join(dir, "logs")], dir);
   assert.equal(await runPeerCli(h.env), ExitCode.missingFile);
   assert.equal(h.cap.stderr, 'error: Cannot share "nope.bin": no such file\n');
@@ -74,9 +80,7 @@ Deno.test("runPeerCli() share of a missing file exits 10 and leaves no files", a
   assert.deepEqual(await listDir(dir), []);
 });
 
-Deno.test("runPeerCli() get of a name with ../ exits 8 and leaves no files", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() get of a name with ../ exits 8 and leaves no files", async (dir) => {
   const h = harness(
     ["get", "../secret", "--out", join(dir, "out"), "--log-dir", join(dir, "logs"), "--json"],
     dir,
@@ -90,9 +94,7 @@ Deno.test("runPeerCli() get of a name with ../ exits 8 and leaves no files", asy
   assert.deepEqual(await listDir(dir), []);
 });
 
-Deno.test("runPeerCli() exits 9 when the tracker cannot be reached", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() exits 9 when the tracker cannot be reached", async (dir) => {
   const h = harness(
     ["get", "a.bin", "--out", join(dir, "out"), "--log-dir", join(dir, "logs")],
     dir,
@@ -109,9 +111,7 @@ Deno.test("runPeerCli() exits 9 when the tracker cannot be reached", async () =>
   assert.match(log, / exit\n$/);
 });
 
-Deno.test("runPeerCli() get prints the path, logs the figures and closes the peer", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() get prints the path, logs the figures and closes the peer", async (dir) => {
   const out = join(dir, "out");
   const h = harness(
     ["get", "a.bin", "--out", out, "--log-dir", join(dir, "logs"), "--id", "g1", "--mtu", "1500"],
@@ -136,9 +136,7 @@ Deno.test("runPeerCli() get prints the path, logs the figures and closes the pee
   assert.match(lines.at(-1)!, / exit$/);
 });
 
-Deno.test("runPeerCli() get maps a TransferError to its exit code", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() get maps a TransferError to its exit code", async (dir) => {
   const h = harness(["get", "a.bin", "--out", dir, "--log-dir", join(dir, "logs")], dir);
   h.peer.onDownload = (d) =>
     queueMicrotask(() => d.fail(new FakeTransferError("not_found", "Nobody knows a.bin")));
@@ -152,9 +150,7 @@ Deno.test("runPeerCli() get maps a TransferError to its exit code", async () => 
   assert.deepEqual(await listDir(dir), ["logs"]);
 });
 
-Deno.test("runPeerCli() share serves until a signal, then closes the peer", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() share serves until a signal, then closes the peer", async (dir) => {
   await Deno.writeTextFile(join(dir, "a.bin"), "data");
   const h = harness(["share", "a.bin", "--log-dir", join(dir, "logs"), "--json"], dir);
   const done = runPeerCli(h.env);
@@ -169,9 +165,7 @@ Deno.test("runPeerCli() share serves until a signal, then closes the peer", asyn
   assert.equal(h.cap.stderr, "");
 });
 
-Deno.test("runPeerCli() prompt over piped stdin ends at end of input", async () => {
-  await using tmp = await tempDir("udpswarm-cli-main-");
-  const dir = tmp.path;
+cliTest("runPeerCli() prompt over piped stdin ends at end of input", async (dir) => {
   await Deno.writeTextFile(join(dir, "a.bin"), "data");
   const h = harness(["--dir", dir, "--log-dir", join(dir, "logs"), "--id", "r1"], dir);
   const done = runPeerCli(h.env);

@@ -6,51 +6,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import {
   type ChildProcess,
   listDir,
   randomFile,
   sha256File,
-  spawnDeno,
   spawnProcess,
   tempDir,
 } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { PEER_TS, peerPermissions, runPeerProcess, spawnPeerProcess } from "./_peer_process.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const PEER = join(ROOT, "peer.ts");
-const TRACKER = join(ROOT, "tracker.ts");
 const SIZE = 4 * 1024 * 1024 + 12345;
 const WAIT = 30_000;
-
-/**
- * The piece verifier runs on a Worker, whose module Deno loads with the peer's read grant.
- * (The peer's other modules are loaded before the grants apply.)
- */
-const WORKER = join(ROOT, "lib", "peer", "piece_writer_worker.ts");
-
-/** Narrow grants of a peer: loopback network, its own directory, the log directory. */
-function peerPermissions(dir: string, logs: string): string[] {
-  return ["--allow-net=127.0.0.1", `--allow-read=${dir},${WORKER}`, `--allow-write=${dir},${logs}`];
-}
-
-async function startTracker(logs: string): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawnDeno({
-    name: "tracker",
-    entrypoint: TRACKER,
-    permissions: ["--allow-net=127.0.0.1", `--allow-read=${logs}`, `--allow-write=${logs}`],
-    args: ["--host", "127.0.0.1", "--port", "0", "--log-dir", logs, "--interval", "2"],
-  });
-  try {
-    const { match } = await child.waitForLine(/listening on (?:udp:\/\/)?(\S+:\d+)/, WAIT);
-    return { child, address: match[1]! };
-  } catch (e) {
-    await child.close();
-    throw e;
-  }
-}
 
 /** A peer prompt whose stdin the test writes: a FIFO, so the harness reads its output. */
 interface PromptProcess extends AsyncDisposable {
@@ -81,7 +51,7 @@ async function startPrompt(
       "run",
       "--no-prompt",
       ...peerPermissions(dir, logs),
-      PEER,
+      PEER_TS,
       ...args,
     ],
   });
@@ -108,9 +78,7 @@ async function startPrompt(
   };
 }
 
-function peerProcess(name: string, dir: string, logs: string, args: string[]): ChildProcess {
-  return spawnDeno({ name, entrypoint: PEER, permissions: peerPermissions(dir, logs), args });
-}
+const peerProcess = spawnPeerProcess;
 
 /** What {@link twoOwners} sets up. */
 interface TwoOwners extends AsyncDisposable {
@@ -144,7 +112,7 @@ async function twoOwners(
     await randomFile(join(a, file), SIZE, seed);
     await Deno.copyFile(join(a, file), join(b, file));
     const expected = await sha256File(join(a, file));
-    const tracker = await startTracker(logs);
+    const tracker = await spawnTrackerProcess(logs);
     return {
       logs,
       a,
@@ -253,7 +221,7 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
   assert.equal(sharing.contentId, text.match[1]);
   assert.equal(sharing.size, SIZE);
 
-  const get = peerProcess("get", c, logs, [
+  const get = await runPeerProcess("get", c, logs, [
     "get",
     "one.bin",
     "--out",
@@ -262,11 +230,10 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
     "getter",
     "--json",
     ...common,
-  ]);
-  await using _get = get;
-  assert.equal((await get.wait(WAIT)).code, 0, get.output());
-  assert.equal(get.output("stderr"), "");
-  const events = get.output("stdout").split("\n").map((l) => JSON.parse(l));
+  ], WAIT);
+  assert.equal(get.code, 0, get.output);
+  assert.equal(get.stderr, "");
+  const events = get.stdout.split("\n").map((l) => JSON.parse(l));
   assert.equal(events[0].event, "ready");
   const done = events.at(-1);
   assert.equal(done.event, "done");
@@ -280,28 +247,38 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
   assert.equal(await sha256File(join(c, "one.bin")), expected);
 
   // The same again: the file is already there with this content, so there is nothing to do.
-  const again = peerProcess("again", c, logs, ["get", "one.bin", "--out", c, ...common]);
-  await using _again = again;
-  assert.equal((await again.wait(WAIT)).code, 0, again.output());
-  assert.match(again.output("stderr"), /^already have one\.bin: .*one\.bin has this content/m);
-  assert.doesNotMatch(again.output("stderr"), /MiB\/s|from nobody/);
-  assert.equal(again.output("stdout"), join(c, "one.bin"));
+  const again = await runPeerProcess(
+    "again",
+    c,
+    logs,
+    ["get", "one.bin", "--out", c, ...common],
+    WAIT,
+  );
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.stderr, /^already have one\.bin: .*one\.bin has this content/m);
+  assert.doesNotMatch(again.stderr, /MiB\/s|from nobody/);
+  assert.equal(again.stdout, join(c, "one.bin"));
 
   // Other bytes under that name: refused (7), and the hint names the flag.
   const other = await Deno.readFile(join(c, "one.bin"));
   other[12345] = other[12345]! ^ 0xff;
   await Deno.writeFile(join(c, "one.bin"), other);
-  const differs = peerProcess("differs", c, logs, ["get", "one.bin", "--out", c, ...common]);
-  await using _differs = differs;
-  assert.equal((await differs.wait(WAIT)).code, ExitCode.exists, differs.output());
+  const differs = await runPeerProcess("differs", c, logs, [
+    "get",
+    "one.bin",
+    "--out",
+    c,
+    ...common,
+  ], WAIT);
+  assert.equal(differs.code, ExitCode.exists, differs.output);
   assert.match(
-    differs.output("stderr"),
+    differs.stderr,
     /^error: Cannot save one\.bin: .*one\.bin exists with other content; use --overwrite to replace it \(node log: .*\.log\)$/m,
   );
-  assert.doesNotMatch(differs.output("stderr"), /pass overwrite/);
-  assert.equal(differs.output("stdout"), "");
+  assert.doesNotMatch(differs.stderr, /pass overwrite/);
+  assert.equal(differs.stdout, "");
 
-  const byId = peerProcess("by-id", c, logs, [
+  const byId = await runPeerProcess("by-id", c, logs, [
     "get",
     sharing.contentId,
     "--out",
@@ -309,10 +286,9 @@ Deno.test("peer.ts share/get: exit codes and --json", async () => {
     "--overwrite",
     "--quiet",
     ...common,
-  ]);
-  await using _byId = byId;
-  assert.equal((await byId.wait(WAIT)).code, 0, byId.output());
-  assert.equal(byId.output("stdout"), join(c, "one.bin"));
+  ], WAIT);
+  assert.equal(byId.code, 0, byId.output);
+  assert.equal(byId.stdout, join(c, "one.bin"));
   assert.equal(await sha256File(join(c, "one.bin")), expected);
 
   shareA.kill("SIGINT");
@@ -332,7 +308,7 @@ Deno.test("peer.ts bad input: clear messages, distinct exit codes, no stray file
   const dir = join(tmp.path, "p");
   await Deno.mkdir(logs);
   await Deno.mkdir(dir);
-  const tracker = await startTracker(logs);
+  const tracker = await spawnTrackerProcess(logs);
   await using _tracker = tracker.child;
   const common = ["--tracker", tracker.address, "--log-dir", logs];
   const before = await listDir(logs);

@@ -37,31 +37,21 @@ async function ourNamespaces(): Promise<string[]> {
 const unavailable = await availability();
 if (unavailable) console.log(`netns_test: skipped: ${unavailable}`);
 
+/** Runs `udp_probe.ts MODE ARGS` on host `host` of the namespaces (`netns.sh exec`). */
+function probeOn(host: number, mode: "ping" | "echo", args: string[]) {
+  return spawnProcess({
+    name: mode,
+    command: "bash",
+    args: [NETNS, "--prefix", PREFIX, "exec", String(host), Deno.execPath(), "run", "--no-prompt"]
+      .concat(["--allow-net", PROBE, mode, ...args]),
+  });
+}
+
 /** Pings host 1's echo from host 0 and returns the probe's JSON result. */
 async function ping(count: number): Promise<{ sent: number; replies: number }> {
-  await using child = spawnProcess({
-    name: "ping",
-    command: "bash",
-    args: [
-      NETNS,
-      "--prefix",
-      PREFIX,
-      "exec",
-      "0",
-      Deno.execPath(),
-      "run",
-      "--no-prompt",
-      "--allow-net",
-      PROBE,
-      "ping",
-      "--to",
-      "10.77.0.2:9000",
-      "--count",
-      String(count),
-      "--timeout-ms",
-      "300",
-    ],
-  });
+  await using child = probeOn(0, "ping", [
+    ...["--to", "10.77.0.2:9000", "--count", String(count), "--timeout-ms", "300"],
+  ]);
   const { match } = await child.waitForLine(/^(\{"mode":"ping".*\})$/, 30_000);
   return JSON.parse(match[1]!);
 }
@@ -81,27 +71,7 @@ Deno.test({
       ]);
       assert.equal((await netns("addr", "1")).out, "10.77.0.2");
 
-      await using echo = spawnProcess({
-        name: "echo",
-        command: "bash",
-        args: [
-          NETNS,
-          "--prefix",
-          PREFIX,
-          "exec",
-          "1",
-          Deno.execPath(),
-          "run",
-          "--no-prompt",
-          "--allow-net",
-          PROBE,
-          "echo",
-          "--bind",
-          "10.77.0.2:9000",
-          "--max-s",
-          "60",
-        ],
-      });
+      await using echo = probeOn(1, "echo", ["--bind", "10.77.0.2:9000", "--max-s", "60"]);
       await echo.waitForLine(/^listening 10\.77\.0\.2:9000$/, 30_000);
 
       await t.step("datagrams go both ways", async () => {

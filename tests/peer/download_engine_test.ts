@@ -11,6 +11,7 @@ const KiB = 1024;
 const PIECE = 16 * KiB;
 const BLOCK = 4 * KiB;
 
+/** An engine of `pieces` pieces, started at 0 with owners "a" and "b". */
 function engineFor(pieces: number): { engine: DownloadEngine; data: Uint8Array } {
   const data = Uint8Array.from({ length: pieces * PIECE }, (_, i) => (i * 31) & 0xff);
   const engine = new DownloadEngine({
@@ -18,6 +19,9 @@ function engineFor(pieces: number): { engine: DownloadEngine; data: Uint8Array }
     blockSize: BLOCK,
     maxInFlight: 16 * BLOCK,
   });
+  engine.addOwner("a", 0);
+  engine.addOwner("b", 0);
+  engine.start(0);
   return { engine, data };
 }
 
@@ -37,9 +41,6 @@ Deno.test({
   permissions: "none",
   fn() {
     const { engine, data } = engineFor(64);
-    engine.addOwner("a", 0);
-    engine.addOwner("b", 0);
-    engine.start(0);
     const first = drain(engine, 0);
     assert.ok(first.get("a")!.length > 0 && first.get("b")!.length > 0);
 
@@ -81,9 +82,6 @@ Deno.test({
   permissions: "none",
   fn() {
     const { engine, data } = engineFor(64);
-    engine.addOwner("a", 0);
-    engine.addOwner("b", 0);
-    engine.start(0);
     const asked = drain(engine, 0);
     const [offset, length] = asked.get("a")![0]!;
     // b sends a block outstanding at a, with wrong bytes: ignored, counted against b

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { MtuProbe, PROBE_SIZES } from "../../lib/peer/core/mtu_probe.ts";
 
+/** A probe of `roundMs` rounds that has sent its first round at 0. */
+function sentFirstRound(roundMs: number): MtuProbe {
+  const p = new MtuProbe({ roundMs });
+  p.pollTransmit(0);
+  return p;
+}
+
 /** The probe has finished with `size` as its result. */
 function assertFound(p: MtuProbe, size: number): void {
   assert.equal(p.done, true);
@@ -24,8 +31,7 @@ Deno.test(
   "MtuProbe times its rounds by the round trip of a smaller size once one is acknowledged",
   { permissions: "none" },
   () => {
-    const p = new MtuProbe({ roundMs: 100 });
-    p.pollTransmit(0);
+    const p = sentFirstRound(100);
     p.handleAck(1452, 5);
     p.handleAck(8952, 6);
     assert.equal(p.pollTimeout(), 10, "two round trips of the first ACK, not the blind 100 ms");
@@ -81,8 +87,7 @@ Deno.test(
   "MtuProbe keeps waiting for a late answer to the largest probe after a small one came back",
   { permissions: "none" },
   () => {
-    const p = new MtuProbe({ roundMs: 150 });
-    p.pollTransmit(0);
+    const p = sentFirstRound(150);
     p.handleAck(1452, 2);
     p.handleTimeout(150);
     assert.equal(p.done, false);

@@ -16,6 +16,7 @@ import type {
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { listDir as list, randomFile, sha256File, tempDir } from "../_harness/processes.ts";
 import { waitUntil, withTimeout } from "../_harness/wait.ts";
+import { loopbackSwarm } from "../_harness/loopback_swarm.ts";
 import { RelayPool } from "../_harness/relay_pool.ts";
 
 const KiB = 1024;
@@ -75,12 +76,9 @@ function holdingPool(seed: number, budgets: Record<string, number>) {
 }
 
 Deno.test("startPeer() downloads 32 MiB from 2 owners and shares it on", async () => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const t = trackerAddr(tracker);
-  const [dA, dB, dC, dD] = await Promise.all(
-    ["a", "b", "c", "d"].map((n) => mkdir(join(tmp.path, n))),
-  );
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b", "c", "d"]);
+  const { address: t } = tmp;
+  const [dA, dB, dC, dD] = tmp.dirs;
   const size = 32 * MiB;
   await randomFile(join(dA!, "big.bin"), size, 1);
   await Deno.copyFile(join(dA!, "big.bin"), join(dB!, "big.bin"));
@@ -125,10 +123,9 @@ Deno.test("startPeer() downloads 32 MiB from 2 owners and shares it on", async (
 });
 
 Deno.test("startPeer() resumes a download stopped midway from its verified pieces", async () => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const t = trackerAddr(tracker);
-  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b", "c"]);
+  const { address: t } = tmp;
+  const [dA, dB, dC] = tmp.dirs;
   const size = 64 * MiB;
   await randomFile(join(dA!, "film.bin"), size, 2);
   await Deno.copyFile(join(dA!, "film.bin"), join(dB!, "film.bin"));
@@ -174,12 +171,9 @@ Deno.test("startPeer() resumes a download stopped midway from its verified piece
 });
 
 Deno.test("startPeer() keeps two different files with the same name apart", async (t) => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const tr = trackerAddr(tracker);
-  const [dA, dB, dC, dD] = await Promise.all(
-    ["a", "b", "c", "d"].map((n) => mkdir(join(tmp.path, n))),
-  );
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b", "c", "d"]);
+  const { address: tr } = tmp;
+  const [dA, dB, dC, dD] = tmp.dirs;
   await randomFile(join(dA!, "same.bin"), 3 * MiB + 17, 31);
   await randomFile(join(dB!, "same.bin"), 2 * MiB + 5, 32);
   const wantX = await sha256File(join(dA!, "same.bin"));
@@ -277,10 +271,9 @@ Deno.test("startPeer() keeps two different files with the same name apart", asyn
 });
 
 Deno.test("startPeer() download() fails with a clear TransferError", async (t) => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const tr = trackerAddr(tracker);
-  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b", "c"]);
+  const { address: tr } = tmp;
+  const [dA, dB, dC] = tmp.dirs;
   const size = 16 * MiB;
   await randomFile(join(dA!, "f.bin"), size, 41);
   await Deno.copyFile(join(dA!, "f.bin"), join(dB!, "f.bin"));
@@ -461,9 +454,8 @@ async function sideBySide(scenarios: Record<string, () => Promise<void>>): Promi
 }
 
 Deno.test("startPeer() download() gives up or finds its owners again in bounded time", async () => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const tr = trackerAddr(tracker);
+  await using tmp = await loopbackSwarm("udpswarm-peer-", []);
+  const { address: tr } = tmp;
   const size = 16 * MiB;
   /** A directory with its own 16 MiB f.bin: each scenario has a content nobody else owns. */
   const owned = async (name: string, seed: number) => {
@@ -593,10 +585,9 @@ Deno.test("startPeer() finishes without a tracker and announces the file once it
 });
 
 Deno.test("startPeer() completes from 2 owners through lossy, reordering, duplicating relays", async (t) => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const tr = trackerAddr(tracker);
-  const [dA, dB] = await Promise.all(["a", "b"].map((n) => mkdir(join(tmp.path, n))));
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b"]);
+  const { address: tr } = tmp;
+  const [dA, dB] = tmp.dirs;
   const size = 16 * MiB;
   await randomFile(join(dA!, "lossy.bin"), size, 51);
   await Deno.copyFile(join(dA!, "lossy.bin"), join(dB!, "lossy.bin"));
@@ -637,10 +628,9 @@ Deno.test("startPeer() completes from 2 owners through lossy, reordering, duplic
 });
 
 Deno.test("startPeer() transfers edge sizes through real sockets", async (t) => {
-  await using tmp = await tempDir("udpswarm-peer-");
-  await using tracker = await startTracker({ port: 0 });
-  const tr = trackerAddr(tracker);
-  const [dA, dB, dC] = await Promise.all(["a", "b", "c"].map((n) => mkdir(join(tmp.path, n))));
+  await using tmp = await loopbackSwarm("udpswarm-peer-", ["a", "b", "c"]);
+  const { address: tr } = tmp;
+  const [dA, dB, dC] = tmp.dirs;
   // Piece size 64 KiB; blocks are at most 32 KiB on loopback, 1420-ish bytes with mtu 1500.
   await using a = await peer(tr, "ownerA", dA!, { pieceSize: 64 * KiB });
   await using b = await peer(tr, "ownerB", dB!, { pieceSize: 64 * KiB });

@@ -6,22 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTracker } from "../../lib/tracker/server.ts";
 import { startPeer } from "../../lib/peer/peer.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
-import { randomFile, tempDir } from "../_harness/processes.ts";
+import { randomFile } from "../_harness/processes.ts";
 import { withTimeout } from "../_harness/wait.ts";
+import { loopbackSwarm } from "../_harness/loopback_swarm.ts";
 
 const SIZE = 600_000;
 
 Deno.test("startPeer() stats count uploads, downloads and transfers; same content is already had", async () => {
-  await using tmp = await tempDir("udpswarm-stats-");
-  await using tracker = await startTracker({ port: 0 });
-  const at = `127.0.0.1:${tracker.localAddr.port}`;
-  const a = join(tmp.path, "a");
-  const c = join(tmp.path, "c");
-  await Deno.mkdir(a);
-  await Deno.mkdir(c);
+  await using tmp = await loopbackSwarm("udpswarm-stats-", ["a", "c"]);
+  const { address: at, dirs: [a, c] } = tmp;
   await randomFile(join(a, "s.bin"), SIZE, 4);
   const opts = (dir: string, nodeId: string) => ({
     tracker: at,

@@ -5,21 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTracker } from "../../lib/tracker/server.ts";
 import { startPeer } from "../../lib/peer/peer.ts";
-import { randomFile, sha256File, tempDir } from "../_harness/processes.ts";
+import { randomFile, sha256File } from "../_harness/processes.ts";
 import { withTimeout } from "../_harness/wait.ts";
+import { loopbackSwarm } from "../_harness/loopback_swarm.ts";
 
 const MiB = 1024 * 1024;
 
 Deno.test("startPeer({ verifyInWorker: true }) downloads exact bytes and catches bad pieces on the Worker", async () => {
-  await using dir = await tempDir("udpswarm-writer-");
-  await using tracker = await startTracker({ port: 0 });
-  const at = `127.0.0.1:${tracker.address.port}`;
-  const honestDir = join(dir.path, "honest");
-  const liarDir = join(dir.path, "liar");
-  const outDir = join(dir.path, "out");
-  for (const d of [honestDir, liarDir, outDir]) await Deno.mkdir(d);
+  await using dir = await loopbackSwarm("udpswarm-writer-", ["honest", "liar", "out"]);
+  const { address: at, dirs: [honestDir, liarDir, outDir] } = dir;
   const size = 12 * MiB + 12345;
   await randomFile(join(honestDir, "w.bin"), size, 7);
   await Deno.copyFile(join(honestDir, "w.bin"), join(liarDir, "w.bin"));

@@ -64,6 +64,15 @@ function registeredSession(): TrackerSession {
   return s;
 }
 
+/** A rule test (no permissions) on a fresh session, or on one already registered. */
+function sessionTest(
+  name: string,
+  fn: (s: TrackerSession) => void,
+  start: "fresh" | "registered" = "fresh",
+): void {
+  Deno.test(name, none, () => fn(start === "registered" ? registeredSession() : session()));
+}
+
 /** Steps the session's own deadlines on a virtual clock until `until`, dropping every send. */
 function silence(s: TrackerSession, from: number, until: number): number[] {
   const sends: number[] = [];
@@ -87,6 +96,18 @@ class World {
   readonly sent: { type: string; at: number; msg: Message }[] = [];
   drop: (direction: "up" | "down", bytes: Uint8Array) => boolean = () => false;
   #seed = 1;
+
+  /**
+   * A world where a fresh session has registered and owns `files(fileCount)`, run until
+   * `until` ms.
+   */
+  static joined(fileCount: number, until: number): World {
+    const w = new World(session());
+    w.session.register(0);
+    for (const f of files(fileCount)) w.session.own(f, 0);
+    w.runUntil(until);
+    return w;
+  }
 
   constructor(readonly session: TrackerSession) {
     this.tracker = this.#newTracker();
@@ -143,11 +164,9 @@ function files(n: number): OwnedFile[] {
   return Array.from({ length: n }, (_, i) => ({ name: `f${i}`, size: 10 + i, contentId: cid(i) }));
 }
 
-Deno.test(
+sessionTest(
   "TrackerSession.register() answers the challenge with its cookie, then reports T",
-  none,
-  () => {
-    const s = session();
+  (s) => {
     const id = s.register(0);
     const [first] = drainSent(s);
     assert.deepEqual(first, { type: "register", txid: first!.txid, cookie: 0n, nodeId: "me" });
@@ -189,24 +208,19 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "TrackerSession retransmits with exponential backoff, then fails with timeout",
-  none,
-  () => {
-    const s = session();
-    const id = s.register(1000);
-    const sends = silence(s, 1000, 100_000);
-    assert.deepEqual(sends, [1000, 1250, 1750, 2750, 4750], "250, 500, 1000, 2000 ms apart");
-    const [event] = drainEvents(s);
-    const error = failure(event, id);
-    assert.ok(error instanceof TrackerError);
-    assert.equal(error.code, TrackerErrorCode.timeout);
-    assert.equal(error.request, "register");
-    assert.match(error.message, /did not answer REGISTER \(5 attempts over 7\.8 s\)/);
-    assert.equal(s.retransmits, 4);
-    assert.equal(s.pollTimeout(), undefined, "nothing left to do");
-  },
-);
+sessionTest("TrackerSession retransmits with exponential backoff, then fails with timeout", (s) => {
+  const id = s.register(1000);
+  const sends = silence(s, 1000, 100_000);
+  assert.deepEqual(sends, [1000, 1250, 1750, 2750, 4750], "250, 500, 1000, 2000 ms apart");
+  const [event] = drainEvents(s);
+  const error = failure(event, id);
+  assert.ok(error instanceof TrackerError);
+  assert.equal(error.code, TrackerErrorCode.timeout);
+  assert.equal(error.request, "register");
+  assert.match(error.message, /did not answer REGISTER \(5 attempts over 7\.8 s\)/);
+  assert.equal(s.retransmits, 4);
+  assert.equal(s.pollTimeout(), undefined, "nothing left to do");
+});
 
 Deno.test("TrackerSession caps each wait at maxDelayMs and the total at totalMs", none, () => {
   const s = session({
@@ -230,11 +244,9 @@ Deno.test("TrackerSession jitters each wait by at most ±10 %", none, () => {
   }
 });
 
-Deno.test(
+sessionTest(
   "TrackerSession matches replies by txid and ignores late, duplicate and unknown ones",
-  none,
-  () => {
-    const s = registeredSession();
+  (s) => {
     const id = s.need({ kind: "name", name: "song" }, 3, 10);
     const [need] = drainSent(s);
     assert.equal(need?.type, "need");
@@ -265,6 +277,7 @@ Deno.test(
     assert.equal(s.handleDatagram(reply, { hostname: "127.0.0.1", port: 6970 }, 302), false);
     assert.equal(s.handleDatagram(reply, { hostname: "127.0.0.9", port: 6969 }, 302), false);
   },
+  "registered",
 );
 
 Deno.test("TrackerSession ignores a reply that arrives after the request gave up", none, () => {
@@ -285,11 +298,9 @@ Deno.test("TrackerSession ignores a reply that arrives after the request gave up
   assert.equal(s.registered, false);
 });
 
-Deno.test(
+sessionTest(
   "TrackerSession counts a malformed tracker reply and does not consume other traffic",
-  none,
-  () => {
-    const s = session();
+  (s) => {
     const garbage = encodeMessage({ type: "ack", txid: 1 });
     const truncatedError = new Uint8Array(
       [...encodeMessage({ type: "error", txid: 1, code: 1, text: "abc" })].slice(0, 13),
@@ -326,9 +337,7 @@ Deno.test("TrackerSession queues commands behind the registration they need", no
 });
 
 Deno.test("TrackerSession heartbeats every T and the tracker never evicts it", none, () => {
-  const w = new World(session());
-  w.session.register(0);
-  w.runUntil(10_500);
+  const w = World.joined(0, 10_500);
   const beats = w.sentOf("register").slice(2);
   assert.deepEqual(beats, [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
   assert.equal(w.tracker.registry.counters.heartbeats, 10);
@@ -340,9 +349,7 @@ Deno.test(
   "TrackerSession retransmits a lost heartbeat within its cycle (T/20) and stays registered",
   none,
   () => {
-    const w = new World(session());
-    w.session.register(0);
-    w.runUntil(10);
+    const w = World.joined(0, 10);
     let lost = 0;
     w.drop = (dir, b) => dir === "up" && decodeHeader(b).type === "register" && lost++ % 2 === 0;
     w.runUntil(5_500);
@@ -365,9 +372,7 @@ Deno.test(
 );
 
 Deno.test("TrackerSession retries a heartbeat the tracker never answered after T/4", none, () => {
-  const w = new World(session());
-  w.session.register(0);
-  w.runUntil(10);
+  const w = World.joined(0, 10);
   w.drop = () => true;
   // Heartbeat at 1000, retransmitted until the cycle's budget (T/2 past the eviction time).
   w.runUntil(2_100);
@@ -423,10 +428,7 @@ Deno.test(
   "TrackerSession answered unknown_node registers again, re-OWNs, then retries the command",
   none,
   () => {
-    const w = new World(session());
-    w.session.register(0);
-    w.session.own(files(1)[0]!, 0);
-    w.runUntil(100);
+    const w = World.joined(1, 100);
     // The tracker restarts between two heartbeats; the next command learns it first.
     w.restart();
     const id = w.session.update(42, 200);
@@ -442,39 +444,31 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "TrackerSession fails a command the tracker refuses twice with unknown_node",
-  none,
-  () => {
-    const s = registeredSession();
-    const id = s.update(1, 10);
-    for (let round = 0; round < 2; round++) {
-      const sent = drainSent(s);
-      const last = sent.at(-1)!;
-      assert.equal(last.type, "update");
-      s.handleDatagram(
-        encodeMessage({
-          type: "error",
-          txid: last.txid,
-          code: ErrorCode.unknown_node,
-          text: "who?",
-        }),
-        TRACKER,
-        20,
-      );
-      if (round === 0) handshake(s, 20, 99n);
-    }
-    const failed = failure(drainEvents(s).find((e) => e.type === "failed"), id);
-    assert.equal(failed.code, ErrorCode.unknown_node);
-    assert.equal(s.reregistrations, 1);
-  },
-);
+sessionTest("TrackerSession fails a command the tracker refuses twice with unknown_node", (s) => {
+  const id = s.update(1, 10);
+  for (let round = 0; round < 2; round++) {
+    const sent = drainSent(s);
+    const last = sent.at(-1)!;
+    assert.equal(last.type, "update");
+    s.handleDatagram(
+      encodeMessage({
+        type: "error",
+        txid: last.txid,
+        code: ErrorCode.unknown_node,
+        text: "who?",
+      }),
+      TRACKER,
+      20,
+    );
+    if (round === 0) handshake(s, 20, 99n);
+  }
+  const failed = failure(drainEvents(s).find((e) => e.type === "failed"), id);
+  assert.equal(failed.code, ErrorCode.unknown_node);
+  assert.equal(s.reregistrations, 1);
+}, "registered");
 
 Deno.test("TrackerSession re-registers with its files within 2T of a tracker restart", none, () => {
-  const w = new World(session());
-  w.session.register(0);
-  for (const f of files(3)) w.session.own(f, 0);
-  w.runUntil(500);
+  const w = World.joined(3, 500);
   w.restart();
   w.runUntil(500 + 2 * 1000);
   assert.equal(w.tracker.registry.peerCount, 1);
@@ -483,11 +477,9 @@ Deno.test("TrackerSession re-registers with its files within 2T of a tracker res
   assert.equal(w.session.registered, true);
 });
 
-Deno.test(
+sessionTest(
   "TrackerSession heartbeat refused for another reason tries again after T/4, not at once",
-  none,
-  () => {
-    const s = registeredSession();
+  (s) => {
     s.handleTimeout(1000);
     const [beat] = drainSent(s);
     s.handleDatagram(
@@ -506,63 +498,56 @@ Deno.test(
     );
     assert.equal(s.pollTimeout(), 1001 + 250);
   },
+  "registered",
 );
 
-Deno.test(
-  "TrackerSession.register() gives up after 4 challenge rounds or on a refusal",
-  none,
-  () => {
-    const s = session();
-    const id = s.register(0);
-    for (let i = 0; i < 4; i++) {
-      const [reg] = drainSent(s);
-      s.handleDatagram(
-        encodeMessage({
-          type: "registered",
-          txid: reg!.txid,
-          cookie: 1n,
-          intervalMs: 0,
-          evictAfterMs: 0,
-        }),
-        TRACKER,
-        i,
-      );
-    }
-    const [failed] = drainEvents(s);
-    assert.match(
-      failure(failed, id).message,
-      /kept challenging REGISTER; giving up after 4 rounds/,
-    );
-    const t = session();
-    t.register(0);
-    const [reg] = drainSent(t);
-    t.handleDatagram(
+sessionTest("TrackerSession.register() gives up after 4 challenge rounds or on a refusal", (s) => {
+  const id = s.register(0);
+  for (let i = 0; i < 4; i++) {
+    const [reg] = drainSent(s);
+    s.handleDatagram(
       encodeMessage({
-        type: "error",
+        type: "registered",
         txid: reg!.txid,
-        code: ErrorCode.wrong_address,
-        text: "registered from 127.0.0.1:1",
+        cookie: 1n,
+        intervalMs: 0,
+        evictAfterMs: 0,
       }),
       TRACKER,
-      1,
+      i,
     );
-    const refused = failure(drainEvents(t)[0]);
-    assert.equal(refused.code, ErrorCode.wrong_address);
-    assert.match(
-      refused.message,
-      /Tracker refused REGISTER: registered from 127\.0\.0\.1:1 \(another peer/,
-    );
-  },
-);
+  }
+  const [failed] = drainEvents(s);
+  assert.match(
+    failure(failed, id).message,
+    /kept challenging REGISTER; giving up after 4 rounds/,
+  );
+  const t = session();
+  t.register(0);
+  const [reg] = drainSent(t);
+  t.handleDatagram(
+    encodeMessage({
+      type: "error",
+      txid: reg!.txid,
+      code: ErrorCode.wrong_address,
+      text: "registered from 127.0.0.1:1",
+    }),
+    TRACKER,
+    1,
+  );
+  const refused = failure(drainEvents(t)[0]);
+  assert.equal(refused.code, ErrorCode.wrong_address);
+  assert.match(
+    refused.message,
+    /Tracker refused REGISTER: registered from 127\.0\.0\.1:1 \(another peer/,
+  );
+});
 
 Deno.test(
   "TrackerSession.exit() tells the tracker, stops the heartbeat and refuses later commands",
   none,
   () => {
-    const w = new World(session());
-    w.session.register(0);
-    w.session.own(files(1)[0]!, 0);
-    w.runUntil(100);
+    const w = World.joined(1, 100);
     const id = w.session.exit(100);
     assert.equal(w.session.exit(100), id, "an EXIT in flight is one handle");
     w.flush();
@@ -599,8 +584,7 @@ Deno.test(
   },
 );
 
-Deno.test("TrackerSession.close() fails every outstanding command with closed", none, () => {
-  const s = session();
+sessionTest("TrackerSession.close() fails every outstanding command with closed", (s) => {
   const ids = [s.register(0), s.need({ kind: "name", name: "x" }, 0, 0)];
   s.close(1);
   const events = drainEvents(s);
@@ -611,11 +595,9 @@ Deno.test("TrackerSession.close() fails every outstanding command with closed", 
   assert.equal(drainEvents(s)[0]?.type, "failed");
 });
 
-Deno.test(
+sessionTest(
   "TrackerSession.own() validates fields at once and forgets a file the tracker refused",
-  none,
-  () => {
-    const s = registeredSession();
+  (s) => {
     assert.throws(() => s.own({ name: "", size: 1, contentId: cid(1) }, 0));
     assert.throws(() => s.update(-1, 0), RangeError);
     s.own({ name: "a", size: 1, contentId: cid(1) }, 1);
@@ -642,6 +624,7 @@ Deno.test(
     assert.ok(s.disown(cid(3)));
     assert.equal(s.ownedFiles.size, 0);
   },
+  "registered",
 );
 
 Deno.test(
@@ -653,9 +636,7 @@ Deno.test(
     assert.equal(drainEvents(never)[0]?.type, "done", "nothing to tell: done at once");
     assert.equal(never.exitAcknowledged, false, "but nobody acknowledged anything");
 
-    const w = new World(session());
-    w.session.register(0);
-    w.runUntil(100);
+    const w = World.joined(0, 100);
     assert.equal(w.session.exitAcknowledged, false);
     w.session.exit(100);
     w.flush();

@@ -84,6 +84,21 @@ export class Harness {
     this.reg = this.core.registry;
   }
 
+  /**
+   * A harness (with `options`) where `nodeId` has registered from `src(1)` and, with `file`,
+   * shares that name as content `cid(1)` of 1000 bytes.
+   */
+  static withPeer(
+    nodeId: string,
+    file?: string,
+    options: Partial<RegistryOptions> = {},
+  ): Harness {
+    const h = new Harness(options);
+    h.register(nodeId, src(1));
+    if (file !== undefined) h.own(nodeId, file, cid(1));
+    return h;
+  }
+
   advance(ms: number): void {
     this.now += ms;
     this.core.handleTimeout(this.now);

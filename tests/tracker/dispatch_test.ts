@@ -13,9 +13,7 @@ Deno.test(
   "Dispatcher refuses EXIT, OWN, UPDATE and REGISTER for a node id from another address",
   none,
   () => {
-    const h = new Harness();
-    h.register("victim", src(1));
-    h.own("victim", "f", cid(1));
+    const h = Harness.withPeer("victim", "f");
     h.register("attacker", src(2));
     const cookie = h.cookies.get("attacker")!; // a valid session cookie, but for src(2)
     const victimCookie = h.cookies.get("victim")!; // even the right cookie from the wrong address
@@ -58,8 +56,7 @@ Deno.test(
 );
 
 Deno.test("Dispatcher refuses a wrong cookie from the right address with bad_cookie", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   const r = h.send(
     { type: "own", txid: 1, cookie: 12345n, nodeId: "a", name: "f", size: 1, contentId: cid(1) },
     src(1),
@@ -70,8 +67,7 @@ Deno.test("Dispatcher refuses a wrong cookie from the right address with bad_coo
 });
 
 Deno.test("Dispatcher refuses a challenge cookie where a session cookie is needed", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   const ch = h.send({ type: "register", txid: 1, cookie: 0n, nodeId: "a" }, src(1));
   assert.ok(ch?.type === "registered" && ch.evictAfterMs === 0);
   const r = h.send(
@@ -121,9 +117,7 @@ Deno.test(
   "Dispatcher replies to unverified sources are never larger than the request",
   none,
   () => {
-    const h = new Harness();
-    h.register("a", src(1));
-    h.own("a", "a-long-file-name-that-would-not-fit-in-a-tiny-error.txt", cid(1));
+    const h = Harness.withPeer("a", "a-long-file-name-that-would-not-fit-in-a-tiny-error.txt");
     let checked = 0;
     const cookies = [0n, 1n, 0xffffffffffffffffn, h.cookies.get("a")!];
     for (const cookie of cookies) {

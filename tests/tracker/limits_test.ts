@@ -174,8 +174,7 @@ Deno.test(
   "Dispatcher refuses names that are paths, reserved or hold invisible characters",
   none,
   () => {
-    const h = new Harness();
-    h.register("p", src(1));
+    const h = Harness.withPeer("p");
     for (
       const name of [
         "CON",

@@ -39,9 +39,11 @@ function list(
 function listAll(
   h: Harness,
   nodeId: string,
-  pattern: string,
-  match: ListMatch = "substring",
-  maxEntries = 0,
+  { pattern, match = "substring", maxEntries = 0 }: {
+    pattern: string;
+    match?: ListMatch;
+    maxEntries?: number;
+  },
 ): { names: string[]; pages: number; totals: number[] } {
   const names: string[] = [];
   const totals: number[] = [];
@@ -57,8 +59,7 @@ function listAll(
 }
 
 Deno.test("Dispatcher answers LIST with the matching files, sorted by name", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   h.register("b", src(2));
   h.own("a", "Movie.MKV", cid(1), 700);
   h.own("a", "notes.txt", cid(2), 5);
@@ -88,8 +89,7 @@ Deno.test("Dispatcher answers LIST with the matching files, sorted by name", non
 });
 
 Deno.test("Dispatcher lists every content announced under one name, by content id", none, () => {
-  const h = new Harness();
-  h.register("honest", src(1));
+  const h = Harness.withPeer("honest");
   h.own("honest", "f16.bin", cid(9), 1000);
   for (let i = 0; i < 2; i++) {
     h.register(`fake${i}`, src(10 + i));
@@ -112,8 +112,9 @@ Deno.test(
   "Dispatcher pages a long listing with a cursor, each page within 1,200 bytes",
   none,
   () => {
-    const h = new Harness({ limits: { maxFilesPerPeer: 2000, burst: 10_000 } });
-    h.register("a", src(1));
+    const h = Harness.withPeer("a", undefined, {
+      limits: { maxFilesPerPeer: 2000, burst: 10_000 },
+    });
     const expected: string[] = [];
     for (let i = 0; i < 300; i++) {
       const name = `file-${String(i).padStart(4, "0")}-${"x".repeat(i % 200)}.bin`;
@@ -121,13 +122,13 @@ Deno.test(
       expected.push(name);
     }
     h.advance(1000); // past the snapshot's refresh interval
-    const { names, pages, totals } = listAll(h, "a", "file-");
+    const { names, pages, totals } = listAll(h, "a", { pattern: "file-" });
     assert.deepEqual(names, expected.sort());
     assert.ok(pages > 20, `${pages} pages`);
     assert.ok(totals.every((t) => t === 300));
     // maxEntries caps a page (long names fill a page before that).
     assert.equal(list(h, "a", "", "substring", 0, 7).entries.length, 7);
-    const small = listAll(h, "a", "", "substring", 7);
+    const small = listAll(h, "a", { pattern: "", maxEntries: 7 });
     assert.deepEqual(small.names, names);
     assert.ok(small.pages >= Math.ceil(300 / 7) && small.pages > pages);
     // A cursor past the end is an empty last page.
@@ -136,10 +137,9 @@ Deno.test(
 );
 
 Deno.test("Dispatcher fits at least one entry with a 255-byte name in a LISTING", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   for (let i = 0; i < 10; i++) h.own("a", String(i) + "é".repeat(127), cid(i + 1));
-  const { names, pages } = listAll(h, "a", "");
+  const { names, pages } = listAll(h, "a", { pattern: "" });
   assert.equal(names.length, 10);
   assert.equal(pages, 4, "three 300-byte entries per page");
 });
@@ -148,9 +148,7 @@ Deno.test(
   "Dispatcher refuses LIST from an unproven source with an ERROR no larger than the LIST",
   none,
   () => {
-    const h = new Harness();
-    h.register("a", src(1));
-    h.own("a", "secret-plans.pdf", cid(1));
+    const h = Harness.withPeer("a", "secret-plans.pdf");
     const cookie = h.cookies.get("a")!;
     const tries: [string, bigint, number][] = [
       ["a", 0n, 1], // no cookie
@@ -226,9 +224,7 @@ Deno.test("Dispatcher rate-limits LIST like every request", none, () => {
 });
 
 Deno.test("Dispatcher logs each LIST with its pattern and what it returned", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
-  h.own("a", "x.iso", cid(1));
+  const h = Harness.withPeer("a", "x.iso");
   h.events();
   list(h, "a", '*.iso"\n', "glob");
   list(h, "a", "x", "substring");

@@ -41,9 +41,7 @@ Deno.test(
   "Registry evicts a peer silent for longer than T × (1 + grace), not earlier",
   none,
   () => {
-    const h = new Harness({ intervalMs: 1000, grace: 0.5 });
-    h.register("a", src(1));
-    h.own("a", "f.txt", cid(1));
+    const h = Harness.withPeer("a", "f.txt", { intervalMs: 1000, grace: 0.5 });
     h.advance(1500);
     assert.ok(h.reg.hasPeer("a", h.now), "exactly at the boundary it is still registered");
     assert.equal(h.core.pollTimeout(), h.now + 1);
@@ -62,8 +60,7 @@ Deno.test(
 );
 
 Deno.test("Registry heartbeats and requests keep a peer alive", none, () => {
-  const h = new Harness({ intervalMs: 1000, grace: 0.5 });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { intervalMs: 1000, grace: 0.5 });
   h.register("b", src(2));
   for (let i = 0; i < 10; i++) {
     h.advance(1000);
@@ -78,8 +75,7 @@ Deno.test("Registry heartbeats and requests keep a peer alive", none, () => {
 });
 
 Deno.test("Registry evicts lazily when a request arrives before the timer", none, () => {
-  const h = new Harness({ intervalMs: 1000, grace: 0 });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { intervalMs: 1000, grace: 0 });
   h.now += 1001; // no handleTimeout
   const r = h.heartbeat("a");
   assert.equal(r?.type, "error");
@@ -87,8 +83,7 @@ Deno.test("Registry evicts lazily when a request arrives before the timer", none
 });
 
 Deno.test("Registry OWN replaces and never duplicates", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   h.register("b", src(2));
   assert.equal(h.own("a", "f.txt", cid(1))?.type, "ack");
   assert.equal(h.own("a", "f.txt", cid(1))?.type, "ack");
@@ -106,8 +101,7 @@ Deno.test("Registry OWN replaces and never duplicates", none, () => {
 });
 
 Deno.test("Registry OWN of a known content id with another size is refused", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   h.register("b", src(2));
   h.own("a", "f", cid(1), 100);
   const r = h.own("b", "f", cid(1), 200);
@@ -226,8 +220,7 @@ Deno.test("Registry upload rate decays while idle and the ranking follows", none
 });
 
 Deno.test("Registry EXIT forgets the peer and its files and is idempotent", none, () => {
-  const h = new Harness();
-  h.register("a", src(1));
+  const h = Harness.withPeer("a");
   h.register("b", src(2));
   h.own("a", "f", cid(1));
   h.own("a", "g", cid(2));
@@ -243,8 +236,7 @@ Deno.test("Registry EXIT forgets the peer and its files and is idempotent", none
 });
 
 Deno.test("Registry accepts cookies of the previous epoch and rejects older ones", none, () => {
-  const h = new Harness({ intervalMs: 1000, grace: 0.5, cookieEpochMs: 2000 });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { intervalMs: 1000, grace: 0.5, cookieEpochMs: 2000 });
   const first = h.cookies.get("a")!;
   const ownWith = (cookie: bigint, n: number) =>
     h.send(
@@ -272,8 +264,11 @@ Deno.test(
   "Registry answers unknown_node to a heartbeat after eviction, then re-registers",
   none,
   () => {
-    const h = new Harness({ intervalMs: 1000, grace: 0.5, cookieEpochMs: 10_000 });
-    h.register("a", src(1));
+    const h = Harness.withPeer("a", undefined, {
+      intervalMs: 1000,
+      grace: 0.5,
+      cookieEpochMs: 10_000,
+    });
     h.advance(1600);
     const r = h.heartbeat("a");
     assert.ok(r?.type === "error" && r.code === ErrorCode.unknown_node);
@@ -296,8 +291,7 @@ Deno.test("Registry treats a cookie from another tracker instance as no proof", 
 });
 
 Deno.test("Registry limits the number of peers", none, () => {
-  const h = new Harness({ limits: { maxPeers: 2 } });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { limits: { maxPeers: 2 } });
   h.register("b", src(2));
   const ch = h.send({ type: "register", txid: 1, cookie: 0n, nodeId: "c" }, src(3));
   assert.ok(ch?.type === "registered");
@@ -310,8 +304,7 @@ Deno.test("Registry limits the number of peers", none, () => {
 });
 
 Deno.test("Registry limits files per peer", none, () => {
-  const h = new Harness({ limits: { maxFilesPerPeer: 2 } });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { limits: { maxFilesPerPeer: 2 } });
   assert.equal(h.own("a", "f1", cid(1))?.type, "ack");
   assert.equal(h.own("a", "f2", cid(2))?.type, "ack");
   const r = h.own("a", "f3", cid(3));
@@ -321,8 +314,7 @@ Deno.test("Registry limits files per peer", none, () => {
 });
 
 Deno.test("Registry limits name length", none, () => {
-  const h = new Harness({ limits: { maxNameBytes: 8 } });
-  h.register("a", src(1));
+  const h = Harness.withPeer("a", undefined, { limits: { maxNameBytes: 8 } });
   assert.equal(h.own("a", "12345678", cid(1))?.type, "ack");
   const r = h.own("a", "123456789", cid(2));
   assert.ok(r?.type === "error" && r.code === ErrorCode.out_of_range);
@@ -359,9 +351,7 @@ Deno.test(
   "Registry NEED for a file only the asker shares is not_found with a clear text",
   none,
   () => {
-    const h = new Harness();
-    h.register("a", src(1));
-    h.own("a", "mine", cid(1));
+    const h = Harness.withPeer("a", "mine");
     const r = h.need("a", "mine");
     assert.ok(r?.type === "error" && r.code === ErrorCode.not_found);
     assert.match(r.text, /Nobody but you shares "mine"/);

@@ -12,7 +12,7 @@ import { StoreDispatcher } from "../../lib/tracker/store_dispatch.ts";
 import { MemoryStore } from "../../lib/tracker/store/memory_store.ts";
 import { RedisStore } from "../../lib/tracker/store/redis_store.ts";
 import type { SwarmStore } from "../../lib/tracker/store/swarm_store.ts";
-import { REDIS_SKIP_REASON, startRedis } from "../_harness/redis_server.ts";
+import { redisTest, startRedis } from "../_harness/redis_server.ts";
 import { cid, prng, UNLIMITED } from "./_registry_harness.ts";
 import type { Source } from "../../lib/tracker/registry.ts";
 
@@ -189,18 +189,12 @@ Deno.test("StoreDispatcher checks the cookie before asking the store", async () 
   assert.equal(moved.type, "ack");
 });
 
-Deno.test({
-  name: "StoreDispatcher on RedisStore answers as the memory tracker does",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using redis = await startRedis();
-    const store = await RedisStore.connect({ url: redis.url, random: prng(1) });
-    try {
-      assert.deepEqual(await scenario(storeCore(store)), expected);
-    } finally {
-      await store.close();
-    }
-  },
+redisTest("StoreDispatcher on RedisStore answers as the memory tracker does", async () => {
+  await using redis = await startRedis();
+  const store = await RedisStore.connect({ url: redis.url, random: prng(1) });
+  try {
+    assert.deepEqual(await scenario(storeCore(store)), expected);
+  } finally {
+    await store.close();
+  }
 });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startTracker } from "../../lib/tracker/server.ts";
 import { RedisStore } from "../../lib/tracker/store/redis_store.ts";
 import { TrackerClient } from "../../lib/peer/tracker_client.ts";
-import { REDIS_SKIP_REASON, startRedis } from "../_harness/redis_server.ts";
+import { redisTest, startRedis } from "../_harness/redis_server.ts";
 import { withTimeout } from "../_harness/wait.ts";
 import { cid } from "./_registry_harness.ts";
 
@@ -26,53 +26,44 @@ async function redisTracker(url: string, lines: string[] = []) {
   });
 }
 
-Deno.test({
-  name: "startTracker({ store }): two trackers on one Redis serve one swarm",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using redis = await startRedis();
-    await using a = await redisTracker(redis.url);
-    await using b = await redisTracker(redis.url);
-    await using owner = await TrackerClient.connect({
-      tracker: a.localAddr,
-      nodeId: "owner",
-      retry: FAST,
-    });
-    await using asker = await TrackerClient.connect({
-      tracker: b.localAddr,
-      nodeId: "asker",
-      retry: FAST,
-    });
-    await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
-    await withTimeout(
-      owner.own({ name: "song.ogg", size: 1234, contentId: cid(7) }),
-      10_000,
-      "own",
-    );
-    const r = await withTimeout(asker.need({ kind: "name", name: "song.ogg" }), 10_000, "need");
-    assert.deepEqual(r.owners.map((o) => [o.nodeId, o.address.port]), [
-      ["owner", owner.localAddr!.port],
-    ]);
-    assert.equal(r.size, 1234);
-    const listing = await withTimeout(
-      asker.list({ match: "substring", pattern: "song", cursor: 0, maxEntries: 0 }),
-      10_000,
-      "list",
-    );
-    assert.deepEqual(listing.entries.map((e) => [e.name, e.owners]), [["song.ogg", 1]]);
-    assert.equal(a.counters.owns, 1);
-    assert.equal(b.counters.needs, 1);
-  },
+redisTest("startTracker({ store }): two trackers on one Redis serve one swarm", async () => {
+  await using redis = await startRedis();
+  await using a = await redisTracker(redis.url);
+  await using b = await redisTracker(redis.url);
+  await using owner = await TrackerClient.connect({
+    tracker: a.localAddr,
+    nodeId: "owner",
+    retry: FAST,
+  });
+  await using asker = await TrackerClient.connect({
+    tracker: b.localAddr,
+    nodeId: "asker",
+    retry: FAST,
+  });
+  await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+  await withTimeout(
+    owner.own({ name: "song.ogg", size: 1234, contentId: cid(7) }),
+    10_000,
+    "own",
+  );
+  const r = await withTimeout(asker.need({ kind: "name", name: "song.ogg" }), 10_000, "need");
+  assert.deepEqual(r.owners.map((o) => [o.nodeId, o.address.port]), [
+    ["owner", owner.localAddr!.port],
+  ]);
+  assert.equal(r.size, 1234);
+  const listing = await withTimeout(
+    asker.list({ match: "substring", pattern: "song", cursor: 0, maxEntries: 0 }),
+    10_000,
+    "list",
+  );
+  assert.deepEqual(listing.entries.map((e) => [e.name, e.owners]), [["song.ogg", 1]]);
+  assert.equal(a.counters.owns, 1);
+  assert.equal(b.counters.needs, 1);
 });
 
-Deno.test({
-  name: "startTracker({ store }): Redis restarted mid-session: dropped, logged once, resumes",
-  ignore: REDIS_SKIP_REASON !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+redisTest(
+  "startTracker({ store }): Redis restarted mid-session: dropped, logged once, resumes",
+  async () => {
     await using redis = await startRedis();
     const lines: string[] = [];
     await using t = await redisTracker(redis.url, lines);
@@ -101,4 +92,4 @@ Deno.test({
     assert.match(answer, /not registered|Nobody shares/);
     assert.equal(lines.filter((l) => l.startsWith("store up")).length, 1, lines.join("\n"));
   },
-});
+);

@@ -9,8 +9,7 @@ import {
   WireError,
   type WireErrorReason,
 } from "../../lib/wire/mod.ts";
-
-const cid = new Uint8Array(32).fill(1);
+import { blockRequest, cid, have, manifestRequest, need, owners } from "./_messages.ts";
 
 /** The encoding of `m` with `bytes` written at `at` (the frame grows if needed). */
 function patch(m: Message, at: number, bytes: number[]): Uint8Array {
@@ -36,45 +35,6 @@ const own: Message = {
 };
 // OWN layout: header 0..7, cookie 8..15, nodeId len 16, "ab" 17..18, name len 19, "xy" 20..21,
 // size 22..29, contentId 30..61.
-const need: Message = {
-  type: "need",
-  txid: 1,
-  cookie: 1n,
-  nodeId: "ab",
-  maxOwners: 4,
-  want: { kind: "name", name: "x" },
-};
-// NEED: nodeId 16..18, maxOwners 19, want kind 20, name 21..
-const owners: Message = {
-  type: "owners",
-  txid: 1,
-  contentId: cid,
-  size: 1,
-  alternatives: 0,
-  name: "x",
-  owners: [{ nodeId: "o", address: { family: 4, host: "1.2.3.4", port: 1 }, rate: 1 }],
-};
-// OWNERS: contentId 8..39, size 40..47, alternatives 48..49, name 50..51, count 52,
-// owner nodeId 53..54, family 55.
-const blockRequest: Message = {
-  type: "block_request",
-  txid: 1,
-  cookie: 7n,
-  contentId: cid,
-  blockSize: 100,
-  ranges: [{ offset: 0, length: 1 }],
-};
-// BLOCK_REQUEST: cookie 8..15, contentId 16..47, blockSize 48..51, count 52, range offset
-// 53..60, length 61..64.
-const have: Message = {
-  type: "have",
-  txid: 1,
-  contentId: cid,
-  pieceCount: 16,
-  firstPiece: 0,
-  bits: Uint8Array.of(0xff, 0xff),
-};
-// HAVE: pieceCount 40..43, firstPiece 44..47, bitfield length 48..49, bits 50..
 const list: Message = {
   type: "list",
   txid: 1,
@@ -96,345 +56,158 @@ const listing: Message = {
 // LISTING: total 8..11, nextCursor 12..15, count 16, contentId 17..48, size 49..56,
 // owners 57..60, name length 61, name 62.
 
-const cases: { what: string; bytes: Uint8Array; reason: WireErrorReason; offset: number }[] = [
-  { what: "an empty datagram", bytes: new Uint8Array(0), reason: "truncated", offset: 0 },
-  { what: "a 7-byte header", bytes: header(1).subarray(0, 7), reason: "truncated", offset: 0 },
-  {
-    what: "a datagram over 65507 bytes (before looking at the magic)",
-    bytes: new Uint8Array(MAX_DATAGRAM + 1),
-    reason: "too_large",
-    offset: 0,
-  },
-  {
-    what: "a bad magic",
-    bytes: Uint8Array.of(0x55, 0x54, 1, 8, 0, 0, 0, 0),
-    reason: "bad_magic",
-    offset: 0,
-  },
-  {
-    what: "version 0",
-    bytes: Uint8Array.of(0x55, 0x53, 0, 8, 0, 0, 0, 0),
-    reason: "bad_version",
-    offset: 2,
-  },
-  {
-    what: "version 2",
-    bytes: Uint8Array.of(0x55, 0x53, 2, 8, 0, 0, 0, 0),
-    reason: "bad_version",
-    offset: 2,
-  },
-  { what: "type 0x00", bytes: header(0x00), reason: "unknown_type", offset: 3 },
-  { what: "type 0x0e", bytes: header(0x0e), reason: "unknown_type", offset: 3 },
-  { what: "type 0x1f", bytes: header(0x1f), reason: "unknown_type", offset: 3 },
-  { what: "type 0x28", bytes: header(0x28), reason: "unknown_type", offset: 3 },
-  { what: "type 0xff", bytes: header(0xff), reason: "unknown_type", offset: 3 },
-  { what: "a LIST with match 0", bytes: patch(list, 24, [0]), reason: "bad_value", offset: 24 },
-  { what: "a LIST with match 4", bytes: patch(list, 24, [4]), reason: "bad_value", offset: 24 },
-  {
-    what: "a LIST cut inside its cursor",
-    bytes: encodeMessage(list).subarray(0, 21),
-    reason: "truncated",
-    offset: 19,
-  },
-  {
-    what: "a LIST whose pattern is not UTF-8",
-    bytes: patch(list, 26, [0xff]),
-    reason: "bad_utf8",
-    offset: 26,
-  },
-  {
-    what: "a LIST with a byte after the pattern",
-    bytes: patch(list, 27, [0]),
-    reason: "trailing_bytes",
-    offset: 27,
-  },
-  {
-    what: "a LISTING with 33 entries",
-    bytes: patch(listing, 16, [33]),
-    reason: "too_many",
-    offset: 16,
-  },
-  {
-    what: "a LISTING entry with a size over 2^53-1",
-    bytes: patch(listing, 49, [0x00, 0x20]),
-    reason: "bad_value",
-    offset: 49,
-  },
-  {
-    what: "a LISTING entry with an empty name",
-    bytes: patch(listing, 61, [0]),
-    reason: "bad_length",
-    offset: 61,
-  },
-  {
-    what: "a LISTING that promises more entries than it carries",
-    bytes: patch(listing, 16, [2]),
-    reason: "truncated",
-    offset: 63,
-  },
-  {
-    what: "an ACK with a trailing byte",
-    bytes: header(0x08, [0]),
-    reason: "trailing_bytes",
-    offset: 8,
-  },
-  {
-    what: "a REGISTER without padding",
-    bytes: header(0x01, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0x61]),
-    reason: "bad_length",
-    offset: 0,
-  },
-  {
-    what: "a REGISTER padded to 63 bytes",
-    bytes: encodeMessage({ type: "register", txid: 1, cookie: 0n, nodeId: "a" }).subarray(0, 63),
-    reason: "bad_length",
-    offset: 0,
-  },
-  {
-    what: "a REGISTER with a non-zero padding byte",
-    bytes: patch({ type: "register", txid: 1, cookie: 0n, nodeId: "a" }, 40, [1]),
-    reason: "bad_value",
-    offset: 40,
-  },
-  {
-    what: "a REGISTER with an empty node id",
-    bytes: patch({ type: "register", txid: 1, cookie: 0n, nodeId: "a" }, 16, [0]),
-    reason: "bad_length",
-    offset: 16,
-  },
-  {
-    what: "a REGISTER with a 25-byte node id",
-    bytes: patch({ type: "register", txid: 1, cookie: 0n, nodeId: "a" }, 16, [
+const register: Message = { type: "register", txid: 1, cookie: 0n, nodeId: "a" };
+// MANIFEST_DATA: total 40..43, offset 44..47, data 48..
+const manifestData = (total: number, offset: number, data: number): Message => ({
+  type: "manifest_data",
+  txid: 1,
+  contentId: cid,
+  total,
+  offset,
+  data: new Uint8Array(data),
+});
+const probe: Message = { type: "probe", txid: 1, size: 20 };
+const probeAck: Message = { type: "probe_ack", txid: 1, size: 24, cookie: 9n };
+
+/** Each malformed datagram: what it is → its bytes, the reason and the offset reported. */
+const cases: Record<string, [Uint8Array, WireErrorReason, number]> = {
+  "an empty datagram": [new Uint8Array(0), "truncated", 0],
+  "a 7-byte header": [header(1).subarray(0, 7), "truncated", 0],
+  "a datagram over 65507 bytes (before looking at the magic)": [
+    new Uint8Array(MAX_DATAGRAM + 1),
+    "too_large",
+    0,
+  ],
+  "a bad magic": [Uint8Array.of(0x55, 0x54, 1, 8, 0, 0, 0, 0), "bad_magic", 0],
+  "version 0": [Uint8Array.of(0x55, 0x53, 0, 8, 0, 0, 0, 0), "bad_version", 2],
+  "version 2": [Uint8Array.of(0x55, 0x53, 2, 8, 0, 0, 0, 0), "bad_version", 2],
+  "type 0x00": [header(0x00), "unknown_type", 3],
+  "type 0x0e": [header(0x0e), "unknown_type", 3],
+  "type 0x1f": [header(0x1f), "unknown_type", 3],
+  "type 0x28": [header(0x28), "unknown_type", 3],
+  "type 0xff": [header(0xff), "unknown_type", 3],
+  "a LIST with match 0": [patch(list, 24, [0]), "bad_value", 24],
+  "a LIST with match 4": [patch(list, 24, [4]), "bad_value", 24],
+  "a LIST cut inside its cursor": [encodeMessage(list).subarray(0, 21), "truncated", 19],
+  "a LIST whose pattern is not UTF-8": [patch(list, 26, [0xff]), "bad_utf8", 26],
+  "a LIST with a byte after the pattern": [patch(list, 27, [0]), "trailing_bytes", 27],
+  "a LISTING with 33 entries": [patch(listing, 16, [33]), "too_many", 16],
+  "a LISTING entry with a size over 2^53-1": [patch(listing, 49, [0x00, 0x20]), "bad_value", 49],
+  "a LISTING entry with an empty name": [patch(listing, 61, [0]), "bad_length", 61],
+  "a LISTING that promises more entries than it carries": [
+    patch(listing, 16, [2]),
+    "truncated",
+    63,
+  ],
+  "an ACK with a trailing byte": [header(0x08, [0]), "trailing_bytes", 8],
+  "a REGISTER without padding": [header(0x01, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0x61]), "bad_length", 0],
+  "a REGISTER padded to 63 bytes": [encodeMessage(register).subarray(0, 63), "bad_length", 0],
+  "a REGISTER with a non-zero padding byte": [patch(register, 40, [1]), "bad_value", 40],
+  "a REGISTER with an empty node id": [patch(register, 16, [0]), "bad_length", 16],
+  "a REGISTER with a 25-byte node id": [
+    patch(register, 16, [
       25,
       ...Array(25).fill(0x61),
     ]),
-    reason: "bad_length",
-    offset: 16,
-  },
-  {
-    what: "a REGISTER with '/' in the node id",
-    bytes: patch({ type: "register", txid: 1, cookie: 0n, nodeId: "aaa" }, 18, [0x2f]),
-    reason: "bad_value",
-    offset: 16,
-  },
-  {
-    what: "an OWN with an empty name",
-    bytes: patch(own, 19, [0]),
-    reason: "bad_length",
-    offset: 19,
-  },
-  {
-    what: "an OWN whose name runs past the end",
-    bytes: patch(own, 19, [200]),
-    reason: "truncated",
-    offset: 20,
-  },
-  {
-    what: "an OWN name with a stray continuation byte",
-    bytes: patch(own, 20, [0x80]),
-    reason: "bad_utf8",
-    offset: 20,
-  },
-  {
-    what: "an OWN name with an overlong NUL (C0 80)",
-    bytes: patch(own, 20, [0xc0, 0x80]),
-    reason: "bad_utf8",
-    offset: 20,
-  },
-  {
-    what: "an OWN name with an encoded surrogate (ED A0 80)",
-    bytes: patch({ ...own, name: "xyz" } as Message, 20, [0xed, 0xa0, 0x80]),
-    reason: "bad_utf8",
-    offset: 20,
-  },
-  {
-    what: "an OWN size of 2^53",
-    bytes: patch(own, 22, [0, 0x20, 0, 0, 0, 0, 0, 0]),
-    reason: "bad_value",
-    offset: 22,
-  },
-  {
-    what: "an OWN size with the top bit set",
-    bytes: patch(own, 22, [0x80, 0, 0, 0, 0, 0, 0, 0]),
-    reason: "bad_value",
-    offset: 22,
-  },
-  {
-    what: "an OWN one byte short of its content id",
-    bytes: encodeMessage(own).subarray(0, 61),
-    reason: "truncated",
-    offset: 30,
-  },
-  { what: "a NEED want kind 0", bytes: patch(need, 20, [0]), reason: "bad_value", offset: 20 },
-  { what: "a NEED want kind 3", bytes: patch(need, 20, [3]), reason: "bad_value", offset: 20 },
-  { what: "OWNERS with 17 owners", bytes: patch(owners, 52, [17]), reason: "too_many", offset: 52 },
-  {
-    what: "OWNERS claiming 2 owners but carrying 1",
-    bytes: patch(owners, 52, [2]),
-    reason: "truncated",
-    offset: 66,
-  },
-  {
-    what: "OWNERS with address family 5",
-    bytes: patch(owners, 55, [5]),
-    reason: "bad_value",
-    offset: 55,
-  },
-  {
-    what: "an ERROR text of 201 bytes",
-    bytes: header(0x09, [0, 1, 201, ...Array(201).fill(0x61)]),
-    reason: "bad_length",
-    offset: 10,
-  },
-  {
-    what: "a MANIFEST_REQUEST maxDatagram of 63",
-    bytes: patch(
-      { type: "manifest_request", txid: 1, cookie: 1n, contentId: cid, offset: 0, maxDatagram: 64 },
-      52,
-      [
-        0,
-        0,
-        0,
-        63,
-      ],
-    ),
-    reason: "bad_value",
-    offset: 52,
-  },
-  {
-    what: "a MANIFEST_REQUEST maxDatagram of 65508",
-    bytes: patch(
-      { type: "manifest_request", txid: 1, cookie: 1n, contentId: cid, offset: 0, maxDatagram: 64 },
-      52,
-      [0, 0, 0xff, 0xe4],
-    ),
-    reason: "bad_value",
-    offset: 52,
-  },
-  {
-    what: "MANIFEST_DATA with a total over 64 MiB",
-    bytes: patch(
-      {
-        type: "manifest_data",
-        txid: 1,
-        contentId: cid,
-        total: 1,
-        offset: 0,
-        data: new Uint8Array(0),
-      },
-      40,
-      [0x04, 0, 0, 1],
-    ),
-    reason: "bad_value",
-    offset: 40,
-  },
-  {
-    what: "MANIFEST_DATA running past its total",
-    bytes: patch(
-      {
-        type: "manifest_data",
-        txid: 1,
-        contentId: cid,
-        total: 4,
-        offset: 2,
-        data: new Uint8Array(2),
-      },
-      48,
-      [0, 0, 0],
-    ),
-    reason: "bad_value",
-    offset: 40,
-  },
-  {
-    what: "a BLOCK_REQUEST blockSize of 0",
-    bytes: patch(blockRequest, 48, [0, 0, 0, 0]),
-    reason: "bad_value",
-    offset: 48,
-  },
-  {
-    what: "a BLOCK_REQUEST blockSize of 65492",
-    bytes: patch(blockRequest, 48, [0, 0, 0xff, 0xd4]),
-    reason: "bad_value",
-    offset: 48,
-  },
-  {
-    what: "a BLOCK_REQUEST with 0 ranges",
-    bytes: patch(blockRequest, 52, [0]),
-    reason: "bad_value",
-    offset: 52,
-  },
-  {
-    what: "a BLOCK_REQUEST with 65 ranges",
-    bytes: patch(blockRequest, 52, [65]),
-    reason: "too_many",
-    offset: 52,
-  },
-  {
-    what: "a BLOCK_REQUEST with an empty range",
-    bytes: patch(blockRequest, 61, [0, 0, 0, 0]),
-    reason: "bad_value",
-    offset: 61,
-  },
-  {
-    what: "a BLOCK_REQUEST range ending past 2^53-1",
-    bytes: patch(blockRequest, 53, [0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
-    reason: "bad_value",
-    offset: 61,
-  },
-  {
-    what: "HAVE with firstPiece past pieceCount",
-    bytes: patch(have, 44, [0, 0, 0, 17]),
-    reason: "bad_value",
-    offset: 44,
-  },
-  {
-    what: "HAVE with a 1025-byte bitfield",
-    bytes: patch(have, 48, [0x04, 0x01]),
-    reason: "bad_length",
-    offset: 48,
-  },
-  {
-    what: "HAVE with a bitfield shorter than declared",
-    bytes: patch(have, 48, [0, 3]),
-    reason: "truncated",
-    offset: 50,
-  },
-  {
-    what: "a PROBE whose size field disagrees with its length",
-    bytes: patch({ type: "probe", txid: 1, size: 20 }, 8, [0, 0, 0, 21]),
-    reason: "bad_length",
-    offset: 8,
-  },
-  {
-    what: "a PROBE without a size field",
-    bytes: header(0x25, [0, 0]),
-    reason: "truncated",
-    offset: 8,
-  },
-  {
-    what: "a PROBE_ACK of 19 bytes (no room for the cookie)",
-    bytes: header(0x26, [0, 0, 0, 19, 1, 2, 3, 4, 5, 6, 7]),
-    reason: "bad_length",
-    offset: 8,
-  },
-  {
-    what: "a PROBE_ACK whose size field disagrees with its length",
-    bytes: patch({ type: "probe_ack", txid: 1, size: 24, cookie: 9n }, 8, [0, 0, 0, 25]),
-    reason: "bad_length",
-    offset: 8,
-  },
-];
+    "bad_length",
+    16,
+  ],
+  "a REGISTER with '/' in the node id": [
+    patch({ ...register, nodeId: "aaa" } as Message, 18, [0x2f]),
+    "bad_value",
+    16,
+  ],
+  "an OWN with an empty name": [patch(own, 19, [0]), "bad_length", 19],
+  "an OWN whose name runs past the end": [patch(own, 19, [200]), "truncated", 20],
+  "an OWN name with a stray continuation byte": [patch(own, 20, [0x80]), "bad_utf8", 20],
+  "an OWN name with an overlong NUL (C0 80)": [patch(own, 20, [0xc0, 0x80]), "bad_utf8", 20],
+  "an OWN name with an encoded surrogate (ED A0 80)": [
+    patch({ ...own, name: "xyz" } as Message, 20, [0xed, 0xa0, 0x80]),
+    "bad_utf8",
+    20,
+  ],
+  "an OWN size of 2^53": [patch(own, 22, [0, 0x20, 0, 0, 0, 0, 0, 0]), "bad_value", 22],
+  "an OWN size with the top bit set": [
+    patch(own, 22, [0x80, 0, 0, 0, 0, 0, 0, 0]),
+    "bad_value",
+    22,
+  ],
+  "an OWN one byte short of its content id": [encodeMessage(own).subarray(0, 61), "truncated", 30],
+  "a NEED want kind 0": [patch(need, 20, [0]), "bad_value", 20],
+  "a NEED want kind 3": [patch(need, 20, [3]), "bad_value", 20],
+  "OWNERS with 17 owners": [patch(owners, 52, [17]), "too_many", 52],
+  "OWNERS claiming 2 owners but carrying 1": [patch(owners, 52, [2]), "truncated", 66],
+  "OWNERS with address family 5": [patch(owners, 55, [5]), "bad_value", 55],
+  "an ERROR text of 201 bytes": [
+    header(0x09, [0, 1, 201, ...Array(201).fill(0x61)]),
+    "bad_length",
+    10,
+  ],
+  "a MANIFEST_REQUEST maxDatagram of 63": [
+    patch(manifestRequest, 52, [0, 0, 0, 63]),
+    "bad_value",
+    52,
+  ],
+  "a MANIFEST_REQUEST maxDatagram of 65508": [
+    patch(manifestRequest, 52, [0, 0, 0xff, 0xe4]),
+    "bad_value",
+    52,
+  ],
+  "MANIFEST_DATA with a total over 64 MiB": [
+    patch(manifestData(1, 0, 0), 40, [0x04, 0, 0, 1]),
+    "bad_value",
+    40,
+  ],
+  "MANIFEST_DATA running past its total": [
+    patch(manifestData(4, 2, 2), 48, [0, 0, 0]),
+    "bad_value",
+    40,
+  ],
+  "a BLOCK_REQUEST blockSize of 0": [patch(blockRequest, 48, [0, 0, 0, 0]), "bad_value", 48],
+  "a BLOCK_REQUEST blockSize of 65492": [
+    patch(blockRequest, 48, [0, 0, 0xff, 0xd4]),
+    "bad_value",
+    48,
+  ],
+  "a BLOCK_REQUEST with 0 ranges": [patch(blockRequest, 52, [0]), "bad_value", 52],
+  "a BLOCK_REQUEST with 65 ranges": [patch(blockRequest, 52, [65]), "too_many", 52],
+  "a BLOCK_REQUEST with an empty range": [patch(blockRequest, 61, [0, 0, 0, 0]), "bad_value", 61],
+  "a BLOCK_REQUEST range ending past 2^53-1": [
+    patch(blockRequest, 53, [0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    "bad_value",
+    61,
+  ],
+  "HAVE with firstPiece past pieceCount": [patch(have, 44, [0, 0, 0, 17]), "bad_value", 44],
+  "HAVE with a 1025-byte bitfield": [patch(have, 48, [0x04, 0x01]), "bad_length", 48],
+  "HAVE with a bitfield shorter than declared": [patch(have, 48, [0, 3]), "truncated", 50],
+  "a PROBE whose size field disagrees with its length": [
+    patch(probe, 8, [0, 0, 0, 21]),
+    "bad_length",
+    8,
+  ],
+  "a PROBE without a size field": [header(0x25, [0, 0]), "truncated", 8],
+  "a PROBE_ACK of 19 bytes (no room for the cookie)": [
+    header(0x26, [0, 0, 0, 19, 1, 2, 3, 4, 5, 6, 7]),
+    "bad_length",
+    8,
+  ],
+  "a PROBE_ACK whose size field disagrees with its length": [
+    patch(probeAck, 8, [0, 0, 0, 25]),
+    "bad_length",
+    8,
+  ],
+};
 
-for (const c of cases) {
+for (const [what, [bytes, reason, offset]] of Object.entries(cases)) {
   Deno.test({
-    name: `decodeMessage() rejects ${c.what}`,
+    name: `decodeMessage() rejects ${what}`,
     permissions: "none",
     fn() {
-      assert.throws(() => decodeMessage(c.bytes), (e: unknown) => {
+      assert.throws(() => decodeMessage(bytes), (e: unknown) => {
         assert.ok(e instanceof WireError, `expected a WireError, got ${e}`);
         assert.equal(e.name, "WireError");
-        assert.equal(e.reason, c.reason, e.message);
-        assert.equal(e.offset, c.offset, e.message);
+        assert.equal(e.reason, reason, e.message);
+        assert.equal(e.offset, offset, e.message);
         assert.match(e.message, /^Cannot decode /);
         return true;
       });

@@ -1,20 +1,16 @@
 /** Encoders refuse values that do not fit the wire format, with a clear error. */
 import assert from "node:assert/strict";
 import {
-  type BlockRequestMessage,
   encodeMessage,
-  type HaveMessage,
   type ListMessage,
   MAX_DATAGRAM,
   type Message,
-  type OwnerEntry,
-  type OwnersMessage,
   type OwnMessage,
   WireError,
   writeBlockDataHeader,
 } from "../../lib/wire/mod.ts";
+import { blockRequest, cid, have, manifestRequest, need, owner, owners } from "./_messages.ts";
 
-const cid = new Uint8Array(32).fill(1);
 const own: OwnMessage = {
   type: "own",
   txid: 1,
@@ -23,36 +19,6 @@ const own: OwnMessage = {
   name: "file.bin",
   size: 10,
   contentId: cid,
-};
-const owner: OwnerEntry = {
-  nodeId: "o1",
-  address: { family: 4, host: "192.0.2.1", port: 6881 },
-  rate: 0,
-};
-const owners: OwnersMessage = {
-  type: "owners",
-  txid: 1,
-  contentId: cid,
-  size: 10,
-  alternatives: 0,
-  name: "file.bin",
-  owners: [owner],
-};
-const blockRequest: BlockRequestMessage = {
-  type: "block_request",
-  txid: 1,
-  cookie: 1n,
-  contentId: cid,
-  blockSize: 1436,
-  ranges: [{ offset: 0, length: 1 }],
-};
-const have: HaveMessage = {
-  type: "have",
-  txid: 1,
-  contentId: cid,
-  pieceCount: 8,
-  firstPiece: 0,
-  bits: new Uint8Array(1),
 };
 
 const list: ListMessage = {
@@ -126,14 +92,7 @@ const cases: {
   },
   {
     what: "a NEED for an empty name",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 1,
-      want: { kind: "name", name: "" },
-    },
+    msg: { ...need, want: { kind: "name", name: "" } },
     error: RangeError,
     message: /^Cannot encode need: name is 0 bytes of UTF-8/,
   },
@@ -193,14 +152,7 @@ const cases: {
   },
   {
     what: "a 33-byte content id in a NEED",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 1,
-      want: { kind: "content", contentId: new Uint8Array(33) },
-    },
+    msg: { ...need, want: { kind: "content", contentId: new Uint8Array(33) } },
     error: RangeError,
     message: /^Cannot encode need: contentId must be 32 bytes$/,
   },
@@ -279,14 +231,7 @@ const cases: {
   },
   {
     what: "a maxOwners of 256",
-    msg: {
-      type: "need",
-      txid: 1,
-      cookie: 1n,
-      nodeId: "a",
-      maxOwners: 256,
-      want: { kind: "name", name: "x" },
-    },
+    msg: { ...need, want: { kind: "name", name: "x" }, maxOwners: 256 },
     error: RangeError,
     message: /maxOwners must be an integer in 0\.\.255, got 256/,
   },
@@ -343,27 +288,13 @@ const cases: {
   },
   {
     what: "a maxDatagram of 63",
-    msg: {
-      type: "manifest_request",
-      txid: 1,
-      cookie: 1n,
-      contentId: cid,
-      offset: 0,
-      maxDatagram: 63,
-    },
+    msg: { ...manifestRequest, maxDatagram: 63 },
     error: RangeError,
     message: /^Cannot encode manifest_request: maxDatagram must be 64\.\.65507$/,
   },
   {
     what: "a maxDatagram of 65508",
-    msg: {
-      type: "manifest_request",
-      txid: 1,
-      cookie: 1n,
-      contentId: cid,
-      offset: 0,
-      maxDatagram: 65508,
-    },
+    msg: { ...manifestRequest, maxDatagram: 65508 },
     error: RangeError,
     message: /maxDatagram must be 64\.\.65507/,
   },

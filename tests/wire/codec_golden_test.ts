@@ -32,6 +32,16 @@ const filled = (b: number) => new Uint8Array(32).fill(b);
 const rep = (byte: string, n: number) => byte.repeat(n);
 const counting = Uint8Array.from({ length: 32 }, (_, i) => i);
 
+/** A NEED by content id (the two content-id vectors differ only in their exclusions). */
+const needByContent: Message = {
+  type: "need",
+  txid: 2,
+  cookie: 0x0102030405060708n,
+  nodeId: "n1",
+  maxOwners: 8,
+  want: { kind: "content", contentId: filled(0xff) },
+};
+
 const vectors: { name: string; message: Message; bytes: string[] }[] = [
   {
     name: "register (first contact, padded to 64 bytes)",
@@ -103,27 +113,12 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
   },
   {
     name: "need (by content id)",
-    message: {
-      type: "need",
-      txid: 2,
-      cookie: 0x0102030405060708n,
-      nodeId: "n1",
-      maxOwners: 8,
-      want: { kind: "content", contentId: filled(0xff) },
-    },
+    message: needByContent,
     bytes: ["5553 01 04 00000002", "0102030405060708", "02 6e31", "08", "02", rep("ff", 32)],
   },
   {
     name: "need (by content id, excluding two owners)",
-    message: {
-      type: "need",
-      txid: 2,
-      cookie: 0x0102030405060708n,
-      nodeId: "n1",
-      maxOwners: 8,
-      want: { kind: "content", contentId: filled(0xff) },
-      exclude: ["x", "y2"],
-    },
+    message: { ...needByContent, exclude: ["x", "y2"] },
     bytes: [
       "5553 01 04 00000002",
       "0102030405060708",

@@ -27,18 +27,19 @@
  */
 import { addUpload, rateAt, unitRateKey, ZERO_RATE_KEY } from "../upload_rate.ts";
 import {
-  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
   type FileRoom,
+  type JoinArgs,
   type JoinStatus,
   type ListRow,
   type NeedQuery,
   type NeedResult,
+  type OwnArgs,
   type OwnResult,
   type PeerCheck,
-  type PeerRoom,
+  type ReportArgs,
   type ReportResult,
   type StoreCounts,
   type StoreSource,
@@ -46,6 +47,7 @@ import {
   type UpdateResult,
 } from "./swarm_store.ts";
 import { Rows } from "./rows.ts";
+import { fillExcluded } from "../limits.ts";
 
 /** Peers and ownerships of one address or prefix (only with per-address limits in force). */
 interface Share {
@@ -304,13 +306,8 @@ export class MemoryStore implements SwarmStore {
   // ---------------------------------------------------------------- SwarmStore
 
   /** {@inheritDoc SwarmStore.join} */
-  join(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    maxPeers: number,
-    room?: PeerRoom,
-  ): JoinStatus {
+  join(...args: JoinArgs): JoinStatus {
+    const [nodeId, from, now, maxPeers, room] = args;
     const known = this.peerIndex(nodeId);
     if (known !== NIL) {
       if (!this.isFrom(known, from)) return "wrong_address";
@@ -363,16 +360,8 @@ export class MemoryStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.own} */
-  own(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    name: string,
-    contentKey: string,
-    size: number,
-    maxFiles: number,
-    room?: FileRoom,
-  ): OwnResult {
+  own(...args: OwnArgs): OwnResult {
+    const [nodeId, from, now, name, contentKey, size, maxFiles, room] = args;
     const result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 };
     const p = this.peerIndex(nodeId);
     if (p === NIL || !this.isFrom(p, from)) {
@@ -585,14 +574,8 @@ export class MemoryStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.report} */
-  report(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    contentKey: string,
-    entries: readonly CreditEntry[],
-    budget: number,
-  ): ReportResult {
+  report(...args: ReportArgs): ReportResult {
+    const [nodeId, from, now, contentKey, entries, budget] = args;
     const p = this.peerIndex(nodeId);
     if (p === NIL || !this.isFrom(p, from)) {
       return { status: p === NIL ? "unknown" : "wrong_address", credited: 0, ignored: 0 };
@@ -990,13 +973,7 @@ export class MemoryStore implements SwarmStore {
       this.#rank(o, floor);
     }
     const skip = this.#skip;
-    skip.clear();
-    if (exclude !== undefined) {
-      for (const id of exclude) {
-        const q = this.#peerIds.get(id);
-        if (q !== undefined) skip.add(q);
-      }
-    }
+    fillExcluded(skip, exclude, this.#peerIds);
     const picked = this.#picked;
     picked.length = 0;
     for (let o = cc.ratedHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {

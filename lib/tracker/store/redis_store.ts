@@ -15,18 +15,18 @@ import { SWARM_SCRIPT } from "./redis_script.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
-  type CreditEntry,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
-  type FileRoom,
+  type JoinArgs,
   type JoinStatus,
   type ListRow,
   type NeedQuery,
   type NeedResult,
+  type OwnArgs,
   type OwnResult,
   type PeerCheck,
-  type PeerRoom,
+  type ReportArgs,
   type ReportResult,
   type StoreCounts,
   type StoreSource,
@@ -35,6 +35,17 @@ import {
 } from "./swarm_store.ts";
 
 export { parseRedisUrl };
+
+/** A script's flat reply `[a0, b0, …, a1, b1, …]`, `width` fields a record, as records. */
+function records<T>(
+  flat: readonly string[],
+  width: number,
+  make: (...fields: (string | undefined)[]) => T,
+): T[] {
+  const out: T[] = [];
+  for (let i = 0; i + width <= flat.length; i += width) out.push(make(...flat.slice(i, i + width)));
+  return out;
+}
 
 /** Options for {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -157,13 +168,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.join} */
-  async join(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    maxPeers: number,
-    room?: PeerRoom,
-  ): Promise<JoinStatus> {
+  async join(...args: JoinArgs): Promise<JoinStatus> {
+    const [nodeId, from, now, maxPeers, room] = args;
     const r = room === undefined
       ? []
       : [room.address, room.prefix, room.host, room.maxPeersPerAddress, room.maxPeersPerPrefix];
@@ -189,16 +195,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.own} */
-  async own(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    name: string,
-    contentKey: string,
-    size: number,
-    maxFiles: number,
-    room?: FileRoom,
-  ): Promise<OwnResult> {
+  async own(...args: OwnArgs): Promise<OwnResult> {
+    const [nodeId, from, now, name, contentKey, size, maxFiles, room] = args;
     const r = await this.#op(
       "own",
       nodeId,
@@ -282,14 +280,8 @@ export class RedisStore implements SwarmStore {
   }
 
   /** {@inheritDoc SwarmStore.report} */
-  async report(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    contentKey: string,
-    entries: readonly CreditEntry[],
-    budget: number,
-  ): Promise<ReportResult> {
+  async report(...args: ReportArgs): Promise<ReportResult> {
+    const [nodeId, from, now, contentKey, entries, budget] = args;
     const pairs: (string | number)[] = [];
     for (const e of entries) pairs.push(e.nodeId, e.bytes);
     const r = await this.#op(
@@ -324,16 +316,12 @@ export class RedisStore implements SwarmStore {
       limit,
       exact ?? "",
     ) as string[];
-    const out: ListRow[] = [];
-    for (let i = 0; i + 3 < r.length; i += 4) {
-      out.push({
-        name: r[i]!,
-        contentKey: r[i + 1]!,
-        size: Number(r[i + 2]),
-        owners: Number(r[i + 3]),
-      });
-    }
-    return out;
+    return records(r, 4, (name, contentKey, size, owners) => ({
+      name: name!,
+      contentKey: contentKey!,
+      size: Number(size),
+      owners: Number(owners),
+    }));
   }
 
   /** {@inheritDoc SwarmStore.exit} */
@@ -345,17 +333,13 @@ export class RedisStore implements SwarmStore {
   /** {@inheritDoc SwarmStore.expire} */
   async expire(cutoff: number, max: number): Promise<Evicted[]> {
     const r = await this.#op("expire", cutoff, max) as string[];
-    const out: Evicted[] = [];
-    for (let i = 0; i + 4 < r.length; i += 5) {
-      out.push({
-        nodeId: r[i]!,
-        hostname: r[i + 1]!,
-        port: Number(r[i + 2]),
-        files: Number(r[i + 3]),
-        lastSeen: Number(r[i + 4]),
-      });
-    }
-    return out;
+    return records(r, 5, (nodeId, hostname, port, files, lastSeen) => ({
+      nodeId: nodeId!,
+      hostname: hostname!,
+      port: Number(port),
+      files: Number(files),
+      lastSeen: Number(lastSeen),
+    }));
   }
 
   /** Always undefined: the driver calls {@link RedisStore.expire} on a period. */

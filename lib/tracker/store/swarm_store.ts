@@ -204,6 +204,37 @@ export interface StoreCounts {
   files: number;
 }
 
+/** The arguments of {@link SwarmStore.join}, in order (each documented there). */
+export type JoinArgs = [
+  nodeId: string,
+  from: StoreSource,
+  now: number,
+  maxPeers: number,
+  room?: PeerRoom,
+];
+
+/** The arguments of {@link SwarmStore.own}, in order (each documented there). */
+export type OwnArgs = [
+  nodeId: string,
+  from: StoreSource,
+  now: number,
+  name: string,
+  contentKey: string,
+  size: number,
+  maxFiles: number,
+  room?: FileRoom,
+];
+
+/** The arguments of {@link SwarmStore.report}, in order (each documented there). */
+export type ReportArgs = [
+  nodeId: string,
+  from: StoreSource,
+  now: number,
+  contentKey: string,
+  entries: readonly CreditEntry[],
+  budget: number,
+];
+
 /**
  * The tracker's state: peers, their files and the owner ranking. Every call that names a
  * node id and a source first checks that the node id is registered from that source
@@ -224,13 +255,7 @@ export interface SwarmStore {
    * @param room the source's address keys and per-address limits (none: no such limits)
    * @returns what happened
    */
-  join(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    maxPeers: number,
-    room?: PeerRoom,
-  ): Pending<JoinStatus>;
+  join(...args: JoinArgs): Pending<JoinStatus>;
   /**
    * A heartbeat (or any verified request that changes nothing else): keeps the peer alive.
    *
@@ -261,16 +286,7 @@ export interface SwarmStore {
    * @param room per-address and per-prefix file limits (none: no such limits)
    * @returns what happened
    */
-  own(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    name: string,
-    contentKey: string,
-    size: number,
-    maxFiles: number,
-    room?: FileRoom,
-  ): Pending<OwnResult>;
+  own(...args: OwnArgs): Pending<OwnResult>;
   /**
    * NEED: the content asked for and up to `k` owners, best first, recording the hand-outs.
    *
@@ -305,14 +321,7 @@ export interface SwarmStore {
    * @param budget at most this many bytes credited in all (the reporter's address budget)
    * @returns what was credited
    */
-  report(
-    nodeId: string,
-    from: StoreSource,
-    now: number,
-    contentKey: string,
-    entries: readonly CreditEntry[],
-    budget: number,
-  ): Pending<ReportResult>;
+  report(...args: ReportArgs): Pending<ReportResult>;
   /**
    * LIST's rows: (name, content) pairs sorted by name then content key, starting after a
    * position, or the rows of one name.

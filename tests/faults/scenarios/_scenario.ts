@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPeer } from "../../../lib/peer/peer.ts";
 import type { Peer, PeerOptions } from "../../../lib/peer/api.ts";
+import { type RunningTracker, startTracker } from "../../../lib/tracker/server.ts";
 import {
   type ChildProcess,
   randomFile,
@@ -341,6 +342,76 @@ export async function startOwners(options: {
     return peers;
   } catch (e) {
     for (const p of peers) await p.close();
+    throw e;
+  }
+}
+
+/** Options for {@link startScenario}. */
+export interface ScenarioOptions<K extends string> {
+  /** The temporary directory's name prefix. */
+  prefix: string;
+  /** Its subdirectories. */
+  dirs: readonly K[];
+  /** The random test file: the subdirectory it is written to, its name, size and seed. */
+  file: { in: K; name: string; size: number; seed: number };
+  /** Node ids of in-process owners sharing the file from its subdirectory (none: no owners). */
+  owners?: string[];
+}
+
+/** A running scenario; `await using` closes the owners, stops the tracker, removes the dir. */
+export interface Scenario<K extends string> extends AsyncDisposable {
+  /** The temporary directory and its subdirectories. */
+  dir: TempDir & { sub: Record<K, string> };
+  /** The test file. */
+  file: TestFile;
+  /** The in-process tracker (T = 2 s). */
+  tracker: RunningTracker;
+  /** Its `127.0.0.1:PORT`. */
+  address: string;
+  /** The owners, in the order of `owners`. */
+  owners: Peer[];
+}
+
+/**
+ * The setup most scenarios share: a temporary directory, a random test file, an in-process
+ * tracker on loopback and, optionally, in-process owners of the file (each with its manifest
+ * cache under the directory).
+ *
+ * @param options the directory, the file and the owners
+ * @returns the scenario
+ */
+export async function startScenario<K extends string>(
+  options: ScenarioOptions<K>,
+): Promise<Scenario<K>> {
+  const dir = await scenarioDir(options.prefix, options.dirs);
+  const stack = new AsyncDisposableStack();
+  stack.use(dir);
+  try {
+    const f = options.file;
+    const file = await makeFile(dir.sub[f.in], f.name, f.size, f.seed);
+    const tracker = stack.use(await startTracker({ port: 0, intervalMs: 2000 }));
+    const address = trackerAddress(tracker);
+    const owners = options.owners === undefined ? [] : await startOwners({
+      dir: dir.sub[f.in],
+      tracker: address,
+      ids: options.owners,
+      files: [file.name],
+      cacheRoot: dir.path,
+    });
+    stack.defer(async () => {
+      for (const o of owners) await o.close();
+    });
+    const rest = stack.move();
+    return {
+      dir,
+      file,
+      tracker,
+      address,
+      owners,
+      [Symbol.asyncDispose]: () => rest.disposeAsync(),
+    };
+  } catch (e) {
+    await stack.disposeAsync();
     throw e;
   }
 }

@@ -7,19 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTracker } from "../../../lib/tracker/server.ts";
 import type { Peer } from "../../../lib/peer/api.ts";
 import { TransferError } from "../../../lib/peer/transfer_error.ts";
 import { sha256File } from "../../_harness/processes.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import {
-  makeFile,
-  MiB,
-  report,
-  scenarioDir,
-  startLoggedPeer,
-  trackerAddress,
-} from "./_scenario.ts";
+import { MiB, report, startLoggedPeer, startScenario } from "./_scenario.ts";
 
 const SIZE = 32 * MiB;
 /** Overwrite 4 KiB at the start of every MiB: 32 of the 128 pieces of 256 KiB go bad. */
@@ -38,12 +30,14 @@ async function corruptInPlace(path: string): Promise<number> {
 }
 
 Deno.test("a download ends with the exact bytes when one owner's file was changed on disk after sharing", async (t) => {
-  await using dir = await scenarioDir("udpswarm-changed-", ["honest", "changed"]);
+  await using s = await startScenario({
+    prefix: "udpswarm-changed-",
+    dirs: ["honest", "changed"],
+    file: { in: "honest", name: "changed.bin", size: SIZE, seed: 5 },
+  });
+  const { dir, file, address: trackerAddr } = s;
   const { honest: honestDir, changed: changedDir } = dir.sub;
-  const file = await makeFile(honestDir, "changed.bin", SIZE, 5);
   await Deno.copyFile(file.path, join(changedDir, file.name));
-  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-  const trackerAddr = trackerAddress(tracker);
   const peers: Peer[] = [];
   try {
     const { peer: honest } = await startLoggedPeer({

@@ -9,22 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTracker } from "../../../lib/tracker/server.ts";
-import { sha256File } from "../../_harness/processes.ts";
-import { startRelay } from "../../_harness/relay.ts";
-import { mapOwnersThrough, RelayPool } from "../../_harness/relay_pool.ts";
+import { type ChildProcess, sha256File } from "../../_harness/processes.ts";
+
+import { relayedSwarm } from "../../_harness/relay_pool.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import {
-  jsonEvents,
-  makeFile,
-  MiB,
-  report,
-  scenarioDir,
-  spawnGet,
-  startOwners,
-  trackerAddress,
-  WORKER,
-} from "./_scenario.ts";
+import { jsonEvents, MiB, report, spawnGet, startScenario, WORKER } from "./_scenario.ts";
 
 const SIZE = 16 * MiB;
 const TMPFS_SIZE = "6m";
@@ -77,26 +66,56 @@ async function withMount(
 }
 
 /** A tracker and one owner of a 16 MiB file, for the duration of `fn`. */
-async function withSwarm(
-  fn: (ctx: { dir: string; tracker: string; file: { name: string; sha256: string } }) => Promise<
-    void
-  >,
-): Promise<void> {
-  await using dir = await scenarioDir("udpswarm-diskfull-", ["src"]);
-  const file = await makeFile(dir.sub.src, "big.bin", SIZE, 23);
-  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
-  const [owner] = await startOwners({
-    dir: dir.sub.src,
-    tracker: trackerAddress(tracker),
-    ids: ["owner"],
-    files: [file.name],
-    cacheRoot: dir.path,
+/** What {@link withSwarm} gives a test: the directory, the tracker address and the shared file. */
+interface SwarmContext {
+  dir: string;
+  tracker: string;
+  file: { name: string; sha256: string };
+}
+
+async function withSwarm(fn: (ctx: SwarmContext) => Promise<void>): Promise<void> {
+  await using s = await startScenario({
+    prefix: "udpswarm-diskfull-",
+    dirs: ["src"],
+    file: { in: "src", name: "big.bin", size: SIZE, seed: 23 },
+    owners: ["owner"],
   });
-  try {
-    await fn({ dir: dir.path, tracker: trackerAddress(tracker), file });
-  } finally {
-    await owner?.close();
-  }
+  await fn({ dir: s.dir.path, tracker: s.address, file: s.file });
+}
+
+/**
+ * Waits for a `peer.ts get` child that must fail on the disk: exit 6 and an `error` event of
+ * code `disk`.
+ *
+ * @returns its JSON events and that error event
+ */
+async function diskError(
+  child: ChildProcess,
+): Promise<{ events: Record<string, unknown>[]; error: Record<string, unknown> }> {
+  const status = await child.wait(60_000);
+  const events = jsonEvents(child);
+  const error = events.find((e) => e.event === "error");
+  assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
+  assert.ok(error, child.output());
+  assert.equal(error.code, "disk");
+  return { events, error };
+}
+
+/**
+ * A test on a tmpfs mounted at `dir/NAME` with `options`, with the swarm of {@link withSwarm};
+ * ignored where tmpfs cannot be mounted.
+ */
+function tmpfsTest(
+  name: string,
+  mount: string,
+  options: string,
+  fn: (ctx: SwarmContext & { mnt: string }) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: NO_MOUNT !== undefined,
+    fn: () => withSwarm((ctx) => withMount(ctx.dir, mount, options, (mnt) => fn({ ...ctx, mnt }))),
+  });
 }
 
 function get(
@@ -110,33 +129,26 @@ function get(
   return spawnGet({ dir, out, tracker, id, query, ...(permissions ? { permissions } : {}) });
 }
 
-Deno.test({
-  name: "peer.ts get refuses a file larger than the free space at once and creates nothing",
-  ignore: NO_MOUNT !== undefined,
-  fn: () =>
-    withSwarm(({ dir, tracker, file }) =>
-      withMount(dir, "small", `size=${TMPFS_SIZE}`, async (mnt) => {
-        await using child = get(dir, mnt, tracker, "small-1", file.name);
-        const status = await child.wait(60_000);
-        const events = jsonEvents(child);
-        const error = events.find((e) => e.event === "error");
-        assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
-        assert.ok(error, child.output());
-        assert.equal(error.code, "disk");
-        assert.match(String(error.message), /needs 16\.0 MiB more on disk .* free; free space/);
-        assert.ok(!events.some((e) => e.event === "done"));
-        assert.deepEqual([...Deno.readDirSync(mnt)], [], "no sparse .part, no state, no file");
+tmpfsTest(
+  "peer.ts get refuses a file larger than the free space at once and creates nothing",
+  "small",
+  `size=${TMPFS_SIZE}`,
+  async ({ dir, tracker, file, mnt }) => {
+    await using child = get(dir, mnt, tracker, "small-1", file.name);
+    const { events, error } = await diskError(child);
+    assert.match(String(error.message), /needs 16\.0 MiB more on disk .* free; free space/);
+    assert.ok(!events.some((e) => e.event === "done"));
+    assert.deepEqual([...Deno.readDirSync(mnt)], [], "no sparse .part, no state, no file");
 
-        // With room, the same download goes through.
-        const grow = run("mount", ["-o", "remount,size=64m", mnt]);
-        assert.ok(grow.ok, grow.text);
-        await using again = get(dir, mnt, tracker, "small-2", file.name);
-        assert.equal((await again.wait(60_000)).code, 0, again.output());
-        assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
-        report("disk_full", { tmpfs: TMPFS_SIZE, sizeMiB: SIZE / MiB, refused: error.message });
-      })
-    ),
-});
+    // With room, the same download goes through.
+    const grow = run("mount", ["-o", "remount,size=64m", mnt]);
+    assert.ok(grow.ok, grow.text);
+    await using again = get(dir, mnt, tracker, "small-2", file.name);
+    assert.equal((await again.wait(60_000)).code, 0, again.output());
+    assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
+    report("disk_full", { tmpfs: TMPFS_SIZE, sizeMiB: SIZE / MiB, refused: error.message });
+  },
+);
 
 /** Writes `path` until the file system is full. */
 async function fill(path: string): Promise<number> {
@@ -152,87 +164,71 @@ async function fill(path: string): Promise<number> {
   }
 }
 
-Deno.test({
-  name: "peer.ts get on a disk that fills up exits 6 with a clear error, keeps the .part, resumes",
-  ignore: NO_MOUNT !== undefined,
-  fn: () =>
-    withSwarm(({ dir, tracker, file }) =>
-      withMount(dir, "fills", "size=24m", async (mnt) => {
-        let first;
-        {
-          // The transfer holds still after 4 MiB (relays in front of the owner) while a filler
-          // takes every free byte; then it goes on into a full disk.
-          const held = Promise.withResolvers<void>();
-          await using pool = new RelayPool({
-            seed: 5,
-            onRelay: (relay) => void relay.pauseAfter(4 * MiB).then(held.resolve),
-          });
-          await using front = startRelay({
-            target: {
-              transport: "udp",
-              hostname: "127.0.0.1",
-              port: Number(tracker.split(":")[1]),
-            },
-            seed: 6,
-            transform: mapOwnersThrough(pool),
-          });
-          await using child = get(dir, mnt, `127.0.0.1:${front.address.port}`, "full-1", file.name);
-          await withTimeout(held.promise, 60_000, "the relay to reach its budget");
-          pool.pause();
-          const filled = await fill(join(mnt, "filler"));
-          assert.ok(filled > 0, "the filler took the free space");
-          pool.resume();
-          const status = await child.wait(60_000);
-          const events = jsonEvents(child);
-          const error = events.find((e) => e.event === "error");
-          assert.equal(status.code, 6, `exit code 6 (disk): ${child.output()}`);
-          assert.ok(error, child.output());
-          assert.equal(error.code, "disk");
-          assert.match(String(error.message), /no space left on device/i);
-          assert.match(String(error.message), /\.part/, "the message says what is kept");
-          assert.ok(!events.some((e) => e.event === "done"));
-          first = error.message;
-        }
-        const names = [...Deno.readDirSync(mnt)].map((e) => e.name);
-        assert.ok(names.some((n) => n.endsWith(".part")), `the .part is kept: ${names}`);
-        assert.ok(!names.includes(file.name), "nothing under the final name");
+tmpfsTest(
+  "peer.ts get on a disk that fills up exits 6 with a clear error, keeps the .part, resumes",
+  "fills",
+  "size=24m",
+  async ({ dir, tracker, file, mnt }) => {
+    let first;
+    {
+      // The transfer holds still after 4 MiB (relays in front of the owner) while a filler
+      // takes every free byte; then it goes on into a full disk.
+      await using relays = relayedSwarm({
+        tracker: {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: Number(tracker.split(":")[1]),
+        },
+        seed: 5,
+        pauseAfter: 4 * MiB,
+      });
+      const { pool } = relays;
+      await using child = get(dir, mnt, relays.tracker, "full-1", file.name);
+      await withTimeout(relays.held, 60_000, "the relay to reach its budget");
+      pool.pause();
+      const filled = await fill(join(mnt, "filler"));
+      assert.ok(filled > 0, "the filler took the free space");
+      pool.resume();
+      const { events, error } = await diskError(child);
+      assert.match(String(error.message), /no space left on device/i);
+      assert.match(String(error.message), /\.part/, "the message says what is kept");
+      assert.ok(!events.some((e) => e.event === "done"));
+      first = error.message;
+    }
+    const names = [...Deno.readDirSync(mnt)].map((e) => e.name);
+    assert.ok(names.some((n) => n.endsWith(".part")), `the .part is kept: ${names}`);
+    assert.ok(!names.includes(file.name), "nothing under the final name");
 
-        // Free the space and run again: it resumes from the saved pieces.
-        await Deno.remove(join(mnt, "filler"));
-        await using again = get(dir, mnt, tracker, "full-2", file.name);
-        const status = await again.wait(60_000);
-        assert.equal(status.code, 0, again.output());
-        const done = jsonEvents(again).find((e) => e.event === "done")!;
-        assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
-        assert.ok((done.resumedBytes as number) > 0, `resumed ${done.resumedBytes} bytes`);
-        report("disk_full", {
-          tmpfs: "24m, filled during the transfer",
-          sizeMiB: SIZE / MiB,
-          exitCode: 6,
-          error: first,
-          resumedBytesAfterSpaceFreed: done.resumedBytes,
-          receivedBytes: done.receivedBytes,
-        });
-      })
-    ),
-});
+    // Free the space and run again: it resumes from the saved pieces.
+    await Deno.remove(join(mnt, "filler"));
+    await using again = get(dir, mnt, tracker, "full-2", file.name);
+    const status = await again.wait(60_000);
+    assert.equal(status.code, 0, again.output());
+    const done = jsonEvents(again).find((e) => e.event === "done")!;
+    assert.equal(await sha256File(join(mnt, file.name)), file.sha256, "the bytes are exact");
+    assert.ok((done.resumedBytes as number) > 0, `resumed ${done.resumedBytes} bytes`);
+    report("disk_full", {
+      tmpfs: "24m, filled during the transfer",
+      sizeMiB: SIZE / MiB,
+      exitCode: 6,
+      error: first,
+      resumedBytesAfterSpaceFreed: done.resumedBytes,
+      receivedBytes: done.receivedBytes,
+    });
+  },
+);
 
-Deno.test({
-  name: "peer.ts get into a read-only mount exits non-zero with a clear error",
-  ignore: NO_MOUNT !== undefined,
-  fn: () =>
-    withSwarm(({ dir, tracker, file }) =>
-      withMount(dir, "ro", "size=64m,ro", async (mnt) => {
-        await using child = get(dir, mnt, tracker, "ro", file.name);
-        const status = await child.wait(60_000);
-        const error = jsonEvents(child).find((e) => e.event === "error");
-        assert.equal(status.code, 6, child.output());
-        assert.ok(error && error.code === "disk", child.output());
-        assert.match(String(error.message), /read-only/i);
-        report("disk_full", { readOnlyMount: error.message, exitCode: status.code });
-      })
-    ),
-});
+tmpfsTest(
+  "peer.ts get into a read-only mount exits non-zero with a clear error",
+  "ro",
+  "size=64m,ro",
+  async ({ dir, tracker, file, mnt }) => {
+    await using child = get(dir, mnt, tracker, "ro", file.name);
+    const { error } = await diskError(child);
+    assert.match(String(error.message), /read-only/i);
+    report("disk_full", { readOnlyMount: error.message, exitCode: 6 });
+  },
+);
 
 Deno.test("peer.ts get without a write grant for --out exits non-zero with a clear error", () =>
   withSwarm(async ({ dir, tracker, file }) => {
@@ -243,10 +239,7 @@ Deno.test("peer.ts get without a write grant for --out exits non-zero with a cle
       `--allow-read=${dir},${WORKER}`,
       `--allow-write=${join(dir, "logs")}`,
     ]);
-    const status = await child.wait(60_000);
-    const error = jsonEvents(child).find((e) => e.event === "error");
-    assert.equal(status.code, 6, child.output());
-    assert.ok(error && error.code === "disk", child.output());
+    const { error } = await diskError(child);
     assert.ok(String(error.message).includes(out), `the message names the path: ${error.message}`);
-    report("disk_full", { noWriteGrant: error.message, exitCode: status.code });
+    report("disk_full", { noWriteGrant: error.message, exitCode: 6 });
   }));

@@ -10,20 +10,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startTracker } from "../../../lib/tracker/server.ts";
 import { sha256File } from "../../_harness/processes.ts";
 import { RelayPool } from "../../_harness/relay_pool.ts";
 import { withTimeout } from "../../_harness/wait.ts";
-import {
-  makeFile,
-  mbps,
-  MiB,
-  report,
-  scenarioDir,
-  spawnOwners,
-  startLoggedPeer,
-  trackerAddress,
-} from "./_scenario.ts";
+import { mbps, MiB, report, spawnOwners, startLoggedPeer, startScenario } from "./_scenario.ts";
 
 const SIZE = 64 * MiB;
 /** The victim serves this much, then its relay holds its traffic while it is killed. */
@@ -32,12 +22,15 @@ const VICTIM_BUDGET = 4 * MiB;
 const SURVIVOR_BUDGET = 24 * MiB;
 
 Deno.test("download completes from the other owners when one is killed with SIGKILL mid-transfer", async () => {
-  await using dir = await scenarioDir("udpswarm-ownerkill-", ["src", "out"]);
-  const file = await makeFile(dir.sub.src, "victim.bin", SIZE, 41);
-  await using tracker = await startTracker({ port: 0, intervalMs: 2000 });
+  await using s = await startScenario({
+    prefix: "udpswarm-ownerkill-",
+    dirs: ["src", "out"],
+    file: { in: "src", name: "victim.bin", size: SIZE, seed: 41 },
+  });
+  const { dir, file } = s;
   const owners = await spawnOwners({
     dir: dir.path,
-    tracker: trackerAddress(tracker),
+    tracker: s.address,
     ids: ["owner-a", "owner-b", "owner-c"],
     files: () => [file.path],
     read: [dir.sub.src],
@@ -53,7 +46,7 @@ Deno.test("download completes from the other owners when one is killed with SIGK
   });
   try {
     const { peer, log } = await startLoggedPeer({
-      tracker: trackerAddress(tracker),
+      tracker: s.address,
       nodeId: "downloader",
       dir: dir.sub.out,
       shareDownloads: false,

@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
 import { RedisStore, StoreUnavailable } from "../../../lib/tracker/store/redis_store.ts";
-import { REDIS_SKIP_REASON, startRedis } from "../../_harness/redis_server.ts";
+import { REDIS_SKIP_REASON, redisTest, startRedis } from "../../_harness/redis_server.ts";
 import { prng } from "../_registry_harness.ts";
 import { swarmStoreSuite } from "./_swarm_store_suite.ts";
-
-/** A test that needs redis-server (skipped with the reason where it is missing). */
-function redisTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore: REDIS_SKIP_REASON !== undefined,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn,
-  });
-}
 
 swarmStoreSuite("RedisStore", async () => {
   const redis = await startRedis();
