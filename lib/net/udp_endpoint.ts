@@ -1,3 +1,8 @@
+/**
+ * The UDP socket driver shared by tracker and peer: one `Deno.DatagramConn`, a receive loop into
+ * one reused buffer, one handler, fire-and-forget sends with counters. No protocol logic.
+ * @module
+ */
 import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
 import { MAX_DATAGRAM } from "../wire/limits.ts";
 

@@ -3,6 +3,10 @@
  * verified pieces (its format: part_state.ts), and the manifest `<base>.part.manifest`, where
  * `<base>` is the file name plus the first 16 hex digits of the content id. Layouts and the
  * durability rules: docs/STORAGE.md; the file-system steps they rely on: _durable_fs.ts.
+ *
+ * Over 600 lines: opening and resuming must check every path against links (lstat before, fstat
+ * after, the same device and inode) and re-hash what the state claims, and each step's error
+ * names the file and the fix; they share the one open-file state this class holds.
  * @module
  */
 import { Buffer } from "node:buffer";

@@ -1,3 +1,8 @@
+/**
+ * The codec's bounds-checked big-endian reader over a `DataView`: every read checks the length
+ * first and throws a `WireError` with the offset; internal to lib/wire.
+ * @module
+ */
 import { WireError } from "./wire_error.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

@@ -1,3 +1,8 @@
+/**
+ * The codec's big-endian writer over a `DataView`, growing its buffer as needed; internal to
+ * lib/wire.
+ * @module
+ */
 import { WireError } from "./wire_error.ts";
 
 const utf8 = new TextEncoder();

@@ -1,3 +1,8 @@
+/**
+ * Peer addresses on the wire: an IPv4 or IPv6 literal with its family and a port, canonicalised
+ * (`::ffff:a.b.c.d` is IPv4), with their encode/decode and IP literal parsers.
+ * @module
+ */
 import type { Reader } from "./_reader.ts";
 import type { Writer } from "./_writer.ts";
 

@@ -26,8 +26,9 @@
  * in start-time fair queuing order (by bytes), so requesters share the cap equally; only a
  * requester with more than `maxRequestBytes` waiting, or a full queue, gets busy.
  *
- * About 670 lines, most of them the JSDoc of the counters and limits: the rules are one decision
- * per request (cookie, content, ranges, caps, buckets) and read best in one place.
+ * Over 600 lines, most of them the JSDoc of the counters and limits: the rules are one decision
+ * per request (cookie, content, ranges, caps, buckets, fair shares, the upload cap's queue) and
+ * read best in one place.
  * @module
  */
 import { encodeMessage } from "../../wire/codec.ts";
