@@ -1,8 +1,9 @@
 /**
- * `host:port` parsing for command-line flags such as `--tracker`.
+ * `host:port` parsing for command-line flags such as `--tracker`, and the address conversions
+ * and keys that pure cores and drivers share (no socket here, so cores may import it).
  * @module
  */
-import { parseIPv4, parseIPv6 } from "../wire/address.ts";
+import { canonicalAddress, parseIPv4, parseIPv6, type PeerAddress } from "../wire/address.ts";
 
 /** A parsed `host:port`. */
 export interface HostPort {
@@ -93,4 +94,19 @@ export function parseHostPort(text: string, options: ParseHostPortOptions = {}):
 export function formatHostPort(a: { hostname?: string; host?: string; port: number }): string {
   const h = a.hostname ?? a.host ?? "";
   return h.includes(":") ? `[${h}]:${a.port}` : `${h}:${a.port}`;
+}
+
+/** Converts a wire address to the form `Deno.DatagramConn.send` takes. */
+export function toNetAddr(a: PeerAddress): Deno.NetAddr {
+  return { transport: "udp", hostname: a.host, port: a.port };
+}
+
+/** Converts a Deno address to a canonical wire address. */
+export function fromNetAddr(a: Deno.NetAddr): PeerAddress {
+  return canonicalAddress(a.hostname, a.port);
+}
+
+/** A stable string key for an address: `host|port`. */
+export function addressKey(a: { hostname?: string; host?: string; port: number }): string {
+  return `${a.hostname ?? a.host}|${a.port}`;
 }

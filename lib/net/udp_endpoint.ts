@@ -3,7 +3,8 @@
  * one reused buffer, one handler, fire-and-forget sends with counters. No protocol logic.
  * @module
  */
-import { canonicalAddress, type PeerAddress } from "../wire/address.ts";
+import type { PeerAddress } from "../wire/address.ts";
+import { fromNetAddr } from "./host_port.ts";
 import { MAX_DATAGRAM } from "../wire/limits.ts";
 
 /** Options for {@link UdpEndpoint.open}. */
@@ -19,21 +20,6 @@ export interface UdpEndpointOptions {
  * it is only valid until the handler returns, so copy what you keep.
  */
 export type DatagramHandler = (bytes: Uint8Array, from: Deno.NetAddr) => void;
-
-/** Converts a wire address to the form `Deno.DatagramConn.send` takes. */
-export function toNetAddr(a: PeerAddress): Deno.NetAddr {
-  return { transport: "udp", hostname: a.host, port: a.port };
-}
-
-/** Converts a Deno address to a canonical wire address. */
-export function fromNetAddr(a: Deno.NetAddr): PeerAddress {
-  return canonicalAddress(a.hostname, a.port);
-}
-
-/** A stable string key for an address: `host|port`. */
-export function addressKey(a: { hostname?: string; host?: string; port: number }): string {
-  return `${a.hostname ?? a.host}|${a.port}`;
-}
 
 /**
  * A thin UDP driver over `Deno.listenDatagram`: one receive loop that hands every datagram to

@@ -7,7 +7,8 @@
 import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
-import { addressKey, UdpEndpoint } from "../net/udp_endpoint.ts";
+import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import { addressKey } from "../net/host_port.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { type OwnedFile, trackerAddresses, TrackerClient } from "./tracker_client.ts";
 import type {

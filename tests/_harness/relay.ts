@@ -20,7 +20,8 @@
  * ```
  * @module
  */
-import { addressKey, fromNetAddr, UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { addressKey, fromNetAddr } from "../../lib/net/host_port.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
 import { deriveSeed, Prng } from "./prng.ts";
 import { type HeapItem, MinHeap } from "./_min_heap.ts";

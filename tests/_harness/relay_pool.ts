@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { toNetAddr } from "../../lib/net/udp_endpoint.ts";
+import { toNetAddr } from "../../lib/net/host_port.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import type { Message } from "../../lib/wire/messages.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { fromNetAddr, toNetAddr, UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { fromNetAddr, toNetAddr } from "../../lib/net/host_port.ts";
 import { RelayPool } from "../_harness/relay_pool.ts";
 import { waitUntil } from "../_harness/wait.ts";
 

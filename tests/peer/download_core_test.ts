@@ -13,7 +13,7 @@ import type {
 import type { DownloadProgress, DownloadResult } from "../../lib/peer/api.ts";
 import { encodeManifest } from "../../lib/peer/manifest.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
-import { addressKey } from "../../lib/net/udp_endpoint.ts";
+import { addressKey } from "../../lib/net/host_port.ts";
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message, type OwnersMessage } from "../../lib/wire/messages.ts";
 

@@ -24,7 +24,7 @@
  * @module
  */
 import { CookieJar, packAddress } from "../../net/cookie_jar.ts";
-import { addressKey } from "../../net/udp_endpoint.ts";
+import { addressKey } from "../../net/host_port.ts";
 
 /** A UDP source: an IP literal and a port. */
 export interface CookieSource {

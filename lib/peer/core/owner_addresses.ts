@@ -6,7 +6,7 @@
  * @module
  */
 import type { PeerAddress } from "../../wire/address.ts";
-import { addressKey, toNetAddr } from "../../net/udp_endpoint.ts";
+import { addressKey, toNetAddr } from "../../net/host_port.ts";
 
 /** Owners beyond this many share the peer's main socket. */
 export const MAX_DATA_SOCKETS = 12;
