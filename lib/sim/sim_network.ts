@@ -14,6 +14,7 @@
  * @module
  */
 import { EventQueue } from "./event_queue.ts";
+import { Prng } from "./prng.ts";
 
 /** Bytes of IPv4 + UDP headers counted per datagram on the wire. */
 export const UDP_IP_OVERHEAD = 28;
@@ -188,7 +189,7 @@ export class SimNetwork {
   readonly #sockets = new Map<string, SimReceive>();
   readonly #links = new Map<string, SimLink>();
   readonly #defaultLink: SimLink;
-  #rng: number;
+  readonly #prng: Prng;
 
   /**
    * Creates an empty network at virtual time 0.
@@ -196,7 +197,7 @@ export class SimNetwork {
    * @param options the seed and the default faults of every path
    */
   constructor(options: SimNetworkOptions) {
-    this.#rng = options.seed >>> 0;
+    this.#prng = new Prng(options.seed);
     this.#defaultLink = { ...DEFAULT_LINK, ...options.link };
   }
 
@@ -273,10 +274,7 @@ export class SimNetwork {
 
   /** A seeded random number in [0, 1) (mulberry32), for cores and scenarios. */
   random(): number {
-    const a = (this.#rng = (this.#rng + 0x6d2b79f5) >>> 0);
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#prng.next();
   }
 
   /** Handles the earliest event; false when nothing is left to do. */

@@ -15,7 +15,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { Prng } from "./prng.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 import { withTimeout } from "./wait.ts";
 
 /** Which output a line came from. */

@@ -23,7 +23,7 @@
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
 import { addressKey, fromNetAddr } from "../../lib/net/host_port.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
-import { deriveSeed, Prng } from "./prng.ts";
+import { deriveSeed, Prng } from "../../lib/sim/prng.ts";
 import { type HeapItem, MinHeap } from "./_min_heap.ts";
 
 /** The faults applied to one direction. Probabilities are per datagram, in [0, 1]. */

@@ -15,7 +15,7 @@ import { toNetAddr } from "../../lib/net/host_port.ts";
 import type { PeerAddress } from "../../lib/wire/address.ts";
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
 import type { Message } from "../../lib/wire/messages.ts";
-import { deriveSeed } from "./prng.ts";
+import { deriveSeed } from "../../lib/sim/prng.ts";
 import {
   type DirectionStats,
   newDirectionStats,

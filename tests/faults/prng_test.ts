@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deriveSeed, Prng } from "../_harness/prng.ts";
+import { deriveSeed, Prng } from "../../lib/sim/prng.ts";
 import { MinHeap } from "../_harness/_min_heap.ts";
 
 Deno.test({

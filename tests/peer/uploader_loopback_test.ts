@@ -20,7 +20,7 @@ import {
   verifyPiece,
 } from "../../lib/peer/manifest.ts";
 import { Uploader } from "../../lib/peer/uploader.ts";
-import { Prng } from "../_harness/prng.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 import { withTimeout } from "../_harness/wait.ts";
 
 const KiB = 1024;

@@ -7,7 +7,7 @@ import { contentIdOf, encodeManifest, type Manifest } from "../../lib/peer/manif
 import { toHex } from "../../lib/wire/hex.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { Uploader, type UploaderOptions } from "../../lib/peer/uploader.ts";
-import { Prng } from "../_harness/prng.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 import {
   blockRequest,
   blocksOf,

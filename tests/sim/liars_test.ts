@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { SimNetwork } from "../../lib/sim/sim_network.ts";
 import { SimTracker } from "../../lib/sim/sim_tracker.ts";
 import { simContent, SimPeer } from "../../lib/sim/sim_peer.ts";
-import { Prng } from "../_harness/prng.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };
 const LIE = Number.MAX_SAFE_INTEGER;

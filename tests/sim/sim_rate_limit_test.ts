@@ -16,7 +16,7 @@ import {
   type SimPeerOptions,
 } from "../../lib/sim/sim_peer.ts";
 import type { SimDownload } from "../../lib/sim/sim_download.ts";
-import { Prng } from "../_harness/prng.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 
 const MiB = 1024 * 1024;
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };

@@ -1,4 +1,5 @@
 import { decodeMessage, encodeMessage } from "../../lib/wire/codec.ts";
+import { Prng } from "../../lib/sim/prng.ts";
 import type {
   ExitMessage,
   ListMessage,
@@ -28,16 +29,10 @@ export const UNLIMITED = {
   prefixBurst: 1e9,
 } as const;
 
-/** A deterministic PRNG (mulberry32). */
+/** A deterministic random source in [0, 1) (the shared mulberry32 {@link Prng}). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 export function randomBytesFrom(random: () => number): (n: number) => Uint8Array {

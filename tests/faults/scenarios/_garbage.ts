@@ -7,7 +7,7 @@
 import { encodeMessage } from "../../../lib/wire/codec.ts";
 import type { Message } from "../../../lib/wire/messages.ts";
 import { MAGIC, VERSION } from "../../../lib/wire/limits.ts";
-import { Prng } from "../../_harness/prng.ts";
+import { Prng } from "../../../lib/sim/prng.ts";
 
 /** What the pool is built around. */
 export interface PoolTargets {

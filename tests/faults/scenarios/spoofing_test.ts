@@ -21,7 +21,7 @@ import { UdpEndpoint } from "../../../lib/net/udp_endpoint.ts";
 import { decodeMessage, encodeMessage } from "../../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../../lib/wire/messages.ts";
 import { fromHex } from "../../../lib/wire/hex.ts";
-import { Prng } from "../../_harness/prng.ts";
+import { Prng } from "../../../lib/sim/prng.ts";
 import { tempDir } from "../../_harness/processes.ts";
 import { delay, waitUntil } from "../../_harness/wait.ts";
 import { makeFile, report, startLoggedPeer } from "./_scenario.ts";

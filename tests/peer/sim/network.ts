@@ -30,6 +30,7 @@ import {
 } from "../../../lib/wire/limits.ts";
 import type { ContentSource } from "./content.ts";
 import { EventQueue } from "../../../lib/sim/event_queue.ts";
+import { Prng } from "../../../lib/sim/prng.ts";
 
 /** Faults and capacity of the link between the downloader and one owner. */
 export interface LinkOptions {
@@ -180,10 +181,10 @@ export class SimNetwork {
   };
   readonly #queue = new EventQueue<Packet>();
   readonly #owners = new Map<string, SimOwner>();
-  #rng: number;
+  readonly #prng: Prng;
 
   constructor(options: SimNetworkOptions) {
-    this.#rng = options.seed >>> 0;
+    this.#prng = new Prng(options.seed);
   }
 
   /** Adds a fake owner reachable as `key`. */
@@ -261,11 +262,7 @@ export class SimNetwork {
   }
 
   #random(): number {
-    // mulberry32
-    const a = (this.#rng = (this.#rng + 0x6d2b79f5) >>> 0);
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#prng.next();
   }
 
   /** Puts a datagram on the wire at `sentAt`; false when it is dropped. */

@@ -1,5 +1,5 @@
 /**
- * Seeded pseudo-random numbers for reproducible tests: mulberry32, plus a seed mixer that
+ * Seeded pseudo-random numbers for simulations and reproducible tests: mulberry32, plus a seed mixer that
  * derives independent streams from one seed. Not for cryptography.
  * @module
  */
