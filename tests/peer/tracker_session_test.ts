@@ -211,7 +211,11 @@ sessionTest(
 sessionTest("TrackerSession retransmits with exponential backoff, then fails with timeout", (s) => {
   const id = s.register(1000);
   const sends = silence(s, 1000, 100_000);
-  assert.deepEqual(sends, [1000, 1250, 1750, 2750, 4750], "250, 500, 1000, 2000 ms apart");
+  assert.deepEqual(
+    sends,
+    [1000, 1000, 1250, 1250, 1750, 1750, 2750, 2750, 4750, 4750],
+    "twice each, 250, 500, 1000, 2000 ms apart",
+  );
   const [event] = drainEvents(s);
   const error = failure(event, id);
   assert.ok(error instanceof TrackerError);
@@ -227,7 +231,11 @@ Deno.test("TrackerSession caps each wait at maxDelayMs and the total at totalMs"
     retry: { initialMs: 100, factor: 3, maxDelayMs: 500, attempts: 10, totalMs: 1200 },
   });
   const id = s.need({ kind: "name", name: "x" }, 0, 0);
-  assert.deepEqual(silence(s, 0, 1199), [0, 100, 400, 900]);
+  assert.deepEqual(
+    silence(s, 0, 1199),
+    [0, 0, 100, 100, 400, 400, 900, 900],
+    "each REGISTER twice",
+  );
   assert.deepEqual(drainEvents(s), []);
   assert.equal(s.pollTimeout(), 1200);
   s.handleTimeout(1200);
@@ -322,12 +330,23 @@ sessionTest(
 Deno.test("TrackerSession queues commands behind the registration they need", none, () => {
   const w = new World(session());
   const ids = [w.session.need({ kind: "name", name: "nothing" }, 0, 0), w.session.update(5, 0)];
-  assert.deepEqual(drainSent(w.session).map((m) => m.type), ["register"], "REGISTER first");
+  assert.deepEqual(
+    drainSent(w.session).map((m) => m.type),
+    ["register", "register"],
+    "REGISTER first, twice",
+  );
   w.session.register(0); // joins the registration in progress, sends nothing more
   assert.equal(w.session.pollTransmit(), undefined);
   w.session.handleTimeout(w.session.pollTimeout()!); // retransmit the lost first REGISTER
   w.flush();
-  assert.deepEqual(w.sent.map((s) => s.type), ["register", "register", "need", "update"]);
+  // Both copies of the resent REGISTER reach the tracker; the second copy's challenge is late.
+  assert.deepEqual(w.sent.map((s) => s.type), [
+    "register",
+    "register",
+    "register",
+    "need",
+    "update",
+  ]);
   const events = drainEvents(w.session).filter((e) => e.type === "done" || e.type === "failed");
   assert.equal(events.length, 3);
   const need = failure(events.find((e) => e.type === "failed"), ids[0]);
@@ -336,9 +355,32 @@ Deno.test("TrackerSession queues commands behind the registration they need", no
   assert.ok(events.some((e) => e.type === "done" && e.id === ids[1]));
 });
 
+Deno.test("TrackerSession: a lost REGISTER costs no blind 250 ms wait", none, async (t) => {
+  /** Registers in a world that loses the `lost`-th datagram up; when the session registered. */
+  function registeredAt(lost: number): number | undefined {
+    const w = new World(session());
+    let up = 0;
+    w.drop = (direction) => direction === "up" && ++up === lost;
+    w.session.register(0);
+    for (let at = 0; at <= 300; at += 5) {
+      w.runUntil(at);
+      if (drainEvents(w.session).some((e) => e.type === "registered")) return at;
+    }
+    return undefined;
+  }
+  await t.step("the first REGISTER goes out twice: losing one copy costs nothing", () => {
+    assert.equal(registeredAt(1), 0);
+  });
+  await t.step("the cookie REGISTER is resent after the measured round trip", () => {
+    // Copy 1 is answered, copy 2's late challenge is ignored, the cookie REGISTER is lost: it
+    // goes again after NEED_RETRY_MIN_MS (the round trip here is 0), not after 250 ms.
+    assert.equal(registeredAt(3), 20);
+  });
+});
+
 Deno.test("TrackerSession heartbeats every T and the tracker never evicts it", none, () => {
   const w = World.joined(0, 10_500);
-  const beats = w.sentOf("register").slice(2);
+  const beats = w.sentOf("register").slice(3); // two copies of the first, then the cookie's
   assert.deepEqual(beats, [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
   assert.equal(w.tracker.registry.counters.heartbeats, 10);
   assert.equal(w.tracker.registry.peerCount, 1);

@@ -52,6 +52,8 @@ export interface Retrying {
   deadline: number;
   /** The current wait is the last: at the deadline the request times out. */
   last: boolean;
+  /** Copies of the datagram put on the wire at each send. */
+  copies: number;
 }
 
 import { Fifo } from "../../_util/fifo.ts";
@@ -76,6 +78,7 @@ export function retrying(policy: RetryPolicy): Retrying {
     delay: 0,
     deadline: Infinity,
     last: false,
+    copies: 1,
   };
 }
 
@@ -159,14 +162,16 @@ export class RequestRetry<R extends Retrying = Retrying> {
    * @param now the time, ms
    * @param options `timed`: once a round trip is known, the first retransmission waits a few of
    *   them (at least `minFirstMs`, at most the policy's `initialMs`), not a blind `initialMs`;
-   *   the shorter waits buy extra attempts, so the request is given up no sooner than before
+   *   the shorter waits buy extra attempts, so the request is given up no sooner than before;
+   *   `copies`: every send of it goes out this many times (while no round trip is known to time
+   *   a resend by, one lost datagram then costs no blind wait)
    */
   send(
     req: R,
     txid: number,
     bytes: Uint8Array,
     now: number,
-    options: { timed?: boolean; minFirstMs?: number } = {},
+    options: { timed?: boolean; minFirstMs?: number; copies?: number } = {},
   ): void {
     req.txid = txid;
     req.bytes = bytes;
@@ -178,6 +183,7 @@ export class RequestRetry<R extends Retrying = Retrying> {
       : p.initialMs;
     req.extraAttempts = 0;
     for (let d = req.delay; d < p.initialMs; d *= Math.max(2, p.factor)) req.extraAttempts++;
+    req.copies = Math.max(1, Math.floor(options.copies ?? 1));
     this.#pending.set(txid, req);
     this.#transmit(req, now);
   }
@@ -268,7 +274,7 @@ export class RequestRetry<R extends Retrying = Retrying> {
     req.attempts++;
     req.sentAt = now;
     if (req.attempts > 1) this.#retransmits++;
-    this.#transmits.push(req.bytes);
+    for (let c = req.copies; c > 0; c--) this.#transmits.push(req.bytes);
     const p = req.policy;
     const elapsed = now - req.started;
     // ±10 % jitter so many peers that lost the tracker at once do not retry in lockstep.

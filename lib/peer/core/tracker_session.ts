@@ -123,6 +123,13 @@ export interface TrackerSessionOptions {
   fallbacks?: readonly { hostname: string; port: number }[];
   /** Heartbeats lost in a row before failing over to the next tracker (with fallbacks). @default 1 */
   failoverAfterHeartbeats?: number;
+  /**
+   * Copies of each REGISTER send while the tracker's round trip is unknown (the first
+   * registration): with 2, one lost datagram does not cost a blind wait of
+   * {@link RetryPolicy.initialMs} or more. The tracker answers each copy with a challenge no
+   * larger than the REGISTER. @default 2
+   */
+  registerCopies?: number;
 }
 
 /** One tracker of the session's list. */
@@ -276,6 +283,7 @@ export class TrackerSession {
   /** Heartbeats lost since the last one answered. */
   #heartbeatsLostInRow = 0;
   readonly #policy: RetryPolicy;
+  readonly #registerCopies: number;
   /** Requests in flight, their datagrams and deadlines. */
   readonly #pending: RequestRetry<Request>;
   readonly #owned = new Map<string, OwnedFile>();
@@ -319,6 +327,7 @@ export class TrackerSession {
     this.#trackers = [options.tracker, ...options.fallbacks ?? []].map(trackerAddress);
     this.#failoverAfterHeartbeats = Math.max(1, Math.floor(options.failoverAfterHeartbeats ?? 1));
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.#registerCopies = Math.max(1, Math.floor(options.registerCopies ?? 2));
     this.#pending = new RequestRetry({ random: options.random });
   }
 
@@ -755,10 +764,14 @@ export class TrackerSession {
     req.txid = txid;
     // A NEED (a download waits for it) and an EXIT (`peer.ts get` waits for it before it ends):
     // their first retransmission follows the tracker's measured round trip
-    const timed = req.purpose === "need" || req.purpose === "exit";
+    // A REGISTER too once the tracker's round trip is known (the challenge answered); before
+    // that, each REGISTER goes out in duplicate, so one lost datagram costs no blind wait.
+    const timed = req.purpose === "need" || req.purpose === "exit" || req.purpose === "handshake";
+    const blind = req.purpose === "handshake" && this.#pending.srtt === undefined;
     this.#pending.send(req, txid, encodeMessage(message), now, {
       timed,
       minFirstMs: NEED_RETRY_MIN_MS,
+      copies: blind ? this.#registerCopies : 1,
     });
   }
 
