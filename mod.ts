@@ -95,7 +95,7 @@ export * from "./lib/peer/core/upload_rules.ts";
 export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";
 export { Dispatcher } from "./lib/tracker/dispatch.ts";
-export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/registry.ts";
+export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/dispatch.ts";
 export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
 export { ReplySlab } from "./lib/wire/fast_path.ts";
 export { BlockLayout } from "./lib/peer/core/block_layout.ts";

@@ -125,7 +125,7 @@ function measure(store: string, layout: string): Record<string, number> {
     );
   }
   const left = used();
-  return { base, afterPeers, afterOwns, left, keep: d.registry.peerCount };
+  return { base, afterPeers, afterOwns, left, keep: d.peerCount };
 }
 
 if (values.child !== undefined) {
