@@ -211,7 +211,15 @@ function checkRefusal(status: PeerCheck, nodeId: string): Refused | undefined {
 /** What a rule answers: the reply, a refusal, or nothing (dropped). */
 type Outcome = Uint8Array | Refused | undefined;
 
-type Keys = { address: string; prefix: string; host: string };
+/** A source's address, network prefix and host keys (see `addressKeys`). */
+export interface Keys {
+  /** The address key. */
+  address: string;
+  /** The network prefix key (IPv4 /24, IPv6 /64). */
+  prefix: string;
+  /** The host key (IPv4 address, IPv6 /64). */
+  host: string;
+}
 
 function ack(txid: number): Uint8Array {
   return encodeMessage({ type: "ack", txid });
@@ -245,7 +253,11 @@ export class TrackerCore extends TrackerCoreTiming {
   readonly recordsEvents: boolean;
   /** Requests dropped because the store was unreachable (never, for the memory store). */
   storeErrors = 0;
-  /** Request buckets and REPORT credit per source address and network prefix (this process). */
+  /**
+   * Request buckets and REPORT credit per source address and network prefix (this process).
+   *
+   * @ignore
+   */
   readonly shares: AddressLimits;
   readonly #mem: MemoryStore | undefined;
   readonly #events = new Fifo<TrackerEvent>();
@@ -268,6 +280,8 @@ export class TrackerCore extends TrackerCoreTiming {
   #down: string | undefined;
 
   /**
+   * A core on a store.
+   *
    * @param options the store, the timing, the limits and the cookie secret
    */
   constructor(options: TrackerCoreOptions) {
