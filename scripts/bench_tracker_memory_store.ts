@@ -1,7 +1,8 @@
 /**
  * Memory of the tracker's state: bytes per registered peer and per ownership at 10^6
- * ownerships, for the compact {@link MemoryStore} and for the object-per-entry registry
- * ({@link Dispatcher} + `Registry` + `FileIndex`), and what is left after every peer exits.
+ * ownerships, for the compact {@link MemoryStore} alone (`compact`) and for the whole default
+ * tracker core built on it (`tracker`: {@link Dispatcher}, fed real REGISTER and OWN datagrams,
+ * with its per-source state), and what is left after every peer exits.
  * Each store runs in its own process (`--v8-flags=--expose-gc`; heap used plus array buffers,
  * after a full GC).
  *
@@ -74,7 +75,16 @@ function measure(store: string, layout: string): Record<string, number> {
   const d = new Dispatcher({
     now: 0,
     events: false,
-    limits: { maxPeers: 1e9, requestsPerSecond: 1e9, burst: 1e9, maxSources: 1 },
+    limits: {
+      maxPeers: 1e9,
+      requestsPerSecond: 1e9,
+      burst: 1e9,
+      maxSources: 1,
+      addressRequestsPerSecond: 1e9,
+      addressBurst: 1e9,
+      prefixRequestsPerSecond: 1e9,
+      prefixBurst: 1e9,
+    },
   });
   const cookies: bigint[] = [];
   for (let i = 0; i < P; i++) {
@@ -93,7 +103,7 @@ function measure(store: string, layout: string): Record<string, number> {
       )!
         .slice(),
     );
-    if (r.type !== "registered") throw new Error("not registered");
+    if (r.type !== "registered") throw new Error(`not registered: ${JSON.stringify(r)}`);
     cookies.push(r.cookie);
   }
   afterPeers = used() - cookies.length * 0; // the cookies array is the benchmark's own
@@ -125,7 +135,7 @@ function measure(store: string, layout: string): Record<string, number> {
     );
   }
   const left = used();
-  return { base, afterPeers, afterOwns, left, keep: d.registry.peerCount };
+  return { base, afterPeers, afterOwns, left, keep: d.peerCount };
 }
 
 if (values.child !== undefined) {
@@ -135,7 +145,7 @@ if (values.child !== undefined) {
 
 const rows: Record<string, unknown>[] = [];
 for (const layout of ["unique", "shared"]) {
-  for (const store of ["objects", "compact"]) {
+  for (const store of ["tracker", "compact"]) {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",

@@ -131,7 +131,7 @@ interface Partial {
  * const content = simContent("hello.bin", new Uint8Array(100_000).fill(7), 32 * 1024);
  * peer(1).share(content);
  * const getter = peer(2);
- * net.run(() => tracker.core.registry.fileCount === 1, { maxMs: 5_000 });
+ * net.run(() => tracker.core.fileCount === 1, { maxMs: 5_000 });
  * const download = getter.download("hello.bin");
  * assert.ok(net.run(() => download.finishedAt !== undefined, { maxMs: 60_000 }));
  * assert.deepEqual(download.file, content.bytes);

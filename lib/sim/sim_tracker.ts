@@ -1,11 +1,11 @@
 /**
- * The real tracker core ({@link Dispatcher} and its registry) on the simulated network: a driver like
+ * The real tracker core ({@link Dispatcher}: the tracker's rules on the memory store) on the simulated network: a driver like
  * lib/tracker/server.ts, with a {@link SimSocket} and a {@link SimTimer} instead of a UDP socket
  * and `setTimeout`.
  * @module
  */
 import { Dispatcher } from "../tracker/dispatch.ts";
-import type { RegistryOptions } from "../tracker/registry.ts";
+import type { RegistryOptions } from "../tracker/dispatch.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 
 /** Options for {@link SimTracker}: the registry's, without the clock and randomness. */
@@ -27,7 +27,7 @@ export type SimTrackerOptions = Omit<RegistryOptions, "now" | "random" | "random
  * const content = simContent("hello.bin", new Uint8Array(100_000).fill(7), 32 * 1024);
  * peer(1).share(content);
  * const getter = peer(2);
- * net.run(() => tracker.core.registry.fileCount === 1, { maxMs: 5_000 });
+ * net.run(() => tracker.core.fileCount === 1, { maxMs: 5_000 });
  * const download = getter.download("hello.bin");
  * assert.ok(net.run(() => download.finishedAt !== undefined, { maxMs: 60_000 }));
  * assert.deepEqual(download.file, content.bytes);

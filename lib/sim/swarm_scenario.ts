@@ -141,7 +141,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       }),
     );
   }
-  const reg = tracker.core.registry;
+  const reg = tracker.core;
   net.run(() => reg.peerCount === options.peers + 1 && reg.fileCount === 1, {
     maxMs: net.now + 10_000,
   });

@@ -1,8 +1,7 @@
 /**
- * The ERROR side of both tracker cores (the memory one, dispatch.ts + registry.ts, and the store
- * one, store_dispatch.ts): {@link IncidentLog} (what they log about what they drop or refuse,
+ * The ERROR side of the tracker core (tracker_core.ts): {@link IncidentLog} (what they log about what they drop or refuse,
  * throttled), {@link decodeRequest}, {@link errorReply} (an ERROR cut to a byte budget), the
- * event a logged refusal becomes, the LIST event, and the texts of the refusals they share.
+ * event a logged refusal becomes, the LIST event, and the texts of its refusals.
  * @module
  */
 import { decodeMessage, encodeMessage } from "../wire/codec.ts";

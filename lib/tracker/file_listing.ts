@@ -1,5 +1,6 @@
 /**
- * The LIST rule's data side: pages of (name, content) entries from the {@link FileIndex},
+ * The LIST rule's data side: pages of (name, content) entries from a {@link ListingSource}
+ * (the memory store),
  * sorted by name then content id, filtered by a pattern (name_pattern.ts) and cut to a byte
  * budget. Pure: the caller passes the time.
  *
@@ -13,7 +14,6 @@
  */
 import type { ListingEntry, ListMatch } from "../wire/messages.ts";
 import { LISTING_ENTRY_BASE_SIZE, LISTING_HEADER_SIZE, MAX_LIST_ENTRIES } from "../wire/limits.ts";
-import type { FileIndex, FileOwner, FileRecord } from "./file_index.ts";
 import { compileNamePattern } from "./name_pattern.ts";
 import { utf8Length } from "./error_reply.ts";
 
@@ -96,19 +96,40 @@ export interface FileListingOptions {
   scanPerSecond?: number;
 }
 
-interface Row<P extends FileOwner<P>> {
-  readonly name: string;
-  readonly file: FileRecord<P>;
+/**
+ * What a {@link FileListing} reads: the (name, content) pairs of an index, a content named by
+ * its 32 bytes as a one-byte string (which sorts as the bytes do). `MemoryStore` is one.
+ */
+export interface ListingSource {
+  /** Changes whenever a name gains or loses a content. */
+  readonly namesVersion: number;
+  /** Calls `f` for every (name, content) pair. */
+  forEachNamed(f: (name: string, content: string) => void): void;
+  /** The contents announced under one name. */
+  contentsNamed(name: string): string[];
+  /** The size and owner count of a content still announced under a name, else undefined. */
+  namedEntry(name: string, content: string): { size: number; owners: number } | undefined;
 }
 
-function byNameThenKey<P extends FileOwner<P>>(a: Row<P>, b: Row<P>): number {
+interface Row {
+  readonly name: string;
+  readonly content: string;
+}
+
+function byNameThenKey(a: Row, b: Row): number {
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  return a.file.key < b.file.key ? -1 : a.file.key > b.file.key ? 1 : 0;
+  return a.content < b.content ? -1 : a.content > b.content ? 1 : 0;
+}
+
+function contentBytes(content: string): Uint8Array {
+  const b = new Uint8Array(content.length);
+  for (let i = 0; i < b.length; i++) b[i] = content.charCodeAt(i);
+  return b;
 }
 
 /** Pages of the files a tracker knows. */
-export class FileListing<P extends FileOwner<P>> {
-  readonly #index: FileIndex<P>;
+export class FileListing {
+  readonly #index: ListingSource;
   readonly #refreshMs: number;
   readonly #cachedPatterns: number;
   readonly #rowsPerRefreshMs: number;
@@ -116,17 +137,17 @@ export class FileListing<P extends FileOwner<P>> {
   /** Names that may still be scanned now (a token bucket of one second's worth). */
   #scanTokens: number;
   #scanAt = -Infinity;
-  #rows: Row<P>[] = [];
+  #rows: Row[] = [];
   #version = -1;
   #builtAt = -Infinity;
   /** Matches of recent patterns in the current snapshot (insertion order = age). */
   readonly #matches = new Map<string, Uint32Array>();
 
   /**
-   * @param index the tracker's file index
+   * @param index the tracker's (name, content) pairs
    * @param options snapshot refresh and pattern cache
    */
-  constructor(index: FileIndex<P>, options: FileListingOptions = {}) {
+  constructor(index: ListingSource, options: FileListingOptions = {}) {
     this.#index = index;
     this.#refreshMs = options.refreshMs ?? 1000;
     this.#cachedPatterns = options.cachedPatterns ?? 8;
@@ -147,15 +168,15 @@ export class FileListing<P extends FileOwner<P>> {
    * @example List two files, one page of one entry at a time
    * ```ts
    * import assert from "node:assert/strict";
-   * import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
+   * import { MemoryStore } from "./store/memory_store.ts";
    * import { FileListing } from "./file_listing.ts";
    *
-   * interface Owner extends FileOwner<Owner> {}
-   * const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
-   * const alice: Owner = { nodeId: "alice", rateKey: 0, files: new Map(), names: new Map<string, Ownership<Owner>>() };
-   * index.own(alice, "b.iso", new Uint8Array(32).fill(2), "02".repeat(32), 20, 0);
-   * index.own(alice, "a.iso", new Uint8Array(32).fill(1), "01".repeat(32), 10, 0);
-   * const listing = new FileListing(index);
+   * const store = new MemoryStore();
+   * const from = { hostname: "127.0.0.1", port: 4000 };
+   * store.join("alice", from, 0, 10);
+   * store.own("alice", from, 0, "b.iso", "02".repeat(32), 20, 10);
+   * store.own("alice", from, 0, "a.iso", "01".repeat(32), 10, 10);
+   * const listing = new FileListing(store);
    * const first = listing.page({ pattern: "ISO", match: "substring", cursor: 0, maxEntries: 1 }, 1200, 0);
    * assert.ok(first !== "busy"); // only a flood of new patterns makes it busy
    * assert.deepEqual(first.entries.map((e) => e.name), ["a.iso"]);
@@ -173,27 +194,25 @@ export class FileListing<P extends FileOwner<P>> {
     const total = matches === undefined ? rows.length : matches.length;
     return fillPage(query, maxBytes, total, matches, (i) => {
       const row = rows[i]!;
-      const file = row.file;
       // The snapshot may be up to refreshMs old: skip what left the index since.
-      if (this.#index.get(file.key) !== file || !file.names.has(row.name)) return undefined;
+      const live = this.#index.namedEntry(row.name, row.content);
+      if (live === undefined) return undefined;
       return {
-        contentId: file.contentId,
-        size: file.size,
-        owners: Math.min(file.owners.size, 0xffffffff),
+        contentId: contentBytes(row.content),
+        size: live.size,
+        owners: Math.min(live.owners, 0xffffffff),
         name: row.name,
       };
     });
   }
 
   /** The sorted snapshot, rebuilt when the names changed and the last build is old enough. */
-  #rows_(now: number): Row<P>[] {
+  #rows_(now: number): Row[] {
     const version = this.#index.namesVersion;
     const interval = this.#refreshMs + Math.floor(this.#rows.length / this.#rowsPerRefreshMs);
     if (version !== this.#version && now - this.#builtAt >= interval) {
-      const rows: Row<P>[] = [];
-      for (const [name, files] of this.#index.names()) {
-        for (const file of files) rows.push({ name, file });
-      }
+      const rows: Row[] = [];
+      this.#index.forEachNamed((name, content) => rows.push({ name, content }));
       rows.sort(byNameThenKey);
       this.#rows = rows;
       this.#version = version;
@@ -206,7 +225,7 @@ export class FileListing<P extends FileOwner<P>> {
   /** Positions of the rows matching a substring or glob query (cached per snapshot). */
   #matching(
     query: ListQuery,
-    rows: readonly Row<P>[],
+    rows: readonly Row[],
     now: number,
   ): Uint32Array | undefined | "busy" {
     if (query.match === "substring" && query.pattern === "") return undefined;
@@ -244,10 +263,8 @@ export class FileListing<P extends FileOwner<P>> {
   }
 
   /** The live contents announced under exactly `name`, by content id. */
-  #exact(name: string): Row<P>[] {
-    const files = this.#index.named(name);
-    if (files === undefined) return [];
-    const rows = [...files].map((file) => ({ name, file }));
+  #exact(name: string): Row[] {
+    const rows = this.#index.contentsNamed(name).map((content) => ({ name, content }));
     return rows.sort(byNameThenKey);
   }
 }

@@ -4,23 +4,18 @@
  * substring or glob pattern (one scan of every name), an exact listing (live index), and the
  * snapshot's rebuild after a change (a sort of every name, at most once a second).
  */
-import { FileIndex, type FileOwner, type Ownership } from "./file_index.ts";
+import { MemoryStore } from "./store/memory_store.ts";
 import { FileListing, type ListingPage, type ListQuery } from "./file_listing.ts";
 import { SAFE_DATAGRAM } from "../wire/limits.ts";
 
-interface Owner extends FileOwner<Owner> {}
-
 const NAMES = 100_000;
-const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
-const owners: Owner[] = [];
+const index = new MemoryStore({ random: () => 0.5 });
+const from = (i: number) => ({ hostname: "127.0.0.1", port: 1000 + i });
+let owner = 0;
 for (let i = 0; i < NAMES; i++) {
   if (i % 1000 === 0) {
-    owners.push({
-      nodeId: `p${i}`,
-      rateKey: 0,
-      files: new Map(),
-      names: new Map<string, Ownership<Owner>>(),
-    });
+    owner = i;
+    index.join(`p${i}`, from(i), 0, 1e9);
   }
   const id = new Uint8Array(32);
   new DataView(id.buffer).setUint32(0, i * 2654435761);
@@ -29,7 +24,7 @@ for (let i = 0; i < NAMES; i++) {
   const name = `${["film", "song", "photo", "Backup"][i % 4]}-${(i * 7919) % NAMES}.${
     ["mkv", "flac", "jpg", "tar"][i % 4]
   }`;
-  index.own(owners.at(-1)!, name, id, key, i, 0);
+  index.own(`p${owner}`, from(owner), 0, name, key, i, 1e9);
 }
 // No scan budget here: the benchmark measures what each LIST costs.
 const listing = new FileListing(index, { scanPerSecond: Infinity, rowsPerRefreshMs: Infinity });
@@ -66,9 +61,8 @@ Deno.bench("list: exact name (live index)", { group: "list" }, () => {
   sink += page({ pattern: `film-${(n++ * 4 * 7919) % NAMES}.mkv`, match: "exact" }).total;
 });
 Deno.bench("list: snapshot rebuild after a change (sort of 100k)", { group: "list" }, () => {
-  const o = owners[0]!;
-  const id = new Uint8Array(32).fill(n++ & 0xff);
-  index.own(o, `new-${n}.bin`, id, `${n}`.padStart(64, "f"), 1, 0);
+  n++;
+  index.own("p0", from(0), 0, `new-${n}.bin`, `${n}`.padStart(64, "f"), 1, 1e9);
   now += 1000;
   sink += page({}).total;
 });

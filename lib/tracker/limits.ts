@@ -73,6 +73,8 @@ export class TrackerCoreTiming {
   readonly cookieEpochMs: number;
 
   /**
+   * The timing and limits in force.
+   *
    * @param options the timing options as given; missing ones take their defaults
    * @throws {RangeError} for an interval outside 1..2^31-1 ms, a negative grace, an eviction
    *   time past 2^32-1 ms, τ ≤ 0, or a cookie epoch shorter than the eviction time

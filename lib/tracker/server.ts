@@ -1,6 +1,7 @@
 /**
- * The tracker server: the tracker's sans-I/O core ({@link Dispatcher}, which routes to the
- * {@link Registry}) driven by one UDP socket and one timer.
+ * The tracker server: the tracker's sans-I/O core ({@link Dispatcher} on the memory store, or
+ * {@link StoreDispatcher} on a shared one; both are the rules of tracker_core.ts) driven by one
+ * UDP socket and one timer.
  * @module
  */
 import { type PeerAddress } from "../wire/address.ts";
@@ -8,7 +9,7 @@ import { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { type TrackerLimits } from "./limits.ts";
 import { LogFile } from "../log/log_file.ts";
 import { escapeLogText } from "../log/log_escape.ts";
-import type { RegistryCounters } from "./registry.ts";
+import type { RegistryCounters, TrackerCore } from "./tracker_core.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ReplySlab } from "../wire/fast_path.ts";
 import { formatEvent, type TrackerEvent } from "./tracker_event.ts";
@@ -113,18 +114,10 @@ interface Core {
   pollEvent(): TrackerEvent | undefined;
 }
 
-/** The counters and sizes the driver reports, from either core. */
-interface CoreState {
-  readonly counters: RegistryCounters;
-  readonly peerCount: number;
-  readonly fileCount: number;
-  readonly storeErrors: number;
-}
-
 class Tracker implements RunningTracker {
   readonly #endpoint: UdpEndpoint;
   readonly #core: Core;
-  readonly #registry: CoreState;
+  readonly #registry: TrackerCore;
   readonly #store: SwarmStore | undefined;
   /** The store path's clock: the wall clock, shared by the trackers of one store. */
   readonly #now: () => number;
@@ -152,22 +145,11 @@ class Tracker implements RunningTracker {
     this.#bep15 = bep15;
     this.#endpoint = endpoint;
     this.#core = core;
+    this.#registry = core;
     if (core instanceof StoreDispatcher) {
-      this.#registry = core;
       this.#store = core.store;
       this.#now = Date.now;
     } else {
-      const registry = core.registry;
-      this.#registry = {
-        counters: registry.counters,
-        get peerCount() {
-          return registry.peerCount;
-        },
-        get fileCount() {
-          return registry.fileCount;
-        },
-        storeErrors: 0,
-      };
       this.#store = undefined;
       this.#now = () => performance.now();
     }
@@ -381,6 +363,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
       store: options.store,
       now: Date.now(),
       ...(options.storeSecret !== undefined ? { secret: options.storeSecret } : {}),
+      replySlab: slab,
       ...common,
     })
     : new Dispatcher({ now, replySlab: slab, ...common });
@@ -406,7 +389,7 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
     return endpoint.close().then(() => Promise.reject(e));
   }
   const metrics = options.metrics ? new TrackerMetrics() : undefined;
-  const registry = core instanceof StoreDispatcher ? core : core.registry;
+  const registry = core;
   const bep15 = new Bep15Dispatch({
     now,
     replySlab: slab,

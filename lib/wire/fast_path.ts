@@ -336,7 +336,8 @@ export function encodeOwnerEntry(entry: OwnerEntry): Uint8Array {
  * @param name the datagram holding the UTF-8 name bytes (1..255) at `nameStart`
  * @param nameStart offset of the name in `name`
  * @param nameLength length of the name
- * @param entries pre-encoded entries (see {@link encodeOwnerEntry})
+ * @param entries pre-encoded entries (see {@link encodeOwnerEntry}), as bytes or as one-byte
+ *   strings
  * @param rates wire rates, one per entry
  * @param count entries to write (≤ 16)
  * @param haves each entry's share of the file (255: all of it), written as the optional tail
@@ -352,7 +353,7 @@ export function encodeOwners(
   name: Uint8Array,
   nameStart: number,
   nameLength: number,
-  entries: readonly Uint8Array[],
+  entries: readonly (Uint8Array | string)[],
   rates: readonly number[],
   count: number,
   haves?: readonly number[],
@@ -373,7 +374,11 @@ export function encodeOwners(
   b[at++] = count;
   for (let i = 0; i < count; i++) {
     const e = entries[i]!;
-    for (let j = 0; j < e.length; j++) b[at + j] = e[j]!;
+    if (typeof e === "string") {
+      for (let j = 0; j < e.length; j++) b[at + j] = e.charCodeAt(j);
+    } else {
+      for (let j = 0; j < e.length; j++) b[at + j] = e[j]!;
+    }
     at += e.length;
     put32(b, at, rates[i]!);
     at += 4;

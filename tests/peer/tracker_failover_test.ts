@@ -112,7 +112,7 @@ Deno.test("TrackerSession uses the first tracker while it answers", none, () => 
   for (const f of files(2)) w.session.own(f, 0);
   w.runUntil(10_000);
   assert.equal(w.session.failovers, 0);
-  assert.equal(w.core(A.port).registry.fileCount, 2);
+  assert.equal(w.core(A.port).fileCount, 2);
   assert.equal(w.sentTo.get(B.port), undefined, "nothing sent to the fallback");
 });
 
@@ -124,7 +124,7 @@ Deno.test(
     w.session.register(0);
     for (const f of files(3)) w.session.own(f, 0);
     w.runUntil(100);
-    assert.equal(w.core(A.port).registry.fileCount, 3);
+    assert.equal(w.core(A.port).fileCount, 3);
     w.dead.add(A.port); // killed: every datagram to it is lost
     // Heard at 0, heartbeat due at 1000, lost after T/4: registered at B well before the
     // 1500 ms a shared store would evict it.
@@ -132,8 +132,8 @@ Deno.test(
     assert.equal(w.session.failovers, 1);
     assert.deepEqual(w.session.tracker, B);
     assert.equal(w.session.registered, true);
-    assert.equal(w.core(B.port).registry.peerCount, 1);
-    assert.equal(w.core(B.port).registry.fileCount, 3, "every shared file OWNed again at B");
+    assert.equal(w.core(B.port).peerCount, 1);
+    assert.equal(w.core(B.port).fileCount, 3, "every shared file OWNed again at B");
     assert.ok(
       w.logs().some((l) =>
         l.includes("127.0.0.1:7001") && l.includes("failing over to 127.0.0.1:7002")
@@ -144,7 +144,7 @@ Deno.test(
     const toA = w.sentTo.get(A.port)!.length;
     w.runUntil(20_000);
     assert.equal(w.session.failovers, 1);
-    assert.equal(w.core(B.port).registry.peerCount, 1);
+    assert.equal(w.core(B.port).peerCount, 1);
     assert.equal(w.sentTo.get(A.port)!.length, toA);
   },
 );
@@ -182,7 +182,7 @@ Deno.test(
     const owners = (e as { value: OwnersMessage }).value.owners.map((o) => o.nodeId);
     assert.deepEqual(owners, ["other"]);
     assert.equal(w.session.failovers, 1);
-    assert.equal(w.core(B.port).registry.fileCount, 2, "its own file OWNed again at B");
+    assert.equal(w.core(B.port).fileCount, 2, "its own file OWNed again at B");
   },
 );
 
@@ -231,7 +231,7 @@ Deno.test(
     w.runUntil(10_000);
     assert.equal(w.outcome(id)?.type, "done");
     assert.deepEqual(w.session.tracker, B);
-    assert.equal(w.core(B.port).registry.peerCount, 1);
+    assert.equal(w.core(B.port).peerCount, 1);
   },
 );
 
@@ -248,7 +248,7 @@ Deno.test(
     assert.equal(w.session.missedHeartbeats, 2);
     w.runUntil(8000);
     assert.equal(w.session.failovers, 1);
-    assert.equal(w.core(B.port).registry.peerCount, 1);
+    assert.equal(w.core(B.port).peerCount, 1);
   },
 );
 

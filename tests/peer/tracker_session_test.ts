@@ -382,8 +382,8 @@ Deno.test("TrackerSession heartbeats every T and the tracker never evicts it", n
   const w = World.joined(0, 10_500);
   const beats = w.sentOf("register").slice(3); // two copies of the first, then the cookie's
   assert.deepEqual(beats, [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
-  assert.equal(w.tracker.registry.counters.heartbeats, 10);
-  assert.equal(w.tracker.registry.peerCount, 1);
+  assert.equal(w.tracker.counters.heartbeats, 10);
+  assert.equal(w.tracker.peerCount, 1);
   assert.equal(w.session.missedHeartbeats, 0);
 });
 
@@ -407,7 +407,7 @@ Deno.test(
       5200,
       5250,
     ]);
-    assert.equal(w.tracker.registry.counters.evictions, 0);
+    assert.equal(w.tracker.counters.evictions, 0);
     assert.equal(w.session.missedHeartbeats, 0);
     assert.equal(w.session.retransmits, 5);
   },
@@ -436,12 +436,12 @@ Deno.test(
     w.session.register(0);
     for (const f of files(10)) w.session.own(f, 0);
     w.runUntil(100);
-    assert.equal(w.tracker.registry.fileCount, 10);
+    assert.equal(w.tracker.fileCount, 10);
     await t.step("evicted while silent", () => {
       w.drop = () => true;
       w.runUntil(3_000);
-      assert.equal(w.tracker.registry.counters.evictions, 1);
-      assert.equal(w.tracker.registry.peerCount, 0);
+      assert.equal(w.tracker.counters.evictions, 1);
+      assert.equal(w.tracker.peerCount, 0);
       for (const e of drainEvents(w.session)) if (e.type === "log") lines.push(e.line);
     });
     await t.step("back: the next heartbeat learns it, registers and re-OWNs every file", () => {
@@ -454,8 +454,8 @@ Deno.test(
         JSON.stringify(events, (_, v) => typeof v === "bigint" ? String(v) : v),
       );
       assert.equal(w.session.reregistrations, 1);
-      assert.equal(w.tracker.registry.peerCount, 1);
-      assert.equal(w.tracker.registry.fileCount, 10);
+      assert.equal(w.tracker.peerCount, 1);
+      assert.equal(w.tracker.fileCount, 10);
       assert.equal(w.sentOf("own", since).length, 10);
       assert.ok(
         events.some((e) =>
@@ -481,8 +481,8 @@ Deno.test(
     const events = drainEvents(w.session);
     assert.ok(events.some((e) => e.type === "done" && e.id === id));
     assert.ok(events.some((e) => e.type === "registered" && e.again));
-    assert.equal(w.tracker.registry.fileCount, 1);
-    assert.equal(w.tracker.registry.counters.updates, 1);
+    assert.equal(w.tracker.fileCount, 1);
+    assert.equal(w.tracker.counters.updates, 1);
   },
 );
 
@@ -513,8 +513,8 @@ Deno.test("TrackerSession re-registers with its files within 2T of a tracker res
   const w = World.joined(3, 500);
   w.restart();
   w.runUntil(500 + 2 * 1000);
-  assert.equal(w.tracker.registry.peerCount, 1);
-  assert.equal(w.tracker.registry.fileCount, 3);
+  assert.equal(w.tracker.peerCount, 1);
+  assert.equal(w.tracker.fileCount, 3);
   assert.equal(w.session.reregistrations, 1);
   assert.equal(w.session.registered, true);
 });
@@ -593,8 +593,8 @@ Deno.test(
     const id = w.session.exit(100);
     assert.equal(w.session.exit(100), id, "an EXIT in flight is one handle");
     w.flush();
-    assert.equal(w.tracker.registry.peerCount, 0);
-    assert.equal(w.tracker.registry.fileCount, 0);
+    assert.equal(w.tracker.peerCount, 0);
+    assert.equal(w.tracker.fileCount, 0);
     const events = drainEvents(w.session);
     assert.ok(events.some((e) => e.type === "done" && e.id === id));
     assert.equal(w.session.pollTimeout(), undefined, "no heartbeat after EXIT");
@@ -606,8 +606,8 @@ Deno.test(
     // register() joins again, and announces the files it still shares.
     w.session.register(400);
     w.runUntil(500);
-    assert.equal(w.tracker.registry.peerCount, 1);
-    assert.equal(w.tracker.registry.fileCount, 1);
+    assert.equal(w.tracker.peerCount, 1);
+    assert.equal(w.tracker.fileCount, 1);
   },
 );
 

@@ -41,7 +41,7 @@ function world(seed: number) {
     return p;
   };
   const settle = (files: number) => {
-    const r = tracker.core.registry;
+    const r = tracker.core;
     assert.ok(
       net.run(() => r.peerCount === peers.length && r.fileCount === files, {
         maxMs: net.now + 5000,

@@ -44,7 +44,7 @@ function startupTimes(owners: number, loss: number): number[] {
     const content = simContent("small.bin", bytes);
     for (let n = 1; n <= owners; n++) peer(n, 100_000).share(content); // 100 MB/s each
     const downloader = peer(9);
-    const registry = () => tracker.core.registry;
+    const registry = () => tracker.core;
     assert.ok(net.run(() => registry().peerCount === owners + 1 && registry().fileCount === 1, {
       maxMs: net.now + 20_000,
     }));

@@ -53,7 +53,7 @@ class World {
 
   /** Runs until every peer is registered and `files` contents are known to the tracker. */
   settle(files: number): void {
-    const r = () => this.tracker.core.registry;
+    const r = () => this.tracker.core;
     const ok = this.net.run(
       () => r().peerCount === this.peers.length && r().fileCount === files,
       { maxMs: this.net.now + 5000 },

@@ -95,7 +95,7 @@ Deno.test("swarm: a partial owner that crashes mid-transfer is replaced", none, 
   const file = swarmFile(16 * MiB, 3);
   const w = world(3, 5);
   w.seed.share(file);
-  w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+  w.net.run(() => w.tracker.core.fileCount === 1, { maxMs: 5000 });
   const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
   // p0 crashes once it has served others a few pieces: it is a partial owner in use
   const ok = w.net.run(() => w.peers[0]!.uploadedBytes >= 2 * MiB, { maxMs: w.net.now + 60_000 });
@@ -118,7 +118,7 @@ Deno.test(
     const file = swarmFile(8 * MiB, 4);
     const w = world(4, 4, (i) => (i === 0 ? { corrupt: () => true } : {}));
     w.seed.share(file);
-    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    w.net.run(() => w.tracker.core.fileCount === 1, { maxMs: 5000 });
     const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
     finish(w.net, downloads);
     const honest = downloads.slice(1);

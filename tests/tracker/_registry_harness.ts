@@ -11,7 +11,7 @@ import type {
   ReportMessage,
   UpdateMessage,
 } from "../../lib/wire/messages.ts";
-import type { Registry, RegistryOptions, Source } from "../../lib/tracker/registry.ts";
+import type { RegistryOptions, Source } from "../../lib/tracker/dispatch.ts";
 import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import type { TrackerEvent } from "../../lib/tracker/tracker_event.ts";
 
@@ -59,7 +59,7 @@ export function src(i: number, host = "127.0.0.1"): Source {
 export class Harness {
   now = 1_000_000;
   readonly core: Dispatcher;
-  readonly reg: Registry;
+  readonly reg: Dispatcher;
   readonly cookies = new Map<string, bigint>();
   readonly sources = new Map<string, Source>();
   txid = 1;
@@ -76,7 +76,7 @@ export class Harness {
       randomBytes: randomBytesFrom(random),
       ...options,
     });
-    this.reg = this.core.registry;
+    this.reg = this.core;
   }
 
   /**

@@ -183,7 +183,6 @@ Deno.test("Dispatcher.pollTimeout() includes the limiter sweep, every 10 s", non
   const h = new Harness({ intervalMs: 60_000, grace: 0 });
   const start = h.now;
   assert.equal(h.core.pollTimeout(), start + 10_000, "before the first rotation at 120 s");
-  assert.ok(h.reg.pollTimeout() > start + 10_000, "the registry alone has nothing due sooner");
   h.advance(10_000);
   assert.equal(h.core.pollTimeout(), start + 20_000);
 });

@@ -1,27 +1,31 @@
 /** FileListing: the snapshot's refresh interval, entries that left the index, the byte budget. */
 import assert from "node:assert/strict";
-import { FileIndex, type FileOwner, type Ownership } from "../../lib/tracker/file_index.ts";
+import { MemoryStore } from "../../lib/tracker/store/memory_store.ts";
 import { FileListing, type ListingPage, type ListQuery } from "../../lib/tracker/file_listing.ts";
 import { toHex } from "../../lib/wire/hex.ts";
 import { LISTING_ENTRY_BASE_SIZE, LISTING_HEADER_SIZE } from "../../lib/wire/limits.ts";
 
 const none = { permissions: "none" } as const;
 
-interface Owner extends FileOwner<Owner> {}
-
-function owner(nodeId: string): Owner {
-  return { nodeId, rateKey: 0, files: new Map(), names: new Map<string, Ownership<Owner>>() };
-}
-
 function id(n: number): Uint8Array {
   return new Uint8Array(32).fill(n);
 }
 
+/** A memory store whose peers register on first use and share at most 10,000 files each. */
+function storeWithOwners() {
+  const index = new MemoryStore({ random: () => 0.5 });
+  const from = (who: string) => ({ hostname: "127.0.0.1", port: 1000 + who.charCodeAt(0) });
+  const own = (name: string, n: number, who = "a") => {
+    if (index.peerIndex(who) < 0) index.join(who, from(who), 0, 100);
+    index.own(who, from(who), 0, name, toHex(id(n)), n, 10_000);
+  };
+  const drop = (who: string) => index.exit(who, from(who));
+  return { index, own, drop };
+}
+
 function setup() {
-  const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
-  const a = owner("a");
-  const own = (name: string, n: number, who = a) => index.own(who, name, id(n), toHex(id(n)), n, 0);
-  return { index, a, own, listing: new FileListing(index, { refreshMs: 1000 }) };
+  const { index, own, drop } = storeWithOwners();
+  return { index, own, drop, listing: new FileListing(index, { refreshMs: 1000 }) };
 }
 
 function ok(page: ListingPage | "busy"): ListingPage {
@@ -42,12 +46,12 @@ Deno.test("FileListing rebuilds its snapshot at most once per refresh interval",
 });
 
 Deno.test("FileListing skips entries that left the index since the snapshot", none, () => {
-  const { listing, own, index, a } = setup();
+  const { listing, own, drop } = setup();
   own("a", 1);
-  own("b", 2);
+  own("b", 2, "b");
   own("c", 3);
   assert.equal(ok(listing.page(all, 1200, 0)).entries.length, 3);
-  index.drop(a, a.names.get("b")!);
+  drop("b");
   const page = ok(listing.page(all, 1200, 10));
   assert.deepEqual(page.entries.map((e) => e.name), ["a", "c"]);
   assert.equal(page.nextCursor, 0);
@@ -55,10 +59,9 @@ Deno.test("FileListing skips entries that left the index since the snapshot", no
 
 Deno.test("FileListing lists one entry per (name, content), by name then content id", none, () => {
   const { listing, own } = setup();
-  const b = owner("b");
   own("same", 9);
-  own("same", 3, b);
-  own("other", 9, b); // content 9 under a second name
+  own("same", 3, "b");
+  own("other", 9, "c"); // content 9 under a second name
   const page = ok(listing.page(all, 1200, 0));
   assert.deepEqual(page.entries.map((e) => [e.name, e.size, e.owners]), [
     ["other", 9, 2],
@@ -81,9 +84,8 @@ Deno.test("FileListing never exceeds the byte budget and says where to go on", n
 });
 
 Deno.test("FileListing refuses new patterns past its scan budget, not cached ones", none, () => {
-  const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
-  const a = owner("a");
-  for (let i = 1; i <= 100; i++) index.own(a, `f${i}`, id(i), toHex(id(i)), i, 0);
+  const { index, own } = storeWithOwners();
+  for (let i = 1; i <= 100; i++) own(`f${i}`, i);
   const listing = new FileListing(index, { scanPerSecond: 250 });
   const q = (pattern: string, now: number) =>
     listing.page({ ...all, pattern, match: "glob" }, 1200, now);
@@ -96,13 +98,12 @@ Deno.test("FileListing refuses new patterns past its scan budget, not cached one
 });
 
 Deno.test("FileListing waits longer between rebuilds of a large snapshot", none, () => {
-  const index = new FileIndex<Owner>({ rateTauMs: 60_000, random: () => 0.5 });
-  const a = owner("a");
-  for (let i = 1; i <= 40; i++) index.own(a, `n${i}`, id(i), toHex(id(i)), i, 0);
+  const { index, own } = storeWithOwners();
+  for (let i = 1; i <= 40; i++) own(`n${i}`, i);
   // 100 ms, plus 1 ms per 0.1 entries: 500 ms for 40 entries.
   const listing = new FileListing(index, { refreshMs: 100, rowsPerRefreshMs: 0.1 });
   assert.equal(ok(listing.page(all, 1200, 0)).total, 40);
-  index.own(a, "n41", id(41), toHex(id(41)), 41, 0);
+  own("n41", 41);
   assert.equal(ok(listing.page(all, 1200, 499)).total, 40);
   assert.equal(ok(listing.page(all, 1200, 500)).total, 41);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../lib/wire/messages.ts";
 import { REGISTER_MIN_SIZE } from "../../lib/wire/limits.ts";
-import { Registry } from "../../lib/tracker/registry.ts";
+import { Dispatcher } from "../../lib/tracker/dispatch.ts";
 import { cid, Harness, src, UNLIMITED } from "./_registry_harness.ts";
 
 const none = { permissions: "none" } as const;
@@ -378,12 +378,12 @@ Deno.test("Registry reports a source on a dual-stack socket as IPv4", none, () =
 });
 
 Deno.test("Registry validates its options", none, () => {
-  assert.throws(() => new Registry({ now: 0, maxOwners: 17 }), RangeError);
-  assert.throws(() => new Registry({ now: 0, intervalMs: 0 }), RangeError);
-  assert.throws(() => new Registry({ now: 0, grace: -1 }), RangeError);
-  assert.throws(() => new Registry({ now: 0, limits: { maxNameBytes: 300 } }), RangeError);
+  assert.throws(() => new Dispatcher({ now: 0, maxOwners: 17 }), RangeError);
+  assert.throws(() => new Dispatcher({ now: 0, intervalMs: 0 }), RangeError);
+  assert.throws(() => new Dispatcher({ now: 0, grace: -1 }), RangeError);
+  assert.throws(() => new Dispatcher({ now: 0, limits: { maxNameBytes: 300 } }), RangeError);
   assert.throws(
-    () => new Registry({ now: 0, intervalMs: 1000, cookieEpochMs: 1000 }),
+    () => new Dispatcher({ now: 0, intervalMs: 1000, cookieEpochMs: 1000 }),
     /cookieEpochMs/,
   );
 });

@@ -1,7 +1,7 @@
 /**
- * The tracker's rules at the request level, one scenario run against the memory tracker
- * (Dispatcher + Registry) and the store path (StoreDispatcher) on both stores: the same
- * requests get the same replies.
+ * The tracker's rules at the request level, one scenario run against the default tracker
+ * (Dispatcher: the core on its memory store, synchronous) and StoreDispatcher on both stores
+ * (the same core, answering with Promises): the same requests get the same replies.
  * @module
  */
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ import { RedisStore } from "../../lib/tracker/store/redis_store.ts";
 import type { SwarmStore } from "../../lib/tracker/store/swarm_store.ts";
 import { redisTest, startRedis } from "../_harness/redis_server.ts";
 import { cid, prng, UNLIMITED } from "./_registry_harness.ts";
-import type { Source } from "../../lib/tracker/registry.ts";
+import type { Source } from "../../lib/tracker/dispatch.ts";
 
 const T0 = 1_000_000;
 const OPTIONS = { intervalMs: 1000, grace: 0.5, cookieEpochMs: 3_600_000, limits: UNLIMITED };
@@ -145,11 +145,39 @@ Deno.test("StoreDispatcher on MemoryStore answers as the memory tracker does", a
   assert.ok(expected.includes("owners f 100 b"), "REPORT ranks b first");
 });
 
-Deno.test("StoreDispatcher checks the cookie before asking the store", async () => {
-  // The memory tracker answers wrong_address here; the store path answers bad_cookie without
-  // a store round trip (the cookie is bound to the registered address, not this one).
+/** A memory store behind Promises: what the core sees of a remote store such as Redis. */
+function remote(store: MemoryStore): SwarmStore {
+  const later = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A) =>
+    Promise.resolve(f.apply(store, a));
+  return {
+    kind: "redis",
+    join: later(store.join),
+    touch: later(store.touch),
+    check: later(store.check),
+    own: later(store.own),
+    need: later(store.need),
+    update: later(store.update),
+    report: later(store.report),
+    listRows: later(store.listRows),
+    exit: later(store.exit),
+    expire: later(store.expire),
+    oldestSeen: () => undefined,
+    counts: later(store.counts),
+    close: () => store.close(),
+  };
+}
+
+Deno.test("StoreDispatcher on a remote store checks the cookie before asking it", async () => {
+  // The memory tracker answers wrong_address here (it checks its store for free); on a remote
+  // store the core answers bad_cookie without a round trip (the cookie is bound to the
+  // registered address, not this one).
   const store = new MemoryStore({ random: prng(1) });
-  const d = new StoreDispatcher({ store, now: T0, secret: new Uint8Array(32), ...OPTIONS });
+  const d = new StoreDispatcher({
+    store: remote(store),
+    now: T0,
+    secret: new Uint8Array(32),
+    ...OPTIONS,
+  });
   const home = { hostname: "127.0.0.1", port: 4000 };
   const challenge = decodeMessage(
     (await d.handleDatagram(
@@ -184,7 +212,12 @@ Deno.test("StoreDispatcher checks the cookie before asking the store", async () 
   assert.equal(touched, 0);
   assert.equal(store.peerInfo("a")!.files.length, 0);
   // Another tracker with the same secret accepts the cookie: a peer moves without registering.
-  const other = new StoreDispatcher({ store, now: T0, secret: new Uint8Array(32), ...OPTIONS });
+  const other = new StoreDispatcher({
+    store: remote(store),
+    now: T0,
+    secret: new Uint8Array(32),
+    ...OPTIONS,
+  });
   const moved = decodeMessage((await other.handleDatagram(own, home, T0 + 1))!);
   assert.equal(moved.type, "ack");
 });

@@ -27,6 +27,7 @@
  */
 import { addUpload, rateAt, unitRateKey, ZERO_RATE_KEY } from "../upload_rate.ts";
 import {
+  COMPLETE,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
@@ -106,6 +107,8 @@ const ownCols = (n: number) => ({
   rated: new Uint8Array(n),
   /** 1 once handed out (idle owners never handed out come first). */
   assigned: new Uint8Array(n),
+  /** The share byte: COMPLETE, or 0..254 for a partial owner (a download in progress). */
+  have: new Uint8Array(n),
 });
 const contentCols = (n: number) => ({
   size: new Float64Array(n),
@@ -117,6 +120,8 @@ const contentCols = (n: number) => ({
   linkHead: new Int32Array(n),
   linkTail: new Int32Array(n),
   links: new Int32Array(n),
+  /** Owners with the whole file. */
+  complete: new Int32Array(n),
 });
 const nameCols = (n: number) => ({
   linkHead: new Int32Array(n),
@@ -140,13 +145,15 @@ export class MemoryStore implements SwarmStore {
   readonly #random: () => number;
 
   readonly #peerIds = new Map<string, number>();
-  readonly #peers = new Rows(peerCols, 5);
+  readonly #peers = new Rows(peerCols, 6);
   readonly #nodeIdOf = this.#peers.strs[0]!;
   readonly #hostOf = this.#peers.strs[1]!;
   /** Address, prefix and host keys, when the peer joined with per-address limits. */
   readonly #addressOf = this.#peers.strs[2]!;
   readonly #prefixOf = this.#peers.strs[3]!;
   readonly #hostKeyOf = this.#peers.strs[4]!;
+  /** The peer's OWNERS entry as a one-byte string, set by the tracker core when first needed. */
+  readonly #wireOf = this.#peers.strs[5]!;
   readonly #shares = new Map<string, Share>();
   #expHead = NIL;
   #expTail = NIL;
@@ -165,7 +172,10 @@ export class MemoryStore implements SwarmStore {
 
   readonly #need: NeedResult = emptyNeedResult();
   readonly #picked: number[] = [];
+  readonly #one: number[] = [];
+  readonly #others: number[] = [];
   readonly #skip = new Set<number>();
+  #namesVersion = 0;
 
   /**
    * An empty store.
@@ -185,6 +195,11 @@ export class MemoryStore implements SwarmStore {
   /** Contents with at least one owner. */
   get fileCount(): number {
     return this.#contentIds.size;
+  }
+
+  /** Changes whenever a name gains or loses a content (listings rebuild on it). */
+  get namesVersion(): number {
+    return this.#namesVersion;
   }
 
   /** Bytes held by the typed-array columns (their capacity), for the benchmark. */
@@ -217,7 +232,27 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * The session cookie stored for a peer row (see registry.ts: a request carrying it needs no
+   * The address a peer row registered from.
+   *
+   * @param p the row
+   * @returns its hostname
+   */
+  hostOf(p: number): string {
+    return this.#hostOf[p]!;
+  }
+
+  /**
+   * The port a peer row registered from.
+   *
+   * @param p the row
+   * @returns its port
+   */
+  portOf(p: number): number {
+    return this.#peers.cols.port[p]!;
+  }
+
+  /**
+   * The session cookie stored for a peer row (see tracker_core.ts: a request carrying it needs no
    * HMAC), and the epoch that issued it.
    *
    * @param p the row
@@ -254,6 +289,37 @@ export class MemoryStore implements SwarmStore {
     c.cookieHi[p] = hi;
     c.cookieLo[p] = lo;
     c.cookieEpoch[p] = epoch;
+  }
+
+  /**
+   * The OWNERS entry stored for a peer row (see {@link MemoryStore.setWire}).
+   *
+   * @param p the row
+   * @returns the entry's bytes as a one-byte string, or undefined before the first
+   */
+  wireOf(p: number): string | undefined {
+    return this.#wireOf[p];
+  }
+
+  /**
+   * Stores a peer row's OWNERS entry (its node id and address on the wire, without the rate),
+   * so a NEED encodes it without a lookup; forgotten with the row.
+   *
+   * @param p the row
+   * @param entry the entry's bytes as a one-byte string
+   */
+  setWire(p: number, entry: string): void {
+    this.#wireOf[p] = entry;
+  }
+
+  /**
+   * The peer row of the `i`th owner the last NEED picked (the memory fast path).
+   *
+   * @param i 0 ≤ i < the last NEED's count
+   * @returns the row
+   */
+  pickedPeer(i: number): number {
+    return this.#owns.cols.peer[this.#picked[i]!]!;
   }
 
   /**
@@ -361,7 +427,7 @@ export class MemoryStore implements SwarmStore {
 
   /** {@inheritDoc SwarmStore.own} */
   own(...args: OwnArgs): OwnResult {
-    const [nodeId, from, now, name, contentKey, size, maxFiles, room] = args;
+    const [nodeId, from, now, name, contentKey, size, maxFiles, room, have] = args;
     const result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 };
     const p = this.peerIndex(nodeId);
     if (p === NIL || !this.isFrom(p, from)) {
@@ -369,7 +435,7 @@ export class MemoryStore implements SwarmStore {
       return result;
     }
     this.touchIndex(p, now);
-    return this.ownIndex(p, now, name, contentKey, size, maxFiles, result, room);
+    return this.ownIndex(p, now, name, contentKey, size, maxFiles, result, room, have);
   }
 
   /**
@@ -383,6 +449,7 @@ export class MemoryStore implements SwarmStore {
    * @param maxFiles the peer's file limit
    * @param result receives the outcome
    * @param room per-address and per-prefix file limits
+   * @param have the share byte ({@link COMPLETE}, or 0..254 for a partial owner)
    * @returns `result`
    */
   ownIndex(
@@ -394,6 +461,7 @@ export class MemoryStore implements SwarmStore {
     maxFiles: number,
     result: OwnResult = { status: "ok", replaced: undefined, knownSize: 0, files: 0 },
     room?: FileRoom,
+    have: number = COMPLETE,
   ): OwnResult {
     const oc = this.#owns.cols;
     const bin = hexToBin(contentKey);
@@ -410,6 +478,11 @@ export class MemoryStore implements SwarmStore {
       if (oc.name[o] === n0 && n0 !== NIL) sameName = o;
     }
     if (sameContent !== NIL) {
+      // A download progresses (or completes); a complete owner never goes back to partial.
+      if (oc.have[sameContent] !== COMPLETE) {
+        if (have === COMPLETE) this.#contents.cols.complete[c]!++;
+        oc.have[sameContent] = have;
+      }
       // Re-announced: a rename at most, never a second entry.
       if (oc.name[sameContent] !== n0) {
         if (sameName !== NIL) this.#drop(sameName);
@@ -446,6 +519,8 @@ export class MemoryStore implements SwarmStore {
     cols.content[o] = c;
     cols.name[o] = n;
     cols.assigned[o] = 0;
+    cols.have[o] = have;
+    if (have === COMPLETE) this.#contents.cols.complete[c]!++;
     // The peer's list.
     const pc = this.#peers.cols;
     cols.pPrev[o] = NIL;
@@ -513,7 +588,9 @@ export class MemoryStore implements SwarmStore {
       r.alternatives = this.#names.cols.links[n]! - 1;
     }
     if (c === NIL) return r;
-    const count = this.#select(c, query.k, p, now, query.exclude, query.mix ?? 0);
+    fillExcluded(this.#skip, query.exclude, this.#peerIds);
+    const count = this.#pick(c, query.k, p, now, query.mix ?? 0, query.partial === true);
+    this.#skip.clear();
     if (count === 0) return r;
     r.contentKey = binToHex(this.#binOf[c]!);
     r.size = this.#contents.cols.size[c]!;
@@ -526,6 +603,7 @@ export class MemoryStore implements SwarmStore {
       r.hostnames[i] = this.#hostOf[q]!;
       r.ports[i] = pc.port[q]!;
       r.rateKeys[i] = pc.rateKey[q]!;
+      r.haves[i] = this.#owns.cols.have[picked[i]!]!;
     }
     r.count = count;
     return r;
@@ -772,6 +850,7 @@ export class MemoryStore implements SwarmStore {
     cc.owners[c] = 0;
     cc.linkHead[c] = cc.linkTail[c] = NIL;
     cc.links[c] = 0;
+    cc.complete[c] = 0;
     return c;
   }
 
@@ -810,6 +889,7 @@ export class MemoryStore implements SwarmStore {
       return;
     }
     const l = this.#links.alloc();
+    this.#namesVersion++;
     const cols = this.#links.cols;
     const nc = this.#names.cols, cc = this.#contents.cols;
     cols.name[l] = n;
@@ -844,6 +924,7 @@ export class MemoryStore implements SwarmStore {
     else cc.linkTail[c] = lc.cPrev[l]!;
     cc.links[c]!--;
     this.#links.release(l);
+    this.#namesVersion++;
     if (--nc.links[n]! === 0) {
       this.#nameIds.delete(this.#nameOf[n]!);
       this.#names.release(n);
@@ -876,6 +957,7 @@ export class MemoryStore implements SwarmStore {
     const oc = this.#owns.cols;
     const p = oc.peer[o]!, c = oc.content[o]!;
     this.#unrank(o);
+    if (oc.have[o] === COMPLETE) this.#contents.cols.complete[c]!--;
     const pc = this.#peers.cols;
     if (oc.pPrev[o] !== NIL) oc.pNext[oc.pPrev[o]!] = oc.pNext[o]!;
     else pc.ownHead[p] = oc.pNext[o]!;
@@ -906,11 +988,21 @@ export class MemoryStore implements SwarmStore {
       return;
     }
     oc.rated[o] = 0;
-    // Idle: a random place among the first owners never handed out.
     let at = cc.idleHead[c]!;
-    let steps = Math.floor(this.#random() * (FRESH_SPREAD + 1));
-    while (at !== NIL && steps-- > 0 && oc.assigned[at] === 0) at = oc.cNext[at]!;
-    while (at !== NIL && oc.assigned[o] === 1 && oc.assigned[at] === 0) at = oc.cNext[at]!;
+    if (oc.assigned[o] === 1) {
+      // Handed out before: behind every owner never handed out.
+      while (at !== NIL && oc.assigned[at] === 0) at = oc.cNext[at]!;
+      this.#insertBefore(o, at, false);
+      return;
+    }
+    // Never handed out: a uniformly random place among the first owners never handed out
+    // (at most FRESH_SPREAD of them), so their order is not the order they joined in.
+    let fresh = 0;
+    for (let x = at; x !== NIL && fresh < FRESH_SPREAD && oc.assigned[x] === 0; x = oc.cNext[x]!) {
+      fresh++;
+    }
+    let steps = Math.floor(this.#random() * (fresh + 1));
+    while (steps-- > 0) at = oc.cNext[at]!;
     this.#insertBefore(o, at, false);
   }
 
@@ -952,43 +1044,85 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * Picks up to `k` owners of content `c` into #picked, best first, never peer row `asker` nor
-   * an excluded node id, and moves each behind its equals.
+   * Picks up to `k` owners of content `c` into #picked (see {@link NeedQuery.partial}), never
+   * peer row `asker` nor a row in #skip, recording the hand-outs.
+   */
+  #pick(c: number, k: number, asker: number, now: number, mix: number, partial: boolean): number {
+    const cc = this.#contents.cols;
+    const picked = this.#picked;
+    if (!partial || cc.complete[c] === cc.owners[c]) {
+      if (cc.complete[c] === 0) return (picked.length = 0);
+      return this.#select(c, k, asker, now, mix, !partial, picked);
+    }
+    // The best half by the ranking, the rest at random among the others: every downloader asks
+    // partial owners, and the same few best-ranked ones for all would leave the others idle.
+    const oc = this.#owns.cols;
+    const best = Math.ceil(k / 2);
+    let n = this.#select(c, best, asker, now, 0, false, picked);
+    if (n === best && cc.owners[c]! > n + 1) {
+      const others = this.#others;
+      others.length = 0;
+      for (const head of [cc.ratedHead[c]!, cc.idleHead[c]!]) {
+        for (let o = head; o !== NIL; o = oc.cNext[o]!) {
+          const q = oc.peer[o]!;
+          if (q !== asker && !this.#skip.has(q) && !picked.includes(o)) others.push(o);
+        }
+      }
+      for (let i = 0; n < k && i < others.length; i++, n++) {
+        const j = i + Math.floor(this.#random() * (others.length - i));
+        const o = others[j]!;
+        others[j] = others[i]!;
+        picked.push(o);
+      }
+      others.length = 0;
+    }
+    const mine = this.#ownershipOf(asker, c);
+    const askerComplete = mine !== NIL && oc.have[mine] === COMPLETE ? 1 : 0;
+    if (n === 0 || cc.complete[c]! - askerComplete === 0) return n;
+    for (let i = 0; i < n; i++) if (oc.have[picked[i]!] === COMPLETE) return n;
+    // No complete owner among them: the best complete one takes the last place.
+    const one = this.#one;
+    this.#select(c, 1, asker, now, 0, true, one);
+    if (one.length === 1) picked[n === k ? n - 1 : n] = one[0]!;
+    one.length = 0;
+    return picked.length;
+  }
+
+  /**
+   * Picks up to `k` owners of content `c` into `out`, best first, never peer row `asker` nor
+   * a row in #skip (nor a partial owner with `completeOnly`), and moves each behind its equals.
    */
   #select(
     c: number,
     k: number,
     asker: number,
     now: number,
-    exclude: readonly string[] | undefined,
     mix: number,
+    completeOnly: boolean,
+    out: number[],
   ): number {
     const oc = this.#owns.cols, cc = this.#contents.cols;
+    const skip = this.#skip;
     const total = k;
-    if (cc.owners[c]! - 1 - (exclude?.length ?? 0) > k) k -= Math.min(mix, k);
+    if (cc.owners[c]! - 1 - skip.size > k) k -= Math.min(mix, k);
     const floor = unitRateKey(now, this.#tau);
     // Rated owners whose rate decayed below 1 byte/s form the tail: demote them.
     for (let o = cc.ratedTail[c]!; o !== NIL && this.#keyOfOwn(o) < floor; o = cc.ratedTail[c]!) {
       this.#unrank(o);
       this.#rank(o, floor);
     }
-    const skip = this.#skip;
-    fillExcluded(skip, exclude, this.#peerIds);
-    const picked = this.#picked;
-    picked.length = 0;
-    for (let o = cc.ratedHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {
-      const q = oc.peer[o]!;
-      if (q !== asker && !skip.has(q)) picked.push(o);
+    out.length = 0;
+    for (let o = cc.ratedHead[c]!; o !== NIL && out.length < k; o = oc.cNext[o]!) {
+      if (this.#eligible(o, asker, completeOnly)) out.push(o);
     }
-    const fromRated = picked.length;
-    for (let o = cc.idleHead[c]!; o !== NIL && picked.length < k; o = oc.cNext[o]!) {
-      const q = oc.peer[o]!;
-      if (q !== asker && !skip.has(q)) picked.push(o);
+    const fromRated = out.length;
+    for (let o = cc.idleHead[c]!; o !== NIL && out.length < k; o = oc.cNext[o]!) {
+      if (this.#eligible(o, asker, completeOnly)) out.push(o);
     }
     // Hand-outs go behind their equals: rated ones behind the last owner with the same key,
     // idle ones to the tail.
-    for (let i = 0; i < picked.length; i++) {
-      const o = picked[i]!;
+    for (let i = 0; i < out.length; i++) {
+      const o = out[i]!;
       oc.assigned[o] = 1;
       if (i >= fromRated) {
         this.#unrank(o);
@@ -1002,18 +1136,23 @@ export class MemoryStore implements SwarmStore {
       this.#unrank(o);
       this.#insertBefore(o, at, true);
     }
-    if (picked.length < total) this.#mixIn(c, total, asker, skip);
-    return picked.length;
+    if (out.length < total) this.#mixIn(c, total, asker, completeOnly, out);
+    return out.length;
   }
 
-  /** Appends owners drawn at random (not picked yet, not left out) until `k` are picked. */
-  #mixIn(c: number, k: number, asker: number, skip: ReadonlySet<number>): void {
+  /** Whether ownership `o` may be handed out to peer row `asker`. */
+  #eligible(o: number, asker: number, completeOnly: boolean): boolean {
+    const oc = this.#owns.cols;
+    const q = oc.peer[o]!;
+    return q !== asker && !this.#skip.has(q) && (!completeOnly || oc.have[o] === COMPLETE);
+  }
+
+  /** Appends owners drawn at random (not picked yet, not left out) until `out` has `k`. */
+  #mixIn(c: number, k: number, asker: number, completeOnly: boolean, out: number[]): void {
     const oc = this.#owns.cols, cc = this.#contents.cols;
-    const picked = this.#picked;
     const all = cc.owners[c]!;
-    for (let tries = 0; picked.length < k && tries < 4 * k; tries++) {
-      // Walks the lists to the drawn position: O(owners) per draw, fine for the store path's
-      // tests; the memory tracker's ranking (owner_index.ts) indexes an array instead.
+    for (let tries = 0; out.length < k && tries < 4 * k; tries++) {
+      // Walks the lists to the drawn position: O(owners) per draw (at most 4k draws).
       let i = Math.floor(this.#random() * all);
       let o = cc.ratedHead[c]!;
       while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
@@ -1021,10 +1160,56 @@ export class MemoryStore implements SwarmStore {
         o = cc.idleHead[c]!;
         while (o !== NIL && i-- > 0) o = oc.cNext[o]!;
       }
-      if (o === NIL || oc.peer[o] === asker || skip.has(oc.peer[o]!) || picked.includes(o)) {
-        continue;
-      }
-      picked.push(o);
+      if (o === NIL || !this.#eligible(o, asker, completeOnly) || out.includes(o)) continue;
+      out.push(o);
     }
+  }
+
+  // ---------------------------------------------------------------- listing source
+
+  /**
+   * Calls `f` for every (name, content) pair, in no particular order (the listing's snapshot).
+   *
+   * @param f receives the name and the content's key (32 bytes as a one-byte string)
+   */
+  forEachNamed(f: (name: string, content: string) => void): void {
+    const lc = this.#links.cols;
+    for (const [name, n] of this.#nameIds) {
+      for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+        f(name, this.#binOf[lc.content[l]!]!);
+      }
+    }
+  }
+
+  /**
+   * The contents announced under one name.
+   *
+   * @param name the name
+   * @returns their keys (32 bytes as one-byte strings), in no particular order
+   */
+  contentsNamed(name: string): string[] {
+    const n = this.#nameIds.get(name);
+    const out: string[] = [];
+    if (n === undefined) return out;
+    const lc = this.#links.cols;
+    for (let l = this.#names.cols.linkHead[n]!; l !== NIL; l = lc.nNext[l]!) {
+      out.push(this.#binOf[lc.content[l]!]!);
+    }
+    return out;
+  }
+
+  /**
+   * A listing entry, when the content is still announced under the name.
+   *
+   * @param name the name
+   * @param content the content's key (32 bytes as a one-byte string)
+   * @returns its size and owners, or undefined when gone
+   */
+  namedEntry(name: string, content: string): { size: number; owners: number } | undefined {
+    const c = this.#contentIds.get(content);
+    const n = this.#nameIds.get(name);
+    if (c === undefined || n === undefined || this.#findLink(n, c) === NIL) return undefined;
+    const cc = this.#contents.cols;
+    return { size: cc.size[c]!, owners: cc.owners[c]! };
   }
 }

@@ -12,7 +12,8 @@
  * | `P:p:ID`        | HASH | `h` address, `p` port, `k` rate key, `a`/`x`/`hk` address keys   |
  * | `P:po:ID`       | HASH | the peer's content key → name (≤ maxFiles fields)                |
  * | `P:pn:ID`       | HASH | the peer's name → content key                                    |
- * | `P:c:KEY`       | HASH | `size`, `n` owners, `seq` hand-outs, `nseq` names seen           |
+ * | `P:c:KEY`       | HASH | `size`, `n` owners, `cc` complete ones, `seq` hand-outs, `nseq`  |
+ * | `P:ch:KEY`      | HASH | partial owner → share byte 0..254 (downloads in progress)         |
  * | `P:cr:KEY`      | ZSET | rated owners (≥ 1 byte/s) → rate key                             |
  * | `P:ci:KEY`      | ZSET | idle owners → hand-out order (never handed out: −random, first)  |
  * | `P:ca:KEY`      | HASH | rated owner → last hand-out (equal rate keys take turns)         |
@@ -95,13 +96,14 @@ local function drop(id, key, name)
   redis.call('ZREM', P..':cr:'..key, id)
   redis.call('ZREM', P..':ci:'..key, id)
   redis.call('HDEL', P..':ca:'..key, id)
+  if redis.call('HDEL', P..':ch:'..key, id) == 0 then redis.call('HINCRBY', ck, 'cc', -1) end
   redis.call('HDEL', P..':po:'..id, key)
   local pn = P..':pn:'..id
   if redis.call('HGET', pn, name) == key then redis.call('HDEL', pn, name) end
   unlinkName(name, key)
   if redis.call('HINCRBY', ck, 'n', -1) <= 0 then
     redis.call('DEL', ck, P..':cr:'..key, P..':ci:'..key, P..':ca:'..key, P..':cn:'..key,
-      P..':cno:'..key)
+      P..':cno:'..key, P..':ch:'..key)
     redis.call('DECR', P..':files')
   end
 end
@@ -225,12 +227,21 @@ if op == 'touch' then return 'ok' end
 
 if op == 'own' then
   local name, key, size, maxFiles = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
-  local floor, rand = tonumber(ARGV[11]), tonumber(ARGV[12])
-  local ck = P..':c:'..key
+  local floor, rand, have = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+  local ck, ch = P..':c:'..key, P..':ch:'..key
   local known = redis.call('HGET', ck, 'size')
   if known and known ~= size then return {'size_mismatch', known} end
   local po, pn = P..':po:'..id, P..':pn:'..id
   local oldName = redis.call('HGET', po, key)
+  if oldName and redis.call('HEXISTS', ch, id) == 1 then
+    -- A download progresses (or completes); a complete owner never goes back to partial.
+    if have == '255' then
+      redis.call('HDEL', ch, id)
+      redis.call('HINCRBY', ck, 'cc', 1)
+    else
+      redis.call('HSET', ch, id, have)
+    end
+  end
   if oldName then
     if oldName ~= name then
       local other = redis.call('HGET', pn, name)
@@ -247,10 +258,10 @@ if op == 'own' then
   if not sameName then
     local files = redis.call('HLEN', po)
     if files >= maxFiles then return {'too_many_files', tostring(files)} end
-    if ARGV[13] then
+    if ARGV[14] then
       local ax = redis.call('HMGET', pk, 'a', 'x')
-      if shareCount(ax[1], 'f') >= tonumber(ARGV[13]) then return {'address_full'} end
-      if shareCount(ax[2], 'f') >= tonumber(ARGV[14]) then return {'prefix_full'} end
+      if shareCount(ax[1], 'f') >= tonumber(ARGV[14]) then return {'address_full'} end
+      if shareCount(ax[2], 'f') >= tonumber(ARGV[15]) then return {'prefix_full'} end
     end
   end
   if sameName then drop(id, sameName, name) end
@@ -259,6 +270,7 @@ if op == 'own' then
     redis.call('INCR', P..':files')
   end
   redis.call('HINCRBY', ck, 'n', 1)
+  if have == '255' then redis.call('HINCRBY', ck, 'cc', 1) else redis.call('HSET', ch, id, have) end
   local ax = redis.call('HMGET', pk, 'a', 'x')
   share(ax[1], 'f', 1)
   share(ax[2], 'f', 1)
@@ -299,13 +311,13 @@ end
 
 if op == 'need' then
   local byName, want, k, floor = ARGV[7] == '1', ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-  local mix, nrand = tonumber(ARGV[11]), tonumber(ARGV[12])
+  local mix, partial, nrand = tonumber(ARGV[11]), ARGV[12] == '1', tonumber(ARGV[13])
   local rand = {}
-  for i = 1, nrand do rand[i] = tonumber(ARGV[12 + i]) end
+  for i = 1, nrand do rand[i] = tonumber(ARGV[13 + i]) end
   local ex = {}
   ex[id] = true
   local nex = 0
-  for i = 13 + nrand, #ARGV do ex[ARGV[i]] = true; nex = nex + 1 end
+  for i = 14 + nrand, #ARGV do ex[ARGV[i]] = true; nex = nex + 1 end
   local key, alternatives, known = nil, 0, 0
   if byName then
     local nk = P..':n:'..want
@@ -330,9 +342,9 @@ if op == 'need' then
     known = 1
   end
   local ck, cr, ci, ca = P..':c:'..key, P..':cr:'..key, P..':ci:'..key, P..':ca:'..key
-  local total = k
+  local ch = P..':ch:'..key
   local owners = tonumber(redis.call('HGET', ck, 'n') or '0')
-  if owners - 1 - nex > k then k = k - math.min(mix, k) end
+  local complete = tonumber(redis.call('HGET', ck, 'cc') or '0')
   -- Rated owners whose rate decayed below 1 byte/s: idle, behind the never-handed-out ones.
   local low = redis.call('ZRANGEBYSCORE', cr, '-inf', '(' .. fmt(floor))
   for i = 1, #low do
@@ -340,68 +352,133 @@ if op == 'need' then
     redis.call('HDEL', ca, low[i])
     redis.call('ZADD', ci, 0, low[i])
   end
-  local picked, fromRated = {}, 0
-  local limit = k + nex + 1
-  local batch = redis.call('ZREVRANGEBYSCORE', cr, '+inf', fmt(floor), 'WITHSCORES', 'LIMIT', 0, limit)
-  if #batch > 0 then
-    local cand = {}
-    for i = 1, #batch, 2 do cand[#cand + 1] = {batch[i], tonumber(batch[i + 1])} end
-    if #cand == limit then
-      -- The last score's group may go on past the batch: take all of it.
-      local s = batch[#batch]
-      local group = redis.call('ZRANGEBYSCORE', cr, s, s)
-      local seen = {}
-      for i = 1, #cand do seen[cand[i][1]] = true end
-      for i = 1, #group do
-        if not seen[group[i]] then cand[#cand + 1] = {group[i], tonumber(s)} end
+  local nextRand = 1
+  -- Up to k owners not in ex (nor in skip), best first, a share of mix places drawn at
+  -- random from the rest; the hand-outs are recorded so equal owners take turns.
+  local function pick(k, mix, skip, picked)
+    local total = k
+    if owners - 1 - nex > k then k = k - math.min(mix, k) end
+    local function left(m) return ex[m] or (skip and skip[m]) end
+    local first, fromRated = #picked, 0
+    local limit = k + nex + 1
+    local batch = redis.call('ZREVRANGEBYSCORE', cr, '+inf', fmt(floor), 'WITHSCORES', 'LIMIT', 0, limit)
+    if #batch > 0 then
+      local cand = {}
+      for i = 1, #batch, 2 do cand[#cand + 1] = {batch[i], tonumber(batch[i + 1])} end
+      if #cand == limit then
+        -- The last score's group may go on past the batch: take all of it.
+        local s = batch[#batch]
+        local group = redis.call('ZRANGEBYSCORE', cr, s, s)
+        local seen = {}
+        for i = 1, #cand do seen[cand[i][1]] = true end
+        for i = 1, #group do
+          if not seen[group[i]] then cand[#cand + 1] = {group[i], tonumber(s)} end
+        end
+      end
+      local order = {}
+      for i = 1, #cand do order[cand[i][1]] = tonumber(redis.call('HGET', ca, cand[i][1]) or '0') end
+      table.sort(cand, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        if order[a[1]] ~= order[b[1]] then return order[a[1]] < order[b[1]] end
+        return a[1] < b[1]
+      end)
+      for i = 1, #cand do
+        if #picked - first >= k then break end
+        if not left(cand[i][1]) then picked[#picked + 1] = cand[i][1] end
+      end
+      fromRated = #picked - first
+    end
+    if #picked - first < k then
+      local from = 0
+      while #picked - first < k do
+        local idle = redis.call('ZRANGE', ci, from, from + k + nex)
+        if #idle == 0 then break end
+        for i = 1, #idle do
+          if #picked - first >= k then break end
+          if not left(idle[i]) then picked[#picked + 1] = idle[i] end
+        end
+        from = from + #idle
       end
     end
-    local order = {}
-    for i = 1, #cand do order[cand[i][1]] = tonumber(redis.call('HGET', ca, cand[i][1]) or '0') end
-    table.sort(cand, function(a, b)
-      if a[2] ~= b[2] then return a[2] > b[2] end
-      if order[a[1]] ~= order[b[1]] then return order[a[1]] < order[b[1]] end
-      return a[1] < b[1]
-    end)
-    for i = 1, #cand do
-      if #picked >= k then break end
-      if not ex[cand[i][1]] then picked[#picked + 1] = cand[i][1] end
+    local ranked = #picked - first
+    if ranked > 0 then
+      local seq = redis.call('HINCRBY', ck, 'seq', ranked) - ranked
+      for i = 1, ranked do
+        if i <= fromRated then redis.call('HSET', ca, picked[first + i], seq + i)
+        else redis.call('ZADD', ci, seq + i, picked[first + i]) end
+      end
     end
-    fromRated = #picked
-  end
-  if #picked < k then
-    local idle = redis.call('ZRANGE', ci, 0, k - #picked + nex)
-    for i = 1, #idle do
-      if #picked >= k then break end
-      if not ex[idle[i]] then picked[#picked + 1] = idle[i] end
+    if ranked < total and nextRand <= nrand then
+      -- A share of the places to owners drawn at random (the random numbers come from the tracker).
+      local inPicked = {}
+      for i = 1, #picked do inPicked[picked[i]] = true end
+      local nr = redis.call('ZCARD', cr)
+      local all = nr + redis.call('ZCARD', ci)
+      for t = 1, 4 * mix do
+        if #picked - first >= total or nextRand > nrand then break end
+        local i = math.floor(rand[nextRand] * all)
+        nextRand = nextRand + 1
+        local m
+        if i < nr then m = redis.call('ZREVRANGE', cr, i, i)[1]
+        else m = redis.call('ZRANGE', ci, i - nr, i - nr)[1] end
+        if m and not left(m) and not inPicked[m] then
+          picked[#picked + 1] = m
+          inPicked[m] = true
+        end
+      end
     end
+    return picked
   end
-  local ranked = #picked
-  if ranked < total and nrand > 0 then
-    -- A share of the places to owners drawn at random (the random numbers come from the tracker).
-    local inPicked = {}
-    for i = 1, #picked do inPicked[picked[i]] = true end
-    local nr = redis.call('ZCARD', cr)
-    local all = nr + redis.call('ZCARD', ci)
-    for t = 1, nrand do
-      if #picked >= total then break end
-      local i = math.floor(rand[t] * all)
-      local m
-      if i < nr then m = redis.call('ZREVRANGE', cr, i, i)[1]
-      else m = redis.call('ZRANGE', ci, i - nr, i - nr)[1] end
-      if m and not ex[m] and not inPicked[m] then
-        picked[#picked + 1] = m
-        inPicked[m] = true
+  -- Partial owners (downloads in progress) only for an asker that takes them.
+  local partials = nil
+  if complete < owners then
+    partials = {}
+    local ids = redis.call('HKEYS', ch)
+    for i = 1, #ids do partials[ids[i]] = true end
+  end
+  local picked = {}
+  if not partial or complete == owners then
+    if complete == 0 then return {'ok', known} end
+    if partials and not partial then
+      for m in pairs(partials) do if not ex[m] then ex[m] = true; nex = nex + 1 end end
+    end
+    pick(k, mix, nil, picked)
+  else
+    -- The best half by the ranking, the rest at random among all other owners.
+    local best = math.ceil(k / 2)
+    pick(best, 0, nil, picked)
+    if #picked == best and owners > best + 1 then
+      local inPicked = {}
+      for i = 1, #picked do inPicked[picked[i]] = true end
+      local others = {}
+      for _, z in ipairs({redis.call('ZREVRANGE', cr, 0, -1), redis.call('ZRANGE', ci, 0, -1)}) do
+        for i = 1, #z do
+          if not ex[z[i]] and not inPicked[z[i]] then others[#others + 1] = z[i] end
+        end
+      end
+      local i = 1
+      while #picked < k and i <= #others do
+        local r = rand[nextRand] or 0
+        nextRand = nextRand + 1
+        local j = i + math.floor(r * (#others - i + 1))
+        others[i], others[j] = others[j], others[i]
+        picked[#picked + 1] = others[i]
+        i = i + 1
+      end
+    end
+    local askerComplete = 0
+    if redis.call('HEXISTS', P..':po:'..id, key) == 1 and not partials[id] then askerComplete = 1 end
+    local has = false
+    for i = 1, #picked do if not partials[picked[i]] then has = true end end
+    if #picked > 0 and complete - askerComplete > 0 and not has then
+      -- No complete owner among them: the best complete one takes the last place.
+      local one = pick(1, 0, partials, {})
+      if one[1] then
+        if #picked == k then picked[#picked] = one[1] else picked[#picked + 1] = one[1] end
       end
     end
   end
   if #picked == 0 then return {'ok', known} end
-  local first = redis.call('HINCRBY', ck, 'seq', ranked) - ranked
-  for i = 1, ranked do
-    local seq = first + i
-    if i <= fromRated then redis.call('HSET', ca, picked[i], seq)
-    else redis.call('ZADD', ci, seq, picked[i]) end
-  end
   local display = ''
   if not byName then
     local top = redis.call('ZREVRANGE', P..':cn:'..key, 0, 0, 'WITHSCORES')
@@ -421,6 +498,9 @@ if op == 'need' then
     out[#out + 1] = a[1]
     out[#out + 1] = a[2]
     out[#out + 1] = a[3]
+    local have = '255'
+    if partials and partials[picked[i]] then have = redis.call('HGET', ch, picked[i]) end
+    out[#out + 1] = have
   end
   return out
 end

@@ -15,6 +15,7 @@ import { SWARM_SCRIPT } from "./redis_script.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
+  COMPLETE,
   emptyNeedResult,
   type Evicted,
   type ExitResult,
@@ -196,7 +197,7 @@ export class RedisStore implements SwarmStore {
 
   /** {@inheritDoc SwarmStore.own} */
   async own(...args: OwnArgs): Promise<OwnResult> {
-    const [nodeId, from, now, name, contentKey, size, maxFiles, room] = args;
+    const [nodeId, from, now, name, contentKey, size, maxFiles, room, have] = args;
     const r = await this.#op(
       "own",
       nodeId,
@@ -209,6 +210,7 @@ export class RedisStore implements SwarmStore {
       maxFiles,
       unitRateKey(now, this.#tau),
       this.#random(),
+      have ?? COMPLETE,
       ...(room === undefined ? [] : [room.maxFilesPerAddress, room.maxFilesPerPrefix]),
     ) as string[];
     const status = r[0] as OwnResult["status"];
@@ -223,9 +225,11 @@ export class RedisStore implements SwarmStore {
   /** {@inheritDoc SwarmStore.need} */
   async need(nodeId: string, from: StoreSource, now: number, q: NeedQuery): Promise<NeedResult> {
     const mix = q.mix ?? 0;
-    // Random numbers for the mixed-in owners: four draws per place, as the memory stores do.
+    // Random numbers for the mixed-in owners (four draws per place, as the memory store does)
+    // and for a partial asker's random half.
     const rand: number[] = [];
-    for (let i = 0; i < 4 * mix; i++) rand.push(this.#random());
+    const draws = 4 * mix + (q.partial ? q.k : 0);
+    for (let i = 0; i < draws; i++) rand.push(this.#random());
     const r = await this.#op(
       "need",
       nodeId,
@@ -237,6 +241,7 @@ export class RedisStore implements SwarmStore {
       q.k,
       unitRateKey(now, this.#tau),
       mix,
+      q.partial ? "1" : "0",
       rand.length,
       ...rand,
       ...(q.exclude ?? []),
@@ -249,11 +254,12 @@ export class RedisStore implements SwarmStore {
     out.size = Number(r[3]);
     out.displayName = q.byName ? q.want : r[4] as string;
     out.alternatives = Number(r[5]);
-    for (let i = 6; i + 3 < r.length; i += 4) {
+    for (let i = 6; i + 4 < r.length; i += 5) {
       out.nodeIds.push(r[i] as string);
       out.hostnames.push(r[i + 1] as string);
       out.ports.push(Number(r[i + 2]));
       out.rateKeys.push(rateKeyOf(r[i + 3] as string));
+      out.haves.push(Number(r[i + 4]));
     }
     out.count = out.nodeIds.length;
     return out;

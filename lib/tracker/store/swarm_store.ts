@@ -7,7 +7,7 @@
  * Each operation is one whole request's worth of state change, so that a Redis-backed tracker
  * pays one round trip per request: it checks the node id is registered from the source
  * address, keeps the peer alive, applies the change and returns what the reply needs. What is
- * decided above the store (registry.ts / store_rules.ts): cookies and the handshake, the
+ * decided above the store (tracker_core.ts): cookies and the handshake, the
  * limits' values, the eviction deadline, the rate's time constant, texts, events and the
  * encoding of replies. What the store guarantees, and the suite in
  * `tests/tracker/store/_swarm_store_suite.ts` checks for both implementations:
@@ -28,6 +28,33 @@
 
 /** A value now (memory store) or later (Redis store). */
 export type Pending<T> = T | Promise<T>;
+
+/**
+ * Applies `f` to a value now or later: at once for a value, after it resolves for a Promise (so
+ * rules written once run synchronously on the memory store and after the round trip on Redis).
+ *
+ * @param v the value, or a Promise of it
+ * @param f what to do with it
+ * @returns `f`'s result, now or later
+ */
+export function then<T, R>(v: Pending<T>, f: (t: T) => Pending<R>): Pending<R> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/** An ownership's share byte for an owner with the whole file. */
+export const COMPLETE = 255;
+
+/**
+ * The share byte of a partial owner (a download in progress): `have`/`pieces` scaled to 0..254
+ * (a partial owner is never {@link COMPLETE}).
+ *
+ * @param have pieces verified
+ * @param pieces pieces in the file
+ * @returns 0..254
+ */
+export function shareByte(have: number, pieces: number): number {
+  return Math.min(COMPLETE - 1, Math.floor((have * (COMPLETE - 1)) / pieces));
+}
 
 /** Where a request came from. */
 export interface StoreSource {
@@ -138,6 +165,12 @@ export interface NeedQuery {
    * reply. @default 0
    */
   mix?: number;
+  /**
+   * The asker takes partial owners (NEED_PARTIAL): the best half by the ranking, the rest drawn
+   * at random from all other owners, and a complete owner in the last place when none was
+   * picked; without it only complete owners are picked. @default false
+   */
+  partial?: boolean;
 }
 
 /** The owners a NEED is answered with (arrays reused by the memory store). */
@@ -164,6 +197,8 @@ export interface NeedResult {
   ports: number[];
   /** Their rate keys (see upload_rate.ts). */
   rateKeys: number[];
+  /** Their share bytes ({@link COMPLETE}: the whole file). */
+  haves: number[];
 }
 
 /** What {@link SwarmStore.update} did. */
@@ -222,7 +257,8 @@ export type OwnArgs = [
   contentKey: string,
   size: number,
   maxFiles: number,
-  room?: FileRoom,
+  room?: FileRoom | undefined,
+  have?: number,
 ];
 
 /** The arguments of {@link SwarmStore.report}, in order (each documented there). */
@@ -284,6 +320,8 @@ export interface SwarmStore {
    * @param size the size in bytes
    * @param maxFiles refuse a file that would be the peer's `maxFiles + 1`th
    * @param room per-address and per-prefix file limits (none: no such limits)
+   * @param have its share byte: {@link COMPLETE} (the default), or 0..254 for a partial owner
+   *   (a download in progress; a later OWN raises it, and a complete owner never goes back)
    * @returns what happened
    */
   own(...args: OwnArgs): Pending<OwnResult>;
@@ -382,5 +420,6 @@ export function emptyNeedResult(): NeedResult {
     hostnames: [],
     ports: [],
     rateKeys: [],
+    haves: [],
   };
 }

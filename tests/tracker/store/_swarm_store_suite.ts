@@ -350,6 +350,37 @@ export function swarmStoreSuite(label: string, make: StoreFactory, ignore?: stri
     assert.equal(few.length, 12, "nothing is mixed in when every owner fits");
   });
 
+  test("partial owners go only to askers that take them, with a complete one kept", async (w) => {
+    const own = (id: string, have: number) =>
+      w.s.own(id, w.src(id), T0, "f", key(1), 100, 16, undefined, have);
+    for (const id of ["seed", "d0", "d1", "d2", "q"]) await w.join(id);
+    await own("seed", 255);
+    for (let i = 0; i < 3; i++) await own(`d${i}`, 25 * (i + 1));
+    const need = async (partial: boolean, k = 8) => {
+      const r = await w.s.need("q", w.src("q"), T0, { byName: false, want: key(1), k, partial });
+      const out: Record<string, number> = {};
+      for (let i = 0; i < r.count; i++) out[r.nodeIds[i]!] = r.haves[i]!;
+      return out;
+    };
+    assert.deepEqual(await need(false), { seed: 255 });
+    assert.deepEqual(await need(true), { seed: 255, d0: 25, d1: 50, d2: 75 });
+    // The downloads upload and outrank the seed; a short partial list still keeps the seed.
+    for (let i = 0; i < 3; i++) {
+      await w.s.update(`d${i}`, w.src(`d${i}`), T0, 1_000_000);
+    }
+    for (let round = 0; round < 3; round++) assert.ok("seed" in await need(true, 2));
+    await own("d0", 200); // progress
+    await own("d0", 255); // complete
+    await own("d0", 10); // a late progress report never makes it partial again
+    assert.deepEqual(Object.keys(await need(false)).sort(), ["d0", "seed"]);
+    assert.equal((await need(true)).d0, 255);
+    // A content only partial owners share is not found by an asker that does not take them.
+    await w.s.own("d1", w.src("d1"), T0, "g", key(2), 100, 16, undefined, 3);
+    assert.deepEqual(await w.owners("q", 2), []);
+    const r = await w.s.need("q", w.src("q"), T0, { byName: true, want: "g", k: 4, partial: true });
+    assert.deepEqual([r.nodeIds.slice(0, r.count), r.haves.slice(0, r.count)], [["d1"], [3]]);
+  });
+
   test("listRows pages (name, content) rows in order, or one name's", async (w) => {
     await w.join("a");
     await w.join("b");
