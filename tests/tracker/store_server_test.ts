@@ -57,8 +57,9 @@ redisTest("startTracker({ store }): two trackers on one Redis serve one swarm", 
     "list",
   );
   assert.deepEqual(listing.entries.map((e) => [e.name, e.owners]), [["song.ogg", 1]]);
-  assert.equal(a.counters.owns, 1);
-  assert.equal(b.counters.needs, 1);
+  // OWN went through A only and NEED through B only (a retransmission under load may count twice).
+  assert.ok(a.counters.owns >= 1 && b.counters.owns === 0, "OWN at A");
+  assert.ok(b.counters.needs >= 1 && a.counters.needs === 0, "NEED at B");
 });
 
 redisTest(
