@@ -1,7 +1,10 @@
 /**
- * The Lua script of the {@link RedisStore}: every tracker request is one `EVALSHA` of it, so it
- * is atomic and costs one round trip. `ARGV[1]` names the operation, `ARGV[2]` is the key
- * prefix; the rest depends on the operation (see redis_store.ts, which builds the arguments).
+ * The Lua script of the {@link RedisStore}: every tracker request is one operation of it, atomic.
+ * `ARGV[1]` names the operation, `ARGV[2]` is the key prefix; the rest depends on the operation
+ * (see redis_store.ts, which builds the arguments). `ARGV[1] = 'batch'` runs several operations
+ * in one `EVALSHA` (redis_batch.ts frames them: for each, its argument count, then its
+ * arguments without the prefix) and answers one reply per operation, in order: that is how a
+ * loaded tracker pays one round trip for many requests.
  *
  * Keys (P is the prefix, `{swarm}` by default, a hash tag so that every key of one swarm lives
  * on one Redis Cluster slot):
@@ -33,7 +36,7 @@
 
 /** The script. */
 export const SWARM_SCRIPT = `
-local op, P = ARGV[1], ARGV[2]
+local P = ARGV[2]
 local NEG = -math.huge
 local function num(s) if s == nil or s == false or s == '-inf' then return NEG end return tonumber(s) end
 local function fmt(x) if x == NEG then return '-inf' end return string.format('%.17g', x) end
@@ -120,23 +123,6 @@ local function removePeer(id)
   return #pairs_ / 2
 end
 
-if op == 'expire' then
-  local cutoff, max = ARGV[3], tonumber(ARGV[4])
-  local ids = redis.call('ZRANGEBYSCORE', P..':seen', '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, max)
-  local out = {}
-  for i = 1, #ids, 2 do
-    local id = ids[i]
-    local a = redis.call('HMGET', P..':p:'..id, 'h', 'p')
-    local files = removePeer(id)
-    out[#out + 1] = id
-    out[#out + 1] = a[1] or ''
-    out[#out + 1] = a[2] or '0'
-    out[#out + 1] = tostring(files)
-    out[#out + 1] = ids[i + 1]
-  end
-  return out
-end
-
 -- The rate formula of upload_rate.ts addUpload: k = ln(rate(now) + bytes / tau) + now / tau.
 local function credit(pid, bytes, now, tau, floor)
   local pk = P..':p:'..pid
@@ -156,6 +142,28 @@ local function credit(pid, bytes, now, tau, floor)
     end
   end
   return k
+end
+
+-- One operation; ARGV here is that operation's arguments (its name, the prefix, the rest).
+-- (The body is not indented, to keep it as it was before batching.)
+local function one(ARGV)
+local op = ARGV[1]
+
+if op == 'expire' then
+  local cutoff, max = ARGV[3], tonumber(ARGV[4])
+  local ids = redis.call('ZRANGEBYSCORE', P..':seen', '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, max)
+  local out = {}
+  for i = 1, #ids, 2 do
+    local id = ids[i]
+    local a = redis.call('HMGET', P..':p:'..id, 'h', 'p')
+    local files = removePeer(id)
+    out[#out + 1] = id
+    out[#out + 1] = a[1] or ''
+    out[#out + 1] = a[2] or '0'
+    out[#out + 1] = tostring(files)
+    out[#out + 1] = ids[i + 1]
+  end
+  return out
 end
 
 if op == 'rows' then
@@ -506,4 +514,26 @@ if op == 'need' then
 end
 
 return redis.error_reply('unknown operation ' .. tostring(op))
+end
+
+if ARGV[1] ~= 'batch' then return one(ARGV) end
+
+-- A batch (redis_batch.ts): ARGV = 'batch', P, then for each operation its argument count c
+-- and its c arguments (its name first, no prefix). One answer per operation, in order; an
+-- operation that fails answers an error and the others still run.
+local out, i, n = {}, 3, #ARGV
+while i <= n do
+  local c = tonumber(ARGV[i])
+  local a = {ARGV[i + 1], P}
+  for j = 2, c do a[j + 1] = ARGV[i + j] end
+  local ok, r = pcall(one, a)
+  if not ok then
+    if type(r) ~= 'table' or not r.err then r = redis.error_reply(tostring(r)) end
+  elseif r == nil then
+    r = false
+  end
+  out[#out + 1] = r
+  i = i + c + 1
+end
+return out
 `;

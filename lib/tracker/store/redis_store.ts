@@ -1,10 +1,11 @@
 /**
  * The Redis {@link SwarmStore}: several tracker processes, on one machine or many, share one
- * swarm. Every operation is one `EVALSHA` of one Lua script (redis_script.ts): atomic, one
- * round trip, with the ranking in sorted sets and expiry by a sorted set of last-heard times.
- * The client is `ioredis` (pinned in deno.json); commands issued in the same tick go out in one
- * write (auto-pipelining), and nothing is queued while Redis is unreachable: a call then
- * rejects at once with {@link StoreUnavailable} and the client reconnects by itself.
+ * swarm. Every operation is one operation of one Lua script (redis_script.ts): atomic, with the
+ * ranking in sorted sets and expiry by a sorted set of last-heard times. Operations asked for
+ * while a round trip is under way leave together as one `EVALSHA` (redis_batch.ts: group
+ * commit, bounded). The client is `ioredis` (pinned in deno.json); nothing is queued while Redis
+ * is unreachable: a call then rejects with {@link StoreUnavailable} and the client reconnects
+ * by itself.
  *
  * Times are the wall clock (`Date.now()`): trackers on several machines must agree on it
  * (NTP), as they must on the cookie epochs.
@@ -12,6 +13,7 @@
  */
 import { Redis } from "ioredis";
 import { SWARM_SCRIPT } from "./redis_script.ts";
+import { type BatchCounters, RedisBatcher } from "./redis_batch.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import {
@@ -60,6 +62,8 @@ export interface RedisStoreOptions {
   random?: () => number;
   /** How long the first connection may take, in ms. @default 3000 */
   connectTimeoutMs?: number;
+  /** At most this many operations per round trip (1: no batching). @default 64 */
+  maxBatch?: number;
 }
 
 /** Redis could not be reached (at start, or while running: the request is not applied). */
@@ -81,6 +85,7 @@ export class RedisStore implements SwarmStore {
   readonly #prefix: string;
   readonly #tau: number;
   readonly #random: () => number;
+  readonly #batch: RedisBatcher;
   #closed = false;
 
   private constructor(redis: Redis, options: RedisStoreOptions) {
@@ -91,6 +96,17 @@ export class RedisStore implements SwarmStore {
     this.#random = options.random ?? Math.random;
     redis.defineCommand("udpswarm", { numberOfKeys: 0, lua: SWARM_SCRIPT });
     this.#swarm = (redis as unknown as { udpswarm: SwarmCommand }).udpswarm.bind(redis);
+    this.#batch = new RedisBatcher({
+      send: (args) => this.#swarm("batch", this.#prefix, ...args) as Promise<unknown[]>,
+      maxBatch: options.maxBatch ?? 64,
+      overloaded: (n) =>
+        new StoreUnavailable(`Redis at ${this.url} is overloaded: ${n} requests wait for it`),
+    });
+  }
+
+  /** Batches and operations sent so far (for benchmarks and tests). */
+  get batchCounters(): BatchCounters {
+    return this.#batch.counters;
   }
 
   /**
@@ -110,7 +126,8 @@ export class RedisStore implements SwarmStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? 3000,
-      enableAutoPipelining: true,
+      // Batched by RedisBatcher: one command per round trip, nothing for ioredis to merge.
+      enableAutoPipelining: false,
       // Reconnect forever, at most a second apart: service resumes when Redis is back.
       retryStrategy: (times: number) => Math.min(times * 100, 1000),
     });
@@ -165,7 +182,7 @@ export class RedisStore implements SwarmStore {
 
   #op(...args: (string | number)[]): Promise<unknown> {
     if (this.#closed) return Promise.reject(new StoreUnavailable("Store is closed"));
-    return this.#call(() => this.#swarm(args[0]!, this.#prefix, ...args.slice(1)));
+    return this.#call(() => this.#batch.call(args));
   }
 
   /** {@inheritDoc SwarmStore.join} */
