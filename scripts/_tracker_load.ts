@@ -78,8 +78,17 @@ export interface TrackerLoadOptions {
   peers: number;
   /** Files (peer `i` OWNs file `i % files`). */
   files: number;
-  /** Requests outstanding at once (at most 4096). */
+  /**
+   * Requests outstanding at once (at most 4096). With {@link TrackerLoadOptions.rate}: the most
+   * that may be outstanding (a request due when all are taken is counted `skipped`).
+   */
   concurrency: number;
+  /**
+   * Offered rate in requests/s (open loop: sent on a 1 ms clock whatever the replies, so the
+   * latency is that of a tracker below saturation). Undefined: closed loop, a new request as
+   * soon as one is answered (saturation).
+   */
+  rate?: number;
   /** Share of NEEDs in the mix (the rest are heartbeats). */
   needRatio: number;
   /** Loopback source addresses 127.0.0.1..H the peers are spread over. */
@@ -106,6 +115,8 @@ export interface TrackerLoadResult {
   /** Requests unanswered within {@link LOAD_TIMEOUT_MS} (re-issued). */
   lost: number;
   staleReplies: number;
+  /** Paced runs: requests due while `concurrency` were already outstanding (not sent). */
+  skipped: number;
   latencyMs: { p50: number; p90: number; p99: number; p999: number };
 }
 
@@ -120,12 +131,24 @@ export const LOAD_TIMEOUT_MS = 250;
  * @returns the ticks, NaN when it cannot be read
  */
 export async function cpuTicks(pid: number): Promise<number> {
+  const t = await cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/**
+ * utime and stime of a process in clock ticks (100/s), apart: what it spends in its own code
+ * and in the kernel (system calls, and on loopback the receiver's side of every send).
+ *
+ * @param pid the process
+ * @returns the ticks, NaN when they cannot be read
+ */
+export async function cpuTimes(pid: number): Promise<{ user: number; sys: number }> {
   try {
     const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
     const f = new TextDecoder().decode(out.stdout).split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]);
+    return { user: Number(f[11]), sys: Number(f[12]) };
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
 }
 
@@ -357,6 +380,8 @@ export async function runTrackerLoad(options: TrackerLoadOptions): Promise<Track
     seed = (seed * 1664525 + 1013904223) >>> 0;
     return seed / 4294967296;
   };
+  const paced = options.rate !== undefined && options.rate > 0;
+  const free: number[] = [];
   const onLoadReply = (slot: number, reply: Uint8Array) => {
     if (measuring) {
       completed++;
@@ -365,7 +390,8 @@ export async function runTrackerLoad(options: TrackerLoadOptions): Promise<Track
       else if (slotKind[slot] === 2) needs++;
       else heartbeats++;
     }
-    issue(slot);
+    if (paced) free.push(slot);
+    else issue(slot);
   };
   const issue = (slot: number) => {
     if (closing) return;
@@ -375,9 +401,32 @@ export async function runTrackerLoad(options: TrackerLoadOptions): Promise<Track
     slotKind[slot] = isNeed ? 2 : 1;
     send(slot, peer, isNeed ? p.need : p.heartbeat, onLoadReply);
   };
-  for (let s = 0; s < W; s++) retryOf[s] = issue;
-
-  for (let s = 0; s < W; s++) issue(s);
+  let skipped = 0;
+  let pacer: ReturnType<typeof setInterval> | undefined;
+  if (paced) {
+    // Open loop: every millisecond, send what is due at `rate` since the start, into free
+    // slots; a lost request's slot is simply freed.
+    for (let s = W - 1; s >= 0; s--) {
+      free.push(s);
+      retryOf[s] = (slot) => free.push(slot);
+    }
+    const start = performance.now();
+    let sent = 0;
+    pacer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * options.rate!);
+      for (; sent < due; sent++) {
+        const slot = free.pop();
+        if (slot === undefined) {
+          if (measuring) skipped++;
+          continue;
+        }
+        issue(slot);
+      }
+    }, 1);
+  } else {
+    for (let s = 0; s < W; s++) retryOf[s] = issue;
+    for (let s = 0; s < W; s++) issue(s);
+  }
   await new Promise((r) => setTimeout(r, options.warmupSeconds * 1000));
   lost = 0;
   stale = 0;
@@ -391,6 +440,7 @@ export async function runTrackerLoad(options: TrackerLoadOptions): Promise<Track
   closing = true;
 
   clearInterval(sweeper);
+  if (pacer !== undefined) clearInterval(pacer);
   for (const p of peers) p.conn.close();
   await Promise.all(rxLoops);
   return {
@@ -402,6 +452,7 @@ export async function runTrackerLoad(options: TrackerLoadOptions): Promise<Track
     errorReplies: errors,
     lost,
     staleReplies: stale,
+    skipped,
     latencyMs: {
       p50: percentile(0.5),
       p90: percentile(0.9),

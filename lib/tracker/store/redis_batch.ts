@@ -1,7 +1,7 @@
 /**
  * Group commit for the Redis store: the operations asked for while a round trip is under way
  * wait, and leave together as ONE command when it returns (one `EVALSHA` of the script's
- * `batch` entry, N requests in, N answers out), so a loaded tracker pays one write, one read
+ * `batch` entry, N operations in, N answers out), so a loaded tracker pays one write, one read
  * and one command's client overhead per batch instead of per request. With nothing in flight an
  * operation leaves at the end of the current microtask turn (operations of one turn go
  * together), so a lightly loaded tracker waits for nothing.
@@ -25,10 +25,10 @@ export type BatchArg = string | number;
 /** Options for {@link RedisBatcher}. */
 export interface RedisBatcherOptions {
   /**
-   * Sends one batch and resolves with one answer per operation, in order (an `Error` for an
-   * operation that failed). `args` is `[n1, …args1, n2, …args2, …]`.
+   * Sends one batch (each operation's arguments, in order) and resolves with one answer per
+   * operation, in order (an `Error` for an operation that failed).
    */
-  send: (args: BatchArg[]) => Promise<unknown[]>;
+  send: (ops: BatchArg[][]) => Promise<unknown[]>;
   /** At most this many operations in one batch. @default 64 */
   maxBatch?: number;
   /** A batch stops growing past about this many bytes of arguments. @default 65536 */
@@ -62,7 +62,7 @@ export interface BatchCounters {
 
 /** Collects operations into batches of one round trip each. */
 export class RedisBatcher {
-  readonly #send: (args: BatchArg[]) => Promise<unknown[]>;
+  readonly #send: (ops: BatchArg[][]) => Promise<unknown[]>;
   readonly #maxBatch: number;
   readonly #maxBytes: number;
   readonly #maxInFlight: number;
@@ -127,16 +127,15 @@ export class RedisBatcher {
   #flush(): void {
     while (this.#inFlight < this.#maxInFlight && this.queued > 0) {
       const batch: Waiting[] = [];
-      const args: BatchArg[] = [];
+      const ops: BatchArg[][] = [];
       let bytes = 0;
       while (this.queued > 0 && batch.length < this.#maxBatch) {
         const w = this.#queue[this.#head]!;
         if (batch.length > 0 && bytes + w.bytes > this.#maxBytes) break;
         this.#head++;
         batch.push(w);
+        ops.push(w.args);
         bytes += w.bytes;
-        args.push(w.args.length);
-        for (const a of w.args) args.push(a);
       }
       if (this.#head === this.#queue.length) {
         this.#queue = [];
@@ -151,7 +150,7 @@ export class RedisBatcher {
       if (batch.length > this.counters.largest) this.counters.largest = batch.length;
       // The next batch leaves before this one's answers are handed out: Redis works on it
       // while the tracker finishes the requests just answered.
-      this.#send(args).then(
+      this.#send(ops).then(
         (answers) => {
           this.#inFlight--;
           this.#flush();

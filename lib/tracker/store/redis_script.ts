@@ -2,9 +2,10 @@
  * The Lua script of the {@link RedisStore}: every tracker request is one operation of it, atomic.
  * `ARGV[1]` names the operation, `ARGV[2]` is the key prefix; the rest depends on the operation
  * (see redis_store.ts, which builds the arguments). `ARGV[1] = 'batch'` runs several operations
- * in one `EVALSHA` (redis_batch.ts frames them: for each, its argument count, then its
- * arguments without the prefix) and answers one reply per operation, in order: that is how a
- * loaded tracker pays one round trip for many requests.
+ * in one `EVALSHA` (redis_batch.ts collects them; `ARGV[3]` is a JSON array of operations, each
+ * an array of its string arguments without the prefix) and answers one JSON array with one
+ * reply per operation, in order: that is how a loaded tracker pays one round trip, and one
+ * command's client-side encoding and parsing, for many requests.
  *
  * Keys (P is the prefix, `{swarm}` by default, a hash tag so that every key of one swarm lives
  * on one Redis Cluster slot):
@@ -518,22 +519,23 @@ end
 
 if ARGV[1] ~= 'batch' then return one(ARGV) end
 
--- A batch (redis_batch.ts): ARGV = 'batch', P, then for each operation its argument count c
--- and its c arguments (its name first, no prefix). One answer per operation, in order; an
--- operation that fails answers an error and the others still run.
-local out, i, n = {}, 3, #ARGV
-while i <= n do
-  local c = tonumber(ARGV[i])
-  local a = {ARGV[i + 1], P}
-  for j = 2, c do a[j + 1] = ARGV[i + j] end
+-- A batch (redis_batch.ts): ARGV = 'batch', P, then one JSON array of operations, each an array
+-- of strings (its name first, no prefix). The answer is one JSON array: one reply per
+-- operation, in order ({"err": text} for one that failed; the others still run). JSON because
+-- cjson decodes and encodes in C: one argument and one bulk reply instead of a RESP value per
+-- argument, which the client would encode and parse one by one.
+local ops = cjson.decode(ARGV[3])
+local out = {}
+for i = 1, #ops do
+  local a = ops[i]
+  table.insert(a, 2, P)
   local ok, r = pcall(one, a)
   if not ok then
-    if type(r) ~= 'table' or not r.err then r = redis.error_reply(tostring(r)) end
+    if type(r) == 'table' and r.err then r = {err = r.err} else r = {err = tostring(r)} end
   elseif r == nil then
     r = false
   end
-  out[#out + 1] = r
-  i = i + c + 1
+  out[i] = r
 end
-return out
+return cjson.encode(out)
 `;
