@@ -48,6 +48,7 @@ import {
 } from "../wire/fast_path.ts";
 import { fromHex, toHex } from "../wire/hex.ts";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
+import { SessionCookies } from "./session_cookies.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { Fifo } from "../_util/fifo.ts";
@@ -267,7 +268,10 @@ export class TrackerCore extends TrackerCoreTiming {
   readonly #fast = newFastRequest();
   readonly #slab: ReplySlab;
   readonly #keys = new Map<string, Keys>();
-  readonly #entries = new Map<string, string>();
+  /** A remote store's owners' OWNERS entries, by node id (with the address they encode). */
+  readonly #entries = new Map<string, { hostname: string; port: number; wire: string }>();
+  /** Session cookies issued this epoch (the shared-store path's stand-in for the fast path). */
+  readonly #sessions = new SessionCookies();
   readonly #entriesOut: string[] = [];
   readonly #ratesOut: number[] = [];
   readonly #fileListing: FileListing | undefined;
@@ -645,7 +649,7 @@ export class TrackerCore extends TrackerCoreTiming {
       if (check !== "ok") return checkRefusal(check, msg.nodeId);
       const c = msg.cookie;
       if (mem.hasCookie(p, Number(c >> 32n), Number(c & 0xffffffffn))) return undefined;
-    }
+    } else if (this.#issuedHere(msg.cookie, from)) return undefined;
     const packed = packAddress(from.hostname, from.port);
     if (packed !== null && this.#jar.verify(msg.cookie, packed) === "session") return undefined;
     return refused(ErrorCode.bad_cookie, refusalText.badCookie, false);
@@ -663,13 +667,15 @@ export class TrackerCore extends TrackerCoreTiming {
     keys: Keys,
     now: number,
   ): Pending<Outcome> {
-    const packed = packAddress(from.hostname, from.port);
+    // On a shared store, the session cookie issued here this epoch needs no HMAC.
+    const issued = this.#mem === undefined && this.#issuedHere(cookie, from);
+    const packed = issued ? undefined : packAddress(from.hostname, from.port);
     if (packed === null) return refused(ErrorCode.malformed, "unusable source address", false);
-    const kind = this.#jar.verify(cookie, packed);
+    const kind = packed === undefined ? "session" : this.#jar.verify(cookie, packed);
     if (kind === undefined) {
       // No proof yet: a stateless challenge, smaller than the padded REGISTER.
       this.counters.challenges++;
-      const c = this.#jar.issue(packed, "challenge");
+      const c = this.#jar.issue(packed!, "challenge");
       return this.#registered(txid, Number(c >> 32n), Number(c & 0xffffffffn), 0);
     }
     if (kind === "session") {
@@ -682,7 +688,7 @@ export class TrackerCore extends TrackerCoreTiming {
           return refused(ErrorCode.unknown_node, refusalText.notRegistered(nodeId), false);
         }
         this.counters.heartbeats++;
-        return this.#registeredFor(this.#mem?.peerIndex(nodeId) ?? -1, packed, txid);
+        return this.#registeredFor(this.#mem?.peerIndex(nodeId) ?? -1, packed, txid, from);
       });
     }
     const l = this.limits;
@@ -714,7 +720,7 @@ export class TrackerCore extends TrackerCoreTiming {
             false,
           );
       }
-      return this.#registeredFor(this.#mem?.peerIndex(nodeId) ?? -1, packed, txid);
+      return this.#registeredFor(this.#mem?.peerIndex(nodeId) ?? -1, packed, txid, from);
     });
   }
 
@@ -723,7 +729,12 @@ export class TrackerCore extends TrackerCoreTiming {
    * one when the key rotated), which is what the fast path compares; a remote store's peers
    * get the cookie derived for their address.
    */
-  #registeredFor(p: number, packed: Uint8Array | undefined, txid: number): Uint8Array {
+  #registeredFor(
+    p: number,
+    packed: Uint8Array | undefined,
+    txid: number,
+    from?: Source,
+  ): Uint8Array {
     const mem = this.#mem;
     if (mem !== undefined && p >= 0) {
       const epoch = this.#jar.epoch;
@@ -736,8 +747,24 @@ export class TrackerCore extends TrackerCoreTiming {
       }
       return this.#registered(txid, stored.hi, stored.lo, this.evictAfterMs);
     }
-    const c = this.#jar.issue(packed!, "session");
-    return this.#registered(txid, Number(c >> 32n), Number(c & 0xffffffffn), this.evictAfterMs);
+    const epoch = this.#jar.epoch;
+    const known = from && this.#sessions.get(from.hostname, from.port, epoch);
+    if (known) return this.#registered(txid, known[0]!, known[1]!, this.evictAfterMs);
+    const c = this.#jar.issue(packed ?? packAddress(from!.hostname, from!.port)!, "session");
+    const hi = Number(c >> 32n), lo = Number(c & 0xffffffffn);
+    if (from !== undefined) this.#sessions.set(from.hostname, from.port, epoch, hi, lo);
+    return this.#registered(txid, hi, lo, this.evictAfterMs);
+  }
+
+  /** Whether `cookie` is the session cookie this tracker issued to `from` this epoch. */
+  #issuedHere(cookie: bigint, from: Source): boolean {
+    return this.#sessions.holds(
+      from.hostname,
+      from.port,
+      this.#jar.epoch,
+      Number(cookie >> 32n),
+      Number(cookie & 0xffffffffn),
+    );
   }
 
   #registered(txid: number, hi: number, lo: number, evictAfterMs: number): Uint8Array {
@@ -898,14 +925,13 @@ export class TrackerCore extends TrackerCoreTiming {
 
   /** The i-th owner's entry, from a bounded cache (a remote store's owners). */
   #entry(r: NeedResult, i: number): string {
-    const key = `${r.nodeIds[i]} ${r.hostnames[i]} ${r.ports[i]}`;
-    let e = this.#entries.get(key);
-    if (e === undefined) {
-      if (this.#entries.size >= 65_536) this.#entries.clear();
-      e = entryString(r.nodeIds[i]!, r.hostnames[i]!, r.ports[i]!);
-      this.#entries.set(key, e);
-    }
-    return e;
+    const nodeId = r.nodeIds[i]!, hostname = r.hostnames[i]!, port = r.ports[i]!;
+    const known = this.#entries.get(nodeId);
+    if (known !== undefined && known.hostname === hostname && known.port === port) return known.wire;
+    if (this.#entries.size >= 65_536) this.#entries.clear();
+    const wire = entryString(nodeId, hostname, port);
+    this.#entries.set(nodeId, { hostname, port, wire });
+    return wire;
   }
 
   /**
