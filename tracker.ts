@@ -34,12 +34,6 @@ async function main(args: string[]): Promise<number> {
   if (verbose && !quiet) options.log = (line) => console.log(line);
   if (parsed.store !== "memory") {
     // Several trackers on one Redis serve one swarm; the cookie secret is shared through it.
-    if ((await Deno.permissions.query({ name: "env" })).state !== "granted") {
-      console.error(
-        "Cannot start tracker: --store redis://… needs --allow-env (the Redis client reads the environment; deno task tracker grants it)",
-      );
-      return 1;
-    }
     try {
       // Loaded only here: the memory tracker never loads the Redis client.
       const { RedisStore } = await import("./lib/tracker/store/redis_store.ts");

@@ -927,7 +927,9 @@ export class TrackerCore extends TrackerCoreTiming {
   #entry(r: NeedResult, i: number): string {
     const nodeId = r.nodeIds[i]!, hostname = r.hostnames[i]!, port = r.ports[i]!;
     const known = this.#entries.get(nodeId);
-    if (known !== undefined && known.hostname === hostname && known.port === port) return known.wire;
+    if (known !== undefined && known.hostname === hostname && known.port === port) {
+      return known.wire;
+    }
     if (this.#entries.size >= 65_536) this.#entries.clear();
     const wire = entryString(nodeId, hostname, port);
     this.#entries.set(nodeId, { hostname, port, wire });

@@ -61,8 +61,8 @@ async function waitReady(port: number, deadline: number): Promise<void> {
 }
 
 /**
- * A test that needs redis-server (skipped with the reason where it is missing). The ioredis
- * client keeps timers and sockets past a test's end, so the op and resource sanitizers are off.
+ * A test that needs redis-server (skipped with the reason where it is missing), with the op
+ * and resource sanitizers on: the store's client closes its socket and timers on `close()`.
  *
  * @param name the test's name
  * @param fn the test
@@ -71,8 +71,6 @@ export function redisTest(name: string, fn: () => Promise<void>): void {
   Deno.test({
     name,
     ignore: REDIS_SKIP_REASON !== undefined,
-    sanitizeOps: false,
-    sanitizeResources: false,
     fn,
   });
 }

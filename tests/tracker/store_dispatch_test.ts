@@ -231,3 +231,48 @@ redisTest("StoreDispatcher on RedisStore answers as the memory tracker does", as
     await store.close();
   }
 });
+
+Deno.test("StoreDispatcher: the cookie issued here is reused, and only it skips the HMAC", async () => {
+  const store = new MemoryStore({ random: prng(1) });
+  const epochMs = 2000; // evicted after 1500 ms of silence: heartbeats below keep "a" alive
+  const d = new StoreDispatcher({
+    store: remote(store),
+    now: T0,
+    secret: new Uint8Array(32),
+    ...OPTIONS,
+    cookieEpochMs: epochMs,
+  });
+  const home = { hostname: "127.0.0.1", port: 4000 };
+  let txid = 1;
+  const ask = async (m: Record<string, unknown>, cookie: bigint, now: number, from = home) => {
+    const bytes = encodeMessage({ txid: txid++, nodeId: "a", cookie, ...m } as never);
+    const r = await d.handleDatagram(bytes, from, now);
+    return r === undefined ? undefined : decodeMessage(r);
+  };
+  const cookieOf = (m: Message | undefined) => {
+    assert.equal(m?.type, "registered");
+    return (m as { cookie: bigint }).cookie;
+  };
+  const errorCode = (m: Message | undefined) => m?.type === "error" ? m.code : m?.type;
+  const heartbeat = (cookie: bigint, now: number) => ask({ type: "register" }, cookie, now);
+  const epoch0 = Math.floor(T0 / epochMs) * epochMs;
+  const c1 = cookieOf(await heartbeat(cookieOf(await heartbeat(0n, epoch0)), epoch0));
+  // A heartbeat in the same epoch gets the same cookie back.
+  assert.equal(cookieOf(await heartbeat(c1, epoch0 + 1000)), c1);
+  const own = { type: "own", name: "x", contentId: cid(3), size: 1 };
+  // Forged (one bit off the cookie issued here), or that cookie from another port: refused.
+  assert.equal(errorCode(await ask(own, c1 ^ 0x100n, epoch0 + 1001)), 3);
+  assert.equal(errorCode(await ask(own, c1, epoch0 + 1001, { ...home, port: 4001 })), 3);
+  // The next epoch: the old cookie is still valid (checked by HMAC), a heartbeat gets a new one.
+  const epoch1 = epoch0 + epochMs;
+  await d.handleTimeout(epoch1);
+  assert.equal(errorCode(await ask(own, c1, epoch1 + 1)), "ack");
+  const c2 = cookieOf(await heartbeat(c1, epoch1 + 2));
+  assert.notEqual(c2, c1);
+  assert.equal(cookieOf(await heartbeat(c2, epoch1 + 1000)), c2);
+  // Two epochs on, the first cookie is refused and the second still valid.
+  const epoch2 = epoch1 + epochMs;
+  await d.handleTimeout(epoch2);
+  assert.equal(errorCode(await ask(own, c1, epoch2 + 1)), 3);
+  assert.equal(errorCode(await ask(own, c2, epoch2 + 1)), "ack");
+});

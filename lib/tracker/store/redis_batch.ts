@@ -14,7 +14,7 @@
  * - Failure: a batch that fails (connection lost, …) rejects each of its operations with the
  *   error; an answer that is an error (a script error in one operation) rejects that one only.
  *
- * No socket here: `send` is given (redis_store.ts passes the ioredis command). Figures:
+ * No socket here: `send` is given (redis_store.ts sends the batch as one `EVALSHA`). Figures:
  * docs/TRACKER.md, _Tracker-level benchmark_.
  * @module
  */

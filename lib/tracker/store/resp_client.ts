@@ -348,7 +348,6 @@ export class RespClient {
           const v = this.#parse();
           if (v === INCOMPLETE) return INCOMPLETE;
           out.push(v); // an error inside an array is a value of it
-
         }
         return out;
       }
