@@ -30,8 +30,9 @@
  * | `P:secret`      | STR  | the cookie secret all trackers of the store share                |
  *
  * Every key is removed when it becomes empty; none grows past `maxPeers × maxFiles` members.
- * The keys are built inside the script (not passed as KEYS), which standalone Redis and a
- * Cluster with one hash tag both accept.
+ * The keys are built inside the script; a batch declares `P:seen` as its one KEYS entry, so a
+ * Redis Cluster (and a cluster-aware client) routes it to the slot of the hash tag, where every
+ * key it builds lives.
  * @module
  */
 

@@ -104,7 +104,17 @@ export class RedisStore implements SwarmStore {
 
   /** One batch, one `EVALSHA`; the script is loaded again if Redis lost it (a restart). */
   async #sendBatch(ops: BatchArg[][]): Promise<unknown[]> {
-    const args = ["EVALSHA", this.#sha, "0", "batch", this.#prefix, encodeBatch(ops)];
+    // The prefix's `seen` key names the slot (a Redis Cluster routes the script by it); the
+    // script builds its other keys, all with the same hash tag, so all in that slot.
+    const args = [
+      "EVALSHA",
+      this.#sha,
+      "1",
+      `${this.#prefix}:seen`,
+      "batch",
+      this.#prefix,
+      encodeBatch(ops),
+    ];
     let reply;
     try {
       reply = await this.#redis.command(args);
