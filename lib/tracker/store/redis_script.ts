@@ -353,8 +353,8 @@ if op == 'need' then
   end
   local ck, cr, ci, ca = P..':c:'..key, P..':cr:'..key, P..':ci:'..key, P..':ca:'..key
   local ch = P..':ch:'..key
-  local owners = tonumber(redis.call('HGET', ck, 'n') or '0')
-  local complete = tonumber(redis.call('HGET', ck, 'cc') or '0')
+  local nc = redis.call('HMGET', ck, 'n', 'cc')
+  local owners, complete = tonumber(nc[1] or '0'), tonumber(nc[2] or '0')
   -- Rated owners whose rate decayed below 1 byte/s: idle, behind the never-handed-out ones.
   local low = redis.call('ZRANGEBYSCORE', cr, '-inf', '(' .. fmt(floor))
   for i = 1, #low do
@@ -386,7 +386,13 @@ if op == 'need' then
         end
       end
       local order = {}
-      for i = 1, #cand do order[cand[i][1]] = tonumber(redis.call('HGET', ca, cand[i][1]) or '0') end
+      -- Last hand-outs, one HMGET per 256 candidates (not one HGET each).
+      for from = 1, #cand, 256 do
+        local ids = {}
+        for i = from, math.min(from + 255, #cand) do ids[#ids + 1] = cand[i][1] end
+        local at = redis.call('HMGET', ca, unpack(ids))
+        for i = 1, #ids do order[ids[i]] = tonumber(at[i] or '0') end
+      end
       table.sort(cand, function(a, b)
         if a[2] ~= b[2] then return a[2] > b[2] end
         if order[a[1]] ~= order[b[1]] then return order[a[1]] < order[b[1]] end
@@ -413,10 +419,14 @@ if op == 'need' then
     local ranked = #picked - first
     if ranked > 0 then
       local seq = redis.call('HINCRBY', ck, 'seq', ranked) - ranked
+      -- One HSET and one ZADD for the hand-outs (at most k of them), not one call each.
+      local rated, idle = {}, {}
       for i = 1, ranked do
-        if i <= fromRated then redis.call('HSET', ca, picked[first + i], seq + i)
-        else redis.call('ZADD', ci, seq + i, picked[first + i]) end
+        if i <= fromRated then rated[#rated + 1] = picked[first + i]; rated[#rated + 1] = seq + i
+        else idle[#idle + 1] = seq + i; idle[#idle + 1] = picked[first + i] end
       end
+      if #rated > 0 then redis.call('HSET', ca, unpack(rated)) end
+      if #idle > 0 then redis.call('ZADD', ci, unpack(idle)) end
     end
     if ranked < total and nextRand <= nrand then
       -- A share of the places to owners drawn at random (the random numbers come from the tracker).
