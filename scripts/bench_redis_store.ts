@@ -103,6 +103,12 @@ rows.push(await run("memory", new MemoryStore(), undefined));
   const store = await RedisStore.connect({ url: redis.url });
   try {
     rows.push(await run("redis", store, redis.pid));
+    const b = store.batchCounters;
+    console.log(
+      `redis: ${b.operations} operations in ${b.batches} round trips (${
+        (b.operations / b.batches).toFixed(1)
+      } a batch, at most ${b.largest})`,
+    );
   } finally {
     await store.close();
   }
