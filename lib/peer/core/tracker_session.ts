@@ -258,9 +258,11 @@ function requestName(purpose: Purpose): string {
  *   random: () => 0.5,
  * });
  * const id = session.register(0);
- * // The tracker answers the first REGISTER with a challenge, the second with T.
+ * // The tracker answers the first REGISTER with a challenge, the second with T. The first goes
+ * // out twice (no round trip is known yet): its copies carry the same txid.
  * for (const evictAfterMs of [0, 45_000]) {
- *   const sent = decodeMessage(session.pollTransmit(0)!);
+ *   let sent = decodeMessage(session.pollTransmit(0)!);
+ *   for (let copy; (copy = session.pollTransmit(0)) !== undefined;) sent = decodeMessage(copy);
  *   const reply = { type: "registered", txid: sent.txid, cookie: 9n, intervalMs: 30_000, evictAfterMs } as const;
  *   session.handleDatagram(encodeMessage(reply), undefined, 10);
  * }
