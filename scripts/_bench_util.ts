@@ -203,9 +203,14 @@ export function deadline(child: Deno.ChildProcess, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
-/** `deno run` arguments for a peer of checkout `root` that may read and write under `dir`. */
+/**
+ * `deno run` arguments for a peer of checkout `root` that may read and write under `dir`.
+ * `BENCH_PEER_DENO_FLAGS` (space-separated) adds Deno flags to every peer, e.g.
+ * `BENCH_PEER_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles owners and downloaders.
+ */
 export function peerRunArgs(root: string, dir: string): string[] {
-  return ["run", "-P=peer", `--allow-read=${dir},${root}`, `--allow-write=${dir}`];
+  const extra = (Deno.env.get("BENCH_PEER_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+  return ["run", "-P=peer", ...extra, `--allow-read=${dir},${root}`, `--allow-write=${dir}`];
 }
 
 /**
