@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { LIBC_PATHS, raiseReceiveBuffer, receiveBufferNote } from "../../lib/net/socket_buffer.ts";
+
+const libcPath = LIBC_PATHS.find((p) => p.startsWith("/") && existsSync(p));
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("raiseReceiveBuffer() leaves the socket alone without an FFI grant", async () => {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    assert.equal(raiseReceiveBuffer(conn.addr as Deno.NetAddr, 1 << 20), undefined);
+  } finally {
+    conn.close();
+  }
+  assert.match(receiveBufferNote(undefined, undefined), /kernel default .*--allow-ffi=/);
+  assert.match(receiveBufferNote(undefined, 0), /receiveBuffer 0/);
+  await Promise.resolve();
+});
+
+Deno.test({
+  name: "raiseReceiveBuffer() with FFI access to libc only: the socket's SO_RCVBUF grows",
+  ignore: Deno.build.os !== "linux" || libcPath === undefined,
+  async fn() {
+    // A child process with the narrow grant: the socket is found by its port, the buffer read back
+    const script = `
+      import { raiseReceiveBuffer } from ${
+      JSON.stringify(import.meta.resolve("../../lib/net/socket_buffer.ts"))
+    };
+      const other = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const got = raiseReceiveBuffer(conn.addr, 1 << 20);
+      const missing = raiseReceiveBuffer({ transport: "udp", hostname: "127.0.0.1", port: 1 }, 1 << 20);
+      console.log(JSON.stringify({ got, missing: missing ?? null }));
+      other.close();
+      conn.close();
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-prompt", `--allow-ffi=${libcPath}`, "--allow-net=127.0.0.1", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, stderr);
+    const { got, missing } = JSON.parse(new TextDecoder().decode(out.stdout));
+    // The kernel doubles what is asked, capped by net.core.rmem_max (at least the 208 KiB
+    // default): more than the default buffer either way
+    assert.ok(got >= 2 * 212_992 && got <= 2 * (1 << 20), `SO_RCVBUF ${got}`);
+    assert.equal(missing, null);
+  },
+});
