@@ -32,16 +32,33 @@ export const LIBC_PATHS: readonly string[] = [
   "libc.so.6",
 ];
 
-interface Libc {
+/** The libc socket calls used here and by fast_udp.ts (each returns -1 on failure). */
+export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint8Array): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint8Array): number;
+  sendto(
+    fd: number,
+    buf: Uint8Array,
+    len: number,
+    flags: number,
+    addr: Uint8Array,
+    addrLen: number,
+  ): number | bigint;
+  recvfrom(
+    fd: number,
+    buf: Uint8Array,
+    len: number,
+    flags: number,
+    addr: Uint8Array,
+    addrLen: Uint8Array,
+  ): number | bigint;
 }
 
 let libc: Libc | null | undefined;
 
-/** libc's socket calls, or null when FFI is not granted or not there. */
-function openLibc(): Libc | null {
+/** libc's socket calls, or null when FFI is not granted (for libc) or not there. */
+export function openLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (typeof Deno.dlopen !== "function" || Deno.build.os !== "linux") return null;
@@ -52,6 +69,14 @@ function openLibc(): Libc | null {
         getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
         setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
         getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+        sendto: {
+          parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+          result: "isize",
+        },
+        recvfrom: {
+          parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+          result: "isize",
+        },
       });
       libc = lib.symbols as unknown as Libc;
       return libc;
@@ -76,6 +101,28 @@ export const DEFAULT_SOCKET_RECEIVE_BUFFER = 4 * 1024 * 1024;
  */
 export function raiseReceiveBuffer(local: Deno.NetAddr, bytes: number): number | undefined {
   const c = openLibc();
+  const fd = udpSocketFd(local);
+  if (c === null || fd === undefined) return undefined;
+  const len = new Uint8Array(4);
+  const lenView = new DataView(len.buffer);
+  const val = new Uint8Array(4);
+  const valView = new DataView(val.buffer);
+  valView.setInt32(0, bytes, true);
+  if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, val, 4) !== 0) return undefined;
+  lenView.setUint32(0, 4, true);
+  if (c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, val, len) !== 0) return undefined;
+  return valView.getInt32(0, true);
+}
+
+/**
+ * The file descriptor of this process's UDP socket bound to `local`, found with `getsockname`
+ * over the open descriptors (Deno does not expose it).
+ *
+ * @param local the socket's local address (its port and address family find it)
+ * @returns the descriptor, or undefined without FFI access to libc or when none matches
+ */
+export function udpSocketFd(local: Deno.NetAddr): number | undefined {
+  const c = openLibc();
   if (c === null) return undefined;
   const addr = new Uint8Array(128);
   const len = new Uint8Array(4);
@@ -92,12 +139,7 @@ export function raiseReceiveBuffer(local: Deno.NetAddr, bytes: number): number |
     if (((addr[2]! << 8) | addr[3]!) !== port) continue;
     lenView.setUint32(0, 4, true);
     if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) !== 0) continue;
-    if (valView.getInt32(0, true) !== SOCK_DGRAM) continue;
-    valView.setInt32(0, bytes, true);
-    if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, val, 4) !== 0) return undefined;
-    lenView.setUint32(0, 4, true);
-    if (c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, val, len) !== 0) return undefined;
-    return valView.getInt32(0, true);
+    if (valView.getInt32(0, true) === SOCK_DGRAM) return fd;
   }
   return undefined;
 }

@@ -59,6 +59,12 @@ export interface PeerOptions {
    */
   receiveBuffer?: number;
   /**
+   * With FFI access to libc (as for `receiveBuffer`), send and receive on the hot path with
+   * synchronous libc calls instead of one Deno async op per datagram (lib/net/fast_udp.ts),
+   * falling back to Deno's ops for anything they cannot do at once. @default true
+   */
+  fastPath?: boolean;
+  /**
    * Hash and write downloaded pieces on a Worker thread, off the receive loop. It costs more CPU
    * and its peak memory grows with the file, so it is off by default (figures in
    * docs/TRANSFER.md).

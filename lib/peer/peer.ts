@@ -135,7 +135,8 @@ class PeerNode implements Peer {
       now: performance.now(),
     });
     this.#uploader = new Uploader({
-      send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
+      send: (bytes, to) =>
+        this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),
@@ -182,6 +183,7 @@ class PeerNode implements Peer {
   /** Asks for the option's receive buffer on `s` (socket_buffer.ts): what it got, or undefined. */
   #raiseReceiveBuffer(s: UdpEndpoint): number | undefined {
     const want = this.#options.receiveBuffer ?? DEFAULT_SOCKET_RECEIVE_BUFFER;
+    if (this.#options.fastPath ?? true) s.useFastPath();
     return want > 0 ? raiseReceiveBuffer(s.localAddr, want) : undefined;
   }
 
@@ -307,7 +309,7 @@ class PeerNode implements Peer {
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => {
           const s = UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 });
-          if (this.#receiveBuffer !== undefined) this.#raiseReceiveBuffer(s);
+          this.#raiseReceiveBuffer(s);
           return s;
         }
         : undefined,
