@@ -32,6 +32,23 @@ export const LIBC_PATHS: readonly string[] = [
   "libc.so.6",
 ];
 
+/**
+ * The first absolute path of {@link LIBC_PATHS} that exists: what an `--allow-ffi=PATH` grant
+ * should name on this machine.
+ *
+ * @returns the path, or undefined (not Linux, or no read grant to look)
+ */
+export function libcPath(): string | undefined {
+  for (const p of LIBC_PATHS) {
+    try {
+      if (p.startsWith("/") && Deno.statSync(p).isFile) return p;
+    } catch {
+      // not there, or not allowed to look
+    }
+  }
+  return undefined;
+}
+
 /** The libc socket calls used here and by fast_udp.ts (each returns -1 on failure). */
 export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint8Array): number;
@@ -157,6 +174,6 @@ export function receiveBufferNote(got: number | undefined, wanted: number | unde
   }
   if (wanted === 0) return "UDP receive buffer: the kernel default (receiveBuffer 0)";
   return `UDP receive buffer: the kernel default (~208 KiB); grant --allow-ffi=${
-    LIBC_PATHS[0]
+    libcPath() ?? LIBC_PATHS[0]
   } for a larger one and faster downloads (docs/TRANSFER.md, Receive buffer)`;
 }

@@ -7,19 +7,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { randomFile, sha256File, spawnDeno, tempDir } from "../_harness/processes.ts";
-import { LIBC_PATHS } from "../../lib/net/socket_buffer.ts";
+import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { PEER_TS, peerPermissions } from "./_peer_process.ts";
 import { spawnTrackerProcess } from "./_tracker_process.ts";
 
 const SIZE = 24 * 1024 * 1024 + 777;
 const WAIT = 60_000;
-const libcPath = LIBC_PATHS.find((p) => {
-  try {
-    return p.startsWith("/") && Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const libcPath = findLibc();
 
 Deno.test({
   name: "peer.ts with --allow-ffi=libc: raised receive buffers and the fast path, exact bytes",

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
-import { LIBC_PATHS } from "../../lib/net/socket_buffer.ts";
+import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
 
-const libcPath = LIBC_PATHS.find((p) => {
-  try {
-    return p.startsWith("/") && Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const libcPath = findLibc();
 
 Deno.test("UdpEndpoint without an FFI grant: no fast path, sends go through Deno", async () => {
   const a = UdpEndpoint.open();

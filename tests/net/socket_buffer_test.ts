@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { LIBC_PATHS, raiseReceiveBuffer, receiveBufferNote } from "../../lib/net/socket_buffer.ts";
+import {
+  libcPath as findLibc,
+  raiseReceiveBuffer,
+  receiveBufferNote,
+} from "../../lib/net/socket_buffer.ts";
 
-const libcPath = LIBC_PATHS.find((p) => p.startsWith("/") && existsSync(p));
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const libcPath = findLibc();
 
 Deno.test("raiseReceiveBuffer() leaves the socket alone without an FFI grant", async () => {
   const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
