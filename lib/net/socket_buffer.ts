@@ -135,7 +135,7 @@ export function raiseReceiveBuffer(local: Deno.NetAddr, bytes: number): number |
  * The file descriptor of this process's UDP socket bound to `local`, found with `getsockname`
  * over the open descriptors (Deno does not expose it).
  *
- * @param local the socket's local address (its port and address family find it)
+ * @param local the socket's local address (its port, family and IPv4 address find it)
  * @returns the descriptor, or undefined without FFI access to libc or when none matches
  */
 export function udpSocketFd(local: Deno.NetAddr): number | undefined {
@@ -148,12 +148,15 @@ export function udpSocketFd(local: Deno.NetAddr): number | undefined {
   const valView = new DataView(val.buffer);
   const port = local.port;
   const wantFamily = local.hostname.includes(":") ? 10 : 2; // AF_INET6, AF_INET
+  const ip4 = wantFamily === 2 ? local.hostname.split(".").map(Number) : undefined;
   for (let fd = 3; fd < MAX_FD; fd++) {
     lenView.setUint32(0, addr.byteLength, true);
     if (c.getsockname(fd, addr, len) !== 0) continue;
     const family = addr[0]! | (addr[1]! << 8);
     if (family !== wantFamily) continue;
     if (((addr[2]! << 8) | addr[3]!) !== port) continue;
+    // Two sockets may share a port on different IPv4 addresses: the address must match too
+    if (ip4 !== undefined && !ip4.every((b, i) => addr[4 + i] === b)) continue;
     lenView.setUint32(0, 4, true);
     if (c.getsockopt(fd, SOL_SOCKET, SO_TYPE, val, len) !== 0) continue;
     if (valView.getInt32(0, true) === SOCK_DGRAM) return fd;

@@ -25,16 +25,20 @@ Deno.test({
   async fn() {
     // A child process with the narrow grant: the socket is found by its port, the buffer read back
     const script = `
-      import { raiseReceiveBuffer } from ${
+      import { raiseReceiveBuffer, udpSocketFd } from ${
       JSON.stringify(import.meta.resolve("../../lib/net/socket_buffer.ts"))
     };
       const other = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
       const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
       const got = raiseReceiveBuffer(conn.addr, 1 << 20);
       const missing = raiseReceiveBuffer({ transport: "udp", hostname: "127.0.0.1", port: 1 }, 1 << 20);
-      console.log(JSON.stringify({ got, missing: missing ?? null }));
+      // The same port on another loopback address is another socket
+      const twin = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.2", port: conn.addr.port });
+      const fds = [udpSocketFd(conn.addr), udpSocketFd(twin.addr)];
+      console.log(JSON.stringify({ got, missing: missing ?? null, fds }));
       other.close();
       conn.close();
+      twin.close();
     `;
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["eval", "--no-prompt", `--allow-ffi=${libcPath}`, "--allow-net=127.0.0.1", script],
@@ -43,7 +47,8 @@ Deno.test({
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.ok(out.success, stderr);
-    const { got, missing } = JSON.parse(new TextDecoder().decode(out.stdout));
+    const { got, missing, fds } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(fds[0] > 2 && fds[1] > 2 && fds[0] !== fds[1], `descriptors ${fds}`);
     // The kernel doubles what is asked, capped by net.core.rmem_max (at least the 208 KiB
     // default): more than the default buffer either way
     assert.ok(got >= 2 * 212_992 && got <= 2 * (1 << 20), `SO_RCVBUF ${got}`);
