@@ -45,7 +45,7 @@ export interface PeerOptions {
   maxBlock?: number;
   /**
    * Give each owner of a download its own UDP socket, so each owner's burst has a whole kernel
-   * receive buffer (~208 KiB, which Deno cannot enlarge). @default true
+   * receive buffer (~208 KiB, which Deno cannot enlarge; see `receiveBuffer`). @default true
    */
   dataSockets?: boolean;
   /**

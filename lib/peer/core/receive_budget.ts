@@ -1,6 +1,7 @@
 /**
  * How many bytes a downloader may have in flight towards its one UDP socket. Deno cannot set
- * SO_RCVBUF, so the kernel default (~208 KiB on Linux) holds what arrives between two reads, and
+ * SO_RCVBUF (only a peer with FFI access to libc can: lib/net/socket_buffer.ts, and then passes
+ * the buffer it got), so the kernel default (~208 KiB on Linux) holds what arrives between two reads, and
  * the kernel charges each datagram its buffer "truesize", not its length. Measured on loopback
  * (Linux, Deno 2.9.6): 92 datagrams of 1452 bytes, 12 of 8952 or 16400, 6 of 32784, 3 of 52–64 KiB.
  * @module
