@@ -203,9 +203,22 @@ export function deadline(child: Deno.ChildProcess, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
-/** `deno run` arguments for a peer of checkout `root` that may read and write under `dir`. */
-export function peerRunArgs(root: string, dir: string): string[] {
-  return ["run", "-P=peer", `--allow-read=${dir},${root}`, `--allow-write=${dir}`];
+/**
+ * `deno run` arguments for a peer of checkout `root` that may read and write under `dir`.
+ * `BENCH_PEER_DENO_FLAGS` (space-separated) adds Deno flags to every peer, e.g.
+ * `BENCH_PEER_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles owners and downloaders;
+ * `denoFlags` adds flags to this peer only.
+ */
+export function peerRunArgs(root: string, dir: string, denoFlags: string[] = []): string[] {
+  const extra = (Deno.env.get("BENCH_PEER_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+  return [
+    "run",
+    "-P=peer",
+    ...extra,
+    ...denoFlags,
+    `--allow-read=${dir},${root}`,
+    `--allow-write=${dir}`,
+  ];
 }
 
 /**
@@ -256,12 +269,14 @@ export interface OwnerOptions {
   tracker: string;
   /** Node id. */
   id: string;
+  /** Deno flags for this owner (see {@link peerRunArgs}). */
+  denoFlags?: string[];
 }
 
 /** Starts `peer.ts share FILE` and waits until it shares (its manifest built). */
 export async function startOwner(o: OwnerOptions): Promise<Child> {
   const child = spawn(Deno.execPath(), [
-    ...peerRunArgs(o.root, o.dir),
+    ...peerRunArgs(o.root, o.dir, o.denoFlags),
     `${o.root}/peer.ts`,
     "share",
     o.file,

@@ -8,13 +8,15 @@
  * with the reason. Writes bench-results/compare.json.
  *
  *   deno run -P=test scripts/bench_compare.ts [--size-mib 1024] [--runs 3]
- *     [--variant NAME:ROOT[:OWNERS[:GET ARGS]]]... [--no-libtorrent] [--no-uftp]
+ *     [--variant NAME:ROOT[:OWNERS[:GET ARGS[:DENO FLAGS]]]]... [--no-libtorrent] [--no-uftp]
  *     [--uftp-mbit 8000] [--tmp DIR] [--keep]
  *
  * `--variant` runs udpswarm from another checkout (an A/B of two commits in one session: `git
  * archive COMMIT | tar -x -C /tmp/base`, then `--variant base:/tmp/base --variant new:.`), with
  * OWNERS owners (default 1) and extra arguments for `peer.ts get` (space-separated, e.g.
- * `--mtu 1500`). Without `--variant` it runs `udpswarm:.:1`. Each variant has its own tracker
+ * `--mtu 1500`) and extra Deno flags for its peers (e.g. `--allow-ffi=/lib/x86_64-linux-gnu/libc.so.6`).
+ * Without `--variant` it runs `udpswarm:.:1` and, where libc is found, `udpswarm-ffi` (the same
+ * with FFI access to libc: raised receive buffers and the fast path). Each variant has its own tracker
  * and owners; the owners of the variants not running are paused with SIGSTOP.
  *
  * `--tmp` puts the shared file and the downloads elsewhere than the system's temporary directory
@@ -41,9 +43,10 @@ import {
   startTracker,
   writeRandomFile,
 } from "./_bench_util.ts";
+import { libcPath } from "../lib/net/socket_buffer.ts";
 
 const values = benchFlags(
-  "deno run -P=test scripts/bench_compare.ts [--size-mib 1024] [--runs 3] [--variant NAME:ROOT[:OWNERS[:GET ARGS]]]... [--no-libtorrent] [--no-uftp] [--uftp-mbit 8000] [--tmp DIR] [--keep]",
+  "deno run -P=test scripts/bench_compare.ts [--size-mib 1024] [--runs 3] [--variant NAME:ROOT[:OWNERS[:GET ARGS[:DENO FLAGS]]]]... [--no-libtorrent] [--no-uftp] [--uftp-mbit 8000] [--tmp DIR] [--keep]",
   {
     ...transferFlags(3),
     variant: { type: "string", multiple: true },
@@ -111,6 +114,7 @@ async function udpswarm(
   root: string,
   owners: number,
   getArgs: string[],
+  denoFlags: string[],
   dir: string,
   file: string,
   expected: string,
@@ -118,10 +122,11 @@ async function udpswarm(
 ): Promise<System> {
   const deno = Deno.execPath();
   const { child: tracker, address } = await startTracker(root, dir);
-  const peerArgs = peerRunArgs(root, dir);
+  const peerArgs = peerRunArgs(root, dir, denoFlags);
   const ownerProcs: Child[] = [];
   for (let i = 0; i < owners; i++) {
-    const o = await startOwner({ root, dir, file, tracker: address, id: `${name}-o${i}` });
+    const id = `${name}-o${i}`;
+    const o = await startOwner({ root, dir, file, tracker: address, id, denoFlags });
     ownerProcs.push(o);
     Deno.kill(o.child.pid, "SIGSTOP");
   }
@@ -335,9 +340,13 @@ try {
   const file = join(src, "bench.bin");
   console.error(`writing ${sizeBytes} random bytes…`);
   const expected = await writeRandomFile(file, sizeBytes);
-  const variants = values.variant ?? ["udpswarm:.:1"];
+  // By default udpswarm as granted by default, and with FFI access to libc (its receive buffers
+  // and fast path; docs/TRANSFER.md) where libc is found
+  const libc = libcPath();
+  const variants = values.variant ??
+    ["udpswarm:.:1", ...(libc ? [`udpswarm-ffi:.:1::--allow-ffi=${libc}`] : [])];
   for (const v of variants) {
-    const [name, root = ".", owners = "1", args = ""] = v.split(":");
+    const [name, root = ".", owners = "1", args = "", flags = ""] = v.split(":");
     const abs = root.startsWith("/") ? root : join(here, root);
     systems.push(
       await udpswarm(
@@ -345,6 +354,7 @@ try {
         abs,
         Number(owners),
         args.split(" ").filter(Boolean),
+        flags.split(" ").filter(Boolean),
         dir,
         file,
         expected,

@@ -6,6 +6,10 @@
 import type { PeerAddress } from "../wire/address.ts";
 import { fromNetAddr } from "./host_port.ts";
 import { MAX_DATAGRAM } from "../wire/limits.ts";
+import { FastUdp } from "./fast_udp.ts";
+
+/** Datagrams the fast path reads per Deno receive before the loop yields to the event loop. */
+const FAST_DRAIN = 64;
 
 /** Options for {@link UdpEndpoint.open}. */
 export interface UdpEndpointOptions {
@@ -31,6 +35,7 @@ export class UdpEndpoint implements AsyncDisposable {
   #handler: DatagramHandler = () => {};
   #closed = false;
   #loop: Promise<void>;
+  #fast: FastUdp | undefined;
   /** Datagrams received. */
   received = 0;
   /** Datagrams sent. */
@@ -77,9 +82,36 @@ export class UdpEndpoint implements AsyncDisposable {
     this.#handler = handler;
   }
 
+  /**
+   * Sends and receives through libc over FFI where it can (fast_udp.ts): sends the kernel takes
+   * at once, and datagrams already waiting after each Deno receive. Needs FFI access to libc.
+   *
+   * @returns true when the fast path is on
+   */
+  useFastPath(): boolean {
+    this.#fast ??= FastUdp.open(this.localAddr);
+    return this.#fast !== undefined;
+  }
+
+  /**
+   * Sends now through the fast path ({@link useFastPath}) if the kernel takes the datagram at
+   * once; the caller may reuse `bytes` when this returns true.
+   *
+   * @returns true when sent; false when not (send it with {@link send} or {@link sendAndWait})
+   */
+  trySendNow(bytes: Uint8Array, to: Deno.NetAddr): boolean {
+    if (this.#closed || this.#fast === undefined || !this.#fast.trySend(bytes, to)) return false;
+    this.sent++;
+    return true;
+  }
+
   /** Sends without waiting; failures are counted, never thrown. */
   send(bytes: Uint8Array, to: Deno.NetAddr): void {
     if (this.#closed) return;
+    if (this.#fast !== undefined && this.#fast.trySend(bytes, to)) {
+      this.sent++;
+      return;
+    }
     this.sent++;
     this.#conn.send(bytes, to).catch(() => {
       this.sendErrors++;
@@ -122,6 +154,23 @@ export class UdpEndpoint implements AsyncDisposable {
       this.received++;
       try {
         this.#handler(bytes, from as Deno.NetAddr);
+      } catch (e) {
+        this.handlerErrors++;
+        this.lastHandlerError = e;
+      }
+      if (this.#fast !== undefined) this.#drain(this.#fast);
+    }
+  }
+
+  /** Hands the datagrams already waiting to the handler, without a Deno op each. */
+  #drain(fast: FastUdp): void {
+    const buffer = this.#buffer;
+    for (let i = 0; i < FAST_DRAIN && !this.#closed; i++) {
+      const n = fast.tryReceive(buffer);
+      if (n < 0) return;
+      this.received++;
+      try {
+        this.#handler(buffer.subarray(0, n), fast.lastFrom);
       } catch (e) {
         this.handlerErrors++;
         this.lastHandlerError = e;

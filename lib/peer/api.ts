@@ -45,9 +45,25 @@ export interface PeerOptions {
   maxBlock?: number;
   /**
    * Give each owner of a download its own UDP socket, so each owner's burst has a whole kernel
-   * receive buffer (~208 KiB, which Deno cannot enlarge). @default true
+   * receive buffer (~208 KiB, which Deno cannot enlarge; see `receiveBuffer`). @default true
    */
   dataSockets?: boolean;
+  /**
+   * Kernel receive buffer to ask for on each of this peer's UDP sockets (SO_RCVBUF, bytes; the
+   * kernel caps it at `net.core.rmem_max` and doubles it). Deno cannot set it, so this goes
+   * through libc over FFI and applies only when the process has FFI access to libc
+   * (`--allow-ffi=/lib/x86_64-linux-gnu/libc.so.6`); without it the kernel default (~208 KiB)
+   * stays. A larger buffer lets a download have more bytes in flight per owner, so it sends far
+   * fewer requests and its owners wake far less often (figures in docs/TRANSFER.md). 0 leaves the
+   * kernel default. @default 4194304
+   */
+  receiveBuffer?: number;
+  /**
+   * With FFI access to libc (as for `receiveBuffer`), send and receive on the hot path with
+   * synchronous libc calls instead of one Deno async op per datagram (lib/net/fast_udp.ts),
+   * falling back to Deno's ops for anything they cannot do at once. @default true
+   */
+  fastPath?: boolean;
   /**
    * Hash and write downloaded pieces on a Worker thread, off the receive loop. It costs more CPU
    * and its peak memory grows with the file, so it is off by default (figures in

@@ -8,6 +8,11 @@ import { basename, resolve } from "node:path";
 import { decodeMessage } from "../wire/codec.ts";
 import { blockDataTxid } from "../wire/block_data.ts";
 import { UdpEndpoint } from "../net/udp_endpoint.ts";
+import {
+  DEFAULT_SOCKET_RECEIVE_BUFFER,
+  raiseReceiveBuffer,
+  receiveBufferNote,
+} from "../net/socket_buffer.ts";
 import { addressKey } from "../net/host_port.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { type OwnedFile, trackerAddresses, TrackerClient } from "./tracker_client.ts";
@@ -104,6 +109,8 @@ class PeerNode implements Peer {
   >();
   /** Datagrams that failed to decode. */
   malformed = 0;
+  /** Each socket's kernel receive buffer when raised (`receiveBuffer`), else undefined. */
+  readonly #receiveBuffer: number | undefined;
 
   constructor(options: PeerOptions) {
     this.#options = options;
@@ -114,6 +121,7 @@ class PeerNode implements Peer {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
     });
+    this.#receiveBuffer = this.#raiseReceiveBuffer(this.#endpoint);
     const [tracker, ...fallbacks] = trackerAddresses(options.tracker ?? "127.0.0.1:6969");
     this.#tracker = new TrackerClient({
       tracker: tracker!,
@@ -127,7 +135,8 @@ class PeerNode implements Peer {
       now: performance.now(),
     });
     this.#uploader = new Uploader({
-      send: (bytes, to) => this.#endpoint.sendAndWait(bytes, to),
+      send: (bytes, to) =>
+        this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),
@@ -166,8 +175,16 @@ class PeerNode implements Peer {
     this.#log(
       `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
+    this.#log(receiveBufferNote(this.#receiveBuffer, this.#options.receiveBuffer));
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
+  }
+
+  /** Asks for the option's receive buffer on `s` (socket_buffer.ts): what it got, or undefined. */
+  #raiseReceiveBuffer(s: UdpEndpoint): number | undefined {
+    const want = this.#options.receiveBuffer ?? DEFAULT_SOCKET_RECEIVE_BUFFER;
+    if (this.#options.fastPath ?? true) s.useFastPath();
+    return want > 0 ? raiseReceiveBuffer(s.localAddr, want) : undefined;
   }
 
   #log(line: string): void {
@@ -277,6 +294,7 @@ class PeerNode implements Peer {
       mtu: this.#options.mtu ? Math.max(576, this.#options.mtu - 48) : 0,
       verifyInWorker: this.#options.verifyInWorker ?? false,
       maxBlock: this.#options.maxBlock ?? 0,
+      receiveBuffer: this.#receiveBuffer,
       trace: this.#options.trace,
       budget: this.#budget,
       need: (want, max, exclude, partial) =>
@@ -289,7 +307,11 @@ class PeerNode implements Peer {
         ),
       send: (bytes, to) => this.#endpoint.send(bytes, to),
       openDataSocket: (this.#options.dataSockets ?? true)
-        ? () => UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 })
+        ? () => {
+          const s = UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 });
+          this.#raiseReceiveBuffer(s);
+          return s;
+        }
         : undefined,
       log: (line) => this.#log(line),
       mapOwnerAddress: this.#options.mapOwnerAddress,

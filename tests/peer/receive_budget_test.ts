@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   DEFAULT_RECEIVE_BUFFER,
   inFlightBudget,
+  MAX_DATAGRAMS_IN_FLIGHT,
   truesizeOf,
 } from "../../lib/peer/core/receive_budget.ts";
 
@@ -43,5 +44,23 @@ Deno.test({
       assert.ok(t >= last);
       last = t;
     }
+  },
+});
+
+Deno.test({
+  name:
+    "inFlightBudget() follows a raised buffer, holding small datagrams to MAX_DATAGRAMS_IN_FLIGHT",
+  permissions: "none",
+  fn() {
+    const raised = 8 * 1024 * 1024; // 4 MiB asked, doubled by the kernel
+    // 32 KiB blocks: far more than the default's 5, under the datagram cap
+    const big = inFlightBudget(32768, 16, raised) / 32768;
+    assert.ok(big > 5 && big <= MAX_DATAGRAMS_IN_FLIGHT, `${big} blocks of 32 KiB`);
+    // 1452-byte datagrams: the buffer would hold thousands; the cap holds them to 128 (less slack)
+    const small = inFlightBudget(1436, 16, raised) / 1436;
+    assert.ok(small <= MAX_DATAGRAMS_IN_FLIGHT && small >= MAX_DATAGRAMS_IN_FLIGHT * 7 / 8);
+    // The default buffer is unchanged by the cap
+    assert.equal(inFlightBudget(1436), inFlightBudget(1436, 16, DEFAULT_RECEIVE_BUFFER));
+    assert.ok(inFlightBudget(1436) / 1436 < MAX_DATAGRAMS_IN_FLIGHT);
   },
 });

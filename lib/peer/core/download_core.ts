@@ -594,7 +594,7 @@ export class DownloadCore {
       this.#maxDatagram,
       o.maxBlock > 0 ? o.maxBlock : DEFAULT_MAX_BLOCK,
     );
-    const perSocket = inFlightBudget(blockSize);
+    const perSocket = inFlightBudget(blockSize, BLOCK_DATA_HEADER_SIZE, o.receiveBuffer);
     // Swarming adds owners as they appear: room for as many as a NEED lists
     const ownerCount = Math.max(1, this.#owners.size, o.swarm ? o.maxOwners : 1);
     const engine = new DownloadEngine({

@@ -27,6 +27,12 @@ export interface DownloadSettings {
   readonly maxBlock: number;
   /** Pieces are verified and written off the loop (`verify_piece` events), on a Worker. */
   readonly verifyInWorker: boolean;
+  /**
+   * The kernel receive buffer of each socket blocks arrive on, bytes (SO_RCVBUF as the kernel
+   * reports it): it bounds the bytes in flight per owner (receive_budget.ts).
+   * @default DEFAULT_RECEIVE_BUFFER (the Linux default, ~208 KiB)
+   */
+  readonly receiveBuffer?: number | undefined;
   /** Receives the engine's transfer trace (window, delay, losses; see transfer_trace.ts). */
   readonly trace?: ((record: TransferTraceRecord) => void) | undefined;
   /** The peer's download rate cap, shared by all its downloads (download_budget.ts). */

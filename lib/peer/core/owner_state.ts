@@ -9,6 +9,7 @@
  * lookup; {@link PiecePicker} is the only writer of those fields.
  * @module
  */
+import { RecentIds } from "./recent_ids.ts";
 import { CongestionWindow } from "./congestion_window.ts";
 import { RttEstimator } from "./rtt_estimator.ts";
 
@@ -119,7 +120,7 @@ export class OwnerState {
    * {@link forget}: another owner delivered first, or the piece went to one owner only), oldest
    * first, at most ASKED_MEMORY: a duplicate or late answer to them was still asked for.
    */
-  readonly recent = new Set<number>();
+  readonly recent: RecentIds = new RecentIds(ASKED_MEMORY);
   /** Blocks it sent that were never asked of it (issue 11: counted against it, then banned). */
   unasked = 0;
   /** The picker's assignment: next unstarted piece of the owner's range. */
@@ -275,10 +276,7 @@ export class OwnerState {
 
   /** Remembers that block `id` was asked of this owner after its request ended. */
   remember(id: number): void {
-    const recent = this.recent;
-    recent.delete(id);
-    recent.add(id);
-    if (recent.size > ASKED_MEMORY) recent.delete(recent.values().next().value!);
+    this.recent.add(id);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * How many bytes a downloader may have in flight towards its one UDP socket. Deno cannot set
- * SO_RCVBUF, so the kernel default (~208 KiB on Linux) holds what arrives between two reads, and
+ * SO_RCVBUF (only a peer with FFI access to libc can: lib/net/socket_buffer.ts, and then passes
+ * the buffer it got), so the kernel default (~208 KiB on Linux) holds what arrives between two reads, and
  * the kernel charges each datagram its buffer "truesize", not its length. Measured on loopback
  * (Linux, Deno 2.9.6): 92 datagrams of 1452 bytes, 12 of 8952 or 16400, 6 of 32784, 3 of 52–64 KiB.
  * @module
@@ -20,8 +21,18 @@ export function truesizeOf(size: number): number {
 }
 
 /**
+ * Datagrams that may be in flight towards one socket however large its buffer (one raised with
+ * SO_RCVBUF, socket_buffer.ts): more buy nothing (32 KiB blocks stay under it, held by the
+ * delay-steered window) and, with small datagrams, cost memory (a record per block in flight and
+ * the receive path's garbage: 1452-byte datagrams peaked at 111 MiB with ~3000 in flight, and
+ * 103–111 MiB with 112; 96 keeps them near the default buffer's 81).
+ */
+export const MAX_DATAGRAMS_IN_FLIGHT = 96;
+
+/**
  * Bytes of block data that may be in flight so that a burst still fits the receive buffer, with
- * one datagram (or an eighth of the buffer) of slack; never less than two blocks.
+ * one datagram (or an eighth of the buffer) of slack, and at most
+ * {@link MAX_DATAGRAMS_IN_FLIGHT} datagrams; never less than two blocks.
  *
  * @param blockSize data bytes per datagram
  * @param headerBytes bytes of header per datagram
@@ -32,7 +43,10 @@ export function inFlightBudget(
   headerBytes = 16,
   receiveBuffer = DEFAULT_RECEIVE_BUFFER,
 ): number {
-  const fits = Math.floor(receiveBuffer / truesizeOf(blockSize + headerBytes));
+  const fits = Math.min(
+    Math.floor(receiveBuffer / truesizeOf(blockSize + headerBytes)),
+    MAX_DATAGRAMS_IN_FLIGHT,
+  );
   // Slack: one datagram, or an eighth of the buffer for small datagrams (their truesize varies)
   return Math.max(2, fits - Math.max(1, Math.floor(fits / 8))) * blockSize;
 }

@@ -1,0 +1,118 @@
+/**
+ * Synchronous UDP sends and receives on a Deno socket through libc over FFI (socket_buffer.ts
+ * finds the descriptor), for the hot path only: each Deno `send`/`receive` is an async op that
+ * costs a promise, a boxed future and an event-loop turn, while an FFI `sendto`/`recvfrom` on the
+ * same non-blocking descriptor is one system call. Used only with FFI access to libc; anything it
+ * cannot do at once (a full socket buffer, an IPv6 destination, an error) it reports, and the
+ * caller falls back to Deno's own op, so Deno's reactor stays the owner of the socket (a
+ * `recvfrom` that finds nothing leaves the next Deno `receive` to wait as before).
+ * @module
+ */
+import { type Libc, openLibc, udpSocketFd } from "./socket_buffer.ts";
+
+/** MSG_DONTWAIT on Linux. */
+const MSG_DONTWAIT = 0x40;
+/** AF_INET on Linux. */
+const AF_INET = 2;
+
+/** See the module doc. */
+export class FastUdp {
+  readonly #c: Libc;
+  readonly #fd: number;
+  /** The destination last sent to, encoded once (sockaddr_in). */
+  readonly #to = new Uint8Array(16);
+  #toHost = "";
+  #toPort = -1;
+  /** The source of the last datagram received, and the address object handed out for it. */
+  readonly #from = new Uint8Array(16);
+  readonly #fromLen = new Uint8Array(4);
+  #fromKey = -1;
+  #fromHost = -1;
+  #fromAddr: Deno.NetAddr | undefined;
+
+  private constructor(c: Libc, fd: number) {
+    this.#c = c;
+    this.#fd = fd;
+  }
+
+  /**
+   * The fast path for the IPv4 socket bound to `local`, or undefined without FFI access to libc,
+   * for an IPv6 socket, or when the socket is not found.
+   *
+   * @param local the socket's local address
+   * @returns the fast path, or undefined
+   */
+  static open(local: Deno.NetAddr): FastUdp | undefined {
+    if (local.hostname.includes(":")) return undefined;
+    const c = openLibc();
+    const fd = udpSocketFd(local);
+    return c === null || fd === undefined ? undefined : new FastUdp(c, fd);
+  }
+
+  /**
+   * Sends one datagram now if the kernel takes it at once.
+   *
+   * @param bytes the datagram (read before this returns)
+   * @param to an IPv4 destination
+   * @returns true when sent; false when it was not (send it the ordinary way)
+   */
+  trySend(bytes: Uint8Array, to: Deno.NetAddr): boolean {
+    if (to.hostname !== this.#toHost || to.port !== this.#toPort) {
+      if (!encodeIPv4(this.#to, to)) return false;
+      this.#toHost = to.hostname;
+      this.#toPort = to.port;
+    }
+    const n = this.#c.sendto(this.#fd, bytes, bytes.byteLength, MSG_DONTWAIT, this.#to, 16);
+    return Number(n) === bytes.byteLength;
+  }
+
+  /**
+   * Receives one datagram if one is waiting.
+   *
+   * @param buffer where it goes
+   * @returns its length, or -1 when none is waiting (or on an error); its source is
+   *   {@link lastFrom}
+   */
+  tryReceive(buffer: Uint8Array): number {
+    const fromLen = this.#fromLen;
+    fromLen[0] = 16;
+    fromLen[1] = fromLen[2] = fromLen[3] = 0;
+    const n = Number(
+      this.#c.recvfrom(this.#fd, buffer, buffer.byteLength, MSG_DONTWAIT, this.#from, fromLen),
+    );
+    return n;
+  }
+
+  /** The source of the datagram {@link tryReceive} returned (the same object while it repeats). */
+  get lastFrom(): Deno.NetAddr {
+    const f = this.#from;
+    const port = (f[2]! << 8) | f[3]!;
+    const host = ((f[4]! << 24) | (f[5]! << 16) | (f[6]! << 8) | f[7]!) >>> 0;
+    if (this.#fromAddr === undefined || port !== this.#fromKey || host !== this.#fromHost) {
+      this.#fromKey = port;
+      this.#fromHost = host;
+      this.#fromAddr = {
+        transport: "udp",
+        hostname: `${f[4]}.${f[5]}.${f[6]}.${f[7]}`,
+        port,
+      };
+    }
+    return this.#fromAddr;
+  }
+}
+
+/** Writes `to` as a sockaddr_in; false when it is not an IPv4 address. */
+function encodeIPv4(out: Uint8Array, to: Deno.NetAddr): boolean {
+  const parts = to.hostname.split(".");
+  if (parts.length !== 4) return false;
+  out.fill(0);
+  out[0] = AF_INET; // little-endian sa_family
+  out[2] = to.port >> 8;
+  out[3] = to.port & 0xff;
+  for (let i = 0; i < 4; i++) {
+    const v = Number(parts[i]);
+    if (!Number.isInteger(v) || v < 0 || v > 255 || parts[i] === "") return false;
+    out[4 + i] = v;
+  }
+  return true;
+}

@@ -1,0 +1,61 @@
+/**
+ * `peer.ts share` and `get` as real processes on loopback with FFI access to libc only: each
+ * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
+ * the download is exact, and the node log says which buffer it got.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { randomFile, sha256File, spawnDeno, tempDir } from "../_harness/processes.ts";
+import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
+import { PEER_TS, peerPermissions } from "./_peer_process.ts";
+import { spawnTrackerProcess } from "./_tracker_process.ts";
+
+const SIZE = 24 * 1024 * 1024 + 777;
+const WAIT = 60_000;
+const libcPath = findLibc();
+
+Deno.test({
+  name: "peer.ts with --allow-ffi=libc: raised receive buffers and the fast path, exact bytes",
+  ignore: Deno.build.os !== "linux" || libcPath === undefined,
+  async fn() {
+    await using tmp = await tempDir("udpswarm-cli-ffi-");
+    const logs = join(tmp.path, "logs");
+    const [a, c] = [join(tmp.path, "a"), join(tmp.path, "c")];
+    for (const d of [logs, a, c]) await Deno.mkdir(d);
+    await randomFile(join(a, "f.bin"), SIZE, 5);
+    const expected = await sha256File(join(a, "f.bin"));
+    const tracker = await spawnTrackerProcess(logs);
+    await using _tracker = tracker.child;
+    const common = ["--tracker", tracker.address, "--log-dir", logs];
+    const grants = (dir: string) => [...peerPermissions(dir, logs), `--allow-ffi=${libcPath}`];
+    await using owner = spawnDeno({
+      name: "share",
+      entrypoint: PEER_TS,
+      permissions: grants(a),
+      args: ["share", join(a, "f.bin"), "--id", "owner", "--dir", a, ...common],
+    });
+    await owner.waitForLine(/^sharing f\.bin /, WAIT);
+    await using get = spawnDeno({
+      name: "get",
+      entrypoint: PEER_TS,
+      permissions: grants(c),
+      args: ["get", "f.bin", "--out", c, "--dir", c, "--id", "getter", "--json", ...common],
+    });
+    const status = await get.status;
+    assert.equal(status.code, 0, get.output());
+    assert.equal(await sha256File(join(c, "f.bin")), expected);
+    const result = JSON.parse(get.output("stdout").trim().split("\n").at(-1)!);
+    assert.equal(result.event, "done");
+    // Both peers got a larger buffer than the kernel default (SO_RCVBUF read back)
+    const log = (await Array.fromAsync(Deno.readDir(logs)))
+      .filter((e) => e.isFile)
+      .map((e) => Deno.readTextFileSync(join(logs, e.name)))
+      .join("\n");
+    const raised = [...log.matchAll(/UDP receive buffer (\d+) bytes per socket/g)].map((m) =>
+      Number(m[1])
+    );
+    assert.ok(raised.length >= 2, `both peers log their buffer:\n${log.slice(-2000)}`);
+    for (const got of raised) assert.ok(got > 212_992, `SO_RCVBUF ${got}`);
+  },
+});
