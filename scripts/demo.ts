@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type ChildProcess, sha256File, spawnDeno } from "../tests/_harness/processes.ts";
+import { LIBC_PATHS } from "../lib/net/socket_buffer.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TRACKER = join(ROOT, "tracker.ts");
@@ -131,6 +132,8 @@ async function demo(o: DemoOptions, signal: AbortSignal): Promise<boolean> {
         "--allow-net=127.0.0.1",
         `--allow-read=${dir},${WORKER}`,
         `--allow-write=${dir},${logs}`,
+        // libc over FFI, as `deno task peer` grants it: larger UDP buffers, the fast path
+        `--allow-ffi=${LIBC_PATHS.filter((p) => p.startsWith("/")).join(",")}`,
       ];
       const common = ["--tracker", trackerAddr, "--log-dir", logs, "--host", "127.0.0.1"];
       const seeds = (["a", "b"] as const).map((k) =>

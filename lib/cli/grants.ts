@@ -70,11 +70,14 @@ export interface GrantCommandOptions {
   args: readonly string[];
   /** Every directory the run writes (output and log directories). */
   write: readonly string[];
+  /** A library the run may load through FFI (libc, for the UDP fast path), kept in the command. */
+  ffi?: string;
 }
 
 /**
  * The `deno run` command that runs the same arguments with the grants they need: the network,
- * read everywhere, write on exactly `write`.
+ * read everywhere, write on exactly `write`, the free-space query, and FFI access to `ffi` when
+ * given.
  *
  * @param options The script, its arguments and the directories it writes.
  * @returns One shell command line.
@@ -84,6 +87,8 @@ export function grantCommand(options: GrantCommandOptions): string {
   return [
     "deno run --no-prompt --allow-net --allow-read",
     `--allow-write=${write}`,
+    "--allow-sys=statfs",
+    ...(options.ffi === undefined ? [] : [`--allow-ffi=${shellQuote(options.ffi)}`]),
     shellQuote(options.entry),
     ...options.args.map(shellQuote),
   ].join(" ");

@@ -32,6 +32,7 @@ import type { MetricsAddress } from "../metrics/metrics_server.ts";
 import { peerFamilies } from "./peer_metrics.ts";
 import { TraceFile } from "./trace_file.ts";
 import type { TransferTraceRecord } from "../peer/core/transfer_trace.ts";
+import { libcPath } from "../net/socket_buffer.ts";
 
 /** Everything `peer.ts` needs from the outside world. */
 export interface CliEnv {
@@ -326,6 +327,13 @@ function writeNeeds(o: PeerCliOptions): { path: string; what: string }[] {
   return needs;
 }
 
+/** The libc this run may load through FFI (the UDP fast path), to keep in a printed command. */
+function grantedLibc(): { ffi?: string } {
+  const path = libcPath();
+  if (path === undefined) return {};
+  return Deno.permissions.querySync({ name: "ffi", path }).state === "granted" ? { ffi: path } : {};
+}
+
 /** Prints which grant is missing and the command that has it; returns exit code 6. */
 function reportMissing(
   { o, env, out, missing }: {
@@ -339,6 +347,7 @@ function reportMissing(
     entry: env.entry ?? "peer.ts",
     args: env.args,
     write: writeNeeds(o).map((n) => n.path),
+    ...grantedLibc(),
   });
   out.error("disk", `Cannot run: ${describeMissing(missing)}`, {
     exitCode: ExitCode.disk,

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { randomFile, sha256File, spawnProcess, tempDir } from "../_harness/processes.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { libcPath } from "../../lib/net/socket_buffer.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT = 30_000;
@@ -81,6 +82,13 @@ Deno.test("deno task peer: reads what the user names, saves elsewhere only with 
   const command = /^ {2}(deno run .*)$/m.exec(err)?.[1];
   assert.ok(command, err);
   assert.match(command, new RegExp(`--allow-write=${elsewhere},logs `));
+  const libc = libcPath();
+  if (libc !== undefined) {
+    assert.ok(
+      command.includes(`--allow-ffi=${libc} `),
+      `the fast path's grant is kept: ${command}`,
+    );
+  }
 
   // The printed command, run as printed (from the same directory), saves there.
   const [deno, ...args] = shellWords(command);
@@ -105,6 +113,15 @@ Deno.test("deno task peer: reads what the user names, saves elsewhere only with 
 
   share.kill("SIGINT");
   assert.equal((await share.wait(WAIT)).code, 0, share.output());
+  // The task grants libc over FFI: where this machine has it, the peers raised their buffers.
+  let logs = "";
+  for await (const e of Deno.readDir(join(project, "logs"))) {
+    logs += await Deno.readTextFile(join(project, "logs", e.name));
+  }
+  assert.match(
+    logs,
+    libc === undefined ? /UDP receive buffer: the kernel default/ : /SO_RCVBUF through FFI/,
+  );
   for (const child of [tracker, share, get, denied, fixed, named]) {
     assert.doesNotMatch(child.output(), /experimental feature/, child.name);
     assert.doesNotMatch(child.output(), /run again with the --allow/i, child.name);

@@ -43,8 +43,14 @@ Deno.test("grantCommand() repeats the arguments with the grants, quoted for a sh
       args: ["get", "my film.mkv", "--out", "/srv/dl"],
       write: ["/srv/dl", "logs", "/srv/dl"],
     }),
-    "deno run --no-prompt --allow-net --allow-read --allow-write=/srv/dl,logs peer.ts " +
-      "get 'my film.mkv' --out /srv/dl",
+    "deno run --no-prompt --allow-net --allow-read --allow-write=/srv/dl,logs " +
+      "--allow-sys=statfs peer.ts get 'my film.mkv' --out /srv/dl",
+  );
+  assert.equal(
+    grantCommand({ entry: "peer.ts", args: ["get", "f"], write: ["d"], ffi: "/lib64/libc.so.6" }),
+    "deno run --no-prompt --allow-net --allow-read --allow-write=d --allow-sys=statfs " +
+      "--allow-ffi=/lib64/libc.so.6 peer.ts get f",
+    "the FFI grant of this run is kept",
   );
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   assert.equal(shellQuote("[::1]:6969"), "[::1]:6969");
