@@ -288,9 +288,9 @@ const row = (r: Result) =>
   } µs/announce (${
     (r.cpuSeconds / Number(values.seconds) * 100).toFixed(0)
   }% of a core)  generator ${r.generatorCpu}` +
-    (r.redisCpuSeconds !== undefined
-      ? `  redis-server CPU ${(r.redisCpuSeconds * 1e6 / Math.max(1, r.ok)).toFixed(1)} µs/announce`
-      : "");
+  (r.redisCpuSeconds !== undefined
+    ? `  redis-server CPU ${(r.redisCpuSeconds * 1e6 / Math.max(1, r.ok)).toFixed(1)} µs/announce`
+    : "");
 console.log(row(ours));
 if (floor) console.log(row(floor));
 if (typeof theirs === "string") {
