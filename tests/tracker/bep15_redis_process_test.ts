@@ -25,6 +25,16 @@ function netAddr(hostPort: string): Deno.NetAddr {
   return { transport: "udp", hostname: hostname!, port: Number(port) };
 }
 
+function announceRequest(
+  connectionId: bigint,
+  txid: number,
+  port: number,
+  event: "started" | "stopped",
+  left: number,
+): Uint8Array {
+  return encodeBep15AnnounceRequest({ connectionId, txid, infoHash: INFO_HASH, port, event, left });
+}
+
 async function connectionId(conn: Deno.DatagramConn, to: Deno.NetAddr): Promise<bigint> {
   const r = await ask(conn, to, encodeBep15ConnectRequest(1));
   assert.ok(r.action === "connect");
@@ -52,14 +62,7 @@ Deno.test({
     const seeded = await ask(
       seeder,
       toA,
-      encodeBep15AnnounceRequest({
-        connectionId: idA,
-        txid: 2,
-        infoHash: INFO_HASH,
-        port: 51413,
-        event: "started",
-        left: 0,
-      }),
+      announceRequest(idA, 2, 51413, "started", 0),
     );
     assert.ok(seeded.action === "announce");
     assert.deepEqual([seeded.seeders, seeded.leechers, seeded.peers.length], [1, 0, 0]);
@@ -68,14 +71,7 @@ Deno.test({
     const got = await ask(
       leecher,
       toB,
-      encodeBep15AnnounceRequest({
-        connectionId: idB,
-        txid: 3,
-        infoHash: INFO_HASH,
-        port: 6881,
-        event: "started",
-        left: 1000,
-      }),
+      announceRequest(idB, 3, 6881, "started", 1000),
     );
     assert.ok(got.action === "announce", JSON.stringify(got));
     assert.deepEqual([got.seeders, got.leechers], [1, 1]);
@@ -92,14 +88,7 @@ Deno.test({
     const stopped = await ask(
       seeder,
       toB,
-      encodeBep15AnnounceRequest({
-        connectionId: idA,
-        txid: 5,
-        infoHash: INFO_HASH,
-        port: 51413,
-        event: "stopped",
-        left: 0,
-      }),
+      announceRequest(idA, 5, 51413, "stopped", 0),
     );
     assert.ok(stopped.action === "announce", JSON.stringify(stopped));
     assert.deepEqual([stopped.seeders, stopped.leechers], [0, 1]);

@@ -1,7 +1,7 @@
 /**
  * The storage interface under the BEP 15 rules (bep15_swarms.ts): swarms of BitTorrent peers
- * keyed by info hash. Two implementations: {@link Bep15MemoryStore} (one process, packed compact
- * entries, synchronous) and the Redis one ({@link RedisBep15Store}, a part of `RedisStore`: every
+ * keyed by info hash. Two implementations: `Bep15MemoryStore` (one process, packed compact
+ * entries, synchronous) and the Redis one (`RedisBep15Store`, a part of `RedisStore`: every
  * operation is one operation of the store's batched script, so trackers on one Redis serve one
  * set of BitTorrent swarms). The sibling of {@link SwarmStore}, written the same way: one
  * operation per request, values now or later ({@link Pending}).

@@ -283,7 +283,7 @@ export interface SwarmStore {
   readonly kind: "memory" | "redis";
   /**
    * The BEP 15 swarms kept with this store's state (Redis: shared by its trackers); none: each
-   * tracker keeps them in its own memory ({@link Bep15MemoryStore}).
+   * tracker keeps them in its own memory (`Bep15MemoryStore`).
    */
   readonly bep15?: Bep15Store;
   /**
