@@ -3,7 +3,7 @@
  * keyed by info hash. Two implementations: `Bep15MemoryStore` (one process, packed compact
  * entries, synchronous) and the Redis one (`RedisBep15Store`, a part of `RedisStore`: every
  * operation is one operation of the store's batched script, so trackers on one Redis serve one
- * set of BitTorrent swarms). The sibling of {@link SwarmStore}, written the same way: one
+ * set of BitTorrent swarms). The sibling of `SwarmStore`, written the same way: one
  * operation per request, values now or later ({@link Pending}).
  *
  * Decided above the store, once for both (bep15_swarms.ts): the expiry deadline (the cutoff),
