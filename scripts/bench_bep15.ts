@@ -14,12 +14,15 @@
  * 50-peer reply): the floor that Deno's datagram I/O sets on this machine. opentracker's Debian
  * build is whitelist-only: the generator's `--hashfile` writes the hashes it uses to the whitelist.
  * Profiling: `BENCH_BEP15_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` adds flags to our
- * tracker's `deno run`.
+ * tracker's `deno run`. `--store redis` runs our tracker on a private redis-server
+ * (`tracker.ts --store redis://…`, the BEP 15 swarms in Redis) and also prints redis-server's CPU
+ * per announce.
  * @module
  */
 import { benchFlags } from "./_bench_flags.ts";
 import { fileURLToPath } from "node:url";
 import { decodeBep15Reply, encodeBep15ConnectRequest } from "../lib/wire/bep15.ts";
+import { REDIS_SKIP_REASON, startRedis, type TestRedis } from "../tests/_harness/redis_server.ts";
 
 const values = benchFlags(
   "deno run -P=test scripts/bench_bep15.ts [--seconds S] [--window W] [--sockets N] [--hashes N] [--loadgen PATH] [--no-opentracker]",
@@ -31,6 +34,7 @@ const values = benchFlags(
     loadgen: { type: "string" },
     "no-opentracker": { type: "boolean", default: false },
     "baseline-echo": { type: "boolean", default: false },
+    store: { type: "string", default: "memory" },
   },
 );
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -61,6 +65,8 @@ interface Result {
   loss: string;
   cpuSeconds: number;
   generatorCpu: string;
+  /** redis-server's CPU over the run (`--store redis`). */
+  redisCpuSeconds?: number;
 }
 
 function existsSync(path: string): boolean {
@@ -151,7 +157,7 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Runs `deno ARGS` (a server that prints `listening on udp://127.0.0.1:PORT`) under load. */
-async function benchDeno(name: string, args: string[]): Promise<Result> {
+async function benchDeno(name: string, args: string[], redis?: TestRedis): Promise<Result> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -160,14 +166,27 @@ async function benchDeno(name: string, args: string[]): Promise<Result> {
     stderr: "inherit",
   }).spawn();
   try {
-    return await runLoadgen(name, await readPort(child), child.pid);
+    const port = await readPort(child);
+    const redisBefore = redis !== undefined ? await cpuSeconds(redis.pid) : 0;
+    const r = await runLoadgen(name, port, child.pid);
+    if (redis !== undefined) r.redisCpuSeconds = await cpuSeconds(redis.pid) - redisBefore;
+    return r;
   } finally {
     await stop(child);
   }
 }
 
-function benchOurs(): Promise<Result> {
-  return benchDeno("udpswarm tracker.ts", [
+async function benchOurs(): Promise<Result> {
+  if (values.store !== "memory") {
+    if (REDIS_SKIP_REASON !== undefined) throw new Error(`--store redis: ${REDIS_SKIP_REASON}`);
+    await using redis = await startRedis();
+    return await benchTracker(["--store", redis.url], redis);
+  }
+  return await benchTracker([]);
+}
+
+function benchTracker(extra: string[], redis?: TestRedis): Promise<Result> {
+  return benchDeno(redis ? "tracker.ts (redis)" : "udpswarm tracker.ts", [
     "run",
     "--quiet",
     ...(Deno.env.get("BENCH_BEP15_DENO_FLAGS")?.split(" ") ?? []),
@@ -184,7 +203,8 @@ function benchOurs(): Promise<Result> {
     "1000000000",
     "--burst",
     "1000000000",
-  ]);
+    ...extra,
+  ], redis);
 }
 
 /** A Deno UDP server doing no tracker work: the I/O floor, same runtime, same reply sizes. */
@@ -267,7 +287,10 @@ const row = (r: Result) =>
     (r.cpuSeconds * 1e6 / Math.max(1, r.ok)).toFixed(1)
   } µs/announce (${
     (r.cpuSeconds / Number(values.seconds) * 100).toFixed(0)
-  }% of a core)  generator ${r.generatorCpu}`;
+  }% of a core)  generator ${r.generatorCpu}` +
+  (r.redisCpuSeconds !== undefined
+    ? `  redis-server CPU ${(r.redisCpuSeconds * 1e6 / Math.max(1, r.ok)).toFixed(1)} µs/announce`
+    : "");
 console.log(row(ours));
 if (floor) console.log(row(floor));
 if (typeof theirs === "string") {

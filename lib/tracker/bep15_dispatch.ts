@@ -14,6 +14,12 @@
  * Replies are never larger than the request before the address is proven: the connect reply is
  * 16 bytes for a 16-byte request, and an error for a bad or expired id is cut to the request's
  * size. Every source is limited by the same token bucket as the native protocol.
+ *
+ * The swarms live in a {@link Bep15Store}: this process's memory by default (every reply at
+ * once), or the Redis of `--store redis://…` (announces and scrapes answer with a Promise after
+ * the store's batched round trip). With a store shared by several trackers, pass its `secret`:
+ * the connection-id keys are then derived from it with epochs on the wall clock (pass
+ * `Date.now()` as the time), so an id one tracker issued is valid at every other.
  * @module
  */
 import {
@@ -29,6 +35,7 @@ import {
   writeBep15Connect,
 } from "../wire/bep15.ts";
 import { WireError } from "../wire/wire_error.ts";
+import { createHmac } from "node:crypto";
 import { CookieJar, packAddress } from "../net/cookie_jar.ts";
 import { RateLimiter } from "../net/rate_limiter.ts";
 import { LogThrottle } from "../log/log_throttle.ts";
@@ -36,10 +43,13 @@ import { ReplySlab } from "../wire/fast_path.ts";
 import { resolveLimits, type TrackerLimits } from "./limits.ts";
 import {
   type Bep15AnnounceInput,
+  type Bep15AnnounceResult,
   type Bep15SwarmEvent,
   Bep15Swarms,
   type Bep15SwarmsOptions,
 } from "./bep15_swarms.ts";
+import type { Bep15Store } from "./store/bep15_store.ts";
+import type { Pending } from "./store/swarm_store.ts";
 
 /**
  * Tells whether the tracker routes a datagram to the BEP 15 side, on its first bytes only: at
@@ -66,9 +76,19 @@ export function isBep15Datagram(bytes: Uint8Array): boolean {
 export const BEP15_CONNECTION_EPOCH_MS = 120_000;
 
 /** Options for {@link Bep15Dispatch}. */
-export interface Bep15DispatchOptions extends Omit<Bep15SwarmsOptions, "maxPeers" | "events"> {
+export interface Bep15DispatchOptions
+  extends Omit<Bep15SwarmsOptions, "maxPeers" | "events" | "store"> {
   /** The time at construction, in ms, on the same clock as every later call. */
   now: number;
+  /** Where the swarms live. @default this process's memory */
+  store?: Bep15Store;
+  /**
+   * The secret shared by the trackers of one store (`RedisStore.sharedSecret()`): connection
+   * ids are derived from it (under a label of their own) with wall-clock epochs, so every
+   * tracker of the store accepts them; the time passed in must then be the wall clock.
+   * @default random keys of this process
+   */
+  secret?: Uint8Array;
   /** Limits shared with the native protocol (maxPeers, requestsPerSecond, burst, maxSources). */
   limits?: Partial<TrackerLimits>;
   /** How often the connection-id key rotates. @default 120000 */
@@ -107,6 +127,8 @@ export interface Bep15Counters {
   rateLimited: number;
   /** Error replies sent. */
   errors: number;
+  /** Announces and scrapes dropped because the store was unreachable. */
+  storeErrors: number;
 }
 
 /** Something the BEP 15 side did or refused, for the log. */
@@ -116,6 +138,7 @@ export type Bep15Event =
   | { type: "bep15_refused"; source: string; detail: string }
   | { type: "bep15_malformed"; source: string; detail: string }
   | { type: "bep15_rate_limited"; source: string }
+  | { type: "bep15_store_error"; detail: string }
   | { type: "bep15_key_rotated"; epoch: number };
 
 /**
@@ -148,6 +171,8 @@ export function formatBep15Event(e: Bep15Event): string {
       return `bep15 rate limited ${e.source} (further drops from it are not logged for a minute)`;
     case "bep15_key_rotated":
       return `bep15 connection id key rotated, epoch ${e.epoch}`;
+    case "bep15_store_error":
+      return `bep15 request dropped: ${e.detail} (further ones are not logged for a minute)`;
   }
 }
 
@@ -195,6 +220,13 @@ function label(s: Bep15Source): string {
   return s.hostname.includes(":") ? `[${s.hostname}]:${s.port}` : `${s.hostname}:${s.port}`;
 }
 
+/** The connection-id secret of the trackers of one store: apart from the address cookies'. */
+function connectionSecret(secret: Uint8Array): Uint8Array {
+  return new Uint8Array(
+    createHmac("sha256", secret).update("udpswarm bep15 connection id").digest(),
+  );
+}
+
 function defaultRandomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
@@ -217,8 +249,11 @@ export class Bep15Dispatch {
     malformed: 0,
     rateLimited: 0,
     errors: 0,
+    storeErrors: 0,
   };
   readonly #jar: CookieJar;
+  /** Whether the store answers at once (the memory store). */
+  readonly #sync: boolean;
   readonly #limiter: RateLimiter;
   readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
   readonly #slab: ReplySlab;
@@ -265,11 +300,14 @@ export class Bep15Dispatch {
       ...options,
       maxPeers: limits.maxPeers,
       events: this.#recordEvents,
+      ...(options.store !== undefined ? { store: options.store } : {}),
     });
+    this.#sync = this.swarms.store.kind === "memory";
     this.#jar = new CookieJar(
       options.connectionEpochMs ?? BEP15_CONNECTION_EPOCH_MS,
       options.randomBytes ?? defaultRandomBytes,
       options.now,
+      options.secret !== undefined ? connectionSecret(options.secret) : undefined,
     );
     this.#limiter = new RateLimiter({
       ratePerSecond: limits.requestsPerSecond,
@@ -293,9 +331,14 @@ export class Bep15Dispatch {
    * @param from its source
    * @param now the current time in ms
    * @returns the reply for `from`, or undefined for none; it may be a view into the reply slab:
-   *   send it at once
+   *   send it at once. On a store that answers later, announces and scrapes answer with a
+   *   Promise (`bytes` is read during the call only)
    */
-  handleDatagram(bytes: Uint8Array, from: Bep15Source, now: number): Uint8Array | undefined {
+  handleDatagram(
+    bytes: Uint8Array,
+    from: Bep15Source,
+    now: number,
+  ): Pending<Uint8Array | undefined> {
     this.counters.received++;
     if (now >= this.#jar.nextRotation) this.#rotate(now);
     if (!this.#limiter.allow(from.hostname, from.port, now)) {
@@ -329,15 +372,18 @@ export class Bep15Dispatch {
    * Expires silent peers, rotates the connection-id key and sweeps limiter state that is due.
    *
    * @param now the current time in ms
+   * @returns when done (a store that answers later: after its round trip; a store error is
+   *   logged, not thrown)
    */
-  handleTimeout(now: number): void {
-    this.swarms.handleTimeout(now);
+  handleTimeout(now: number): Pending<void> {
     if (now >= this.#jar.nextRotation) this.#rotate(now);
     if (now >= this.#nextSweep) {
       this.#limiter.sweep(now);
       this.#throttle.sweep(now);
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
+    const done = this.swarms.handleTimeout(now);
+    return done instanceof Promise ? done.catch((e) => this.#storeError(e, now)) : done;
   }
 
   /**
@@ -425,7 +471,7 @@ export class Bep15Dispatch {
     from: Bep15Source,
     src: Verified,
     now: number,
-  ): Uint8Array | undefined {
+  ): Pending<Uint8Array | undefined> {
     const f = this.#fields;
     try {
       readBep15Announce(bytes, f);
@@ -443,18 +489,30 @@ export class Bep15Dispatch {
     input.left = f.left;
     input.key = f.key;
     input.numWant = f.numWant;
-    const scratch = this.#scratch;
+    // A store that answers later writes the peers then: each call gets its own buffer.
+    const scratch = this.#sync ? this.#scratch : new Uint8Array(this.#scratch.byteLength);
     const r = this.swarms.handleAnnounce(input, now, scratch, BEP15_ANNOUNCE_REPLY_HEADER);
+    const txid = f.txid;
+    if (r instanceof Promise) {
+      return r.then(
+        (r) => this.#announceReply(txid, r, scratch),
+        (e) => this.#storeError(e, now),
+      );
+    }
+    return this.#announceReply(txid, r, scratch);
+  }
+
+  #announceReply(txid: number, r: Bep15AnnounceResult, scratch: Uint8Array): Uint8Array {
     const size = BEP15_ANNOUNCE_REPLY_HEADER + r.bytes;
     const out = this.#slab.take(size);
-    writeBep15AnnounceHeader(out, f.txid, this.swarms.intervalSeconds, r.leechers, r.seeders);
+    writeBep15AnnounceHeader(out, txid, this.swarms.intervalSeconds, r.leechers, r.seeders);
     if (r.bytes > 0) {
       out.set(scratch.subarray(BEP15_ANNOUNCE_REPLY_HEADER, size), BEP15_ANNOUNCE_REPLY_HEADER);
     }
     return out;
   }
 
-  #scrape(bytes: Uint8Array, from: Bep15Source, now: number): Uint8Array | undefined {
+  #scrape(bytes: Uint8Array, from: Bep15Source, now: number): Pending<Uint8Array | undefined> {
     let count: number;
     try {
       count = scrapeCount(bytes.byteLength);
@@ -463,15 +521,36 @@ export class Bep15Dispatch {
       return this.#error(bytes, (e as WireError).message);
     }
     this.counters.scrapes++;
-    const out = this.#slab.take(8 + 12 * count);
-    out.set(bytes.subarray(8, 16), 0); // action 2 and the txid, as in the request
-    for (let i = 0; i < count; i++) {
-      this.swarms.handleScrape(bytes.subarray(BEP15_SCRAPE_HEADER + 20 * i), now, out, 8 + 12 * i);
-    }
     if (this.#recordEvents) {
       this.#event({ type: "bep15_scrape", source: label(from), hashes: count });
     }
-    return out;
+    const hashes = bytes.subarray(BEP15_SCRAPE_HEADER, BEP15_SCRAPE_HEADER + 20 * count);
+    if (this.#sync) {
+      const out = this.#slab.take(8 + 12 * count);
+      out.set(bytes.subarray(8, 16), 0); // action 2 and the txid, as in the request
+      this.swarms.handleScrape(hashes, count, now, out, 8);
+      return out;
+    }
+    const entries = new Uint8Array(8 + 12 * count);
+    entries.set(bytes.subarray(8, 16), 0);
+    return (this.swarms.handleScrape(hashes, count, now, entries, 8) as Promise<void>).then(
+      () => {
+        const out = this.#slab.take(entries.byteLength);
+        out.set(entries);
+        return out;
+      },
+      (e) => this.#storeError(e, now),
+    );
+  }
+
+  /** The store failed (Redis unreachable): the request is dropped, the client retries. */
+  #storeError(e: unknown, now: number): undefined {
+    if (!(e instanceof Error && e.name === "StoreUnavailable")) throw e;
+    this.counters.storeErrors++;
+    if (this.#recordEvents && this.#throttle.shouldReport("store", now)) {
+      this.#event({ type: "bep15_store_error", detail: e.message });
+    }
+    return undefined;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -20,7 +20,10 @@ const dispatch = new Bep15Dispatch({
 });
 const sources = [0, 1, 2, 3].map((i) => ({ hostname: "127.0.0.1", port: 40000 + i }));
 const ids = sources.map((s) => {
-  const r = decodeBep15Reply(dispatch.handleDatagram(encodeBep15ConnectRequest(1), s, 0)!, 4);
+  const r = decodeBep15Reply(
+    dispatch.handleDatagram(encodeBep15ConnectRequest(1), s, 0) as Uint8Array,
+    4,
+  );
   if (r.action !== "connect") throw new Error(`connect got ${r.action}`);
   return r.connectionId;
 });
@@ -45,7 +48,9 @@ let next = 0;
 let sink = 0;
 Deno.bench("Bep15Dispatch announce, 50,000 peers in 1,000 swarms, 50 wanted", () => {
   const i = next++ % requests.length;
-  sink = (sink + dispatch.handleDatagram(requests[i]!, sources[i & 3]!, 2)!.byteLength) | 0;
+  sink =
+    (sink + (dispatch.handleDatagram(requests[i]!, sources[i & 3]!, 2) as Uint8Array).byteLength) |
+    0;
 });
 globalThis.addEventListener("unload", () => {
   if (sink === 42) console.log(sink);

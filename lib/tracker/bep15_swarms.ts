@@ -1,28 +1,38 @@
 /**
- * The BEP 15 side's state: swarms of BitTorrent peers keyed by info hash, as a pure core (no
- * sockets, no timers, no clock; the time is passed to every call, randomness is injected).
- * Info hashes are their own keyspace: nothing here meets udpswarm's content ids.
+ * The BEP 15 swarm rules, written once over a {@link Bep15Store}: the memory store
+ * ({@link Bep15MemoryStore}, the default: every call answers at once) or the Redis one
+ * (`RedisStore.bep15`: trackers on one Redis serve one set of swarms; calls answer with a
+ * Promise after the batched round trip). Sans-I/O: the time is passed to every call, randomness
+ * is injected. Info hashes are their own keyspace: nothing here meets udpswarm's content ids.
  *
  * - A peer is identified by its swarm, its address (always the datagram's source address: the
  *   announce's IP field is ignored, it could only name the source anyway) and the port it
- *   announces. Its `key` is recorded, not used for identity: the connection id already proves
- *   the address, and a restarted client picks a new key.
+ *   announces. Its `key` is not used for identity: the connection id already proves the
+ *   address, and a restarted client picks a new key.
  * - `left = 0` makes a seeder, anything else a leecher; `completed` counts a download once per
  *   peer entry; `stopped` removes the peer at once; a silent peer expires after the interval
- *   plus grace, in an {@link ExpiryQueue} (every peer has the same time to live, so the oldest
- *   are a prefix: expiry never scans).
- * - Each swarm keeps its peers' compact entries (6 bytes IPv4, 18 bytes IPv6) packed in one
- *   array per family, so a reply is one or two `set` copies of a random window that skips the
- *   requester; a requester only gets peers of its own family.
+ *   plus grace (lazily before each request, and from the timer).
+ * - num_want: -1 is the default (50), capped at 200 IPv4 or 66 IPv6 peers; a requester only
+ *   gets peers of its own family, never itself, a window of the swarm from a random place.
  * - Caps: peers in all swarms (`maxPeers`) and per swarm (`maxPeersPerSwarm`); an announce past
  *   a cap is answered but not stored.
+ *
+ * What the store guarantees, and the split: bep15_store.ts.
  * @module
  */
-import { type ExpiryNode, ExpiryQueue } from "./expiry_queue.ts";
 import { type Bep15EventName } from "../wire/bep15.ts";
 import { formatIPv6 } from "../wire/address.ts";
 import { toHex } from "../wire/hex.ts";
 import { LogThrottle } from "../log/log_throttle.ts";
+import { type Pending, then } from "./store/swarm_store.ts";
+import type {
+  Bep15Counts,
+  Bep15Expired,
+  Bep15Store,
+  Bep15StoreAnnounce,
+  Bep15StoreReply,
+} from "./store/bep15_store.ts";
+import { Bep15MemoryStore } from "./store/bep15_memory_store.ts";
 
 /** Default peers in a reply when the client sends num_want -1. */
 export const BEP15_DEFAULT_NUM_WANT = 50;
@@ -51,6 +61,8 @@ export interface Bep15SwarmsOptions {
   random?: () => number;
   /** Queue events for {@link Bep15Swarms.pollEvent}. @default true */
   events?: boolean;
+  /** Where the swarms live. @default a new {@link Bep15MemoryStore} */
+  store?: Bep15Store;
 }
 
 /** What an announce says, with the source address the dispatcher proved. */
@@ -73,7 +85,10 @@ export interface Bep15AnnounceInput {
   numWant: number;
 }
 
-/** The outcome of {@link Bep15Swarms.handleAnnounce} (one object, reused by every call). */
+/**
+ * The outcome of {@link Bep15Swarms.handleAnnounce} (on the memory store one object, reused by
+ * every call).
+ */
 export interface Bep15AnnounceResult {
   /** Seeders in the swarm, the requester included. */
   seeders: number;
@@ -109,120 +124,23 @@ export interface Bep15SwarmCounters {
   full: number;
 }
 
-interface Peer extends ExpiryNode<Peer> {
-  readonly swarm: Swarm;
-  readonly id: number | string;
-  readonly family: 4 | 6;
-  readonly address: Uint8Array;
-  readonly port: number;
-  slot: number;
-  seeding: boolean;
-  completed: boolean;
-  key: number;
-}
-
-interface Swarm {
-  readonly id: string;
-  readonly infoHash: Uint8Array;
-  readonly peers: Map<number | string, Peer>;
-  readonly v4: CompactPeers;
-  readonly v6: CompactPeers;
-  seeders: number;
-  leechers: number;
-  downloaded: number;
-}
-
-/** Peers of one family, their compact entries packed back to back; slots swap on removal. */
-class CompactPeers {
-  readonly size: number;
-  bytes: Uint8Array;
-  readonly owners: Peer[] = [];
-
-  constructor(size: number) {
-    this.size = size;
-    this.bytes = new Uint8Array(0);
-  }
-
-  get count(): number {
-    return this.owners.length;
-  }
-
-  add(p: Peer): void {
-    const size = this.size;
-    const at = this.owners.length * size;
-    if (at + size > this.bytes.byteLength) {
-      const grown = new Uint8Array(Math.max(8 * size, this.bytes.byteLength * 2));
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
-    this.bytes.set(p.address, at);
-    this.bytes[at + size - 2] = p.port >> 8;
-    this.bytes[at + size - 1] = p.port & 0xff;
-    p.slot = this.owners.length;
-    this.owners.push(p);
-  }
-
-  remove(p: Peer): void {
-    const last = this.owners.length - 1;
-    const size = this.size;
-    if (p.slot !== last) {
-      const moved = this.owners[last]!;
-      this.bytes.copyWithin(p.slot * size, last * size, last * size + size);
-      this.owners[p.slot] = moved;
-      moved.slot = p.slot;
-    }
-    this.owners.pop();
-    p.slot = -1;
-    // Give memory back when a big swarm has shrunk to a quarter.
-    if (this.bytes.byteLength > 64 * size && last * size * 4 < this.bytes.byteLength) {
-      this.bytes = this.bytes.slice(0, this.bytes.byteLength >> 1);
-    }
-  }
-
-  /**
-   * Copies up to `want` entries, starting at slot `start` and wrapping, skipping slot `self`.
-   * @returns entries copied
-   */
-  copy(out: Uint8Array, offset: number, want: number, start: number, self: number): number {
-    const n = this.owners.length;
-    const k = Math.min(want, n - (self >= 0 ? 1 : 0));
-    const size = this.size;
-    let left = k, i = start, at = offset;
-    while (left > 0) {
-      if (i >= n) i = 0;
-      if (i === self) {
-        i++;
-        continue;
-      }
-      const take = Math.min(left, (self > i ? self : n) - i);
-      out.set(this.bytes.subarray(i * size, (i + take) * size), at);
-      at += take * size;
-      left -= take;
-      i += take;
-    }
-    return k;
-  }
-}
-
-/** Binary string of `n` bytes from `at`: a Map key that V8 hashes with its seeded hash. */
-function binaryKey(bytes: Uint8Array, at: number, n: number): string {
-  return String.fromCharCode.apply(null, bytes.subarray(at, at + n) as unknown as number[]);
-}
-
-function peerId(family: 4 | 6, a: Uint8Array, port: number): number | string {
-  if (family === 4) return ((a[0]! << 24 | a[1]! << 16 | a[2]! << 8 | a[3]!) >>> 0) * 65536 + port;
-  return binaryKey(a, 0, 16) + String.fromCharCode(port);
-}
-
-function peerLabel(p: Peer): string {
-  return p.family === 4
-    ? `${p.address.join(".")}:${p.port}`
-    : `[${formatIPv6(p.address)}]:${p.port}`;
-}
-
 const EVENT_WINDOW_MS = 60_000;
+/** How often expired peers are collected from a store that cannot say when (Redis), in ms. */
+export const BEP15_EXPIRE_EVERY_MS = 1000;
+/** At most this many peers one timer call expires on such a store. */
+const EXPIRE_BATCH = 1024;
 
-/** Swarms of BitTorrent peers keyed by info hash. Sans-I/O. */
+/** An announce's swarm and peer as log text. */
+interface Names {
+  infoHash: string;
+  peer: string;
+}
+
+function peerLabel(family: 4 | 6, address: Uint8Array, port: number): string {
+  return family === 4 ? `${address.join(".")}:${port}` : `[${formatIPv6(address)}]:${port}`;
+}
+
+/** Swarms of BitTorrent peers keyed by info hash: the rules, over a store. Sans-I/O. */
 export class Bep15Swarms {
   /** Interval told to clients, in seconds. */
   readonly intervalSeconds: number;
@@ -232,7 +150,9 @@ export class Bep15Swarms {
   readonly maxPeers: number;
   /** Cap of peers in one swarm. */
   readonly maxPeersPerSwarm: number;
-  /** Counters. */
+  /** Where the swarms live. */
+  readonly store: Bep15Store;
+  /** Counters (of this process's requests, whatever the store). */
   readonly counters: Bep15SwarmCounters = {
     announces: 0,
     joins: 0,
@@ -245,18 +165,30 @@ export class Bep15Swarms {
   readonly #maxNumWant: number;
   readonly #random: () => number;
   readonly #recordEvents: boolean;
-  readonly #swarms = new Map<string, Swarm>();
-  readonly #expiry = new ExpiryQueue<Peer>();
   readonly #throttle = new LogThrottle(EVENT_WINDOW_MS);
   readonly #events: Bep15SwarmEvent[] = [];
   #eventHead = 0;
-  #peerCount = 0;
-  readonly #result: Bep15AnnounceResult = { seeders: 0, leechers: 0, peers: 0, bytes: 0 };
+  /** The next periodic expiry, for a store that cannot say when its oldest peer was heard. */
+  #nextExpire = 0;
+  readonly #query: Bep15StoreAnnounce = {
+    infoHash: new Uint8Array(20),
+    family: 4,
+    address: new Uint8Array(4),
+    port: 0,
+    event: "none",
+    seeding: false,
+    want: 0,
+    random: 0,
+    cutoff: 0,
+    now: 0,
+    maxPeers: 0,
+    maxPeersPerSwarm: 0,
+  };
 
   /**
-   * Creates empty swarms.
+   * Creates the rules over a store (empty swarms in memory by default).
    *
-   * @param options interval, grace, caps, num_want, randomness
+   * @param options interval, grace, caps, num_want, randomness, store
    * @throws {RangeError} when the interval is not positive or the grace is negative
    */
   constructor(options: Bep15SwarmsOptions = {}) {
@@ -278,196 +210,176 @@ export class Bep15Swarms {
     );
     this.#random = options.random ?? Math.random;
     this.#recordEvents = options.events ?? true;
+    this.store = options.store ?? new Bep15MemoryStore();
   }
 
-  /** Peers in all swarms. */
+  /** Peers in all swarms, on the memory store (NaN on a store that needs a round trip). */
   get peerCount(): number {
-    return this.#peerCount;
+    return this.store instanceof Bep15MemoryStore ? this.store.peerCount : NaN;
   }
 
-  /** Swarms with at least one peer. */
+  /** Swarms with at least one peer, on the memory store (NaN otherwise). */
   get swarmCount(): number {
-    return this.#swarms.size;
+    return this.store instanceof Bep15MemoryStore ? this.store.swarmCount : NaN;
+  }
+
+  /**
+   * Peers and swarms in the store (shared by every tracker of a Redis store).
+   *
+   * @returns the counts, now or after the round trip
+   */
+  counts(): Pending<Bep15Counts> {
+    return this.store.counts();
   }
 
   /**
    * Handles an announce: stores, refreshes or removes the peer, and writes compact peers of its
    * family (never itself) into `out` at `offset`.
    *
-   * @param a the announce and its proven source
+   * @param a the announce and its proven source (read during the call only)
    * @param now the current time in ms
-   * @param out where the compact peers go; room for the cap (1,200 bytes) from `offset`
+   * @param out where the compact peers go; room for the cap (1,200 bytes) from `offset`. On a
+   *   store that answers later it is written then: give each call its own
    * @param offset where the first peer goes
-   * @returns the counts and what was written (the same object on every call)
+   * @returns the counts and what was written (the memory store: the same object on every call)
    */
   handleAnnounce(
     a: Bep15AnnounceInput,
     now: number,
     out: Uint8Array,
     offset: number,
-  ): Bep15AnnounceResult {
+  ): Pending<Bep15AnnounceResult> {
     this.counters.announces++;
-    const head = this.#expiry.peek();
-    if (head !== undefined && now - head.lastSeen > this.expireAfterMs) this.#expire(now);
-    const r = this.#result;
-    r.peers = r.bytes = 0;
-    const id = binaryKey(a.infoHash, 0, 20);
-    let swarm = this.#swarms.get(id);
-    const pid = peerId(a.family, a.address, a.port);
-    let peer = swarm?.peers.get(pid);
-    if (a.event === "stopped") {
-      if (peer !== undefined) {
-        this.counters.stops++;
-        this.#event({
-          type: "bep15_stopped",
-          infoHash: toHex(peer.swarm.infoHash),
-          peer: peerLabel(peer),
-        });
-        this.#remove(peer);
-      }
-      r.seeders = swarm?.seeders ?? 0;
-      r.leechers = swarm?.leechers ?? 0;
-      return r;
+    const q = this.#query;
+    q.infoHash = a.infoHash;
+    q.family = a.family;
+    q.address = a.address;
+    q.port = a.port;
+    q.event = a.event;
+    q.seeding = a.left === 0;
+    const cap = a.family === 4 ? this.#maxNumWant : Math.min(this.#maxNumWant, BEP15_MAX_NUM_WANT6);
+    q.want = a.event === "stopped"
+      ? 0
+      : a.numWant < 0
+      ? Math.min(this.#defaultNumWant, cap)
+      : Math.min(a.numWant, cap);
+    q.random = this.#random();
+    q.cutoff = now - this.expireAfterMs;
+    q.now = now;
+    q.maxPeers = this.maxPeers;
+    q.maxPeersPerSwarm = this.maxPeersPerSwarm;
+    const r = this.store.announce(q, out, offset);
+    if (r instanceof Promise) {
+      // The input is a view of the datagram: name it now for the events that come later.
+      const names = this.#names(a);
+      return r.then((reply) => this.#announced(reply, now, names, a));
     }
-    const seeding = a.left === 0;
-    if (peer !== undefined) {
-      swarm = peer.swarm;
-      if (peer.seeding !== seeding) {
-        peer.seeding = seeding;
-        if (seeding) {
-          swarm.seeders++;
-          swarm.leechers--;
-        } else {
-          swarm.seeders--;
-          swarm.leechers++;
-        }
-      }
-      peer.key = a.key;
-      this.#expiry.touch(peer, now);
-    } else if (a.port !== 0) {
-      const limit = this.#peerCount >= this.maxPeers
-        ? "tracker"
-        : swarm !== undefined && swarm.peers.size >= this.maxPeersPerSwarm
-        ? "swarm"
-        : undefined;
-      if (limit !== undefined) {
-        this.counters.full++;
-        if (this.#recordEvents && this.#throttle.shouldReport(limit + id, now)) {
-          const label = a.family === 4
-            ? `${a.address.join(".")}:${a.port}`
-            : `[${formatIPv6(a.address)}]:${a.port}`;
-          this.#event({ type: "bep15_full", infoHash: toHex(a.infoHash), peer: label, limit });
-        }
-      } else {
-        if (swarm === undefined) {
-          swarm = {
-            id,
-            infoHash: a.infoHash.slice(0, 20),
-            peers: new Map(),
-            v4: new CompactPeers(6),
-            v6: new CompactPeers(18),
-            seeders: 0,
-            leechers: 0,
-            downloaded: 0,
-          };
-          this.#swarms.set(id, swarm);
-        }
-        peer = {
-          swarm,
-          id: pid,
-          family: a.family,
-          address: a.address.slice(),
-          port: a.port,
-          slot: -1,
-          seeding,
-          completed: false,
-          key: a.key,
-          lastSeen: now,
-          expPrev: undefined,
-          expNext: undefined,
-          queued: false,
-        };
-        swarm.peers.set(pid, peer);
-        (a.family === 4 ? swarm.v4 : swarm.v6).add(peer);
-        if (seeding) swarm.seeders++;
-        else swarm.leechers++;
-        this.#peerCount++;
-        this.#expiry.touch(peer, now);
+    return this.#announced(r, now, undefined, a);
+  }
+
+  #names(a: Bep15AnnounceInput): Names {
+    return { infoHash: toHex(a.infoHash), peer: peerLabel(a.family, a.address, a.port) };
+  }
+
+  /** Counters and events of an announce (`a` is read only when `names` is undefined). */
+  #announced(
+    r: Bep15StoreReply,
+    now: number,
+    names: Names | undefined,
+    a: Bep15AnnounceInput,
+  ): Bep15StoreReply {
+    if (r.expired.length > 0) this.#expired(r.expired, now);
+    switch (r.status) {
+      case "joined":
         this.counters.joins++;
         if (this.#recordEvents) {
-          this.#event({
-            type: "bep15_join",
-            infoHash: toHex(swarm.infoHash),
-            peer: peerLabel(peer),
-            seeding,
-          });
+          names ??= this.#names(a);
+          this.#event({ type: "bep15_join", ...names, seeding: a.left === 0 });
         }
+        break;
+      case "stopped":
+        this.counters.stops++;
+        if (this.#recordEvents) {
+          this.#event({ type: "bep15_stopped", ...(names ?? this.#names(a)) });
+        }
+        break;
+      case "full_tracker":
+      case "full_swarm": {
+        this.counters.full++;
+        if (this.#recordEvents) {
+          names ??= this.#names(a);
+          const limit = r.status === "full_tracker" ? "tracker" : "swarm";
+          if (this.#throttle.shouldReport(limit + names.infoHash, now)) {
+            this.#event({ type: "bep15_full", ...names, limit });
+          }
+        }
+        break;
       }
     }
-    if (a.event === "completed" && peer !== undefined && !peer.completed) {
-      peer.completed = true;
-      peer.swarm.downloaded++;
+    if (r.completed) {
       this.counters.completions++;
-      this.#event({
-        type: "bep15_completed",
-        infoHash: toHex(peer.swarm.infoHash),
-        peer: peerLabel(peer),
-      });
-    }
-    if (swarm === undefined) {
-      r.seeders = r.leechers = 0;
-      return r;
-    }
-    r.seeders = swarm.seeders;
-    r.leechers = swarm.leechers;
-    const list = a.family === 4 ? swarm.v4 : swarm.v6;
-    const cap = a.family === 4 ? this.#maxNumWant : Math.min(this.#maxNumWant, BEP15_MAX_NUM_WANT6);
-    const want = a.numWant < 0 ? Math.min(this.#defaultNumWant, cap) : Math.min(a.numWant, cap);
-    const n = list.count;
-    if (want > 0 && n > 0) {
-      const self = peer !== undefined && peer.family === a.family ? peer.slot : -1;
-      r.peers = list.copy(out, offset, want, Math.floor(this.#random() * n), self);
-      r.bytes = r.peers * list.size;
+      if (this.#recordEvents) {
+        this.#event({ type: "bep15_completed", ...(names ?? this.#names(a)) });
+      }
     }
     return r;
   }
 
   /**
-   * Writes one scrape entry (seeders, completed, leechers; 12 bytes) for an info hash.
+   * Writes one scrape entry (seeders, completed, leechers; 12 bytes) per info hash.
    *
-   * @param infoHash 20 bytes (may be a view)
+   * @param hashes `count` info hashes back to back (may be a view; read during the call only)
+   * @param count how many (0..74)
    * @param now the current time in ms
-   * @param out the reply
-   * @param offset where the entry goes
+   * @param out the reply (on a store that answers later, written then)
+   * @param offset where the first entry goes
+   * @returns when the entries are written
    */
-  handleScrape(infoHash: Uint8Array, now: number, out: Uint8Array, offset: number): void {
-    const head = this.#expiry.peek();
-    if (head !== undefined && now - head.lastSeen > this.expireAfterMs) this.#expire(now);
-    const s = this.#swarms.get(binaryKey(infoHash, 0, 20));
-    const v = new DataView(out.buffer, out.byteOffset + offset, 12);
-    v.setUint32(0, s?.seeders ?? 0);
-    v.setUint32(4, s?.downloaded ?? 0);
-    v.setUint32(8, s?.leechers ?? 0);
+  handleScrape(
+    hashes: Uint8Array,
+    count: number,
+    now: number,
+    out: Uint8Array,
+    offset: number,
+  ): Pending<void> {
+    const expired = this.store.scrape(hashes, count, now - this.expireAfterMs, out, offset);
+    return then(expired, (list) => {
+      if (list.length > 0) this.#expired(list, now);
+    });
   }
 
   /**
-   * Expires silent peers.
+   * Expires silent peers (on a store that cannot say when, at most every second).
    *
    * @param now the current time in ms
+   * @returns when done
    */
-  handleTimeout(now: number): void {
-    this.#expire(now);
+  handleTimeout(now: number): Pending<void> {
     this.#throttle.sweep(now);
+    const cutoff = now - this.expireAfterMs;
+    if (this.store.kind === "memory") {
+      const oldest = this.store.oldestSeen();
+      if (oldest === undefined || !(oldest < cutoff)) return;
+      const list = this.store.expire(cutoff, Infinity) as readonly Bep15Expired[];
+      if (list.length > 0) this.#expired(list, now);
+      return;
+    }
+    if (now < this.#nextExpire) return;
+    this.#nextExpire = now + BEP15_EXPIRE_EVERY_MS;
+    return then(this.store.expire(cutoff, EXPIRE_BATCH), (list) => {
+      if (list.length > 0) this.#expired(list, now);
+    });
   }
 
   /**
-   * The next time a peer expires.
+   * The next time a peer expires (a store that cannot say: the next periodic expiry).
    *
    * @returns a time in ms, or Infinity when there are no peers
    */
   pollTimeout(): number {
-    const head = this.#expiry.peek();
-    return head === undefined ? Infinity : head.lastSeen + this.expireAfterMs + 1;
+    if (this.store.kind !== "memory") return this.#nextExpire;
+    const oldest = this.store.oldestSeen();
+    return oldest === undefined ? Infinity : oldest + this.expireAfterMs + 1;
   }
 
   /**
@@ -483,32 +395,17 @@ export class Bep15Swarms {
     return this.#events[this.#eventHead++];
   }
 
-  #expire(now: number): void {
-    for (;;) {
-      const head = this.#expiry.peek();
-      if (head === undefined || !(now - head.lastSeen > this.expireAfterMs)) return;
-      this.counters.expiries++;
-      if (this.#recordEvents) {
-        this.#event({
-          type: "bep15_expired",
-          infoHash: toHex(head.swarm.infoHash),
-          peer: peerLabel(head),
-          silentMs: Math.round(now - head.lastSeen),
-        });
-      }
-      this.#remove(head);
+  #expired(list: readonly Bep15Expired[], now: number): void {
+    this.counters.expiries += list.length;
+    if (!this.#recordEvents) return;
+    for (const e of list) {
+      this.#event({
+        type: "bep15_expired",
+        infoHash: e.infoHash,
+        peer: peerLabel(e.family, e.address, e.port),
+        silentMs: Math.round(now - e.lastSeen),
+      });
     }
-  }
-
-  #remove(p: Peer): void {
-    const s = p.swarm;
-    this.#expiry.remove(p);
-    s.peers.delete(p.id);
-    (p.family === 4 ? s.v4 : s.v6).remove(p);
-    if (p.seeding) s.seeders--;
-    else s.leechers--;
-    this.#peerCount--;
-    if (s.peers.size === 0) this.#swarms.delete(s.id);
   }
 
   #event(e: Bep15SwarmEvent): void {

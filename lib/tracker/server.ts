@@ -131,6 +131,8 @@ class Tracker implements RunningTracker {
   readonly metrics: TrackerMetrics | undefined;
   /** BEP 15 on the same port (lib/tracker/bep15_dispatch.ts). */
   readonly #bep15: Bep15Dispatch;
+  /** BEP 15's clock: the wall clock with a shared store (its connection ids), else monotonic. */
+  readonly #bep15Now: () => number;
 
   constructor(
     endpoint: UdpEndpoint,
@@ -153,6 +155,7 @@ class Tracker implements RunningTracker {
       this.#store = undefined;
       this.#now = () => performance.now();
     }
+    this.#bep15Now = this.#store?.bep15 !== undefined ? Date.now : () => performance.now();
     this.#slab = slab;
     this.#logFile = logFile;
     this.#log = log;
@@ -181,7 +184,7 @@ class Tracker implements RunningTracker {
       malformed: this.#registry.counters.malformed + bep15.malformed,
       sendErrors: this.#endpoint.sendErrors,
       handlerErrors: this.#handlerErrors + this.#endpoint.handlerErrors,
-      storeErrors: this.#registry.storeErrors,
+      storeErrors: this.#registry.storeErrors + bep15.storeErrors,
       peers: this.#registry.peerCount,
       files: this.#registry.fileCount,
     };
@@ -208,13 +211,13 @@ class Tracker implements RunningTracker {
     try {
       // BEP 15 first, on its first bytes, before any other parsing (see isBep15Datagram).
       const r = bep15
-        ? this.#bep15.handleDatagram(bytes, from, now)
+        ? this.#bep15.handleDatagram(bytes, from, this.#bep15Now())
         : this.#core.handleDatagram(bytes, from, this.#now());
       if (r instanceof Promise) {
         // The store path: the reply goes out when the store has answered.
         const copy = bytes.slice();
         r.then(
-          (reply) => this.#send(copy, reply, from, now, false),
+          (reply) => this.#send(copy, reply, from, now, bep15),
           (e) => this.#internalError(from, e),
         );
         return;
@@ -254,12 +257,11 @@ class Tracker implements RunningTracker {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closing) return;
-    const now = performance.now();
-    const done = this.#core.handleTimeout(this.#now());
-    this.#bep15.handleTimeout(now);
+    const core = this.#core.handleTimeout(this.#now());
+    const bep15 = this.#bep15.handleTimeout(this.#bep15Now());
     this.#drainEvents();
-    if (done instanceof Promise) {
-      done.then(
+    if (core instanceof Promise || bep15 instanceof Promise) {
+      Promise.all([core, bep15]).then(
         () => {
           this.#drainEvents();
           this.#arm();
@@ -277,15 +279,16 @@ class Tracker implements RunningTracker {
   /** The earlier of the two cores' deadlines, on performance.now()'s clock. */
   #deadline(): number {
     const core = this.#core.pollTimeout() - this.#now() + performance.now();
-    return Math.min(core, this.#bep15.pollTimeout());
+    return Math.min(core, this.#bep15.pollTimeout() - this.#bep15Now() + performance.now());
   }
 
   #arm(): void {
     if (this.#closing) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    // The store core runs on the wall clock, BEP 15 on performance.now(): compare in delays.
+    // The store path runs on the wall clock, the memory one on performance.now(): compare in
+    // delays.
     const coreIn = this.#core.pollTimeout() - this.#now();
-    const bep15In = this.#bep15.pollTimeout() - performance.now();
+    const bep15In = this.#bep15.pollTimeout() - this.#bep15Now();
     const delay = Math.min(coreIn, bep15In);
     this.#timerAt = performance.now() + delay;
     this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, Math.ceil(delay)));
@@ -390,8 +393,15 @@ export function startTracker(options: TrackerOptions = {}): Promise<RunningTrack
   }
   const metrics = options.metrics ? new TrackerMetrics() : undefined;
   const registry = core;
+  // With a shared store the BitTorrent swarms live there too, and the connection ids derive from
+  // the store's secret on the wall clock: trackers of one store serve one set of swarms.
+  const shared = options.store?.bep15;
   const bep15 = new Bep15Dispatch({
-    now,
+    now: shared !== undefined ? Date.now() : now,
+    ...(shared !== undefined ? { store: shared } : {}),
+    ...(shared !== undefined && options.storeSecret !== undefined
+      ? { secret: options.storeSecret }
+      : {}),
     replySlab: slab,
     intervalMs: registry.intervalMs,
     ...(options.grace !== undefined ? { grace: options.grace } : {}),

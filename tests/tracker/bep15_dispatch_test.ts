@@ -18,13 +18,25 @@ const B = { hostname: "10.0.0.2", port: 5000 };
 let keySeed = 0;
 const randomBytes = (n: number) => new Uint8Array(n).fill(++keySeed);
 
+/** A memory-store dispatcher's reply, which is never a Promise. */
+function answer(
+  d: Bep15Dispatch,
+  bytes: Uint8Array,
+  from: { hostname: string; port: number },
+  now: number,
+): Uint8Array | undefined {
+  const r = d.handleDatagram(bytes, from, now);
+  assert.ok(!(r instanceof Promise));
+  return r;
+}
+
 function dispatch(extra: Partial<ConstructorParameters<typeof Bep15Dispatch>[0]> = {}) {
   return new Bep15Dispatch({ now: 0, randomBytes, random: () => 0, ...extra });
 }
 
 function connect(d: Bep15Dispatch, from: typeof A, now = 0): bigint {
   const req = encodeBep15ConnectRequest(0xabcdef01);
-  const reply = d.handleDatagram(req, from, now)!;
+  const reply = answer(d, req, from, now)!;
   assert.equal(reply.byteLength, req.byteLength); // 16 for 16: no amplification
   const r = decodeBep15Reply(reply, 4);
   assert.ok(r.action === "connect" && r.txid === 0xabcdef01);
@@ -46,7 +58,7 @@ function announce(
     left: 10,
     ...extra,
   });
-  const reply = d.handleDatagram(req, from, now);
+  const reply = answer(d, req, from, now);
   return reply === undefined
     ? undefined
     : decodeBep15Reply(reply, from.hostname.includes(":") ? 6 : 4);
@@ -112,7 +124,7 @@ Deno.test(
       infoHash: hash(1),
       port: 1,
     });
-    const reply = d.handleDatagram(req, A, 240_001)!;
+    const reply = answer(d, req, A, 240_001)!;
     assert.ok(reply.byteLength <= req.byteLength);
     assert.deepEqual(decodeBep15Reply(reply, 4), {
       action: "error",
@@ -122,7 +134,7 @@ Deno.test(
     // A fresh connect works again; a forged id for a scrape of no hashes gets an error cut to 16 bytes.
     assert.equal(announce(d, A, connect(d, A, 240_002), 240_003)?.action, "announce");
     const forged = encodeBep15ScrapeRequest((0x02n << 56n) | 0x1234n, 9, []);
-    const small = d.handleDatagram(forged, B, 240_004)!;
+    const small = answer(d, forged, B, 240_004)!;
     assert.equal(small.byteLength, 16);
     assert.equal(decodeBep15Reply(small, 4).action, "error");
   },
@@ -133,11 +145,11 @@ Deno.test("Bep15Dispatch scrapes 0 and 74 info hashes, and refuses 75 with an er
   const id = connect(d, A);
   announce(d, A, id, 1, { left: 0, event: "completed" });
   announce(d, B, connect(d, B), 1, { left: 5 });
-  const zero = decodeBep15Reply(d.handleDatagram(encodeBep15ScrapeRequest(id, 3, []), A, 2)!, 4);
+  const zero = decodeBep15Reply(answer(d, encodeBep15ScrapeRequest(id, 3, []), A, 2)!, 4);
   assert.deepEqual(zero, { action: "scrape", txid: 3, entries: [] });
   const hashes = Array.from({ length: 74 }, (_, i) => hash(i + 1));
   const full = decodeBep15Reply(
-    d.handleDatagram(encodeBep15ScrapeRequest(id, 4, hashes), A, 2)!,
+    answer(d, encodeBep15ScrapeRequest(id, 4, hashes), A, 2)!,
     4,
   );
   assert.ok(full.action === "scrape");
@@ -145,14 +157,10 @@ Deno.test("Bep15Dispatch scrapes 0 and 74 info hashes, and refuses 75 with an er
   assert.deepEqual(full.entries[0], { seeders: 1, completed: 1, leechers: 1 });
   assert.deepEqual(full.entries[1], { seeders: 0, completed: 0, leechers: 0 });
   const req75 = encodeBep15ScrapeRequest(id, 5, [...hashes, hash(99)]);
-  const r75 = decodeBep15Reply(d.handleDatagram(req75, A, 2)!, 4);
+  const r75 = decodeBep15Reply(answer(d, req75, A, 2)!, 4);
   assert.ok(r75.action === "error" && r75.txid === 5);
   assert.match(r75.message, /75 info hashes, at most 74/);
-  const partial = d.handleDatagram(
-    encodeBep15ScrapeRequest(id, 6, [hash(1)]).subarray(0, 30),
-    A,
-    2,
-  )!;
+  const partial = answer(d, encodeBep15ScrapeRequest(id, 6, [hash(1)]).subarray(0, 30), A, 2)!;
   assert.equal(decodeBep15Reply(partial, 4).action, "error");
 });
 
@@ -163,11 +171,11 @@ Deno.test(
     const d = dispatch();
     const bad = encodeBep15ConnectRequest(1);
     bad[3] = 9; // wrong protocol id
-    assert.equal(d.handleDatagram(bad, A, 0), undefined);
+    assert.equal(answer(d, bad, A, 0), undefined);
     const long = new Uint8Array(17);
     long.set(encodeBep15ConnectRequest(1));
-    assert.equal(d.handleDatagram(long, A, 0), undefined);
-    assert.equal(d.handleDatagram(new Uint8Array(15), A, 0), undefined);
+    assert.equal(answer(d, long, A, 0), undefined);
+    assert.equal(answer(d, new Uint8Array(15), A, 0), undefined);
     assert.equal(d.counters.malformed, 3);
     const id = connect(d, A);
     const short = encodeBep15AnnounceRequest({
@@ -176,7 +184,7 @@ Deno.test(
       infoHash: hash(1),
       port: 1,
     }).subarray(0, 60);
-    const r = decodeBep15Reply(d.handleDatagram(short, A, 1)!, 4);
+    const r = decodeBep15Reply(answer(d, short, A, 1)!, 4);
     assert.ok(r.action === "error" && r.txid === 8);
     assert.equal(d.counters.announces, 0);
   },
@@ -185,14 +193,14 @@ Deno.test(
 Deno.test("Bep15Dispatch rate-limits each source with the native limits", opts, () => {
   const d = dispatch({ limits: { requestsPerSecond: 10, burst: 3 } });
   const req = encodeBep15ConnectRequest(1);
-  for (let i = 0; i < 3; i++) assert.equal(d.handleDatagram(req, A, 0)?.byteLength, 16);
+  for (let i = 0; i < 3; i++) assert.equal(answer(d, req, A, 0)?.byteLength, 16);
   // The first drop gets one small error; later ones get nothing.
-  const first = d.handleDatagram(req, A, 0)!;
+  const first = answer(d, req, A, 0)!;
   assert.equal(decodeBep15Reply(first, 4).action, "error");
   assert.ok(first.byteLength <= 16);
-  assert.equal(d.handleDatagram(req, A, 0), undefined);
-  assert.equal(d.handleDatagram(req, B, 0)?.byteLength, 16); // other sources are unaffected
-  assert.equal(d.handleDatagram(req, A, 100)?.byteLength, 16); // refilled: 10/s
+  assert.equal(answer(d, req, A, 0), undefined);
+  assert.equal(answer(d, req, B, 0)?.byteLength, 16); // other sources are unaffected
+  assert.equal(answer(d, req, A, 100)?.byteLength, 16); // refilled: 10/s
   assert.equal(d.counters.rateLimited, 2);
 });
 
@@ -214,7 +222,8 @@ Deno.test(
     assert.equal(r6.peers[0]!.port, 6881);
     const idm = connect(d, mapped);
     const rm = decodeBep15Reply(
-      d.handleDatagram(
+      answer(
+        d,
         encodeBep15AnnounceRequest({
           connectionId: idm,
           txid: 1,

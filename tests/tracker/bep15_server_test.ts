@@ -2,33 +2,14 @@ import assert from "node:assert/strict";
 import { startTracker } from "../../lib/tracker/server.ts";
 import { TrackerClient } from "../../lib/peer/tracker_client.ts";
 import {
-  type Bep15Reply,
-  decodeBep15Reply,
   encodeBep15AnnounceRequest,
   encodeBep15ConnectRequest,
   encodeBep15ScrapeRequest,
 } from "../../lib/wire/bep15.ts";
 import { withTimeout } from "../_harness/wait.ts";
+import { ask } from "./_bep15_client.ts";
 
 const hash = (n: number) => new Uint8Array(20).fill(n);
-
-/** A BEP 15 client on a real socket: one request, one reply (retried on loss). */
-async function ask(
-  conn: Deno.DatagramConn,
-  to: Deno.NetAddr,
-  request: Uint8Array,
-): Promise<Bep15Reply> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    await conn.send(request, to);
-    try {
-      const [bytes] = await withTimeout(conn.receive(), 1000, "BEP 15 reply");
-      return decodeBep15Reply(bytes, 4);
-    } catch (e) {
-      if (attempt === 4) throw e;
-    }
-  }
-  throw new Error("unreachable");
-}
 
 Deno.test("startTracker() speaks BEP 15 and the native protocol on one port", async () => {
   const lines: string[] = [];

@@ -11,45 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ChildProcess, sha256File, spawnDeno } from "../_harness/processes.ts";
+import { sha256File } from "../_harness/processes.ts";
 import { REDIS_SKIP_REASON, startRedis } from "../_harness/redis_server.ts";
 import { delay, waitUntil } from "../_harness/wait.ts";
-import {
-  makeFile,
-  scenarioDir,
-  spawnGet,
-  spawnOwner,
-  TRACKER_TS,
-} from "../faults/scenarios/_scenario.ts";
+import { makeFile, scenarioDir, spawnGet, spawnOwner } from "../faults/scenarios/_scenario.ts";
+import { spawnRedisTracker } from "./_redis_trackers.ts";
 
 /** Heartbeat interval of both trackers, ms (eviction after 1.5 T). */
 const T_MS = 2000;
-
-/** Starts `tracker.ts --store URL` in its own log directory and waits until it listens. */
-async function spawnRedisTracker(
-  logDir: string,
-  url: string,
-): Promise<{ child: ChildProcess; address: string }> {
-  await Deno.mkdir(logDir, { recursive: true });
-  const child = spawnDeno({
-    entrypoint: TRACKER_TS,
-    name: `tracker-${logDir.split("/").pop()}`,
-    permissions: [
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      `--allow-read=${logDir}`,
-      `--allow-write=${logDir}`,
-    ],
-    args: ["--port", "0", "--log-dir", logDir, "--interval", `${T_MS}ms`, "--store", url],
-  });
-  try {
-    const { match } = await child.waitForLine(/listening on udp:\/\/(127\.0\.0\.1:\d+)/, 30_000);
-    return { child, address: match[1]! };
-  } catch (e) {
-    await child.close();
-    throw e;
-  }
-}
 
 /** Runs `peer.ts get CONTENT_ID` through `tracker` to its end; returns the saved file's hash. */
 async function getThrough(
@@ -70,9 +39,9 @@ Deno.test({
     await using redis = await startRedis();
     await using dir = await scenarioDir("udpswarm-redisfailover-", ["src", "owner", "get"]);
     const file = await makeFile(dir.sub.src, "clip.bin", 300_000, 41);
-    const a = await spawnRedisTracker(join(dir.path, "tracker-a"), redis.url);
+    const a = await spawnRedisTracker(join(dir.path, "tracker-a"), redis.url, T_MS);
     await using _a = a.child;
-    const b = await spawnRedisTracker(join(dir.path, "tracker-b"), redis.url);
+    const b = await spawnRedisTracker(join(dir.path, "tracker-b"), redis.url, T_MS);
     await using _b = b.child;
 
     const owner = await spawnOwner({

@@ -28,6 +28,7 @@
  * | `P:a:KEY`       | HASH | `p` peers and `f` ownerships of one address or prefix (limits)   |
  * | `P:files`       | STR  | contents with at least one owner                                 |
  * | `P:secret`      | STR  | the cookie secret all trackers of the store share                |
+ * | `P:bt:…`        |      | the BEP 15 swarms (redis_bep15_script.ts)                        |
  *
  * Every key is removed when it becomes empty; none grows past `maxPeers × maxFiles` members.
  * The keys are built inside the script; a batch declares `P:seen` as its one KEYS entry, so a
@@ -35,6 +36,7 @@
  * key it builds lives.
  * @module
  */
+import { BEP15_LUA } from "./redis_bep15_script.ts";
 
 /** The script. */
 export const SWARM_SCRIPT = `
@@ -146,10 +148,12 @@ local function credit(pid, bytes, now, tau, floor)
   return k
 end
 
+${BEP15_LUA}
 -- One operation; ARGV here is that operation's arguments (its name, the prefix, the rest).
 -- (The body is not indented, to keep it as it was before batching.)
 local function one(ARGV)
 local op = ARGV[1]
+if string.sub(op, 1, 3) == 'bt_' then return bep15(ARGV) end
 
 if op == 'expire' then
   local cutoff, max = ARGV[3], tonumber(ARGV[4])

@@ -17,6 +17,7 @@ import { SWARM_SCRIPT } from "./redis_script.ts";
 import { type BatchArg, type BatchCounters, RedisBatcher } from "./redis_batch.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { unitRateKey } from "../upload_rate.ts";
+import { RedisBep15Store } from "./redis_bep15_store.ts";
 import {
   COMPLETE,
   emptyNeedResult,
@@ -86,6 +87,8 @@ export class RedisStore implements SwarmStore {
   readonly #random: () => number;
   readonly #batch: RedisBatcher;
   #closed = false;
+  /** The BEP 15 swarms, in the same Redis and the same batches. */
+  readonly bep15: RedisBep15Store;
 
   private constructor(redis: RespClient, sha: string, options: RedisStoreOptions) {
     this.url = options.url;
@@ -100,6 +103,7 @@ export class RedisStore implements SwarmStore {
       overloaded: (n) =>
         new StoreUnavailable(`Redis at ${this.url} is overloaded: ${n} requests wait for it`),
     });
+    this.bep15 = new RedisBep15Store((...args) => this.#op(...args));
   }
 
   /** One batch, one `EVALSHA`; the script is loaded again if Redis lost it (a restart). */

@@ -25,6 +25,7 @@
  * Rules and the choice of design: docs/TRACKER.md, _Storage_.
  * @module
  */
+import type { Bep15Store } from "./bep15_store.ts";
 
 /** A value now (memory store) or later (Redis store). */
 export type Pending<T> = T | Promise<T>;
@@ -280,6 +281,11 @@ export type ReportArgs = [
 export interface SwarmStore {
   /** `memory` or `redis`. */
   readonly kind: "memory" | "redis";
+  /**
+   * The BEP 15 swarms kept with this store's state (Redis: shared by its trackers); none: each
+   * tracker keeps them in its own memory (`Bep15MemoryStore`).
+   */
+  readonly bep15?: Bep15Store;
   /**
    * REGISTER with a valid challenge cookie: registers the node id from `from`, or refreshes
    * it when already registered from there.
