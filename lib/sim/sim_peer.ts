@@ -14,6 +14,7 @@ import { contentIdOf, encodeManifest, type Manifest } from "../peer/manifest.ts"
 import { toHex } from "../wire/hex.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
+import type { UploadSlotsOptions } from "../peer/core/upload_slots.ts";
 import { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
@@ -54,6 +55,8 @@ export interface SimPeerOptions {
    * pieces other owners are sending. @default 0
    */
   sprayUnasked?: number;
+  /** Upload slots (UploadRules' `slots`; the credit is this peer's downloads'). @default {} */
+  uploadSlots?: Omit<UploadSlotsOptions, "creditOf"> | false;
 }
 
 /** A file in memory with its manifest. */
@@ -198,6 +201,14 @@ export class SimPeer {
       },
       now: net.now,
       uploadRate: options.maxUploadRate ?? Infinity,
+      slots: options.uploadSlots === false ? false : {
+        ...options.uploadSlots,
+        creditOf: (host) => {
+          let bytes = 0;
+          for (const d of this.downloads.values()) bytes += d.core.verifiedFromHost(host);
+          return bytes;
+        },
+      },
     });
     this.budget = new DownloadBudget({
       ratePerSecond: options.maxDownloadRate ?? Infinity,

@@ -64,6 +64,11 @@ export const ErrorCode = {
    * `.udpswarm`, or control, line-break, bidirectional or invisible characters.
    */
   bad_name: 15,
+  /**
+   * The uploader serves other requesters now (its upload slots are full): ask other owners and
+   * this one again in a while (upload_slots.ts). Older downloaders take it as `busy`.
+   */
+  choked: 18,
 } as const;
 
 /** Numeric ERROR reason code. */

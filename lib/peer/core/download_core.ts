@@ -51,6 +51,7 @@ import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
+import { CHOKE_RETRY_MS } from "./upload_slots.ts";
 import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
 import { ProgressMeter } from "./progress_meter.ts";
 import type {
@@ -145,6 +146,8 @@ export class DownloadCore {
   #reportAt = Infinity;
   /** When the first NEED was asked for. */
   #needAt = 0;
+  /** Owners that answered ERROR choked (upload_slots.ts): paused until then. */
+  readonly #chokedUntil = new Map<string, number>();
 
   /**
    * Creates an idle download; nothing happens before {@link DownloadCore.start}.
@@ -168,6 +171,21 @@ export class DownloadCore {
   /** True once the download succeeded or failed: every later call is ignored. */
   get finished(): boolean {
     return this.#phase === "finished";
+  }
+
+  /**
+   * Verified file bytes this download received from owners on `host` so far (the credit of
+   * upload slots' tit-for-tat, upload_slots.ts).
+   *
+   * @param host an IP address
+   * @returns bytes
+   */
+  verifiedFromHost(host: string): number {
+    let bytes = 0;
+    for (const [owner, n] of this.#engine?.deliveredByOwner ?? []) {
+      if (this.#owners.addressOf(owner)?.hostname === host) bytes += n;
+    }
+    return bytes;
   }
 
   /** The latest progress report, undefined before the first. */
@@ -810,6 +828,13 @@ export class DownloadCore {
           return;
       }
     }
+    for (const [owner, at] of this.#chokedUntil) {
+      if (at > now) continue;
+      this.#chokedUntil.delete(owner);
+      if (engine.isPaused(owner) && cookies.cookie(owner) !== undefined) {
+        engine.resumeOwner(owner, now);
+      }
+    }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
       const bytes = encodeMessage({
         type: "block_request",
@@ -840,6 +865,7 @@ export class DownloadCore {
     }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
+    for (const at of this.#chokedUntil.values()) deadline = earliest(deadline, at);
     if (swarm) {
       deadline = earliest(deadline, swarm.pollTimeout());
       if (!this.#needing) {
@@ -882,6 +908,13 @@ export class DownloadCore {
         this.#log(`owner ${owner} refused our address cookie; probing it for a new one`);
         if (this.#phase === "transfer") this.#engine?.pauseOwner(owner, now);
       }
+      return;
+    }
+    if (code === ErrorCode.choked && this.#phase === "transfer" && this.#engine) {
+      // Its upload slots are full: other owners meanwhile, this one again in a while (jittered)
+      const r = this.#o.random?.() ?? Math.random();
+      this.#chokedUntil.set(owner, now + CHOKE_RETRY_MS * (0.75 + 0.5 * r));
+      this.#engine.pauseOwner(owner, now);
       return;
     }
     this.#log(`owner ${owner} answered error ${code}: ${text}`);

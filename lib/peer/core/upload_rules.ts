@@ -51,6 +51,7 @@ import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./ad
 import { BlockPlan } from "./block_plan.ts";
 import { SwarmRules } from "./swarm_rules.ts";
 import { FairShare } from "./fair_share.ts";
+import { CHOKE_RETRY_MS, UploadSlots, type UploadSlotsOptions } from "./upload_slots.ts";
 import { capBurst, TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
@@ -105,6 +106,12 @@ export interface UploadRulesOptions {
   superSeedWindowMs?: number;
   /** Random numbers in [0, 1) (which of the equally offered pieces to offer). @default Math.random */
   random?: () => number;
+  /**
+   * Upload slots ({@link UploadSlots}): block requests are served for a few requesters at once,
+   * chosen tit-for-tat with an optimistic slot; the others get ERROR choked. False turns them
+   * off. @default {} (4 regular slots and 1 optimistic)
+   */
+  slots?: UploadSlotsOptions | false;
 }
 
 /** What to share. */
@@ -170,7 +177,14 @@ export interface UploaderStats {
   /** Manifest bytes sent in MANIFEST_DATA. */
   manifestBytesSent: number;
   /** ERROR replies by reason (bad_cookie: no valid address cookie; nothing else was checked). */
-  errors: { unknown_content: number; out_of_range: number; busy: number; bad_cookie: number };
+  errors: {
+    unknown_content: number;
+    out_of_range: number;
+    busy: number;
+    bad_cookie: number;
+    /** Block requests refused because the upload slots were full (ERROR choked). */
+    choked: number;
+  };
   /** Requests refused (ERROR busy) because their IP address or prefix was over its fair share. */
   fairShareRefusals: number;
   /** PROBEs answered with a PROBE_ACK (and a cookie). */
@@ -262,7 +276,7 @@ export class UploadRules {
     blocksSent: 0,
     bytesSent: 0,
     manifestBytesSent: 0,
-    errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0 },
+    errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0, choked: 0 },
     fairShareRefusals: 0,
     probes: 0,
     sendFailures: 0,
@@ -296,6 +310,7 @@ export class UploadRules {
   readonly #superSeed: boolean;
   readonly #superSeedWindowMs: number;
   readonly #random: () => number;
+  readonly #slots: UploadSlots | undefined;
 
   /**
    * Creates rules that share nothing yet.
@@ -328,6 +343,14 @@ export class UploadRules {
     this.#superSeed = options.superSeed ?? true;
     this.#superSeedWindowMs = options.superSeedWindowMs ?? 10_000;
     this.#random = options.random ?? Math.random;
+    this.#slots = options.slots === false
+      ? undefined
+      : new UploadSlots({ random: this.#random, ...options.slots });
+  }
+
+  /** The upload slots (undefined when turned off). */
+  get slots(): UploadSlots | undefined {
+    return this.#slots;
   }
 
   /** Sends queued and not settled yet. */
@@ -764,6 +787,17 @@ export class UploadRules {
       );
       return undefined;
     }
+    const slots = this.#slots;
+    if (slots !== undefined && !slots.admit(src.address, from.hostname, now)) {
+      this.stats.errors.choked++;
+      src.errors++;
+      const text = `upload slots full: retry in ${CHOKE_RETRY_MS} ms`.slice(0, this.#errorRoom);
+      this.#transmit(
+        encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.choked, text }),
+        from,
+      );
+      return undefined;
+    }
     const paced = this.#cap !== undefined || this.#queue.length > 0;
     if (paced && !this.#queueHasRoom(msg.txid, from, src, bytes)) return undefined;
     if (!this.#admit(msg.txid, bytes, datagrams, from, src, now)) return undefined;
@@ -840,6 +874,7 @@ export class UploadRules {
     entry.info.bytesServed += plan.bytes;
     src.bytes += plan.bytes;
     src.blocks += plan.blocks;
+    this.#slots?.noteServed(src.address, plan.bytes);
   }
 
   /** Checks the pending-send cap and both token buckets; answers busy and returns false when over. */
