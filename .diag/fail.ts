@@ -1,3 +1,4 @@
+(globalThis as any).__mtu = Deno.env.get("MTU");
 import { runSwarm } from "../lib/sim/swarm_scenario.ts";
 const n = Number(Deno.args[0] ?? 100), mib = Number(Deno.args[1] ?? 8);
 const t = performance.now();

@@ -9,11 +9,12 @@
  *   a slot is free, any requester takes it on its next request, so with as many requesters as
  *   slots (a lone downloader) everybody is served exactly as without slots. A holder that asked
  *   nothing for `idleMs` frees its slot.
- * - **Regular slots: tit-for-tat.** Every `rechokeMs`, the requesters that asked lately are ranked
- *   by the verified bytes this peer received from their host lately (`creditOf`, a decayed sum
- *   per rechoke), then, for equal credit (a complete seed receives nothing), by the bytes served
- *   to their host lately, least first (a rotation; one host's many ports count as one), then at
- *   random. The best `slots` hold the regular
+ * - **Regular slots: tit-for-tat and turns.** Every `rechokeMs`, half the regular slots (rounded
+ *   up) go to the requesters whose host gave this peer the most verified bytes lately
+ *   (`creditOf`, a decayed sum per rechoke; only those that gave something), the rest by turns:
+ *   to the requesters whose host was served least lately (one host's many ports count as one),
+ *   random among equals. A complete seed receives nothing, so all its slots go by turns. The
+ *   chosen hold the regular
  *   slots until the next rechoke; a holder that was not chosen keeps its slot only until a
  *   chosen one shows up (then its next request is choked), so the link never idles in a
  *   handover. A free-rider never earns credit, so while contributing peers ask it is served only
@@ -35,8 +36,10 @@ export const CHOKE_RETRY_MS = 250;
 export interface UploadSlotsOptions {
   /** Regular slots (requesters served at once, the optimistic one aside). @default 4 */
   slots?: number;
-  /** How often the regular slots are chosen again, ms. @default 1000 */
+  /** How often the regular slots are chosen again, ms. @default 250 */
   rechokeMs?: number;
+  /** How long a turn (a regular slot not won by credit) lasts once its holder is served, ms. @default 500 */
+  turnMs?: number;
   /** How often the optimistic slot moves, ms. @default 3000 */
   optimisticMs?: number;
   /**
@@ -80,8 +83,9 @@ interface Requester {
   recentServed: number;
   /** Decayed recent credit of its host (see creditOf). */
   credit: number;
-  /** Chosen at the last rechoke (a regular or the optimistic slot is its own). */
+  /** Chosen at the last rechoke (a regular or the optimistic slot is its own), and since when. */
   chosen: SlotKind;
+  chosenAt: number;
 }
 
 /**
@@ -105,6 +109,7 @@ export class UploadSlots {
   readonly stats: UploadSlotsStats = { choked: 0, rechokes: 0, optimisticTurns: 0 };
   readonly #slots: number;
   readonly #rechokeMs: number;
+  readonly #turnMs: number;
   readonly #optimisticMs: number;
   readonly #idleMs: number;
   readonly #max: number;
@@ -122,7 +127,8 @@ export class UploadSlots {
   /** @param options slots, intervals and the credit source */
   constructor(options: UploadSlotsOptions = {}) {
     this.#slots = Math.max(1, Math.floor(options.slots ?? 4));
-    this.#rechokeMs = options.rechokeMs ?? 1000;
+    this.#rechokeMs = options.rechokeMs ?? 250;
+    this.#turnMs = options.turnMs ?? 500;
     this.#optimisticMs = options.optimisticMs ?? 3000;
     this.#idleMs = Math.max(options.idleMs ?? 600, 2 * CHOKE_RETRY_MS);
     this.#max = Math.max(this.#slots + 1, options.maxRequesters ?? 1024);
@@ -197,6 +203,7 @@ export class UploadSlots {
         recentServed: 0,
         credit: 0,
         chosen: undefined,
+        chosenAt: -Infinity,
       };
       if (this.#requesters.size >= this.#max) this.#forgetOne();
     }
@@ -253,19 +260,45 @@ export class UploadSlots {
     const waiting = [...this.#requesters.values()].filter((r) =>
       now - r.lastAsk <= this.#idleMs || r.slot !== undefined
     );
-    for (const r of this.#requesters.values()) r.chosen = undefined;
-    if (waiting.length <= this.#slots + 1) return; // room for everybody: nothing to choose
+    if (waiting.length <= this.#slots + 1) {
+      // room for everybody: nothing to choose
+      for (const r of this.#requesters.values()) r.chosen = undefined;
+      return;
+    }
     this.stats.rechokes++;
-    // Equal credit: the host served least lately first (one host's many ports count as one)
+    // Half the regular slots (rounded up) by credit, among requesters that gave us something
+    // lately; the rest are turns: kept while the turn lasts, then given to the hosts served
+    // least lately (one host's many ports count as one), so a peer with nothing to give yet is
+    // served in its turn
+    const tie = new Map(waiting.map((r) => [r, this.#random()]));
+    const byCredit = waiting.filter((r) => r.credit > 0).sort((a, b) =>
+      b.credit - a.credit || tie.get(a)! - tie.get(b)!
+    );
+    const regular = new Set(byCredit.slice(0, Math.ceil(this.#slots / 2)));
+    for (const r of waiting) {
+      if (regular.size >= this.#slots) break;
+      if (r.chosen !== "regular" || regular.has(r)) continue;
+      const inTurn = r.slot === "regular"
+        ? now - r.grantedAt < this.#turnMs
+        : now - r.chosenAt <= this.#idleMs;
+      if (inTurn) regular.add(r);
+    }
     const hostServed = new Map<string, number>();
     for (const r of waiting) hostServed.set(r.host, (hostServed.get(r.host) ?? 0) + r.recentServed);
-    const tie = new Map(waiting.map((r) => [r, this.#random()]));
-    waiting.sort((a, b) =>
-      b.credit - a.credit || hostServed.get(a.host)! - hostServed.get(b.host)! ||
-      tie.get(a)! - tie.get(b)!
+    const byTurn = waiting.filter((r) => !regular.has(r)).sort((a, b) =>
+      hostServed.get(a.host)! - hostServed.get(b.host)! || tie.get(a)! - tie.get(b)!
     );
-    const regular = new Set(waiting.slice(0, this.#slots));
-    for (const r of regular) r.chosen = "regular";
+    for (const r of byTurn) {
+      if (regular.size >= this.#slots) break;
+      regular.add(r);
+    }
+    for (const r of this.#requesters.values()) {
+      if (!regular.has(r)) r.chosen = undefined;
+      else if (r.chosen !== "regular") {
+        r.chosen = "regular";
+        r.chosenAt = now;
+      }
+    }
     let optimistic = this.#optimistic;
     if (optimistic !== undefined && (regular.has(optimistic) || !waiting.includes(optimistic))) {
       optimistic = undefined;
@@ -276,7 +309,10 @@ export class UploadSlots {
       this.#nextOptimistic = now + this.#optimisticMs;
     }
     this.#optimistic = optimistic;
-    if (optimistic !== undefined) optimistic.chosen = "optimistic";
+    if (optimistic !== undefined && optimistic.chosen !== "optimistic") {
+      optimistic.chosen = "optimistic";
+      optimistic.chosenAt = now;
+    }
   }
 
   /** A random requester, newcomers (never served) three times as likely. */
