@@ -247,7 +247,12 @@ export class SimPeer {
   /** Starts a download of a name or content id. */
   download(query: string, options: Omit<SimDownloadOptions, "query" | "txid"> = {}): SimDownload {
     const txid = 1 + Math.floor(this.net.random() * 0x7ffffffe);
-    const d = new SimDownload(this.#downloadHost(), { ...options, query, txid });
+    const d = new SimDownload(this.#downloadHost(), {
+      ...options,
+      query,
+      txid,
+      ...(this.#options.shareDownloads === false ? {} : { sharePort: this.#options.addr.port }),
+    });
     this.downloads.set(txid, d);
     return d;
   }
@@ -356,6 +361,13 @@ export class SimPeer {
         if (plan) this.#serve(plan);
         break;
       }
+      case "sharer":
+        if (!this.rules.checkSharer(msg, from, now)) break;
+        for (const d of this.downloads.values()) {
+          d.core.addSharer(toHex(msg.contentId), msg.nodeId, from.hostname, msg.port, now);
+          d.flush();
+        }
+        break;
       case "bitfield":
         if (!msg.reply) this.rules.handleBitfield(msg, from, now);
         else this.downloads.get(msg.txid)?.handleDatagram(bytes, from, now);

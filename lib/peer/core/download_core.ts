@@ -53,6 +53,7 @@ import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
 import { CHOKE_RETRY_MS } from "./upload_slots.ts";
 import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
+import { canonicalAddress } from "../../wire/address.ts";
 import { ProgressMeter } from "./progress_meter.ts";
 import type {
   DownloadCoreEvent,
@@ -70,6 +71,10 @@ export const RENEED_MS = 1000;
 export const NO_OWNER_GIVE_UP_MS = 8000;
 /** During a transfer, the verified bytes per owner go to the tracker (REPORT) this often, ms. */
 export const REPORT_EVERY_MS = 30_000;
+/** While swarming with a single owner (a sharing download's start), the tracker is asked this often, ms. */
+export const SWARM_START_RENEED_MS = 250;
+/** Sharers (SHARER) a download takes beyond the owners the tracker lists it. */
+export const MAX_SHARERS = 16;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
 
@@ -146,6 +151,8 @@ export class DownloadCore {
   #reportAt = Infinity;
   /** When the first NEED was asked for. */
   #needAt = 0;
+  /** Owners told that this peer shares the download too (SHARER). */
+  readonly #greeted = new Set<string>();
   /** Owners that answered ERROR choked (upload_slots.ts): paused until then. */
   readonly #chokedUntil = new Map<string, number>();
 
@@ -171,6 +178,44 @@ export class DownloadCore {
   /** True once the download succeeded or failed: every later call is ignored. */
   get finished(): boolean {
     return this.#phase === "finished";
+  }
+
+  /**
+   * Another downloader of this content said it serves what it verifies (a SHARER whose address
+   * cookie the uploader checked): it is taken as a partial owner, probed at `port` of the
+   * address the SHARER came from, and used once its PROBE_ACK and BITFIELD reply come. A claim
+   * only: an owner known already (under any address) is left as it is, and at most
+   * {@link MAX_SHARERS} are taken beyond the owners in use.
+   *
+   * @param contentIdHex the content it downloads (nothing happens unless it is this one's)
+   * @param nodeId its node id
+   * @param hostname the (proven) address the SHARER came from
+   * @param port the port it says it serves on
+   * @param now the time, ms
+   */
+  addSharer(
+    contentIdHex: string,
+    nodeId: string,
+    hostname: string,
+    port: number,
+    now: number,
+  ): void {
+    const engine = this.#engine;
+    if (this.#phase !== "transfer" || !engine || !this.#swarm) return;
+    if (contentIdHex.toLowerCase() !== this.#contentIdHex.toLowerCase()) return;
+    if (nodeId === this.#o.nodeId || this.#failedOwners.has(nodeId)) return;
+    if (this.#owners.addressOf(nodeId) !== undefined || engine.isBanned(nodeId)) return;
+    if (engine.liveOwnerCount >= 2 * this.#o.maxOwners + MAX_SHARERS) return;
+    let address;
+    try {
+      address = canonicalAddress(hostname, port);
+    } catch {
+      return;
+    }
+    this.#swarm.noteListed(nodeId, 0);
+    this.#addOwners([{ nodeId, address, rate: 0 }]);
+    this.#cookies.add(nodeId, now); // added to the engine once it answers the PROBE
+    this.#pump(now);
   }
 
   /**
@@ -864,6 +909,21 @@ export class DownloadCore {
       );
       for (const ask of asks) {
         this.#send(ask.owner, ask.bytes);
+        const port = this.#o.sharePort;
+        if (port !== undefined && !this.#greeted.has(ask.owner)) {
+          this.#greeted.add(ask.owner);
+          this.#send(
+            ask.owner,
+            encodeMessage({
+              type: "sharer",
+              txid: this.txid,
+              cookie: cookies.cookie(ask.owner) ?? 0n,
+              contentId: this.#contentId!,
+              port,
+              nodeId: this.#o.nodeId,
+            }),
+          );
+        }
       }
       if (now >= this.#lastNeed + this.#swarmReNeedMs(engine)) this.#reNeed(now);
     }
@@ -901,7 +961,10 @@ export class DownloadCore {
 
   /** Swarming asks the tracker for new owners every second while fewer than N are in use. */
   #swarmReNeedMs(engine: DownloadEngine): number {
-    return engine.liveOwnerCount < this.#o.maxOwners ? RENEED_MS : SWARM_RENEED_MS;
+    const live = engine.liveOwnerCount;
+    // A lone owner (the seed, at the start): partial owners appear within its first pieces
+    if (live < 2 && this.#o.sharePort !== undefined) return SWARM_START_RENEED_MS;
+    return live < this.#o.maxOwners ? RENEED_MS : SWARM_RENEED_MS;
   }
 
   #onError(owner: string, code: number, text: string, now: number): void {
@@ -936,7 +999,10 @@ export class DownloadCore {
   }
 
   #reNeed(now: number): void {
-    if (this.#needing || now < this.#lastNeed + RENEED_MS || !this.#contentId) return;
+    const gap = this.#engine && this.#swarm ? this.#swarmReNeedMs(this.#engine) : RENEED_MS;
+    if (this.#needing || now < this.#lastNeed + Math.min(gap, RENEED_MS) || !this.#contentId) {
+      return;
+    }
     this.#needing = true;
     this.#lastNeed = now;
     this.#events.push({

@@ -45,6 +45,7 @@ import {
   type ErrorCodeValue,
   type ManifestRequestMessage,
   type ProbeMessage,
+  type SharerMessage,
 } from "../../wire/messages.ts";
 import { contentIdOf, type Manifest } from "../manifest.ts";
 import { AddressCookies, type CookieSource, DEFAULT_COOKIE_EPOCH_MS } from "./address_cookies.ts";
@@ -646,6 +647,21 @@ export class UploadRules {
   }
 
   /**
+   * A SHARER (another downloader of a content says it serves what it verifies): true when its
+   * address cookie is valid for its source and the content is shared here, so the driver may pass
+   * it to this peer's download of that content (`DownloadCore.addSharer`). Never answered, not
+   * even with an ERROR: a wrong one is dropped.
+   *
+   * @param msg a decoded SHARER
+   * @param from its source
+   * @param now current time in ms
+   * @returns whether to pass it on
+   */
+  checkSharer(msg: SharerMessage, from: Deno.NetAddr, now: number): boolean {
+    return this.#cookies.check(from, msg.cookie, now) && this.#entries.has(toHex(msg.contentId));
+  }
+
+  /**
    * A piece of a partial download was verified: queues a HAVE for each requester that asked for
    * its availability lately.
    *
@@ -788,7 +804,10 @@ export class UploadRules {
       return undefined;
     }
     const slots = this.#slots;
-    if (slots !== undefined && !slots.admit(src.address, from.hostname, now)) {
+    const lastRange = msg.ranges[msg.ranges.length - 1];
+    const lastEnd = lastRange ? Math.min(lastRange.offset + lastRange.length, size) : 0;
+    const endsPiece = lastEnd % ps === 0 || lastEnd === size;
+    if (slots !== undefined && !slots.admit(src.address, from.hostname, now, endsPiece)) {
       this.stats.errors.choked++;
       src.errors++;
       const text = `upload slots full: retry in ${CHOKE_RETRY_MS} ms`.slice(0, this.#errorRoom);

@@ -86,6 +86,8 @@ interface Requester {
   /** Chosen at the last rechoke (a regular or the optimistic slot is its own), and since when. */
   chosen: SlotKind;
   chosenAt: number;
+  /** Its last request ended at a piece boundary. */
+  atPieceEnd: boolean;
 }
 
 /**
@@ -154,10 +156,14 @@ export class UploadSlots {
    * @param key the requester (its address and port)
    * @param host its host (IP address), whose credit counts
    * @param now the time, ms
+   * @param endsPiece the request ends at a piece boundary (a holder is choked only between pieces
+   *   while its turn lasts at most 4 × `turnMs`, so its partial piece is not left waiting)
    * @returns true to serve it, false to answer ERROR choked
    */
-  admit(key: string, host: string, now: number): boolean {
+  admit(key: string, host: string, now: number, endsPiece = true): boolean {
     const r = this.#touch(key, host, now);
+    const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
+    r.atPieceEnd = endsPiece;
     this.#expireIdle(now);
     if (now >= this.#nextRechoke) this.#rechoke(now);
     let regular = 0, optimistic = 0;
@@ -167,7 +173,7 @@ export class UploadSlots {
     }
     if (r.slot !== undefined) {
       // A holder the last rechoke did not choose keeps its slot until a chosen one shows up
-      if (r.chosen !== undefined || regular + optimistic <= this.#slots + 1) return true;
+      if (r.chosen !== undefined || regular + optimistic <= this.#slots + 1 || midPiece) return true;
       r.slot = undefined;
     } else if (r.chosen !== undefined) return this.#grant(r, r.chosen, now);
     else if (regular < this.#slots) return this.#grant(r, "regular", now);
@@ -204,6 +210,7 @@ export class UploadSlots {
         credit: 0,
         chosen: undefined,
         chosenAt: -Infinity,
+        atPieceEnd: true,
       };
       if (this.#requesters.size >= this.#max) this.#forgetOne();
     }
@@ -278,8 +285,10 @@ export class UploadSlots {
     for (const r of waiting) {
       if (regular.size >= this.#slots) break;
       if (r.chosen !== "regular" || regular.has(r)) continue;
+      // A turn lasts turnMs, and on to the end of the piece being served (at most 4 × turnMs)
+      const held = now - r.grantedAt;
       const inTurn = r.slot === "regular"
-        ? now - r.grantedAt < this.#turnMs
+        ? held < this.#turnMs || (!r.atPieceEnd && held < 4 * this.#turnMs)
         : now - r.chosenAt <= this.#idleMs;
       if (inTurn) regular.add(r);
     }
