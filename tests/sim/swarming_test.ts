@@ -134,3 +134,65 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "swarm: upload slots serve a free-rider less than the peers that upload, and it starves nobody",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 5);
+    // p8 downloads but never uploads (shares nothing, tells no owner it could); two regular slots
+    // and the optimistic one, so 9 downloaders contend for every owner's slots
+    const w = world(5, 9, (i) => ({
+      uploadSlots: { slots: 2 },
+      ...(i === 8 ? { shareDownloads: false } : {}),
+    }));
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    const t0 = w.net.now;
+    const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
+    finish(w.net, downloads);
+    for (const d of downloads) {
+      assert.equal(d.error, undefined);
+      assert.equal(d.mismatchedPieces, 0);
+    }
+    assert.equal(w.peers[8]!.uploadedBytes, 0, "the free-rider uploaded nothing");
+    const times = downloads.map((d) => d.finishedAt! - t0);
+    const contributors = times.slice(0, 8).sort((a, b) => a - b);
+    const rider = times[8]!;
+    const median = contributors[4]!;
+    assert.ok(rider > median, `free-rider done at ${rider} ms, the median uploader at ${median} ms`);
+    // Starves nobody: 9 downloaders, of which 8 upload: Kumar–Ross is 9·F / (9 u) = F/u
+    const bound = (16 * MiB) / 5000;
+    assert.ok(
+      contributors[7]! <= 1.6 * bound,
+      `the last uploader was done at ${contributors[7]} ms, bound ${bound.toFixed(0)} ms`,
+    );
+  },
+);
+
+Deno.test(
+  "swarm: a newcomer with nothing gets its first piece quickly while the slots are contended",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 6);
+    const w = world(6, 9);
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    const downloads = w.peers.slice(0, 8).map((p) =>
+      p.download(file.contentIdHex, { reference: file.bytes })
+    );
+    // Join once the others are well under way: every owner's slots are taken
+    w.net.run(() => false, { maxMs: w.net.now + 1500 });
+    assert.ok(w.seed.rules.slots!.stats.choked > 0, "the seed's slots were contended");
+    const joined = w.net.now;
+    const late = w.peers[8]!.download(file.contentIdHex, { reference: file.bytes });
+    const started = w.net.run(() => (late.have ?? []).some((b) => b === 1), {
+      maxMs: joined + 10_000,
+    });
+    assert.ok(started, "the newcomer verified a piece");
+    const firstPieceMs = w.net.now - joined;
+    assert.ok(firstPieceMs <= 1500, `its first piece came ${firstPieceMs.toFixed(0)} ms after it joined`);
+    finish(w.net, [...downloads, late]);
+    assert.equal(late.error, undefined);
+  },
+);

@@ -11,9 +11,9 @@
  *   nothing for `idleMs` frees its slot.
  * - **Regular slots: tit-for-tat and turns.** Every `rechokeMs`, half the regular slots (rounded
  *   up) go to the requesters whose host gave this peer the most verified bytes lately
- *   (`creditOf`, a decayed sum per rechoke; only those that gave something), the rest by turns:
- *   to the requesters whose host was served least lately (one host's many ports count as one),
- *   random among equals. A complete seed receives nothing, so all its slots go by turns. The
+ *   (`creditOf`, a decayed sum; only those that gave something), the rest by turns: to the
+ *   requesters whose host is least in this peer's debt, that is served least lately minus what
+ *   it gave (decayed sums; one host's many ports count as one), random among equals. A complete seed receives nothing, so all its slots go by turns. The
  *   chosen hold the regular
  *   slots until the next rechoke; a holder that was not chosen keeps its slot only until a
  *   chosen one shows up (then its next request is choked), so the link never idles in a
@@ -28,6 +28,9 @@
  * remembered (the least recently seen non-holder is forgotten first).
  * @module
  */
+
+/** Per rechoke, the recent sums (bytes served, credit) keep this share of their value. */
+const DECAY = 0.9;
 
 /** A choked requester waits about this long before it asks the uploader again, ms. */
 export const CHOKE_RETRY_MS = 250;
@@ -254,14 +257,14 @@ export class UploadSlots {
     const credit = this.#creditOf;
     const hostDelta = new Map<string, number>();
     for (const r of this.#requesters.values()) {
-      r.recentServed = r.recentServed / 2 + (r.served - r.servedAtRechoke);
+      r.recentServed = DECAY * r.recentServed + (r.served - r.servedAtRechoke);
       r.servedAtRechoke = r.served;
       if (credit !== undefined && !hostDelta.has(r.host)) {
         const total = credit(r.host);
         hostDelta.set(r.host, total - (this.#creditSeen.get(r.host) ?? 0));
         this.#creditSeen.set(r.host, total);
       }
-      r.credit = r.credit / 2 + (hostDelta.get(r.host) ?? 0);
+      r.credit = DECAY * r.credit + (hostDelta.get(r.host) ?? 0);
     }
     if (this.#creditSeen.size > this.#max) this.#creditSeen.clear();
     const waiting = [...this.#requesters.values()].filter((r) =>
@@ -292,10 +295,13 @@ export class UploadSlots {
         : now - r.chosenAt <= this.#idleMs;
       if (inTurn) regular.add(r);
     }
-    const hostServed = new Map<string, number>();
-    for (const r of waiting) hostServed.set(r.host, (hostServed.get(r.host) ?? 0) + r.recentServed);
+    // Turns go to the hosts least in our debt first: served lately minus what they gave us
+    const balance = new Map<string, number>();
+    for (const r of waiting) {
+      balance.set(r.host, (balance.get(r.host) ?? -r.credit) + r.recentServed);
+    }
     const byTurn = waiting.filter((r) => !regular.has(r)).sort((a, b) =>
-      hostServed.get(a.host)! - hostServed.get(b.host)! || tie.get(a)! - tie.get(b)!
+      balance.get(a.host)! - balance.get(b.host)! || tie.get(a)! - tie.get(b)!
     );
     for (const r of byTurn) {
       if (regular.size >= this.#slots) break;
