@@ -186,6 +186,7 @@ test("UploadRules.handleRequest() keeps every ERROR within the request's size", 
     out_of_range: 3,
     busy: 1,
     bad_cookie: 0,
+    choked: 0,
   });
 });
 

@@ -43,9 +43,10 @@ Deno.test("UploadSlots: turns rotate a seed's slots over every waiting requester
   }
   assert.equal(served.size, 12, "every requester had a turn");
   const bytes = [...served.values()];
+  // within 4×: the optimistic slot stays 3 s with whoever it picked
   assert.ok(
-    Math.min(...bytes) >= Math.max(...bytes) / 3,
-    `shares within 3×: ${bytes.map((b) => b >> 16).join(" ")}`,
+    Math.min(...bytes) >= Math.max(...bytes) / 4,
+    `shares within 4×: ${bytes.map((b) => b >> 16).join(" ")}`,
   );
 });
 

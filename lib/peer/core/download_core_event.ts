@@ -40,6 +40,12 @@ export interface DownloadSettings {
   readonly swarm?: boolean | undefined;
   /** Random numbers in [0, 1) for the piece picker. @default Math.random */
   readonly random?: (() => number) | undefined;
+  /**
+   * This peer serves what the download verifies on this UDP port of its address (swarming with
+   * partial sharing on): each owner is told so (SHARER) with the first BITFIELD request, so it
+   * can fetch from this peer too. @default none
+   */
+  readonly sharePort?: number | undefined;
 }
 
 /** Options for {@link DownloadCore}. */
@@ -58,12 +64,6 @@ export interface DownloadCoreOptions extends DownloadSettings {
   expectedSize?: number | undefined;
   /** Owners' block traffic may use a data socket of their own (see {@link DownloadTransmit}). */
   dataSockets: boolean;
-  /**
-   * This peer serves what the download verifies on this UDP port of its address (swarming with
-   * partial sharing on): each owner is told so (SHARER) with the first BITFIELD request, so it
-   * can fetch from this peer too. @default none
-   */
-  sharePort?: number | undefined;
 }
 
 /** A datagram for the driver to send. */

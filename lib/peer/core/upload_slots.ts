@@ -20,8 +20,11 @@
  *   handover. A free-rider never earns credit, so while contributing peers ask it is served only
  *   in its turn of the rotation or the optimistic slot.
  * - **The optimistic slot.** Every `optimisticMs`, one requester that holds no regular slot is
- *   picked at random (a newcomer that was never served weighs three times as much), so a peer
- *   with nothing to give gets started and can earn credit.
+ *   picked at random: a random host (one never served weighs three times as much), then one of
+ *   its requesters, so a peer with nothing to give gets started and can earn credit.
+ * - **Hosts, not ports.** Turns go to one requester per host before a host gets a second, and a
+ *   requester whose host holds no slot takes one at once from a host that holds several, so a
+ *   host that opens a thousand ports cannot keep another host waiting.
  *
  * Requesters are keyed by address and port (one download's data socket); credit is by host, as
  * that is where this peer's own downloads saw the bytes come from. At most `maxRequesters` are
@@ -181,6 +184,16 @@ export class UploadSlots {
     } else if (r.chosen !== undefined) return this.#grant(r, r.chosen, now);
     else if (regular < this.#slots) return this.#grant(r, "regular", now);
     else if (optimistic === 0) return this.#grant(r, "optimistic", now);
+    else {
+      // A host without a slot takes one from a host that holds several (its many ports)
+      const victim = this.#crowdedHolder(r.host);
+      if (victim !== undefined) {
+        const kind = victim.slot;
+        victim.slot = undefined;
+        victim.chosen = undefined;
+        return this.#grant(r, kind, now);
+      }
+    }
     this.stats.choked++;
     return false;
   }
@@ -235,6 +248,25 @@ export class UploadSlots {
     if (this.#optimistic !== undefined && !this.#requesters.has(this.#optimistic.key)) {
       this.#optimistic = undefined;
     }
+  }
+
+  /** A holder whose host holds two slots or more, when `host` holds none; else undefined. */
+  #crowdedHolder(host: string): Requester | undefined {
+    const held = new Map<string, Requester[]>();
+    for (const x of this.#requesters.values()) {
+      if (x.slot === undefined) continue;
+      if (x.host === host) return undefined;
+      const list = held.get(x.host);
+      if (list) list.push(x);
+      else held.set(x.host, [x]);
+    }
+    let victim: Requester | undefined;
+    for (const list of held.values()) {
+      if (list.length >= 2 && (victim === undefined || list.length > held.get(victim.host)!.length)) {
+        victim = list[0];
+      }
+    }
+    return victim;
   }
 
   #grant(r: Requester, kind: SlotKind, now: number): boolean {
@@ -303,6 +335,15 @@ export class UploadSlots {
     const byTurn = waiting.filter((r) => !regular.has(r)).sort((a, b) =>
       balance.get(a.host)! - balance.get(b.host)! || tie.get(a)! - tie.get(b)!
     );
+    // One requester per host first (a host's many ports wait behind other hosts), then the rest
+    const hosts = new Set<string>();
+    for (const r of regular) hosts.add(r.host);
+    for (const r of byTurn) {
+      if (regular.size >= this.#slots) break;
+      if (hosts.has(r.host)) continue;
+      hosts.add(r.host);
+      regular.add(r);
+    }
     for (const r of byTurn) {
       if (regular.size >= this.#slots) break;
       regular.add(r);
@@ -330,14 +371,21 @@ export class UploadSlots {
     }
   }
 
-  /** A random requester, newcomers (never served) three times as likely. */
+  /** A random host (newcomers, never served, three times as likely), then one of its requesters. */
   #pickOptimistic(candidates: Requester[]): Requester | undefined {
-    let total = 0;
-    for (const r of candidates) total += r.served === 0 ? 3 : 1;
-    let x = this.#random() * total;
+    const byHost = new Map<string, Requester[]>();
     for (const r of candidates) {
-      x -= r.served === 0 ? 3 : 1;
-      if (x < 0) return r;
+      const list = byHost.get(r.host);
+      if (list) list.push(r);
+      else byHost.set(r.host, [r]);
+    }
+    const weight = (rs: Requester[]) => (rs.every((r) => r.served === 0) ? 3 : 1);
+    let total = 0;
+    for (const rs of byHost.values()) total += weight(rs);
+    let x = this.#random() * total;
+    for (const rs of byHost.values()) {
+      x -= weight(rs);
+      if (x < 0) return rs[Math.floor(this.#random() * rs.length)];
     }
     return candidates[candidates.length - 1];
   }
