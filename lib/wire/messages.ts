@@ -70,6 +70,12 @@ export const ErrorCode = {
    * this one again in a while (upload_slots.ts). Older downloaders take it as `busy`.
    */
   choked: 18,
+  /**
+   * The uploader answers no larger path MTU probes now (many downloaders probe it at once): use
+   * the largest size it acknowledged. Sent only in answer to a PROBE larger than an Ethernet
+   * frame.
+   */
+  probe_refused: 19,
 } as const;
 
 /** Numeric ERROR reason code. */

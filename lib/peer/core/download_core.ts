@@ -968,6 +968,11 @@ export class DownloadCore {
   }
 
   #onError(owner: string, code: number, text: string, now: number): void {
+    if (code === ErrorCode.probe_refused) {
+      // It answers no large path MTU probes now (a crowd probes it): settle on what it acknowledged
+      if (this.#phase === "probe" && owner === this.#probeOwner) this.#probe?.handleRefused(now);
+      return;
+    }
     if (code === ErrorCode.bad_cookie) {
       // Its key rotated (or it restarted): probe it for a new cookie and carry on; the requests
       // it refused are re-sent (block requests: to whoever is free; the owner pauses meanwhile)

@@ -190,6 +190,11 @@ export interface UploaderStats {
   fairShareRefusals: number;
   /** PROBEs answered with a PROBE_ACK (and a cookie). */
   probes: number;
+  /**
+   * Large PROBEs not acknowledged: over the budget of padded acks ({@link PROBE_PAD_RATE}); the
+   * first of a prober's in a second is answered ERROR probe_refused.
+   */
+  probesRefused: number;
   /** Sends that threw or rejected (reported by the driver, {@link UploadRules.handleSendFailed}). */
   sendFailures: number;
   /** Requests stopped because a shared file got shorter than its manifest. */
@@ -232,6 +237,16 @@ interface Queued {
 }
 
 const MiB = 1024 * 1024;
+
+/** PROBE_ACKs up to this size (an Ethernet frame's UDP payload) are always answered. */
+export const PROBE_PAD_FREE_BYTES = 1472;
+/**
+ * Larger PROBE_ACKs (path MTU probes) share this budget, bytes/s, with a burst of a quarter of
+ * it: a few downloaders a second probe large datagrams; in a crowd at a seed the others settle
+ * on Ethernet-sized ones in a few round trips instead of the seed's link carrying 94 KiB of acks
+ * per downloader.
+ */
+export const PROBE_PAD_RATE = 512 * 1024;
 
 /**
  * The uploader's admission and fairness rules and its counters, sans-I/O.
@@ -280,6 +295,7 @@ export class UploadRules {
     errors: { unknown_content: 0, out_of_range: 0, busy: 0, bad_cookie: 0, choked: 0 },
     fairShareRefusals: 0,
     probes: 0,
+    probesRefused: 0,
     sendFailures: 0,
     shortReads: 0,
   };
@@ -312,6 +328,9 @@ export class UploadRules {
   readonly #superSeedWindowMs: number;
   readonly #random: () => number;
   readonly #slots: UploadSlots | undefined;
+  readonly #probePad: TokenBucket;
+  /** Probers refused lately (address → when), so each gets one ERROR a second at most. */
+  readonly #probeRefusals = new Map<string, number>();
 
   /**
    * Creates rules that share nothing yet.
@@ -344,6 +363,11 @@ export class UploadRules {
     this.#superSeed = options.superSeed ?? true;
     this.#superSeedWindowMs = options.superSeedWindowMs ?? 10_000;
     this.#random = options.random ?? Math.random;
+    this.#probePad = new TokenBucket({
+      ratePerSecond: PROBE_PAD_RATE,
+      burst: PROBE_PAD_RATE / 4,
+      now: options.now ?? 0,
+    });
     this.#slots = options.slots === false
       ? undefined
       : new UploadSlots({ random: this.#random, ...options.slots });
@@ -546,6 +570,30 @@ export class UploadRules {
    */
   handleProbe(msg: ProbeMessage, from: Deno.NetAddr, now: number): void {
     if (msg.size < PROBE_ACK_MIN_SIZE) return;
+    // Padding beyond an Ethernet frame comes from a budget: many downloaders probing a seed at
+    // once would otherwise flood its own queue with acks of 32 KiB
+    if (msg.size > PROBE_PAD_FREE_BYTES) {
+      const pad = this.#probePad;
+      if (pad.waitFor(msg.size, now) > 0) {
+        // A small ERROR (the probe is larger), once per prober and second: it settles on the
+        // smaller sizes this round acknowledges instead of probing round after round
+        this.stats.probesRefused++;
+        const key = `${from.hostname}|${from.port}`;
+        const last = this.#probeRefusals.get(key);
+        if (last === undefined || now - last >= 1000) {
+          this.#probeRefusals.delete(key);
+          if (this.#probeRefusals.size >= 1024) this.#probeRefusals.clear();
+          this.#probeRefusals.set(key, now);
+          const text = "path MTU probes over budget: use smaller datagrams";
+          this.#transmit(
+            encodeMessage({ type: "error", txid: msg.txid, code: ErrorCode.probe_refused, text }),
+            from,
+          );
+        }
+        return;
+      }
+      pad.spend(msg.size);
+    }
     this.stats.probes++;
     const cookie = this.#cookies.issue(from, now);
     this.#transmit(
