@@ -429,3 +429,52 @@ test("UploadRules() rejects a limit that is not positive", () => {
     assert.throws(() => new UploadRules({ [key]: 0 }), RangeError, key);
   }
 });
+
+test("UploadRules answers large PROBEs from a budget, then one small ERROR probe_refused", () => {
+  const rules = rulesWith();
+  // The budget's burst is 128 KiB: three 32 KiB acks, then refusals
+  const answers: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const from = { ...A, port: 40000 + i };
+    rules.handleProbe({ type: "probe", txid: i, size: 32784 }, from, 0);
+    rules.handleProbe({ type: "probe", txid: i, size: 32784 }, from, 0); // its second copy
+    rules.handleProbe({ type: "probe", txid: i, size: 1472 }, from, 0);
+    const out = drain(rules);
+    for (const o of out) assert.ok(o.size <= 32784, "no reply larger than its probe");
+    answers.push(
+      out.map((o) => o.msg.type === "error" ? `error ${o.msg.code}` : `${o.msg.type} ${o.size}`)
+        .join(", "),
+    );
+  }
+  assert.deepEqual(answers.slice(0, 2), [
+    "probe_ack 32784, probe_ack 32784, probe_ack 1472",
+    "probe_ack 32784, error 19, probe_ack 1472",
+  ]);
+  for (const a of answers.slice(2)) assert.equal(a, "error 19, probe_ack 1472");
+  assert.equal(rules.stats.probesRefused, 9);
+});
+
+test("UploadRules.checkSharer() passes on a SHARER only with a valid cookie for shared content", () => {
+  const { rules, c } = sharing(content(4 * PIECE));
+  const sharer = { type: "sharer" as const, txid: 1, contentId: c.contentId, port: 7000, nodeId: "p1" };
+  assert.equal(rules.checkSharer({ ...sharer, cookie: 0n }, A, 0), false, "no cookie");
+  assert.equal(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(B, 0) }, A, 0), false);
+  assert.ok(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(A, 0) }, A, 0));
+  const other = content(4 * PIECE, PIECE, 9).contentId;
+  assert.equal(
+    rules.checkSharer({ ...sharer, contentId: other, cookie: rules.cookieFor(A, 0) }, A, 0),
+    false,
+    "a content not shared here",
+  );
+  assert.equal(drain(rules).length, 0, "never answered");
+});
+
+test("UploadRules answers ERROR choked beyond its upload slots, within the request's size", () => {
+  const { rules, c } = sharing(content(64 * PIECE), { slots: { slots: 1 } });
+  const from = (i: number) => ({ ...A, hostname: `192.0.2.${10 + i}` });
+  assert.equal(ask(rules, c, { from: from(0), now: 0, ranges: [{ offset: 0, length: PIECE }] }), "ok");
+  assert.equal(ask(rules, c, { from: from(1), now: 0, ranges: [{ offset: 0, length: PIECE }] }), "ok");
+  const third = ask(rules, c, { from: from(2), now: 0, ranges: [{ offset: 0, length: PIECE }] });
+  assert.match(third, /^error 18: upload slots full: retry in 250 ms$/);
+  assert.equal(rules.stats.errors.choked, 1);
+});

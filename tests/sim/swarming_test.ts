@@ -196,3 +196,28 @@ Deno.test(
     assert.equal(late.error, undefined);
   },
 );
+
+Deno.test(
+  "swarm: downloaders learn the sharers that ask them (SHARER), beyond the owners the tracker lists",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 7);
+    const w = world(7, 12);
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    // Each NEED lists 2 owners, so a download keeps at most 4 from the tracker
+    const downloads = w.peers.map((p) =>
+      p.download(file.contentIdHex, { reference: file.bytes, maxOwners: 2 })
+    );
+    finish(w.net, downloads);
+    for (const d of downloads) {
+      assert.equal(d.error, undefined);
+      assert.equal(d.mismatchedPieces, 0);
+    }
+    const sources = downloads.map((d) => d.result!.owners.filter((o) => o.bytes > 0).length);
+    assert.ok(
+      Math.max(...sources) > 4,
+      `some download got verified bytes from more than 4 owners: ${sources.join(" ")}`,
+    );
+  },
+);
