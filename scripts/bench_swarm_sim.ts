@@ -45,8 +45,14 @@ cases.push({
 });
 
 const timelineMs = Number(values.timeline);
-if (timelineMs > 0) for (const c of cases) c.options.sampleMs = timelineMs;
-if (values.only) cases.splice(0, cases.length, ...cases.filter((c) => c.name.includes(values.only!)));
+if (timelineMs > 0) { for (const c of cases) c.options.sampleMs = timelineMs; }
+if (values.only) {
+  cases.splice(
+    0,
+    cases.length,
+    ...cases.filter((c) => c.name.includes(values.only!)),
+  );
+}
 const file = swarmFile(size, 1);
 const rows: Record<string, unknown>[] = [];
 const s = (ms: number) => (ms / 1000).toFixed(2);
@@ -81,9 +87,9 @@ for (const c of cases) {
   );
   for (const x of r.samples) {
     console.log(
-      `    ${s(x.atMs).padStart(6)}s seed ${pct(x.seedUtil)} peers ${pct(x.peerUtil)} idle ${x.idlePeers}/${x.activePeers} done ${
-        pct(x.done)
-      }`,
+      `    ${s(x.atMs).padStart(6)}s seed ${pct(x.seedUtil)} peers ${
+        pct(x.peerUtil)
+      } idle ${x.idlePeers}/${x.activePeers} done ${pct(x.done)}`,
     );
   }
   rows.push({ case: c.name, ...c.options, ...r, realSeconds: real });

@@ -169,7 +169,9 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         tracker: TRACKER,
         shareDownloads: options.shareDownloads ?? true,
         // deno-lint-ignore no-explicit-any
-        ...((globalThis as any).__peek && i === 8 ? { log: (l: string) => console.log(net.now - t0, l) } : {}),
+        ...((globalThis as any).__peek && i === 8
+          ? { log: (l: string) => console.log(net.now - t0, l) }
+          : {}),
       }),
     );
   }
@@ -223,7 +225,16 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         const e = (d?.core as any)?.engineForPeek;
         return `${have}/${e?.liveOwnerCount ?? "-"}/${utils[i]!.toFixed(1)}`;
       });
-      console.log(now - t0, "seeddrops", net.hostStats("10.0.1.1").queueDrops, "seed", ((net.hostStats("10.0.1.1").sentWireBytes - lastSeed) / (sampleMs * options.seedUpload)).toFixed(2), seed.rules.slots?.stats, rows.join(" "));
+      console.log(
+        now - t0,
+        "seeddrops",
+        net.hostStats("10.0.1.1").queueDrops,
+        "seed",
+        ((net.hostStats("10.0.1.1").sentWireBytes - lastSeed) / (sampleMs * options.seedUpload))
+          .toFixed(2),
+        seed.rules.slots?.stats,
+        rows.join(" "),
+      );
     }
 
     for (let i = 0; i < peers.length; i++) {

@@ -316,7 +316,9 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       writeBits(w, msg);
       break;
     case "sharer":
-      if (msg.port === 0) throw new RangeError("Cannot encode sharer: port must be 1..65535, got 0");
+      if (msg.port === 0) {
+        throw new RangeError("Cannot encode sharer: port must be 1..65535, got 0");
+      }
       w.bigU64(msg.cookie, "cookie");
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       w.u16(msg.port, "port");

@@ -456,7 +456,13 @@ test("UploadRules answers large PROBEs from a budget, then one small ERROR probe
 
 test("UploadRules.checkSharer() passes on a SHARER only with a valid cookie for shared content", () => {
   const { rules, c } = sharing(content(4 * PIECE));
-  const sharer = { type: "sharer" as const, txid: 1, contentId: c.contentId, port: 7000, nodeId: "p1" };
+  const sharer = {
+    type: "sharer" as const,
+    txid: 1,
+    contentId: c.contentId,
+    port: 7000,
+    nodeId: "p1",
+  };
   assert.equal(rules.checkSharer({ ...sharer, cookie: 0n }, A, 0), false, "no cookie");
   assert.equal(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(B, 0) }, A, 0), false);
   assert.ok(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(A, 0) }, A, 0));
@@ -472,8 +478,14 @@ test("UploadRules.checkSharer() passes on a SHARER only with a valid cookie for 
 test("UploadRules answers ERROR choked beyond its upload slots, within the request's size", () => {
   const { rules, c } = sharing(content(64 * PIECE), { slots: { slots: 1 } });
   const from = (i: number) => ({ ...A, hostname: `192.0.2.${10 + i}` });
-  assert.equal(ask(rules, c, { from: from(0), now: 0, ranges: [{ offset: 0, length: PIECE }] }), "ok");
-  assert.equal(ask(rules, c, { from: from(1), now: 0, ranges: [{ offset: 0, length: PIECE }] }), "ok");
+  assert.equal(
+    ask(rules, c, { from: from(0), now: 0, ranges: [{ offset: 0, length: PIECE }] }),
+    "ok",
+  );
+  assert.equal(
+    ask(rules, c, { from: from(1), now: 0, ranges: [{ offset: 0, length: PIECE }] }),
+    "ok",
+  );
   const third = ask(rules, c, { from: from(2), now: 0, ranges: [{ offset: 0, length: PIECE }] });
   assert.match(third, /^error 18: upload slots full: retry in 250 ms$/);
   assert.equal(rules.stats.errors.choked, 1);

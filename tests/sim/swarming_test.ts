@@ -160,7 +160,10 @@ Deno.test(
     const contributors = times.slice(0, 8).sort((a, b) => a - b);
     const rider = times[8]!;
     const median = contributors[4]!;
-    assert.ok(rider > median, `free-rider done at ${rider} ms, the median uploader at ${median} ms`);
+    assert.ok(
+      rider > median,
+      `free-rider done at ${rider} ms, the median uploader at ${median} ms`,
+    );
     // Starves nobody: 9 downloaders, of which 8 upload: Kumar–Ross is 9·F / (9 u) = F/u
     const bound = (16 * MiB) / 5000;
     assert.ok(
@@ -191,7 +194,10 @@ Deno.test(
     });
     assert.ok(started, "the newcomer verified a piece");
     const firstPieceMs = w.net.now - joined;
-    assert.ok(firstPieceMs <= 1500, `its first piece came ${firstPieceMs.toFixed(0)} ms after it joined`);
+    assert.ok(
+      firstPieceMs <= 1500,
+      `its first piece came ${firstPieceMs.toFixed(0)} ms after it joined`,
+    );
     finish(w.net, [...downloads, late]);
     assert.equal(late.error, undefined);
   },

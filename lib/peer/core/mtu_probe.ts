@@ -122,7 +122,9 @@ export class MtuProbe {
     if (this.#done) return;
     this.#refused = true;
     if (this.#best > SAFE_DATAGRAM) this.#done = true;
-    else if (this.#deadline >= 0) this.#deadline = Math.min(this.#deadline, now + this.#roundLength());
+    else if (this.#deadline >= 0) {
+      this.#deadline = Math.min(this.#deadline, now + this.#roundLength());
+    }
   }
 
   /** When to call {@link handleTimeout}, or undefined. */

@@ -179,7 +179,9 @@ export class UploadSlots {
     }
     if (r.slot !== undefined) {
       // A holder the last rechoke did not choose keeps its slot until a chosen one shows up
-      if (r.chosen !== undefined || regular + optimistic <= this.#slots + 1 || midPiece) return true;
+      if (r.chosen !== undefined || regular + optimistic <= this.#slots + 1 || midPiece) {
+        return true;
+      }
       r.slot = undefined;
     } else if (r.chosen !== undefined) return this.#grant(r, r.chosen, now);
     else if (regular < this.#slots) return this.#grant(r, "regular", now);
@@ -262,7 +264,9 @@ export class UploadSlots {
     }
     let victim: Requester | undefined;
     for (const list of held.values()) {
-      if (list.length >= 2 && (victim === undefined || list.length > held.get(victim.host)!.length)) {
+      if (
+        list.length >= 2 && (victim === undefined || list.length > held.get(victim.host)!.length)
+      ) {
         victim = list[0];
       }
     }
