@@ -40,6 +40,8 @@ export interface SwarmScenarioOptions {
   seed?: number;
   /** Give up after this much virtual time, ms. @default 3_600_000 */
   maxMs?: number;
+  /** Largest datagram of every download, or 0 to probe the path. @default 0 */
+  mtu?: number;
   /** Sample every host's upload this often (a {@link SwarmSample} timeline), ms. @default none */
   sampleMs?: number;
 }
@@ -168,19 +170,14 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         addr: { hostname, port: 7000 },
         tracker: TRACKER,
         shareDownloads: options.shareDownloads ?? true,
-        // deno-lint-ignore no-explicit-any
-        ...((globalThis as any).__peek && i === 8
-          ? { log: (l: string) => console.log(net.now - t0, l) }
-          : {}),
       }),
     );
   }
-  let t0 = 0;
   const reg = tracker.core.registry;
   net.run(() => reg.peerCount === options.peers + 1 && reg.fileCount === 1, {
     maxMs: net.now + 10_000,
   });
-  t0 = net.now;
+  const t0 = net.now;
   const sentBefore = net.hostStats("10.0.1.1").sentWireBytes;
   const peerSentBefore = peers.map((p) => net.hostStats(p.socket.addr.hostname).sentWireBytes);
   const starts: number[] = [];
@@ -192,8 +189,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       downloads[i] = p.download(file.contentIdHex, {
         reference: file.bytes,
         maxOwners: options.maxOwners ?? 8,
-        // deno-lint-ignore no-explicit-any
-        mtu: Number((globalThis as any).__mtu ?? 0),
+        ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
       });
     })
   );
@@ -214,29 +210,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   const lastPeers = peerSentBefore.slice();
   const sample = (now: number) => {
     const seedNow = net.hostStats("10.0.1.1").sentWireBytes;
-    const utils = peers.map((_, i) => (peerSentAt(i) - lastPeers[i]!) / (sampleMs * peerUpload));
     let util = 0, active = 0, idle = 0, verified = 0;
-    // deno-lint-ignore no-explicit-any
-    if ((globalThis as any).__peek) {
-      const rows = peers.map((p, i) => {
-        const d = downloads[i];
-        const have = d?.have?.reduce((a, b) => a + b, 0) ?? -1;
-        // deno-lint-ignore no-explicit-any
-        const e = (d?.core as any)?.engineForPeek;
-        return `${have}/${e?.liveOwnerCount ?? "-"}/${utils[i]!.toFixed(1)}`;
-      });
-      console.log(
-        now - t0,
-        "seeddrops",
-        net.hostStats("10.0.1.1").queueDrops,
-        "seed",
-        ((net.hostStats("10.0.1.1").sentWireBytes - lastSeed) / (sampleMs * options.seedUpload))
-          .toFixed(2),
-        seed.rules.slots?.stats,
-        rows.join(" "),
-      );
-    }
-
     for (let i = 0; i < peers.length; i++) {
       const d = downloads[i];
       for (const b of d?.have ?? []) verified += b;

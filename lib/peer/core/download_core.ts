@@ -233,10 +233,6 @@ export class DownloadCore {
     return bytes;
   }
 
-  get engineForPeek(): unknown {
-    return this.#engine;
-  }
-
   /** The latest progress report, undefined before the first. */
   get progress(): DownloadProgress | undefined {
     return this.#progress;
@@ -987,8 +983,6 @@ export class DownloadCore {
       const r = this.#o.random?.() ?? Math.random();
       this.#chokedUntil.set(owner, now + CHOKE_RETRY_MS * (0.75 + 0.5 * r));
       this.#engine.pauseOwner(owner, now);
-      // deno-lint-ignore no-explicit-any
-      if ((globalThis as any).__peek) this.#log(`choked by ${owner}`);
       return;
     }
     this.#log(`owner ${owner} answered error ${code}: ${text}`);
