@@ -5,7 +5,8 @@
  * it stays to serve. Reports each completion time (from the `download` command), the all-done
  * time against the Kumar–Ross bound, the first finisher, the spread, and the bytes on the wire
  * (each host's eth0 tx_bytes: Ethernet, IP and UDP headers included) of the seed's host and of
- * the peers, divided by the file size; checks every file's SHA-256. Writes JSON to bench-results/.
+ * the peers, divided by the file size, and when the seed's link first carried 256 KiB after the
+ * downloads started; checks every file's SHA-256. Writes JSON to bench-results/.
  *
  *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
  *
@@ -109,6 +110,8 @@ interface Row {
   seedWirePerFile: number;
   peersWirePerFile: number;
   exact: boolean;
+  /** From the downloads' start until the seed's link carried 256 KiB, s (polled every ~15 ms). */
+  seedBusyS: number;
 }
 
 async function runCase(n: number, mib: number): Promise<Row> {
@@ -208,6 +211,15 @@ async function runCase(n: number, mib: number): Promise<Row> {
       w.releaseLock();
     }
     const timer = setTimeout(() => finished.resolve(), timeoutMs);
+    // When the seed's link first carried block data (its tx passed 256 KiB beyond the handshakes)
+    let seedBusyS = NaN;
+    for (let k = 0; k < 200; k++) {
+      if ((await txBytes(0)) - tx0[0]! > 256 * 1024) {
+        seedBusyS = (performance.now() - t0) / 1000;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await finished.promise;
     clearTimeout(timer);
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
@@ -238,6 +250,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
       seedWirePerFile: (tx1[0]! - tx0[0]!) / size,
       peersWirePerFile: peersTx / size,
       exact: exact && ends.length === n,
+      seedBusyS,
     };
   } finally {
     for (const c of children) {
@@ -254,7 +267,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
 const rows: Row[] = [];
 console.log(`swarm on real processes, uploads ${values.rate} (tc tbf), network namespaces\n`);
 console.log(
-  "N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | exact",
+  "N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | seed busy | exact",
 );
 for (const mib of values["size-mib"]!.split(",").map(Number)) {
   for (const n of values.peers!.split(",").map(Number)) {
@@ -271,6 +284,7 @@ for (const mib of values["size-mib"]!.split(",").map(Number)) {
         `${r.spreadS.toFixed(1).padStart(5)}s`,
         r.seedWirePerFile.toFixed(2).padStart(11),
         r.peersWirePerFile.toFixed(2).padStart(12),
+        `${(r.seedBusyS * 1000).toFixed(0).padStart(6)} ms`,
         String(r.exact),
       ].join(" | "),
     );
