@@ -136,7 +136,7 @@ Deno.test(
 );
 
 Deno.test(
-  "swarm: upload slots serve a free-rider less than the peers that upload, and it starves nobody",
+  "swarm: with upload slots a free-rider that never uploads starves nobody and still finishes",
   none,
   () => {
     const file = swarmFile(16 * MiB, 5);

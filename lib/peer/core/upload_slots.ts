@@ -53,6 +53,11 @@ export interface UploadSlotsOptions {
    * waiting after its last request (at least twice {@link CHOKE_RETRY_MS}). @default 600
    */
   idleMs?: number;
+  /**
+   * A holder that has been served and then asked nothing this long frees its slot (it has nothing
+   * more to fetch here), ms; at most `idleMs`. @default 200
+   */
+  holdIdleMs?: number;
   /** Requesters remembered. @default 1024 */
   maxRequesters?: number;
   /**
@@ -120,6 +125,7 @@ export class UploadSlots {
   readonly #turnMs: number;
   readonly #optimisticMs: number;
   readonly #idleMs: number;
+  readonly #holdIdleMs: number;
   readonly #max: number;
   readonly #creditOf: ((host: string) => number) | undefined;
   readonly #random: () => number;
@@ -139,6 +145,7 @@ export class UploadSlots {
     this.#turnMs = options.turnMs ?? 500;
     this.#optimisticMs = options.optimisticMs ?? 3000;
     this.#idleMs = Math.max(options.idleMs ?? 600, 2 * CHOKE_RETRY_MS);
+    this.#holdIdleMs = Math.min(this.#idleMs, options.holdIdleMs ?? 200);
     this.#max = Math.max(this.#slots + 1, options.maxRequesters ?? 1024);
     this.#creditOf = options.creditOf;
     this.#random = options.random ?? Math.random;
@@ -281,7 +288,10 @@ export class UploadSlots {
 
   #expireIdle(now: number): void {
     for (const r of this.#requesters.values()) {
-      if (r.slot !== undefined && now - Math.max(r.lastAsk, r.grantedAt) > this.#idleMs) {
+      if (r.slot === undefined) continue;
+      // A holder that stopped asking frees its slot soon; one just granted has time to come
+      const idle = r.lastAsk >= r.grantedAt ? this.#holdIdleMs : this.#idleMs;
+      if (now - Math.max(r.lastAsk, r.grantedAt) > idle) {
         r.slot = undefined;
       }
     }
