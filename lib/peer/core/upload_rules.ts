@@ -12,6 +12,10 @@
  * (`lib/peer/uploader.ts`) walks block by block, reading each one straight into a send buffer.
  * Walking a plan allocates nothing.
  *
+ * Which requesters are served at all comes first from the upload slots ({@link UploadSlots}:
+ * a few at once, tit-for-tat and turns, one optimistic slot; the others get ERROR choked), and
+ * path MTU probes draw their padded acks from a budget ({@link PROBE_PAD_RATE}).
+ *
  * Fairness between requesters comes from the per-requester token bucket (one requester can
  * spend at most its own burst, then its rate) and, across requesters, from {@link FairShare}:
  * one IP address (or /24, /48 prefix) that opens many sockets gets, while others ask too, no more

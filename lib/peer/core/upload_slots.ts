@@ -138,7 +138,11 @@ export class UploadSlots {
   #optimistic: Requester | undefined;
   #nextOptimistic = -Infinity;
 
-  /** @param options slots, intervals and the credit source */
+  /**
+   * Slots with nobody holding one yet.
+   *
+   * @param options slots, intervals and the credit source
+   */
   constructor(options: UploadSlotsOptions = {}) {
     this.#slots = Math.max(1, Math.floor(options.slots ?? 4));
     this.#rechokeMs = options.rechokeMs ?? 250;
