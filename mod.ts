@@ -161,6 +161,7 @@ export {
   type RegisterMessage,
   type ReportEntry,
   type ReportMessage,
+  type SharerMessage,
   type TrackerMessage,
   type UpdateMessage,
 } from "./lib/wire/messages.ts";
