@@ -9,6 +9,7 @@
  * downloads started; checks every file's SHA-256. Writes JSON to bench-results/.
  *
  *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
+ *     [--peer-flags="--upload-slots 0"]
  *
  * Skips (exit 0, with the reason) when not root or when netns.sh cannot build the network here.
  * @module
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "64,256" },
     rate: { type: "string", default: "40mbit" },
     "timeout-s": { type: "string", default: "600" },
+    /** Extra flags for every peer and the seed, space-separated (A/B runs: --upload-slots 0). */
+    "peer-flags": { type: "string", default: "" },
   },
 });
 const root = new URL("..", import.meta.url).pathname;
@@ -32,6 +35,7 @@ const PREFIX = "usw";
 const env = { US_NETNS_PREFIX: PREFIX };
 const rateBits = Number(values.rate!.replace(/mbit$/i, "")) * 1e6;
 const timeoutMs = Number(values["timeout-s"]) * 1000;
+const peerFlags = values["peer-flags"]!.split(" ").filter((x) => x !== "");
 
 async function sh(args: string[], quiet = true): Promise<{ ok: boolean; out: string }> {
   const r = await new Deno.Command(args[0]!, {
@@ -153,6 +157,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
         "--log-dir",
         join(tmp, "logs"),
         "--quiet",
+        ...peerFlags,
       ], (l) => l.startsWith("sharing") && shared()),
     );
     const noShare = setTimeout(() => shared(), 60_000);
@@ -188,6 +193,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
         "--json",
         "--owners",
         "8",
+        ...peerFlags,
       ], (l) => {
         if (l.includes('"event":"ready"') || l.includes("udpswarm peer")) prompt.resolve();
         if (l.includes('"event":"done"') && Number.isNaN(done[i - 1]!)) {

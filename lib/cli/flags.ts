@@ -332,7 +332,7 @@ Flags:
   --max-download RATE  cap on download over all downloads, same units (default: off)
   --upload-slots N     requesters served at once (tit-for-tat and turns, plus one
                        optimistic slot); the others fetch elsewhere meanwhile. 0 serves
-                       all at once (default 4)
+                       all at once (default 8)
   -h, --help           this text
   -V, --version        the version
 

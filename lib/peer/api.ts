@@ -69,7 +69,7 @@ export interface PeerOptions {
   /**
    * Upload slots: requesters served at once (the regular slots, chosen tit-for-tat and by turns;
    * one optimistic slot more), the others get ERROR choked and fetch elsewhere meanwhile
-   * (docs/SWARMING.md). False serves every requester at once. @default 4
+   * (docs/TRANSFER.md, Swarming). False serves every requester at once. @default 8
    */
   uploadSlots?: number | false;
   /** Owners asked for per NEED. @default 4 */

@@ -114,7 +114,7 @@ export interface UploadRulesOptions {
   /**
    * Upload slots ({@link UploadSlots}): block requests are served for a few requesters at once,
    * chosen tit-for-tat with an optimistic slot; the others get ERROR choked. False turns them
-   * off. @default {} (4 regular slots and 1 optimistic)
+   * off. @default {} (8 regular slots and 1 optimistic)
    */
   slots?: UploadSlotsOptions | false;
 }

@@ -40,7 +40,7 @@ export const CHOKE_RETRY_MS = 250;
 
 /** Options for {@link UploadSlots}. */
 export interface UploadSlotsOptions {
-  /** Regular slots (requesters served at once, the optimistic one aside). @default 4 */
+  /** Regular slots (requesters served at once, the optimistic one aside). @default 8 */
   slots?: number;
   /** How often the regular slots are chosen again, ms. @default 250 */
   rechokeMs?: number;
@@ -144,7 +144,7 @@ export class UploadSlots {
    * @param options slots, intervals and the credit source
    */
   constructor(options: UploadSlotsOptions = {}) {
-    this.#slots = Math.max(1, Math.floor(options.slots ?? 4));
+    this.#slots = Math.max(1, Math.floor(options.slots ?? 8));
     this.#rechokeMs = options.rechokeMs ?? 250;
     this.#turnMs = options.turnMs ?? 500;
     this.#optimisticMs = options.optimisticMs ?? 3000;
