@@ -204,7 +204,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     uploadSlots: values["upload-slots"] === undefined ? undefined : intFlag({
       name: "upload-slots",
       raw: values["upload-slots"],
-      fallback: 4,
+      fallback: 8,
       min: 0,
       max: 64,
     }),

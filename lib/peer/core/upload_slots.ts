@@ -40,7 +40,11 @@ export const CHOKE_RETRY_MS = 250;
 
 /** Options for {@link UploadSlots}. */
 export interface UploadSlotsOptions {
-  /** Regular slots (requesters served at once, the optimistic one aside). @default 8 */
+  /**
+   * Regular slots (requesters served at once, the optimistic one aside). @default 8 (measured:
+   * four made the real 8-peer swarm slower, 1.38× against 1.25× the bound, from the data in
+   * flight that every handover strands)
+   */
   slots?: number;
   /** How often the regular slots are chosen again, ms. @default 250 */
   rechokeMs?: number;
