@@ -62,6 +62,7 @@ function world(
   seed: number,
   n: number,
   options: (i: number) => Partial<SimPeerOptions> = () => ({}),
+  seedOptions: Partial<SimPeerOptions> = {},
 ) {
   const net = new SimNetwork({ seed, link: { latencyMs: 2 } });
   net.addHost(TRACKER.hostname);
@@ -71,6 +72,7 @@ function world(
     nodeId: "seed",
     addr: { hostname: "10.0.1.1", port: 7000 },
     tracker: TRACKER,
+    ...seedOptions,
   });
   const peers = Array.from({ length: n }, (_, i) => {
     net.addHost(`10.0.2.${i}`, { upload: 5000 });
@@ -176,7 +178,9 @@ Deno.test(
   none,
   () => {
     const file = swarmFile(16 * MiB, 6);
-    const w = world(6, 9);
+    // Two regular slots everywhere, so 8 downloaders contend for each owner's
+    const slots = { uploadSlots: { slots: 2 } };
+    const w = world(6, 9, () => slots, slots);
     w.seed.share(file);
     w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
     const downloads = w.peers.slice(0, 8).map((p) =>
