@@ -906,7 +906,8 @@ export class DownloadCore {
       for (const ask of asks) {
         this.#send(ask.owner, ask.bytes);
         const port = this.#o.sharePort;
-        if (port !== undefined && !this.#greeted.has(ask.owner)) {
+        // Only partial owners download and can use it (a seed never does)
+        if (port !== undefined && !this.#greeted.has(ask.owner) && swarm.listedPartial(ask.owner)) {
           this.#greeted.add(ask.owner);
           this.#send(
             ask.owner,
