@@ -92,6 +92,7 @@ export {
   type DownloadBudgetOptions,
 } from "./lib/peer/core/download_budget.ts";
 export * from "./lib/peer/core/upload_rules.ts";
+export * from "./lib/peer/core/upload_slots.ts";
 export type { CookieSource } from "./lib/peer/core/address_cookies.ts";
 export { BlockPlan } from "./lib/peer/core/block_plan.ts";
 export { Dispatcher } from "./lib/tracker/dispatch.ts";
@@ -165,6 +166,7 @@ export {
   type RegisterMessage,
   type ReportEntry,
   type ReportMessage,
+  type SharerMessage,
   type TrackerMessage,
   type UpdateMessage,
 } from "./lib/wire/messages.ts";

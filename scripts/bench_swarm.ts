@@ -5,9 +5,11 @@
  * it stays to serve. Reports each completion time (from the `download` command), the all-done
  * time against the Kumar–Ross bound, the first finisher, the spread, and the bytes on the wire
  * (each host's eth0 tx_bytes: Ethernet, IP and UDP headers included) of the seed's host and of
- * the peers, divided by the file size; checks every file's SHA-256. Writes JSON to bench-results/.
+ * the peers, divided by the file size, and when the seed's link first carried 256 KiB after the
+ * downloads started; checks every file's SHA-256. Writes JSON to bench-results/.
  *
  *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
+ *     [--peer-flags="--upload-slots 0"]
  *
  * Skips (exit 0, with the reason) when not root or when netns.sh cannot build the network here.
  * @module
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "64,256" },
     rate: { type: "string", default: "40mbit" },
     "timeout-s": { type: "string", default: "600" },
+    /** Extra flags for every peer and the seed, space-separated (A/B runs: --upload-slots 0). */
+    "peer-flags": { type: "string", default: "" },
   },
 });
 const root = new URL("..", import.meta.url).pathname;
@@ -31,6 +35,7 @@ const PREFIX = "usw";
 const env = { US_NETNS_PREFIX: PREFIX };
 const rateBits = Number(values.rate!.replace(/mbit$/i, "")) * 1e6;
 const timeoutMs = Number(values["timeout-s"]) * 1000;
+const peerFlags = values["peer-flags"]!.split(" ").filter((x) => x !== "");
 
 async function sh(args: string[], quiet = true): Promise<{ ok: boolean; out: string }> {
   const r = await new Deno.Command(args[0]!, {
@@ -109,6 +114,8 @@ interface Row {
   seedWirePerFile: number;
   peersWirePerFile: number;
   exact: boolean;
+  /** From the downloads' start until the seed's link carried 256 KiB, s (polled every ~15 ms). */
+  seedBusyS: number;
 }
 
 async function runCase(n: number, mib: number): Promise<Row> {
@@ -150,6 +157,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
         "--log-dir",
         join(tmp, "logs"),
         "--quiet",
+        ...peerFlags,
       ], (l) => l.startsWith("sharing") && shared()),
     );
     const noShare = setTimeout(() => shared(), 60_000);
@@ -185,6 +193,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
         "--json",
         "--owners",
         "8",
+        ...peerFlags,
       ], (l) => {
         if (l.includes('"event":"ready"') || l.includes("udpswarm peer")) prompt.resolve();
         if (l.includes('"event":"done"') && Number.isNaN(done[i - 1]!)) {
@@ -208,6 +217,15 @@ async function runCase(n: number, mib: number): Promise<Row> {
       w.releaseLock();
     }
     const timer = setTimeout(() => finished.resolve(), timeoutMs);
+    // When the seed's link first carried block data (its tx passed 256 KiB beyond the handshakes)
+    let seedBusyS = NaN;
+    for (let k = 0; k < 200; k++) {
+      if ((await txBytes(0)) - tx0[0]! > 256 * 1024) {
+        seedBusyS = (performance.now() - t0) / 1000;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await finished.promise;
     clearTimeout(timer);
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
@@ -238,6 +256,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
       seedWirePerFile: (tx1[0]! - tx0[0]!) / size,
       peersWirePerFile: peersTx / size,
       exact: exact && ends.length === n,
+      seedBusyS,
     };
   } finally {
     for (const c of children) {
@@ -254,7 +273,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
 const rows: Row[] = [];
 console.log(`swarm on real processes, uploads ${values.rate} (tc tbf), network namespaces\n`);
 console.log(
-  "N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | exact",
+  "N  | F MiB | all done | bound  | ×bound | first  | spread | seed wire/F | peers wire/F | seed busy | exact",
 );
 for (const mib of values["size-mib"]!.split(",").map(Number)) {
   for (const n of values.peers!.split(",").map(Number)) {
@@ -271,6 +290,7 @@ for (const mib of values["size-mib"]!.split(",").map(Number)) {
         `${r.spreadS.toFixed(1).padStart(5)}s`,
         r.seedWirePerFile.toFixed(2).padStart(11),
         r.peersWirePerFile.toFixed(2).padStart(12),
+        `${(r.seedBusyS * 1000).toFixed(0).padStart(6)} ms`,
         String(r.exact),
       ].join(" | "),
     );

@@ -22,6 +22,8 @@ const { values } = parseArgs({
     peers: { type: "string", default: "8,32,100" },
     "size-mib": { type: "string", default: "64" },
     quick: { type: "boolean", default: false },
+    timeline: { type: "string", default: "0" },
+    only: { type: "string", default: "" },
   },
 });
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
@@ -42,9 +44,19 @@ cases.push({
   options: { peers: n0, size, seedUpload: U, joinEveryMs: 1000 },
 });
 
+const timelineMs = Number(values.timeline);
+if (timelineMs > 0) { for (const c of cases) c.options.sampleMs = timelineMs; }
+if (values.only) {
+  cases.splice(
+    0,
+    cases.length,
+    ...cases.filter((c) => c.name.includes(values.only!)),
+  );
+}
 const file = swarmFile(size, 1);
 const rows: Record<string, unknown>[] = [];
 const s = (ms: number) => (ms / 1000).toFixed(2);
+const pct = (x: number) => `${(100 * x).toFixed(0).padStart(3)} %`;
 console.log(`swarm simulation, F = ${values["size-mib"]} MiB, seed upload 40 Mbit/s\n`);
 console.log(
   "case                                 | all done | bound  | ×bound | first  | spread | seed B/F | peers B/F | seed busy | exact | real s",
@@ -68,6 +80,18 @@ for (const c of cases) {
       real.toFixed(1).padStart(6),
     ].join(" | "),
   );
+  console.log(
+    `  seed util ${pct(r.seedUtil)}, peer util ${pct(r.peerUtil)}, wasted ${
+      r.wastedPerFile.toFixed(2)
+    } F, queue drops ${r.queueDrops}, seed copies ${r.seedCopies.join("/")}`,
+  );
+  for (const x of r.samples) {
+    console.log(
+      `    ${s(x.atMs).padStart(6)}s seed ${pct(x.seedUtil)} peers ${
+        pct(x.peerUtil)
+      } idle ${x.idlePeers}/${x.activePeers} done ${pct(x.done)}`,
+    );
+  }
   rows.push({ case: c.name, ...c.options, ...r, realSeconds: real });
 }
 console.log("\ncompletion times (s, from each peer's start):");

@@ -63,6 +63,8 @@ export interface PeerCliOptions {
   trace: string | undefined;
   /** `--max-upload RATE`: upload cap, bytes/s. @default Infinity */
   maxUpload: number;
+  /** `--upload-slots N`: requesters served at once, 0 = all; undefined: the peer's default (4). */
+  uploadSlots: number | undefined;
   /** `--max-download RATE`: download cap over all downloads, bytes/s. @default Infinity */
   maxDownload: number;
 }
@@ -90,6 +92,7 @@ const SPEC = {
   output: { type: "string", short: "o" },
   metrics: { type: "string" },
   "max-upload": { type: "string" },
+  "upload-slots": { type: "string" },
   "max-download": { type: "string" },
 } as const;
 
@@ -198,6 +201,13 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
     metrics: metricsFlag(values.metrics),
     trace: values.trace,
     maxUpload: rateFlag("max-upload", values["max-upload"]),
+    uploadSlots: values["upload-slots"] === undefined ? undefined : intFlag({
+      name: "upload-slots",
+      raw: values["upload-slots"],
+      fallback: 8,
+      min: 0,
+      max: 64,
+    }),
     maxDownload: rateFlag("max-download", values["max-download"]),
   };
 }
@@ -320,6 +330,9 @@ Flags:
   --max-upload RATE    cap on upload over all transfers, e.g. 10M = 10 MiB/s (K, M, G:
                        KiB/s, MiB/s, GiB/s; a plain number is bytes/s; default: off)
   --max-download RATE  cap on download over all downloads, same units (default: off)
+  --upload-slots N     requesters served at once (tit-for-tat and turns, plus one
+                       optimistic slot); the others fetch elsewhere meanwhile. 0 serves
+                       all at once (default 8)
   -h, --help           this text
   -V, --version        the version
 

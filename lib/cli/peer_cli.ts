@@ -90,6 +90,9 @@ export function peerOptionsFor(
     maxDownloadRate: o.maxDownload,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
     ...(o.noSharePartial ? { sharePartial: false } : {}),
+    ...(o.uploadSlots === undefined
+      ? {}
+      : { uploadSlots: o.uploadSlots === 0 ? false : o.uploadSlots }),
     ...(trace ? { trace: (r: TransferTraceRecord) => trace.write(r) } : {}),
     log,
   };

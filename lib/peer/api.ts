@@ -82,6 +82,12 @@ export interface PeerOptions {
    * `shareDownloads` is on). @default true
    */
   sharePartial?: boolean;
+  /**
+   * Upload slots: requesters served at once (the regular slots, chosen tit-for-tat and by turns;
+   * one optimistic slot more), the others get ERROR choked and fetch elsewhere meanwhile
+   * (docs/TRANSFER.md, Swarming). False serves every requester at once. @default 8
+   */
+  uploadSlots?: number | false;
   /** Owners asked for per NEED. @default 4 */
   maxOwners?: number;
   /** Log sink: one timestamp-free line per call (the logger adds the timestamp). */

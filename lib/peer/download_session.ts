@@ -5,7 +5,8 @@
  * {@link DownloadHandle}.
  * @module
  */
-import type { Message } from "../wire/messages.ts";
+import type { Message, SharerMessage } from "../wire/messages.ts";
+import { toHex } from "../wire/hex.ts";
 import type { DownloadHandle, DownloadOptions, DownloadProgress, DownloadResult } from "./api.ts";
 import { DownloadCore } from "./core/download_core.ts";
 import type { DownloadCoreEvent } from "./core/download_core_event.ts";
@@ -91,6 +92,18 @@ export class DownloadSession implements DownloadHandle {
   onMessage(msg: Message, from: Deno.NetAddr): void {
     this.#core.handleMessage(msg, from, performance.now());
     this.#drain();
+  }
+
+  /** A SHARER for this peer whose cookie the uploader checked (DownloadCore.addSharer). */
+  addSharer(msg: SharerMessage, from: Deno.NetAddr): void {
+    this.#step((now) =>
+      this.#core.addSharer(toHex(msg.contentId), msg.nodeId, from.hostname, msg.port, now)
+    );
+  }
+
+  /** Verified bytes this download received from owners on `host` (upload slots' credit). */
+  verifiedFromHost(host: string): number {
+    return this.#core.verifiedFromHost(host);
   }
 
   #step(event: (now: number) => void): void {

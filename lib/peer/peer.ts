@@ -140,6 +140,14 @@ class PeerNode implements Peer {
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),
+      slots: options.uploadSlots === false ? false : {
+        ...(options.uploadSlots !== undefined ? { slots: options.uploadSlots } : {}),
+        creditOf: (host) => {
+          let bytes = 0;
+          for (const s of this.#sessions.values()) bytes += s.verifiedFromHost(host);
+          return bytes;
+        },
+      },
     });
     this.#cache = new ManifestCache(options.cacheDir ?? resolve(this.#dir, ".udpswarm"));
     this.#endpoint.onDatagram((bytes, from) => this.#onDatagram(bytes, from));
@@ -300,6 +308,9 @@ class PeerNode implements Peer {
       need: (want, max, exclude, partial) =>
         this.#tracker.need(want, max, exclude, partial ? NEED_PARTIAL : 0),
       swarm: true,
+      ...((this.#options.shareDownloads ?? true) && (this.#options.sharePartial ?? true)
+        ? { sharePort: this.#endpoint.localAddr.port }
+        : {}),
       partial: (ev) => this.#partial(ev),
       report: (contentId, entries) =>
         void this.#tracker.report(contentId, entries).catch((e) =>
@@ -488,6 +499,10 @@ class PeerNode implements Peer {
         return;
       case "probe":
         this.#uploader.handleProbe(msg, from, performance.now());
+        return;
+      case "sharer":
+        if (!this.#uploader.checkSharer(msg, from, performance.now())) return;
+        for (const s of this.#sessions.values()) s.addSharer(msg, from);
         return;
       case "bitfield":
         if (!msg.reply) this.#uploader.handleBitfield(msg, from, performance.now());

@@ -14,6 +14,7 @@ import type {
   BlockRequestMessage,
   ManifestRequestMessage,
   ProbeMessage,
+  SharerMessage,
 } from "../wire/messages.ts";
 import type { BlockPlan } from "./core/block_plan.ts";
 import type { CookieSource } from "./core/address_cookies.ts";
@@ -307,6 +308,19 @@ export class Uploader {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
+  }
+
+  /**
+   * Checks a SHARER ({@link UploadRules.checkSharer}): true when it may go to this peer's
+   * download of that content.
+   *
+   * @param msg the decoded SHARER
+   * @param from its source
+   * @param now current time in ms
+   * @returns whether to pass it on
+   */
+  checkSharer(msg: SharerMessage, from: Deno.NetAddr, now: number): boolean {
+    return this.#rules.checkSharer(msg, from, now);
   }
 
   /**

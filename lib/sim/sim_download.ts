@@ -82,6 +82,8 @@ export interface SimDownloadOptions {
   reference?: Uint8Array;
   /** Swarm: partial owners, BITFIELD/HAVE, rarest first (DownloadCore's `swarm`). @default true */
   swarm?: boolean;
+  /** The peer serves this download's verified pieces on this port (DownloadCore's `sharePort`). */
+  sharePort?: number;
 }
 
 /** See the module doc. */
@@ -131,6 +133,7 @@ export class SimDownload {
       swarm: options.swarm ?? true,
       random: () => host.net.random(),
       budget: host.budget,
+      ...(options.sharePort === undefined ? {} : { sharePort: options.sharePort }),
     });
     this.#timer = host.net.timer((now) => this.#step(() => this.core.handleTimeout(now)));
     this.#step((now) => this.core.start(now));
@@ -144,6 +147,11 @@ export class SimDownload {
   /** A datagram for this download that arrived at the peer's main socket. */
   handleDatagram(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
     this.core.handleDatagram(bytes, from, now);
+    this.#drain();
+  }
+
+  /** Sends what the core has to send after an event the peer gave it directly. */
+  flush(): void {
     this.#drain();
   }
 

@@ -14,6 +14,7 @@ import { contentIdOf, encodeManifest, type Manifest } from "../peer/manifest.ts"
 import { toHex } from "../wire/hex.ts";
 import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
+import type { UploadSlotsOptions } from "../peer/core/upload_slots.ts";
 import { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
@@ -54,6 +55,8 @@ export interface SimPeerOptions {
    * pieces other owners are sending. @default 0
    */
   sprayUnasked?: number;
+  /** Upload slots (UploadRules' `slots`; the credit is this peer's downloads'). @default {} */
+  uploadSlots?: Omit<UploadSlotsOptions, "creditOf"> | false;
 }
 
 /** A file in memory with its manifest. */
@@ -198,6 +201,14 @@ export class SimPeer {
       },
       now: net.now,
       uploadRate: options.maxUploadRate ?? Infinity,
+      slots: options.uploadSlots === false ? false : {
+        ...options.uploadSlots,
+        creditOf: (host) => {
+          let bytes = 0;
+          for (const d of this.downloads.values()) bytes += d.core.verifiedFromHost(host);
+          return bytes;
+        },
+      },
     });
     this.budget = new DownloadBudget({
       ratePerSecond: options.maxDownloadRate ?? Infinity,
@@ -236,7 +247,12 @@ export class SimPeer {
   /** Starts a download of a name or content id. */
   download(query: string, options: Omit<SimDownloadOptions, "query" | "txid"> = {}): SimDownload {
     const txid = 1 + Math.floor(this.net.random() * 0x7ffffffe);
-    const d = new SimDownload(this.#downloadHost(), { ...options, query, txid });
+    const d = new SimDownload(this.#downloadHost(), {
+      ...options,
+      query,
+      txid,
+      ...(this.#options.shareDownloads === false ? {} : { sharePort: this.#options.addr.port }),
+    });
     this.downloads.set(txid, d);
     return d;
   }
@@ -345,6 +361,13 @@ export class SimPeer {
         if (plan) this.#serve(plan);
         break;
       }
+      case "sharer":
+        if (!this.rules.checkSharer(msg, from, now)) break;
+        for (const d of this.downloads.values()) {
+          d.core.addSharer(toHex(msg.contentId), msg.nodeId, from.hostname, msg.port, now);
+          d.flush();
+        }
+        break;
       case "bitfield":
         if (!msg.reply) this.rules.handleBitfield(msg, from, now);
         else this.downloads.get(msg.txid)?.handleDatagram(bytes, from, now);

@@ -40,6 +40,26 @@ export interface SwarmScenarioOptions {
   seed?: number;
   /** Give up after this much virtual time, ms. @default 3_600_000 */
   maxMs?: number;
+  /** Largest datagram of every download, or 0 to probe the path. @default 0 */
+  mtu?: number;
+  /** Sample every host's upload this often (a {@link SwarmSample} timeline), ms. @default none */
+  sampleMs?: number;
+}
+
+/** One window of the timeline {@link SwarmScenarioOptions.sampleMs} asks for. */
+export interface SwarmSample {
+  /** End of the window, ms from the first start. */
+  atMs: number;
+  /** The seed's upload in the window over its capacity (wire bytes). */
+  seedUtil: number;
+  /** The downloaders' upload in the window over their capacity, on average (started ones). */
+  peerUtil: number;
+  /** Started, unfinished downloaders whose upload was under 10 % of capacity. */
+  idlePeers: number;
+  /** Started, unfinished downloaders. */
+  activePeers: number;
+  /** Verified pieces over all downloaders divided by N × pieces. */
+  done: number;
 }
 
 /** What {@link runSwarm} measured (virtual time, ms). */
@@ -67,10 +87,22 @@ export interface SwarmScenarioResult {
   exact: boolean;
   /** Downloads that failed. */
   failed: number;
+  /** The errors of the downloads that failed (their messages). */
+  errors: string[];
   /** From the first start until the seed's link first carried block data, ms. */
   seedBusyAfterMs: number;
   /** Pieces the seed sent once, twice, … (index: times sent, rounded to whole pieces). */
   seedCopies: number[];
+  /** The seed's wire bytes over its capacity from the first start to the last completion. */
+  seedUtil: number;
+  /** The downloaders' wire bytes over their capacity while each was downloading. */
+  peerUtil: number;
+  /** File bytes the downloaders received beyond N × F (duplicates, losses), over F. */
+  wastedPerFile: number;
+  /** Datagrams dropped at full host queues. */
+  queueDrops: number;
+  /** The timeline, when {@link SwarmScenarioOptions.sampleMs} asked for it. */
+  samples: SwarmSample[];
 }
 
 const TRACKER = { hostname: "10.0.0.1", port: 6969 };
@@ -157,6 +189,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       downloads[i] = p.download(file.contentIdHex, {
         reference: file.bytes,
         maxOwners: options.maxOwners ?? 8,
+        ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
       });
     })
   );
@@ -169,14 +202,50 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   net.at(t0, watch);
   const done = () =>
     downloads.length === options.peers && downloads.every((d) => d?.finishedAt !== undefined);
+  // The timeline: each host's upload per window
+  const samples: SwarmSample[] = [];
+  const sampleMs = options.sampleMs ?? 0;
+  const peerSentAt = (i: number) => net.hostStats(peers[i]!.socket.addr.hostname).sentWireBytes;
+  let lastSeed = sentBefore;
+  const lastPeers = peerSentBefore.slice();
+  const sample = (now: number) => {
+    const seedNow = net.hostStats("10.0.1.1").sentWireBytes;
+    let util = 0, active = 0, idle = 0, verified = 0;
+    for (let i = 0; i < peers.length; i++) {
+      const d = downloads[i];
+      for (const b of d?.have ?? []) verified += b;
+      const sent = peerSentAt(i);
+      if (d && d.finishedAt === undefined) {
+        const u = (sent - lastPeers[i]!) / (sampleMs * peerUpload);
+        util += u;
+        active++;
+        if (u < 0.1) idle++;
+      }
+      lastPeers[i] = sent;
+    }
+    samples.push({
+      atMs: now - t0,
+      seedUtil: (seedNow - lastSeed) / (sampleMs * options.seedUpload),
+      peerUtil: active > 0 ? util / active : 0,
+      idlePeers: idle,
+      activePeers: active,
+      done: verified / (peers.length * pieceCount),
+    });
+    lastSeed = seedNow;
+    if (!done()) net.at(now + sampleMs, sample);
+  };
+  const pieceCount = Math.ceil(file.bytes.byteLength / file.manifest.pieceSize);
+  if (sampleMs > 0) net.at(t0 + sampleMs, sample);
   net.run(done, { maxMs: t0 + (options.maxMs ?? 3_600_000) });
   const pieces = Math.ceil(file.bytes.byteLength / file.manifest.pieceSize);
   let exact = true, failed = 0;
   const completions: number[] = [];
+  const errors: string[] = [];
   for (let i = 0; i < options.peers; i++) {
     const d = downloads[i];
     if (!d || d.finishedAt === undefined || d.error !== undefined) {
       failed++;
+      errors.push(d?.error instanceof Error ? d.error.message : String(d?.error ?? "unfinished"));
       exact = false;
       completions.push(NaN);
       continue;
@@ -207,7 +276,19 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     seedCopies[copies] = (seedCopies[copies] ?? 0) + 1;
   }
   for (let i = 0; i < seedCopies.length; i++) seedCopies[i] ??= 0;
+  let peerCapacity = 0, received = 0;
+  for (let i = 0; i < options.peers; i++) {
+    const end = downloads[i]?.finishedAt ?? net.now;
+    peerCapacity += (end - starts[i]!) * peerUpload;
+    received += downloads[i]?.result?.receivedBytes ?? 0;
+  }
   return {
+    seedUtil: (net.hostStats("10.0.1.1").sentWireBytes - sentBefore) /
+      ((last - t0) * options.seedUpload),
+    peerUtil: peerSent / peerCapacity,
+    wastedPerFile: received / size - options.peers,
+    queueDrops: net.stats.queueDrops,
+    samples,
     seedCopies,
     peers: options.peers,
     size,
@@ -222,6 +303,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     peerDataBytes: peers.reduce((a, p) => a + p.uploadedBytes, 0),
     exact,
     failed,
+    errors,
     seedBusyAfterMs: seedBusyAt - t0,
   };
 }

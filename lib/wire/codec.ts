@@ -315,6 +315,15 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.u8((msg.reply ? 1 : 0) | (msg.offer ? 2 : 0), "flags");
       writeBits(w, msg);
       break;
+    case "sharer":
+      if (msg.port === 0) {
+        throw new RangeError("Cannot encode sharer: port must be 1..65535, got 0");
+      }
+      w.bigU64(msg.cookie, "cookie");
+      w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
+      w.u16(msg.port, "port");
+      nodeId(w, msg.nodeId);
+      break;
     case "probe":
     case "probe_ack": {
       const min = msg.type === "probe" ? PROBE_MIN_SIZE : PROBE_ACK_MIN_SIZE;
@@ -739,6 +748,15 @@ export function decodeMessage(bytes: Uint8Array): Message {
       }
       const reply = (flags & 1) !== 0, offer = (flags & 2) !== 0;
       msg = { type, txid, cookie, contentId, reply, offer, ...readBits(r) };
+      break;
+    }
+    case "sharer": {
+      const cookie = r.bigU64("cookie");
+      const contentId = r.copy(CONTENT_ID_BYTES, "contentId");
+      const portAt = r.pos;
+      const port = r.u16("port");
+      if (port === 0) r.fail("bad_value", portAt, "port is 0, expected 1..65535");
+      msg = { type, txid, cookie, contentId, port, nodeId: readNodeId(r) };
       break;
     }
     case "probe":

@@ -22,6 +22,7 @@ export const MessageType = {
   probe: 0x25,
   probe_ack: 0x26,
   bitfield: 0x27,
+  sharer: 0x29,
 } as const;
 
 /** Name of a message type. */
@@ -64,6 +65,17 @@ export const ErrorCode = {
    * `.udpswarm`, or control, line-break, bidirectional or invisible characters.
    */
   bad_name: 15,
+  /**
+   * The uploader serves other requesters now (its upload slots are full): ask other owners and
+   * this one again in a while (upload_slots.ts). Older downloaders take it as `busy`.
+   */
+  choked: 18,
+  /**
+   * The uploader answers no larger path MTU probes now (many downloaders probe it at once): use
+   * the largest size it acknowledged. Sent only in answer to a PROBE larger than an Ethernet
+   * frame.
+   */
+  probe_refused: 19,
 } as const;
 
 /** Numeric ERROR reason code. */
@@ -353,6 +365,25 @@ export interface BitfieldMessage extends Base {
   bits: Uint8Array;
 }
 
+/**
+ * Downloader → owner, with its first BITFIELD request: "I download this content too and serve
+ * what I verify, on `port` of the address this comes from, as `nodeId`". A claim for the
+ * receiver's own download of the same content (peer discovery: it learns the sharers that ask
+ * it, not only those the tracker lists); never answered.
+ */
+export interface SharerMessage extends Base {
+  /** Message type: SHARER. */
+  type: "sharer";
+  /** The receiver's address cookie for the sender's address (proves the source address). */
+  cookie: bigint;
+  /** Content id of the file, 32 bytes. */
+  contentId: Uint8Array;
+  /** The UDP port the sender serves on, at the address this datagram came from. */
+  port: number;
+  /** The sender's node id. */
+  nodeId: string;
+}
+
 /** Path MTU probe, padded to `size` bytes in total. */
 export interface ProbeMessage extends Base {
   /** Message type: PROBE. */
@@ -448,6 +479,7 @@ export type PeerMessage =
   | BlockDataMessage
   | HaveMessage
   | BitfieldMessage
+  | SharerMessage
   | ProbeMessage
   | ProbeAckMessage
   | ErrorMessage;

@@ -36,8 +36,15 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     metrics: undefined,
     trace: undefined,
     maxUpload: Infinity,
+    uploadSlots: undefined,
     maxDownload: Infinity,
   });
+});
+
+Deno.test("parsePeerArgs() reads --upload-slots (0: every requester at once)", pure, () => {
+  assert.equal(parsePeerArgs(["--upload-slots", "8"]).uploadSlots, 8);
+  assert.equal(parsePeerArgs(["--upload-slots", "0"]).uploadSlots, 0);
+  assert.throws(() => parsePeerArgs(["--upload-slots", "65"]), /upload-slots/);
 });
 
 Deno.test("parsePeerArgs() reads --no-share-partial", pure, () => {

@@ -107,3 +107,23 @@ Deno.test(
     assert.equal(p.result, 1200);
   },
 );
+
+Deno.test(
+  "MtuProbe.handleRefused() settles on the size the same round acknowledges, with no more rounds",
+  { permissions: "none" },
+  () => {
+    const p = sentFirstRound(150);
+    p.handleRefused(3); // the owner answers no large probes now
+    assert.equal(p.done, false, "waits for the smaller sizes' acks of this round");
+    p.handleAck(1452, 4);
+    assertFound(p, 1452);
+    const q = sentFirstRound(150);
+    q.handleAck(1472, 4);
+    q.handleRefused(5);
+    assertFound(q, 1472);
+    const r = sentFirstRound(150);
+    r.handleRefused(5);
+    r.handleTimeout(r.pollTimeout()!);
+    assertFound(r, 1200); // nothing acknowledged: the safe size, no second round
+  },
+);

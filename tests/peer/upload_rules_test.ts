@@ -10,7 +10,11 @@ import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
 import { toHex } from "../../lib/wire/hex.ts";
 import { Bitset } from "../../lib/peer/core/bitset.ts";
 import type { BlockPlan } from "../../lib/peer/core/block_plan.ts";
-import { UploadRules, type UploadRulesOptions } from "../../lib/peer/core/upload_rules.ts";
+import {
+  PROBE_PAD_RATE,
+  UploadRules,
+  type UploadRulesOptions,
+} from "../../lib/peer/core/upload_rules.ts";
 import {
   blockRequest,
   manifestRequest,
@@ -186,6 +190,7 @@ test("UploadRules.handleRequest() keeps every ERROR within the request's size", 
     out_of_range: 3,
     busy: 1,
     bad_cookie: 0,
+    choked: 0,
   });
 });
 
@@ -427,4 +432,71 @@ test("UploadRules() rejects a limit that is not positive", () => {
   for (const key of ["maxRequestBytes", "sourceRate", "maxPendingSends", "cookieEpochMs"]) {
     assert.throws(() => new UploadRules({ [key]: 0 }), RangeError, key);
   }
+});
+
+test("UploadRules answers large PROBEs from a budget, then one small ERROR probe_refused", () => {
+  const rules = rulesWith();
+  // 40 probers at once, each with two copies of the largest size and an Ethernet-sized one
+  let largeAcks = 0, refusals = 0, smallAcks = 0;
+  for (let i = 0; i < 40; i++) {
+    const from = { ...A, port: 40000 + i };
+    rules.handleProbe({ type: "probe", txid: i, size: 32784 }, from, 0);
+    rules.handleProbe({ type: "probe", txid: i, size: 32784 }, from, 0);
+    rules.handleProbe({ type: "probe", txid: i, size: 1472 }, from, 0);
+    const out = drain(rules);
+    const errors = out.filter((o) => o.msg.type === "error");
+    assert.ok(errors.length <= 1, "one refusal per prober and second at most");
+    for (const o of out) {
+      assert.ok(o.size <= 32784, "no reply larger than its probe");
+      if (o.msg.type === "error") {
+        assert.equal(o.msg.code, 19);
+        refusals++;
+      } else if (o.size === 32784) largeAcks++;
+      else smallAcks++;
+    }
+  }
+  assert.equal(smallAcks, 40, "Ethernet-sized probes are always answered");
+  assert.equal(largeAcks, Math.floor(PROBE_PAD_RATE / 32784), "large acks up to the burst");
+  assert.equal(refusals, 40 - Math.floor(largeAcks / 2));
+  // A second later the budget has refilled
+  const late = { ...A, port: 50000 };
+  rules.handleProbe({ type: "probe", txid: 99, size: 32784 }, late, 1000);
+  assert.deepEqual(drain(rules).map((o) => o.size), [32784]);
+});
+
+test("UploadRules.checkSharer() passes on a SHARER only with a valid cookie for shared content", () => {
+  const { rules, c } = sharing(content(4 * PIECE));
+  const sharer = {
+    type: "sharer" as const,
+    txid: 1,
+    contentId: c.contentId,
+    port: 7000,
+    nodeId: "p1",
+  };
+  assert.equal(rules.checkSharer({ ...sharer, cookie: 0n }, A, 0), false, "no cookie");
+  assert.equal(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(B, 0) }, A, 0), false);
+  assert.ok(rules.checkSharer({ ...sharer, cookie: rules.cookieFor(A, 0) }, A, 0));
+  const other = content(4 * PIECE, PIECE, 9).contentId;
+  assert.equal(
+    rules.checkSharer({ ...sharer, contentId: other, cookie: rules.cookieFor(A, 0) }, A, 0),
+    false,
+    "a content not shared here",
+  );
+  assert.equal(drain(rules).length, 0, "never answered");
+});
+
+test("UploadRules answers ERROR choked beyond its upload slots, within the request's size", () => {
+  const { rules, c } = sharing(content(64 * PIECE), { slots: { slots: 1 } });
+  const from = (i: number) => ({ ...A, hostname: `192.0.2.${10 + i}` });
+  assert.equal(
+    ask(rules, c, { from: from(0), now: 0, ranges: [{ offset: 0, length: PIECE }] }),
+    "ok",
+  );
+  assert.equal(
+    ask(rules, c, { from: from(1), now: 0, ranges: [{ offset: 0, length: PIECE }] }),
+    "ok",
+  );
+  const third = ask(rules, c, { from: from(2), now: 0, ranges: [{ offset: 0, length: PIECE }] });
+  assert.match(third, /^error 18: upload slots full: retry in 250 ms$/);
+  assert.equal(rules.stats.errors.choked, 1);
 });

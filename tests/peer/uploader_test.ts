@@ -172,6 +172,7 @@ Deno.test("Uploader refuses unknown content, unshared content and ranges past EO
     out_of_range: 1,
     busy: 0,
     bad_cookie: 0,
+    choked: 0,
   });
   await cleanup(s, up);
 });

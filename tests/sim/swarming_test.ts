@@ -62,6 +62,7 @@ function world(
   seed: number,
   n: number,
   options: (i: number) => Partial<SimPeerOptions> = () => ({}),
+  seedOptions: Partial<SimPeerOptions> = {},
 ) {
   const net = new SimNetwork({ seed, link: { latencyMs: 2 } });
   net.addHost(TRACKER.hostname);
@@ -71,6 +72,7 @@ function world(
     nodeId: "seed",
     addr: { hostname: "10.0.1.1", port: 7000 },
     tracker: TRACKER,
+    ...seedOptions,
   });
   const peers = Array.from({ length: n }, (_, i) => {
     net.addHost(`10.0.2.${i}`, { upload: 5000 });
@@ -132,5 +134,98 @@ Deno.test(
       const fromLiar = d.result!.owners.find((o) => o.nodeId === "p0")?.bytes ?? 0;
       assert.equal(fromLiar, 0, "no verified byte came from the liar");
     }
+  },
+);
+
+Deno.test(
+  "swarm: with upload slots a free-rider that never uploads starves nobody and still finishes",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 5);
+    // p8 downloads but never uploads (shares nothing, tells no owner it could); two regular slots
+    // and the optimistic one, so 9 downloaders contend for every owner's slots
+    const w = world(5, 9, (i) => ({
+      uploadSlots: { slots: 2 },
+      ...(i === 8 ? { shareDownloads: false } : {}),
+    }));
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    const t0 = w.net.now;
+    const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
+    finish(w.net, downloads);
+    for (const d of downloads) {
+      assert.equal(d.error, undefined);
+      assert.equal(d.mismatchedPieces, 0);
+    }
+    assert.equal(w.peers[8]!.uploadedBytes, 0, "the free-rider uploaded nothing");
+    const times = downloads.map((d) => d.finishedAt! - t0);
+    const contributors = times.slice(0, 8).sort((a, b) => a - b);
+    // Not asserted: that it finishes later. In this simulator it does not: its requests never
+    // queue behind uploads of its own, so it reaches free slots first. The slot policy is tested
+    // in tests/peer/upload_slots_test.ts (contributors get more than 1.5× what free-riders get)
+    const bound = (16 * MiB) / 5000;
+    assert.ok(times[8]! <= 1.6 * bound, `the free-rider was done at ${times[8]} ms`);
+    // Starves nobody: 9 downloaders, of which 8 upload: Kumar–Ross is 9·F / (9 u) = F/u
+    assert.ok(
+      contributors[7]! <= 1.6 * bound,
+      `the last uploader was done at ${contributors[7]} ms, bound ${bound.toFixed(0)} ms`,
+    );
+  },
+);
+
+Deno.test(
+  "swarm: a newcomer with nothing gets its first piece quickly while the slots are contended",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 6);
+    // Two regular slots everywhere, so 8 downloaders contend for each owner's
+    const slots = { uploadSlots: { slots: 2 } };
+    const w = world(6, 9, () => slots, slots);
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    const downloads = w.peers.slice(0, 8).map((p) =>
+      p.download(file.contentIdHex, { reference: file.bytes })
+    );
+    // Join once the others are well under way: every owner's slots are taken
+    w.net.run(() => false, { maxMs: w.net.now + 1500 });
+    assert.ok(w.seed.rules.slots!.stats.choked > 0, "the seed's slots were contended");
+    const joined = w.net.now;
+    const late = w.peers[8]!.download(file.contentIdHex, { reference: file.bytes });
+    const started = w.net.run(() => (late.have ?? []).some((b) => b === 1), {
+      maxMs: joined + 10_000,
+    });
+    assert.ok(started, "the newcomer verified a piece");
+    const firstPieceMs = w.net.now - joined;
+    assert.ok(
+      firstPieceMs <= 1500,
+      `its first piece came ${firstPieceMs.toFixed(0)} ms after it joined`,
+    );
+    finish(w.net, [...downloads, late]);
+    assert.equal(late.error, undefined);
+  },
+);
+
+Deno.test(
+  "swarm: downloaders learn the sharers that ask them (SHARER), beyond the owners the tracker lists",
+  none,
+  () => {
+    const file = swarmFile(16 * MiB, 7);
+    const w = world(7, 12);
+    w.seed.share(file);
+    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    // Each NEED lists 2 owners, so a download keeps at most 4 from the tracker
+    const downloads = w.peers.map((p) =>
+      p.download(file.contentIdHex, { reference: file.bytes, maxOwners: 2 })
+    );
+    finish(w.net, downloads);
+    for (const d of downloads) {
+      assert.equal(d.error, undefined);
+      assert.equal(d.mismatchedPieces, 0);
+    }
+    const sources = downloads.map((d) => d.result!.owners.filter((o) => o.bytes > 0).length);
+    assert.ok(
+      Math.max(...sources) > 4,
+      `some download got verified bytes from more than 4 owners: ${sources.join(" ")}`,
+    );
   },
 );

@@ -364,6 +364,14 @@ export const messages: { [K in MessageTypeName]: fc.Arbitrary<Of<K>> } = {
     firstPiece: f % (pieceCount + 1),
     bits,
   })),
+  sharer: record({
+    type: fc.constant("sharer"),
+    txid,
+    cookie,
+    contentId,
+    port: fc.integer({ min: 1, max: 65535 }),
+    nodeId,
+  }),
   probe: record({
     type: fc.constant("probe"),
     txid,

@@ -506,6 +506,24 @@ const vectors: { name: string; message: Message; bytes: string[] }[] = [
     ],
   },
   {
+    name: "sharer (a downloader that serves on port 7000 as p1)",
+    message: {
+      type: "sharer",
+      txid: 15,
+      cookie: 0x0102030405060708n,
+      contentId: filled(0x55),
+      port: 7000,
+      nodeId: "p1",
+    },
+    bytes: [
+      "5553 01 29 0000000f",
+      "0102030405060708",
+      rep("55", 32),
+      "1b58", // port
+      "02 7031", // node id
+    ],
+  },
+  {
     name: "probe (padded to 16 bytes)",
     message: { type: "probe", txid: 13, size: 16 },
     bytes: ["5553 01 25 0000000d", "00000010", "00000000"],

@@ -51,7 +51,9 @@ import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
+import { CHOKE_RETRY_MS } from "./upload_slots.ts";
 import { MAX_DATA_SOCKETS, OwnerAddresses } from "./owner_addresses.ts";
+import { canonicalAddress } from "../../wire/address.ts";
 import { ProgressMeter } from "./progress_meter.ts";
 import type {
   DownloadCoreEvent,
@@ -69,6 +71,10 @@ export const RENEED_MS = 1000;
 export const NO_OWNER_GIVE_UP_MS = 8000;
 /** During a transfer, the verified bytes per owner go to the tracker (REPORT) this often, ms. */
 export const REPORT_EVERY_MS = 30_000;
+/** While swarming with a single owner (a sharing download's start), the tracker is asked this often, ms. */
+export const SWARM_START_RENEED_MS = 250;
+/** Sharers (SHARER) a download takes beyond the owners the tracker lists it. */
+export const MAX_SHARERS = 16;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
 
@@ -145,6 +151,10 @@ export class DownloadCore {
   #reportAt = Infinity;
   /** When the first NEED was asked for. */
   #needAt = 0;
+  /** Owners told that this peer shares the download too (SHARER). */
+  readonly #greeted = new Set<string>();
+  /** Owners that answered ERROR choked (upload_slots.ts): paused until then. */
+  readonly #chokedUntil = new Map<string, number>();
 
   /**
    * Creates an idle download; nothing happens before {@link DownloadCore.start}.
@@ -168,6 +178,59 @@ export class DownloadCore {
   /** True once the download succeeded or failed: every later call is ignored. */
   get finished(): boolean {
     return this.#phase === "finished";
+  }
+
+  /**
+   * Another downloader of this content said it serves what it verifies (a SHARER whose address
+   * cookie the uploader checked): it is taken as a partial owner, probed at `port` of the
+   * address the SHARER came from, and used once its PROBE_ACK and BITFIELD reply come. A claim
+   * only: an owner known already (under any address) is left as it is, and at most
+   * {@link MAX_SHARERS} are taken beyond the owners in use.
+   *
+   * @param contentIdHex the content it downloads (nothing happens unless it is this one's)
+   * @param nodeId its node id
+   * @param hostname the (proven) address the SHARER came from
+   * @param port the port it says it serves on
+   * @param now the time, ms
+   */
+  addSharer(
+    contentIdHex: string,
+    nodeId: string,
+    hostname: string,
+    port: number,
+    now: number,
+  ): void {
+    const engine = this.#engine;
+    if (this.#phase !== "transfer" || !engine || !this.#swarm) return;
+    if (contentIdHex.toLowerCase() !== this.#contentIdHex.toLowerCase()) return;
+    if (nodeId === this.#o.nodeId || this.#failedOwners.has(nodeId)) return;
+    if (this.#owners.addressOf(nodeId) !== undefined || engine.isBanned(nodeId)) return;
+    if (engine.liveOwnerCount >= 2 * this.#o.maxOwners + MAX_SHARERS) return;
+    let address;
+    try {
+      address = canonicalAddress(hostname, port);
+    } catch {
+      return;
+    }
+    this.#swarm.noteListed(nodeId, 0);
+    this.#addOwners([{ nodeId, address, rate: 0 }]);
+    this.#cookies.add(nodeId, now); // added to the engine once it answers the PROBE
+    this.#pump(now);
+  }
+
+  /**
+   * Verified file bytes this download received from owners on `host` so far (the credit of
+   * upload slots' tit-for-tat, upload_slots.ts).
+   *
+   * @param host an IP address
+   * @returns bytes
+   */
+  verifiedFromHost(host: string): number {
+    let bytes = 0;
+    for (const [owner, n] of this.#engine?.deliveredByOwner ?? []) {
+      if (this.#owners.addressOf(owner)?.hostname === host) bytes += n;
+    }
+    return bytes;
   }
 
   /** The latest progress report, undefined before the first. */
@@ -810,6 +873,13 @@ export class DownloadCore {
           return;
       }
     }
+    for (const [owner, at] of this.#chokedUntil) {
+      if (at > now) continue;
+      this.#chokedUntil.delete(owner);
+      if (engine.isPaused(owner) && cookies.cookie(owner) !== undefined) {
+        engine.resumeOwner(owner, now);
+      }
+    }
     for (let t = engine.pollTransmit(now); t; t = engine.pollTransmit(now)) {
       const bytes = encodeMessage({
         type: "block_request",
@@ -835,11 +905,28 @@ export class DownloadCore {
       );
       for (const ask of asks) {
         this.#send(ask.owner, ask.bytes);
+        const port = this.#o.sharePort;
+        // Only partial owners download and can use it (a seed never does)
+        if (port !== undefined && !this.#greeted.has(ask.owner) && swarm.listedPartial(ask.owner)) {
+          this.#greeted.add(ask.owner);
+          this.#send(
+            ask.owner,
+            encodeMessage({
+              type: "sharer",
+              txid: this.txid,
+              cookie: cookies.cookie(ask.owner) ?? 0n,
+              contentId: this.#contentId!,
+              port,
+              nodeId: this.#o.nodeId,
+            }),
+          );
+        }
       }
       if (now >= this.#lastNeed + this.#swarmReNeedMs(engine)) this.#reNeed(now);
     }
     const live = engine.liveOwnerCount;
     let deadline = earliest(engine.pollTimeout(), cookies.pollTimeout());
+    for (const at of this.#chokedUntil.values()) deadline = earliest(deadline, at);
     if (swarm) {
       deadline = earliest(deadline, swarm.pollTimeout());
       if (!this.#needing) {
@@ -871,10 +958,18 @@ export class DownloadCore {
 
   /** Swarming asks the tracker for new owners every second while fewer than N are in use. */
   #swarmReNeedMs(engine: DownloadEngine): number {
-    return engine.liveOwnerCount < this.#o.maxOwners ? RENEED_MS : SWARM_RENEED_MS;
+    const live = engine.liveOwnerCount;
+    // A lone owner (the seed, at the start): partial owners appear within its first pieces
+    if (live < 2 && this.#o.sharePort !== undefined) return SWARM_START_RENEED_MS;
+    return live < this.#o.maxOwners ? RENEED_MS : SWARM_RENEED_MS;
   }
 
   #onError(owner: string, code: number, text: string, now: number): void {
+    if (code === ErrorCode.probe_refused) {
+      // It answers no large path MTU probes now (a crowd probes it): settle on what it acknowledged
+      if (this.#phase === "probe" && owner === this.#probeOwner) this.#probe?.handleRefused(now);
+      return;
+    }
     if (code === ErrorCode.bad_cookie) {
       // Its key rotated (or it restarted): probe it for a new cookie and carry on; the requests
       // it refused are re-sent (block requests: to whoever is free; the owner pauses meanwhile)
@@ -882,6 +977,13 @@ export class DownloadCore {
         this.#log(`owner ${owner} refused our address cookie; probing it for a new one`);
         if (this.#phase === "transfer") this.#engine?.pauseOwner(owner, now);
       }
+      return;
+    }
+    if (code === ErrorCode.choked && this.#phase === "transfer" && this.#engine) {
+      // Its upload slots are full: other owners meanwhile, this one again in a while (jittered)
+      const r = this.#o.random?.() ?? Math.random();
+      this.#chokedUntil.set(owner, now + CHOKE_RETRY_MS * (0.75 + 0.5 * r));
+      this.#engine.pauseOwner(owner, now);
       return;
     }
     this.#log(`owner ${owner} answered error ${code}: ${text}`);
@@ -897,7 +999,10 @@ export class DownloadCore {
   }
 
   #reNeed(now: number): void {
-    if (this.#needing || now < this.#lastNeed + RENEED_MS || !this.#contentId) return;
+    const gap = this.#engine && this.#swarm ? this.#swarmReNeedMs(this.#engine) : RENEED_MS;
+    if (this.#needing || now < this.#lastNeed + Math.min(gap, RENEED_MS) || !this.#contentId) {
+      return;
+    }
     this.#needing = true;
     this.#lastNeed = now;
     this.#events.push({

@@ -46,6 +46,12 @@ export interface DownloadSettings {
   readonly swarm?: boolean | undefined;
   /** Random numbers in [0, 1) for the piece picker. @default Math.random */
   readonly random?: (() => number) | undefined;
+  /**
+   * This peer serves what the download verifies on this UDP port of its address (swarming with
+   * partial sharing on): each owner is told so (SHARER) with the first BITFIELD request, so it
+   * can fetch from this peer too. @default none
+   */
+  readonly sharePort?: number | undefined;
 }
 
 /** Options for {@link DownloadCore}. */

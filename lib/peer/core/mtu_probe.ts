@@ -48,6 +48,7 @@ export class MtuProbe {
   #best = SAFE_DATAGRAM;
   #pending: number[] = [];
   #done = false;
+  #refused = false;
 
   constructor(options: MtuProbeOptions = {}) {
     const max = options.max ?? PROBE_SIZES[0];
@@ -102,11 +103,27 @@ export class MtuProbe {
   handleAck(size: number, now: number): void {
     if (this.#done || !this.#candidates.includes(size)) return;
     if (size > this.#best) this.#best = size;
-    if (size === this.#candidates[0]) this.#done = true;
+    if (size === this.#candidates[0] || this.#refused) this.#done = true;
     else if (this.#deadline >= 0) {
       // A smaller size came back: the largest would have by a round trip or so later
       this.#rtt ??= Math.max(0, now - this.#roundAt);
       this.#deadline = Math.min(this.#deadline, this.#roundAt + this.#roundLength());
+    }
+  }
+
+  /**
+   * The owner refuses large probes for now (a seed that many downloaders probe at once): the
+   * round ends with the sizes acknowledged so far, at once if one is, else at the next ack or the
+   * round's deadline, and no other round follows.
+   *
+   * @param now the time, ms
+   */
+  handleRefused(now: number): void {
+    if (this.#done) return;
+    this.#refused = true;
+    if (this.#best > SAFE_DATAGRAM) this.#done = true;
+    else if (this.#deadline >= 0) {
+      this.#deadline = Math.min(this.#deadline, now + this.#roundLength());
     }
   }
 
@@ -120,6 +137,8 @@ export class MtuProbe {
     if (this.#done || this.#deadline < 0 || now < this.#deadline) return;
     this.#deadline = -1;
     const rounds = this.#rtt === undefined ? this.#rounds : this.#rttRounds;
-    if (this.#round >= rounds || this.#best === this.#candidates[0]) this.#done = true;
+    if (this.#round >= rounds || this.#best === this.#candidates[0] || this.#refused) {
+      this.#done = true;
+    }
   }
 }

@@ -109,6 +109,17 @@ export class SwarmView {
   }
 
   /**
+   * Whether the tracker (or a SHARER) listed `owner` as a partial owner: a download, which can
+   * use a SHARER from this one.
+   *
+   * @param owner its node id
+   * @returns true when listed partial
+   */
+  listedPartial(owner: string): boolean {
+    return this.#listedPartial.has(owner);
+  }
+
+  /**
    * An owner joined the engine: a complete one has every piece, a partial one nothing yet; it
    * is asked at once.
    *
