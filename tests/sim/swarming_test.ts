@@ -143,32 +143,42 @@ Deno.test(
   () => {
     const file = swarmFile(16 * MiB, 5);
     // p8 downloads but never uploads (shares nothing, tells no owner it could); two regular slots
-    // and the optimistic one, so 9 downloaders contend for every owner's slots
-    const w = world(5, 9, (i) => ({
-      uploadSlots: { slots: 2 },
-      ...(i === 8 ? { shareDownloads: false } : {}),
-    }));
-    w.seed.share(file);
-    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
-    const t0 = w.net.now;
-    const downloads = w.peers.map((p) => p.download(file.contentIdHex, { reference: file.bytes }));
-    finish(w.net, downloads);
-    for (const d of downloads) {
-      assert.equal(d.error, undefined);
-      assert.equal(d.mismatchedPieces, 0);
-    }
+    // and the optimistic one, so 9 downloaders contend for every owner's slots. The same swarm
+    // with p8 uploading too is the yardstick.
+    const run = (freeRider: boolean) => {
+      const w = world(5, 9, (i) => ({
+        uploadSlots: { slots: 2 },
+        ...(freeRider && i === 8 ? { shareDownloads: false } : {}),
+      }));
+      w.seed.share(file);
+      w.net.run(() => w.tracker.core.fileCount === 1, { maxMs: 5000 });
+      const t0 = w.net.now;
+      const downloads = w.peers.map((p) =>
+        p.download(file.contentIdHex, { reference: file.bytes })
+      );
+      finish(w.net, downloads);
+      for (const d of downloads) {
+        assert.equal(d.error, undefined);
+        assert.equal(d.mismatchedPieces, 0);
+      }
+      return { w, times: downloads.map((d) => d.finishedAt! - t0) };
+    };
+    const { w, times } = run(true);
     assert.equal(w.peers[8]!.uploadedBytes, 0, "the free-rider uploaded nothing");
-    const times = downloads.map((d) => d.finishedAt! - t0);
-    const contributors = times.slice(0, 8).sort((a, b) => a - b);
+    const lastContributor = Math.max(...times.slice(0, 8));
+    const fair = Math.max(...run(false).times.slice(0, 8));
     // Not asserted: that it finishes later. In this simulator it does not: its requests never
     // queue behind uploads of its own, so it reaches free slots first. The slot policy is tested
     // in tests/peer/upload_slots_test.ts (contributors get more than 1.5× what free-riders get)
     const bound = (16 * MiB) / 5000;
     assert.ok(times[8]! <= 1.6 * bound, `the free-rider was done at ${times[8]} ms`);
-    // Starves nobody: 9 downloaders, of which 8 upload: Kumar–Ross is 9·F / (9 u) = F/u
+    // Starves nobody: the swarm loses one uploader of ten (the seed and nine peers), so the
+    // uploaders should need about 10/9 of the time they need without a free-rider, not more.
+    // Measured over seeds 5..12: 1.03–1.21×, 1.12× on average.
     assert.ok(
-      contributors[7]! <= 1.6 * bound,
-      `the last uploader was done at ${contributors[7]} ms, bound ${bound.toFixed(0)} ms`,
+      lastContributor <= 1.3 * fair,
+      `the last uploader was done at ${lastContributor.toFixed(0)} ms with a free-rider, ` +
+        `${fair.toFixed(0)} ms without`,
     );
   },
 );
@@ -182,7 +192,7 @@ Deno.test(
     const slots = { uploadSlots: { slots: 2 } };
     const w = world(6, 9, () => slots, slots);
     w.seed.share(file);
-    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    w.net.run(() => w.tracker.core.fileCount === 1, { maxMs: 5000 });
     const downloads = w.peers.slice(0, 8).map((p) =>
       p.download(file.contentIdHex, { reference: file.bytes })
     );
@@ -212,7 +222,7 @@ Deno.test(
     const file = swarmFile(16 * MiB, 7);
     const w = world(7, 12);
     w.seed.share(file);
-    w.net.run(() => w.tracker.core.registry.fileCount === 1, { maxMs: 5000 });
+    w.net.run(() => w.tracker.core.fileCount === 1, { maxMs: 5000 });
     // Each NEED lists 2 owners, so a download keeps at most 4 from the tracker
     const downloads = w.peers.map((p) =>
       p.download(file.contentIdHex, { reference: file.bytes, maxOwners: 2 })
