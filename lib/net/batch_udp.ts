@@ -61,7 +61,8 @@ export class BatchUdp {
   readonly #outBase: bigint;
   #toHost = "";
   #toPort = -1;
-  #errno: Deno.UnsafePointerView | undefined;
+  #errno = 0n;
+  readonly #errnoBytes = new Uint8Array(new ArrayBuffer(8));
   #gro = false;
   #gso: boolean;
   #gsoFailures = 0;
@@ -83,8 +84,8 @@ export class BatchUdp {
     this.#controlAt = this.#namesAt + BATCH_SLOTS * 16;
     this.#meta = new Uint8Array(new ArrayBuffer(this.#controlAt + BATCH_SLOTS * CONTROL));
     this.#mv = new DataView(this.#meta.buffer);
-    const meta = addressOf(this.#meta);
-    const data = addressOf(this.#data);
+    const meta = addressOf(c, this.#meta);
+    const data = addressOf(c, this.#data);
     for (let i = 0; i < BATCH_SLOTS; i++) {
       const h = i * MMSG;
       const iov = BATCH_SLOTS * MMSG + i * 16;
@@ -98,7 +99,7 @@ export class BatchUdp {
     // msghdr at 0, iovec at 56, sockaddr_in at 72, cmsghdr at 88 (24 bytes)
     this.#out = new Uint8Array(new ArrayBuffer(128));
     this.#ov = new DataView(this.#out.buffer);
-    this.#outBase = addressOf(this.#out);
+    this.#outBase = addressOf(c, this.#out);
     const ov = this.#ov;
     ov.setBigUint64(0, this.#outBase + 72n, true);
     ov.setUint32(8, 16, true);
@@ -208,7 +209,7 @@ export class BatchUdp {
       mv.setBigUint64(h + 40, this.#gro ? BigInt(CONTROL) : 0n, true);
       mv.setInt32(h + 48, 0, true);
     }
-    const got = this.#c.recvmmsg(this.#fd, this.#meta, BATCH_SLOTS, MSG_DONTWAIT, null);
+    const got = this.#c.recvmmsg(this.#fd, this.#meta, BATCH_SLOTS, MSG_DONTWAIT, 0n);
     if (got <= 0) return -1;
     let count = 0;
     for (let i = 0; i < got; i++) {
@@ -249,7 +250,7 @@ export class BatchUdp {
       this.#toPort = to.port;
     }
     const ov = this.#ov;
-    ov.setBigUint64(56, addressOf(bytes), true);
+    ov.setBigUint64(56, addressOf(this.#c, bytes), true);
     ov.setBigUint64(64, BigInt(bytes.byteLength), true);
     ov.setUint16(104, segment, true);
     ov.setInt32(48, 0, true);
@@ -266,8 +267,9 @@ export class BatchUdp {
   }
 
   #lastErrno(): number {
-    this.#errno ??= new Deno.UnsafePointerView(this.#c.__errno_location()!);
-    return this.#errno.getInt32();
+    if (this.#errno === 0n) this.#errno = BigInt(this.#c.__errno_location());
+    this.#c.memcpy(this.#errnoBytes, this.#errno, 4);
+    return new DataView(this.#errnoBytes.buffer).getInt32(0, true);
   }
 
   /** The UDP_GRO segment size in message `h`'s control data, or 0. */
@@ -308,7 +310,10 @@ export class BatchUdp {
   }
 }
 
-/** The address of a buffer's first byte, for the structures the kernel reads. */
-function addressOf(bytes: Uint8Array): bigint {
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+/**
+ * The address of a buffer's first byte, for the structures the kernel reads (the buffer must be
+ * off V8's heap: an `ArrayBuffer` of its own, or a typed array over 64 bytes).
+ */
+function addressOf(c: Libc, bytes: Uint8Array): bigint {
+  return BigInt(c.memmove(bytes, bytes, 0));
 }

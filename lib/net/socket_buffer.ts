@@ -70,14 +70,19 @@ export interface Libc {
     addr: Uint8Array,
     addrLen: Uint8Array,
   ): number | bigint;
-  recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: null): number;
+  recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: bigint): number;
   sendmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
   /** Runs on a blocking thread (a nonblocking FFI symbol): resolves when a descriptor is ready. */
   poll(fds: Uint8Array, nfds: number | bigint, timeoutMs: number): Promise<number>;
   eventfd(initval: number, flags: number): number;
   write(fd: number, buf: Uint8Array, len: number | bigint): number | bigint;
   close(fd: number): number;
-  __errno_location(): Deno.PointerValue;
+  /** Address of the calling thread's errno (read with {@link Libc.memcpy}). */
+  __errno_location(): bigint;
+  /** `memmove(buf, buf, 0)` returns `buf`'s address: Deno.UnsafePointer.of needs unscoped FFI. */
+  memmove(dest: Uint8Array, src: Uint8Array, len: number | bigint): bigint;
+  /** Copies `len` bytes from a native address into `dest`. */
+  memcpy(dest: Uint8Array, src: bigint, len: number | bigint): bigint;
 }
 
 let libc: Libc | null | undefined;
@@ -102,13 +107,15 @@ export function openLibc(): Libc | null {
           parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
           result: "isize",
         },
-        recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+        recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "u64"], result: "i32" },
         sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
         poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
         eventfd: { parameters: ["u32", "i32"], result: "i32" },
         write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
         close: { parameters: ["i32"], result: "i32" },
-        __errno_location: { parameters: [], result: "pointer" },
+        __errno_location: { parameters: [], result: "u64" },
+        memmove: { parameters: ["buffer", "buffer", "usize"], result: "u64" },
+        memcpy: { parameters: ["buffer", "u64", "usize"], result: "u64" },
       });
       libc = lib.symbols as unknown as Libc;
       return libc;

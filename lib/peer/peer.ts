@@ -137,6 +137,7 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) =>
         this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
+      sendSegments: (bytes, segment, to) => this.#endpoint.trySendSegments(bytes, segment, to),
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),

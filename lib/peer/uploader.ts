@@ -42,6 +42,12 @@ export type UploadSend = (bytes: Uint8Array, to: Deno.NetAddr) => void | Promise
 export interface UploaderOptions extends Omit<UploadRulesOptions, "randomBytes" | "now"> {
   /** Sends a datagram; see {@link UploadSend} for the buffer rule. */
   send: UploadSend;
+  /**
+   * Sends consecutive datagrams of `segment` bytes each (the last may be shorter) in one call
+   * (UDP GSO, `UdpEndpoint.trySendSegments`), synchronously; false when it did not, and the
+   * uploader then sends each one with `send`. Without it every block is its own send.
+   */
+  sendSegments?: (bytes: Uint8Array, segment: number, to: Deno.NetAddr) => boolean;
 }
 
 /** A send buffer; `release` is bound once so settling a send allocates no closure. */
@@ -50,6 +56,19 @@ interface Slot {
   view: DataView;
   release: () => void;
   fail: () => void;
+}
+
+/** The kernel's cap on datagrams per GSO send (UDP_MAX_SEGMENTS). */
+const MAX_SEGMENTS = 64;
+
+/** Datagrams gathered for one GSO send: `count` of `segment` bytes, the last maybe shorter. */
+interface SegmentBatch {
+  slot: Slot | undefined;
+  segment: number;
+  used: number;
+  count: number;
+  /** The last datagram is shorter than `segment`: nothing may follow it. */
+  short: boolean;
 }
 
 /**
@@ -89,10 +108,13 @@ interface Slot {
  */
 export class Uploader {
   readonly #send: UploadSend;
+  readonly #sendSegments: UploaderOptions["sendSegments"];
   readonly #rules: UploadRules;
   /** Open file descriptors by content id (lowercase hex). */
   readonly #fds = new Map<string, number>();
   readonly #free: Slot[] = [];
+  /** The GSO batch being filled ({@link UploaderOptions.sendSegments}). */
+  readonly #batch: SegmentBatch = { slot: undefined, segment: 0, used: 0, count: 0, short: false };
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -104,8 +126,9 @@ export class Uploader {
    * @throws {RangeError} for a limit that is not positive
    */
   constructor(options: UploaderOptions) {
-    const { send, ...limits } = options;
+    const { send, sendSegments, ...limits } = options;
     this.#send = send;
+    this.#sendSegments = sendSegments;
     this.#rules = new UploadRules(limits);
   }
 
@@ -351,9 +374,19 @@ export class Uploader {
     const fd = this.#fds.get(plan.contentIdHex)!;
     const txid = plan.txid;
     const to = plan.to;
+    const gso = this.#sendSegments !== undefined;
     while (plan.next()) {
       const off = plan.offset;
       const len = plan.length;
+      if (gso && 2 * (BLOCK_DATA_HEADER_SIZE + len) <= MAX_DATAGRAM) {
+        if (!this.#addSegment(fd, txid, off, len, to)) {
+          this.#flushSegments(to);
+          this.#rules.handleShortRead(plan);
+          return;
+        }
+        continue;
+      }
+      this.#flushSegments(to);
       const slot = this.#free.pop() ?? this.#newSlot();
       writeBlockDataHeader(slot.view, txid, off);
       let n: number;
@@ -368,6 +401,65 @@ export class Uploader {
         return;
       }
       this.#sendSlot(slot, BLOCK_DATA_HEADER_SIZE + len, to);
+    }
+    this.#flushSegments(to);
+  }
+
+  /**
+   * Reads one block as the next datagram of the GSO batch (consecutive datagrams of one size,
+   * the last may be shorter), sending the batch first when the block does not fit it.
+   *
+   * @returns false on a short read (the batch so far stays, to be flushed)
+   */
+  #addSegment(fd: number, txid: number, off: number, len: number, to: Deno.NetAddr): boolean {
+    const size = BLOCK_DATA_HEADER_SIZE + len;
+    const b = this.#batch;
+    if (
+      b.slot !== undefined &&
+      (size > b.segment || b.short || b.used + size > MAX_DATAGRAM || b.count >= MAX_SEGMENTS)
+    ) this.#flushSegments(to);
+    if (b.slot === undefined) {
+      b.slot = this.#free.pop() ?? this.#newSlot();
+      b.segment = size;
+    }
+    const bytes = b.slot.bytes;
+    writeBlockDataHeader(new DataView(bytes.buffer, bytes.byteOffset + b.used, 16), txid, off);
+    let n: number;
+    try {
+      n = readSync(fd, bytes, b.used + BLOCK_DATA_HEADER_SIZE, len, off);
+    } catch {
+      n = -1;
+    }
+    if (n !== len) return false;
+    b.used += size;
+    b.count++;
+    b.short = size < b.segment;
+    return true;
+  }
+
+  /** Sends the GSO batch: in one call, or datagram by datagram when that is refused. */
+  #flushSegments(to: Deno.NetAddr): void {
+    const b = this.#batch;
+    const slot = b.slot;
+    if (slot === undefined) return;
+    const { used, segment, count } = b;
+    b.slot = undefined;
+    b.used = b.count = 0;
+    b.short = false;
+    if (count === 0) {
+      this.#free.push(slot);
+    } else if (count === 1) {
+      this.#sendSlot(slot, used, to);
+    } else if (this.#sendSegments!(slot.bytes.subarray(0, used), segment, to)) {
+      this.#free.push(slot);
+    } else {
+      for (let at = 0; at < used; at += segment) {
+        const one = this.#free.pop() ?? this.#newSlot();
+        const end = Math.min(used, at + segment);
+        one.bytes.set(slot.bytes.subarray(at, end));
+        this.#sendSlot(one, end - at, to);
+      }
+      this.#free.push(slot);
     }
   }
 

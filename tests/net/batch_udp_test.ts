@@ -19,7 +19,10 @@ Deno.test("UdpEndpoint without an FFI grant: no GSO, no GRO, segments are left t
   }
 });
 
-/** Runs `body` in a child with only the libc grant (and net); returns its JSON line. */
+/**
+ * Runs `body` in a child with only the libc grant (and net; `deno eval` would grant everything,
+ * so the script goes to a temporary file); returns its JSON line.
+ */
 async function inChild(body: string): Promise<Record<string, unknown>> {
   const script = `
     import { UdpEndpoint } from ${
@@ -33,20 +36,27 @@ async function inChild(body: string): Promise<Record<string, unknown>> {
     };
     ${body}
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--no-prompt",
-      "--unstable-net",
-      `--allow-ffi=${libcPath}`,
-      "--allow-net",
-      script,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  const dir = await Deno.makeTempDir({ prefix: "udpswarm-batch-" });
+  try {
+    const file = `${dir}/child.js`;
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--unstable-net",
+        `--allow-ffi=${libcPath}`,
+        "--allow-net",
+        file,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** A child-side collector: datagrams seen by `b`, checked for order, content and source. */
