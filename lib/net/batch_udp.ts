@@ -21,7 +21,7 @@ import { encodeIPv4 } from "./fast_udp.ts";
 import { type Libc, openLibc } from "./socket_buffer.ts";
 
 /** Datagrams (or GRO groups) one {@link BatchUdp.receive} reads at most. */
-export const BATCH_SLOTS = 16;
+export const BATCH_SLOTS = 8;
 /** Bytes per receive slot: a whole GRO group (at most 64 KiB) or the largest datagram. */
 const SLOT = 65536;
 /** The kernel's cap on segments per GSO send (UDP_MAX_SEGMENTS). */
