@@ -21,7 +21,10 @@ export interface FastPathOptions {
   batch?: boolean;
   /**
    * Turn UDP GRO on (batch_udp.ts): several datagrams of one sender in one read, split again
-   * here; the receive loop then waits with `poll` instead of Deno's receive. @default true
+   * here; the receive loop then waits with `poll` on a blocking thread instead of Deno's
+   * receive. Off by default: each wait costs a thread hop, which made lossy single-owner
+   * downloads (small windows, a request per block) 7× slower (docs/TRANSFER.md).
+   * @default false
    */
   gro?: boolean;
 }
@@ -120,7 +123,7 @@ export class UdpEndpoint implements AsyncDisposable {
    * at once, and datagrams already waiting after each Deno receive. Needs FFI access to libc.
    *
    * With `batch` (the default) waiting datagrams are read with `recvmmsg` and GSO sends
-   * ({@link trySendSegments}) are offered; with `gro` (the default) the kernel may hand a
+   * ({@link trySendSegments}) are offered; with `gro` (opt-in) the kernel may hand a
    * sender's datagrams in groups, split here (batch_udp.ts); GRO only when called right after
    * {@link open}, before the receive loop's first read.
    *
@@ -133,7 +136,7 @@ export class UdpEndpoint implements AsyncDisposable {
       return this.#fast !== undefined;
     }
     this.#batch = BatchUdp.open(this.#fast.fd);
-    if ((options.gro ?? true) && !this.#denoReceiving) this.#batch?.enableGro();
+    if (options.gro === true && !this.#denoReceiving) this.#batch?.enableGro();
     return true;
   }
 

@@ -121,7 +121,7 @@ Deno.test({
       for (const gro of [true, false]) {
         const a = UdpEndpoint.open();
         const b = UdpEndpoint.open();
-        a.useFastPath({ gro: false });
+        a.useFastPath();
         b.useFastPath({ gro });
         // Rounds of 40 segments of 1452 bytes and a shorter last one, each segment numbered
         const SEG = 1452, PER = 41, ROUNDS = 20;
@@ -142,7 +142,7 @@ Deno.test({
           await new Promise((r) => setTimeout(r, 2));
         }
         await timeout(done);
-        out[gro ? "gro" : "plain"] = { gso: a.gso, gro: b.gro, groups: b.groGroups, gsoTaken, sent: a.sent, ...seen };
+        out[gro ? "gro" : "plain"] = { gso: a.gso, gro: b.gro, defaultGro: a.gro, groups: b.groGroups, gsoTaken, sent: a.sent, ...seen };
         // An IPv6 destination is not for this path
         out.v6 = a.trySendSegments(new Uint8Array(3000), 1000, { transport: "udp", hostname: "::1", port: 9 });
         await a.close();
@@ -155,6 +155,7 @@ Deno.test({
       const v = r[k] as Record<string, unknown>;
       assert.equal(v.gso, true, "this kernel supports UDP_SEGMENT");
       assert.equal(v.gro, k === "gro");
+      assert.equal(v.defaultGro, false, "GRO is opt-in");
       assert.equal(v.gsoTaken, 20, k);
       if (k === "gro") {
         assert.ok((v.groups as number) > 0, "GSO sends reach a GRO socket as groups");
