@@ -137,7 +137,12 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) =>
         this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
-      sendSegments: (bytes, segment, to) => this.#endpoint.trySendSegments(bytes, segment, to),
+      ...(options.gso === true
+        ? {
+          sendSegments: (b: Uint8Array, seg: number, to: Deno.NetAddr) =>
+            this.#endpoint.trySendSegments(b, seg, to),
+        }
+        : {}),
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),

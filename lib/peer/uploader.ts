@@ -60,6 +60,15 @@ interface Slot {
 
 /** The kernel's cap on datagrams per GSO send (UDP_MAX_SEGMENTS). */
 const MAX_SEGMENTS = 64;
+/**
+ * The largest datagram sent in GSO batches: path-MTU-sized ones (1452, 1472 bytes), where the
+ * per-datagram cost dominates. Larger blocks (8952 and 16,400 bytes, which the MTU probe falls
+ * back to under loss) go one by one: a GSO send is one packet until it is delivered, so a drop
+ * before that (a queue, or the loss benchmark's netfilter rule) loses all of its datagrams at
+ * once, and at 16 KiB (3 per send) that made lossy single-owner downloads 7× slower for a
+ * saving of two system calls (docs/TRANSFER.md).
+ */
+const MAX_SEGMENT = 1500;
 
 /** Datagrams gathered for one GSO send: `count` of `segment` bytes, the last maybe shorter. */
 interface SegmentBatch {
@@ -381,7 +390,7 @@ export class Uploader {
     while (plan.next()) {
       const off = plan.offset;
       const len = plan.length;
-      if (gso && 2 * (BLOCK_DATA_HEADER_SIZE + len) <= MAX_DATAGRAM) {
+      if (gso && BLOCK_DATA_HEADER_SIZE + len <= MAX_SEGMENT) {
         if (!this.#addSegment(fd, txid, off, len, to)) {
           this.#flushSegments(to);
           this.#rules.handleShortRead(plan);

@@ -133,3 +133,24 @@ Deno.test("Uploader with GSO: a short read sends the blocks read before it, then
   assert.deepEqual(codes, [ErrorCode.out_of_range]);
   assert.ok(gso.wire.length > 12, "the blocks before the short read went out");
 });
+
+Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the read-ahead never serves stale data)", async () => {
+  const size = 40 * PIECE + 123;
+  const probe = await sharedFile(size);
+  const content = { contentId: probe.contentId };
+  await Deno.remove(probe.dir, { recursive: true });
+  const rnd = new Prng(11);
+  const reqs: UploadRequest[] = [];
+  for (let i = 0; i < 60; i++) {
+    const ranges = [];
+    for (let k = 0; k < 1 + (i % 3); k++) {
+      const offset = Math.floor(rnd.next() * (size - 5000));
+      ranges.push({ offset, length: 1 + Math.floor(rnd.next() * 4000) });
+    }
+    reqs.push(blockRequest(content, ranges, 1436, 100 + i));
+  }
+  const plain = await serveAll("plain", reqs, { size });
+  const gso = await serveAll("gso", reqs, { size });
+  assert.ok(plain.wire.length > 100);
+  assert.deepEqual(gso.wire, plain.wire);
+});
