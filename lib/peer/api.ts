@@ -66,9 +66,9 @@ export interface PeerOptions {
   fastPath?: boolean;
   /**
    * With the fast path, send the blocks of one request as UDP GSO sends (lib/net/batch_udp.ts:
-   * up to 64 path-MTU-sized datagrams per system call). It halves the owner's CPU at `--mtu
-   * 1500` but made downloads under random loss several times slower in the loss benchmark, so
-   * it is off by default (figures in docs/TRANSFER.md). @default false
+   * up to 64 path-MTU-sized datagrams per system call, the kernel splits them); at `--mtu 1500`
+   * it halves the owner's CPU (figures in docs/TRANSFER.md). Larger blocks go one by one.
+   * @default true
    */
   gso?: boolean;
   /**

@@ -137,7 +137,7 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) =>
         this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
-      ...(options.gso === true
+      ...(options.gso !== false
         ? {
           sendSegments: (b: Uint8Array, seg: number, to: Deno.NetAddr) =>
             this.#endpoint.trySendSegments(b, seg, to),
