@@ -182,6 +182,9 @@ class PeerNode implements Peer {
       `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
     this.#log(receiveBufferNote(this.#receiveBuffer, this.#options.receiveBuffer));
+    if (this.#endpoint.gso && this.#options.gso !== false) {
+      this.#log("UDP GSO on: path-MTU-sized blocks leave up to 64 to a system call");
+    }
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
   }
