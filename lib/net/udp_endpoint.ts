@@ -11,6 +11,11 @@ import { BatchUdp } from "./batch_udp.ts";
 
 /** Datagrams the fast path reads per Deno receive before the loop yields to the event loop. */
 const FAST_DRAIN = 64;
+/**
+ * The largest datagram (as the Deno receive that woke the loop saw it) after which the waiting
+ * ones are read with `recvmmsg`: path-MTU-sized traffic, where the per-call cost dominates.
+ */
+const BATCH_MAX_DATAGRAM = 4096;
 
 /** Options for {@link UdpEndpoint.useFastPath}. */
 export interface FastPathOptions {
@@ -229,8 +234,11 @@ export class UdpEndpoint implements AsyncDisposable {
         this.handlerErrors++;
         this.lastHandlerError = e;
       }
-      if (this.#batch !== undefined) this.#drainBatch(this.#batch);
-      else if (this.#fast !== undefined) this.#drain(this.#fast);
+      // recvmmsg for small datagrams; large ones one by one into the one buffer, which stays
+      // in cache (8 slots of 32 KiB blocks measured slower than recvfrom)
+      if (this.#batch !== undefined && bytes.byteLength <= BATCH_MAX_DATAGRAM) {
+        this.#drainBatch(this.#batch);
+      } else if (this.#fast !== undefined) this.#drain(this.#fast);
     }
   }
 
