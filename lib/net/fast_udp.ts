@@ -35,6 +35,11 @@ export class FastUdp {
     this.#fd = fd;
   }
 
+  /** The socket's descriptor (for batch_udp.ts). */
+  get fd(): number {
+    return this.#fd;
+  }
+
   /**
    * The fast path for the IPv4 socket bound to `local`, or undefined without FFI access to libc,
    * for an IPv6 socket, or when the socket is not found.
@@ -58,7 +63,7 @@ export class FastUdp {
    */
   trySend(bytes: Uint8Array, to: Deno.NetAddr): boolean {
     if (to.hostname !== this.#toHost || to.port !== this.#toPort) {
-      if (!encodeIPv4(this.#to, to)) return false;
+      if (!encodeIPv4(this.#to, 0, to)) return false;
       this.#toHost = to.hostname;
       this.#toPort = to.port;
     }
@@ -101,18 +106,25 @@ export class FastUdp {
   }
 }
 
-/** Writes `to` as a sockaddr_in; false when it is not an IPv4 address. */
-function encodeIPv4(out: Uint8Array, to: Deno.NetAddr): boolean {
+/**
+ * Writes `to` as a sockaddr_in at `at` in `out`.
+ *
+ * @param out where it goes (16 bytes from `at`)
+ * @param at the offset in `out`
+ * @param to the address
+ * @returns false when it is not an IPv4 address
+ */
+export function encodeIPv4(out: Uint8Array, at: number, to: Deno.NetAddr): boolean {
   const parts = to.hostname.split(".");
   if (parts.length !== 4) return false;
-  out.fill(0);
-  out[0] = AF_INET; // little-endian sa_family
-  out[2] = to.port >> 8;
-  out[3] = to.port & 0xff;
+  out.fill(0, at, at + 16);
+  out[at] = AF_INET; // little-endian sa_family
+  out[at + 2] = to.port >> 8;
+  out[at + 3] = to.port & 0xff;
   for (let i = 0; i < 4; i++) {
     const v = Number(parts[i]);
     if (!Number.isInteger(v) || v < 0 || v > 255 || parts[i] === "") return false;
-    out[4 + i] = v;
+    out[at + 4 + i] = v;
   }
   return true;
 }

@@ -49,7 +49,7 @@ export function libcPath(): string | undefined {
   return undefined;
 }
 
-/** The libc socket calls used here and by fast_udp.ts (each returns -1 on failure). */
+/** The libc calls used here, by fast_udp.ts and by batch_udp.ts (each returns -1 on failure). */
 export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint8Array): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
@@ -70,6 +70,19 @@ export interface Libc {
     addr: Uint8Array,
     addrLen: Uint8Array,
   ): number | bigint;
+  recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: bigint): number;
+  sendmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
+  /** Runs on a blocking thread (a nonblocking FFI symbol): resolves when a descriptor is ready. */
+  poll(fds: Uint8Array, nfds: number | bigint, timeoutMs: number): Promise<number>;
+  eventfd(initval: number, flags: number): number;
+  write(fd: number, buf: Uint8Array, len: number | bigint): number | bigint;
+  close(fd: number): number;
+  /** Address of the calling thread's errno (read with {@link Libc.memcpy}). */
+  __errno_location(): bigint;
+  /** `memmove(buf, buf, 0)` returns `buf`'s address: Deno.UnsafePointer.of needs unscoped FFI. */
+  memmove(dest: Uint8Array, src: Uint8Array, len: number | bigint): bigint;
+  /** Copies `len` bytes from a native address into `dest`. */
+  memcpy(dest: Uint8Array, src: bigint, len: number | bigint): bigint;
 }
 
 let libc: Libc | null | undefined;
@@ -94,6 +107,15 @@ export function openLibc(): Libc | null {
           parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
           result: "isize",
         },
+        recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "u64"], result: "i32" },
+        sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+        poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+        eventfd: { parameters: ["u32", "i32"], result: "i32" },
+        write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+        close: { parameters: ["i32"], result: "i32" },
+        __errno_location: { parameters: [], result: "u64" },
+        memmove: { parameters: ["buffer", "buffer", "usize"], result: "u64" },
+        memcpy: { parameters: ["buffer", "u64", "usize"], result: "u64" },
       });
       libc = lib.symbols as unknown as Libc;
       return libc;

@@ -65,6 +65,13 @@ export interface PeerOptions {
    */
   fastPath?: boolean;
   /**
+   * With the fast path, send the blocks of one request as UDP GSO sends (lib/net/batch_udp.ts:
+   * up to 64 path-MTU-sized datagrams per system call, the kernel splits them); at `--mtu 1500`
+   * it halves the owner's CPU (figures in docs/TRANSFER.md). Larger blocks go one by one.
+   * @default true
+   */
+  gso?: boolean;
+  /**
    * Hash and write downloaded pieces on a Worker thread, off the receive loop. It costs more CPU
    * and its peak memory grows with the file, so it is off by default (figures in
    * docs/TRANSFER.md).

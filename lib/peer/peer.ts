@@ -137,6 +137,12 @@ class PeerNode implements Peer {
     this.#uploader = new Uploader({
       send: (bytes, to) =>
         this.#endpoint.trySendNow(bytes, to) ? undefined : this.#endpoint.sendAndWait(bytes, to),
+      ...(options.gso !== false
+        ? {
+          sendSegments: (b: Uint8Array, seg: number, to: Deno.NetAddr) =>
+            this.#endpoint.trySendSegments(b, seg, to),
+        }
+        : {}),
       uploadRate: options.maxUploadRate ?? Infinity,
       ...(options.cookieEpochMs !== undefined ? { cookieEpochMs: options.cookieEpochMs } : {}),
       ...(options.fairShare === false ? { fairShare: false } : {}),
@@ -184,6 +190,9 @@ class PeerNode implements Peer {
       `peer ${this.nodeId} listening on ${formatHostPort(this.#endpoint.localAddr)}`,
     );
     this.#log(receiveBufferNote(this.#receiveBuffer, this.#options.receiveBuffer));
+    if (this.#endpoint.gso && this.#options.gso !== false) {
+      this.#log("UDP GSO on: path-MTU-sized blocks leave up to 64 to a system call");
+    }
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
   }

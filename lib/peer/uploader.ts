@@ -43,6 +43,12 @@ export type UploadSend = (bytes: Uint8Array, to: Deno.NetAddr) => void | Promise
 export interface UploaderOptions extends Omit<UploadRulesOptions, "randomBytes" | "now"> {
   /** Sends a datagram; see {@link UploadSend} for the buffer rule. */
   send: UploadSend;
+  /**
+   * Sends consecutive datagrams of `segment` bytes each (the last may be shorter) in one call
+   * (UDP GSO, `UdpEndpoint.trySendSegments`), synchronously; false when it did not, and the
+   * uploader then sends each one with `send`. Without it every block is its own send.
+   */
+  sendSegments?: (bytes: Uint8Array, segment: number, to: Deno.NetAddr) => boolean;
 }
 
 /** A send buffer; `release` is bound once so settling a send allocates no closure. */
@@ -51,6 +57,28 @@ interface Slot {
   view: DataView;
   release: () => void;
   fail: () => void;
+}
+
+/** The kernel's cap on datagrams per GSO send (UDP_MAX_SEGMENTS). */
+const MAX_SEGMENTS = 64;
+/**
+ * The largest datagram sent in GSO batches: path-MTU-sized ones (1452, 1472 bytes), where the
+ * per-datagram cost dominates. Larger blocks (8952 and 16,400 bytes, which the MTU probe falls
+ * back to under loss) go one by one: a GSO send is one packet until it is delivered, so a drop
+ * before that (a queue, or the loss benchmark's netfilter rule) loses all of its datagrams at
+ * once, and at 16 KiB (3 per send) that made lossy single-owner downloads 7× slower for a
+ * saving of two system calls (docs/TRANSFER.md).
+ */
+const MAX_SEGMENT = 1500;
+
+/** Datagrams gathered for one GSO send: `count` of `segment` bytes, the last maybe shorter. */
+interface SegmentBatch {
+  slot: Slot | undefined;
+  segment: number;
+  used: number;
+  count: number;
+  /** The last datagram is shorter than `segment`: nothing may follow it. */
+  short: boolean;
 }
 
 /**
@@ -90,10 +118,15 @@ interface Slot {
  */
 export class Uploader {
   readonly #send: UploadSend;
+  readonly #sendSegments: UploaderOptions["sendSegments"];
   readonly #rules: UploadRules;
   /** Open file descriptors by content id (lowercase hex). */
   readonly #fds = new Map<string, number>();
   readonly #free: Slot[] = [];
+  /** The GSO batch being filled ({@link UploaderOptions.sendSegments}). */
+  readonly #batch: SegmentBatch = { slot: undefined, segment: 0, used: 0, count: 0, short: false };
+  /** File bytes read ahead for the GSO batches (valid within one `#sendBlocks`). */
+  readonly #ahead = { fd: -1, start: 0, end: 0, bytes: new Uint8Array(65536) };
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -105,8 +138,9 @@ export class Uploader {
    * @throws {RangeError} for a limit that is not positive
    */
   constructor(options: UploaderOptions) {
-    const { send, ...limits } = options;
+    const { send, sendSegments, ...limits } = options;
     this.#send = send;
+    this.#sendSegments = sendSegments;
     this.#rules = new UploadRules(limits);
   }
 
@@ -365,9 +399,20 @@ export class Uploader {
     const fd = this.#fds.get(plan.contentIdHex)!;
     const txid = plan.txid;
     const to = plan.to;
+    const gso = this.#sendSegments !== undefined;
+    this.#ahead.fd = -1; // the file may have changed since the last request
     while (plan.next()) {
       const off = plan.offset;
       const len = plan.length;
+      if (gso && BLOCK_DATA_HEADER_SIZE + len <= MAX_SEGMENT) {
+        if (!this.#addSegment(fd, txid, off, len, to)) {
+          this.#flushSegments(to);
+          this.#rules.handleShortRead(plan);
+          return;
+        }
+        continue;
+      }
+      this.#flushSegments(to);
       const slot = this.#free.pop() ?? this.#newSlot();
       writeBlockDataHeader(slot.view, txid, off);
       let n: number;
@@ -382,6 +427,84 @@ export class Uploader {
         return;
       }
       this.#sendSlot(slot, BLOCK_DATA_HEADER_SIZE + len, to);
+    }
+    this.#flushSegments(to);
+  }
+
+  /**
+   * Reads one block as the next datagram of the GSO batch (consecutive datagrams of one size,
+   * the last may be shorter), sending the batch first when the block does not fit it.
+   *
+   * @returns false on a short read (the batch so far stays, to be flushed)
+   */
+  #addSegment(fd: number, txid: number, off: number, len: number, to: Deno.NetAddr): boolean {
+    const size = BLOCK_DATA_HEADER_SIZE + len;
+    const b = this.#batch;
+    if (
+      b.slot !== undefined &&
+      (size > b.segment || b.short || b.used + size > MAX_DATAGRAM || b.count >= MAX_SEGMENTS)
+    ) this.#flushSegments(to);
+    if (b.slot === undefined) {
+      b.slot = this.#free.pop() ?? this.#newSlot();
+      b.segment = size;
+    }
+    const bytes = b.slot.bytes;
+    writeBlockDataHeader(new DataView(bytes.buffer, bytes.byteOffset + b.used, 16), txid, off);
+    if (!this.#readAhead(fd, off, len, bytes, b.used + BLOCK_DATA_HEADER_SIZE)) return false;
+    b.used += size;
+    b.count++;
+    b.short = size < b.segment;
+    return true;
+  }
+
+  /**
+   * Copies file bytes [off, off + len) into `into` at `at` from a read-ahead buffer, refilled
+   * with one `readSync` of up to 64 KiB from `off` when it does not hold them: small blocks of
+   * one request are mostly consecutive, so this is one read per ~45 blocks at 1436 bytes.
+   *
+   * @returns false when the file has fewer bytes there (a short read)
+   */
+  #readAhead(fd: number, off: number, len: number, into: Uint8Array, at: number): boolean {
+    const r = this.#ahead;
+    if (r.fd !== fd || off < r.start || off + len > r.end) {
+      let n: number;
+      try {
+        n = readSync(fd, r.bytes, 0, r.bytes.byteLength, off);
+      } catch {
+        n = -1;
+      }
+      r.fd = n < 0 ? -1 : fd;
+      r.start = off;
+      r.end = off + Math.max(n, 0);
+      if (n < len) return false;
+    }
+    into.set(r.bytes.subarray(off - r.start, off - r.start + len), at);
+    return true;
+  }
+
+  /** Sends the GSO batch: in one call, or datagram by datagram when that is refused. */
+  #flushSegments(to: Deno.NetAddr): void {
+    const b = this.#batch;
+    const slot = b.slot;
+    if (slot === undefined) return;
+    const { used, segment, count } = b;
+    b.slot = undefined;
+    b.used = b.count = 0;
+    b.short = false;
+    if (count === 0) {
+      this.#free.push(slot);
+    } else if (count === 1) {
+      this.#sendSlot(slot, used, to);
+    } else if (this.#sendSegments!(slot.bytes.subarray(0, used), segment, to)) {
+      this.#free.push(slot);
+    } else {
+      for (let at = 0; at < used; at += segment) {
+        const one = this.#free.pop() ?? this.#newSlot();
+        const end = Math.min(used, at + segment);
+        one.bytes.set(slot.bytes.subarray(at, end));
+        this.#sendSlot(one, end - at, to);
+      }
+      this.#free.push(slot);
     }
   }
 

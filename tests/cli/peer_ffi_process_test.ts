@@ -1,7 +1,8 @@
 /**
  * `peer.ts share` and `get` as real processes on loopback with FFI access to libc only: each
  * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
- * the download is exact, and the node log says which buffer it got.
+ * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches), and
+ * the node log says which buffer it got and that GSO is on.
  * @module
  */
 import assert from "node:assert/strict";
@@ -47,6 +48,20 @@ Deno.test({
     assert.equal(await sha256File(join(c, "f.bin")), expected);
     const result = JSON.parse(get.output("stdout").trim().split("\n").at(-1)!);
     assert.equal(result.event, "done");
+    // 1452-byte datagrams: the owner sends them in GSO batches, each a whole BLOCK_DATA
+    const d = join(tmp.path, "d");
+    await Deno.mkdir(d);
+    await using small = spawnDeno({
+      name: "get-mtu1500",
+      entrypoint: PEER_TS,
+      permissions: grants(d),
+      args: [
+        ...["get", "f.bin", "--out", d, "--dir", d, "--id", "getter2", "--mtu", "1500", "--json"],
+        ...common,
+      ],
+    });
+    assert.equal((await small.status).code, 0, small.output());
+    assert.equal(await sha256File(join(d, "f.bin")), expected);
     // Both peers got a larger buffer than the kernel default (SO_RCVBUF read back)
     const log = (await Array.fromAsync(Deno.readDir(logs)))
       .filter((e) => e.isFile)
@@ -57,5 +72,6 @@ Deno.test({
     );
     assert.ok(raised.length >= 2, `both peers log their buffer:\n${log.slice(-2000)}`);
     for (const got of raised) assert.ok(got > 212_992, `SO_RCVBUF ${got}`);
+    assert.match(log, /UDP GSO on/, "the owner has GSO sends");
   },
 });

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { decodeMessage } from "../../lib/wire/codec.ts";
+import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
+import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
+import { Uploader } from "../../lib/peer/uploader.ts";
+import { Prng } from "../../lib/sim/prng.ts";
+import { blockRequest, errorsOf, type UploadRequest } from "./_upload_requests.ts";
+
+const FROM: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 40000 };
+const PIECE = 16 * 1024;
+
+/** A shared file of `size` random bytes in 16 KiB pieces. */
+async function sharedFile(size: number) {
+  const dir = await Deno.makeTempDir({ prefix: "udpswarm-gso-" });
+  const data = new Uint8Array(size);
+  new Prng(3).fill(data);
+  const path = `${dir}/f.bin`;
+  await Deno.writeFile(path, data);
+  const n = Math.ceil(size / PIECE);
+  const pieceHashes = new Uint8Array(32 * n);
+  for (let i = 0; i < n; i++) {
+    pieceHashes.set(
+      createHash("sha256").update(data.subarray(i * PIECE, (i + 1) * PIECE)).digest(),
+      32 * i,
+    );
+  }
+  const manifest = { size, pieceSize: PIECE, pieceHashes };
+  const encoded = encodeManifest(manifest);
+  return { dir, path, data, manifest, encoded, contentId: contentIdOf(encoded) };
+}
+
+type Mode = "plain" | "gso" | "refused";
+
+/**
+ * Serves `requests` with an uploader in `mode` and returns every datagram it put on the wire, in
+ * order (a GSO call split at its segment size), and the GSO calls' shapes.
+ */
+async function serveAll(
+  mode: Mode,
+  requests: UploadRequest[],
+  options: { size: number; truncateTo?: number },
+) {
+  const s = await sharedFile(options.size);
+  const wire: Message[] = [];
+  const calls: { segment: number; bytes: number; count: number }[] = [];
+  const up = new Uploader({
+    send: (bytes) => void wire.push(decodeMessage(bytes.slice())),
+    ...(mode === "plain" ? {} : {
+      sendSegments: (bytes: Uint8Array, segment: number) => {
+        if (mode === "refused") return false;
+        calls.push({
+          segment,
+          bytes: bytes.byteLength,
+          count: Math.ceil(bytes.byteLength / segment),
+        });
+        for (let at = 0; at < bytes.byteLength; at += segment) {
+          wire.push(decodeMessage(bytes.slice(at, Math.min(bytes.byteLength, at + segment))));
+        }
+        return true;
+      },
+    }),
+  });
+  try {
+    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
+    if (options.truncateTo !== undefined) await Deno.truncate(s.path, options.truncateTo);
+    for (const r of requests) {
+      up.handleRequest({ ...r, cookie: up.cookieFor(FROM, 0) }, FROM, 0);
+    }
+  } finally {
+    up.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+  return { wire, calls, data: s.data };
+}
+
+/** The requests both tests send: 1436-byte blocks across pieces, a short tail, two ranges. */
+function requests(content: { contentId: Uint8Array }): UploadRequest[] {
+  return [
+    blockRequest(content, [{ offset: 0, length: 3 * PIECE }], 1436, 1),
+    blockRequest(
+      content,
+      [{ offset: 5 * PIECE + 100, length: 70_000 }, { offset: 40, length: 9 }],
+      1436,
+      2,
+    ),
+    // 32 KiB blocks cannot be two to a GSO send: each goes alone
+    blockRequest(content, [{ offset: 0, length: 4 * PIECE }], 32 * 1024, 3),
+  ];
+}
+
+Deno.test("Uploader with GSO sends the same datagrams in the same order as without, batched by size", async () => {
+  const size = 12 * PIECE + 777;
+  // The content id depends on the file (the same seed each time)
+  const probe = await sharedFile(size);
+  const content = { contentId: probe.contentId };
+  await Deno.remove(probe.dir, { recursive: true });
+
+  const plain = await serveAll("plain", requests(content), { size });
+  const gso = await serveAll("gso", requests(content), { size });
+  const refused = await serveAll("refused", requests(content), { size });
+  assert.ok(plain.wire.length > 60);
+  assert.equal(errorsOf(plain.wire.map((msg) => ({ msg }))).length, 0);
+  assert.deepEqual(gso.wire, plain.wire);
+  assert.deepEqual(refused.wire, plain.wire, "a refused GSO send goes out datagram by datagram");
+  for (const m of plain.wire) {
+    assert.equal(m.type, "block_data");
+    if (m.type === "block_data") {
+      assert.deepEqual(m.data, plain.data.subarray(m.offset, m.offset + m.data.byteLength));
+    }
+  }
+  assert.ok(gso.calls.length > 0);
+  for (const c of gso.calls) {
+    assert.ok(c.count >= 2 && c.count <= 64, `segments per send: ${c.count}`);
+    assert.ok(c.bytes <= 65507);
+  }
+  // 16 KiB pieces of 1436-byte blocks: 11 full blocks and a 584-byte tail per piece, so a
+  // send ends at each piece's tail
+  assert.equal(gso.calls[0]!.segment, 1452);
+  assert.equal(gso.calls[0]!.count, 12);
+});
+
+Deno.test("Uploader with GSO: a short read sends the blocks read before it, then ERROR out_of_range", async () => {
+  const size = 6 * PIECE;
+  const probe = await sharedFile(size);
+  const content = { contentId: probe.contentId };
+  await Deno.remove(probe.dir, { recursive: true });
+  const req = [blockRequest(content, [{ offset: 0, length: 4 * PIECE }], 1436, 9)];
+  const plain = await serveAll("plain", req, { size, truncateTo: PIECE + 5000 });
+  const gso = await serveAll("gso", req, { size, truncateTo: PIECE + 5000 });
+  assert.deepEqual(gso.wire, plain.wire);
+  const codes = errorsOf(gso.wire.map((msg) => ({ msg }))).map((e) => e.code);
+  assert.deepEqual(codes, [ErrorCode.out_of_range]);
+  assert.ok(gso.wire.length > 12, "the blocks before the short read went out");
+});
+
+Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the read-ahead never serves stale data)", async () => {
+  const size = 40 * PIECE + 123;
+  const probe = await sharedFile(size);
+  const content = { contentId: probe.contentId };
+  await Deno.remove(probe.dir, { recursive: true });
+  const rnd = new Prng(11);
+  const reqs: UploadRequest[] = [];
+  for (let i = 0; i < 60; i++) {
+    const ranges = [];
+    for (let k = 0; k < 1 + (i % 3); k++) {
+      const offset = Math.floor(rnd.next() * (size - 5000));
+      ranges.push({ offset, length: 1 + Math.floor(rnd.next() * 4000) });
+    }
+    reqs.push(blockRequest(content, ranges, 1436, 100 + i));
+  }
+  const plain = await serveAll("plain", reqs, { size });
+  const gso = await serveAll("gso", reqs, { size });
+  assert.ok(plain.wire.length > 100);
+  assert.deepEqual(gso.wire, plain.wire);
+});
