@@ -161,10 +161,13 @@ Deno.test("startPeer() resumes a download stopped midway from its verified piece
   assert.equal(await sha256File(r.path), want);
   assert.ok(r.resumedBytes > 0, "some bytes were resumed");
   assert.ok(r.resumedBytes < size);
-  const margin = 2 * MiB;
+  // What the second run fetched beyond the missing bytes is what it re-asked after losses (a
+  // loaded loopback drops datagrams too) plus at most 2 MiB in flight at the end.
+  const margin = 2 * MiB + (r.retransmittedBytes ?? 0);
   assert.ok(
     r.receivedBytes <= size - r.resumedBytes + margin,
-    `second run received ${r.receivedBytes} bytes, resumed ${r.resumedBytes} of ${size}`,
+    `second run received ${r.receivedBytes} bytes, resumed ${r.resumedBytes} of ${size}, ` +
+      `re-asked ${r.retransmittedBytes} bytes`,
   );
   assert.ok(r.receivedBytes >= size - r.resumedBytes);
   assert.deepEqual(await list(dC!), ["film.bin"], "part files are gone");

@@ -38,6 +38,19 @@ function freePort(): number {
   return port;
 }
 
+/**
+ * Three UDP ports free a moment ago, as an aria2c port list: it binds the first it can, so another
+ * test's socket taking one of them in the meantime (the suite runs in parallel) costs nothing.
+ */
+function freeUdpPorts(): string {
+  const sockets = [0, 1, 2].map(() =>
+    Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 })
+  );
+  const ports = sockets.map((s) => (s.addr as Deno.NetAddr).port);
+  for (const s of sockets) s.close();
+  return ports.join(",");
+}
+
 Deno.test({
   name:
     `aria2c downloads from a transmission-cli seeder it finds only through the BEP 15 tracker${skipReason}`,
@@ -90,13 +103,13 @@ Deno.test({
       { intervalMs: 50, describe: () => lines.join("\n") + "\n" + seeder.output() },
     );
 
-    const getPort = freePort(), dhtPort = freePort();
+    const getPort = freePort(), dhtPorts = freeUdpPorts();
     await using leecher = spawnProcess({
       command: "aria2c",
       args: [
         "--enable-dht=true", // aria2 1.36 speaks UDP trackers over its DHT socket only
         `--dht-file-path=${dir.path}/dht.dat`, // does not exist: an empty routing table
-        `--dht-listen-port=${dhtPort}`,
+        `--dht-listen-port=${dhtPorts}`,
         `--listen-port=${getPort}`,
         "--enable-dht6=false",
         "--bt-enable-lpd=false",
