@@ -229,7 +229,9 @@ export function addressKeys(hostname: string): { address: string; prefix: string
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   const v4 = parseIPv4(mapped ? mapped[1]! : hostname);
   if (v4 !== null) {
-    const address = `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
+    let address = `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
+    // The source's own string when it is already canonical (one string kept, not two).
+    if (address === hostname) address = hostname;
     return { address, prefix: `${v4[0]}.${v4[1]}.${v4[2]}/24`, host: address };
   }
   const v6 = parseIPv6(hostname);

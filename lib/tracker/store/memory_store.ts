@@ -47,7 +47,7 @@ import {
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
-import { Rows } from "./rows.ts";
+import { Rows } from "../../_util/rows.ts";
 import { fillExcluded } from "../limits.ts";
 
 /** Options for {@link MemoryStore}. */
