@@ -208,7 +208,12 @@ export class MemoryStore implements SwarmStore {
   /** Bytes held by the typed-array columns (their capacity), for the benchmark. */
   get columnBytes(): number {
     return this.#peers.bytes + this.#owns.bytes + this.#contents.bytes + this.#names.bytes +
-      this.#links.bytes;
+      this.#links.bytes + this.#keys.bytes;
+  }
+
+  /** Address, prefix and host keys some peer names (for tests and memory checks). */
+  get keyCount(): number {
+    return this.#keyIds.size;
   }
 
   // ---------------------------------------------------------------- peer access (memory fast path)
