@@ -6,8 +6,9 @@
  * is left after every peer exits, at once and after the next sweep (10 s later on the tracker's
  * clock). The tracker's clock runs as a real one would, from an arbitrary fractional start, with
  * its timeouts (expiry, key rotation, the 10 s sweeps of per-source state) handled when due: the
- * REGISTERs take 20 s, the OWNs the next 20 s, the EXITs the next 4 s. (All in one instant, the
- * per-source limits would, rightly, put most of 10⁵ new sources on the shared overflow bucket.)
+ * REGISTERs take 60 s, the OWNs the next 300 s, the EXITs the next 60 s (the heartbeat interval
+ * is 600 s so that no peer needs one meanwhile). All in one instant, the per-source limits would,
+ * rightly, put most of 10⁵ new sources on the shared overflow bucket and drop their requests.
  * Each store runs in its own process (`--v8-flags=--expose-gc`; heap used plus array buffers,
  * after a full GC).
  *
@@ -59,6 +60,8 @@ function host(i: number): string {
 
 /** One measurement, in this process. */
 function measure(store: string, layout: string): Record<string, number> {
+  // The benchmark's own state (the peers' cookies), allocated before the baseline.
+  const cookies = new BigUint64Array(P);
   const base = used();
   let afterPeers: number, afterOwns: number;
   if (store === "compact") {
@@ -77,14 +80,18 @@ function measure(store: string, layout: string): Record<string, number> {
     const left = used();
     return { base, afterPeers, afterOwns, left, keep: s.peerCount };
   }
-  let now = 1234.5678, step = 20_000 / (2 * P);
-  const d = new Dispatcher({ now, events: false, limits: { maxPeers: 1e9 } });
+  let now = 1234.5678, step = 60_000 / (2 * P);
+  const d = new Dispatcher({
+    now,
+    events: false,
+    intervalMs: 600_000,
+    limits: { maxPeers: 1e9 },
+  });
   const tick = () => {
     now += step;
     for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
     return now;
   };
-  const cookies: bigint[] = [];
   for (let i = 0; i < P; i++) {
     const from = { hostname: host(i), port: 6881 };
     const nodeId = `peer-${i}`;
@@ -106,10 +113,10 @@ function measure(store: string, layout: string): Record<string, number> {
         .slice(),
     );
     if (r.type !== "registered") throw new Error(`not registered: ${JSON.stringify(r)}`);
-    cookies.push(r.cookie);
+    cookies[i] = r.cookie;
   }
-  afterPeers = used() - cookies.length * 0; // the cookies array is the benchmark's own
-  step = 20_000 / (P * F);
+  afterPeers = used();
+  step = 300_000 / (P * F);
   for (let i = 0; i < P; i++) {
     const from = { hostname: host(i), port: 6881 };
     for (let f = 0; f < F; f++) {
@@ -130,7 +137,10 @@ function measure(store: string, layout: string): Record<string, number> {
     }
   }
   afterOwns = used();
-  step = 4_000 / P;
+  if (d.counters.rateLimited > 0 || d.counters.owns !== P * F) {
+    throw new Error(`${d.counters.rateLimited} rate limited, ${d.counters.owns} OWNs applied`);
+  }
+  step = 60_000 / P;
   for (let i = 0; i < P; i++) {
     d.handleDatagram(
       encodeMessage({ type: "exit", txid: 4, cookie: cookies[i]!, nodeId: `peer-${i}` }),
@@ -139,6 +149,7 @@ function measure(store: string, layout: string): Record<string, number> {
     );
   }
   const left = used();
+  if (d.peerCount !== 0) throw new Error(`${d.peerCount} peers left`);
   now += 10_001;
   for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
   d.handleTimeout(now);

@@ -399,7 +399,8 @@ export class MemoryStore implements SwarmStore {
     const c = this.#peers.cols;
     this.#peerIds.set(nodeId, p);
     this.#nodeIdOf[p] = nodeId;
-    this.#hostOf[p] = from.hostname;
+    // One string for the hostname and its address key when they are equal (IPv4, mostly).
+    this.#hostOf[p] = room?.address === from.hostname ? room.address : from.hostname;
     if (room === undefined) {
       c.address[p] = c.prefix[p] = c.host[p] = NIL;
     } else {
