@@ -10,7 +10,8 @@
  * is 600 s so that no peer needs one meanwhile). All in one instant, the per-source limits would,
  * rightly, put most of 10⁵ new sources on the shared overflow bucket and drop their requests.
  * Each store runs in its own process (`--v8-flags=--expose-gc`; heap used plus array buffers,
- * after a full GC).
+ * after a full GC). What the empty store or tracker holds (the tracker's 4 MiB reply ring, …) is
+ * reported as fixed and left out of the per-peer figures.
  *
  *     deno run -P=test scripts/bench_tracker_memory_store.ts [--peers 100000] [--files 10]
  *
@@ -62,10 +63,12 @@ function host(i: number): string {
 function measure(store: string, layout: string): Record<string, number> {
   // The benchmark's own state (the peers' cookies), allocated before the baseline.
   const cookies = new BigUint64Array(P);
-  const base = used();
+  const empty = used();
+  let base: number;
   let afterPeers: number, afterOwns: number;
   if (store === "compact") {
     const s = new MemoryStore();
+    base = used();
     for (let i = 0; i < P; i++) s.join(`peer-${i}`, { hostname: host(i), port: 6881 }, 0, Infinity);
     afterPeers = used();
     for (let i = 0; i < P; i++) {
@@ -78,7 +81,7 @@ function measure(store: string, layout: string): Record<string, number> {
     afterOwns = used();
     for (let i = 0; i < P; i++) s.exit(`peer-${i}`, { hostname: host(i), port: 6881 });
     const left = used();
-    return { base, afterPeers, afterOwns, left, keep: s.peerCount };
+    return { empty, base, afterPeers, afterOwns, left, keep: s.peerCount };
   }
   let now = 1234.5678, step = 60_000 / (2 * P);
   const d = new Dispatcher({
@@ -87,6 +90,8 @@ function measure(store: string, layout: string): Record<string, number> {
     intervalMs: 600_000,
     limits: { maxPeers: 1e9 },
   });
+  // What an empty tracker holds (mostly its 4 MiB reply ring) is fixed, not per peer.
+  base = used();
   const tick = () => {
     now += step;
     for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
@@ -154,7 +159,7 @@ function measure(store: string, layout: string): Record<string, number> {
   for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
   d.handleTimeout(now);
   const swept = used();
-  return { base, afterPeers, afterOwns, left, swept, keep: d.peerCount };
+  return { empty, base, afterPeers, afterOwns, left, swept, keep: d.peerCount };
 }
 
 if (values.child !== undefined) {
@@ -192,6 +197,7 @@ for (const layout of ["unique", "shared"]) {
       ownerships: P * F,
       "bytes/peer": Math.round(perPeer),
       "bytes/ownership": Math.round(perOwn),
+      "MiB fixed (empty)": Math.round((m.base - m.empty) / 1048576 * 10) / 10,
       "MiB total": Math.round((m.afterOwns - m.base) / 1048576),
       "MiB left after all exit": Math.round((m.left - m.base) / 1048576),
       "MiB left after a sweep": m.swept === undefined

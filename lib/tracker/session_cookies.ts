@@ -15,6 +15,7 @@
  * The memory store keeps the cookie in the peer's row instead (tracker_core.ts, the fast path).
  * @module
  */
+import { hashString } from "./store/string_table.ts";
 
 /** Session cookies issued this epoch, by source. */
 export class SessionCookies {
@@ -84,7 +85,7 @@ export class SessionCookies {
       this.#hi = new Uint32Array(n);
       this.#lo = new Uint32Array(n);
     }
-    const i = slotOf(hostname, port) & this.#mask;
+    const i = hashString(hostname, port) & this.#mask;
     this.#host[i] = hostname;
     this.#port[i] = port;
     this.#epoch![i] = epoch;
@@ -95,16 +96,9 @@ export class SessionCookies {
   /** The slot holding the source's cookie of `epoch`, or -1. */
   #find(hostname: string, port: number, epoch: number): number {
     if (this.#port === undefined) return -1;
-    const i = slotOf(hostname, port) & this.#mask;
+    const i = hashString(hostname, port) & this.#mask;
     return this.#port[i] === port && this.#epoch![i] === epoch && this.#host[i] === hostname
       ? i
       : -1;
   }
-}
-
-/** FNV-1a of the hostname's code units and the port. */
-function slotOf(hostname: string, port: number): number {
-  let h = 0x811c9dc5 ^ port;
-  for (let i = 0; i < hostname.length; i++) h = Math.imul(h ^ hostname.charCodeAt(i), 0x01000193);
-  return Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
 }

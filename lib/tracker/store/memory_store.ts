@@ -48,6 +48,7 @@ import {
   type UpdateResult,
 } from "./swarm_store.ts";
 import { Rows } from "../../_util/rows.ts";
+import { StringTable } from "./string_table.ts";
 import { fillExcluded } from "../limits.ts";
 
 /** Options for {@link MemoryStore}. */
@@ -155,9 +156,9 @@ export class MemoryStore implements SwarmStore {
   /** The peer's OWNERS entry as a one-byte string, set by the tracker core when first needed. */
   readonly #wireOf = this.#peers.strs[2]!;
   /** Address, prefix and host keys (interned while a peer names them) → row. */
-  readonly #keyIds = new Map<string, number>();
   readonly #keys = new Rows(keyCols, 1);
   readonly #keyOf = this.#keys.strs[0]!;
+  readonly #keyIds = new StringTable(this.#keyOf);
   #expHead = NIL;
   #expTail = NIL;
 
@@ -208,7 +209,7 @@ export class MemoryStore implements SwarmStore {
   /** Bytes held by the typed-array columns (their capacity), for the benchmark. */
   get columnBytes(): number {
     return this.#peers.bytes + this.#owns.bytes + this.#contents.bytes + this.#names.bytes +
-      this.#links.bytes + this.#keys.bytes;
+      this.#links.bytes + this.#keys.bytes + this.#keyIds.bytes;
   }
 
   /** Address, prefix and host keys some peer names (for tests and memory checks). */
@@ -803,19 +804,19 @@ export class MemoryStore implements SwarmStore {
   /** The peers (`which` 0) or files (1) counted under an address or prefix key. */
   #keyCount(key: string, which: 0 | 1): number {
     const k = this.#keyIds.get(key);
-    if (k === undefined) return 0;
+    if (k === NIL) return 0;
     return which === 0 ? this.#keys.cols.peers[k]! : this.#keys.cols.files[k]!;
   }
 
   /** The row of a key, interned (or its reference count raised) for one more use by a peer. */
   #keyRef(key: string): number {
     let k = this.#keyIds.get(key);
-    if (k === undefined) {
+    if (k === NIL) {
       k = this.#keys.alloc();
       const kc = this.#keys.cols;
       kc.peers[k] = kc.files[k] = kc.refs[k] = 0;
       this.#keyOf[k] = key;
-      this.#keyIds.set(key, k);
+      this.#keyIds.add(key, k);
     }
     this.#keys.cols.refs[k]!++;
     return k;
