@@ -60,7 +60,8 @@ function host(i: number): string {
 }
 
 /** One measurement, in this process. */
-function measure(store: string, layout: string): Record<string, number> {
+async function measure(store: string, layout: string): Promise<Record<string, number>> {
+  let rss = 0;
   // The benchmark's own state (the peers' cookies), allocated before the baseline.
   const cookies = new BigUint64Array(P);
   const empty = used();
@@ -142,6 +143,7 @@ function measure(store: string, layout: string): Record<string, number> {
     }
   }
   afterOwns = used();
+  rss = Deno.memoryUsage().rss;
   if (d.counters.rateLimited > 0 || d.counters.owns !== P * F) {
     throw new Error(`${d.counters.rateLimited} rate limited, ${d.counters.owns} OWNs applied`);
   }
@@ -159,11 +161,29 @@ function measure(store: string, layout: string): Record<string, number> {
   for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
   d.handleTimeout(now);
   const swept = used();
-  return { empty, base, afterPeers, afterOwns, left, swept, keep: d.peerCount };
+  const rssPeak = rss;
+  rss = Deno.memoryUsage().rss;
+  // V8 gives pages back on its own schedule (the memory reducer): wait for it, a few GCs.
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    used();
+  }
+  return {
+    rssPeak,
+    rssSwept: rss,
+    rssLater: Deno.memoryUsage().rss,
+    empty,
+    base,
+    afterPeers,
+    afterOwns,
+    left,
+    swept,
+    keep: d.peerCount,
+  };
 }
 
 if (values.child !== undefined) {
-  console.log(JSON.stringify(measure(values.child, values.layout)));
+  console.log(JSON.stringify(await measure(values.child, values.layout)));
   Deno.exit(0);
 }
 
@@ -203,6 +223,11 @@ for (const layout of ["unique", "shared"]) {
       "MiB left after a sweep": m.swept === undefined
         ? "-"
         : Math.round((m.swept - m.base) / 1048576 * 10) / 10,
+      "RSS MiB: full → swept → 5 s later": m.rssPeak === undefined
+        ? "-"
+        : [m.rssPeak, m.rssSwept, m.rssLater].map((x: number) => Math.round(x / 1048576)).join(
+          " → ",
+        ),
     });
     console.log(JSON.stringify(rows.at(-1)));
   }
