@@ -93,6 +93,7 @@ async function measure(store: string, layout: string): Promise<Record<string, nu
   });
   // What an empty tracker holds (mostly its 4 MiB reply ring) is fixed, not per peer.
   base = used();
+  const rssEmpty = Deno.memoryUsage().rss;
   const tick = () => {
     now += step;
     for (let t = d.pollTimeout(); t <= now; t = d.pollTimeout()) d.handleTimeout(t);
@@ -172,6 +173,8 @@ async function measure(store: string, layout: string): Promise<Record<string, nu
     rssPeak,
     rssSwept: rss,
     rssLater: Deno.memoryUsage().rss,
+    rssEmpty,
+    heapTotalLater: Deno.memoryUsage().heapTotal,
     empty,
     base,
     afterPeers,
@@ -223,11 +226,12 @@ for (const layout of ["unique", "shared"]) {
       "MiB left after a sweep": m.swept === undefined
         ? "-"
         : Math.round((m.swept - m.base) / 1048576 * 10) / 10,
-      "RSS MiB: full → swept → 5 s later": m.rssPeak === undefined
+      "RSS MiB: empty, full → swept → 5 s later (V8 heap committed then)": m.rssPeak === undefined
         ? "-"
-        : [m.rssPeak, m.rssSwept, m.rssLater].map((x: number) => Math.round(x / 1048576)).join(
-          " → ",
-        ),
+        : `${Math.round(m.rssEmpty / 1048576)}, ` +
+          [m.rssPeak, m.rssSwept, m.rssLater].map((x: number) => Math.round(x / 1048576)).join(
+            " → ",
+          ) + ` (${Math.round(m.heapTotalLater / 1048576)})`,
     });
     console.log(JSON.stringify(rows.at(-1)));
   }
