@@ -4,7 +4,8 @@
  * A tracker meant for the internet holds millions of peers, so nothing here is an object per
  * peer, per file or per ownership. Peers, contents, names, (name, content) links and
  * ownerships are rows of typed-array columns (`Int32Array`, `Float64Array`, …) addressed by
- * index; node ids, content keys and names are interned once in a `Map` to their row; rows
+ * index; node ids, content keys and names are interned once in a `Map` to their row (the
+ * address and prefix keys of the per-address limits in a {@link StringTable}); rows
  * freed by EXIT or eviction go on a free list and are reused, the interned strings and their
  * `Map` entries are dropped. Lists are intrusive (next/prev columns):
  *
