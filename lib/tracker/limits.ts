@@ -6,6 +6,7 @@
  */
 import { parseIPv4, parseIPv6 } from "../wire/address.ts";
 import { MAX_NAME_BYTES, MAX_OWNERS } from "../wire/limits.ts";
+import { Rows } from "../_util/rows.ts";
 
 /**
  * How many owners a NEED gets: what it asks for (0: the tracker's N), at most N.
@@ -229,7 +230,9 @@ export function addressKeys(hostname: string): { address: string; prefix: string
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
   const v4 = parseIPv4(mapped ? mapped[1]! : hostname);
   if (v4 !== null) {
-    const address = `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
+    let address = `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
+    // The source's own string when it is already canonical (one string kept, not two).
+    if (address === hostname) address = hostname;
     return { address, prefix: `${v4[0]}.${v4[1]}.${v4[2]}/24`, host: address };
   }
   const v6 = parseIPv6(hostname);
@@ -240,19 +243,21 @@ export function addressKeys(hostname: string): { address: string; prefix: string
   return { address: hex, prefix, host: prefix };
 }
 
-/** What one address or prefix holds, and its request bucket. */
-interface Share {
+const NIL = -1;
+
+/** What one address or prefix holds, and its request bucket: one row per record. */
+const shareCols = (n: number) => ({
   /** Registered peers. */
-  peers: number;
+  peers: new Int32Array(n),
   /** Ownerships of its peers. */
-  files: number;
+  files: new Int32Array(n),
   /** Request tokens left, and when they were last topped up (ms). */
-  tokens: number;
-  last: number;
+  tokens: new Float64Array(n),
+  last: new Float64Array(n),
   /** REPORT bytes credited in the current window, and when the window started (ms). */
-  credited: number;
-  windowStart: number;
-}
+  credited: new Float64Array(n),
+  windowStart: new Float64Array(n),
+});
 
 /** Which limit a source hit (or undefined when it may go on). */
 export type AddressLimitHit = "address" | "prefix" | undefined;
@@ -265,26 +270,23 @@ export type AddressLimitHit = "address" | "prefix" | undefined;
  */
 export class AddressLimits {
   readonly #limits: Readonly<TrackerLimits>;
-  readonly #shares = new Map<string, Share>();
+  /** Address and prefix keys → row. */
+  readonly #ids = new Map<string, number>();
+  readonly #rows = new Rows(shareCols, 1);
+  readonly #keyOf = this.#rows.strs[0]!;
   /** Shared by sources that arrive while `maxSources` records exist (a spoofed flood). */
-  readonly #overflow: Share;
+  #overflowTokens: number;
+  #overflowLast = -Infinity;
 
   /** @param limits the limits in force */
   constructor(limits: Readonly<TrackerLimits>) {
     this.#limits = limits;
-    this.#overflow = {
-      peers: 0,
-      files: 0,
-      tokens: limits.prefixBurst * 16,
-      last: -Infinity,
-      credited: 0,
-      windowStart: -Infinity,
-    };
+    this.#overflowTokens = limits.prefixBurst * 16;
   }
 
   /** Addresses and prefixes with a record (for tests and memory checks). */
   get size(): number {
-    return this.#shares.size;
+    return this.#ids.size;
   }
 
   /**
@@ -299,22 +301,22 @@ export class AddressLimits {
     const l = this.#limits;
     const a = this.#bucket(address, l.addressBurst, now);
     const p = this.#bucket(prefix, l.prefixBurst, now);
-    refill(
+    const at = this.#refill(
       a,
-      a === this.#overflow ? l.addressBurst * 16 : l.addressBurst,
+      a === NIL ? l.addressBurst * 16 : l.addressBurst,
       l.addressRequestsPerSecond,
       now,
     );
-    refill(
+    const pt = this.#refill(
       p,
-      p === this.#overflow ? l.prefixBurst * 16 : l.prefixBurst,
+      p === NIL ? l.prefixBurst * 16 : l.prefixBurst,
       l.prefixRequestsPerSecond,
       now,
     );
-    if (a.tokens < 1) return "address";
-    if (p.tokens < 1) return "prefix";
-    a.tokens -= 1;
-    p.tokens -= 1;
+    if (at < 1) return "address";
+    if (pt < 1) return "prefix";
+    this.#take(a);
+    this.#take(p);
     return undefined;
   }
 
@@ -326,10 +328,8 @@ export class AddressLimits {
    * @returns which limit is full, or undefined
    */
   peerRoom(address: string, prefix: string): AddressLimitHit {
-    if ((this.#shares.get(address)?.peers ?? 0) >= this.#limits.maxPeersPerAddress) {
-      return "address";
-    }
-    if ((this.#shares.get(prefix)?.peers ?? 0) >= this.#limits.maxPeersPerPrefix) return "prefix";
+    if (this.#count(address, 0) >= this.#limits.maxPeersPerAddress) return "address";
+    if (this.#count(prefix, 0) >= this.#limits.maxPeersPerPrefix) return "prefix";
     return undefined;
   }
 
@@ -341,10 +341,8 @@ export class AddressLimits {
    * @returns which limit is full, or undefined
    */
   fileRoom(address: string, prefix: string): AddressLimitHit {
-    if ((this.#shares.get(address)?.files ?? 0) >= this.#limits.maxFilesPerAddress) {
-      return "address";
-    }
-    if ((this.#shares.get(prefix)?.files ?? 0) >= this.#limits.maxFilesPerPrefix) return "prefix";
+    if (this.#count(address, 1) >= this.#limits.maxFilesPerAddress) return "address";
+    if (this.#count(prefix, 1) >= this.#limits.maxFilesPerPrefix) return "prefix";
     return undefined;
   }
 
@@ -366,10 +364,11 @@ export class AddressLimits {
       ]] as const
     ) {
       const s = this.#share(key, burst, now);
-      s.peers += peers;
-      s.files += files;
-      if (s.peers <= 0 && s.files <= 0 && s.tokens >= burst && s.credited === 0) {
-        this.#shares.delete(key);
+      const c = this.#rows.cols;
+      c.peers[s] = c.peers[s]! + peers;
+      c.files[s] = c.files[s]! + files;
+      if (c.peers[s]! <= 0 && c.files[s]! <= 0 && c.tokens[s]! >= burst && c.credited[s] === 0) {
+        this.#forget(s);
       }
     }
   }
@@ -385,13 +384,14 @@ export class AddressLimits {
    */
   takeCredit(address: string, bytes: number, windowMs: number, now: number): number {
     const s = this.#share(address, this.#limits.addressBurst, now);
-    if (now - s.windowStart >= windowMs) {
-      s.windowStart = now;
-      s.credited = 0;
+    const c = this.#rows.cols;
+    if (now - c.windowStart[s]! >= windowMs) {
+      c.windowStart[s] = now;
+      c.credited[s] = 0;
     }
-    const room = Math.max(0, this.#limits.reportBytesPerAddress - s.credited);
+    const room = Math.max(0, this.#limits.reportBytesPerAddress - c.credited[s]!);
     const granted = Math.min(room, bytes);
-    s.credited += granted;
+    c.credited[s] = c.credited[s]! + granted;
     return granted;
   }
 
@@ -403,8 +403,10 @@ export class AddressLimits {
    * @param bytes bytes not credited
    */
   returnCredit(address: string, bytes: number): void {
-    const s = this.#shares.get(address);
-    if (s !== undefined && bytes > 0) s.credited = Math.max(0, s.credited - bytes);
+    const s = this.#ids.get(address);
+    if (s === undefined || !(bytes > 0)) return;
+    const c = this.#rows.cols;
+    c.credited[s] = Math.max(0, c.credited[s]! - bytes);
   }
 
   /**
@@ -415,39 +417,78 @@ export class AddressLimits {
    */
   sweep(now: number, windowMs: number): void {
     const l = this.#limits;
-    for (const [key, s] of this.#shares) {
-      if (s.peers > 0 || s.files > 0) continue;
+    for (const [key, s] of this.#ids) {
+      const c = this.#rows.cols;
+      if (c.peers[s]! > 0 || c.files[s]! > 0) continue;
       const prefix = key.endsWith("/24") || key.endsWith("/64");
       const burst = prefix ? l.prefixBurst : l.addressBurst;
-      refill(s, burst, prefix ? l.prefixRequestsPerSecond : l.addressRequestsPerSecond, now);
-      if (s.tokens >= burst && (s.credited === 0 || now - s.windowStart >= windowMs)) {
-        this.#shares.delete(key);
+      const tokens = this.#refill(
+        s,
+        burst,
+        prefix ? l.prefixRequestsPerSecond : l.addressRequestsPerSecond,
+        now,
+      );
+      if (tokens >= burst && (c.credited[s] === 0 || now - c.windowStart[s]! >= windowMs)) {
+        this.#forget(s);
       }
     }
   }
 
-  /** A request bucket: the record of `key`, or the overflow one when too many are tracked. */
-  #bucket(key: string, burst: number, now: number): Share {
-    const s = this.#shares.get(key);
+  /** A request bucket: the record of `key`, or NIL (the overflow) when too many are tracked. */
+  #bucket(key: string, burst: number, now: number): number {
+    const s = this.#ids.get(key);
     if (s !== undefined) return s;
-    if (this.#shares.size >= this.#limits.maxSources) return this.#overflow;
+    if (this.#ids.size >= this.#limits.maxSources) return NIL;
     return this.#share(key, burst, now);
   }
 
-  #share(key: string, burst: number, now: number): Share {
-    let s = this.#shares.get(key);
+  #share(key: string, burst: number, now: number): number {
+    let s = this.#ids.get(key);
     if (s === undefined) {
-      s = { peers: 0, files: 0, tokens: burst, last: now, credited: 0, windowStart: now };
-      this.#shares.set(key, s);
+      s = this.#rows.alloc();
+      const c = this.#rows.cols;
+      c.peers[s] = c.files[s] = c.credited[s] = 0;
+      c.tokens[s] = burst;
+      c.last[s] = c.windowStart[s] = now;
+      this.#keyOf[s] = key;
+      this.#ids.set(key, s);
     }
     return s;
   }
-}
 
-function refill(s: Share, burst: number, perSecond: number, now: number): void {
-  const elapsed = now - s.last;
-  if (elapsed > 0) {
-    s.tokens = Math.min(burst, s.tokens + (elapsed * perSecond) / 1000);
-    s.last = now;
+  #forget(s: number): void {
+    this.#ids.delete(this.#keyOf[s]!);
+    this.#rows.release(s);
+  }
+
+  /** The peers (`which` 0) or files (1) of a key. */
+  #count(key: string, which: 0 | 1): number {
+    const s = this.#ids.get(key);
+    if (s === undefined) return 0;
+    return which === 0 ? this.#rows.cols.peers[s]! : this.#rows.cols.files[s]!;
+  }
+
+  /** Tops up a bucket (NIL: the overflow one); returns its tokens. */
+  #refill(s: number, burst: number, perSecond: number, now: number): number {
+    if (s === NIL) {
+      const elapsed = now - this.#overflowLast;
+      if (elapsed > 0) {
+        this.#overflowTokens = Math.min(burst, this.#overflowTokens + (elapsed * perSecond) / 1000);
+        this.#overflowLast = now;
+      }
+      return this.#overflowTokens;
+    }
+    const c = this.#rows.cols;
+    const elapsed = now - c.last[s]!;
+    if (elapsed > 0) {
+      c.tokens[s] = Math.min(burst, c.tokens[s]! + (elapsed * perSecond) / 1000);
+      c.last[s] = now;
+    }
+    return c.tokens[s]!;
+  }
+
+  #take(s: number): void {
+    if (s === NIL) this.#overflowTokens -= 1;
+    else this.#rows.cols.tokens[s] = this.#rows.cols.tokens[s]! - 1;
   }
 }

@@ -7,25 +7,34 @@
  * Exactly as strict as the HMAC: a session cookie is a function of (key of the epoch, source),
  * so the cookie issued to a source this epoch is the only current-epoch cookie it can hold. A
  * cookie that is not the cached one (one of the previous epoch, another tracker's before this
- * one issued any, a forgery) goes to the HMAC as before. The cache is dropped when the epoch
- * changes and when it holds `max` sources (as the tracker's other per-source caches). The
- * memory store keeps the cookie in the peer's row instead (tracker_core.ts, the fast path).
+ * one issued any, a forgery, or one whose slot another source took) goes to the HMAC as before.
+ *
+ * The cache can always be derived again, so it is small and fixed: a direct-mapped table of
+ * `slots` entries (typed-array columns and one string column, allocated at the first `set`),
+ * indexed by a hash of the source; a source whose slot another one took is simply recomputed.
+ * The memory store keeps the cookie in the peer's row instead (tracker_core.ts, the fast path).
  * @module
  */
+import { hashString } from "./store/string_table.ts";
 
 /** Session cookies issued this epoch, by source. */
 export class SessionCookies {
-  readonly #max: number;
-  /** hostname → port → cookie halves (hi · 2³² + lo). */
-  #byHost = new Map<string, Map<number, number[]>>();
-  #size = 0;
-  #epoch = -1;
+  readonly #mask: number;
+  #port: Int32Array | undefined;
+  #epoch: Int32Array | undefined;
+  #hi: Uint32Array | undefined;
+  #lo: Uint32Array | undefined;
+  readonly #host: (string | undefined)[] = [];
+  readonly #out = [0, 0];
 
   /**
-   * @param max sources held at most (then the cache starts over)
+   * @param slots entries held at most (rounded up to a power of two; a source whose slot is
+   *   taken by another is recomputed)
    */
-  constructor(max = 65_536) {
-    this.#max = max;
+  constructor(slots = 65_536) {
+    let n = 1;
+    while (n < slots) n *= 2;
+    this.#mask = n - 1;
   }
 
   /**
@@ -34,11 +43,14 @@ export class SessionCookies {
    * @param hostname the source's address
    * @param port the source's port
    * @param epoch the jar's current epoch
-   * @returns `[hi, lo]`, or undefined when none is cached
+   * @returns `[hi, lo]` (valid until the next call), or undefined when none is cached
    */
   get(hostname: string, port: number, epoch: number): readonly number[] | undefined {
-    if (epoch !== this.#epoch) return undefined;
-    return this.#byHost.get(hostname)?.get(port);
+    const i = this.#find(hostname, port, epoch);
+    if (i < 0) return undefined;
+    this.#out[0] = this.#hi![i]!;
+    this.#out[1] = this.#lo![i]!;
+    return this.#out;
   }
 
   /**
@@ -52,8 +64,8 @@ export class SessionCookies {
    * @returns true when it is (no HMAC needed)
    */
   holds(hostname: string, port: number, epoch: number, hi: number, lo: number): boolean {
-    const c = this.get(hostname, port, epoch);
-    return c !== undefined && c[0] === hi && c[1] === lo;
+    const i = this.#find(hostname, port, epoch);
+    return i >= 0 && this.#hi![i] === hi && this.#lo![i] === lo;
   }
 
   /**
@@ -66,17 +78,27 @@ export class SessionCookies {
    * @param lo the cookie's low 32 bits
    */
   set(hostname: string, port: number, epoch: number, hi: number, lo: number): void {
-    if (epoch !== this.#epoch || this.#size >= this.#max) {
-      this.#byHost = new Map();
-      this.#size = 0;
-      this.#epoch = epoch;
+    if (this.#port === undefined) {
+      const n = this.#mask + 1;
+      this.#port = new Int32Array(n).fill(-1);
+      this.#epoch = new Int32Array(n);
+      this.#hi = new Uint32Array(n);
+      this.#lo = new Uint32Array(n);
     }
-    let ports = this.#byHost.get(hostname);
-    if (ports === undefined) {
-      ports = new Map();
-      this.#byHost.set(hostname, ports);
-    }
-    if (!ports.has(port)) this.#size++;
-    ports.set(port, [hi, lo]);
+    const i = hashString(hostname, port) & this.#mask;
+    this.#host[i] = hostname;
+    this.#port[i] = port;
+    this.#epoch![i] = epoch;
+    this.#hi![i] = hi;
+    this.#lo![i] = lo;
+  }
+
+  /** The slot holding the source's cookie of `epoch`, or -1. */
+  #find(hostname: string, port: number, epoch: number): number {
+    if (this.#port === undefined) return -1;
+    const i = hashString(hostname, port) & this.#mask;
+    return this.#port[i] === port && this.#epoch![i] === epoch && this.#host[i] === hostname
+      ? i
+      : -1;
   }
 }

@@ -267,7 +267,10 @@ export class TrackerCore extends TrackerCoreTiming {
   readonly #incidents: IncidentLog;
   readonly #fast = newFastRequest();
   readonly #slab: ReplySlab;
+  /** Keys by source hostname, dropped at every sweep (and when 65,536 are held). */
   readonly #keys = new Map<string, Keys>();
+  /** The prefix keys of {@link TrackerCore.#keys}, one string per prefix. */
+  readonly #prefixes = new Map<string, string>();
   /** A remote store's owners' OWNERS entries, by node id (with the address they encode). */
   readonly #entries = new Map<string, { hostname: string; port: number; wire: string }>();
   /** Session cookies issued this epoch (the shared-store path's stand-in for the fast path). */
@@ -337,8 +340,12 @@ export class TrackerCore extends TrackerCoreTiming {
   keysOf(hostname: string): Keys {
     let k = this.#keys.get(hostname);
     if (k === undefined) {
-      if (this.#keys.size >= 65_536) this.#keys.clear();
+      if (this.#keys.size >= 65_536) this.#dropKeys();
       k = addressKeys(hostname);
+      const prefix = this.#prefixes.get(k.prefix);
+      if (prefix === undefined) this.#prefixes.set(k.prefix, k.prefix);
+      else if (k.host === k.prefix) k = { address: k.address, prefix, host: prefix };
+      else k.prefix = prefix;
       this.#keys.set(hostname, k);
     }
     return k;
@@ -425,6 +432,7 @@ export class TrackerCore extends TrackerCoreTiming {
       this.#limiter.sweep(now);
       this.#incidents.sweep(now);
       this.shares.sweep(now, this.rateTauMs);
+      this.#dropKeys();
       this.#nextSweep = now + SWEEP_EVERY_MS;
     }
     if (this.#mem !== undefined) return this.#expire(now) as void;
@@ -458,6 +466,12 @@ export class TrackerCore extends TrackerCoreTiming {
   }
 
   // ---------------------------------------------------------------- driving
+
+  /** Forgets the cached keys (they are derived again from the next datagram). */
+  #dropKeys(): void {
+    this.#keys.clear();
+    this.#prefixes.clear();
+  }
 
   #allowRequest(keys: Keys, now: number): boolean {
     if (this.shares.allowRequest(keys.address, keys.prefix, now) === undefined) return false;

@@ -77,6 +77,7 @@ Deno.test("Registry gives the memory of an address back when its peers leave", n
   for (let i = 0; i < 50; i++) h.exit(`p${i}`);
   assert.equal(h.reg.peerCount, 0);
   assert.equal(h.reg.fileCount, 0);
+  assert.equal(h.reg.store.keyCount, 0, "the store's address and prefix counts are gone");
   h.advance(60_000); // the request buckets refill; the sweep forgets them
   assert.equal(h.reg.shares.size, 0);
 });

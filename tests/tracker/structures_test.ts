@@ -140,3 +140,23 @@ Deno.test("upload rate converges to a steady rate and decays by e per τ when id
   assert.ok(Math.abs(rateAt(key, 660_000, tau) / r - Math.exp(-1)) < 1e-9);
   assert.equal(addUpload(key, 0, 700_000, tau), key, "zero bytes change nothing");
 });
+
+Deno.test(
+  "RateLimiter reuses the rows of forgotten sources and keeps each one's state",
+  none,
+  () => {
+    const rl = new RateLimiter({ ratePerSecond: 1, burst: 2, maxSources: 10_000 });
+    for (let i = 0; i < 5000; i++) {
+      assert.ok(rl.allow(`10.0.${i >> 8}.${i & 255}`, 6881 + (i % 7), 0.5));
+      assert.ok(rl.allow(`10.0.${i >> 8}.${i & 255}`, 6881 + (i % 7), 0.5));
+    }
+    assert.equal(rl.size, 5000);
+    assert.equal(rl.allow("10.0.3.3", 6881 + (771 % 7), 0.5), false, "its burst is spent");
+    rl.sweep(1000.5); // one token back each: not full, kept
+    assert.equal(rl.size, 5000);
+    rl.sweep(2000.5); // full: forgotten
+    assert.equal(rl.size, 0);
+    assert.ok(rl.allow("10.0.3.3", 6881 + (771 % 7), 2000.5), "a new bucket, full");
+    assert.equal(rl.size, 1);
+  },
+);

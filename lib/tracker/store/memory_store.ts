@@ -4,7 +4,8 @@
  * A tracker meant for the internet holds millions of peers, so nothing here is an object per
  * peer, per file or per ownership. Peers, contents, names, (name, content) links and
  * ownerships are rows of typed-array columns (`Int32Array`, `Float64Array`, …) addressed by
- * index; node ids, content keys and names are interned once in a `Map` to their row; rows
+ * index; node ids, content keys and names are interned once in a `Map` to their row (the
+ * address and prefix keys of the per-address limits in a {@link StringTable}); rows
  * freed by EXIT or eviction go on a free list and are reused, the interned strings and their
  * `Map` entries are dropped. Lists are intrusive (next/prev columns):
  *
@@ -47,14 +48,9 @@ import {
   type SwarmStore,
   type UpdateResult,
 } from "./swarm_store.ts";
-import { Rows } from "./rows.ts";
+import { Rows } from "../../_util/rows.ts";
+import { StringTable } from "./string_table.ts";
 import { fillExcluded } from "../limits.ts";
-
-/** Peers and ownerships of one address or prefix (only with per-address limits in force). */
-interface Share {
-  peers: number;
-  files: number;
-}
 
 /** Options for {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -94,6 +90,16 @@ const peerCols = (n: number) => ({
   cookieHi: new Uint32Array(n),
   cookieLo: new Uint32Array(n),
   cookieEpoch: new Int32Array(n),
+  /** Rows of the peer's address, prefix and host keys (NIL without per-address limits). */
+  address: new Int32Array(n),
+  prefix: new Int32Array(n),
+  host: new Int32Array(n),
+});
+/** An address or prefix key: its peers and their ownerships, and the peer rows naming it. */
+const keyCols = (n: number) => ({
+  peers: new Int32Array(n),
+  files: new Int32Array(n),
+  refs: new Int32Array(n),
 });
 const ownCols = (n: number) => ({
   peer: new Int32Array(n),
@@ -145,16 +151,15 @@ export class MemoryStore implements SwarmStore {
   readonly #random: () => number;
 
   readonly #peerIds = new Map<string, number>();
-  readonly #peers = new Rows(peerCols, 6);
+  readonly #peers = new Rows(peerCols, 3);
   readonly #nodeIdOf = this.#peers.strs[0]!;
   readonly #hostOf = this.#peers.strs[1]!;
-  /** Address, prefix and host keys, when the peer joined with per-address limits. */
-  readonly #addressOf = this.#peers.strs[2]!;
-  readonly #prefixOf = this.#peers.strs[3]!;
-  readonly #hostKeyOf = this.#peers.strs[4]!;
   /** The peer's OWNERS entry as a one-byte string, set by the tracker core when first needed. */
-  readonly #wireOf = this.#peers.strs[5]!;
-  readonly #shares = new Map<string, Share>();
+  readonly #wireOf = this.#peers.strs[2]!;
+  /** Address, prefix and host keys (interned while a peer names them) → row. */
+  readonly #keys = new Rows(keyCols, 1);
+  readonly #keyOf = this.#keys.strs[0]!;
+  readonly #keyIds = new StringTable(this.#keyOf);
   #expHead = NIL;
   #expTail = NIL;
 
@@ -205,7 +210,12 @@ export class MemoryStore implements SwarmStore {
   /** Bytes held by the typed-array columns (their capacity), for the benchmark. */
   get columnBytes(): number {
     return this.#peers.bytes + this.#owns.bytes + this.#contents.bytes + this.#names.bytes +
-      this.#links.bytes;
+      this.#links.bytes + this.#keys.bytes + this.#keyIds.bytes;
+  }
+
+  /** Address, prefix and host keys some peer names (for tests and memory checks). */
+  get keyCount(): number {
+    return this.#keyIds.size;
   }
 
   // ---------------------------------------------------------------- peer access (memory fast path)
@@ -382,10 +392,8 @@ export class MemoryStore implements SwarmStore {
     }
     if (this.#peerIds.size >= maxPeers) return "full";
     if (room !== undefined) {
-      if ((this.#shares.get(room.address)?.peers ?? 0) >= room.maxPeersPerAddress) {
-        return "address_full";
-      }
-      if ((this.#shares.get(room.prefix)?.peers ?? 0) >= room.maxPeersPerPrefix) {
+      if (this.#keyCount(room.address, 0) >= room.maxPeersPerAddress) return "address_full";
+      if (this.#keyCount(room.prefix, 0) >= room.maxPeersPerPrefix) {
         return "prefix_full";
       }
     }
@@ -393,10 +401,21 @@ export class MemoryStore implements SwarmStore {
     const c = this.#peers.cols;
     this.#peerIds.set(nodeId, p);
     this.#nodeIdOf[p] = nodeId;
-    this.#hostOf[p] = from.hostname;
-    this.#addressOf[p] = room === undefined ? undefined : this.#share(room.address, 1, 0);
-    this.#prefixOf[p] = room === undefined ? undefined : this.#share(room.prefix, 1, 0);
-    this.#hostKeyOf[p] = room?.host;
+    // One string for the hostname and its address key when they are equal (IPv4, mostly).
+    this.#hostOf[p] = room?.address === from.hostname ? room.address : from.hostname;
+    if (room === undefined) {
+      c.address[p] = c.prefix[p] = c.host[p] = NIL;
+    } else {
+      const a = this.#keyRef(room.address), x = this.#keyRef(room.prefix);
+      c.address[p] = a;
+      c.prefix[p] = x;
+      c.host[p] = room.host === room.address
+        ? this.#keyRef(room.address)
+        : room.host === room.prefix
+        ? this.#keyRef(room.prefix)
+        : this.#keyRef(room.host);
+      this.#countKeys(p, 1, 0);
+    }
     c.port[p] = from.port;
     c.rateKey[p] = ZERO_RATE_KEY;
     c.ownHead[p] = NIL;
@@ -662,13 +681,14 @@ export class MemoryStore implements SwarmStore {
     const c = this.#contentIds.get(hexToBin(contentKey)) ?? NIL;
     let room = c === NIL ? 0 : Math.min(this.#contents.cols.size[c]!, budget);
     let credited = 0, ignored = 0;
-    const host = this.#hostKeyOf[p];
+    const hostRow = this.#peers.cols.host;
+    const host = hostRow[p]!;
     for (const e of entries) {
       const q = this.peerIndex(e.nodeId);
       const bytes = Math.min(e.bytes, room);
       if (
         c === NIL || q === NIL || q === p || !(bytes > 0) ||
-        (host !== undefined && this.#hostKeyOf[q] === host) || this.#ownershipOf(q, c) === NIL
+        (host !== NIL && hostRow[q] === host) || this.#ownershipOf(q, c) === NIL
       ) {
         ignored++;
         continue;
@@ -731,10 +751,13 @@ export class MemoryStore implements SwarmStore {
     const pc = this.#peers.cols;
     const files = pc.files[p]!;
     while (pc.ownHead[p] !== NIL) this.#drop(pc.ownHead[p]!);
-    for (const key of [this.#addressOf[p], this.#prefixOf[p]]) {
-      if (key !== undefined) this.#share(key, -1, 0);
+    if (pc.address[p] !== NIL) {
+      this.#countKeys(p, -1, 0);
+      this.#keyUnref(pc.address[p]!);
+      this.#keyUnref(pc.prefix[p]!);
+      this.#keyUnref(pc.host[p]!);
+      pc.address[p] = pc.prefix[p] = pc.host[p] = NIL;
     }
-    this.#addressOf[p] = this.#prefixOf[p] = this.#hostKeyOf[p] = undefined;
     this.#unlinkExp(p);
     this.#peerIds.delete(this.#nodeIdOf[p]!);
     this.#peers.release(p);
@@ -779,33 +802,57 @@ export class MemoryStore implements SwarmStore {
 
   // ---------------------------------------------------------------- internals
 
-  /** Adds to the counts of an address or prefix (forgotten at zero); returns the key. */
-  #share(key: string, peers: number, files: number): string {
-    let s = this.#shares.get(key);
-    if (s === undefined) {
-      s = { peers: 0, files: 0 };
-      this.#shares.set(key, s);
+  /** The peers (`which` 0) or files (1) counted under an address or prefix key. */
+  #keyCount(key: string, which: 0 | 1): number {
+    const k = this.#keyIds.get(key);
+    if (k === NIL) return 0;
+    return which === 0 ? this.#keys.cols.peers[k]! : this.#keys.cols.files[k]!;
+  }
+
+  /** The row of a key, interned (or its reference count raised) for one more use by a peer. */
+  #keyRef(key: string): number {
+    let k = this.#keyIds.get(key);
+    if (k === NIL) {
+      k = this.#keys.alloc();
+      const kc = this.#keys.cols;
+      kc.peers[k] = kc.files[k] = kc.refs[k] = 0;
+      this.#keyOf[k] = key;
+      this.#keyIds.add(key, k);
     }
-    s.peers += peers;
-    s.files += files;
-    if (s.peers <= 0 && s.files <= 0) this.#shares.delete(key);
-    return key;
+    this.#keys.cols.refs[k]!++;
+    return k;
+  }
+
+  /** Drops one use of a key row; the key is forgotten when no peer names it. */
+  #keyUnref(k: number): void {
+    if (--this.#keys.cols.refs[k]! > 0) return;
+    this.#keyIds.delete(this.#keyOf[k]!);
+    this.#keys.release(k);
+  }
+
+  /** Adds peers and files to the counts of a peer's address and prefix. */
+  #countKeys(p: number, peers: number, files: number): void {
+    const pc = this.#peers.cols;
+    const a = pc.address[p]!, x = pc.prefix[p]!;
+    if (a === NIL) return;
+    const kc = this.#keys.cols;
+    kc.peers[a] = kc.peers[a]! + peers;
+    kc.files[a] = kc.files[a]! + files;
+    kc.peers[x] = kc.peers[x]! + peers;
+    kc.files[x] = kc.files[x]! + files;
   }
 
   #countFiles(p: number, d: number): void {
-    const a = this.#addressOf[p], x = this.#prefixOf[p];
-    if (a !== undefined) this.#share(a, 0, d);
-    if (x !== undefined) this.#share(x, 0, d);
+    this.#countKeys(p, 0, d);
   }
 
   #fileRoom(p: number, room: FileRoom): "address_full" | "prefix_full" | undefined {
-    const a = this.#addressOf[p], x = this.#prefixOf[p];
-    if (a !== undefined && (this.#shares.get(a)?.files ?? 0) >= room.maxFilesPerAddress) {
-      return "address_full";
-    }
-    if (x !== undefined && (this.#shares.get(x)?.files ?? 0) >= room.maxFilesPerPrefix) {
-      return "prefix_full";
-    }
+    const pc = this.#peers.cols;
+    const a = pc.address[p]!, x = pc.prefix[p]!;
+    if (a === NIL) return undefined;
+    const kc = this.#keys.cols;
+    if (kc.files[a]! >= room.maxFilesPerAddress) return "address_full";
+    if (kc.files[x]! >= room.maxFilesPerPrefix) return "prefix_full";
     return undefined;
   }
 

@@ -1,6 +1,6 @@
 /**
  * A table of typed-array columns with rows addressed by index, for the compact memory store
- * (memory_store.ts).
+ * (lib/tracker/store/memory_store.ts) and the tracker's per-source limiters.
  * @module
  */
 
