@@ -8,6 +8,9 @@
  * - the large file at `--mtu 1500`, lossless, for the downloader's peak RSS;
  * - with `--baseline DIR` (another checkout, e.g. /work/main) the same downloads from that tree's
  *   tracker, owners and downloader, alternating with this one's, at `--baseline-loss` rates.
+ *   Downloads from one tree's owners follow each other within seconds: a tree from before the
+ *   super-seeding fix (docs/TRANSFER.md, _Back-to-back downloads_) then offers the next
+ *   downloader 2 pieces at a time for up to 10 s, whichever slot it runs in.
  *
  * Needs root, `ip` and `iptables`; prints why and exits 0 (skipped) without them.
  *

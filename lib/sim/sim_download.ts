@@ -163,10 +163,7 @@ export class SimDownload {
   #drain(): void {
     const core = this.core;
     for (let ev = core.pollEvent(); ev; ev = core.pollEvent()) this.#act(ev);
-    for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
-      if (t.dataSocket === undefined) this.#host.socket.send(t.bytes, t.to);
-      else this.#dataSocket(t.dataSocket).send(t.bytes, t.to);
-    }
+    this.#sendAll();
     this.#timer.arm(core.finished ? undefined : core.pollTimeout());
   }
 
@@ -228,6 +225,9 @@ export class SimDownload {
         if (this.#reference && this.mismatchedPieces === 0) this.file = this.#reference;
         this.finishedAt = this.#now;
         this.result = ev.result;
+        // What the last step sent (the farewells to the seeds) leaves before the sockets close,
+        // as in the real driver, where the file's completion is disk work that comes later
+        this.#sendAll();
         this.#closeSockets();
         if (ev.manifest && this.file) {
           this.#host.completed(ev.result, ev.manifest, this.#encoded!, this.file);
@@ -254,6 +254,14 @@ export class SimDownload {
     });
     this.#sockets.set(owner, s);
     return s;
+  }
+
+  #sendAll(): void {
+    const core = this.core;
+    for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
+      if (t.dataSocket === undefined) this.#host.socket.send(t.bytes, t.to);
+      else this.#dataSocket(t.dataSocket).send(t.bytes, t.to);
+    }
   }
 
   #closeSockets(): void {

@@ -868,6 +868,10 @@ export class DownloadCore {
           this.#reNeed(now);
           break;
         case "done":
+          // The seeds asked stop counting this download for super-seeding (swarm_view.ts)
+          for (const f of this.#swarm?.farewells(engine, (o) => cookies.cookie(o)) ?? []) {
+            this.#send(f.owner, f.bytes);
+          }
           this.#await("complete");
           this.#events.push({ kind: "complete_file" });
           return;

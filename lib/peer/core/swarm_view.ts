@@ -24,6 +24,8 @@
  *   {@link REFRESH_MS} (a seed starts offering once several peers download); a lone download
  *   never asks again.
  * - A HAVE adds one or more pieces.
+ * - A finished download sends each seed it asked one more request, with every bit set
+ *   ({@link SwarmView.farewells}): the seed no longer counts it as downloading.
  *
  * Files of more than 8,192 pieces take one request per slice of 8,192.
  * @module
@@ -269,6 +271,29 @@ export class SwarmView {
       }
     }
     this.#nextCheck = next;
+    return out;
+  }
+
+  /**
+   * The download finished: one BITFIELD request with every bit set to each seed it asked (one
+   * that answered complete or with an offer, or was listed complete), so the seed stops counting
+   * it as a downloader for super-seeding at once (swarm_rules.ts) rather than after its idle
+   * time. Files of more than one slice send none (a request holds one slice, not "every piece").
+   *
+   * @param engine the download's engine (every piece verified)
+   * @param cookie the owner's address cookie (undefined: not known, nothing to send)
+   * @returns the requests to send, one per seed
+   */
+  farewells(engine: DownloadEngine, cookie: (owner: string) => bigint | undefined): SwarmAsk[] {
+    const out: SwarmAsk[] = [];
+    if (this.#o.pieceCount > SLICE_PIECES) return out;
+    for (const [owner, v] of this.#owners) {
+      const asked = v.askedAt !== undefined || v.bits !== undefined || v.complete;
+      const seed = v.complete || v.offer || (!v.partial && v.bits === undefined);
+      const c = cookie(owner);
+      if (!asked || !seed || c === undefined) continue;
+      out.push({ owner, bytes: this.#request(0, engine.verified, c) });
+    }
     return out;
   }
 

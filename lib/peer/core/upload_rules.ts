@@ -860,6 +860,7 @@ export class UploadRules {
     const lastRange = msg.ranges[msg.ranges.length - 1];
     const lastEnd = lastRange ? Math.min(lastRange.offset + lastRange.length, size) : 0;
     const endsPiece = lastEnd % ps === 0 || lastEnd === size;
+    entry.swarm.noteActive(from, now);
     if (slots !== undefined && !slots.admit(src.address, from.hostname, now, endsPiece)) {
       this.stats.errors.choked++;
       src.errors++;

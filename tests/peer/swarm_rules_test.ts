@@ -1,0 +1,66 @@
+/**
+ * SwarmRules' super-seeding count: who counts as downloading at once (a farewell with every bit
+ * set, a requester gone quiet for ASKER_IDLE_MS, the window).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ASKER_IDLE_MS, SwarmRules } from "../../lib/peer/core/swarm_rules.ts";
+import type { BitfieldMessage } from "../../lib/wire/messages.ts";
+
+const PIECES = 32;
+
+function request(bits: Uint8Array): BitfieldMessage {
+  return {
+    type: "bitfield",
+    txid: 1,
+    cookie: 0n,
+    contentId: new Uint8Array(32),
+    reply: false,
+    offer: false,
+    pieceCount: PIECES,
+    firstPiece: 0,
+    bits,
+  };
+}
+
+const none = () => request(new Uint8Array(PIECES / 8));
+const all = () => request(new Uint8Array(PIECES / 8).fill(0xff));
+const at = (port: number): Deno.NetAddr => ({ transport: "udp", hostname: "10.0.0.2", port });
+
+function rules(): SwarmRules {
+  return new SwarmRules({ pieceCount: PIECES, superSeed: true, windowMs: 10_000, random: () => 0 });
+}
+
+Deno.test(
+  "SwarmRules: a second requester in the window gets an offer",
+  { permissions: "none" },
+  () => {
+    const r = rules();
+    assert.equal(r.answer(none(), undefined, at(1), 0).offer, false);
+    assert.equal(r.answer(none(), undefined, at(2), 100).offer, true);
+  },
+);
+
+Deno.test("SwarmRules: a requester that says it has every piece stops counting at once", {
+  permissions: "none",
+}, () => {
+  const r = rules();
+  r.answer(none(), undefined, at(1), 0);
+  const farewell = r.answer(all(), undefined, at(1), 50);
+  assert.equal(farewell.offer, false);
+  assert.deepEqual([...farewell.bits], [0xff, 0xff, 0xff, 0xff]);
+  assert.equal(r.answer(none(), undefined, at(2), 100).offer, false);
+});
+
+Deno.test("SwarmRules: a requester quiet for ASKER_IDLE_MS stops counting; requests keep it", {
+  permissions: "none",
+}, () => {
+  const r = rules();
+  r.answer(none(), undefined, at(1), 0);
+  // Block requests (choked or served) keep requester 1 downloading
+  r.noteActive(at(1), ASKER_IDLE_MS);
+  assert.equal(r.answer(none(), undefined, at(2), ASKER_IDLE_MS + 100).offer, true);
+  // Then silence: 1 no longer counts, though it asked within the 10 s window
+  assert.equal(r.answer(none(), undefined, at(3), 2 * ASKER_IDLE_MS + 50).offer, true); // 2 and 3
+  assert.equal(r.answer(none(), undefined, at(3), 3 * ASKER_IDLE_MS + 300).offer, false);
+});
