@@ -204,7 +204,8 @@ export function deadline(child: Deno.ChildProcess, ms: number): () => void {
 }
 
 /**
- * `deno run` arguments for a peer of checkout `root` that may read and write under `dir`.
+ * `deno run` arguments for a peer of checkout `root` that may read anywhere and write under `dir`,
+ * without FFI (as `deno task peer:sandboxed`).
  * `BENCH_PEER_DENO_FLAGS` (space-separated) adds Deno flags to every peer, e.g.
  * `BENCH_PEER_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles owners and downloaders;
  * `denoFlags` adds flags to this peer only.
@@ -213,7 +214,13 @@ export function peerRunArgs(root: string, dir: string, denoFlags: string[] = [])
   const extra = (Deno.env.get("BENCH_PEER_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
   return [
     "run",
-    "-P=peer",
+    // The grants of `deno task peer:sandboxed`, spelled out (a baseline checkout may predate the
+    // permission sets): no FFI unless a variant or BENCH_PEER_DENO_FLAGS adds it, so a variant
+    // with `--allow-ffi=…libc…` measures exactly what the libc grant of `deno task peer` buys.
+    "--no-prompt",
+    "--allow-net",
+    "--allow-read",
+    "--allow-sys=statfs",
     ...extra,
     ...denoFlags,
     `--allow-read=${dir},${root}`,
