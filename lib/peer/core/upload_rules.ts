@@ -682,7 +682,12 @@ export class UploadRules {
       this.#error(msg.txid, ErrorCode.out_of_range, text, from, src);
       return;
     }
-    const answer = swarm.answer(msg, entry.have, from, now);
+    const slots = this.#slots;
+    // deno-lint-ignore no-explicit-any
+    const mayOffer = slots && !(globalThis as any).__noGate
+      ? () => slots.offer(src.address, from.hostname, now)
+      : undefined;
+    const answer = swarm.answer(msg, entry.have, from, now, mayOffer);
     this.#transmit(
       encodeMessage({
         type: "bitfield",
