@@ -239,3 +239,31 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "swarm: in a crowd the seed offers pieces only to its slot holders, so fewer leave it twice",
+  none,
+  () => {
+    // 16 downloaders, the seed with 1 regular slot + the optimistic one: 8 askers per slot, over
+    // the default offerCrowd of 4. The same swarm with offers to every asker is the yardstick.
+    // Measured (seeds 1, 2): 1.20 and 1.15 F against 1.25 and 1.37 F.
+    for (const seed of [1, 2]) {
+      const run = (offerCrowd: number) =>
+        runSwarm({
+          peers: 16,
+          size: 8 * MiB,
+          seedUpload: 5000,
+          seed,
+          seedSlots: { slots: 1, offerCrowd },
+        });
+      const gated = run(4);
+      const open = run(Infinity);
+      assert.ok(gated.exact && open.exact);
+      assert.ok(
+        gated.seedBytesPerFile < open.seedBytesPerFile && gated.seedBytesPerFile <= 1.25,
+        `seed ${seed}: the seed sent ${gated.seedBytesPerFile.toFixed(2)} F with offers to slot ` +
+          `holders only, ${open.seedBytesPerFile.toFixed(2)} F with offers to every asker`,
+      );
+    }
+  },
+);

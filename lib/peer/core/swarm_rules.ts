@@ -85,8 +85,8 @@ export class SwarmRules {
    * @param have the pieces a partial download has, or undefined for a complete file
    * @param from the requester
    * @param now the time, ms
-   * @param mayOffer whether the requester may be offered pieces now (it holds an upload slot);
-   *   when not, an offer is empty
+   * @param mayOffer whether the requester may be offered pieces now, given how many requesters
+   *   asked within the window (see `UploadSlots.offer`); when not, the offer is empty
    * @returns the reply's bits and offer flag
    */
   answer(
@@ -94,7 +94,7 @@ export class SwarmRules {
     have: { has(index: number): boolean } | undefined,
     from: Deno.NetAddr,
     now: number,
-    mayOffer?: () => boolean,
+    mayOffer?: (askers: number) => boolean,
   ): { bits: Uint8Array; offer: boolean } {
     const key = `${from.hostname}|${from.port}`;
     const bits = new Uint8Array(msg.bits.byteLength);
@@ -111,7 +111,7 @@ export class SwarmRules {
       return { bits, offer: false };
     }
     // A requester that cannot fetch now (no upload slot) is offered nothing yet: it asks again
-    if (mayOffer !== undefined && !mayOffer()) return { bits, offer: true };
+    if (mayOffer !== undefined && !mayOffer(askers)) return { bits, offer: true };
     // Offer the pieces given least so far that the requester lacks, from a random start
     const quota = Math.max(1, Math.min(MAX_OFFER, Math.floor(this.pieceCount / askers)));
     const lacks = (i: number) => (msg.bits[i >> 3]! & (0x80 >> (i & 7))) === 0;

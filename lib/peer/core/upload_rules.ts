@@ -683,10 +683,8 @@ export class UploadRules {
       return;
     }
     const slots = this.#slots;
-    // deno-lint-ignore no-explicit-any
-    const mayOffer = slots && !(globalThis as any).__noGate
-      ? () => slots.offer(src.address, from.hostname, now)
-      : undefined;
+    const mayOffer = slots &&
+      ((askers: number) => slots.offer(src.address, from.hostname, now, askers));
     const answer = swarm.answer(msg, entry.have, from, now, mayOffer);
     this.#transmit(
       encodeMessage({

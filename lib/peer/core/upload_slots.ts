@@ -64,6 +64,11 @@ export interface UploadSlotsOptions {
    * more to fetch here), ms; at most `idleMs`. @default 200
    */
   holdIdleMs?: number;
+  /**
+   * Super-seeding offers go only to slot holders while more than this many requesters per slot
+   * ask for them ({@link UploadSlots.offer}). @default 4
+   */
+  offerCrowd?: number;
   /** Requesters remembered. @default 1024 */
   maxRequesters?: number;
   /**
@@ -140,6 +145,7 @@ export class UploadSlots {
   readonly #idleMs: number;
   readonly #holdIdleMs: number;
   readonly #max: number;
+  readonly #offerCrowd: number;
   readonly #creditOf: ((host: string) => number) | undefined;
   readonly #random: () => number;
   /** By key, least recently seen first. */
@@ -164,6 +170,7 @@ export class UploadSlots {
     this.#idleMs = Math.max(options.idleMs ?? 600, 2 * CHOKE_RETRY_MS);
     this.#holdIdleMs = Math.min(this.#idleMs, options.holdIdleMs ?? 200);
     this.#max = Math.max(this.#slots + 1, options.maxRequesters ?? 1024);
+    this.#offerCrowd = options.offerCrowd ?? 4;
     this.#creditOf = options.creditOf;
     this.#random = options.random ?? Math.random;
   }
@@ -205,13 +212,19 @@ export class UploadSlots {
    * it) is offered pieces, so a piece is never offered to a requester that would be choked when
    * it asks for it (the piece would then wait there while the seed offered others, and be offered
    * again). A refused requester counts as waiting, so a rechoke can choose it; it asks again.
+   * Only while more than `offerCrowd` × the slots (the optimistic one counted) ask for offers:
+   * with fewer, the rotation soon comes to every requester and the gate only idles the link
+   * between turns (measured in the simulator, 1 seed and 9 slots: N = 32 finished 1.26× the
+   * bound without it and 1.29× with it; N = 100 1.51× without, 1.39× with).
    *
    * @param key the requester (its address and port)
    * @param host its host
    * @param now the time, ms
-   * @returns true when it holds a slot now
+   * @param askers how many requesters asked for offers lately
+   * @returns true when it may have an offer
    */
-  offer(key: string, host: string, now: number): boolean {
+  offer(key: string, host: string, now: number, askers = Infinity): boolean {
+    if (askers <= this.#offerCrowd * (this.#slots + 1)) return true;
     const r = this.#touch(key, host, now);
     const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
     if (this.#decide(r, now, midPiece)) return true;
