@@ -12,7 +12,9 @@
  *   (from whoever has it, rarest first) and asks again when none is left to start, so each piece
  *   leaves the seed about once before any leaves twice; what the swarm already has, downloaders
  *   fetch from each other. A piece counts as served when a block request starts at its first
- *   byte (a downloader that saw every piece fetched it).
+ *   byte (a downloader that saw every piece fetched it). The uploader may refuse an offer to a
+ *   requester (`mayOffer`: in a crowd, only upload slot holders get one, see
+ *   `UploadSlots.offer`): the reply is then an empty offer, and the requester asks again.
  * - **HAVE subscribers.** A requester of a partial download's availability (its address and
  *   transfer id) gets a HAVE for each piece verified afterwards, while it keeps asking for
  *   availability or blocks within {@link SUBSCRIBER_TTL_MS}; at most {@link MAX_SUBSCRIBERS} per
