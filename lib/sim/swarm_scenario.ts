@@ -13,7 +13,7 @@
 import { Buffer } from "node:buffer";
 import { SimNetwork, UDP_IP_OVERHEAD } from "./sim_network.ts";
 import { SimTracker } from "./sim_tracker.ts";
-import { type SimContent, simContent, SimPeer } from "./sim_peer.ts";
+import { type SimContent, simContent, SimPeer, type SimPeerOptions } from "./sim_peer.ts";
 import type { SimDownload } from "./sim_download.ts";
 
 /** Options for {@link runSwarm}. */
@@ -36,6 +36,8 @@ export interface SwarmScenarioOptions {
   shareDownloads?: boolean;
   /** The seed super-seeds. @default true */
   superSeed?: boolean;
+  /** The seed's upload slots (SimPeer's `uploadSlots`). @default its default */
+  seedSlots?: SimPeerOptions["uploadSlots"];
   /** Seed of every random choice. @default 1 */
   seed?: number;
   /** Give up after this much virtual time, ms. @default 3_600_000 */
@@ -158,6 +160,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     addr: { hostname: "10.0.1.1", port: 7000 },
     tracker: TRACKER,
     ...(options.superSeed === false ? { superSeed: false } : {}),
+    ...(options.seedSlots === undefined ? {} : { uploadSlots: options.seedSlots }),
   });
   seed.share(file);
   const peers: SimPeer[] = [];

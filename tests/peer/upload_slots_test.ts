@@ -108,3 +108,46 @@ Deno.test(
     assert.ok(firstServed - 5_000 <= 3_000, `served ${firstServed - 5_000} ms after it arrived`);
   },
 );
+
+Deno.test(
+  "UploadSlots.offer() is true only for a requester that holds or takes a slot",
+  none,
+  () => {
+    const slots = new UploadSlots({ slots: 1, idleMs: 600 });
+    assert.ok(slots.offer("a|1", "a", 0), "a free regular slot: a takes it");
+    assert.ok(slots.offer("b|1", "b", 0), "the optimistic slot: b takes it");
+    assert.equal(slots.offer("c|1", "c", 10), false, "no slot for c: no offer");
+    assert.equal(slots.stats.offersRefused, 1);
+    assert.equal(slots.stats.choked, 0, "a refused offer is not a choke");
+    assert.ok(slots.admit("a|1", "a", 20), "a's block request is served in its slot");
+    assert.ok(slots.offer("a|1", "a", 30), "a holder gets its next offer");
+  },
+);
+
+Deno.test(
+  "UploadSlots: a free regular slot waits for a requester that gave us bytes, not a free-rider",
+  none,
+  () => {
+    const given = new Map<string, number>([["g1", 1_000_000], ["g2", 500_000]]);
+    const slots = new UploadSlots({
+      slots: 1,
+      idleMs: 600,
+      holdIdleMs: 200,
+      creditOf: (host) => given.get(host) ?? 0,
+      random: () => 0.1,
+    });
+    assert.ok(slots.admit("g1|1", "g1", 0), "g1 takes the regular slot");
+    assert.ok(slots.admit("b|1", "b", 0), "b takes the optimistic slot");
+    assert.equal(slots.admit("g2|1", "g2", 5), false, "g2 is choked");
+    // The rechoke at 250 ms keeps g1 (more credit) and b; g2 waits, retrying
+    for (let t = 250; t <= 300; t += 50) {
+      assert.ok(slots.admit("g1|1", "g1", t));
+      assert.ok(slots.admit("b|1", "b", t));
+    }
+    assert.equal(slots.admit("g2|1", "g2", 300), false, "g2 is still choked");
+    assert.ok(slots.admit("b|1", "b", 500));
+    // g1 stopped asking at 300 ms: its slot is free at 520 ms, and the free-rider asks first
+    assert.equal(slots.admit("free|1", "free", 520), false, "kept for g2, who gave us bytes");
+    assert.ok(slots.admit("g2|1", "g2", 540), "g2 takes it on its retry");
+  },
+);

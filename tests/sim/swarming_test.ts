@@ -167,9 +167,13 @@ Deno.test(
     assert.equal(w.peers[8]!.uploadedBytes, 0, "the free-rider uploaded nothing");
     const lastContributor = Math.max(...times.slice(0, 8));
     const fair = Math.max(...run(false).times.slice(0, 8));
-    // Not asserted: that it finishes later. In this simulator it does not: its requests never
-    // queue behind uploads of its own, so it reaches free slots first. The slot policy is tested
-    // in tests/peer/upload_slots_test.ts (contributors get more than 1.5× what free-riders get)
+    // Not asserted: that it finishes later. In this simulator it mostly does not (first in 3 of
+    // seeds 5..8): counted per grant, it won most of its slots as free slots, first come (its
+    // requests never wait behind uploads of its own). A free regular slot is now kept for a
+    // waiting contributor (upload_slots.ts), which made it 5 % slower on average (4.89 → 5.15 s
+    // against the contributors' 5.36 → 5.42 s), but it still gets the optimistic slot and turns.
+    // The slot policy is tested in tests/peer/upload_slots_test.ts (contributors get more than
+    // 1.5× what free-riders get; a free slot waits for a contributor)
     const bound = (16 * MiB) / 5000;
     assert.ok(times[8]! <= 1.6 * bound, `the free-rider was done at ${times[8]} ms`);
     // Starves nobody: the swarm loses one uploader of ten (the seed and nine peers), so the
@@ -237,5 +241,33 @@ Deno.test(
       Math.max(...sources) > 4,
       `some download got verified bytes from more than 4 owners: ${sources.join(" ")}`,
     );
+  },
+);
+
+Deno.test(
+  "swarm: in a crowd the seed offers pieces only to its slot holders, so fewer leave it twice",
+  none,
+  () => {
+    // 16 downloaders, the seed with 1 regular slot + the optimistic one: 8 askers per slot, over
+    // the default offerCrowd of 4. The same swarm with offers to every asker is the yardstick.
+    // Measured (seeds 1, 2): 1.20 and 1.15 F against 1.25 and 1.37 F.
+    for (const seed of [1, 2]) {
+      const run = (offerCrowd: number) =>
+        runSwarm({
+          peers: 16,
+          size: 8 * MiB,
+          seedUpload: 5000,
+          seed,
+          seedSlots: { slots: 1, offerCrowd },
+        });
+      const gated = run(4);
+      const open = run(Infinity);
+      assert.ok(gated.exact && open.exact);
+      assert.ok(
+        gated.seedBytesPerFile < open.seedBytesPerFile && gated.seedBytesPerFile <= 1.25,
+        `seed ${seed}: the seed sent ${gated.seedBytesPerFile.toFixed(2)} F with offers to slot ` +
+          `holders only, ${open.seedBytesPerFile.toFixed(2)} F with offers to every asker`,
+      );
+    }
   },
 );

@@ -18,6 +18,9 @@
  *   once; one that left without a word stops counting {@link ASKER_IDLE_MS} after its last
  *   request. (Counting a finished downloader for the whole window made the next lone downloader
  *   fetch 2 offered pieces per round of offers: a 8 MiB file from 3 seeds took ~9 s, not 0.1.)
+ *   The uploader may refuse an offer to a requester (`mayOffer`: in a crowd, only upload slot
+ *   holders get one, see `UploadSlots.offer`): the reply is then an empty offer, and the requester
+ *   asks again.
  * - **HAVE subscribers.** A requester of a partial download's availability (its address and
  *   transfer id) gets a HAVE for each piece verified afterwards, while it keeps asking for
  *   availability or blocks within {@link SUBSCRIBER_TTL_MS}; at most {@link MAX_SUBSCRIBERS} per
@@ -97,6 +100,8 @@ export class SwarmRules {
    * @param have the pieces a partial download has, or undefined for a complete file
    * @param from the requester
    * @param now the time, ms
+   * @param mayOffer whether the requester may be offered pieces now, given how many requesters
+   *   asked within the window (see `UploadSlots.offer`); when not, the offer is empty
    * @returns the reply's bits and offer flag
    */
   answer(
@@ -104,6 +109,7 @@ export class SwarmRules {
     have: { has(index: number): boolean } | undefined,
     from: Deno.NetAddr,
     now: number,
+    mayOffer?: (askers: number) => boolean,
   ): { bits: Uint8Array; offer: boolean } {
     const key = `${from.hostname}|${from.port}`;
     const bits = new Uint8Array(msg.bits.byteLength);
@@ -121,6 +127,8 @@ export class SwarmRules {
       for (let i = 0; i < count; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
       return { bits, offer: false };
     }
+    // A requester that cannot fetch now (no upload slot) is offered nothing yet: it asks again
+    if (mayOffer !== undefined && !mayOffer(askers)) return { bits, offer: true };
     // Offer the pieces given least so far that the requester lacks, from a random start
     const quota = Math.max(1, Math.min(MAX_OFFER, Math.floor(this.pieceCount / askers)));
     const lacks = (i: number) => (msg.bits[i >> 3]! & (0x80 >> (i & 7))) === 0;

@@ -682,7 +682,10 @@ export class UploadRules {
       this.#error(msg.txid, ErrorCode.out_of_range, text, from, src);
       return;
     }
-    const answer = swarm.answer(msg, entry.have, from, now);
+    const slots = this.#slots;
+    const mayOffer = slots &&
+      ((askers: number) => slots.offer(src.address, from.hostname, now, askers));
+    const answer = swarm.answer(msg, entry.have, from, now, mayOffer);
     this.#transmit(
       encodeMessage({
         type: "bitfield",

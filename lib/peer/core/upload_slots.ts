@@ -7,7 +7,9 @@
  *
  * - **Slots.** At most `slots` regular holders and one optimistic holder are served at once. While
  *   a slot is free, any requester takes it on its next request, so with as many requesters as
- *   slots (a lone downloader) everybody is served exactly as without slots. A holder that asked
+ *   slots (a lone downloader) everybody is served exactly as without slots; except that a free
+ *   regular slot is not taken by a requester whose host gave this peer nothing while one whose
+ *   host gave something waits (was choked within two retry pauses): it comes back within one. A holder that asked
  *   nothing for `idleMs` frees its slot.
  * - **Regular slots: tit-for-tat and turns.** Every `rechokeMs`, half the regular slots (rounded
  *   up) go to the requesters whose host gave this peer the most verified bytes lately
@@ -62,6 +64,11 @@ export interface UploadSlotsOptions {
    * more to fetch here), ms; at most `idleMs`. @default 200
    */
   holdIdleMs?: number;
+  /**
+   * Super-seeding offers go only to slot holders while more than this many requesters per slot
+   * ask for them ({@link UploadSlots.offer}). @default 4
+   */
+  offerCrowd?: number;
   /** Requesters remembered. @default 1024 */
   maxRequesters?: number;
   /**
@@ -81,6 +88,8 @@ export interface UploadSlotsStats {
   rechokes: number;
   /** Times the optimistic slot moved to a requester. */
   optimisticTurns: number;
+  /** Super-seeding offers refused for want of a slot ({@link UploadSlots.offer}). */
+  offersRefused: number;
 }
 
 type SlotKind = "regular" | "optimistic" | undefined;
@@ -123,7 +132,12 @@ interface Requester {
  */
 export class UploadSlots {
   /** Counters. */
-  readonly stats: UploadSlotsStats = { choked: 0, rechokes: 0, optimisticTurns: 0 };
+  readonly stats: UploadSlotsStats = {
+    choked: 0,
+    rechokes: 0,
+    optimisticTurns: 0,
+    offersRefused: 0,
+  };
   readonly #slots: number;
   readonly #rechokeMs: number;
   readonly #turnMs: number;
@@ -131,6 +145,7 @@ export class UploadSlots {
   readonly #idleMs: number;
   readonly #holdIdleMs: number;
   readonly #max: number;
+  readonly #offerCrowd: number;
   readonly #creditOf: ((host: string) => number) | undefined;
   readonly #random: () => number;
   /** By key, least recently seen first. */
@@ -155,6 +170,7 @@ export class UploadSlots {
     this.#idleMs = Math.max(options.idleMs ?? 600, 2 * CHOKE_RETRY_MS);
     this.#holdIdleMs = Math.min(this.#idleMs, options.holdIdleMs ?? 200);
     this.#max = Math.max(this.#slots + 1, options.maxRequesters ?? 1024);
+    this.#offerCrowd = options.offerCrowd ?? 4;
     this.#creditOf = options.creditOf;
     this.#random = options.random ?? Math.random;
   }
@@ -185,6 +201,38 @@ export class UploadSlots {
     const r = this.#touch(key, host, now);
     const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
     r.atPieceEnd = endsPiece;
+    if (this.#decide(r, now, midPiece)) return true;
+    this.stats.choked++;
+    return false;
+  }
+
+  /**
+   * A super-seeding offer is about to go to `key` (its BITFIELD request): may it have one? Only a
+   * requester that holds a slot or takes one now (a free one, or one the last rechoke chose for
+   * it) is offered pieces, so a piece is never offered to a requester that would be choked when
+   * it asks for it (the piece would then wait there while the seed offered others, and be offered
+   * again). A refused requester counts as waiting, so a rechoke can choose it; it asks again.
+   * Only while more than `offerCrowd` × the slots (the optimistic one counted) ask for offers:
+   * with fewer, the rotation soon comes to every requester and the gate only idles the link
+   * between turns (measured in the simulator, 1 seed and 9 slots: N = 32 finished 1.26× the
+   * bound without it and 1.29× with it; N = 100 1.51× without, 1.39× with).
+   *
+   * @param key the requester (its address and port)
+   * @param host its host
+   * @param now the time, ms
+   * @param askers how many requesters asked for offers lately
+   * @returns true when it may have an offer
+   */
+  offer(key: string, host: string, now: number, askers = Infinity): boolean {
+    if (askers <= this.#offerCrowd * (this.#slots + 1)) return true;
+    const r = this.#touch(key, host, now);
+    const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
+    if (this.#decide(r, now, midPiece)) return true;
+    this.stats.offersRefused++;
+    return false;
+  }
+
+  #decide(r: Requester, now: number, midPiece: boolean): boolean {
     this.#expireIdle(now);
     if (now >= this.#nextRechoke) this.#rechoke(now);
     let regular = 0, optimistic = 0;
@@ -199,8 +247,9 @@ export class UploadSlots {
       }
       r.slot = undefined;
     } else if (r.chosen !== undefined) return this.#grant(r, r.chosen, now);
-    else if (regular < this.#slots) return this.#grant(r, "regular", now);
-    else if (optimistic === 0) return this.#grant(r, "optimistic", now);
+    else if (regular < this.#slots && (r.credit > 0 || !this.#creditorWaits(now))) {
+      return this.#grant(r, "regular", now);
+    } else if (optimistic === 0) return this.#grant(r, "optimistic", now);
     else {
       // A host without a slot takes one from a host that holds several (its many ports)
       const victim = this.#crowdedHolder(r.host);
@@ -211,7 +260,6 @@ export class UploadSlots {
         return this.#grant(r, kind, now);
       }
     }
-    this.stats.choked++;
     return false;
   }
 
@@ -286,6 +334,20 @@ export class UploadSlots {
       }
     }
     return victim;
+  }
+
+  /**
+   * A requester whose host gave this peer something lately waits for a slot (it was choked within
+   * a retry pause or two): a free regular slot is kept for it rather than given to the first
+   * requester that gave nothing.
+   */
+  #creditorWaits(now: number): boolean {
+    for (const x of this.#requesters.values()) {
+      if (x.slot === undefined && x.credit > 0 && now - x.lastAsk <= 2 * CHOKE_RETRY_MS) {
+        return true;
+      }
+    }
+    return false;
   }
 
   #grant(r: Requester, kind: SlotKind, now: number): boolean {
