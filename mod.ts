@@ -100,6 +100,8 @@ export type { Keys, TrackerCore, TrackerCoreOptions } from "./lib/tracker/tracke
 export type { TrackerCoreTiming } from "./lib/tracker/limits.ts";
 export type { MemoryStore, MemoryStoreOptions } from "./lib/tracker/store/memory_store.ts";
 export type * from "./lib/tracker/store/swarm_store.ts";
+export type * from "./lib/tracker/store/bep15_store.ts";
+export { Bep15EventCode, type Bep15EventName } from "./lib/wire/bep15.ts";
 export type { RegistryCounters, RegistryOptions, Source } from "./lib/tracker/dispatch.ts";
 export type { TrackerEvent } from "./lib/tracker/tracker_event.ts";
 export { ReplySlab } from "./lib/wire/fast_path.ts";
