@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { sha256File as hashFile } from "../tests/_harness/processes.ts";
 
 /** A free UDP port on 127.0.0.1 (closed again; a race with other processes is possible). */
 export function freePort(): number {
@@ -179,16 +180,9 @@ export async function writeRandomFile(path: string, size: number): Promise<strin
   return hash.digest("hex");
 }
 
-/** SHA-256 hex of a file ("" when it cannot be read). */
-export async function sha256File(path: string): Promise<string> {
-  try {
-    const h = createHash("sha256");
-    const f = await Deno.open(path);
-    for await (const c of f.readable) h.update(c);
-    return h.digest("hex");
-  } catch {
-    return "";
-  }
+/** SHA-256 hex of a file ("" when it cannot be read: a benchmark reports a mismatch, not a crash). */
+export function sha256File(path: string): Promise<string> {
+  return hashFile(path).catch(() => "");
 }
 
 /** Kills a child after `ms` (SIGKILL); returns a function that cancels it. */
