@@ -17,7 +17,7 @@
  * data.
  * @module
  */
-import { encodeIPv4 } from "./fast_udp.ts";
+import { encodeIPv4, IPv4Source, MSG_DONTWAIT } from "./fast_udp.ts";
 import { type Libc, openLibc } from "./socket_buffer.ts";
 
 /** Datagrams (or GRO groups) one {@link BatchUdp.receive} reads at most. */
@@ -29,7 +29,6 @@ export const MAX_GSO_SEGMENTS = 64;
 /** The largest UDP payload, which bounds a GSO send too. */
 export const MAX_GSO_BYTES = 65507;
 
-const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
@@ -68,8 +67,7 @@ export class BatchUdp {
   #gsoFailures = 0;
   #event = -1;
   readonly #pollFds = new Uint8Array(new ArrayBuffer(64), 0, 16);
-  #fromKey = -1;
-  #fromAddr: Deno.NetAddr | undefined;
+  readonly #source = new IPv4Source();
   /** GSO sends that went out, and datagrams they carried. */
   gsoSends = 0;
   gsoDatagrams = 0;
@@ -294,19 +292,7 @@ export class BatchUdp {
 
   /** The IPv4 source at `at` in the meta buffer (the same object while it repeats). */
   #from(at: number): Deno.NetAddr {
-    const f = this.#meta;
-    const port = (f[at + 2]! << 8) | f[at + 3]!;
-    const key = port * 0x100000000 +
-      (((f[at + 4]! << 24) | (f[at + 5]! << 16) | (f[at + 6]! << 8) | f[at + 7]!) >>> 0);
-    if (this.#fromAddr === undefined || key !== this.#fromKey) {
-      this.#fromKey = key;
-      this.#fromAddr = {
-        transport: "udp",
-        hostname: `${f[at + 4]}.${f[at + 5]}.${f[at + 6]}.${f[at + 7]}`,
-        port,
-      };
-    }
-    return this.#fromAddr;
+    return this.#source.read(this.#meta, at);
   }
 }
 

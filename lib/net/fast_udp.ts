@@ -11,7 +11,7 @@
 import { type Libc, openLibc, udpSocketFd } from "./socket_buffer.ts";
 
 /** MSG_DONTWAIT on Linux. */
-const MSG_DONTWAIT = 0x40;
+export const MSG_DONTWAIT = 0x40;
 /** AF_INET on Linux. */
 const AF_INET = 2;
 
@@ -26,9 +26,7 @@ export class FastUdp {
   /** The source of the last datagram received, and the address object handed out for it. */
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
-  #fromKey = -1;
-  #fromHost = -1;
-  #fromAddr: Deno.NetAddr | undefined;
+  readonly #source = new IPv4Source();
 
   private constructor(c: Libc, fd: number) {
     this.#c = c;
@@ -90,19 +88,35 @@ export class FastUdp {
 
   /** The source of the datagram {@link tryReceive} returned (the same object while it repeats). */
   get lastFrom(): Deno.NetAddr {
-    const f = this.#from;
-    const port = (f[2]! << 8) | f[3]!;
-    const host = ((f[4]! << 24) | (f[5]! << 16) | (f[6]! << 8) | f[7]!) >>> 0;
-    if (this.#fromAddr === undefined || port !== this.#fromKey || host !== this.#fromHost) {
-      this.#fromKey = port;
-      this.#fromHost = host;
-      this.#fromAddr = {
+    return this.#source.read(this.#from, 0);
+  }
+}
+
+/** Reads sockaddr_in sources, handing back the same object while the source repeats. */
+export class IPv4Source {
+  #key = -1;
+  #addr: Deno.NetAddr | undefined;
+
+  /**
+   * The IPv4 address and port of the sockaddr_in at `at` in `f`.
+   *
+   * @param f the bytes the kernel wrote
+   * @param at where the sockaddr_in starts
+   * @returns the source, the same object as last time when it is the same source
+   */
+  read(f: Uint8Array, at: number): Deno.NetAddr {
+    const port = (f[at + 2]! << 8) | f[at + 3]!;
+    const key = port * 0x100000000 +
+      (((f[at + 4]! << 24) | (f[at + 5]! << 16) | (f[at + 6]! << 8) | f[at + 7]!) >>> 0);
+    if (this.#addr === undefined || key !== this.#key) {
+      this.#key = key;
+      this.#addr = {
         transport: "udp",
-        hostname: `${f[4]}.${f[5]}.${f[6]}.${f[7]}`,
+        hostname: `${f[at + 4]}.${f[at + 5]}.${f[at + 6]}.${f[at + 7]}`,
         port,
       };
     }
-    return this.#fromAddr;
+    return this.#addr;
   }
 }
 
