@@ -40,6 +40,7 @@ async function main(args: string[]): Promise<number> {
       const store = await RedisStore.connect({
         url: parsed.store,
         ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+        ...(parsed.storeTimeoutMs !== undefined ? { commandTimeoutMs: parsed.storeTimeoutMs } : {}),
       });
       options.store = store;
       try {

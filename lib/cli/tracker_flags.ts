@@ -48,6 +48,9 @@ Options:
                      tracker.log.1 and a new file starts
   --store STORE      where peers and files live: memory, or redis://HOST:PORT[/DB]
                      (trackers started with one Redis serve one swarm)  [memory]
+  --store-timeout T  a Redis command unanswered for T counts as the connection
+                     lost: requests waiting on it are dropped (peers retry) and
+                     the tracker reconnects; 0 waits forever        [5s]
   --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
                      PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
@@ -74,6 +77,8 @@ export interface TrackerCliOptions {
   metrics: MetricsAddress | undefined;
   /** `--store`: `memory`, or a checked `redis://HOST:PORT[/DB]` URL. */
   store: string;
+  /** `--store-timeout`: ms a Redis command may wait for its reply (0: forever), if given. */
+  storeTimeoutMs: number | undefined;
 }
 
 function duration(text: string, flag: string): number {
@@ -146,6 +151,7 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         version: { type: "boolean", short: "V", default: false },
         metrics: { type: "string" },
         store: { type: "string", default: "memory" },
+        "store-timeout": { type: "string" },
       },
     }));
   } catch (e) {
@@ -220,9 +226,20 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
       );
     }
   }
+  const storeTimeout = values["store-timeout"];
+  let storeTimeoutMs: number | undefined;
+  if (storeTimeout !== undefined) {
+    if (store === "memory") {
+      throw new UsageError("Cannot use --store-timeout without --store redis://…");
+    }
+    storeTimeoutMs = /^\s*0+\s*$/.test(storeTimeout)
+      ? 0
+      : duration(storeTimeout, "--store-timeout");
+  }
   return {
     options,
     store,
+    storeTimeoutMs,
     help: values.help,
     verbose: values.verbose,
     quiet: values.quiet,

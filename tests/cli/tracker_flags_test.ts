@@ -13,6 +13,7 @@ Deno.test("parseTrackerArgs() gives the defaults for no flags", none, () => {
     version: false,
     metrics: undefined,
     store: "memory",
+    storeTimeoutMs: undefined,
   });
 });
 
@@ -63,6 +64,7 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
     verbose: true,
     quiet: true,
     store: "memory",
+    storeTimeoutMs: undefined,
   });
   assert.equal(
     parseTrackerArgs(["--store", "redis://10.0.0.2:6380/3"]).store,
@@ -71,6 +73,18 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
   assert.throws(
     () => parseTrackerArgs(["--store", "mysql://x"]),
     (e: unknown) => e instanceof UsageError && /Cannot parse --store "mysql:\/\/x"/.test(e.message),
+  );
+  const redis = ["--store", "redis://127.0.0.1:6379"];
+  assert.equal(parseTrackerArgs([...redis, "--store-timeout", "2s"]).storeTimeoutMs, 2000);
+  assert.equal(parseTrackerArgs([...redis, "--store-timeout", "0"]).storeTimeoutMs, 0);
+  assert.equal(parseTrackerArgs(redis).storeTimeoutMs, undefined);
+  assert.throws(
+    () => parseTrackerArgs(["--store-timeout", "2s"]),
+    (e: unknown) => e instanceof UsageError && /--store-timeout without --store/.test(e.message),
+  );
+  assert.throws(
+    () => parseTrackerArgs([...redis, "--store-timeout", "soon"]),
+    (e: unknown) => e instanceof UsageError && /Cannot parse --store-timeout/.test(e.message),
   );
   assert.equal(parseTrackerArgs(["--interval", "2m"]).options.intervalMs, 120_000);
   assert.equal(parseTrackerArgs(["--interval", "30"]).options.intervalMs, 30_000);

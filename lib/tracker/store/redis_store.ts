@@ -64,6 +64,12 @@ export interface RedisStoreOptions {
   random?: () => number;
   /** How long the first connection may take, in ms. @default 3000 */
   connectTimeoutMs?: number;
+  /**
+   * A command unanswered this long (ms) counts as the connection lost: the requests waiting on
+   * it fail with {@link StoreUnavailable} and the client reconnects; 0 waits forever.
+   * @default 5000
+   */
+  commandTimeoutMs?: number;
   /** At most this many operations per round trip (1: no batching). @default 64 */
   maxBatch?: number;
 }
@@ -154,6 +160,9 @@ export class RedisStore implements SwarmStore {
         port,
         db,
         connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+        ...(options.commandTimeoutMs !== undefined
+          ? { commandTimeoutMs: options.commandTimeoutMs }
+          : {}),
       });
       const sha = await redis.command(["SCRIPT", "LOAD", SWARM_SCRIPT]);
       return new RedisStore(redis, String(sha), options);

@@ -14,6 +14,10 @@
  * - The connection lost: every command waiting rejects with a {@link RespConnectionError},
  *   commands asked for while it is down reject at once (the caller drops the request), and the
  *   client reconnects by itself (100 ms, then up to 1 s apart) until {@link RespClient.close}.
+ * - Redis stalled (a long script, a fork, a host that stopped answering without closing the
+ *   TCP connection): a command not answered within `commandTimeoutMs` counts as the connection
+ *   lost (the same rejections and reconnect), so a stalled Redis costs the tracker that long, not
+ *   forever. One timer per client, armed while commands wait.
  * @module
  */
 
@@ -42,11 +46,18 @@ export interface RespClientOptions {
   db?: number;
   /** How long the first connection may take, in ms. @default 3000 */
   connectTimeoutMs?: number;
+  /**
+   * A command not answered within this many ms drops the connection (every waiting command
+   * rejects) and reconnects; 0 waits forever. @default 5000
+   */
+  commandTimeoutMs?: number;
 }
 
 interface Waiter {
   resolve: (v: RespValue) => void;
   reject: (e: Error) => void;
+  /** `performance.now()` when the command was sent. */
+  sentAt: number;
 }
 
 const CR = 13;
@@ -64,6 +75,9 @@ export class RespClient {
   #closed = false;
   #retries = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Armed while commands wait: fires when the oldest one is due. */
+  #replyTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #commandTimeoutMs: number;
   #reader: Promise<void> = Promise.resolve();
   /** Bytes to write; `#writing` while a write loop runs. */
   #outbox: Uint8Array[] = [];
@@ -76,6 +90,7 @@ export class RespClient {
 
   private constructor(options: RespClientOptions) {
     this.#options = options;
+    this.#commandTimeoutMs = Math.max(0, options.commandTimeoutMs ?? 5000);
   }
 
   /**
@@ -108,8 +123,9 @@ export class RespClient {
       return Promise.reject(new RespConnectionError("Redis connection is down (reconnecting)"));
     }
     const { promise, resolve, reject } = Promise.withResolvers<RespValue>();
-    this.#waiting.push({ resolve, reject });
+    this.#waiting.push({ resolve, reject, sentAt: performance.now() });
     this.#write(encodeCommand(args));
+    if (this.#replyTimer === undefined) this.#armReplyTimer(this.#commandTimeoutMs);
     return promise;
   }
 
@@ -250,6 +266,31 @@ export class RespClient {
     this.#end = pending;
   }
 
+  /** Schedules the check of the oldest waiting command `delay` ms from now. */
+  #armReplyTimer(delay: number): void {
+    if (this.#commandTimeoutMs === 0) return;
+    this.#replyTimer = setTimeout(() => this.#checkReplies(), Math.max(1, Math.ceil(delay)));
+  }
+
+  /** The oldest waiting command is overdue: the connection counts as lost. */
+  #checkReplies(): void {
+    this.#replyTimer = undefined;
+    const head = this.#waiting[this.#waitHead];
+    const conn = this.#conn;
+    if (head === undefined || conn === undefined) return;
+    const late = performance.now() - head.sentAt;
+    if (late < this.#commandTimeoutMs) {
+      this.#armReplyTimer(this.#commandTimeoutMs - late);
+      return;
+    }
+    this.#lost(
+      conn,
+      new Error(
+        `no reply within ${this.#commandTimeoutMs} ms (Redis stalled or unreachable; reconnecting)`,
+      ),
+    );
+  }
+
   /** A connection failed: waiting commands reject, and a reconnect is scheduled. */
   #lost(conn: Deno.TcpConn, e: unknown): void {
     if (this.#conn !== conn) return;
@@ -258,6 +299,8 @@ export class RespClient {
   }
 
   #drop(e: RespConnectionError): void {
+    if (this.#replyTimer !== undefined) clearTimeout(this.#replyTimer);
+    this.#replyTimer = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
     this.#outbox = [];

@@ -83,3 +83,71 @@ redisTest("RespClient: nobody listening fails fast with a ConnectionError", asyn
     (e: Error) => e.name === "ConnectionError",
   );
 });
+
+Deno.test("RespClient: a Redis that stops answering costs commandTimeoutMs, then it reconnects", async () => {
+  // A fake Redis: the first connection reads commands and never answers (a stalled server whose
+  // TCP connection stays up); later connections answer every command with +PONG.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const served = (async () => {
+    let n = 0;
+    for await (const conn of listener) {
+      conns.push(conn);
+      const answer = n++ > 0;
+      (async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          for (;;) {
+            const got = await conn.read(buf);
+            if (got === null) break;
+            if (!answer) continue;
+            const commands = new TextDecoder().decode(buf.subarray(0, got)).split("*").length - 1;
+            await conn.write(new TextEncoder().encode("+PONG\r\n".repeat(commands)));
+          }
+        } catch {
+          // closed by the client or by the test
+        }
+      })();
+    }
+  })();
+  const c = await RespClient.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    commandTimeoutMs: 150,
+  });
+  try {
+    const t0 = performance.now();
+    const first = c.command(["PING"]);
+    const second = c.command(["PING"]);
+    for (const p of [first, second]) {
+      await assert.rejects(
+        p,
+        (e: Error) => e.name === "ConnectionError" && /no reply within 150 ms/.test(e.message),
+      );
+    }
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 140, `rejected after ${waited} ms, before the timeout`);
+    // Commands asked for while it is down fail at once (no offline queue)…
+    await assert.rejects(c.command(["PING"]), (e: Error) => /reconnecting/.test(e.message));
+    // …and it reconnects by itself, to a connection that answers.
+    const deadline = Date.now() + 5000;
+    while (!c.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(c.connected, "did not reconnect within 5 s");
+    assert.equal(await c.command(["PING"]), "PONG");
+    // Answered commands leave no timer behind that could drop a healthy connection later.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(c.connected);
+    assert.equal(await c.command(["PING"]), "PONG");
+  } finally {
+    await c.close();
+    listener.close();
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    await served.catch(() => {});
+  }
+});
