@@ -41,6 +41,7 @@ async function main(args: string[]): Promise<number> {
         url: parsed.store,
         ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
         ...(parsed.storeTimeoutMs !== undefined ? { commandTimeoutMs: parsed.storeTimeoutMs } : {}),
+        ...(parsed.storePrefix !== undefined ? { prefix: parsed.storePrefix } : {}),
       });
       options.store = store;
       try {

@@ -51,6 +51,9 @@ Options:
   --store-timeout T  a Redis command unanswered for T counts as the connection
                      lost: requests waiting on it are dropped (peers retry) and
                      the tracker reconnects; 0 waits forever        [5s]
+  --store-prefix NAME  the swarm's name in Redis: trackers with the same store
+                     and NAME serve one swarm; each NAME is one Redis Cluster
+                     slot, so swarms of different names spread over shards  [swarm]
   --metrics ADDR     serve GET /metrics (Prometheus) and /stats.json over HTTP on
                      PORT (loopback) or HOST:PORT                   [off]
   -v, --verbose      also print every log line on stdout
@@ -79,6 +82,8 @@ export interface TrackerCliOptions {
   store: string;
   /** `--store-timeout`: ms a Redis command may wait for its reply (0: forever), if given. */
   storeTimeoutMs: number | undefined;
+  /** `--store-prefix`: the Redis key prefix (`{NAME}`, a Cluster hash tag), if given. */
+  storePrefix: string | undefined;
 }
 
 function duration(text: string, flag: string): number {
@@ -152,6 +157,7 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
         metrics: { type: "string" },
         store: { type: "string", default: "memory" },
         "store-timeout": { type: "string" },
+        "store-prefix": { type: "string" },
       },
     }));
   } catch (e) {
@@ -236,10 +242,24 @@ export function parseTrackerArgs(args: readonly string[]): TrackerCliOptions {
       ? 0
       : duration(storeTimeout, "--store-timeout");
   }
+  const name = values["store-prefix"];
+  let storePrefix: string | undefined;
+  if (name !== undefined) {
+    if (store === "memory") {
+      throw new UsageError("Cannot use --store-prefix without --store redis://…");
+    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new UsageError(
+        `Cannot use --store-prefix "${name}": expected 1 to 64 letters, digits, '_', '.' or '-'`,
+      );
+    }
+    storePrefix = `{${name}}`;
+  }
   return {
     options,
     store,
     storeTimeoutMs,
+    storePrefix,
     help: values.help,
     verbose: values.verbose,
     quiet: values.quiet,

@@ -75,12 +75,20 @@ export function redisTest(name: string, fn: () => Promise<void>): void {
   });
 }
 
+/** Options for {@link startRedis}. */
+export interface StartRedisOptions {
+  /** A Redis Cluster node (no slots yet: see {@link startRedisCluster}). @default false */
+  cluster?: boolean;
+}
+
 /**
  * Starts `redis-server` on a free port.
  *
+ * @param options cluster mode
+ *
  * @returns the running server; `await using` stops it
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   const dir = await Deno.makeTempDir({ prefix: "udpswarm-redis-" });
   const port = freePort();
   let child: Deno.ChildProcess | undefined;
@@ -97,6 +105,9 @@ export async function startRedis(): Promise<TestRedis> {
         "127.0.0.1",
         "--dir",
         dir,
+        ...(options.cluster
+          ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+          : []),
       ],
       stdout: "null",
       stderr: "null",
@@ -128,4 +139,56 @@ export async function startRedis(): Promise<TestRedis> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Sends one inline command to a node and returns its reply's text. */
+async function ask(port: number, command: string): Promise<string> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await c.write(new TextEncoder().encode(`${command}\r\n`));
+    const buf = new Uint8Array(16384);
+    const n = await c.read(buf);
+    return n === null ? "" : new TextDecoder().decode(buf.subarray(0, n));
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Starts a Redis Cluster of two nodes on 127.0.0.1: the first owns every slot, the second owns
+ * none (so every keyed command sent to it is answered `MOVED … first`). Resolves when both
+ * nodes say `cluster_state:ok`.
+ *
+ * @returns the two nodes, owner first; `await using` stops them
+ */
+export async function startRedisCluster(): Promise<
+  { owner: TestRedis; empty: TestRedis } & AsyncDisposable
+> {
+  const owner = await startRedis({ cluster: true });
+  const empty = await startRedis({ cluster: true });
+  const dispose = async () => {
+    await owner[Symbol.asyncDispose]();
+    await empty[Symbol.asyncDispose]();
+  };
+  try {
+    const added = await ask(owner.port, "CLUSTER ADDSLOTSRANGE 0 16383");
+    if (!added.startsWith("+OK")) throw new Error(`CLUSTER ADDSLOTSRANGE: ${added.trim()}`);
+    const met = await ask(owner.port, `CLUSTER MEET 127.0.0.1 ${empty.port}`);
+    if (!met.startsWith("+OK")) throw new Error(`CLUSTER MEET: ${met.trim()}`);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const states = await Promise.all([owner.port, empty.port].map((p) => ask(p, "CLUSTER INFO")));
+      if (
+        states.every((s) => s.includes("cluster_state:ok") && s.includes("cluster_known_nodes:2"))
+      ) {
+        break;
+      }
+      if (Date.now() > deadline) throw new Error("the Redis Cluster did not form within 15 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+  return { owner, empty, [Symbol.asyncDispose]: dispose };
 }

@@ -14,6 +14,7 @@ Deno.test("parseTrackerArgs() gives the defaults for no flags", none, () => {
     metrics: undefined,
     store: "memory",
     storeTimeoutMs: undefined,
+    storePrefix: undefined,
   });
 });
 
@@ -65,6 +66,7 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
     quiet: true,
     store: "memory",
     storeTimeoutMs: undefined,
+    storePrefix: undefined,
   });
   assert.equal(
     parseTrackerArgs(["--store", "redis://10.0.0.2:6380/3"]).store,
@@ -78,6 +80,15 @@ Deno.test("parseTrackerArgs() maps every flag to its option", none, () => {
   assert.equal(parseTrackerArgs([...redis, "--store-timeout", "2s"]).storeTimeoutMs, 2000);
   assert.equal(parseTrackerArgs([...redis, "--store-timeout", "0"]).storeTimeoutMs, 0);
   assert.equal(parseTrackerArgs(redis).storeTimeoutMs, undefined);
+  assert.equal(parseTrackerArgs([...redis, "--store-prefix", "eu-1"]).storePrefix, "{eu-1}");
+  assert.throws(
+    () => parseTrackerArgs(["--store-prefix", "eu"]),
+    (e: unknown) => e instanceof UsageError && /--store-prefix without --store/.test(e.message),
+  );
+  assert.throws(
+    () => parseTrackerArgs([...redis, "--store-prefix", "a}b"]),
+    (e: unknown) => e instanceof UsageError && /Cannot use --store-prefix "a}b"/.test(e.message),
+  );
   assert.throws(
     () => parseTrackerArgs(["--store-timeout", "2s"]),
     (e: unknown) => e instanceof UsageError && /--store-timeout without --store/.test(e.message),

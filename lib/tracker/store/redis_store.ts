@@ -12,7 +12,7 @@
  * (NTP), as they must on the cookie epochs.
  * @module
  */
-import { RespClient } from "./resp_client.ts";
+import { MAX_REDIRECTS, parseMoved, RespClient, type RespValue } from "./resp_client.ts";
 import { SWARM_SCRIPT } from "./redis_script.ts";
 import { type BatchArg, type BatchCounters, RedisBatcher } from "./redis_batch.ts";
 import { parseRedisUrl } from "./redis_url.ts";
@@ -127,16 +127,33 @@ export class RedisStore implements SwarmStore {
     ];
     let reply;
     try {
-      reply = await this.#redis.command(args);
+      reply = await this.#command(args);
     } catch (e) {
       if (!(e instanceof Error && e.name === "ReplyError" && e.message.startsWith("NOSCRIPT"))) {
         throw e;
       }
-      // NOSCRIPT: nothing ran. Load the script and send the batch again.
+      // NOSCRIPT (a restarted Redis, or a Cluster node reached by a redirect): nothing ran.
+      // Load the script and send the batch again.
       await this.#redis.command(["SCRIPT", "LOAD", SWARM_SCRIPT]);
-      reply = await this.#redis.command(args);
+      reply = await this.#command(args);
     }
     return decodeBatch(reply);
+  }
+
+  /**
+   * One command, following a Redis Cluster's `MOVED` replies: every key of this store is in
+   * the prefix's one slot, so the node that owns it serves every command after it.
+   */
+  async #command(args: string[]): Promise<RespValue> {
+    for (let hops = 0;; hops++) {
+      try {
+        return await this.#redis.command(args);
+      } catch (e) {
+        const moved = hops < MAX_REDIRECTS ? parseMoved(e) : undefined;
+        if (moved === undefined) throw e;
+        await this.#redis.redirect(moved.hostname || this.#redis.hostname, moved.port);
+      }
+    }
   }
 
   /** Batches and operations sent so far (for benchmarks and tests). */
@@ -184,8 +201,8 @@ export class RedisStore implements SwarmStore {
     const key = `${this.#prefix}:secret`;
     const fresh = Array.from(crypto.getRandomValues(new Uint8Array(32)))
       .map((b) => b.toString(16).padStart(2, "0")).join("");
-    await this.#call(() => this.#redis.command(["SET", key, fresh, "NX"]));
-    const hex = await this.#call(() => this.#redis.command(["GET", key]));
+    await this.#call(() => this.#command(["SET", key, fresh, "NX"]));
+    const hex = await this.#call(() => this.#command(["GET", key]));
     if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex)) {
       throw new StoreUnavailable(`Cannot read the cookie secret ${key}: it is not 64 hex digits`);
     }

@@ -18,6 +18,9 @@
  *   TCP connection): a command not answered within `commandTimeoutMs` counts as the connection
  *   lost (the same rejections and reconnect), so a stalled Redis costs the tracker that long, not
  *   forever. One timer per client, armed while commands wait.
+ * - Redis Cluster: {@link RespClient.redirect} moves the client to the node a `MOVED` reply
+ *   names (the caller, who knows its keys' slot, decides); a reconnect that fails there tries
+ *   the node the client was started with next, which redirects again if the slot moved on.
  * @module
  */
 
@@ -34,6 +37,26 @@ export class RespReplyError extends Error {
 export class RespConnectionError extends Error {
   /** Always `ConnectionError`. */
   override readonly name = "ConnectionError";
+}
+
+/** At most this many `MOVED` hops for one command (a slot moving while it is asked for). */
+export const MAX_REDIRECTS = 3;
+
+/**
+ * The node a Redis Cluster's `MOVED SLOT HOST:PORT` error reply names, or undefined for any
+ * other error. An empty host (`MOVED 3999 :6380`, a node that does not know its address) means
+ * the host already in use; an IPv6 host comes without brackets.
+ *
+ * @param e an error from {@link RespClient.command}
+ * @returns the node, `hostname` "" for the current host
+ */
+export function parseMoved(e: unknown): { hostname: string; port: number } | undefined {
+  if (!(e instanceof RespReplyError)) return undefined;
+  const m = /^MOVED \d+ (.*):(\d{1,5})$/.exec(e.message);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { hostname: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
 /** Options for {@link RespClient.connect}. */
@@ -69,6 +92,10 @@ const INCOMPLETE = Symbol("incomplete");
 /** One connection to Redis, reconnecting by itself. */
 export class RespClient {
   readonly #options: RespClientOptions;
+  /** The node connected to (or to reconnect to): the start node until a redirect. */
+  #target: { hostname: string; port: number };
+  /** A connection being opened by {@link RespClient.redirect}. */
+  #opening: Promise<void> | undefined;
   #conn: Deno.TcpConn | undefined;
   #waiting: Waiter[] = [];
   #waitHead = 0;
@@ -90,6 +117,7 @@ export class RespClient {
 
   private constructor(options: RespClientOptions) {
     this.#options = options;
+    this.#target = { hostname: options.hostname, port: options.port };
     this.#commandTimeoutMs = Math.max(0, options.commandTimeoutMs ?? 5000);
   }
 
@@ -129,6 +157,51 @@ export class RespClient {
     return promise;
   }
 
+  /** The host of the node the client talks to (the start node's until a redirect). */
+  get hostname(): string {
+    return this.#target.hostname;
+  }
+
+  /** The node the client talks to, `HOST:PORT` (the start node until a redirect). */
+  get node(): string {
+    const { hostname, port } = this.#target;
+    return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  }
+
+  /**
+   * Moves to another node (a Redis Cluster's `MOVED` reply): commands waiting on the old
+   * connection reject with a {@link RespConnectionError}, and the new connection is opened.
+   * Moving to the node already used waits for its connection instead.
+   *
+   * @param hostname the node's host
+   * @param port the node's port
+   * @throws {RespConnectionError} when the node cannot be reached (the client keeps retrying)
+   */
+  async redirect(hostname: string, port: number): Promise<void> {
+    if (this.#closed) throw new RespConnectionError("Redis client is closed");
+    const same = this.#target.hostname === hostname && this.#target.port === port;
+    if (same && this.#conn !== undefined) return;
+    if (!same || this.#opening === undefined) {
+      this.#target = { hostname, port };
+      this.#drop(new RespConnectionError(`Redis moved this data to ${this.node}`));
+      if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+      const opening = this.#open(this.#options.connectTimeoutMs ?? 3000);
+      this.#opening = opening;
+      opening.then(
+        () => {
+          if (this.#opening === opening) this.#opening = undefined;
+        },
+        () => {
+          if (this.#opening !== opening) return;
+          this.#opening = undefined;
+          this.#retryFromStartNode();
+        },
+      );
+    }
+    await this.#opening;
+  }
+
   /** Closes the connection; waiting commands reject. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -139,7 +212,8 @@ export class RespClient {
   }
 
   async #open(timeoutMs: number): Promise<void> {
-    const { hostname, port } = this.#options;
+    const target = this.#target;
+    const { hostname, port } = target;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const connecting = Deno.connect({ hostname, port });
     let conn: Deno.TcpConn;
@@ -162,6 +236,12 @@ export class RespClient {
     if (this.#closed) {
       conn.close();
       throw new RespConnectionError("Redis client is closed");
+    }
+    if (this.#target !== target || this.#conn !== undefined) {
+      // Redirected elsewhere (or connected) while this connection was being made.
+      conn.close();
+      if (this.#target !== target) throw new RespConnectionError("superseded by a redirect");
+      return;
     }
     conn.setNoDelay(true);
     this.#conn = conn;
@@ -317,13 +397,26 @@ export class RespClient {
     for (const w of waiting) w.reject(e);
   }
 
+  /**
+   * A reconnect failed: the next one goes to the start node (a Cluster node there answers with
+   * the slot's new owner: a replica promoted after a failover, say).
+   */
+  #retryFromStartNode(): void {
+    this.#target = { hostname: this.#options.hostname, port: this.#options.port };
+    this.#scheduleReconnect();
+  }
+
   #scheduleReconnect(): void {
     if (this.#closed || this.#reconnectTimer !== undefined) return;
     const delay = Math.min(++this.#retries * 100, 1000);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#closed) return;
-      this.#open(this.#options.connectTimeoutMs ?? 3000).catch(() => this.#scheduleReconnect());
+      const target = this.#target;
+      this.#open(this.#options.connectTimeoutMs ?? 3000).catch(() => {
+        if (this.#target !== target) return; // redirected meanwhile: that path reconnects
+        this.#retryFromStartNode();
+      });
     }, delay);
   }
 
