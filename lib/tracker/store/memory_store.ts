@@ -50,6 +50,7 @@ import {
 } from "./swarm_store.ts";
 import { Rows } from "../../_util/rows.ts";
 import { StringTable } from "./string_table.ts";
+import { DenseSets, SAMPLE_FROM, SAMPLE_UNTIL } from "./owner_sample.ts";
 import { fillExcluded } from "../limits.ts";
 
 /** Options for {@link MemoryStore}. */
@@ -115,7 +116,13 @@ const ownCols = (n: number) => ({
   assigned: new Uint8Array(n),
   /** The share byte: COMPLETE, or 0..254 for a partial owner (a download in progress). */
   have: new Uint8Array(n),
+  /** Index in the content's array of all owners (large contents only: owner_sample.ts). */
+  placeAll: new Int32Array(n),
+  /** Index in the content's array of complete owners (large contents only). */
+  placeDone: new Int32Array(n),
 });
+/** A NEED walks at most this many of a content's ranked owners before drawing at random. */
+const WALK_LIMIT = 256;
 const contentCols = (n: number) => ({
   size: new Float64Array(n),
   ratedHead: new Int32Array(n),
@@ -174,6 +181,9 @@ export class MemoryStore implements SwarmStore {
 
   readonly #links = new Rows(linkCols);
   readonly #owns = new Rows(ownCols);
+  /** Large contents' owners, for O(1) random draws. */
+  readonly #allOwners = new DenseSets(() => this.#owns.cols.placeAll);
+  readonly #doneOwners = new DenseSets(() => this.#owns.cols.placeDone);
 
   readonly #need: NeedResult = emptyNeedResult();
   readonly #picked: number[] = [];
@@ -499,7 +509,10 @@ export class MemoryStore implements SwarmStore {
     if (sameContent !== NIL) {
       // A download progresses (or completes); a complete owner never goes back to partial.
       if (oc.have[sameContent] !== COMPLETE) {
-        if (have === COMPLETE) this.#contents.cols.complete[c]!++;
+        if (have === COMPLETE) {
+          this.#contents.cols.complete[c]!++;
+          this.#doneOwners.add(c, sameContent);
+        }
         oc.have[sameContent] = have;
       }
       // Re-announced: a rename at most, never a second entry.
@@ -551,6 +564,7 @@ export class MemoryStore implements SwarmStore {
     this.#contents.cols.owners[c]!++;
     this.#linkName(n, c);
     this.#rank(o, unitRateKey(now, this.#tau));
+    this.#sampleAdded(o, c);
     return result;
   }
 
@@ -1012,11 +1026,37 @@ export class MemoryStore implements SwarmStore {
     pc.files[p]!--;
     this.#countFiles(p, -1);
     this.#unlinkName(oc.name[o]!, c);
+    this.#allOwners.remove(c, o);
+    if (oc.have[o] === COMPLETE) this.#doneOwners.remove(c, o);
     this.#owns.release(o);
+    if (this.#contents.cols.owners[c]! - 1 < SAMPLE_UNTIL) {
+      this.#allOwners.delete(c);
+      this.#doneOwners.delete(c);
+    }
     if (--this.#contents.cols.owners[c]! === 0) {
       this.#contentIds.delete(this.#binOf[c]!);
       this.#contents.release(c);
     }
+  }
+
+  /** A new ownership `o` (ranked) of content `c` joins its samples, built at SAMPLE_FROM. */
+  #sampleAdded(o: number, c: number): void {
+    const oc = this.#owns.cols, cc = this.#contents.cols;
+    if (this.#allOwners.get(c) !== undefined) {
+      this.#allOwners.add(c, o);
+      if (oc.have[o] === COMPLETE) this.#doneOwners.add(c, o);
+      return;
+    }
+    if (cc.owners[c]! < SAMPLE_FROM) return;
+    const all: number[] = [], done: number[] = [];
+    for (const head of [cc.ratedHead[c]!, cc.idleHead[c]!]) {
+      for (let x = head; x !== NIL; x = oc.cNext[x]!) {
+        all.push(x);
+        if (oc.have[x] === COMPLETE) done.push(x);
+      }
+    }
+    this.#allOwners.create(c, all);
+    this.#doneOwners.create(c, done);
   }
 
   // ---------------------------------------------------------------- ranking lists
@@ -1106,7 +1146,17 @@ export class MemoryStore implements SwarmStore {
     const oc = this.#owns.cols;
     const best = Math.ceil(k / 2);
     let n = this.#select(c, best, asker, now, 0, false, picked);
-    if (n === best && cc.owners[c]! > n + 1) {
+    const sample = this.#allOwners.get(c);
+    if (n === best && cc.owners[c]! > n + 1 && sample !== undefined) {
+      // Many owners: draws (O(1) each) in place of a walk over all of them.
+      for (let tries = 0; n < k && tries < 4 * k; tries++) {
+        const o = sample[Math.floor(this.#random() * sample.length)]!;
+        const q = oc.peer[o]!;
+        if (q === asker || this.#skip.has(q) || picked.includes(o)) continue;
+        picked.push(o);
+        n++;
+      }
+    } else if (n === best && cc.owners[c]! > n + 1) {
       const others = this.#others;
       others.length = 0;
       for (const head of [cc.ratedHead[c]!, cc.idleHead[c]!]) {
@@ -1159,11 +1209,14 @@ export class MemoryStore implements SwarmStore {
       this.#rank(o, floor);
     }
     out.length = 0;
-    for (let o = cc.ratedHead[c]!; o !== NIL && out.length < k; o = oc.cNext[o]!) {
+    // At most WALK_LIMIT owners walked (complete-only past many partial owners); random draws
+    // fill what is left.
+    let walk = WALK_LIMIT;
+    for (let o = cc.ratedHead[c]!; o !== NIL && out.length < k && walk-- > 0; o = oc.cNext[o]!) {
       if (this.#eligible(o, asker, completeOnly)) out.push(o);
     }
     const fromRated = out.length;
-    for (let o = cc.idleHead[c]!; o !== NIL && out.length < k; o = oc.cNext[o]!) {
+    for (let o = cc.idleHead[c]!; o !== NIL && out.length < k && walk-- > 0; o = oc.cNext[o]!) {
       if (this.#eligible(o, asker, completeOnly)) out.push(o);
     }
     // Hand-outs go behind their equals: rated ones behind the last owner with the same key,
@@ -1197,9 +1250,18 @@ export class MemoryStore implements SwarmStore {
   /** Appends owners drawn at random (not picked yet, not left out) until `out` has `k`. */
   #mixIn(c: number, k: number, asker: number, completeOnly: boolean, out: number[]): void {
     const oc = this.#owns.cols, cc = this.#contents.cols;
+    const sample = (completeOnly ? this.#doneOwners : this.#allOwners).get(c);
+    if (sample !== undefined) {
+      for (let tries = 0; out.length < k && tries < 4 * k && sample.length > 0; tries++) {
+        const o = sample[Math.floor(this.#random() * sample.length)]!;
+        if (this.#eligible(o, asker, completeOnly) && !out.includes(o)) out.push(o);
+      }
+      return;
+    }
     const all = cc.owners[c]!;
     for (let tries = 0; out.length < k && tries < 4 * k; tries++) {
-      // Walks the lists to the drawn position: O(owners) per draw (at most 4k draws).
+      // Walks the lists to the drawn position: O(owners) per draw (at most 4k draws, and fewer
+      // than SAMPLE_FROM owners here).
       let i = Math.floor(this.#random() * all);
       let o = cc.ratedHead[c]!;
       while (o !== NIL && i-- > 0) o = oc.cNext[o]!;

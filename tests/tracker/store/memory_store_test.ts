@@ -35,3 +35,74 @@ Deno.test("MemoryStore gives tables back as peers leave and stays consistent", (
     assert.deepEqual(s.counts(), { peers: 0, files: 0 });
   }
 });
+
+Deno.test("MemoryStore: NEEDs for a content with hundreds of owners (random draws) stay right", () => {
+  // Past SAMPLE_FROM owners a content's NEEDs draw from dense arrays instead of walking every
+  // owner. A random run of joins, progress, completions and exits checks every answer against
+  // what the store must hold: distinct owners, never the asker nor an excluded one, complete
+  // ones only where partial owners are not taken, and a complete owner in every partial answer
+  // while one exists.
+  const random = prng(11);
+  const s = new MemoryStore({ random });
+  const hex = "cd".repeat(32);
+  const from = (i: number) => ({ hostname: `10.1.${i >> 8}.${i & 255}`, port: 6881 });
+  const have = new Map<number, number>(); // peer → share byte (255 complete)
+  const join = (i: number, share: number, now: number) => {
+    assert.equal(s.join(`p${i}`, from(i), now, 1e6), "registered");
+    assert.equal(
+      s.own(`p${i}`, from(i), now, "big.iso", hex, 1 << 30, 10, undefined, share).status,
+      "ok",
+    );
+    have.set(i, share);
+  };
+  let next = 0;
+  for (; next < 300; next++) join(next, next % 50 === 0 ? 255 : 10, 0);
+  for (let step = 1; step <= 3000; step++) {
+    const alive = [...have.keys()];
+    const r = random();
+    if (r < 0.15 && alive.length > 0) {
+      const i = alive[Math.floor(random() * alive.length)]!;
+      assert.equal(s.exit(`p${i}`, from(i)).status, "ok");
+      have.delete(i);
+    } else if (r < 0.3) {
+      join(next++, random() < 0.1 ? 255 : 20, step);
+    } else if (r < 0.4 && alive.length > 0) {
+      const i = alive[Math.floor(random() * alive.length)]!;
+      const share = random() < 0.3 ? 255 : Math.min(254, have.get(i)! + 10);
+      if (have.get(i) !== 255) {
+        s.own(`p${i}`, from(i), step, "big.iso", hex, 1 << 30, 10, undefined, share);
+        have.set(i, share);
+      }
+    } else if (alive.length > 1) {
+      const asker = alive[Math.floor(random() * alive.length)]!;
+      const exclude = alive.filter(() => random() < 0.02).slice(0, 4).map((i) => `p${i}`);
+      const partial = random() < 0.7;
+      const res = s.need(`p${asker}`, from(asker), step, {
+        byName: false,
+        want: hex,
+        k: 8,
+        mix: 2,
+        partial,
+        exclude,
+      });
+      const got = res.nodeIds.slice(0, res.count).map((id) => Number(id.slice(1)));
+      assert.equal(new Set(got).size, got.length, `step ${step}: duplicates ${got}`);
+      for (const g of got) {
+        assert.ok(have.has(g), `step ${step}: p${g} left`);
+        assert.notEqual(g, asker, `step ${step}: the asker itself`);
+        assert.ok(!exclude.includes(`p${g}`), `step ${step}: an excluded owner`);
+        if (!partial) assert.equal(have.get(g), 255, `step ${step}: a partial owner`);
+      }
+      const eligible = alive.filter((i) => i !== asker && !exclude.includes(`p${i}`));
+      const complete = eligible.filter((i) => have.get(i) === 255);
+      const expected = Math.min(8, partial ? eligible.length : complete.length);
+      // Draws may come up short only where few of many owners qualify; never empty-handed.
+      if (expected > 0) assert.ok(got.length > 0, `step ${step}: nobody of ${expected}`);
+      if (!partial) assert.equal(got.length, expected, `step ${step}: complete-only count`);
+      if (partial && complete.length > 0) {
+        assert.ok(got.some((g) => have.get(g) === 255), `step ${step}: no complete owner`);
+      }
+    }
+  }
+  assert.ok(have.size > 100, `the run kept a large swarm (${have.size})`);
+});
