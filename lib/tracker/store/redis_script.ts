@@ -18,6 +18,7 @@
  * | `P:pn:ID`       | HASH | the peer's name → content key                                    |
  * | `P:c:KEY`       | HASH | `size`, `n` owners, `cc` complete ones, `seq` hand-outs, `nseq`  |
  * | `P:ch:KEY`      | HASH | partial owner → share byte 0..254 (downloads in progress)         |
+ * | `P:cd:KEY`      | SET  | complete owners (random draws for askers that want only them)    |
  * | `P:cr:KEY`      | ZSET | rated owners (≥ 1 byte/s) → rate key                             |
  * | `P:ci:KEY`      | ZSET | idle owners → hand-out order (never handed out: −random, first)  |
  * | `P:ca:KEY`      | HASH | rated owner → last hand-out (equal rate keys take turns)         |
@@ -42,6 +43,8 @@ import { BEP15_LUA } from "./redis_bep15_script.ts";
 export const SWARM_SCRIPT = `
 local P = ARGV[2]
 local NEG = -math.huge
+-- A NEED walks at most this many of a content's ranked owners; random draws fill the rest.
+local WALK = 256
 local function num(s) if s == nil or s == false or s == '-inf' then return NEG end return tonumber(s) end
 local function fmt(x) if x == NEG then return '-inf' end return string.format('%.17g', x) end
 
@@ -103,14 +106,17 @@ local function drop(id, key, name)
   redis.call('ZREM', P..':cr:'..key, id)
   redis.call('ZREM', P..':ci:'..key, id)
   redis.call('HDEL', P..':ca:'..key, id)
-  if redis.call('HDEL', P..':ch:'..key, id) == 0 then redis.call('HINCRBY', ck, 'cc', -1) end
+  if redis.call('HDEL', P..':ch:'..key, id) == 0 then
+    redis.call('HINCRBY', ck, 'cc', -1)
+    redis.call('SREM', P..':cd:'..key, id)
+  end
   redis.call('HDEL', P..':po:'..id, key)
   local pn = P..':pn:'..id
   if redis.call('HGET', pn, name) == key then redis.call('HDEL', pn, name) end
   unlinkName(name, key)
   if redis.call('HINCRBY', ck, 'n', -1) <= 0 then
     redis.call('DEL', ck, P..':cr:'..key, P..':ci:'..key, P..':ca:'..key, P..':cn:'..key,
-      P..':cno:'..key, P..':ch:'..key)
+      P..':cno:'..key, P..':ch:'..key, P..':cd:'..key)
     redis.call('DECR', P..':files')
   end
 end
@@ -252,6 +258,7 @@ if op == 'own' then
     if have == '255' then
       redis.call('HDEL', ch, id)
       redis.call('HINCRBY', ck, 'cc', 1)
+      redis.call('SADD', P..':cd:'..key, id)
     else
       redis.call('HSET', ch, id, have)
     end
@@ -284,7 +291,12 @@ if op == 'own' then
     redis.call('INCR', P..':files')
   end
   redis.call('HINCRBY', ck, 'n', 1)
-  if have == '255' then redis.call('HINCRBY', ck, 'cc', 1) else redis.call('HSET', ch, id, have) end
+  if have == '255' then
+    redis.call('HINCRBY', ck, 'cc', 1)
+    redis.call('SADD', P..':cd:'..key, id)
+  else
+    redis.call('HSET', ch, id, have)
+  end
   local ax = redis.call('HMGET', pk, 'a', 'x')
   share(ax[1], 'f', 1)
   share(ax[2], 'f', 1)
@@ -367,14 +379,26 @@ if op == 'need' then
     redis.call('ZADD', ci, 0, low[i])
   end
   local nextRand = 1
-  -- Up to k owners not in ex (nor in skip), best first, a share of mix places drawn at
-  -- random from the rest; the hand-outs are recorded so equal owners take turns.
-  local function pick(k, mix, skip, picked)
+  -- Whether an owner is partial (one HEXISTS each, remembered): never a listing of all of them.
+  local partialOf = {}
+  local function isPartial(m)
+    if complete == owners then return false end
+    local v = partialOf[m]
+    if v == nil then
+      v = redis.call('HEXISTS', ch, m) == 1
+      partialOf[m] = v
+    end
+    return v
+  end
+  -- Up to k owners not in ex (nor partial with skipPartial), best first, a share of mix
+  -- places drawn at random from the rest; the hand-outs are recorded so equal owners take
+  -- turns. At most WALK owners are walked.
+  local function pick(k, mix, skipPartial, picked)
     local total = k
     if owners - 1 - nex > k then k = k - math.min(mix, k) end
-    local function left(m) return ex[m] or (skip and skip[m]) end
+    local function left(m) return ex[m] or (skipPartial and isPartial(m)) end
     local first, fromRated = #picked, 0
-    local limit = k + nex + 1
+    local limit = math.min(k + nex + 1, WALK)
     local batch = redis.call('ZREVRANGEBYSCORE', cr, '+inf', fmt(floor), 'WITHSCORES', 'LIMIT', 0, limit)
     if #batch > 0 then
       local cand = {}
@@ -382,7 +406,7 @@ if op == 'need' then
       if #cand == limit then
         -- The last score's group may go on past the batch: take all of it.
         local s = batch[#batch]
-        local group = redis.call('ZRANGEBYSCORE', cr, s, s)
+        local group = redis.call('ZRANGEBYSCORE', cr, s, s, 'LIMIT', 0, WALK)
         local seen = {}
         for i = 1, #cand do seen[cand[i][1]] = true end
         for i = 1, #group do
@@ -410,8 +434,8 @@ if op == 'need' then
     end
     if #picked - first < k then
       local from = 0
-      while #picked - first < k do
-        local idle = redis.call('ZRANGE', ci, from, from + k + nex)
+      while #picked - first < k and from < WALK do
+        local idle = redis.call('ZRANGE', ci, from, from + math.min(k + nex, WALK))
         if #idle == 0 then break end
         for i = 1, #idle do
           if #picked - first >= k then break end
@@ -451,27 +475,55 @@ if op == 'need' then
         end
       end
     end
+    if skipPartial and owners > WALK and #picked - first < total then
+      -- The walk stopped short among many partial owners: complete ones drawn from P:cd.
+      local inPicked = {}
+      for i = 1, #picked do inPicked[picked[i]] = true end
+      local some = redis.call('SRANDMEMBER', P..':cd:'..key, total + 18)
+      for i = 1, #some do
+        if #picked - first >= total then break end
+        if not ex[some[i]] and not inPicked[some[i]] then picked[#picked + 1] = some[i] end
+      end
+    end
     return picked
   end
   -- Partial owners (downloads in progress) only for an asker that takes them.
-  local partials = nil
-  if complete < owners then
-    partials = {}
-    local ids = redis.call('HKEYS', ch)
-    for i = 1, #ids do partials[ids[i]] = true end
-  end
   local picked = {}
   if not partial or complete == owners then
     if complete == 0 then return {'ok', known} end
-    if partials and not partial then
-      for m in pairs(partials) do if not ex[m] then ex[m] = true; nex = nex + 1 end end
+    local skipPartial = false
+    if complete < owners then
+      -- Every partial owner is left out: counted as excluded (not listed: there may be many).
+      skipPartial = true
+      local extra = owners - complete
+      for m in pairs(ex) do if isPartial(m) then extra = extra - 1 end end
+      nex = nex + extra
     end
-    pick(k, mix, nil, picked)
+    pick(k, mix, skipPartial, picked)
   else
     -- The best half by the ranking, the rest at random among all other owners.
     local best = math.ceil(k / 2)
-    pick(best, 0, nil, picked)
-    if #picked == best and owners > best + 1 then
+    pick(best, 0, false, picked)
+    if #picked == best and owners > best + 1 and owners > WALK then
+      -- Many owners: draws by rank (O(log n) each) in place of a listing of all of them.
+      local inPicked = {}
+      for i = 1, #picked do inPicked[picked[i]] = true end
+      local nr = redis.call('ZCARD', cr)
+      local all = nr + redis.call('ZCARD', ci)
+      for t = 1, 4 * k do
+        if #picked >= k then break end
+        local r = rand[nextRand] or math.random()
+        nextRand = nextRand + 1
+        local i = math.floor(r * all)
+        local m
+        if i < nr then m = redis.call('ZREVRANGE', cr, i, i)[1]
+        else m = redis.call('ZRANGE', ci, i - nr, i - nr)[1] end
+        if m and not ex[m] and not inPicked[m] then
+          picked[#picked + 1] = m
+          inPicked[m] = true
+        end
+      end
+    elseif #picked == best and owners > best + 1 then
       local inPicked = {}
       for i = 1, #picked do inPicked[picked[i]] = true end
       local others = {}
@@ -491,12 +543,12 @@ if op == 'need' then
       end
     end
     local askerComplete = 0
-    if redis.call('HEXISTS', P..':po:'..id, key) == 1 and not partials[id] then askerComplete = 1 end
+    if redis.call('HEXISTS', P..':po:'..id, key) == 1 and not isPartial(id) then askerComplete = 1 end
     local has = false
-    for i = 1, #picked do if not partials[picked[i]] then has = true end end
+    for i = 1, #picked do if not isPartial(picked[i]) then has = true end end
     if #picked > 0 and complete - askerComplete > 0 and not has then
       -- No complete owner among them: the best complete one takes the last place.
-      local one = pick(1, 0, partials, {})
+      local one = pick(1, 0, true, {})
       if one[1] then
         if #picked == k then picked[#picked] = one[1] else picked[#picked + 1] = one[1] end
       end
@@ -523,7 +575,7 @@ if op == 'need' then
     out[#out + 1] = a[2]
     out[#out + 1] = a[3]
     local have = '255'
-    if partials and partials[picked[i]] then have = redis.call('HGET', ch, picked[i]) end
+    if isPartial(picked[i]) then have = redis.call('HGET', ch, picked[i]) end
     out[#out + 1] = have
   end
   return out

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { StoreSource, SwarmStore } from "../../../lib/tracker/store/swarm_store.ts";
 import { toHex } from "../../../lib/wire/hex.ts";
-import { cid } from "../_registry_harness.ts";
+import { cid, prng } from "../_registry_harness.ts";
 
 /** Makes a fresh, empty store (τ = 60 s, a seeded random) and disposes of it. */
 export type StoreFactory = () => Promise<SwarmStore & AsyncDisposable>;
@@ -405,5 +405,110 @@ export function swarmStoreSuite(label: string, make: StoreFactory, ignore?: stri
     assert.deepEqual(await w.s.listRows(undefined, 100, "zz"), []);
     await w.s.exit("a", w.src("a"));
     assert.deepEqual((await w.s.listRows(undefined, 100)).map((r) => r.name), ["a.iso", "c.txt"]);
+  });
+
+  test("NEEDs for a content with hundreds of owners (random draws) stay right", async (w) => {
+    // Past a few dozen owners a content's NEEDs draw at random instead of walking every owner
+    // (the memory store's dense arrays, the Redis script's draws by rank and from P:cd). A random run of joins, progress, completions and exits checks every answer against
+    // what the store must hold: distinct owners, never the asker nor an excluded one, complete
+    // ones only where partial owners are not taken, and a complete owner in every partial answer
+    // while one exists.
+    const random = prng(11);
+    const s = w.s;
+    const hex = "cd".repeat(32);
+    const from = (i: number) => ({ hostname: `10.1.${i >> 8}.${i & 255}`, port: 6881 });
+    const have = new Map<number, number>(); // peer → share byte (255 complete)
+    const join = async (i: number, share: number, now: number) => {
+      assert.equal(await s.join(`p${i}`, from(i), now, 1e6), "registered");
+      assert.equal(
+        (await s.own(`p${i}`, from(i), now, "big.iso", hex, 1 << 30, 10, undefined, share)).status,
+        "ok",
+      );
+      have.set(i, share);
+    };
+    let next = 0;
+    for (; next < 300; next++) await join(next, next % 50 === 0 ? 255 : 10, 0);
+    for (let step = 1; step <= 3000; step++) {
+      const alive = [...have.keys()];
+      const r = random();
+      if (r < 0.15 && alive.length > 0) {
+        const i = alive[Math.floor(random() * alive.length)]!;
+        assert.equal((await s.exit(`p${i}`, from(i))).status, "ok");
+        have.delete(i);
+      } else if (r < 0.3) {
+        await join(next++, random() < 0.1 ? 255 : 20, step);
+      } else if (r < 0.4 && alive.length > 0) {
+        const i = alive[Math.floor(random() * alive.length)]!;
+        const share = random() < 0.3 ? 255 : Math.min(254, have.get(i)! + 10);
+        if (have.get(i) !== 255) {
+          await s.own(`p${i}`, from(i), step, "big.iso", hex, 1 << 30, 10, undefined, share);
+          have.set(i, share);
+        }
+      } else if (alive.length > 1) {
+        const asker = alive[Math.floor(random() * alive.length)]!;
+        const exclude = alive.filter(() => random() < 0.02).slice(0, 4).map((i) => `p${i}`);
+        const partial = random() < 0.7;
+        const res = await s.need(`p${asker}`, from(asker), step, {
+          byName: false,
+          want: hex,
+          k: 8,
+          mix: 2,
+          partial,
+          exclude,
+        });
+        const got = res.nodeIds.slice(0, res.count).map((id) => Number(id.slice(1)));
+        assert.equal(new Set(got).size, got.length, `step ${step}: duplicates ${got}`);
+        for (const g of got) {
+          assert.ok(have.has(g), `step ${step}: p${g} left`);
+          assert.notEqual(g, asker, `step ${step}: the asker itself`);
+          assert.ok(!exclude.includes(`p${g}`), `step ${step}: an excluded owner`);
+          if (!partial) assert.equal(have.get(g), 255, `step ${step}: a partial owner`);
+        }
+        const eligible = alive.filter((i) => i !== asker && !exclude.includes(`p${i}`));
+        const complete = eligible.filter((i) => have.get(i) === 255);
+        const expected = Math.min(8, partial ? eligible.length : complete.length);
+        // Draws may come up short only where few of many owners qualify; never empty-handed.
+        if (expected > 0) assert.ok(got.length > 0, `step ${step}: nobody of ${expected}`);
+        if (!partial) assert.equal(got.length, expected, `step ${step}: complete-only count`);
+        if (partial && complete.length > 0) {
+          assert.ok(got.some((g) => have.get(g) === 255), `step ${step}: no complete owner`);
+        }
+      }
+    }
+    assert.ok(have.size > 100, `the run kept a large swarm (${have.size})`);
+  });
+
+  test("a complete owner ranked past hundreds of partial ones is still found", async (w) => {
+    // 600 partial owners, all rated (credited by a reporter), one of them completing while it
+    // is ranked last: a NEED for complete owners only must find it, though a walk down the
+    // ranking stops long before it (the answer comes from the complete owners' own sample).
+    const s = w.s;
+    const hex = key(42);
+    const from = (i: number) => ({ hostname: `10.2.${i >> 8}.${i & 255}`, port: 6881 });
+    for (let i = 0; i <= 600; i++) {
+      assert.equal(await s.join(`p${i}`, from(i), T0, 1e6), "registered");
+      if (i < 600) {
+        await s.own(`p${i}`, from(i), T0, "big.iso", hex, 1 << 30, 10, undefined, 10);
+      }
+    }
+    for (let i = 0; i < 600; i += 50) {
+      const entries = [];
+      for (let j = i; j < i + 50; j++) entries.push({ nodeId: `p${j}`, bytes: 10_000 + 1000 * j });
+      const r = await s.report("p600", from(600), T0, hex, entries, 1 << 30);
+      assert.equal(r.credited > 0, true);
+    }
+    // p0 has the lowest rate: last in the ranking. It completes.
+    await s.own("p0", from(0), T0 + 1, "big.iso", hex, 1 << 30, 10, undefined, 255);
+    for (let n = 0; n < 5; n++) {
+      const r = await s.need("p600", from(600), T0 + 2 + n, { byName: false, want: hex, k: 8 });
+      assert.deepEqual(r.nodeIds.slice(0, r.count), ["p0"]);
+    }
+    const mixed = await s.need("p600", from(600), T0 + 9, {
+      byName: false,
+      want: hex,
+      k: 8,
+      partial: true,
+    });
+    assert.ok(mixed.nodeIds.slice(0, mixed.count).includes("p0"), "a complete one in the mix");
   });
 }
