@@ -51,6 +51,7 @@ export {
   startTracker,
   type TrackerCounters,
   type TrackerOptions,
+  type TrackerRedisOptions,
 } from "./lib/tracker/server.ts";
 export { TrackerMetrics } from "./lib/tracker/tracker_metrics.ts";
 export type { MetricFamily, MetricSample } from "./lib/metrics/prometheus.ts";
@@ -99,6 +100,7 @@ export { Dispatcher } from "./lib/tracker/dispatch.ts";
 export type { Keys, TrackerCore, TrackerCoreOptions } from "./lib/tracker/tracker_core.ts";
 export type { TrackerCoreTiming } from "./lib/tracker/limits.ts";
 export type { MemoryStore, MemoryStoreOptions } from "./lib/tracker/store/memory_store.ts";
+export { StoreUnavailable } from "./lib/tracker/store/store_unavailable.ts";
 export type * from "./lib/tracker/store/swarm_store.ts";
 export type * from "./lib/tracker/store/bep15_store.ts";
 export { Bep15EventCode, type Bep15EventName } from "./lib/wire/bep15.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import { startTracker } from "./lib/tracker/server.ts";
+import { StoreUnavailable } from "./lib/tracker/store/store_unavailable.ts";
 import { DEFAULT_GRACE, DEFAULT_INTERVAL_MS, DEFAULT_MAX_OWNERS } from "./lib/tracker/limits.ts";
 import { UsageError } from "./lib/cli/flags.ts";
 import { parseTrackerArgs, TRACKER_USAGE } from "./lib/cli/tracker_flags.ts";
@@ -34,26 +35,11 @@ async function main(args: string[]): Promise<number> {
   if (verbose && !quiet) options.log = (line) => console.log(line);
   if (parsed.store !== "memory") {
     // Several trackers on one Redis serve one swarm; the cookie secret is shared through it.
-    try {
-      // Loaded only here: the memory tracker never loads the Redis client.
-      const { RedisStore } = await import("./lib/tracker/store/redis_store.ts");
-      const store = await RedisStore.connect({
-        url: parsed.store,
-        ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
-        ...(parsed.storeTimeoutMs !== undefined ? { commandTimeoutMs: parsed.storeTimeoutMs } : {}),
-        ...(parsed.storePrefix !== undefined ? { prefix: parsed.storePrefix } : {}),
-      });
-      options.store = store;
-      try {
-        options.storeSecret = await store.sharedSecret();
-      } catch (e) {
-        await store.close();
-        throw e;
-      }
-    } catch (e) {
-      console.error(`Cannot start tracker: ${(e as Error).message}`);
-      return 1;
-    }
+    options.redis = {
+      url: parsed.store,
+      ...(parsed.storeTimeoutMs !== undefined ? { commandTimeoutMs: parsed.storeTimeoutMs } : {}),
+      ...(parsed.storePrefix !== undefined ? { prefix: parsed.storePrefix } : {}),
+    };
   }
   let tracker;
   try {
@@ -70,14 +56,14 @@ async function main(args: string[]): Promise<number> {
           (e as Error).message
         } (the "tracker" permission set allows net and ./logs; use --log-dir ./logs, --no-log-file, or add the directory to deno.json)`,
       );
+    } else if (e instanceof StoreUnavailable) {
+      console.error(`Cannot start tracker: ${e.message}`);
     } else if (e instanceof RangeError || e instanceof TypeError) {
       console.error(`Cannot start tracker: ${e.message}`);
-      await options.store?.close();
       return 2;
     } else {
       console.error(`Cannot start tracker on ${where}: ${(e as Error).message}`);
     }
-    await options.store?.close();
     return 1;
   }
   let metricsServer: MetricsServer | undefined;

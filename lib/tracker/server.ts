@@ -53,6 +53,14 @@ export interface TrackerOptions {
   /** Time constant of the upload-rate EWMA in ms. @default 60000 */
   rateTauMs?: number;
   /**
+   * Keep peers and files in Redis: every tracker started with the same `url` and `prefix`
+   * serves one swarm (peers registered at one are known at all, cookies are valid at all).
+   * The tracker connects at start (rejecting with `StoreUnavailable` when Redis cannot be
+   * reached) and closes the connection when it stops. Operators: docs/TRACKER.md, _Storage_.
+   * @default undefined (the tracker's own memory)
+   */
+  redis?: TrackerRedisOptions;
+  /**
    * Keep peers and files in this store (a `RedisStore`: several trackers serve one swarm)
    * instead of the tracker's own memory; the tracker closes it. Internal for now (tracker.ts
    * `--store`); the store API may change. @default undefined (memory)
@@ -329,6 +337,24 @@ function storeLabel(store: SwarmStore): string {
   return "url" in store && typeof store.url === "string" ? store.url : store.kind;
 }
 
+/** Where a tracker keeps its state in Redis ({@link TrackerOptions.redis}). */
+export interface TrackerRedisOptions {
+  /** `redis://HOST:PORT[/DB]`; any node of a Redis Cluster will do (`MOVED` is followed). */
+  url: string;
+  /**
+   * The swarm's key prefix, a Cluster hash tag (`{NAME}`): trackers with the same prefix serve
+   * one swarm, and each prefix lives in one Cluster slot. @default "{swarm}"
+   */
+  prefix?: string;
+  /**
+   * A command unanswered this long (ms) counts as the connection lost: waiting requests are
+   * dropped (peers retry) and the client reconnects; 0 waits forever. @default 5000
+   */
+  commandTimeoutMs?: number;
+  /** How long the first connection may take, in ms. @default 3000 */
+  connectTimeoutMs?: number;
+}
+
 /**
  * Starts a tracker on a UDP socket.
  *
@@ -347,8 +373,39 @@ function storeLabel(store: SwarmStore): string {
  * assert.equal(tracker.peerCount, 0);
  * // `await using` stops it at the end of the scope; `await tracker.close()` does too
  * ```
+ *
+ * @example Two trackers serving one swarm through Redis
+ * ```ts ignore
+ * import { startTracker } from "@udpswarm/udpswarm";
+ *
+ * const redis = { url: "redis://127.0.0.1:6379", prefix: "{lan}" };
+ * await using a = await startTracker({ port: 6969, redis });
+ * await using b = await startTracker({ port: 6970, redis });
+ * // peers given --tracker 127.0.0.1:6969,127.0.0.1:6970 see one swarm, whichever they ask
+ * ```
  */
-export function startTracker(options: TrackerOptions = {}): Promise<RunningTracker> {
+export async function startTracker(options: TrackerOptions = {}): Promise<RunningTracker> {
+  if (options.redis === undefined || options.store !== undefined) return startOn(options);
+  const { url, prefix, commandTimeoutMs, connectTimeoutMs } = options.redis;
+  // Loaded only here: a memory tracker never loads the Redis client.
+  const { RedisStore } = await import("./store/redis_store.ts");
+  const store = await RedisStore.connect({
+    url,
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(commandTimeoutMs !== undefined ? { commandTimeoutMs } : {}),
+    ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+    ...(options.rateTauMs !== undefined ? { rateTauMs: options.rateTauMs } : {}),
+  });
+  try {
+    const storeSecret = await store.sharedSecret();
+    return await startOn({ ...options, store, storeSecret });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+function startOn(options: TrackerOptions): Promise<RunningTracker> {
   const now = performance.now();
   const logging = options.logDir !== undefined || options.log !== undefined;
   const slab = new ReplySlab();

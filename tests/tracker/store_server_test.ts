@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { startTracker } from "../../lib/tracker/server.ts";
 import { RedisStore } from "../../lib/tracker/store/redis_store.ts";
+import { StoreUnavailable } from "../../lib/tracker/store/store_unavailable.ts";
 import { TrackerClient } from "../../lib/peer/tracker_client.ts";
 import { redisTest, startRedis } from "../_harness/redis_server.ts";
 import { withTimeout } from "../_harness/wait.ts";
@@ -26,9 +27,10 @@ async function redisTracker(url: string, lines: string[] = []) {
   });
 }
 
-redisTest("startTracker({ store }): two trackers on one Redis serve one swarm", async () => {
+redisTest("startTracker({ redis }): two trackers on one Redis serve one swarm", async () => {
   await using redis = await startRedis();
-  await using a = await redisTracker(redis.url);
+  // The public way (the tracker connects and closes the store itself) and the internal one.
+  await using a = await startTracker({ port: 0, intervalMs: 5000, redis: { url: redis.url } });
   await using b = await redisTracker(redis.url);
   await using owner = await TrackerClient.connect({
     tracker: a.localAddr,
@@ -92,5 +94,36 @@ redisTest(
     }
     assert.match(answer, /not registered|Nobody shares/);
     assert.equal(lines.filter((l) => l.startsWith("store up")).length, 1, lines.join("\n"));
+  },
+);
+
+redisTest(
+  "startTracker({ redis }): separate prefixes are separate swarms; Redis down fails at start",
+  async () => {
+    await using redis = await startRedis();
+    await using a = await startTracker({ port: 0, redis: { url: redis.url, prefix: "{a}" } });
+    await using b = await startTracker({ port: 0, redis: { url: redis.url, prefix: "{b}" } });
+    await using owner = await TrackerClient.connect({
+      tracker: a.localAddr,
+      nodeId: "o",
+      retry: FAST,
+    });
+    await using asker = await TrackerClient.connect({
+      tracker: b.localAddr,
+      nodeId: "q",
+      retry: FAST,
+    });
+    await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+    await withTimeout(owner.own({ name: "x.iso", size: 10, contentId: cid(1) }), 10_000, "own");
+    await assert.rejects(
+      withTimeout(asker.need({ kind: "name", name: "x.iso" }), 10_000, "need"),
+      /Nobody shares "x.iso"/,
+    );
+    const url = redis.url;
+    await redis.stop();
+    await assert.rejects(
+      startTracker({ port: 0, redis: { url, connectTimeoutMs: 500 } }),
+      (e: unknown) => e instanceof StoreUnavailable && /Cannot reach Redis/.test(e.message),
+    );
   },
 );

@@ -16,6 +16,7 @@ import { MAX_REDIRECTS, parseMoved, RespClient, type RespValue } from "./resp_cl
 import { SWARM_SCRIPT } from "./redis_script.ts";
 import { type BatchArg, type BatchCounters, RedisBatcher } from "./redis_batch.ts";
 import { parseRedisUrl } from "./redis_url.ts";
+import { StoreUnavailable } from "./store_unavailable.ts";
 import { unitRateKey } from "../upload_rate.ts";
 import { RedisBep15Store } from "./redis_bep15_store.ts";
 import {
@@ -74,11 +75,7 @@ export interface RedisStoreOptions {
   maxBatch?: number;
 }
 
-/** Redis could not be reached (at start, or while running: the request is not applied). */
-export class StoreUnavailable extends Error {
-  /** Always `StoreUnavailable`. */
-  override readonly name = "StoreUnavailable";
-}
+export { StoreUnavailable };
 
 /** Peers, files and rankings in Redis, shared by every tracker started with the same URL. */
 export class RedisStore implements SwarmStore {
