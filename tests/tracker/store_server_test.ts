@@ -27,22 +27,22 @@ async function redisTracker(url: string, lines: string[] = []) {
   });
 }
 
+/** An owner registered at tracker `a` and an asker at tracker `b`, both started. */
+async function ownerAndAsker(a: { localAddr: Deno.NetAddr }, b: { localAddr: Deno.NetAddr }) {
+  const owner = await TrackerClient.connect({ tracker: a.localAddr, nodeId: "owner", retry: FAST });
+  const asker = await TrackerClient.connect({ tracker: b.localAddr, nodeId: "asker", retry: FAST });
+  await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+  return { owner, asker };
+}
+
 redisTest("startTracker({ redis }): two trackers on one Redis serve one swarm", async () => {
   await using redis = await startRedis();
   // The public way (the tracker connects and closes the store itself) and the internal one.
   await using a = await startTracker({ port: 0, intervalMs: 5000, redis: { url: redis.url } });
   await using b = await redisTracker(redis.url);
-  await using owner = await TrackerClient.connect({
-    tracker: a.localAddr,
-    nodeId: "owner",
-    retry: FAST,
-  });
-  await using asker = await TrackerClient.connect({
-    tracker: b.localAddr,
-    nodeId: "asker",
-    retry: FAST,
-  });
-  await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+  const { owner, asker } = await ownerAndAsker(a, b);
+  await using _o = owner;
+  await using _a = asker;
   await withTimeout(
     owner.own({ name: "song.ogg", size: 1234, contentId: cid(7) }),
     10_000,
@@ -103,17 +103,9 @@ redisTest(
     await using redis = await startRedis();
     await using a = await startTracker({ port: 0, redis: { url: redis.url, prefix: "{a}" } });
     await using b = await startTracker({ port: 0, redis: { url: redis.url, prefix: "{b}" } });
-    await using owner = await TrackerClient.connect({
-      tracker: a.localAddr,
-      nodeId: "o",
-      retry: FAST,
-    });
-    await using asker = await TrackerClient.connect({
-      tracker: b.localAddr,
-      nodeId: "q",
-      retry: FAST,
-    });
-    await withTimeout(Promise.all([owner.start(), asker.start()]), 10_000, "register");
+    const { owner, asker } = await ownerAndAsker(a, b);
+    await using _o = owner;
+    await using _a = asker;
     await withTimeout(owner.own({ name: "x.iso", size: 10, contentId: cid(1) }), 10_000, "own");
     await assert.rejects(
       withTimeout(asker.need({ kind: "name", name: "x.iso" }), 10_000, "need"),
