@@ -11,9 +11,8 @@
  *
  * Its parts: {@link PiecePicker} (piece_picker.ts) chooses the blocks each owner is asked for
  * (the S/N split, orphans, work stealing, endgame); {@link OwnerState} (owner_state.ts) holds each
- * owner's requests in flight, RTT, congestion window and deadlines; {@link RunningPieceHashes}
- * (running_piece_hash.ts) hashes each piece block by block as it arrives and checks it when
- * complete. The engine routes events between them, keeps the
+ * owner's requests in flight, RTT, congestion window and deadlines; `pieceHashMatches`
+ * (piece_hash.ts) checks a complete piece. The engine routes events between them, keeps the
  * global limits (bytes in flight, piece buffers), and decides what loss, silence and bad data do.
  * At about 790 lines it is over the usual 600: a third is the documented options and events of
  * its public API, and the handlers below share the loss, drop and verification rules that a
@@ -45,8 +44,8 @@ import { BlockLayout } from "./block_layout.ts";
 import type { BudgetShare } from "./download_budget.ts";
 import type { DelaySample } from "./congestion_window.ts";
 import { MAX_COVERED_LOSS, type Outstanding, OwnerState } from "./owner_state.ts";
+import { pieceHashMatches } from "./piece_hash.ts";
 import { type ActivePiece, PiecePicker } from "./piece_picker.ts";
-import { RunningPieceHashes } from "./running_piece_hash.ts";
 import { TransferTrace, type TransferTraceRecord } from "./transfer_trace.ts";
 
 /** Probe timeouts in a row without an answer after which an owner's path counts as congested or dead. */
@@ -278,8 +277,6 @@ export class DownloadEngine {
   readonly #wantOwners: number;
   readonly #minRtoMs: number;
   readonly #verifyInWorker: boolean;
-  /** Inline verification: each piece hashed block by block as it arrives. */
-  readonly #running: RunningPieceHashes | undefined;
   readonly #newPieceBuffer: (size: number) => Uint8Array;
   readonly #targetDelayMs: number;
   /** Counters of this download. */
@@ -329,9 +326,6 @@ export class DownloadEngine {
     this.#wantOwners = options.wantOwners ?? 1;
     this.#minRtoMs = options.minRtoMs ?? 1;
     this.#verifyInWorker = options.verifyInWorker ?? false;
-    this.#running = this.#verifyInWorker
-      ? undefined
-      : new RunningPieceHashes(this.layout.blockSize);
     this.#newPieceBuffer = options.newPieceBuffer ?? ((size) => new Uint8Array(size));
     this.#targetDelayMs = options.targetDelayMs ?? 5;
     this.#budget = options.budget;
@@ -604,7 +598,6 @@ export class DownloadEngine {
     ap.buffer.set(data, block * this.layout.blockSize);
     ap.received[block] = 1;
     ap.receivedCount++;
-    this.#running?.blockArrived(ap, block);
     ap.sourceBytes.set(owner, (ap.sourceBytes.get(owner) ?? 0) + len);
     if (ap.requested[block]! > (out ? 1 : 0)) this.#cancelElsewhere(id, owner);
     ap.requested[block] = 0;
@@ -860,7 +853,7 @@ export class DownloadEngine {
       });
       return;
     }
-    this.#settlePiece(ap, this.#running!.matches(ap, this.#hashes), now);
+    this.#settlePiece(ap, pieceHashMatches(data, this.#hashes, ap.index), now);
   }
 
   /**
@@ -904,7 +897,6 @@ export class DownloadEngine {
       return;
     }
     this.stats.badPieces++;
-    this.#running?.forget(ap);
     this.#picker.refetch(ap, sources);
     this.#events.push({ kind: "bad_piece", index: ap.index, owners: sources });
     if (sources.length === 1) {

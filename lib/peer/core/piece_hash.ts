@@ -32,27 +32,9 @@ export function pieceHashMatches(
   pieceHashes: Uint8Array,
   index: number,
 ): boolean {
-  if (!hasHash(pieceHashes, index)) return false;
-  return digestMatches(createHash("sha256").update(data).digest(), pieceHashes, index);
-}
-
-function hasHash(pieceHashes: Uint8Array, index: number): boolean {
   const at = index * PIECE_HASH_BYTES;
-  return at >= 0 && at + PIECE_HASH_BYTES <= pieceHashes.byteLength;
-}
-
-/**
- * Tells whether `digest` (a SHA-256 taken some other way, e.g. block by block as in
- * running_piece_hash.ts) is piece `index`'s hash in `pieceHashes`.
- *
- * @param digest the piece's SHA-256
- * @param pieceHashes 32 bytes per piece, concatenated
- * @param index the piece index
- * @returns true when they match; false also when `index` has no hash
- */
-export function digestMatches(digest: Uint8Array, pieceHashes: Uint8Array, index: number): boolean {
-  if (!hasHash(pieceHashes, index) || digest.byteLength !== PIECE_HASH_BYTES) return false;
-  const at = index * PIECE_HASH_BYTES;
+  if (!(at >= 0) || at + PIECE_HASH_BYTES > pieceHashes.byteLength) return false;
+  const digest = createHash("sha256").update(data).digest();
   for (let i = 0; i < PIECE_HASH_BYTES; i++) {
     if (digest[i] !== pieceHashes[at + i]) return false;
   }
