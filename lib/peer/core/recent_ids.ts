@@ -8,7 +8,7 @@
  * arrays ({@link IdStamps}), allocated once: a `Map` of 4096 entries under one insertion and one
  * deletion per block rebuilt its ~200 KiB table every few thousand blocks, in V8's large-object
  * space, where only a full collection frees it (~30 MB of them between two at 1452-byte blocks:
- * docs/TRANSFER.md, _Downloader CPU (issue 17, third round)_).
+ * docs/TRANSFER.md, _Downloader CPU and `--mtu 1500`_).
  * @module
  */
 
