@@ -9,7 +9,7 @@
  * are as before. Figures: docs/TRANSFER.md, _Downloader CPU and `--mtu 1500`_.
  * @module
  */
-import { LIBC_PATHS } from "../net/socket_buffer.ts";
+import { libcPath } from "../net/socket_buffer.ts";
 
 interface PreallocLibc {
   open(path: Uint8Array, flags: number): number;
@@ -17,8 +17,9 @@ interface PreallocLibc {
   close(fd: number): number;
 }
 
-/** O_WRONLY | O_NOFOLLOW | O_CLOEXEC on Linux (x86_64 and aarch64 agree on these). */
+/** O_WRONLY | O_NOFOLLOW | O_CLOEXEC on Linux x86_64 (and most architectures). */
 const OPEN_FLAGS = 0o1 | 0o400000 | 0o2000000;
+/** The same on aarch64, where O_NOFOLLOW is 0o100000. */
 const OPEN_FLAGS_ARM = 0o1 | 0o100000 | 0o2000000;
 
 let lib: PreallocLibc | null | undefined;
@@ -26,21 +27,23 @@ let lib: PreallocLibc | null | undefined;
 function openPreallocLibc(): PreallocLibc | null {
   if (lib !== undefined) return lib;
   lib = null;
-  if (typeof Deno.dlopen !== "function" || Deno.build.os !== "linux") return null;
-  for (const path of LIBC_PATHS) {
-    try {
-      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
+  // The libc the socket calls would load first (the grant of `deno task peer` covers them all)
+  const path = typeof Deno.dlopen === "function" && Deno.build.os === "linux"
+    ? libcPath()
+    : undefined;
+  if (path === undefined) return null;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi", path }).state === "granted") {
       lib = Deno.dlopen(path, {
         open: { parameters: ["buffer", "i32"], result: "i32" },
         fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
         close: { parameters: ["i32"], result: "i32" },
       }).symbols as unknown as PreallocLibc;
-      return lib;
-    } catch {
-      // not there, or not this path: try the next
     }
+  } catch {
+    // not loadable: no preallocation
   }
-  return null;
+  return lib;
 }
 
 /**

@@ -88,7 +88,7 @@ const COLLECT = `
 
 Deno.test({
   name:
-    "UdpEndpoint batched receive (recvmmsg, with and without GRO): bursts arrive whole, in order, with their source",
+    "UdpEndpoint batched receive (recvmmsg, with and without GRO): bursts arrive whole, in order, with their source, each ended by onBatchEnd",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
     const r = await inChild(`${COLLECT}
@@ -97,12 +97,17 @@ Deno.test({
         const size = (i) => 100 + (i % 7) * 300;
         const { seen, done } = collect(b, a, N, (bytes, i) =>
           bytes.byteLength === size(i) && bytes[0] === (i & 0xff) && bytes[bytes.length - 1] === (i & 0xff));
+        // onBatchEnd: once after each burst the loop hands over
+        const bursts = [];
+        b.onBatchEnd(() => bursts.push(seen.count - bursts.reduce((x, y) => x + y, 0)));
         for (let i = 0; i < N; i++) {
           a.send(new Uint8Array(size(i)).fill(i & 0xff), b.localAddr);
           if (i % 30 === 29) await new Promise((r) => setTimeout(r, 5));
         }
         await timeout(done);
-        return seen;
+        await new Promise((r) => setTimeout(r, 5));
+        const inBursts = bursts.reduce((x, y) => x + y, 0);
+        return { ...seen, inBursts, largest: Math.max(...bursts), empty: bursts.filter((n) => n === 0).length };
       });
       console.log(JSON.stringify(out));
     `);
@@ -114,6 +119,9 @@ Deno.test({
       assert.equal(v.received, 300, k);
       assert.equal(v.wrongSource, 0, k);
       assert.equal(v.wrongBytes, 0, k);
+      assert.equal(v.inBursts, 300, `${k}: every datagram in a burst that ended`);
+      assert.ok((v.largest as number) > 1, `${k}: bursts of ${v.largest} datagrams at most`);
+      assert.ok((v.empty as number) <= 1, `${k}: ${v.empty} bursts without a datagram`);
     }
   },
 });
@@ -198,63 +206,22 @@ Deno.test({
 });
 
 Deno.test("UdpEndpoint.onBatchEnd without an FFI grant: called after each datagram Deno's receive hands over", async () => {
-  const a = UdpEndpoint.open();
-  const b = UdpEndpoint.open();
-  try {
-    const log: string[] = [];
-    const all = Promise.withResolvers<void>();
-    b.onDatagram((bytes) => {
-      log.push(`d${bytes[0]}`);
-      if (log.length === 19) all.resolve();
-    });
-    b.onBatchEnd(() => log.push("end"));
-    for (let i = 0; i < 10; i++) a.send(new Uint8Array([i]), b.localAddr);
-    await all.promise;
-    await new Promise((r) => setTimeout(r, 0));
-    // Deno's own sends may go out in any order: each datagram, then the end of its burst
-    assert.deepEqual(log.filter((_, i) => i % 2 === 1), Array(10).fill("end"));
-    assert.deepEqual(
-      log.filter((_, i) => i % 2 === 0).sort(),
-      Array.from({ length: 10 }, (_, i) => `d${i}`).sort(),
-    );
-  } finally {
-    await a.close();
-    await b.close();
-  }
-});
-
-Deno.test({
-  name:
-    "UdpEndpoint.onBatchEnd with the fast path (with and without GRO): once after each burst, every datagram inside one",
-  ignore: Deno.build.os !== "linux" || libcPath === undefined,
-  async fn() {
-    const r = await inChild(`${COLLECT}
-      const out = await bothReceivers(async (a, b) => {
-        const N = 300;
-        const { seen, done } = collect(b, a, N, (bytes, i) => bytes[0] === (i & 0xff));
-        const bursts = [];
-        let last = 0, emptyBurst = 0;
-        b.onBatchEnd(() => {
-          if (seen.count === last) emptyBurst++;
-          bursts.push(seen.count - last);
-          last = seen.count;
-        });
-        for (let i = 0; i < N; i++) {
-          a.send(new Uint8Array(1000).fill(i & 0xff), b.localAddr);
-          if (i % 30 === 29) await new Promise((r) => setTimeout(r, 5));
-        }
-        await timeout(done);
-        await new Promise((r) => setTimeout(r, 5));
-        return { ...seen, inBursts: bursts.reduce((x, y) => x + y, 0), largest: Math.max(...bursts), emptyBurst };
-      });
-      console.log(JSON.stringify(out));
-    `);
-    for (const k of ["gro", "plain"]) {
-      const v = r[k] as Record<string, number>;
-      assert.equal(v.count, 300, k);
-      assert.equal(v.inBursts, 300, `${k}: every datagram is in a burst that ended`);
-      assert.ok(v.largest! > 1, `${k}: bursts of ${v.largest} datagrams at most`);
-      assert.ok(v.emptyBurst! <= 1, `${k}: ${v.emptyBurst} bursts without a datagram`);
-    }
-  },
+  await using a = UdpEndpoint.open();
+  await using b = UdpEndpoint.open();
+  const log: string[] = [];
+  const all = Promise.withResolvers<void>();
+  b.onDatagram((bytes) => {
+    log.push(`d${bytes[0]}`);
+    if (log.length === 19) all.resolve();
+  });
+  b.onBatchEnd(() => log.push("end"));
+  for (let i = 0; i < 10; i++) a.send(new Uint8Array([i]), b.localAddr);
+  await all.promise;
+  await new Promise((r) => setTimeout(r, 0));
+  // Deno's own sends may go out in any order: each datagram, then the end of its burst
+  assert.deepEqual(log.filter((_, i) => i % 2 === 1), Array(10).fill("end"));
+  assert.deepEqual(
+    log.filter((_, i) => i % 2 === 0).sort(),
+    Array.from({ length: 10 }, (_, i) => `d${i}`).sort(),
+  );
 });
