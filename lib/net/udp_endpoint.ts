@@ -56,6 +56,7 @@ export class UdpEndpoint implements AsyncDisposable {
   readonly #conn: Deno.DatagramConn;
   readonly #buffer = new Uint8Array(MAX_DATAGRAM + 1);
   #handler: DatagramHandler = () => {};
+  #batchEnd: (() => void) | undefined;
   #closed = false;
   #loop: Promise<void>;
   #fast: FastUdp | undefined;
@@ -121,6 +122,15 @@ export class UdpEndpoint implements AsyncDisposable {
   /** Sets the one handler that receives every datagram. */
   onDatagram(handler: DatagramHandler): void {
     this.#handler = handler;
+  }
+
+  /**
+   * Sets a function called after each burst of datagrams handed to the handler at once (the one
+   * Deno's receive returned and those the fast path read after it, up to 64), before the loop
+   * waits again: work that can wait for the end of a burst is done once per burst.
+   */
+  onBatchEnd(fn: () => void): void {
+    this.#batchEnd = fn;
   }
 
   /**
@@ -239,6 +249,7 @@ export class UdpEndpoint implements AsyncDisposable {
       if (this.#batch !== undefined && bytes.byteLength <= BATCH_MAX_DATAGRAM) {
         this.#drainBatch(this.#batch);
       } else if (this.#fast !== undefined) this.#drain(this.#fast);
+      this.#endBatch();
     }
   }
 
@@ -252,9 +263,20 @@ export class UdpEndpoint implements AsyncDisposable {
       while (!this.#closed) {
         await batch.waitReadable();
         this.#drainBatch(batch);
+        this.#endBatch();
       }
     } finally {
       batch.close();
+    }
+  }
+
+  #endBatch(): void {
+    if (this.#batchEnd === undefined || this.#closed) return;
+    try {
+      this.#batchEnd();
+    } catch (e) {
+      this.handlerErrors++;
+      this.lastHandlerError = e;
     }
   }
 

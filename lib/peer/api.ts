@@ -72,6 +72,16 @@ export interface PeerOptions {
    */
   gso?: boolean;
   /**
+   * With the fast path, turn UDP GRO on for a download's per-owner data sockets (lib/net/
+   * batch_udp.ts: the kernel hands a burst of one owner's datagrams as one read, split again
+   * here; the socket then waits on a blocking thread instead of Deno's receive). It pays where
+   * datagrams are small: by default on when `mtu` is set at or below 1500 (about 1.5× less
+   * downloader CPU per GiB there), off otherwise (with large blocks each wait's thread hop costs
+   * more than it saves; figures in docs/TRANSFER.md).
+   * @default mtu > 0 && mtu <= 1500
+   */
+  receiveGro?: boolean;
+  /**
    * Hash and write downloaded pieces on a Worker thread, off the receive loop. It costs more CPU
    * and its peak memory grows with the file, so it is off by default (figures in
    * docs/TRANSFER.md).

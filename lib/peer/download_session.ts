@@ -255,10 +255,12 @@ export class DownloadSession implements DownloadHandle {
     let socket = this.#sockets.get(owner);
     if (socket) return socket;
     socket = this.#ctx.openDataSocket!();
+    // A burst of datagrams is taken block by block; requests and disk work once, at its end
     socket.onDatagram((bytes, from) => {
+      this.#core.startBatch();
       this.#core.handleDatagram(bytes, from, performance.now());
-      this.#drain();
     });
+    socket.onBatchEnd(() => this.#step((now) => this.#core.endBatch(now)));
     this.#sockets.set(owner, socket);
     return socket;
   }

@@ -33,6 +33,7 @@ import {
   writeState,
 } from "./_durable_fs.ts";
 import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
+import { preallocate } from "./preallocate.ts";
 
 /** Options for {@link PartFile.open}. */
 export interface PartFileOptions {
@@ -324,6 +325,7 @@ export class PartFile implements AsyncDisposable {
         if (i * manifest.pieceSize + pieceLength(manifest, i) > have) verified.delete(i);
       }
       if (have !== manifest.size) ftruncateSync(fd, manifest.size);
+      preallocate(paths.part, manifest.size);
       const everything = options.reverify === true && !(stateLoaded && verified.count > 0);
       check = await rehash(fd, manifest, verified, everything, options.onVerifyProgress);
       if (options.encodedManifest && !(await PartFile.loadManifest(dir, safe, cid))) {

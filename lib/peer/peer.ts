@@ -42,6 +42,8 @@ import { Uploader } from "./uploader.ts";
 
 const UPDATE_EVERY_MS = 2000;
 const MALFORMED_LOG_EVERY_MS = 60_000;
+/** The largest `mtu` at which data sockets turn UDP GRO on by default (PeerOptions.receiveGro). */
+const GRO_MAX_MTU = 1500;
 
 /**
  * Starts a peer: binds a UDP socket, registers with the tracker and starts serving.
@@ -197,6 +199,14 @@ class PeerNode implements Peer {
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);
   }
 
+  #groLogged = false;
+
+  /** Whether data sockets turn UDP GRO on ({@link PeerOptions.receiveGro}). */
+  get #receiveGro(): boolean {
+    const o = this.#options, mtu = o.mtu ?? 0;
+    return (o.fastPath ?? true) && (o.receiveGro ?? (mtu > 0 && mtu <= GRO_MAX_MTU));
+  }
+
   /** Asks for the option's receive buffer on `s` (socket_buffer.ts): what it got, or undefined. */
   #raiseReceiveBuffer(s: UdpEndpoint): number | undefined {
     const want = this.#options.receiveBuffer ?? DEFAULT_SOCKET_RECEIVE_BUFFER;
@@ -329,6 +339,10 @@ class PeerNode implements Peer {
       openDataSocket: (this.#options.dataSockets ?? true)
         ? () => {
           const s = UdpEndpoint.open({ hostname: this.#endpoint.localAddr.hostname, port: 0 });
+          if (this.#receiveGro && s.useFastPath({ gro: true }) && s.gro && !this.#groLogged) {
+            this.#groLogged = true; // turned on before the first read; logged once per peer
+            this.#log("UDP GRO on: download data sockets read a burst of datagrams per call");
+          }
           this.#raiseReceiveBuffer(s);
           return s;
         }

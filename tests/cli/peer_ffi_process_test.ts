@@ -1,8 +1,9 @@
 /**
  * `peer.ts share` and `get` as real processes on loopback with FFI access to libc only: each
  * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
- * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches), and
- * the node log says which buffer it got and that GSO is on.
+ * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches and the
+ * downloader reads with UDP GRO), and the node log says which buffer it got and that GSO and GRO
+ * are on.
  * @module
  */
 import assert from "node:assert/strict";
@@ -73,5 +74,9 @@ Deno.test({
     assert.ok(raised.length >= 2, `both peers log their buffer:\n${log.slice(-2000)}`);
     for (const got of raised) assert.ok(got > 212_992, `SO_RCVBUF ${got}`);
     assert.match(log, /UDP GSO on/, "the owner has GSO sends");
+    // GRO on the data sockets of the --mtu 1500 download only (PeerOptions.receiveGro)
+    const groOn = (id: string) =>
+      /UDP GRO on/.test(Deno.readTextFileSync(join(logs, `node-${id}.log`)));
+    assert.deepEqual([groOn("getter2"), groOn("getter"), groOn("owner")], [true, false, false]);
   },
 });

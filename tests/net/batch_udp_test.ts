@@ -88,7 +88,7 @@ const COLLECT = `
 
 Deno.test({
   name:
-    "UdpEndpoint batched receive (recvmmsg, with and without GRO): bursts arrive whole, in order, with their source",
+    "UdpEndpoint batched receive (recvmmsg, with and without GRO): bursts arrive whole, in order, with their source, each ended by onBatchEnd",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
     const r = await inChild(`${COLLECT}
@@ -97,12 +97,17 @@ Deno.test({
         const size = (i) => 100 + (i % 7) * 300;
         const { seen, done } = collect(b, a, N, (bytes, i) =>
           bytes.byteLength === size(i) && bytes[0] === (i & 0xff) && bytes[bytes.length - 1] === (i & 0xff));
+        // onBatchEnd: once after each burst the loop hands over
+        const bursts = [];
+        b.onBatchEnd(() => bursts.push(seen.count - bursts.reduce((x, y) => x + y, 0)));
         for (let i = 0; i < N; i++) {
           a.send(new Uint8Array(size(i)).fill(i & 0xff), b.localAddr);
           if (i % 30 === 29) await new Promise((r) => setTimeout(r, 5));
         }
         await timeout(done);
-        return seen;
+        await new Promise((r) => setTimeout(r, 5));
+        const inBursts = bursts.reduce((x, y) => x + y, 0);
+        return { ...seen, inBursts, largest: Math.max(...bursts), empty: bursts.filter((n) => n === 0).length };
       });
       console.log(JSON.stringify(out));
     `);
@@ -114,6 +119,9 @@ Deno.test({
       assert.equal(v.received, 300, k);
       assert.equal(v.wrongSource, 0, k);
       assert.equal(v.wrongBytes, 0, k);
+      assert.equal(v.inBursts, 300, `${k}: every datagram in a burst that ended`);
+      assert.ok((v.largest as number) > 1, `${k}: bursts of ${v.largest} datagrams at most`);
+      assert.ok((v.empty as number) <= 1, `${k}: ${v.empty} bursts without a datagram`);
     }
   },
 });
@@ -195,4 +203,25 @@ Deno.test({
     if (r.skipped) return;
     assert.deepEqual(r, { fast: false, gso: false, n: 9, gro: false });
   },
+});
+
+Deno.test("UdpEndpoint.onBatchEnd without an FFI grant: called after each datagram Deno's receive hands over", async () => {
+  await using a = UdpEndpoint.open();
+  await using b = UdpEndpoint.open();
+  const log: string[] = [];
+  const all = Promise.withResolvers<void>();
+  b.onDatagram((bytes) => {
+    log.push(`d${bytes[0]}`);
+    if (log.length === 19) all.resolve();
+  });
+  b.onBatchEnd(() => log.push("end"));
+  for (let i = 0; i < 10; i++) a.send(new Uint8Array([i]), b.localAddr);
+  await all.promise;
+  await new Promise((r) => setTimeout(r, 0));
+  // Deno's own sends may go out in any order: each datagram, then the end of its burst
+  assert.deepEqual(log.filter((_, i) => i % 2 === 1), Array(10).fill("end"));
+  assert.deepEqual(
+    log.filter((_, i) => i % 2 === 0).sort(),
+    Array.from({ length: 10 }, (_, i) => `d${i}`).sort(),
+  );
 });

@@ -20,7 +20,9 @@
  * `pollEvent()` (the driver's jobs: tracker calls, disk, logs, progress, the outcome; a
  * `write_piece` view is valid until the next call into the core), then `pollTransmit()`
  * (datagrams), then re-arm one timer at `pollTimeout()` and call `handleTimeout(now)` when it
- * fires. No sockets, timers, clock or disk.
+ * fires. No sockets, timers, clock or disk. A driver that reads datagrams in bursts may wrap
+ * one burst in {@link DownloadCore.startBatch} / {@link DownloadCore.endBatch}: the blocks are
+ * taken one by one, the requests and events they lead to are worked out once, at the end.
  *
  * Over 600 lines: one phase machine whose phases hand their state (owners, cookies, datagram
  * size, manifest) to the next; the sub-cores it drives each have their own file.
@@ -155,6 +157,8 @@ export class DownloadCore {
   readonly #greeted = new Set<string>();
   /** Owners that answered ERROR choked (upload_slots.ts): paused until then. */
   readonly #chokedUntil = new Map<string, number>();
+  /** Inside {@link startBatch} … {@link endBatch}: BLOCK_DATA does not pump. */
+  #batching = false;
 
   /**
    * Creates an idle download; nothing happens before {@link DownloadCore.start}.
@@ -430,6 +434,22 @@ export class DownloadCore {
     const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
     engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
     this.#meter.count(data.byteLength);
+    if (!this.#batching) this.#pump(now);
+  }
+
+  /**
+   * Starts a burst of datagrams read at once: until {@link endBatch}, BLOCK_DATA is taken
+   * without working out the requests and events it leads to (a block request then asks for the
+   * room the whole burst freed). Other messages are handled as ever.
+   */
+  startBatch(): void {
+    this.#batching = true;
+  }
+
+  /** Ends the burst {@link startBatch} began: the requests and events of its blocks, now. */
+  endBatch(now: number): void {
+    if (!this.#batching) return;
+    this.#batching = false;
     this.#pump(now);
   }
 

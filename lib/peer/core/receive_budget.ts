@@ -22,12 +22,13 @@ export function truesizeOf(size: number): number {
 
 /**
  * Datagrams that may be in flight towards one socket however large its buffer (one raised with
- * SO_RCVBUF, socket_buffer.ts): more buy nothing (32 KiB blocks stay under it, held by the
- * delay-steered window) and, with small datagrams, cost memory (a record per block in flight and
- * the receive path's garbage: 1452-byte datagrams peaked at 111 MiB with ~3000 in flight, and
- * 103–111 MiB with 112; 96 keeps them near the default buffer's 81).
+ * SO_RCVBUF, socket_buffer.ts). With 1452-byte datagrams it bounds the rate: 96 (~120 KiB in
+ * flight) held `--mtu 1500` near 120 KiB per round trip, 256 cut the CPU per GiB of both sides
+ * (fewer, larger requests) at the same peak RSS; 384 and 512 bought nothing more. It was 96 while
+ * the receive path's garbage grew with the datagrams in flight (the `Map` that recent_ids.ts
+ * replaced: 1452-byte datagrams peaked at 109–111 MiB with 256); figures in docs/TRANSFER.md.
  */
-export const MAX_DATAGRAMS_IN_FLIGHT = 96;
+export const MAX_DATAGRAMS_IN_FLIGHT = 256;
 
 /**
  * Bytes of block data that may be in flight so that a burst still fits the receive buffer, with
