@@ -49,7 +49,34 @@ export interface UploaderOptions extends Omit<UploadRulesOptions, "randomBytes" 
    * uploader then sends each one with `send`. Without it every block is its own send.
    */
   sendSegments?: (bytes: Uint8Array, segment: number, to: Deno.NetAddr) => boolean;
+  /**
+   * Zero-copy sends of a block from the shared file (`UdpEndpoint.trySendFile`), used for blocks
+   * of at least {@link FILE_SEND_MIN} bytes of the files whose descriptor it accepts. Without it
+   * every block is read into a buffer and sent with `send`.
+   */
+  sendFile?: UploadFileSend;
 }
+
+/** Zero-copy block sends from a file descriptor (`UdpEndpoint.canSendFile`/`trySendFile`). */
+export interface UploadFileSend {
+  /** Whether `fd` (a node:fs descriptor with this device and inode) can be sent from. */
+  accepts(fd: number, identity: { dev: number; ino: number }): boolean;
+  /** The file's current size (-1: unknown); only blocks within it are sent with {@link send}. */
+  size(fd: number): number;
+  /**
+   * Sends `header` then `length` bytes of `fd` from `offset` (within {@link size}) as one
+   * datagram, synchronously; false when nothing was sent (the uploader then sends the block the
+   * ordinary way).
+   */
+  send(header: Uint8Array, fd: number, offset: number, length: number, to: Deno.NetAddr): boolean;
+}
+
+/**
+ * The smallest block sent with {@link UploaderOptions.sendFile}: below it the two system calls
+ * (header, then file bytes) cost more than the copies they save (measured at 1436 and 8936
+ * bytes: docs/TRANSFER.md, _Owner side_).
+ */
+export const FILE_SEND_MIN = 16384;
 
 /** A send buffer; `release` is bound once so settling a send allocates no closure. */
 interface Slot {
@@ -90,7 +117,8 @@ interface SegmentBatch {
  * request. The rules (admission, limits, counters) are {@link UploadRules}.
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
- * the 16-byte header, and one `send`. Send buffers come from a pool and return to it when the
+ * the 16-byte header, and one `send`; with {@link UploaderOptions.sendFile}, blocks of at least
+ * {@link FILE_SEND_MIN} bytes go from the page cache into the datagram without either copy. Send buffers come from a pool and return to it when the
  * send settles, because `Deno.DatagramConn.send` may read the buffer after it returns (measured:
  * with one reused buffer and a socket under back-pressure, 40 of 2000 blocks arrived intact and
  * the rest were copies of later blocks).
@@ -119,6 +147,12 @@ interface SegmentBatch {
 export class Uploader {
   readonly #send: UploadSend;
   readonly #sendSegments: UploaderOptions["sendSegments"];
+  readonly #sendFile: UploadFileSend | undefined;
+  /** Descriptors {@link UploaderOptions.sendFile} accepted. */
+  readonly #zeroCopy = new Set<number>();
+  /** The BLOCK_DATA header of a zero-copy send. */
+  readonly #header = new Uint8Array(new ArrayBuffer(BLOCK_DATA_HEADER_SIZE));
+  readonly #headerView = new DataView(this.#header.buffer);
   readonly #rules: UploadRules;
   /** Open file descriptors by content id (lowercase hex). */
   readonly #fds = new Map<string, number>();
@@ -138,9 +172,10 @@ export class Uploader {
    * @throws {RangeError} for a limit that is not positive
    */
   constructor(options: UploaderOptions) {
-    const { send, sendSegments, ...limits } = options;
+    const { send, sendSegments, sendFile, ...limits } = options;
     this.#send = send;
     this.#sendSegments = sendSegments;
+    this.#sendFile = sendFile;
     this.#rules = new UploadRules(limits);
   }
 
@@ -186,8 +221,11 @@ export class Uploader {
       throw diskError(`Cannot share ${options.path}`, e);
     }
     let size: number;
+    let identity: { dev: number; ino: number };
     try {
-      size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      size = st.size;
+      identity = { dev: st.dev, ino: st.ino };
     } catch (e) {
       closeSync(fd);
       throw diskError(`Cannot share ${options.path}`, e);
@@ -201,8 +239,9 @@ export class Uploader {
     }
     const info = this.#rules.share(options);
     const old = this.#fds.get(info.contentIdHex);
-    if (old !== undefined) closeSync(old);
+    if (old !== undefined) this.#closeFile(old);
     this.#fds.set(info.contentIdHex, fd);
+    if (this.#sendFile?.accepts(fd, identity)) this.#zeroCopy.add(fd);
     return info;
   }
 
@@ -217,8 +256,13 @@ export class Uploader {
     if (!this.#rules.unshare(hex)) return false;
     const fd = this.#fds.get(hex);
     this.#fds.delete(hex);
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) this.#closeFile(fd);
     return true;
+  }
+
+  #closeFile(fd: number): void {
+    this.#zeroCopy.delete(fd);
+    closeSync(fd);
   }
 
   /**
@@ -400,6 +444,8 @@ export class Uploader {
     const txid = plan.txid;
     const to = plan.to;
     const gso = this.#sendSegments !== undefined;
+    // Zero-copy only within the file's size now: sendfile past the end sends a short datagram
+    const zeroCopyEnd = this.#zeroCopy.has(fd) ? this.#sendFile!.size(fd) : -1;
     this.#ahead.fd = -1; // the file may have changed since the last request
     while (plan.next()) {
       const off = plan.offset;
@@ -413,6 +459,10 @@ export class Uploader {
         continue;
       }
       this.#flushSegments(to);
+      if (len >= FILE_SEND_MIN && off + len <= zeroCopyEnd) {
+        writeBlockDataHeader(this.#headerView, txid, off);
+        if (this.#sendFile!.send(this.#header, fd, off, len, to)) continue;
+      }
       const slot = this.#free.pop() ?? this.#newSlot();
       writeBlockDataHeader(slot.view, txid, off);
       let n: number;
