@@ -73,7 +73,12 @@ export interface Libc {
   recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: bigint): number;
   sendmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
   /** `offset` is an off_t the kernel advances (8 bytes). */
-  sendfile(outFd: number, inFd: number, offset: Uint8Array, count: number | bigint): number | bigint;
+  sendfile(
+    outFd: number,
+    inFd: number,
+    offset: Uint8Array,
+    count: number | bigint,
+  ): number | bigint;
   /** Fills a struct stat (144 bytes on x86_64, 128 on aarch64). */
   fstat(fd: number, stat: Uint8Array): number;
   /** Runs on a blocking thread (a nonblocking FFI symbol): resolves when a descriptor is ready. */
