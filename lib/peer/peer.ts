@@ -141,6 +141,7 @@ class PeerNode implements Peer {
         ? {
           sendSegments: (b: Uint8Array, seg: number, to: Deno.NetAddr) =>
             this.#endpoint.trySendSegments(b, seg, to),
+          coalesce: true,
         }
         : {}),
       ...(options.sendFile !== false

@@ -154,3 +154,64 @@ Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the re
   assert.ok(plain.wire.length > 100);
   assert.deepEqual(gso.wire, plain.wire);
 });
+
+Deno.test("Uploader with GSO and coalesce: the blocks of one turn's requests to a downloader leave in one send, before any ERROR, split by destination", async () => {
+  const s = await sharedFile(8 * PIECE);
+  const other: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.2", port: 40001 };
+  const wire: { to: number; msg: Message }[] = [];
+  const calls: { count: number; to: number }[] = [];
+  const up = new Uploader({
+    send: (bytes, to) => void wire.push({ to: to.port, msg: decodeMessage(bytes.slice()) }),
+    sendSegments: (bytes, segment, to) => {
+      calls.push({ count: Math.ceil(bytes.byteLength / segment), to: to.port });
+      for (let at = 0; at < bytes.byteLength; at += segment) {
+        const one = bytes.slice(at, Math.min(bytes.byteLength, at + segment));
+        wire.push({ to: to.port, msg: decodeMessage(one) });
+      }
+      return true;
+    },
+    coalesce: true,
+  });
+  const ask = (from: Deno.NetAddr, offset: number, txid: number, cookie?: bigint) =>
+    up.handleRequest(
+      {
+        ...blockRequest(s, [{ offset, length: 5 * 1436 }], 1436, txid),
+        cookie: cookie ?? up.cookieFor(from, 0),
+      },
+      from,
+      0,
+    );
+  try {
+    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
+    // Turn 1: two requests from one downloader, then one from another
+    ask(FROM, 0, 1);
+    ask(FROM, 5 * 1436, 2);
+    assert.equal(wire.length, 0, "nothing leaves before the turn ends");
+    ask(other, 0, 3);
+    await Promise.resolve();
+    assert.deepEqual(calls, [{ count: 10, to: FROM.port }, { count: 5, to: other.port }]);
+    const txids = wire.map((w) => w.msg.type === "block_data" ? w.msg.txid : -1);
+    assert.deepEqual(txids, [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]);
+    for (const w of wire) {
+      if (w.msg.type !== "block_data") continue;
+      assert.deepEqual(w.msg.data, s.data.subarray(w.msg.offset, w.msg.offset + 1436));
+    }
+    // Turn 2: a request, then one with a forged cookie: its ERROR comes after the blocks
+    wire.length = 0;
+    calls.length = 0;
+    ask(FROM, 0, 4);
+    ask(FROM, 0, 5, 12345n);
+    assert.deepEqual(calls, [{ count: 5, to: FROM.port }], "the ERROR sent the batch first");
+    assert.deepEqual(wire.map((w) => w.msg.type), [...Array(5).fill("block_data"), "error"]);
+    await Promise.resolve();
+    assert.equal(calls.length, 1);
+    // Closed with a batch open: it is dropped, not sent
+    ask(FROM, 0, 6);
+    up.close();
+    await Promise.resolve();
+    assert.equal(calls.length, 1);
+  } finally {
+    up.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});
