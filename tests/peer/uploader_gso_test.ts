@@ -1,33 +1,17 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
-import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
 import { Uploader } from "../../lib/peer/uploader.ts";
 import { Prng } from "../../lib/sim/prng.ts";
+import { sharedFile as sharedTestFile } from "./_shared_file.ts";
 import { blockRequest, errorsOf, type UploadRequest } from "./_upload_requests.ts";
 
 const FROM: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 40000 };
 const PIECE = 16 * 1024;
 
 /** A shared file of `size` random bytes in 16 KiB pieces. */
-async function sharedFile(size: number) {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-gso-" });
-  const data = new Uint8Array(size);
-  new Prng(3).fill(data);
-  const path = `${dir}/f.bin`;
-  await Deno.writeFile(path, data);
-  const n = Math.ceil(size / PIECE);
-  const pieceHashes = new Uint8Array(32 * n);
-  for (let i = 0; i < n; i++) {
-    pieceHashes.set(
-      createHash("sha256").update(data.subarray(i * PIECE, (i + 1) * PIECE)).digest(),
-      32 * i,
-    );
-  }
-  const manifest = { size, pieceSize: PIECE, pieceHashes };
-  const encoded = encodeManifest(manifest);
-  return { dir, path, data, manifest, encoded, contentId: contentIdOf(encoded) };
+function sharedFile(size: number) {
+  return sharedTestFile(size, PIECE, 3);
 }
 
 type Mode = "plain" | "gso" | "refused";
