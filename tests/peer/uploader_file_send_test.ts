@@ -3,7 +3,12 @@ import { fstatSync, readSync } from "node:fs";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
 import { FILE_SEND_MIN, Uploader } from "../../lib/peer/uploader.ts";
-import { sharedFile as sharedTestFile } from "./_shared_file.ts";
+import {
+  assertBlocksOf,
+  contentOf,
+  serveAndClose,
+  sharedFile as sharedTestFile,
+} from "./_shared_file.ts";
 import { blockRequest, errorsOf, type UploadRequest } from "./_upload_requests.ts";
 
 const FROM: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 40000 };
@@ -59,16 +64,7 @@ async function serveAll(
       },
     }),
   });
-  try {
-    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-    if (options.truncateTo !== undefined) await Deno.truncate(s.path, options.truncateTo);
-    for (const r of requests) {
-      up.handleRequest({ ...r, cookie: up.cookieFor(FROM, 0) }, FROM, 0);
-    }
-  } finally {
-    up.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  await serveAndClose(up, s, requests, FROM, options.truncateTo);
   return { wire, ways, data: s.data };
 }
 
@@ -83,22 +79,14 @@ function requests(content: { contentId: Uint8Array }): UploadRequest[] {
 
 Deno.test("Uploader with zero-copy sends puts the same datagrams on the wire, large blocks only through it", async () => {
   const size = 5 * PIECE + 321;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 5);
 
   const plain = await serveAll("plain", requests(content), { size });
   const zero = await serveAll("zero-copy", requests(content), { size });
   const refused = await serveAll("refused", requests(content), { size });
   const notAccepted = await serveAll("not-accepted", requests(content), { size });
   assert.ok(plain.wire.length > 20);
-  assert.equal(errorsOf(plain.wire.map((msg) => ({ msg }))).length, 0);
-  for (const m of plain.wire) {
-    assert.equal(m.type, "block_data");
-    if (m.type === "block_data") {
-      assert.deepEqual(m.data, plain.data.subarray(m.offset, m.offset + m.data.byteLength));
-    }
-  }
+  assertBlocksOf(plain.wire, plain.data);
   assert.deepEqual(zero.wire, plain.wire);
   assert.deepEqual(refused.wire, plain.wire, "a refused zero-copy send goes out the ordinary way");
   assert.deepEqual(notAccepted.wire, plain.wire);
@@ -112,9 +100,7 @@ Deno.test("Uploader with zero-copy sends puts the same datagrams on the wire, la
 
 Deno.test("Uploader with zero-copy sends: a file that got shorter sends what it has, then ERROR out_of_range", async () => {
   const size = 4 * PIECE;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 5);
   const req = [blockRequest(content, [{ offset: 0, length: 3 * PIECE }], 32 * 1024, 9)];
   const plain = await serveAll("plain", req, { size, truncateTo: PIECE + 5000 });
   const zero = await serveAll("zero-copy", req, { size, truncateTo: PIECE + 5000 });

@@ -3,7 +3,12 @@ import { decodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
 import { Uploader } from "../../lib/peer/uploader.ts";
 import { Prng } from "../../lib/sim/prng.ts";
-import { sharedFile as sharedTestFile } from "./_shared_file.ts";
+import {
+  assertBlocksOf,
+  contentOf,
+  serveAndClose,
+  sharedFile as sharedTestFile,
+} from "./_shared_file.ts";
 import { blockRequest, errorsOf, type UploadRequest } from "./_upload_requests.ts";
 
 const FROM: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 40000 };
@@ -45,16 +50,7 @@ async function serveAll(
       },
     }),
   });
-  try {
-    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-    if (options.truncateTo !== undefined) await Deno.truncate(s.path, options.truncateTo);
-    for (const r of requests) {
-      up.handleRequest({ ...r, cookie: up.cookieFor(FROM, 0) }, FROM, 0);
-    }
-  } finally {
-    up.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  await serveAndClose(up, s, requests, FROM, options.truncateTo);
   return { wire, calls, data: s.data };
 }
 
@@ -75,24 +71,15 @@ function requests(content: { contentId: Uint8Array }): UploadRequest[] {
 
 Deno.test("Uploader with GSO sends the same datagrams in the same order as without, batched by size", async () => {
   const size = 12 * PIECE + 777;
-  // The content id depends on the file (the same seed each time)
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
 
   const plain = await serveAll("plain", requests(content), { size });
   const gso = await serveAll("gso", requests(content), { size });
   const refused = await serveAll("refused", requests(content), { size });
   assert.ok(plain.wire.length > 60);
-  assert.equal(errorsOf(plain.wire.map((msg) => ({ msg }))).length, 0);
+  assertBlocksOf(plain.wire, plain.data);
   assert.deepEqual(gso.wire, plain.wire);
   assert.deepEqual(refused.wire, plain.wire, "a refused GSO send goes out datagram by datagram");
-  for (const m of plain.wire) {
-    assert.equal(m.type, "block_data");
-    if (m.type === "block_data") {
-      assert.deepEqual(m.data, plain.data.subarray(m.offset, m.offset + m.data.byteLength));
-    }
-  }
   assert.ok(gso.calls.length > 0);
   for (const c of gso.calls) {
     assert.ok(c.count >= 2 && c.count <= 64, `segments per send: ${c.count}`);
@@ -106,9 +93,7 @@ Deno.test("Uploader with GSO sends the same datagrams in the same order as witho
 
 Deno.test("Uploader with GSO: a short read sends the blocks read before it, then ERROR out_of_range", async () => {
   const size = 6 * PIECE;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
   const req = [blockRequest(content, [{ offset: 0, length: 4 * PIECE }], 1436, 9)];
   const plain = await serveAll("plain", req, { size, truncateTo: PIECE + 5000 });
   const gso = await serveAll("gso", req, { size, truncateTo: PIECE + 5000 });
@@ -120,9 +105,7 @@ Deno.test("Uploader with GSO: a short read sends the blocks read before it, then
 
 Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the read-ahead never serves stale data)", async () => {
   const size = 40 * PIECE + 123;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
   const rnd = new Prng(11);
   const reqs: UploadRequest[] = [];
   for (let i = 0; i < 60; i++) {
