@@ -72,7 +72,7 @@ export interface PeerOptions {
    */
   gso?: boolean;
   /**
-   * With the fast path, send blocks of 16 KiB or more from the shared file without copying them
+   * With the fast path, send blocks of 8 KiB or more from the shared file without copying them
    * (lib/net/file_send.ts: the header, then `sendfile` into the same datagram); it cuts the
    * owner's CPU per GiB of 32 KiB blocks by about a fifth (figures in docs/TRANSFER.md).
    * @default true

@@ -84,10 +84,10 @@ export interface UploadFileSend {
 
 /**
  * The smallest block sent with {@link UploaderOptions.sendFile}: below it the two system calls
- * (header, then file bytes) cost more than the copies they save (measured at 1436 and 8936
- * bytes: docs/TRANSFER.md, _Owner side_).
+ * (header, then file bytes) cost as much as the copies they save or more (measured at 1436,
+ * 4096, 8936, 16,384 and 32,768 bytes: docs/TRANSFER.md, _Owner side_).
  */
-export const FILE_SEND_MIN = 16384;
+export const FILE_SEND_MIN = 8192;
 
 /** A send buffer; `release` is bound once so settling a send allocates no closure. */
 interface Slot {
@@ -130,10 +130,11 @@ interface SegmentBatch {
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
  * the 16-byte header, and one `send`; with {@link UploaderOptions.sendFile}, blocks of at least
- * {@link FILE_SEND_MIN} bytes go from the page cache into the datagram without either copy. Send buffers come from a pool and return to it when the
- * send settles, because `Deno.DatagramConn.send` may read the buffer after it returns (measured:
- * with one reused buffer and a socket under back-pressure, 40 of 2000 blocks arrived intact and
- * the rest were copies of later blocks).
+ * {@link FILE_SEND_MIN} bytes go from the page cache into the datagram without either copy.
+ * Send buffers come from a pool and return to it when the send settles, because
+ * `Deno.DatagramConn.send` may read the buffer after it returns (measured: with one reused
+ * buffer and a socket under back-pressure, 40 of 2000 blocks arrived intact and the rest were
+ * copies of later blocks).
  *
  * @example Serving one file to a loopback socket
  * ```ts

@@ -68,12 +68,16 @@ async function serveAll(
   return { wire, ways, data: s.data };
 }
 
-/** 32 KiB blocks with a short tail, 16 KiB blocks, and small blocks (never zero-copy). */
+/**
+ * 32 KiB blocks with a short tail, 16 KiB blocks, 8936-byte blocks (the MTU probe's jumbo
+ * fallback) with a short tail, and small blocks (never zero-copy).
+ */
 function requests(content: { contentId: Uint8Array }): UploadRequest[] {
   return [
     blockRequest(content, [{ offset: 0, length: 3 * PIECE + 5000 }], 32 * 1024, 1),
     blockRequest(content, [{ offset: PIECE, length: PIECE }], 16 * 1024, 2),
     blockRequest(content, [{ offset: 100, length: 20_000 }], 1436, 3),
+    blockRequest(content, [{ offset: 3 * PIECE, length: 2 * 8936 + 100 }], 8936, 4),
   ];
 }
 
@@ -90,11 +94,11 @@ Deno.test("Uploader with zero-copy sends puts the same datagrams on the wire, la
   assert.deepEqual(zero.wire, plain.wire);
   assert.deepEqual(refused.wire, plain.wire, "a refused zero-copy send goes out the ordinary way");
   assert.deepEqual(notAccepted.wire, plain.wire);
-  // 6 blocks of 32 KiB (the 5000-byte tail is below the minimum) and 4 of 16 KiB
-  assert.equal(zero.ways.file, 10);
+  // 6 blocks of 32 KiB (the 5000-byte tail is below the minimum), 4 of 16 KiB, 2 of 8936
+  assert.equal(zero.ways.file, 12);
   assert.ok(zero.ways.sizes.every((n) => n >= FILE_SEND_MIN));
-  assert.equal(zero.ways.send, plain.wire.length - 10);
-  assert.equal(refused.ways.refused, 10);
+  assert.equal(zero.ways.send, plain.wire.length - 12);
+  assert.equal(refused.ways.refused, 12);
   assert.equal(notAccepted.ways.sizes.length, 0, "a descriptor not accepted is never handed over");
 });
 
