@@ -300,6 +300,6 @@ export class BatchUdp {
  * The address of a buffer's first byte, for the structures the kernel reads (the buffer must be
  * off V8's heap: an `ArrayBuffer` of its own, or a typed array over 64 bytes).
  */
-function addressOf(c: Libc, bytes: Uint8Array): bigint {
+export function addressOf(c: Libc, bytes: Uint8Array): bigint {
   return BigInt(c.memmove(bytes, bytes, 0));
 }

@@ -72,6 +72,15 @@ export interface Libc {
   ): number | bigint;
   recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: bigint): number;
   sendmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
+  /** `offset` is an off_t the kernel advances (8 bytes). */
+  sendfile(
+    outFd: number,
+    inFd: number,
+    offset: Uint8Array,
+    count: number | bigint,
+  ): number | bigint;
+  /** Fills a struct stat (144 bytes on x86_64, 128 on aarch64). */
+  fstat(fd: number, stat: Uint8Array): number;
   /** Runs on a blocking thread (a nonblocking FFI symbol): resolves when a descriptor is ready. */
   poll(fds: Uint8Array, nfds: number | bigint, timeoutMs: number): Promise<number>;
   eventfd(initval: number, flags: number): number;
@@ -109,6 +118,8 @@ export function openLibc(): Libc | null {
         },
         recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "u64"], result: "i32" },
         sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+        sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
+        fstat: { parameters: ["i32", "buffer"], result: "i32" },
         poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
         eventfd: { parameters: ["u32", "i32"], result: "i32" },
         write: { parameters: ["i32", "buffer", "usize"], result: "isize" },

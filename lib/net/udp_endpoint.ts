@@ -8,6 +8,7 @@ import { fromNetAddr } from "./host_port.ts";
 import { MAX_DATAGRAM } from "../wire/limits.ts";
 import { FastUdp } from "./fast_udp.ts";
 import { BatchUdp } from "./batch_udp.ts";
+import { type FileIdentity, FileSend } from "./file_send.ts";
 
 /** Datagrams the fast path reads per Deno receive before the loop yields to the event loop. */
 const FAST_DRAIN = 64;
@@ -32,6 +33,12 @@ export interface FastPathOptions {
    * @default false
    */
   gro?: boolean;
+  /**
+   * Offer zero-copy block sends from a file (`sendfile` into a corked datagram, file_send.ts):
+   * {@link UdpEndpoint.trySendFile}.
+   * @default true
+   */
+  fileSend?: boolean;
 }
 
 /** Options for {@link UdpEndpoint.open}. */
@@ -61,6 +68,7 @@ export class UdpEndpoint implements AsyncDisposable {
   #loop: Promise<void>;
   #fast: FastUdp | undefined;
   #batch: BatchUdp | undefined;
+  #files: FileSend | undefined;
   readonly #deliver = (bytes: Uint8Array, from: Deno.NetAddr): void =>
     this.#deliverOne(bytes, from);
   /** Datagrams received. */
@@ -147,6 +155,9 @@ export class UdpEndpoint implements AsyncDisposable {
    */
   useFastPath(options: FastPathOptions = {}): boolean {
     this.#fast ??= FastUdp.open(this.localAddr);
+    if (this.#fast !== undefined && options.fileSend !== false) {
+      this.#files ??= FileSend.open(this.#fast.fd);
+    }
     if (this.#fast === undefined || this.#batch !== undefined || options.batch === false) {
       return this.#fast !== undefined;
     }
@@ -169,6 +180,59 @@ export class UdpEndpoint implements AsyncDisposable {
     if (this.#closed || this.#batch === undefined) return false;
     if (!this.#batch.sendSegments(bytes, segment, to)) return false;
     this.sent += Math.ceil(bytes.byteLength / segment);
+    return true;
+  }
+
+  /** Whether {@link trySendFile} is on (the fast path with `fileSend`, not given up). */
+  get fileSend(): boolean {
+    return this.#files?.on ?? false;
+  }
+
+  /**
+   * Whether {@link trySendFile} can read from descriptor `fd` (an operating-system descriptor of
+   * the file `identity` describes).
+   *
+   * @param fd a node:fs descriptor
+   * @param identity its `fstatSync` device and inode
+   * @returns true when file sends are on and `fd` is that file's descriptor
+   */
+  canSendFile(fd: number, identity: FileIdentity): boolean {
+    return this.#files !== undefined && this.#files.on && this.#files.isDescriptorOf(fd, identity);
+  }
+
+  /**
+   * The current size of the file behind a descriptor {@link canSendFile} accepted.
+   *
+   * @param fd the descriptor
+   * @returns its size in bytes, or -1 (unknown, or file sends off)
+   */
+  fileSize(fd: number): number {
+    return this.#files === undefined ? -1 : this.#files.fileSize(fd);
+  }
+
+  /**
+   * Sends one datagram made of `header` and `length` bytes of file `fd` from `offset`, with the
+   * file bytes going from the page cache into the datagram without a copy (file_send.ts). The
+   * range must be within the file ({@link fileSize}, checked just before): past its end the
+   * kernel sends what there is, a shorter datagram.
+   *
+   * @param header the first bytes (read before this returns)
+   * @param fd a descriptor {@link canSendFile} accepted
+   * @param offset file offset of the bytes after the header
+   * @param length how many file bytes
+   * @param to the destination (IPv4)
+   * @returns true when sent; false when nothing was sent (send it the ordinary way)
+   */
+  trySendFile(
+    header: Uint8Array,
+    fd: number,
+    offset: number,
+    length: number,
+    to: Deno.NetAddr,
+  ): boolean {
+    if (this.#closed || this.#files === undefined) return false;
+    if (!this.#files.send(header, fd, offset, length, to)) return false;
+    this.sent++;
     return true;
   }
 

@@ -143,6 +143,16 @@ class PeerNode implements Peer {
         ? {
           sendSegments: (b: Uint8Array, seg: number, to: Deno.NetAddr) =>
             this.#endpoint.trySendSegments(b, seg, to),
+          coalesce: true,
+        }
+        : {}),
+      ...(options.sendFile !== false
+        ? {
+          sendFile: {
+            accepts: (fd, identity) => this.#endpoint.canSendFile(fd, identity),
+            size: (fd) => this.#endpoint.fileSize(fd),
+            send: (h, fd, off, len, to) => this.#endpoint.trySendFile(h, fd, off, len, to),
+          },
         }
         : {}),
       uploadRate: options.maxUploadRate ?? Infinity,
@@ -194,6 +204,9 @@ class PeerNode implements Peer {
     this.#log(receiveBufferNote(this.#receiveBuffer, this.#options.receiveBuffer));
     if (this.#endpoint.gso && this.#options.gso !== false) {
       this.#log("UDP GSO on: path-MTU-sized blocks leave up to 64 to a system call");
+    }
+    if (this.#endpoint.fileSend && this.#options.sendFile !== false) {
+      this.#log("sendfile on: large blocks go from the page cache into the datagram uncopied");
     }
     await this.#tracker.start();
     this.#updateTimer = setInterval(() => this.#sendUpdate(), UPDATE_EVERY_MS);

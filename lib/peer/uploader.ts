@@ -49,7 +49,45 @@ export interface UploaderOptions extends Omit<UploadRulesOptions, "randomBytes" 
    * uploader then sends each one with `send`. Without it every block is its own send.
    */
   sendSegments?: (bytes: Uint8Array, segment: number, to: Deno.NetAddr) => boolean;
+  /**
+   * With `sendSegments`: keep the GSO batch open after a request and send it from a microtask,
+   * at the end of the current task, so that the path-MTU-sized blocks of the several requests
+   * one receive turn reads (from one downloader) leave in one GSO send rather than one per
+   * request (~10 blocks each at `--mtu 1500`). A batch goes out before any other datagram of
+   * this uploader (an ERROR must not overtake the blocks before it), when the destination
+   * changes and when it is full. Without it every request's batch is sent before
+   * {@link Uploader.handleRequest} returns.
+   * @default false
+   */
+  coalesce?: boolean;
+  /**
+   * Zero-copy sends of a block from the shared file (`UdpEndpoint.trySendFile`), used for blocks
+   * of at least {@link FILE_SEND_MIN} bytes of the files whose descriptor it accepts. Without it
+   * every block is read into a buffer and sent with `send`.
+   */
+  sendFile?: UploadFileSend;
 }
+
+/** Zero-copy block sends from a file descriptor (`UdpEndpoint.canSendFile`/`trySendFile`). */
+export interface UploadFileSend {
+  /** Whether `fd` (a node:fs descriptor with this device and inode) can be sent from. */
+  accepts(fd: number, identity: { dev: number; ino: number }): boolean;
+  /** The file's current size (-1: unknown); only blocks within it are sent with {@link send}. */
+  size(fd: number): number;
+  /**
+   * Sends `header` then `length` bytes of `fd` from `offset` (within {@link size}) as one
+   * datagram, synchronously; false when nothing was sent (the uploader then sends the block the
+   * ordinary way).
+   */
+  send(header: Uint8Array, fd: number, offset: number, length: number, to: Deno.NetAddr): boolean;
+}
+
+/**
+ * The smallest block sent with {@link UploaderOptions.sendFile}: below it the two system calls
+ * (header, then file bytes) cost as much as the copies they save or more (measured at 1436,
+ * 4096, 8936, 16,384 and 32,768 bytes: docs/TRANSFER.md, _Owner side_).
+ */
+export const FILE_SEND_MIN = 8192;
 
 /** A send buffer; `release` is bound once so settling a send allocates no closure. */
 interface Slot {
@@ -74,6 +112,7 @@ const MAX_SEGMENT = 1500;
 /** Datagrams gathered for one GSO send: `count` of `segment` bytes, the last maybe shorter. */
 interface SegmentBatch {
   slot: Slot | undefined;
+  to: Deno.NetAddr;
   segment: number;
   used: number;
   count: number;
@@ -90,10 +129,12 @@ interface SegmentBatch {
  * request. The rules (admission, limits, counters) are {@link UploadRules}.
  *
  * Per block the work is one `readSync` at the block's offset straight into a send buffer after
- * the 16-byte header, and one `send`. Send buffers come from a pool and return to it when the
- * send settles, because `Deno.DatagramConn.send` may read the buffer after it returns (measured:
- * with one reused buffer and a socket under back-pressure, 40 of 2000 blocks arrived intact and
- * the rest were copies of later blocks).
+ * the 16-byte header, and one `send`; with {@link UploaderOptions.sendFile}, blocks of at least
+ * {@link FILE_SEND_MIN} bytes go from the page cache into the datagram without either copy.
+ * Send buffers come from a pool and return to it when the send settles, because
+ * `Deno.DatagramConn.send` may read the buffer after it returns (measured: with one reused
+ * buffer and a socket under back-pressure, 40 of 2000 blocks arrived intact and the rest were
+ * copies of later blocks).
  *
  * @example Serving one file to a loopback socket
  * ```ts
@@ -119,12 +160,35 @@ interface SegmentBatch {
 export class Uploader {
   readonly #send: UploadSend;
   readonly #sendSegments: UploaderOptions["sendSegments"];
+  readonly #sendFile: UploadFileSend | undefined;
+  /** Descriptors {@link UploaderOptions.sendFile} accepted. */
+  readonly #zeroCopy = new Set<number>();
+  /** The BLOCK_DATA header of a zero-copy send. */
+  readonly #header = new Uint8Array(new ArrayBuffer(BLOCK_DATA_HEADER_SIZE));
+  readonly #headerView = new DataView(this.#header.buffer);
   readonly #rules: UploadRules;
   /** Open file descriptors by content id (lowercase hex). */
   readonly #fds = new Map<string, number>();
   readonly #free: Slot[] = [];
   /** The GSO batch being filled ({@link UploaderOptions.sendSegments}). */
-  readonly #batch: SegmentBatch = { slot: undefined, segment: 0, used: 0, count: 0, short: false };
+  readonly #batch: SegmentBatch = {
+    slot: undefined,
+    to: { transport: "udp", hostname: "", port: 0 },
+    segment: 0,
+    used: 0,
+    count: 0,
+    short: false,
+  };
+  readonly #coalesce: boolean;
+  /** A microtask will send the open GSO batch ({@link UploaderOptions.coalesce}). */
+  #endTurnQueued = false;
+  readonly #endTurn = (): void => {
+    this.#endTurnQueued = false;
+    if (!this.#closed) return this.#flushSegments();
+    const b = this.#batch;
+    b.slot = undefined;
+    b.used = b.count = 0;
+  };
   /** File bytes read ahead for the GSO batches (valid within one `#sendBlocks`). */
   readonly #ahead = { fd: -1, start: 0, end: 0, bytes: new Uint8Array(65536) };
   #closed = false;
@@ -138,9 +202,11 @@ export class Uploader {
    * @throws {RangeError} for a limit that is not positive
    */
   constructor(options: UploaderOptions) {
-    const { send, sendSegments, ...limits } = options;
+    const { send, sendSegments, sendFile, coalesce, ...limits } = options;
+    this.#coalesce = coalesce === true && sendSegments !== undefined;
     this.#send = send;
     this.#sendSegments = sendSegments;
+    this.#sendFile = sendFile;
     this.#rules = new UploadRules(limits);
   }
 
@@ -186,8 +252,11 @@ export class Uploader {
       throw diskError(`Cannot share ${options.path}`, e);
     }
     let size: number;
+    let identity: { dev: number; ino: number };
     try {
-      size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      size = st.size;
+      identity = { dev: st.dev, ino: st.ino };
     } catch (e) {
       closeSync(fd);
       throw diskError(`Cannot share ${options.path}`, e);
@@ -201,8 +270,9 @@ export class Uploader {
     }
     const info = this.#rules.share(options);
     const old = this.#fds.get(info.contentIdHex);
-    if (old !== undefined) closeSync(old);
+    if (old !== undefined) this.#closeFile(old);
     this.#fds.set(info.contentIdHex, fd);
+    if (this.#sendFile?.accepts(fd, identity)) this.#zeroCopy.add(fd);
     return info;
   }
 
@@ -217,8 +287,13 @@ export class Uploader {
     if (!this.#rules.unshare(hex)) return false;
     const fd = this.#fds.get(hex);
     this.#fds.delete(hex);
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) this.#closeFile(fd);
     return true;
+  }
+
+  #closeFile(fd: number): void {
+    this.#zeroCopy.delete(fd);
+    closeSync(fd);
   }
 
   /**
@@ -400,19 +475,30 @@ export class Uploader {
     const txid = plan.txid;
     const to = plan.to;
     const gso = this.#sendSegments !== undefined;
+    const zeroCopy = this.#zeroCopy.has(fd);
+    // Zero-copy only within the file's size now (sendfile past the end sends a short datagram),
+    // asked once per request that has a large block
+    let zeroCopyEnd = -1;
     this.#ahead.fd = -1; // the file may have changed since the last request
     while (plan.next()) {
       const off = plan.offset;
       const len = plan.length;
       if (gso && BLOCK_DATA_HEADER_SIZE + len <= MAX_SEGMENT) {
-        if (!this.#addSegment(fd, txid, off, len, to)) {
-          this.#flushSegments(to);
+        if (!this.#addSegment(fd, txid, off, len, plan.rangeEnd, to)) {
+          this.#flushSegments();
           this.#rules.handleShortRead(plan);
           return;
         }
         continue;
       }
-      this.#flushSegments(to);
+      this.#flushSegments();
+      if (zeroCopy && len >= FILE_SEND_MIN) {
+        if (zeroCopyEnd < 0) zeroCopyEnd = this.#sendFile!.size(fd);
+        writeBlockDataHeader(this.#headerView, txid, off);
+        if (off + len <= zeroCopyEnd && this.#sendFile!.send(this.#header, fd, off, len, to)) {
+          continue;
+        }
+      }
       const slot = this.#free.pop() ?? this.#newSlot();
       writeBlockDataHeader(slot.view, txid, off);
       let n: number;
@@ -428,7 +514,12 @@ export class Uploader {
       }
       this.#sendSlot(slot, BLOCK_DATA_HEADER_SIZE + len, to);
     }
-    this.#flushSegments(to);
+    if (!this.#coalesce) {
+      this.#flushSegments();
+    } else if (this.#batch.slot !== undefined && !this.#endTurnQueued) {
+      this.#endTurnQueued = true;
+      queueMicrotask(this.#endTurn);
+    }
   }
 
   /**
@@ -437,20 +528,29 @@ export class Uploader {
    *
    * @returns false on a short read (the batch so far stays, to be flushed)
    */
-  #addSegment(fd: number, txid: number, off: number, len: number, to: Deno.NetAddr): boolean {
+  #addSegment(
+    fd: number,
+    txid: number,
+    off: number,
+    len: number,
+    rangeEnd: number,
+    to: Deno.NetAddr,
+  ): boolean {
     const size = BLOCK_DATA_HEADER_SIZE + len;
     const b = this.#batch;
     if (
       b.slot !== undefined &&
-      (size > b.segment || b.short || b.used + size > MAX_DATAGRAM || b.count >= MAX_SEGMENTS)
-    ) this.#flushSegments(to);
+      (size > b.segment || b.short || b.used + size > MAX_DATAGRAM || b.count >= MAX_SEGMENTS ||
+        to.port !== b.to.port || to.hostname !== b.to.hostname)
+    ) this.#flushSegments();
     if (b.slot === undefined) {
       b.slot = this.#free.pop() ?? this.#newSlot();
       b.segment = size;
+      b.to = to;
     }
-    const bytes = b.slot.bytes;
-    writeBlockDataHeader(new DataView(bytes.buffer, bytes.byteOffset + b.used, 16), txid, off);
-    if (!this.#readAhead(fd, off, len, bytes, b.used + BLOCK_DATA_HEADER_SIZE)) return false;
+    writeBlockDataHeader(b.slot.view, txid, off, b.used);
+    const at = b.used + BLOCK_DATA_HEADER_SIZE;
+    if (!this.#readAhead(fd, off, len, rangeEnd, b.slot.bytes, at)) return false;
     b.used += size;
     b.count++;
     b.short = size < b.segment;
@@ -459,17 +559,27 @@ export class Uploader {
 
   /**
    * Copies file bytes [off, off + len) into `into` at `at` from a read-ahead buffer, refilled
-   * with one `readSync` of up to 64 KiB from `off` when it does not hold them: small blocks of
-   * one request are mostly consecutive, so this is one read per ~45 blocks at 1436 bytes.
+   * when it does not hold them with one `readSync` from `off` to the end of the request's range
+   * (`rangeEnd`; at most 64 KiB): the small blocks of one range are consecutive, so this is one
+   * read per range or per ~45 blocks at 1436 bytes, and never of bytes nobody asked for (a
+   * request at `--mtu 1500` is often ~10 blocks: 64 KiB reads were 4.6 times the bytes sent).
    *
    * @returns false when the file has fewer bytes there (a short read)
    */
-  #readAhead(fd: number, off: number, len: number, into: Uint8Array, at: number): boolean {
+  #readAhead(
+    fd: number,
+    off: number,
+    len: number,
+    rangeEnd: number,
+    into: Uint8Array,
+    at: number,
+  ): boolean {
     const r = this.#ahead;
     if (r.fd !== fd || off < r.start || off + len > r.end) {
       let n: number;
+      const want = Math.min(r.bytes.byteLength, Math.max(len, rangeEnd - off));
       try {
-        n = readSync(fd, r.bytes, 0, r.bytes.byteLength, off);
+        n = readSync(fd, r.bytes, 0, want, off);
       } catch {
         n = -1;
       }
@@ -483,11 +593,11 @@ export class Uploader {
   }
 
   /** Sends the GSO batch: in one call, or datagram by datagram when that is refused. */
-  #flushSegments(to: Deno.NetAddr): void {
+  #flushSegments(): void {
     const b = this.#batch;
     const slot = b.slot;
     if (slot === undefined) return;
-    const { used, segment, count } = b;
+    const { used, segment, count, to } = b;
     b.slot = undefined;
     b.used = b.count = 0;
     b.short = false;
@@ -498,11 +608,10 @@ export class Uploader {
     } else if (this.#sendSegments!(slot.bytes.subarray(0, used), segment, to)) {
       this.#free.push(slot);
     } else {
+      // Each datagram in a buffer of its own size: a pooled 64 KiB slot per 1.4 KiB datagram
+      // held by a pending send grew the owner's RSS by ~10 MiB at --mtu 1500
       for (let at = 0; at < used; at += segment) {
-        const one = this.#free.pop() ?? this.#newSlot();
-        const end = Math.min(used, at + segment);
-        one.bytes.set(slot.bytes.subarray(at, end));
-        this.#sendSlot(one, end - at, to);
+        this.#sendCopy(slot.bytes.slice(at, Math.min(used, at + segment)), to);
       }
       this.#free.push(slot);
     }
@@ -510,7 +619,9 @@ export class Uploader {
 
   /** Sends the rules' queued datagrams (fresh buffers that nobody reuses). */
   #flush(): void {
-    for (let t = this.#rules.pollTransmit(); t !== undefined; t = this.#rules.pollTransmit()) {
+    let t = this.#rules.pollTransmit();
+    if (t !== undefined) this.#flushSegments(); // nothing overtakes the blocks before it
+    for (; t !== undefined; t = this.#rules.pollTransmit()) {
       try {
         const r = this.#send(t.bytes, t.to);
         if (r) r.then(undefined, () => this.#rules.handleSendFailed());
@@ -537,6 +648,27 @@ export class Uploader {
       this.#free.push(slot);
     }
   }
+
+  /** Sends a buffer nobody reuses, counted as pending until its send settles. */
+  #sendCopy(bytes: Uint8Array, to: Deno.NetAddr): void {
+    let r: void | PromiseLike<unknown>;
+    try {
+      r = this.#send(bytes, to);
+    } catch {
+      this.#rules.handleSendFailed();
+      return;
+    }
+    if (r) {
+      this.#rules.handleSendQueued();
+      r.then(this.#copySettled, this.#copyFailed);
+    }
+  }
+
+  readonly #copySettled = (): void => this.#rules.handleSendSettled();
+  readonly #copyFailed = (): void => {
+    this.#rules.handleSendFailed();
+    this.#rules.handleSendSettled();
+  };
 
   #newSlot(): Slot {
     const bytes = new Uint8Array(MAX_DATAGRAM);

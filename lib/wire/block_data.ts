@@ -11,13 +11,14 @@ import { BLOCK_DATA_HEADER_SIZE, MAGIC, VERSION } from "./limits.ts";
 import { MessageType } from "./messages.ts";
 
 /**
- * Writes the 16-byte BLOCK_DATA header at the start of `view` so an uploader can read file
- * bytes straight into the rest of the buffer (from {@link BLOCK_DATA_HEADER_SIZE}) without a
- * copy.
+ * Writes the 16-byte BLOCK_DATA header at the start of `view` (or at byte `at` of it) so an
+ * uploader can read file bytes straight into the rest of the buffer (from
+ * {@link BLOCK_DATA_HEADER_SIZE}) without a copy.
  *
- * @param view a view of the datagram buffer, at least 16 bytes long
+ * @param view a view of the datagram buffer, at least `at` + 16 bytes long
  * @param txid the downloader's transfer id, u32
  * @param offset file offset of the data that follows the header
+ * @param at where the header starts in `view` (several datagrams back to back for GSO)
  * @returns {@link BLOCK_DATA_HEADER_SIZE}
  * @throws {RangeError} `txid` is not a u32 or `offset` is not an integer in 0..2^53-1
  *
@@ -33,7 +34,12 @@ import { MessageType } from "./messages.ts";
  * assert.equal(readBlockDataOffset(datagram), 2 ** 33);
  * ```
  */
-export function writeBlockDataHeader(view: DataView, txid: number, offset: number): number {
+export function writeBlockDataHeader(
+  view: DataView,
+  txid: number,
+  offset: number,
+  at = 0,
+): number {
   // DataView.setUint32 would silently wrap these; a wrapped txid or offset corrupts the transfer.
   if (!Number.isInteger(txid) || txid < 0 || txid > 0xffffffff) {
     throw new RangeError(
@@ -45,12 +51,12 @@ export function writeBlockDataHeader(view: DataView, txid: number, offset: numbe
       `Cannot encode block_data: offset must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${offset}`,
     );
   }
-  view.setUint16(0, MAGIC);
-  view.setUint8(2, VERSION);
-  view.setUint8(3, MessageType.block_data);
-  view.setUint32(4, txid);
-  view.setUint32(8, Math.floor(offset / 0x100000000));
-  view.setUint32(12, offset >>> 0);
+  view.setUint16(at, MAGIC);
+  view.setUint8(at + 2, VERSION);
+  view.setUint8(at + 3, MessageType.block_data);
+  view.setUint32(at + 4, txid);
+  view.setUint32(at + 8, Math.floor(offset / 0x100000000));
+  view.setUint32(at + 12, offset >>> 0);
   return BLOCK_DATA_HEADER_SIZE;
 }
 

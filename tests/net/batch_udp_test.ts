@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
-
-const libcPath = findLibc();
+import { inFfiChild as inChild, libcPath } from "./_ffi_child.ts";
 
 Deno.test("UdpEndpoint without an FFI grant: no GSO, no GRO, segments are left to the caller", async () => {
   const a = UdpEndpoint.open();
@@ -18,46 +16,6 @@ Deno.test("UdpEndpoint without an FFI grant: no GSO, no GRO, segments are left t
     await b.close();
   }
 });
-
-/**
- * Runs `body` in a child with only the libc grant (and net; `deno eval` would grant everything,
- * so the script goes to a temporary file); returns its JSON line.
- */
-async function inChild(body: string): Promise<Record<string, unknown>> {
-  const script = `
-    import { UdpEndpoint } from ${
-    JSON.stringify(import.meta.resolve("../../lib/net/udp_endpoint.ts"))
-  };
-    const timeout = async (p) => {
-      let t;
-      const r = await Promise.race([p, new Promise((r) => { t = setTimeout(r, 5000); })]);
-      clearTimeout(t);
-      return r;
-    };
-    ${body}
-  `;
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-batch-" });
-  try {
-    const file = `${dir}/child.js`;
-    await Deno.writeTextFile(file, script);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "--unstable-net",
-        `--allow-ffi=${libcPath}`,
-        "--allow-net",
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A child-side collector: datagrams seen by `b`, checked for order, content and source. */
 const COLLECT = `

@@ -1,33 +1,22 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { decodeMessage } from "../../lib/wire/codec.ts";
 import { ErrorCode, type Message } from "../../lib/wire/messages.ts";
-import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
 import { Uploader } from "../../lib/peer/uploader.ts";
 import { Prng } from "../../lib/sim/prng.ts";
+import {
+  assertBlocksOf,
+  contentOf,
+  serveAndClose,
+  sharedFile as sharedTestFile,
+} from "./_shared_file.ts";
 import { blockRequest, errorsOf, type UploadRequest } from "./_upload_requests.ts";
 
 const FROM: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 40000 };
 const PIECE = 16 * 1024;
 
 /** A shared file of `size` random bytes in 16 KiB pieces. */
-async function sharedFile(size: number) {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-gso-" });
-  const data = new Uint8Array(size);
-  new Prng(3).fill(data);
-  const path = `${dir}/f.bin`;
-  await Deno.writeFile(path, data);
-  const n = Math.ceil(size / PIECE);
-  const pieceHashes = new Uint8Array(32 * n);
-  for (let i = 0; i < n; i++) {
-    pieceHashes.set(
-      createHash("sha256").update(data.subarray(i * PIECE, (i + 1) * PIECE)).digest(),
-      32 * i,
-    );
-  }
-  const manifest = { size, pieceSize: PIECE, pieceHashes };
-  const encoded = encodeManifest(manifest);
-  return { dir, path, data, manifest, encoded, contentId: contentIdOf(encoded) };
+function sharedFile(size: number) {
+  return sharedTestFile(size, PIECE, 3);
 }
 
 type Mode = "plain" | "gso" | "refused";
@@ -61,16 +50,7 @@ async function serveAll(
       },
     }),
   });
-  try {
-    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
-    if (options.truncateTo !== undefined) await Deno.truncate(s.path, options.truncateTo);
-    for (const r of requests) {
-      up.handleRequest({ ...r, cookie: up.cookieFor(FROM, 0) }, FROM, 0);
-    }
-  } finally {
-    up.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  await serveAndClose(up, s, requests, FROM, options.truncateTo);
   return { wire, calls, data: s.data };
 }
 
@@ -91,24 +71,15 @@ function requests(content: { contentId: Uint8Array }): UploadRequest[] {
 
 Deno.test("Uploader with GSO sends the same datagrams in the same order as without, batched by size", async () => {
   const size = 12 * PIECE + 777;
-  // The content id depends on the file (the same seed each time)
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
 
   const plain = await serveAll("plain", requests(content), { size });
   const gso = await serveAll("gso", requests(content), { size });
   const refused = await serveAll("refused", requests(content), { size });
   assert.ok(plain.wire.length > 60);
-  assert.equal(errorsOf(plain.wire.map((msg) => ({ msg }))).length, 0);
+  assertBlocksOf(plain.wire, plain.data);
   assert.deepEqual(gso.wire, plain.wire);
   assert.deepEqual(refused.wire, plain.wire, "a refused GSO send goes out datagram by datagram");
-  for (const m of plain.wire) {
-    assert.equal(m.type, "block_data");
-    if (m.type === "block_data") {
-      assert.deepEqual(m.data, plain.data.subarray(m.offset, m.offset + m.data.byteLength));
-    }
-  }
   assert.ok(gso.calls.length > 0);
   for (const c of gso.calls) {
     assert.ok(c.count >= 2 && c.count <= 64, `segments per send: ${c.count}`);
@@ -122,9 +93,7 @@ Deno.test("Uploader with GSO sends the same datagrams in the same order as witho
 
 Deno.test("Uploader with GSO: a short read sends the blocks read before it, then ERROR out_of_range", async () => {
   const size = 6 * PIECE;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
   const req = [blockRequest(content, [{ offset: 0, length: 4 * PIECE }], 1436, 9)];
   const plain = await serveAll("plain", req, { size, truncateTo: PIECE + 5000 });
   const gso = await serveAll("gso", req, { size, truncateTo: PIECE + 5000 });
@@ -136,9 +105,7 @@ Deno.test("Uploader with GSO: a short read sends the blocks read before it, then
 
 Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the read-ahead never serves stale data)", async () => {
   const size = 40 * PIECE + 123;
-  const probe = await sharedFile(size);
-  const content = { contentId: probe.contentId };
-  await Deno.remove(probe.dir, { recursive: true });
+  const content = await contentOf(size, PIECE, 3);
   const rnd = new Prng(11);
   const reqs: UploadRequest[] = [];
   for (let i = 0; i < 60; i++) {
@@ -153,4 +120,65 @@ Deno.test("Uploader with GSO: scattered re-requests read the right bytes (the re
   const gso = await serveAll("gso", reqs, { size });
   assert.ok(plain.wire.length > 100);
   assert.deepEqual(gso.wire, plain.wire);
+});
+
+Deno.test("Uploader with GSO and coalesce: the blocks of one turn's requests to a downloader leave in one send, before any ERROR, split by destination", async () => {
+  const s = await sharedFile(8 * PIECE);
+  const other: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.2", port: 40001 };
+  const wire: { to: number; msg: Message }[] = [];
+  const calls: { count: number; to: number }[] = [];
+  const up = new Uploader({
+    send: (bytes, to) => void wire.push({ to: to.port, msg: decodeMessage(bytes.slice()) }),
+    sendSegments: (bytes, segment, to) => {
+      calls.push({ count: Math.ceil(bytes.byteLength / segment), to: to.port });
+      for (let at = 0; at < bytes.byteLength; at += segment) {
+        const one = bytes.slice(at, Math.min(bytes.byteLength, at + segment));
+        wire.push({ to: to.port, msg: decodeMessage(one) });
+      }
+      return true;
+    },
+    coalesce: true,
+  });
+  const ask = (from: Deno.NetAddr, offset: number, txid: number, cookie?: bigint) =>
+    up.handleRequest(
+      {
+        ...blockRequest(s, [{ offset, length: 5 * 1436 }], 1436, txid),
+        cookie: cookie ?? up.cookieFor(from, 0),
+      },
+      from,
+      0,
+    );
+  try {
+    up.share({ path: s.path, manifest: s.manifest, encoded: s.encoded });
+    // Turn 1: two requests from one downloader, then one from another
+    ask(FROM, 0, 1);
+    ask(FROM, 5 * 1436, 2);
+    assert.equal(wire.length, 0, "nothing leaves before the turn ends");
+    ask(other, 0, 3);
+    await Promise.resolve();
+    assert.deepEqual(calls, [{ count: 10, to: FROM.port }, { count: 5, to: other.port }]);
+    const txids = wire.map((w) => w.msg.type === "block_data" ? w.msg.txid : -1);
+    assert.deepEqual(txids, [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]);
+    for (const w of wire) {
+      if (w.msg.type !== "block_data") continue;
+      assert.deepEqual(w.msg.data, s.data.subarray(w.msg.offset, w.msg.offset + 1436));
+    }
+    // Turn 2: a request, then one with a forged cookie: its ERROR comes after the blocks
+    wire.length = 0;
+    calls.length = 0;
+    ask(FROM, 0, 4);
+    ask(FROM, 0, 5, 12345n);
+    assert.deepEqual(calls, [{ count: 5, to: FROM.port }], "the ERROR sent the batch first");
+    assert.deepEqual(wire.map((w) => w.msg.type), [...Array(5).fill("block_data"), "error"]);
+    await Promise.resolve();
+    assert.equal(calls.length, 1);
+    // Closed with a batch open: it is dropped, not sent
+    ask(FROM, 0, 6);
+    up.close();
+    await Promise.resolve();
+    assert.equal(calls.length, 1);
+  } finally {
+    up.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
 });

@@ -84,6 +84,14 @@ export class BlockPlan {
     this.#onEnd = onEnd;
   }
 
+  /**
+   * Where the current block's byte range ends (exclusive, within the file): the blocks up to it
+   * follow each other, so an uploader may read them in one go.
+   */
+  get rangeEnd(): number {
+    return this.#end;
+  }
+
   /** Whether a walk is under way. */
   get active(): boolean {
     return this.#active;

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { Prng } from "../../lib/sim/prng.ts";
+import { inFfiChild, libcPath } from "./_ffi_child.ts";
+
+Deno.test("UdpEndpoint without an FFI grant: no zero-copy file sends", async () => {
+  const a = UdpEndpoint.open();
+  const b = UdpEndpoint.open();
+  try {
+    assert.equal(a.useFastPath(), false);
+    assert.equal(a.fileSend, false);
+    assert.equal(a.canSendFile(0, { dev: 0, ino: 0 }), false);
+    assert.equal(a.trySendFile(new Uint8Array(16), 0, 0, 100, b.localAddr), false);
+    assert.equal(a.sent, 0);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test({
+  name:
+    "UdpEndpoint.trySendFile: header + file bytes in one datagram; a failed send sends nothing and leaves nothing corked",
+  ignore: Deno.build.os !== "linux" || libcPath === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
+    try {
+      const size = 100_000;
+      const data = new Uint8Array(size);
+      new Prng(9).fill(data);
+      const path = `${dir}/f.bin`;
+      await Deno.writeFile(path, data);
+      const r = await inFfiChild(
+        `
+        import { closeSync, fstatSync, openSync } from "node:fs";
+        const data = await Deno.readFile(${JSON.stringify(path)});
+        const a = UdpEndpoint.open();
+        const b = UdpEndpoint.open();
+        const fast = a.useFastPath();
+        const fd = openSync(${JSON.stringify(path)}, "r");
+        const st = fstatSync(fd);
+        const can = a.canSendFile(fd, { dev: st.dev, ino: st.ino });
+        const wrongFile = a.canSendFile(fd, { dev: st.dev, ino: st.ino + 1 });
+        const got = [];
+        const done = Promise.withResolvers();
+        b.onDatagram((bytes, from) => {
+          got.push({ bytes: bytes.slice(), port: from.port });
+          if (got.length === 4) done.resolve();
+        });
+        const header = (k) => new Uint8Array(16).fill(k);
+        const to = b.localAddr;
+        const results = [
+          a.trySendFile(header(1), fd, 0, 32768, to),
+          // a descriptor sendfile refuses, after the header was corked: nothing goes out
+          a.trySendFile(header(2), 1_000_000, 0, 32768, to),
+        ];
+        a.send(new Uint8Array([9, 9, 9]), to); // must go alone, not appended to header 2
+        results.push(a.trySendFile(header(3), fd, 65536, 20000, to));
+        results.push(a.trySendFile(header(4), fd, ${size} - 16384, 16384, to));
+        await timeout(done.promise);
+        await new Promise((r) => setTimeout(r, 100)); // anything more would arrive by now
+        const expect = [
+          [1, 0, 32768], [9, -1, 3], [3, 65536, 20000], [4, ${size} - 16384, 16384],
+        ];
+        const wrong = [];
+        got.forEach((g, i) => {
+          const [k, off, len] = expect[i] ?? [0, 0, 0];
+          const want = off < 0
+            ? new Uint8Array([9, 9, 9])
+            : new Uint8Array([...header(k), ...data.subarray(off, off + len)]);
+          if (g.port !== a.localAddr.port || g.bytes.length !== want.length ||
+            g.bytes.some((v, j) => v !== want[j])) wrong.push(i);
+        });
+        const fileSize = a.fileSize(fd);
+        closeSync(fd);
+        const sent = a.sent;
+        await a.close();
+        await b.close();
+        console.log(JSON.stringify({ fast, can, wrongFile, results, count: got.length, wrong, sent, fileSize, shapes: got.map((g) => [g.bytes[0], g.bytes.length]) }));
+      `,
+        [`--allow-read=${dir}`],
+      );
+      assert.equal(r.fast, true);
+      assert.equal(r.can, true);
+      assert.equal(r.wrongFile, false, "a descriptor of another file is refused");
+      assert.deepEqual(r.results, [true, false, true, true]);
+      assert.equal(r.count, 4, `nothing partial left the host: ${JSON.stringify(r)}`);
+      assert.deepEqual(r.wrong, []);
+      assert.equal(r.sent, 4);
+      assert.equal(r.fileSize, size);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
