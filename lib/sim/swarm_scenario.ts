@@ -46,6 +46,8 @@ export interface SwarmScenarioOptions {
   mtu?: number;
   /** Sample every host's upload this often (a {@link SwarmSample} timeline), ms. @default none */
   sampleMs?: number;
+  /** Sees every block the seed sends (SimPeer's `onUpload`), for a per-piece trace. */
+  onSeedUpload?: SimPeerOptions["onUpload"];
 }
 
 /** One window of the timeline {@link SwarmScenarioOptions.sampleMs} asks for. */
@@ -161,6 +163,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     tracker: TRACKER,
     ...(options.superSeed === false ? { superSeed: false } : {}),
     ...(options.seedSlots === undefined ? {} : { uploadSlots: options.seedSlots }),
+    ...(options.onSeedUpload === undefined ? {} : { onUpload: options.onSeedUpload }),
   });
   seed.share(file);
   const peers: SimPeer[] = [];

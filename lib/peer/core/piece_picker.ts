@@ -141,6 +141,16 @@ export class PiecePicker {
   readonly #count: Uint16Array;
   /** Owners asked only for pieces no other live owner with a map has (a super-seeding seed). */
   readonly #scarce = new Set<string>();
+  /**
+   * Bumped by every change that can make a piece startable for some owner (a map or a count
+   * changes, an owner leaves or comes back); {@link #noneAt} remembers, per owner, the epoch at
+   * which it had nothing to start, so the scans of a crowd's owners with nothing new are skipped
+   * until something changes (pieces only leave the startable set otherwise).
+   */
+  #epoch = 0;
+  /** Per owner key: the epoch at which `#rarest` found nothing, and at which `hasStartable` did. */
+  readonly #noneAt = new Map<string, number>();
+  readonly #noStartAt = new Map<string, number>();
 
   /**
    * A picker with nothing assigned yet: call {@link split} first.
@@ -167,6 +177,7 @@ export class PiecePicker {
    * undefined when it has every piece.
    */
   setAvailability(o: OwnerState, has: Uint8Array | undefined, scarce = false): void {
+    this.#epoch++;
     this.#uncount(o);
     if (scarce) this.#scarce.add(o.key);
     else this.#scarce.delete(o.key);
@@ -184,6 +195,7 @@ export class PiecePicker {
   addAvailability(o: OwnerState, piece: number): void {
     const h = this.#has.get(o.key);
     if (!h || piece < 0 || piece >= h.length || h[piece]) return;
+    this.#epoch++;
     h[piece] = 1;
     if (o.alive) this.#count[piece]!++;
   }
@@ -200,9 +212,16 @@ export class PiecePicker {
 
   /** Whether owner `o` has a piece that can be started now (neither verified nor active). */
   hasStartable(o: OwnerState): boolean {
+    // The same test as `#startable(p) && has(o, p)`, cheapest checks first (a hot loop)
+    if (this.#noStartAt.get(o.key) === this.#epoch) return false;
+    const h = this.#has.get(o.key);
+    const scarce = h !== undefined && this.#scarce.has(o.key);
+    const verified = this.#verified, count = this.#count, active = this.active;
     for (let p = 0; p < this.#layout.pieceCount; p++) {
-      if (this.#startable(p) && this.has(o, p)) return true;
+      if (verified[p] || (h !== undefined && h[p] !== 1) || (scarce && count[p]! > 1)) continue;
+      if (!active.has(p)) return true;
     }
+    this.#noStartAt.set(o.key, this.#epoch);
     return false;
   }
 
@@ -213,12 +232,14 @@ export class PiecePicker {
 
   /** A dropped owner is back (a new {@link OwnerState}): its kept map counts again. */
   ownerBack(o: OwnerState): void {
+    this.#epoch++;
     const h = this.#has.get(o.key);
     if (h && o.alive) { for (let p = 0; p < h.length; p++) this.#count[p]! += h[p]!; }
   }
 
   /** An owner left (dropped): its pieces no longer count; its map is kept for a return. */
   ownerGone(o: OwnerState): void {
+    this.#epoch++;
     this.#uncount(o);
   }
 
@@ -461,9 +482,9 @@ export class PiecePicker {
 
   #noUnstartedWork(): boolean {
     if (this.#has.size > 0) {
-      // Swarming: no live owner has a piece that can be started
-      for (const o of this.#owners.values()) if (o.alive && this.hasStartable(o)) return false;
+      // Swarming: no live owner has a piece that can be started (the cheap test first)
       for (const ap of this.active.values()) if (ap.scanFrom < ap.blockCount) return false;
+      for (const o of this.#owners.values()) if (o.alive && this.hasStartable(o)) return false;
       return true;
     }
     if (this.#freeRanges.some(([a, b]) => this.#firstStartable(a, b) >= 0)) return false;
@@ -493,17 +514,19 @@ export class PiecePicker {
     const h = this.#has.get(o.key);
     const cap = this.#scarce.has(o.key) ? 1 : Infinity;
     const start = Math.floor(this.#random() * n);
+    if (this.#noneAt.get(o.key) === this.#epoch) return -1;
     let best = -1, bestCount = Infinity;
+    const count = this.#count, verified = this.#verified, active = this.active;
     for (let i = 0; i < n; i++) {
       const p = start + i < n ? start + i : start + i - n;
-      if ((h !== undefined && !h[p]) || !this.#startable(p) || this.#count[p]! > cap) continue;
-      const c = this.#count[p]!;
-      if (c < bestCount) {
-        best = p;
-        bestCount = c;
-        if (c === 0) break; // nobody else has it: as rare as it gets
-      }
+      const c = count[p]!;
+      if ((h !== undefined && !h[p]) || c > cap || c >= bestCount || verified[p]) continue;
+      if (active.has(p)) continue;
+      best = p;
+      bestCount = c;
+      if (c === 0) break; // nobody else has it: as rare as it gets
     }
+    if (best < 0) this.#noneAt.set(o.key, this.#epoch);
     return best;
   }
 
