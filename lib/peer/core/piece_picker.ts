@@ -101,6 +101,12 @@ export interface PiecePickerOptions {
   pieceBuffer: () => Uint8Array;
   /** Random numbers in [0, 1) (rarest first picks among equals with it). @default Math.random */
   random?: () => number;
+  /**
+   * {@link PiecePicker.split} starts the missing pieces at a random one (the pieces before it
+   * become a free range), so downloads that start at once from one seed, before its first
+   * BITFIELD reply, do not all fetch the same first pieces from it. @default false
+   */
+  randomStart?: boolean;
 }
 
 /**
@@ -135,6 +141,7 @@ export class PiecePicker {
   readonly #maxActive: number;
   readonly #pieceBuffer: () => Uint8Array;
   readonly #random: () => number;
+  readonly #randomStart: boolean;
   /** Owners that have only some pieces: 1 per piece they have. The others have every piece. */
   readonly #has = new Map<string, Uint8Array>();
   /** Per piece: live owners with a map ({@link #has}) that have it. */
@@ -164,6 +171,7 @@ export class PiecePicker {
     this.#maxActive = options.maxActivePieces;
     this.#pieceBuffer = options.pieceBuffer;
     this.#random = options.random ?? Math.random;
+    this.#randomStart = options.randomStart ?? false;
     this.#count = new Uint16Array(options.layout.pieceCount);
   }
 
@@ -174,10 +182,14 @@ export class PiecePicker {
 
   /**
    * Says which pieces an owner has: `has[p]` is 1 for each piece it has (a copy is kept), or
-   * undefined when it has every piece.
+   * undefined when it has every piece. A `scarce` map (a seed's offer) keeps the pieces being
+   * fetched that the owner had before: an offer lists only what to start next, and a piece begun
+   * from the seed before its first offer (or cut off by a choke) would otherwise wait, half
+   * fetched, for another owner to have it while the seed sends it to someone else.
    */
   setAvailability(o: OwnerState, has: Uint8Array | undefined, scarce = false): void {
     this.#epoch++;
+    const old = this.#has.get(o.key);
     this.#uncount(o);
     if (scarce) this.#scarce.add(o.key);
     else this.#scarce.delete(o.key);
@@ -187,6 +199,9 @@ export class PiecePicker {
     }
     const mine = new Uint8Array(this.#layout.pieceCount);
     mine.set(has.subarray(0, mine.length));
+    if (scarce) {
+      for (const p of this.active.keys()) if (old === undefined || old[p] === 1) mine[p] = 1;
+    }
     this.#has.set(o.key, mine);
     if (o.alive) { for (let p = 0; p < mine.length; p++) this.#count[p]! += mine[p]!; }
   }
@@ -254,8 +269,14 @@ export class PiecePicker {
    * no owner, all of them become one free range.
    */
   split(owners: readonly OwnerState[]): void {
-    const missing: number[] = [];
+    let missing: number[] = [];
     for (let p = 0; p < this.#layout.pieceCount; p++) if (!this.#verified[p]) missing.push(p);
+    if (this.#randomStart && missing.length > 1) {
+      // Start at a random missing piece; the ones before it are free for any owner, last
+      const r = Math.floor(this.#random() * missing.length);
+      if (r > 0) this.#freeRanges.push([missing[0]!, missing[r - 1]! + 1]);
+      missing = missing.slice(r);
+    }
     if (owners.length === 0) {
       if (missing.length > 0) {
         this.#freeRanges.push([missing[0]!, missing[missing.length - 1]! + 1]);
