@@ -64,6 +64,8 @@ export interface SwarmSample {
   activePeers: number;
   /** Verified pieces over all downloaders divided by N × pieces. */
   done: number;
+  /** Owners in use per started, unfinished downloader, on average (its latest progress). */
+  owners: number;
 }
 
 /** What {@link runSwarm} measured (virtual time, ms). */
@@ -216,7 +218,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   const lastPeers = peerSentBefore.slice();
   const sample = (now: number) => {
     const seedNow = net.hostStats("10.0.1.1").sentWireBytes;
-    let util = 0, active = 0, idle = 0, verified = 0;
+    let util = 0, active = 0, idle = 0, verified = 0, owners = 0;
     for (let i = 0; i < peers.length; i++) {
       const d = downloads[i];
       for (const b of d?.have ?? []) verified += b;
@@ -225,6 +227,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         const u = (sent - lastPeers[i]!) / (sampleMs * peerUpload);
         util += u;
         active++;
+        owners += d.core.progress?.owners.length ?? 0;
         if (u < 0.1) idle++;
       }
       lastPeers[i] = sent;
@@ -236,6 +239,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       idlePeers: idle,
       activePeers: active,
       done: verified / (peers.length * pieceCount),
+      owners: active > 0 ? owners / active : 0,
     });
     lastSeed = seedNow;
     if (!done()) net.at(now + sampleMs, sample);

@@ -19,7 +19,13 @@
  * the owner has that the fewest live owners with a map have, the first such piece from a random
  * starting point (random among equals); the S/N ranges are the plan only while every owner is
  * complete. A *scarce* owner (a seed offering pieces, see swarm_rules.ts) is asked only for
- * pieces that no other live owner with a map has: what the swarm has, peers fetch from each other.
+ * pieces that no other live owner with a map has: what the swarm has, peers fetch from each other;
+ * its offer keeps the pieces already being fetched that it had before (a piece begun from the seed
+ * is finished from it). A swarming download's S/N plan starts at a random piece (`randomStart`),
+ * so downloads that start together do not all ask the seed for its first pieces.
+ *
+ * The scans for startable pieces are skipped for an owner that had none, until a map, a count or
+ * an owner changes (an epoch): a crowd's owners with nothing new cost no scan per request.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";

@@ -18,6 +18,9 @@
  *   once; one that left without a word stops counting {@link ASKER_IDLE_MS} after its last
  *   request. (Counting a finished downloader for the whole window made the next lone downloader
  *   fetch 2 offered pieces per round of offers: a 8 MiB file from 3 seeds took ~9 s, not 0.1.)
+ *   A requester that started an offered piece is *owed* the rest ({@link SwarmRules.owes}): it
+ *   keeps its upload slot until the seed has sent the piece, so a piece is never left part-sent at
+ *   a choked downloader while the seed offers it to others again.
  *   The uploader may refuse an offer to a requester (`mayOffer`: in a crowd, only upload slot
  *   holders get one, see `UploadSlots.offer`): the reply is then an empty offer, and the requester
  *   asks again.

@@ -19,7 +19,10 @@
  *   chosen hold the regular
  *   slots until the next rechoke; a holder that was not chosen keeps its slot only until a
  *   chosen one shows up (then its next request is choked), so the link never idles in a
- *   handover. A free-rider never earns credit, so while contributing peers ask it is served only
+ *   handover. A holder is choked only between pieces: one in the middle of a piece keeps its slot
+ *   while its slot is young or that piece has taken under two pieces' bytes, and one the seed owes
+ *   the rest of an offered piece (`owed`, swarm_rules.ts) keeps it until the piece is sent. A
+ *   free-rider never earns credit, so while contributing peers ask it is served only
  *   in its turn of the rotation or the optimistic slot.
  * - **The optimistic slot.** Every `optimisticMs`, one requester that holds no regular slot is
  *   picked at random: a random host (one never served weighs three times as much), then one of
