@@ -89,7 +89,7 @@ for (const c of cases) {
     console.log(
       `    ${s(x.atMs).padStart(6)}s seed ${pct(x.seedUtil)} peers ${
         pct(x.peerUtil)
-      } idle ${x.idlePeers}/${x.activePeers} done ${pct(x.done)}`,
+      } idle ${x.idlePeers}/${x.activePeers} done ${pct(x.done)} owners ${x.owners.toFixed(1)}`,
     );
   }
   rows.push({ case: c.name, ...c.options, ...r, realSeconds: real });

@@ -336,6 +336,7 @@ export class SimNetwork {
   }
 
   #linkOf(a: string, b: string): SimLink {
+    if (this.#links.size === 0) return this.#defaultLink;
     return this.#links.get(`${a}>${b}`) ?? this.#defaultLink;
   }
 

@@ -19,6 +19,14 @@ import { DownloadBudget } from "../peer/core/download_budget.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
 
+/**
+ * Bytes of one slab the BLOCK_DATA datagrams a peer sends are cut from: one allocation per slab,
+ * not per datagram (the simulator's hottest allocation). A slab is never written again once cut,
+ * so every datagram stays the receiver's own bytes; the garbage collector frees a slab when the
+ * last of its datagrams is dropped.
+ */
+const SLAB_BYTES = 1 << 20;
+
 /** How often a peer reports its upload to the tracker, ms (as lib/peer/peer.ts). */
 const UPDATE_EVERY_MS = 2000;
 
@@ -57,6 +65,14 @@ export interface SimPeerOptions {
   sprayUnasked?: number;
   /** Upload slots (UploadRules' `slots`; the credit is this peer's downloads'). @default {} */
   uploadSlots?: Omit<UploadSlotsOptions, "creditOf"> | false;
+  /** Sees every block this peer sends (a trace for tuning): file offset, length, receiver. */
+  onUpload?: (
+    offset: number,
+    length: number,
+    to: Deno.NetAddr,
+    now: number,
+    dropped: boolean,
+  ) => void;
 }
 
 /** A file in memory with its manifest. */
@@ -173,6 +189,10 @@ export class SimPeer {
   readonly #partials = new Map<string, Partial>();
   #nextPort: number;
   #closed = false;
+  #slab = new Uint8Array(0);
+  #slabUsed = 0;
+  readonly #header = new Uint8Array(BLOCK_DATA_HEADER_SIZE);
+  readonly #headerView = new DataView(this.#header.buffer);
 
   /**
    * Binds the peer's socket and registers with the tracker.
@@ -390,19 +410,40 @@ export class SimPeer {
     let blockSize = 0;
     while (plan.next()) {
       blockSize ||= plan.length;
-      const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + plan.length);
-      writeBlockDataHeader(new DataView(datagram.buffer), plan.txid, plan.offset);
+      const datagram = this.#datagram(BLOCK_DATA_HEADER_SIZE + plan.length);
+      writeBlockDataHeader(this.#headerView, plan.txid, plan.offset);
+      datagram.set(this.#header);
       datagram.set(
         file.bytes.subarray(plan.offset, plan.offset + plan.length),
         BLOCK_DATA_HEADER_SIZE,
       );
       if (this.#options.corrupt?.(plan.offset, plan.length)) datagram[datagram.length - 1]! ^= 0x5a;
+      const onUpload = this.#options.onUpload;
+      const drops = onUpload && this.net.hostStats(this.socket.addr.hostname).queueDrops;
       this.socket.transfer(datagram, plan.to);
       this.uploadedBytes += plan.length;
       const piece = Math.floor(plan.offset / file.manifest.pieceSize);
       this.uploadedByPiece[piece] = (this.uploadedByPiece[piece] ?? 0) + plan.length;
+      onUpload?.(
+        plan.offset,
+        plan.length,
+        plan.to,
+        this.net.now,
+        this.net.hostStats(this.socket.addr.hostname).queueDrops !== drops,
+      );
     }
     this.#spray(file, txid, to, blockSize);
+  }
+
+  /** A fresh datagram buffer of `size` bytes, cut from the current slab (see SLAB_BYTES). */
+  #datagram(size: number): Uint8Array {
+    if (this.#slabUsed + size > this.#slab.byteLength) {
+      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, size));
+      this.#slabUsed = 0;
+    }
+    const d = this.#slab.subarray(this.#slabUsed, this.#slabUsed + size);
+    this.#slabUsed += size;
+    return d;
   }
 
   /** Announces a partial download's progress (OWN with progress). */

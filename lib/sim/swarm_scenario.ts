@@ -46,6 +46,8 @@ export interface SwarmScenarioOptions {
   mtu?: number;
   /** Sample every host's upload this often (a {@link SwarmSample} timeline), ms. @default none */
   sampleMs?: number;
+  /** Sees every block the seed sends (SimPeer's `onUpload`), for a per-piece trace. */
+  onSeedUpload?: SimPeerOptions["onUpload"];
 }
 
 /** One window of the timeline {@link SwarmScenarioOptions.sampleMs} asks for. */
@@ -62,6 +64,8 @@ export interface SwarmSample {
   activePeers: number;
   /** Verified pieces over all downloaders divided by N × pieces. */
   done: number;
+  /** Owners in use per started, unfinished downloader, on average (its latest progress). */
+  owners: number;
 }
 
 /** What {@link runSwarm} measured (virtual time, ms). */
@@ -161,6 +165,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     tracker: TRACKER,
     ...(options.superSeed === false ? { superSeed: false } : {}),
     ...(options.seedSlots === undefined ? {} : { uploadSlots: options.seedSlots }),
+    ...(options.onSeedUpload === undefined ? {} : { onUpload: options.onSeedUpload }),
   });
   seed.share(file);
   const peers: SimPeer[] = [];
@@ -213,7 +218,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   const lastPeers = peerSentBefore.slice();
   const sample = (now: number) => {
     const seedNow = net.hostStats("10.0.1.1").sentWireBytes;
-    let util = 0, active = 0, idle = 0, verified = 0;
+    let util = 0, active = 0, idle = 0, verified = 0, owners = 0;
     for (let i = 0; i < peers.length; i++) {
       const d = downloads[i];
       for (const b of d?.have ?? []) verified += b;
@@ -222,6 +227,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         const u = (sent - lastPeers[i]!) / (sampleMs * peerUpload);
         util += u;
         active++;
+        owners += d.core.progress?.owners.length ?? 0;
         if (u < 0.1) idle++;
       }
       lastPeers[i] = sent;
@@ -233,6 +239,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       idlePeers: idle,
       activePeers: active,
       done: verified / (peers.length * pieceCount),
+      owners: active > 0 ? owners / active : 0,
     });
     lastSeed = seedNow;
     if (!done()) net.at(now + sampleMs, sample);

@@ -8,7 +8,12 @@ const PIECE = 16 * 1024;
 const BLOCK = 4 * 1024;
 
 /** A picker over `pieces` pieces of 4 blocks, with owners `keys`; `verified` are resumed. */
-function setup(pieces: number, keys: string[], verified: number[] = []) {
+function setup(
+  pieces: number,
+  keys: string[],
+  verified: number[] = [],
+  extra: { randomStart?: boolean; random?: () => number } = {},
+) {
   const layout = new BlockLayout(pieces * PIECE, PIECE, BLOCK);
   const owners = new Map<string, OwnerState>();
   for (const k of keys) {
@@ -32,6 +37,7 @@ function setup(pieces: number, keys: string[], verified: number[] = []) {
     owners,
     maxActivePieces: 64,
     pieceBuffer: () => new Uint8Array(PIECE),
+    ...extra,
   });
   return { picker, owners, o: (k: string) => owners.get(k)!, verified: done };
 }
@@ -165,5 +171,50 @@ Deno.test({
     verified[1] = 1;
     assert.equal(picker.active.has(1), false);
     assert.deepEqual([...o("late").pieces], [0, 2]);
+  },
+});
+
+Deno.test({
+  name: "PiecePicker: randomStart begins a lone owner's range at a random piece, the rest free",
+  ...opts,
+  fn() {
+    const { picker, o, owners } = setup(10, ["seed"], [], { randomStart: true, random: () => 0.5 });
+    picker.split([...owners.values()]);
+    assert.deepEqual([o("seed").rangeNext, o("seed").rangeEnd], [5, 10]);
+    assert.deepEqual(piecesOf(picker.collect(o("seed"), 10 * PIECE, 0)), [
+      5,
+      6,
+      7,
+      8,
+      9,
+      0,
+      1,
+      2,
+      3,
+      4,
+    ]);
+    const plain = setup(10, ["seed"]);
+    plain.picker.split([...plain.owners.values()]);
+    assert.deepEqual([plain.o("seed").rangeNext, plain.o("seed").rangeEnd], [0, 10]);
+  },
+});
+
+Deno.test({
+  name: "PiecePicker: a seed's offer keeps the pieces being fetched from it",
+  ...opts,
+  fn() {
+    const { picker, o, owners } = setup(8, ["seed"]);
+    picker.split([...owners.values()]);
+    // Piece 0 started from the seed (listed complete), then cut off (a choke orphans it)
+    assert.deepEqual(piecesOf(picker.collect(o("seed"), BLOCK, 0)), [0]);
+    picker.releasePieces(o("seed"));
+    // The seed's first offer lists piece 5 only
+    const offer = new Uint8Array(8);
+    offer[5] = 1;
+    picker.setAvailability(o("seed"), offer, true);
+    assert.ok(picker.has(o("seed"), 0), "the half-fetched piece is still asked of the seed");
+    assert.ok(picker.has(o("seed"), 5));
+    assert.equal(picker.has(o("seed"), 1), false, "not offered, not started: not asked");
+    assert.deepEqual(piecesOf(picker.collect(o("seed"), 2 * BLOCK, 1)), [0]);
   },
 });

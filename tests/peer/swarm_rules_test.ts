@@ -64,3 +64,33 @@ Deno.test("SwarmRules: a requester quiet for ASKER_IDLE_MS stops counting; reque
   assert.equal(r.answer(none(), undefined, at(3), 2 * ASKER_IDLE_MS + 50).offer, true); // 2 and 3
   assert.equal(r.answer(none(), undefined, at(3), 3 * ASKER_IDLE_MS + 300).offer, false);
 });
+
+Deno.test("SwarmRules.owes(): an offered piece started and not yet sent in full", {
+  permissions: "none",
+}, () => {
+  const ps = 65_536;
+  const r = new SwarmRules({
+    pieceCount: PIECES,
+    superSeed: true,
+    windowMs: 10_000,
+    random: () => 0,
+    size: PIECES * ps,
+    pieceSize: ps,
+  });
+  r.answer(none(), undefined, at(1), 0);
+  const offer = r.answer(none(), undefined, at(2), 10);
+  assert.ok(offer.offer);
+  const offered = [...Array(PIECES).keys()].filter((i) =>
+    (offer.bits[i >> 3]! & (0x80 >> (i & 7))) !== 0
+  );
+  assert.ok(offered.length > 0);
+  const p = offered[0]!;
+  assert.equal(r.owes(at(2), 20), false, "offered, not started: nothing owed");
+  r.noteRequest([{ offset: p * ps, length: ps / 2 }], ps, at(2), 30);
+  assert.ok(r.owes(at(2), 40), "half sent: the rest is owed");
+  assert.equal(r.owes(at(1), 40), false, "to the requester it was offered to only");
+  assert.equal(r.owes(at(2), 40 + ASKER_IDLE_MS + 1), false, "a quiet requester is owed nothing");
+  r.noteRequest([{ offset: p * ps, length: ps / 2 }], ps, at(2), 50);
+  r.noteRequest([{ offset: p * ps + ps / 2, length: ps / 2 }], ps, at(2), 60);
+  assert.equal(r.owes(at(2), 70), false, "sent in full");
+});

@@ -151,3 +151,53 @@ Deno.test(
     assert.ok(slots.admit("g2|1", "g2", 540), "g2 takes it on its retry");
   },
 );
+
+/**
+ * One regular slot and the optimistic one, held by a and b; c waits and the rechoke at 500 ms
+ * chooses it. Returns whether a's request at `t` is still served.
+ */
+function holderAfterTurn(
+  t: number,
+  request: { endsPiece: boolean; pieceSize?: number; owed?: boolean; served?: number },
+): boolean {
+  const slots = new UploadSlots({ slots: 1, idleMs: 600, random: () => 0.5 });
+  assert.ok(slots.admit("a|1", "a", 0, false, request.pieceSize ?? 0, request.owed ?? false));
+  assert.ok(slots.admit("b|1", "b", 0));
+  if (request.served) slots.noteServed("a|1", request.served);
+  for (let s = 10; s < t; s += 100) {
+    slots.admit("c|1", "c", s);
+    slots.admit("b|1", "b", s);
+    if (slots.admit("a|1", "a", s, false, request.pieceSize ?? 0, request.owed ?? false)) {
+      slots.noteServed("a|1", 10_000); // a is served most lately: the turn goes to c
+    }
+  }
+  return slots.admit("a|1", "a", t, request.endsPiece, request.pieceSize ?? 0, request.owed);
+}
+
+Deno.test(
+  "UploadSlots: a holder mid-piece keeps its slot for 4 turns, then only while the piece took under 2 pieces' bytes",
+  none,
+  () => {
+    assert.ok(holderAfterTurn(1_500, { endsPiece: false }), "mid-piece within 4 × turnMs");
+    assert.equal(holderAfterTurn(2_010, { endsPiece: false }), false, "past 4 turns: choked");
+    const ps = 262_144;
+    assert.ok(
+      holderAfterTurn(2_010, { endsPiece: false, pieceSize: ps, served: ps }),
+      "a slow piece (one piece's bytes so far) keeps the slot past 4 turns",
+    );
+    assert.equal(
+      holderAfterTurn(2_010, { endsPiece: false, pieceSize: ps, served: 2 * ps }),
+      false,
+      "a request stream that never ends a piece is cut after 2 pieces' bytes",
+    );
+  },
+);
+
+Deno.test(
+  "UploadSlots: a holder the seed owes the rest of an offered piece keeps its slot",
+  none,
+  () => {
+    assert.equal(holderAfterTurn(2_010, { endsPiece: true }), false, "between pieces: choked");
+    assert.ok(holderAfterTurn(2_010, { endsPiece: true, owed: true }), "owed a piece: kept");
+  },
+);

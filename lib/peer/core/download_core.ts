@@ -694,6 +694,7 @@ export class DownloadCore {
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
       ...(o.random ? { random: o.random } : {}),
+      ...(o.swarm ? { randomStart: true } : {}),
     });
     this.#engine = engine;
     if (o.swarm) {

@@ -130,6 +130,8 @@ export interface DownloadEngineOptions {
   newPieceBuffer?: (size: number) => Uint8Array;
   /** Random numbers in [0, 1) for the piece picker's rarest first. @default Math.random */
   random?: () => number;
+  /** The piece picker's `randomStart` (a swarming download). @default false */
+  randomStart?: boolean;
   /**
    * Receives a trace of each owner's window, delay and losses (sampled at most every
    * `traceIntervalMs` per owner) and of every probe timeout and dropped owner; see
@@ -339,6 +341,7 @@ export class DownloadEngine {
       maxActivePieces: this.#maxActive,
       pieceBuffer: () => this.#pool.pop() ?? this.#newPieceBuffer(this.layout.pieceSize),
       ...(options.random ? { random: options.random } : {}),
+      ...(options.randomStart ? { randomStart: true } : {}),
     });
     this.#active = this.#picker.active;
     let resumed = 0;

@@ -138,6 +138,9 @@ export class FairShare {
   readonly #minCapacity: number;
   /** Requests refused so far (for counters and tests). */
   refused = 0;
+  /** {@link prefixOf} of recent requesters (parsing an address per request is costly). */
+  readonly #prefixOf = new Map<string, string>();
+  readonly #maxGroups: number;
 
   /**
    * @param options window length and table sizes
@@ -153,6 +156,7 @@ export class FairShare {
     }
     this.#minCapacity = options.minCapacity ?? 8 * 1024 * 1024;
     this.#capacity = this.#minCapacity;
+    this.#maxGroups = max;
     this.#ips = new Level(max);
     this.#prefixes = new Level(max);
   }
@@ -175,7 +179,13 @@ export class FairShare {
     const window = Math.floor(now / this.#windowMs);
     if (window !== this.#window) this.#roll(window);
     const ip = this.#ips.get(hostname, window);
-    const prefix = this.#prefixes.get(prefixOf(hostname), window);
+    let key = this.#prefixOf.get(hostname);
+    if (key === undefined) {
+      if (this.#prefixOf.size >= this.#maxGroups) this.#prefixOf.clear();
+      key = prefixOf(hostname);
+      this.#prefixOf.set(hostname, key);
+    }
+    const prefix = this.#prefixes.get(key, window);
     const cap = this.#capacity;
     // One request per window always fits: a share is never zero
     const fits = (lvl: Level, g: Group) => g.used === 0 || g.used + bytes <= lvl.allowance(g, cap);

@@ -19,7 +19,13 @@
  * the owner has that the fewest live owners with a map have, the first such piece from a random
  * starting point (random among equals); the S/N ranges are the plan only while every owner is
  * complete. A *scarce* owner (a seed offering pieces, see swarm_rules.ts) is asked only for
- * pieces that no other live owner with a map has: what the swarm has, peers fetch from each other.
+ * pieces that no other live owner with a map has: what the swarm has, peers fetch from each other;
+ * its offer keeps the pieces already being fetched that it had before (a piece begun from the seed
+ * is finished from it). A swarming download's S/N plan starts at a random piece (`randomStart`),
+ * so downloads that start together do not all ask the seed for its first pieces.
+ *
+ * The scans for startable pieces are skipped for an owner that had none, until a map, a count or
+ * an owner changes (an epoch): a crowd's owners with nothing new cost no scan per request.
  * @module
  */
 import type { ByteRange } from "../../wire/messages.ts";
@@ -101,6 +107,12 @@ export interface PiecePickerOptions {
   pieceBuffer: () => Uint8Array;
   /** Random numbers in [0, 1) (rarest first picks among equals with it). @default Math.random */
   random?: () => number;
+  /**
+   * {@link PiecePicker.split} starts the missing pieces at a random one (the pieces before it
+   * become a free range), so downloads that start at once from one seed, before its first
+   * BITFIELD reply, do not all fetch the same first pieces from it. @default false
+   */
+  randomStart?: boolean;
 }
 
 /**
@@ -135,12 +147,23 @@ export class PiecePicker {
   readonly #maxActive: number;
   readonly #pieceBuffer: () => Uint8Array;
   readonly #random: () => number;
+  readonly #randomStart: boolean;
   /** Owners that have only some pieces: 1 per piece they have. The others have every piece. */
   readonly #has = new Map<string, Uint8Array>();
   /** Per piece: live owners with a map ({@link #has}) that have it. */
   readonly #count: Uint16Array;
   /** Owners asked only for pieces no other live owner with a map has (a super-seeding seed). */
   readonly #scarce = new Set<string>();
+  /**
+   * Bumped by every change that can make a piece startable for some owner (a map or a count
+   * changes, an owner leaves or comes back); {@link #noneAt} remembers, per owner, the epoch at
+   * which it had nothing to start, so the scans of a crowd's owners with nothing new are skipped
+   * until something changes (pieces only leave the startable set otherwise).
+   */
+  #epoch = 0;
+  /** Per owner key: the epoch at which `#rarest` found nothing, and at which `hasStartable` did. */
+  readonly #noneAt = new Map<string, number>();
+  readonly #noStartAt = new Map<string, number>();
 
   /**
    * A picker with nothing assigned yet: call {@link split} first.
@@ -154,6 +177,7 @@ export class PiecePicker {
     this.#maxActive = options.maxActivePieces;
     this.#pieceBuffer = options.pieceBuffer;
     this.#random = options.random ?? Math.random;
+    this.#randomStart = options.randomStart ?? false;
     this.#count = new Uint16Array(options.layout.pieceCount);
   }
 
@@ -164,9 +188,14 @@ export class PiecePicker {
 
   /**
    * Says which pieces an owner has: `has[p]` is 1 for each piece it has (a copy is kept), or
-   * undefined when it has every piece.
+   * undefined when it has every piece. A `scarce` map (a seed's offer) keeps the pieces being
+   * fetched that the owner had before: an offer lists only what to start next, and a piece begun
+   * from the seed before its first offer (or cut off by a choke) would otherwise wait, half
+   * fetched, for another owner to have it while the seed sends it to someone else.
    */
   setAvailability(o: OwnerState, has: Uint8Array | undefined, scarce = false): void {
+    this.#epoch++;
+    const old = this.#has.get(o.key);
     this.#uncount(o);
     if (scarce) this.#scarce.add(o.key);
     else this.#scarce.delete(o.key);
@@ -176,6 +205,9 @@ export class PiecePicker {
     }
     const mine = new Uint8Array(this.#layout.pieceCount);
     mine.set(has.subarray(0, mine.length));
+    if (scarce) {
+      for (const p of this.active.keys()) if (old === undefined || old[p] === 1) mine[p] = 1;
+    }
     this.#has.set(o.key, mine);
     if (o.alive) { for (let p = 0; p < mine.length; p++) this.#count[p]! += mine[p]!; }
   }
@@ -184,6 +216,7 @@ export class PiecePicker {
   addAvailability(o: OwnerState, piece: number): void {
     const h = this.#has.get(o.key);
     if (!h || piece < 0 || piece >= h.length || h[piece]) return;
+    this.#epoch++;
     h[piece] = 1;
     if (o.alive) this.#count[piece]!++;
   }
@@ -200,9 +233,16 @@ export class PiecePicker {
 
   /** Whether owner `o` has a piece that can be started now (neither verified nor active). */
   hasStartable(o: OwnerState): boolean {
+    // The same test as `#startable(p) && has(o, p)`, cheapest checks first (a hot loop)
+    if (this.#noStartAt.get(o.key) === this.#epoch) return false;
+    const h = this.#has.get(o.key);
+    const scarce = h !== undefined && this.#scarce.has(o.key);
+    const verified = this.#verified, count = this.#count, active = this.active;
     for (let p = 0; p < this.#layout.pieceCount; p++) {
-      if (this.#startable(p) && this.has(o, p)) return true;
+      if (verified[p] || (h !== undefined && h[p] !== 1) || (scarce && count[p]! > 1)) continue;
+      if (!active.has(p)) return true;
     }
+    this.#noStartAt.set(o.key, this.#epoch);
     return false;
   }
 
@@ -213,12 +253,14 @@ export class PiecePicker {
 
   /** A dropped owner is back (a new {@link OwnerState}): its kept map counts again. */
   ownerBack(o: OwnerState): void {
+    this.#epoch++;
     const h = this.#has.get(o.key);
     if (h && o.alive) { for (let p = 0; p < h.length; p++) this.#count[p]! += h[p]!; }
   }
 
   /** An owner left (dropped): its pieces no longer count; its map is kept for a return. */
   ownerGone(o: OwnerState): void {
+    this.#epoch++;
     this.#uncount(o);
   }
 
@@ -233,8 +275,14 @@ export class PiecePicker {
    * no owner, all of them become one free range.
    */
   split(owners: readonly OwnerState[]): void {
-    const missing: number[] = [];
+    let missing: number[] = [];
     for (let p = 0; p < this.#layout.pieceCount; p++) if (!this.#verified[p]) missing.push(p);
+    if (this.#randomStart && missing.length > 1) {
+      // Start at a random missing piece; the ones before it are free for any owner, last
+      const r = Math.floor(this.#random() * missing.length);
+      if (r > 0) this.#freeRanges.push([missing[0]!, missing[r - 1]! + 1]);
+      missing = missing.slice(r);
+    }
     if (owners.length === 0) {
       if (missing.length > 0) {
         this.#freeRanges.push([missing[0]!, missing[missing.length - 1]! + 1]);
@@ -461,9 +509,9 @@ export class PiecePicker {
 
   #noUnstartedWork(): boolean {
     if (this.#has.size > 0) {
-      // Swarming: no live owner has a piece that can be started
-      for (const o of this.#owners.values()) if (o.alive && this.hasStartable(o)) return false;
+      // Swarming: no live owner has a piece that can be started (the cheap test first)
       for (const ap of this.active.values()) if (ap.scanFrom < ap.blockCount) return false;
+      for (const o of this.#owners.values()) if (o.alive && this.hasStartable(o)) return false;
       return true;
     }
     if (this.#freeRanges.some(([a, b]) => this.#firstStartable(a, b) >= 0)) return false;
@@ -493,17 +541,19 @@ export class PiecePicker {
     const h = this.#has.get(o.key);
     const cap = this.#scarce.has(o.key) ? 1 : Infinity;
     const start = Math.floor(this.#random() * n);
+    if (this.#noneAt.get(o.key) === this.#epoch) return -1;
     let best = -1, bestCount = Infinity;
+    const count = this.#count, verified = this.#verified, active = this.active;
     for (let i = 0; i < n; i++) {
       const p = start + i < n ? start + i : start + i - n;
-      if ((h !== undefined && !h[p]) || !this.#startable(p) || this.#count[p]! > cap) continue;
-      const c = this.#count[p]!;
-      if (c < bestCount) {
-        best = p;
-        bestCount = c;
-        if (c === 0) break; // nobody else has it: as rare as it gets
-      }
+      const c = count[p]!;
+      if ((h !== undefined && !h[p]) || c > cap || c >= bestCount || verified[p]) continue;
+      if (active.has(p)) continue;
+      best = p;
+      bestCount = c;
+      if (c === 0) break; // nobody else has it: as rare as it gets
     }
+    if (best < 0) this.#noneAt.set(o.key, this.#epoch);
     return best;
   }
 

@@ -504,6 +504,8 @@ export class UploadRules {
         superSeed: (options.superSeed ?? this.#superSeed) && options.have === undefined,
         windowMs: this.#superSeedWindowMs,
         random: this.#random,
+        size: options.manifest.size,
+        pieceSize: options.manifest.pieceSize,
       }),
     });
     return info;
@@ -864,7 +866,10 @@ export class UploadRules {
     const lastEnd = lastRange ? Math.min(lastRange.offset + lastRange.length, size) : 0;
     const endsPiece = lastEnd % ps === 0 || lastEnd === size;
     entry.swarm.noteActive(from, now);
-    if (slots !== undefined && !slots.admit(src.address, from.hostname, now, endsPiece)) {
+    if (
+      slots !== undefined &&
+      !slots.admit(src.address, from.hostname, now, endsPiece, ps, entry.swarm.owes(from, now))
+    ) {
       this.stats.errors.choked++;
       src.errors++;
       const text = `upload slots full: retry in ${CHOKE_RETRY_MS} ms`.slice(0, this.#errorRoom);

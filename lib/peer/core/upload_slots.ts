@@ -19,7 +19,10 @@
  *   chosen hold the regular
  *   slots until the next rechoke; a holder that was not chosen keeps its slot only until a
  *   chosen one shows up (then its next request is choked), so the link never idles in a
- *   handover. A free-rider never earns credit, so while contributing peers ask it is served only
+ *   handover. A holder is choked only between pieces: one in the middle of a piece keeps its slot
+ *   while its slot is young or that piece has taken under two pieces' bytes, and one the seed owes
+ *   the rest of an offered piece (`owed`, swarm_rules.ts) keeps it until the piece is sent. A
+ *   free-rider never earns credit, so while contributing peers ask it is served only
  *   in its turn of the rotation or the optimistic slot.
  * - **The optimistic slot.** Every `optimisticMs`, one requester that holds no regular slot is
  *   picked at random: a random host (one never served weighs three times as much), then one of
@@ -36,6 +39,12 @@
 
 /** Per rechoke, the recent sums (bytes served, credit) keep this share of their value. */
 const DECAY = 0.9;
+
+/**
+ * A holder in the middle of a piece keeps its slot while that piece has taken fewer bytes than
+ * this many pieces (see `UploadSlots.#midPiece`).
+ */
+const MID_PIECE_BYTES = 2;
 
 /** A choked requester waits about this long before it asks the uploader again, ms. */
 export const CHOKE_RETRY_MS = 250;
@@ -112,6 +121,12 @@ interface Requester {
   chosenAt: number;
   /** Its last request ended at a piece boundary. */
   atPieceEnd: boolean;
+  /** `served` when its piece in progress began (its first request after a piece end). */
+  servedAtPieceStart: number;
+  /** Bytes per piece of what it asks for (0: unknown). */
+  pieceSize: number;
+  /** At its last request, this uploader owed it the rest of an offered piece. */
+  owed: boolean;
 }
 
 /**
@@ -193,13 +208,26 @@ export class UploadSlots {
    * @param key the requester (its address and port)
    * @param host its host (IP address), whose credit counts
    * @param now the time, ms
-   * @param endsPiece the request ends at a piece boundary (a holder is choked only between pieces
-   *   while its turn lasts at most 4 × `turnMs`, so its partial piece is not left waiting)
+   * @param endsPiece the request ends at a piece boundary (a holder is choked only between pieces,
+   *   see {@link #midPiece}, so its partial piece is not left waiting)
+   * @param pieceSize bytes per piece of the content asked for (0: unknown)
+   * @param owed this uploader owes the requester the rest of a piece it offered it
+   *   (`SwarmRules.owes`): a holder keeps its slot until it has it
    * @returns true to serve it, false to answer ERROR choked
    */
-  admit(key: string, host: string, now: number, endsPiece = true): boolean {
+  admit(
+    key: string,
+    host: string,
+    now: number,
+    endsPiece = true,
+    pieceSize = 0,
+    owed = false,
+  ): boolean {
     const r = this.#touch(key, host, now);
-    const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
+    if (r.atPieceEnd) r.servedAtPieceStart = r.served;
+    r.pieceSize = pieceSize;
+    r.owed = owed;
+    const midPiece = this.#midPiece(r, now);
     r.atPieceEnd = endsPiece;
     if (this.#decide(r, now, midPiece)) return true;
     this.stats.choked++;
@@ -226,10 +254,24 @@ export class UploadSlots {
   offer(key: string, host: string, now: number, askers = Infinity): boolean {
     if (askers <= this.#offerCrowd * (this.#slots + 1)) return true;
     const r = this.#touch(key, host, now);
-    const midPiece = !r.atPieceEnd && now - r.grantedAt < 4 * this.#turnMs;
-    if (this.#decide(r, now, midPiece)) return true;
+    if (this.#decide(r, now, this.#midPiece(r, now))) return true;
     this.stats.offersRefused++;
     return false;
+  }
+
+  /**
+   * A holder is in the middle of a piece (its last request did not end at a piece boundary): it
+   * keeps its slot until the piece is done, while its slot is at most 4 × `turnMs` old or the
+   * piece has taken less than {@link MID_PIECE_BYTES} pieces' worth of bytes so far. A piece cut
+   * off mid-way waits at the holder while the seed offers it to others again (measured: a third
+   * of the seed's extra copies at N = 100 with the time limit alone, where a slow holder's piece
+   * outlasted it); the byte limit keeps a requester that never ends a piece from holding on.
+   */
+  #midPiece(r: Requester, now: number): boolean {
+    if (r.owed) return true;
+    if (r.atPieceEnd) return false;
+    return now - r.grantedAt < 4 * this.#turnMs ||
+      r.served - r.servedAtPieceStart < MID_PIECE_BYTES * r.pieceSize;
   }
 
   #decide(r: Requester, now: number, midPiece: boolean): boolean {
@@ -292,6 +334,9 @@ export class UploadSlots {
         chosen: undefined,
         chosenAt: -Infinity,
         atPieceEnd: true,
+        servedAtPieceStart: 0,
+        pieceSize: 0,
+        owed: false,
       };
       if (this.#requesters.size >= this.#max) this.#forgetOne();
     }
@@ -407,7 +452,7 @@ export class UploadSlots {
       // A turn lasts turnMs, and on to the end of the piece being served (at most 4 × turnMs)
       const held = now - r.grantedAt;
       const inTurn = r.slot === "regular"
-        ? held < this.#turnMs || (!r.atPieceEnd && held < 4 * this.#turnMs)
+        ? held < this.#turnMs || this.#midPiece(r, now)
         : now - r.chosenAt <= this.#idleMs;
       if (inTurn) regular.add(r);
     }
