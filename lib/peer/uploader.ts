@@ -6,6 +6,7 @@
  * timer that sends the requests the rules hold back when they are due.
  * @module
  */
+import { ReadAhead } from "./read_ahead.ts";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM } from "../wire/limits.ts";
@@ -190,7 +191,7 @@ export class Uploader {
     b.used = b.count = 0;
   };
   /** File bytes read ahead for the GSO batches (valid within one `#sendBlocks`). */
-  readonly #ahead = { fd: -1, start: 0, end: 0, bytes: new Uint8Array(65536) };
+  readonly #ahead = new ReadAhead();
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -479,7 +480,7 @@ export class Uploader {
     // Zero-copy only within the file's size now (sendfile past the end sends a short datagram),
     // asked once per request that has a large block
     let zeroCopyEnd = -1;
-    this.#ahead.fd = -1; // the file may have changed since the last request
+    this.#ahead.reset(); // the file may have changed since the last request
     while (plan.next()) {
       const off = plan.offset;
       const len = plan.length;
@@ -550,45 +551,10 @@ export class Uploader {
     }
     writeBlockDataHeader(b.slot.view, txid, off, b.used);
     const at = b.used + BLOCK_DATA_HEADER_SIZE;
-    if (!this.#readAhead(fd, off, len, rangeEnd, b.slot.bytes, at)) return false;
+    if (!this.#ahead.copy(fd, off, len, rangeEnd, b.slot.bytes, at)) return false;
     b.used += size;
     b.count++;
     b.short = size < b.segment;
-    return true;
-  }
-
-  /**
-   * Copies file bytes [off, off + len) into `into` at `at` from a read-ahead buffer, refilled
-   * when it does not hold them with one `readSync` from `off` to the end of the request's range
-   * (`rangeEnd`; at most 64 KiB): the small blocks of one range are consecutive, so this is one
-   * read per range or per ~45 blocks at 1436 bytes, and never of bytes nobody asked for (a
-   * request at `--mtu 1500` is often ~10 blocks: 64 KiB reads were 4.6 times the bytes sent).
-   *
-   * @returns false when the file has fewer bytes there (a short read)
-   */
-  #readAhead(
-    fd: number,
-    off: number,
-    len: number,
-    rangeEnd: number,
-    into: Uint8Array,
-    at: number,
-  ): boolean {
-    const r = this.#ahead;
-    if (r.fd !== fd || off < r.start || off + len > r.end) {
-      let n: number;
-      const want = Math.min(r.bytes.byteLength, Math.max(len, rangeEnd - off));
-      try {
-        n = readSync(fd, r.bytes, 0, want, off);
-      } catch {
-        n = -1;
-      }
-      r.fd = n < 0 ? -1 : fd;
-      r.start = off;
-      r.end = off + Math.max(n, 0);
-      if (n < len) return false;
-    }
-    into.set(r.bytes.subarray(off - r.start, off - r.start + len), at);
     return true;
   }
 
