@@ -4,9 +4,13 @@
  * a pooled datagram buffer, and sends. Which contents are shared, who is answered, how much, and
  * every counter live in `lib/peer/core/upload_rules.ts`. Under an upload cap it owns the one
  * timer that sends the requests the rules hold back when they are due.
+ *
+ * Three send paths share the pooled buffers and the pending-send accounting, which is why it is
+ * one file of over 600 lines (about half JSDoc): copies (`readSync` into a buffer, then `send`),
+ * zero-copy sends of large blocks (lib/net/file_send.ts) and GSO batches of path-MTU-sized
+ * blocks kept open to the end of a receive turn; the read-ahead of small blocks is read_ahead.ts.
  * @module
  */
-import { ReadAhead } from "./read_ahead.ts";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeBlockDataHeader } from "../wire/block_data.ts";
 import { BLOCK_DATA_HEADER_SIZE, MAX_DATAGRAM } from "../wire/limits.ts";
@@ -28,6 +32,7 @@ import {
   type UploadRulesOptions,
 } from "./core/upload_rules.ts";
 import { diskError, TransferError } from "./transfer_error.ts";
+import { ReadAhead } from "./read_ahead.ts";
 
 /**
  * Sends one datagram. If it returns a promise (as `Deno.DatagramConn.send` does), the uploader
