@@ -279,6 +279,16 @@ export class DownloadSession implements DownloadHandle {
     clearTimeout(this.#timer);
     this.#timerAt = -Infinity; // never armed again
     await Promise.allSettled(this.#jobs);
+    let received = 0, scattered = 0;
+    for (const s of this.#sockets.values()) {
+      received += s.received;
+      scattered += s.scattered;
+    }
+    if (scattered > 0) {
+      this.#ctx.log(
+        `data sockets: ${scattered} of ${received} datagrams read straight into their piece buffer`,
+      );
+    }
     await Promise.all([...this.#sockets.values()].map((s) => s.close()));
     this.#sockets.clear();
     await this.#writer?.close();
