@@ -432,10 +432,13 @@ export class DownloadCore {
 
   /**
    * Where a data socket may read the payload of the next datagram from `owner` (the engine's
-   * {@link DownloadEngine.expectedSlot}), or undefined.
+   * {@link DownloadEngine.expectedSlot}), or undefined. None while any event is waiting for the
+   * driver: a `write_piece` holds a view of a piece buffer the engine may already have handed to
+   * a new piece (a pump inside a burst, on a message other than BLOCK_DATA), whose slot the
+   * kernel would then overwrite before the piece is written.
    */
   expectedSlot(owner: string): Uint8Array | undefined {
-    return this.#engine?.expectedSlot(owner);
+    return this.#events.length === 0 ? this.#engine?.expectedSlot(owner) : undefined;
   }
 
   /**
