@@ -10,7 +10,7 @@
  *
  * The kernel writes into the slot whatever datagram arrives, so the caller must offer only
  * bytes it does not need (a block not received yet) and must not read the slot for anything
- * but that datagram. Why and what it measured: docs/TRANSFER.md, _fourth round_.
+ * but that datagram. Why and what it measured: docs/TRANSFER.md, _Downloader CPU, fourth round_.
  *
  * Layouts are LP64 Linux (x86_64, aarch64): msghdr 56 bytes, iovec 16.
  * @module

@@ -6,7 +6,8 @@
  * cost ~0.07 of the ~0.2 CPU seconds per GiB of the page-cache write. With the blocks allocated
  * the write only copies. Holes only: data already in the file (a resume) is kept. Without the
  * grant, on a file system that cannot (EOPNOTSUPP) or off Linux, nothing happens and the writes
- * are as before. Figures: docs/TRANSFER.md, _Downloader CPU and `--mtu 1500`_.
+ * are as before. Figures: docs/TRANSFER.md, _Downloader CPU, fourth round_ (earlier figures
+ * were measured with it off).
  * @module
  */
 import { LIBC_PATHS } from "../net/socket_buffer.ts";

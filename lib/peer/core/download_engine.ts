@@ -617,21 +617,26 @@ export class DownloadEngine {
    * arrived. A driver may read the next datagram's payload straight into it and pass that view
    * to {@link handleBlock}, which then copies nothing; the slot holds nothing needed until the
    * block arrives, so a datagram that turns out to be another block only costs the copy to
-   * where that one belongs. None while an event is waiting to be polled (a `piece` event's
-   * buffer may be handed to a new piece before the driver wrote it).
+   * where that one belongs. None in the buffer of a piece event not yet polled (it may have gone
+   * to a new piece before the driver wrote it); the driver must also have written every piece
+   * event it polled (DownloadCore offers no slot while any of its events waits).
    *
    * @param owner the owner whose next block is expected
    * @returns a view of the slot (the block's length), or undefined when none is expected
    */
   expectedSlot(owner: string): Uint8Array | undefined {
-    // A piece event not yet polled holds a view of a buffer that may go to a new piece
-    if (this.#events.length > 0) return undefined;
     const o = this.#owners.get(owner);
     if (o === undefined || !o.alive) return undefined;
     const out = o.firstOutstanding();
     if (out === undefined) return undefined;
     const ap = this.#active.get(out.piece);
     if (ap === undefined || ap.received[out.block] || ap.verifying) return undefined;
+    // A piece event not yet polled may hold a view of this buffer (given to a new piece since)
+    for (const e of this.#events) {
+      if ((e.kind === "piece" || e.kind === "verify") && e.data.buffer === ap.buffer.buffer) {
+        return undefined;
+      }
+    }
     const at = out.block * this.layout.blockSize;
     return ap.buffer.subarray(at, at + out.length);
   }
