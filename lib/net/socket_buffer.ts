@@ -72,6 +72,7 @@ export interface Libc {
   ): number | bigint;
   recvmmsg(fd: number, msgs: Uint8Array, vlen: number, flags: number, timeout: bigint): number;
   sendmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
+  recvmsg(fd: number, msg: Uint8Array, flags: number): number | bigint;
   /** `offset` is an off_t the kernel advances (8 bytes). */
   sendfile(
     outFd: number,
@@ -118,6 +119,7 @@ export function openLibc(): Libc | null {
         },
         recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "u64"], result: "i32" },
         sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+        recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
         sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
         fstat: { parameters: ["i32", "buffer"], result: "i32" },
         poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },

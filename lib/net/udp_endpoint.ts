@@ -9,6 +9,8 @@ import { MAX_DATAGRAM } from "../wire/limits.ts";
 import { FastUdp } from "./fast_udp.ts";
 import { BatchUdp } from "./batch_udp.ts";
 import { type FileIdentity, FileSend } from "./file_send.ts";
+import { MIN_SLOT_BUFFER, ScatterReceive } from "./scatter_receive.ts";
+import { openLibc } from "./socket_buffer.ts";
 
 /** Datagrams the fast path reads per Deno receive before the loop yields to the event loop. */
 const FAST_DRAIN = 64;
@@ -56,6 +58,31 @@ export interface UdpEndpointOptions {
 export type DatagramHandler = (bytes: Uint8Array, from: Deno.NetAddr) => void;
 
 /**
+ * Where the fast path's drain reads a datagram's bytes after its first `head` ({@link
+ * UdpEndpoint.onScatter}): straight into `slot()` when it offers one, then `deliver` gets the
+ * head and the payload as two views; when `deliver` returns false (not the datagram it can
+ * take in two parts) the datagram is made contiguous and goes to the ordinary handler.
+ */
+export interface ScatterTarget {
+  /** Bytes of each datagram that go to the receive buffer first (a header). */
+  head: number;
+  /**
+   * Where the next datagram's bytes after `head` should go, or undefined for the receive buffer.
+   * The kernel writes any datagram's bytes there: offer only bytes not needed until the next
+   * datagram is delivered (a block not yet received). Called once per read.
+   */
+  slot: () => Uint8Array | undefined;
+  /**
+   * A datagram that fitted `head` + the slot: `head` is a view of the receive buffer, `body` of
+   * the slot (both valid until this returns).
+   *
+   * @returns true when taken; false to have it handed, contiguous, to the handler instead
+   *   (without having acted on it)
+   */
+  deliver: (head: Uint8Array, body: Uint8Array, from: Deno.NetAddr) => boolean;
+}
+
+/**
  * A thin UDP driver over `Deno.listenDatagram`: one receive loop that hands every datagram to
  * one handler, and fire-and-forget sends. Protocol logic lives elsewhere.
  */
@@ -69,6 +96,8 @@ export class UdpEndpoint implements AsyncDisposable {
   #fast: FastUdp | undefined;
   #batch: BatchUdp | undefined;
   #files: FileSend | undefined;
+  #scatter: ScatterReceive | undefined;
+  #scatterTarget: ScatterTarget | undefined;
   readonly #deliver = (bytes: Uint8Array, from: Deno.NetAddr): void =>
     this.#deliverOne(bytes, from);
   /** Datagrams received. */
@@ -139,6 +168,29 @@ export class UdpEndpoint implements AsyncDisposable {
    */
   onBatchEnd(fn: () => void): void {
     this.#batchEnd = fn;
+  }
+
+  /**
+   * Lets the fast path's drain read the bytes after each datagram's header straight into a slot
+   * the caller names ({@link ScatterTarget}), saving the copy of the payload out of the receive
+   * buffer. Only datagrams the `recvfrom` drain reads after a large first one (Deno's own receive
+   * reads that one; small ones are drained with `recvmmsg`), and only with the fast path on
+   * ({@link useFastPath}); otherwise nothing changes.
+   *
+   * @param target where the payloads go, and who takes them
+   * @returns true when reads will be scattered
+   */
+  onScatter(target: ScatterTarget): boolean {
+    const c = openLibc();
+    if (this.#fast === undefined || c === null) return false;
+    this.#scatter ??= new ScatterReceive(c, this.#fast.fd, this.#buffer, target.head);
+    this.#scatterTarget = target;
+    return true;
+  }
+
+  /** Datagrams whose payload the drain read straight into a {@link ScatterTarget} slot. */
+  get scattered(): number {
+    return this.#scatter?.placed ?? 0;
   }
 
   /**
@@ -367,7 +419,13 @@ export class UdpEndpoint implements AsyncDisposable {
   /** Hands the datagrams already waiting to the handler, without a Deno op each. */
   #drain(fast: FastUdp): void {
     const buffer = this.#buffer;
+    const target = this.#scatterTarget;
     for (let i = 0; i < FAST_DRAIN && !this.#closed; i++) {
+      const slot = target?.slot();
+      if (slot !== undefined && slot.buffer.byteLength >= MIN_SLOT_BUFFER) {
+        if (!this.#scatterOne(target!, slot)) return;
+        continue;
+      }
       const n = fast.tryReceive(buffer);
       if (n < 0) return;
       this.received++;
@@ -378,6 +436,29 @@ export class UdpEndpoint implements AsyncDisposable {
         this.lastHandlerError = e;
       }
     }
+  }
+
+  /** Reads one datagram with its payload into `slot`; false when none was waiting. */
+  #scatterOne(target: ScatterTarget, slot: Uint8Array): boolean {
+    const scatter = this.#scatter!;
+    const n = scatter.receive(slot);
+    if (n < 0) return false;
+    this.received++;
+    const from = scatter.lastFrom;
+    const head = target.head;
+    try {
+      if (n > head && n - head <= slot.byteLength) {
+        if (target.deliver(this.#buffer.subarray(0, head), slot.subarray(0, n - head), from)) {
+          scatter.placed++;
+          return true;
+        }
+      }
+      this.#handler(scatter.assemble(slot, n), from);
+    } catch (e) {
+      this.handlerErrors++;
+      this.lastHandlerError = e;
+    }
+    return true;
   }
 
   /** Closes the socket and waits for the receive loop to stop. Idempotent. */

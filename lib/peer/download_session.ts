@@ -14,6 +14,7 @@ import type { PartStore, SessionContext } from "./session_context.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
 import { PieceWriter } from "./piece_writer.ts";
 import { diskError } from "./transfer_error.ts";
+import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
 
 let nextTxid = (Math.random() * 0x7fffffff) >>> 0;
 
@@ -261,6 +262,15 @@ export class DownloadSession implements DownloadHandle {
       this.#core.handleDatagram(bytes, from, performance.now());
     });
     socket.onBatchEnd(() => this.#step((now) => this.#core.endBatch(now)));
+    // With the libc grant, a block's payload is read straight into its piece buffer's slot
+    socket.onScatter({
+      head: BLOCK_DATA_HEADER_SIZE,
+      slot: () => this.#core.expectedSlot(owner),
+      deliver: (head, body, from) => {
+        this.#core.startBatch();
+        return this.#core.handleBlockParts(head, body, from, performance.now());
+      },
+    });
     this.#sockets.set(owner, socket);
     return socket;
   }
@@ -269,6 +279,16 @@ export class DownloadSession implements DownloadHandle {
     clearTimeout(this.#timer);
     this.#timerAt = -Infinity; // never armed again
     await Promise.allSettled(this.#jobs);
+    let received = 0, scattered = 0;
+    for (const s of this.#sockets.values()) {
+      received += s.received;
+      scattered += s.scattered;
+    }
+    if (scattered > 0) {
+      this.#ctx.log(
+        `data sockets: ${scattered} of ${received} datagrams read straight into their piece buffer`,
+      );
+    }
     await Promise.all([...this.#sockets.values()].map((s) => s.close()));
     this.#sockets.clear();
     await this.#writer?.close();

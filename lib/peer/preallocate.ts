@@ -6,10 +6,11 @@
  * cost ~0.07 of the ~0.2 CPU seconds per GiB of the page-cache write. With the blocks allocated
  * the write only copies. Holes only: data already in the file (a resume) is kept. Without the
  * grant, on a file system that cannot (EOPNOTSUPP) or off Linux, nothing happens and the writes
- * are as before. Figures: docs/TRANSFER.md, _Downloader CPU and `--mtu 1500`_.
+ * are as before. Figures: docs/TRANSFER.md, _Downloader CPU, fourth round_ (earlier figures
+ * were measured with it off).
  * @module
  */
-import { libcPath } from "../net/socket_buffer.ts";
+import { LIBC_PATHS } from "../net/socket_buffer.ts";
 
 interface PreallocLibc {
   open(path: Uint8Array, flags: number): number;
@@ -27,21 +28,21 @@ let lib: PreallocLibc | null | undefined;
 function openPreallocLibc(): PreallocLibc | null {
   if (lib !== undefined) return lib;
   lib = null;
-  // The libc the socket calls would load first (the grant of `deno task peer` covers them all)
-  const path = typeof Deno.dlopen === "function" && Deno.build.os === "linux"
-    ? libcPath()
-    : undefined;
-  if (path === undefined) return null;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi", path }).state === "granted") {
+  if (typeof Deno.dlopen !== "function" || Deno.build.os !== "linux") return null;
+  // The paths the socket calls try, by the FFI grant alone: a peer whose read grant does not
+  // cover libc's directory (the benchmarks' peers) cannot stat it, yet may load it
+  for (const path of LIBC_PATHS) {
+    try {
+      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
       lib = Deno.dlopen(path, {
         open: { parameters: ["buffer", "i32"], result: "i32" },
         fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
         close: { parameters: ["i32"], result: "i32" },
       }).symbols as unknown as PreallocLibc;
+      return lib;
+    } catch {
+      // not there, or not this path: try the next
     }
-  } catch {
-    // not loadable: no preallocation
   }
   return lib;
 }

@@ -3,7 +3,7 @@
  * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
  * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches and the
  * downloader reads with UDP GRO), and the node log says which buffer it got and that GSO and GRO
- * are on.
+ * are on, and that blocks were read straight into their piece buffers (scatter_receive.ts).
  * @module
  */
 import assert from "node:assert/strict";
@@ -74,6 +74,10 @@ Deno.test({
     assert.ok(raised.length >= 2, `both peers log their buffer:\n${log.slice(-2000)}`);
     for (const got of raised) assert.ok(got > 212_992, `SO_RCVBUF ${got}`);
     assert.match(log, /UDP GSO on/, "the owner has GSO sends");
+    // 32 KiB blocks drained after a burst's first are read straight into their piece buffers
+    const getterLog = Deno.readTextFileSync(join(logs, "node-getter.log"));
+    const placed = getterLog.match(/data sockets: (\d+) of (\d+) datagrams read straight into/);
+    assert.ok(placed && Number(placed[1]) > 0, `blocks read in place:\n${getterLog.slice(-2000)}`);
     // GRO on the data sockets of the --mtu 1500 download only (PeerOptions.receiveGro)
     const groOn = (id: string) =>
       /UDP GRO on/.test(Deno.readTextFileSync(join(logs, `node-${id}.log`)));

@@ -589,3 +589,36 @@ Deno.test({
     w.core.endBatch(w.now);
   },
 });
+
+Deno.test({
+  name:
+    "DownloadCore.expectedSlot(): no slot while a piece waits to be written, even after a pump inside a burst reused its buffer",
+  permissions: "none",
+  fn() {
+    // One block per piece (every block completes a piece, whose buffer the next piece may
+    // take), and 1452-byte blocks (slots inside the bursts)
+    const offered: number[] = [];
+    for (const options of [{}, { mtu: 1500 }]) {
+      const w = new World([new Owner("alice", 4001)], options);
+      w.batch = true;
+      const ack = encodeMessage({ type: "probe_ack", txid: TXID, size: 1200, cookie: 4001001n });
+      let slots = 0;
+      w.inBatch = (world, d) => {
+        if (blockDataTxid(d.bytes) < 0) return;
+        // A message other than BLOCK_DATA inside the burst pumps at once (new requests, maybe a
+        // new piece in the buffer of the one just verified, whose write waits for the burst's end)
+        world.core.handleDatagram(ack, d.from, world.now);
+        // What the kernel does with a datagram that is not the block expected: overwrite the slot
+        const slot = world.core.expectedSlot("alice");
+        if (slot === undefined) return;
+        slots++;
+        slot.fill(0xee);
+      };
+      w.run();
+      assertComplete(w);
+      assert.deepEqual(w.file, DATA, "every piece written as verified");
+      offered.push(slots);
+    }
+    assert.ok(offered[1]! > 10, `${offered[1]} slots offered inside bursts`);
+  },
+});

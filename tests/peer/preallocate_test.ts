@@ -71,3 +71,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "preallocate with the libc grant but a read grant that does not cover libc's directory (the benchmarks' peers): still allocates",
+  ignore: Deno.build.os !== "linux" || libcPath === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = await sparseFile(dir);
+      const child = `${dir}/child.js`;
+      await Deno.writeTextFile(
+        child,
+        `import { preallocate } from ${
+          JSON.stringify(import.meta.resolve("../../lib/peer/preallocate.ts"))
+        };
+        console.log(JSON.stringify(preallocate(${JSON.stringify(path)}, ${SIZE})));`,
+      );
+      const root = new URL("../../", import.meta.url).pathname;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          `--allow-ffi=${libcPath}`,
+          `--allow-read=${dir},${root}`,
+          child,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      assert.equal(JSON.parse(new TextDecoder().decode(out.stdout)), true);
+      assert.ok((await Deno.stat(path)).blocks! * 512 >= SIZE, "allocated");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

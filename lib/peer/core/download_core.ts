@@ -427,12 +427,41 @@ export class DownloadCore {
 
   /** The BLOCK_DATA fast path: `bytes` is the whole datagram (a view into a reused buffer). */
   handleBlockData(bytes: Uint8Array, from: Deno.NetAddr, now: number): void {
+    this.#takeBlock(bytes, bytes.subarray(BLOCK_DATA_HEADER_SIZE), from, now);
+  }
+
+  /**
+   * Where a data socket may read the payload of the next datagram from `owner` (the engine's
+   * {@link DownloadEngine.expectedSlot}), or undefined. None while any event is waiting for the
+   * driver: a `write_piece` holds a view of a piece buffer the engine may already have handed to
+   * a new piece (a pump inside a burst, on a message other than BLOCK_DATA), whose slot the
+   * kernel would then overwrite before the piece is written.
+   */
+  expectedSlot(owner: string): Uint8Array | undefined {
+    return this.#events.length === 0 ? this.#engine?.expectedSlot(owner) : undefined;
+  }
+
+  /**
+   * A datagram read in two parts: `head`, its first {@link BLOCK_DATA_HEADER_SIZE} bytes, and
+   * `body`, the rest (read straight into the slot {@link expectedSlot} named, which makes it a
+   * block copied nowhere when it is the block expected).
+   *
+   * @returns true when taken (BLOCK_DATA, for this download or not); false for any other
+   *   message, untouched (hand the whole datagram to {@link handleDatagram})
+   */
+  handleBlockParts(head: Uint8Array, body: Uint8Array, from: Deno.NetAddr, now: number): boolean {
+    const txid = blockDataTxid(head);
+    if (txid < 0) return false;
+    if (txid === this.txid) this.#takeBlock(head, body, from, now);
+    return true;
+  }
+
+  #takeBlock(head: Uint8Array, data: Uint8Array, from: Deno.NetAddr, now: number): void {
     const engine = this.#engine;
     if (!engine) return;
     const owner = this.#owners.ownerAt(from);
     if (owner === undefined) return;
-    const data = bytes.subarray(BLOCK_DATA_HEADER_SIZE);
-    engine.handleBlock(owner, readBlockDataOffset(bytes), data, now);
+    engine.handleBlock(owner, readBlockDataOffset(head), data, now);
     this.#meter.count(data.byteLength);
     if (!this.#batching) this.#pump(now);
   }

@@ -598,13 +598,47 @@ export class DownloadEngine {
       this.stats.duplicateBlocks++;
       return;
     }
-    ap.buffer.set(data, block * this.layout.blockSize);
+    const at = block * this.layout.blockSize;
+    // Already in place when the driver read it straight into the slot expectedSlot() named
+    if (data.buffer !== ap.buffer.buffer || data.byteOffset !== ap.buffer.byteOffset + at) {
+      ap.buffer.set(data, at);
+    }
     ap.received[block] = 1;
     ap.receivedCount++;
     ap.sourceBytes.set(owner, (ap.sourceBytes.get(owner) ?? 0) + len);
     if (ap.requested[block]! > (out ? 1 : 0)) this.#cancelElsewhere(id, owner);
     ap.requested[block] = 0;
     if (ap.receivedCount === ap.blockCount) this.#finishPiece(ap, now);
+  }
+
+  /**
+   * Where the block `owner` most likely sends next belongs: the slot of its oldest outstanding
+   * request (owners answer in request order) in its piece buffer, while that block has not
+   * arrived. A driver may read the next datagram's payload straight into it and pass that view
+   * to {@link handleBlock}, which then copies nothing; the slot holds nothing needed until the
+   * block arrives, so a datagram that turns out to be another block only costs the copy to
+   * where that one belongs. None in the buffer of a piece event not yet polled (it may have gone
+   * to a new piece before the driver wrote it); the driver must also have written every piece
+   * event it polled (DownloadCore offers no slot while any of its events waits).
+   *
+   * @param owner the owner whose next block is expected
+   * @returns a view of the slot (the block's length), or undefined when none is expected
+   */
+  expectedSlot(owner: string): Uint8Array | undefined {
+    const o = this.#owners.get(owner);
+    if (o === undefined || !o.alive) return undefined;
+    const out = o.firstOutstanding();
+    if (out === undefined) return undefined;
+    const ap = this.#active.get(out.piece);
+    if (ap === undefined || ap.received[out.block] || ap.verifying) return undefined;
+    // A piece event not yet polled may hold a view of this buffer (given to a new piece since)
+    for (const e of this.#events) {
+      if ((e.kind === "piece" || e.kind === "verify") && e.data.buffer === ap.buffer.buffer) {
+        return undefined;
+      }
+    }
+    const at = out.block * this.layout.blockSize;
+    return ap.buffer.subarray(at, at + out.length);
   }
 
   /** The owner answered with an ERROR (`unknown_content`, `busy`, …; codes from ErrorCode). */

@@ -208,6 +208,12 @@ export class OwnerState {
     this.lossRate -= this.lossRate / LOSS_RATE_BLOCKS;
   }
 
+  /** The oldest request still outstanding (the answer expected next), or undefined. */
+  firstOutstanding(): Outstanding | undefined {
+    for (const out of this.outstanding.values()) return out;
+    return undefined;
+  }
+
   /** True when the owner can be asked for blocks (alive and not paused). */
   get usable(): boolean {
     return this.alive && !this.paused;
