@@ -57,7 +57,7 @@ const CLEAN_LOSS_RATE = 0.01;
  * An owner's recent block loss rate below which `minBatchBlocks` applies: a path losing more asks
  * an eighth of a window at a time, a lost request costing little.
  */
-const BATCH_LOSS_RATE = 0.1;
+const BATCH_LOSS_RATE = 0.03;
 /** Blocks of new work a probe timeout asks for beyond the window. */
 export const PROBE_BLOCKS = 2;
 
@@ -139,7 +139,7 @@ export interface DownloadEngineOptions {
   randomStart?: boolean;
   /**
    * Blocks a request asks for at least (at most half the owner's window), on a path past slow
-   * start that loses under 10 % (a lossless start and a lossy path are as before): in a swarm every
+   * start that loses under 3 % (a lossless start and a lossy path are as before): in a swarm every
    * owner's window is small, so a request per block would spend a tenth of the downloader's own
    * upload, which other downloaders need, on BLOCK_REQUESTs (measured in the simulator: 4.4 % of
    * the downloaders' upload at 1,452-byte blocks; 1.8 % with 4). @default 1
