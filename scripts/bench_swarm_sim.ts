@@ -7,6 +7,11 @@
  * of this machine's load.
  *
  *   deno run -P=test scripts/bench_swarm_sim.ts [--peers 8,32,100] [--size-mib 64] [--quick]
+ *     [--only TEXT] [--timeline MS] [--late-announce]
+ *
+ * `--only` keeps the cases whose name contains TEXT; `--timeline` prints each host's upload use
+ * per window; `--late-announce` turns off the downloaders' announcement before their first piece
+ * (an A/B of `PartialAnnounce`'s `early`).
  *
  * Cases: every upload 40 Mbit/s (5,000 bytes/ms); downloaders' uploads 4× the seed's
  * (swarm-bound); downloaders joining 1 s apart. `--quick` runs N = 8 only (for `deno task bench`).
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     timeline: { type: "string", default: "0" },
     only: { type: "string", default: "" },
+    "late-announce": { type: "boolean", default: false },
   },
 });
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
@@ -44,6 +50,7 @@ cases.push({
   options: { peers: n0, size, seedUpload: U, joinEveryMs: 1000 },
 });
 
+if (values["late-announce"]) { for (const c of cases) c.options.announceEarly = false; }
 const timelineMs = Number(values.timeline);
 if (timelineMs > 0) { for (const c of cases) c.options.sampleMs = timelineMs; }
 if (values.only) {

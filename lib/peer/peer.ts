@@ -27,6 +27,7 @@ import type {
   RateLimits,
   SharedFile,
 } from "./api.ts";
+import { PartialAnnounce } from "./core/partial_announce.ts";
 import { DownloadBudget } from "./core/download_budget.ts";
 import { DownloadSession } from "./download_session.ts";
 import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
@@ -107,7 +108,7 @@ class PeerNode implements Peer {
   /** Downloads in progress served as partial owners, by content id. */
   readonly #partials = new Map<
     string,
-    { file: OwnedFile; have: { count: number }; pieces: number; ownedAt: number; owned: number }
+    { file: OwnedFile; have: { count: number }; announce: PartialAnnounce }
   >();
   /** Datagrams that failed to decode. */
   malformed = 0;
@@ -444,12 +445,11 @@ class PeerNode implements Peer {
           return;
         }
         const contentId = fromHex(ev.contentIdHex)!;
+        const pieces = ev.manifest.pieceHashes.byteLength / 32;
         this.#partials.set(ev.contentIdHex, {
           file: { name: ev.name, size: ev.manifest.size, contentId },
           have: verified,
-          pieces: ev.manifest.pieceHashes.byteLength / 32,
-          ownedAt: -Infinity,
-          owned: 0,
+          announce: new PartialAnnounce({ pieces, everyMs: UPDATE_EVERY_MS }),
         });
         this.#ownPartial(ev.contentIdHex, now);
         return;
@@ -457,9 +457,7 @@ class PeerNode implements Peer {
       case "verified":
         if (!this.#partials.has(ev.contentIdHex)) return;
         this.#uploader.noteVerified(ev.contentIdHex, ev.index, now);
-        if (now - this.#partials.get(ev.contentIdHex)!.ownedAt >= UPDATE_EVERY_MS) {
-          this.#ownPartial(ev.contentIdHex, now);
-        }
+        this.#ownPartial(ev.contentIdHex, now);
         return;
       case "ended":
         if (!this.#partials.delete(ev.contentIdHex)) return;
@@ -470,15 +468,13 @@ class PeerNode implements Peer {
     }
   }
 
-  /** OWN with the progress of a partial download, once it has a verified piece and changed. */
+  /** OWN with the progress of a partial download when PartialAnnounce says so. */
   #ownPartial(hex: string, now: number): void {
     const p = this.#partials.get(hex);
     if (!p) return;
-    const have = p.have.count;
-    if (have === 0 || have >= p.pieces || have === p.owned) return;
-    p.ownedAt = now;
-    p.owned = have;
-    this.#tracker.own({ ...p.file, progress: { have, pieces: p.pieces } }).catch((e) =>
+    const progress = p.announce.due(p.have.count, now);
+    if (progress === undefined) return;
+    this.#tracker.own({ ...p.file, progress }).catch((e) =>
       this.#log(
         `could not announce ${p.file.name} in progress: ${e instanceof Error ? e.message : e}`,
       )

@@ -16,6 +16,7 @@ import { TrackerSession } from "../peer/core/tracker_session.ts";
 import { UploadRules } from "../peer/core/upload_rules.ts";
 import type { UploadSlotsOptions } from "../peer/core/upload_slots.ts";
 import { DownloadBudget } from "../peer/core/download_budget.ts";
+import { PartialAnnounce } from "../peer/core/partial_announce.ts";
 import type { SimAddr, SimNetwork, SimSocket, SimTimer } from "./sim_network.ts";
 import { SimDownload, type SimDownloadOptions } from "./sim_download.ts";
 
@@ -42,6 +43,8 @@ export interface SimPeerOptions {
   shareDownloads?: boolean;
   /** Super-seed complete files (UploadRules' `superSeed`). @default true */
   superSeed?: boolean;
+  /** Announce a served download as soon as its part opens (PartialAnnounce's `early`). @default true */
+  announceEarly?: boolean;
   /** Receives the peer's log lines. */
   log?: (line: string) => void;
   /** A lying owner: flips a byte of every block this says yes to. */
@@ -128,9 +131,8 @@ interface Partial {
   size: number;
   /** 1 per verified piece (the download's own array). */
   have: Uint8Array;
-  /** When its progress was last announced, and how many pieces it had then. */
-  sentAt: number;
-  announced?: number;
+  /** When to announce its progress. */
+  announce: PartialAnnounce;
 }
 
 /**
@@ -335,7 +337,14 @@ export class SimPeer {
         const name = `download-${hex.slice(0, 8)}`;
         this.files.set(hex, { name, bytes: file, manifest, encoded, contentId, contentIdHex: hex });
         this.rules.share({ path: name, manifest, encoded, have: { has: (i) => have[i] === 1 } });
-        this.#partials.set(hex, { name, contentId, have, size: manifest.size, sentAt: -Infinity });
+        const announce = new PartialAnnounce({
+          pieces: have.length,
+          everyMs: UPDATE_EVERY_MS,
+          ...(this.#options.announceEarly === false ? { early: false } : {}),
+        });
+        const p = { name, contentId, have, size: manifest.size, announce };
+        this.#partials.set(hex, p);
+        this.#ownPartial(p);
       },
       pieceVerified: (_d: SimDownload, index: number) => {
         if (this.#closed) return;
@@ -343,8 +352,7 @@ export class SimPeer {
           if (p.have !== _d.have) continue;
           this.rules.noteVerified(hex, index, this.net.now);
           this.#flushSends();
-          // OWN from the first verified piece, then at most every UPDATE_EVERY_MS
-          if (this.net.now - p.sentAt >= UPDATE_EVERY_MS) this.#ownPartial(p);
+          this.#ownPartial(p);
         }
       },
       completed: (_r: unknown, manifest: Manifest, encoded: Uint8Array, file: Uint8Array) => {
@@ -446,20 +454,16 @@ export class SimPeer {
     return d;
   }
 
-  /** Announces a partial download's progress (OWN with progress). */
+  /** Announces a partial download's progress (OWN with progress) when PartialAnnounce says so. */
   #ownPartial(p: Partial): void {
     let have = 0;
     for (const b of p.have) have += b;
-    const pieces = p.have.length;
-    if (have === 0 || have >= pieces) return;
-    p.sentAt = this.net.now;
-    p.announced = have;
-    this.session.own({
-      name: p.name,
-      size: p.size,
-      contentId: p.contentId,
-      progress: { have, pieces },
-    }, this.net.now);
+    const progress = p.announce.due(have, this.net.now);
+    if (progress === undefined) return;
+    this.session.own(
+      { name: p.name, size: p.size, contentId: p.contentId, progress },
+      this.net.now,
+    );
     this.#pumpSession();
   }
 
@@ -490,9 +494,7 @@ export class SimPeer {
   }
 
   #update(now: number): void {
-    for (const p of this.#partials.values()) {
-      if (now - p.sentAt >= UPDATE_EVERY_MS) this.#ownPartial(p);
-    }
+    for (const p of this.#partials.values()) this.#ownPartial(p);
     const delta = this.#options.claimUploaded ?? this.rules.takeUploaded();
     if (delta > 0) {
       this.session.update(delta, now);

@@ -36,6 +36,8 @@ export interface SwarmScenarioOptions {
   shareDownloads?: boolean;
   /** The seed super-seeds. @default true */
   superSeed?: boolean;
+  /** Downloaders announce themselves as soon as their part opens (SimPeer's). @default true */
+  announceEarly?: boolean;
   /** The seed's upload slots (SimPeer's `uploadSlots`). @default its default */
   seedSlots?: SimPeerOptions["uploadSlots"];
   /** Seed of every random choice. @default 1 */
@@ -178,6 +180,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
         addr: { hostname, port: 7000 },
         tracker: TRACKER,
         shareDownloads: options.shareDownloads ?? true,
+        ...(options.announceEarly === false ? { announceEarly: false } : {}),
       }),
     );
   }

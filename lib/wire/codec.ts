@@ -138,9 +138,9 @@ export function encodeMessage(msg: Message, out?: Uint8Array): Uint8Array {
       w.fixed(msg.contentId, CONTENT_ID_BYTES, "contentId");
       if (msg.progress !== undefined) {
         const { have, pieces } = msg.progress;
-        if (!(have >= 1 && have < pieces)) {
+        if (!(have >= 0 && have < pieces)) {
           throw new RangeError(
-            `Cannot encode own: progress ${have}/${pieces} is not partial (1 ≤ have < pieces)`,
+            `Cannot encode own: progress ${have}/${pieces} is not partial (0 ≤ have < pieces)`,
           );
         }
         w.u32(have, "have");
@@ -541,8 +541,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
         const at = r.pos;
         const have = r.u32("have");
         const pieces = r.u32("pieces");
-        if (!(have >= 1 && have < pieces)) {
-          r.fail("bad_value", at, `progress ${have}/${pieces} is not partial (1 ≤ have < pieces)`);
+        if (!(have < pieces)) {
+          r.fail("bad_value", at, `progress ${have}/${pieces} is not partial (0 ≤ have < pieces)`);
         }
         own.progress = { have, pieces };
       }

@@ -124,8 +124,9 @@ export interface OwnMessage extends Base {
   /** SHA-256 of the encoded manifest, 32 bytes. */
   contentId: Uint8Array;
   /**
-   * A download in progress: the sender has verified `have` of `pieces` pieces (1 ≤ have <
-   * pieces) and serves those. Absent: it has the whole file. On the wire: an optional 8-byte
+   * A download in progress: the sender has verified `have` of `pieces` pieces (0 ≤ have <
+   * pieces; 0: it has opened the download and will serve its pieces as it verifies them) and
+   * serves those. Absent: it has the whole file. On the wire: an optional 8-byte
    * tail (docs/PROTOCOL.md).
    */
   progress?: OwnProgress;

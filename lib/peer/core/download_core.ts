@@ -77,6 +77,12 @@ export const REPORT_EVERY_MS = 30_000;
 export const SWARM_START_RENEED_MS = 250;
 /** Sharers (SHARER) a download takes beyond the owners the tracker lists it. */
 export const MAX_SHARERS = 16;
+/**
+ * While swarming, a block request asks for at least this many blocks (at most half the owner's
+ * window; DownloadEngine's `minBatchBlocks`): requests use the downloader's upload, which the swarm
+ * needs.
+ */
+export const SWARM_MIN_BATCH_BLOCKS = 4;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
 
@@ -723,7 +729,7 @@ export class DownloadCore {
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : {}),
       ...(o.random ? { random: o.random } : {}),
-      ...(o.swarm ? { randomStart: true } : {}),
+      ...(o.swarm ? { randomStart: true, minBatchBlocks: SWARM_MIN_BATCH_BLOCKS } : {}),
     });
     this.#engine = engine;
     if (o.swarm) {

@@ -53,6 +53,11 @@ export const PERSISTENT_PTOS = 5;
 
 /** An owner's recent block loss rate below which its requests ask for whole quarter windows. */
 const CLEAN_LOSS_RATE = 0.01;
+/**
+ * An owner's recent block loss rate below which `minBatchBlocks` applies: a path losing more asks
+ * an eighth of a window at a time, a lost request costing little.
+ */
+const BATCH_LOSS_RATE = 0.03;
 /** Blocks of new work a probe timeout asks for beyond the window. */
 export const PROBE_BLOCKS = 2;
 
@@ -132,6 +137,14 @@ export interface DownloadEngineOptions {
   random?: () => number;
   /** The piece picker's `randomStart` (a swarming download). @default false */
   randomStart?: boolean;
+  /**
+   * Blocks a request asks for at least (at most half the owner's window), on a path past slow
+   * start that loses under 3 % (a lossless start and a lossy path are as before): in a swarm every
+   * owner's window is small, so a request per block would spend a tenth of the downloader's own
+   * upload, which other downloaders need, on BLOCK_REQUESTs (measured in the simulator: 4.4 % of
+   * the downloaders' upload at 1,452-byte blocks; 1.8 % with 4). @default 1
+   */
+  minBatchBlocks?: number;
   /**
    * Receives a trace of each owner's window, delay and losses (sampled at most every
    * `traceIntervalMs` per owner) and of every probe timeout and dropped owner; see
@@ -271,6 +284,7 @@ export class DownloadEngine {
   #budgetWake: number | undefined;
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
+  readonly #minBatchBlocks: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
@@ -321,6 +335,7 @@ export class DownloadEngine {
       options.maxOwnerInFlight ?? this.#maxInFlight,
     );
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
+    this.#minBatchBlocks = Math.max(1, options.minBatchBlocks ?? 1);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
     this.#maxUnasked = options.maxUnaskedBlocks ?? 64;
@@ -783,7 +798,12 @@ export class DownloadEngine {
       // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
       // does not turn a lossless transfer into one of small requests)
       const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
-      let batch = Math.max(Math.min(this.layout.blockSize, win / 2), win / (clean ? 4 : 8));
+      // A swarm's small windows, once past slow start and losing little (a shared queue's drops,
+      // not a lossy path's): at least minBatchBlocks per request (at most half the window)
+      const least = !clean && o.lossRate < BATCH_LOSS_RATE
+        ? this.#minBatchBlocks * this.layout.blockSize
+        : this.layout.blockSize;
+      let batch = Math.max(Math.min(least, win / 2), win / (clean ? 4 : 8));
       if (allowed !== Infinity) batch = Math.min(batch, budget!.burst);
       if (o.inFlight > 0 && room < batch) continue;
       if (o.inFlight === 0 && room <= 0 && total > 0) continue;
