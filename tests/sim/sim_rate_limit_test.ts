@@ -6,67 +6,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
-import { SimNetwork } from "../../lib/sim/sim_network.ts";
-import { SimTracker } from "../../lib/sim/sim_tracker.ts";
-import {
-  type SimContent,
-  simContent,
-  SimPeer,
-  type SimPeerOptions,
-} from "../../lib/sim/sim_peer.ts";
+import type { SimContent, SimPeer, SimPeerOptions } from "../../lib/sim/sim_peer.ts";
 import type { SimDownload } from "../../lib/sim/sim_download.ts";
-import { Prng } from "../../lib/sim/prng.ts";
+import { assertExact, MiB, none, randomContent as content, SimWorld } from "./_world.ts";
 
-const MiB = 1024 * 1024;
-const TRACKER = { hostname: "10.0.0.1", port: 6969 };
-const none = { permissions: "none" } as const;
-
-/** A tracker and peers on 10.0.1.n over 2 ms links of 100 MB/s. */
+/** The shared world with every host's upload at 100 MB/s. */
 function world(seed: number) {
-  const net = new SimNetwork({ seed, link: { latencyMs: 2 } });
-  net.addHost(TRACKER.hostname);
-  const tracker = new SimTracker(net, TRACKER, { intervalMs: 2000 });
-  const peers: SimPeer[] = [];
-  const peer = (n: number, options: Partial<SimPeerOptions> = {}) => {
-    const hostname = `10.0.1.${n}`;
-    net.addHost(hostname, { upload: 100_000 });
-    const p = new SimPeer(net, {
-      nodeId: `p${n}`,
-      addr: { hostname, port: 7000 },
-      tracker: TRACKER,
-      ...options,
-    });
-    peers.push(p);
-    return p;
+  const w = new SimWorld(seed);
+  const peer = (n: number, options: Partial<SimPeerOptions> = {}) => w.peer(n, 100_000, options);
+  return {
+    net: w.net,
+    peer,
+    settle: (files: number) => w.settle(files),
+    finish: (d: SimDownload[]) => w.finish(d),
   };
-  const settle = (files: number) => {
-    const r = tracker.core;
-    assert.ok(
-      net.run(() => r.peerCount === peers.length && r.fileCount === files, {
-        maxMs: net.now + 5000,
-      }),
-    );
-  };
-  const finish = (downloads: SimDownload[]) =>
-    assert.ok(
-      net.run(() => downloads.every((d) => d.finishedAt !== undefined), {
-        maxMs: net.now + 600_000,
-      }),
-    );
-  return { net, peer, settle, finish };
-}
-
-function content(name: string, size: number, seed: number): SimContent {
-  const bytes = new Uint8Array(size);
-  new Prng(seed).fill(bytes);
-  return simContent(name, bytes);
-}
-
-function assertExact(d: SimDownload, c: SimContent): void {
-  assert.equal(d.error, undefined);
-  assert.equal(d.mismatchedPieces, 0);
-  assert.ok(Buffer.compare(d.file!, c.bytes) === 0, "the exact bytes");
 }
 
 /** Bytes/s of a download started at `start`. */

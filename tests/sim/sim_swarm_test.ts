@@ -4,87 +4,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type SimLink, SimNetwork } from "../../lib/sim/sim_network.ts";
+import { simContent } from "../../lib/sim/sim_peer.ts";
 import { SimTracker } from "../../lib/sim/sim_tracker.ts";
-import {
-  type SimContent,
-  simContent,
-  SimPeer,
-  type SimPeerOptions,
-} from "../../lib/sim/sim_peer.ts";
 import type { SimDownload } from "../../lib/sim/sim_download.ts";
-import { Prng } from "../../lib/sim/prng.ts";
-
-const MiB = 1024 * 1024;
-const TRACKER = { hostname: "10.0.0.1", port: 6969 };
-
-function randomBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  new Prng(seed).fill(out);
-  return out;
-}
-
-const none = { permissions: "none" } as const;
-
-class World {
-  readonly net: SimNetwork;
-  tracker: SimTracker;
-  readonly peers: SimPeer[] = [];
-
-  constructor(seed: number, link: Partial<SimLink> = {}) {
-    this.net = new SimNetwork({ seed, link: { latencyMs: 2, ...link } });
-    this.net.addHost(TRACKER.hostname);
-    this.tracker = new SimTracker(this.net, TRACKER, { intervalMs: 2000 });
-  }
-
-  /** A peer on host 10.0.1.n; `upload` in bytes per ms. */
-  peer(n: number, upload?: number, options: Partial<SimPeerOptions> = {}): SimPeer {
-    const hostname = `10.0.1.${n}`;
-    this.net.addHost(hostname, upload === undefined ? {} : { upload });
-    const p = new SimPeer(this.net, {
-      nodeId: `p${n}`,
-      addr: { hostname, port: 7000 },
-      tracker: TRACKER,
-      ...options,
-    });
-    this.peers.push(p);
-    return p;
-  }
-
-  /** Runs until every peer is registered and `files` contents are known to the tracker. */
-  settle(files: number): void {
-    const r = () => this.tracker.core;
-    const ok = this.net.run(
-      () => r().peerCount === this.peers.length && r().fileCount === files,
-      { maxMs: this.net.now + 5000 },
-    );
-    assert.ok(ok, "peers registered and files announced");
-  }
-
-  /** Downloads `query` on `downloader` to the end and checks the bytes are exactly `content`. */
-  fetch(downloader: SimPeer, query: string, content: SimContent): SimDownload {
-    const d = downloader.download(query);
-    this.finish([d]);
-    assertExact(d, content);
-    return d;
-  }
-
-  finish(downloads: SimDownload[], maxMs = 600_000): void {
-    const ok = this.net.run(() => downloads.every((d) => d.finishedAt !== undefined), {
-      maxMs: this.net.now + maxMs,
-    });
-    assert.ok(ok, "every download ended");
-  }
-}
-
-function assertExact(d: SimDownload, content: SimContent): void {
-  assert.equal(d.error, undefined);
-  assert.equal(d.mismatchedPieces, 0);
-  assert.equal(d.file?.byteLength, content.bytes.byteLength);
-  assert.ok(Buffer.compare(d.file!, content.bytes) === 0, "the exact bytes");
-}
-
-import { Buffer } from "node:buffer";
+import { assertExact, MiB, none, randomBytes, SimWorld as World, TRACKER } from "./_world.ts";
 
 Deno.test(
   "simulation: a file moves from 3 owners through real tracker, uploader and download cores",
