@@ -18,7 +18,7 @@
  * @module
  */
 import { encodeIPv4, IPv4Source, MSG_DONTWAIT } from "./fast_udp.ts";
-import { type Libc, openLibc } from "./socket_buffer.ts";
+import { type Libc, openLp64Libc } from "./socket_buffer.ts";
 
 /** Datagrams (or GRO groups) one {@link BatchUdp.receive} reads at most. */
 export const BATCH_SLOTS = 8;
@@ -123,11 +123,8 @@ export class BatchUdp {
    * @returns the batch calls, or undefined
    */
   static open(fd: number): BatchUdp | undefined {
-    const c = openLibc();
-    if (c === null || (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64")) {
-      return undefined;
-    }
-    return new BatchUdp(c, fd);
+    const c = openLp64Libc();
+    return c === null ? undefined : new BatchUdp(c, fd);
   }
 
   /** Whether GSO sends are on (the kernel knows UDP_SEGMENT and they have not kept failing). */

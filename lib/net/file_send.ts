@@ -35,7 +35,7 @@
  * @module
  */
 import { encodeIPv4, MSG_DONTWAIT } from "./fast_udp.ts";
-import { type Libc, openLibc } from "./socket_buffer.ts";
+import { type Libc, openLp64Libc } from "./socket_buffer.ts";
 import { addressOf } from "./batch_udp.ts";
 
 const MSG_MORE = 0x8000;
@@ -115,11 +115,8 @@ export class FileSend {
    * @returns the file sends, or undefined
    */
   static open(fd: number): FileSend | undefined {
-    const c = openLibc();
-    if (c === null || (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64")) {
-      return undefined;
-    }
-    return new FileSend(c, fd);
+    const c = openLp64Libc();
+    return c === null ? undefined : new FileSend(c, fd);
   }
 
   /** Whether sends are on (they have not kept failing). */

@@ -49,7 +49,7 @@ export function libcPath(): string | undefined {
   return undefined;
 }
 
-/** The libc calls used here, by fast_udp.ts and by batch_udp.ts (each returns -1 on failure). */
+/** The libc calls the peer uses (lib/net/*.ts and lib/peer/preallocate.ts; each returns -1 on failure). */
 export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint8Array): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
@@ -86,6 +86,10 @@ export interface Libc {
   poll(fds: Uint8Array, nfds: number | bigint, timeoutMs: number): Promise<number>;
   eventfd(initval: number, flags: number): number;
   write(fd: number, buf: Uint8Array, len: number | bigint): number | bigint;
+  /** Opens a file (`path` NUL-terminated); a descriptor, or -1. */
+  open(path: Uint8Array, flags: number): number;
+  /** Allocates a file's blocks (lib/peer/preallocate.ts). */
+  fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   close(fd: number): number;
   /** Address of the calling thread's errno (read with {@link Libc.memcpy}). */
   __errno_location(): bigint;
@@ -122,6 +126,8 @@ export function openLibc(): Libc | null {
         recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
         sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
         fstat: { parameters: ["i32", "buffer"], result: "i32" },
+        open: { parameters: ["buffer", "i32"], result: "i32" },
+        fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
         poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
         eventfd: { parameters: ["u32", "i32"], result: "i32" },
         write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -137,6 +143,17 @@ export function openLibc(): Libc | null {
     }
   }
   return null;
+}
+
+/**
+ * libc where the calls that pass `msghdr`/`mmsghdr`/`iovec` structures can be used: those
+ * structures are laid out here for LP64 Linux (x86_64, aarch64).
+ *
+ * @returns libc, or null without the grant or on another architecture
+ */
+export function openLp64Libc(): Libc | null {
+  if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") return null;
+  return openLibc();
 }
 
 /** The receive buffer a peer asks for by default (PeerOptions.receiveBuffer), bytes. */

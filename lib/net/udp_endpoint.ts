@@ -10,7 +10,7 @@ import { FastUdp } from "./fast_udp.ts";
 import { BatchUdp } from "./batch_udp.ts";
 import { type FileIdentity, FileSend } from "./file_send.ts";
 import { MIN_SLOT_BUFFER, ScatterReceive } from "./scatter_receive.ts";
-import { openLibc } from "./socket_buffer.ts";
+import { openLp64Libc } from "./socket_buffer.ts";
 
 /** Datagrams the fast path reads per Deno receive before the loop yields to the event loop. */
 const FAST_DRAIN = 64;
@@ -181,7 +181,7 @@ export class UdpEndpoint implements AsyncDisposable {
    * @returns true when reads will be scattered
    */
   onScatter(target: ScatterTarget): boolean {
-    const c = openLibc();
+    const c = openLp64Libc();
     if (this.#fast === undefined || c === null) return false;
     this.#scatter ??= new ScatterReceive(c, this.#fast.fd, this.#buffer, target.head);
     this.#scatterTarget = target;

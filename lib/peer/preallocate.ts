@@ -10,42 +10,12 @@
  * were measured with it off).
  * @module
  */
-import { LIBC_PATHS } from "../net/socket_buffer.ts";
-
-interface PreallocLibc {
-  open(path: Uint8Array, flags: number): number;
-  fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
-  close(fd: number): number;
-}
+import { openLibc } from "../net/socket_buffer.ts";
 
 /** O_WRONLY | O_NOFOLLOW | O_CLOEXEC on Linux x86_64 (and most architectures). */
 const OPEN_FLAGS = 0o1 | 0o400000 | 0o2000000;
 /** The same on aarch64, where O_NOFOLLOW is 0o100000. */
 const OPEN_FLAGS_ARM = 0o1 | 0o100000 | 0o2000000;
-
-let lib: PreallocLibc | null | undefined;
-
-function openPreallocLibc(): PreallocLibc | null {
-  if (lib !== undefined) return lib;
-  lib = null;
-  if (typeof Deno.dlopen !== "function" || Deno.build.os !== "linux") return null;
-  // The paths the socket calls try, by the FFI grant alone: a peer whose read grant does not
-  // cover libc's directory (the benchmarks' peers) cannot stat it, yet may load it
-  for (const path of LIBC_PATHS) {
-    try {
-      if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
-      lib = Deno.dlopen(path, {
-        open: { parameters: ["buffer", "i32"], result: "i32" },
-        fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
-        close: { parameters: ["i32"], result: "i32" },
-      }).symbols as unknown as PreallocLibc;
-      return lib;
-    } catch {
-      // not there, or not this path: try the next
-    }
-  }
-  return lib;
-}
 
 /**
  * Allocates the blocks of the first `size` bytes of the file at `path` that are not allocated yet
@@ -58,7 +28,7 @@ function openPreallocLibc(): PreallocLibc | null {
  */
 export function preallocate(path: string, size: number): boolean {
   if (!(size > 0)) return false;
-  const c = openPreallocLibc();
+  const c = openLibc();
   if (c === null) return false;
   const flags = Deno.build.arch === "aarch64" ? OPEN_FLAGS_ARM : OPEN_FLAGS;
   const fd = c.open(new TextEncoder().encode(path + "\0"), flags);
