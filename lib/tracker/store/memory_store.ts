@@ -1146,16 +1146,10 @@ export class MemoryStore implements SwarmStore {
     const oc = this.#owns.cols;
     const best = Math.ceil(k / 2);
     let n = this.#select(c, best, asker, now, 0, false, picked);
-    const sample = this.#allOwners.get(c);
-    if (n === best && cc.owners[c]! > n + 1 && sample !== undefined) {
+    if (n === best && cc.owners[c]! > n + 1 && this.#allOwners.get(c) !== undefined) {
       // Many owners: draws (O(1) each) in place of a walk over all of them.
-      for (let tries = 0; n < k && tries < 4 * k; tries++) {
-        const o = sample[Math.floor(this.#random() * sample.length)]!;
-        const q = oc.peer[o]!;
-        if (q === asker || this.#skip.has(q) || picked.includes(o)) continue;
-        picked.push(o);
-        n++;
-      }
+      this.#mixIn(c, k, asker, false, picked);
+      n = picked.length;
     } else if (n === best && cc.owners[c]! > n + 1) {
       const others = this.#others;
       others.length = 0;
