@@ -7,11 +7,15 @@
  * of this machine's load.
  *
  *   deno run -P=test scripts/bench_swarm_sim.ts [--peers 8,32,100] [--size-mib 64] [--quick]
- *     [--only TEXT] [--timeline MS] [--late-announce]
+ *     [--only TEXT] [--timeline MS] [--late-announce] [--fragment-mtu 1500] [--mtu BYTES]
+ *     [--seed N]
  *
  * `--only` keeps the cases whose name contains TEXT; `--timeline` prints each host's upload use
  * per window; `--late-announce` turns off the downloaders' announcement before their first piece
- * (an A/B of `PartialAnnounce`'s `early`).
+ * (an A/B of `PartialAnnounce`'s `early`). `--fragment-mtu` is the largest IP packet of every
+ * upload link (1500, Ethernet, by default, as on the real benchmark's veths: a datagram above it
+ * leaves as fragments and is lost with any of them; 0 models whole datagrams); `--mtu` caps the
+ * downloads' datagrams (0 probes the path); `--seed` seeds every random choice.
  *
  * Cases: every upload 40 Mbit/s (5,000 bytes/ms); downloaders' uploads 4× the seed's
  * (swarm-bound); downloaders joining 1 s apart. `--quick` runs N = 8 only (for `deno task bench`).
@@ -30,6 +34,9 @@ const { values } = parseArgs({
     timeline: { type: "string", default: "0" },
     only: { type: "string", default: "" },
     "late-announce": { type: "boolean", default: false },
+    "fragment-mtu": { type: "string", default: "1500" },
+    mtu: { type: "string", default: "0" },
+    seed: { type: "string", default: "1" },
   },
 });
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
@@ -51,6 +58,11 @@ cases.push({
 });
 
 if (values["late-announce"]) { for (const c of cases) c.options.announceEarly = false; }
+for (const c of cases) {
+  c.options.fragmentMtu = Number(values["fragment-mtu"]);
+  c.options.seed = Number(values.seed);
+  if (Number(values.mtu) > 0) c.options.mtu = Number(values.mtu);
+}
 const timelineMs = Number(values.timeline);
 if (timelineMs > 0) { for (const c of cases) c.options.sampleMs = timelineMs; }
 if (values.only) {
@@ -64,7 +76,11 @@ const file = swarmFile(size, 1);
 const rows: Record<string, unknown>[] = [];
 const s = (ms: number) => (ms / 1000).toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(0).padStart(3)} %`;
-console.log(`swarm simulation, F = ${values["size-mib"]} MiB, seed upload 40 Mbit/s\n`);
+console.log(
+  `swarm simulation, F = ${values["size-mib"]} MiB, seed upload 40 Mbit/s, upload links' MTU ${
+    values["fragment-mtu"] === "0" ? "none (whole datagrams)" : values["fragment-mtu"]
+  }, seed ${values.seed}\n`,
+);
 console.log(
   "case                                 | all done | bound  | ×bound | first  | spread | seed B/F | peers B/F | seed busy | exact | real s",
 );
@@ -90,7 +106,9 @@ for (const c of cases) {
   console.log(
     `  seed util ${pct(r.seedUtil)}, peer util ${pct(r.peerUtil)}, wasted ${
       r.wastedPerFile.toFixed(2)
-    } F, queue drops ${r.queueDrops}, seed copies ${r.seedCopies.join("/")}`,
+    } F, queue drops ${r.queueDrops}, fragments wasted ${
+      r.fragmentWastePerFile.toFixed(2)
+    } F, seed copies ${r.seedCopies.join("/")}`,
   );
   for (const x of r.samples) {
     console.log(

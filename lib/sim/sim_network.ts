@@ -18,6 +18,8 @@ import { Prng } from "./prng.ts";
 
 /** Bytes of IPv4 + UDP headers counted per datagram on the wire. */
 export const UDP_IP_OVERHEAD = 28;
+/** Bytes of an IPv4 header, repeated in every fragment. */
+const IP_HEADER = 20;
 
 /** An address on the simulated network. */
 export interface SimAddr {
@@ -53,6 +55,14 @@ export interface SimHostOptions {
   download?: number;
   /** Bytes each direction's queue holds; beyond it datagrams are dropped (drop-tail). @default 262144 */
   queueBytes?: number;
+  /**
+   * Largest IP packet of the host's upload link (an Ethernet MTU: 1500), or 0 for no limit. A
+   * larger datagram leaves as IPv4 fragments (20-byte headers, payloads in multiples of 8 bytes)
+   * that the drop-tail queue admits one by one, as `tc` does: a datagram that lost a fragment is
+   * lost, and its fragments that got in still take the link (counted in `wastedWireBytes`).
+   * @default 0
+   */
+  fragmentMtu?: number;
 }
 
 /** Options for {@link SimNetwork}. */
@@ -77,6 +87,8 @@ export interface SimHostStats {
   receivedBytes: number;
   /** Datagrams dropped at this host's full upload or download queue. */
   queueDrops: number;
+  /** Wire bytes of fragments sent for datagrams that lost another fragment at the queue. */
+  wastedWireBytes: number;
 }
 
 /** Counters of the whole network. */
@@ -209,6 +221,7 @@ export class SimNetwork {
         upload: options.upload ?? Infinity,
         download: options.download ?? Infinity,
         queueBytes: options.queueBytes ?? 262_144,
+        fragmentMtu: options.fragmentMtu ?? 0,
       },
       stats: {
         sentDatagrams: 0,
@@ -217,6 +230,7 @@ export class SimNetwork {
         receivedDatagrams: 0,
         receivedBytes: 0,
         queueDrops: 0,
+        wastedWireBytes: 0,
       },
       upFree: 0,
       downFree: 0,
@@ -346,15 +360,22 @@ export class SimNetwork {
     this.stats.sent++;
     const up = host.options.upload;
     const start = Math.max(this.now, host.upFree);
-    if (up !== Infinity && (start - this.now) * up + wire > host.options.queueBytes) {
-      host.stats.queueDrops++;
-      this.stats.queueDrops++;
-      return;
+    let departs: number;
+    if (up !== Infinity && host.options.fragmentMtu > 0 && wire > host.options.fragmentMtu) {
+      const fragmented = this.#enqueueFragments(host, bytes.byteLength, start);
+      if (fragmented === undefined) return;
+      departs = fragmented;
+    } else {
+      if (up !== Infinity && (start - this.now) * up + wire > host.options.queueBytes) {
+        host.stats.queueDrops++;
+        this.stats.queueDrops++;
+        return;
+      }
+      departs = up === Infinity ? start : start + wire / up;
+      host.stats.sentWireBytes += wire;
     }
-    const departs = up === Infinity ? start : start + wire / up;
     host.upFree = departs;
     host.stats.sentDatagrams++;
-    host.stats.sentWireBytes += wire;
     host.stats.sentBytes += bytes.byteLength;
     const link = this.#linkOf(from.hostname, to.hostname);
     if (bytes.byteLength > link.mtu) {
@@ -376,6 +397,37 @@ export class SimNetwork {
       }
       this.#queue.push(departs + delay, { kind: "arrive", to, from, bytes });
     }
+  }
+
+  /**
+   * Queues a datagram of `payload` bytes as IPv4 fragments one by one behind the upload link
+   * (see `fragmentMtu`): returns when its last fragment leaves, or undefined when the queue
+   * dropped one (the datagram is lost; the fragments that got in still take the link).
+   */
+  #enqueueFragments(host: Host, payload: number, start: number): number | undefined {
+    const up = host.options.upload;
+    const perFragment = Math.floor((host.options.fragmentMtu - IP_HEADER) / 8) * 8;
+    let left = payload + UDP_IP_OVERHEAD - IP_HEADER;
+    let at = start;
+    let sent = 0;
+    let whole = true;
+    while (left > 0) {
+      const wire = Math.min(perFragment, left) + IP_HEADER;
+      left -= wire - IP_HEADER;
+      if ((at - this.now) * up + wire > host.options.queueBytes) {
+        whole = false;
+        continue;
+      }
+      at += wire / up;
+      sent += wire;
+    }
+    host.upFree = at;
+    host.stats.sentWireBytes += sent;
+    if (whole) return at;
+    host.stats.wastedWireBytes += sent;
+    host.stats.queueDrops++;
+    this.stats.queueDrops++;
+    return undefined;
   }
 
   /** A datagram reaches the receiving host: it queues behind the host's download capacity. */

@@ -46,6 +46,12 @@ export interface SwarmScenarioOptions {
   maxMs?: number;
   /** Largest datagram of every download, or 0 to probe the path. @default 0 */
   mtu?: number;
+  /**
+   * Every host's upload link carries IP packets of at most this size (`SimHostOptions.fragmentMtu`:
+   * larger datagrams leave as fragments, and a fragment lost at the queue loses the datagram), or 0
+   * for whole datagrams. @default 0
+   */
+  fragmentMtu?: number;
   /** Sample every host's upload this often (a {@link SwarmSample} timeline), ms. @default none */
   sampleMs?: number;
   /** Sees every block the seed sends (SimPeer's `onUpload`), for a per-piece trace. */
@@ -109,6 +115,8 @@ export interface SwarmScenarioResult {
   wastedPerFile: number;
   /** Datagrams dropped at full host queues. */
   queueDrops: number;
+  /** Wire bytes of fragments that left for datagrams lost at a queue (`fragmentMtu`), over F. */
+  fragmentWastePerFile: number;
   /** The timeline, when {@link SwarmScenarioOptions.sampleMs} asked for it. */
   samples: SwarmSample[];
 }
@@ -160,7 +168,8 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   net.addHost(TRACKER.hostname);
   const tracker = new SimTracker(net, TRACKER, { intervalMs: 5000, maxOwners: 16 });
   const peerUpload = options.peerUpload ?? options.seedUpload;
-  net.addHost("10.0.1.1", { upload: options.seedUpload });
+  const fragmentMtu = options.fragmentMtu ?? 0;
+  net.addHost("10.0.1.1", { upload: options.seedUpload, fragmentMtu });
   const seed = new SimPeer(net, {
     nodeId: "seed",
     addr: { hostname: "10.0.1.1", port: 7000 },
@@ -173,7 +182,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
   const peers: SimPeer[] = [];
   for (let i = 0; i < options.peers; i++) {
     const hostname = `10.0.${2 + (i >> 8)}.${i & 0xff}`;
-    net.addHost(hostname, { upload: peerUpload });
+    net.addHost(hostname, { upload: peerUpload, fragmentMtu });
     peers.push(
       new SimPeer(net, {
         nodeId: `p${i}`,
@@ -301,6 +310,9 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
     peerUtil: peerSent / peerCapacity,
     wastedPerFile: received / size - options.peers,
     queueDrops: net.stats.queueDrops,
+    fragmentWastePerFile:
+      [net.hostStats("10.0.1.1"), ...peers.map((p) => net.hostStats(p.socket.addr.hostname))]
+        .reduce((a, h) => a + h.wastedWireBytes, 0) / size,
     samples,
     seedCopies,
     peers: options.peers,

@@ -60,6 +60,51 @@ Deno.test({
 });
 
 Deno.test({
+  name: "SimNetwork fragments large datagrams: a fragment lost at the queue loses the datagram, " +
+    "and the fragments that got in still take the link",
+  permissions: "none",
+  fn() {
+    const net = new SimNetwork({ seed: 1 });
+    // 1 byte/ms, 10,000 bytes of queue, 1500-byte packets: a 3,972-byte datagram is 3 fragments
+    // (1480 + 1480 + 1020 bytes of IP payload, each with a 20-byte IP header: 4,040 wire bytes)
+    net.addHost(A.hostname, { upload: 1, queueBytes: 10_000, fragmentMtu: 1500 });
+    net.addHost(B.hostname);
+    const a = net.bind(A, () => {});
+    const got: number[] = [];
+    net.bind(B, (bytes) => got.push(bytes.byteLength));
+    a.send(new Uint8Array(3972), B); // 4,040 queued
+    a.send(new Uint8Array(3972), B); // 8,080 queued
+    a.send(new Uint8Array(3972), B); // its first fragment fits (9,580), the other two not: lost
+    a.send(new Uint8Array(392), B); // unfragmented, 420 bytes: fits exactly (10,000)
+    net.run(() => false, { maxMs: 1e6 });
+    assert.deepEqual(got, [3972, 3972, 392]);
+    const stats = net.hostStats(A.hostname);
+    assert.equal(stats.queueDrops, 1);
+    assert.equal(stats.wastedWireBytes, 1500);
+    assert.equal(stats.sentWireBytes, 4040 * 2 + 1500 + 420);
+    // The wasted fragment delayed the last datagram as if it had been delivered (1 ms latency)
+    assert.equal(net.now, 1 + 10_000);
+  },
+});
+
+Deno.test({
+  name: "SimNetwork without fragmentMtu queues a large datagram whole (the default)",
+  permissions: "none",
+  fn() {
+    const net = new SimNetwork({ seed: 1 });
+    net.addHost(A.hostname, { upload: 1, queueBytes: 10_000 });
+    net.addHost(B.hostname);
+    const a = net.bind(A, () => {});
+    let n = 0;
+    net.bind(B, () => n++);
+    for (let i = 0; i < 3; i++) a.send(new Uint8Array(3972), B); // 4,000 wire bytes each
+    net.run(() => false, { maxMs: 1e6 });
+    assert.equal(n, 2);
+    assert.equal(net.hostStats(A.hostname).wastedWireBytes, 0);
+  },
+});
+
+Deno.test({
   name: "SimNetwork loss, duplication and MTU are seeded and counted",
   permissions: "none",
   fn() {
