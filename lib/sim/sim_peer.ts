@@ -478,13 +478,13 @@ export class SimPeer {
   #spray(file: SimContent, txid: number, to: Deno.NetAddr, blockSize: number): void {
     const n = this.#options.sprayUnasked ?? 0;
     const { size, pieceSize } = file.manifest;
-    if (n <= 0 || blockSize <= 0 || pieceSize % blockSize !== 0) return;
+    if (n <= 0 || blockSize <= 0) return;
     for (let i = 0; i < n; i++) {
       const piece = Math.floor(this.net.random() * Math.ceil(size / pieceSize));
-      const block = Math.floor(this.net.random() * (pieceSize / blockSize));
+      const block = Math.floor(this.net.random() * Math.ceil(pieceSize / blockSize));
       const offset = piece * pieceSize + block * blockSize;
       if (offset >= size) continue;
-      const length = Math.min(blockSize, size - offset);
+      const length = Math.min(blockSize, size - offset, (piece + 1) * pieceSize - offset);
       const datagram = new Uint8Array(BLOCK_DATA_HEADER_SIZE + length);
       writeBlockDataHeader(new DataView(datagram.buffer), txid, offset);
       datagram.fill(0xa5, BLOCK_DATA_HEADER_SIZE);

@@ -55,17 +55,19 @@ class Owner {
   manifest = MANIFEST;
   probes = 0;
   blockRequests = 0;
-  constructor(readonly nodeId: string, port: number) {
+  /** Block sizes its BLOCK_REQUESTs asked for. */
+  readonly blockSizes = new Set<number>();
+  constructor(readonly nodeId: string, port: number, readonly host = "127.0.0.1") {
     this.port = port;
     this.cookie = BigInt(port) * 1000n + 1n;
   }
   get address(): Deno.NetAddr {
-    return { transport: "udp", hostname: "127.0.0.1", port: this.port };
+    return { transport: "udp", hostname: this.host, port: this.port };
   }
   entry(): OwnersMessage["owners"][number] {
     return {
       nodeId: this.nodeId,
-      address: { family: 4, host: "127.0.0.1", port: this.port },
+      address: { family: 4, host: this.host, port: this.port },
       rate: 0,
     };
   }
@@ -92,6 +94,7 @@ class Owner {
       }
       case "block_request": {
         this.blockRequests++;
+        this.blockSizes.add(msg.blockSize);
         if (msg.cookie !== this.cookie) return [badCookie(txid)];
         if (!this.servesBlocks) return [];
         const out: Message[] = [];
@@ -286,6 +289,34 @@ function assertFailed(w: World, code: string, message: string | RegExp): Transfe
   else assert.match(w.error.message, message);
   return w.error;
 }
+
+Deno.test({
+  name: "DownloadCore asks owners on other hosts for datagrams of at most 8,952 bytes unless " +
+    "--mtu or maxBlock says otherwise; loopback owners for 32 KiB",
+  permissions: "none",
+  fn() {
+    const run = (host: string, options: Partial<DownloadCoreOptions> = {}) => {
+      const alice = new Owner("alice", 4001, host);
+      const w = new World([alice], options);
+      w.run();
+      const r = assertComplete(w);
+      assert.equal(r.receivedBytes, SIZE);
+      return { w, sizes: [...alice.blockSizes] };
+    };
+    const remote = run("192.0.2.7");
+    assert.ok(remote.w.log("path to alice carries 8952-byte datagrams"), remote.w.logs.join("\n"));
+    assert.ok(remote.sizes.every((b) => b + 16 <= 8952), `block sizes ${remote.sizes}`);
+    const local = run("127.0.0.1");
+    assert.ok(local.w.log("path to alice carries 32784-byte datagrams"));
+    assert.ok(Math.max(...local.sizes) > 8952, `block sizes ${local.sizes}`);
+    // The user's --mtu and maxBlock are kept as they were
+    const mtu = run("192.0.2.7", { mtu: 32784 });
+    assert.ok(mtu.w.log("path to alice carries 32784-byte datagrams"));
+    const maxBlock = run("192.0.2.7", { maxBlock: 16384 });
+    assert.ok(maxBlock.w.log("path to alice carries 32784-byte datagrams"));
+    assert.deepEqual(maxBlock.sizes, [16384]);
+  },
+});
 
 Deno.test({
   name: "DownloadCore downloads from two owners: probe, manifest, blocks, final progress",

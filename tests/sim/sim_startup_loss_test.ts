@@ -70,7 +70,8 @@ for (const owners of [1, 3]) {
       const at5 = startupTimes(owners, 0.05);
       const at20 = startupTimes(owners, 0.2);
       const show = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
-      assert.ok(base < 40, `lossless: ${base} ms`);
+      // ~35-41 ms: 2 MiB in 8,952-byte datagrams (owners on other hosts: datagram_cap.ts)
+      assert.ok(base < 50, `lossless: ${base} ms`);
       assert.ok(median(at5) <= 1.3 * base, `5 %: ${show(at5)} ms, lossless ${base} ms`);
       assert.ok(Math.max(...at5) <= 3 * base, `5 %: ${show(at5)} ms, lossless ${base} ms`);
       // 10 ms of slack on top: with 3 owners the lossless start is ~15 ms, and the swarm's

@@ -51,6 +51,7 @@ import { CookieProbe } from "./cookie_probe.ts";
 import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
+import { defaultDatagramCap } from "./datagram_cap.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
 import { CHOKE_RETRY_MS } from "./upload_slots.ts";
@@ -618,11 +619,14 @@ export class DownloadCore {
   #startProbe(now: number): void {
     for (const owner of this.#owners.owners()) this.#cookies.add(owner, now);
     // A block cap above what the largest default probe carries asks for up to 64 KiB datagrams
+    // With neither, owners on other hosts get datagrams that fragment less (datagram_cap.ts)
     const cap = this.#o.mtu > 0
       ? this.#o.mtu
       : this.#o.maxBlock > PROBE_SIZES[0] - BLOCK_DATA_HEADER_SIZE
       ? MAX_DATAGRAM
-      : undefined;
+      : this.#o.maxBlock > 0
+      ? undefined
+      : defaultDatagramCap(this.#ownerHostnames());
     if (cap === undefined || cap > SAFE_DATAGRAM) {
       // Probed against the first owner that answers its cookie PROBE: a listed owner may be
       // gone (or stopped), and probing it would settle on 1200-byte datagrams for everyone.
@@ -633,6 +637,13 @@ export class DownloadCore {
     }
     this.#phase = "probe";
     this.#pump(now);
+  }
+
+  *#ownerHostnames(): Generator<string> {
+    for (const owner of this.#owners.owners()) {
+      const a = this.#owners.addressOf(owner);
+      if (a) yield a.hostname;
+    }
   }
 
   #probeDone(): void {
