@@ -316,7 +316,8 @@ Flags:
   --out DIR            directory downloads are saved to (default: --dir)
   --host ADDR          local address to bind (default 127.0.0.1, ::1 for an IPv6 tracker)
   --port N             local UDP port, 0 picks one (default 0)
-  --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet)
+  --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet;
+                       probing tries up to 8952-byte datagrams to other hosts, 32 KiB on loopback)
   --no-share-partial   serve a download only once complete, not its pieces while it runs
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file

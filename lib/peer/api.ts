@@ -32,13 +32,16 @@ export interface PeerOptions {
   pieceSize?: number;
   /**
    * Path MTU in bytes: downloads use datagrams of at most `mtu - 48` bytes (room for IPv6 and
-   * UDP headers; at least 576). 0 leaves it to path probing (up to 32 KiB datagrams).
+   * UDP headers; at least 576). 0 leaves it to path probing: up to 32 KiB datagrams from owners
+   * on loopback, up to 8,952 bytes from owners on other hosts (fewer IP fragments lost at a full
+   * uplink; docs/TRANSFER.md, _Fragments_).
    * @default 0
    */
   mtu?: number;
   /**
-   * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB, or what the path
-   * carries if less. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
+   * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB on loopback and
+   * 8,952-byte datagrams to other hosts, or what the path carries if less; a cap set here probes
+   * up to 32 KiB datagrams whatever the owner's address. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
    * blocks, 5 per 256 KiB piece); trade-offs measured in docs/TRANSFER.md.
    * @default 0
    */

@@ -18,7 +18,10 @@ export interface DownloadSettings {
   readonly nodeId: string;
   /** Owners asked for per NEED. */
   readonly maxOwners: number;
-  /** Largest UDP payload to use (from --mtu), or 0 to probe up to 32 KiB blocks. */
+  /**
+   * Largest UDP payload to use (from --mtu), or 0 to probe: up to 32 KiB blocks on loopback, up to
+   * 8,952-byte datagrams to owners on other hosts (`datagram_cap.ts`).
+   */
   readonly mtu: number;
   /**
    * Cap on data bytes per block (0: 32 KiB, or what the path carries if less). Above 32 KiB the
