@@ -33,14 +33,10 @@ const STAT_BYTES = 144;
 /** Options for {@link DirectWriter.open}. */
 export interface DirectWriterOptions {
   /**
-   * Bytes of adjacent pieces gathered into one write (each write is a disk request, a wake-up of
-   * a blocking thread and, in a virtual machine, a notification of the host). @default 2 MiB
+   * Writes in flight at most (each holds one aligned buffer of the largest piece written).
+   * @default 8
    */
-  maxRunBytes?: number;
-  /** Runs written at a time at most (each holds a buffer of `maxRunBytes`). @default 4 */
   maxInFlight?: number;
-  /** A run that stops growing is written after this many ms. @default 20 */
-  lingerMs?: number;
 }
 
 /** A file's device and inode, as `fstat` gives them. */
@@ -51,38 +47,21 @@ export interface DirectFileIdentity {
   ino: number;
 }
 
-/** Adjacent pieces gathered in one aligned buffer, written with one `pwrite`. */
-interface Run {
-  buf: Uint8Array;
-  offset: number;
-  length: number;
-  done: PromiseWithResolvers<boolean>;
-}
-
 /** See the module doc. */
 export class DirectWriter {
   readonly #c: Libc;
   #fd: number;
-  readonly #maxRun: number;
   readonly #maxInFlight: number;
-  readonly #lingerMs: number;
   readonly #free: Uint8Array[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
-  #run: Run | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #refused = false;
-  /** Pieces written directly so far (for tests and logs). */
+  /** Writes done directly so far (for tests and logs). */
   written = 0;
-  /** `pwrite` calls so far (for tests and logs). */
-  writes = 0;
 
-  private constructor(c: Libc, fd: number, options: DirectWriterOptions) {
+  private constructor(c: Libc, fd: number, maxInFlight: number) {
     this.#c = c;
     this.#fd = fd;
-    const run = options.maxRunBytes ?? 2 * 1024 * 1024;
-    this.#maxRun = Math.max(DIRECT_ALIGN, run - (run % DIRECT_ALIGN));
-    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
-    this.#lingerMs = options.lingerMs ?? 20;
+    this.#maxInFlight = maxInFlight;
   }
 
   /**
@@ -113,10 +92,10 @@ export class DirectWriter {
       c.close(fd);
       return undefined;
     }
-    return new DirectWriter(c, fd, options);
+    return new DirectWriter(c, fd, Math.max(1, options.maxInFlight ?? 8));
   }
 
-  /** Runs being written. */
+  /** Direct writes in flight. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -127,83 +106,52 @@ export class DirectWriter {
   }
 
   /**
-   * Copies `data` into the run being gathered (a new run when `offset` does not follow it or it
-   * is full); the run is written when it is full, when a piece elsewhere starts another, after
-   * `lingerMs`, or on {@link drain}. `data` may be reused on return.
+   * Starts writing a copy of `data` at `offset` (`data` may be reused on return).
    *
-   * @returns undefined when this piece cannot be written directly (see the module doc: the
-   *   caller writes it buffered); else a promise of undefined once its bytes are written, or of
-   *   a copy of them when the direct write failed (the caller writes those bytes buffered, which
-   *   reports the error if there is one; later pieces are then refused here)
+   * @returns undefined when this write cannot be direct (see the module doc: the caller writes
+   *   it buffered); else a promise of undefined once the bytes are written, or of the copy when
+   *   the direct write failed (the caller writes those bytes buffered, which reports the error
+   *   if there is one; later writes are then refused here)
    */
   write(offset: number, data: Uint8Array): Promise<Uint8Array | undefined> | undefined {
     const len = data.byteLength;
     if (
-      this.#fd < 0 || this.#refused || len === 0 || len > this.#maxRun ||
-      len % DIRECT_ALIGN !== 0 || offset % DIRECT_ALIGN !== 0
+      this.#fd < 0 || this.#refused || len === 0 || len % DIRECT_ALIGN !== 0 ||
+      offset % DIRECT_ALIGN !== 0 || this.#inFlight.size >= this.#maxInFlight
     ) return undefined;
-    let run = this.#run;
-    if (run && (run.offset + run.length !== offset || run.length + len > run.buf.byteLength)) {
-      this.#submit();
-      run = undefined;
-    }
-    if (run === undefined) {
-      if (this.#inFlight.size >= this.#maxInFlight) return undefined;
-      const buf = this.#free.pop() ?? this.#aligned(this.#maxRun);
-      run = this.#run = { buf, offset, length: 0, done: Promise.withResolvers<boolean>() };
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#submit();
-      }, this.#lingerMs);
-    }
-    const at = run.length;
-    const copy = run.buf.subarray(at, at + len);
+    let buf = this.#free.pop();
+    if (buf === undefined || buf.byteLength < len) buf = this.#aligned(len);
+    const copy = buf.subarray(0, len);
     copy.set(data);
-    run.length += len;
-    if (run.length === run.buf.byteLength) this.#submit();
-    return run.done.promise.then((ok) => {
-      if (!ok) return copy;
-      this.written++;
-      return undefined;
+    const run = this.#c.pwrite(this.#fd, copy, len, BigInt(offset)).then(
+      (n) => Number(n) === len,
+      () => false,
+    ).then((ok) => {
+      this.#inFlight.delete(run);
+      if (ok) {
+        this.written++;
+        this.#free.push(buf);
+        return undefined;
+      }
+      this.#refused = true;
+      return copy;
     });
+    this.#inFlight.add(run);
+    return run;
   }
 
-  /** Writes the run being gathered, and resolves when no write is in flight. */
+  /** Resolves when no write is in flight. */
   async drain(): Promise<void> {
-    this.#submit();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  /** Writes what is gathered, waits for the writes in flight, closes the descriptor. Idempotent. */
+  /** Waits for the writes in flight, then closes the descriptor. Idempotent. */
   async close(): Promise<void> {
     await this.drain();
     if (this.#fd < 0) return;
     this.#c.close(this.#fd);
     this.#fd = -1;
     this.#free.length = 0;
-  }
-
-  /** Starts the `pwrite` of the run being gathered. */
-  #submit(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    const run = this.#run;
-    if (run === undefined) return;
-    this.#run = undefined;
-    this.writes++;
-    const write = this.#c.pwrite(this.#fd, run.buf, run.length, BigInt(run.offset)).then(
-      (n) => Number(n) === run.length,
-      () => false,
-    ).then((ok) => {
-      this.#inFlight.delete(write);
-      // A failed run's buffer is the callers' now (their copies): never reused
-      if (ok) this.#free.push(run.buf);
-      else this.#refused = true;
-      run.done.resolve(ok);
-    });
-    this.#inFlight.add(write);
   }
 
   /** A view of `len` bytes at a {@link DIRECT_ALIGN}-aligned address (a buffer's bytes never move). */

@@ -461,7 +461,6 @@ export class PartFile implements AsyncDisposable {
 
   /** Waits for the direct writes in flight (their errors are their callers'). */
   async #settleDirect(): Promise<void> {
-    await this.#direct?.drain();
     while (this.#directPending.size > 0) await Promise.allSettled([...this.#directPending]);
   }
 
