@@ -188,19 +188,9 @@ export class DownloadSession implements DownloadHandle {
           }
           return (now) => core.handlePartOpened(part, now);
         });
-      case "write_piece": {
-        const index = ev.index;
-        const writing = this.#part!.writePieceAsync?.(index, ev.data);
-        if (writing === undefined) {
-          this.#part!.writePiece(index, ev.data);
-          return this.#verified(index);
-        }
-        // Shared (swarming) only once on disk; a failed write fails the download
-        return void writing.then(
-          () => this.#verified(index),
-          (e) => this.#step(() => this.#core.fail(e)),
-        );
-      }
+      case "write_piece":
+        this.#part!.writePiece(ev.index, ev.data);
+        return this.#verified(ev.index);
       case "verify_piece":
         return this.#writer!.submit(ev.index, ev.offset, ev.data);
       case "mark_verified":

@@ -34,7 +34,6 @@ import {
 } from "./_durable_fs.ts";
 import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
 import { preallocate } from "./preallocate.ts";
-import { DirectWriter } from "./direct_write.ts";
 
 /** Options for {@link PartFile.open}. */
 export interface PartFileOptions {
@@ -59,12 +58,6 @@ export interface PartFileOptions {
    * @default twice the state and manifest files (their temporary copies) plus 64 KiB
    */
   reserveBytes?: number;
-  /**
-   * With FFI access to libc, write whole pieces with `O_DIRECT` off the event loop
-   * ({@link PartFile.writePieceAsync}, direct_write.ts); without the grant, or where the file
-   * system refuses, writes stay buffered. @default false
-   */
-  directWrites?: boolean;
 }
 
 /** The file names a download uses, all in one directory. */
@@ -175,8 +168,6 @@ export class PartFile implements AsyncDisposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
   #verifiedBytes = 0;
-  #direct: DirectWriter | undefined;
-  readonly #directPending = new Set<Promise<void>>();
 
   private constructor(
     dir: string,
@@ -346,7 +337,6 @@ export class PartFile implements AsyncDisposable {
     }
     const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options, check);
     part.freeBytesAtOpen = free;
-    if (options.directWrites) part.#direct = DirectWriter.open(paths.part, part.identity);
     if (!stateLoaded) {
       // A state file from the start: on a full disk a flush can still rewrite it in place.
       try {
@@ -409,59 +399,6 @@ export class PartFile implements AsyncDisposable {
     }
     this.writeAt(index * this.manifest.pieceSize, data);
     this.markVerified(index);
-  }
-
-  /**
-   * True when pieces may be written with `O_DIRECT` ({@link writePieceAsync}): the option was
-   * given, the libc grant is there and the file system has not refused a direct write.
-   */
-  get directWrites(): boolean {
-    return this.#direct !== undefined && !this.#direct.refused;
-  }
-
-  /** Pieces written with `O_DIRECT` so far (for tests and logs). */
-  get directPieces(): number {
-    return this.#direct?.written ?? 0;
-  }
-
-  /**
-   * Like {@link writePiece}, but with `O_DIRECT` on a blocking thread (`directWrites`): the
-   * piece is copied, so `data` may be reused on return, and it is recorded (in
-   * {@link verifiedPieces}, then in the state file by the next flush) only when the promise
-   * resolves, once its bytes are written. Until then a crash loses it, and the state never
-   * claims it. {@link complete} and {@link close} wait for the writes in flight.
-   *
-   * @returns undefined when this piece cannot be written that way (no grant, a refusing file
-   *   system, the last piece's odd length, every buffer in flight): call {@link writePiece}
-   * @throws {RangeError} for a wrong index or length
-   */
-  writePieceAsync(index: number, data: Uint8Array): Promise<void> | undefined {
-    this.#open();
-    const len = pieceLength(this.manifest, index);
-    if (data.byteLength !== len) {
-      throw new RangeError(
-        `Cannot write piece ${index} of ${this.name}: ${data.byteLength} bytes, expected ${len}`,
-      );
-    }
-    const offset = index * this.manifest.pieceSize;
-    const run = this.#direct?.write(offset, data);
-    if (run === undefined) return undefined;
-    const done = run.then((refused) => {
-      this.#directPending.delete(done);
-      // Refused by the file system: the bytes go the buffered way (which reports a real error)
-      if (refused) this.writeAt(offset, refused);
-      this.markVerified(index);
-    }, (e) => {
-      this.#directPending.delete(done);
-      throw e;
-    });
-    this.#directPending.add(done);
-    return done;
-  }
-
-  /** Waits for the direct writes in flight (their errors are their callers'). */
-  async #settleDirect(): Promise<void> {
-    while (this.#directPending.size > 0) await Promise.allSettled([...this.#directPending]);
   }
 
   /**
@@ -581,7 +518,6 @@ export class PartFile implements AsyncDisposable {
    */
   async complete(finalName: string = this.name): Promise<string> {
     this.#open();
-    await this.#settleDirect();
     const safe = safeName(finalName);
     if (!this.verifiedPieces.full) {
       const missing = this.verifiedPieces.size - this.verifiedPieces.count;
@@ -627,7 +563,6 @@ export class PartFile implements AsyncDisposable {
   /** Saves the state and closes the `.part` (kept for a resume). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#settleDirect();
     this.#cancelTimer();
     try {
       await this.flush();
@@ -666,7 +601,6 @@ export class PartFile implements AsyncDisposable {
     this.#closed = true;
     this.#cancelTimer();
     openParts.delete(this.paths.part);
-    void this.#direct?.close(); // nothing in flight: complete and close waited
     try {
       closeSync(this.#fd);
     } catch {

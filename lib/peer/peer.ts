@@ -368,7 +368,6 @@ class PeerNode implements Peer {
         const part = await PartFile.open(a.outDir, a.name, a.contentIdHex, a.manifest, {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
-          directWrites: this.#options.directWrites ?? true,
         });
         if (part.freeBytesAtOpen === undefined) {
           this.#log(
@@ -382,7 +381,6 @@ class PeerNode implements Peer {
           resumeCheck: part.resumeCheck,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
-          writePieceAsync: (i, d) => part.writePieceAsync(i, d),
           complete: () => part.complete(),
           close: () => part.close(),
         };

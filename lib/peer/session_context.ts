@@ -23,12 +23,6 @@ export interface PartStore {
   markVerified(index: number): void;
   /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
   writePiece(index: number, data: Uint8Array): void;
-  /**
-   * Starts writing a verified piece off the event loop (a copy: `data` may be reused on return);
-   * it counts as on disk, and is recorded, when the promise resolves. Undefined (or absent): this
-   * piece must go through {@link writePiece}.
-   */
-  writePieceAsync?(index: number, data: Uint8Array): Promise<void> | undefined;
   /** fsyncs, renames to the final name, returns the final path. */
   complete(): Promise<string>;
   /** Saves state and closes; the `.part` stays for a later resume. */
