@@ -34,13 +34,23 @@ const OPEN_FLAGS_ARM = 0o1 | 0o100000 | 0o2000000 | 0o200000;
 const STAT_BYTES = 144;
 /** struct iovec on LP64: address and length, 8 bytes each. */
 const IOVEC_BYTES = 16;
+/** Pieces in one `pwritev` at most (IOV_MAX is 1024). */
+const MAX_IOVECS = 64;
 
 /** Options for {@link DirectWriter.open}. */
 export interface DirectWriterOptions {
-  /** Adjacent pieces gathered into one `pwritev` at most. @default 8 */
+  /** Adjacent pieces gathered into one `pwritev` before it is started. @default 8 */
   maxRunPieces?: number;
-  /** Runs being written at a time at most. @default 4 */
+  /**
+   * Runs being written at a time; while this many are, a full run keeps growing instead of
+   * waiting (up to `maxHeldPieces`). @default 4
+   */
   maxInFlight?: number;
+  /**
+   * Pieces held (gathered or being written) at most; beyond, {@link DirectWriter.write} refuses
+   * and the piece is written buffered (each held piece keeps an engine piece buffer). @default 16
+   */
+  maxHeldPieces?: number;
   /** A run that stops growing is written after this many ms. @default 5 */
   lingerMs?: number;
 }
@@ -69,6 +79,8 @@ export class DirectWriter {
   readonly #maxRun: number;
   readonly #maxInFlight: number;
   readonly #lingerMs: number;
+  readonly #maxHeld: number;
+  #held = 0;
   readonly #inFlight = new Set<Promise<void>>();
   #run: Run | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -81,9 +93,10 @@ export class DirectWriter {
   private constructor(c: Libc, fd: number, options: DirectWriterOptions) {
     this.#c = c;
     this.#fd = fd;
-    this.#maxRun = Math.max(1, Math.min(64, options.maxRunPieces ?? 8));
+    this.#maxRun = Math.max(1, Math.min(MAX_IOVECS, options.maxRunPieces ?? 8));
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
     this.#lingerMs = options.lingerMs ?? 5;
+    this.#maxHeld = Math.max(1, options.maxHeldPieces ?? 16);
   }
 
   /**
@@ -149,13 +162,13 @@ export class DirectWriter {
     ) return undefined;
     const address = this.#address(data);
     if (address % BigInt(DIRECT_ALIGN) !== 0n) return undefined;
+    if (this.#held >= this.#maxHeld) return undefined;
     let run = this.#run;
-    if (run && (run.offset + run.length !== offset || run.views.length >= this.#maxRun)) {
+    if (run && (run.offset + run.length !== offset || run.views.length >= MAX_IOVECS)) {
       this.#submit();
       run = undefined;
     }
     if (run === undefined) {
-      if (this.#inFlight.size >= this.#maxInFlight) return undefined;
       run = this.#run = {
         offset,
         length: 0,
@@ -171,8 +184,9 @@ export class DirectWriter {
     run.views.push(data);
     run.addresses.push(address);
     run.length += len;
+    this.#held++;
     const done = run.done.promise;
-    if (run.views.length >= this.#maxRun) this.#submit();
+    if (run.views.length >= this.#maxRun && this.#inFlight.size < this.#maxInFlight) this.#submit();
     return done;
   }
 
@@ -216,9 +230,12 @@ export class DirectWriter {
       .then((ok) => {
         // `iov` and `run.views` were held until here: the kernel read through them
         this.#inFlight.delete(write);
+        this.#held -= run.views.length;
         if (ok) this.pieces += run.views.length;
         else this.#failed = true;
         run.done.resolve(ok && iov.byteLength > 0);
+        // A run that grew while every write was in flight goes now
+        if ((this.#run?.views.length ?? 0) >= this.#maxRun) this.#submit();
       });
     this.#inFlight.add(write);
   }
