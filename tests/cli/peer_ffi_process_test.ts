@@ -3,7 +3,8 @@
  * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
  * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches and the
  * downloader reads with UDP GRO), and the node log says which buffer it got and that GSO and GRO
- * are on, and that blocks were read straight into their piece buffers (scatter_receive.ts).
+ * are on, that blocks were read straight into their piece buffers (scatter_receive.ts), and that
+ * pieces were written with O_DIRECT (direct_write.ts) into a file a new owner then serves exactly.
  * @module
  */
 import assert from "node:assert/strict";
@@ -78,6 +79,33 @@ Deno.test({
     const getterLog = Deno.readTextFileSync(join(logs, "node-getter.log"));
     const placed = getterLog.match(/data sockets: (\d+) of (\d+) datagrams read straight into/);
     assert.ok(placed && Number(placed[1]) > 0, `blocks read in place:\n${getterLog.slice(-2000)}`);
+    // Whole pieces written with O_DIRECT from their piece buffers (lib/peer/direct_write.ts);
+    // the last one (777 bytes) buffered
+    const direct = getterLog.match(
+      /disk: (\d+) pieces written with O_DIRECT in (\d+) system calls/,
+    );
+    assert.ok(direct && Number(direct[1]) > 0, `direct writes:\n${getterLog.slice(-2000)}`);
+    assert.ok(Number(direct[2]) <= Number(direct[1]), "adjacent pieces gathered");
+    // The directly written file, shared by a new owner once the first is gone, downloads exact
+    await owner.close();
+    await using reshare = spawnDeno({
+      name: "reshare",
+      entrypoint: PEER_TS,
+      permissions: grants(c),
+      args: ["share", join(c, "f.bin"), "--id", "reshare", "--dir", c, ...common],
+    });
+    await reshare.waitForLine(/^sharing f\.bin /, WAIT);
+    const e = join(tmp.path, "e");
+    await Deno.mkdir(e);
+    await using again = spawnDeno({
+      name: "get-again",
+      entrypoint: PEER_TS,
+      permissions: grants(e),
+      args: ["get", "f.bin", "--out", e, "--dir", e, "--id", "getter3", "--json", ...common],
+    });
+    assert.equal((await again.status).code, 0, again.output());
+    assert.equal(await sha256File(join(e, "f.bin")), expected);
+    assert.match(again.output("stdout"), /"nodeId":"reshare"/, "served by the new owner");
     // GRO on the data sockets of the --mtu 1500 download only (PeerOptions.receiveGro)
     const groOn = (id: string) =>
       /UDP GRO on/.test(Deno.readTextFileSync(join(logs, `node-${id}.log`)));
