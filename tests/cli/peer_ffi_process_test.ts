@@ -32,13 +32,18 @@ Deno.test({
     await using _tracker = tracker.child;
     const common = ["--tracker", tracker.address, "--log-dir", logs];
     const grants = (dir: string) => [...peerPermissions(dir, logs), `--allow-ffi=${libcPath}`];
-    await using owner = spawnDeno({
-      name: "share",
-      entrypoint: PEER_TS,
-      permissions: grants(a),
-      args: ["share", join(a, "f.bin"), "--id", "owner", "--dir", a, ...common],
-    });
-    await owner.waitForLine(/^sharing f\.bin /, WAIT);
+    /** `peer.ts share DIR/f.bin` as node `id`, once it shares. */
+    const share = async (id: string, dir: string) => {
+      const child = spawnDeno({
+        name: id,
+        entrypoint: PEER_TS,
+        permissions: grants(dir),
+        args: ["share", join(dir, "f.bin"), "--id", id, "--dir", dir, ...common],
+      });
+      await child.waitForLine(/^sharing f\.bin /, WAIT);
+      return child;
+    };
+    await using owner = await share("owner", a);
     await using get = spawnDeno({
       name: "get",
       entrypoint: PEER_TS,
@@ -88,13 +93,7 @@ Deno.test({
     assert.ok(Number(direct[2]) <= Number(direct[1]), "adjacent pieces gathered");
     // The directly written file, shared by a new owner once the first is gone, downloads exact
     await owner.close();
-    await using reshare = spawnDeno({
-      name: "reshare",
-      entrypoint: PEER_TS,
-      permissions: grants(c),
-      args: ["share", join(c, "f.bin"), "--id", "reshare", "--dir", c, ...common],
-    });
-    await reshare.waitForLine(/^sharing f\.bin /, WAIT);
+    await using _reshare = await share("reshare", c);
     const e = join(tmp.path, "e");
     await Deno.mkdir(e);
     await using again = spawnDeno({

@@ -5,43 +5,27 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
+import { inFfiChild, libcPath } from "../net/_ffi_child.ts";
 import { DirectWriter } from "../../lib/peer/direct_write.ts";
 import { PartFile } from "../../lib/peer/part_file.ts";
 import { buildManifest } from "../../lib/peer/manifest.ts";
 
-const libcPath = findLibc();
 const PIECE = 16384;
 
-/** Runs `body` (a module body importing what it needs) in a child with the libc grant. */
-async function inChild(dir: string, body: string): Promise<Record<string, unknown>> {
-  const child = `${dir}/child.ts`;
+/** Runs `body` in a child with the libc grant, DirectWriter, PartFile and buildManifest in scope. */
+function inChild(dir: string, body: string): Promise<Record<string, unknown>> {
   const lib = (p: string) => JSON.stringify(import.meta.resolve(`../../lib/peer/${p}`));
-  await Deno.writeTextFile(
-    child,
+  const root = new URL("../../", import.meta.url).pathname;
+  return inFfiChild(
     `import { DirectWriter } from ${lib("direct_write.ts")};
      import { PartFile } from ${lib("part_file.ts")};
      import { buildManifest } from ${lib("manifest.ts")};
      const dir = ${JSON.stringify(dir)};
-     const out: Record<string, unknown> = {};
+     const out = {};
      ${body}
      console.log(JSON.stringify(out));`,
+    [`--allow-read=${dir},${root}`, `--allow-write=${dir}`],
   );
-  const root = new URL("../../", import.meta.url).pathname;
-  const res = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--allow-ffi=${libcPath}`,
-      `--allow-read=${dir},${root}`,
-      `--allow-write=${dir}`,
-      child,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(res.success, new TextDecoder().decode(res.stderr));
-  return JSON.parse(new TextDecoder().decode(res.stdout));
 }
 
 /** A source file of `size` bytes (byte i is i * 7 mod 251) and its manifest. */
