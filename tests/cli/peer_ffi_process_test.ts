@@ -43,13 +43,28 @@ Deno.test({
       await child.waitForLine(/^sharing f\.bin /, WAIT);
       return child;
     };
+    /** `peer.ts get f.bin` into `dir` as node `id`. */
+    const download = (id: string, dir: string, extra: string[] = []) =>
+      spawnDeno({
+        name: id,
+        entrypoint: PEER_TS,
+        permissions: grants(dir),
+        args: [
+          "get",
+          "f.bin",
+          "--out",
+          dir,
+          "--dir",
+          dir,
+          "--id",
+          id,
+          "--json",
+          ...extra,
+          ...common,
+        ],
+      });
     await using owner = await share("owner", a);
-    await using get = spawnDeno({
-      name: "get",
-      entrypoint: PEER_TS,
-      permissions: grants(c),
-      args: ["get", "f.bin", "--out", c, "--dir", c, "--id", "getter", "--json", ...common],
-    });
+    await using get = download("getter", c);
     const status = await get.status;
     assert.equal(status.code, 0, get.output());
     assert.equal(await sha256File(join(c, "f.bin")), expected);
@@ -58,15 +73,7 @@ Deno.test({
     // 1452-byte datagrams: the owner sends them in GSO batches, each a whole BLOCK_DATA
     const d = join(tmp.path, "d");
     await Deno.mkdir(d);
-    await using small = spawnDeno({
-      name: "get-mtu1500",
-      entrypoint: PEER_TS,
-      permissions: grants(d),
-      args: [
-        ...["get", "f.bin", "--out", d, "--dir", d, "--id", "getter2", "--mtu", "1500", "--json"],
-        ...common,
-      ],
-    });
+    await using small = download("getter2", d, ["--mtu", "1500"]);
     assert.equal((await small.status).code, 0, small.output());
     assert.equal(await sha256File(join(d, "f.bin")), expected);
     // Both peers got a larger buffer than the kernel default (SO_RCVBUF read back)
@@ -96,12 +103,7 @@ Deno.test({
     await using _reshare = await share("reshare", c);
     const e = join(tmp.path, "e");
     await Deno.mkdir(e);
-    await using again = spawnDeno({
-      name: "get-again",
-      entrypoint: PEER_TS,
-      permissions: grants(e),
-      args: ["get", "f.bin", "--out", e, "--dir", e, "--id", "getter3", "--json", ...common],
-    });
+    await using again = download("getter3", e);
     assert.equal((await again.status).code, 0, again.output());
     assert.equal(await sha256File(join(e, "f.bin")), expected);
     assert.match(again.output("stdout"), /"nodeId":"reshare"/, "served by the new owner");
