@@ -90,6 +90,12 @@ export interface Libc {
   open(path: Uint8Array, flags: number): number;
   /** Allocates a file's blocks (lib/peer/preallocate.ts). */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
+  /**
+   * Positional gather write on a blocking thread (a nonblocking FFI symbol; used by
+   * lib/peer/direct_write.ts): the iovecs and the bytes they point at must stay untouched until
+   * the promise settles. Bytes written, or -1.
+   */
+  pwritev(fd: number, iov: Uint8Array, iovcnt: number, offset: bigint): Promise<number | bigint>;
   close(fd: number): number;
   /** Address of the calling thread's errno (read with {@link Libc.memcpy}). */
   __errno_location(): bigint;
@@ -128,6 +134,11 @@ export function openLibc(): Libc | null {
         fstat: { parameters: ["i32", "buffer"], result: "i32" },
         open: { parameters: ["buffer", "i32"], result: "i32" },
         fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+        pwritev: {
+          parameters: ["i32", "buffer", "i32", "i64"],
+          result: "isize",
+          nonblocking: true,
+        },
         poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
         eventfd: { parameters: ["u32", "i32"], result: "i32" },
         write: { parameters: ["i32", "buffer", "usize"], result: "isize" },

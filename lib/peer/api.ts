@@ -68,6 +68,14 @@ export interface PeerOptions {
    */
   fastPath?: boolean;
   /**
+   * With FFI access to libc (as for `receiveBuffer`), write a download's pieces with `O_DIRECT`
+   * straight from their piece buffers, on a blocking thread (lib/peer/direct_write.ts): no
+   * page-cache copy, no writeback in the downloader's threads. Buffered where the file system
+   * refuses it (tmpfs), for the last piece of an odd size, and with `verifyInWorker`.
+   * @default true
+   */
+  directWrites?: boolean;
+  /**
    * With the fast path, send the blocks of one request as UDP GSO sends (lib/net/batch_udp.ts:
    * up to 64 path-MTU-sized datagrams per system call, the kernel splits them); at `--mtu 1500`
    * it halves the owner's CPU (figures in docs/TRANSFER.md). Larger blocks go one by one.

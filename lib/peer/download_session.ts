@@ -12,7 +12,8 @@ import { DownloadCore } from "./core/download_core.ts";
 import type { DownloadCoreEvent } from "./core/download_core_event.ts";
 import type { PartStore, SessionContext } from "./session_context.ts";
 import type { UdpEndpoint } from "../net/udp_endpoint.ts";
-import { PieceWriter } from "./piece_writer.ts";
+import { type PieceVerdict, PieceWriter } from "./piece_writer.ts";
+import { pieceHashMatches } from "./core/piece_hash.ts";
 import { diskError } from "./transfer_error.ts";
 import { BLOCK_DATA_HEADER_SIZE } from "../wire/limits.ts";
 
@@ -35,6 +36,7 @@ export class DownloadSession implements DownloadHandle {
   /** The content being downloaded, once its part is open. */
   #contentIdHex: string | undefined;
   #writer: PieceWriter | undefined;
+  #hashes: Uint8Array | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
@@ -170,6 +172,7 @@ export class DownloadSession implements DownloadHandle {
         return this.#job(async () => {
           const part = this.#part = await ctx.openPart(ev);
           this.#contentIdHex = ev.contentIdHex;
+          this.#hashes = ev.manifest.pieceHashes;
           ctx.partial?.({
             kind: "opened",
             contentIdHex: ev.contentIdHex,
@@ -192,7 +195,8 @@ export class DownloadSession implements DownloadHandle {
         this.#part!.writePiece(ev.index, ev.data);
         return this.#verified(ev.index);
       case "verify_piece":
-        return this.#writer!.submit(ev.index, ev.offset, ev.data);
+        if (this.#writer) return this.#writer.submit(ev.index, ev.offset, ev.data);
+        return this.#verifyAndWrite(ev.index, ev.data);
       case "mark_verified":
         this.#part!.markVerified(ev.index);
         return this.#verified(ev.index);
@@ -201,6 +205,7 @@ export class DownloadSession implements DownloadHandle {
           await this.#writer?.drain();
           await this.#writer?.close();
           const path = await this.#part!.complete();
+          this.#logDirectWrites();
           this.#part = undefined;
           return (now) => core.handleFileCompleted(path, now);
         });
@@ -227,6 +232,37 @@ export class DownloadSession implements DownloadHandle {
       case "failed":
         this.#ended(false);
         return this.#outcome.reject(ev.error);
+    }
+  }
+
+  /**
+   * A piece the engine holds for its verdict (the part's buffers can be written directly):
+   * hashed here, written straight from its buffer, and answered once it is on disk, so the
+   * engine reuses the buffer only then.
+   */
+  #verifyAndWrite(index: number, data: Uint8Array): void {
+    const part = this.#part!;
+    const answer = (v: PieceVerdict) => this.#step((now) => this.#core.handlePieceVerdict(v, now));
+    if (!pieceHashMatches(data, this.#hashes!, index)) {
+      return queueMicrotask(() => answer({ index, ok: false, buffer: data }));
+    }
+    const writing = part.writePieceDirect?.(index, data);
+    if (writing === undefined) {
+      part.writePiece(index, data); // throws to #drain on a disk error, which fails the download
+      return queueMicrotask(() => answer({ index, ok: true, buffer: data }));
+    }
+    writing.then(
+      () => answer({ index, ok: true, buffer: data }),
+      (e) => this.#step(() => this.#core.fail(e)),
+    );
+  }
+
+  #logDirectWrites(): void {
+    const direct = this.#part?.directWrites?.();
+    if (direct && direct.pieces > 0) {
+      this.#ctx.log(
+        `disk: ${direct.pieces} pieces written with O_DIRECT in ${direct.writes} system calls`,
+      );
     }
   }
 
@@ -284,6 +320,7 @@ export class DownloadSession implements DownloadHandle {
       received += s.received;
       scattered += s.scattered;
     }
+    this.#logDirectWrites();
     if (scattered > 0) {
       this.#ctx.log(
         `data sockets: ${scattered} of ${received} datagrams read straight into their piece buffer`,

@@ -34,6 +34,7 @@ import {
 } from "./_durable_fs.ts";
 import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
 import { preallocate } from "./preallocate.ts";
+import { DirectWriter } from "./direct_write.ts";
 
 /** Options for {@link PartFile.open}. */
 export interface PartFileOptions {
@@ -58,6 +59,12 @@ export interface PartFileOptions {
    * @default twice the state and manifest files (their temporary copies) plus 64 KiB
    */
   reserveBytes?: number;
+  /**
+   * With FFI access to libc, let whole pieces be written with `O_DIRECT` from aligned buffers
+   * ({@link PartFile.writePieceDirect}, direct_write.ts); without the grant, or where the file
+   * system refuses, there is no direct writer and writes stay buffered. @default false
+   */
+  directWrites?: boolean;
 }
 
 /** The file names a download uses, all in one directory. */
@@ -105,7 +112,7 @@ export function partPaths(dir: string, name: string, contentIdHex: string): Part
 
 /**
  * A download in progress on disk. Pieces are written with positional `writeSync` at their
- * offsets; the set of verified pieces lives in memory ({@link verifiedPieces}) and is saved to
+ * offsets (or, with `directWrites`, with `O_DIRECT`: {@link PartFile.writePieceDirect}); the set of verified pieces lives in memory ({@link verifiedPieces}) and is saved to
  * the state file in batches. A piece is recorded in the state file only after an `fdatasync` of
  * the data that ran after the piece was written, so after a crash or power loss the state never
  * claims a piece that is not on disk; at most the last `flushIntervalMs` of pieces are fetched
@@ -168,6 +175,7 @@ export class PartFile implements AsyncDisposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
   #verifiedBytes = 0;
+  #direct: DirectWriter | undefined;
 
   private constructor(
     dir: string,
@@ -337,6 +345,7 @@ export class PartFile implements AsyncDisposable {
     }
     const part = new PartFile(dir, safe, cid, manifest, paths, fd, verified, options, check);
     part.freeBytesAtOpen = free;
+    if (options.directWrites) part.#direct = DirectWriter.open(paths.part, part.identity);
     if (!stateLoaded) {
       // A state file from the start: on a full disk a flush can still rewrite it in place.
       try {
@@ -399,6 +408,47 @@ export class PartFile implements AsyncDisposable {
     }
     this.writeAt(index * this.manifest.pieceSize, data);
     this.markVerified(index);
+  }
+
+  /**
+   * With a direct writer (`directWrites`, the libc grant, a file system that takes `O_DIRECT`):
+   * allocates piece buffers that {@link writePieceDirect} can write from; else undefined.
+   */
+  get newPieceBuffer(): ((size: number) => Uint8Array) | undefined {
+    const direct = this.#direct;
+    return direct && !direct.failed ? (size) => direct.alignedBuffer(size) : undefined;
+  }
+
+  /** Pieces written with `O_DIRECT` so far, and the `pwritev` calls that wrote them. */
+  get directWrites(): { pieces: number; writes: number } {
+    return { pieces: this.#direct?.pieces ?? 0, writes: this.#direct?.writes ?? 0 };
+  }
+
+  /**
+   * Starts writing a verified piece with `O_DIRECT` on a blocking thread, from `data` itself
+   * (a buffer of {@link newPieceBuffer}), which must stay untouched until the promise settles.
+   * Nothing is recorded: call {@link markVerified} once it resolves (a piece whose write has not
+   * finished is never claimed by the state). {@link close} waits for the writes in flight.
+   *
+   * @returns undefined when this piece cannot be written that way (no direct writer, the last
+   *   piece's odd length, a buffer not from {@link newPieceBuffer}, every write in flight): use
+   *   {@link writeAt}; else a promise that resolves once the bytes are in the file (written
+   *   buffered if the direct write failed) and rejects with `TransferError("disk")` when they
+   *   could not be written at all
+   * @throws {RangeError} for a wrong index or length
+   */
+  writePieceDirect(index: number, data: Uint8Array): Promise<void> | undefined {
+    this.#open();
+    const len = pieceLength(this.manifest, index);
+    if (data.byteLength !== len) {
+      throw new RangeError(
+        `Cannot write piece ${index} of ${this.name}: ${data.byteLength} bytes, expected ${len}`,
+      );
+    }
+    const offset = index * this.manifest.pieceSize;
+    return this.#direct?.write(offset, data)?.then((written) => {
+      if (!written) this.writeAt(offset, data);
+    });
   }
 
   /**
@@ -518,6 +568,7 @@ export class PartFile implements AsyncDisposable {
    */
   async complete(finalName: string = this.name): Promise<string> {
     this.#open();
+    await this.#direct?.drain();
     const safe = safeName(finalName);
     if (!this.verifiedPieces.full) {
       const missing = this.verifiedPieces.size - this.verifiedPieces.count;
@@ -563,6 +614,7 @@ export class PartFile implements AsyncDisposable {
   /** Saves the state and closes the `.part` (kept for a resume). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#direct?.drain();
     this.#cancelTimer();
     try {
       await this.flush();
@@ -601,6 +653,7 @@ export class PartFile implements AsyncDisposable {
     this.#closed = true;
     this.#cancelTimer();
     openParts.delete(this.paths.part);
+    void this.#direct?.close(); // nothing in flight: close and complete drained it
     try {
       closeSync(this.#fd);
     } catch {

@@ -368,6 +368,7 @@ class PeerNode implements Peer {
         const part = await PartFile.open(a.outDir, a.name, a.contentIdHex, a.manifest, {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
+          directWrites: this.#options.directWrites ?? true,
         });
         if (part.freeBytesAtOpen === undefined) {
           this.#log(
@@ -381,6 +382,9 @@ class PeerNode implements Peer {
           resumeCheck: part.resumeCheck,
           markVerified: (i) => void part.markVerified(i),
           writePiece: (i, d) => part.writePiece(i, d),
+          newPieceBuffer: part.newPieceBuffer,
+          writePieceDirect: (i, d) => part.writePieceDirect(i, d),
+          directWrites: () => part.directWrites,
           complete: () => part.complete(),
           close: () => part.close(),
         };

@@ -23,6 +23,18 @@ export interface PartStore {
   markVerified(index: number): void;
   /** Writes a verified piece at its offset (synchronous: the engine's buffer is reused after). */
   writePiece(index: number, data: Uint8Array): void;
+  /**
+   * Piece buffers {@link writePieceDirect} can write from (`O_DIRECT`); undefined when pieces
+   * can only be written with {@link writePiece}.
+   */
+  readonly newPieceBuffer?: ((size: number) => Uint8Array) | undefined;
+  /**
+   * Starts writing a verified piece from `data` itself, which stays untouched until the promise
+   * settles; records nothing (`markVerified` follows). Undefined: use {@link writePiece}.
+   */
+  writePieceDirect?(index: number, data: Uint8Array): Promise<void> | undefined;
+  /** Pieces written with {@link writePieceDirect} so far, and the system calls that wrote them. */
+  directWrites?(): { pieces: number; writes: number };
   /** fsyncs, renames to the final name, returns the final path. */
   complete(): Promise<string>;
   /** Saves state and closes; the `.part` stays for a later resume. */

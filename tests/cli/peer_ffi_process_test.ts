@@ -3,7 +3,8 @@
  * peer raises its sockets' receive buffers and uses the libc fast path (lib/net/fast_udp.ts),
  * the downloads are exact (one at `--mtu 1500`, which the owner sends in UDP GSO batches and the
  * downloader reads with UDP GRO), and the node log says which buffer it got and that GSO and GRO
- * are on, and that blocks were read straight into their piece buffers (scatter_receive.ts).
+ * are on, that blocks were read straight into their piece buffers (scatter_receive.ts), and that
+ * pieces were written with O_DIRECT (direct_write.ts) into a file a new owner then serves exactly.
  * @module
  */
 import assert from "node:assert/strict";
@@ -31,19 +32,39 @@ Deno.test({
     await using _tracker = tracker.child;
     const common = ["--tracker", tracker.address, "--log-dir", logs];
     const grants = (dir: string) => [...peerPermissions(dir, logs), `--allow-ffi=${libcPath}`];
-    await using owner = spawnDeno({
-      name: "share",
-      entrypoint: PEER_TS,
-      permissions: grants(a),
-      args: ["share", join(a, "f.bin"), "--id", "owner", "--dir", a, ...common],
-    });
-    await owner.waitForLine(/^sharing f\.bin /, WAIT);
-    await using get = spawnDeno({
-      name: "get",
-      entrypoint: PEER_TS,
-      permissions: grants(c),
-      args: ["get", "f.bin", "--out", c, "--dir", c, "--id", "getter", "--json", ...common],
-    });
+    /** `peer.ts share DIR/f.bin` as node `id`, once it shares. */
+    const share = async (id: string, dir: string) => {
+      const child = spawnDeno({
+        name: id,
+        entrypoint: PEER_TS,
+        permissions: grants(dir),
+        args: ["share", join(dir, "f.bin"), "--id", id, "--dir", dir, ...common],
+      });
+      await child.waitForLine(/^sharing f\.bin /, WAIT);
+      return child;
+    };
+    /** `peer.ts get f.bin` into `dir` as node `id`. */
+    const download = (id: string, dir: string, extra: string[] = []) =>
+      spawnDeno({
+        name: id,
+        entrypoint: PEER_TS,
+        permissions: grants(dir),
+        args: [
+          "get",
+          "f.bin",
+          "--out",
+          dir,
+          "--dir",
+          dir,
+          "--id",
+          id,
+          "--json",
+          ...extra,
+          ...common,
+        ],
+      });
+    await using owner = await share("owner", a);
+    await using get = download("getter", c);
     const status = await get.status;
     assert.equal(status.code, 0, get.output());
     assert.equal(await sha256File(join(c, "f.bin")), expected);
@@ -52,15 +73,7 @@ Deno.test({
     // 1452-byte datagrams: the owner sends them in GSO batches, each a whole BLOCK_DATA
     const d = join(tmp.path, "d");
     await Deno.mkdir(d);
-    await using small = spawnDeno({
-      name: "get-mtu1500",
-      entrypoint: PEER_TS,
-      permissions: grants(d),
-      args: [
-        ...["get", "f.bin", "--out", d, "--dir", d, "--id", "getter2", "--mtu", "1500", "--json"],
-        ...common,
-      ],
-    });
+    await using small = download("getter2", d, ["--mtu", "1500"]);
     assert.equal((await small.status).code, 0, small.output());
     assert.equal(await sha256File(join(d, "f.bin")), expected);
     // Both peers got a larger buffer than the kernel default (SO_RCVBUF read back)
@@ -78,6 +91,22 @@ Deno.test({
     const getterLog = Deno.readTextFileSync(join(logs, "node-getter.log"));
     const placed = getterLog.match(/data sockets: (\d+) of (\d+) datagrams read straight into/);
     assert.ok(placed && Number(placed[1]) > 0, `blocks read in place:\n${getterLog.slice(-2000)}`);
+    // Whole pieces written with O_DIRECT from their piece buffers (lib/peer/direct_write.ts);
+    // the last one (777 bytes) buffered
+    const direct = getterLog.match(
+      /disk: (\d+) pieces written with O_DIRECT in (\d+) system calls/,
+    );
+    assert.ok(direct && Number(direct[1]) > 0, `direct writes:\n${getterLog.slice(-2000)}`);
+    assert.ok(Number(direct[2]) <= Number(direct[1]), "adjacent pieces gathered");
+    // The directly written file, shared by a new owner once the first is gone, downloads exact
+    await owner.close();
+    await using _reshare = await share("reshare", c);
+    const e = join(tmp.path, "e");
+    await Deno.mkdir(e);
+    await using again = download("getter3", e);
+    assert.equal((await again.status).code, 0, again.output());
+    assert.equal(await sha256File(join(e, "f.bin")), expected);
+    assert.match(again.output("stdout"), /"nodeId":"reshare"/, "served by the new owner");
     // GRO on the data sockets of the --mtu 1500 download only (PeerOptions.receiveGro)
     const groOn = (id: string) =>
       /UDP GRO on/.test(Deno.readTextFileSync(join(logs, `node-${id}.log`)));

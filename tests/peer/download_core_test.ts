@@ -153,6 +153,15 @@ class World {
   inBatch: (w: World, d: Delivery) => void = () => {};
   /** Block requests sent. */
   blockRequests = 0;
+  /**
+   * The part's piece allocator (a part written with O_DIRECT): pieces then come as `verify_piece`
+   * and are answered one loop step later, as a direct write finishing.
+   */
+  pieceBuffer: ((size: number) => Uint8Array) | undefined;
+  /** Pieces waiting for their verdict: the buffer and a copy of its bytes when handed over. */
+  readonly held = new Map<number, { data: Uint8Array; copy: Uint8Array }>();
+  /** Pieces the core told the driver to record. */
+  readonly marked: number[] = [];
 
   constructor(owners: Owner[], options: Partial<DownloadCoreOptions> = {}) {
     this.owners = owners;
@@ -181,6 +190,13 @@ class World {
   run(until = 60_000): void {
     if (this.now === 0) this.core.start(0);
     for (;;) {
+      for (const [index, { data, copy }] of [...this.held]) {
+        this.held.delete(index);
+        // Nothing wrote into a buffer while its piece waited for the disk
+        assert.deepEqual(data, copy, `piece ${index}'s buffer changed before its verdict`);
+        this.file.set(data, index * PIECE);
+        this.core.handlePieceVerdict({ index, ok: true, buffer: data }, this.now);
+      }
       this.#drain();
       if (this.core.finished) return;
       this.onStep(this);
@@ -247,7 +263,10 @@ class World {
         return core.handleManifestLoaded(undefined, now);
       case "open_part":
         assert.deepEqual(ev.encodedManifest, MANIFEST);
-        return core.handlePartOpened({ verifiedPieces: [] }, now);
+        return core.handlePartOpened(
+          { verifiedPieces: [], newPieceBuffer: this.pieceBuffer },
+          now,
+        );
       case "write_piece":
         return this.file.set(ev.data, ev.index * PIECE);
       case "complete_file":
@@ -264,8 +283,11 @@ class World {
         this.error = ev.error;
         return;
       case "verify_piece":
+        if (!this.pieceBuffer) throw new Error("unexpected verify_piece without verifyInWorker");
+        return void this.held.set(ev.index, { data: ev.data, copy: ev.data.slice() });
       case "mark_verified":
-        throw new Error(`unexpected ${ev.kind} without verifyInWorker`);
+        if (!this.pieceBuffer) throw new Error("unexpected mark_verified without verifyInWorker");
+        return void this.marked.push(ev.index);
     }
   }
 }
@@ -651,5 +673,29 @@ Deno.test({
       offered.push(slots);
     }
     assert.ok(offered[1]! > 10, `${offered[1]} slots offered inside bursts`);
+  },
+});
+
+Deno.test({
+  name:
+    "DownloadCore with a part written directly (newPieceBuffer): pieces in the part's buffers come as verify_piece, each buffer untouched until its verdict, recorded after it",
+  permissions: "none",
+  fn() {
+    const w = new World([new Owner("alice", 4001), new Owner("bob", 4002)], { maxBlock: 4096 });
+    const allocated = new Set<ArrayBufferLike>();
+    w.pieceBuffer = (size) => {
+      const b = new Uint8Array(size + 100).subarray(100);
+      allocated.add(b.buffer);
+      return b;
+    };
+    const handed: ArrayBufferLike[] = [];
+    w.batch = true;
+    w.once(() => w.held.size > 0, () => {
+      for (const { data } of w.held.values()) handed.push(data.buffer);
+    });
+    w.run();
+    assertComplete(w);
+    assert.ok(handed.length > 0 && handed.every((b) => allocated.has(b)), "the part's buffers");
+    assert.deepEqual([...w.marked].sort((a, b) => a - b), Array.from({ length: 11 }, (_, i) => i));
   },
 });

@@ -733,11 +733,13 @@ export class DownloadCore {
       maxOwnerInFlight: perSocket,
       verifiedPieces: part.verifiedPieces,
       wantOwners: Math.min(this.#owners.size, o.maxOwners),
-      verifyInWorker: o.verifyInWorker,
+      verifyInWorker: o.verifyInWorker || part.newPieceBuffer !== undefined,
       trace: o.trace,
       budget: o.budget?.join(),
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
+        : part.newPieceBuffer
+        ? { newPieceBuffer: part.newPieceBuffer }
         : {}),
       ...(o.random ? { random: o.random } : {}),
       ...(o.swarm ? { randomStart: true, minBatchBlocks: SWARM_MIN_BATCH_BLOCKS } : {}),

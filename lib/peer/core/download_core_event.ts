@@ -94,6 +94,13 @@ export interface OpenedPart {
   readonly verifiedPieces: Iterable<number>;
   /** What hashing the resumed pieces found: pieces the state claimed, and those that failed. */
   readonly resumeCheck?: { checked: number; failed: number; bytes: number } | undefined;
+  /**
+   * Piece buffers the driver can write straight to disk (PartFile.newPieceBuffer: `O_DIRECT`).
+   * When set (and `verifyInWorker` is off) the engine emits `verify_piece` events and the driver
+   * hashes each piece, writes it from its buffer and answers with `handlePieceVerdict` once it is
+   * on disk: the engine keeps the buffer until then.
+   */
+  readonly newPieceBuffer?: ((size: number) => Uint8Array) | undefined;
 }
 
 /** Something the driver does or reports, in order. */
