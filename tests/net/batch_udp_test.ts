@@ -60,7 +60,13 @@ Deno.test({
         b.onBatchEnd(() => bursts.push(seen.count - bursts.reduce((x, y) => x + y, 0)));
         for (let i = 0; i < N; i++) {
           a.send(new Uint8Array(size(i)).fill(i & 0xff), b.localAddr);
-          if (i % 30 === 29) await new Promise((r) => setTimeout(r, 5));
+          // Bursts of 30; the next one waits until this one is read (not a race with a loaded
+          // machine: 10 unread bursts would overflow the default receive buffer)
+          if (i % 30 === 29) {
+            const until = Date.now() + 5000;
+            while (seen.count < i + 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+            await new Promise((r) => setTimeout(r, 2));
+          }
         }
         await timeout(done);
         await new Promise((r) => setTimeout(r, 5));
@@ -107,7 +113,9 @@ Deno.test({
             seg[1] = k >> 8;
           }
           if (a.trySendSegments(buf, SEG, b.localAddr)) gsoTaken++;
-          await new Promise((r) => setTimeout(r, 2));
+          // The next round waits until this one is read (a loaded machine must not overflow b)
+          const until = Date.now() + 5000;
+          while (seen.count < (round + 1) * PER && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
         }
         await timeout(done);
         // An IPv6 destination is not for this path
