@@ -95,6 +95,17 @@ function spawnIn(i: number, args: string[], onLine: (l: string) => void, stdin =
   return child;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (0 once it is gone). */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+  } catch {
+    return 0;
+  }
+}
+
 async function sha256(path: string): Promise<string> {
   const h = createHash("sha256");
   const f = await Deno.open(path);
@@ -116,6 +127,12 @@ interface Row {
   exact: boolean;
   /** From the downloads' start until the seed's link carried 256 KiB, s (polled every ~15 ms). */
   seedBusyS: number;
+  /** CPU seconds of the seed's process over the whole case (start-up included). */
+  seedCpuS: number;
+  /** CPU seconds of each downloader's process. */
+  peerCpuS: number[];
+  /** The 1-minute load average when the downloads started (other work on this machine). */
+  loadAverage: number;
 }
 
 async function runCase(n: number, mib: number): Promise<Row> {
@@ -209,6 +226,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
     await new Promise((r) => setTimeout(r, 500));
     const tx0 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
     const enc = new TextEncoder();
+    const loadAverage = Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
     const t0 = performance.now();
     for (const [i, p] of peers.entries()) {
       started[i] = performance.now();
@@ -228,6 +246,8 @@ async function runCase(n: number, mib: number): Promise<Row> {
     }
     await finished.promise;
     clearTimeout(timer);
+    const seedCpuS = await cpuSeconds(children[1]!.pid);
+    const peerCpuS = await Promise.all(peers.map((p) => cpuSeconds(p.pid)));
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
     let exact = true;
     for (let i = 1; i <= n; i++) {
@@ -257,6 +277,9 @@ async function runCase(n: number, mib: number): Promise<Row> {
       peersWirePerFile: peersTx / size,
       exact: exact && ends.length === n,
       seedBusyS,
+      seedCpuS,
+      peerCpuS,
+      loadAverage,
     };
   } finally {
     for (const c of children) {
@@ -295,6 +318,11 @@ for (const mib of values["size-mib"]!.split(",").map(Number)) {
       ].join(" | "),
     );
     console.log(`   completions (s): ${r.completions.map((c) => c.toFixed(1)).join(" ")}`);
+    console.log(
+      `   CPU s: seed ${r.seedCpuS.toFixed(1)}, downloaders ${
+        r.peerCpuS.reduce((a, b) => a + b, 0).toFixed(1)
+      } (most ${Math.max(...r.peerCpuS).toFixed(1)}); load average ${r.loadAverage} at the start`,
+    );
   }
 }
 const dir = join(root, "bench-results");
