@@ -7,11 +7,12 @@
  * of this machine's load.
  *
  *   deno run -P=test scripts/bench_swarm_sim.ts [--peers 8,32,100] [--size-mib 64] [--quick]
- *     [--only TEXT] [--timeline MS] [--late-announce]
+ *     [--only TEXT] [--timeline MS] [--late-announce] [--seed N]
  *
  * `--only` keeps the cases whose name contains TEXT; `--timeline` prints each host's upload use
  * per window; `--late-announce` turns off the downloaders' announcement before their first piece
- * (an A/B of `PartialAnnounce`'s `early`).
+ * (an A/B of `PartialAnnounce`'s `early`); `--seed` picks the simulator's random seed (default 1;
+ * runs are chaotic, so compare a change over two or more seeds).
  *
  * Cases: every upload 40 Mbit/s (5,000 bytes/ms); downloaders' uploads 4× the seed's
  * (swarm-bound); downloaders joining 1 s apart. `--quick` runs N = 8 only (for `deno task bench`).
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     timeline: { type: "string", default: "0" },
     only: { type: "string", default: "" },
     "late-announce": { type: "boolean", default: false },
+    seed: { type: "string", default: "1" },
   },
 });
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
@@ -51,6 +53,8 @@ cases.push({
 });
 
 if (values["late-announce"]) { for (const c of cases) c.options.announceEarly = false; }
+const simSeed = Number(values.seed);
+for (const c of cases) c.options.seed = simSeed;
 const timelineMs = Number(values.timeline);
 if (timelineMs > 0) { for (const c of cases) c.options.sampleMs = timelineMs; }
 if (values.only) {
