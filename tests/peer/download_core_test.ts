@@ -6,7 +6,7 @@
 import { blockDataTxid } from "../../lib/wire/block_data.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { DownloadCore, SWARM_MANIFEST_MIN_TIMEOUT_MS } from "../../lib/peer/core/download_core.ts";
+import { DownloadCore } from "../../lib/peer/core/download_core.ts";
 import type {
   DownloadCoreEvent,
   DownloadCoreOptions,
@@ -53,8 +53,6 @@ class Owner {
   servesBlocks = true;
   cookie: bigint;
   manifest = MANIFEST;
-  /** Manifest replies still to lose (a crowded owner's queue drops them). */
-  loseManifests = 0;
   probes = 0;
   blockRequests = 0;
   constructor(readonly nodeId: string, port: number) {
@@ -80,10 +78,6 @@ class Owner {
         return [{ type: "probe_ack", txid, size: msg.size, cookie: this.cookie }];
       case "manifest_request": {
         if (msg.cookie !== this.cookie) return [badCookie(txid)];
-        if (this.loseManifests > 0) {
-          this.loseManifests--;
-          return [];
-        }
         const chunk = msg.maxDatagram - 48;
         const data = this.manifest.subarray(msg.offset, msg.offset + chunk);
         const total = this.manifest.byteLength;
@@ -156,8 +150,6 @@ class World {
   inBatch: (w: World, d: Delivery) => void = () => {};
   /** Block requests sent. */
   blockRequests = 0;
-  /** When each manifest request was sent. */
-  readonly manifestRequests: number[] = [];
 
   constructor(owners: Owner[], options: Partial<DownloadCoreOptions> = {}) {
     this.owners = owners;
@@ -218,7 +210,6 @@ class World {
       if (!owner) continue;
       const msg = decodeMessage(t.bytes);
       if (msg.type === "block_request") this.blockRequests++;
-      if (msg.type === "manifest_request") this.manifestRequests.push(this.now);
       for (const reply of owner.answer(msg)) {
         this.inbox.push({
           at: this.now + LATENCY,
@@ -629,27 +620,5 @@ Deno.test({
       offered.push(slots);
     }
     assert.ok(offered[1]! > 10, `${offered[1]} slots offered inside bursts`);
-  },
-});
-
-Deno.test({
-  name: "DownloadCore: a sharing download asks for a lost manifest again after 100 ms, not 3 RTTs",
-  permissions: "none",
-  fn() {
-    const gaps = (swarm: boolean) => {
-      const owner = new Owner("alice", 4001);
-      owner.loseManifests = 2;
-      const w = new World([owner], swarm ? { swarm: true } : {});
-      w.run(2_000);
-      const t = w.manifestRequests;
-      return t.slice(1).map((x, i) => x - t[i]!);
-    };
-    // 3 round trips of 1 ms, backed off: 3 ms, then 6 ms
-    assert.deepEqual(gaps(false).slice(0, 2), [3, 6]);
-    // SWARM_MANIFEST_MIN_TIMEOUT_MS, backed off: the replies of a crowded seed wait in its queue
-    assert.deepEqual(gaps(true).slice(0, 2), [
-      SWARM_MANIFEST_MIN_TIMEOUT_MS,
-      2 * SWARM_MANIFEST_MIN_TIMEOUT_MS,
-    ]);
   },
 });

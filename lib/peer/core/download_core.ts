@@ -89,13 +89,6 @@ export const SWARM_MIN_BATCH_BLOCKS = 4;
  * windows would otherwise overflow its queue together.
  */
 export const SWARM_INITIAL_WINDOW_BLOCKS = 1;
-/**
- * A sharing download's manifest request is sent again no sooner than this, ms (ManifestFetch's
- * `minTimeoutMs`; else 3 round trips): a hundred downloaders starting at once ask one seed for
- * their manifests together, and replies that wait in its queue for longer than 3 round trips were
- * each asked for 4–5 times.
- */
-export const SWARM_MANIFEST_MIN_TIMEOUT_MS = 100;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
 
@@ -670,7 +663,6 @@ export class DownloadCore {
       maxDatagram: this.#maxDatagram,
       maxBytes: manifestBound(this.#size),
       ...this.#rttOption(),
-      ...(this.#o.swarm ? { minTimeoutMs: SWARM_MANIFEST_MIN_TIMEOUT_MS } : {}),
     });
     for (const owner of this.#owners.owners()) {
       if (this.#cookies.has(owner)) fetch.addOwner(owner);
