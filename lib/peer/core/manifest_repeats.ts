@@ -12,8 +12,12 @@
  * @module
  */
 
-/** Distinct requesters of manifests within {@link MANIFEST_CROWD_WINDOW_MS} beyond which repeats are held back. */
-export const MANIFEST_CROWD = 8;
+/**
+ * Distinct requesters of manifests within {@link MANIFEST_CROWD_WINDOW_MS} beyond which repeats
+ * are held back: the crowd the seed's offers use (4 requesters per upload slot, 8 regular and the
+ * optimistic one), where 36 manifests of a 64 MiB file (8 KiB each) already fill its 256 KiB queue.
+ */
+export const MANIFEST_CROWD = 36;
 /** The window the crowd of manifest requesters is counted over, ms. */
 export const MANIFEST_CROWD_WINDOW_MS = 1000;
 /** In a crowd, a slice is answered to the same requester at most once this often, ms. */
@@ -30,7 +34,7 @@ const MAX_REMEMBERED = 4096;
  * import { ManifestRepeats } from "./manifest_repeats.ts";
  *
  * const repeats = new ManifestRepeats();
- * for (let i = 0; i < 9; i++) assert.ok(repeats.answer(`10.0.2.${i}|7000`, "f", 0, i));
+ * for (let i = 0; i < 37; i++) assert.ok(repeats.answer(`10.0.2.${i}|7000`, "f", 0, 0));
  * assert.equal(repeats.answer("10.0.2.0|7000", "f", 0, 20), false);
  * assert.ok(repeats.answer("10.0.2.0|7000", "f", 0, 120));
  * ```
