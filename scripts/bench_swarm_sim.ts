@@ -15,7 +15,8 @@
  * (an A/B of `PartialAnnounce`'s `early`). `--fragment-mtu` is the largest IP packet of every
  * upload link (1500, Ethernet, by default, as on the real benchmark's veths: a datagram above it
  * leaves as fragments and is lost with any of them; 0 models whole datagrams); `--mtu` caps the
- * downloads' datagrams (0 probes the path); `--seed` seeds every random choice.
+ * downloads' datagrams (0 probes the path); `--seed` picks the simulator's random seed (default 1;
+ * runs are chaotic, so compare a change over two or more seeds).
  *
  * Cases: every upload 40 Mbit/s (5,000 bytes/ms); downloaders' uploads 4× the seed's
  * (swarm-bound); downloaders joining 1 s apart. `--quick` runs N = 8 only (for `deno task bench`).

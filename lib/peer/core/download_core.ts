@@ -84,6 +84,12 @@ export const MAX_SHARERS = 16;
  * needs.
  */
 export const SWARM_MIN_BATCH_BLOCKS = 4;
+/**
+ * A swarming download's initial congestion window per owner, blocks (DownloadEngine's
+ * `initialWindowBlocks`; 4 otherwise): an uploader serves nine requesters at once, whose first
+ * windows would otherwise overflow its queue together.
+ */
+export const SWARM_INITIAL_WINDOW_BLOCKS = 1;
 /** While swarming, the tracker is asked for new owners this often, ms. */
 export const SWARM_RENEED_MS = 3000;
 
@@ -742,7 +748,13 @@ export class DownloadCore {
         ? { newPieceBuffer: part.newPieceBuffer }
         : {}),
       ...(o.random ? { random: o.random } : {}),
-      ...(o.swarm ? { randomStart: true, minBatchBlocks: SWARM_MIN_BATCH_BLOCKS } : {}),
+      ...(o.swarm
+        ? {
+          randomStart: true,
+          minBatchBlocks: SWARM_MIN_BATCH_BLOCKS,
+          initialWindowBlocks: SWARM_INITIAL_WINDOW_BLOCKS,
+        }
+        : {}),
     });
     this.#engine = engine;
     if (o.swarm) {

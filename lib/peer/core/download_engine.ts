@@ -146,6 +146,12 @@ export interface DownloadEngineOptions {
    */
   minBatchBlocks?: number;
   /**
+   * Each owner's initial congestion window, blocks. A swarming download starts smaller: nine
+   * requesters hold an uploader's slots at once, and nine windows of 4 blocks of 32 KiB overflow
+   * its 256 KiB queue before any delay signal comes back. @default 4
+   */
+  initialWindowBlocks?: number;
+  /**
    * Receives a trace of each owner's window, delay and losses (sampled at most every
    * `traceIntervalMs` per owner) and of every probe timeout and dropped owner; see
    * transfer_trace.ts. @default none
@@ -285,6 +291,7 @@ export class DownloadEngine {
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #minBatchBlocks: number;
+  readonly #initialWindowBlocks: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
   readonly #maxStrikes: number;
@@ -336,6 +343,7 @@ export class DownloadEngine {
     );
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#minBatchBlocks = Math.max(1, options.minBatchBlocks ?? 1);
+    this.#initialWindowBlocks = Math.max(1, options.initialWindowBlocks ?? 4);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
     this.#maxUnasked = options.maxUnaskedBlocks ?? 64;
@@ -424,6 +432,7 @@ export class DownloadEngine {
       lossThreshold: this.#lossThreshold,
       targetDelayMs: this.#targetDelayMs,
       stallMs: this.#stallMs,
+      initialWindow: this.#initialWindowBlocks * this.layout.blockSize,
     }, now);
     if (existing) o.delivered = existing.delivered;
     if (rttMs !== undefined) o.rtt.seed(rttMs);

@@ -47,6 +47,8 @@ export interface OwnerStateOptions {
   targetDelayMs: number;
   /** Silence after which the owner is dropped, ms; its RTOs stay at most an eighth of this. */
   stallMs: number;
+  /** The congestion window's initial size, bytes. @default 4 blocks (CongestionWindow's) */
+  initialWindow?: number;
 }
 
 /** Recently lost blocks remembered per owner, to recognise late (spuriously lost) arrivals. */
@@ -178,6 +180,7 @@ export class OwnerState {
       blockSize: options.blockSize,
       max: options.maxInFlight,
       targetDelayMs: options.targetDelayMs,
+      ...(options.initialWindow === undefined ? {} : { initial: options.initialWindow }),
     });
     this.lossThreshold = this.baseLossThreshold = options.lossThreshold;
     this.lastProgress = now;

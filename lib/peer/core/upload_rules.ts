@@ -57,6 +57,7 @@ import { BlockPlan } from "./block_plan.ts";
 import { SwarmRules } from "./swarm_rules.ts";
 import { FairShare } from "./fair_share.ts";
 import { CHOKE_RETRY_MS, UploadSlots, type UploadSlotsOptions } from "./upload_slots.ts";
+import { ManifestRepeats } from "./manifest_repeats.ts";
 import { capBurst, TokenBucket } from "../../net/token_bucket.ts";
 
 /** Limits of {@link UploadRules}. */
@@ -336,6 +337,8 @@ export class UploadRules {
   readonly #probePad: TokenBucket;
   /** Probers refused lately (address → when), so each gets one ERROR a second at most. */
   readonly #probeRefusals = new Map<string, number>();
+  /** A crowd's repeated manifest requests (manifest_repeats.ts). */
+  readonly #manifestRepeats = new ManifestRepeats();
 
   /**
    * Creates rules that share nothing yet.
@@ -803,6 +806,8 @@ export class UploadRules {
       );
     }
     const len = Math.min(msg.maxDatagram - MANIFEST_DATA_HEADER_SIZE, total - msg.offset);
+    // In a crowd, a slice answered to this requester moments ago is most likely still queued
+    if (!this.#manifestRepeats.answer(src.address, entry.info.path, msg.offset, now)) return;
     if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
     this.stats.manifestBytesSent += len;
     this.#transmit(

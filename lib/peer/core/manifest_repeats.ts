@@ -1,0 +1,86 @@
+/**
+ * Which MANIFEST_REQUESTs a crowded owner answers, sans-I/O. A hundred downloaders starting at
+ * once ask one seed for the manifest together; their requests time out after three round trips
+ * while the replies still wait in the seed's queue, and each downloader asked 4–5 times (4.5 MB of
+ * MANIFEST_DATA for 0.8 MB of manifests at N = 100 in the simulator, most of it dropped at the
+ * seed's own queue: docs/TRANSFER.md, _Swarm figures_, fifth pass). So while more than
+ * {@link MANIFEST_CROWD} requesters asked for manifests within {@link MANIFEST_CROWD_WINDOW_MS}, a
+ * request for a slice this owner answered the same requester (address and port) within
+ * {@link MANIFEST_REPEAT_MS} gets no answer: the answer is most likely still on its way, and the
+ * requester asks again after its backoff. Below the crowd every request is answered as before, so
+ * a lone download on a lossy path still re-asks a lost slice after three round trips.
+ * @module
+ */
+
+/**
+ * Distinct requesters of manifests within {@link MANIFEST_CROWD_WINDOW_MS} beyond which repeats
+ * are held back: the crowd the seed's offers use (4 requesters per upload slot, 8 regular and the
+ * optimistic one), where 36 manifests of a 64 MiB file (8 KiB each) already fill its 256 KiB queue.
+ */
+export const MANIFEST_CROWD = 36;
+/** The window the crowd of manifest requesters is counted over, ms. */
+export const MANIFEST_CROWD_WINDOW_MS = 1000;
+/** In a crowd, a slice is answered to the same requester at most once this often, ms. */
+export const MANIFEST_REPEAT_MS = 100;
+/** Requesters remembered at most (the oldest are forgotten first). */
+const MAX_REMEMBERED = 4096;
+
+/**
+ * See the module doc.
+ *
+ * @example In a crowd, a repeat within 100 ms is not answered
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManifestRepeats } from "./manifest_repeats.ts";
+ *
+ * const repeats = new ManifestRepeats();
+ * for (let i = 0; i < 37; i++) assert.ok(repeats.answer(`10.0.2.${i}|7000`, "f", 0, 0));
+ * assert.equal(repeats.answer("10.0.2.0|7000", "f", 0, 20), false);
+ * assert.ok(repeats.answer("10.0.2.0|7000", "f", 0, 120));
+ * ```
+ */
+export class ManifestRepeats {
+  /** Requester → when it last asked for a manifest, oldest first. */
+  readonly #askedAt = new Map<string, number>();
+  /** Requester, content and offset → when that slice was last answered, oldest first. */
+  readonly #answeredAt = new Map<string, number>();
+
+  /** Requesters that asked for a manifest within the crowd window (as of the latest call). */
+  get crowd(): number {
+    return this.#askedAt.size;
+  }
+
+  /**
+   * Tells whether to answer a manifest request, and remembers the answer when it says yes.
+   *
+   * @param requester the requester's `host|port`
+   * @param content which manifest (any string naming the content)
+   * @param offset the slice's offset
+   * @param now current time, ms
+   * @returns false for a repeat to hold back (no answer)
+   */
+  answer(requester: string, content: string, offset: number, now: number): boolean {
+    forget(this.#askedAt, now - MANIFEST_CROWD_WINDOW_MS);
+    forget(this.#answeredAt, now - MANIFEST_REPEAT_MS);
+    remember(this.#askedAt, requester, now);
+    const key = `${requester}|${content}|${offset}`;
+    if (this.#askedAt.size > MANIFEST_CROWD && this.#answeredAt.has(key)) return false;
+    remember(this.#answeredAt, key, now);
+    return true;
+  }
+}
+
+/** Drops the entries of a time-ordered map older than `before`. */
+function forget(map: Map<string, number>, before: number): void {
+  for (const [k, at] of map) {
+    if (at > before) return;
+    map.delete(k);
+  }
+}
+
+/** Sets `key` to `now` as the newest entry, forgetting the oldest beyond the bound. */
+function remember(map: Map<string, number>, key: string, now: number): void {
+  map.delete(key);
+  map.set(key, now);
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value!);
+}

@@ -1,0 +1,46 @@
+/**
+ * ManifestRepeats: a crowded owner answers a requester's manifest slice at most once per
+ * MANIFEST_REPEAT_MS; below the crowd, every request is answered (a lone download on a lossy path
+ * re-asks a lost slice after three round trips).
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  MANIFEST_CROWD,
+  MANIFEST_CROWD_WINDOW_MS,
+  MANIFEST_REPEAT_MS,
+  ManifestRepeats,
+} from "../../lib/peer/core/manifest_repeats.ts";
+
+const none = { permissions: "none" } as const;
+const host = (i: number) => `10.0.2.${i}|7000`;
+
+Deno.test("ManifestRepeats: below the crowd every repeat is answered", none, () => {
+  const r = new ManifestRepeats();
+  for (let i = 0; i < MANIFEST_CROWD; i++) assert.ok(r.answer(host(i), "f", 0, i));
+  for (let t = 10; t < 40; t += 3) assert.ok(r.answer(host(0), "f", 0, t), `repeat at ${t} ms`);
+  assert.equal(r.crowd, MANIFEST_CROWD);
+});
+
+Deno.test("ManifestRepeats: in a crowd a slice goes to a requester once per 100 ms", none, () => {
+  const r = new ManifestRepeats();
+  for (let i = 0; i <= MANIFEST_CROWD; i++) assert.ok(r.answer(host(i), "f", 0, 0));
+  assert.equal(r.answer(host(0), "f", 0, 12), false, "a repeat 12 ms later");
+  assert.equal(r.answer(host(0), "f", 0, MANIFEST_REPEAT_MS - 1), false);
+  assert.ok(r.answer(host(0), "f", 0, MANIFEST_REPEAT_MS), "after 100 ms");
+  // Another slice, another content, another port: not repeats
+  assert.ok(r.answer(host(1), "f", 1400, 20));
+  assert.ok(r.answer(host(1), "g", 0, 20));
+  assert.ok(r.answer("10.0.2.1|7001", "f", 0, 20));
+  // The crowd ends once its requests are a window old: repeats are answered again
+  const later = MANIFEST_CROWD_WINDOW_MS + 200;
+  assert.ok(r.answer(host(0), "f", 0, later));
+  assert.ok(r.answer(host(0), "f", 0, later + 5));
+  assert.equal(r.crowd, 1);
+});
+
+Deno.test("ManifestRepeats: memory stays bounded under many requesters", none, () => {
+  const r = new ManifestRepeats();
+  for (let i = 0; i < 10_000; i++) r.answer(`10.${i >> 8}.${i & 255}.1|7000`, "f", 0, 0);
+  assert.ok(r.crowd <= 4096);
+});
