@@ -10,6 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import { runSwarm, swarmFile } from "../lib/sim/swarm_scenario.ts";
+import { SimNetwork } from "../lib/sim/sim_network.ts";
+import { MessageType } from "../lib/wire/messages.ts";
+import { SwarmRules } from "../lib/peer/core/swarm_rules.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,6 +47,44 @@ const allAt = new Array<number>(pieces).fill(Infinity);
 const halfAt = new Array<number>(pieces).fill(Infinity);
 const holdersAt: { atMs: number; min: number; rarest: number }[] = [];
 
+// Wire bytes (payload + 28 per datagram) per message type, the seed's and the downloaders'
+const byType = { seed: new Map<number, number>(), peers: new Map<number, number>() };
+const bind = SimNetwork.prototype.bind;
+SimNetwork.prototype.bind = function (this: SimNetwork, addr, receive) {
+  const socket = bind.call(this, addr, receive);
+  const m = addr.hostname === "10.0.1.1"
+    ? byType.seed
+    : addr.hostname.startsWith("10.0.") && addr.hostname !== "10.0.0.1"
+    ? byType.peers
+    : undefined;
+  if (m === undefined) return socket;
+  const count = (b: Uint8Array) => m.set(b[3]!, (m.get(b[3]!) ?? 0) + b.byteLength + 28);
+  return {
+    ...socket,
+    send: (b, to) => (count(b), socket.send(b, to)),
+    transfer: (b, to) => (count(b), socket.transfer(b, to)),
+  };
+};
+
+// Every piece the seed offered, to which host, when: piece → host → time of the first offer
+const offeredAt = new Map<number, Map<string, number>>();
+const answer = SwarmRules.prototype.answer;
+SwarmRules.prototype.answer = function (this: SwarmRules, msg, have, from, now, mayOffer) {
+  const reply = answer.call(this, msg, have, from, now, mayOffer);
+  if (reply.offer && have === undefined) {
+    for (let i = 0; i < reply.bits.byteLength * 8; i++) {
+      if ((reply.bits[i >> 3]! & (0x80 >> (i & 7))) === 0) continue;
+      const p = msg.firstPiece + i;
+      let m = offeredAt.get(p);
+      if (m === undefined) offeredAt.set(p, m = new Map());
+      if (!m.has(from.hostname)) m.set(from.hostname, now);
+    }
+  }
+  return reply;
+};
+/** Copies beyond the first, by why the recipient asked: bytes. */
+const why = { "offered before the first copy was whole": 0, "offered after": 0, "never offered": 0 };
+
 const r = runSwarm({
   peers: n,
   size,
@@ -60,9 +101,16 @@ const r = runSwarm({
     const p = Math.floor(offset / pieceSize);
     const m = got[p]!;
     const had = m.get(to.hostname) ?? 0;
+    const dup = fullAt[p]! < now || (m.size > 0 && !(m.size === 1 && m.has(to.hostname)));
     if (fullAt[p]! < now) b.again += length;
-    else if (m.size > 0 && !(m.size === 1 && m.has(to.hostname))) b.concurrent += length;
+    else if (dup) b.concurrent += length;
     else b.first += length;
+    if (dup) {
+      const o = offeredAt.get(p)?.get(to.hostname);
+      if (o === undefined) why["never offered"] += length;
+      else if (o <= fullAt[p]!) why["offered before the first copy was whole"] += length;
+      else why["offered after"] += length;
+    }
     m.set(to.hostname, had + length);
     if (had + length >= len(p) && fullAt[p] === Infinity) fullAt[p] = now;
   },
@@ -104,9 +152,15 @@ console.log(
     (tot.again / F).toFixed(3)
   } | ${(tot.dropped / F).toFixed(3)}`,
 );
+console.log(
+  "copies beyond the first, by the recipient's offer: " +
+    Object.entries(why).map(([k, v]) => `${k} ${(v / F).toFixed(3)} F`).join(", "),
+);
 // The last pieces sent whole: how long until half and all of the downloaders had them
 const order = [...fullAt.keys()].sort((a, b) => fullAt[a]! - fullAt[b]!);
-console.log("last pieces sent whole once: piece, sent at, half have it, all have it (s from start)");
+console.log(
+  "last pieces sent whole once: piece, sent at, half have it, all have it (s from start)",
+);
 for (const p of order.slice(-12)) {
   console.log(`  ${p}: ${s(fullAt[p]! - t0)} ${s(halfAt[p]!)} ${s(allAt[p]!)}`);
 }
@@ -117,7 +171,15 @@ for (const p of lastAll) {
 }
 console.log("rarest piece's holders per second:");
 console.log(
-  "  " + holdersAt.filter((h) => Math.round(h.atMs) % 1000 === 0).map((h) =>
-    `${s(h.atMs)}:${h.min}`
-  ).join(" "),
+  "  " +
+    holdersAt.filter((h) => Math.round(h.atMs) % 1000 === 0).map((h) => `${s(h.atMs)}:${h.min}`)
+      .join(" "),
 );
+const names = new Map(Object.entries(MessageType).map(([k, v]) => [v as number, k]));
+const typeName = (t: number) => names.get(t) ?? `0x${t.toString(16)}`;
+for (const [who, m] of Object.entries(byType)) {
+  const line = [...m].sort((a, b) => b[1] - a[1]).map(([t, b]) =>
+    `${typeName(t)} ${(b / F).toFixed(4)}`
+  );
+  console.log(`${who} wire bytes / F by type (sent, drops included): ${line.join(", ")}`);
+}

@@ -149,16 +149,17 @@ export class SwarmRules {
     }
     // A requester that cannot fetch now (no upload slot) is offered nothing yet: it asks again
     if (mayOffer !== undefined && !mayOffer(askers)) return { bits, offer: true };
-    // Offer the pieces the requester lacks (and is not already fetching from here) that the
-    // fewest requesters hold, then those offered or served least, from a random start
+    // Offer the pieces the requester lacks: those never offered or served first, then those
+    // the fewest requesters hold, then those offered or served least, from a random start
     const quota = Math.max(1, Math.min(MAX_OFFER, Math.floor(this.pieceCount / askers)));
     const given = this.#given;
     const picks: number[] = [], scores: number[] = [];
     const start = Math.floor(this.#o.random() * Math.max(1, count));
     for (let j = 0; j < count; j++) {
-      const p = first + (start + j < count ? start + j : start + j - count);
-      if (avail.has(key, p)) continue;
-      const score = avail.holders(p) * 0x10000 + given[p]!;
+      const i = start + j < count ? start + j : start + j - count;
+      if ((msg.bits[i >> 3]! & (0x80 >> (i & 7))) !== 0) continue;
+      const p = first + i;
+      const score = given[p]!;
       let k = picks.length;
       while (k > 0 && scores[k - 1]! > score) k--;
       if (k >= quota) continue;
