@@ -1,8 +1,10 @@
 /**
  * A per-piece trace of the seed in one swarm simulation (scripts/bench_swarm_sim.ts's scenario):
  * when the seed had sent every piece once, what it sent meanwhile (first copies, copies of a piece
- * still on its way to its first recipient, copies of a piece already sent whole), per second, and
- * how fast the pieces it sent last spread to every downloader. Virtual time, deterministic.
+ * still on its way to its first recipient, copies of a piece already sent whole), per second; why
+ * each extra copy's recipient asked for it (offered before the first copy was whole, offered
+ * after, never offered); how fast the pieces it sent last spread to every downloader; and the
+ * seed's and the downloaders' wire bytes per message type. Virtual time, deterministic.
  *
  *   deno run -P=test scripts/trace_swarm_seed.ts [--peers 100] [--size-mib 64] [--seed 1]
  *     [--sample-ms 100]
@@ -83,7 +85,11 @@ SwarmRules.prototype.answer = function (this: SwarmRules, msg, have, from, now, 
   return reply;
 };
 /** Copies beyond the first, by why the recipient asked: bytes. */
-const why = { "offered before the first copy was whole": 0, "offered after": 0, "never offered": 0 };
+const why = {
+  "offered before the first copy was whole": 0,
+  "offered after": 0,
+  "never offered": 0,
+};
 
 const r = runSwarm({
   peers: n,

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { ASKER_IDLE_MS, SwarmRules } from "../../lib/peer/core/swarm_rules.ts";
-import { PENDING_MS } from "../../lib/peer/core/seed_availability.ts";
 import type { BitfieldMessage } from "../../lib/wire/messages.ts";
 
 const PIECES = 32;
@@ -94,47 +93,4 @@ Deno.test("SwarmRules.owes(): an offered piece started and not yet sent in full"
   r.noteRequest([{ offset: p * ps, length: ps / 2 }], ps, at(2), 50);
   r.noteRequest([{ offset: p * ps + ps / 2, length: ps / 2 }], ps, at(2), 60);
   assert.equal(r.owes(at(2), 70), false, "sent in full");
-});
-
-/** The pieces a reply's bits set. */
-const offered = (bits: Uint8Array) =>
-  [...Array(PIECES).keys()].filter((i) => (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0);
-
-/** A request whose bits are the pieces in `[0, n)`. */
-function having(n: number): BitfieldMessage {
-  const bits = new Uint8Array(PIECES / 8);
-  for (let i = 0; i < n; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
-  return request(bits);
-}
-
-Deno.test("SwarmRules: an offer holds the pieces the fewest requesters have", {
-  permissions: "none",
-}, () => {
-  const r = rules();
-  r.answer(having(30), undefined, at(1), 0); // 0..29 (a lone requester: no offer)
-  const first = r.answer(having(28), undefined, at(2), 10);
-  assert.ok(first.offer);
-  assert.deepEqual(offered(first.bits), [30, 31], "the pieces nobody has, not 28 or 29");
-  // 30 and 31 are on their way to requester 2: requester 3 gets the pieces held once
-  const second = r.answer(none(), undefined, at(3), 20);
-  assert.deepEqual(offered(second.bits), [28, 29]);
-  // Requester 3 again: 30 and 31 (one holder each, on its way), not 0..27 (two holders)
-  const third = r.answer(none(), undefined, at(3), 30);
-  assert.deepEqual(offered(third.bits), [30, 31]);
-});
-
-Deno.test("SwarmRules: a piece offered and never fetched counts for PENDING_MS only", {
-  permissions: "none",
-}, () => {
-  const r = rules();
-  r.answer(having(31), undefined, at(1), 0); // only piece 31 is missing there
-  const a = r.answer(having(24), undefined, at(2), 10);
-  assert.ok(offered(a.bits).includes(31));
-  // Requester 3 lacks 24..31: 31 is on its way to 2, so it gets pieces held once
-  const b = r.answer(having(24), undefined, at(3), 20);
-  assert.ok(!offered(b.bits).includes(31));
-  // Requester 2 never fetches 31 and asks without it after PENDING_MS: 31 has no holder again
-  r.answer(having(24), undefined, at(2), 20 + PENDING_MS);
-  const c = r.answer(having(24), undefined, at(3), 30 + PENDING_MS);
-  assert.ok(offered(c.bits).includes(31), "a stalled first recipient does not hold it for ever");
 });

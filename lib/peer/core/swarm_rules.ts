@@ -32,7 +32,6 @@
  * @module
  */
 import type { BitfieldMessage, ByteRange } from "../../wire/messages.ts";
-import { SeedAvailability } from "./seed_availability.ts";
 
 /**
  * Most pieces one offer holds. Small, so a downloader fetches its seed pieces one or two at a
@@ -92,8 +91,6 @@ export class SwarmRules {
   readonly #o: SwarmRulesOptions;
   /** Per piece: times offered or served (super-seeding). */
   readonly #given: Uint16Array;
-  /** Super-seeding: how many requesters hold each piece, from their requests. */
-  readonly #avail: SeedAvailability | undefined;
   /** Requester (host|port) → when it last asked for availability, and last sent anything. */
   readonly #askers = new Map<string, { askedAt: number; seenAt: number }>();
   readonly #subscribers = new Map<string, Subscriber>();
@@ -108,7 +105,6 @@ export class SwarmRules {
     this.#o = options;
     this.pieceCount = options.pieceCount;
     this.#given = new Uint16Array(options.superSeed ? options.pieceCount : 0);
-    this.#avail = options.superSeed ? new SeedAvailability(options.pieceCount) : undefined;
   }
 
   /**
@@ -141,41 +137,38 @@ export class SwarmRules {
     // A request for the whole file with every bit set: the requester finished (a farewell)
     const done = first === 0 && count === this.pieceCount && hasAll(msg.bits, count);
     const askers = this.#noteAsker(key, now, done);
-    const avail = this.#avail;
-    avail?.noteBits(key, first, msg.bits, now);
-    if (avail === undefined || done || askers < 2) {
+    if (!this.#o.superSeed || done || askers < 2) {
       for (let i = 0; i < count; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
       return { bits, offer: false };
     }
     // A requester that cannot fetch now (no upload slot) is offered nothing yet: it asks again
     if (mayOffer !== undefined && !mayOffer(askers)) return { bits, offer: true };
-    // Offer the pieces the requester lacks: those never offered or served first, then those
-    // the fewest requesters hold, then those offered or served least, from a random start
+    // Offer the pieces given least so far that the requester lacks, from a random start
     const quota = Math.max(1, Math.min(MAX_OFFER, Math.floor(this.pieceCount / askers)));
+    const lacks = (i: number) => (msg.bits[i >> 3]! & (0x80 >> (i & 7))) === 0;
     const given = this.#given;
-    const picks: number[] = [], scores: number[] = [];
-    const start = Math.floor(this.#o.random() * Math.max(1, count));
-    for (let j = 0; j < count; j++) {
-      const i = start + j < count ? start + j : start + j - count;
-      if ((msg.bits[i >> 3]! & (0x80 >> (i & 7))) !== 0) continue;
-      const p = first + i;
-      const score = given[p]!;
-      let k = picks.length;
-      while (k > 0 && scores[k - 1]! > score) k--;
-      if (k >= quota) continue;
-      picks.splice(k, 0, p);
-      scores.splice(k, 0, score);
-      if (picks.length > quota) {
-        picks.pop();
-        scores.pop();
-      }
+    let min = Infinity;
+    for (let i = 0; i < count; i++) {
+      if (lacks(i) && given[first + i]! < min) min = given[first + i]!;
     }
-    for (const p of picks) {
-      const i = p - first;
-      bits[i >> 3]! |= 0x80 >> (i & 7);
-      if (given[p]! < 0xffff) given[p]!++;
-      avail.add(key, p, now);
-      this.#noteOffered(key, p, now);
+    let offered = 0;
+    const start = Math.floor(this.#o.random() * Math.max(1, count));
+    for (let level = min; offered < quota && level < 0xffff; level++) {
+      let higher = false; // a lacking piece given more often than `level` is left
+      for (let j = 0; j < count && offered < quota; j++) {
+        const i = start + j < count ? start + j : start + j - count;
+        if (!lacks(i) || (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0) continue;
+        const g = given[first + i]!;
+        if (g > level) {
+          higher = true;
+          continue;
+        }
+        bits[i >> 3]! |= 0x80 >> (i & 7);
+        given[first + i] = g + 1;
+        offered++;
+        this.#noteOffered(key, first + i, now);
+      }
+      if (!higher) break;
     }
     return { bits, offer: true };
   }
@@ -206,9 +199,7 @@ export class SwarmRules {
         else open.pieces.delete(p);
       }
     }
-    const key = `${from.hostname}|${from.port}`;
     for (const r of ranges) {
-      this.#avail?.add(key, Math.floor(r.offset / pieceSize), now);
       if (r.offset % pieceSize !== 0) continue;
       const p = r.offset / pieceSize;
       if (p < given.length && given[p]! < 0xffff) given[p]!++;
