@@ -19,8 +19,7 @@
  *   owner is *scarce* for the picker (asked only for pieces nobody else has), and
  *   the owner is asked again once none of its pieces can be started and at most one is still
  *   being fetched from it (so the seed is not asked for more than it can send meanwhile), at
- *   most every {@link OFFER_GAP_MS}; after an empty offer (a seed in a crowd offers only its
- *   upload slot holders) at most every {@link EMPTY_OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
+ *   most every {@link OFFER_GAP_MS}. A reply with every bit set and no offer makes the owner complete.
  * - While the engine is swarming, owners that said they are complete are asked again every
  *   {@link REFRESH_MS} (a seed starts offering once several peers download); a lone download
  *   never asks again.
@@ -44,12 +43,6 @@ export const MIN_ASK_RETRY_MS = 2;
 export const ASK_TRIES = 4;
 /** An owner whose offer is used up is asked again at most this often, ms. */
 export const OFFER_GAP_MS = 100;
-/**
- * An owner whose offer was empty (no upload slot there yet) is asked again after this long, ms:
- * a choke's pause. A crowd re-asking every {@link OFFER_GAP_MS} spent the seed's link, the
- * swarm's scarcest, on empty replies (docs/TRANSFER.md, "Swarm figures").
- */
-export const EMPTY_OFFER_GAP_MS = 250;
 /** While swarming, complete owners are asked again this often, ms. */
 export const REFRESH_MS = 1000;
 /** How often owners are checked for a used-up offer, ms. */
@@ -184,10 +177,7 @@ export class SwarmView {
     v.offer = msg.offer;
     v.complete = !msg.offer && v.waiting === 0 && bits.every((b) => b === 1);
     v.bits = bits;
-    // An empty offer (a seed in a crowd offers only its upload slot holders) is asked again
-    // after a choke's pause, not every OFFER_GAP_MS: its replies took the seed's link
-    const empty = msg.offer && msg.bits.every((b) => b === 0);
-    v.nextAsk = now + (empty ? EMPTY_OFFER_GAP_MS : v.offer ? OFFER_GAP_MS : REFRESH_MS);
+    v.nextAsk = now + (v.offer ? OFFER_GAP_MS : REFRESH_MS);
     engine.setAvailability(owner, v.complete ? undefined : bits, v.offer);
   }
 
