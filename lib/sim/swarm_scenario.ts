@@ -56,6 +56,11 @@ export interface SwarmScenarioOptions {
   sampleMs?: number;
   /** Sees every block the seed sends (SimPeer's `onUpload`), for a per-piece trace. */
   onSeedUpload?: SimPeerOptions["onUpload"];
+  /**
+   * Sees each downloader's verified pieces (1 per piece; undefined before its part opens) at
+   * every timeline sample ({@link sampleMs}), for a per-piece spread trace.
+   */
+  onSample?: (atMs: number, have: readonly (Uint8Array | undefined)[]) => void;
 }
 
 /** One window of the timeline {@link SwarmScenarioOptions.sampleMs} asks for. */
@@ -254,6 +259,7 @@ export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): S
       owners: active > 0 ? owners / active : 0,
     });
     lastSeed = seedNow;
+    options.onSample?.(now - t0, downloads.map((d) => d?.have));
     if (!done()) net.at(now + sampleMs, sample);
   };
   const pieceCount = Math.ceil(file.bytes.byteLength / file.manifest.pieceSize);

@@ -38,6 +38,38 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "swarm: the timeline sees each downloader's verified pieces; the seed's trace covers the file",
+  none,
+  () => {
+    const size = 4 * MiB;
+    const seen: { atMs: number; counts: number[] }[] = [];
+    let seedBytes = 0;
+    const r = runSwarm({
+      peers: 4,
+      size,
+      seedUpload: 5000,
+      sampleMs: 100,
+      onSample: (atMs, have) =>
+        seen.push({ atMs, counts: have.map((h) => h?.reduce((a, b) => a + b, 0) ?? 0) }),
+      onSeedUpload: (_offset, length, _to, _now, dropped) => {
+        if (!dropped) seedBytes += length;
+      },
+    });
+    assert.ok(r.exact);
+    assert.equal(seen.length, r.samples.length, "one call per timeline sample");
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(seen[i]!.atMs > seen[i - 1]!.atMs);
+      seen[i]!.counts.forEach((c, j) =>
+        assert.ok(c >= seen[i - 1]!.counts[j]!, "pieces only grow")
+      );
+    }
+    assert.ok(seen.at(-1)!.counts.some((c) => c > 0));
+    // The seed is the only source: every byte of the file left it at least once
+    assert.ok(seedBytes >= size, `the seed sent ${seedBytes} bytes of file data`);
+  },
+);
+
 Deno.test("swarm: downloaders joining one after another all finish exact", none, () => {
   const r = runSwarm({ peers: 8, size: 16 * MiB, seedUpload: 5000, joinEveryMs: 500 });
   assert.ok(r.exact);
