@@ -49,6 +49,8 @@ export interface PeerCliOptions {
   overwrite: boolean;
   /** Do not serve a download's verified pieces while it runs (`--no-share-partial`). @default false */
   noSharePartial: boolean;
+  /** Write downloaded pieces with O_DIRECT (`--direct-writes`, libc grant only). @default false */
+  directWrites: boolean;
   /** Directory of `node-<id>.log`. @default "logs" */
   logDir: string;
   /** Silence progress output. @default false */
@@ -83,6 +85,7 @@ const SPEC = {
   owners: { type: "string" },
   overwrite: { type: "boolean" },
   "no-share-partial": { type: "boolean" },
+  "direct-writes": { type: "boolean" },
   "log-dir": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
@@ -194,6 +197,7 @@ export function parsePeerArgs(argv: readonly string[]): PeerCliOptions {
       : intFlag({ name: "owners", raw: values.owners, fallback: 0, min: 1, max: 16 }),
     overwrite: values.overwrite ?? false,
     noSharePartial: values["no-share-partial"] ?? false,
+    directWrites: values["direct-writes"] ?? false,
     logDir: values["log-dir"] ?? "logs",
     quiet: values.quiet ?? false,
     json: values.json ?? false,
@@ -319,6 +323,8 @@ Flags:
   --mtu N              path MTU in bytes, 0 probes the path (default 0; 1500 = Ethernet;
                        probing tries up to 8952-byte datagrams to other hosts, 32 KiB on loopback)
   --no-share-partial   serve a download only once complete, not its pieces while it runs
+  --direct-writes      write downloaded pieces with O_DIRECT (needs the libc grant; off: slower
+                       on a quiet machine, helps when the page cache is slow)
   --owners N           owners to ask for per download, 1-16 (default: the peer's, 4)
   --overwrite          replace an existing output file
   -o, --output FILE    get: save the download as FILE (its directory needs a write grant)

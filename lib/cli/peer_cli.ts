@@ -90,6 +90,7 @@ export function peerOptionsFor(
     maxDownloadRate: o.maxDownload,
     ...(o.owners === undefined ? {} : { maxOwners: o.owners }),
     ...(o.noSharePartial ? { sharePartial: false } : {}),
+    ...(o.directWrites ? { directWrites: true } : {}),
     ...(o.uploadSlots === undefined
       ? {}
       : { uploadSlots: o.uploadSlots === 0 ? false : o.uploadSlots }),

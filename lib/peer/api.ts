@@ -71,8 +71,12 @@ export interface PeerOptions {
    * With FFI access to libc (as for `receiveBuffer`), write a download's pieces with `O_DIRECT`
    * straight from their piece buffers, on a blocking thread (lib/peer/direct_write.ts): no
    * page-cache copy, no writeback in the downloader's threads. Buffered where the file system
-   * refuses it (tmpfs), for the last piece of an odd size, and with `verifyInWorker`.
-   * @default true
+   * refuses it (tmpfs), for the last piece of an odd size, and with `verifyInWorker`. Off by
+   * default: on a quiet machine it measured slower (1 GiB: 1.92 s against 1.53 s, downloader CPU
+   * 1.66 against 1.37 s/GiB) and held more memory (115 against 79 MiB at `--mtu 1500`); it helped
+   * only while the page cache was slow under load (docs/TRANSFER.md, _Downloader CPU, fifth
+   * round_). `--direct-writes` on the command line.
+   * @default false
    */
   directWrites?: boolean;
   /**

@@ -368,7 +368,7 @@ class PeerNode implements Peer {
         const part = await PartFile.open(a.outDir, a.name, a.contentIdHex, a.manifest, {
           overwrite: a.overwrite,
           encodedManifest: a.encodedManifest,
-          directWrites: this.#options.directWrites ?? true,
+          directWrites: this.#options.directWrites ?? false,
         });
         if (part.freeBytesAtOpen === undefined) {
           this.#log(

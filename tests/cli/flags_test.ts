@@ -29,6 +29,7 @@ Deno.test("parsePeerArgs() defaults to the prompt with the documented defaults",
     owners: undefined,
     overwrite: false,
     noSharePartial: false,
+    directWrites: false,
     logDir: "logs",
     quiet: false,
     json: false,
@@ -49,6 +50,11 @@ Deno.test("parsePeerArgs() reads --upload-slots (0: every requester at once)", p
 
 Deno.test("parsePeerArgs() reads --no-share-partial", pure, () => {
   assert.equal(parsePeerArgs(["--no-share-partial"]).noSharePartial, true);
+});
+
+Deno.test("parsePeerArgs() reads --direct-writes (off by default)", pure, () => {
+  assert.equal(parsePeerArgs(["get", "a.bin", "--direct-writes"]).directWrites, true);
+  assert.equal(parsePeerArgs(["get", "a.bin"]).directWrites, false);
 });
 
 Deno.test("parsePeerArgs() takes --trace FILE, and refuses an empty one", pure, () => {

@@ -64,7 +64,7 @@ Deno.test({
         ],
       });
     await using owner = await share("owner", a);
-    await using get = download("getter", c);
+    await using get = download("getter", c, ["--direct-writes"]);
     const status = await get.status;
     assert.equal(status.code, 0, get.output());
     assert.equal(await sha256File(join(c, "f.bin")), expected);
