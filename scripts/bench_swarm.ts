@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { cpuSeconds, sha256File } from "./_bench_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -93,24 +94,6 @@ function spawnIn(i: number, args: string[], onLine: (l: string) => void, stdin =
     }
   })().catch(() => {});
   return child;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (0 once it is gone). */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
-  } catch {
-    return 0;
-  }
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash("sha256");
-  const f = await Deno.open(path);
-  for await (const chunk of f.readable) h.update(chunk);
-  return h.digest("hex");
 }
 
 interface Row {
@@ -246,13 +229,13 @@ async function runCase(n: number, mib: number): Promise<Row> {
     }
     await finished.promise;
     clearTimeout(timer);
-    const seedCpuS = await cpuSeconds(children[1]!.pid);
-    const peerCpuS = await Promise.all(peers.map((p) => cpuSeconds(p.pid)));
+    const seedCpuS = await cpuSeconds([children[1]!.pid]);
+    const peerCpuS = await Promise.all(peers.map((p) => cpuSeconds([p.pid])));
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
     let exact = true;
     for (let i = 1; i <= n; i++) {
       try {
-        if ((await sha256(join(tmp, `p${i}`, "swarm.bin"))) !== want) exact = false;
+        if ((await sha256File(join(tmp, `p${i}`, "swarm.bin"))) !== want) exact = false;
       } catch {
         exact = false;
       }
