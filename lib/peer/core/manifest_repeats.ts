@@ -11,13 +11,14 @@
  * a lone download on a lossy path still re-asks a lost slice after three round trips.
  * @module
  */
+import { DEFAULT_OFFER_CROWD, DEFAULT_UPLOAD_SLOTS } from "./upload_slots.ts";
 
 /**
  * Distinct requesters of manifests within {@link MANIFEST_CROWD_WINDOW_MS} beyond which repeats
  * are held back: the crowd the seed's offers use (4 requesters per upload slot, 8 regular and the
  * optimistic one), where 36 manifests of a 64 MiB file (8 KiB each) already fill its 256 KiB queue.
  */
-export const MANIFEST_CROWD = 36;
+export const MANIFEST_CROWD = DEFAULT_OFFER_CROWD * (DEFAULT_UPLOAD_SLOTS + 1);
 /** The window the crowd of manifest requesters is counted over, ms. */
 export const MANIFEST_CROWD_WINDOW_MS = 1000;
 /** In a crowd, a slice is answered to the same requester at most once this often, ms. */

@@ -49,6 +49,11 @@ const MID_PIECE_BYTES = 2;
 /** A choked requester waits about this long before it asks the uploader again, ms. */
 export const CHOKE_RETRY_MS = 250;
 
+/** Regular upload slots unless `slots` says otherwise. */
+export const DEFAULT_UPLOAD_SLOTS = 8;
+/** Offer askers per slot beyond which offers go to slot holders only, unless `offerCrowd` says otherwise. */
+export const DEFAULT_OFFER_CROWD = 4;
+
 /** Options for {@link UploadSlots}. */
 export interface UploadSlotsOptions {
   /**
@@ -178,14 +183,14 @@ export class UploadSlots {
    * @param options slots, intervals and the credit source
    */
   constructor(options: UploadSlotsOptions = {}) {
-    this.#slots = Math.max(1, Math.floor(options.slots ?? 8));
+    this.#slots = Math.max(1, Math.floor(options.slots ?? DEFAULT_UPLOAD_SLOTS));
     this.#rechokeMs = options.rechokeMs ?? 250;
     this.#turnMs = options.turnMs ?? 500;
     this.#optimisticMs = options.optimisticMs ?? 3000;
     this.#idleMs = Math.max(options.idleMs ?? 600, 2 * CHOKE_RETRY_MS);
     this.#holdIdleMs = Math.min(this.#idleMs, options.holdIdleMs ?? 200);
     this.#max = Math.max(this.#slots + 1, options.maxRequesters ?? 1024);
-    this.#offerCrowd = options.offerCrowd ?? 4;
+    this.#offerCrowd = options.offerCrowd ?? DEFAULT_OFFER_CROWD;
     this.#creditOf = options.creditOf;
     this.#random = options.random ?? Math.random;
   }
