@@ -35,7 +35,7 @@
  * @module
  */
 import { encodeIPv4, MSG_DONTWAIT } from "./fast_udp.ts";
-import { type Libc, openLp64Libc } from "./socket_buffer.ts";
+import { isDescriptorOfFile, type Libc, openLp64Libc, STAT_BUFFER_BYTES } from "./socket_buffer.ts";
 import { addressOf } from "./batch_udp.ts";
 
 const MSG_MORE = 0x8000;
@@ -80,7 +80,7 @@ export class FileSend {
   readonly #offset = new Uint8Array(new ArrayBuffer(8));
   readonly #ov = new DataView(this.#offset.buffer);
   readonly #discard = new Uint8Array(DISCARD_BYTES);
-  readonly #stat = new Uint8Array(new ArrayBuffer(256));
+  readonly #stat = new Uint8Array(STAT_BUFFER_BYTES);
   #errno = 0n;
   readonly #errnoBytes = new Uint8Array(new ArrayBuffer(8));
   #on = true;
@@ -134,11 +134,7 @@ export class FileSend {
    * @returns true when libc's `fstat` of `fd` names the same device and inode
    */
   isDescriptorOf(fd: number, identity: FileIdentity): boolean {
-    if (!Number.isInteger(fd) || fd < 0 || this.#c.fstat(fd, this.#stat) !== 0) return false;
-    // st_dev and st_ino are the first two u64 on x86_64 and on aarch64
-    const v = new DataView(this.#stat.buffer);
-    return Number(v.getBigUint64(0, true)) === identity.dev &&
-      Number(v.getBigUint64(8, true)) === identity.ino;
+    return isDescriptorOfFile(this.#c, fd, identity, this.#stat);
   }
 
   /**

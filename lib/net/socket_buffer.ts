@@ -167,6 +167,31 @@ export function openLp64Libc(): Libc | null {
   return openLibc();
 }
 
+/** Bytes enough for a `struct stat` on LP64 Linux (144 on x86_64, 128 on aarch64). */
+export const STAT_BUFFER_BYTES = 256;
+
+/**
+ * Whether `fd` is a descriptor of the file `identity` names: libc `fstat` of it gives the same
+ * device and inode (`st_dev` and `st_ino`, the first two u64 on x86_64 and on aarch64).
+ *
+ * @param c libc ({@link openLp64Libc})
+ * @param fd a descriptor
+ * @param identity the file's device and inode (node:fs `Stats`' `dev` and `ino`)
+ * @param stat scratch space of {@link STAT_BUFFER_BYTES} bytes (reused by callers on hot paths)
+ * @returns false as well when `fd` is not a descriptor or `fstat` fails
+ */
+export function isDescriptorOfFile(
+  c: Libc,
+  fd: number,
+  identity: { dev: number; ino: number },
+  stat: Uint8Array = new Uint8Array(STAT_BUFFER_BYTES),
+): boolean {
+  if (!Number.isInteger(fd) || fd < 0 || c.fstat(fd, stat) !== 0) return false;
+  const v = new DataView(stat.buffer, stat.byteOffset, stat.byteLength);
+  return Number(v.getBigUint64(0, true)) === identity.dev &&
+    Number(v.getBigUint64(8, true)) === identity.ino;
+}
+
 /** The receive buffer a peer asks for by default (PeerOptions.receiveBuffer), bytes. */
 export const DEFAULT_SOCKET_RECEIVE_BUFFER = 4 * 1024 * 1024;
 

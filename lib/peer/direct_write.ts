@@ -21,7 +21,8 @@
  * every write stays buffered, as before.
  * @module
  */
-import { type Libc, openLp64Libc } from "../net/socket_buffer.ts";
+import { isDescriptorOfFile, type Libc, openLp64Libc } from "../net/socket_buffer.ts";
+import type { FileIdentity } from "../net/file_send.ts";
 
 /** Offsets, lengths and buffer addresses of direct writes are multiples of this. */
 export const DIRECT_ALIGN = 4096;
@@ -30,8 +31,6 @@ export const DIRECT_ALIGN = 4096;
 const OPEN_FLAGS = 0o1 | 0o400000 | 0o2000000 | 0o40000;
 /** The same on aarch64, where O_NOFOLLOW is 0o100000 and O_DIRECT 0o200000. */
 const OPEN_FLAGS_ARM = 0o1 | 0o100000 | 0o2000000 | 0o200000;
-/** struct stat: 144 bytes on x86_64, 128 on aarch64; st_dev and st_ino are its first two u64. */
-const STAT_BYTES = 144;
 /** struct iovec on LP64: address and length, 8 bytes each. */
 const IOVEC_BYTES = 16;
 /** Pieces in one `pwritev` at most (IOV_MAX is 1024). */
@@ -53,14 +52,6 @@ export interface DirectWriterOptions {
   maxHeldPieces?: number;
   /** A run that stops growing is written after this many ms. @default 5 */
   lingerMs?: number;
-}
-
-/** A file's device and inode, as `fstat` gives them. */
-export interface DirectFileIdentity {
-  /** Device number. */
-  dev: number;
-  /** Inode number. */
-  ino: number;
 }
 
 /** Adjacent pieces gathered for one `pwritev`. */
@@ -109,7 +100,7 @@ export class DirectWriter {
    */
   static open(
     path: string,
-    identity: DirectFileIdentity,
+    identity: FileIdentity,
     options: DirectWriterOptions = {},
   ): DirectWriter | undefined {
     const c = Deno.build.os === "linux" ? openLp64Libc() : null;
@@ -117,12 +108,7 @@ export class DirectWriter {
     const flags = Deno.build.arch === "aarch64" ? OPEN_FLAGS_ARM : OPEN_FLAGS;
     const fd = c.open(new TextEncoder().encode(path + "\0"), flags);
     if (fd < 0) return undefined;
-    const st = new Uint8Array(STAT_BYTES);
-    const view = new DataView(st.buffer);
-    if (
-      c.fstat(fd, st) !== 0 || Number(view.getBigUint64(0, true)) !== identity.dev ||
-      Number(view.getBigUint64(8, true)) !== identity.ino
-    ) {
+    if (!isDescriptorOfFile(c, fd, identity)) {
       c.close(fd);
       return undefined;
     }
