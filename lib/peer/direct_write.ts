@@ -23,6 +23,7 @@
  */
 import { isDescriptorOfFile, type Libc, openLp64Libc } from "../net/socket_buffer.ts";
 import type { FileIdentity } from "../net/file_send.ts";
+import { addressOf } from "../net/batch_udp.ts";
 
 /** Offsets, lengths and buffer addresses of direct writes are multiples of this. */
 export const DIRECT_ALIGN = 4096;
@@ -126,7 +127,7 @@ export class DirectWriter {
    */
   alignedBuffer(size: number): Uint8Array {
     const raw = new Uint8Array(size + DIRECT_ALIGN);
-    const at = Number(this.#address(raw) % BigInt(DIRECT_ALIGN));
+    const at = Number(addressOf(this.#c, raw) % BigInt(DIRECT_ALIGN));
     const skip = at === 0 ? 0 : DIRECT_ALIGN - at;
     return raw.subarray(skip, skip + size);
   }
@@ -146,7 +147,7 @@ export class DirectWriter {
       this.#fd < 0 || this.#failed || len === 0 || len % DIRECT_ALIGN !== 0 ||
       offset % DIRECT_ALIGN !== 0
     ) return undefined;
-    const address = this.#address(data);
+    const address = addressOf(this.#c, data);
     if (address % BigInt(DIRECT_ALIGN) !== 0n) return undefined;
     if (this.#held >= this.#maxHeld) return undefined;
     let run = this.#run;
@@ -224,10 +225,5 @@ export class DirectWriter {
         if ((this.#run?.views.length ?? 0) >= this.#maxRun) this.#submit();
       });
     this.#inFlight.add(write);
-  }
-
-  /** The address of a view's first byte (`memmove(p, p, 0)` returns `p`). */
-  #address(view: Uint8Array): bigint {
-    return this.#c.memmove(view, view, 0);
   }
 }
