@@ -35,6 +35,7 @@ import {
 import { diskError, errnoOf, TransferError } from "./transfer_error.ts";
 import { preallocate } from "./preallocate.ts";
 import { DirectWriter } from "./direct_write.ts";
+import type { FileIdentity } from "../net/file_send.ts";
 
 /** Options for {@link PartFile.open}. */
 export interface PartFileOptions {
@@ -671,14 +672,6 @@ export interface ResumeCheck {
   failed: number;
   /** Bytes hashed. */
   bytes: number;
-}
-
-/** A file's device and inode. */
-export interface FileIdentity {
-  /** Device number. */
-  dev: number;
-  /** Inode number. */
-  ino: number;
 }
 
 /**
