@@ -9,7 +9,11 @@
  * downloads started; checks every file's SHA-256. Writes JSON to bench-results/.
  *
  *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
- *     [--peer-flags="--upload-slots 0"]
+ *     [--peer-flags="--upload-slots 0"] [--timeline MS]
+ *
+ * `--timeline MS` also prints, per window of MS ms from the downloads' start, how much of its
+ * upload rate the seed's host and the peers' hosts used (the hub's port counters: every byte each
+ * host put on its link, headers included): where a real swarm idles.
  *
  * Skips (exit 0, with the reason) when not root or when netns.sh cannot build the network here.
  * @module
@@ -28,6 +32,8 @@ const { values } = parseArgs({
     "timeout-s": { type: "string", default: "600" },
     /** Extra flags for every peer and the seed, space-separated (A/B runs: --upload-slots 0). */
     "peer-flags": { type: "string", default: "" },
+    /** Print each host's upload use per window of this many ms (0: off). */
+    timeline: { type: "string", default: "0" },
   },
 });
 const root = new URL("..", import.meta.url).pathname;
@@ -37,6 +43,11 @@ const env = { US_NETNS_PREFIX: PREFIX };
 const rateBits = Number(values.rate!.replace(/mbit$/i, "")) * 1e6;
 const timeoutMs = Number(values["timeout-s"]) * 1000;
 const peerFlags = values["peer-flags"]!.split(" ").filter((x) => x !== "");
+const timelineMs = Number(values.timeline);
+if (!Number.isFinite(timelineMs) || timelineMs < 0) {
+  console.error(`bench_swarm: --timeline wants a number of ms, got ${values.timeline}`);
+  Deno.exit(2);
+}
 
 async function sh(args: string[], quiet = true): Promise<{ ok: boolean; out: string }> {
   const r = await new Deno.Command(args[0]!, {
@@ -71,6 +82,69 @@ async function txBytes(i: number): Promise<number> {
     "/sys/class/net/eth0/statistics/tx_bytes",
   ]);
   return Number(r.out.trim());
+}
+
+/**
+ * Bytes each host has put on its link so far, by host index: the hub's port `hI` receives what
+ * host I sends. One `ip` call for every host.
+ */
+async function hostTxBytes(): Promise<Map<number, number>> {
+  const r = await sh(["ip", "-n", `${PREFIX}-hub`, "-j", "-s", "link", "show"]);
+  const out = new Map<number, number>();
+  if (!r.ok) return out;
+  for (
+    const link of JSON.parse(r.out) as { ifname: string; stats64?: { rx: { bytes: number } } }[]
+  ) {
+    const m = /^h(\d+)$/.exec(link.ifname);
+    if (m && link.stats64) out.set(Number(m[1]), link.stats64.rx.bytes);
+  }
+  return out;
+}
+
+/** Samples {@link hostTxBytes} every `ms` until stopped; the samples carry their time. */
+function sampleHosts(
+  ms: number,
+): { stop: () => Promise<{ t: number; tx: Map<number, number> }[]> } {
+  const samples: { t: number; tx: Map<number, number> }[] = [];
+  let running = true;
+  const t0 = performance.now();
+  const loop = (async () => {
+    while (running) {
+      const due = t0 + samples.length * ms;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      samples.push({ t: performance.now() - t0, tx: await hostTxBytes() });
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Prints each window's upload use: the seed's, and the peers' mean, lowest and highest. */
+function printTimeline(
+  samples: { t: number; tx: Map<number, number> }[],
+  n: number,
+  bytesPerMs: number,
+): void {
+  console.log("   t (s)  | seed up % | peers up % mean (min..max)");
+  for (let k = 1; k < samples.length; k++) {
+    const a = samples[k - 1]!, b = samples[k]!;
+    const dt = b.t - a.t;
+    const use = (i: number) => ((b.tx.get(i) ?? 0) - (a.tx.get(i) ?? 0)) / (dt * bytesPerMs) * 100;
+    const peers = Array.from({ length: n }, (_, i) => use(i + 1));
+    const mean = peers.reduce((x, y) => x + y, 0) / n;
+    console.log(
+      `   ${(b.t / 1000).toFixed(1).padStart(6)} | ${use(0).toFixed(0).padStart(9)} | ` +
+        `${mean.toFixed(0).padStart(4)} (${Math.min(...peers).toFixed(0)}..${
+          Math.max(...peers).toFixed(0)
+        })`,
+    );
+  }
 }
 
 /** A process in host `i`, its stdout read line by line. */
@@ -210,6 +284,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
     const tx0 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
     const enc = new TextEncoder();
     const loadAverage = Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+    const sampler = timelineMs > 0 ? sampleHosts(timelineMs) : undefined;
     const t0 = performance.now();
     for (const [i, p] of peers.entries()) {
       started[i] = performance.now();
@@ -229,6 +304,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
     }
     await finished.promise;
     clearTimeout(timer);
+    if (sampler) printTimeline(await sampler.stop(), n, rateBits / 8 / 1000);
     const seedCpuS = await cpuSeconds([children[1]!.pid]);
     const peerCpuS = await Promise.all(peers.map((p) => cpuSeconds([p.pid])));
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
