@@ -146,6 +146,17 @@ export interface DownloadEngineOptions {
    */
   minBatchBlocks?: number;
   /**
+   * Whether a path whose window left slow start on queueing delay alone (no loss) still counts as
+   * clean, so its requests ask for all the room once a quarter window is free. Only for owners
+   * with no queue of their own between them and this socket (loopback: an owner's sends go
+   * straight into the receive buffer the window is sized to); an owner behind an uplink queue
+   * would send the whole room as one burst into it. Without it every path past slow start asks
+   * an eighth of its window at a time, as a lossy one does: on loopback ~5k requests per GiB
+   * from one owner and ~7k from three, each waking an owner (docs/TRANSFER.md, _Downloader CPU,
+   * sixth round_). @default false
+   */
+  cleanPastSlowStart?: boolean;
+  /**
    * Each owner's initial congestion window, blocks. A swarming download starts smaller: nine
    * requesters hold an uploader's slots at once, and nine windows of 4 blocks of 32 KiB overflow
    * its 256 KiB queue before any delay signal comes back. @default 4
@@ -291,6 +302,7 @@ export class DownloadEngine {
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #minBatchBlocks: number;
+  readonly #cleanPastSlowStart: boolean;
   readonly #initialWindowBlocks: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
@@ -343,6 +355,7 @@ export class DownloadEngine {
     );
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#minBatchBlocks = Math.max(1, options.minBatchBlocks ?? 1);
+    this.#cleanPastSlowStart = options.cleanPastSlowStart ?? false;
     this.#initialWindowBlocks = Math.max(1, options.initialWindowBlocks ?? 4);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
@@ -805,8 +818,10 @@ export class DownloadEngine {
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
       // anything, an eighth (at least a block), so a lost request costs little.
       // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
-      // does not turn a lossless transfer into one of small requests)
-      const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
+      // does not turn a lossless transfer into one of small requests), and still in slow start
+      // unless a window that left it for delay counts too (cleanPastSlowStart)
+      const clean = o.lossRate < CLEAN_LOSS_RATE &&
+        (o.cwnd.ssthresh === Infinity || this.#cleanPastSlowStart);
       // A swarm's small windows, once past slow start and losing little (a shared queue's drops,
       // not a lossy path's): at least minBatchBlocks per request (at most half the window)
       const least = !clean && o.lossRate < BATCH_LOSS_RATE
