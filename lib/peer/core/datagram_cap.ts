@@ -45,22 +45,6 @@ export function isLoopback(hostname: string): boolean {
  * ```
  */
 export function defaultDatagramCap(hostnames: Iterable<string>): number | undefined {
-  return allOnLoopback(hostnames) ? undefined : REMOTE_MAX_DATAGRAM;
-}
-
-/**
- * Tells whether every address is this host's loopback ({@link isLoopback}): no link and no
- * uplink queue between the owners and this host, only the receiving socket's buffer.
- *
- * @param hostnames IP addresses as text
- * @example
- * ```ts
- * import { allOnLoopback } from "./datagram_cap.ts";
- * allOnLoopback(["127.0.0.1", "::1"]); // true
- * allOnLoopback(["127.0.0.1", "192.0.2.7"]); // false
- * ```
- */
-export function allOnLoopback(hostnames: Iterable<string>): boolean {
-  for (const h of hostnames) if (!isLoopback(h)) return false;
-  return true;
+  for (const h of hostnames) if (!isLoopback(h)) return REMOTE_MAX_DATAGRAM;
+  return undefined;
 }
