@@ -154,7 +154,7 @@ export interface DownloadEngineOptions {
    * as one burst into it, so every other path past slow start asks an eighth of its window at a
    * time, as a lossy one does. On loopback the eighths were ~5k requests per GiB from one owner
    * and ~6-7k from three, each waking an owner (docs/TRANSFER.md, _Downloader CPU, sixth
-   * round_). Asked once per owner, when it is added. @default none has
+   * round_). Asked once per owner, when it is added. @default false for every owner
    */
   noUplinkQueue?: (owner: string) => boolean;
   /**
