@@ -51,7 +51,7 @@ import { CookieProbe } from "./cookie_probe.ts";
 import { DownloadEngine } from "./download_engine.ts";
 import { manifestBound, ManifestFetch } from "./manifest_fetch.ts";
 import { MtuProbe, PROBE_SIZES } from "./mtu_probe.ts";
-import { defaultDatagramCap } from "./datagram_cap.ts";
+import { defaultDatagramCap, isLoopback } from "./datagram_cap.ts";
 import { inFlightBudget } from "./receive_budget.ts";
 import { SwarmView } from "./swarm_view.ts";
 import { CHOKE_RETRY_MS } from "./upload_slots.ts";
@@ -742,6 +742,8 @@ export class DownloadCore {
       verifyInWorker: o.verifyInWorker || part.newPieceBuffer !== undefined,
       trace: o.trace,
       budget: o.budget?.join(),
+      // No uplink queue to burst into on loopback: larger requests past slow start
+      noUplinkQueue: (owner) => isLoopback(this.#owners.addressOf(owner)?.hostname ?? ""),
       ...(o.verifyInWorker
         ? { newPieceBuffer: (size: number) => new Uint8Array(new SharedArrayBuffer(size)) }
         : part.newPieceBuffer

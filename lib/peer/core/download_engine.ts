@@ -146,6 +146,18 @@ export interface DownloadEngineOptions {
    */
   minBatchBlocks?: number;
   /**
+   * Tells whether nothing queues between an owner and this download's socket but that socket's
+   * own buffer (an owner on this host's loopback, whose sends go straight into the receive buffer
+   * the windows are sized to). While no owner is partial, such an owner's path whose window left
+   * slow start on queueing delay alone (no loss) still counts as clean, so its requests ask for
+   * all the room once a quarter window is free; an owner behind an uplink queue would send that
+   * as one burst into it, so every other path past slow start asks an eighth of its window at a
+   * time, as a lossy one does. On loopback the eighths were ~5k requests per GiB from one owner
+   * and ~6-7k from three, each waking an owner (docs/TRANSFER.md, _Downloader CPU, sixth
+   * round_). Asked once per owner, when it is added. @default false for every owner
+   */
+  noUplinkQueue?: (owner: string) => boolean;
+  /**
    * Each owner's initial congestion window, blocks. A swarming download starts smaller: nine
    * requesters hold an uploader's slots at once, and nine windows of 4 blocks of 32 KiB overflow
    * its 256 KiB queue before any delay signal comes back. @default 4
@@ -291,6 +303,9 @@ export class DownloadEngine {
   readonly #maxInFlight: number;
   readonly #maxOwnerInFlight: number;
   readonly #minBatchBlocks: number;
+  readonly #noUplinkQueue: ((owner: string) => boolean) | undefined;
+  /** Owners for which {@link DownloadEngineOptions.noUplinkQueue} held when they were added. */
+  readonly #unqueued = new Set<string>();
   readonly #initialWindowBlocks: number;
   readonly #maxActive: number;
   readonly #stallMs: number;
@@ -343,6 +358,7 @@ export class DownloadEngine {
     );
     this.#maxActive = Math.max(1, options.maxActivePieces ?? 64);
     this.#minBatchBlocks = Math.max(1, options.minBatchBlocks ?? 1);
+    this.#noUplinkQueue = options.noUplinkQueue;
     this.#initialWindowBlocks = Math.max(1, options.initialWindowBlocks ?? 4);
     this.#stallMs = options.stallMs ?? 5000;
     this.#maxStrikes = options.maxStrikes ?? 2;
@@ -436,6 +452,8 @@ export class DownloadEngine {
     }, now);
     if (existing) o.delivered = existing.delivered;
     if (rttMs !== undefined) o.rtt.seed(rttMs);
+    if (this.#noUplinkQueue?.(key)) this.#unqueued.add(key);
+    else this.#unqueued.delete(key);
     this.#owners.delete(key);
     this.#owners.set(key, o);
     if (existing) this.#picker.ownerBack(o);
@@ -805,8 +823,11 @@ export class DownloadEngine {
       // (1452-byte datagrams) are asked for a quarter window at a time; once the path has lost
       // anything, an eighth (at least a block), so a lost request costs little.
       // Clean: hardly any recent loss (a stray spurious one, as a busy host's scheduling makes,
-      // does not turn a lossless transfer into one of small requests)
-      const clean = o.lossRate < CLEAN_LOSS_RATE && o.cwnd.ssthresh === Infinity;
+      // does not turn a lossless transfer into one of small requests), and still in slow start,
+      // unless only a socket buffer queues (noUplinkQueue) and no owner is partial
+      const clean = o.lossRate < CLEAN_LOSS_RATE &&
+        (o.cwnd.ssthresh === Infinity ||
+          (this.#unqueued.has(o.key) && !this.#picker.swarming));
       // A swarm's small windows, once past slow start and losing little (a shared queue's drops,
       // not a lossy path's): at least minBatchBlocks per request (at most half the window)
       const least = !clean && o.lossRate < BATCH_LOSS_RATE
