@@ -34,6 +34,23 @@ export async function cpuSeconds(pids: number[]): Promise<number> {
   return total;
 }
 
+/**
+ * User and system CPU seconds of processes (utime and stime of `/proc/PID/stat`, summed).
+ *
+ * @param pids process ids, alive
+ * @returns `{ user, system }` in seconds
+ */
+export async function cpuSplit(pids: number[]): Promise<{ user: number; system: number }> {
+  let user = 0, system = 0;
+  for (const stat of (await catProc(pids.map((p) => `/proc/${p}/stat`))).split("\n")) {
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    user += Number(f[11]) / 100;
+    system += Number(f[12]) / 100;
+  }
+  return { user, system };
+}
+
 /** The largest peak RSS (VmHWM) of processes, MiB. */
 export async function peakRssMiB(pids: number[]): Promise<number> {
   let max = 0;

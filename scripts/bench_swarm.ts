@@ -9,11 +9,15 @@
  * downloads started; checks every file's SHA-256. Writes JSON to bench-results/.
  *
  *   sudo deno run -P=test scripts/bench_swarm.ts [--peers 4,8] [--size-mib 64,256] [--rate 40mbit]
- *     [--peer-flags="--upload-slots 0"] [--timeline MS]
+ *     [--peer-flags="--upload-slots 0"] [--timeline MS] [--deno-flags="--cpu-prof ..."]
  *
  * `--timeline MS` also prints, per window of MS ms from the downloads' start, how much of its
  * upload rate the seed's host and the peers' hosts used (the hub's port counters: every byte each
  * host put on its link, headers included): where a real swarm idles.
+ *
+ * `--deno-flags` passes extra flags to the seed's and the peers' `deno run` (a profile of each:
+ * `--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"`). The CPU line gives each process's user
+ * and system seconds (utime, stime) as well as their sum.
  *
  * Skips (exit 0, with the reason) when not root or when netns.sh cannot build the network here.
  * @module
@@ -21,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { cpuSeconds, sha256File } from "./_bench_util.ts";
+import { cpuSplit, sha256File } from "./_bench_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -34,6 +38,8 @@ const { values } = parseArgs({
     "peer-flags": { type: "string", default: "" },
     /** Print each host's upload use per window of this many ms (0: off). */
     timeline: { type: "string", default: "0" },
+    /** Extra flags for the seed's and the peers' `deno run`, space-separated (`--cpu-prof`). */
+    "deno-flags": { type: "string", default: "" },
   },
 });
 const root = new URL("..", import.meta.url).pathname;
@@ -43,6 +49,7 @@ const env = { US_NETNS_PREFIX: PREFIX };
 const rateBits = Number(values.rate!.replace(/mbit$/i, "")) * 1e6;
 const timeoutMs = Number(values["timeout-s"]) * 1000;
 const peerFlags = values["peer-flags"]!.split(" ").filter((x) => x !== "");
+const denoFlags = values["deno-flags"]!.split(" ").filter((x) => x !== "");
 const timelineMs = Number(values.timeline);
 if (!Number.isFinite(timelineMs) || timelineMs < 0) {
   console.error(`bench_swarm: --timeline wants a number of ms, got ${values.timeline}`);
@@ -188,6 +195,10 @@ interface Row {
   seedCpuS: number;
   /** CPU seconds of each downloader's process. */
   peerCpuS: number[];
+  /** Of {@link seedCpuS}: user and system seconds. */
+  seedCpuSplit: { user: number; system: number };
+  /** Of {@link peerCpuS}: user and system seconds of each downloader. */
+  peerCpuSplit: { user: number; system: number }[];
   /** The 1-minute load average when the downloads started (other work on this machine). */
   loadAverage: number;
 }
@@ -217,6 +228,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
       spawnIn(0, [
         "run",
         "-A",
+        ...denoFlags,
         "peer.ts",
         "share",
         join(seedDir, "swarm.bin"),
@@ -251,6 +263,7 @@ async function runCase(n: number, mib: number): Promise<Row> {
       const child = spawnIn(i, [
         "run",
         "-A",
+        ...denoFlags,
         "peer.ts",
         "--tracker",
         tracker,
@@ -305,8 +318,10 @@ async function runCase(n: number, mib: number): Promise<Row> {
     await finished.promise;
     clearTimeout(timer);
     if (sampler) printTimeline(await sampler.stop(), n, rateBits / 8 / 1000);
-    const seedCpuS = await cpuSeconds([children[1]!.pid]);
-    const peerCpuS = await Promise.all(peers.map((p) => cpuSeconds([p.pid])));
+    const seedCpuSplit = await cpuSplit([children[1]!.pid]);
+    const peerCpuSplit = await Promise.all(peers.map((p) => cpuSplit([p.pid])));
+    const seedCpuS = seedCpuSplit.user + seedCpuSplit.system;
+    const peerCpuS = peerCpuSplit.map((c) => c.user + c.system);
     const tx1 = await Promise.all(Array.from({ length: n + 1 }, (_, i) => txBytes(i)));
     let exact = true;
     for (let i = 1; i <= n; i++) {
@@ -338,6 +353,8 @@ async function runCase(n: number, mib: number): Promise<Row> {
       seedBusyS,
       seedCpuS,
       peerCpuS,
+      seedCpuSplit,
+      peerCpuSplit,
       loadAverage,
     };
   } finally {
@@ -381,6 +398,14 @@ for (const mib of values["size-mib"]!.split(",").map(Number)) {
       `   CPU s: seed ${r.seedCpuS.toFixed(1)}, downloaders ${
         r.peerCpuS.reduce((a, b) => a + b, 0).toFixed(1)
       } (most ${Math.max(...r.peerCpuS).toFixed(1)}); load average ${r.loadAverage} at the start`,
+    );
+    const sum = (k: "user" | "system") => r.peerCpuSplit.reduce((a, c) => a + c[k], 0);
+    console.log(
+      `   CPU s user/system: seed ${r.seedCpuSplit.user.toFixed(2)}/${
+        r.seedCpuSplit.system.toFixed(2)
+      }, downloaders ${sum("user").toFixed(2)}/${sum("system").toFixed(2)} (per downloader ${
+        (sum("user") / r.peers).toFixed(2)
+      }/${(sum("system") / r.peers).toFixed(2)})`,
     );
   }
 }

@@ -20,9 +20,11 @@ export class FastUdp {
   readonly #c: Libc;
   readonly #fd: number;
   /** The destination last sent to, encoded once (sockaddr_in). */
-  readonly #to = new Uint8Array(16);
+  #to: Uint8Array = new Uint8Array(16);
   #toHost = "";
   #toPort = -1;
+  /** Destinations encoded once, by address object (a swarm's sends alternate between peers). */
+  readonly #dests = new SockaddrCache();
   /** The source of the last datagram received, and the address object handed out for it. */
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
@@ -61,7 +63,9 @@ export class FastUdp {
    */
   trySend(bytes: Uint8Array, to: Deno.NetAddr): boolean {
     if (to.hostname !== this.#toHost || to.port !== this.#toPort) {
-      if (!encodeIPv4(this.#to, 0, to)) return false;
+      const encoded = this.#dests.get(to);
+      if (encoded === undefined) return false;
+      this.#to = encoded;
       this.#toHost = to.hostname;
       this.#toPort = to.port;
     }
@@ -92,31 +96,75 @@ export class FastUdp {
   }
 }
 
-/** Reads sockaddr_in sources, handing back the same object while the source repeats. */
+/** Sources {@link IPv4Source} keeps before it starts over (a swarm's owners and requesters). */
+const SOURCES_KEPT = 1024;
+
+/**
+ * Reads sockaddr_in sources, handing back the same object for the same source: a swarm's
+ * datagrams alternate between several senders, and one object per sender spares each datagram
+ * a new address and hostname string (and lets callers cache by the object).
+ */
 export class IPv4Source {
   #key = -1;
   #addr: Deno.NetAddr | undefined;
+  readonly #known = new Map<number, Deno.NetAddr>();
 
   /**
    * The IPv4 address and port of the sockaddr_in at `at` in `f`.
    *
    * @param f the bytes the kernel wrote
    * @param at where the sockaddr_in starts
-   * @returns the source, the same object as last time when it is the same source
+   * @returns the source, the same object as the last time this source was read (of the latest
+   *   1024 sources)
    */
   read(f: Uint8Array, at: number): Deno.NetAddr {
     const port = (f[at + 2]! << 8) | f[at + 3]!;
     const key = port * 0x100000000 +
       (((f[at + 4]! << 24) | (f[at + 5]! << 16) | (f[at + 6]! << 8) | f[at + 7]!) >>> 0);
-    if (this.#addr === undefined || key !== this.#key) {
-      this.#key = key;
-      this.#addr = {
+    if (this.#addr !== undefined && key === this.#key) return this.#addr;
+    let addr = this.#known.get(key);
+    if (addr === undefined) {
+      if (this.#known.size >= SOURCES_KEPT) this.#known.clear();
+      addr = {
         transport: "udp",
         hostname: `${f[at + 4]}.${f[at + 5]}.${f[at + 6]}.${f[at + 7]}`,
         port,
       };
+      this.#known.set(key, addr);
     }
-    return this.#addr;
+    this.#key = key;
+    this.#addr = addr;
+    return addr;
+  }
+}
+
+/** One destination {@link SockaddrCache} encoded: the address it had then, and its sockaddr_in. */
+interface Encoded {
+  hostname: string;
+  port: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Destinations encoded as sockaddr_in once per address object, checked against the object's
+ * hostname and port at each use (an object changed since is encoded again).
+ */
+export class SockaddrCache {
+  #known = new WeakMap<Deno.NetAddr, Encoded>();
+
+  /**
+   * The sockaddr_in of `to` (do not change it), or undefined when it is not an IPv4 address.
+   *
+   * @param to the destination
+   * @returns 16 bytes, the same buffer each time for the same address object
+   */
+  get(to: Deno.NetAddr): Uint8Array | undefined {
+    const e = this.#known.get(to);
+    if (e !== undefined && e.hostname === to.hostname && e.port === to.port) return e.bytes;
+    const bytes = new Uint8Array(16);
+    if (!encodeIPv4(bytes, 0, to)) return undefined;
+    this.#known.set(to, { hostname: to.hostname, port: to.port, bytes });
+    return bytes;
   }
 }
 

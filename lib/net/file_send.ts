@@ -19,9 +19,14 @@
  * (one segment: nothing is split). Without it a datagram corked with `MSG_MORE` gets its UDP
  * checksum computed in software over the spliced pages (18 % of the owner's samples at 32 KiB
  * blocks, more than the copy it saves); with it the checksum is left to the device (on loopback,
- * none is computed), as for an ordinary send. The kernel refuses that (EINVAL) when the datagram
- * is larger than the route's MTU; the first such refusal turns the control message off for the
- * socket, and the checksum is computed again.
+ * none is computed), as for an ordinary send. The kernel refuses that when the datagram is larger
+ * than the route's MTU (EINVAL before Linux 6.10, EMSGSIZE since): from the first such refusal
+ * datagrams of that size or more are not sent here ({@link FileSend.fits}), because a corked
+ * datagram of spliced pages that leaves as IP fragments did not arrive (measured: network
+ * namespaces, MTU 1500, 8,952-byte datagrams, Linux 6.18: a swarm's downloads stalled). Such a
+ * datagram goes the ordinary way (a copy, which the kernel fragments), at no more than one
+ * refused attempt per socket. One cap for the socket: after a refusal to one destination, larger
+ * datagrams to loopback destinations are copied too.
  *
  * A corked datagram must never be left open: the next send on the socket (to any address)
  * would be appended to it. Whenever a send does not complete (a full socket buffer, a file that
@@ -41,6 +46,7 @@ import { addressOf } from "./batch_udp.ts";
 const MSG_MORE = 0x8000;
 const EAGAIN = 11;
 const EINVAL = 22;
+const EMSGSIZE = 90;
 const ENOBUFS = 105;
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
@@ -72,8 +78,6 @@ export class FileSend {
   /** The header's msghdr, iovec, destination, control message and bytes (one off-heap buffer). */
   readonly #msg = new Uint8Array(new ArrayBuffer(HEADER + MAX_HEADER));
   readonly #mv = new DataView(this.#msg.buffer);
-  /** Whether the header carries the UDP_SEGMENT control message (see the module doc). */
-  #partial = true;
   #toHost = "";
   #toPort = -1;
   /** The off_t that `sendfile` reads and advances. */
@@ -84,6 +88,8 @@ export class FileSend {
   #errno = 0n;
   readonly #errnoBytes = new Uint8Array(new ArrayBuffer(8));
   #on = true;
+  /** Datagrams larger than this are not sent here (the route refused one: module doc). */
+  #maxSize = DISCARD_BYTES;
   #failures = 0;
   /** Datagrams sent with `sendfile`. */
   sends = 0;
@@ -122,6 +128,17 @@ export class FileSend {
   /** Whether sends are on (they have not kept failing). */
   get on(): boolean {
     return this.#on;
+  }
+
+  /**
+   * Whether {@link send} would try a datagram of `bytes` bytes (header included): sends are on
+   * and no datagram of that size or less was refused as larger than the route's MTU.
+   *
+   * @param bytes the datagram's size
+   * @returns false when it should go the ordinary way
+   */
+  fits(bytes: number): boolean {
+    return this.#on && bytes <= this.#maxSize;
   }
 
   /**
@@ -168,7 +185,7 @@ export class FileSend {
     to: Deno.NetAddr,
   ): boolean {
     const size = header.byteLength + length;
-    if (!this.#on || header.byteLength > MAX_HEADER || size > DISCARD_BYTES) return false;
+    if (!this.#on || header.byteLength > MAX_HEADER || size > this.#maxSize) return false;
     if (to.hostname !== this.#toHost || to.port !== this.#toPort) {
       if (!encodeIPv4(this.#msg, NAME, to)) return false;
       this.#toHost = to.hostname;
@@ -178,7 +195,6 @@ export class FileSend {
     const mv = this.#mv;
     this.#msg.set(header, HEADER);
     mv.setBigUint64(IOV + 8, BigInt(header.byteLength), true);
-    mv.setBigUint64(40, this.#partial ? BigInt(CONTROL_BYTES) : 0n, true);
     mv.setUint16(CONTROL + 16, size, true);
     mv.setInt32(48, 0, true);
     const h = Number(c.sendmsg(this.#fd, this.#msg, MSG_MORE | MSG_DONTWAIT));
@@ -196,8 +212,8 @@ export class FileSend {
     const errno = n < 0 ? this.#lastErrno() : 0;
     this.#discardCorked();
     this.fallbacks++;
-    if (errno === EINVAL && this.#partial) {
-      this.#partial = false; // larger than the route's MTU: checksum in software from now on
+    if (errno === EINVAL || errno === EMSGSIZE) {
+      this.#maxSize = Math.min(this.#maxSize, size - 1); // larger than the route's MTU
     } else if (n < 0 && errno !== EAGAIN && errno !== ENOBUFS && ++this.#failures >= GIVE_UP) {
       this.#on = false;
     }

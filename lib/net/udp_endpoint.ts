@@ -253,6 +253,17 @@ export class UdpEndpoint implements AsyncDisposable {
   }
 
   /**
+   * Whether {@link trySendFile} would try a datagram of `bytes` bytes (header included): file
+   * sends are on and the route took datagrams that large (file_send.ts `FileSend.fits`).
+   *
+   * @param bytes the datagram's size
+   * @returns false when it should be sent the ordinary way
+   */
+  fileSendFits(bytes: number): boolean {
+    return this.#files !== undefined && this.#files.fits(bytes);
+  }
+
+  /**
    * The current size of the file behind a descriptor {@link canSendFile} accepted.
    *
    * @param fd the descriptor

@@ -152,6 +152,7 @@ class PeerNode implements Peer {
           sendFile: {
             accepts: (fd, identity) => this.#endpoint.canSendFile(fd, identity),
             size: (fd) => this.#endpoint.fileSize(fd),
+            fits: (bytes) => this.#endpoint.fileSendFits(bytes),
             send: (h, fd, off, len, to) => this.#endpoint.trySendFile(h, fd, off, len, to),
           },
         }

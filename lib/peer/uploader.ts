@@ -81,6 +81,12 @@ export interface UploadFileSend {
   /** The file's current size (-1: unknown); only blocks within it are sent with {@link send}. */
   size(fd: number): number;
   /**
+   * Whether {@link send} would try a datagram of this many bytes (`UdpEndpoint.fileSendFits`):
+   * when it would not, the block goes the ordinary way without asking {@link size} (an `fstat`).
+   * Without it every large block is tried.
+   */
+  fits?(datagramBytes: number): boolean;
+  /**
    * Sends `header` then `length` bytes of `fd` from `offset` (within {@link size}) as one
    * datagram, synchronously; false when nothing was sent (the uploader then sends the block the
    * ordinary way).
@@ -498,7 +504,10 @@ export class Uploader {
         continue;
       }
       this.#flushSegments();
-      if (zeroCopy && len >= FILE_SEND_MIN) {
+      if (
+        zeroCopy && len >= FILE_SEND_MIN &&
+        (this.#sendFile!.fits?.(BLOCK_DATA_HEADER_SIZE + len) ?? true)
+      ) {
         if (zeroCopyEnd < 0) zeroCopyEnd = this.#sendFile!.size(fd);
         writeBlockDataHeader(this.#headerView, txid, off);
         if (off + len <= zeroCopyEnd && this.#sendFile!.send(this.#header, fd, off, len, to)) {

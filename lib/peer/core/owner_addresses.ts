@@ -43,6 +43,11 @@ export class OwnerAddresses {
   readonly #ownerByAddr = new Map<string, string>();
   readonly #addrByOwner = new Map<string, Deno.NetAddr>();
   readonly #dataSocketOwners = new Set<string>();
+  /** What {@link ownerAt} found for each source object (checked again at each use). */
+  readonly #bySource = new WeakMap<
+    { hostname: string; port: number },
+    { hostname: string; port: number; key: string; owner: string | undefined }
+  >();
   #last: { hostname: string; port: number; key: string; owner: string | undefined } = {
     hostname: "",
     port: -1,
@@ -82,15 +87,23 @@ export class OwnerAddresses {
    * @returns the owner at that address, or undefined
    */
   ownerAt(from: { hostname: string; port: number }): string | undefined {
-    // The latest sender is remembered, so a stream of datagrams builds no key string each.
+    // The latest sender is remembered, so a stream of datagrams builds no key string each; so is
+    // each source object (the receive path hands out one per sender), for a swarm's senders
     const last = this.#last;
     if (last.port === from.port && last.hostname === from.hostname && last.owner !== undefined) {
       if (this.#ownerByAddr.get(last.key) === last.owner) return last.owner;
     }
-    const key = addressKey(from);
-    const owner = this.#ownerByAddr.get(key);
-    this.#last = { hostname: from.hostname, port: from.port, key, owner };
-    return owner;
+    let seen = this.#bySource.get(from);
+    if (
+      seen === undefined || seen.port !== from.port || seen.hostname !== from.hostname ||
+      this.#ownerByAddr.get(seen.key) !== seen.owner
+    ) {
+      const key = addressKey(from);
+      seen = { hostname: from.hostname, port: from.port, key, owner: this.#ownerByAddr.get(key) };
+      this.#bySource.set(from, seen);
+    }
+    this.#last = seen;
+    return seen.owner;
   }
 
   /**
