@@ -10,17 +10,28 @@ import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 /** The libc the grant names, or undefined (not Linux): tests that need it are ignored then. */
 export const libcPath: string | undefined = findLibc();
 
+/** Options for {@link inFfiChild}. */
+export interface InFfiChildOptions {
+  /**
+   * A command the child runs under, given the `deno` command line after it (a network
+   * namespace: `["unshare", "-n", ...]`).
+   */
+  under?: string[];
+}
+
 /**
  * Runs `body` (JavaScript with `UdpEndpoint` and a 5 s `timeout(promise)` in scope) in a child
  * with the libc grant; returns the JSON line it prints.
  *
  * @param body the child's code; it prints one JSON line
  * @param extraArgs more Deno flags for the child (e.g. a scoped `--allow-read`)
+ * @param options how the child is started
  * @returns the parsed line
  */
 export async function inFfiChild(
   body: string,
   extraArgs: string[] = [],
+  options: InFfiChildOptions = {},
 ): Promise<Record<string, unknown>> {
   const script = `
     import { UdpEndpoint } from ${
@@ -38,8 +49,10 @@ export async function inFfiChild(
   try {
     const file = `${dir}/child.js`;
     await Deno.writeTextFile(file, script);
-    const out = await new Deno.Command(Deno.execPath(), {
+    const under = options.under ?? [];
+    const out = await new Deno.Command(under[0] ?? Deno.execPath(), {
       args: [
+        ...(under.length > 0 ? [...under.slice(1), Deno.execPath()] : []),
         "run",
         "--no-prompt",
         "--unstable-net",

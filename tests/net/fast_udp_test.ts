@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
+import { IPv4Source, SockaddrCache } from "../../lib/net/fast_udp.ts";
 
 const libcPath = findLibc();
 
@@ -81,4 +82,55 @@ Deno.test({
     assert.equal(r.sent, 300);
     assert.equal(r.received, 300);
   },
+});
+
+/** A sockaddr_in as the kernel writes it (family little-endian, port big-endian). */
+function sockaddr(ip: [number, number, number, number], port: number): Uint8Array {
+  const b = new Uint8Array(16);
+  b[0] = 2;
+  b[2] = port >> 8;
+  b[3] = port & 0xff;
+  b.set(ip, 4);
+  return b;
+}
+
+Deno.test("IPv4Source hands back one object per source while senders alternate", {
+  permissions: "none",
+}, () => {
+  const src = new IPv4Source();
+  const a = sockaddr([10, 0, 0, 2], 6881), b = sockaddr([10, 0, 0, 3], 6881);
+  const c = sockaddr([10, 0, 0, 2], 6882);
+  const first = [src.read(a, 0), src.read(b, 0), src.read(c, 0)];
+  assert.deepEqual(first.map((x) => `${x.hostname}:${x.port}`), [
+    "10.0.0.2:6881",
+    "10.0.0.3:6881",
+    "10.0.0.2:6882",
+  ]);
+  for (let i = 0; i < 5; i++) {
+    assert.equal(src.read(b, 0), first[1]);
+    assert.equal(src.read(a, 0), first[0]);
+    assert.equal(src.read(c, 0), first[2]);
+  }
+  // Many sources: it starts over rather than growing, and still reads each one right
+  for (let p = 1; p <= 3000; p++) {
+    const x = src.read(sockaddr([192, 0, 2, p & 0xff], p), 0);
+    assert.equal(x.port, p);
+    assert.equal(x.hostname, `192.0.2.${p & 0xff}`);
+  }
+});
+
+Deno.test("SockaddrCache encodes each destination once and again when its object changed", {
+  permissions: "none",
+}, () => {
+  const cache = new SockaddrCache();
+  const to: Deno.NetAddr = { transport: "udp", hostname: "10.0.0.2", port: 6881 };
+  const bytes = cache.get(to)!;
+  assert.deepEqual(bytes, sockaddr([10, 0, 0, 2], 6881));
+  assert.equal(cache.get(to), bytes, "the same buffer for the same object");
+  const other = cache.get({ ...to, hostname: "10.0.0.3" })!;
+  assert.deepEqual(other, sockaddr([10, 0, 0, 3], 6881));
+  to.port = 7000; // an object changed since: encoded again
+  assert.deepEqual(cache.get(to), sockaddr([10, 0, 0, 2], 7000));
+  assert.equal(cache.get({ transport: "udp", hostname: "::1", port: 1 }), undefined);
+  assert.equal(cache.get({ transport: "udp", hostname: "10.0.0.256", port: 1 }), undefined);
 });

@@ -93,3 +93,97 @@ Deno.test({
     }
   },
 });
+
+/** Runs the child in a network namespace of its own whose loopback has a 1500-byte MTU. */
+const MTU_1500 = [
+  "unshare",
+  "-n",
+  "sh",
+  "-c",
+  'ip link set lo mtu 1500 up && exec "$0" "$@"',
+];
+
+/** Why a namespace cannot be made here (not root, no unshare or ip), or undefined. */
+async function noNamespace(): Promise<string | undefined> {
+  try {
+    const r = await new Deno.Command(MTU_1500[0]!, {
+      args: [...MTU_1500.slice(1), "true"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return r.success ? undefined : new TextDecoder().decode(r.stderr).trim();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+const noNs = Deno.build.os === "linux" && libcPath !== undefined ? await noNamespace() : "linux";
+if (noNs) console.log(`file_send_test: the MTU test is skipped: ${noNs}`);
+
+Deno.test({
+  name:
+    "UdpEndpoint.trySendFile over a 1500-byte MTU: a datagram the route refuses is tried once, then only smaller ones",
+  ignore: noNs !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
+    try {
+      const size = 100_000;
+      const data = new Uint8Array(size);
+      new Prng(11).fill(data);
+      const path = `${dir}/f.bin`;
+      await Deno.writeFile(path, data);
+      const r = await inFfiChild(
+        `
+        import { closeSync, fstatSync, openSync } from "node:fs";
+        const data = await Deno.readFile(${JSON.stringify(path)});
+        const a = UdpEndpoint.open();
+        const b = UdpEndpoint.open();
+        a.useFastPath();
+        const fd = openSync(${JSON.stringify(path)}, "r");
+        const st = fstatSync(fd);
+        const can = a.canSendFile(fd, { dev: st.dev, ino: st.ino });
+        const got = [];
+        const done = Promise.withResolvers();
+        b.onDatagram((bytes) => {
+          got.push(bytes.slice());
+          if (got.length === 3) done.resolve();
+        });
+        const header = (k) => new Uint8Array(16).fill(k);
+        const to = b.localAddr;
+        const before = [a.fileSendFits(8952), a.fileSendFits(1400)];
+        const results = [a.trySendFile(header(1), fd, 0, 8936, to)];
+        const after = [a.fileSendFits(8952), a.fileSendFits(8951), a.fileSendFits(1400)];
+        // the ordinary way: a copy the kernel fragments
+        a.send(new Uint8Array([...header(1), ...data.subarray(0, 8936)]), to);
+        results.push(a.trySendFile(header(2), fd, 8936, 8936, to)); // not tried again
+        results.push(a.trySendFile(header(3), fd, 1000, 1400, to));
+        a.send(new Uint8Array([7]), to);
+        await timeout(done.promise);
+        await new Promise((r) => setTimeout(r, 100));
+        closeSync(fd);
+        const on = a.fileSend;
+        await a.close();
+        await b.close();
+        const same = (g, k, off, len) => g !== undefined && g.length === 16 + len &&
+          g.subarray(0, 16).every((v) => v === k) &&
+          g.subarray(16).every((v, j) => v === data[off + j]);
+        console.log(JSON.stringify({
+          can, before, results, after, on, count: got.length,
+          ok: [same(got[0], 1, 0, 8936), same(got[1], 3, 1000, 1400), got[2]?.length === 1],
+        }));
+      `,
+        [`--allow-read=${dir}`],
+        { under: MTU_1500 },
+      );
+      assert.equal(r.can, true);
+      assert.deepEqual(r.before, [true, true]);
+      assert.deepEqual(r.results, [false, false, true]);
+      assert.deepEqual(r.after, [false, true, true]);
+      assert.equal(r.on, true, "a refusal for size does not turn file sends off");
+      assert.equal(r.count, 3, `nothing else left the host: ${JSON.stringify(r)}`);
+      assert.deepEqual(r.ok, [true, true, true]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

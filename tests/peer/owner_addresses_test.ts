@@ -75,3 +75,30 @@ Deno.test(
     assert.equal(on.dataSocketOf("o0"), "o0");
   },
 );
+
+Deno.test(
+  "OwnerAddresses.ownerAt() with senders alternating follows owners that move or leave",
+  none,
+  () => {
+    const book = new OwnerAddresses({ selfId: "me" });
+    book.add([{ nodeId: "a", address: at(4000) }, { nodeId: "b", address: at(4000, "10.0.0.3") }]);
+    // One object per sender, as the receive path hands them out
+    const fromA = net(4000), fromB = net(4000, "10.0.0.3"), fromC = net(4002);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(book.ownerAt(fromA), "a");
+      assert.equal(book.ownerAt(fromB), "b");
+      assert.equal(book.ownerAt(fromC), undefined);
+    }
+    // a moves to c's address: its old address is nobody's, the new one is a's
+    assert.deepEqual(book.add([{ nodeId: "a", address: at(4002) }]), ["a"]);
+    assert.equal(book.ownerAt(fromB), "b");
+    assert.equal(book.ownerAt(fromA), undefined);
+    assert.equal(book.ownerAt(fromC), "a");
+    assert.equal(book.ownerAt(fromB), "b");
+    assert.equal(book.ownerAt(fromC), "a");
+    // A source object that changed is looked up again
+    fromB.port = 4002;
+    assert.equal(book.ownerAt(fromB), undefined);
+    assert.equal(book.ownerAt(fromA), undefined);
+  },
+);

@@ -20,7 +20,10 @@ function sharedFile(size: number) {
 }
 
 /** How the stand-in for the zero-copy send behaves. */
-type Mode = "plain" | "zero-copy" | "refused" | "not-accepted";
+type Mode = "plain" | "zero-copy" | "refused" | "not-accepted" | "capped";
+
+/** The largest datagram the "capped" stand-in takes (a route that refused larger ones). */
+const CAPPED = 16 * 1024 + 16;
 
 /**
  * Serves `requests` with an uploader whose zero-copy sender (in `mode`) builds the datagram
@@ -34,7 +37,7 @@ async function serveAll(
 ) {
   const s = await sharedFile(options.size);
   const wire: Message[] = [];
-  const ways = { send: 0, file: 0, refused: 0, sizes: [] as number[] };
+  const ways = { send: 0, file: 0, refused: 0, sizes: [] as number[], sizeCalls: 0 };
   const up = new Uploader({
     send: (bytes) => {
       ways.send++;
@@ -46,7 +49,11 @@ async function serveAll(
           assert.ok(Number.isInteger(fd) && identity.ino > 0);
           return mode !== "not-accepted";
         },
-        size: (fd) => fstatSync(fd).size,
+        size: (fd) => {
+          ways.sizeCalls++;
+          return fstatSync(fd).size;
+        },
+        ...(mode === "capped" ? { fits: (bytes: number) => bytes <= CAPPED } : {}),
         send: (header, fd, offset, length) => {
           ways.sizes.push(length);
           if (mode === "refused") {
@@ -100,6 +107,21 @@ Deno.test("Uploader with zero-copy sends puts the same datagrams on the wire, la
   assert.equal(zero.ways.send, plain.wire.length - 12);
   assert.equal(refused.ways.refused, 12);
   assert.equal(notAccepted.ways.sizes.length, 0, "a descriptor not accepted is never handed over");
+});
+
+Deno.test("Uploader with zero-copy sends: blocks the route refused as too large go the ordinary way, without an fstat", async () => {
+  const size = 5 * PIECE + 321;
+  const content = await contentOf(size, PIECE, 5);
+  const plain = await serveAll("plain", requests(content), { size });
+  const zero = await serveAll("zero-copy", requests(content), { size });
+  const capped = await serveAll("capped", requests(content), { size });
+  assert.deepEqual(capped.wire, plain.wire);
+  // 4 blocks of 16 KiB and 2 of 8936 fit; the 32 KiB ones are never handed over
+  assert.equal(capped.ways.file, 6);
+  assert.ok(capped.ways.sizes.every((n) => n + 16 <= CAPPED));
+  // The size is asked once per request with a block that would be tried: not for the first
+  assert.equal(zero.ways.sizeCalls, 3);
+  assert.equal(capped.ways.sizeCalls, 2);
 });
 
 Deno.test("Uploader with zero-copy sends: a file that got shorter sends what it has, then ERROR out_of_range", async () => {
