@@ -138,6 +138,46 @@ export class IPv4Source {
   }
 }
 
+/**
+ * One address object per source for addresses Deno's own receive hands out (a new object and
+ * hostname string for every datagram): the receive path passes each through {@link get}, so
+ * what keeps state by address object (the send path's {@link SockaddrCache}, an owner book)
+ * finds it again whichever way the datagram was read.
+ */
+export class SourceBook {
+  #known = new Map<string, Map<number, Deno.NetAddr>>();
+  #count = 0;
+  #last: Deno.NetAddr | undefined;
+
+  /**
+   * The object for this source: the first one seen with its hostname and port (of the latest
+   * 1024 sources), or `from` itself.
+   *
+   * @param from a datagram's source
+   * @returns an object with the same hostname and port
+   */
+  get(from: Deno.NetAddr): Deno.NetAddr {
+    const last = this.#last;
+    if (last !== undefined && last.port === from.port && last.hostname === from.hostname) {
+      return last;
+    }
+    let ports = this.#known.get(from.hostname);
+    let addr = ports?.get(from.port);
+    if (addr === undefined) {
+      if (this.#count >= SOURCES_KEPT) {
+        this.#known.clear();
+        this.#count = 0;
+        ports = undefined;
+      }
+      if (ports === undefined) this.#known.set(from.hostname, ports = new Map());
+      ports.set(from.port, addr = from);
+      this.#count++;
+    }
+    this.#last = addr;
+    return addr;
+  }
+}
+
 /** One destination {@link SockaddrCache} encoded: the address it had then, and its sockaddr_in. */
 interface Encoded {
   hostname: string;

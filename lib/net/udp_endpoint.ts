@@ -6,7 +6,7 @@
 import type { PeerAddress } from "../wire/address.ts";
 import { fromNetAddr } from "./host_port.ts";
 import { MAX_DATAGRAM } from "../wire/limits.ts";
-import { FastUdp } from "./fast_udp.ts";
+import { FastUdp, SourceBook } from "./fast_udp.ts";
 import { BatchUdp } from "./batch_udp.ts";
 import { type FileIdentity, FileSend } from "./file_send.ts";
 import { MIN_SLOT_BUFFER, ScatterReceive } from "./scatter_receive.ts";
@@ -89,6 +89,8 @@ export interface ScatterTarget {
 export class UdpEndpoint implements AsyncDisposable {
   readonly #conn: Deno.DatagramConn;
   readonly #buffer = new Uint8Array(MAX_DATAGRAM + 1);
+  /** One object per source for Deno's receive (fast_udp.ts `SourceBook`). */
+  readonly #sources = new SourceBook();
   #handler: DatagramHandler = () => {};
   #batchEnd: (() => void) | undefined;
   #closed = false;
@@ -366,7 +368,7 @@ export class UdpEndpoint implements AsyncDisposable {
       }
       this.received++;
       try {
-        this.#handler(bytes, from as Deno.NetAddr);
+        this.#handler(bytes, this.#sources.get(from as Deno.NetAddr));
       } catch (e) {
         this.handlerErrors++;
         this.lastHandlerError = e;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
-import { IPv4Source, SockaddrCache } from "../../lib/net/fast_udp.ts";
+import { IPv4Source, SockaddrCache, SourceBook } from "../../lib/net/fast_udp.ts";
 
 const libcPath = findLibc();
 
@@ -133,4 +133,27 @@ Deno.test("SockaddrCache encodes each destination once and again when its object
   assert.deepEqual(cache.get(to), sockaddr([10, 0, 0, 2], 7000));
   assert.equal(cache.get({ transport: "udp", hostname: "::1", port: 1 }), undefined);
   assert.equal(cache.get({ transport: "udp", hostname: "10.0.0.256", port: 1 }), undefined);
+});
+
+Deno.test("SourceBook hands back the first object seen for each source", {
+  permissions: "none",
+}, () => {
+  const book = new SourceBook();
+  const addr = (hostname: string, port: number): Deno.NetAddr => ({
+    transport: "udp",
+    hostname,
+    port,
+  });
+  const a = book.get(addr("10.0.0.2", 6881));
+  const b = book.get(addr("10.0.0.3", 6881));
+  const c = book.get(addr("10.0.0.2", 6882));
+  for (let i = 0; i < 3; i++) {
+    assert.equal(book.get(addr("10.0.0.3", 6881)), b);
+    assert.equal(book.get(addr("10.0.0.2", 6881)), a);
+    assert.equal(book.get(addr("10.0.0.2", 6882)), c);
+  }
+  for (let p = 1; p <= 3000; p++) {
+    const x = book.get(addr(`192.0.2.${p & 0xff}`, p));
+    assert.deepEqual([x.hostname, x.port], [`192.0.2.${p & 0xff}`, p]);
+  }
 });
