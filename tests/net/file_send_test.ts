@@ -18,27 +18,49 @@ Deno.test("UdpEndpoint without an FFI grant: no zero-copy file sends", async () 
   }
 });
 
-Deno.test({
-  name:
-    "UdpEndpoint.trySendFile: header + file bytes in one datagram; a failed send sends nothing and leaves nothing corked",
-  ignore: Deno.build.os !== "linux" || libcPath === undefined,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
-    try {
-      const size = 100_000;
-      const data = new Uint8Array(size);
-      new Prng(9).fill(data);
-      const path = `${dir}/f.bin`;
-      await Deno.writeFile(path, data);
-      const r = await inFfiChild(
-        `
+/** Size of the file the tests send from. */
+const FILE_SIZE = 100_000;
+
+/**
+ * Runs `fn` with a temporary file of {@link FILE_SIZE} random bytes (from `seed`) and the start
+ * of a child script that reads it into `data` and opens two endpoints `a` and `b` and the file
+ * as `fd`; removes the file after.
+ */
+async function withFile(
+  seed: number,
+  fn: (dir: string, preamble: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
+  try {
+    const data = new Uint8Array(FILE_SIZE);
+    new Prng(seed).fill(data);
+    const path = `${dir}/f.bin`;
+    await Deno.writeFile(path, data);
+    await fn(
+      dir,
+      `
         import { closeSync, fstatSync, openSync } from "node:fs";
         const data = await Deno.readFile(${JSON.stringify(path)});
         const a = UdpEndpoint.open();
         const b = UdpEndpoint.open();
         const fast = a.useFastPath();
         const fd = openSync(${JSON.stringify(path)}, "r");
-        const st = fstatSync(fd);
+        const st = fstatSync(fd);`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "UdpEndpoint.trySendFile: header + file bytes in one datagram; a failed send sends nothing and leaves nothing corked",
+  ignore: Deno.build.os !== "linux" || libcPath === undefined,
+  fn: () =>
+    withFile(9, async (dir, preamble) => {
+      const size = FILE_SIZE;
+      const r = await inFfiChild(
+        `${preamble}
         const can = a.canSendFile(fd, { dev: st.dev, ino: st.ino });
         const wrongFile = a.canSendFile(fd, { dev: st.dev, ino: st.ino + 1 });
         const got = [];
@@ -88,10 +110,7 @@ Deno.test({
       assert.deepEqual(r.wrong, []);
       assert.equal(r.sent, 4);
       assert.equal(r.fileSize, size);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 /** Runs the child in a network namespace of its own whose loopback has a 1500-byte MTU. */
@@ -124,23 +143,10 @@ Deno.test({
   name:
     "UdpEndpoint.trySendFile over a 1500-byte MTU: a datagram the route refuses is tried once, then only smaller ones",
   ignore: noNs !== undefined,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
-    try {
-      const size = 100_000;
-      const data = new Uint8Array(size);
-      new Prng(11).fill(data);
-      const path = `${dir}/f.bin`;
-      await Deno.writeFile(path, data);
+  fn: () =>
+    withFile(11, async (dir, preamble) => {
       const r = await inFfiChild(
-        `
-        import { closeSync, fstatSync, openSync } from "node:fs";
-        const data = await Deno.readFile(${JSON.stringify(path)});
-        const a = UdpEndpoint.open();
-        const b = UdpEndpoint.open();
-        a.useFastPath();
-        const fd = openSync(${JSON.stringify(path)}, "r");
-        const st = fstatSync(fd);
+        `${preamble}
         const can = a.canSendFile(fd, { dev: st.dev, ino: st.ino });
         const got = [];
         const done = Promise.withResolvers();
@@ -182,8 +188,5 @@ Deno.test({
       assert.equal(r.on, true, "a refusal for size does not turn file sends off");
       assert.equal(r.count, 3, `nothing else left the host: ${JSON.stringify(r)}`);
       assert.deepEqual(r.ok, [true, true, true]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
