@@ -52,7 +52,7 @@ export const CHOKE_RETRY_MS = 250;
 /** Regular upload slots unless `slots` says otherwise. */
 export const DEFAULT_UPLOAD_SLOTS = 8;
 /** Offer askers per slot beyond which offers go to slot holders only, unless `offerCrowd` says otherwise. */
-export const DEFAULT_OFFER_CROWD = 1;
+export const DEFAULT_OFFER_CROWD = 4;
 
 /** Options for {@link UploadSlots}. */
 export interface UploadSlotsOptions {
