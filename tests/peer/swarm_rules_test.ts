@@ -4,7 +4,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ASKER_IDLE_MS, RESEND_MS, SwarmRules } from "../../lib/peer/core/swarm_rules.ts";
+import {
+  ASKER_IDLE_MS,
+  RESEND_MS,
+  SwarmRules,
+  type SwarmRulesOptions,
+} from "../../lib/peer/core/swarm_rules.ts";
 import type { BitfieldMessage } from "../../lib/wire/messages.ts";
 
 const PIECES = 32;
@@ -27,8 +32,14 @@ const none = () => request(new Uint8Array(PIECES / 8));
 const all = () => request(new Uint8Array(PIECES / 8).fill(0xff));
 const at = (port: number): Deno.NetAddr => ({ transport: "udp", hostname: "10.0.0.2", port });
 
-function rules(): SwarmRules {
-  return new SwarmRules({ pieceCount: PIECES, superSeed: true, windowMs: 10_000, random: () => 0 });
+function rules(options: Partial<SwarmRulesOptions> = {}): SwarmRules {
+  return new SwarmRules({
+    pieceCount: PIECES,
+    superSeed: true,
+    windowMs: 10_000,
+    random: () => 0,
+    ...options,
+  });
 }
 
 Deno.test(
@@ -69,14 +80,7 @@ Deno.test("SwarmRules.owes(): an offered piece started and not yet sent in full"
   permissions: "none",
 }, () => {
   const ps = 65_536;
-  const r = new SwarmRules({
-    pieceCount: PIECES,
-    superSeed: true,
-    windowMs: 10_000,
-    random: () => 0,
-    size: PIECES * ps,
-    pieceSize: ps,
-  });
+  const r = rules({ size: PIECES * ps, pieceSize: ps });
   r.answer(none(), undefined, at(1), 0);
   const offer = r.answer(none(), undefined, at(2), 10);
   assert.ok(offer.offer);
@@ -99,12 +103,7 @@ Deno.test("SwarmRules: a resent BITFIELD request gets the same offer, not new pi
   permissions: "none",
 }, () => {
   let x = 0;
-  const r = new SwarmRules({
-    pieceCount: PIECES,
-    superSeed: true,
-    windowMs: 10_000,
-    random: () => (x = (x + 0.37) % 1), // a different start for every offer
-  });
+  const r = rules({ random: () => (x = (x + 0.37) % 1) }); // a different start for every offer
   const pieces = (bits: Uint8Array) =>
     [...Array(PIECES).keys()].filter((i) => (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0);
   r.answer(none(), undefined, at(1), 0);
