@@ -10,8 +10,8 @@
  *     [--sample-ms 100] [--fragment-mtu 1500] [--dump FILE]
  *
  * `--fragment-mtu` is every upload link's largest IP packet, as in scripts/bench_swarm_sim.ts
- * (1500 by default; 0 models whole datagrams). `--dump` writes every offer, every piece's first
- * block per recipient and when its first copy was whole (ms from the first seed block) as JSON.
+ * (1500 by default; 0 models whole datagrams). `--dump` writes every offer, every block sent, every piece's
+ * first block per recipient and when its first copy was whole (ms from the first seed block) as JSON.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -78,6 +78,8 @@ SimNetwork.prototype.bind = function (this: SimNetwork, addr, receive) {
 const offeredAt = new Map<number, Map<string, number>>();
 /** Every offer of a piece, in order. */
 const offerLog: { piece: number; host: string; at: number }[] = [];
+/** Every block the seed sent (with --dump): piece, host, ms from t0, bytes. */
+const sendLog: [number, string, number, number][] = [];
 /** Per piece: host → when the seed sent it the piece's first block. */
 const startedAt = Array.from({ length: pieces }, () => new Map<string, number>());
 const answer = SwarmRules.prototype.answer;
@@ -120,6 +122,7 @@ const r = runSwarm({
     const m = got[p]!;
     const had = m.get(to.hostname) ?? 0;
     if (!startedAt[p]!.has(to.hostname)) startedAt[p]!.set(to.hostname, now);
+    if (values.dump) sendLog.push([p, to.hostname, now - t0, length]);
     const dup = fullAt[p]! < now || (m.size > 0 && !(m.size === 1 && m.has(to.hostname)));
     if (fullAt[p]! < now) b.again += length;
     else if (dup) b.concurrent += length;
@@ -243,6 +246,7 @@ if (values.dump) {
       offers: offerLog.map((o) => [o.piece, o.host, o.at - t0]),
       starts: startedAt.map((m) => [...m].map(([h, t]) => [h, t - t0])),
       whole: fullAt.map((t) => t - t0),
+      sends: sendLog,
     }),
   );
 }
