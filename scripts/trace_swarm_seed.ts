@@ -7,7 +7,11 @@
  * seed's and the downloaders' wire bytes per message type. Virtual time, deterministic.
  *
  *   deno run -P=test scripts/trace_swarm_seed.ts [--peers 100] [--size-mib 64] [--seed 1]
- *     [--sample-ms 100]
+ *     [--sample-ms 100] [--fragment-mtu 1500] [--dump FILE]
+ *
+ * `--fragment-mtu` is every upload link's largest IP packet, as in scripts/bench_swarm_sim.ts
+ * (1500 by default; 0 models whole datagrams). `--dump` writes every offer, every block sent, every piece's
+ * first block per recipient and when its first copy was whole (ms from the first seed block) as JSON.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -23,6 +27,8 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "64" },
     seed: { type: "string", default: "1" },
     "sample-ms": { type: "string", default: "100" },
+    "fragment-mtu": { type: "string", default: "1500" },
+    dump: { type: "string", default: "" },
   },
 });
 const n = Number(values.peers);
@@ -70,6 +76,12 @@ SimNetwork.prototype.bind = function (this: SimNetwork, addr, receive) {
 
 // Every piece the seed offered, to which host, when: piece → host → time of the first offer
 const offeredAt = new Map<number, Map<string, number>>();
+/** Every offer of a piece, in order. */
+const offerLog: { piece: number; host: string; at: number }[] = [];
+/** Every block the seed sent (with --dump): piece, host, ms from t0, bytes. */
+const sendLog: [number, string, number, number][] = [];
+/** Per piece: host → when the seed sent it the piece's first block. */
+const startedAt = Array.from({ length: pieces }, () => new Map<string, number>());
 const answer = SwarmRules.prototype.answer;
 SwarmRules.prototype.answer = function (this: SwarmRules, msg, have, from, now, mayOffer) {
   const reply = answer.call(this, msg, have, from, now, mayOffer);
@@ -80,6 +92,7 @@ SwarmRules.prototype.answer = function (this: SwarmRules, msg, have, from, now, 
       let m = offeredAt.get(p);
       if (m === undefined) offeredAt.set(p, m = new Map());
       if (!m.has(from.hostname)) m.set(from.hostname, now);
+      offerLog.push({ piece: p, host: from.hostname, at: now });
     }
   }
   return reply;
@@ -97,6 +110,7 @@ const r = runSwarm({
   seedUpload: 5000,
   seed,
   sampleMs,
+  fragmentMtu: Number(values["fragment-mtu"]),
   onSeedUpload: (offset, length, to, now, dropped) => {
     if (t0 < 0) t0 = now; // first block: close enough to the start for per-second buckets
     const b = bucket(now);
@@ -107,6 +121,8 @@ const r = runSwarm({
     const p = Math.floor(offset / pieceSize);
     const m = got[p]!;
     const had = m.get(to.hostname) ?? 0;
+    if (!startedAt[p]!.has(to.hostname)) startedAt[p]!.set(to.hostname, now);
+    if (values.dump) sendLog.push([p, to.hostname, now - t0, length]);
     const dup = fullAt[p]! < now || (m.size > 0 && !(m.size === 1 && m.has(to.hostname)));
     if (fullAt[p]! < now) b.again += length;
     else if (dup) b.concurrent += length;
@@ -181,6 +197,59 @@ console.log(
     holdersAt.filter((h) => Math.round(h.atMs) % 1000 === 0).map((h) => `${s(h.atMs)}:${h.min}`)
       .join(" "),
 );
+// Pieces the seed sent to two or more hosts: when the second recipient was offered it, against
+// the first recipient's offer, start and whole copy
+const second = {
+  "offered before the first started": 0,
+  "offered after the first started": 0,
+  "never offered": 0,
+};
+const offersAt = new Map<number, { host: string; at: number }[]>();
+for (const o of offerLog) {
+  let l = offersAt.get(o.piece);
+  if (l === undefined) offersAt.set(o.piece, l = []);
+  l.push(o);
+}
+const examples: string[] = [];
+for (let p = 0; p < pieces; p++) {
+  const st = [...startedAt[p]!].sort((a, b) => a[1] - b[1]);
+  if (st.length < 2) continue;
+  const [h1, t1] = st[0]!;
+  for (const [h2] of st.slice(1)) {
+    const o2 = offeredAt.get(p)?.get(h2);
+    const k = o2 === undefined
+      ? "never offered"
+      : o2 < t1
+      ? "offered before the first started"
+      : "offered after the first started";
+    second[k]++;
+  }
+  if (examples.length < 12 && st[1]![1] < fullAt[p]!) {
+    const offs = (offersAt.get(p) ?? []).map((o) => `${o.host.slice(5)}@${s(o.at - t0)}`);
+    examples.push(
+      `  ${p}: offers ${offs.join(" ")}; starts ${
+        st.map(([h, t]) => `${h.slice(5)}@${s(t - t0)}`).join(" ")
+      }; first whole ${s(fullAt[p]! - t0)} (first ${h1.slice(5)})`,
+    );
+  }
+}
+console.log(
+  "second and later recipients of a piece: " +
+    Object.entries(second).map(([k, v]) => `${k} ${v}`).join(", "),
+);
+console.log("pieces started by a second host before the first copy was whole (examples):");
+for (const e of examples) console.log(e);
+if (values.dump) {
+  await Deno.writeTextFile(
+    values.dump,
+    JSON.stringify({
+      offers: offerLog.map((o) => [o.piece, o.host, o.at - t0]),
+      starts: startedAt.map((m) => [...m].map(([h, t]) => [h, t - t0])),
+      whole: fullAt.map((t) => t - t0),
+      sends: sendLog,
+    }),
+  );
+}
 const names = new Map(Object.entries(MessageType).map(([k, v]) => [v as number, k]));
 const typeName = (t: number) => names.get(t) ?? `0x${t.toString(16)}`;
 for (const [who, m] of Object.entries(byType)) {

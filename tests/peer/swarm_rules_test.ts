@@ -1,10 +1,15 @@
 /**
  * SwarmRules' super-seeding count: who counts as downloading at once (a farewell with every bit
- * set, a requester gone quiet for ASKER_IDLE_MS, the window).
+ * set, a requester gone quiet for ASKER_IDLE_MS, the window); what is owed; resent requests.
  * @module
  */
 import assert from "node:assert/strict";
-import { ASKER_IDLE_MS, SwarmRules } from "../../lib/peer/core/swarm_rules.ts";
+import {
+  ASKER_IDLE_MS,
+  RESEND_MS,
+  SwarmRules,
+  type SwarmRulesOptions,
+} from "../../lib/peer/core/swarm_rules.ts";
 import type { BitfieldMessage } from "../../lib/wire/messages.ts";
 
 const PIECES = 32;
@@ -27,8 +32,14 @@ const none = () => request(new Uint8Array(PIECES / 8));
 const all = () => request(new Uint8Array(PIECES / 8).fill(0xff));
 const at = (port: number): Deno.NetAddr => ({ transport: "udp", hostname: "10.0.0.2", port });
 
-function rules(): SwarmRules {
-  return new SwarmRules({ pieceCount: PIECES, superSeed: true, windowMs: 10_000, random: () => 0 });
+function rules(options: Partial<SwarmRulesOptions> = {}): SwarmRules {
+  return new SwarmRules({
+    pieceCount: PIECES,
+    superSeed: true,
+    windowMs: 10_000,
+    random: () => 0,
+    ...options,
+  });
 }
 
 Deno.test(
@@ -69,14 +80,7 @@ Deno.test("SwarmRules.owes(): an offered piece started and not yet sent in full"
   permissions: "none",
 }, () => {
   const ps = 65_536;
-  const r = new SwarmRules({
-    pieceCount: PIECES,
-    superSeed: true,
-    windowMs: 10_000,
-    random: () => 0,
-    size: PIECES * ps,
-    pieceSize: ps,
-  });
+  const r = rules({ size: PIECES * ps, pieceSize: ps });
   r.answer(none(), undefined, at(1), 0);
   const offer = r.answer(none(), undefined, at(2), 10);
   assert.ok(offer.offer);
@@ -93,4 +97,31 @@ Deno.test("SwarmRules.owes(): an offered piece started and not yet sent in full"
   r.noteRequest([{ offset: p * ps, length: ps / 2 }], ps, at(2), 50);
   r.noteRequest([{ offset: p * ps + ps / 2, length: ps / 2 }], ps, at(2), 60);
   assert.equal(r.owes(at(2), 70), false, "sent in full");
+});
+
+Deno.test("SwarmRules: a resent BITFIELD request gets the same offer, not new pieces", {
+  permissions: "none",
+}, () => {
+  let x = 0;
+  const r = rules({ random: () => (x = (x + 0.37) % 1) }); // a different start for every offer
+  const pieces = (bits: Uint8Array) =>
+    [...Array(PIECES).keys()].filter((i) => (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0);
+  r.answer(none(), undefined, at(1), 0);
+  const first = pieces(r.answer(none(), undefined, at(2), 10).bits);
+  assert.equal(first.length, 2);
+  // The same bits again within RESEND_MS: the reply is still on its way, same pieces
+  assert.deepEqual(pieces(r.answer(none(), undefined, at(2), 10 + RESEND_MS).bits), first);
+  // The same bits later: a new ask, new pieces (those offered least)
+  const later = pieces(r.answer(none(), undefined, at(2), 20 + 2 * RESEND_MS).bits);
+  assert.equal(later.length, 2);
+  for (const p of later) assert.ok(!first.includes(p), `piece ${p} offered again`);
+  // Other bits (it verified a piece meanwhile): a new ask too
+  const got = new Uint8Array(PIECES / 8);
+  got[first[0]! >> 3]! |= 0x80 >> (first[0]! & 7);
+  const after = pieces(r.answer(request(got), undefined, at(2), 30 + 2 * RESEND_MS).bits);
+  assert.equal(after.length, 2);
+  for (const p of after) assert.ok(!first.includes(p) && !later.includes(p));
+  // Another requester with the same bits is no resend
+  const other = pieces(r.answer(none(), undefined, at(3), 31 + 2 * RESEND_MS).bits);
+  for (const p of other) assert.ok(![...first, ...later, ...after].includes(p));
 });
