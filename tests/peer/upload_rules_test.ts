@@ -9,6 +9,7 @@ import { type ByteRange, ErrorCode, type Message } from "../../lib/wire/messages
 import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
 import { toHex } from "../../lib/wire/hex.ts";
 import { Bitset } from "../../lib/peer/core/bitset.ts";
+import { MANIFEST_CROWD } from "../../lib/peer/core/manifest_repeats.ts";
 import type { BlockPlan } from "../../lib/peer/core/block_plan.ts";
 import {
   PROBE_PAD_RATE,
@@ -397,6 +398,27 @@ test("UploadRules answers MANIFEST_REQUEST with one slice sized to maxDatagram",
   }
   assert.deepEqual(got, c.encoded);
   assert.equal(rules.stats.manifestBytesSent, total);
+});
+
+test("UploadRules in a manifest crowd: a slice refused by the send cap is answered on the retry", () => {
+  const { rules, c } = sharing(content(200 * PIECE), { maxPendingSends: 4 });
+  const from = (i: number): Deno.NetAddr => ({ ...A, hostname: `192.0.2.${i + 10}` });
+  const manifestAt = (who: Deno.NetAddr, now: number) => {
+    rules.handleRequest(proven(rules, manifestRequest(c), who), who, now);
+    return drain(rules).map((o) => o.msg.type === "error" ? `error ${o.msg.code}` : o.msg.type);
+  };
+  // A crowd (more than MANIFEST_CROWD requesters within a second), each answered once
+  for (let i = 0; i < MANIFEST_CROWD; i++) {
+    assert.deepEqual(manifestAt(from(i), 0), ["manifest_data"]);
+  }
+  // The send queue is full: A is refused (busy), so nothing of its slice is on its way…
+  for (let i = 0; i < 4; i++) rules.handleSendQueued();
+  assert.deepEqual(manifestAt(A, 0), [`error ${ErrorCode.busy}`]);
+  for (let i = 0; i < 4; i++) rules.handleSendSettled();
+  // …and its retry 12 ms later is answered, not held back as a repeat
+  assert.deepEqual(manifestAt(A, 12), ["manifest_data"]);
+  // A repeat of a slice actually sent is held back in the crowd (no reply)
+  assert.deepEqual(manifestAt(A, 30), []);
 });
 
 test("UploadRules.handleProbe() answers with a PROBE_ACK of the probe's size carrying the cookie", () => {

@@ -7,7 +7,8 @@
  * {@link MANIFEST_CROWD} requesters asked for manifests within {@link MANIFEST_CROWD_WINDOW_MS}, a
  * request for a slice this owner answered the same requester (address and port) within
  * {@link MANIFEST_REPEAT_MS} gets no answer: the answer is most likely still on its way, and the
- * requester asks again after its backoff. Below the crowd every request is answered as before, so
+ * requester asks again after its backoff. Only answers actually sent count (a request the rate
+ * limiter refused leaves nothing on its way). Below the crowd every request is answered as before, so
  * a lone download on a lossy path still re-asks a lost slice after three round trips.
  * @module
  */
@@ -35,7 +36,10 @@ const MAX_REMEMBERED = 4096;
  * import { ManifestRepeats } from "./manifest_repeats.ts";
  *
  * const repeats = new ManifestRepeats();
- * for (let i = 0; i < 37; i++) assert.ok(repeats.answer(`10.0.2.${i}|7000`, "f", 0, 0));
+ * for (let i = 0; i < 37; i++) {
+ *   assert.ok(repeats.answer(`10.0.2.${i}|7000`, "f", 0, 0));
+ *   repeats.answered(`10.0.2.${i}|7000`, "f", 0, 0);
+ * }
  * assert.equal(repeats.answer("10.0.2.0|7000", "f", 0, 20), false);
  * assert.ok(repeats.answer("10.0.2.0|7000", "f", 0, 120));
  * ```
@@ -52,7 +56,9 @@ export class ManifestRepeats {
   }
 
   /**
-   * Tells whether to answer a manifest request, and remembers the answer when it says yes.
+   * Tells whether to answer a manifest request (and counts its requester in the crowd). It does
+   * not remember an answer: call {@link answered} once the slice is actually sent, so a request
+   * the rate limiter refuses does not hold the requester's retry back.
    *
    * @param requester the requester's `host|port`
    * @param content which manifest (any string naming the content)
@@ -64,11 +70,27 @@ export class ManifestRepeats {
     forget(this.#askedAt, now - MANIFEST_CROWD_WINDOW_MS);
     forget(this.#answeredAt, now - MANIFEST_REPEAT_MS);
     remember(this.#askedAt, requester, now);
-    const key = `${requester}|${content}|${offset}`;
-    if (this.#askedAt.size > MANIFEST_CROWD && this.#answeredAt.has(key)) return false;
-    remember(this.#answeredAt, key, now);
-    return true;
+    return !(this.#askedAt.size > MANIFEST_CROWD &&
+      this.#answeredAt.has(key(requester, content, offset)));
   }
+
+  /**
+   * Remembers that a slice was sent to a requester (after {@link answer} said yes and the
+   * answer passed the rate limits).
+   *
+   * @param requester the requester's `host|port`
+   * @param content which manifest
+   * @param offset the slice's offset
+   * @param now current time, ms
+   */
+  answered(requester: string, content: string, offset: number, now: number): void {
+    remember(this.#answeredAt, key(requester, content, offset), now);
+  }
+}
+
+/** The key of one slice sent to one requester. */
+function key(requester: string, content: string, offset: number): string {
+  return `${requester}|${content}|${offset}`;
 }
 
 /** Drops the entries of a time-ordered map older than `before`. */

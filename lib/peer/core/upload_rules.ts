@@ -809,6 +809,7 @@ export class UploadRules {
     // In a crowd, a slice answered to this requester moments ago is most likely still queued
     if (!this.#manifestRepeats.answer(src.address, entry.info.path, msg.offset, now)) return;
     if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
+    this.#manifestRepeats.answered(src.address, entry.info.path, msg.offset, now);
     this.stats.manifestBytesSent += len;
     this.#transmit(
       encodeMessage({
