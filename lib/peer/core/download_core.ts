@@ -1072,6 +1072,9 @@ export class DownloadCore {
       return;
     }
     this.#log(`owner ${owner} answered error ${code}: ${text}`);
+    // Busy (its rate limit or send queue, as a seed in a crowd answers): the slice is asked again
+    // when its request times out, and the owner is given up only as a silent one would be
+    if (this.#phase === "manifest" && code === ErrorCode.busy) return;
     if (this.#phase === "manifest") this.#fetch?.handleError(owner);
     else if (this.#engine) {
       const kind = code === ErrorCode.unknown_content
