@@ -8,7 +8,10 @@
  * request for a slice this owner answered the same requester (address and port) within
  * {@link MANIFEST_REPEAT_MS} gets no answer: the answer is most likely still on its way, and the
  * requester asks again after its backoff. Only answers actually sent count (a request the rate
- * limiter refused leaves nothing on its way). Below the crowd every request is answered as before, so
+ * limiter refused leaves nothing on its way). And in a crowd an owner sends manifests to at most
+ * {@link MANIFEST_CROWD_SERVED} requesters a second: the others are told busy and get theirs from
+ * the downloaders that have it (a manifest of a 64 MiB file in 64 KiB pieces is 32 KiB; a hundred
+ * of them took 0.7 s of a 40 Mbit/s seed's link while nobody else could upload anything). Below the crowd every request is answered as before, so
  * a lone download on a lossy path still re-asks a lost slice after three round trips.
  * @module
  */
@@ -24,6 +27,13 @@ export const MANIFEST_CROWD = DEFAULT_OFFER_CROWD * (DEFAULT_UPLOAD_SLOTS + 1);
 export const MANIFEST_CROWD_WINDOW_MS = 1000;
 /** In a crowd, a slice is answered to the same requester at most once this often, ms. */
 export const MANIFEST_REPEAT_MS = 100;
+/**
+ * In a crowd, at most this many requesters are sent manifests within
+ * {@link MANIFEST_CROWD_WINDOW_MS}; the others are told busy ({@link ManifestRepeats.defer}) and
+ * fetch their manifest from the downloaders that got theirs (a partial owner serves its manifest
+ * as soon as its part opens), whose uploads are idle at the start anyway.
+ */
+export const MANIFEST_CROWD_SERVED = MANIFEST_CROWD;
 /** Requesters remembered at most (the oldest are forgotten first). */
 const MAX_REMEMBERED = 4096;
 
@@ -49,6 +59,8 @@ export class ManifestRepeats {
   readonly #askedAt = new Map<string, number>();
   /** Requester, content and offset → when that slice was last answered, oldest first. */
   readonly #answeredAt = new Map<string, number>();
+  /** Requester → when it was last sent a slice, oldest first. */
+  readonly #servedAt = new Map<string, number>();
 
   /** Requesters that asked for a manifest within the crowd window (as of the latest call). */
   get crowd(): number {
@@ -85,6 +97,22 @@ export class ManifestRepeats {
    */
   answered(requester: string, content: string, offset: number, now: number): void {
     remember(this.#answeredAt, key(requester, content, offset), now);
+    remember(this.#servedAt, requester, now);
+  }
+
+  /**
+   * Tells whether to answer a requester busy instead (after {@link answer} said yes): in a crowd,
+   * one this owner sent nothing within {@link MANIFEST_CROWD_WINDOW_MS} while it sent manifests to
+   * {@link MANIFEST_CROWD_SERVED} others. A requester already being served is served to the end.
+   *
+   * @param requester the requester's `host|port`
+   * @param now current time, ms
+   * @returns true to answer ERROR busy (the requester asks another owner, or again later)
+   */
+  defer(requester: string, now: number): boolean {
+    forget(this.#servedAt, now - MANIFEST_CROWD_WINDOW_MS);
+    return this.#askedAt.size > MANIFEST_CROWD && !this.#servedAt.has(requester) &&
+      this.#servedAt.size >= MANIFEST_CROWD_SERVED;
   }
 }
 

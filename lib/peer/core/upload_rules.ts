@@ -807,9 +807,14 @@ export class UploadRules {
     }
     const len = Math.min(msg.maxDatagram - MANIFEST_DATA_HEADER_SIZE, total - msg.offset);
     // In a crowd, a slice answered to this requester moments ago is most likely still queued
-    if (!this.#manifestRepeats.answer(src.address, entry.info.path, msg.offset, now)) return;
+    const repeats = this.#manifestRepeats;
+    if (!repeats.answer(src.address, entry.info.path, msg.offset, now)) return;
+    if (repeats.defer(src.address, now)) {
+      const text = `manifest crowd: ${repeats.crowd} requesters; ask another owner`;
+      return this.#busy(msg.txid, text, from, src);
+    }
     if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
-    this.#manifestRepeats.answered(src.address, entry.info.path, msg.offset, now);
+    repeats.answered(src.address, entry.info.path, msg.offset, now);
     this.stats.manifestBytesSent += len;
     this.#transmit(
       encodeMessage({
