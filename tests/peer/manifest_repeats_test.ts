@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   MANIFEST_CROWD,
+  MANIFEST_CROWD_SERVED,
   MANIFEST_CROWD_WINDOW_MS,
   MANIFEST_REPEAT_MS,
   ManifestRepeats,
@@ -63,5 +64,30 @@ Deno.test(
     assert.ok(r.answer(host(0), "f", 0, 12), "its retry 12 ms later is answered");
     r.answered(host(0), "f", 0, 12);
     assert.equal(r.answer(host(0), "f", 0, 30), false, "a repeat after an answer sent is held");
+  },
+);
+
+Deno.test(
+  "ManifestRepeats: in a crowd, manifests go to MANIFEST_CROWD_SERVED requesters a second, busy to the rest",
+  none,
+  () => {
+    const r = new ManifestRepeats();
+    // Below the crowd nobody is deferred
+    for (let i = 0; i < MANIFEST_CROWD; i++) {
+      assert.ok(ask(r, host(i), "f", 0, 0));
+      assert.equal(r.defer(host(i), 0), false);
+    }
+    // The crowd: a new requester is told busy while MANIFEST_CROWD_SERVED were served this second…
+    assert.ok(r.answer(host(100), "f", 0, 5));
+    assert.equal(r.defer(host(100), 5), true);
+    // …a requester already served gets the rest of its manifest
+    assert.ok(r.answer(host(3), "f", 1400, 6));
+    assert.equal(r.defer(host(3), 6), false);
+    // A second later the served ones are forgotten: the next requesters are served
+    const later = MANIFEST_CROWD_WINDOW_MS + 10;
+    for (let i = 100; i < 100 + MANIFEST_CROWD + 1; i++) r.answer(host(i), "f", 0, later);
+    assert.equal(r.defer(host(100), later), false);
+    r.answered(host(100), "f", 0, later);
+    assert.equal(MANIFEST_CROWD_SERVED, MANIFEST_CROWD);
   },
 );

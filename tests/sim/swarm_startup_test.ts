@@ -3,12 +3,15 @@
  * at once asks one seed for the manifest together, and its replies wait in the seed's queue
  * longer than three round trips. A crowded owner answers a requester's slice at most once per
  * 100 ms (manifest_repeats.ts), so the seed sends each downloader its manifest about once instead
- * of 2–5 times (docs/TRANSFER.md, _Swarm figures_, fifth pass).
+ * of 2–5 times (docs/TRANSFER.md, _Swarm figures_, fifth pass). And it sends manifests to at most
+ * MANIFEST_CROWD_SERVED requesters a second: the others are told busy and fetch theirs from the
+ * downloaders that opened their parts (found by re-asking the tracker every 250 ms meanwhile).
  * @module
  */
 import assert from "node:assert/strict";
 import { simContent } from "../../lib/sim/sim_peer.ts";
 import { MiB, none, randomBytes, SimWorld } from "./_world.ts";
+import { MANIFEST_CROWD_SERVED } from "../../lib/peer/core/manifest_repeats.ts";
 
 const CROWD = 40;
 
@@ -36,3 +39,54 @@ Deno.test("swarm start-up: a crowd's manifests leave a seed about once each", no
   const copies = manifestCopies();
   assert.ok(copies <= 1.65 * CROWD, `${(copies / CROWD).toFixed(2)} copies per downloader`);
 });
+
+/** A crowd of `n` downloaders starting at once: when every part is open, and who sent manifests. */
+function bigCrowd(n: number, shareDownloads: boolean) {
+  const w = new SimWorld(4);
+  const content = simContent("crowd.bin", randomBytes(16 * MiB, 6), 16 * 1024);
+  const seed = w.peer(1, 5000);
+  seed.share(content);
+  const peers = Array.from({ length: n }, (_, i) => w.peer(2 + i, 5000, { shareDownloads }));
+  w.settle(1);
+  const t0 = w.net.now;
+  const downloads = peers.map((p) => p.download(content.contentIdHex));
+  const ok = w.net.run(() => downloads.every((d) => d.core.progress !== undefined), {
+    maxMs: w.net.now + 10_000,
+  });
+  assert.ok(ok, "every download got its manifest and started");
+  const size = content.encoded.byteLength;
+  return {
+    ms: w.net.now - t0,
+    seedCopies: seed.rules.stats.manifestBytesSent / size,
+    peerCopies: peers.reduce((a, p) => a + p.rules.stats.manifestBytesSent, 0) / size,
+    failed: downloads.filter((d) => d.error !== undefined).length,
+  };
+}
+
+Deno.test(
+  "swarm start-up: in a crowd of 80 the seed sends manifests to about 36, downloaders to the rest",
+  none,
+  () => {
+    const r = bigCrowd(80, true);
+    assert.equal(r.failed, 0);
+    // Measured: the seed 1.6 copies per served requester, the downloaders the other 44
+    assert.ok(
+      r.seedCopies <= 1.7 * MANIFEST_CROWD_SERVED,
+      `seed: ${r.seedCopies.toFixed(1)} copies`,
+    );
+    assert.ok(r.peerCopies >= 80 - MANIFEST_CROWD_SERVED - 5, `peers: ${r.peerCopies.toFixed(1)}`);
+    assert.ok(r.ms < 1500, `every part open after ${r.ms} ms`);
+  },
+);
+
+Deno.test(
+  "swarm start-up: a crowd that does not share still gets every manifest from the seed",
+  none,
+  () => {
+    const r = bigCrowd(80, false);
+    assert.equal(r.failed, 0);
+    assert.equal(r.peerCopies, 0);
+    // 36 requesters a second: the last of 80 within about 3 s
+    assert.ok(r.ms < 4000, `every part open after ${r.ms} ms`);
+  },
+);

@@ -810,8 +810,7 @@ export class UploadRules {
     const repeats = this.#manifestRepeats;
     if (!repeats.answer(src.address, entry.info.path, msg.offset, now)) return;
     if (repeats.defer(src.address, now)) {
-      const text = `manifest crowd: ${repeats.crowd} requesters; ask another owner`;
-      return this.#busy(msg.txid, text, from, src);
+      return this.#busy(msg.txid, "manifest crowd: ask another owner", from, src);
     }
     if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
     repeats.answered(src.address, entry.info.path, msg.offset, now);
