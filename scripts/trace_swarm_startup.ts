@@ -8,15 +8,16 @@
  *     [--piece-kib KIB] [--ms 3000] [--window-ms 100]
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_bench_flags.ts";
 import { runSwarm, swarmFile } from "../lib/sim/swarm_scenario.ts";
 import { SimNetwork } from "../lib/sim/sim_network.ts";
 import { MessageType } from "../lib/wire/messages.ts";
 import { defaultPieceSizeFor } from "../lib/peer/manifest.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const values = benchFlags(
+  "deno run -P=test scripts/trace_swarm_startup.ts [--peers 100] [--size-mib 64] [--seed 1] " +
+    "[--piece-kib KIB] [--ms 3000] [--window-ms 100]",
+  {
     peers: { type: "string", default: "100" },
     "size-mib": { type: "string", default: "64" },
     seed: { type: "string", default: "1" },
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     ms: { type: "string", default: "3000" },
     "window-ms": { type: "string", default: "100" },
   },
-});
+);
 const n = Number(values.peers);
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
 const pieceSize = Number(values["piece-kib"]) * 1024 || defaultPieceSizeFor(size);

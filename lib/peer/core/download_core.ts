@@ -147,6 +147,8 @@ export class DownloadCore {
   #probeOwner: string | undefined;
   #maxDatagram = SAFE_DATAGRAM;
   #fetch: ManifestFetch | undefined;
+  /** An owner answered a manifest request busy (a crowd): look for other owners meanwhile. */
+  #manifestBusy = false;
   #engine: DownloadEngine | undefined;
   #swarm: SwarmView | undefined;
   #manifest: Manifest | undefined;
@@ -913,10 +915,10 @@ export class DownloadCore {
         }),
       );
     }
-    // A sharing download looks for the other downloaders meanwhile: any of them that has opened
-    // its part has the manifest (a seed in a crowd sends manifests to a few and busy to the rest)
+    // Told busy (a seed in a crowd sends manifests to a few and busy to the rest), a sharing
+    // download looks for the other downloaders: any that opened its part has the manifest
     let reNeedAt: number | undefined;
-    if (this.#sharing) {
+    if (this.#sharing && this.#manifestBusy) {
       if (!this.#needing && now >= this.#lastNeed + SWARM_START_RENEED_MS) this.#reNeed(now);
       if (!this.#needing) reNeedAt = this.#lastNeed + SWARM_START_RENEED_MS;
     }
@@ -1087,6 +1089,7 @@ export class DownloadCore {
     // Busy (its rate limit or send queue, or a seed in a crowd of manifest requesters): another
     // owner is asked, or this one again when the request times out; it is not given up at once
     if (this.#phase === "manifest" && code === ErrorCode.busy) {
+      this.#manifestBusy = true;
       return this.#fetch?.handleBusy(owner, now);
     }
     if (this.#phase === "manifest") this.#fetch?.handleError(owner);
@@ -1103,7 +1106,7 @@ export class DownloadCore {
   #reNeed(now: number): void {
     const gap = this.#engine && this.#swarm
       ? this.#swarmReNeedMs(this.#engine)
-      : this.#phase === "manifest" && this.#sharing
+      : this.#phase === "manifest" && this.#sharing && this.#manifestBusy
       ? SWARM_START_RENEED_MS
       : RENEED_MS;
     if (this.#needing || now < this.#lastNeed + Math.min(gap, RENEED_MS) || !this.#contentId) {
