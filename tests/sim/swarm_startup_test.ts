@@ -50,10 +50,10 @@ function bigCrowd(n: number, shareDownloads: boolean) {
   w.settle(1);
   const t0 = w.net.now;
   const downloads = peers.map((p) => p.download(content.contentIdHex));
-  const ok = w.net.run(() => downloads.every((d) => d.core.progress !== undefined), {
+  const ok = w.net.run(() => downloads.every((d) => d.have !== undefined), {
     maxMs: w.net.now + 10_000,
   });
-  assert.ok(ok, "every download got its manifest and started");
+  assert.ok(ok, "every download got its manifest and opened its part");
   const size = content.encoded.byteLength;
   return {
     ms: w.net.now - t0,
@@ -64,18 +64,18 @@ function bigCrowd(n: number, shareDownloads: boolean) {
 }
 
 Deno.test(
-  "swarm start-up: in a crowd of 80 the seed sends manifests to about 36, downloaders to the rest",
+  "swarm start-up: in a crowd of 80 the seed sends manifests to 36 a second, downloaders to the rest",
   none,
   () => {
     const r = bigCrowd(80, true);
     assert.equal(r.failed, 0);
-    // Measured: the seed 1.6 copies per served requester, the downloaders the other 44
-    assert.ok(
-      r.seedCopies <= 1.7 * MANIFEST_CROWD_SERVED,
-      `seed: ${r.seedCopies.toFixed(1)} copies`,
-    );
-    assert.ok(r.peerCopies >= 80 - MANIFEST_CROWD_SERVED - 5, `peers: ${r.peerCopies.toFixed(1)}`);
-    assert.ok(r.ms < 1500, `every part open after ${r.ms} ms`);
+    // Measured: the seed 72 manifests' bytes (36 requesters, repeats of slices its queue dropped
+    // included), the downloaders 66; every part open after 585 ms. Without the rule: the seed 141,
+    // every part open after 1,002 ms.
+    assert.ok(r.seedCopies <= 85, `seed: ${r.seedCopies.toFixed(1)} copies`);
+    assert.ok(r.seedCopies >= MANIFEST_CROWD_SERVED, `seed: ${r.seedCopies.toFixed(1)} copies`);
+    assert.ok(r.peerCopies >= 40, `peers: ${r.peerCopies.toFixed(1)} copies`);
+    assert.ok(r.ms < 1000, `every part open after ${r.ms} ms`);
   },
 );
 
@@ -86,7 +86,8 @@ Deno.test(
     const r = bigCrowd(80, false);
     assert.equal(r.failed, 0);
     assert.equal(r.peerCopies, 0);
-    // 36 requesters a second: the last of 80 within about 3 s
+    // 36 requesters a second, the others told busy: measured 2,363 ms (1,002 ms without the rule,
+    // while the seed's link was the only source of pieces anyway)
     assert.ok(r.ms < 4000, `every part open after ${r.ms} ms`);
   },
 );
