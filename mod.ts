@@ -124,6 +124,7 @@ export {
   type BuiltManifest,
   contentIdOf,
   decodeManifest,
+  defaultPieceSizeFor,
   encodeManifest,
   type FileIdentity,
   type Manifest,

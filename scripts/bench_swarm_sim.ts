@@ -8,7 +8,7 @@
  *
  *   deno run -P=test scripts/bench_swarm_sim.ts [--peers 8,32,100] [--size-mib 64] [--quick]
  *     [--only TEXT] [--timeline MS] [--late-announce] [--fragment-mtu 1500] [--mtu BYTES]
- *     [--seed N]
+ *     [--seed N] [--piece-kib KIB]
  *
  * `--only` keeps the cases whose name contains TEXT; `--timeline` prints each host's upload use
  * per window; `--late-announce` turns off the downloaders' announcement before their first piece
@@ -16,7 +16,9 @@
  * upload link (1500, Ethernet, by default, as on the real benchmark's veths: a datagram above it
  * leaves as fragments and is lost with any of them; 0 models whole datagrams); `--mtu` caps the
  * downloads' datagrams (0 probes the path); `--seed` picks the simulator's random seed (default 1;
- * runs are chaotic, so compare a change over two or more seeds).
+ * runs are chaotic, so compare a change over two or more seeds); `--piece-kib` is the file's piece
+ * size (unless given, the sharer's default for the file's size, `defaultPieceSizeFor`: 64 KiB for
+ * 64 MiB).
  *
  * Cases: every upload 40 Mbit/s (5,000 bytes/ms); downloaders' uploads 4× the seed's
  * (swarm-bound); downloaders joining 1 s apart. `--quick` runs N = 8 only (for `deno task bench`).
@@ -24,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { defaultPieceSizeFor } from "../lib/peer/manifest.ts";
 import { runSwarm, swarmFile, type SwarmScenarioOptions } from "../lib/sim/swarm_scenario.ts";
 
 const { values } = parseArgs({
@@ -38,9 +41,11 @@ const { values } = parseArgs({
     "fragment-mtu": { type: "string", default: "1500" },
     mtu: { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
+    "piece-kib": { type: "string", default: "0" },
   },
 });
 const size = Math.round(Number(values["size-mib"]) * 1024 * 1024);
+const pieceSize = Number(values["piece-kib"]) * 1024 || defaultPieceSizeFor(size);
 const counts = values.quick ? [8] : values.peers!.split(",").map(Number);
 const U = 5000; // 40 Mbit/s in bytes per ms
 
@@ -62,6 +67,7 @@ if (values["late-announce"]) { for (const c of cases) c.options.announceEarly = 
 for (const c of cases) {
   c.options.fragmentMtu = Number(values["fragment-mtu"]);
   c.options.seed = Number(values.seed);
+  c.options.pieceSize = pieceSize;
   if (Number(values.mtu) > 0) c.options.mtu = Number(values.mtu);
 }
 const timelineMs = Number(values.timeline);
@@ -73,12 +79,14 @@ if (values.only) {
     ...cases.filter((c) => c.name.includes(values.only!)),
   );
 }
-const file = swarmFile(size, 1);
+const file = swarmFile(size, 1, pieceSize);
 const rows: Record<string, unknown>[] = [];
 const s = (ms: number) => (ms / 1000).toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(0).padStart(3)} %`;
 console.log(
-  `swarm simulation, F = ${values["size-mib"]} MiB, seed upload 40 Mbit/s, upload links' MTU ${
+  `swarm simulation, F = ${values["size-mib"]} MiB, pieces of ${
+    pieceSize / 1024
+  } KiB, seed upload 40 Mbit/s, upload links' MTU ${
     values["fragment-mtu"] === "0" ? "none (whole datagrams)" : values["fragment-mtu"]
   }, seed ${values.seed}\n`,
 );

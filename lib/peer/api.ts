@@ -28,7 +28,10 @@ export interface PeerOptions {
   outDir?: string;
   /** Where manifests are cached (keyed by path, size, mtime). @default `${dir}/.udpswarm` */
   cacheDir?: string;
-  /** Piece size in bytes for files this peer shares. @default 262144 */
+  /**
+   * Piece size in bytes for files this peer shares.
+   * @default defaultPieceSizeFor(each file's size): 64 KiB up to 64 MiB, 256 KiB over 128 MiB
+   */
   pieceSize?: number;
   /**
    * Path MTU in bytes: downloads use datagrams of at most `mtu - 48` bytes (room for IPv6 and

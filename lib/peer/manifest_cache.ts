@@ -12,7 +12,7 @@ import {
   type BuiltManifest,
   contentIdOf,
   decodeManifest,
-  DEFAULT_PIECE_SIZE,
+  defaultPieceSizeFor,
   type FileIdentity,
 } from "./manifest.ts";
 import { toHex } from "../wire/hex.ts";
@@ -106,14 +106,14 @@ export class ManifestCache {
    * Returns the manifest of `path` from the cache, or hashes the file and caches it.
    *
    * @param path the file (relative paths resolve against the current directory)
-   * @param pieceSize bytes per piece @default 262144
+   * @param preferred bytes per piece @default defaultPieceSizeFor(the file's size)
    * @param options progress and cancellation of the hashing
    * @returns the manifest, its encoding, content id, and whether it was cached
    * @throws {TransferError} as `buildManifest` does (`not_found`, `disk`, `changed`, `aborted`)
    */
   async getOrBuild(
     path: string,
-    pieceSize: number = DEFAULT_PIECE_SIZE,
+    preferred?: number,
     options: Omit<BuildManifestOptions, "pieceSize"> = {},
   ): Promise<CachedManifest> {
     let abs: string;
@@ -125,6 +125,7 @@ export class ManifestCache {
     } catch (e) {
       throw diskError(`Cannot share ${path}`, e);
     }
+    const pieceSize = preferred ?? defaultPieceSizeFor(now.size);
     const entryPath = this.entryPath(abs, pieceSize);
     const hit = await this.#read(entryPath, abs, pieceSize, now);
     if (hit) {

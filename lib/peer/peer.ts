@@ -33,7 +33,7 @@ import { DownloadSession } from "./download_session.ts";
 import { collectFileList, type FileList, listMatchFor, type ListOptions } from "./file_list.ts";
 import type { PartialEvent, PartStore, SessionContext } from "./session_context.ts";
 import { NEED_PARTIAL } from "../wire/messages.ts";
-import type { Manifest } from "./manifest.ts";
+import { DEFAULT_PIECE_SIZE, type Manifest } from "./manifest.ts";
 import { fromHex } from "../wire/hex.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { randomNodeId } from "./node_id.ts";
@@ -391,10 +391,23 @@ class PeerNode implements Peer {
         };
       },
       sharedPath: (id) => this.files.get(id)?.path,
-      hasContent: async (path, id) =>
-        (await this.#cache.getOrBuild(path, this.#options.pieceSize)).contentIdHex === id,
+      hasContent: (path, id) => this.#hasContent(path, id),
       completed: (result, manifest, encoded) => this.#completed(result, manifest, encoded),
     };
+  }
+
+  /**
+   * Tells whether the file at `path` has content `id`: hashed with this peer's piece size (the
+   * default for its size), and with 256 KiB pieces, the default of peers before
+   * `defaultPieceSizeFor`, when that differs.
+   */
+  async #hasContent(path: string, id: string): Promise<boolean> {
+    const built = await this.#cache.getOrBuild(path, this.#options.pieceSize);
+    if (built.contentIdHex === id) return true;
+    if (this.#options.pieceSize !== undefined || built.manifest.pieceSize === DEFAULT_PIECE_SIZE) {
+      return false;
+    }
+    return (await this.#cache.getOrBuild(path, DEFAULT_PIECE_SIZE)).contentIdHex === id;
   }
 
   /**

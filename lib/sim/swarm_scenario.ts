@@ -22,6 +22,8 @@ export interface SwarmScenarioOptions {
   peers: number;
   /** File size, bytes. */
   size: number;
+  /** Bytes per piece of the file {@link runSwarm} builds when given none. @default 262144 */
+  pieceSize?: number;
   /** The seed's upload, bytes per ms (5000 = 40 Mbit/s). */
   seedUpload: number;
   /** Each downloader's upload, bytes per ms. @default seedUpload */
@@ -143,8 +145,8 @@ export function kumarRossMs(
   );
 }
 
-/** A deterministic file of `size` bytes. */
-export function swarmFile(size: number, seed: number): SimContent {
+/** A deterministic file of `size` bytes, in pieces of `pieceSize` bytes (256 KiB by default). */
+export function swarmFile(size: number, seed: number, pieceSize?: number): SimContent {
   const bytes = new Uint8Array(size);
   let x = seed >>> 0 || 1;
   const words = new Uint32Array(bytes.buffer, 0, size >> 2);
@@ -154,7 +156,7 @@ export function swarmFile(size: number, seed: number): SimContent {
     x ^= x << 5;
     words[i] = x >>> 0;
   }
-  return simContent("swarm.bin", bytes);
+  return simContent("swarm.bin", bytes, pieceSize);
 }
 
 /**
@@ -165,7 +167,7 @@ export function swarmFile(size: number, seed: number): SimContent {
  * @returns the figures
  */
 export function runSwarm(options: SwarmScenarioOptions, content?: SimContent): SwarmScenarioResult {
-  const file = content ?? swarmFile(options.size, options.seed ?? 1);
+  const file = content ?? swarmFile(options.size, options.seed ?? 1, options.pieceSize);
   const net = new SimNetwork({
     seed: options.seed ?? 1,
     link: { latencyMs: options.latencyMs ?? 2 },

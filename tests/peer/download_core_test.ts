@@ -53,6 +53,8 @@ class Owner {
   servesBlocks = true;
   cookie: bigint;
   manifest = MANIFEST;
+  /** Answers this many MANIFEST_REQUESTs with ERROR busy first (a rate-limited owner). */
+  busyManifests = 0;
   probes = 0;
   blockRequests = 0;
   /** Block sizes its BLOCK_REQUESTs asked for. */
@@ -80,6 +82,10 @@ class Owner {
         return [{ type: "probe_ack", txid, size: msg.size, cookie: this.cookie }];
       case "manifest_request": {
         if (msg.cookie !== this.cookie) return [badCookie(txid)];
+        if (this.busyManifests > 0) {
+          this.busyManifests--;
+          return [{ type: "error", txid, code: ErrorCode.busy, text: "rate limit: retry in 5 ms" }];
+        }
         const chunk = msg.maxDatagram - 48;
         const data = this.manifest.subarray(msg.offset, msg.offset + chunk);
         const total = this.manifest.byteLength;
@@ -411,6 +417,22 @@ Deno.test({
     // the probe phase waits out the ghost's first PROBE, timed by bob's measured round trip
     // (a few ms here), not the blind 250 ms and not all six PROBEs (4.75 s)
     assert.ok(r.elapsedMs < 50, `${r.elapsedMs} ms`);
+  },
+});
+
+Deno.test({
+  name: "DownloadCore asks a busy owner for the manifest again instead of giving it up",
+  permissions: "none",
+  fn() {
+    // The only owner (a seed in a crowd) refuses the first manifest requests for its rate limit
+    const seed = new Owner("seed", 4001);
+    seed.busyManifests = 3;
+    const w = new World([seed]);
+    w.run();
+    const r = assertComplete(w);
+    assert.deepEqual(r.owners.map((o) => o.nodeId), ["seed"]);
+    assert.equal(seed.busyManifests, 0);
+    assert.ok(r.elapsedMs < 1000, `${r.elapsedMs} ms`);
   },
 });
 

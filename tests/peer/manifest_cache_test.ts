@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { buildManifest, type BuildManifestOptions } from "../../lib/peer/manifest.ts";
+import {
+  buildManifest,
+  type BuildManifestOptions,
+  defaultPieceSizeFor,
+} from "../../lib/peer/manifest.ts";
 import { ManifestCache } from "../../lib/peer/manifest_cache.ts";
 import { TransferError } from "../../lib/peer/transfer_error.ts";
 import { withTempDir } from "../_harness/temp_dir.ts";
@@ -48,6 +52,20 @@ Deno.test("ManifestCache.getOrBuild() does not rehash an unchanged file", async 
       [],
       "no temporary files left",
     );
+  });
+});
+
+Deno.test("ManifestCache.getOrBuild() without a piece size uses the file size's default, and hits", async () => {
+  await withTempDir("udpswarm-cache-", async (dir) => {
+    await Deno.writeFile(`${dir}/f.bin`, randomBytes(300 * KiB));
+    const { cache, hashed } = countingCache(dir);
+    const first = await cache.getOrBuild(`${dir}/f.bin`);
+    assert.equal(first.manifest.pieceSize, defaultPieceSizeFor(300 * KiB));
+    assert.equal(first.manifest.pieceSize, 64 * KiB);
+    assert.equal((await cache.getOrBuild(`${dir}/f.bin`)).cached, true);
+    // The same as asking for that size explicitly (one entry per path and piece size)
+    assert.equal((await cache.getOrBuild(`${dir}/f.bin`, 64 * KiB)).cached, true);
+    assert.equal(hashed.length, 1);
   });
 });
 

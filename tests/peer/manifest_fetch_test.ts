@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { manifestBound, ManifestFetch } from "../../lib/peer/core/manifest_fetch.ts";
+import {
+  BUSY_PATIENCE_MS,
+  manifestBound,
+  ManifestFetch,
+} from "../../lib/peer/core/manifest_fetch.ts";
 import { MANIFEST_DATA_HEADER_SIZE } from "../../lib/wire/limits.ts";
 
 function manifestBytes(n: number, seed = 1): { encoded: Uint8Array; id: Uint8Array } {
@@ -111,4 +115,53 @@ Deno.test("ManifestFetch refuses a total larger than the bound for the advertise
   f.handleData("a", 50_000_000, 0, new Uint8Array(10), 0);
   assert.deepEqual(f.badOwners, ["a"]);
   assert.equal(f.currentOwner, "b");
+});
+
+Deno.test("ManifestFetch moves on from a busy owner without giving it up", {
+  permissions: "none",
+}, () => {
+  const { encoded, id } = manifestBytes(3000);
+  const f = fetchFrom(id, "seed");
+  // The seed (the only owner) is busy: it stays current and is asked again after the timeout
+  assert.deepEqual(f.pollTransmit(0).map((t) => t.owner), ["seed"]);
+  f.handleBusy("seed", 1);
+  assert.equal(f.currentOwner, "seed");
+  assert.equal(f.failed, false);
+  f.handleTimeout(f.pollTimeout()!);
+  assert.deepEqual(f.pollTransmit(300).map((t) => t.owner), ["seed"]);
+  // A partial owner appears; the seed's next busy answer moves the fetch to it
+  f.addOwner("p1");
+  f.handleBusy("seed", 310);
+  assert.equal(f.currentOwner, "p1");
+  // A late busy from the seed (no longer asked) changes nothing
+  f.handleBusy("seed", 311);
+  assert.equal(f.currentOwner, "p1");
+  drive(f, { p1: encoded }, 1200);
+  assert.deepEqual(f.result, encoded);
+  assert.deepEqual(f.badOwners, []);
+});
+
+Deno.test("ManifestFetch goes round the owners on busy, and gives up one only busy for 10 s", {
+  permissions: "none",
+}, () => {
+  const { id } = manifestBytes(3000);
+  const f = fetchFrom(id, "a", "b");
+  f.pollTransmit(0);
+  f.handleBusy("a", 0);
+  assert.equal(f.currentOwner, "b");
+  f.pollTransmit(0);
+  f.handleBusy("b", 1);
+  assert.equal(f.currentOwner, "a", "a was busy, not given up: asked again");
+  // An only owner that answers busy and nothing else is alive for BUSY_PATIENCE_MS, then dropped
+  const g = fetchFrom(id, "seed");
+  let now = 0;
+  for (; now < 20_000 && !g.failed; now += 50) {
+    g.pollTransmit(now);
+    g.handleBusy("seed", now);
+    const to = g.pollTimeout();
+    if (to !== undefined && to <= now + 50) g.handleTimeout(now + 50);
+  }
+  assert.ok(g.failed, "given up");
+  assert.ok(now >= BUSY_PATIENCE_MS, `given up at ${now} ms`);
+  assert.ok(now < BUSY_PATIENCE_MS + 5000, `given up at ${now} ms`);
 });

@@ -3,6 +3,8 @@ import {
   buildManifest,
   contentIdOf,
   decodeManifest,
+  DEFAULT_PIECE_SIZE,
+  defaultPieceSizeFor,
   encodeManifest,
   MANIFEST_HEADER_SIZE,
   MAX_PIECES,
@@ -223,6 +225,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "defaultPieceSizeFor(): 64 KiB up to 64 MiB, about 1024 pieces up to 128 MiB, 256 KiB above",
+  permissions: "none",
+  fn() {
+    const MiB = 1024 * KiB;
+    for (const size of [0, 1, 100 * KiB, 8 * MiB, 64 * MiB]) {
+      assert.equal(defaultPieceSizeFor(size), 64 * KiB, `${size} bytes`);
+    }
+    assert.equal(defaultPieceSizeFor(64 * MiB + 1), 128 * KiB);
+    assert.equal(defaultPieceSizeFor(128 * MiB), 128 * KiB);
+    // From 128 MiB on, the 256 KiB of before (the single-download figures measure 1 GiB)
+    for (const size of [128 * MiB + 1, 256 * MiB, 1024 * MiB, MAX_PIECES * DEFAULT_PIECE_SIZE]) {
+      assert.equal(defaultPieceSizeFor(size), DEFAULT_PIECE_SIZE, `${size} bytes`);
+    }
+    // Files too large for 256 KiB pieces get the smallest size whose manifest fits
+    assert.equal(defaultPieceSizeFor(MAX_PIECES * DEFAULT_PIECE_SIZE + 1), 2 * DEFAULT_PIECE_SIZE);
+    assert.throws(() => defaultPieceSizeFor(2 ** 53 - 1), RangeError);
+  },
+});
+
 Deno.test("buildManifest() matches an in-memory manifest for edge sizes", async () => {
   await withTempDir("udpswarm-manifest-", async (dir) => {
     const pieceSize = 16 * KiB;
@@ -250,7 +273,7 @@ Deno.test("buildManifest() reports progress and gives the same id for the same b
     const a = await buildManifest(`${dir}/a`, { onProgress: (done) => seen.push(done) });
     const b = await buildManifest(`${dir}/b`);
     assert.equal(a.contentIdHex, b.contentIdHex);
-    assert.equal(a.manifest.pieceSize, 256 * KiB, "default piece size");
+    assert.equal(a.manifest.pieceSize, 64 * KiB, "default piece size of a 5 MiB file");
     assert.equal(seen.at(-1), data.byteLength);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
     const other = await buildManifest(`${dir}/a`, { pieceSize: 1024 * KiB });

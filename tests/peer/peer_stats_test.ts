@@ -14,17 +14,16 @@ import { loopbackSwarm } from "../_harness/loopback_swarm.ts";
 
 const SIZE = 600_000;
 
+/** A peer's options in `dir` against the tracker at `tracker`. */
+function peerOptions(tracker: string, dir: string, nodeId: string) {
+  return { tracker, nodeId, dir, outDir: dir, cacheDir: join(dir, ".cache") };
+}
+
 Deno.test("startPeer() stats count uploads, downloads and transfers; same content is already had", async () => {
   await using tmp = await loopbackSwarm("udpswarm-stats-", ["a", "c"]);
   const { address: at, dirs: [a, c] } = tmp;
   await randomFile(join(a, "s.bin"), SIZE, 4);
-  const opts = (dir: string, nodeId: string) => ({
-    tracker: at,
-    nodeId,
-    dir,
-    outDir: dir,
-    cacheDir: join(dir, ".cache"),
-  });
+  const opts = (dir: string, nodeId: string) => peerOptions(at, dir, nodeId);
   await using owner = await startPeer(opts(a, "owner"));
   await owner.share(join(a, "s.bin"));
   await using getter = await startPeer({ ...opts(c, "getter"), shareDownloads: false });
@@ -55,4 +54,20 @@ Deno.test("startPeer() stats count uploads, downloads and transfers; same conten
   assert.ok(refused instanceof TransferError && refused.code === "exists", String(refused));
   assert.match(refused.message, /exists with other content/);
   assert.equal(getter.stats!.transfersFailed, 1);
+});
+
+Deno.test("startPeer(): a file shared in 256 KiB pieces (the earlier default) is already had", async () => {
+  await using tmp = await loopbackSwarm("udpswarm-stats-", ["a", "c"]);
+  const { address: at, dirs: [a, c] } = tmp;
+  await randomFile(join(a, "old.bin"), SIZE, 5);
+  const opts = (dir: string, nodeId: string) => peerOptions(at, dir, nodeId);
+  // An older peer: 256 KiB pieces where this one's default for 600 kB is 64 KiB
+  await using owner = await startPeer({ ...opts(a, "owner"), pieceSize: 256 * 1024 });
+  await owner.share(join(a, "old.bin"));
+  await using getter = await startPeer({ ...opts(c, "getter"), shareDownloads: false });
+  const first = await withTimeout(getter.download("old.bin").done, 30_000, "download");
+  assert.equal(first.alreadyHad, undefined);
+  const again = await withTimeout(getter.download("old.bin").done, 30_000, "again");
+  assert.equal(again.alreadyHad, true);
+  assert.deepEqual(again.owners, []);
 });

@@ -9,6 +9,7 @@ import { type ByteRange, ErrorCode, type Message } from "../../lib/wire/messages
 import { contentIdOf, encodeManifest } from "../../lib/peer/manifest.ts";
 import { toHex } from "../../lib/wire/hex.ts";
 import { Bitset } from "../../lib/peer/core/bitset.ts";
+import { MANIFEST_CROWD_SERVED } from "../../lib/peer/core/manifest_repeats.ts";
 import type { BlockPlan } from "../../lib/peer/core/block_plan.ts";
 import {
   PROBE_PAD_RATE,
@@ -397,6 +398,34 @@ test("UploadRules answers MANIFEST_REQUEST with one slice sized to maxDatagram",
   }
   assert.deepEqual(got, c.encoded);
   assert.equal(rules.stats.manifestBytesSent, total);
+});
+
+test("UploadRules in a manifest crowd: busy to new requesters; a refused slice is answered on the retry", () => {
+  const { rules, c } = sharing(content(200 * PIECE), { maxPendingSends: 4 });
+  const from = (i: number): Deno.NetAddr => ({ ...A, hostname: `192.0.2.${i + 10}` });
+  const manifestAt = (who: Deno.NetAddr, now: number, offset = 0) => {
+    rules.handleRequest(proven(rules, manifestRequest(c, offset), who), who, now);
+    return drain(rules).map((o) =>
+      o.msg.type === "error" ? `error ${o.msg.code}: ${o.msg.text}` : o.msg.type
+    );
+  };
+  // MANIFEST_CROWD_SERVED requesters within a second (more than MANIFEST_CROWD), each answered
+  for (let i = 0; i < MANIFEST_CROWD_SERVED; i++) {
+    assert.deepEqual(manifestAt(from(i), 0), ["manifest_data"], `requester ${i}`);
+  }
+  // One more makes a crowd: it is told busy, to fetch from the others (or retry)
+  assert.deepEqual(manifestAt(A, 1), [
+    `error ${ErrorCode.busy}: manifest crowd: ask another owner`,
+  ]);
+  // A requester being served whose next slice meets a full send queue is refused (busy)…
+  const next = 1200 - 48;
+  for (let i = 0; i < 4; i++) rules.handleSendQueued();
+  assert.match(manifestAt(from(0), 2, next)[0]!, /^error 10: send queue full/);
+  for (let i = 0; i < 4; i++) rules.handleSendSettled();
+  // …and as nothing of it is on its way, its retry 12 ms later is answered, not held back
+  assert.deepEqual(manifestAt(from(0), 14, next), ["manifest_data"]);
+  // A repeat of a slice actually sent is held back in the crowd (no reply)
+  assert.deepEqual(manifestAt(from(0), 30, next), []);
 });
 
 test("UploadRules.handleProbe() answers with a PROBE_ACK of the probe's size carrying the cookie", () => {

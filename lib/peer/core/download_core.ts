@@ -147,6 +147,8 @@ export class DownloadCore {
   #probeOwner: string | undefined;
   #maxDatagram = SAFE_DATAGRAM;
   #fetch: ManifestFetch | undefined;
+  /** An owner answered a manifest request busy (a crowd): look for other owners meanwhile. */
+  #manifestBusy = false;
   #engine: DownloadEngine | undefined;
   #swarm: SwarmView | undefined;
   #manifest: Manifest | undefined;
@@ -307,7 +309,7 @@ export class DownloadCore {
       }
       this.#needing = false;
       if (this.#phase === "transfer") this.#addListed(reply, now);
-      else if (this.#phase === "probe") this.#addProbed(reply, now);
+      else if (this.#phase === "probe" || this.#phase === "manifest") this.#addProbed(reply, now);
       this.#pump(now);
     });
   }
@@ -915,7 +917,19 @@ export class DownloadCore {
         }),
       );
     }
-    this.#deadline = earliest(fetch.pollTimeout(), this.#cookies.pollTimeout());
+    // Told busy (a seed in a crowd sends manifests to a few and busy to the rest), a sharing
+    // download looks for the other downloaders: any that opened its part has the manifest
+    let reNeedAt: number | undefined;
+    if (this.#sharing && this.#manifestBusy) {
+      if (!this.#needing && now >= this.#lastNeed + SWARM_START_RENEED_MS) this.#reNeed(now);
+      if (!this.#needing) reNeedAt = this.#lastNeed + SWARM_START_RENEED_MS;
+    }
+    this.#deadline = earliest(earliest(fetch.pollTimeout(), this.#cookies.pollTimeout()), reNeedAt);
+  }
+
+  /** A swarming download that serves its verified pieces (so others download from it). */
+  get #sharing(): boolean {
+    return this.#o.swarm === true && this.#o.sharePort !== undefined;
   }
 
   #pumpTransfer(now: number): void {
@@ -1074,6 +1088,12 @@ export class DownloadCore {
       return;
     }
     this.#log(`owner ${owner} answered error ${code}: ${text}`);
+    // Busy (its rate limit or send queue, or a seed in a crowd of manifest requesters): another
+    // owner is asked, or this one again when the request times out; it is not given up at once
+    if (this.#phase === "manifest" && code === ErrorCode.busy) {
+      this.#manifestBusy = true;
+      return this.#fetch?.handleBusy(owner, now);
+    }
     if (this.#phase === "manifest") this.#fetch?.handleError(owner);
     else if (this.#engine) {
       const kind = code === ErrorCode.unknown_content
@@ -1086,7 +1106,11 @@ export class DownloadCore {
   }
 
   #reNeed(now: number): void {
-    const gap = this.#engine && this.#swarm ? this.#swarmReNeedMs(this.#engine) : RENEED_MS;
+    const gap = this.#engine && this.#swarm
+      ? this.#swarmReNeedMs(this.#engine)
+      : this.#phase === "manifest" && this.#sharing && this.#manifestBusy
+      ? SWARM_START_RENEED_MS
+      : RENEED_MS;
     if (this.#needing || now < this.#lastNeed + Math.min(gap, RENEED_MS) || !this.#contentId) {
       return;
     }

@@ -34,6 +34,9 @@ export interface ManifestFetchOptions {
   minTimeoutMs?: number;
 }
 
+/** How long an owner answering busy (and nothing else) counts as alive, ms. */
+export const BUSY_PATIENCE_MS = 10_000;
+
 /** A manifest request for the driver to send. */
 export interface ManifestTransmit {
   owner: string;
@@ -70,6 +73,8 @@ export class ManifestFetch {
   readonly #minTimeoutMs: number;
   readonly #giveUpMs: number;
   #progressAt = -Infinity;
+  /** When the current owner first answered busy. */
+  #busySince: number | undefined;
   #result: Uint8Array | undefined;
   /** Owners that sent something inconsistent or a manifest that did not match the content id. */
   readonly badOwners: string[] = [];
@@ -178,6 +183,27 @@ export class ManifestFetch {
     }
   }
 
+  /**
+   * The owner answered ERROR busy (its rate limit, or a seed in a crowd sending manifests to
+   * others first): it is alive, so it is not given up; the fetch moves on to the next owner not
+   * given up, if there is another (its slices so far are dropped: a manifest is checked whole
+   * against one owner's answers), else asks it again when the request times out.
+   */
+  handleBusy(owner: string, now: number): void {
+    if (this.#result || owner !== this.currentOwner) return;
+    // Alive, for a while: one that answers only busy is given up as a silent one would be
+    this.#busySince ??= now;
+    if (now - this.#busySince < BUSY_PATIENCE_MS) this.#progressAt = now;
+    const n = this.#owners.length;
+    for (let k = 1; k < n; k++) {
+      const i = (this.#current + k) % n;
+      if (this.#failed.has(this.#owners[i]!)) continue;
+      this.#restart();
+      this.#current = i;
+      return;
+    }
+  }
+
   /** The owner answered ERROR: it does not have this content. */
   handleError(owner: string): void {
     if (owner === this.currentOwner) this.#nextOwner(owner);
@@ -218,6 +244,13 @@ export class ManifestFetch {
 
   #nextOwner(owner: string): void {
     this.#failed.add(owner);
+    this.#restart();
+    const next = this.#owners.findIndex((o) => !this.#failed.has(o));
+    this.#current = next < 0 ? this.#owners.length : next;
+  }
+
+  /** Forgets the slices and requests of the owner asked so far. */
+  #restart(): void {
     this.#total = -1;
     this.#buffer = this.#have = undefined;
     this.#haveCount = 0;
@@ -225,7 +258,6 @@ export class ManifestFetch {
     this.#timeouts = 0;
     this.#backoff = 1;
     this.#progressAt = -Infinity;
-    const next = this.#owners.findIndex((o) => !this.#failed.has(o));
-    this.#current = next < 0 ? this.#owners.length : next;
+    this.#busySince = undefined;
   }
 }

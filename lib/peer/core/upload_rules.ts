@@ -807,8 +807,13 @@ export class UploadRules {
     }
     const len = Math.min(msg.maxDatagram - MANIFEST_DATA_HEADER_SIZE, total - msg.offset);
     // In a crowd, a slice answered to this requester moments ago is most likely still queued
-    if (!this.#manifestRepeats.answer(src.address, entry.info.path, msg.offset, now)) return;
+    const repeats = this.#manifestRepeats;
+    if (!repeats.answer(src.address, entry.info.path, msg.offset, now)) return;
+    if (repeats.defer(src.address, now)) {
+      return this.#busy(msg.txid, "manifest crowd: ask another owner", from, src);
+    }
     if (!this.#admit(msg.txid, len, 1, from, src, now)) return;
+    repeats.answered(src.address, entry.info.path, msg.offset, now);
     this.stats.manifestBytesSent += len;
     this.#transmit(
       encodeMessage({

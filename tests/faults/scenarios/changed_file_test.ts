@@ -14,7 +14,7 @@ import { withTimeout } from "../../_harness/wait.ts";
 import { MiB, report, startLoggedPeer, startScenario } from "./_scenario.ts";
 
 const SIZE = 32 * MiB;
-/** Overwrite 4 KiB at the start of every MiB: 32 of the 128 pieces of 256 KiB go bad. */
+/** Overwrite 4 KiB at the start of every MiB: 32 of the 512 pieces of 64 KiB go bad. */
 const STRIDE = 1 * MiB;
 
 async function corruptInPlace(path: string): Promise<number> {
@@ -106,7 +106,7 @@ Deno.test("a download ends with the exact bytes when one owner's file was change
         );
         assert.ok(e instanceof TransferError, String(e));
         assert.equal(e.code, "all_owners_failed");
-        assert.match(e.message, /every owner failed or left; \d+\/128 pieces are kept/);
+        assert.match(e.message, /every owner failed or left; \d+\/512 pieces are kept/);
         const names = [...Deno.readDirSync(out)].map((x) => x.name);
         assert.ok(names.some((n) => n.endsWith(".part")), `the .part is kept: ${names}`);
         assert.ok(!names.includes(file.name), "nothing under the final name");
