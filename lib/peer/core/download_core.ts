@@ -921,7 +921,7 @@ export class DownloadCore {
     // download looks for the other downloaders: any that opened its part has the manifest
     let reNeedAt: number | undefined;
     if (this.#sharing && this.#manifestBusy) {
-      if (!this.#needing && now >= this.#lastNeed + SWARM_START_RENEED_MS) this.#reNeed(now);
+      this.#reNeed(now); // every SWARM_START_RENEED_MS in this state (#reNeed's gap)
       if (!this.#needing) reNeedAt = this.#lastNeed + SWARM_START_RENEED_MS;
     }
     this.#deadline = earliest(earliest(fetch.pollTimeout(), this.#cookies.pollTimeout()), reNeedAt);
