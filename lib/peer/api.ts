@@ -44,8 +44,9 @@ export interface PeerOptions {
   /**
    * Cap on data bytes per datagram when downloading (tuning); 0 means 32 KiB on loopback and
    * 8,952-byte datagrams to other hosts, or what the path carries if less; a cap set here probes
-   * up to 32 KiB datagrams whatever the owner's address. A cap above 32 KiB also probes the path for 65,507-byte datagrams (52 KiB
-   * blocks, 5 per 256 KiB piece); trade-offs measured in docs/TRANSFER.md.
+   * up to 32 KiB datagrams whatever the owner's address. A cap above 32 KiB also probes the path
+   * for 65,507-byte datagrams (52 KiB blocks, 5 per 256 KiB piece); trade-offs measured in
+   * docs/TRANSFER.md.
    * @default 0
    */
   maxBlock?: number;

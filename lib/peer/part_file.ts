@@ -113,11 +113,11 @@ export function partPaths(dir: string, name: string, contentIdHex: string): Part
 
 /**
  * A download in progress on disk. Pieces are written with positional `writeSync` at their
- * offsets (or, with `directWrites`, with `O_DIRECT`: {@link PartFile.writePieceDirect}); the set of verified pieces lives in memory ({@link verifiedPieces}) and is saved to
- * the state file in batches. A piece is recorded in the state file only after an `fdatasync` of
- * the data that ran after the piece was written, so after a crash or power loss the state never
- * claims a piece that is not on disk; at most the last `flushIntervalMs` of pieces are fetched
- * again.
+ * offsets (or, with `directWrites`, with `O_DIRECT`: {@link PartFile.writePieceDirect}); the set
+ * of verified pieces lives in memory ({@link verifiedPieces}) and is saved to the state file in
+ * batches. A piece is recorded in the state file only after an `fdatasync` of the data that ran
+ * after the piece was written, so after a crash or power loss the state never claims a piece that
+ * is not on disk; at most the last `flushIntervalMs` of pieces are fetched again.
  *
  * @example Write, close, resume, complete
  * ```ts

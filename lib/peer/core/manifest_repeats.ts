@@ -12,8 +12,8 @@
  * {@link MANIFEST_CROWD_SERVED} requesters a second: the others are told busy and get theirs from
  * the downloaders that have it (a manifest of a 64 MiB file in 64 KiB pieces is 32 KiB; a hundred
  * of them took 0.7 s of a 40 Mbit/s seed's link while nobody else could upload anything). Below
- * the crowd every request is answered as before, so
- * a lone download on a lossy path still re-asks a lost slice after three round trips.
+ * the crowd every request is answered as before, so a lone download on a lossy path still re-asks
+ * a lost slice after three round trips.
  * @module
  */
 import { DEFAULT_OFFER_CROWD, DEFAULT_UPLOAD_SLOTS } from "./upload_slots.ts";
