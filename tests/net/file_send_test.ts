@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { UdpEndpoint } from "../../lib/net/udp_endpoint.ts";
 import { Prng } from "../../lib/sim/prng.ts";
 import { inFfiChild, libcPath } from "./_ffi_child.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 
 Deno.test("UdpEndpoint without an FFI grant: no zero-copy file sends", async () => {
   const a = UdpEndpoint.open();
@@ -30,8 +31,7 @@ async function withFile(
   seed: number,
   fn: (dir: string, preamble: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "udpswarm-sendfile-" });
-  try {
+  await withTempDir("udpswarm-sendfile-", async (dir) => {
     const data = new Uint8Array(FILE_SIZE);
     new Prng(seed).fill(data);
     const path = `${dir}/f.bin`;
@@ -47,9 +47,7 @@ async function withFile(
         const fd = openSync(${JSON.stringify(path)}, "r");
         const st = fstatSync(fd);`,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test({

@@ -9,6 +9,7 @@ import { inFfiChild, libcPath } from "../net/_ffi_child.ts";
 import { DirectWriter } from "../../lib/peer/direct_write.ts";
 import { PartFile } from "../../lib/peer/part_file.ts";
 import { buildManifest } from "../../lib/peer/manifest.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 
 const PIECE = 16384;
 
@@ -36,8 +37,7 @@ async function source(dir: string, size: number) {
 }
 
 Deno.test("direct writes without an FFI grant: no writer, no aligned buffers, writes stay buffered", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir("udpswarm-direct-write-", async (dir) => {
     const { manifest, contentIdHex } = await source(dir, 3 * PIECE);
     await Deno.writeFile(`${dir}/f`, new Uint8Array(PIECE));
     const st = await Deno.stat(`${dir}/f`);
@@ -48,9 +48,7 @@ Deno.test("direct writes without an FFI grant: no writer, no aligned buffers, wr
     assert.equal(part.newPieceBuffer, undefined);
     assert.equal(part.writePieceDirect(0, new Uint8Array(PIECE)), undefined);
     await part.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test({
@@ -58,8 +56,7 @@ Deno.test({
     "DirectWriter with the libc grant: adjacent pieces gathered into one pwritev, exact bytes; unaligned lengths, views, links, other files and tmpfs refused",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir("udpswarm-direct-write-", async (dir) => {
       await Deno.writeFile(`${dir}/f`, new Uint8Array(8 * PIECE));
       await Deno.symlink(`${dir}/f`, `${dir}/link`);
       await Deno.writeFile(`${dir}/other`, new Uint8Array(PIECE));
@@ -111,9 +108,7 @@ Deno.test({
         const p = data.subarray(i * PIECE, (i + 1) * PIECE);
         assert.ok(p.every((b) => b === expect[i]), `piece ${i}`);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -122,8 +117,7 @@ Deno.test({
     "PartFile direct writes: a piece is claimed only once marked after its write; close waits for the writes in flight; the odd last piece is buffered",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir("udpswarm-direct-write-", async (dir) => {
       const size = 4 * PIECE + 1000;
       const { bytes, manifest, contentIdHex } = await source(dir, size);
       await Deno.mkdir(`${dir}/out`);
@@ -163,8 +157,6 @@ Deno.test({
       const data = part.readPiece(1);
       assert.deepEqual(data, bytes.subarray(PIECE, 2 * PIECE));
       await part.close();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

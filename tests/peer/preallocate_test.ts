@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { libcPath as findLibc } from "../../lib/net/socket_buffer.ts";
 import { preallocate } from "../../lib/peer/preallocate.ts";
+import { withTempDir } from "../_harness/temp_dir.ts";
 
 const libcPath = findLibc();
 const SIZE = 4 * 1024 * 1024;
@@ -15,17 +16,14 @@ async function sparseFile(dir: string): Promise<string> {
 }
 
 Deno.test("preallocate without an FFI grant does nothing and says so", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir("udpswarm-preallocate-", async (dir) => {
     const path = await sparseFile(dir);
     const before = await Deno.stat(path);
     assert.equal(preallocate(path, SIZE), false);
     const after = await Deno.stat(path);
     assert.equal(after.size, SIZE);
     assert.equal(after.blocks, before.blocks);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test({
@@ -33,8 +31,7 @@ Deno.test({
     "preallocate with FFI access to libc: the blocks of a sparse file are allocated, its data and size kept; a link is not followed",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir("udpswarm-preallocate-", async (dir) => {
       const path = await sparseFile(dir);
       const target = `${dir}/target`;
       await Deno.writeFile(target, new Uint8Array(0));
@@ -66,9 +63,7 @@ Deno.test({
       assert.ok(data.subarray(0, 4096).every((b) => b === 7), "data kept");
       assert.ok(data.subarray(4096).every((b) => b === 0), "the rest reads as zeros");
       assert.equal((await Deno.stat(target)).size, 0, "the link's target is untouched");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -77,8 +72,7 @@ Deno.test({
     "preallocate with the libc grant but a read grant that does not cover libc's directory (the benchmarks' peers): still allocates",
   ignore: Deno.build.os !== "linux" || libcPath === undefined,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir("udpswarm-preallocate-", async (dir) => {
       const path = await sparseFile(dir);
       const child = `${dir}/child.js`;
       await Deno.writeTextFile(
@@ -103,8 +97,6 @@ Deno.test({
       assert.ok(out.success, new TextDecoder().decode(out.stderr));
       assert.equal(JSON.parse(new TextDecoder().decode(out.stdout)), true);
       assert.ok((await Deno.stat(path)).blocks! * 512 >= SIZE, "allocated");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
